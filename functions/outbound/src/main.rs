@@ -1,0 +1,15 @@
+//! The outbound Lambda: configuration, the DynamoDB client, the runtime.
+
+use callops_outbound::Outbound;
+use callops_aws::{DynamoStore, dynamodb_client_from_env};
+use callops_http::config;
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    callops_http::init_tracing();
+    let table = config::required(config::TABLE_VAR)?;
+    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_from_env().await, table));
+    let outbound = &outbound;
+    run(service_fn(move |req| async move { Ok::<_, Error>(outbound.handle(req).await) })).await
+}

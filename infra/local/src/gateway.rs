@@ -1,0 +1,211 @@
+//! What API Gateway does in front of the Lambdas, done locally: match the
+//! route, check the bearer token the way the JWT authorizer would, and turn
+//! the HTTP request into the payload-2.0 event API Gateway sends, which
+//! lambda_http then reads exactly as it does in AWS.
+
+use std::collections::HashMap;
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chrono::Utc;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+/// Which Lambda serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    Analytics,
+    Outbound,
+    Webhook,
+}
+
+impl Function {
+    /// The SAM logical id of the function, as in infra/template.yaml.
+    pub fn logical_id(self) -> &'static str {
+        match self {
+            Function::Analytics => "AnalyticsFunction",
+            Function::Outbound => "OutboundFunction",
+            Function::Webhook => "WebhookFunction",
+        }
+    }
+}
+
+/// One API route: `METHOD /path/{param}`, the function behind it, and whether
+/// the JWT authorizer guards it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub key: &'static str,
+    pub function: Function,
+    pub authorized: bool,
+}
+
+impl Route {
+    fn method(&self) -> &str {
+        self.key.split_once(' ').map(|(m, _)| m).unwrap_or_default()
+    }
+
+    fn path(&self) -> &str {
+        self.key.split_once(' ').map(|(_, p)| p).unwrap_or_default()
+    }
+
+    /// The path parameters when `path` matches this route's template.
+    fn matches(&self, path: &str) -> Option<HashMap<String, String>> {
+        let template: Vec<&str> = self.path().trim_matches('/').split('/').collect();
+        let actual: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if template.len() != actual.len() {
+            return None;
+        }
+        let mut params = HashMap::new();
+        for (want, got) in template.iter().zip(&actual) {
+            if let Some(name) = want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                if got.is_empty() {
+                    return None;
+                }
+                params.insert(name.to_string(), percent_decode(got));
+            } else if want != got {
+                return None;
+            }
+        }
+        Some(params)
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = bytes.get(i + 1..i + 3).filter(|h| bytes[i] == b'%' && h.iter().all(u8::is_ascii_hexdigit));
+        match escape {
+            Some(hex) => {
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).expect("ascii"), 16).expect("hex digits"));
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every route of every function, as the SAM template declares them.
+pub fn routes() -> Vec<Route> {
+    let mut routes = Vec::new();
+    let groups: [(&[&'static str], Function, bool); 3] = [
+        (callops_analytics::ROUTES, Function::Analytics, true),
+        (callops_outbound::ROUTES, Function::Outbound, true),
+        (callops_webhook::ROUTES, Function::Webhook, false),
+    ];
+    for (keys, function, authorized) in groups {
+        routes.extend(keys.iter().map(|key| Route { key, function, authorized }));
+    }
+    routes
+}
+
+/// Finds the route for a method and path, with its path parameters.
+pub fn find_route<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<(&'a Route, HashMap<String, String>)> {
+    routes
+        .iter()
+        .filter(|route| route.method() == method)
+        .find_map(|route| route.matches(path).map(|params| (route, params)))
+}
+
+/// The parts of an incoming request the gateway needs.
+pub struct Incoming<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a lambda_http::http::HeaderMap,
+    pub body: &'a [u8],
+    pub source_ip: String,
+}
+
+/// Builds the API Gateway HTTP API (payload 2.0) event for a request, with
+/// the authorizer's claims where API Gateway puts them.
+pub fn event(incoming: &Incoming<'_>, route: &Route, params: &HashMap<String, String>, claims: Option<&Value>) -> Value {
+    let mut headers = serde_json::Map::new();
+    for name in incoming.headers.keys() {
+        let joined = incoming
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        headers.insert(name.as_str().to_string(), Value::String(joined));
+    }
+    let (body, is_base64) = match std::str::from_utf8(incoming.body) {
+        _ if incoming.body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_string()), false),
+        Err(_) => (Value::String(STANDARD.encode(incoming.body)), true),
+    };
+    let now = Utc::now();
+    let mut context = json!({
+        "accountId": "000000000000",
+        "apiId": "local",
+        "domainName": headers.get("host").cloned().unwrap_or(Value::String("localhost".into())),
+        "domainPrefix": "local",
+        "http": {
+            "method": incoming.method,
+            "path": incoming.path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": incoming.source_ip,
+            "userAgent": headers.get("user-agent").cloned().unwrap_or(Value::String(String::new())),
+        },
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": route.key,
+        "stage": "$default",
+        "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+        "timeEpoch": now.timestamp_millis(),
+    });
+    if let Some(claims) = claims {
+        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": route.key,
+        "rawPath": incoming.path,
+        "rawQueryString": incoming.query,
+        "headers": headers,
+        "pathParameters": params,
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    })
+}
+
+/// Reads the event the way the Lambda runtime does.
+pub fn lambda_request(event: &Value) -> Result<Request, serde_json::Error> {
+    lambda_http::request::from_str(&event.to_string())
+}
+
+/// The response body's bytes and the parts to send back.
+pub fn into_parts(response: Response<Body>) -> (lambda_http::http::response::Parts, Vec<u8>) {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    (parts, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_with_parameters_and_nothing_else() {
+        let routes = routes();
+        let (route, params) = find_route(&routes, "GET", "/api/calls/abc%20d").unwrap();
+        assert_eq!(route.key, "GET /api/calls/{id}");
+        assert_eq!(params["id"], "abc d");
+        assert_eq!(find_route(&routes, "POST", "/api/outbound/schedule").unwrap().0.function, Function::Outbound);
+        assert_eq!(find_route(&routes, "GET", "/api/outbound/scheduled").unwrap().0.key, "GET /api/outbound/scheduled");
+        assert!(find_route(&routes, "GET", "/api/calls/").is_none());
+        assert!(find_route(&routes, "PUT", "/api/calls/x").is_none());
+        assert!(!find_route(&routes, "POST", "/webhooks/vapi").unwrap().0.authorized);
+    }
+}

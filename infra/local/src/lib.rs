@@ -1,0 +1,193 @@
+//! The local host: every CallOps function on one machine, through the very
+//! handlers the Lambdas run, over the embedded DynamoDB-compatible engine.
+//!
+//! An HTTP request is routed the way API Gateway routes it (the routes are the
+//! functions' own, which the SAM template declares), its bearer token checked
+//! the way the JWT authorizer would, and it reaches the handler as the
+//! API Gateway event the Lambda would receive.
+
+pub mod demo;
+pub mod gateway;
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use callops_analytics::Analytics;
+use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
+use callops_domain::DomainError;
+use callops_http::{ApiError, ORG_CLAIM, error_response};
+use callops_outbound::Outbound;
+use callops_webhook::Webhook;
+use serde_json::json;
+
+use crate::gateway::{Function, Incoming, Route};
+
+/// The table name the local host uses inside its embedded engine.
+pub const TABLE: &str = "callops";
+/// API Gateway's payload limit.
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// How to run the host.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// Where the embedded engine keeps its data; `None` keeps it in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Bearer token -> tenant, standing in for the identity provider.
+    pub tokens: HashMap<String, String>,
+    /// Seed the demo tenant when it is empty.
+    pub demo: bool,
+}
+
+/// The functions, wired to one store.
+#[derive(Clone)]
+pub struct Functions {
+    pub analytics: Analytics,
+    pub outbound: Outbound,
+    pub webhook: Webhook,
+}
+
+impl Functions {
+    pub fn new(store: DynamoStore) -> Self {
+        Functions {
+            analytics: Analytics::new(store.clone()),
+            outbound: Outbound::new(store.clone()),
+            webhook: Webhook::new(store),
+        }
+    }
+
+    async fn call(&self, function: Function, req: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
+        match function {
+            Function::Analytics => self.analytics.handle(req).await,
+            Function::Outbound => self.outbound.handle(req).await,
+            Function::Webhook => self.webhook.handle(req).await,
+        }
+    }
+}
+
+struct HostState {
+    functions: Functions,
+    routes: Vec<Route>,
+    tokens: HashMap<String, String>,
+}
+
+/// A host with its engine up and its table ready, not yet listening.
+pub struct Host {
+    engine: EmbeddedDynamo,
+    store: DynamoStore,
+    options: HostOptions,
+}
+
+impl Host {
+    /// Starts the embedded engine, creates the table, and seeds the demo tenant.
+    pub async fn start(options: HostOptions) -> Result<Host, DomainError> {
+        let engine = match &options.data_dir {
+            Some(dir) => EmbeddedDynamo::on_disk(dir).await?,
+            None => EmbeddedDynamo::in_memory().await?,
+        };
+        let client = engine.client();
+        table::create_table(&client, TABLE)
+            .await
+            .map_err(|e| DomainError::Unavailable(format!("cannot create the table: {e}")))?;
+        let store = DynamoStore::new(client, TABLE);
+        if options.demo {
+            demo::seed(&store, demo::DEMO_ORG, chrono::Utc::now()).await?;
+        }
+        Ok(Host { engine, store, options })
+    }
+
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+
+    /// The embedded engine's DynamoDB endpoint.
+    pub fn dynamodb_endpoint(&self) -> &str {
+        self.engine.endpoint()
+    }
+
+    /// The HTTP app: `/healthz`, then every API route.
+    pub fn router(&self) -> Router {
+        let state = Arc::new(HostState {
+            functions: Functions::new(self.store.clone()),
+            routes: gateway::routes(),
+            tokens: self.options.tokens.clone(),
+        });
+        Router::new()
+            .route("/healthz", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+            .fallback(api_gateway)
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(state)
+    }
+
+    /// Serves until `shutdown` resolves. The engine stops when the host is dropped.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, bytes) = gateway::into_parts(response);
+    (parts.status, parts.headers, bytes).into_response()
+}
+
+/// The bearer token's tenant, if the token is one the host was started with.
+fn claims_for(headers: &HeaderMap, tokens: &HashMap<String, String>) -> Option<serde_json::Value> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let org = tokens.get(token.trim())?;
+    Some(json!({ ORG_CLAIM: org, "sub": format!("local:{org}"), "iss": "callops-local" }))
+}
+
+async fn api_gateway(
+    State(state): State<Arc<HostState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    let Some((route, params)) = gateway::find_route(&state.routes, method.as_str(), path) else {
+        return to_axum(error_response(&ApiError::NoRoute(format!("{method} {path}"))));
+    };
+    let claims = if route.authorized {
+        match claims_for(&headers, &state.tokens) {
+            Some(claims) => Some(claims),
+            None => return to_axum(error_response(&ApiError::Unauthorized)),
+        }
+    } else {
+        None
+    };
+    let incoming = Incoming {
+        method: method.as_str(),
+        path,
+        query: uri.query().unwrap_or_default(),
+        headers: &headers,
+        body: &body,
+        source_ip: peer.ip().to_string(),
+    };
+    let event = gateway::event(&incoming, route, &params, claims.as_ref());
+    let request = match gateway::lambda_request(&event) {
+        Ok(request) => request,
+        Err(err) => {
+            tracing::error!(error = %err, "the gateway event did not parse");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "gateway event did not parse").into_response();
+        }
+    };
+    to_axum(state.functions.call(route.function, request).await)
+}

@@ -1,0 +1,101 @@
+//! `callops`: the local host and the operator's commands.
+
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use callops::{Host, HostOptions, demo};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "callops", version, about = "CallOps: call analytics and outbound calling for practices using Vapi voice agents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every function locally over the embedded DynamoDB-compatible engine.
+    Dev(DevArgs),
+}
+
+#[derive(clap::Args)]
+struct DevArgs {
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Where the embedded engine keeps its data.
+    #[arg(long, default_value = ".callops")]
+    data_dir: PathBuf,
+    /// Keep everything in memory (nothing survives a restart).
+    #[arg(long)]
+    memory: bool,
+    /// Do not seed the demo practice.
+    #[arg(long)]
+    no_demo: bool,
+    /// Accept `Authorization: Bearer TOKEN` for tenant ORG (repeatable).
+    /// `dev-token` for `demo` is always accepted.
+    #[arg(long = "dev-token", value_name = "TOKEN:ORG", value_parser = parse_token)]
+    dev_tokens: Vec<(String, String)>,
+}
+
+fn parse_token(text: &str) -> Result<(String, String), String> {
+    let (token, org) = text.split_once(':').ok_or("expected TOKEN:ORG")?;
+    if token.is_empty() || !callops_http::valid_org_id(org) {
+        return Err("expected TOKEN:ORG with a non-empty token and an org of letters, digits, - and _".into());
+    }
+    Ok((token.to_string(), org.to_string()))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dev(args) => dev(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("callops: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dev(args: DevArgs) -> Result<(), String> {
+    let mut tokens = HashMap::from([("dev-token".to_string(), demo::DEMO_ORG.to_string())]);
+    tokens.extend(args.dev_tokens);
+    let data_dir = (!args.memory).then_some(args.data_dir);
+    let host = Host::start(HostOptions { data_dir: data_dir.clone(), tokens: tokens.clone(), demo: !args.no_demo })
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+
+    println!("CallOps is serving on http://{addr}");
+    match &data_dir {
+        Some(dir) => println!("  data:      {} (embedded DynamoDB-compatible engine)", dir.display()),
+        None => println!("  data:      in memory (embedded DynamoDB-compatible engine)"),
+    }
+    println!("  dynamodb:  {} (table {})", host.dynamodb_endpoint(), callops::TABLE);
+    let mut orgs: Vec<_> = tokens.iter().collect();
+    orgs.sort();
+    for (token, org) in orgs {
+        println!("  token:     Authorization: Bearer {token}  -> tenant {org}");
+    }
+    println!("  health:    GET http://{addr}/healthz");
+    for route in callops::gateway::routes() {
+        println!("  route:     {:<40} ({})", route.key, route.function.logical_id());
+    }
+    println!("Try: curl -H 'Authorization: Bearer dev-token' http://{addr}/api/analytics/calls/recent?limit=5");
+
+    host.serve(listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| format!("server failed: {e}"))
+}

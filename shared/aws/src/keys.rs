@@ -1,0 +1,98 @@
+//! Item keys. Every partition key starts with the tenant (`ORG#<orgId>`), so a
+//! query built for one practice can only ever read that practice's items, and
+//! no partition, in the table or an index, is shared by all tenants.
+
+use callops_domain::{CallLog, CallStatus, time};
+
+use crate::table::{self, Index};
+
+pub const CALL_SK: &str = "CALL";
+pub const VAPI_CALL_SK: &str = "VAPI_CALL";
+pub const AGENT_SK_PREFIX: &str = "AGENT#";
+
+fn org(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+
+/// The call's own partition: one call per partition spreads writes evenly.
+pub fn call_pk(org_id: &str, call_id: &str) -> String {
+    format!("{}#CALL#{call_id}", org(org_id))
+}
+
+/// The pointer from a Vapi call id to our call, unique per tenant.
+pub fn vapi_call_pk(org_id: &str, vapi_call_id: &str) -> String {
+    format!("{}#VAPI#{vapi_call_id}", org(org_id))
+}
+
+/// All of a tenant's voice agents live in one small partition.
+pub fn agents_pk(org_id: &str) -> String {
+    format!("{}#AGENTS", org(org_id))
+}
+
+pub fn agent_sk(agent_id: &str) -> String {
+    format!("{AGENT_SK_PREFIX}{agent_id}")
+}
+
+/// The partition key value a call has in `index`, for the query side.
+pub fn index_pk(index: Index, org_id: &str, value: &str) -> String {
+    match index.name {
+        n if n == table::BY_ORG.name => org(org_id),
+        n if n == table::BY_SCHEDULED_AT.name => format!("{}#SCHEDULED", org(org_id)),
+        n if n == table::BY_AGENT.name => format!("{}#AGENT#{value}", org(org_id)),
+        n if n == table::BY_TYPE.name => format!("{}#TYPE#{value}", org(org_id)),
+        n if n == table::BY_OUTCOME.name => format!("{}#OUTCOME#{value}", org(org_id)),
+        n if n == table::BY_STATUS.name => format!("{}#STATUS#{value}", org(org_id)),
+        n if n == table::BY_CAMPAIGN.name => format!("{}#CAMPAIGN#{value}", org(org_id)),
+        other => unreachable!("unknown index {other}"),
+    }
+}
+
+/// An index sort key: a canonical timestamp, then the call id to keep it unique.
+pub fn index_sk(at: &chrono::DateTime<chrono::Utc>, call_id: &str) -> String {
+    format!("{}#{call_id}", time::format(at))
+}
+
+/// Splits an index sort key back into its timestamp text and call id.
+pub fn split_index_sk(sk: &str) -> Option<(&str, &str)> {
+    let (at, id) = sk.split_once('#')?;
+    (time::parse(at).is_some() && !id.is_empty()).then_some((at, id))
+}
+
+/// Every index entry a call has: `(index, partition value, sort value)`.
+/// Sparse indexes get no entry when the call lacks what they sort or group by.
+pub fn index_entries(call: &CallLog) -> Vec<(Index, String, String)> {
+    let org_id = call.org_id.as_str();
+    let mut entries = Vec::with_capacity(table::INDEXES.len());
+    let started_or_created = call.call_started_at.unwrap_or(call.created_at);
+
+    if let Some(started) = &call.call_started_at {
+        let sk = index_sk(started, &call.id);
+        entries.push((table::BY_AGENT, index_pk(table::BY_AGENT, org_id, &call.voice_agent_id), sk.clone()));
+        entries.push((table::BY_ORG, index_pk(table::BY_ORG, org_id, ""), sk));
+    }
+    entries.push((
+        table::BY_TYPE,
+        index_pk(table::BY_TYPE, org_id, call.call_type.as_str()),
+        index_sk(&started_or_created, &call.id),
+    ));
+    if let Some(outcome) = call.outcome {
+        entries.push((
+            table::BY_OUTCOME,
+            index_pk(table::BY_OUTCOME, org_id, outcome.as_str()),
+            index_sk(&started_or_created, &call.id),
+        ));
+    }
+    entries.push((
+        table::BY_STATUS,
+        index_pk(table::BY_STATUS, org_id, call.status.as_str()),
+        index_sk(&call.updated_at, &call.id),
+    ));
+    if let Some(campaign) = &call.campaign_id {
+        let at = call.scheduled_at.unwrap_or(call.created_at);
+        entries.push((table::BY_CAMPAIGN, index_pk(table::BY_CAMPAIGN, org_id, campaign), index_sk(&at, &call.id)));
+    }
+    if let (CallStatus::Scheduled, Some(at)) = (call.status, &call.scheduled_at) {
+        entries.push((table::BY_SCHEDULED_AT, index_pk(table::BY_SCHEDULED_AT, org_id, ""), index_sk(at, &call.id)));
+    }
+    entries
+}

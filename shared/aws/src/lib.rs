@@ -1,0 +1,27 @@
+//! AWS adapters for the CallOps domain.
+//!
+//! - [`table`]: the one definition of the DynamoDB table and its indexes.
+//! - [`keys`]: how each item's keys are built from the tenant and its ids.
+//! - [`store`]: the DynamoDB store (aws-sdk-dynamodb + serde_dynamo).
+//! - [`embedded`] (feature `embedded`): the in-process DynamoDB-compatible
+//!   engine for the local host and the tests.
+
+pub mod cursor;
+pub mod keys;
+pub mod store;
+pub mod table;
+
+#[cfg(feature = "embedded")]
+pub mod embedded;
+
+pub use store::{CallQuery, DynamoStore, Page, PageRequest, StoredCall, Window};
+
+/// Builds a DynamoDB client from the normal AWS configuration (environment,
+/// profile, role; `AWS_ENDPOINT_URL_DYNAMODB` is honoured).
+pub async fn dynamodb_client_from_env() -> aws_sdk_dynamodb::Client {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+#[cfg(test)]
+mod store_tests;

@@ -1,0 +1,492 @@
+//! The DynamoDB store: calls and voice agents in the one table, through
+//! aws-sdk-dynamodb with serde_dynamo doing the item conversion.
+//!
+//! Every write that depends on what is stored is conditional, and a failed
+//! condition comes back as [`DomainError::Conflict`]. Calls carry a revision
+//! number (`rev`) that each write checks and bumps, so two writers that read
+//! the same call cannot both write it.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{
+    Client,
+    error::{DisplayErrorContext, SdkError},
+    operation::{put_item::PutItemError, transact_write_items::TransactWriteItemsError},
+    types::{AttributeValue, Put, Select, TransactWriteItem},
+};
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, DomainError, VoiceAgent, time};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    cursor::Cursor,
+    keys,
+    table::{self, Index, PK, SK},
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The most items one query returns.
+pub const MAX_PAGE: usize = 10_100;
+
+/// The attribute holding a call's revision (not part of the domain model).
+const REVISION: &str = "rev";
+/// The attribute naming what kind of entity an item is.
+const KIND: &str = "kind";
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// A call as read from the store, with the revision a later write must match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCall {
+    pub call: CallLog,
+    pub revision: u64,
+}
+
+/// One page of a query; `next_cursor` is `None` on the last page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Which index to read a tenant's calls from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallQuery {
+    /// All agents, by start time.
+    ByOrg,
+    /// One agent, by start time.
+    ByAgent(String),
+    ByType(CallType),
+    ByOutcome(CallOutcome),
+    /// By the time the call last changed.
+    ByStatus(CallStatus),
+    ByCampaign(String),
+    /// Calls waiting in SCHEDULED, by scheduled time.
+    Scheduled,
+}
+
+impl CallQuery {
+    fn index_and_partition(&self) -> (Index, String) {
+        match self {
+            CallQuery::ByOrg => (table::BY_ORG, String::new()),
+            CallQuery::ByAgent(agent) => (table::BY_AGENT, agent.clone()),
+            CallQuery::ByType(t) => (table::BY_TYPE, t.as_str().to_string()),
+            CallQuery::ByOutcome(o) => (table::BY_OUTCOME, o.as_str().to_string()),
+            CallQuery::ByStatus(s) => (table::BY_STATUS, s.as_str().to_string()),
+            CallQuery::ByCampaign(c) => (table::BY_CAMPAIGN, c.clone()),
+            CallQuery::Scheduled => (table::BY_SCHEDULED_AT, String::new()),
+        }
+    }
+}
+
+/// One page to read: from which index, in which window and order, how many,
+/// from where, and (for callers narrowed to some agents) whose calls.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    pub query: &'a CallQuery,
+    pub window: Window,
+    pub newest_first: bool,
+    pub limit: usize,
+    pub cursor: Option<&'a str>,
+    pub only_agents: Option<&'a [String]>,
+}
+
+impl<'a> PageRequest<'a> {
+    /// Oldest first, everything, no cursor: the usual start.
+    pub fn new(query: &'a CallQuery, limit: usize) -> Self {
+        PageRequest { query, window: Window::default(), newest_first: false, limit, cursor: None, only_agents: None }
+    }
+}
+
+/// A time window on an index's sort key: `from` inclusive, `to` exclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Maps an SDK failure to the domain: a failed condition is a `Conflict`,
+/// anything else is `Unavailable` with the full context for the log.
+fn unavailable<E: std::error::Error + 'static>(err: SdkError<E>) -> DomainError {
+    DomainError::Unavailable(format!("DynamoDB: {}", DisplayErrorContext(&err)))
+}
+
+fn put_conflict(err: SdkError<PutItemError>, conflict: DomainError) -> DomainError {
+    match err.as_service_error() {
+        Some(PutItemError::ConditionalCheckFailedException(_)) => conflict,
+        _ => unavailable(err),
+    }
+}
+
+fn transaction_conflict(err: SdkError<TransactWriteItemsError>, conflict: DomainError) -> DomainError {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
+        let failed_condition = cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| reason.code() == Some("ConditionalCheckFailed"));
+        if failed_condition {
+            return conflict;
+        }
+    }
+    unavailable(err)
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Serialises a domain value into an item, leaving out absent fields rather
+/// than storing NULLs.
+fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, DomainError> {
+    let mut item: Item = serde_dynamo::to_item(value)
+        .map_err(|e| DomainError::Unavailable(format!("cannot serialise item: {e}")))?;
+    item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+    Ok(item)
+}
+
+fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, DomainError> {
+    serde_dynamo::from_item(item).map_err(|e| DomainError::Unavailable(format!("stored item does not parse: {e}")))
+}
+
+fn call_item(call: &CallLog, revision: u64) -> Result<Item, DomainError> {
+    let mut item = to_item(call)?;
+    item.insert(PK.into(), s(keys::call_pk(&call.org_id, &call.id)));
+    item.insert(SK.into(), s(keys::CALL_SK));
+    item.insert(KIND.into(), s("call"));
+    item.insert(REVISION.into(), n(revision));
+    for (index, pk, sk) in keys::index_entries(call) {
+        item.insert(index.pk.into(), s(pk));
+        item.insert(index.sk.into(), s(sk));
+    }
+    Ok(item)
+}
+
+fn stored_call(item: Item) -> Result<StoredCall, DomainError> {
+    let revision = match item.get(REVISION) {
+        Some(AttributeValue::N(text)) => text.parse().unwrap_or(0),
+        _ => 0,
+    };
+    Ok(StoredCall { call: from_item(item)?, revision })
+}
+
+type Names = HashMap<String, String>;
+
+/// The key condition for one index partition within `window`. Sort keys are
+/// `<time>#<id>`, and a bare time sorts before every key at that time, so
+/// `BETWEEN from AND to` is exactly `from <= time < to`.
+fn key_condition(index: Index, partition_key: String, window: Window) -> (String, Names, Item) {
+    let mut names = HashMap::from([("#pk".to_string(), index.pk.to_string())]);
+    let mut values = HashMap::from([(":pk".to_string(), s(partition_key))]);
+    let range = match (window.from, window.to) {
+        (Some(from), Some(to)) => {
+            values.insert(":from".into(), s(time::format(&from)));
+            values.insert(":to".into(), s(time::format(&to)));
+            " AND #sk BETWEEN :from AND :to"
+        }
+        (Some(from), None) => {
+            values.insert(":from".into(), s(time::format(&from)));
+            " AND #sk >= :from"
+        }
+        (None, Some(to)) => {
+            values.insert(":to".into(), s(time::format(&to)));
+            " AND #sk < :to"
+        }
+        (None, None) => "",
+    };
+    if !range.is_empty() {
+        names.insert("#sk".into(), index.sk.to_string());
+    }
+    (format!("#pk = :pk{range}"), names, values)
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A conditional put for a transaction.
+    fn put(&self, item: Item, condition: &str, revision: Option<u64>) -> Put {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        if let Some(revision) = revision {
+            put = put.expression_attribute_names("#rev", REVISION).expression_attribute_values(":rev", n(revision));
+        }
+        put.build().expect("table and item are set")
+    }
+
+    fn vapi_pointer(&self, call: &CallLog) -> Option<Put> {
+        let vapi_call_id = call.vapi_call_id.as_deref()?;
+        let item = HashMap::from([
+            (PK.to_string(), s(keys::vapi_call_pk(&call.org_id, vapi_call_id))),
+            (SK.to_string(), s(keys::VAPI_CALL_SK)),
+            (KIND.to_string(), s("vapiCall")),
+            ("callId".to_string(), s(&call.id)),
+        ]);
+        Some(self.put(item, "attribute_not_exists(PK)", None))
+    }
+
+    /// Stores a new call, and claims its Vapi call id when it has one, in one
+    /// transaction. `Conflict` when the id or the Vapi call id is taken.
+    pub async fn create_call(&self, call: &CallLog) -> Result<StoredCall, DomainError> {
+        let put_call = self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None);
+        self.write_call(put_call, self.vapi_pointer(call))
+            .await
+            .map_err(|e| transaction_conflict(e, DomainError::conflict("call_exists", format!("call {} already exists", call.id))))?;
+        Ok(StoredCall { call: call.clone(), revision: 1 })
+    }
+
+    /// Replaces a stored call with `next`, provided nobody wrote it since
+    /// `previous` was read. A Vapi call id set for the first time is claimed
+    /// in the same transaction.
+    pub async fn update_call(&self, previous: &StoredCall, next: &CallLog) -> Result<StoredCall, DomainError> {
+        if previous.call.id != next.id || previous.call.org_id != next.org_id {
+            return Err(DomainError::Unavailable("update_call got two different calls".into()));
+        }
+        let revision = previous.revision + 1;
+        let put_call = self.put(call_item(next, revision)?, "#rev = :rev", Some(previous.revision));
+        let pointer = if previous.call.vapi_call_id != next.vapi_call_id { self.vapi_pointer(next) } else { None };
+        self.write_call(put_call, pointer).await.map_err(|e| {
+            transaction_conflict(e, DomainError::conflict("call_changed", format!("call {} changed since it was read", next.id)))
+        })?;
+        Ok(StoredCall { call: next.clone(), revision })
+    }
+
+    /// Writes a call item and the items that must change with it, atomically.
+    async fn write_call(
+        &self,
+        put_call: Put,
+        pointer: Option<Put>,
+    ) -> Result<(), SdkError<TransactWriteItemsError>> {
+        let mut transaction = self.client.transact_write_items().transact_items(TransactWriteItem::builder().put(put_call).build());
+        if let Some(pointer) = pointer {
+            transaction = transaction.transact_items(TransactWriteItem::builder().put(pointer).build());
+        }
+        transaction.send().await.map(|_| ())
+    }
+
+    pub async fn get_call(&self, org_id: &str, call_id: &str) -> Result<Option<StoredCall>, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::call_pk(org_id, call_id)))
+            .key(SK, s(keys::CALL_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(stored_call).transpose()
+    }
+
+    /// The call that Vapi knows as `vapi_call_id`, within the tenant.
+    pub async fn find_call_by_vapi_id(&self, org_id: &str, vapi_call_id: &str) -> Result<Option<StoredCall>, DomainError> {
+        let pointer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::vapi_call_pk(org_id, vapi_call_id)))
+            .key(SK, s(keys::VAPI_CALL_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let call_id = match pointer.item.as_ref().and_then(|item| item.get("callId")) {
+            Some(AttributeValue::S(id)) => id.clone(),
+            _ => return Ok(None),
+        };
+        self.get_call(org_id, &call_id).await
+    }
+
+    /// A page of a tenant's calls from one index, within `window` on the
+    /// index's time, newest first or oldest first.
+    pub async fn query_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallLog>, DomainError> {
+        let PageRequest { query, window, newest_first, limit, cursor, only_agents } = *request;
+        let (index, partition) = query.index_and_partition();
+        let start_key = match cursor {
+            None => None,
+            Some(text) => {
+                let cursor = Cursor::decode(text)?;
+                if cursor.index != index.name || cursor.partition != partition {
+                    return Err(DomainError::invalid("invalid_cursor", "the cursor belongs to a different query"));
+                }
+                let (_, call_id) = keys::split_index_sk(&cursor.sort_key).expect("decode checked the sort key");
+                Some(HashMap::from([
+                    (PK.to_string(), s(keys::call_pk(org_id, call_id))),
+                    (SK.to_string(), s(keys::CALL_SK)),
+                    (index.pk.to_string(), s(keys::index_pk(index, org_id, &partition))),
+                    (index.sk.to_string(), s(cursor.sort_key)),
+                ]))
+            }
+        };
+
+        let (condition, mut names, mut values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
+        let filter = only_agents.map(|agents| {
+            names.insert("#agent".into(), "voiceAgentId".into());
+            let placeholders: Vec<String> = (0..agents.len().max(1)).map(|i| format!(":agent{i}")).collect();
+            for (i, agent) in agents.iter().enumerate() {
+                values.insert(format!(":agent{i}"), s(agent));
+            }
+            if agents.is_empty() {
+                values.insert(":agent0".into(), s(""));
+            }
+            format!("#agent IN ({})", placeholders.join(", "))
+        });
+
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut items = Vec::with_capacity(limit);
+        let mut start_key = start_key;
+        let mut more = false;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index.name)
+                .key_condition_expression(&condition)
+                .set_filter_expression(filter.clone())
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(!newest_first)
+                .limit((limit - items.len()) as i32)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.items.unwrap_or_default() {
+                items.push(from_item::<CallLog>(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if items.len() < limit => start_key = Some(key),
+                Some(_) => {
+                    more = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+
+        let next_cursor = match (more, items.last()) {
+            (true, Some(last)) => {
+                let at = match index.name {
+                    n if n == table::BY_STATUS.name => last.updated_at,
+                    n if n == table::BY_SCHEDULED_AT.name || n == table::BY_CAMPAIGN.name => {
+                        last.scheduled_at.unwrap_or(last.created_at)
+                    }
+                    _ => last.call_started_at.unwrap_or(last.created_at),
+                };
+                Some(Cursor { index: index.name.into(), partition, sort_key: keys::index_sk(&at, &last.id) }.encode())
+            }
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// How many of a tenant's calls one index holds in `window` (reads keys only).
+    pub async fn count_calls(&self, org_id: &str, query: &CallQuery, window: Window) -> Result<u64, DomainError> {
+        let (index, partition) = query.index_and_partition();
+        let (condition, names, values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
+        let mut total = 0u64;
+        let mut start_key = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index.name)
+                .key_condition_expression(&condition)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .select(Select::Count)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            total += output.count.max(0) as u64;
+            match output.last_evaluated_key {
+                Some(key) => start_key = Some(key),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// Stores a voice agent: `create` fails with `Conflict` when the id is
+    /// taken; otherwise it must exist already.
+    pub async fn put_agent(&self, agent: &VoiceAgent, create: bool) -> Result<(), DomainError> {
+        let mut item = to_item(agent)?;
+        item.insert(PK.into(), s(keys::agents_pk(&agent.org_id)));
+        item.insert(SK.into(), s(keys::agent_sk(&agent.id)));
+        item.insert(KIND.into(), s("agent"));
+        let (condition, conflict) = if create {
+            ("attribute_not_exists(PK)", DomainError::conflict("agent_exists", format!("agent {} already exists", agent.id)))
+        } else {
+            ("attribute_exists(PK)", DomainError::NotFound { what: "voice agent" })
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .send()
+            .await
+            .map_err(|e| put_conflict(e, conflict))?;
+        Ok(())
+    }
+
+    pub async fn get_agent(&self, org_id: &str, agent_id: &str) -> Result<Option<VoiceAgent>, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::agents_pk(org_id)))
+            .key(SK, s(keys::agent_sk(agent_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(from_item).transpose()
+    }
+
+    /// A tenant's voice agents, in id order.
+    pub async fn list_agents(&self, org_id: &str) -> Result<Vec<VoiceAgent>, DomainError> {
+        let mut agents = Vec::new();
+        let mut start_key = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(keys::agents_pk(org_id)))
+                .expression_attribute_values(":prefix", s(keys::AGENT_SK_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.items.unwrap_or_default() {
+                agents.push(from_item(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) => start_key = Some(key),
+                None => return Ok(agents),
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Store behaviour against the embedded engine; every test has a database of its own.
+
+use callops_domain::{
+    CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent,
+    call::new_call_id, time,
+};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{
+    embedded::fresh_store,
+    store::{CallQuery, PageRequest, Window},
+};
+
+fn at(text: &str) -> DateTime<Utc> {
+    time::parse(text).unwrap()
+}
+
+fn call(org: &str, agent: &str, started: Option<DateTime<Utc>>) -> CallLog {
+    let mut call = CallLog::new(
+        NewCall {
+            org_id: org.into(),
+            voice_agent_id: agent.into(),
+            phone_number: "+15551230000".into(),
+            call_type: CallType::Inbound,
+            status: CallStatus::Completed,
+            attempt: 0,
+        },
+        new_call_id(),
+        started.unwrap_or_else(Utc::now),
+    );
+    call.call_started_at = started;
+    call
+}
+
+fn ids(calls: &[CallLog]) -> Vec<String> {
+    calls.iter().map(|c| c.id.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_call_round_trips_with_every_field() {
+    let (_engine, store) = fresh_store().await;
+    let mut c = call("acme", "agent-1", Some(at("2024-02-07T09:30:00.250Z")));
+    c.duration = Some(125);
+    c.call_ended_at = Some(at("2024-02-07T09:32:05.250Z"));
+    c.transcript = Some("AI: Hello\nUser: Hi".into());
+    c.outcome = Some(CallOutcome::Booked);
+    c.payment_plan_amount = Some(45_000);
+    c.ai_confidence = Some(0.87);
+    c.call_quality = Some(4);
+    c.follow_up_date = Some(at("2024-02-10T15:00:00Z"));
+    c.vapi_call_id = Some("vapi-123".into());
+    store.create_call(&c).await.unwrap();
+
+    let stored = store.get_call("acme", &c.id).await.unwrap().unwrap();
+    assert_eq!(stored.call, c);
+    assert_eq!(stored.revision, 1);
+    assert_eq!(store.find_call_by_vapi_id("acme", "vapi-123").await.unwrap().unwrap().call, c);
+    assert!(store.get_call("other", &c.id).await.unwrap().is_none(), "another tenant cannot read it");
+    assert!(store.find_call_by_vapi_id("other", "vapi-123").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn conditional_writes_conflict() {
+    let (_engine, store) = fresh_store().await;
+    let c = call("acme", "agent-1", Some(at("2024-02-07T09:30:00Z")));
+    let first = store.create_call(&c).await.unwrap();
+    assert!(matches!(store.create_call(&c).await, Err(DomainError::Conflict { code: "call_exists", .. })));
+
+    // Two writers read revision 1; the second one to write loses.
+    let mut a = c.clone();
+    a.summary = Some("first".into());
+    let mut b = c.clone();
+    b.summary = Some("second".into());
+    let after_a = store.update_call(&first, &a).await.unwrap();
+    assert_eq!(after_a.revision, 2);
+    assert!(matches!(store.update_call(&first, &b).await, Err(DomainError::Conflict { code: "call_changed", .. })));
+    assert_eq!(store.get_call("acme", &c.id).await.unwrap().unwrap().call.summary.as_deref(), Some("first"));
+
+    // A Vapi call id belongs to one call only; the losing write changes nothing.
+    let mut other = call("acme", "agent-1", None);
+    other.vapi_call_id = Some("vapi-1".into());
+    store.create_call(&other).await.unwrap();
+    let mut claims_same = after_a.call.clone();
+    claims_same.vapi_call_id = Some("vapi-1".into());
+    claims_same.summary = Some("must not land".into());
+    assert!(matches!(store.update_call(&after_a, &claims_same).await, Err(DomainError::Conflict { .. })));
+    let unchanged = store.get_call("acme", &c.id).await.unwrap().unwrap();
+    assert_eq!(unchanged, after_a);
+}
+
+#[tokio::test]
+async fn each_index_answers_its_query_for_its_tenant_only() {
+    let (_engine, store) = fresh_store().await;
+    let t0 = at("2024-02-07T09:00:00Z");
+
+    let mut booked = call("acme", "agent-1", Some(t0));
+    booked.outcome = Some(CallOutcome::Booked);
+    booked.call_type = CallType::OutboundLead;
+    booked.campaign_id = Some("spring".into());
+    booked.scheduled_at = Some(t0 - Duration::minutes(5));
+
+    let mut scheduled = call("acme", "agent-2", None);
+    scheduled.status = CallStatus::Scheduled;
+    scheduled.call_type = CallType::OutboundCampaign;
+    scheduled.campaign_id = Some("spring".into());
+    scheduled.scheduled_at = Some(t0 + Duration::hours(2));
+
+    let mut missed = call("acme", "agent-2", Some(t0 + Duration::hours(1)));
+    missed.status = CallStatus::Missed;
+    missed.outcome = Some(CallOutcome::NoAnswer);
+
+    // The same shapes in another tenant must never show up.
+    let mut foreign = booked.clone();
+    foreign.id = new_call_id();
+    foreign.org_id = "globex".into();
+    let mut foreign_scheduled = scheduled.clone();
+    foreign_scheduled.id = new_call_id();
+    foreign_scheduled.org_id = "globex".into();
+
+    for c in [&booked, &scheduled, &missed, &foreign, &foreign_scheduled] {
+        store.create_call(c).await.unwrap();
+    }
+
+    let all = Window::default();
+    let q = |query: CallQuery| {
+        let store = store.clone();
+        async move { store.query_calls("acme", &PageRequest::new(&query, 100)).await.unwrap().items }
+    };
+    assert_eq!(ids(&q(CallQuery::ByOrg).await), ids(&[booked.clone(), missed.clone()]));
+    assert_eq!(ids(&q(CallQuery::ByAgent("agent-2".into())).await), ids(&[missed.clone()]));
+    assert_eq!(ids(&q(CallQuery::ByType(CallType::OutboundLead)).await), ids(&[booked.clone()]));
+    assert_eq!(ids(&q(CallQuery::ByType(CallType::Inbound)).await), ids(&[missed.clone()]));
+    assert_eq!(ids(&q(CallQuery::ByOutcome(CallOutcome::NoAnswer)).await), ids(&[missed.clone()]));
+    assert_eq!(ids(&q(CallQuery::ByStatus(CallStatus::Scheduled)).await), ids(&[scheduled.clone()]));
+    assert_eq!(ids(&q(CallQuery::ByCampaign("spring".into())).await), ids(&[booked.clone(), scheduled.clone()]));
+    assert_eq!(ids(&q(CallQuery::Scheduled).await), ids(&[scheduled.clone()]));
+    assert_eq!(store.count_calls("acme", &CallQuery::ByOrg, all).await.unwrap(), 2);
+
+    // Leaving SCHEDULED takes the call out of the scheduled index.
+    let stored = store.get_call("acme", &scheduled.id).await.unwrap().unwrap();
+    let mut dialing = stored.call.clone();
+    dialing.status = stored.call.status.transition(CallStatus::Dialing).unwrap();
+    store.update_call(&stored, &dialing).await.unwrap();
+    assert!(q(CallQuery::Scheduled).await.is_empty());
+    assert_eq!(ids(&q(CallQuery::ByStatus(CallStatus::Dialing)).await), ids(&[dialing]));
+    assert!(q(CallQuery::ByStatus(CallStatus::Scheduled)).await.is_empty());
+}
+
+#[tokio::test]
+async fn windows_are_start_inclusive_end_exclusive() {
+    let (_engine, store) = fresh_store().await;
+    let t0 = at("2024-02-07T00:00:00Z");
+    let at_start = call("acme", "a", Some(t0));
+    let inside = call("acme", "a", Some(t0 + Duration::milliseconds(1)));
+    let at_end = call("acme", "a", Some(t0 + Duration::days(1)));
+    for c in [&at_start, &inside, &at_end] {
+        store.create_call(c).await.unwrap();
+    }
+    let window = Window { from: Some(t0), to: Some(t0 + Duration::days(1)) };
+    let page = store.query_calls("acme", &PageRequest { window, ..PageRequest::new(&CallQuery::ByOrg, 10) }).await.unwrap();
+    assert_eq!(ids(&page.items), ids(&[at_start, inside]));
+    assert_eq!(store.count_calls("acme", &CallQuery::ByOrg, window).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn queries_page_with_cursors_newest_first() {
+    let (_engine, store) = fresh_store().await;
+    let t0 = at("2024-02-01T08:00:00Z");
+    let mut calls = Vec::new();
+    for i in 0..25 {
+        let c = call("acme", "agent-1", Some(t0 + Duration::minutes(i)));
+        store.create_call(&c).await.unwrap();
+        calls.push(c);
+    }
+    calls.reverse();
+
+    let by_agent = CallQuery::ByAgent("agent-1".into());
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .query_calls("acme", &PageRequest { newest_first: true, cursor: cursor.as_deref(), ..PageRequest::new(&by_agent, 10) })
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(ids(&seen), ids(&calls));
+
+    // A cursor from one query is refused by another, and garbage is refused.
+    let first = store
+        .query_calls("acme", &PageRequest { newest_first: true, ..PageRequest::new(&by_agent, 10) })
+        .await
+        .unwrap();
+    let err = store
+        .query_calls("acme", &PageRequest { cursor: first.next_cursor.as_deref(), ..PageRequest::new(&CallQuery::ByOrg, 10) })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { code: "invalid_cursor", .. }));
+    let err = store.query_calls("acme", &PageRequest { cursor: Some("bogus"), ..PageRequest::new(&CallQuery::ByOrg, 10) }).await.unwrap_err();
+    assert!(matches!(err, DomainError::Invalid { code: "invalid_cursor", .. }));
+}
+
+#[tokio::test]
+async fn agents_are_stored_per_tenant() {
+    let (_engine, store) = fresh_store().await;
+    let now = time::now();
+    let agent = VoiceAgent {
+        id: "front-desk".into(),
+        org_id: "acme".into(),
+        name: "Front desk".into(),
+        vapi_assistant_id: "asst-1".into(),
+        vapi_phone_number_id: Some("pn-1".into()),
+        time_zone: "America/Chicago".parse().unwrap(),
+        calling_hours: CallingHours::default(),
+        max_concurrent_calls: 10,
+        retry_policy: RetryPolicy::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.put_agent(&agent, true).await.unwrap();
+    assert!(matches!(store.put_agent(&agent, true).await, Err(DomainError::Conflict { code: "agent_exists", .. })));
+    let mut ghost = agent.clone();
+    ghost.id = "ghost".into();
+    assert!(matches!(store.put_agent(&ghost, false).await, Err(DomainError::NotFound { .. })));
+
+    assert_eq!(store.get_agent("acme", "front-desk").await.unwrap(), Some(agent.clone()));
+    assert_eq!(store.get_agent("globex", "front-desk").await.unwrap(), None);
+    assert_eq!(store.list_agents("acme").await.unwrap(), vec![agent]);
+    assert!(store.list_agents("globex").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_caller_narrowed_to_some_agents_sees_only_their_calls() {
+    let (_engine, store) = fresh_store().await;
+    let t0 = at("2024-02-01T08:00:00Z");
+    let mut mine = Vec::new();
+    for i in 0..12 {
+        let agent = if i % 3 == 0 { "agent-a" } else { "agent-b" };
+        let c = call("acme", agent, Some(t0 + Duration::minutes(i)));
+        store.create_call(&c).await.unwrap();
+        if agent == "agent-a" {
+            mine.push(c);
+        }
+    }
+    let allowed = vec!["agent-a".to_string()];
+    let page = store
+        .query_calls("acme", &PageRequest { only_agents: Some(&allowed), ..PageRequest::new(&CallQuery::ByOrg, 3) })
+        .await
+        .unwrap();
+    assert_eq!(ids(&page.items), ids(&mine[..3]));
+    let rest = store
+        .query_calls(
+            "acme",
+            &PageRequest { only_agents: Some(&allowed), cursor: page.next_cursor.as_deref(), ..PageRequest::new(&CallQuery::ByOrg, 3) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest.items), ids(&mine[3..]));
+}

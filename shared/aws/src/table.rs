@@ -1,0 +1,175 @@
+//! The table: its primary key and every global secondary index, defined once.
+//!
+//! The local host and the tests create the table from [`create_table`]; the SAM
+//! template declares the same table, and a test (`template_declares_this_table`)
+//! proves the two agree. See infra/TABLE.md for which access pattern each key
+//! and index serves.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+
+/// The base table's partition and sort key attributes.
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+
+/// One global secondary index: its name and its key attributes (both strings),
+/// projecting every attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Index {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+}
+
+/// A tenant's calls per voice agent, by start time.
+pub const BY_AGENT: Index = Index { name: "byAgent", pk: "byAgentPk", sk: "byAgentSk" };
+/// A tenant's calls across its agents, by start time.
+pub const BY_ORG: Index = Index { name: "byOrg", pk: "byOrgPk", sk: "byOrgSk" };
+/// A tenant's calls of one call type, by start (or creation) time.
+pub const BY_TYPE: Index = Index { name: "byType", pk: "byTypePk", sk: "byTypeSk" };
+/// A tenant's calls with one outcome, by start time.
+pub const BY_OUTCOME: Index = Index { name: "byOutcome", pk: "byOutcomePk", sk: "byOutcomeSk" };
+/// A tenant's calls in one status, by the time they last changed.
+pub const BY_STATUS: Index = Index { name: "byStatus", pk: "byStatusPk", sk: "byStatusSk" };
+/// A campaign's calls, by scheduled (or creation) time.
+pub const BY_CAMPAIGN: Index = Index { name: "byCampaign", pk: "byCampaignPk", sk: "byCampaignSk" };
+/// A tenant's calls waiting in status SCHEDULED, soonest first.
+pub const BY_SCHEDULED_AT: Index = Index { name: "byScheduledAt", pk: "byScheduledAtPk", sk: "byScheduledAtSk" };
+
+pub const INDEXES: [Index; 7] = [BY_AGENT, BY_ORG, BY_TYPE, BY_OUTCOME, BY_STATUS, BY_CAMPAIGN, BY_SCHEDULED_AT];
+
+fn string_attribute(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("name and type are set")
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("name and type are set")
+}
+
+/// Every attribute that is part of a key, with its type.
+pub fn attribute_definitions() -> Vec<AttributeDefinition> {
+    let mut names = vec![PK, SK];
+    for index in INDEXES {
+        names.push(index.pk);
+        names.push(index.sk);
+    }
+    names.into_iter().map(string_attribute).collect()
+}
+
+pub fn global_secondary_indexes() -> Vec<GlobalSecondaryIndex> {
+    INDEXES
+        .iter()
+        .map(|index| {
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key(index.pk, KeyType::Hash))
+                .key_schema(key(index.sk, KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .expect("name, keys and projection are set")
+        })
+        .collect()
+}
+
+/// Creates the table (on demand, like the template) and waits for nothing: the
+/// embedded engine creates it at once. An existing table is left as it is.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+    let result = client
+        .create_table()
+        .table_name(table_name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attribute_definitions()))
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .set_global_secondary_indexes(Some(global_secondary_indexes()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let err = aws_sdk_dynamodb::Error::from(err);
+            match err {
+                aws_sdk_dynamodb::Error::ResourceInUseException(_) => Ok(()),
+                other => Err(other),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_yaml_ng::Value;
+    use std::collections::BTreeSet;
+
+    fn template() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml");
+        let text = std::fs::read_to_string(path).expect("infra/template.yaml exists");
+        serde_yaml_ng::from_str(&text).expect("the template is YAML")
+    }
+
+    fn strings(value: &Value, field: &str) -> BTreeSet<(String, String)> {
+        value
+            .as_sequence()
+            .expect("a list")
+            .iter()
+            .map(|entry| {
+                let name = entry["AttributeName"].as_str().unwrap().to_string();
+                let other = entry[field].as_str().unwrap().to_string();
+                (name, other)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn template_declares_this_table() {
+        let template = template();
+        let table = &template["Resources"]["CallOpsTable"]["Properties"];
+        assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+        assert_eq!(
+            table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+            Some(true)
+        );
+
+        let declared = strings(&table["AttributeDefinitions"], "AttributeType");
+        let ours: BTreeSet<_> = attribute_definitions()
+            .iter()
+            .map(|a| (a.attribute_name().to_string(), a.attribute_type().as_str().to_string()))
+            .collect();
+        assert_eq!(declared, ours);
+
+        let base = strings(&table["KeySchema"], "KeyType");
+        assert_eq!(base, BTreeSet::from([(PK.into(), "HASH".into()), (SK.into(), "RANGE".into())]));
+
+        let declared_indexes: BTreeSet<_> = table["GlobalSecondaryIndexes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|gsi| {
+                assert_eq!(gsi["Projection"]["ProjectionType"].as_str(), Some("ALL"));
+                let keys = strings(&gsi["KeySchema"], "KeyType");
+                (gsi["IndexName"].as_str().unwrap().to_string(), keys)
+            })
+            .collect();
+        let our_indexes: BTreeSet<_> = INDEXES
+            .iter()
+            .map(|i| {
+                (
+                    i.name.to_string(),
+                    BTreeSet::from([(i.pk.to_string(), "HASH".to_string()), (i.sk.to_string(), "RANGE".to_string())]),
+                )
+            })
+            .collect();
+        assert_eq!(declared_indexes, our_indexes);
+    }
+}

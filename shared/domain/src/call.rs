@@ -1,0 +1,386 @@
+//! The call: one phone conversation (or one attempt at one), its type, its
+//! lifecycle and what came of it. Field names and enum values are those of the
+//! migration document, so the JSON a client sees matches the legacy model.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{DomainError, time};
+
+/// Declares a closed enum that serialises as its upper-case name, parses that
+/// name case-insensitively, and lists its values.
+macro_rules! upper_case_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = DomainError;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                let wanted = text.trim();
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|value| value.as_str().eq_ignore_ascii_case(wanted))
+                    .ok_or_else(|| DomainError::invalid(
+                        concat!("invalid_", stringify!($name)),
+                        format!("{wanted:?} is not a {}; expected one of {}", stringify!($name),
+                            Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")),
+                    ))
+            }
+        }
+    };
+}
+
+upper_case_enum! {
+    /// What came of a call, as the dashboard counts it.
+    CallOutcome {
+        Booked => "BOOKED",
+        Transferred => "TRANSFERRED",
+        InsuranceInquiry => "INSURANCE_INQUIRY",
+        PaymentPlan => "PAYMENT_PLAN",
+        Information => "INFORMATION",
+        Voicemail => "VOICEMAIL",
+        NoAnswer => "NO_ANSWER",
+        Busy => "BUSY",
+        Failed => "FAILED",
+        Other => "OTHER",
+    }
+}
+
+upper_case_enum! {
+    /// Why the call exists: a patient calling in, or one of the outbound purposes.
+    CallType {
+        Inbound => "INBOUND",
+        OutboundLead => "OUTBOUND_LEAD",
+        OutboundDebt => "OUTBOUND_DEBT",
+        OutboundFollowup => "OUTBOUND_FOLLOWUP",
+        OutboundCampaign => "OUTBOUND_CAMPAIGN",
+        OutboundOther => "OUTBOUND_OTHER",
+    }
+}
+
+upper_case_enum! {
+    /// Where a call is in its life. See [`CallStatus::can_become`] for the lifecycle.
+    CallStatus {
+        Scheduled => "SCHEDULED",
+        Dialing => "DIALING",
+        InProgress => "IN_PROGRESS",
+        Completed => "COMPLETED",
+        Missed => "MISSED",
+        Voicemail => "VOICEMAIL",
+        Failed => "FAILED",
+        Cancelled => "CANCELLED",
+    }
+}
+
+impl CallType {
+    pub fn is_outbound(self) -> bool {
+        self != CallType::Inbound
+    }
+}
+
+/// The call lifecycle.
+///
+/// ```text
+///  SCHEDULED ──> DIALING ──> IN_PROGRESS ──> COMPLETED | MISSED | VOICEMAIL | FAILED | CANCELLED
+///     │  ^          │  └──────────────────────> (any terminal status)
+///     │  └──────────┘ (no free slot, or outside calling hours: back to the queue)
+///     └──> CANCELLED | FAILED
+/// ```
+/// Terminal statuses never reopen: a retry after a missed call is a new call.
+impl CallStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            CallStatus::Completed
+                | CallStatus::Missed
+                | CallStatus::Voicemail
+                | CallStatus::Failed
+                | CallStatus::Cancelled
+        )
+    }
+
+    /// How far along the lifecycle a status is; a report about the call may only
+    /// move it to a later stage, never back.
+    pub fn stage(self) -> u8 {
+        match self {
+            CallStatus::Scheduled => 0,
+            CallStatus::Dialing => 1,
+            CallStatus::InProgress => 2,
+            _ => 3,
+        }
+    }
+
+    /// Whether a call in `self` may move to `next`.
+    pub fn can_become(self, next: CallStatus) -> bool {
+        use CallStatus::*;
+        match self {
+            Scheduled => matches!(next, Dialing | Cancelled | Failed),
+            Dialing => next != Dialing,
+            InProgress => next.is_terminal(),
+            Completed | Missed | Voicemail | Failed | Cancelled => false,
+        }
+    }
+
+    /// The checked transition: `Conflict` when the lifecycle forbids it.
+    pub fn transition(self, next: CallStatus) -> Result<CallStatus, DomainError> {
+        if self.can_become(next) {
+            Ok(next)
+        } else {
+            Err(DomainError::conflict(
+                "invalid_transition",
+                format!("a {self} call cannot become {next}"),
+            ))
+        }
+    }
+}
+
+/// One call, with every field of the migration document's `CallLog` model plus
+/// the tenant and the dial attempt. Money is integer cents, times are UTC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallLog {
+    pub id: String,
+    /// The practice this call belongs to.
+    pub org_id: String,
+    pub voice_agent_id: String,
+    /// E.164 where CallOps wrote it; migrated rows keep what they had.
+    pub phone_number: String,
+    pub status: CallStatus,
+    /// Seconds.
+    pub duration: Option<u32>,
+    #[serde(with = "time::ms::option", default)]
+    pub call_started_at: Option<DateTime<Utc>>,
+    #[serde(with = "time::ms::option", default)]
+    pub call_ended_at: Option<DateTime<Utc>>,
+    pub transcript: Option<String>,
+    pub summary: Option<String>,
+    pub recording_url: Option<String>,
+    pub appointment_set: bool,
+    #[serde(with = "time::ms")]
+    pub created_at: DateTime<Utc>,
+
+    // Analytics.
+    pub outcome: Option<CallOutcome>,
+    pub insurance_verified: bool,
+    pub insurance_provider: Option<String>,
+    pub payment_plan_discussed: bool,
+    /// Cents.
+    pub payment_plan_amount: Option<i64>,
+    pub collection_attempt: bool,
+    /// Cents.
+    pub collection_amount: Option<i64>,
+    pub collection_success: bool,
+    pub transferred_to_staff: bool,
+    pub transferred_to: Option<String>,
+
+    // Outbound.
+    pub vapi_call_id: Option<String>,
+    pub call_type: CallType,
+    pub campaign_id: Option<String>,
+    #[serde(with = "time::ms::option", default)]
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub call_purpose: Option<String>,
+    pub call_notes: Option<String>,
+    pub customer_name: Option<String>,
+    /// Which dial attempt this call is (1 for the first); 0 for inbound calls.
+    pub attempt: u32,
+    pub ended_reason: Option<String>,
+
+    // Quality.
+    pub follow_up_required: bool,
+    #[serde(with = "time::ms::option", default)]
+    pub follow_up_date: Option<DateTime<Utc>>,
+    /// 1 to 5.
+    pub call_quality: Option<u8>,
+    /// `positive`, `neutral` or `negative`.
+    pub customer_sentiment: Option<String>,
+    /// 0 to 1.
+    pub ai_confidence: Option<f64>,
+
+    // Cost.
+    pub cost_cents: Option<i64>,
+
+    #[serde(with = "time::ms")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What is needed to bring a call into existence; everything else starts empty.
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    pub org_id: String,
+    pub voice_agent_id: String,
+    pub phone_number: String,
+    pub call_type: CallType,
+    pub status: CallStatus,
+    pub attempt: u32,
+}
+
+impl CallLog {
+    pub fn new(new: NewCall, id: String, now: DateTime<Utc>) -> Self {
+        let now = time::to_millis(now);
+        CallLog {
+            id,
+            org_id: new.org_id,
+            voice_agent_id: new.voice_agent_id,
+            phone_number: new.phone_number,
+            status: new.status,
+            duration: None,
+            call_started_at: None,
+            call_ended_at: None,
+            transcript: None,
+            summary: None,
+            recording_url: None,
+            appointment_set: false,
+            created_at: now,
+            outcome: None,
+            insurance_verified: false,
+            insurance_provider: None,
+            payment_plan_discussed: false,
+            payment_plan_amount: None,
+            collection_attempt: false,
+            collection_amount: None,
+            collection_success: false,
+            transferred_to_staff: false,
+            transferred_to: None,
+            vapi_call_id: None,
+            call_type: new.call_type,
+            campaign_id: None,
+            scheduled_at: None,
+            call_purpose: None,
+            call_notes: None,
+            customer_name: None,
+            attempt: new.attempt,
+            ended_reason: None,
+            follow_up_required: false,
+            follow_up_date: None,
+            call_quality: None,
+            customer_sentiment: None,
+            ai_confidence: None,
+            cost_cents: None,
+            updated_at: now,
+        }
+    }
+}
+
+/// A new call id: time-ordered (UUIDv7), so ids created later sort later.
+pub fn new_call_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CallStatus::*;
+
+    #[test]
+    fn enums_serialise_as_their_upper_case_names() {
+        assert_eq!(serde_json::to_string(&CallOutcome::InsuranceInquiry).unwrap(), "\"INSURANCE_INQUIRY\"");
+        assert_eq!(serde_json::to_string(&CallType::OutboundFollowup).unwrap(), "\"OUTBOUND_FOLLOWUP\"");
+        assert_eq!(serde_json::to_string(&InProgress).unwrap(), "\"IN_PROGRESS\"");
+        for outcome in CallOutcome::ALL {
+            let text = serde_json::to_string(outcome).unwrap();
+            assert_eq!(text.trim_matches('"'), outcome.as_str());
+            assert_eq!(serde_json::from_str::<CallOutcome>(&text).unwrap(), *outcome);
+        }
+        assert_eq!("booked".parse::<CallOutcome>().unwrap(), CallOutcome::Booked);
+        assert_eq!(" outbound_debt ".parse::<CallType>().unwrap(), CallType::OutboundDebt);
+        let err = "LOST".parse::<CallStatus>().unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { code: "invalid_CallStatus", .. }));
+    }
+
+    #[test]
+    fn the_migration_documents_values_are_all_there() {
+        let names = |values: &[&str]| values.join(",");
+        assert_eq!(
+            names(&CallOutcome::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>()),
+            "BOOKED,TRANSFERRED,INSURANCE_INQUIRY,PAYMENT_PLAN,INFORMATION,VOICEMAIL,NO_ANSWER,BUSY,FAILED,OTHER"
+        );
+        assert_eq!(
+            names(&CallType::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>()),
+            "INBOUND,OUTBOUND_LEAD,OUTBOUND_DEBT,OUTBOUND_FOLLOWUP,OUTBOUND_CAMPAIGN,OUTBOUND_OTHER"
+        );
+    }
+
+    #[test]
+    fn terminal_statuses_never_reopen() {
+        for from in CallStatus::ALL.iter().filter(|s| s.is_terminal()) {
+            for to in CallStatus::ALL {
+                assert!(!from.can_become(*to), "{from} must not become {to}");
+                assert!(from.transition(*to).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn the_lifecycle_moves_forward() {
+        assert!(Scheduled.can_become(Dialing));
+        assert!(Scheduled.can_become(Cancelled));
+        assert!(!Scheduled.can_become(InProgress), "a call is dialed before it is in progress");
+        assert!(!Scheduled.can_become(Completed));
+        assert!(Dialing.can_become(InProgress));
+        assert!(Dialing.can_become(Scheduled), "no free slot puts the attempt back in the queue");
+        assert!(Dialing.can_become(Failed));
+        assert!(Dialing.can_become(Completed), "a lost in-progress report still ends the call");
+        assert!(!Dialing.can_become(Dialing), "a second trigger must not dial again");
+        assert!(!InProgress.can_become(Dialing));
+        assert!(!InProgress.can_become(Scheduled));
+        for end in [Completed, Missed, Voicemail, Failed, Cancelled] {
+            assert!(InProgress.can_become(end));
+            assert!(end.stage() > InProgress.stage());
+        }
+        assert_eq!(
+            Completed.transition(InProgress),
+            Err(DomainError::conflict("invalid_transition", "a COMPLETED call cannot become IN_PROGRESS"))
+        );
+    }
+
+    #[test]
+    fn every_field_is_in_the_json_even_when_empty() {
+        let call = CallLog::new(
+            NewCall {
+                org_id: "demo".into(),
+                voice_agent_id: "agent-1".into(),
+                phone_number: "+15551234567".into(),
+                call_type: CallType::Inbound,
+                status: Completed,
+                attempt: 0,
+            },
+            new_call_id(),
+            Utc::now(),
+        );
+        let json = serde_json::to_value(&call).unwrap();
+        for field in [
+            "id", "orgId", "voiceAgentId", "phoneNumber", "status", "duration", "callStartedAt",
+            "callEndedAt", "transcript", "summary", "recordingUrl", "appointmentSet", "createdAt",
+            "outcome", "insuranceVerified", "insuranceProvider", "paymentPlanDiscussed",
+            "paymentPlanAmount", "collectionAttempt", "collectionAmount", "collectionSuccess",
+            "transferredToStaff", "transferredTo", "vapiCallId", "callType", "campaignId",
+            "scheduledAt", "callPurpose", "callNotes", "followUpRequired", "followUpDate",
+            "callQuality", "customerSentiment", "aiConfidence", "costCents", "updatedAt", "attempt",
+        ] {
+            assert!(json.get(field).is_some(), "missing {field}");
+        }
+        let back: CallLog = serde_json::from_value(json).unwrap();
+        assert_eq!(back, call);
+    }
+}

@@ -1,0 +1,35 @@
+//! The errors every function shares. Each boundary maps them to an HTTP status
+//! in exactly one place (`callops-http`).
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum DomainError {
+    /// The request itself is wrong: a stable machine-readable `code` and a
+    /// message a person can act on.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+
+    /// Nothing of that kind exists for this tenant (or it belongs to another).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+
+    /// The stored state does not allow the change (a failed DynamoDB condition,
+    /// a transition the lifecycle forbids).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+
+    /// A dependency failed (DynamoDB, Vapi). Logged in full, never shown.
+    #[error("dependency failed: {0}")]
+    Unavailable(String),
+}
+
+impl DomainError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { code, message: message.into() }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict { code, message: message.into() }
+    }
+}

@@ -1,0 +1,18 @@
+//! The CallOps domain: what a call is, which states it moves through, the voice
+//! agents that place and answer calls, and the errors the functions share.
+//!
+//! Plain types and plain functions only. This crate depends on no AWS or Lambda
+//! crate, so the rules here are tested without I/O and the compiler keeps the
+//! boundary.
+
+pub mod agent;
+pub mod call;
+pub mod error;
+pub mod time;
+
+pub use agent::{CallingHours, RetryPolicy, VoiceAgent};
+pub use call::{CallLog, CallOutcome, CallStatus, CallType, NewCall};
+pub use error::DomainError;
+
+/// The tenant a piece of data belongs to: one dental or medical practice.
+pub type OrgId = String;

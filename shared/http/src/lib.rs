@@ -1,0 +1,216 @@
+//! What every HTTP Lambda of CallOps shares: who is calling (from the API
+//! Gateway JWT authorizer's claims), reading the request, and the one place
+//! where errors become HTTP responses.
+
+use callops_domain::DomainError;
+use lambda_http::{
+    Body, Request, RequestExt, Response,
+    http::{StatusCode, header::CONTENT_TYPE},
+    request::RequestContext,
+};
+use serde::Serialize;
+use thiserror::Error;
+
+pub mod config;
+
+/// The claim naming the caller's tenant.
+pub const ORG_CLAIM: &str = "org_id";
+/// The optional claim narrowing the caller to some voice agents.
+pub const AGENTS_CLAIM: &str = "agent_ids";
+
+/// Everything that can stop a request, mapped to a status in [`error_response`].
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("a caller identity is required")]
+    Unauthorized,
+    #[error("{0} is not available yet")]
+    NotImplemented(String),
+    #[error("no route for {0}")]
+    NoRoute(String),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+impl From<lambda_http::Error> for ApiError {
+    fn from(err: lambda_http::Error) -> Self {
+        ApiError::Domain(DomainError::Unavailable(err.to_string()))
+    }
+}
+
+/// The caller, as the authorizer vouched for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub org_id: String,
+    /// `None`: every agent of the tenant. `Some`: only these.
+    pub agent_ids: Option<Vec<String>>,
+}
+
+impl Caller {
+    /// Whether the caller may see calls of `agent_id`.
+    pub fn may_see_agent(&self, agent_id: &str) -> bool {
+        self.agent_ids.as_ref().is_none_or(|ids| ids.iter().any(|id| id == agent_id))
+    }
+}
+
+/// A tenant id is a short run of letters, digits, `-` and `_`: it is part of
+/// every key, so nothing else may appear in it.
+pub fn valid_org_id(org_id: &str) -> bool {
+    !org_id.is_empty()
+        && org_id.len() <= 64
+        && org_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Reads the caller from the JWT authorizer's claims, where API Gateway (and
+/// the local host) put them. No claims, or no valid `org_id`: `Unauthorized`.
+pub fn caller(req: &Request) -> Result<Caller, ApiError> {
+    let context = req.request_context_ref().ok_or(ApiError::Unauthorized)?;
+    let claims = match context {
+        RequestContext::ApiGatewayV2(ctx) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| &jwt.claims)
+            .ok_or(ApiError::Unauthorized)?,
+        _ => return Err(ApiError::Unauthorized),
+    };
+    let org_id = claims.get(ORG_CLAIM).map(|s| s.trim()).filter(|s| valid_org_id(s)).ok_or(ApiError::Unauthorized)?;
+    let agent_ids = claims.get(AGENTS_CLAIM).map(|raw| parse_list_claim(raw)).filter(|ids| !ids.is_empty());
+    Ok(Caller { org_id: org_id.to_string(), agent_ids })
+}
+
+/// API Gateway flattens an array claim to `[a b c]`; identity providers may
+/// also send a JSON array or a comma-separated string. All three are read.
+pub fn parse_list_claim(raw: &str) -> Vec<String> {
+    let raw = raw.trim();
+    if let Ok(values) = serde_json::from_str::<Vec<String>>(raw) {
+        return values;
+    }
+    raw.trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The route API Gateway matched, e.g. `GET /api/calls/{id}`.
+pub fn route_key(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone().unwrap_or_default(),
+        _ => format!("{} {}", req.method(), req.uri().path()),
+    }
+}
+
+/// A path parameter of the matched route.
+pub fn path_param(req: &Request, name: &str) -> Option<String> {
+    req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_string)
+}
+
+/// A query-string parameter; empty values count as absent.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => Response::builder()
+            .status(status)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::Text(text))
+            .expect("status and header are valid"),
+        Err(err) => error_response(&ApiError::Domain(DomainError::Unavailable(format!("response does not serialise: {err}")))),
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+/// The one mapping from errors to responses: `{"error": {"code", "message"}}`.
+/// A 5xx says nothing of its cause; the cause goes to the log.
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    let (status, code, message) = match err {
+        ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", err.to_string()),
+        ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented", err.to_string()),
+        ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "no_route", err.to_string()),
+        ApiError::Domain(DomainError::Invalid { code, message }) => (StatusCode::BAD_REQUEST, *code, message.clone()),
+        ApiError::Domain(DomainError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found", err.to_string()),
+        ApiError::Domain(DomainError::Conflict { code, message }) => (StatusCode::CONFLICT, *code, message.clone()),
+        ApiError::Domain(DomainError::Unavailable(detail)) => {
+            tracing::error!(error = %detail, "request failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side; try again".to_string())
+        }
+    };
+    let body = ErrorBody { error: ErrorDetail { code, message } };
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(serde_json::to_string(&body).expect("an error body serialises")))
+        .expect("status and header are valid")
+}
+
+/// Turns a handler's result into the response, errors included.
+pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    result.unwrap_or_else(|err| error_response(&err))
+}
+
+/// Logs as JSON lines (what CloudWatch wants), filtered by `RUST_LOG`.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .without_time()
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_claims_are_read_in_every_form() {
+        assert_eq!(parse_list_claim("[a1 a2]"), vec!["a1", "a2"]);
+        assert_eq!(parse_list_claim(r#"["a1","a2"]"#), vec!["a1", "a2"]);
+        assert_eq!(parse_list_claim("a1, a2"), vec!["a1", "a2"]);
+        assert!(parse_list_claim("[]").is_empty());
+    }
+
+    #[test]
+    fn tenant_ids_cannot_smuggle_key_separators() {
+        assert!(valid_org_id("demo"));
+        assert!(valid_org_id("acme-dental_2"));
+        assert!(!valid_org_id(""));
+        assert!(!valid_org_id("demo#CALL#x"));
+        assert!(!valid_org_id("a b"));
+    }
+
+    #[test]
+    fn errors_map_to_stable_codes_and_5xx_hide_their_cause() {
+        let response = error_response(&ApiError::Domain(DomainError::Unavailable("secret table name".into())));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let Body::Text(text) = response.body() else { panic!("text body") };
+        assert!(!text.contains("secret"));
+        let body: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(body["error"]["code"], "internal_error");
+
+        let response = error_response(&ApiError::Domain(DomainError::invalid("invalid_limit", "limit must be 1..100")));
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let Body::Text(text) = response.body() else { panic!("text body") };
+        let body: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(body["error"]["code"], "invalid_limit");
+        assert_eq!(error_response(&ApiError::Unauthorized).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(error_response(&ApiError::Domain(DomainError::NotFound { what: "call" })).status(), StatusCode::NOT_FOUND);
+    }
+}
