@@ -1,1 +1,4 @@
+//! Behaviour tests: real HTTP requests to the local host, through the Lambda
+//! handlers, against the embedded engine. One binary, one module per area.
 
+mod foundation;

@@ -209,3 +209,36 @@ mod tests {
         assert!(!find_route(&routes, "POST", "/webhooks/vapi").unwrap().0.authorized);
     }
 }
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+    use serde_yaml_ng::Value;
+    use std::collections::BTreeSet;
+
+    /// The routes the SAM template gives each function, read from its HttpApi events.
+    fn template_routes() -> BTreeSet<(String, String, bool)> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        let template: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut routes = BTreeSet::new();
+        for (id, resource) in template["Resources"].as_mapping().unwrap() {
+            let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+            for event in events.values().filter(|e| e["Type"].as_str() == Some("HttpApi")) {
+                let props = &event["Properties"];
+                let key = format!("{} {}", props["Method"].as_str().unwrap(), props["Path"].as_str().unwrap());
+                let authorized = props["Auth"]["Authorizer"].as_str() != Some("NONE");
+                routes.insert((id.as_str().unwrap().to_string(), key, authorized));
+            }
+        }
+        routes
+    }
+
+    #[test]
+    fn the_host_serves_exactly_the_templates_routes() {
+        let ours: BTreeSet<_> = routes()
+            .into_iter()
+            .map(|r| (r.function.logical_id().to_string(), r.key.to_string(), r.authorized))
+            .collect();
+        assert_eq!(ours, template_routes());
+    }
+}

@@ -1,0 +1,76 @@
+//! What the behaviour tests share: a local host on a free port, in memory,
+//! and a small client for its HTTP API.
+
+use std::collections::HashMap;
+
+use callops::{Host, HostOptions};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// The demo tenant's token, as the README gives it.
+pub const DEMO_TOKEN: &str = "dev-token";
+/// A second tenant, for isolation checks.
+pub const OTHER_TOKEN: &str = "globex-token";
+pub const OTHER_ORG: &str = "globex";
+
+/// A running local host; stops when dropped.
+pub struct TestHost {
+    pub base: String,
+    pub host: std::sync::Arc<Host>,
+    client: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TestHost {
+    /// A host with the demo practice seeded (or not), tokens for `demo` and `globex`.
+    pub async fn start(demo: bool) -> TestHost {
+        let tokens = HashMap::from([
+            (DEMO_TOKEN.to_string(), "demo".to_string()),
+            (OTHER_TOKEN.to_string(), OTHER_ORG.to_string()),
+        ]);
+        let host = std::sync::Arc::new(
+            Host::start(HostOptions { data_dir: None, tokens, demo }).await.expect("the host starts"),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = host.clone();
+        tokio::spawn(async move {
+            serving
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the host serves");
+        });
+        TestHost { base, host, client: reqwest::Client::new(), _stop: stop }
+    }
+
+    /// Sends a request; `token` None sends no Authorization header.
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("the host answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.send(Method::GET, path, token, None).await
+    }
+}
+
+/// Asserts a JSON error response with the given status and code.
+#[track_caller]
+pub fn assert_error(response: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(response.0, status, "{}", response.1);
+    assert_eq!(response.1["error"]["code"], code, "{}", response.1);
+    assert!(response.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", response.1);
+}
