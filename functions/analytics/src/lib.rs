@@ -1,9 +1,17 @@
 //! The analytics function: the dashboard's read side. Call statistics and the
 //! outcome distribution over a window, recent calls, and single calls.
 
-use callops_aws::{CallQuery, DynamoStore, PageRequest};
-use callops_domain::{CallLog, DomainError};
-use callops_http::{ApiError, Caller, caller, json, path_param, query_param, respond, route_key};
+use callops_aws::{CallQuery, DynamoStore, PageRequest, Window as IndexWindow, rollup::ALL_AGENTS, store::MAX_PAGE};
+use callops_domain::{
+    CallLog, DomainError,
+    analytics::{self, CallStats, OutcomeShare, Tally, TypeCost, WindowPlan},
+    time,
+};
+use callops_http::{
+    ApiError, Caller, caller, json, path_param, query_param, respond, route_key,
+    window::{Window, parse_window},
+};
+use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde::Serialize;
 
@@ -24,6 +32,67 @@ pub const MAX_OFFSET: usize = 10_000;
 #[derive(Clone)]
 pub struct Analytics {
     store: DynamoStore,
+}
+
+/// Whose calls a figure counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// Every agent of the tenant.
+    All,
+    Agent(String),
+    /// A caller narrowed to some agents by their token.
+    Agents(Vec<String>),
+}
+
+/// The window and agent a figure is for, echoed in every response.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Echo {
+    #[serde(with = "time::ms")]
+    start_date: DateTime<Utc>,
+    #[serde(with = "time::ms")]
+    end_date: DateTime<Utc>,
+    agent_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatsResponse {
+    #[serde(flatten)]
+    echo: Echo,
+    #[serde(flatten)]
+    stats: CallStats,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutcomesResponse {
+    #[serde(flatten)]
+    echo: Echo,
+    total_calls: i64,
+    outcomes: Vec<OutcomeShare>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DayCost {
+    /// The local date in the window's `tz`.
+    date: String,
+    calls: i64,
+    total_cents: i64,
+    avg_per_call_cents: Option<f64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CostsResponse {
+    #[serde(flatten)]
+    echo: Echo,
+    tz: String,
+    total_cents: i64,
+    avg_per_call_cents: Option<f64>,
+    by_day: Vec<DayCost>,
+    by_call_type: Vec<TypeCost>,
 }
 
 #[derive(Serialize)]
@@ -59,6 +128,9 @@ impl Analytics {
         let caller = caller(&req)?;
         let route = route_key(&req);
         match route.as_str() {
+            "GET /api/analytics/calls" => self.call_stats(&caller, &req).await,
+            "GET /api/analytics/calls/outcomes" => self.outcomes(&caller, &req).await,
+            "GET /api/analytics/costs" => self.costs(&caller, &req).await,
             "GET /api/analytics/calls/recent" => self.recent_calls(&caller, &req).await,
             "GET /api/calls/{id}" => self.get_call(&caller, &req).await,
             known if ROUTES.contains(&known) => Err(ApiError::NotImplemented(route)),
@@ -74,6 +146,129 @@ impl Analytics {
             return Err(DomainError::NotFound { what: "voice agent" });
         }
         Ok(Some(agent_id))
+    }
+
+    /// Reads `startDate`, `endDate`, `tz` and `agentId`.
+    async fn window_and_scope(&self, caller: &Caller, req: &Request) -> Result<(Window, Scope, Echo), DomainError> {
+        let window = parse_window(
+            query_param(req, "startDate").as_deref(),
+            query_param(req, "endDate").as_deref(),
+            query_param(req, "tz").as_deref(),
+            Utc::now(),
+        )?;
+        let agent_id = self.agent_scope(caller, req).await?;
+        let scope = match (&agent_id, &caller.agent_ids) {
+            (Some(agent), _) => Scope::Agent(agent.clone()),
+            (None, Some(agents)) => Scope::Agents(agents.clone()),
+            (None, None) => Scope::All,
+        };
+        let echo = Echo { start_date: window.start, end_date: window.end, agent_id };
+        Ok((window, scope, echo))
+    }
+
+    /// The counters of every call of `scope` that started in `[start, end)`:
+    /// whole days and hours from the rollups, the partial hours at the two
+    /// ends from the calls themselves.
+    async fn tally(&self, org_id: &str, scope: &Scope, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Tally, DomainError> {
+        let plan = WindowPlan::new(start, end);
+        let scopes: Vec<&str> = match scope {
+            Scope::All => vec![ALL_AGENTS],
+            Scope::Agent(agent) => vec![agent.as_str()],
+            Scope::Agents(agents) => agents.iter().map(String::as_str).collect(),
+        };
+        let mut total = Tally::default();
+        for scope in &scopes {
+            if let Some(days) = plan.days {
+                total.add(&self.store.day_rollups(org_id, scope, days).await?);
+            }
+            for hours in &plan.hours {
+                total.add(&self.store.hour_rollups(org_id, scope, *hours).await?);
+            }
+        }
+        let (query, only_agents) = match scope {
+            Scope::All => (CallQuery::ByOrg, None),
+            Scope::Agent(agent) => (CallQuery::ByAgent(agent.clone()), None),
+            Scope::Agents(agents) => (CallQuery::ByOrg, Some(agents.as_slice())),
+        };
+        for (from, to) in plan.raw {
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = self
+                    .store
+                    .query_calls(
+                        org_id,
+                        &PageRequest {
+                            window: IndexWindow { from: Some(from), to: Some(to) },
+                            cursor: cursor.as_deref(),
+                            only_agents,
+                            ..PageRequest::new(&query, MAX_PAGE)
+                        },
+                    )
+                    .await?;
+                total.add(&page.items.iter().map(Tally::of).sum());
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    async fn call_stats(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
+        let tally = self.tally(&caller.org_id, &scope, window.start, window.end).await?;
+        Ok(json(StatusCode::OK, &StatsResponse { echo, stats: CallStats::from_tally(&tally) }))
+    }
+
+    async fn outcomes(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
+        let tally = self.tally(&caller.org_id, &scope, window.start, window.end).await?;
+        let body = OutcomesResponse {
+            echo,
+            total_calls: tally.get(analytics::CALLS),
+            outcomes: analytics::outcome_distribution(&tally),
+        };
+        Ok(json(StatusCode::OK, &body))
+    }
+
+    /// Cost per local day of the window (in `tz`) and per call type.
+    async fn costs(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
+        let mut total = Tally::default();
+        let mut by_day = Vec::new();
+        let mut day = window.start.with_timezone(&window.tz).date_naive();
+        loop {
+            let day_start = time::local_to_utc(window.tz, day.and_hms_opt(0, 0, 0).expect("midnight"));
+            if day_start >= window.end {
+                break;
+            }
+            let next = day.succ_opt().expect("far from the end of time");
+            let day_end = time::local_to_utc(window.tz, next.and_hms_opt(0, 0, 0).expect("midnight"));
+            let (from, to) = (day_start.max(window.start), day_end.min(window.end));
+            if from < to {
+                let tally = self.tally(&caller.org_id, &scope, from, to).await?;
+                let stats = CallStats::from_tally(&tally);
+                by_day.push(DayCost {
+                    date: day.format("%Y-%m-%d").to_string(),
+                    calls: stats.total_calls,
+                    total_cents: stats.cost.total_cents,
+                    avg_per_call_cents: stats.cost.avg_per_call_cents,
+                });
+                total.add(&tally);
+            }
+            day = next;
+        }
+        let stats = CallStats::from_tally(&total);
+        let body = CostsResponse {
+            echo,
+            tz: window.tz.name().to_string(),
+            total_cents: stats.cost.total_cents,
+            avg_per_call_cents: stats.cost.avg_per_call_cents,
+            by_day,
+            by_call_type: analytics::cost_by_type(&total),
+        };
+        Ok(json(StatusCode::OK, &body))
     }
 
     async fn recent_calls(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -8,6 +8,7 @@
 
 pub mod cursor;
 pub mod keys;
+pub mod rollup;
 pub mod store;
 pub mod table;
 

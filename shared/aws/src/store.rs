@@ -12,18 +12,22 @@ use aws_sdk_dynamodb::{
     Client,
     error::{DisplayErrorContext, SdkError},
     operation::{put_item::PutItemError, transact_write_items::TransactWriteItemsError},
-    types::{AttributeValue, Put, Select, TransactWriteItem},
+    types::{AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, Select, TransactWriteItem, WriteRequest, PutRequest},
+};
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
 };
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, DomainError, VoiceAgent, time};
 use chrono::{DateTime, Utc};
 
 use crate::{
     cursor::Cursor,
-    keys,
+    keys, rollup,
     table::{self, Index, PK, SK},
 };
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The most items one query returns.
 pub const MAX_PAGE: usize = 10_100;
@@ -31,13 +35,38 @@ pub const MAX_PAGE: usize = 10_100;
 /// The attribute holding a call's revision (not part of the domain model).
 const REVISION: &str = "rev";
 /// The attribute naming what kind of entity an item is.
-const KIND: &str = "kind";
+pub(crate) const KIND: &str = "kind";
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    meter: Arc<ReadMeter>,
 }
+
+/// Read capacity consumed by the store's analytics reads, as DynamoDB
+/// reports it (`ReturnConsumedCapacity`), for benchmarks and logs.
+#[derive(Debug, Default)]
+pub struct ReadMeter {
+    /// Thousandths of a read unit.
+    milli_units: AtomicU64,
+}
+
+impl ReadMeter {
+    pub(crate) fn record(&self, consumed: Option<&ConsumedCapacity>) {
+        if let Some(units) = consumed.and_then(|c| c.capacity_units().or(c.read_capacity_units())) {
+            self.milli_units.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Read units consumed so far.
+    pub fn read_units(&self) -> f64 {
+        self.milli_units.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}
+
+/// How many times a transaction that met another on the same item is tried.
+const TRANSACTION_ATTEMPTS: u32 = 6;
 
 /// A call as read from the store, with the revision a later write must match.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +140,7 @@ pub struct Window {
 
 /// Maps an SDK failure to the domain: a failed condition is a `Conflict`,
 /// anything else is `Unavailable` with the full context for the log.
-fn unavailable<E: std::error::Error + 'static>(err: SdkError<E>) -> DomainError {
+pub(crate) fn unavailable<E: std::error::Error + 'static>(err: SdkError<E>) -> DomainError {
     DomainError::Unavailable(format!("DynamoDB: {}", DisplayErrorContext(&err)))
 }
 
@@ -133,6 +162,19 @@ fn transaction_conflict(err: SdkError<TransactWriteItemsError>, conflict: Domain
         }
     }
     unavailable(err)
+}
+
+/// Whether a transaction was cancelled only because another one held an item.
+fn met_another_transaction(err: &SdkError<TransactWriteItemsError>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            let reasons = cancelled.cancellation_reasons();
+            reasons.iter().any(|r| r.code() == Some("TransactionConflict"))
+                && reasons.iter().all(|r| matches!(r.code(), None | Some("None") | Some("TransactionConflict")))
+        }
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
+        _ => false,
+    }
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -167,6 +209,17 @@ fn call_item(call: &CallLog, revision: u64) -> Result<Item, DomainError> {
         item.insert(index.sk.into(), s(sk));
     }
     Ok(item)
+}
+
+/// The item that points from a Vapi call id to our call.
+fn vapi_pointer_item(call: &CallLog) -> Option<Item> {
+    let vapi_call_id = call.vapi_call_id.as_deref()?;
+    Some(HashMap::from([
+        (PK.to_string(), s(keys::vapi_call_pk(&call.org_id, vapi_call_id))),
+        (SK.to_string(), s(keys::VAPI_CALL_SK)),
+        (KIND.to_string(), s("vapiCall")),
+        ("callId".to_string(), s(&call.id)),
+    ]))
 }
 
 fn stored_call(item: Item) -> Result<StoredCall, DomainError> {
@@ -209,7 +262,11 @@ fn key_condition(index: Index, partition_key: String, window: Window) -> (String
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore { client, table: table.into() }
+        DynamoStore { client, table: table.into(), meter: Arc::default() }
+    }
+
+    pub fn meter(&self) -> &ReadMeter {
+        &self.meter
     }
 
     pub fn client(&self) -> &Client {
@@ -230,21 +287,14 @@ impl DynamoStore {
     }
 
     fn vapi_pointer(&self, call: &CallLog) -> Option<Put> {
-        let vapi_call_id = call.vapi_call_id.as_deref()?;
-        let item = HashMap::from([
-            (PK.to_string(), s(keys::vapi_call_pk(&call.org_id, vapi_call_id))),
-            (SK.to_string(), s(keys::VAPI_CALL_SK)),
-            (KIND.to_string(), s("vapiCall")),
-            ("callId".to_string(), s(&call.id)),
-        ]);
-        Some(self.put(item, "attribute_not_exists(PK)", None))
+        Some(self.put(vapi_pointer_item(call)?, "attribute_not_exists(PK)", None))
     }
 
     /// Stores a new call, and claims its Vapi call id when it has one, in one
     /// transaction. `Conflict` when the id or the Vapi call id is taken.
     pub async fn create_call(&self, call: &CallLog) -> Result<StoredCall, DomainError> {
         let put_call = self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None);
-        self.write_call(put_call, self.vapi_pointer(call))
+        self.write_call(None, call, put_call, self.vapi_pointer(call))
             .await
             .map_err(|e| transaction_conflict(e, DomainError::conflict("call_exists", format!("call {} already exists", call.id))))?;
         Ok(StoredCall { call: call.clone(), revision: 1 })
@@ -260,23 +310,39 @@ impl DynamoStore {
         let revision = previous.revision + 1;
         let put_call = self.put(call_item(next, revision)?, "#rev = :rev", Some(previous.revision));
         let pointer = if previous.call.vapi_call_id != next.vapi_call_id { self.vapi_pointer(next) } else { None };
-        self.write_call(put_call, pointer).await.map_err(|e| {
+        self.write_call(Some(&previous.call), next, put_call, pointer).await.map_err(|e| {
             transaction_conflict(e, DomainError::conflict("call_changed", format!("call {} changed since it was read", next.id)))
         })?;
         Ok(StoredCall { call: next.clone(), revision })
     }
 
-    /// Writes a call item and the items that must change with it, atomically.
+    /// Writes a call item and what must change with it (its Vapi pointer, the
+    /// rollups it moves) in one transaction. A transaction that met another
+    /// on a shared rollup item is tried again; a failed condition is not.
     async fn write_call(
         &self,
+        previous: Option<&CallLog>,
+        next: &CallLog,
         put_call: Put,
         pointer: Option<Put>,
     ) -> Result<(), SdkError<TransactWriteItemsError>> {
-        let mut transaction = self.client.transact_write_items().transact_items(TransactWriteItem::builder().put(put_call).build());
-        if let Some(pointer) = pointer {
-            transaction = transaction.transact_items(TransactWriteItem::builder().put(pointer).build());
+        let mut items = vec![TransactWriteItem::builder().put(put_call).build()];
+        items.extend(pointer.map(|p| TransactWriteItem::builder().put(p).build()));
+        for (key, delta) in rollup::rollup_deltas(previous, next) {
+            items.push(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build());
         }
-        transaction.send().await.map(|_| ())
+        let mut attempt = 1;
+        loop {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            match result {
+                Err(err) if attempt < TRANSACTION_ATTEMPTS && met_another_transaction(&err) => {
+                    let jitter = rand::random_range(0..10 * u64::from(attempt));
+                    tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
+                    attempt += 1;
+                }
+                other => return other.map(|_| ()),
+            }
+        }
     }
 
     pub async fn get_call(&self, org_id: &str, call_id: &str) -> Result<Option<StoredCall>, DomainError> {
@@ -362,11 +428,13 @@ impl DynamoStore {
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
                 .scan_index_forward(!newest_first)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .limit((limit - items.len()) as i32)
                 .set_exclusive_start_key(start_key.take())
                 .send()
                 .await
                 .map_err(unavailable)?;
+            self.meter.record(output.consumed_capacity.as_ref());
             for item in output.items.unwrap_or_default() {
                 items.push(from_item::<CallLog>(item)?);
             }
@@ -488,5 +556,76 @@ impl DynamoStore {
                 None => return Ok(agents),
             }
         }
+    }
+
+    /// Calls `each` with every item of a kind, page by page (operator tasks).
+    pub(crate) async fn scan_kind(
+        &self,
+        kind: &str,
+        mut each: impl FnMut(Item) -> Result<(), DomainError>,
+    ) -> Result<(), DomainError> {
+        let mut start_key = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#kind = :kind")
+                .expression_attribute_names("#kind", KIND)
+                .expression_attribute_values(":kind", s(kind))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in output.items.unwrap_or_default() {
+                each(item)?;
+            }
+            match output.last_evaluated_key {
+                Some(key) => start_key = Some(key),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Every call in the table, all tenants (operator tasks).
+    pub async fn all_calls(&self) -> Result<Vec<CallLog>, DomainError> {
+        let mut calls = Vec::new();
+        self.scan_kind("call", |item| {
+            calls.push(from_item(item)?);
+            Ok(())
+        })
+        .await?;
+        Ok(calls)
+    }
+
+    /// Writes calls in batches, unconditionally and without touching the
+    /// rollups: for bulk loads, which rebuild the rollups afterwards.
+    pub async fn bulk_put_calls(&self, calls: &[CallLog]) -> Result<(), DomainError> {
+        let mut requests = Vec::with_capacity(calls.len() * 2);
+        for call in calls {
+            requests.push(call_item(call, 1)?);
+            requests.extend(vapi_pointer_item(call));
+        }
+        for chunk in requests.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item.clone())).build().expect("item is set"))
+                        .build()
+                })
+                .collect();
+            while !pending.is_empty() {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+            }
+        }
+        Ok(())
     }
 }

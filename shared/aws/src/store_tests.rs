@@ -264,3 +264,89 @@ async fn a_caller_narrowed_to_some_agents_sees_only_their_calls() {
         .unwrap();
     assert_eq!(ids(&rest.items), ids(&mine[3..]));
 }
+
+mod rollups {
+    use super::*;
+    use crate::rollup::{ALL_AGENTS, rollup_keys};
+    use callops_domain::analytics::{self, Tally};
+
+    fn day(text: &str) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = at(text);
+        (start, start + Duration::days(1))
+    }
+
+    #[tokio::test]
+    async fn rollups_move_with_the_call_in_the_same_write() {
+        let (_engine, store) = fresh_store().await;
+        let mut c = call("acme", "agent-1", Some(at("2024-02-07T09:30:00Z")));
+        c.outcome = Some(CallOutcome::Booked);
+        c.cost_cents = Some(40);
+        let first = store.create_call(&c).await.unwrap();
+        assert_eq!(rollup_keys(&c).len(), 4, "agent and tenant, hour and day");
+
+        let tenant_day = store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap();
+        assert_eq!(tenant_day, Tally::of(&c));
+        let agent_hour = store.hour_rollups("acme", "agent-1", (at("2024-02-07T09:00:00Z"), at("2024-02-07T10:00:00Z"))).await.unwrap();
+        assert_eq!(agent_hour, Tally::of(&c));
+        assert!(store.day_rollups("globex", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap().is_zero());
+
+        // A correction (outcome fixed, cost arriving late) swaps the contribution.
+        let mut corrected = c.clone();
+        corrected.outcome = Some(CallOutcome::Information);
+        corrected.cost_cents = Some(55);
+        let second = store.update_call(&first, &corrected).await.unwrap();
+        let tenant_day = store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap();
+        assert_eq!(tenant_day, Tally::of(&corrected));
+        assert_eq!(tenant_day.get(analytics::BOOKED), 0);
+        assert_eq!(tenant_day.get(analytics::COST_CENTS), 55);
+
+        // Replaying the old write fails its condition and counts nothing.
+        assert!(store.update_call(&first, &corrected).await.is_err());
+        assert!(store.create_call(&c).await.is_err());
+        assert_eq!(store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap(), Tally::of(&corrected));
+
+        // Moving the start to another day moves the contribution there.
+        let mut moved = corrected.clone();
+        moved.call_started_at = Some(at("2024-02-08T01:00:00Z"));
+        store.update_call(&second, &moved).await.unwrap();
+        assert!(store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap().is_zero());
+        assert_eq!(store.day_rollups("acme", "agent-1", day("2024-02-08T00:00:00Z")).await.unwrap(), Tally::of(&moved));
+        assert!(store.verify_rollups().await.unwrap().drift.is_empty());
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_to_one_hour_all_count() {
+        let (_engine, store) = fresh_store().await;
+        let t0 = at("2024-02-07T09:00:00Z");
+        let writes = (0..60).map(|i| {
+            let store = store.clone();
+            let c = call("acme", "agent-1", Some(t0 + Duration::seconds(i)));
+            tokio::spawn(async move { store.create_call(&c).await })
+        });
+        for write in writes.collect::<Vec<_>>() {
+            write.await.unwrap().unwrap();
+        }
+        let hour = store.hour_rollups("acme", ALL_AGENTS, (t0, t0 + Duration::hours(1))).await.unwrap();
+        assert_eq!(hour.get(analytics::CALLS), 60);
+        assert!(store.verify_rollups().await.unwrap().drift.is_empty());
+    }
+
+    #[tokio::test]
+    async fn drift_is_found_and_repaired() {
+        let (_engine, store) = fresh_store().await;
+        let c = call("acme", "agent-1", Some(at("2024-02-07T09:30:00Z")));
+        store.create_call(&c).await.unwrap();
+        let key = rollup_keys(&c).remove(0);
+        let mut wrong = Tally::of(&c);
+        wrong.add(&Tally::of(&c));
+        store.set_rollup(&key, &wrong).await.unwrap();
+
+        let report = store.verify_rollups().await.unwrap();
+        assert_eq!(report.calls, 1);
+        assert_eq!(report.drift.len(), 1);
+        assert_eq!(report.drift[0].key, key);
+        let repaired = store.rebuild_rollups().await.unwrap();
+        assert_eq!(repaired.drift.len(), 1);
+        assert!(store.verify_rollups().await.unwrap().drift.is_empty());
+    }
+}

@@ -2,7 +2,7 @@
 //! with the rules its outbound calls must keep (calling hours in its own time
 //! zone, how many calls at once, how often to retry).
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
 
@@ -82,17 +82,9 @@ impl CallingHours {
             .expect("start is within the day");
         let mut day = at.with_timezone(&zone).date_naive();
         for _ in 0..3 {
-            let mut candidate = day.and_time(opening);
-            // Step over a daylight-saving gap one minute at a time (at most an hour or two).
-            for _ in 0..180 {
-                if let Some(local) = zone.from_local_datetime(&candidate).earliest() {
-                    let utc = local.with_timezone(&Utc);
-                    if utc > at && self.allows(utc, zone) {
-                        return utc;
-                    }
-                    break;
-                }
-                candidate += Duration::minutes(1);
+            let candidate = time::local_to_utc(zone, day.and_time(opening));
+            if candidate > at && self.allows(candidate, zone) {
+                return candidate;
             }
             day = day.succ_opt().expect("far from the end of time");
         }

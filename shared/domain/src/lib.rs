@@ -6,6 +6,7 @@
 //! boundary.
 
 pub mod agent;
+pub mod analytics;
 pub mod call;
 pub mod error;
 pub mod time;

@@ -82,3 +82,35 @@ mod tests {
         assert!(parse("yesterday").is_none());
     }
 }
+
+/// The UTC instant of a local wall-clock time in `zone`. An ambiguous time
+/// (clocks falling back) is the earlier one; a time that does not exist
+/// (clocks springing forward) moves to the first minute that does.
+pub fn local_to_utc(zone: chrono_tz::Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let mut candidate = local;
+    for _ in 0..24 * 60 {
+        if let Some(t) = zone.from_local_datetime(&candidate).earliest() {
+            return t.with_timezone(&Utc);
+        }
+        candidate += chrono::Duration::minutes(1);
+    }
+    unreachable!("no zone skips a whole day")
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    #[test]
+    fn local_times_resolve_across_daylight_saving_changes() {
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let local = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap();
+        assert_eq!(format(&local_to_utc(ny, local("2024-03-10T00:00"))), "2024-03-10T05:00:00.000Z");
+        assert_eq!(format(&local_to_utc(ny, local("2024-03-11T00:00"))), "2024-03-11T04:00:00.000Z");
+        // 02:30 does not exist on 2024-03-10: 03:00 EDT is the first minute that does.
+        assert_eq!(format(&local_to_utc(ny, local("2024-03-10T02:30"))), "2024-03-10T07:00:00.000Z");
+        // 01:30 happens twice on 2024-11-03: the first (EDT) is taken.
+        assert_eq!(format(&local_to_utc(ny, local("2024-11-03T01:30"))), "2024-11-03T05:30:00.000Z");
+    }
+}

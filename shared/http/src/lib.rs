@@ -12,6 +12,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub mod config;
+pub mod window;
 
 /// The claim naming the caller's tenant.
 pub const ORG_CLAIM: &str = "org_id";

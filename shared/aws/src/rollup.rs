@@ -1,0 +1,368 @@
+//! Analytics rollups: pre-aggregated counters per tenant or agent, per UTC
+//! hour and per UTC day, kept in the same DynamoDB transaction as the call
+//! write that changes them. A window's figures then come from a handful of
+//! rollup items, whatever the number of calls in it.
+//!
+//! - Scope: each call counts in its agent's rollups and in the tenant's
+//!   (`*`), so "all agents" is one read, not one per agent.
+//! - Shards: each rollup is split into [`SHARDS`] items by a hash of the call
+//!   id, so a busy tenant's calls update eight items in turn rather than one:
+//!   at 50 call changes a second that is about six a second per item, and
+//!   transactions rarely meet on the same item (when they do, the write is
+//!   retried). A call always lands in the same shard, so a correction
+//!   reaches the item that holds its old contribution.
+//! - Keys: hours are partitioned by month, days by year:
+//!   `ORG#<org>#ROLLUP#<scope>#H#<yyyy-mm>` / `<yyyy-mm-ddThh>#<shard>` and
+//!   `ORG#<org>#ROLLUP#<scope>#D#<yyyy>` / `<yyyy-mm-dd>#<shard>`.
+//! - Exactly once: the call item is written on the condition of its revision
+//!   (or its absence), and the rollup change is the difference between the
+//!   call's old and new contribution, in the same transaction. A retried or
+//!   duplicated write either fails its condition or adds nothing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::{AttributeValue, Select, Update};
+use callops_domain::{
+    CallLog, DomainError,
+    analytics::{Range, Tally, day_key, hour_key},
+};
+use chrono::{Datelike, Duration};
+
+use crate::{
+    store::{DynamoStore, Item, KIND, unavailable},
+    table::{PK, SK},
+};
+
+/// Items per rollup.
+pub const SHARDS: u32 = 8;
+/// The scope that counts every agent of a tenant.
+pub const ALL_AGENTS: &str = "*";
+const ROLLUP_KIND: &str = "rollup";
+
+/// Where a rollup item lives.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RollupKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+/// A stable shard for a call id (FNV-1a: the same on every machine and run).
+pub fn shard_of(call_id: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in call_id.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash % SHARDS
+}
+
+/// The partition of a scope's hour rollups in one month (`yyyy-mm`).
+fn hour_pk(org_id: &str, scope: &str, month: &str) -> String {
+    format!("ORG#{org_id}#ROLLUP#{scope}#H#{month}")
+}
+
+/// The partition of a scope's day rollups in one year (`yyyy`).
+fn day_pk(org_id: &str, scope: &str, year: &str) -> String {
+    format!("ORG#{org_id}#ROLLUP#{scope}#D#{year}")
+}
+
+/// The rollup items a call counts in: its hour and day, for its agent and for
+/// the tenant. None for a call that never started.
+pub fn rollup_keys(call: &CallLog) -> Vec<RollupKey> {
+    let Some(started) = call.call_started_at else { return Vec::new() };
+    let shard = shard_of(&call.id);
+    [call.voice_agent_id.as_str(), ALL_AGENTS]
+        .into_iter()
+        .flat_map(|scope| {
+            [
+                RollupKey {
+                    pk: hour_pk(&call.org_id, scope, &started.format("%Y-%m").to_string()),
+                    sk: format!("{}#{shard}", hour_key(&started)),
+                },
+                RollupKey {
+                    pk: day_pk(&call.org_id, scope, &started.format("%Y").to_string()),
+                    sk: format!("{}#{shard}", day_key(&started)),
+                },
+            ]
+        })
+        .collect()
+}
+
+/// What a change from `previous` to `next` must add to each rollup item:
+/// the old contribution out, the new one in, nothing where they cancel.
+pub fn rollup_deltas(previous: Option<&CallLog>, next: &CallLog) -> BTreeMap<RollupKey, Tally> {
+    let mut deltas: BTreeMap<RollupKey, Tally> = BTreeMap::new();
+    if let Some(previous) = previous {
+        let old = Tally::default().minus(&Tally::of(previous));
+        for key in rollup_keys(previous) {
+            deltas.entry(key).or_default().add(&old);
+        }
+    }
+    let new = Tally::of(next);
+    for key in rollup_keys(next) {
+        deltas.entry(key).or_default().add(&new);
+    }
+    deltas.retain(|_, delta| !delta.is_zero());
+    deltas
+}
+
+/// Every rollup item the given calls add up to.
+pub fn expected_rollups<'a>(calls: impl IntoIterator<Item = &'a CallLog>) -> BTreeMap<RollupKey, Tally> {
+    let mut rollups: BTreeMap<RollupKey, Tally> = BTreeMap::new();
+    for call in calls {
+        let tally = Tally::of(call);
+        for key in rollup_keys(call) {
+            rollups.entry(key).or_default().add(&tally);
+        }
+    }
+    rollups
+}
+
+/// The transaction element that adds `delta` to a rollup item (creating it).
+pub(crate) fn rollup_update(table: &str, key: &RollupKey, delta: &Tally) -> Update {
+    let mut update = Update::builder()
+        .table_name(table)
+        .key(PK, AttributeValue::S(key.pk.clone()))
+        .key(SK, AttributeValue::S(key.sk.clone()))
+        .expression_attribute_names("#kind", KIND)
+        .expression_attribute_values(":kind", AttributeValue::S(ROLLUP_KIND.into()));
+    let mut adds = Vec::new();
+    for (i, (name, value)) in delta.counters().enumerate() {
+        update = update
+            .expression_attribute_names(format!("#c{i}"), name)
+            .expression_attribute_values(format!(":c{i}"), AttributeValue::N(value.to_string()));
+        adds.push(format!("#c{i} :c{i}"));
+    }
+    update
+        .update_expression(format!("SET #kind = :kind ADD {}", adds.join(", ")))
+        .build()
+        .expect("table, key and expression are set")
+}
+
+/// Reads a rollup item's counters.
+pub(crate) fn tally_of_item(item: &Item) -> Tally {
+    Tally::from_counters(item.iter().filter_map(|(name, value)| match value {
+        AttributeValue::N(n) if name != PK && name != SK => n.parse::<i64>().ok().map(|n| (name.clone(), n)),
+        _ => None,
+    }))
+}
+
+/// The months (`yyyy-mm`) that `[from, to)` touches.
+fn months_of(range: Range) -> Vec<String> {
+    let last = range.1 - Duration::milliseconds(1);
+    let (mut year, mut month) = (range.0.year(), range.0.month());
+    let mut out = Vec::new();
+    while (year, month) <= (last.year(), last.month()) {
+        out.push(format!("{year:04}-{month:02}"));
+        (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    }
+    out
+}
+
+/// The years (`yyyy`) that `[from, to)` touches.
+fn years_of(range: Range) -> Vec<String> {
+    let last = range.1 - Duration::milliseconds(1);
+    (range.0.year()..=last.year()).map(|year| format!("{year:04}")).collect()
+}
+
+impl DynamoStore {
+    /// The sum of the hour rollups of `scope` for the whole hours in `range`.
+    pub async fn hour_rollups(&self, org_id: &str, scope: &str, range: Range) -> Result<Tally, DomainError> {
+        let (first, last) = (hour_key(&range.0), hour_key(&(range.1 - Duration::hours(1))));
+        let mut total = Tally::default();
+        for month in months_of(range) {
+            total.add(&self.sum_rollups(hour_pk(org_id, scope, &month), &first, &last).await?);
+        }
+        Ok(total)
+    }
+
+    /// The sum of the day rollups of `scope` for the whole days in `range`.
+    pub async fn day_rollups(&self, org_id: &str, scope: &str, range: Range) -> Result<Tally, DomainError> {
+        let (first, last) = (day_key(&range.0), day_key(&(range.1 - Duration::days(1))));
+        let mut total = Tally::default();
+        for year in years_of(range) {
+            total.add(&self.sum_rollups(day_pk(org_id, scope, &year), &first, &last).await?);
+        }
+        Ok(total)
+    }
+
+    async fn sum_rollups(&self, pk: String, first: &str, last: &str) -> Result<Tally, DomainError> {
+        Ok(self.rollup_items(pk, first, last).await?.iter().map(tally_of_item).sum())
+    }
+
+    /// Rollup items of one partition whose period lies from `first` to `last` (inclusive).
+    async fn rollup_items(&self, pk: String, first: &str, last: &str) -> Result<Vec<Item>, DomainError> {
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let output = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":first", AttributeValue::S(first.to_string()))
+                // `~` sorts after the shard digits, so the last period's shards are all in.
+                .expression_attribute_values(":last", AttributeValue::S(format!("{last}#~")))
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            self.meter().record(output.consumed_capacity.as_ref());
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) => start_key = Some(key),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// Every rollup item in the table, with its counters.
+    pub async fn all_rollups(&self) -> Result<BTreeMap<RollupKey, Tally>, DomainError> {
+        let mut rollups = BTreeMap::new();
+        self.scan_kind(ROLLUP_KIND, |item| {
+            if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get(PK), item.get(SK)) {
+                rollups.insert(RollupKey { pk: pk.clone(), sk: sk.clone() }, tally_of_item(&item));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(rollups)
+    }
+
+    /// Sets a rollup item to exactly `tally` (removing it when zero).
+    pub async fn set_rollup(&self, key: &RollupKey, tally: &Tally) -> Result<(), DomainError> {
+        if tally.is_zero() {
+            self.client()
+                .delete_item()
+                .table_name(self.table())
+                .key(PK, AttributeValue::S(key.pk.clone()))
+                .key(SK, AttributeValue::S(key.sk.clone()))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            return Ok(());
+        }
+        let mut item: HashMap<String, AttributeValue> = tally
+            .counters()
+            .map(|(name, value)| (name.to_string(), AttributeValue::N(value.to_string())))
+            .collect();
+        item.insert(PK.into(), AttributeValue::S(key.pk.clone()));
+        item.insert(SK.into(), AttributeValue::S(key.sk.clone()));
+        item.insert(KIND.into(), AttributeValue::S(ROLLUP_KIND.into()));
+        self.client().put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Adds `delta` to a rollup item outside any transaction (bulk loads).
+    pub async fn add_to_rollup(&self, key: &RollupKey, delta: &Tally) -> Result<(), DomainError> {
+        if delta.is_zero() {
+            return Ok(());
+        }
+        let update = rollup_update(self.table(), key, delta);
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// How many items of a kind the table holds (for reports).
+    pub async fn count_kind(&self, kind: &str) -> Result<u64, DomainError> {
+        let mut total = 0;
+        let mut start_key = None;
+        loop {
+            let output = self
+                .client()
+                .scan()
+                .table_name(self.table())
+                .filter_expression("#kind = :kind")
+                .expression_attribute_names("#kind", KIND)
+                .expression_attribute_values(":kind", AttributeValue::S(kind.into()))
+                .select(Select::Count)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            total += output.count.max(0) as u64;
+            match output.last_evaluated_key {
+                Some(key) => start_key = Some(key),
+                None => return Ok(total),
+            }
+        }
+    }
+}
+
+/// One rollup item whose counters differ from what its calls add up to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drift {
+    pub key: RollupKey,
+    pub expected: Tally,
+    pub actual: Tally,
+}
+
+/// What a check of the rollups against the calls found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupReport {
+    pub calls: usize,
+    pub rollup_items: usize,
+    pub drift: Vec<Drift>,
+}
+
+impl DynamoStore {
+    /// Recomputes every rollup from the raw calls and lists each item that
+    /// differs (missing, extra, or with other counters).
+    pub async fn verify_rollups(&self) -> Result<RollupReport, DomainError> {
+        let calls = self.all_calls().await?;
+        let expected = expected_rollups(&calls);
+        let actual = self.all_rollups().await?;
+        let mut drift = Vec::new();
+        for key in expected.keys().chain(actual.keys()).collect::<std::collections::BTreeSet<_>>() {
+            let want = expected.get(key).cloned().unwrap_or_default();
+            let have = actual.get(key).cloned().unwrap_or_default();
+            if want != have {
+                drift.push(Drift { key: key.clone(), expected: want, actual: have });
+            }
+        }
+        Ok(RollupReport { calls: calls.len(), rollup_items: actual.len(), drift })
+    }
+
+    /// Sets every drifted rollup item to what its calls add up to; returns
+    /// what it found before repairing. Run it while no calls are written.
+    pub async fn rebuild_rollups(&self) -> Result<RollupReport, DomainError> {
+        let report = self.verify_rollups().await?;
+        for drift in &report.drift {
+            self.set_rollup(&drift.key, &drift.expected).await?;
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_spread() {
+        assert_eq!(shard_of("call-1"), shard_of("call-1"));
+        let used: std::collections::BTreeSet<u32> = (0..200).map(|i| shard_of(&format!("call-{i}"))).collect();
+        assert_eq!(used.len(), SHARDS as usize);
+    }
+
+    #[test]
+    fn windows_touch_the_right_partitions() {
+        let at = |t: &str| callops_domain::time::parse(t).unwrap();
+        let months = months_of((at("2023-12-20T00:00:00Z"), at("2024-03-01T00:00:00Z")));
+        assert_eq!(months, vec!["2023-12", "2024-01", "2024-02"], "March starts at the exclusive end");
+        assert_eq!(years_of((at("2023-12-30T00:00:00Z"), at("2024-01-02T00:00:00Z"))), vec!["2023", "2024"]);
+    }
+}

@@ -1,0 +1,436 @@
+//! Call analytics as arithmetic: what one call adds to the dashboard's
+//! counters ([`Tally`]), how counters become the figures of
+//! `GET /api/analytics/calls` ([`CallStats`]), and how a window splits into
+//! whole days, whole hours and the partial hours at its ends
+//! ([`WindowPlan`]), so that reads cost the same however many calls there are.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::{CallLog, CallOutcome, CallType};
+
+pub const CALLS: &str = "calls";
+pub const BOOKED: &str = "booked";
+pub const DURATION_SECONDS: &str = "durationSeconds";
+pub const CALLS_WITH_DURATION: &str = "callsWithDuration";
+pub const INSURANCE_VERIFIED: &str = "insuranceVerified";
+pub const PAYMENT_PLANS: &str = "paymentPlans";
+pub const PAYMENT_PLAN_CENTS: &str = "paymentPlanCents";
+pub const COLLECTION_ATTEMPTS: &str = "collectionAttempts";
+pub const COLLECTION_SUCCESSES: &str = "collectionSuccesses";
+pub const COLLECTED_CENTS: &str = "collectedCents";
+pub const COST_CENTS: &str = "costCents";
+pub const CALLS_WITH_COST: &str = "callsWithCost";
+/// The outcome counter for calls with no outcome.
+pub const NO_OUTCOME: &str = "NONE";
+
+pub fn outcome_counter(outcome: Option<CallOutcome>) -> String {
+    format!("outcome#{}", outcome.map_or(NO_OUTCOME, CallOutcome::as_str))
+}
+
+pub fn type_counter(call_type: CallType, what: &str) -> String {
+    format!("type#{}#{what}", call_type.as_str())
+}
+
+/// Named counters. A call's tally is what it adds to every rollup it falls
+/// in; rollups are sums of tallies. Zero counters are not kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Tally(BTreeMap<String, i64>);
+
+impl Tally {
+    /// What `call` contributes: nothing unless it has a start time, since
+    /// every window is on `callStartedAt`.
+    pub fn of(call: &CallLog) -> Tally {
+        let mut tally = Tally::default();
+        if call.call_started_at.is_none() {
+            return tally;
+        }
+        tally.bump(CALLS, 1);
+        tally.bump(BOOKED, i64::from(call.outcome == Some(CallOutcome::Booked)));
+        if let Some(duration) = call.duration {
+            tally.bump(DURATION_SECONDS, i64::from(duration));
+            tally.bump(CALLS_WITH_DURATION, 1);
+        }
+        tally.bump(INSURANCE_VERIFIED, i64::from(call.insurance_verified));
+        if call.payment_plan_discussed {
+            tally.bump(PAYMENT_PLANS, 1);
+            tally.bump(PAYMENT_PLAN_CENTS, call.payment_plan_amount.unwrap_or(0));
+        }
+        if call.collection_attempt {
+            tally.bump(COLLECTION_ATTEMPTS, 1);
+            if call.collection_success {
+                tally.bump(COLLECTION_SUCCESSES, 1);
+                tally.bump(COLLECTED_CENTS, call.collection_amount.unwrap_or(0));
+            }
+        }
+        if let Some(cost) = call.cost_cents {
+            tally.bump(COST_CENTS, cost);
+            tally.bump(CALLS_WITH_COST, 1);
+            tally.bump(&type_counter(call.call_type, COST_CENTS), cost);
+            tally.bump(&type_counter(call.call_type, CALLS_WITH_COST), 1);
+        }
+        tally.bump(&outcome_counter(call.outcome), 1);
+        tally.bump(&type_counter(call.call_type, CALLS), 1);
+        tally
+    }
+
+    pub fn from_counters(counters: impl IntoIterator<Item = (String, i64)>) -> Tally {
+        let mut tally = Tally::default();
+        for (name, value) in counters {
+            tally.bump(&name, value);
+        }
+        tally
+    }
+
+    fn bump(&mut self, name: &str, by: i64) {
+        if by == 0 {
+            return;
+        }
+        let value = self.0.entry(name.to_string()).or_insert(0);
+        *value += by;
+        if *value == 0 {
+            self.0.remove(name);
+        }
+    }
+
+    pub fn get(&self, name: &str) -> i64 {
+        self.0.get(name).copied().unwrap_or(0)
+    }
+
+    pub fn add(&mut self, other: &Tally) {
+        for (name, value) in &other.0 {
+            self.bump(name, *value);
+        }
+    }
+
+    /// `self - other`: what must be added to a rollup to turn `other`'s
+    /// contribution into `self`'s.
+    pub fn minus(&self, other: &Tally) -> Tally {
+        let mut delta = self.clone();
+        for (name, value) in &other.0 {
+            delta.bump(name, -value);
+        }
+        delta
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn counters(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.0.iter().map(|(name, value)| (name.as_str(), *value))
+    }
+}
+
+impl std::iter::Sum for Tally {
+    fn sum<I: Iterator<Item = Tally>>(iter: I) -> Tally {
+        let mut total = Tally::default();
+        for tally in iter {
+            total.add(&tally);
+        }
+        total
+    }
+}
+
+/// A percentage of `part` in `whole`; `None` when `whole` is zero.
+fn percent(part: i64, whole: i64) -> Option<f64> {
+    (whole != 0).then(|| part as f64 * 100.0 / whole as f64)
+}
+
+fn mean(sum: i64, count: i64) -> Option<f64> {
+    (count != 0).then(|| sum as f64 / count as f64)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentPlans {
+    pub count: i64,
+    pub total_amount_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Collections {
+    pub attempts: i64,
+    pub successes: i64,
+    pub total_collected_cents: i64,
+    pub collection_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cost {
+    pub total_cents: i64,
+    pub avg_per_call_cents: Option<f64>,
+}
+
+/// The figures of `GET /api/analytics/calls`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallStats {
+    pub total_calls: i64,
+    pub booking_rate: Option<f64>,
+    pub avg_call_time_seconds: Option<f64>,
+    pub insurance_verified: i64,
+    pub payment_plans: PaymentPlans,
+    pub collections: Collections,
+    pub cost: Cost,
+}
+
+impl CallStats {
+    pub fn from_tally(t: &Tally) -> CallStats {
+        CallStats {
+            total_calls: t.get(CALLS),
+            booking_rate: percent(t.get(BOOKED), t.get(CALLS)),
+            avg_call_time_seconds: mean(t.get(DURATION_SECONDS), t.get(CALLS_WITH_DURATION)),
+            insurance_verified: t.get(INSURANCE_VERIFIED),
+            payment_plans: PaymentPlans { count: t.get(PAYMENT_PLANS), total_amount_cents: t.get(PAYMENT_PLAN_CENTS) },
+            collections: Collections {
+                attempts: t.get(COLLECTION_ATTEMPTS),
+                successes: t.get(COLLECTION_SUCCESSES),
+                total_collected_cents: t.get(COLLECTED_CENTS),
+                collection_rate: percent(t.get(COLLECTION_SUCCESSES), t.get(COLLECTION_ATTEMPTS)),
+            },
+            cost: Cost { total_cents: t.get(COST_CENTS), avg_per_call_cents: mean(t.get(COST_CENTS), t.get(CALLS_WITH_COST)) },
+        }
+    }
+}
+
+/// One entry of the outcome distribution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutcomeShare {
+    pub outcome: Option<CallOutcome>,
+    pub count: i64,
+    pub percentage: f64,
+}
+
+/// The outcome distribution: by count descending, then outcome name, calls
+/// with no outcome as one `null` entry; percentages of all calls.
+pub fn outcome_distribution(t: &Tally) -> Vec<OutcomeShare> {
+    let total = t.get(CALLS);
+    let mut shares: Vec<OutcomeShare> = CallOutcome::ALL
+        .iter()
+        .map(|o| Some(*o))
+        .chain([None])
+        .filter_map(|outcome| {
+            let count = t.get(&outcome_counter(outcome));
+            (count > 0).then(|| OutcomeShare { outcome, count, percentage: percent(count, total).unwrap_or(0.0) })
+        })
+        .collect();
+    let name = |o: &Option<CallOutcome>| o.map_or("", CallOutcome::as_str);
+    shares.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| name(&a.outcome).cmp(name(&b.outcome))));
+    shares
+}
+
+/// Cost per call type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeCost {
+    pub call_type: CallType,
+    pub calls: i64,
+    pub total_cents: i64,
+    pub avg_per_call_cents: Option<f64>,
+}
+
+pub fn cost_by_type(t: &Tally) -> Vec<TypeCost> {
+    CallType::ALL
+        .iter()
+        .map(|call_type| TypeCost {
+            call_type: *call_type,
+            calls: t.get(&type_counter(*call_type, CALLS)),
+            total_cents: t.get(&type_counter(*call_type, COST_CENTS)),
+            avg_per_call_cents: mean(t.get(&type_counter(*call_type, COST_CENTS)), t.get(&type_counter(*call_type, CALLS_WITH_COST))),
+        })
+        .filter(|cost| cost.calls > 0)
+        .collect()
+}
+
+/// A half-open time range `[from, to)`.
+pub type Range = (DateTime<Utc>, DateTime<Utc>);
+
+/// How a window `[start, end)` is read: whole UTC days from day rollups,
+/// whole hours from hour rollups, and at most two partial hours (one at each
+/// end) from the calls themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowPlan {
+    pub raw: Vec<Range>,
+    pub hours: Vec<Range>,
+    pub days: Option<Range>,
+}
+
+fn ceil_to(t: DateTime<Utc>, unit: Duration) -> DateTime<Utc> {
+    let floor = t.duration_trunc(unit).expect("in range");
+    if floor == t { t } else { floor + unit }
+}
+
+fn floor_to(t: DateTime<Utc>, unit: Duration) -> DateTime<Utc> {
+    t.duration_trunc(unit).expect("in range")
+}
+
+impl WindowPlan {
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> WindowPlan {
+        let mut plan = WindowPlan::default();
+        if end <= start {
+            return plan;
+        }
+        let (hour, day) = (Duration::hours(1), Duration::days(1));
+        let (first_hour, last_hour) = (ceil_to(start, hour), floor_to(end, hour));
+        if first_hour >= last_hour {
+            plan.raw.push((start, end));
+            return plan;
+        }
+        if start < first_hour {
+            plan.raw.push((start, first_hour));
+        }
+        if last_hour < end {
+            plan.raw.push((last_hour, end));
+        }
+        let (first_day, last_day) = (ceil_to(first_hour, day), floor_to(last_hour, day));
+        if first_day < last_day {
+            if first_hour < first_day {
+                plan.hours.push((first_hour, first_day));
+            }
+            plan.days = Some((first_day, last_day));
+            if last_day < last_hour {
+                plan.hours.push((last_day, last_hour));
+            }
+        } else {
+            plan.hours.push((first_hour, last_hour));
+        }
+        plan
+    }
+}
+
+/// The UTC hour a time falls in, as a rollup key: `2024-02-07T09`.
+pub fn hour_key(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H").to_string()
+}
+
+/// The UTC day a time falls in, as a rollup key: `2024-02-07`.
+pub fn day_key(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+/// The UTC days of `[from, to)` (both at midnight).
+pub fn days_of(range: Range) -> impl Iterator<Item = NaiveDate> {
+    let (from, to) = (range.0.date_naive(), range.1.date_naive());
+    from.iter_days().take_while(move |d| *d < to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CallStatus, NewCall, time};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        time::parse(text).unwrap()
+    }
+
+    fn call(started: Option<&str>) -> CallLog {
+        let mut call = CallLog::new(
+            NewCall {
+                org_id: "o".into(),
+                voice_agent_id: "a".into(),
+                phone_number: "+15550100".into(),
+                call_type: CallType::OutboundDebt,
+                status: CallStatus::Completed,
+                attempt: 1,
+            },
+            "c1".into(),
+            at("2024-01-01T00:00:00Z"),
+        );
+        call.call_started_at = started.map(at);
+        call
+    }
+
+    #[test]
+    fn a_call_without_a_start_counts_nowhere() {
+        assert!(Tally::of(&call(None)).is_zero());
+    }
+
+    #[test]
+    fn a_tally_counts_what_the_dashboard_shows() {
+        let mut c = call(Some("2024-02-07T09:30:00Z"));
+        c.outcome = Some(CallOutcome::Booked);
+        c.duration = Some(90);
+        c.payment_plan_discussed = true;
+        c.payment_plan_amount = Some(12_000);
+        c.collection_attempt = true;
+        c.collection_success = true;
+        c.collection_amount = Some(5_000);
+        c.cost_cents = Some(42);
+        let t = Tally::of(&c);
+        let stats = CallStats::from_tally(&t);
+        assert_eq!(stats.total_calls, 1);
+        assert_eq!(stats.booking_rate, Some(100.0));
+        assert_eq!(stats.avg_call_time_seconds, Some(90.0));
+        assert_eq!(stats.payment_plans, PaymentPlans { count: 1, total_amount_cents: 12_000 });
+        assert_eq!(stats.collections.total_collected_cents, 5_000);
+        assert_eq!(stats.collections.collection_rate, Some(100.0));
+        assert_eq!(stats.cost, Cost { total_cents: 42, avg_per_call_cents: Some(42.0) });
+        assert_eq!(cost_by_type(&t)[0].call_type, CallType::OutboundDebt);
+
+        // A correction is a delta: the old contribution out, the new one in.
+        let mut corrected = c.clone();
+        corrected.outcome = Some(CallOutcome::PaymentPlan);
+        corrected.cost_cents = Some(50);
+        let delta = Tally::of(&corrected).minus(&t);
+        assert_eq!(delta.get(BOOKED), -1);
+        assert_eq!(delta.get(&outcome_counter(Some(CallOutcome::PaymentPlan))), 1);
+        assert_eq!(delta.get(COST_CENTS), 8);
+        assert_eq!(delta.get(CALLS), 0);
+        let mut rollup = t.clone();
+        rollup.add(&delta);
+        assert_eq!(rollup, Tally::of(&corrected));
+        assert!(Tally::of(&c).minus(&t).is_zero());
+    }
+
+    #[test]
+    fn empty_stats_are_null_where_the_api_says() {
+        let stats = CallStats::from_tally(&Tally::default());
+        assert_eq!(stats.total_calls, 0);
+        assert_eq!(stats.booking_rate, None);
+        assert_eq!(stats.avg_call_time_seconds, None);
+        assert_eq!(stats.collections.collection_rate, None);
+        assert_eq!(stats.cost.avg_per_call_cents, None);
+        assert!(outcome_distribution(&Tally::default()).is_empty());
+    }
+
+    #[test]
+    fn outcomes_sort_by_count_then_name_with_null_as_one_entry() {
+        let mut t = Tally::default();
+        for (outcome, n) in [(Some(CallOutcome::Voicemail), 2), (Some(CallOutcome::Booked), 2), (None, 3), (Some(CallOutcome::Busy), 1)] {
+            t.bump(&outcome_counter(outcome), n);
+            t.bump(CALLS, n);
+        }
+        let shares = outcome_distribution(&t);
+        let order: Vec<_> = shares.iter().map(|s| s.outcome).collect();
+        assert_eq!(order, vec![None, Some(CallOutcome::Booked), Some(CallOutcome::Voicemail), Some(CallOutcome::Busy)]);
+        assert_eq!(shares[0].percentage, 37.5);
+    }
+
+    #[test]
+    fn a_window_splits_into_days_hours_and_two_partial_hours() {
+        let plan = WindowPlan::new(at("2024-02-05T22:15:00.500Z"), at("2024-02-08T03:10:00Z"));
+        assert_eq!(plan.raw, vec![
+            (at("2024-02-05T22:15:00.500Z"), at("2024-02-05T23:00:00Z")),
+            (at("2024-02-08T03:00:00Z"), at("2024-02-08T03:10:00Z")),
+        ]);
+        assert_eq!(plan.hours, vec![
+            (at("2024-02-05T23:00:00Z"), at("2024-02-06T00:00:00Z")),
+            (at("2024-02-08T00:00:00Z"), at("2024-02-08T03:00:00Z")),
+        ]);
+        assert_eq!(plan.days, Some((at("2024-02-06T00:00:00Z"), at("2024-02-08T00:00:00Z"))));
+
+        let aligned = WindowPlan::new(at("2024-02-01T00:00:00Z"), at("2024-02-08T00:00:00Z"));
+        assert!(aligned.raw.is_empty() && aligned.hours.is_empty());
+        assert_eq!(days_of(aligned.days.unwrap()).count(), 7);
+
+        let inside_an_hour = WindowPlan::new(at("2024-02-01T10:05:00Z"), at("2024-02-01T10:55:00Z"));
+        assert_eq!(inside_an_hour.raw.len(), 1);
+        assert!(inside_an_hour.hours.is_empty() && inside_an_hour.days.is_none());
+        assert_eq!(WindowPlan::new(at("2024-02-01T10:00:00Z"), at("2024-02-01T10:00:00Z")), WindowPlan::default());
+    }
+}

@@ -1,0 +1,127 @@
+//! Date windows from query parameters: `startDate` inclusive, `endDate`
+//! exclusive, both optional (the last 7 days up to now), dates without a time
+//! read as the start of that day in `tz` (for `endDate`, the start of the
+//! next day), times without an offset read in `tz`.
+
+use callops_domain::{DomainError, time};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+
+/// The longest window a query may ask for.
+pub const MAX_WINDOW_DAYS: i64 = 400;
+/// The window when neither end is given.
+pub const DEFAULT_WINDOW_DAYS: i64 = 7;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub tz: Tz,
+}
+
+pub fn parse_tz(text: Option<&str>) -> Result<Tz, DomainError> {
+    match text {
+        None => Ok(Tz::UTC),
+        Some(name) => name
+            .parse::<Tz>()
+            .map_err(|_| DomainError::invalid("invalid_tz", format!("{name:?} is not an IANA time zone name (e.g. America/New_York)"))),
+    }
+}
+
+/// Which end of the window a date is for: a bare date means the start of the
+/// day for `startDate` and the start of the next day for `endDate`.
+#[derive(Clone, Copy)]
+enum End {
+    Start,
+    End,
+}
+
+fn parse_instant(text: &str, tz: Tz, end: End) -> Option<DateTime<Utc>> {
+    if let Some(t) = time::parse(text) {
+        return Some(t);
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let day = match end {
+            End::Start => date,
+            End::End => date.succ_opt()?,
+        };
+        return Some(time::local_to_utc(tz, day.and_hms_opt(0, 0, 0)?));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|local| time::to_millis(time::local_to_utc(tz, local)))
+}
+
+/// Reads a window; `now` is the default end.
+pub fn parse_window(start: Option<&str>, end: Option<&str>, tz: Option<&str>, now: DateTime<Utc>) -> Result<Window, DomainError> {
+    let tz = parse_tz(tz)?;
+    let start = start
+        .map(|text| {
+            parse_instant(text, tz, End::Start).ok_or_else(|| {
+                DomainError::invalid("invalid_start_date", format!("startDate {text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+            })
+        })
+        .transpose()?;
+    let end = end
+        .map(|text| {
+            parse_instant(text, tz, End::End).ok_or_else(|| {
+                DomainError::invalid("invalid_end_date", format!("endDate {text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+            })
+        })
+        .transpose()?;
+    let end = end.unwrap_or_else(|| time::to_millis(now));
+    let start = start.unwrap_or(end - Duration::days(DEFAULT_WINDOW_DAYS));
+    if start > end {
+        return Err(DomainError::invalid("invalid_window", "startDate must not be after endDate"));
+    }
+    if end - start > Duration::days(MAX_WINDOW_DAYS) {
+        return Err(DomainError::invalid("window_too_long", format!("a window may span at most {MAX_WINDOW_DAYS} days")));
+    }
+    Ok(Window { start, end, tz })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        time::parse(text).unwrap()
+    }
+
+    fn code(err: DomainError) -> &'static str {
+        match err {
+            DomainError::Invalid { code, .. } => code,
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn dates_are_whole_days_in_the_zone() {
+        let now = at("2024-02-20T12:00:00Z");
+        let w = parse_window(Some("2024-02-01"), Some("2024-02-07"), None, now).unwrap();
+        assert_eq!((w.start, w.end), (at("2024-02-01T00:00:00Z"), at("2024-02-08T00:00:00Z")));
+        let w = parse_window(Some("2024-03-09"), Some("2024-03-10"), Some("America/New_York"), now).unwrap();
+        assert_eq!((w.start, w.end), (at("2024-03-09T05:00:00Z"), at("2024-03-11T04:00:00Z")), "the DST day is 23 hours");
+        let w = parse_window(Some("2024-02-01T09:30"), Some("2024-02-01T11:00:00-05:00"), Some("America/Chicago"), now).unwrap();
+        assert_eq!((w.start, w.end), (at("2024-02-01T15:30:00Z"), at("2024-02-01T16:00:00Z")), "no offset: read in tz");
+    }
+
+    #[test]
+    fn the_default_is_the_last_seven_days() {
+        let now = at("2024-02-20T12:34:56.789Z");
+        let w = parse_window(None, None, None, now).unwrap();
+        assert_eq!((w.start, w.end), (at("2024-02-13T12:34:56.789Z"), now));
+    }
+
+    #[test]
+    fn bad_windows_are_refused_with_a_code() {
+        let now = at("2024-02-20T12:00:00Z");
+        assert_eq!(code(parse_window(Some("yesterday"), None, None, now).unwrap_err()), "invalid_start_date");
+        assert_eq!(code(parse_window(None, Some("2024-13-01"), None, now).unwrap_err()), "invalid_end_date");
+        assert_eq!(code(parse_window(Some("2024-02-10"), Some("2024-02-01"), None, now).unwrap_err()), "invalid_window");
+        assert_eq!(code(parse_window(Some("2022-01-01"), Some("2024-01-01"), None, now).unwrap_err()), "window_too_long");
+        assert_eq!(code(parse_window(None, None, Some("Mars/Olympus"), now).unwrap_err()), "invalid_tz");
+        assert!(parse_window(Some("2024-02-10T00:00:00Z"), Some("2024-02-10T00:00:00Z"), None, now).is_ok(), "an empty window is fine");
+    }
+}
