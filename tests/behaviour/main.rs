@@ -1,4 +1,5 @@
 //! Behaviour tests: real HTTP requests to the local host, through the Lambda
 //! handlers, against the embedded engine. One binary, one module per area.
 
+mod analytics;
 mod foundation;

@@ -3,6 +3,7 @@
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use callops::{Host, HostOptions, demo};
+use callops_aws::{DynamoStore, embedded::EmbeddedDynamo};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -16,6 +17,22 @@ struct Cli {
 enum Command {
     /// Run every function locally over the embedded DynamoDB-compatible engine.
     Dev(DevArgs),
+    /// Recompute every analytics rollup from the raw calls and report drift (exit 1 on any).
+    VerifyRollups(StoreArgs),
+    /// Recompute every analytics rollup from the raw calls and repair drift.
+    RebuildRollups(StoreArgs),
+}
+
+/// Which table an operator command works on.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The local host's data directory (embedded engine).
+    #[arg(long, default_value = ".callops", conflicts_with = "table")]
+    data_dir: PathBuf,
+    /// A DynamoDB table reached through the normal AWS configuration
+    /// (credentials, region, AWS_ENDPOINT_URL_DYNAMODB) instead.
+    #[arg(long)]
+    table: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -54,6 +71,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => dev(args).await,
+        Command::VerifyRollups(args) => rollups(args, false).await,
+        Command::RebuildRollups(args) => rollups(args, true).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,4 +117,47 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     })
     .await
     .map_err(|e| format!("server failed: {e}"))
+}
+
+/// Opens the store an operator command works on; the engine, when embedded,
+/// lives as long as the returned guard.
+async fn open_store(args: &StoreArgs) -> Result<(Option<EmbeddedDynamo>, DynamoStore), String> {
+    match &args.table {
+        Some(table) => Ok((None, DynamoStore::new(callops_aws::dynamodb_client_from_env().await, table.clone()))),
+        None => {
+            if !args.data_dir.join("callops.db").exists() {
+                return Err(format!("no local data in {} (run `callops dev` first, or pass --data-dir)", args.data_dir.display()));
+            }
+            let engine = EmbeddedDynamo::on_disk(&args.data_dir).await.map_err(|e| e.to_string())?;
+            let store = DynamoStore::new(engine.client(), callops::TABLE);
+            Ok((Some(engine), store))
+        }
+    }
+}
+
+async fn rollups(args: StoreArgs, repair: bool) -> Result<(), String> {
+    let (_engine, store) = open_store(&args).await?;
+    let report = if repair { store.rebuild_rollups().await } else { store.verify_rollups().await }.map_err(|e| e.to_string())?;
+    println!("checked {} calls against {} rollup items", report.calls, report.rollup_items);
+    for drift in &report.drift {
+        let names: std::collections::BTreeSet<&str> =
+            drift.expected.counters().chain(drift.actual.counters()).map(|(name, _)| name).collect();
+        let counters: Vec<String> = names
+            .into_iter()
+            .filter(|name| drift.expected.get(name) != drift.actual.get(name))
+            .map(|name| format!("{name}: expected {} found {}", drift.expected.get(name), drift.actual.get(name)))
+            .collect();
+        println!("drift {} / {}: {}", drift.key.pk, drift.key.sk, counters.join(", "));
+    }
+    match (report.drift.len(), repair) {
+        (0, _) => {
+            println!("rollups are exact");
+            Ok(())
+        }
+        (n, true) => {
+            println!("repaired {n} rollup items");
+            Ok(())
+        }
+        (n, false) => Err(format!("{n} rollup items drifted; `callops rebuild-rollups` repairs them")),
+    }
 }
