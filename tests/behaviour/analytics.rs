@@ -261,3 +261,18 @@ async fn bad_analytics_parameters_get_400_with_a_code() {
     }
     assert_error(&host.get("/api/analytics/calls?agentId=ghost", Some(DEMO_TOKEN)).await, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn the_demo_practice_verifies_clean_and_its_figures_add_up() {
+    let host = TestHost::start(true).await;
+    verify_clean(&host).await;
+    let calls = host.host.store().all_calls().await.unwrap();
+    let (status, stats) = host.get("/api/analytics/calls?startDate=2000-01-01T00:00:00Z&endDate=2001-01-01T00:00:00Z", Some(DEMO_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats["totalCalls"], 0);
+    let (status, stats) = host.get("/api/analytics/calls", Some(DEMO_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (start, end) = (time::parse(stats["startDate"].as_str().unwrap()).unwrap(), time::parse(stats["endDate"].as_str().unwrap()).unwrap());
+    assert_eq!(end - start, Duration::days(7), "the default window is the last 7 days");
+    assert_eq!(stats["totalCalls"], json!(in_window(&calls, start, end, None).len()));
+}

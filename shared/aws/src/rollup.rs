@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, Select, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use callops_domain::{
     CallLog, DomainError,
     analytics::{Range, Tally, day_key, hour_key},
@@ -255,50 +255,6 @@ impl DynamoStore {
         item.insert(KIND.into(), AttributeValue::S(ROLLUP_KIND.into()));
         self.client().put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
-    }
-
-    /// Adds `delta` to a rollup item outside any transaction (bulk loads).
-    pub async fn add_to_rollup(&self, key: &RollupKey, delta: &Tally) -> Result<(), DomainError> {
-        if delta.is_zero() {
-            return Ok(());
-        }
-        let update = rollup_update(self.table(), key, delta);
-        self.client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(update.key().clone()))
-            .update_expression(update.update_expression())
-            .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    /// How many items of a kind the table holds (for reports).
-    pub async fn count_kind(&self, kind: &str) -> Result<u64, DomainError> {
-        let mut total = 0;
-        let mut start_key = None;
-        loop {
-            let output = self
-                .client()
-                .scan()
-                .table_name(self.table())
-                .filter_expression("#kind = :kind")
-                .expression_attribute_names("#kind", KIND)
-                .expression_attribute_values(":kind", AttributeValue::S(kind.into()))
-                .select(Select::Count)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            total += output.count.max(0) as u64;
-            match output.last_evaluated_key {
-                Some(key) => start_key = Some(key),
-                None => return Ok(total),
-            }
-        }
     }
 }
 
