@@ -10,6 +10,7 @@
 use std::time::{Duration as StdDuration, Instant};
 
 use callops::{Host, HostOptions, demo};
+use callops_aws::rollup;
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, time};
 use chrono::{Duration, DurationRound, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
@@ -108,10 +109,27 @@ async fn main() {
         while let Some(result) = writes.join_next().await {
             result.unwrap().unwrap();
         }
-        let report = host.store().rebuild_rollups().await.unwrap();
-        assert_eq!(report.calls, size);
-        assert!(host.store().verify_rollups().await.unwrap().drift.is_empty());
-        eprintln!("loaded {size} calls and their rollups in {:.1} s", loading.elapsed().as_secs_f64());
+        let calls_loaded = loading.elapsed();
+        // The rollups the calls add up to, written directly (what rebuild-rollups would write).
+        let rollups: Vec<_> = rollup::expected_rollups(&all).into_iter().collect();
+        for chunk in rollups.chunks(1_000) {
+            let (store, chunk) = (host.store().clone(), chunk.to_vec());
+            writes.spawn(async move {
+                for (key, tally) in &chunk {
+                    store.set_rollup(key, tally).await?;
+                }
+                Ok(())
+            });
+        }
+        while let Some(result) = writes.join_next().await {
+            result.unwrap().unwrap();
+        }
+        eprintln!(
+            "loaded {size} calls in {:.1} s and their {} rollup items in {:.1} s",
+            calls_loaded.as_secs_f64(),
+            rollups.len(),
+            (loading.elapsed() - calls_loaded).as_secs_f64()
+        );
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -11,27 +11,56 @@ use serde::Serialize;
 
 use crate::{CallLog, CallOutcome, CallType};
 
-pub const CALLS: &str = "calls";
-pub const BOOKED: &str = "booked";
-pub const DURATION_SECONDS: &str = "durationSeconds";
-pub const CALLS_WITH_DURATION: &str = "callsWithDuration";
-pub const INSURANCE_VERIFIED: &str = "insuranceVerified";
-pub const PAYMENT_PLANS: &str = "paymentPlans";
-pub const PAYMENT_PLAN_CENTS: &str = "paymentPlanCents";
-pub const COLLECTION_ATTEMPTS: &str = "collectionAttempts";
-pub const COLLECTION_SUCCESSES: &str = "collectionSuccesses";
-pub const COLLECTED_CENTS: &str = "collectedCents";
-pub const COST_CENTS: &str = "costCents";
-pub const CALLS_WITH_COST: &str = "callsWithCost";
-/// The outcome counter for calls with no outcome.
-pub const NO_OUTCOME: &str = "NONE";
+// Counter names. They are attribute names in every rollup item, and a read
+// costs by the bytes it returns, so they are short; this list is their key.
+/// Calls that started.
+pub const CALLS: &str = "n";
+/// Calls with outcome BOOKED.
+pub const BOOKED: &str = "bk";
+/// Sum of durations (seconds), and how many calls had one.
+pub const DURATION_SECONDS: &str = "ds";
+pub const CALLS_WITH_DURATION: &str = "dn";
+pub const INSURANCE_VERIFIED: &str = "iv";
+/// Calls with a payment plan discussed, and the sum of their amounts (cents).
+pub const PAYMENT_PLANS: &str = "pp";
+pub const PAYMENT_PLAN_CENTS: &str = "pc";
+/// Collection attempts, successful ones, and the sum collected (cents).
+pub const COLLECTION_ATTEMPTS: &str = "ca";
+pub const COLLECTION_SUCCESSES: &str = "cs";
+pub const COLLECTED_CENTS: &str = "cc";
+/// Sum of costs (cents), and how many calls had one.
+pub const COST_CENTS: &str = "k";
+pub const CALLS_WITH_COST: &str = "kn";
 
+/// `o<code>`: calls with that outcome (`o_`: no outcome).
 pub fn outcome_counter(outcome: Option<CallOutcome>) -> String {
-    format!("outcome#{}", outcome.map_or(NO_OUTCOME, CallOutcome::as_str))
+    let code = match outcome {
+        None => "_",
+        Some(CallOutcome::Booked) => "BK",
+        Some(CallOutcome::Transferred) => "TR",
+        Some(CallOutcome::InsuranceInquiry) => "II",
+        Some(CallOutcome::PaymentPlan) => "PP",
+        Some(CallOutcome::Information) => "IF",
+        Some(CallOutcome::Voicemail) => "VM",
+        Some(CallOutcome::NoAnswer) => "NA",
+        Some(CallOutcome::Busy) => "BY",
+        Some(CallOutcome::Failed) => "FL",
+        Some(CallOutcome::Other) => "OT",
+    };
+    format!("o{code}")
 }
 
+/// `t<code><what>`: per call type, `what` being [`CALLS`], [`COST_CENTS`] or [`CALLS_WITH_COST`].
 pub fn type_counter(call_type: CallType, what: &str) -> String {
-    format!("type#{}#{what}", call_type.as_str())
+    let code = match call_type {
+        CallType::Inbound => "IB",
+        CallType::OutboundLead => "LD",
+        CallType::OutboundDebt => "DB",
+        CallType::OutboundFollowup => "FU",
+        CallType::OutboundCampaign => "CP",
+        CallType::OutboundOther => "OT",
+    };
+    format!("t{code}{what}")
 }
 
 /// Named counters. A call's tally is what it adds to every rollup it falls
@@ -343,6 +372,26 @@ mod tests {
         );
         call.call_started_at = started.map(at);
         call
+    }
+
+    #[test]
+    fn counter_names_are_distinct() {
+        let mut names: Vec<String> = [
+            CALLS, BOOKED, DURATION_SECONDS, CALLS_WITH_DURATION, INSURANCE_VERIFIED, PAYMENT_PLANS, PAYMENT_PLAN_CENTS,
+            COLLECTION_ATTEMPTS, COLLECTION_SUCCESSES, COLLECTED_CENTS, COST_CENTS, CALLS_WITH_COST,
+        ]
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+        names.extend(CallOutcome::ALL.iter().map(|o| outcome_counter(Some(*o))).chain([outcome_counter(None)]));
+        for t in CallType::ALL {
+            names.extend([CALLS, COST_CENTS, CALLS_WITH_COST].iter().map(|w| type_counter(*t, w)));
+        }
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count);
+        assert!(!names.iter().any(|n| n == "PK" || n == "SK" || n == "kind" || n == "rev"));
     }
 
     #[test]
