@@ -115,7 +115,7 @@ fn in_window<'a>(calls: &'a [CallLog], start: DateTime<Utc>, end: DateTime<Utc>,
         .collect()
 }
 
-fn pick<'a>(value: &'a Value, fields: &[&str]) -> Value {
+fn pick(value: &Value, fields: &[&str]) -> Value {
     json!(fields.iter().map(|f| (f.to_string(), value[*f].clone())).collect::<serde_json::Map<_, _>>())
 }
 
@@ -187,7 +187,7 @@ async fn every_figure_equals_a_plain_computation_over_the_calls() {
     let mut calls = generate(&mut rng);
     for chunk in calls.chunks(64) {
         let mut writes = tokio::task::JoinSet::new();
-        for call in chunk.iter().cloned() {
+        for call in chunk.to_vec() {
             let store = store.clone();
             writes.spawn(async move { store.create_call(&call).await.map(|_| ()) });
         }

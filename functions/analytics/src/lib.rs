@@ -195,7 +195,7 @@ impl Analytics {
             loop {
                 let page = self
                     .store
-                    .query_calls(
+                    .query_call_facts(
                         org_id,
                         &PageRequest {
                             window: IndexWindow { from: Some(from), to: Some(to) },
@@ -205,7 +205,7 @@ impl Analytics {
                         },
                     )
                     .await?;
-                total.add(&page.items.iter().map(Tally::of).sum());
+                total.add(&page.items.iter().map(Tally::of_facts).sum());
                 match page.next_cursor {
                     Some(next) => cursor = Some(next),
                     None => break,

@@ -12,13 +12,13 @@ use aws_sdk_dynamodb::{
     Client,
     error::{DisplayErrorContext, SdkError},
     operation::{put_item::PutItemError, transact_write_items::TransactWriteItemsError},
-    types::{AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, Select, TransactWriteItem, WriteRequest, PutRequest},
+    types::{AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity, Select, TransactWriteItem, WriteRequest, PutRequest},
 };
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
 };
-use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, DomainError, VoiceAgent, time};
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, DomainError, VoiceAgent, analytics::CallFacts, time};
 use chrono::{DateTime, Utc};
 
 use crate::{
@@ -174,6 +174,13 @@ fn met_another_transaction(err: &SdkError<TransactWriteItemsError>) -> bool {
         }
         Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
         _ => false,
+    }
+}
+
+fn string_attr(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(text)) => Some(text.clone()),
+        _ => None,
     }
 }
 
@@ -381,6 +388,28 @@ impl DynamoStore {
     /// A page of a tenant's calls from one index, within `window` on the
     /// index's time, newest first or oldest first.
     pub async fn query_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallLog>, DomainError> {
+        let page = self.query_index(org_id, request).await?;
+        let keys: Vec<String> = page.items.iter().filter_map(|item| string_attr(item, PK)).collect();
+        let mut calls = self.batch_get_calls(&keys).await?;
+        // Keep the index's order; a call deleted since the index was read is skipped.
+        let items = keys.iter().filter_map(|pk| calls.remove(pk)).collect();
+        Ok(Page { items, next_cursor: page.next_cursor })
+    }
+
+    /// A page of what the analytics count of a tenant's calls, read from the
+    /// index alone (`byAgent` or `byOrg`), without transcripts.
+    pub async fn query_call_facts(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallFacts>, DomainError> {
+        let (index, _) = request.query.index_and_partition();
+        if index.projection != table::Projected::AnalyticsFields {
+            return Err(DomainError::Unavailable(format!("{} does not carry the analytics fields", index.name)));
+        }
+        let page = self.query_index(org_id, request).await?;
+        let items = page.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor: page.next_cursor })
+    }
+
+    /// A page of raw index items, and the cursor after the last one.
+    async fn query_index(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<Item>, DomainError> {
         let PageRequest { query, window, newest_first, limit, cursor, only_agents } = *request;
         let (index, partition) = query.index_and_partition();
         let start_key = match cursor {
@@ -435,9 +464,7 @@ impl DynamoStore {
                 .await
                 .map_err(unavailable)?;
             self.meter.record(output.consumed_capacity.as_ref());
-            for item in output.items.unwrap_or_default() {
-                items.push(from_item::<CallLog>(item)?);
-            }
+            items.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key {
                 Some(key) if items.len() < limit => start_key = Some(key),
                 Some(_) => {
@@ -448,20 +475,41 @@ impl DynamoStore {
             }
         }
 
-        let next_cursor = match (more, items.last()) {
-            (true, Some(last)) => {
-                let at = match index.name {
-                    n if n == table::BY_STATUS.name => last.updated_at,
-                    n if n == table::BY_SCHEDULED_AT.name || n == table::BY_CAMPAIGN.name => {
-                        last.scheduled_at.unwrap_or(last.created_at)
-                    }
-                    _ => last.call_started_at.unwrap_or(last.created_at),
-                };
-                Some(Cursor { index: index.name.into(), partition, sort_key: keys::index_sk(&at, &last.id) }.encode())
-            }
+        let next_cursor = match (more, items.last().and_then(|last| string_attr(last, index.sk))) {
+            (true, Some(sort_key)) => Some(Cursor { index: index.name.into(), partition, sort_key }.encode()),
             _ => None,
         };
         Ok(Page { items, next_cursor })
+    }
+
+    /// Full calls by their partition keys, as a map from key to call.
+    async fn batch_get_calls(&self, call_pks: &[String]) -> Result<HashMap<String, CallLog>, DomainError> {
+        let mut calls = HashMap::with_capacity(call_pks.len());
+        for chunk in call_pks.chunks(100) {
+            let keys: Vec<Item> =
+                chunk.iter().map(|pk| HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(keys::CALL_SK))])).collect();
+            let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().expect("keys are set"));
+            while let Some(request) = pending.take() {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for consumed in output.consumed_capacity() {
+                    self.meter.record(Some(consumed));
+                }
+                for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    if let Some(pk) = string_attr(&item, PK) {
+                        calls.insert(pk, from_item(item)?);
+                    }
+                }
+                pending = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
+            }
+        }
+        Ok(calls)
     }
 
     /// How many of a tenant's calls one index holds in `window` (reads keys only).

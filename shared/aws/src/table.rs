@@ -14,29 +14,47 @@ use aws_sdk_dynamodb::types::{
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 
-/// One global secondary index: its name and its key attributes (both strings),
-/// projecting every attribute.
+/// One global secondary index: its name, its key attributes (both strings)
+/// and what it projects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Index {
     pub name: &'static str,
     pub pk: &'static str,
     pub sk: &'static str,
+    pub projection: Projected,
 }
 
+/// What an index carries besides the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projected {
+    /// Only the keys: a page of calls is fetched from the table by key.
+    KeysOnly,
+    /// The fields the analytics count ([`ANALYTICS_FIELDS`]), so figures are
+    /// read without transcripts.
+    AnalyticsFields,
+}
+
+/// The call fields the `byAgent` and `byOrg` indexes project: exactly the
+/// fields of `CallFacts` (a test keeps them equal).
+pub const ANALYTICS_FIELDS: &[&str] = &[
+    "id", "voiceAgentId", "callType", "callStartedAt", "outcome", "duration", "insuranceVerified",
+    "paymentPlanDiscussed", "paymentPlanAmount", "collectionAttempt", "collectionSuccess", "collectionAmount", "costCents",
+];
+
 /// A tenant's calls per voice agent, by start time.
-pub const BY_AGENT: Index = Index { name: "byAgent", pk: "byAgentPk", sk: "byAgentSk" };
+pub const BY_AGENT: Index = Index { name: "byAgent", pk: "byAgentPk", sk: "byAgentSk", projection: Projected::AnalyticsFields };
 /// A tenant's calls across its agents, by start time.
-pub const BY_ORG: Index = Index { name: "byOrg", pk: "byOrgPk", sk: "byOrgSk" };
+pub const BY_ORG: Index = Index { name: "byOrg", pk: "byOrgPk", sk: "byOrgSk", projection: Projected::AnalyticsFields };
 /// A tenant's calls of one call type, by start (or creation) time.
-pub const BY_TYPE: Index = Index { name: "byType", pk: "byTypePk", sk: "byTypeSk" };
+pub const BY_TYPE: Index = Index { name: "byType", pk: "byTypePk", sk: "byTypeSk", projection: Projected::KeysOnly };
 /// A tenant's calls with one outcome, by start time.
-pub const BY_OUTCOME: Index = Index { name: "byOutcome", pk: "byOutcomePk", sk: "byOutcomeSk" };
+pub const BY_OUTCOME: Index = Index { name: "byOutcome", pk: "byOutcomePk", sk: "byOutcomeSk", projection: Projected::KeysOnly };
 /// A tenant's calls in one status, by the time they last changed.
-pub const BY_STATUS: Index = Index { name: "byStatus", pk: "byStatusPk", sk: "byStatusSk" };
+pub const BY_STATUS: Index = Index { name: "byStatus", pk: "byStatusPk", sk: "byStatusSk", projection: Projected::KeysOnly };
 /// A campaign's calls, by scheduled (or creation) time.
-pub const BY_CAMPAIGN: Index = Index { name: "byCampaign", pk: "byCampaignPk", sk: "byCampaignSk" };
+pub const BY_CAMPAIGN: Index = Index { name: "byCampaign", pk: "byCampaignPk", sk: "byCampaignSk", projection: Projected::KeysOnly };
 /// A tenant's calls waiting in status SCHEDULED, soonest first.
-pub const BY_SCHEDULED_AT: Index = Index { name: "byScheduledAt", pk: "byScheduledAtPk", sk: "byScheduledAtSk" };
+pub const BY_SCHEDULED_AT: Index = Index { name: "byScheduledAt", pk: "byScheduledAtPk", sk: "byScheduledAtSk", projection: Projected::KeysOnly };
 
 pub const INDEXES: [Index; 7] = [BY_AGENT, BY_ORG, BY_TYPE, BY_OUTCOME, BY_STATUS, BY_CAMPAIGN, BY_SCHEDULED_AT];
 
@@ -66,6 +84,16 @@ pub fn attribute_definitions() -> Vec<AttributeDefinition> {
     names.into_iter().map(string_attribute).collect()
 }
 
+fn projection(projected: Projected) -> Projection {
+    match projected {
+        Projected::KeysOnly => Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
+        Projected::AnalyticsFields => Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(ANALYTICS_FIELDS.iter().map(|f| f.to_string()).collect()))
+            .build(),
+    }
+}
+
 pub fn global_secondary_indexes() -> Vec<GlobalSecondaryIndex> {
     INDEXES
         .iter()
@@ -74,7 +102,7 @@ pub fn global_secondary_indexes() -> Vec<GlobalSecondaryIndex> {
                 .index_name(index.name)
                 .key_schema(key(index.pk, KeyType::Hash))
                 .key_schema(key(index.sk, KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(projection(index.projection))
                 .build()
                 .expect("name, keys and projection are set")
         })
@@ -132,6 +160,25 @@ mod tests {
     }
 
     #[test]
+    fn the_analytics_indexes_project_exactly_the_call_facts() {
+        let call = callops_domain::CallLog::new(
+            callops_domain::NewCall {
+                org_id: "o".into(),
+                voice_agent_id: "a".into(),
+                phone_number: "+15550100".into(),
+                call_type: callops_domain::CallType::Inbound,
+                status: callops_domain::CallStatus::Completed,
+                attempt: 0,
+            },
+            "c".into(),
+            chrono::Utc::now(),
+        );
+        let facts = serde_json::to_value(callops_domain::analytics::CallFacts::from(&call)).unwrap();
+        let fields: BTreeSet<&str> = facts.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(fields, ANALYTICS_FIELDS.iter().copied().collect());
+    }
+
+    #[test]
     fn template_declares_this_table() {
         let template = template();
         let table = &template["Resources"]["CallOpsTable"]["Properties"];
@@ -156,17 +203,29 @@ mod tests {
             .unwrap()
             .iter()
             .map(|gsi| {
-                assert_eq!(gsi["Projection"]["ProjectionType"].as_str(), Some("ALL"));
                 let keys = strings(&gsi["KeySchema"], "KeyType");
-                (gsi["IndexName"].as_str().unwrap().to_string(), keys)
+                let projection = gsi["Projection"]["ProjectionType"].as_str().unwrap().to_string();
+                let fields: Vec<String> = gsi["Projection"]["NonKeyAttributes"]
+                    .as_sequence()
+                    .map(|f| f.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default();
+                (gsi["IndexName"].as_str().unwrap().to_string(), keys, projection, fields)
             })
             .collect();
-        let our_indexes: BTreeSet<_> = INDEXES
+        let our_indexes: BTreeSet<_> = global_secondary_indexes()
             .iter()
-            .map(|i| {
+            .map(|gsi| {
+                let keys = gsi
+                    .key_schema()
+                    .iter()
+                    .map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string()))
+                    .collect::<BTreeSet<_>>();
+                let projection = gsi.projection().unwrap();
                 (
-                    i.name.to_string(),
-                    BTreeSet::from([(i.pk.to_string(), "HASH".to_string()), (i.sk.to_string(), "RANGE".to_string())]),
+                    gsi.index_name().to_string(),
+                    keys,
+                    projection.projection_type().unwrap().as_str().to_string(),
+                    projection.non_key_attributes().to_vec(),
                 )
             })
             .collect();

@@ -7,9 +7,55 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{CallLog, CallOutcome, CallType};
+use crate::{CallLog, CallOutcome, CallType, time};
+
+/// The part of a call the analytics count: what the analytics indexes
+/// project, so that reading calls for a figure never reads transcripts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallFacts {
+    pub id: String,
+    pub voice_agent_id: String,
+    pub call_type: CallType,
+    #[serde(with = "time::ms::option", default)]
+    pub call_started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub outcome: Option<CallOutcome>,
+    #[serde(default)]
+    pub duration: Option<u32>,
+    pub insurance_verified: bool,
+    pub payment_plan_discussed: bool,
+    #[serde(default)]
+    pub payment_plan_amount: Option<i64>,
+    pub collection_attempt: bool,
+    pub collection_success: bool,
+    #[serde(default)]
+    pub collection_amount: Option<i64>,
+    #[serde(default)]
+    pub cost_cents: Option<i64>,
+}
+
+impl From<&CallLog> for CallFacts {
+    fn from(call: &CallLog) -> Self {
+        CallFacts {
+            id: call.id.clone(),
+            voice_agent_id: call.voice_agent_id.clone(),
+            call_type: call.call_type,
+            call_started_at: call.call_started_at,
+            outcome: call.outcome,
+            duration: call.duration,
+            insurance_verified: call.insurance_verified,
+            payment_plan_discussed: call.payment_plan_discussed,
+            payment_plan_amount: call.payment_plan_amount,
+            collection_attempt: call.collection_attempt,
+            collection_success: call.collection_success,
+            collection_amount: call.collection_amount,
+            cost_cents: call.cost_cents,
+        }
+    }
+}
 
 // Counter names. They are attribute names in every rollup item, and a read
 // costs by the bytes it returns, so they are short; this list is their key.
@@ -69,9 +115,14 @@ pub fn type_counter(call_type: CallType, what: &str) -> String {
 pub struct Tally(BTreeMap<String, i64>);
 
 impl Tally {
-    /// What `call` contributes: nothing unless it has a start time, since
-    /// every window is on `callStartedAt`.
+    /// What `call` contributes.
     pub fn of(call: &CallLog) -> Tally {
+        Tally::of_facts(&CallFacts::from(call))
+    }
+
+    /// What a call contributes: nothing unless it has a start time, since
+    /// every window is on `callStartedAt`.
+    pub fn of_facts(call: &CallFacts) -> Tally {
         let mut tally = Tally::default();
         if call.call_started_at.is_none() {
             return tally;
