@@ -187,8 +187,8 @@ async fn every_figure_equals_a_plain_computation_over_the_calls() {
     let mut calls = generate(&mut rng);
     for chunk in calls.chunks(64) {
         let mut writes = tokio::task::JoinSet::new();
-        for call in chunk.to_vec() {
-            let store = store.clone();
+        for call in chunk {
+            let (store, call) = (store.clone(), call.clone());
             writes.spawn(async move { store.create_call(&call).await.map(|_| ()) });
         }
         while let Some(result) = writes.join_next().await {

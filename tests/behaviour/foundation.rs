@@ -160,7 +160,7 @@ async fn routes_not_built_yet_say_so_and_unknown_ones_are_404() {
 async fn data_on_disk_survives_a_restart_and_is_seeded_once() {
     let dir = std::env::temp_dir().join(format!("callops-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let options = || callops::HostOptions { data_dir: Some(dir.clone()), tokens: Default::default(), demo: true };
+    let options = || callops::HostOptions { data_dir: Some(dir.clone()), tokens: Default::default(), demo: true, vapi_credentials: vec![] };
 
     let first = callops::Host::start(options()).await.unwrap();
     let before = first.store().count_calls("demo", &CallQuery::ByType(callops_domain::CallType::Inbound), Default::default()).await.unwrap();

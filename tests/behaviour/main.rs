@@ -3,3 +3,4 @@
 
 mod analytics;
 mod foundation;
+mod webhook;

@@ -13,6 +13,18 @@ pub const DEMO_TOKEN: &str = "dev-token";
 pub const OTHER_TOKEN: &str = "globex-token";
 pub const OTHER_ORG: &str = "globex";
 
+/// The demo tenant's Vapi secret, and another tenant's.
+pub const DEMO_VAPI_SECRET: &str = "dev-secret";
+pub const OTHER_VAPI_SECRET: &str = "globex-vapi-secret";
+
+fn vapi_credentials() -> Vec<callops_webhook::auth::Credential> {
+    use callops_webhook::auth::Credential;
+    vec![
+        Credential { secret: DEMO_VAPI_SECRET.into(), org_id: "demo".into() },
+        Credential { secret: OTHER_VAPI_SECRET.into(), org_id: OTHER_ORG.into() },
+    ]
+}
+
 /// A running local host; stops when dropped.
 pub struct TestHost {
     pub base: String,
@@ -29,7 +41,9 @@ impl TestHost {
             (OTHER_TOKEN.to_string(), OTHER_ORG.to_string()),
         ]);
         let host = std::sync::Arc::new(
-            Host::start(HostOptions { data_dir: None, tokens, demo }).await.expect("the host starts"),
+            Host::start(HostOptions { data_dir: None, tokens, demo, vapi_credentials: vapi_credentials() })
+                .await
+                .expect("the host starts"),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let base = format!("http://{}", listener.local_addr().unwrap());

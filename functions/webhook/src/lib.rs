@@ -1,31 +1,155 @@
 //! The Vapi webhook function: Vapi's server messages about each call,
-//! authenticated by Vapi's server credential rather than the JWT.
+//! authenticated by the tenant's Vapi credential (not the JWT), turned into
+//! the CallLog and, through the store's transactions, the analytics rollups.
+//!
+//! Order of work: size check, authentication over the raw body, parsing,
+//! then the message. Only `status-update` and `end-of-call-report` change
+//! anything; every other authentic message gets a 2xx and is ignored.
+
+pub mod apply;
+pub mod auth;
+pub mod message;
 
 use callops_aws::DynamoStore;
-use callops_http::{ApiError, respond, route_key};
-use lambda_http::{Body, Request, Response};
+use callops_domain::{CallLog, CallStatus, CallType, DomainError, NewCall, call::new_call_id, time};
+use callops_http::{ApiError, json, respond, route_key};
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Request, Response, http::StatusCode};
+use serde_json::json as body;
+
+use crate::{
+    auth::WebhookAuth,
+    message::{ServerMessage, parse_server_message},
+};
 
 /// The routes this function serves, as API Gateway names them.
 pub const ROUTES: &[&str] = &["POST /webhooks/vapi"];
+/// Bodies above this are refused before anything else.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The agent an inbound call is recorded under when no agent of the tenant
+/// owns the number or assistant it came in on.
+pub const UNASSIGNED_AGENT: &str = "unassigned";
+/// How often a write that lost a race with another message is tried again.
+const WRITE_ATTEMPTS: usize = 5;
 
 #[derive(Clone)]
 pub struct Webhook {
-    #[allow(dead_code)]
     store: DynamoStore,
+    auth: WebhookAuth,
 }
 
 impl Webhook {
-    pub fn new(store: DynamoStore) -> Self {
-        Webhook { store }
+    pub fn new(store: DynamoStore, auth: WebhookAuth) -> Self {
+        Webhook { store, auth }
     }
 
     /// Handles one API Gateway request; every error is already a response.
     pub async fn handle(&self, req: Request) -> Response<Body> {
+        respond(self.receive(req, Utc::now()).await)
+    }
+
+    async fn receive(&self, req: Request, now: DateTime<Utc>) -> Result<Response<Body>, ApiError> {
         let route = route_key(&req);
-        respond(if ROUTES.contains(&route.as_str()) {
-            Err(ApiError::NotImplemented(route))
-        } else {
-            Err(ApiError::NoRoute(route))
-        })
+        if !ROUTES.contains(&route.as_str()) {
+            return Err(ApiError::NoRoute(route));
+        }
+        let raw: &[u8] = req.body().as_ref();
+        if raw.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+        }
+        let org_id = self.auth.authenticate(req.headers(), raw, now).map_err(|err| {
+            tracing::warn!(error = %err, "refused a webhook without a valid Vapi credential");
+            ApiError::Unauthorized
+        })?;
+        let message = parse_server_message(raw)?;
+        let handled = match message.kind.as_str() {
+            "status-update" | "end-of-call-report" => {
+                self.record(&org_id, &message, now).await?;
+                true
+            }
+            _ => false,
+        };
+        Ok(json(StatusCode::OK, &body!({ "received": true, "handled": handled })))
+    }
+
+    /// Applies a message to its call, creating the call when it is one CallOps
+    /// never scheduled. A write that lost a race with another message for the
+    /// same call is redone on the fresh call.
+    async fn record(&self, org_id: &str, message: &ServerMessage, now: DateTime<Utc>) -> Result<(), DomainError> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let result = match self.find_call(org_id, message).await? {
+                Some(stored) => match apply(&stored.call, message, now) {
+                    None => return Ok(()),
+                    Some(next) => self.store.update_call(&stored, &next).await.map(|_| ()),
+                },
+                None => {
+                    let call = self.unscheduled_call(org_id, message, now).await?;
+                    let call = apply(&call, message, now).unwrap_or(call);
+                    self.store.create_call(&call).await.map(|_| ())
+                }
+            };
+            match result {
+                Err(DomainError::Conflict { .. }) => continue,
+                other => return other,
+            }
+        }
+        Err(DomainError::Unavailable(format!("call for Vapi call {:?} kept changing", message.vapi_call_id)))
+    }
+
+    /// The call by the ids CallOps passed in the metadata, else by Vapi call id.
+    async fn find_call(&self, org_id: &str, message: &ServerMessage) -> Result<Option<callops_aws::StoredCall>, DomainError> {
+        let ours = &message.ours;
+        if let Some(call_id) = &ours.call_id {
+            // Metadata naming another tenant is ignored: the credential decides the tenant.
+            if ours.org_id.as_deref().is_none_or(|org| org == org_id)
+                && let Some(stored) = self.store.get_call(org_id, call_id).await?
+            {
+                return Ok(Some(stored));
+            }
+        }
+        match &message.vapi_call_id {
+            Some(vapi_call_id) => self.store.find_call_by_vapi_id(org_id, vapi_call_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A call CallOps did not place (an inbound call, or one placed outside
+    /// CallOps), under the agent that owns its number or assistant.
+    async fn unscheduled_call(&self, org_id: &str, message: &ServerMessage, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        let agents = self.store.list_agents(org_id).await?;
+        let agent = agents
+            .iter()
+            .find(|a| a.vapi_phone_number_id.is_some() && a.vapi_phone_number_id == message.phone_number_id)
+            .or_else(|| agents.iter().find(|a| Some(&a.vapi_assistant_id) == message.assistant_id.as_ref()))
+            .map_or(UNASSIGNED_AGENT.to_string(), |a| a.id.clone());
+        let call_type = match message.call_type.as_deref() {
+            Some("outboundPhoneCall") => CallType::OutboundOther,
+            _ => CallType::Inbound,
+        };
+        let created = message.timestamp.unwrap_or(now);
+        let mut call = CallLog::new(
+            NewCall {
+                org_id: org_id.to_string(),
+                voice_agent_id: agent,
+                phone_number: message.customer_number.clone().unwrap_or_else(|| "unknown".into()),
+                call_type,
+                status: CallStatus::InProgress,
+                attempt: 0,
+            },
+            new_call_id(),
+            time::to_millis(created),
+        );
+        call.vapi_call_id = message.vapi_call_id.clone();
+        call.customer_name = message.customer_name.clone();
+        call.call_started_at = message.started_at.or(Some(time::to_millis(created)));
+        Ok(call)
+    }
+}
+
+fn apply(call: &CallLog, message: &ServerMessage, now: DateTime<Utc>) -> Option<CallLog> {
+    match message.kind.as_str() {
+        "status-update" => apply::apply_status_update(call, message, now),
+        "end-of-call-report" => apply::apply_end_of_call_report(call, message, now),
+        _ => None,
     }
 }

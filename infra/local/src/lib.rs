@@ -24,7 +24,7 @@ use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
 use callops_domain::DomainError;
 use callops_http::{ApiError, ORG_CLAIM, error_response};
 use callops_outbound::Outbound;
-use callops_webhook::Webhook;
+use callops_webhook::{Webhook, auth::WebhookAuth};
 use serde_json::json;
 
 use crate::gateway::{Function, Incoming, Route};
@@ -43,6 +43,8 @@ pub struct HostOptions {
     pub tokens: HashMap<String, String>,
     /// Seed the demo tenant when it is empty.
     pub demo: bool,
+    /// Vapi server credentials, each naming its tenant.
+    pub vapi_credentials: Vec<callops_webhook::auth::Credential>,
 }
 
 /// The functions, wired to one store.
@@ -54,11 +56,11 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub fn new(store: DynamoStore) -> Self {
+    pub fn new(store: DynamoStore, vapi: WebhookAuth) -> Self {
         Functions {
             analytics: Analytics::new(store.clone()),
             outbound: Outbound::new(store.clone()),
-            webhook: Webhook::new(store),
+            webhook: Webhook::new(store, vapi),
         }
     }
 
@@ -114,7 +116,7 @@ impl Host {
     /// The HTTP app: `/healthz`, then every API route.
     pub fn router(&self) -> Router {
         let state = Arc::new(HostState {
-            functions: Functions::new(self.store.clone()),
+            functions: Functions::new(self.store.clone(), WebhookAuth::new(self.options.vapi_credentials.clone())),
             routes: gateway::routes(),
             tokens: self.options.tokens.clone(),
         });

@@ -53,6 +53,10 @@ struct DevArgs {
     /// `dev-token` for `demo` is always accepted.
     #[arg(long = "dev-token", value_name = "TOKEN:ORG", value_parser = parse_token)]
     dev_tokens: Vec<(String, String)>,
+    /// Accept Vapi server messages with this secret for tenant ORG (repeatable).
+    /// `dev-secret` for `demo` is always accepted.
+    #[arg(long = "vapi-secret", value_name = "SECRET:ORG", value_parser = callops_webhook::auth::parse_credential)]
+    vapi_secrets: Vec<callops_webhook::auth::Credential>,
 }
 
 fn parse_token(text: &str) -> Result<(String, String), String> {
@@ -87,7 +91,10 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     let mut tokens = HashMap::from([("dev-token".to_string(), demo::DEMO_ORG.to_string())]);
     tokens.extend(args.dev_tokens);
     let data_dir = (!args.memory).then_some(args.data_dir);
-    let host = Host::start(HostOptions { data_dir: data_dir.clone(), tokens: tokens.clone(), demo: !args.no_demo })
+    let mut vapi_credentials = vec![callops_webhook::auth::Credential { secret: "dev-secret".into(), org_id: demo::DEMO_ORG.into() }];
+    vapi_credentials.extend(args.vapi_secrets);
+    let vapi_orgs: Vec<String> = vapi_credentials.iter().map(|c| c.org_id.clone()).collect();
+    let host = Host::start(HostOptions { data_dir: data_dir.clone(), tokens: tokens.clone(), demo: !args.no_demo, vapi_credentials })
         .await
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -106,6 +113,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     for (token, org) in orgs {
         println!("  token:     Authorization: Bearer {token}  -> tenant {org}");
     }
+    println!("  webhook:   POST http://{addr}/webhooks/vapi  (X-Vapi-Secret for tenants {})", vapi_orgs.join(", "));
     println!("  health:    GET http://{addr}/healthz");
     for route in callops::gateway::routes() {
         println!("  route:     {:<40} ({})", route.key, route.function.logical_id());

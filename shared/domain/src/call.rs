@@ -173,6 +173,9 @@ pub struct CallLog {
     #[serde(with = "time::ms::option", default)]
     pub call_ended_at: Option<DateTime<Utc>>,
     pub transcript: Option<String>,
+    /// Set when the transcript was cut to keep the item inside DynamoDB's limit.
+    #[serde(default)]
+    pub transcript_truncated: bool,
     pub summary: Option<String>,
     pub recording_url: Option<String>,
     pub appointment_set: bool,
@@ -248,6 +251,7 @@ impl CallLog {
             call_started_at: None,
             call_ended_at: None,
             transcript: None,
+            transcript_truncated: false,
             summary: None,
             recording_url: None,
             appointment_set: false,

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod analytics;
 pub mod call;
+pub mod classify;
 pub mod error;
 pub mod time;
 

@@ -28,6 +28,8 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("no route for {0}")]
     NoRoute(String),
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
     #[error(transparent)]
     Domain(#[from] DomainError),
 }
@@ -146,6 +148,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", err.to_string()),
         ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented", err.to_string()),
         ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "no_route", err.to_string()),
+        ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", err.to_string()),
         ApiError::Domain(DomainError::Invalid { code, message }) => (StatusCode::BAD_REQUEST, *code, message.clone()),
         ApiError::Domain(DomainError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found", err.to_string()),
         ApiError::Domain(DomainError::Conflict { code, message }) => (StatusCode::CONFLICT, *code, message.clone()),

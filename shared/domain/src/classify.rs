@@ -1,0 +1,311 @@
+//! What Vapi's reports mean for a call, as pure functions: the `endedReason`
+//! of a call to its final status and outcome, and the assistant's
+//! `analysis.structuredData` to the analytics fields.
+//!
+//! `endedReason` has hundreds of values and grows; unknown ones fall into a
+//! catch-all. Structured data is written by an LLM, so it is read leniently:
+//! numbers may come as strings (`"12.50"`, `"$1,200"`), booleans as `"yes"`,
+//! enum values in any case, and money carries its unit in the field name
+//! (`...Cents` or `...Dollars`). The schema the assistant should produce is
+//! `functions/webhook/structured-data.schema.json`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value};
+
+use crate::{CallOutcome, CallStatus, time};
+
+/// The classes of `endedReason` that matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndClass {
+    NoAnswer,
+    Busy,
+    Voicemail,
+    Transferred,
+    /// The conversation ended normally; the outcome comes from the analysis.
+    Normal,
+    /// The account's concurrency limit was full: nothing happened, try again.
+    ConcurrencyBlocked,
+    Failed,
+    Cancelled,
+    /// A reason this code does not know yet.
+    Unknown,
+}
+
+pub const CONCURRENCY_LIMIT_REASON: &str = "call.start.error-subscription-concurrency-limit-reached";
+
+pub fn classify_ended_reason(reason: &str) -> EndClass {
+    let reason = reason.trim();
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| reason.starts_with(p));
+    match reason {
+        "customer-did-not-answer" => EndClass::NoAnswer,
+        "customer-busy" => EndClass::Busy,
+        "voicemail" => EndClass::Voicemail,
+        "assistant-forwarded-call" => EndClass::Transferred,
+        r if r.ends_with("hook-executed-transfer") => EndClass::Transferred,
+        CONCURRENCY_LIMIT_REASON => EndClass::ConcurrencyBlocked,
+        "manually-canceled" | "scheduled-call-deleted" | "call-deleted" => EndClass::Cancelled,
+        "assistant-said-end-call-phrase" | "silence-timed-out" | "exceeded-max-duration" | "call.in-progress.twilio-completed-call" => {
+            EndClass::Normal
+        }
+        _ if starts(&["customer-ended-call", "assistant-ended-call"]) => EndClass::Normal,
+        "twilio-failed-to-connect-call" | "twilio-reported-customer-misdialed" | "assistant-not-found" => EndClass::Failed,
+        _ if starts(&["call.start.error-", "pipeline-error-", "call.in-progress.error-", "call.ringing.error-", "assistant-request-"]) => {
+            EndClass::Failed
+        }
+        r if r.contains("error") || r.contains("failed") => EndClass::Failed,
+        _ => EndClass::Unknown,
+    }
+}
+
+/// The final status and the outcome an `endedReason` alone implies. A
+/// normal end (and an unknown one) leaves the outcome to the analysis, with
+/// `OTHER` when the analysis says nothing.
+pub fn end_of_call(reason: Option<&str>) -> (CallStatus, Option<CallOutcome>) {
+    match reason.map(classify_ended_reason).unwrap_or(EndClass::Unknown) {
+        EndClass::NoAnswer => (CallStatus::Missed, Some(CallOutcome::NoAnswer)),
+        EndClass::Busy => (CallStatus::Missed, Some(CallOutcome::Busy)),
+        EndClass::Voicemail => (CallStatus::Voicemail, Some(CallOutcome::Voicemail)),
+        EndClass::Transferred => (CallStatus::Completed, Some(CallOutcome::Transferred)),
+        EndClass::Normal | EndClass::Unknown => (CallStatus::Completed, None),
+        EndClass::ConcurrencyBlocked | EndClass::Failed => (CallStatus::Failed, Some(CallOutcome::Failed)),
+        EndClass::Cancelled => (CallStatus::Cancelled, None),
+    }
+}
+
+/// The analytics fields the assistant's structured data gives; `None` where
+/// it says nothing (or nothing readable).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallAnalysis {
+    pub outcome: Option<CallOutcome>,
+    pub appointment_booked: Option<bool>,
+    pub insurance_verified: Option<bool>,
+    pub insurance_provider: Option<String>,
+    pub payment_plan_discussed: Option<bool>,
+    pub payment_plan_amount_cents: Option<i64>,
+    pub collection_attempted: Option<bool>,
+    pub collection_amount_cents: Option<i64>,
+    pub collection_successful: Option<bool>,
+    pub transferred_to: Option<String>,
+    pub customer_sentiment: Option<String>,
+    pub call_quality: Option<u8>,
+    pub ai_confidence: Option<f64>,
+    pub follow_up_required: Option<bool>,
+    pub follow_up_date: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+    pub do_not_call_requested: Option<bool>,
+}
+
+/// Looks a field up by name, ignoring case, `_` and `-`.
+fn field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    let wanted: String = name.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+    data.iter()
+        .find(|(key, _)| key.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase() == wanted)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_null())
+}
+
+pub fn lenient_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_f64().map(|n| n != 0.0),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" => Some(true),
+            "false" | "no" | "n" | "0" | "none" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A number from a number or a string like `"1,200.50"` or `"$12"`.
+pub fn lenient_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => {
+            let cleaned: String = s.trim().chars().filter(|c| !matches!(c, '$' | ',' | ' ' | '_')).collect();
+            cleaned.parse::<f64>().ok().filter(|n| n.is_finite())
+        }
+        _ => None,
+    }
+}
+
+fn lenient_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Money in cents from `<name>Cents` or `<name>Dollars`; negative amounts are ignored.
+fn cents(data: &Map<String, Value>, name: &str) -> Option<i64> {
+    let from_cents = field(data, &format!("{name}Cents")).and_then(lenient_number).map(|c| c.round());
+    let from_dollars = || field(data, &format!("{name}Dollars")).and_then(lenient_number).map(|d| (d * 100.0).round());
+    from_cents.or_else(from_dollars).filter(|c| *c >= 0.0 && *c < 1e15).map(|c| c as i64)
+}
+
+fn lenient_date(value: &Value) -> Option<DateTime<Utc>> {
+    let text = value.as_str()?.trim();
+    time::parse(text).or_else(|| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+    })
+}
+
+/// Reads the assistant's structured data.
+pub fn read_structured_data(data: &Value) -> CallAnalysis {
+    let Some(data) = data.as_object() else { return CallAnalysis::default() };
+    let boolean = |name: &str| field(data, name).and_then(lenient_bool);
+    let text = |name: &str| field(data, name).and_then(lenient_text);
+    CallAnalysis {
+        outcome: text("outcome").and_then(|o| o.replace([' ', '-'], "_").parse().ok()),
+        appointment_booked: boolean("appointmentBooked"),
+        insurance_verified: boolean("insuranceVerified"),
+        insurance_provider: text("insuranceProvider"),
+        payment_plan_discussed: boolean("paymentPlanDiscussed"),
+        payment_plan_amount_cents: cents(data, "paymentPlanAmount"),
+        collection_attempted: boolean("collectionAttempted").or_else(|| boolean("collectionAttempt")),
+        collection_amount_cents: cents(data, "collectionAmount"),
+        collection_successful: boolean("collectionSuccessful").or_else(|| boolean("collectionSuccess")),
+        transferred_to: text("transferredTo"),
+        customer_sentiment: text("customerSentiment")
+            .or_else(|| text("sentiment"))
+            .map(|s| s.to_ascii_lowercase())
+            .filter(|s| matches!(s.as_str(), "positive" | "neutral" | "negative")),
+        call_quality: field(data, "callQuality")
+            .and_then(lenient_number)
+            .map(f64::round)
+            .filter(|q| (1.0..=5.0).contains(q))
+            .map(|q| q as u8),
+        ai_confidence: field(data, "aiConfidence")
+            .or_else(|| field(data, "confidence"))
+            .and_then(lenient_number)
+            .filter(|c| (0.0..=1.0).contains(c)),
+        follow_up_required: boolean("followUpRequired").or_else(|| boolean("followUpNeeded")),
+        follow_up_date: field(data, "followUpDate").and_then(lenient_date),
+        notes: text("notes"),
+        do_not_call_requested: boolean("doNotCallRequested"),
+    }
+}
+
+/// Whether the call's tool calls show an appointment booked: a tool whose
+/// name speaks of booking or scheduling an appointment, called during the call.
+pub fn booked_by_tool_call(messages: &[Value]) -> bool {
+    let booking = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        (name.contains("book") || name.contains("schedule") || name.contains("appointment"))
+            && !name.contains("cancel")
+            && !name.contains("check")
+            && !name.contains("availab")
+    };
+    messages.iter().any(|message| {
+        let calls = message.get("toolCalls").or_else(|| message.get("tool_calls")).and_then(Value::as_array);
+        calls.is_some_and(|calls| {
+            calls.iter().any(|call| {
+                call.pointer("/function/name").and_then(Value::as_str).is_some_and(booking)
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ended_reasons_fall_into_their_classes() {
+        use EndClass::*;
+        for (reason, class) in [
+            ("customer-did-not-answer", NoAnswer),
+            ("customer-busy", Busy),
+            ("voicemail", Voicemail),
+            ("assistant-forwarded-call", Transferred),
+            ("assistant-request-returned-hook-executed-transfer", Transferred),
+            ("customer-ended-call", Normal),
+            ("customer-ended-call-after-warm-transfer-attempt", Normal),
+            ("assistant-ended-call-with-hangup-task", Normal),
+            ("assistant-said-end-call-phrase", Normal),
+            ("silence-timed-out", Normal),
+            ("exceeded-max-duration", Normal),
+            ("call.in-progress.twilio-completed-call", Normal),
+            ("twilio-failed-to-connect-call", Failed),
+            ("twilio-reported-customer-misdialed", Failed),
+            ("call.start.error-get-assistant", Failed),
+            ("pipeline-error-openai-llm-failed", Failed),
+            ("call.in-progress.error-vapifault-transport-never-connected", Failed),
+            ("assistant-not-found", Failed),
+            (CONCURRENCY_LIMIT_REASON, ConcurrencyBlocked),
+            ("manually-canceled", Cancelled),
+            ("scheduled-call-deleted", Cancelled),
+            ("call-deleted", Cancelled),
+            ("something-vapi-adds-next-year", Unknown),
+        ] {
+            assert_eq!(classify_ended_reason(reason), class, "{reason}");
+        }
+        assert_eq!(end_of_call(Some("customer-busy")), (CallStatus::Missed, Some(CallOutcome::Busy)));
+        assert_eq!(end_of_call(Some("voicemail")), (CallStatus::Voicemail, Some(CallOutcome::Voicemail)));
+        assert_eq!(end_of_call(Some("customer-ended-call")), (CallStatus::Completed, None));
+        assert_eq!(end_of_call(Some("brand-new-reason")), (CallStatus::Completed, None));
+        assert_eq!(end_of_call(None), (CallStatus::Completed, None));
+        assert_eq!(end_of_call(Some("pipeline-error-deepgram")), (CallStatus::Failed, Some(CallOutcome::Failed)));
+    }
+
+    #[test]
+    fn structured_data_is_read_leniently() {
+        let analysis = read_structured_data(&json!({
+            "outcome": "payment plan",
+            "insurance_verified": "yes",
+            "insuranceProvider": " Delta Dental ",
+            "paymentPlanDiscussed": true,
+            "paymentPlanAmountDollars": "$1,200.50",
+            "collectionAttempted": 1,
+            "collectionAmountCents": "4500",
+            "collectionSuccessful": "false",
+            "customerSentiment": "Positive",
+            "callQuality": "4",
+            "aiConfidence": "0.92",
+            "followUpRequired": "true",
+            "followUpDate": "2024-03-01",
+            "notes": "Asked about whitening.",
+            "doNotCallRequested": false,
+        }));
+        assert_eq!(analysis.outcome, Some(CallOutcome::PaymentPlan));
+        assert_eq!(analysis.insurance_verified, Some(true));
+        assert_eq!(analysis.insurance_provider.as_deref(), Some("Delta Dental"));
+        assert_eq!(analysis.payment_plan_amount_cents, Some(120_050));
+        assert_eq!(analysis.collection_attempted, Some(true));
+        assert_eq!(analysis.collection_amount_cents, Some(4_500));
+        assert_eq!(analysis.collection_successful, Some(false));
+        assert_eq!(analysis.customer_sentiment.as_deref(), Some("positive"));
+        assert_eq!(analysis.call_quality, Some(4));
+        assert_eq!(analysis.ai_confidence, Some(0.92));
+        assert_eq!(analysis.follow_up_date, time::parse("2024-03-01T00:00:00Z"));
+        assert_eq!(analysis.do_not_call_requested, Some(false));
+    }
+
+    #[test]
+    fn nonsense_is_ignored_rather_than_believed() {
+        let analysis = read_structured_data(&json!({
+            "outcome": "GREAT_SUCCESS",
+            "callQuality": 11,
+            "aiConfidence": "very",
+            "customerSentiment": "ecstatic",
+            "paymentPlanAmountCents": -5,
+            "insuranceVerified": "maybe",
+        }));
+        assert_eq!(analysis, CallAnalysis::default());
+        assert_eq!(read_structured_data(&json!("not an object")), CallAnalysis::default());
+    }
+
+    #[test]
+    fn a_booking_tool_call_counts_as_booked() {
+        let messages = [
+            json!({"role": "assistant", "message": "Let me check."}),
+            json!({"role": "tool_calls", "toolCalls": [{"id": "t1", "type": "function", "function": {"name": "bookAppointment", "arguments": "{}"}}]}),
+        ];
+        assert!(booked_by_tool_call(&messages));
+        let checking = [json!({"role": "tool_calls", "toolCalls": [{"function": {"name": "checkAvailability"}}]})];
+        assert!(!booked_by_tool_call(&checking));
+        assert!(!booked_by_tool_call(&[]));
+    }
+}

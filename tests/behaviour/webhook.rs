@@ -1,0 +1,217 @@
+//! The Vapi webhook through the local host: authentication before anything
+//! is stored, messages replayed from fixtures built to Vapi's shapes (with its
+//! quirks), duplicates and reordering, and rollups that count each call once.
+
+use callops_domain::{CallLog, CallStatus, CallType, NewCall, time};
+use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_VAPI_SECRET, TestHost, assert_error};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn fixture(name: &str, call_id: &str, vapi_id: &str) -> String {
+    let path = format!("{}/fixtures/vapi/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).unwrap().replace("{{CALL_ID}}", call_id).replace("{{VAPI_ID}}", vapi_id)
+}
+
+async fn deliver(host: &TestHost, body: &str, headers: &[(&str, String)]) -> (StatusCode, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.post(format!("{}/webhooks/vapi", host.base)).header("content-type", "application/json").body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn deliver_as_demo(host: &TestHost, body: &str) -> (StatusCode, Value) {
+    deliver(host, body, &[("x-vapi-secret", DEMO_VAPI_SECRET.to_string())]).await
+}
+
+/// A call CallOps scheduled and dialed, waiting for Vapi's reports.
+async fn dialed_call(host: &TestHost, id: &str) -> CallLog {
+    let mut call = CallLog::new(
+        NewCall {
+            org_id: "demo".into(),
+            voice_agent_id: "front-desk".into(),
+            phone_number: "+12025550142".into(),
+            call_type: CallType::OutboundLead,
+            status: CallStatus::Dialing,
+            attempt: 1,
+        },
+        id.into(),
+        time::parse("2024-07-27T21:00:00Z").unwrap(),
+    );
+    call.scheduled_at = time::parse("2024-07-27T21:23:00Z");
+    call.customer_name = Some("Maria Gonzalez".into());
+    host.host.store().create_call(&call).await.unwrap();
+    call
+}
+
+async fn stored(host: &TestHost, id: &str) -> CallLog {
+    host.host.store().get_call("demo", id).await.unwrap().expect("the call exists").call
+}
+
+async fn call_count(host: &TestHost) -> usize {
+    host.host.store().all_calls().await.unwrap().len()
+}
+
+#[tokio::test]
+async fn forged_stale_and_unsigned_messages_store_nothing() {
+    let host = TestHost::start(false).await;
+    let body = fixture("end-of-call-report-inbound", "", "vapi-forged");
+    let before = call_count(&host).await;
+    let stamp = chrono::Utc::now().timestamp_millis().to_string();
+    let form = callops_webhook::auth::HmacForm::default();
+    let old_stamp = (chrono::Utc::now() - chrono::Duration::minutes(6)).timestamp_millis().to_string();
+    for headers in [
+        vec![],
+        vec![("x-vapi-secret", "wrong-secret".to_string())],
+        vec![("authorization", "Bearer wrong-secret".to_string())],
+        vec![("x-signature", callops_webhook::auth::sign(&form, "guess", &stamp, body.as_bytes())), ("x-timestamp", stamp.clone())],
+        vec![("x-signature", callops_webhook::auth::sign(&form, DEMO_VAPI_SECRET, &old_stamp, body.as_bytes())), ("x-timestamp", old_stamp.clone())],
+        vec![("x-signature", callops_webhook::auth::sign(&form, DEMO_VAPI_SECRET, &stamp, b"another body")), ("x-timestamp", stamp.clone())],
+    ] {
+        assert_error(&deliver(&host, &body, &headers).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let huge = format!("{{\"message\":{{\"type\":\"speech-update\",\"pad\":\"{}\"}}}}", "x".repeat(1024 * 1024));
+    assert_error(&deliver_as_demo(&host, &huge).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_eq!(call_count(&host).await, before, "nothing was stored");
+
+    // The same message, signed properly, is taken.
+    let good = callops_webhook::auth::sign(&form, DEMO_VAPI_SECRET, &stamp, body.as_bytes());
+    let (status, _) = deliver(&host, &body, &[("x-signature", good), ("x-timestamp", stamp)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(call_count(&host).await, before + 1);
+}
+
+#[tokio::test]
+async fn an_outbound_call_is_recorded_field_by_field() {
+    let host = TestHost::start(true).await;
+    let id = "call-webhook-1";
+    dialed_call(&host, id).await;
+
+    let (status, body) = deliver_as_demo(&host, &fixture("status-update-in-progress", id, "vapi-1")).await;
+    assert_eq!((status, body["handled"].clone()), (StatusCode::OK, json!(true)));
+    let call = stored(&host, id).await;
+    assert_eq!(call.status, CallStatus::InProgress);
+    assert_eq!(call.vapi_call_id.as_deref(), Some("vapi-1"));
+    assert_eq!(call.call_started_at, time::parse("2024-07-27T21:23:38.017Z"), "the float epoch timestamp");
+
+    deliver_as_demo(&host, &fixture("end-of-call-report-booked", id, "vapi-1")).await;
+    let call = stored(&host, id).await;
+    assert_eq!(call.status, CallStatus::Completed);
+    assert_eq!(call.outcome, Some(callops_domain::CallOutcome::Booked), "the booking tool call wins over the analysis");
+    assert!(call.appointment_set);
+    assert_eq!(call.call_started_at, time::parse("2024-07-27T21:23:38.017Z"));
+    assert_eq!(call.call_ended_at, time::parse("2024-07-27T21:26:02.517Z"));
+    assert_eq!(call.duration, Some(145), "computed from endedAt - startedAt (144.5 s)");
+    assert_eq!(call.cost_cents, Some(12));
+    assert_eq!(call.ended_reason.as_deref(), Some("customer-ended-call"));
+    assert!(call.transcript.as_deref().unwrap().starts_with("AI: Hi Maria"), "the artifact transcript, not the old copy");
+    assert_eq!(call.summary.as_deref(), Some("Maria booked a cleaning for Tuesday at 10."));
+    assert_eq!(call.recording_url.as_deref(), Some("https://storage.vapi.ai/recordings/vapi-1-mono.wav"));
+    assert!(call.insurance_verified);
+    assert_eq!(call.insurance_provider.as_deref(), Some("Delta Dental"));
+    assert_eq!(call.customer_sentiment.as_deref(), Some("positive"));
+    assert_eq!(call.call_quality, Some(5));
+    assert_eq!(call.ai_confidence, Some(0.91));
+    assert_eq!(call.call_notes.as_deref(), Some("Prefers mornings."));
+    assert!(!call.transferred_to_staff && !call.payment_plan_discussed);
+    assert_eq!(call.call_type, CallType::OutboundLead, "what CallOps scheduled stays");
+
+    // Duplicates and late messages change nothing.
+    for late in ["end-of-call-report-booked", "status-update-in-progress", "status-update-ended"] {
+        deliver_as_demo(&host, &fixture(late, id, "vapi-1")).await;
+        assert_eq!(stored(&host, id).await, call, "{late} changed the call");
+    }
+    assert!(host.host.store().verify_rollups().await.unwrap().drift.is_empty());
+}
+
+#[tokio::test]
+async fn order_does_not_change_the_final_call() {
+    let host = TestHost::start(false).await;
+    let orders: [&[&str]; 3] = [
+        &["status-update-in-progress", "status-update-ended", "end-of-call-report-booked"],
+        &["end-of-call-report-booked", "status-update-in-progress", "status-update-ended"],
+        &["status-update-ended", "end-of-call-report-booked", "end-of-call-report-booked", "status-update-in-progress"],
+    ];
+    let mut finals = Vec::new();
+    for (i, order) in orders.iter().enumerate() {
+        let id = format!("call-order-{i}");
+        dialed_call(&host, &id).await;
+        for name in *order {
+            let (status, _) = deliver_as_demo(&host, &fixture(name, &id, &format!("vapi-order-{i}"))).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        let mut call = stored(&host, &id).await;
+        call.id = String::new();
+        call.vapi_call_id = None;
+        call.updated_at = call.created_at;
+        call.recording_url = None;
+        finals.push(call);
+    }
+    assert_eq!(finals[0], finals[1]);
+    assert_eq!(finals[0], finals[2]);
+    assert_eq!(finals[0].status, CallStatus::Completed);
+
+    // The analytics count each call once.
+    let (_, stats) = host.get("/api/analytics/calls?startDate=2024-07-27&endDate=2024-07-27", Some(DEMO_TOKEN)).await;
+    assert_eq!(stats["totalCalls"], 3);
+    assert_eq!(stats["bookingRate"], 100.0);
+    assert!(host.host.store().verify_rollups().await.unwrap().drift.is_empty());
+}
+
+#[tokio::test]
+async fn an_inbound_call_becomes_a_new_call_under_its_agent() {
+    let host = TestHost::start(true).await;
+    let body = fixture("end-of-call-report-inbound", "", "vapi-inbound-1");
+    assert_eq!(deliver_as_demo(&host, &body).await.0, StatusCode::OK);
+    assert_eq!(deliver_as_demo(&host, &body).await.0, StatusCode::OK, "a duplicate is fine");
+    let stored = host.host.store().find_call_by_vapi_id("demo", "vapi-inbound-1").await.unwrap().expect("created");
+    let call = stored.call;
+    assert_eq!(stored.revision, 1, "the duplicate changed nothing");
+    assert_eq!(call.call_type, CallType::Inbound);
+    assert_eq!(call.voice_agent_id, "billing", "found by its Vapi phone number id");
+    assert_eq!(call.phone_number, "+13125550199");
+    assert_eq!(call.customer_name.as_deref(), Some("Tom Becker"));
+    assert_eq!(call.status, CallStatus::Completed, "an unknown endedReason is a normal end");
+    assert_eq!(call.outcome, Some(callops_domain::CallOutcome::PaymentPlan));
+    assert_eq!(call.duration, Some(310), "durationSeconds as a float");
+    assert_eq!(call.cost_cents, Some(41), "cost as a string");
+    assert!(call.payment_plan_discussed);
+    assert_eq!(call.payment_plan_amount, Some(120_000), "dollars in the field name");
+    assert!(call.collection_attempt && call.collection_success);
+    assert_eq!(call.collection_amount, Some(20_000));
+    assert!(call.follow_up_required);
+    assert_eq!(call.follow_up_date, time::parse("2024-08-28T00:00:00Z"));
+
+    // A call on a number no agent owns is kept, unassigned.
+    let unowned = body.replace("pn-billing-demo", "pn-nobody").replace("vapi-inbound-1", "vapi-inbound-2");
+    deliver_as_demo(&host, &unowned).await;
+    let call = host.host.store().find_call_by_vapi_id("demo", "vapi-inbound-2").await.unwrap().unwrap().call;
+    assert_eq!(call.voice_agent_id, callops_webhook::UNASSIGNED_AGENT);
+}
+
+#[tokio::test]
+async fn other_messages_are_acknowledged_and_ignored() {
+    let host = TestHost::start(false).await;
+    let before = call_count(&host).await;
+    let (status, body) = deliver_as_demo(&host, &fixture("speech-update", "", "vapi-x")).await;
+    assert_eq!((status, body["handled"].clone()), (StatusCode::OK, json!(false)));
+    assert_error(&deliver_as_demo(&host, "{\"not\": \"a message\"}").await, StatusCode::BAD_REQUEST, "invalid_message");
+    assert_eq!(call_count(&host).await, before);
+}
+
+#[tokio::test]
+async fn one_tenants_credential_cannot_write_into_another() {
+    let host = TestHost::start(false).await;
+    let id = "call-isolated";
+    dialed_call(&host, id).await;
+    let before = stored(&host, id).await;
+    let body = fixture("end-of-call-report-booked", id, "vapi-iso");
+    let (status, _) = deliver(&host, &body, &[("x-vapi-secret", OTHER_VAPI_SECRET.to_string())]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored(&host, id).await, before, "demo's call is untouched");
+    let theirs = host.host.store().find_call_by_vapi_id("globex", "vapi-iso").await.unwrap();
+    assert!(theirs.is_some(), "the report is kept under the tenant whose credential sent it");
+}
