@@ -215,3 +215,15 @@ async fn one_tenants_credential_cannot_write_into_another() {
     let theirs = host.host.store().find_call_by_vapi_id("globex", "vapi-iso").await.unwrap();
     assert!(theirs.is_some(), "the report is kept under the tenant whose credential sent it");
 }
+
+#[tokio::test]
+async fn a_do_not_call_request_puts_the_number_on_the_list() {
+    let host = TestHost::start(true).await;
+    let id = "call-stop";
+    dialed_call(&host, id).await;
+    let body = fixture("end-of-call-report-booked", id, "vapi-stop").replace("\"notes\": \"Prefers mornings.\"", "\"doNotCallRequested\": \"yes\"");
+    assert!(!host.host.store().is_on_do_not_call("demo", "+12025550142").await.unwrap());
+    assert_eq!(deliver_as_demo(&host, &body).await.0, StatusCode::OK);
+    assert!(host.host.store().is_on_do_not_call("demo", "+12025550142").await.unwrap());
+    assert!(!host.host.store().is_on_do_not_call("globex", "+12025550142").await.unwrap(), "the tenant's own list");
+}

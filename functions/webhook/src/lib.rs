@@ -9,9 +9,10 @@
 pub mod apply;
 pub mod auth;
 pub mod message;
+pub mod metrics;
 
 use callops_aws::DynamoStore;
-use callops_domain::{CallLog, CallStatus, CallType, DomainError, NewCall, call::new_call_id, time};
+use callops_domain::{CallLog, CallStatus, CallType, DomainError, NewCall, call::new_call_id, followup, time};
 use callops_http::{ApiError, json, respond, route_key};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, http::StatusCode};
@@ -77,23 +78,55 @@ impl Webhook {
     /// same call is redone on the fresh call.
     async fn record(&self, org_id: &str, message: &ServerMessage, now: DateTime<Utc>) -> Result<(), DomainError> {
         for _ in 0..WRITE_ATTEMPTS {
-            let result = match self.find_call(org_id, message).await? {
+            // `before` is the call as it was (for a new call, as it would have
+            // been before this message), so the follow-through sees the change.
+            let (before, result) = match self.find_call(org_id, message).await? {
                 Some(stored) => match apply(&stored.call, message, now) {
                     None => return Ok(()),
-                    Some(next) => self.store.update_call(&stored, &next).await.map(|_| ()),
+                    Some(next) => (stored.call.clone(), self.store.update_call(&stored, &next).await),
                 },
                 None => {
-                    let call = self.unscheduled_call(org_id, message, now).await?;
-                    let call = apply(&call, message, now).unwrap_or(call);
-                    self.store.create_call(&call).await.map(|_| ())
+                    let base = self.unscheduled_call(org_id, message, now).await?;
+                    let call = apply(&base, message, now).unwrap_or_else(|| base.clone());
+                    (base, self.store.create_call(&call).await)
                 }
             };
             match result {
                 Err(DomainError::Conflict { .. }) => continue,
-                other => return other,
+                Err(other) => return Err(other),
+                Ok(written) => {
+                    // Only a write that set or changed the cost reports it, so a duplicate counts nothing.
+                    if written.call.cost_cents != before.cost_cents {
+                        metrics::emit_cost(&written.call, now);
+                    }
+                    self.follow_through(&before, &written.call, message, now).await?;
+                    return Ok(());
+                }
             }
         }
         Err(DomainError::Unavailable(format!("call for Vapi call {:?} kept changing", message.vapi_call_id)))
+    }
+
+    /// What follows a call's end: the do-not-call request is honoured here;
+    /// giving back the dialer slot, the retry and the follow-up call are
+    /// handed to the scheduler once it exists, and logged until then.
+    async fn follow_through(&self, before: &CallLog, after: &CallLog, message: &ServerMessage, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let do_not_call = callops_domain::classify::read_structured_data(&message.structured_data).do_not_call_requested == Some(true);
+        let agent = self.store.get_agent(&after.org_id, &after.voice_agent_id).await?;
+        let follow = followup::follow_through(before, after, agent.as_ref(), do_not_call, now);
+        if let Some(number) = &follow.do_not_call {
+            self.store.add_to_do_not_call(&after.org_id, number, "requested during a call", now).await?;
+        }
+        if follow.release_slot || follow.retry.is_some() || follow.follow_up_at.is_some() {
+            tracing::info!(
+                call_id = %after.id,
+                release_slot = follow.release_slot,
+                retry = ?follow.retry,
+                follow_up_at = ?follow.follow_up_at,
+                "follow-through for the scheduler"
+            );
+        }
+        Ok(())
     }
 
     /// The call by the ids CallOps passed in the metadata, else by Vapi call id.

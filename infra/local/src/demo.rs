@@ -35,6 +35,7 @@ pub fn demo_agents(org_id: &str, now: DateTime<Utc>) -> Vec<VoiceAgent> {
         calling_hours: CallingHours::WHOLE_DAY,
         max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
         retry_policy: RetryPolicy::default(),
+        follow_up_calls: true,
         created_at: now,
         updated_at: now,
     };

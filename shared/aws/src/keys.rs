@@ -29,6 +29,11 @@ pub fn agents_pk(org_id: &str) -> String {
     format!("{}#AGENTS", org(org_id))
 }
 
+/// A tenant's do-not-call list: one item per number.
+pub fn do_not_call_pk(org_id: &str) -> String {
+    format!("{}#DNC", org(org_id))
+}
+
 pub fn agent_sk(agent_id: &str) -> String {
     format!("{AGENT_SK_PREFIX}{agent_id}")
 }

@@ -676,4 +676,40 @@ impl DynamoStore {
         }
         Ok(())
     }
+
+    /// Puts a number on the tenant's do-not-call list (kept as it was when
+    /// already there: the first time and reason stay).
+    pub async fn add_to_do_not_call(&self, org_id: &str, number: &str, reason: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::do_not_call_pk(org_id)))
+            .key(SK, s(number))
+            .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_names("#added", "addedAt")
+            .expression_attribute_names("#reason", "reason")
+            .expression_attribute_values(":kind", s("doNotCall"))
+            .expression_attribute_values(":at", s(time::format(&at)))
+            .expression_attribute_values(":reason", s(reason))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Whether a number is on the tenant's do-not-call list.
+    pub async fn is_on_do_not_call(&self, org_id: &str, number: &str) -> Result<bool, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::do_not_call_pk(org_id)))
+            .key(SK, s(number))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item.is_some())
+    }
 }

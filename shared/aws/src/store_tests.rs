@@ -221,6 +221,7 @@ async fn agents_are_stored_per_tenant() {
         calling_hours: CallingHours::default(),
         max_concurrent_calls: 10,
         retry_policy: RetryPolicy::default(),
+        follow_up_calls: false,
         created_at: now,
         updated_at: now,
     };

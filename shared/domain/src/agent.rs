@@ -22,6 +22,9 @@ pub struct VoiceAgent {
     pub calling_hours: CallingHours,
     pub max_concurrent_calls: u32,
     pub retry_policy: RetryPolicy,
+    /// Place an OUTBOUND_FOLLOWUP call when a patient agrees a follow-up date.
+    #[serde(default)]
+    pub follow_up_calls: bool,
     #[serde(with = "time::ms")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "time::ms")]

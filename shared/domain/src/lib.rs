@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod call;
 pub mod classify;
 pub mod error;
+pub mod followup;
 pub mod time;
 
 pub use agent::{CallingHours, RetryPolicy, VoiceAgent};

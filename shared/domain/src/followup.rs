@@ -1,0 +1,150 @@
+//! What must follow when a call ends: give back the agent's dialer slot,
+//! try again when nobody was reached, place the follow-up call the patient
+//! agreed to, and honour a do-not-call request. Decided here, as a pure
+//! function of the call before and after its final write, so it happens
+//! exactly once: only the write that made the call terminal follows through.
+
+use chrono::{DateTime, Utc};
+
+use crate::{CallLog, CallOutcome, VoiceAgent};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FollowThrough {
+    /// The outbound call held one of its agent's concurrent-call slots.
+    pub release_slot: bool,
+    /// The next attempt (its number and time) by the agent's retry policy,
+    /// inside calling hours.
+    pub retry: Option<(u32, DateTime<Utc>)>,
+    /// An OUTBOUND_FOLLOWUP call at the agreed date, inside calling hours,
+    /// for agents that opt in.
+    pub follow_up_at: Option<DateTime<Utc>>,
+    /// A number to add to the tenant's do-not-call list.
+    pub do_not_call: Option<String>,
+}
+
+impl FollowThrough {
+    pub fn is_empty(&self) -> bool {
+        self == &FollowThrough::default()
+    }
+}
+
+/// What follows from `before` becoming `after`. Nothing unless this change
+/// made the call terminal. `agent` is the call's agent, when it has one.
+pub fn follow_through(
+    before: &CallLog,
+    after: &CallLog,
+    agent: Option<&VoiceAgent>,
+    do_not_call_requested: bool,
+    now: DateTime<Utc>,
+) -> FollowThrough {
+    let mut follow = FollowThrough::default();
+    if before.status.is_terminal() || !after.status.is_terminal() {
+        return follow;
+    }
+    let outbound = after.call_type.is_outbound();
+    follow.release_slot = outbound && before.status.stage() >= crate::CallStatus::Dialing.stage();
+    if do_not_call_requested {
+        follow.do_not_call = Some(after.phone_number.clone());
+        return follow;
+    }
+    let Some(agent) = agent else { return follow };
+    let nobody_reached = matches!(after.outcome, Some(CallOutcome::NoAnswer | CallOutcome::Busy | CallOutcome::Voicemail));
+    if outbound && nobody_reached {
+        let ended = after.call_ended_at.unwrap_or(now).max(now);
+        follow.retry = agent
+            .retry_policy
+            .next_attempt_after(after.attempt.max(1), ended)
+            .map(|at| (after.attempt.max(1) + 1, agent.calling_hours.next_allowed(at, agent.time_zone)));
+    }
+    if agent.follow_up_calls
+        && let Some(date) = after.follow_up_date
+    {
+        // A follow-up date is a day in the practice's own zone: its calling hours that day.
+        let day_start = crate::time::local_to_utc(agent.time_zone, date.date_naive().and_hms_opt(0, 0, 0).expect("midnight"));
+        follow.follow_up_at = Some(agent.calling_hours.next_allowed(day_start.max(now), agent.time_zone));
+    }
+    follow
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CallStatus, CallType, CallingHours, NewCall, RetryPolicy, time};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        time::parse(text).unwrap()
+    }
+
+    fn agent(follow_ups: bool) -> VoiceAgent {
+        VoiceAgent {
+            id: "a".into(),
+            org_id: "o".into(),
+            name: "A".into(),
+            vapi_assistant_id: "asst".into(),
+            vapi_phone_number_id: Some("pn".into()),
+            time_zone: "America/New_York".parse().unwrap(),
+            calling_hours: CallingHours::default(),
+            max_concurrent_calls: 10,
+            retry_policy: RetryPolicy::default(),
+            follow_up_calls: follow_ups,
+            created_at: at("2024-01-01T00:00:00Z"),
+            updated_at: at("2024-01-01T00:00:00Z"),
+        }
+    }
+
+    fn calls(outcome: CallOutcome, status: CallStatus, attempt: u32) -> (CallLog, CallLog) {
+        let before = CallLog::new(
+            NewCall {
+                org_id: "o".into(),
+                voice_agent_id: "a".into(),
+                phone_number: "+12025550142".into(),
+                call_type: CallType::OutboundLead,
+                status: CallStatus::InProgress,
+                attempt,
+            },
+            "c".into(),
+            at("2024-01-15T15:00:00Z"),
+        );
+        let mut after = before.clone();
+        after.status = status;
+        after.outcome = Some(outcome);
+        after.call_ended_at = Some(at("2024-01-15T15:01:00Z"));
+        (before, after)
+    }
+
+    #[test]
+    fn nobody_reached_means_a_retry_inside_calling_hours() {
+        let (before, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
+        let follow = follow_through(&before, &after, Some(&agent(false)), false, at("2024-01-15T15:01:00Z"));
+        assert!(follow.release_slot);
+        assert_eq!(follow.retry, Some((2, at("2024-01-15T15:31:00Z"))));
+
+        // Late in the evening the retry waits for the morning (08:00 New York = 13:00 UTC).
+        let (before, mut after) = calls(CallOutcome::Busy, CallStatus::Missed, 2);
+        after.call_ended_at = Some(at("2024-01-16T00:30:00Z"));
+        let follow = follow_through(&before, &after, Some(&agent(false)), false, at("2024-01-16T00:30:00Z"));
+        assert_eq!(follow.retry, Some((3, at("2024-01-16T13:00:00Z"))));
+
+        let (before, after) = calls(CallOutcome::Voicemail, CallStatus::Voicemail, 3);
+        assert_eq!(follow_through(&before, &after, Some(&agent(false)), false, at("2024-01-15T15:01:00Z")).retry, None, "attempts used up");
+    }
+
+    #[test]
+    fn only_the_change_that_ends_the_call_follows_through() {
+        let (_, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
+        assert!(follow_through(&after, &after, Some(&agent(false)), true, at("2024-01-15T15:01:00Z")).is_empty());
+    }
+
+    #[test]
+    fn follow_ups_and_do_not_call() {
+        let (before, mut after) = calls(CallOutcome::Booked, CallStatus::Completed, 1);
+        after.follow_up_date = Some(at("2024-02-01T00:00:00Z"));
+        let now = at("2024-01-15T15:01:00Z");
+        assert_eq!(follow_through(&before, &after, Some(&agent(false)), false, now).follow_up_at, None, "the agent did not opt in");
+        assert_eq!(follow_through(&before, &after, Some(&agent(true)), false, now).follow_up_at, Some(at("2024-02-01T13:00:00Z")));
+        let stop = follow_through(&before, &after, Some(&agent(true)), true, now);
+        assert_eq!(stop.do_not_call.as_deref(), Some("+12025550142"));
+        assert_eq!(stop.follow_up_at, None, "no follow-up for someone who asked not to be called");
+        assert!(stop.release_slot);
+    }
+}
