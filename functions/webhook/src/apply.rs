@@ -84,7 +84,7 @@ pub fn apply_end_of_call_report(call: &CallLog, message: &ServerMessage, now: Da
         next.status = status;
     }
     let analysis = read_structured_data(&message.structured_data);
-    let booked = booked_by_tool_call(&message.messages)
+    let booked = booked_by_tool_call(message.tool_names.iter().map(String::as_str))
         || analysis.appointment_booked == Some(true)
         || analysis.outcome == Some(CallOutcome::Booked);
     next.outcome = if booked { Some(CallOutcome::Booked) } else { reason_outcome.or(analysis.outcome).or(Some(CallOutcome::Other)) };

@@ -6,6 +6,7 @@
 
 use callops_domain::{DomainError, time};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The ids CallOps put in `assistantOverrides.metadata` when it dialed.
@@ -41,7 +42,8 @@ pub struct ServerMessage {
     pub summary: Option<String>,
     pub recording_url: Option<String>,
     pub structured_data: Value,
-    pub messages: Vec<Value>,
+    /// The names of the tools the assistant called during the call.
+    pub tool_names: Vec<String>,
 }
 
 /// A time from an epoch number (seconds or milliseconds, float or integer)
@@ -69,49 +71,170 @@ fn number(value: Option<&Value>) -> Option<f64> {
     callops_domain::classify::lenient_number(value?).filter(|n| *n >= 0.0)
 }
 
+// The wire shapes, typed so that parsing skips what CallOps does not read
+// (most of a report's bytes are conversation messages) instead of building a
+// tree of it. Scalars stay `Value` so that a number sent as a string, or a
+// timestamp sent either way, is still read.
+
+#[derive(Deserialize)]
+struct Envelope {
+    message: Option<RawMessage>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RawMessage {
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    timestamp: Option<Value>,
+    call: Option<RawCall>,
+    phone_number: Option<RawId>,
+    assistant: Option<RawAssistant>,
+    customer: Option<RawCustomer>,
+    status: Option<Value>,
+    ended_reason: Option<Value>,
+    started_at: Option<Value>,
+    ended_at: Option<Value>,
+    duration_seconds: Option<Value>,
+    duration_ms: Option<Value>,
+    cost: Option<Value>,
+    transcript: Option<Value>,
+    summary: Option<Value>,
+    recording_url: Option<Value>,
+    artifact: Option<RawArtifact>,
+    analysis: Option<RawAnalysis>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RawCall {
+    id: Option<Value>,
+    #[serde(rename = "type")]
+    kind: Option<Value>,
+    phone_number_id: Option<Value>,
+    assistant_id: Option<Value>,
+    customer: Option<RawCustomer>,
+    assistant_overrides: Option<RawOverrides>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawOverrides {
+    metadata: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawId {
+    id: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawAssistant {
+    id: Option<Value>,
+    metadata: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawCustomer {
+    number: Option<Value>,
+    name: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RawArtifact {
+    transcript: Option<Value>,
+    recording_url: Option<Value>,
+    messages: Option<Vec<RawConversationMessage>>,
+}
+
+/// A conversation message: only its tool calls matter here.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawConversationMessage {
+    #[serde(rename = "toolCalls", alias = "tool_calls")]
+    tool_calls: Option<Vec<RawToolCall>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawToolCall {
+    function: Option<RawFunction>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawFunction {
+    name: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RawAnalysis {
+    summary: Option<Value>,
+    structured_data: Option<Value>,
+}
+
+fn owned_text(value: Option<Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.trim().is_empty() => Some(s),
+        _ => None,
+    }
+}
+
 /// Parses a server message body (`{"message": {...}}`).
 pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, DomainError> {
     let invalid = |why: &str| DomainError::invalid("invalid_message", format!("not a Vapi server message: {why}"));
-    let root: Value = serde_json::from_slice(body).map_err(|_| invalid("the body is not JSON"))?;
-    let m = root.get("message").filter(|m| m.is_object()).ok_or_else(|| invalid("no message object"))?;
-    let kind = text(m.get("type")).ok_or_else(|| invalid("the message has no type"))?;
-    let call = m.get("call").cloned().unwrap_or(Value::Null);
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|_| invalid("the body is not a JSON message of the expected shape"))?;
+    let m = envelope.message.ok_or_else(|| invalid("no message object"))?;
+    let kind = owned_text(m.kind).ok_or_else(|| invalid("the message has no type"))?;
+    let call = m.call.unwrap_or_default();
     let metadata = call
-        .pointer("/assistantOverrides/metadata")
-        .or_else(|| m.pointer("/assistant/metadata"))
-        .cloned()
+        .assistant_overrides
+        .and_then(|o| o.metadata)
+        .or_else(|| m.assistant.as_ref().and_then(|a| a.metadata.clone()))
         .unwrap_or(Value::Null);
     let ours = OurIds {
         org_id: text(metadata.get("orgId")),
         call_id: text(metadata.get("callId")),
         attempt: number(metadata.get("attempt")).map(|a| a as u32),
     };
-    let artifact = m.get("artifact").cloned().unwrap_or(Value::Null);
-    let analysis = m.get("analysis").cloned().unwrap_or(Value::Null);
-    let duration_seconds = number(m.get("durationSeconds")).or_else(|| number(m.get("durationMs")).map(|ms| ms / 1000.0));
+    let artifact = m.artifact.unwrap_or_default();
+    let analysis = m.analysis.unwrap_or_default();
+    let duration_seconds = number(m.duration_seconds.as_ref()).or_else(|| number(m.duration_ms.as_ref()).map(|ms| ms / 1000.0));
+    let customer = m.customer.unwrap_or_default();
+    let call_customer = call.customer.unwrap_or_default();
+    let tool_names = artifact
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|message| message.tool_calls.unwrap_or_default())
+        .filter_map(|tool| owned_text(tool.function?.name))
+        .collect();
     Ok(ServerMessage {
         kind,
-        timestamp: m.get("timestamp").and_then(lenient_time),
-        vapi_call_id: text(call.get("id")),
-        call_type: text(call.get("type")),
+        timestamp: m.timestamp.as_ref().and_then(lenient_time),
+        vapi_call_id: owned_text(call.id),
+        call_type: owned_text(call.kind),
         ours,
-        phone_number_id: text(call.get("phoneNumberId")).or_else(|| text(m.pointer("/phoneNumber/id"))),
-        assistant_id: text(call.get("assistantId")).or_else(|| text(m.pointer("/assistant/id"))),
-        customer_number: text(m.pointer("/customer/number")).or_else(|| text(call.pointer("/customer/number"))),
-        customer_name: text(m.pointer("/customer/name")).or_else(|| text(call.pointer("/customer/name"))),
-        status: text(m.get("status")),
-        ended_reason: text(m.get("endedReason")),
-        started_at: m.get("startedAt").and_then(lenient_time),
-        ended_at: m.get("endedAt").and_then(lenient_time),
+        phone_number_id: owned_text(call.phone_number_id).or_else(|| owned_text(m.phone_number.and_then(|p| p.id))),
+        assistant_id: owned_text(call.assistant_id).or_else(|| owned_text(m.assistant.and_then(|a| a.id))),
+        customer_number: owned_text(customer.number).or_else(|| owned_text(call_customer.number)),
+        customer_name: owned_text(customer.name).or_else(|| owned_text(call_customer.name)),
+        status: owned_text(m.status),
+        ended_reason: owned_text(m.ended_reason),
+        started_at: m.started_at.as_ref().and_then(lenient_time),
+        ended_at: m.ended_at.as_ref().and_then(lenient_time),
         duration_seconds,
-        cost_usd: number(m.get("cost")),
-        transcript: text(artifact.get("transcript")).or_else(|| text(m.get("transcript"))),
-        summary: text(analysis.get("summary")).or_else(|| text(m.get("summary"))),
-        recording_url: text(artifact.get("recordingUrl"))
-            .or_else(|| text(m.get("recordingUrl")))
-            .or_else(|| text(artifact.pointer("/recording/mono/combinedUrl"))),
-        structured_data: analysis.get("structuredData").cloned().unwrap_or(Value::Null),
-        messages: artifact.get("messages").and_then(Value::as_array).cloned().unwrap_or_default(),
+        cost_usd: number(m.cost.as_ref()),
+        transcript: owned_text(artifact.transcript).or_else(|| owned_text(m.transcript)),
+        summary: owned_text(analysis.summary).or_else(|| owned_text(m.summary)),
+        recording_url: owned_text(artifact.recording_url).or_else(|| owned_text(m.recording_url)),
+        structured_data: analysis.structured_data.unwrap_or(Value::Null),
+        tool_names,
     })
 }
 
@@ -130,7 +253,7 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_message() {
-        for body in [&b"not json"[..], br#"{"type":"status-update"}"#, br#"{"message":{"status":"ended"}}"#] {
+        for body in [&b"not json"[..], br#"{"type":"status-update"}"#, br#"{"message":{"status":"ended"}}"#, br#"{"message":{"type":7}}"#] {
             assert!(matches!(parse_server_message(body), Err(DomainError::Invalid { code: "invalid_message", .. })));
         }
     }

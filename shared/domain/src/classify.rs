@@ -188,22 +188,15 @@ pub fn read_structured_data(data: &Value) -> CallAnalysis {
 }
 
 /// Whether the call's tool calls show an appointment booked: a tool whose
-/// name speaks of booking or scheduling an appointment, called during the call.
-pub fn booked_by_tool_call(messages: &[Value]) -> bool {
-    let booking = |name: &str| {
+/// name speaks of booking or scheduling an appointment (not of checking,
+/// cancelling or availability), called during the call.
+pub fn booked_by_tool_call<'a>(tool_names: impl IntoIterator<Item = &'a str>) -> bool {
+    tool_names.into_iter().any(|name| {
         let name = name.to_ascii_lowercase();
         (name.contains("book") || name.contains("schedule") || name.contains("appointment"))
             && !name.contains("cancel")
             && !name.contains("check")
             && !name.contains("availab")
-    };
-    messages.iter().any(|message| {
-        let calls = message.get("toolCalls").or_else(|| message.get("tool_calls")).and_then(Value::as_array);
-        calls.is_some_and(|calls| {
-            calls.iter().any(|call| {
-                call.pointer("/function/name").and_then(Value::as_str).is_some_and(booking)
-            })
-        })
     })
 }
 
@@ -299,13 +292,9 @@ mod tests {
 
     #[test]
     fn a_booking_tool_call_counts_as_booked() {
-        let messages = [
-            json!({"role": "assistant", "message": "Let me check."}),
-            json!({"role": "tool_calls", "toolCalls": [{"id": "t1", "type": "function", "function": {"name": "bookAppointment", "arguments": "{}"}}]}),
-        ];
-        assert!(booked_by_tool_call(&messages));
-        let checking = [json!({"role": "tool_calls", "toolCalls": [{"function": {"name": "checkAvailability"}}]})];
-        assert!(!booked_by_tool_call(&checking));
-        assert!(!booked_by_tool_call(&[]));
+        assert!(booked_by_tool_call(["lookupPatient", "bookAppointment"]));
+        assert!(booked_by_tool_call(["schedule_visit"]));
+        assert!(!booked_by_tool_call(["checkAvailability", "cancelAppointment"]));
+        assert!(!booked_by_tool_call([]));
     }
 }
