@@ -11,7 +11,7 @@ pub mod auth;
 pub mod message;
 pub mod metrics;
 
-use callops_aws::DynamoStore;
+use callops_aws::{AlongWithCall, DynamoStore};
 use callops_domain::{CallLog, CallStatus, CallType, DomainError, NewCall, call::new_call_id, followup, time};
 use callops_http::{ApiError, json, respond, route_key};
 use chrono::{DateTime, Utc};
@@ -80,16 +80,27 @@ impl Webhook {
         for _ in 0..WRITE_ATTEMPTS {
             // `before` is the call as it was (for a new call, as it would have
             // been before this message), so the follow-through sees the change.
-            let (before, result) = match self.find_call(org_id, message).await? {
-                Some(stored) => match apply(&stored.call, message, now) {
-                    None => return Ok(()),
-                    Some(next) => (stored.call.clone(), self.store.update_call(&stored, &next).await),
-                },
-                None => {
-                    let base = self.unscheduled_call(org_id, message, now).await?;
-                    let call = apply(&base, message, now).unwrap_or_else(|| base.clone());
-                    (base, self.store.create_call(&call).await)
+            let (stored, before) = match self.find_call(org_id, message).await? {
+                Some(stored) => {
+                    let before = stored.call.clone();
+                    (Some(stored), before)
                 }
+                None => (None, self.unscheduled_call(org_id, message, now).await?),
+            };
+            let next = match (apply(&before, message, now), &stored) {
+                (Some(next), _) => next,
+                (None, Some(_)) => return Ok(()),
+                (None, None) => before.clone(),
+            };
+            let follow = self.follow_through(&before, &next, message, now).await?;
+            let also: Vec<AlongWithCall> = follow
+                .do_not_call
+                .iter()
+                .map(|number| AlongWithCall::DoNotCall { number: number.clone(), reason: "requested during a call".into() })
+                .collect();
+            let result = match &stored {
+                Some(stored) => self.store.update_call_with(stored, &next, &also).await,
+                None => self.store.create_call_with(&next, &also).await,
             };
             match result {
                 Err(DomainError::Conflict { .. }) => continue,
@@ -99,7 +110,15 @@ impl Webhook {
                     if written.call.cost_cents != before.cost_cents {
                         metrics::emit_cost(&written.call, now);
                     }
-                    self.follow_through(&before, &written.call, message, now).await?;
+                    if follow.release_slot || follow.retry.is_some() || follow.follow_up_at.is_some() {
+                        tracing::info!(
+                            call_id = %written.call.id,
+                            release_slot = follow.release_slot,
+                            retry = ?follow.retry,
+                            follow_up_at = ?follow.follow_up_at,
+                            "follow-through for the scheduler"
+                        );
+                    }
                     return Ok(());
                 }
             }
@@ -107,26 +126,23 @@ impl Webhook {
         Err(DomainError::Unavailable(format!("call for Vapi call {:?} kept changing", message.vapi_call_id)))
     }
 
-    /// What follows a call's end: the do-not-call request is honoured here;
-    /// giving back the dialer slot, the retry and the follow-up call are
-    /// handed to the scheduler once it exists, and logged until then.
-    async fn follow_through(&self, before: &CallLog, after: &CallLog, message: &ServerMessage, now: DateTime<Utc>) -> Result<(), DomainError> {
+    /// What follows if `before` becomes `after`. The do-not-call request is
+    /// written in the call's own transaction; giving back the dialer slot, the
+    /// retry and the follow-up call are handed to the scheduler once it
+    /// exists, and logged until then.
+    async fn follow_through(
+        &self,
+        before: &CallLog,
+        after: &CallLog,
+        message: &ServerMessage,
+        now: DateTime<Utc>,
+    ) -> Result<followup::FollowThrough, DomainError> {
+        if before.status.is_terminal() || !after.status.is_terminal() {
+            return Ok(followup::FollowThrough::default());
+        }
         let do_not_call = callops_domain::classify::read_structured_data(&message.structured_data).do_not_call_requested == Some(true);
         let agent = self.store.get_agent(&after.org_id, &after.voice_agent_id).await?;
-        let follow = followup::follow_through(before, after, agent.as_ref(), do_not_call, now);
-        if let Some(number) = &follow.do_not_call {
-            self.store.add_to_do_not_call(&after.org_id, number, "requested during a call", now).await?;
-        }
-        if follow.release_slot || follow.retry.is_some() || follow.follow_up_at.is_some() {
-            tracing::info!(
-                call_id = %after.id,
-                release_slot = follow.release_slot,
-                retry = ?follow.retry,
-                follow_up_at = ?follow.follow_up_at,
-                "follow-through for the scheduler"
-            );
-        }
-        Ok(())
+        Ok(followup::follow_through(before, after, agent.as_ref(), do_not_call, now))
     }
 
     /// The call by the ids CallOps passed in the metadata, else by Vapi call id.

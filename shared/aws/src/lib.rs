@@ -15,7 +15,7 @@ pub mod table;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 
-pub use store::{CallQuery, DynamoStore, Page, PageRequest, StoredCall, Window};
+pub use store::{AlongWithCall, CallQuery, DynamoStore, Page, PageRequest, StoredCall, Window};
 
 /// Builds a DynamoDB client from the normal AWS configuration (environment,
 /// profile, role; `AWS_ENDPOINT_URL_DYNAMODB` is honoured).

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::{
     Client,
     error::{DisplayErrorContext, SdkError},
     operation::{put_item::PutItemError, transact_write_items::TransactWriteItemsError},
-    types::{AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity, Select, TransactWriteItem, WriteRequest, PutRequest},
+    types::{AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, Update, ReturnConsumedCapacity, Select, TransactWriteItem, WriteRequest, PutRequest},
 };
 use std::sync::{
     Arc,
@@ -80,6 +80,13 @@ pub struct StoredCall {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// A write that must happen exactly when a call write happens, in its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlongWithCall {
+    /// Put a number on the call's tenant's do-not-call list.
+    DoNotCall { number: String, reason: String },
 }
 
 /// Which index to read a tenant's calls from.
@@ -300,8 +307,13 @@ impl DynamoStore {
     /// Stores a new call, and claims its Vapi call id when it has one, in one
     /// transaction. `Conflict` when the id or the Vapi call id is taken.
     pub async fn create_call(&self, call: &CallLog) -> Result<StoredCall, DomainError> {
+        self.create_call_with(call, &[]).await
+    }
+
+    /// `create_call`, with more writes in the same transaction.
+    pub async fn create_call_with(&self, call: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
         let put_call = self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None);
-        self.write_call(None, call, put_call, self.vapi_pointer(call))
+        self.write_call(None, call, put_call, self.vapi_pointer(call), also)
             .await
             .map_err(|e| transaction_conflict(e, DomainError::conflict("call_exists", format!("call {} already exists", call.id))))?;
         Ok(StoredCall { call: call.clone(), revision: 1 })
@@ -311,13 +323,18 @@ impl DynamoStore {
     /// `previous` was read. A Vapi call id set for the first time is claimed
     /// in the same transaction.
     pub async fn update_call(&self, previous: &StoredCall, next: &CallLog) -> Result<StoredCall, DomainError> {
+        self.update_call_with(previous, next, &[]).await
+    }
+
+    /// `update_call`, with more writes in the same transaction.
+    pub async fn update_call_with(&self, previous: &StoredCall, next: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
         if previous.call.id != next.id || previous.call.org_id != next.org_id {
             return Err(DomainError::Unavailable("update_call got two different calls".into()));
         }
         let revision = previous.revision + 1;
         let put_call = self.put(call_item(next, revision)?, "#rev = :rev", Some(previous.revision));
         let pointer = if previous.call.vapi_call_id != next.vapi_call_id { self.vapi_pointer(next) } else { None };
-        self.write_call(Some(&previous.call), next, put_call, pointer).await.map_err(|e| {
+        self.write_call(Some(&previous.call), next, put_call, pointer, also).await.map_err(|e| {
             transaction_conflict(e, DomainError::conflict("call_changed", format!("call {} changed since it was read", next.id)))
         })?;
         Ok(StoredCall { call: next.clone(), revision })
@@ -332,9 +349,13 @@ impl DynamoStore {
         next: &CallLog,
         put_call: Put,
         pointer: Option<Put>,
+        also: &[AlongWithCall],
     ) -> Result<(), SdkError<TransactWriteItemsError>> {
         let mut items = vec![TransactWriteItem::builder().put(put_call).build()];
         items.extend(pointer.map(|p| TransactWriteItem::builder().put(p).build()));
+        for write in also {
+            items.push(TransactWriteItem::builder().update(self.along_with(&next.org_id, write, next.updated_at)).build());
+        }
         for (key, delta) in rollup::rollup_deltas(previous, next) {
             items.push(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build());
         }
@@ -677,25 +698,24 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Puts a number on the tenant's do-not-call list (kept as it was when
-    /// already there: the first time and reason stay).
-    pub async fn add_to_do_not_call(&self, org_id: &str, number: &str, reason: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(keys::do_not_call_pk(org_id)))
-            .key(SK, s(number))
-            .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
-            .expression_attribute_names("#kind", KIND)
-            .expression_attribute_names("#added", "addedAt")
-            .expression_attribute_names("#reason", "reason")
-            .expression_attribute_values(":kind", s("doNotCall"))
-            .expression_attribute_values(":at", s(time::format(&at)))
-            .expression_attribute_values(":reason", s(reason))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+    /// The transaction element for a write that goes with a call's.
+    fn along_with(&self, org_id: &str, write: &AlongWithCall, at: DateTime<Utc>) -> Update {
+        match write {
+            // The first time and reason a number was added stay.
+            AlongWithCall::DoNotCall { number, reason } => Update::builder()
+                .table_name(&self.table)
+                .key(PK, s(keys::do_not_call_pk(org_id)))
+                .key(SK, s(number))
+                .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
+                .expression_attribute_names("#kind", KIND)
+                .expression_attribute_names("#added", "addedAt")
+                .expression_attribute_names("#reason", "reason")
+                .expression_attribute_values(":kind", s("doNotCall"))
+                .expression_attribute_values(":at", s(time::format(&at)))
+                .expression_attribute_values(":reason", s(reason))
+                .build()
+                .expect("table, key and expression are set"),
+        }
     }
 
     /// Whether a number is on the tenant's do-not-call list.
