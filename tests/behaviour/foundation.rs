@@ -147,7 +147,7 @@ async fn the_agent_filter_keeps_one_agents_calls() {
 #[tokio::test]
 async fn routes_not_built_yet_say_so_and_unknown_ones_are_404() {
     let host = TestHost::start(false).await;
-    assert_error(&host.get("/api/agents", Some(DEMO_TOKEN)).await, StatusCode::NOT_IMPLEMENTED, "not_implemented");
+    assert_error(&host.get("/api/campaigns", Some(DEMO_TOKEN)).await, StatusCode::NOT_IMPLEMENTED, "not_implemented");
     assert_error(
         &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&serde_json::json!({}))).await,
         StatusCode::NOT_IMPLEMENTED,

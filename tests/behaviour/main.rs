@@ -1,6 +1,7 @@
 //! Behaviour tests: real HTTP requests to the local host, through the Lambda
 //! handlers, against the embedded engine. One binary, one module per area.
 
+mod agents;
 mod analytics;
 mod foundation;
 mod webhook;

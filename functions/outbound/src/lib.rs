@@ -2,8 +2,10 @@
 //! do-not-call list.
 
 use callops_aws::DynamoStore;
-use callops_http::{ApiError, caller, respond, route_key};
-use lambda_http::{Body, Request, Response};
+use callops_domain::{DomainError, VoiceAgent, agent::AgentInput};
+use callops_http::{ApiError, Caller, caller, json, json_body, path_param, respond, route_key};
+use chrono::Utc;
+use lambda_http::{Body, Request, Response, http::StatusCode};
 
 /// The routes this function serves, as API Gateway names them.
 pub const ROUTES: &[&str] = &[
@@ -26,8 +28,12 @@ pub const ROUTES: &[&str] = &[
 
 #[derive(Clone)]
 pub struct Outbound {
-    #[allow(dead_code)]
     store: DynamoStore,
+}
+
+#[derive(serde::Serialize)]
+struct Agents {
+    agents: Vec<VoiceAgent>,
 }
 
 impl Outbound {
@@ -41,12 +47,46 @@ impl Outbound {
     }
 
     async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {
-        let _caller = caller(&req)?;
+        let caller = caller(&req)?;
         let route = route_key(&req);
-        if ROUTES.contains(&route.as_str()) {
-            Err(ApiError::NotImplemented(route))
-        } else {
-            Err(ApiError::NoRoute(route))
+        match route.as_str() {
+            "GET /api/agents" => self.list_agents(&caller).await,
+            "POST /api/agents" => self.create_agent(&caller, &req).await,
+            "GET /api/agents/{id}" => Ok(json(StatusCode::OK, &self.agent(&caller, &req).await?)),
+            "PATCH /api/agents/{id}" => self.update_agent(&caller, &req).await,
+            known if ROUTES.contains(&known) => Err(ApiError::NotImplemented(route)),
+            _ => Err(ApiError::NoRoute(route)),
         }
+    }
+
+    async fn list_agents(&self, caller: &Caller) -> Result<Response<Body>, ApiError> {
+        let agents = self.store.list_agents(&caller.org_id).await?.into_iter().filter(|a| caller.may_see_agent(&a.id)).collect();
+        Ok(json(StatusCode::OK, &Agents { agents }))
+    }
+
+    /// The agent named in the path, if it is the caller's to see.
+    async fn agent(&self, caller: &Caller, req: &Request) -> Result<VoiceAgent, DomainError> {
+        let id = path_param(req, "id").unwrap_or_default();
+        self.store
+            .get_agent(&caller.org_id, &id)
+            .await?
+            .filter(|agent| caller.may_see_agent(&agent.id))
+            .ok_or(DomainError::NotFound { what: "voice agent" })
+    }
+
+    async fn create_agent(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        if caller.agent_ids.is_some() {
+            return Err(ApiError::Forbidden("a caller limited to some agents cannot create agents".into()));
+        }
+        let agent = json_body::<AgentInput>(req)?.create(&caller.org_id, Utc::now())?;
+        self.store.put_agent(&agent, true).await?;
+        Ok(json(StatusCode::CREATED, &agent))
+    }
+
+    async fn update_agent(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let current = self.agent(caller, req).await?;
+        let next = json_body::<AgentInput>(req)?.apply_to(&current, Utc::now())?;
+        self.store.put_agent(&next, false).await?;
+        Ok(json(StatusCode::OK, &next))
     }
 }

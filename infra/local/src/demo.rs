@@ -31,6 +31,7 @@ pub fn demo_agents(org_id: &str, now: DateTime<Utc>) -> Vec<VoiceAgent> {
         name: name.into(),
         vapi_assistant_id: assistant.into(),
         vapi_phone_number_id: Some(number.into()),
+        twilio_number: None,
         time_zone: zone.parse().expect("a valid IANA zone"),
         calling_hours: CallingHours::WHOLE_DAY,
         max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,

@@ -217,6 +217,7 @@ async fn agents_are_stored_per_tenant() {
         name: "Front desk".into(),
         vapi_assistant_id: "asst-1".into(),
         vapi_phone_number_id: Some("pn-1".into()),
+        twilio_number: None,
         time_zone: "America/Chicago".parse().unwrap(),
         calling_hours: CallingHours::default(),
         max_concurrent_calls: 10,

@@ -17,6 +17,8 @@ pub struct VoiceAgent {
     pub vapi_assistant_id: String,
     /// A number imported into Vapi; `None` when the agent dials from a transient Twilio number.
     pub vapi_phone_number_id: Option<String>,
+    #[serde(default)]
+    pub twilio_number: Option<TwilioNumber>,
     /// IANA name, e.g. `America/New_York`. Calling hours are read in this zone.
     pub time_zone: Tz,
     pub calling_hours: CallingHours,
@@ -200,5 +202,205 @@ mod tests {
         assert_eq!(policy.next_attempt_after(1, ended), Some(utc("2024-01-15T15:30:00Z")));
         assert_eq!(policy.next_attempt_after(2, ended), Some(utc("2024-01-15T17:00:00Z")));
         assert_eq!(policy.next_attempt_after(3, ended), None);
+    }
+}
+
+/// A Twilio number Vapi dials from without importing it. Its auth token is
+/// never stored: `auth_token_secret` names where it lives
+/// (`arn:aws:secretsmanager:...`, or `env:NAME` locally).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TwilioNumber {
+    pub number: String,
+    pub account_sid: String,
+    pub auth_token_secret: String,
+}
+
+/// What a client sends to create or change a voice agent; absent fields keep
+/// their value (or default, on create).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentInput {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub vapi_assistant_id: Option<String>,
+    pub vapi_phone_number_id: Option<String>,
+    pub twilio_number: Option<TwilioNumber>,
+    pub time_zone: Option<String>,
+    pub calling_hours: Option<CallingHours>,
+    pub max_concurrent_calls: Option<u32>,
+    pub retry_policy: Option<RetryPolicy>,
+    pub follow_up_calls: Option<bool>,
+}
+
+fn invalid(code: &'static str, message: &str) -> DomainError {
+    DomainError::invalid(code, message.to_string())
+}
+
+fn non_empty(value: Option<String>, code: &'static str, what: &str) -> Result<Option<String>, DomainError> {
+    match value.map(|v| v.trim().to_string()) {
+        Some(v) if v.is_empty() || v.len() > 200 => Err(invalid(code, &format!("{what} must be 1 to 200 characters"))),
+        other => Ok(other),
+    }
+}
+
+/// An agent id is part of keys and URLs: letters, digits, `-` and `_`.
+pub fn valid_agent_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') && id != "unassigned"
+}
+
+impl AgentInput {
+    /// A new agent for `org_id` from this input, with the defaults
+    /// (08:00-21:00, 10 concurrent calls, 3 attempts 30 then 120 minutes apart).
+    pub fn create(self, org_id: &str, now: DateTime<Utc>) -> Result<VoiceAgent, DomainError> {
+        let now = time::to_millis(now);
+        let id = match self.id.clone() {
+            Some(id) if valid_agent_id(&id) => id,
+            Some(_) => return Err(invalid("invalid_agent_id", "id must be 1 to 64 letters, digits, - or _ (and not \"unassigned\")")),
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        let required = |value: &Option<String>, code: &'static str, what: &str| {
+            value.is_none().then(|| invalid(code, &format!("{what} is required"))).map_or(Ok(()), Err)
+        };
+        required(&self.name, "invalid_name", "name")?;
+        required(&self.vapi_assistant_id, "invalid_vapi_assistant_id", "vapiAssistantId")?;
+        required(&self.time_zone, "invalid_time_zone", "timeZone")?;
+        let blank = VoiceAgent {
+            id,
+            org_id: org_id.to_string(),
+            name: String::new(),
+            vapi_assistant_id: String::new(),
+            vapi_phone_number_id: None,
+            twilio_number: None,
+            time_zone: Tz::UTC,
+            calling_hours: CallingHours::default(),
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            retry_policy: RetryPolicy::default(),
+            follow_up_calls: false,
+            created_at: now,
+            updated_at: now,
+        };
+        AgentInput { id: None, ..self }.apply_to(&blank, now)
+    }
+
+    /// `agent` changed by this input, checked as a whole.
+    pub fn apply_to(self, agent: &VoiceAgent, now: DateTime<Utc>) -> Result<VoiceAgent, DomainError> {
+        if self.id.as_ref().is_some_and(|id| id != &agent.id) {
+            return Err(invalid("invalid_agent_id", "an agent's id cannot change"));
+        }
+        let mut next = agent.clone();
+        if let Some(name) = non_empty(self.name, "invalid_name", "name")? {
+            next.name = name;
+        }
+        if let Some(assistant) = non_empty(self.vapi_assistant_id, "invalid_vapi_assistant_id", "vapiAssistantId")? {
+            next.vapi_assistant_id = assistant;
+        }
+        if let Some(number_id) = non_empty(self.vapi_phone_number_id, "invalid_vapi_phone_number_id", "vapiPhoneNumberId")? {
+            next.vapi_phone_number_id = Some(number_id);
+            next.twilio_number = None;
+        }
+        if let Some(twilio) = self.twilio_number {
+            let digits = twilio.number.strip_prefix('+').unwrap_or("");
+            if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("invalid_twilio_number", "twilioNumber.number must be an E.164 number (+ and 8 to 15 digits)"));
+            }
+            if twilio.account_sid.trim().is_empty() {
+                return Err(invalid("invalid_twilio_number", "twilioNumber.accountSid is required"));
+            }
+            let reference = twilio.auth_token_secret.trim();
+            if !(reference.starts_with("arn:aws:secretsmanager:") || reference.starts_with("env:")) {
+                return Err(invalid(
+                    "invalid_twilio_number",
+                    "twilioNumber.authTokenSecret must name a secret (arn:aws:secretsmanager:... or env:NAME), never hold the token",
+                ));
+            }
+            next.twilio_number = Some(twilio);
+            next.vapi_phone_number_id = None;
+        }
+        if let Some(zone) = self.time_zone {
+            next.time_zone = zone
+                .parse()
+                .map_err(|_| invalid("invalid_time_zone", "timeZone must be an IANA time zone name, e.g. America/New_York"))?;
+        }
+        if let Some(hours) = self.calling_hours {
+            next.calling_hours = CallingHours::new(hours.start, hours.end)?;
+        }
+        if let Some(max) = self.max_concurrent_calls {
+            if !(1..=100).contains(&max) {
+                return Err(invalid("invalid_max_concurrent_calls", "maxConcurrentCalls must be 1 to 100"));
+            }
+            next.max_concurrent_calls = max;
+        }
+        if let Some(policy) = self.retry_policy {
+            let delays_ok = policy.delays_minutes.iter().all(|d| (1..=7 * 24 * 60).contains(d));
+            if !(1..=10).contains(&policy.max_attempts) || !delays_ok || (policy.max_attempts > 1 && policy.delays_minutes.is_empty()) {
+                return Err(invalid(
+                    "invalid_retry_policy",
+                    "retryPolicy needs maxAttempts 1 to 10 and, when it retries, delaysMinutes of 1 to 10080 minutes each",
+                ));
+            }
+            next.retry_policy = policy;
+        }
+        if let Some(follow_ups) = self.follow_up_calls {
+            next.follow_up_calls = follow_ups;
+        }
+        if next.vapi_phone_number_id.is_none() && next.twilio_number.is_none() {
+            return Err(invalid("invalid_phone_number", "an agent needs vapiPhoneNumberId or twilioNumber to call from"));
+        }
+        next.updated_at = time::to_millis(now).max(agent.updated_at);
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    fn input(json: &str) -> AgentInput {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn code(err: DomainError) -> &'static str {
+        match err {
+            DomainError::Invalid { code, .. } => code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_agent_gets_the_defaults() {
+        let now = Utc::now();
+        let agent = input(r#"{"id":"front","name":"Front desk","vapiAssistantId":"asst","vapiPhoneNumberId":"pn","timeZone":"America/Denver"}"#)
+            .create("acme", now)
+            .unwrap();
+        assert_eq!(agent.calling_hours, CallingHours::default());
+        assert_eq!(agent.max_concurrent_calls, 10);
+        assert_eq!(agent.retry_policy, RetryPolicy::default());
+        assert_eq!(agent.time_zone, chrono_tz::America::Denver);
+        assert_eq!(agent.org_id, "acme");
+    }
+
+    #[test]
+    fn bad_agents_are_refused_with_a_code() {
+        let now = Utc::now();
+        let base = r#""name":"A","vapiAssistantId":"asst","timeZone":"UTC""#;
+        for (json, expected) in [
+            (r#"{"name":"A","vapiAssistantId":"asst","vapiPhoneNumberId":"pn"}"#.to_string(), "invalid_time_zone"),
+            (r#"{"name":"A","vapiAssistantId":"asst","vapiPhoneNumberId":"pn","timeZone":"Mars/Base"}"#.to_string(), "invalid_time_zone"),
+            (format!(r#"{{{base}}}"#), "invalid_phone_number"),
+            (format!(r#"{{{base},"vapiPhoneNumberId":"pn","id":"no spaces"}}"#), "invalid_agent_id"),
+            (format!(r#"{{{base},"vapiPhoneNumberId":"pn","maxConcurrentCalls":0}}"#), "invalid_max_concurrent_calls"),
+            (format!(r#"{{{base},"vapiPhoneNumberId":"pn","callingHours":{{"start":"21:00","end":"08:00"}}}}"#), "invalid_calling_hours"),
+            (format!(r#"{{{base},"vapiPhoneNumberId":"pn","retryPolicy":{{"maxAttempts":3,"delaysMinutes":[]}}}}"#), "invalid_retry_policy"),
+            (
+                format!(r#"{{{base},"twilioNumber":{{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"raw-token"}}}}"#),
+                "invalid_twilio_number",
+            ),
+        ] {
+            let parsed: AgentInput = serde_json::from_str(&json).unwrap();
+            assert_eq!(code(parsed.create("acme", now).unwrap_err()), expected, "{json}");
+        }
+        let twilio = input(r#"{"name":"A","vapiAssistantId":"asst","timeZone":"UTC","twilioNumber":{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"arn:aws:secretsmanager:us-east-1:1:secret:t"}}"#);
+        assert!(twilio.create("acme", now).unwrap().twilio_number.is_some());
     }
 }

@@ -82,6 +82,7 @@ mod tests {
             name: "A".into(),
             vapi_assistant_id: "asst".into(),
             vapi_phone_number_id: Some("pn".into()),
+            twilio_number: None,
             time_zone: "America/New_York".parse().unwrap(),
             calling_hours: CallingHours::default(),
             max_concurrent_calls: 10,

@@ -24,6 +24,8 @@ pub const AGENTS_CLAIM: &str = "agent_ids";
 pub enum ApiError {
     #[error("a caller identity is required")]
     Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} is not available yet")]
     NotImplemented(String),
     #[error("no route for {0}")]
@@ -118,6 +120,12 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The request body as JSON of type `T`, or `400 invalid_body` saying what is wrong.
+pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, DomainError> {
+    let bytes: &[u8] = req.body().as_ref();
+    serde_json::from_slice(bytes).map_err(|err| DomainError::invalid("invalid_body", format!("the body is not what this route takes: {err}")))
+}
+
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     match serde_json::to_string(body) {
@@ -146,6 +154,7 @@ struct ErrorDetail<'a> {
 pub fn error_response(err: &ApiError) -> Response<Body> {
     let (status, code, message) = match err {
         ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", err.to_string()),
+        ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", err.to_string()),
         ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented", err.to_string()),
         ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "no_route", err.to_string()),
         ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", err.to_string()),
