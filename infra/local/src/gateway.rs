@@ -60,33 +60,13 @@ impl Route {
                 if got.is_empty() {
                     return None;
                 }
-                params.insert(name.to_string(), percent_decode(got));
+                params.insert(name.to_string(), percent_encoding::percent_decode_str(got).decode_utf8_lossy().into_owned());
             } else if want != got {
                 return None;
             }
         }
         Some(params)
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escape = bytes.get(i + 1..i + 3).filter(|h| bytes[i] == b'%' && h.iter().all(u8::is_ascii_hexdigit));
-        match escape {
-            Some(hex) => {
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).expect("ascii"), 16).expect("hex digits"));
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Every route of every function, as the SAM template declares them.
