@@ -189,32 +189,27 @@ impl DynamoStore {
 
     /// Rollup items of one partition whose period lies from `first` to `last` (inclusive).
     async fn rollup_items(&self, pk: String, first: &str, last: &str) -> Result<Vec<Item>, DomainError> {
+        let mut pages = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":first", AttributeValue::S(first.to_string()))
+            // `~` sorts after the shard digits, so the last period's shards are all in.
+            .expression_attribute_values(":last", AttributeValue::S(format!("{last}#~")))
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
         let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
-            let output = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .expression_attribute_values(":first", AttributeValue::S(first.to_string()))
-                // `~` sorts after the shard digits, so the last period's shards are all in.
-                .expression_attribute_values(":last", AttributeValue::S(format!("{last}#~")))
-                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            self.meter().record(output.consumed_capacity.as_ref());
-            items.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(key) => start_key = Some(key),
-                None => return Ok(items),
-            }
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(unavailable)?;
+            self.meter().record(page.consumed_capacity.as_ref());
+            items.extend(page.items.unwrap_or_default());
         }
+        Ok(items)
     }
 
     /// Every rollup item in the table, with its counters.

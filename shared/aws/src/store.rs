@@ -537,28 +537,22 @@ impl DynamoStore {
     pub async fn count_calls(&self, org_id: &str, query: &CallQuery, window: Window) -> Result<u64, DomainError> {
         let (index, partition) = query.index_and_partition();
         let (condition, names, values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression(&condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .select(Select::Count)
+            .into_paginator()
+            .send();
         let mut total = 0u64;
-        let mut start_key = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index.name)
-                .key_condition_expression(&condition)
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()))
-                .select(Select::Count)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            total += output.count.max(0) as u64;
-            match output.last_evaluated_key {
-                Some(key) => start_key = Some(key),
-                None => return Ok(total),
-            }
+        while let Some(page) = pages.next().await {
+            total += page.map_err(unavailable)?.count.max(0) as u64;
         }
+        Ok(total)
     }
 
     /// Stores a voice agent: `create` fails with `Conflict` when the id is
@@ -600,31 +594,25 @@ impl DynamoStore {
 
     /// A tenant's voice agents, in id order.
     pub async fn list_agents(&self, org_id: &str) -> Result<Vec<VoiceAgent>, DomainError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(keys::agents_pk(org_id)))
+            .expression_attribute_values(":prefix", s(keys::AGENT_SK_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
         let mut agents = Vec::new();
-        let mut start_key = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(keys::agents_pk(org_id)))
-                .expression_attribute_values(":prefix", s(keys::AGENT_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in output.items.unwrap_or_default() {
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(unavailable)?.items.unwrap_or_default() {
                 agents.push(from_item(item)?);
             }
-            match output.last_evaluated_key {
-                Some(key) => start_key = Some(key),
-                None => return Ok(agents),
-            }
         }
+        Ok(agents)
     }
 
     /// Calls `each` with every item of a kind, page by page (operator tasks).
@@ -633,27 +621,21 @@ impl DynamoStore {
         kind: &str,
         mut each: impl FnMut(Item) -> Result<(), DomainError>,
     ) -> Result<(), DomainError> {
-        let mut start_key = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#kind = :kind")
-                .expression_attribute_names("#kind", KIND)
-                .expression_attribute_values(":kind", s(kind))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in output.items.unwrap_or_default() {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#kind = :kind")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":kind", s(kind))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(unavailable)?.items.unwrap_or_default() {
                 each(item)?;
             }
-            match output.last_evaluated_key {
-                Some(key) => start_key = Some(key),
-                None => return Ok(()),
-            }
         }
+        Ok(())
     }
 
     /// Every call in the table, all tenants (operator tasks).
