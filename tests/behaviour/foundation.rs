@@ -145,15 +145,10 @@ async fn the_agent_filter_keeps_one_agents_calls() {
 }
 
 #[tokio::test]
-async fn routes_not_built_yet_say_so_and_unknown_ones_are_404() {
+async fn unknown_routes_are_404() {
     let host = TestHost::start(false).await;
-    assert_error(&host.get("/api/campaigns", Some(DEMO_TOKEN)).await, StatusCode::NOT_IMPLEMENTED, "not_implemented");
-    assert_error(
-        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&serde_json::json!({}))).await,
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-    );
     assert_error(&host.get("/api/nothing-here", Some(DEMO_TOKEN)).await, StatusCode::NOT_FOUND, "no_route");
+    assert_error(&host.send(Method::PUT, "/api/agents", Some(DEMO_TOKEN), None).await, StatusCode::NOT_FOUND, "no_route");
 }
 
 #[tokio::test]

@@ -3,5 +3,7 @@
 
 mod agents;
 mod analytics;
+mod eventbridge;
 mod foundation;
+mod outbound;
 mod webhook;

@@ -30,26 +30,33 @@ pub struct TestHost {
     pub base: String,
     pub host: std::sync::Arc<Host>,
     client: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+/// The options every test host starts with: tokens for `demo` and `globex`,
+/// and their Vapi secrets.
+pub fn host_options(demo: bool, data_dir: Option<std::path::PathBuf>) -> HostOptions {
+    let tokens = HashMap::from([
+        (DEMO_TOKEN.to_string(), "demo".to_string()),
+        (OTHER_TOKEN.to_string(), OTHER_ORG.to_string()),
+    ]);
+    HostOptions { data_dir, tokens, demo, vapi_credentials: vapi_credentials() }
 }
 
 impl TestHost {
-    /// A host with the demo practice seeded (or not), tokens for `demo` and `globex`.
+    /// A host in memory with the demo practice seeded (or not).
     pub async fn start(demo: bool) -> TestHost {
-        let tokens = HashMap::from([
-            (DEMO_TOKEN.to_string(), "demo".to_string()),
-            (OTHER_TOKEN.to_string(), OTHER_ORG.to_string()),
-        ]);
-        let host = std::sync::Arc::new(
-            Host::start(HostOptions { data_dir: None, tokens, demo, vapi_credentials: vapi_credentials() })
-                .await
-                .expect("the host starts"),
-        );
+        Self::start_with(host_options(demo, None)).await
+    }
+
+    pub async fn start_with(options: HostOptions) -> TestHost {
+        let host = std::sync::Arc::new(Host::start(options).await.expect("the host starts"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = host.clone();
-        tokio::spawn(async move {
+        let serving = tokio::spawn(async move {
             serving
                 .serve(listener, async {
                     let _ = stopped.await;
@@ -57,28 +64,51 @@ impl TestHost {
                 .await
                 .expect("the host serves");
         });
-        TestHost { base, host, client: reqwest::Client::new(), _stop: stop }
+        TestHost { base, host, client: reqwest::Client::new(), stop, serving }
+    }
+
+    /// Stops serving and waits until the host (its scheduler, its engine) is gone.
+    pub async fn stop(self) {
+        let TestHost { host, stop, serving, .. } = self;
+        let _ = stop.send(());
+        let _ = serving.await;
+        assert_eq!(std::sync::Arc::strong_count(&host), 1, "nothing else holds the host");
+        drop(host);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    /// A request to the host, for tests that need headers or a raw body.
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, format!("{}{path}", self.base));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     /// Sends a request; `token` None sends no Authorization header.
     pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
+        let mut request = self.request(method, path, token);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.expect("the host answers");
-        let status = response.status();
-        let text = response.text().await.expect("a body");
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let (status, json, _) = read(request).await;
         (status, json)
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
         self.send(Method::GET, path, token, None).await
     }
+}
+
+/// Sends a request and reads its status, JSON body and headers.
+pub async fn read(request: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    let response = request.send().await.expect("the host answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("a body");
+    let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, json, headers)
 }
 
 /// Asserts a JSON error response with the given status and code.

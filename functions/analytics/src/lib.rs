@@ -8,7 +8,7 @@ use callops_domain::{
     time,
 };
 use callops_http::{
-    ApiError, Caller, caller, json, path_param, query_param, respond, route_key,
+    ApiError, Caller, caller, integer_param, json, path_param, query_param, respond, route_key,
     window::{Window, parse_window},
 };
 use chrono::{DateTime, Utc};
@@ -100,18 +100,6 @@ struct CostsResponse {
 struct RecentCalls {
     calls: Vec<CallLog>,
     next_cursor: Option<String>,
-}
-
-/// Parses an optional integer parameter within `range`, or a 400 naming it.
-fn integer_param(req: &Request, name: &str, code: &'static str, range: std::ops::RangeInclusive<usize>) -> Result<Option<usize>, DomainError> {
-    let Some(text) = query_param(req, name) else { return Ok(None) };
-    match text.parse::<usize>() {
-        Ok(value) if range.contains(&value) => Ok(Some(value)),
-        _ => Err(DomainError::invalid(
-            code,
-            format!("{name} must be a whole number from {} to {}", range.start(), range.end()),
-        )),
-    }
 }
 
 impl Analytics {

@@ -2,17 +2,8 @@
 //! attempt's time with `{orgId, callId, attempt}`.
 
 use callops_aws::DynamoStore;
-use serde::{Deserialize, Serialize};
+pub use callops_domain::schedule::DialRequest;
 use thiserror::Error;
-
-/// What each one-time schedule sends: which call, and which attempt of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DialRequest {
-    pub org_id: String,
-    pub call_id: String,
-    pub attempt: u32,
-}
 
 #[derive(Debug, Error)]
 pub enum DialError {

@@ -1,11 +1,19 @@
 //! The outbound function: voice agents, scheduling calls, campaigns and the
-//! do-not-call list.
+//! do-not-call list. Attempts are handed to a [`DialScheduler`]: EventBridge
+//! Scheduler in AWS, the local host's scheduler on one machine.
+
+pub mod campaigns;
+pub mod dnc;
+pub mod scheduling;
+
+use std::sync::Arc;
 
 use callops_aws::DynamoStore;
-use callops_domain::{DomainError, VoiceAgent, agent::AgentInput};
+use callops_domain::{DomainError, VoiceAgent, agent::AgentInput, schedule::DialScheduler};
 use callops_http::{ApiError, Caller, caller, json, json_body, path_param, respond, route_key};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
+use uuid::Uuid;
 
 /// The routes this function serves, as API Gateway names them.
 pub const ROUTES: &[&str] = &[
@@ -29,6 +37,23 @@ pub const ROUTES: &[&str] = &[
 #[derive(Clone)]
 pub struct Outbound {
     store: DynamoStore,
+    scheduler: Arc<dyn DialScheduler>,
+}
+
+/// The namespace of the ids CallOps derives from what a client sent.
+const ID_NAMESPACE: Uuid = Uuid::from_u128(0x5b0e_4c8a_9d1f_4e7a_b3c2_6f1d_0a9e_7c41);
+
+/// An id derived from its parts (UUIDv5): the same parts, the same id, so a
+/// retried request finds what the first one made instead of making it twice.
+pub(crate) fn derived_id(parts: &[&str]) -> String {
+    Uuid::new_v5(&ID_NAMESPACE, parts.join("\n").as_bytes()).to_string()
+}
+
+/// A short fingerprint of a request, to tell a retry from another request
+/// that reuses its Idempotency-Key.
+pub(crate) fn fingerprint<T: serde::Serialize>(request: &T) -> String {
+    let body = serde_json::to_vec(request).expect("a parsed request serialises");
+    Uuid::new_v5(&ID_NAMESPACE, &body).simple().to_string()
 }
 
 #[derive(serde::Serialize)]
@@ -37,8 +62,8 @@ struct Agents {
 }
 
 impl Outbound {
-    pub fn new(store: DynamoStore) -> Self {
-        Outbound { store }
+    pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>) -> Self {
+        Outbound { store, scheduler }
     }
 
     /// Handles one API Gateway request; every error is already a response.
@@ -54,7 +79,17 @@ impl Outbound {
             "POST /api/agents" => self.create_agent(&caller, &req).await,
             "GET /api/agents/{id}" => Ok(json(StatusCode::OK, &self.agent(&caller, &req).await?)),
             "PATCH /api/agents/{id}" => self.update_agent(&caller, &req).await,
-            known if ROUTES.contains(&known) => Err(ApiError::NotImplemented(route)),
+            "POST /api/outbound/schedule" => self.schedule_call(&caller, &req).await,
+            "GET /api/outbound/scheduled" => self.list_scheduled(&caller, &req).await,
+            "DELETE /api/outbound/scheduled/{id}" => self.cancel_scheduled(&caller, &req).await,
+            "PATCH /api/outbound/scheduled/{id}" => self.reschedule(&caller, &req).await,
+            "GET /api/campaigns" => self.list_campaigns(&caller).await,
+            "POST /api/campaigns" => self.create_campaign(&caller, &req).await,
+            "GET /api/campaigns/{id}" => self.get_campaign(&caller, &req).await,
+            "DELETE /api/campaigns/{id}" => self.cancel_campaign(&caller, &req).await,
+            "GET /api/dnc" => self.list_do_not_call(&caller, &req).await,
+            "POST /api/dnc" => self.add_do_not_call(&caller, &req).await,
+            "DELETE /api/dnc/{phoneNumber}" => self.remove_do_not_call(&caller, &req).await,
             _ => Err(ApiError::NoRoute(route)),
         }
     }

@@ -1,15 +1,27 @@
-//! The outbound Lambda: configuration, the DynamoDB client, the runtime.
+//! The outbound Lambda: configuration, the DynamoDB and Scheduler clients, the runtime.
 
-use callops_outbound::Outbound;
-use callops_aws::{DynamoStore, dynamodb_client_from_env};
+use std::sync::Arc;
+
+use callops_aws::{
+    DynamoStore, dynamodb_client_from_env,
+    scheduler::{DialTarget, EventBridgeScheduler},
+};
 use callops_http::config;
+use callops_outbound::Outbound;
 use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
-    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_from_env().await, table));
+    let target = DialTarget {
+        group: config::required("CALLOPS_SCHEDULE_GROUP")?,
+        dialer_arn: config::required("CALLOPS_DIALER_ARN")?,
+        role_arn: config::required("CALLOPS_SCHEDULER_ROLE_ARN")?,
+        dead_letter_arn: config::required("CALLOPS_DIALER_DLQ_ARN")?,
+    };
+    let scheduler = Arc::new(EventBridgeScheduler::from_env(target).await);
+    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_from_env().await, table), scheduler);
     let outbound = &outbound;
     run(service_fn(move |req| async move { Ok::<_, Error>(outbound.handle(req).await) })).await
 }

@@ -8,6 +8,7 @@
 
 pub mod demo;
 pub mod gateway;
+pub mod scheduler;
 
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
 
@@ -20,6 +21,7 @@ use axum::{
     routing::get,
 };
 use callops_analytics::Analytics;
+use callops_dialer::Dialer;
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
 use callops_domain::DomainError;
 use callops_http::{ApiError, ORG_CLAIM, error_response};
@@ -27,7 +29,10 @@ use callops_outbound::Outbound;
 use callops_webhook::{Webhook, auth::WebhookAuth};
 use serde_json::json;
 
-use crate::gateway::{Function, Incoming, Route};
+use crate::{
+    gateway::{Function, Incoming, Route},
+    scheduler::LocalScheduler,
+};
 
 /// The table name the local host uses inside its embedded engine.
 pub const TABLE: &str = "callops";
@@ -56,10 +61,10 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub fn new(store: DynamoStore, vapi: WebhookAuth) -> Self {
+    pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler) -> Self {
         Functions {
             analytics: Analytics::new(store.clone()),
-            outbound: Outbound::new(store.clone()),
+            outbound: Outbound::new(store.clone(), Arc::new(scheduler)),
             webhook: Webhook::new(store, vapi),
         }
     }
@@ -79,11 +84,20 @@ struct HostState {
     tokens: HashMap<String, String>,
 }
 
-/// A host with its engine up and its table ready, not yet listening.
+/// A host with its engine up, its table ready and its scheduler firing,
+/// not yet listening. Dropping it stops the scheduler and the engine.
 pub struct Host {
     engine: EmbeddedDynamo,
     store: DynamoStore,
     options: HostOptions,
+    scheduler: LocalScheduler,
+    firing: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.firing.abort();
+    }
 }
 
 impl Host {
@@ -101,11 +115,22 @@ impl Host {
         if options.demo {
             demo::seed(&store, demo::DEMO_ORG, chrono::Utc::now()).await?;
         }
-        Ok(Host { engine, store, options })
+        let scheduler = LocalScheduler::new();
+        let restored = scheduler.restore(&store).await?;
+        if restored > 0 {
+            tracing::info!(restored, "scheduled attempts restored from the store");
+        }
+        let firing = scheduler.run(Dialer::new(store.clone()));
+        Ok(Host { engine, store, options, scheduler, firing })
     }
 
     pub fn store(&self) -> &DynamoStore {
         &self.store
+    }
+
+    /// The scheduler standing in for EventBridge Scheduler.
+    pub fn scheduler(&self) -> &LocalScheduler {
+        &self.scheduler
     }
 
     /// The embedded engine's DynamoDB endpoint.
@@ -116,7 +141,11 @@ impl Host {
     /// The HTTP app: `/healthz`, then every API route.
     pub fn router(&self) -> Router {
         let state = Arc::new(HostState {
-            functions: Functions::new(self.store.clone(), WebhookAuth::new(self.options.vapi_credentials.clone())),
+            functions: Functions::new(
+                self.store.clone(),
+                WebhookAuth::new(self.options.vapi_credentials.clone()),
+                self.scheduler.clone(),
+            ),
             routes: gateway::routes(),
             tokens: self.options.tokens.clone(),
         });

@@ -9,6 +9,9 @@ use crate::table::{self, Index};
 pub const CALL_SK: &str = "CALL";
 pub const VAPI_CALL_SK: &str = "VAPI_CALL";
 pub const AGENT_SK_PREFIX: &str = "AGENT#";
+pub const CAMPAIGN_SK_PREFIX: &str = "CAMPAIGN#";
+/// Beside a call created under an `Idempotency-Key`, in the call's partition.
+pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 
 fn org(org_id: &str) -> String {
     format!("ORG#{org_id}")
@@ -32,6 +35,15 @@ pub fn agents_pk(org_id: &str) -> String {
 /// A tenant's do-not-call list: one item per number.
 pub fn do_not_call_pk(org_id: &str) -> String {
     format!("{}#DNC", org(org_id))
+}
+
+/// All of a tenant's campaigns live in one partition, listed by one query.
+pub fn campaigns_pk(org_id: &str) -> String {
+    format!("{}#CAMPAIGNS", org(org_id))
+}
+
+pub fn campaign_sk(campaign_id: &str) -> String {
+    format!("{CAMPAIGN_SK_PREFIX}{campaign_id}")
 }
 
 pub fn agent_sk(agent_id: &str) -> String {

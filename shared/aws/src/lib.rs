@@ -2,13 +2,17 @@
 //!
 //! - [`table`]: the one definition of the DynamoDB table and its indexes.
 //! - [`keys`]: how each item's keys are built from the tenant and its ids.
-//! - [`store`]: the DynamoDB store (aws-sdk-dynamodb + serde_dynamo).
+//! - [`store`]: the DynamoDB store (aws-sdk-dynamodb + serde_dynamo);
+//!   [`outbound`]: its do-not-call list and campaigns.
+//! - [`scheduler`]: one EventBridge Scheduler schedule per dial attempt.
 //! - [`embedded`] (feature `embedded`): the in-process DynamoDB-compatible
 //!   engine for the local host and the tests.
 
 pub mod cursor;
 pub mod keys;
+pub mod outbound;
 pub mod rollup;
+pub mod scheduler;
 pub mod store;
 pub mod table;
 

@@ -87,6 +87,9 @@ pub struct Page<T> {
 pub enum AlongWithCall {
     /// Put a number on the call's tenant's do-not-call list.
     DoNotCall { number: String, reason: String },
+    /// Remember, beside a new call, the fingerprint of the request that
+    /// created it under an `Idempotency-Key`.
+    IdempotencyKey { fingerprint: String },
 }
 
 /// Which index to read a tenant's calls from.
@@ -129,12 +132,14 @@ pub struct PageRequest<'a> {
     pub limit: usize,
     pub cursor: Option<&'a str>,
     pub only_agents: Option<&'a [String]>,
+    /// Only calls in this status (for indexes that carry the status).
+    pub only_status: Option<CallStatus>,
 }
 
 impl<'a> PageRequest<'a> {
     /// Oldest first, everything, no cursor: the usual start.
     pub fn new(query: &'a CallQuery, limit: usize) -> Self {
-        PageRequest { query, window: Window::default(), newest_first: false, limit, cursor: None, only_agents: None }
+        PageRequest { query, window: Window::default(), newest_first: false, limit, cursor: None, only_agents: None, only_status: None }
     }
 }
 
@@ -151,7 +156,7 @@ pub(crate) fn unavailable<E: std::error::Error + 'static>(err: SdkError<E>) -> D
     DomainError::Unavailable(format!("DynamoDB: {}", DisplayErrorContext(&err)))
 }
 
-fn put_conflict(err: SdkError<PutItemError>, conflict: DomainError) -> DomainError {
+pub(crate) fn put_conflict(err: SdkError<PutItemError>, conflict: DomainError) -> DomainError {
     match err.as_service_error() {
         Some(PutItemError::ConditionalCheckFailedException(_)) => conflict,
         _ => unavailable(err),
@@ -184,31 +189,31 @@ fn met_another_transaction(err: &SdkError<TransactWriteItemsError>) -> bool {
     }
 }
 
-fn string_attr(item: &Item, name: &str) -> Option<String> {
+pub(crate) fn string_attr(item: &Item, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(text)) => Some(text.clone()),
         _ => None,
     }
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
 /// Serialises a domain value into an item, leaving out absent fields rather
 /// than storing NULLs.
-fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, DomainError> {
+pub(crate) fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, DomainError> {
     let mut item: Item = serde_dynamo::to_item(value)
         .map_err(|e| DomainError::Unavailable(format!("cannot serialise item: {e}")))?;
     item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
     Ok(item)
 }
 
-fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, DomainError> {
+pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, DomainError> {
     serde_dynamo::from_item(item).map_err(|e| DomainError::Unavailable(format!("stored item does not parse: {e}")))
 }
 
@@ -354,7 +359,7 @@ impl DynamoStore {
         let mut items = vec![TransactWriteItem::builder().put(put_call).build()];
         items.extend(pointer.map(|p| TransactWriteItem::builder().put(p).build()));
         for write in also {
-            items.push(TransactWriteItem::builder().update(self.along_with(&next.org_id, write, next.updated_at)).build());
+            items.push(self.along_with(next, write));
         }
         for (key, delta) in rollup::rollup_deltas(previous, next) {
             items.push(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build());
@@ -430,8 +435,8 @@ impl DynamoStore {
     }
 
     /// A page of raw index items, and the cursor after the last one.
-    async fn query_index(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<Item>, DomainError> {
-        let PageRequest { query, window, newest_first, limit, cursor, only_agents } = *request;
+    pub(crate) async fn query_index(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<Item>, DomainError> {
+        let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status } = *request;
         let (index, partition) = query.index_and_partition();
         let start_key = match cursor {
             None => None,
@@ -451,7 +456,7 @@ impl DynamoStore {
         };
 
         let (condition, mut names, mut values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
-        let filter = only_agents.map(|agents| {
+        let agent_filter = only_agents.map(|agents| {
             names.insert("#agent".into(), "voiceAgentId".into());
             let placeholders: Vec<String> = (0..agents.len().max(1)).map(|i| format!(":agent{i}")).collect();
             for (i, agent) in agents.iter().enumerate() {
@@ -462,6 +467,15 @@ impl DynamoStore {
             }
             format!("#agent IN ({})", placeholders.join(", "))
         });
+        let status_filter = only_status.map(|status| {
+            names.insert("#status".into(), "status".into());
+            values.insert(":status".into(), s(status.as_str()));
+            "#status = :status".to_string()
+        });
+        let filter = match (agent_filter, status_filter) {
+            (Some(a), Some(b)) => Some(format!("{a} AND {b}")),
+            (a, b) => a.or(b),
+        };
 
         let limit = limit.clamp(1, MAX_PAGE);
         let mut items = Vec::with_capacity(limit);
@@ -649,6 +663,15 @@ impl DynamoStore {
         Ok(calls)
     }
 
+    /// Stores calls that have not started (scheduled ones), in batches: a
+    /// call that has not started counts in no rollup, so none changes.
+    pub async fn put_new_calls(&self, calls: &[CallLog]) -> Result<(), DomainError> {
+        if let Some(started) = calls.iter().find(|call| call.call_started_at.is_some()) {
+            return Err(DomainError::Unavailable(format!("call {} has started; store it with create_call", started.id)));
+        }
+        self.bulk_put_calls(calls).await
+    }
+
     /// Writes calls in batches, unconditionally and without touching the
     /// rollups: for bulk loads, which rebuild the rollups afterwards.
     pub async fn bulk_put_calls(&self, calls: &[CallLog]) -> Result<(), DomainError> {
@@ -681,12 +704,13 @@ impl DynamoStore {
     }
 
     /// The transaction element for a write that goes with a call's.
-    fn along_with(&self, org_id: &str, write: &AlongWithCall, at: DateTime<Utc>) -> Update {
+    fn along_with(&self, call: &CallLog, write: &AlongWithCall) -> TransactWriteItem {
+        let at = call.updated_at;
         match write {
             // The first time and reason a number was added stay.
-            AlongWithCall::DoNotCall { number, reason } => Update::builder()
+            AlongWithCall::DoNotCall { number, reason } => TransactWriteItem::builder().update(Update::builder()
                 .table_name(&self.table)
-                .key(PK, s(keys::do_not_call_pk(org_id)))
+                .key(PK, s(keys::do_not_call_pk(&call.org_id)))
                 .key(SK, s(number))
                 .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
                 .expression_attribute_names("#kind", KIND)
@@ -696,8 +720,33 @@ impl DynamoStore {
                 .expression_attribute_values(":at", s(time::format(&at)))
                 .expression_attribute_values(":reason", s(reason))
                 .build()
-                .expect("table, key and expression are set"),
+                .expect("table, key and expression are set")).build(),
+            AlongWithCall::IdempotencyKey { fingerprint } => {
+                let item = HashMap::from([
+                    (PK.to_string(), s(keys::call_pk(&call.org_id, &call.id))),
+                    (SK.to_string(), s(keys::IDEMPOTENCY_SK)),
+                    (KIND.to_string(), s("idempotencyKey")),
+                    ("fingerprint".to_string(), s(fingerprint)),
+                ]);
+                TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build()
+            }
         }
+    }
+
+    /// The fingerprint of the request that created a call under an
+    /// `Idempotency-Key`, if one did.
+    pub async fn request_fingerprint(&self, org_id: &str, call_id: &str) -> Result<Option<String>, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::call_pk(org_id, call_id)))
+            .key(SK, s(keys::IDEMPOTENCY_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item.as_ref().and_then(|item| string_attr(item, "fingerprint")))
     }
 
     /// Whether a number is on the tenant's do-not-call list.

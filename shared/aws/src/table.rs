@@ -32,6 +32,8 @@ pub enum Projected {
     /// The fields the analytics count ([`ANALYTICS_FIELDS`]), so figures are
     /// read without transcripts.
     AnalyticsFields,
+    /// The keys and these few fields, which queries on the index filter or count by.
+    Fields(&'static [&'static str]),
 }
 
 /// The call fields the `byAgent` and `byOrg` indexes project: exactly the
@@ -51,10 +53,18 @@ pub const BY_TYPE: Index = Index { name: "byType", pk: "byTypePk", sk: "byTypeSk
 pub const BY_OUTCOME: Index = Index { name: "byOutcome", pk: "byOutcomePk", sk: "byOutcomeSk", projection: Projected::KeysOnly };
 /// A tenant's calls in one status, by the time they last changed.
 pub const BY_STATUS: Index = Index { name: "byStatus", pk: "byStatusPk", sk: "byStatusSk", projection: Projected::KeysOnly };
+/// What `byCampaign` carries: enough to count a campaign's calls by status
+/// and outcome, and to filter them by agent, without reading the calls.
+pub const CAMPAIGN_FIELDS: &[&str] = &["voiceAgentId", "status", "outcome"];
+/// What `byScheduledAt` carries: the agent, to filter the waiting calls by.
+pub const SCHEDULED_FIELDS: &[&str] = &["voiceAgentId"];
+
 /// A campaign's calls, by scheduled (or creation) time.
-pub const BY_CAMPAIGN: Index = Index { name: "byCampaign", pk: "byCampaignPk", sk: "byCampaignSk", projection: Projected::KeysOnly };
+pub const BY_CAMPAIGN: Index =
+    Index { name: "byCampaign", pk: "byCampaignPk", sk: "byCampaignSk", projection: Projected::Fields(CAMPAIGN_FIELDS) };
 /// A tenant's calls waiting in status SCHEDULED, soonest first.
-pub const BY_SCHEDULED_AT: Index = Index { name: "byScheduledAt", pk: "byScheduledAtPk", sk: "byScheduledAtSk", projection: Projected::KeysOnly };
+pub const BY_SCHEDULED_AT: Index =
+    Index { name: "byScheduledAt", pk: "byScheduledAtPk", sk: "byScheduledAtSk", projection: Projected::Fields(SCHEDULED_FIELDS) };
 
 pub const INDEXES: [Index; 7] = [BY_AGENT, BY_ORG, BY_TYPE, BY_OUTCOME, BY_STATUS, BY_CAMPAIGN, BY_SCHEDULED_AT];
 
@@ -84,13 +94,18 @@ pub fn attribute_definitions() -> Vec<AttributeDefinition> {
     names.into_iter().map(string_attribute).collect()
 }
 
+fn included(fields: &[&str]) -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .set_non_key_attributes(Some(fields.iter().map(|f| f.to_string()).collect()))
+        .build()
+}
+
 fn projection(projected: Projected) -> Projection {
     match projected {
         Projected::KeysOnly => Projection::builder().projection_type(ProjectionType::KeysOnly).build(),
-        Projected::AnalyticsFields => Projection::builder()
-            .projection_type(ProjectionType::Include)
-            .set_non_key_attributes(Some(ANALYTICS_FIELDS.iter().map(|f| f.to_string()).collect()))
-            .build(),
+        Projected::AnalyticsFields => included(ANALYTICS_FIELDS),
+        Projected::Fields(fields) => included(fields),
     }
 }
 

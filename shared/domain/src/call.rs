@@ -205,6 +205,10 @@ pub struct CallLog {
     pub call_purpose: Option<String>,
     pub call_notes: Option<String>,
     pub customer_name: Option<String>,
+    /// Values for the placeholders in the assistant's prompts (Vapi's
+    /// `variableValues`), e.g. a campaign contact's CSV columns.
+    #[serde(default)]
+    pub variable_values: std::collections::BTreeMap<String, String>,
     /// Which dial attempt this call is (1 for the first); 0 for inbound calls.
     pub attempt: u32,
     pub ended_reason: Option<String>,
@@ -273,6 +277,7 @@ impl CallLog {
             call_purpose: None,
             call_notes: None,
             customer_name: None,
+            variable_values: Default::default(),
             attempt: new.attempt,
             ended_reason: None,
             follow_up_required: false,
@@ -380,7 +385,7 @@ mod tests {
             "paymentPlanAmount", "collectionAttempt", "collectionAmount", "collectionSuccess",
             "transferredToStaff", "transferredTo", "vapiCallId", "callType", "campaignId",
             "scheduledAt", "callPurpose", "callNotes", "followUpRequired", "followUpDate",
-            "callQuality", "customerSentiment", "aiConfidence", "costCents", "updatedAt", "attempt",
+            "callQuality", "customerSentiment", "aiConfidence", "costCents", "updatedAt", "attempt", "variableValues",
         ] {
             assert!(json.get(field).is_some(), "missing {field}");
         }

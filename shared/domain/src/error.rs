@@ -19,6 +19,11 @@ pub enum DomainError {
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
 
+    /// An outbound call asked for a time its agent may not call; the next
+    /// time it may.
+    #[error("agent {agent_id} does not call at that time; the next allowed time is {}", crate::time::format(next_allowed_at))]
+    OutsideCallingHours { agent_id: String, next_allowed_at: chrono::DateTime<chrono::Utc> },
+
     /// A dependency failed (DynamoDB, Vapi). Logged in full, never shown.
     #[error("dependency failed: {0}")]
     Unavailable(String),

@@ -8,9 +8,12 @@
 pub mod agent;
 pub mod analytics;
 pub mod call;
+pub mod campaign;
 pub mod classify;
 pub mod error;
 pub mod followup;
+pub mod phone;
+pub mod schedule;
 pub mod time;
 
 pub use agent::{CallingHours, RetryPolicy, VoiceAgent};

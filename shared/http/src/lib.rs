@@ -120,6 +120,23 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Parses an optional integer parameter within `range`, or a 400 naming it.
+pub fn integer_param(req: &Request, name: &str, code: &'static str, range: std::ops::RangeInclusive<usize>) -> Result<Option<usize>, DomainError> {
+    let Some(text) = query_param(req, name) else { return Ok(None) };
+    match text.parse::<usize>() {
+        Ok(value) if range.contains(&value) => Ok(Some(value)),
+        _ => Err(DomainError::invalid(
+            code,
+            format!("{name} must be a whole number from {} to {}", range.start(), range.end()),
+        )),
+    }
+}
+
+/// A request header as text; absent, empty or not text counts as absent.
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
+}
+
 /// The request body as JSON of type `T`, or `400 invalid_body` saying what is wrong.
 pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, DomainError> {
     let bytes: &[u8] = req.body().as_ref();
@@ -144,9 +161,13 @@ struct ErrorBody<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ErrorDetail<'a> {
     code: &'a str,
     message: String,
+    /// For `outside_calling_hours`: when the agent may call next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_allowed_at: Option<String>,
 }
 
 /// The one mapping from errors to responses: `{"error": {"code", "message"}}`.
@@ -161,12 +182,17 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         ApiError::Domain(DomainError::Invalid { code, message }) => (StatusCode::BAD_REQUEST, *code, message.clone()),
         ApiError::Domain(DomainError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found", err.to_string()),
         ApiError::Domain(DomainError::Conflict { code, message }) => (StatusCode::CONFLICT, *code, message.clone()),
+        ApiError::Domain(DomainError::OutsideCallingHours { .. }) => (StatusCode::BAD_REQUEST, "outside_calling_hours", err.to_string()),
         ApiError::Domain(DomainError::Unavailable(detail)) => {
             tracing::error!(error = %detail, "request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side; try again".to_string())
         }
     };
-    let body = ErrorBody { error: ErrorDetail { code, message } };
+    let next_allowed_at = match err {
+        ApiError::Domain(DomainError::OutsideCallingHours { next_allowed_at, .. }) => Some(callops_domain::time::format(next_allowed_at)),
+        _ => None,
+    };
+    let body = ErrorBody { error: ErrorDetail { code, message, next_allowed_at } };
     Response::builder()
         .status(status)
         .header(CONTENT_TYPE, "application/json")

@@ -53,8 +53,13 @@ fn parse_instant(text: &str, tz: Tz, end: End) -> Option<DateTime<Utc>> {
         .map(|local| time::to_millis(time::local_to_utc(tz, local)))
 }
 
-/// Reads a window; `now` is the default end.
-pub fn parse_window(start: Option<&str>, end: Option<&str>, tz: Option<&str>, now: DateTime<Utc>) -> Result<Window, DomainError> {
+/// Reads the ends of a window as given, either one open (`None`), and
+/// refuses one that runs backwards.
+pub fn parse_bounds(
+    start: Option<&str>,
+    end: Option<&str>,
+    tz: Option<&str>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>, Tz), DomainError> {
     let tz = parse_tz(tz)?;
     let start = start
         .map(|text| {
@@ -70,6 +75,17 @@ pub fn parse_window(start: Option<&str>, end: Option<&str>, tz: Option<&str>, no
             })
         })
         .transpose()?;
+    if let (Some(start), Some(end)) = (start, end)
+        && start > end
+    {
+        return Err(DomainError::invalid("invalid_window", "startDate must not be after endDate"));
+    }
+    Ok((start, end, tz))
+}
+
+/// Reads a window; `now` is the default end.
+pub fn parse_window(start: Option<&str>, end: Option<&str>, tz: Option<&str>, now: DateTime<Utc>) -> Result<Window, DomainError> {
+    let (start, end, tz) = parse_bounds(start, end, tz)?;
     let end = end.unwrap_or_else(|| time::to_millis(now));
     let start = start.unwrap_or(end - Duration::days(DEFAULT_WINDOW_DAYS));
     if start > end {

@@ -1,0 +1,156 @@
+//! Campaigns: one outbound call per contact, spread over the agent's calling
+//! hours, followed as a whole (how many are waiting, dialing, done, and with
+//! what outcome) and cancelled as a whole.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{CallLog, CallStatus, DomainError, time};
+
+/// The most contacts one campaign request may carry.
+pub const MAX_CONTACTS: usize = 10_000;
+/// The most variables one contact may carry, and their sizes.
+pub const MAX_VARIABLES: usize = 50;
+const MAX_VARIABLE_NAME: usize = 64;
+const MAX_VARIABLE_VALUE: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CampaignStatus {
+    Active,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Campaign {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub voice_agent_id: String,
+    pub call_purpose: Option<String>,
+    pub status: CampaignStatus,
+    /// How many calls are started a minute at most.
+    pub calls_per_minute: u32,
+    #[serde(with = "time::ms")]
+    pub starts_at: DateTime<Utc>,
+    /// Calls created, one per accepted contact.
+    pub calls: u32,
+    /// Contacts refused when the campaign was created.
+    pub rejected: u32,
+    #[serde(with = "time::ms")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "time::ms")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One person to call: the number (as given, until checked), a name, and
+/// the values the assistant's prompt placeholders take.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Contact {
+    #[serde(alias = "phoneNumber")]
+    pub number: String,
+    #[serde(default, alias = "customerName")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+/// Checks a contact's (or a call's) variables: names and values of a sane size.
+pub fn check_variables(variables: &BTreeMap<String, String>) -> Result<(), DomainError> {
+    if variables.len() > MAX_VARIABLES {
+        return Err(DomainError::invalid("invalid_variables", format!("at most {MAX_VARIABLES} variables")));
+    }
+    for (name, value) in variables {
+        let name_ok = !name.is_empty()
+            && name.len() <= MAX_VARIABLE_NAME
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        if !name_ok {
+            return Err(DomainError::invalid(
+                "invalid_variables",
+                format!("variable name {name:?} must be 1 to {MAX_VARIABLE_NAME} letters, digits, _, - or ."),
+            ));
+        }
+        if value.len() > MAX_VARIABLE_VALUE {
+            return Err(DomainError::invalid("invalid_variables", format!("variable {name:?} is longer than {MAX_VARIABLE_VALUE} bytes")));
+        }
+    }
+    Ok(())
+}
+
+/// Where a campaign's calls are: how many in each status, and with which outcome.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignCounts {
+    pub total: u64,
+    pub scheduled: u64,
+    pub dialing: u64,
+    pub in_progress: u64,
+    pub completed: u64,
+    pub missed: u64,
+    pub voicemail: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    /// Calls by outcome name; calls without one are left out.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+impl CampaignCounts {
+    pub fn add(&mut self, status: CallStatus, outcome: Option<&str>) {
+        self.total += 1;
+        let slot = match status {
+            CallStatus::Scheduled => &mut self.scheduled,
+            CallStatus::Dialing => &mut self.dialing,
+            CallStatus::InProgress => &mut self.in_progress,
+            CallStatus::Completed => &mut self.completed,
+            CallStatus::Missed => &mut self.missed,
+            CallStatus::Voicemail => &mut self.voicemail,
+            CallStatus::Failed => &mut self.failed,
+            CallStatus::Cancelled => &mut self.cancelled,
+        };
+        *slot += 1;
+        if let Some(outcome) = outcome {
+            *self.outcomes.entry(outcome.to_string()).or_default() += 1;
+        }
+    }
+
+    pub fn of(calls: &[CallLog]) -> Self {
+        let mut counts = CampaignCounts::default();
+        for call in calls {
+            counts.add(call.status, call.outcome.map(|o| o.as_str()));
+        }
+        counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_by_status_and_outcome() {
+        let mut counts = CampaignCounts::default();
+        counts.add(CallStatus::Scheduled, None);
+        counts.add(CallStatus::Completed, Some("BOOKED"));
+        counts.add(CallStatus::Completed, Some("BOOKED"));
+        counts.add(CallStatus::Missed, Some("NO_ANSWER"));
+        assert_eq!((counts.total, counts.scheduled, counts.completed, counts.missed), (4, 1, 2, 1));
+        assert_eq!(counts.outcomes.get("BOOKED"), Some(&2));
+        let json = serde_json::to_value(&counts).unwrap();
+        assert_eq!(json["inProgress"], 0);
+        assert_eq!(json["outcomes"]["NO_ANSWER"], 1);
+    }
+
+    #[test]
+    fn variables_have_sane_names_and_sizes() {
+        let ok = BTreeMap::from([("appointment_date".to_string(), "May 3".to_string())]);
+        assert!(check_variables(&ok).is_ok());
+        let bad_name = BTreeMap::from([("has space".to_string(), "x".to_string())]);
+        assert!(matches!(check_variables(&bad_name), Err(DomainError::Invalid { code: "invalid_variables", .. })));
+        let long = BTreeMap::from([("a".to_string(), "x".repeat(1_001))]);
+        assert!(check_variables(&long).is_err());
+    }
+}

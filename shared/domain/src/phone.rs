@@ -1,0 +1,59 @@
+//! Phone numbers: what a person types in, checked and written the one way
+//! Vapi and Twilio take it (E.164), with libphonenumber's rules through the
+//! `phonenumber` crate. Practices are in the US, so a number without a
+//! country code is read as a US number.
+
+use crate::DomainError;
+
+/// `text` as an E.164 number (`+15551234567`), or `invalid_phone_number`.
+pub fn normalize(text: &str) -> Result<String, DomainError> {
+    let trimmed = text.trim();
+    let refuse = |why: &str| DomainError::invalid("invalid_phone_number", format!("{trimmed:?} is not a phone number we can dial: {why}"));
+    if trimmed.is_empty() || trimmed.len() > 32 {
+        return Err(refuse("expected a number such as +15551234567"));
+    }
+    let number = phonenumber::parse(Some(phonenumber::country::Id::US), trimmed).map_err(|e| refuse(&e.to_string()))?;
+    if !phonenumber::is_valid(&number) {
+        return Err(refuse("no such number is in use in its country's numbering plan"));
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// A number for logs: the country code and the last two digits only.
+pub fn mask(number: &str) -> String {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 6 {
+        return "***".into();
+    }
+    let tail: String = digits[digits.len() - 2..].iter().collect();
+    let head = if number.starts_with("+1") { "+1" } else { "+" };
+    format!("{head}***{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_in_e164() {
+        assert_eq!(normalize("+1 (212) 555-0142").unwrap(), "+12125550142");
+        assert_eq!(normalize("212.555.0142").unwrap(), "+12125550142", "a US number may leave out +1");
+        assert_eq!(normalize("+44 20 7946 0958").unwrap(), "+442079460958");
+        assert_eq!(normalize(" +12125550142 ").unwrap(), "+12125550142");
+    }
+
+    #[test]
+    fn what_cannot_be_dialled_is_refused() {
+        for bad in ["", "hello", "123", "+1 000 000 0000", "+999 1234 5678", "+1212555014212345678901234567890123"] {
+            let err = normalize(bad).unwrap_err();
+            assert!(matches!(err, DomainError::Invalid { code: "invalid_phone_number", .. }), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn masked_numbers_keep_only_the_country_and_two_digits() {
+        assert_eq!(mask("+12125550142"), "+1***42");
+        assert_eq!(mask("+442079460958"), "+***58");
+        assert_eq!(mask("12"), "***");
+    }
+}

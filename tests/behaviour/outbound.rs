@@ -1,0 +1,336 @@
+//! Outbound scheduling through the local host: one call scheduled, listed,
+//! moved and cancelled; every refusal with its code and nothing stored; the
+//! Idempotency-Key; the do-not-call list; campaigns from JSON and CSV; and
+//! the local scheduler firing what came due while the host was down.
+
+use callops_aws::{CallQuery, Window};
+use callops_domain::{CallLog, schedule::DialRequest, time};
+use callops_tests::{DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, host_options, read};
+use chrono::{DateTime, Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn in_minutes(minutes: i64) -> String {
+    time::format(&(Utc::now() + Duration::minutes(minutes)))
+}
+
+fn at(value: &Value) -> DateTime<Utc> {
+    time::parse(value.as_str().expect("a time")).expect("an RFC 3339 time")
+}
+
+fn lead(number: &str, scheduled_at: &str) -> Value {
+    json!({
+        "phoneNumber": number, "callType": "OUTBOUND_LEAD", "scheduledAt": scheduled_at,
+        "purpose": "New patient follow-up", "voiceAgentId": "front-desk", "customerName": "Ada Lovelace",
+    })
+}
+
+/// The schedule names waiting in the local scheduler.
+fn pending(host: &TestHost) -> Vec<(DateTime<Utc>, String)> {
+    host.host.scheduler().pending()
+}
+
+fn schedule_name(call: &Value) -> String {
+    DialRequest { org_id: call["orgId"].as_str().unwrap().into(), call_id: call["id"].as_str().unwrap().into(), attempt: 1 }.schedule_name()
+}
+
+async fn waiting_calls(host: &TestHost, org: &str) -> u64 {
+    host.host.store().count_calls(org, &CallQuery::Scheduled, Window::default()).await.unwrap()
+}
+
+async fn schedule(host: &TestHost, body: &Value) -> (StatusCode, Value) {
+    host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(body)).await
+}
+
+#[tokio::test]
+async fn a_call_is_scheduled_listed_moved_and_cancelled() {
+    let host = TestHost::start(true).await;
+    let (status, call) = schedule(&host, &lead("(212) 555-0142", &in_minutes(60))).await;
+    assert_eq!(status, StatusCode::CREATED, "{call}");
+    assert_eq!(call["status"], "SCHEDULED");
+    assert_eq!(call["phoneNumber"], "+12125550142", "normalised to E.164");
+    assert_eq!(call["attempt"], 1);
+    assert_eq!(call["callType"], "OUTBOUND_LEAD");
+    assert_eq!(call["customerName"], "Ada Lovelace");
+    let id = call["id"].as_str().unwrap().to_string();
+    assert_eq!(pending(&host), vec![(at(&call["scheduledAt"]), schedule_name(&call))], "one schedule, at the call's time");
+
+    let (_, listed) = host.get("/api/outbound/scheduled", Some(DEMO_TOKEN)).await;
+    assert_eq!(listed["calls"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["calls"][0]["id"], id);
+    let (_, other_agent) = host.get("/api/outbound/scheduled?agentId=billing", Some(DEMO_TOKEN)).await;
+    assert!(other_agent["calls"].as_array().unwrap().is_empty());
+    let (_, later_window) = host.get(&format!("/api/outbound/scheduled?startDate={}", in_minutes(120).replace('+', "%2B")), Some(DEMO_TOKEN)).await;
+    assert!(later_window["calls"].as_array().unwrap().is_empty(), "the window is on scheduledAt");
+
+    let moved_to = in_minutes(180);
+    let (status, moved) =
+        host.send(Method::PATCH, &format!("/api/outbound/scheduled/{id}"), Some(DEMO_TOKEN), Some(&json!({"scheduledAt": moved_to, "notes": "prefers mornings"}))).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(at(&moved["scheduledAt"]), time::parse(&moved_to).unwrap());
+    assert_eq!(moved["callNotes"], "prefers mornings");
+    assert_eq!(pending(&host), vec![(time::parse(&moved_to).unwrap(), schedule_name(&call))], "the schedule moved with the call");
+
+    assert_error(&host.send(Method::DELETE, &format!("/api/outbound/scheduled/{id}"), Some(OTHER_TOKEN), None).await, StatusCode::NOT_FOUND, "not_found");
+    let (status, cancelled) = host.send(Method::DELETE, &format!("/api/outbound/scheduled/{id}"), Some(DEMO_TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "CANCELLED");
+    assert!(pending(&host).is_empty(), "the schedule is gone");
+    assert_error(&host.send(Method::DELETE, &format!("/api/outbound/scheduled/{id}"), Some(DEMO_TOKEN), None).await, StatusCode::CONFLICT, "not_cancellable");
+    assert_error(
+        &host.send(Method::PATCH, &format!("/api/outbound/scheduled/{id}"), Some(DEMO_TOKEN), Some(&json!({"scheduledAt": in_minutes(240)}))).await,
+        StatusCode::CONFLICT,
+        "not_scheduled",
+    );
+    assert!(host.get("/api/outbound/scheduled", Some(DEMO_TOKEN)).await.1["calls"].as_array().unwrap().is_empty());
+    assert_eq!(host.get(&format!("/api/calls/{id}"), Some(DEMO_TOKEN)).await.1["status"], "CANCELLED");
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_code_and_stores_nothing() {
+    let host = TestHost::start(true).await;
+    // An agent keeping the default hours, 08:00 to 21:00 in New York.
+    let daytime = json!({"id": "daytime", "name": "Daytime", "vapiAssistantId": "asst-day", "vapiPhoneNumberId": "pn-day", "timeZone": "America/New_York"});
+    assert_eq!(host.send(Method::POST, "/api/agents", Some(DEMO_TOKEN), Some(&daytime)).await.0, StatusCode::CREATED);
+    let (status, _) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": "+1 212 555 0199", "reason": "asked by phone"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // 03:00 in New York tomorrow is outside the hours; they open at 08:00.
+    let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let tomorrow = (Utc::now().with_timezone(&ny) + Duration::days(1)).date_naive();
+    let night = time::local_to_utc(ny, tomorrow.and_hms_opt(3, 0, 0).unwrap());
+    let opening = time::local_to_utc(ny, tomorrow.and_hms_opt(8, 0, 0).unwrap());
+    let mut outside = lead("+12125550142", &time::format(&night));
+    outside["voiceAgentId"] = json!("daytime");
+
+    let with = |field: &str, value: Value| {
+        let mut body = lead("+12125550142", &in_minutes(30));
+        body[field] = value;
+        body
+    };
+    let refusals = [
+        (with("phoneNumber", json!("555-CALL-NOW")), StatusCode::BAD_REQUEST, "invalid_phone_number"),
+        (with("phoneNumber", json!("+1 000 000 0000")), StatusCode::BAD_REQUEST, "invalid_phone_number"),
+        (with("scheduledAt", json!(in_minutes(-10))), StatusCode::BAD_REQUEST, "scheduled_in_past"),
+        (with("scheduledAt", json!("tomorrow at noon")), StatusCode::BAD_REQUEST, "invalid_scheduled_at"),
+        (outside.clone(), StatusCode::BAD_REQUEST, "outside_calling_hours"),
+        (with("phoneNumber", json!("(212) 555-0199")), StatusCode::CONFLICT, "on_do_not_call_list"),
+        (with("voiceAgentId", json!("nobody")), StatusCode::BAD_REQUEST, "unknown_agent"),
+        (with("callType", json!("INBOUND")), StatusCode::BAD_REQUEST, "invalid_call_type"),
+        (with("voiceAgentId", Value::Null), StatusCode::BAD_REQUEST, "voice_agent_required"),
+        (with("campaignId", json!("no-such-campaign")), StatusCode::BAD_REQUEST, "unknown_campaign"),
+        (with("variables", json!({"has space": "x"})), StatusCode::BAD_REQUEST, "invalid_variables"),
+        (with("surprise", json!(1)), StatusCode::BAD_REQUEST, "invalid_body"),
+    ];
+    for (body, status, code) in &refusals {
+        assert_error(&schedule(&host, body).await, *status, code);
+    }
+    let (_, refused) = schedule(&host, &outside).await;
+    assert_eq!(at(&refused["error"]["nextAllowedAt"]), opening, "the error says when the agent may call");
+    // Another tenant's agent does not exist for this one.
+    let theirs = host.send(Method::POST, "/api/outbound/schedule", Some(OTHER_TOKEN), Some(&lead("+12125550142", &in_minutes(30)))).await;
+    assert_error(&theirs, StatusCode::BAD_REQUEST, "unknown_agent");
+
+    assert_eq!(waiting_calls(&host, "demo").await, 0, "nothing stored");
+    assert_eq!(waiting_calls(&host, "globex").await, 0);
+    assert!(pending(&host).is_empty(), "nothing scheduled");
+
+    // Asked to, the time moves to the next opening.
+    outside["moveToCallingHours"] = json!(true);
+    let (status, moved) = schedule(&host, &outside).await;
+    assert_eq!(status, StatusCode::CREATED, "{moved}");
+    assert_eq!(at(&moved["scheduledAt"]), opening);
+}
+
+#[tokio::test]
+async fn the_idempotency_key_gives_the_same_call() {
+    let host = TestHost::start(true).await;
+    let body = lead("+12125550142", &in_minutes(30));
+    let send = |body: Value| {
+        host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8812").json(&body)
+    };
+    let (status, first, headers) = read(send(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(headers.get("idempotent-replayed").is_none());
+    let (status, again, headers) = read(send(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(again, first, "the same call, not a second one");
+    assert_eq!(waiting_calls(&host, "demo").await, 1);
+    assert_eq!(pending(&host).len(), 1, "one schedule");
+
+    let mut changed = body.clone();
+    changed["purpose"] = json!("Something else");
+    let (status, reused, _) = read(send(changed)).await;
+    assert_eq!((status, reused["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("idempotency_key_reused")));
+    // Another tenant's same key is another call.
+    let (status, _, _) = read(
+        host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8813").json(&body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(waiting_calls(&host, "demo").await, 2);
+}
+
+#[tokio::test]
+async fn do_not_call_entries_are_added_listed_and_removed_per_tenant() {
+    let host = TestHost::start(false).await;
+    let add = |number: &str| json!({"phoneNumber": number, "reason": "patient request"});
+    let (status, entry) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&add("(212) 555-0142"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    assert_eq!(entry["phoneNumber"], "+12125550142");
+    assert_eq!(entry["reason"], "patient request");
+    let (status, again) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&add("+12125550142"))).await;
+    assert_eq!(status, StatusCode::OK, "already listed");
+    assert_eq!(again["addedAt"], entry["addedAt"], "the first time stays");
+    for number in ["+12125550143", "+12125550144"] {
+        assert_eq!(host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&add(number))).await.0, StatusCode::CREATED);
+    }
+    assert_error(&host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&add("not a number"))).await, StatusCode::BAD_REQUEST, "invalid_phone_number");
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/dnc?limit=2&cursor={c}"),
+            None => "/api/dnc?limit=2".to_string(),
+        };
+        let (status, page) = host.get(&path, Some(DEMO_TOKEN)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(page["entries"].as_array().unwrap().iter().map(|e| e["phoneNumber"].as_str().unwrap().to_string()));
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec!["+12125550142", "+12125550143", "+12125550144"]);
+    assert!(host.get("/api/dnc", Some(OTHER_TOKEN)).await.1["entries"].as_array().unwrap().is_empty(), "one tenant's list only");
+    assert_error(&host.send(Method::DELETE, "/api/dnc/%2B12125550142", Some(OTHER_TOKEN), None).await, StatusCode::NOT_FOUND, "not_found");
+
+    let (status, _) = host.send(Method::DELETE, "/api/dnc/%2B12125550142", Some(DEMO_TOKEN), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(&host.send(Method::DELETE, "/api/dnc/%2B12125550142", Some(DEMO_TOKEN), None).await, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(host.get("/api/dnc", Some(DEMO_TOKEN)).await.1["entries"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
+    let host = TestHost::start(true).await;
+    host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": "+12125550190"}))).await;
+    let contacts = json!([
+        {"number": "+12125550180", "name": "Grace Hopper", "variables": {"balance": "$120"}},
+        {"number": "(212) 555-0181"},
+        {"number": "call me maybe"},
+        {"number": "+12125550182"},
+        {"number": "212-555-0180"},
+        {"number": "+12125550190"},
+        {"number": "+12125550183"},
+    ]);
+    let body = json!({
+        "name": "Spring recall", "voiceAgentId": "billing", "purpose": "Recall visit", "callsPerMinute": 60,
+        "startAt": in_minutes(60), "contacts": contacts,
+    });
+    let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["accepted"], 4);
+    let rejected: Vec<(u64, &str)> = created["rejected"].as_array().unwrap().iter().map(|r| (r["row"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
+    assert_eq!(rejected, vec![(3, "invalid_phone_number"), (5, "duplicate_number"), (6, "on_do_not_call_list")]);
+    let id = created["campaign"]["id"].as_str().unwrap().to_string();
+
+    let (_, view) = host.get(&format!("/api/campaigns/{id}"), Some(DEMO_TOKEN)).await;
+    assert_eq!(view["counts"]["total"], 4);
+    assert_eq!(view["counts"]["scheduled"], 4);
+    assert_eq!(view["campaign"]["status"], "ACTIVE");
+    let (_, waiting) = host.get(&format!("/api/outbound/scheduled?campaignId={id}"), Some(DEMO_TOKEN)).await;
+    let calls: Vec<CallLog> = serde_json::from_value(waiting["calls"].clone()).unwrap();
+    assert_eq!(calls.len(), 4);
+    assert!(calls.iter().all(|c| c.call_type == callops_domain::CallType::OutboundCampaign && c.campaign_id.as_deref() == Some(id.as_str())));
+    let times: Vec<DateTime<Utc>> = calls.iter().map(|c| c.scheduled_at.unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[1] - w[0] == Duration::seconds(1)), "60 a minute: one a second, {times:?}");
+    let grace = calls.iter().find(|c| c.phone_number == "+12125550180").unwrap();
+    assert_eq!((grace.customer_name.as_deref(), grace.variable_values.get("balance").map(String::as_str)), (Some("Grace Hopper"), Some("$120")));
+    assert_eq!(pending(&host).len(), 4, "one schedule per call");
+    assert_eq!(host.get("/api/campaigns", Some(DEMO_TOKEN)).await.1["campaigns"].as_array().unwrap().len(), 1);
+    assert_error(&host.get(&format!("/api/campaigns/{id}"), Some(OTHER_TOKEN)).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(&host.send(Method::DELETE, &format!("/api/campaigns/{id}"), Some(OTHER_TOKEN), None).await, StatusCode::NOT_FOUND, "not_found");
+
+    let (status, cancelled) = host.send(Method::DELETE, &format!("/api/campaigns/{id}"), Some(DEMO_TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["cancelled"], 4);
+    assert_eq!(cancelled["counts"]["cancelled"], 4);
+    assert_eq!(cancelled["campaign"]["status"], "CANCELLED");
+    assert!(pending(&host).is_empty(), "every schedule removed");
+    let joining = json!({"campaignId": id});
+    let mut late = lead("+12125550188", &in_minutes(30));
+    late["campaignId"] = joining["campaignId"].clone();
+    assert_error(&schedule(&host, &late).await, StatusCode::CONFLICT, "campaign_cancelled");
+}
+
+#[tokio::test]
+async fn a_csv_campaign_takes_its_columns_as_variables() {
+    let host = TestHost::start(true).await;
+    let csv = "number,name,appointment_date,balance\n+12125550170,Ada Lovelace,May 3,$120\n(212) 555-0171,,May 4,\nnope,Nobody,,\n";
+    let (status, created, _) = read(
+        host.request(Method::POST, &format!("/api/campaigns?name=Reminders&voiceAgentId=front-desk&callsPerMinute=10&startAt={}", in_minutes(60).replace('+', "%2B")), Some(DEMO_TOKEN))
+            .header("content-type", "text/csv")
+            .body(csv),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["accepted"], 2);
+    assert_eq!(created["rejected"][0]["row"], 3);
+    let id = created["campaign"]["id"].as_str().unwrap();
+    let (_, waiting) = host.get(&format!("/api/outbound/scheduled?campaignId={id}"), Some(DEMO_TOKEN)).await;
+    let calls: Vec<CallLog> = serde_json::from_value(waiting["calls"].clone()).unwrap();
+    let ada = calls.iter().find(|c| c.phone_number == "+12125550170").unwrap();
+    assert_eq!(ada.customer_name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(ada.variable_values.get("appointment_date").map(String::as_str), Some("May 3"));
+    assert_eq!(ada.variable_values.get("balance").map(String::as_str), Some("$120"));
+    let other = calls.iter().find(|c| c.phone_number == "+12125550171").unwrap();
+    assert_eq!(other.variable_values.len(), 1, "empty cells are not variables");
+    assert_eq!(calls[1].scheduled_at.unwrap() - calls[0].scheduled_at.unwrap(), Duration::seconds(6), "10 a minute");
+}
+
+#[tokio::test]
+async fn campaigns_that_cannot_run_are_refused_and_store_nothing() {
+    let host = TestHost::start(true).await;
+    let campaign = |contacts: Value| json!({"name": "X", "voiceAgentId": "billing", "contacts": contacts});
+    let many: Vec<Value> = (0..10_001).map(|i| json!({"number": format!("+1212555{:04}", i % 10_000)})).collect();
+    for (body, code) in [
+        (campaign(json!([])), "no_contacts"),
+        (campaign(Value::Array(many)), "too_many_contacts"),
+        (campaign(json!([{"number": "nope"}, {"number": "+1 000 000 0000"}])), "no_valid_contacts"),
+        (json!({"name": "X", "voiceAgentId": "nobody", "contacts": [{"number": "+12125550142"}]}), "unknown_agent"),
+        (json!({"name": " ", "voiceAgentId": "billing", "contacts": [{"number": "+12125550142"}]}), "invalid_name"),
+        (json!({"name": "X", "voiceAgentId": "billing", "callsPerMinute": 0, "contacts": [{"number": "+12125550142"}]}), "invalid_calls_per_minute"),
+    ] {
+        assert_error(&host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&body)).await, StatusCode::BAD_REQUEST, code);
+    }
+    let (status, bad_csv, _) =
+        read(host.request(Method::POST, "/api/campaigns?name=X", Some(DEMO_TOKEN)).header("content-type", "text/csv").body("phone_no\n1\n")).await;
+    assert_eq!((status, bad_csv["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_csv")));
+    assert!(host.get("/api/campaigns", Some(DEMO_TOKEN)).await.1["campaigns"].as_array().unwrap().is_empty());
+    assert_eq!(waiting_calls(&host, "demo").await, 0);
+    assert!(pending(&host).is_empty());
+}
+
+#[tokio::test]
+async fn a_call_that_came_due_while_the_host_was_down_fires_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestHost::start_with(host_options(true, Some(dir.path().to_path_buf()))).await;
+    let soon = time::format(&(Utc::now() + Duration::seconds(2)));
+    let (status, call) = schedule(&first, &lead("+12125550142", &soon)).await;
+    assert_eq!(status, StatusCode::CREATED, "{call}");
+    let request = DialRequest { org_id: "demo".into(), call_id: call["id"].as_str().unwrap().into(), attempt: 1 };
+    first.stop().await;
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let second = TestHost::start_with(host_options(true, Some(dir.path().to_path_buf()))).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !second.host.scheduler().delivered().contains(&request) {
+        assert!(tokio::time::Instant::now() < deadline, "the restored attempt was never delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(second.host.scheduler().delivered().iter().filter(|r| **r == request).count(), 1, "delivered once");
+    second.stop().await;
+}
