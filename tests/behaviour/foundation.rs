@@ -155,7 +155,7 @@ async fn unknown_routes_are_404() {
 async fn data_on_disk_survives_a_restart_and_is_seeded_once() {
     let dir = std::env::temp_dir().join(format!("callops-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let options = || callops::HostOptions { data_dir: Some(dir.clone()), tokens: Default::default(), demo: true, vapi_credentials: vec![] };
+    let options = || callops::HostOptions { data_dir: Some(dir.clone()), demo: true, ..Default::default() };
 
     let first = callops::Host::start(options()).await.unwrap();
     let before = first.store().count_calls("demo", &CallQuery::ByType(callops_domain::CallType::Inbound), Default::default()).await.unwrap();

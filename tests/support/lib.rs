@@ -41,7 +41,7 @@ pub fn host_options(demo: bool, data_dir: Option<std::path::PathBuf>) -> HostOpt
         (DEMO_TOKEN.to_string(), "demo".to_string()),
         (OTHER_TOKEN.to_string(), OTHER_ORG.to_string()),
     ]);
-    HostOptions { data_dir, tokens, demo, vapi_credentials: vapi_credentials() }
+    HostOptions { data_dir, tokens, demo, vapi_credentials: vapi_credentials(), ..HostOptions::default() }
 }
 
 impl TestHost {

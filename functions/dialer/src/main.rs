@@ -1,15 +1,70 @@
-//! The dialer Lambda: configuration, the DynamoDB client, the runtime.
+//! The dialer Lambda: configuration, the clients, the runtime. It takes two
+//! events: a dial attempt from its EventBridge schedule, and the
+//! reconciler's `{"reconcile": true}` from the 5-minute EventBridge rule.
 
-use callops_aws::{DynamoStore, dynamodb_client_from_env};
-use callops_dialer::{DialRequest, Dialer};
+use std::{sync::Arc, time::Duration};
+
+use callops_aws::{
+    DynamoStore, dynamodb_client_from_env,
+    scheduler::{DialTarget, EventBridgeScheduler},
+};
+use callops_dialer::{
+    DialRequest, DialSettings, Dialer, EnvSecrets,
+    reconcile::{ReconcileSettings, Reconciled},
+    vapi::VapiClient,
+};
 use callops_http::config;
+use callops_webhook::{Webhook, auth::WebhookAuth};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde::Deserialize;
+
+/// Every request to Vapi gives up after this long.
+const VAPI_TIMEOUT: Duration = Duration::from_secs(8);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DialerEvent {
+    Dial(DialRequest),
+    Reconcile { reconcile: bool },
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Outcome {
+    Dialed(callops_dialer::Dialed),
+    Reconciled { checked: usize, finished: usize, requeued: usize, failed: usize, redialed: usize },
+}
+
+impl From<Reconciled> for Outcome {
+    fn from(r: Reconciled) -> Self {
+        Outcome::Reconciled { checked: r.checked, finished: r.finished, requeued: r.requeued, failed: r.failed, redialed: r.redialed }
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
-    let dialer = Dialer::new(DynamoStore::new(dynamodb_client_from_env().await, table));
-    let dialer = &dialer;
-    run(service_fn(move |event: LambdaEvent<DialRequest>| async move { dialer.dial(event.payload).await })).await
+    let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, VAPI_TIMEOUT)?;
+    let target = DialTarget {
+        group: config::required("CALLOPS_SCHEDULE_GROUP")?,
+        dialer_arn: config::required("CALLOPS_DIALER_ARN")?,
+        role_arn: config::required("CALLOPS_SCHEDULER_ROLE_ARN")?,
+        dead_letter_arn: config::required("CALLOPS_DIALER_DLQ_ARN")?,
+    };
+    let store = DynamoStore::new(dynamodb_client_from_env().await, table);
+    let scheduler = Arc::new(EventBridgeScheduler::from_env(target).await);
+    let dialer = Dialer::new(store.clone(), scheduler, vapi, Arc::new(EnvSecrets), DialSettings::default());
+    let webhook = Webhook::new(store, WebhookAuth::new(Vec::new()));
+    let (dialer, webhook) = (&dialer, &webhook);
+    run(service_fn(move |event: LambdaEvent<DialerEvent>| async move {
+        match event.payload {
+            DialerEvent::Dial(request) => Ok::<_, Error>(Outcome::Dialed(dialer.dial(request).await?)),
+            DialerEvent::Reconcile { reconcile: false } => Err(Error::from("a reconcile event must say reconcile: true")),
+            DialerEvent::Reconcile { reconcile: true } => {
+                Ok(dialer.reconcile(webhook, &ReconcileSettings::default(), chrono::Utc::now()).await.map_err(|e| Error::from(e.to_string()))?.into())
+            }
+        }
+    }))
+    .await
 }

@@ -73,6 +73,26 @@ impl Webhook {
         Ok(json(StatusCode::OK, &body!({ "received": true, "handled": handled })))
     }
 
+    /// Applies what Vapi says of a call (its Call object, from `GET /call`)
+    /// through the same path as Vapi's messages about it: an ended call as
+    /// its end-of-call-report, any other as a status-update.
+    pub async fn record_vapi_call(&self, org_id: &str, call: &serde_json::Value, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let ended = call.get("status").and_then(serde_json::Value::as_str) == Some("ended");
+        let mut message = body!({
+            "type": if ended { "end-of-call-report" } else { "status-update" },
+            "timestamp": now.timestamp_millis(),
+            "call": call,
+        });
+        for field in ["status", "endedReason", "startedAt", "endedAt", "cost", "costs", "artifact", "analysis", "customer", "phoneNumber"] {
+            if let Some(value) = call.get(field) {
+                message[field] = value.clone();
+            }
+        }
+        let raw = serde_json::to_vec(&body!({ "message": message })).map_err(|e| DomainError::Unavailable(format!("a Vapi call does not serialise: {e}")))?;
+        let message = parse_server_message(&raw)?;
+        self.record(org_id, &message, now).await
+    }
+
     /// Applies a message to its call, creating the call when it is one CallOps
     /// never scheduled. A write that lost a race with another message for the
     /// same call is redone on the fresh call.
@@ -110,10 +130,9 @@ impl Webhook {
                     if written.call.cost_cents != before.cost_cents {
                         metrics::emit_cost(&written.call, now);
                     }
-                    if follow.release_slot || follow.retry.is_some() || follow.follow_up_at.is_some() {
+                    if follow.retry.is_some() || follow.follow_up_at.is_some() {
                         tracing::info!(
                             call_id = %written.call.id,
-                            release_slot = follow.release_slot,
                             retry = ?follow.retry,
                             follow_up_at = ?follow.follow_up_at,
                             "follow-through for the scheduler"
@@ -127,9 +146,9 @@ impl Webhook {
     }
 
     /// What follows if `before` becomes `after`. The do-not-call request is
-    /// written in the call's own transaction; giving back the dialer slot, the
-    /// retry and the follow-up call are handed to the scheduler once it
-    /// exists, and logged until then.
+    /// written in the call's own transaction, and so is giving back the
+    /// dialer slot (the store does that for every write that ends a call);
+    /// the retry and the follow-up call are logged for the scheduler.
     async fn follow_through(
         &self,
         before: &CallLog,

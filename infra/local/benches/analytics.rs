@@ -95,7 +95,7 @@ async fn main() {
     let mut rows = Vec::new();
     for size in SIZES {
         let tokens = [("dev-token".to_string(), demo::DEMO_ORG.to_string())].into();
-        let host = Host::start(HostOptions { data_dir: None, tokens, demo: false, vapi_credentials: vec![] }).await.unwrap();
+        let host = Host::start(HostOptions { tokens, ..HostOptions::default() }).await.unwrap();
         for agent in demo::demo_agents(demo::DEMO_ORG, now) {
             host.store().put_agent(&agent, true).await.unwrap();
         }

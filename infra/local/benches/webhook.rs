@@ -80,7 +80,7 @@ async fn main() {
     // (2) The handler through the local host.
     let tokens = [("dev-token".to_string(), demo::DEMO_ORG.to_string())].into();
     let vapi_credentials = vec![Credential { secret: "dev-secret".into(), org_id: demo::DEMO_ORG.into() }];
-    let host = Host::start(HostOptions { data_dir: None, tokens, demo: true, vapi_credentials }).await.unwrap();
+    let host = Host::start(HostOptions { tokens, demo: true, vapi_credentials, ..HostOptions::default() }).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = host.router().into_make_service_with_connect_info::<std::net::SocketAddr>();

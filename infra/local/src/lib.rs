@@ -9,8 +9,9 @@
 pub mod demo;
 pub mod gateway;
 pub mod scheduler;
+pub mod vapi_sim;
 
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -21,7 +22,11 @@ use axum::{
     routing::get,
 };
 use callops_analytics::Analytics;
-use callops_dialer::Dialer;
+use callops_dialer::{
+    DialSettings, Dialer, EnvSecrets,
+    reconcile::ReconcileSettings,
+    vapi::VapiClient,
+};
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
 use callops_domain::DomainError;
 use callops_http::{ApiError, ORG_CLAIM, error_response};
@@ -32,6 +37,7 @@ use serde_json::json;
 use crate::{
     gateway::{Function, Incoming, Route},
     scheduler::LocalScheduler,
+    vapi_sim::{SimSettings, VapiSimulator},
 };
 
 /// The table name the local host uses inside its embedded engine.
@@ -40,7 +46,7 @@ pub const TABLE: &str = "callops";
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// How to run the host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HostOptions {
     /// Where the embedded engine keeps its data; `None` keeps it in memory.
     pub data_dir: Option<PathBuf>,
@@ -50,6 +56,38 @@ pub struct HostOptions {
     pub demo: bool,
     /// Vapi server credentials, each naming its tenant.
     pub vapi_credentials: Vec<callops_webhook::auth::Credential>,
+    /// Which Vapi the dialer calls.
+    pub vapi: VapiBackend,
+    /// The dialer's timings.
+    pub dial: DialSettings,
+    /// How often the reconciler runs, and what it considers stuck.
+    pub reconcile: Option<(Duration, ReconcileSettings)>,
+}
+
+/// The Vapi the local dialer talks to.
+#[derive(Debug, Clone)]
+pub enum VapiBackend {
+    /// The simulator, started with the host (the default).
+    Simulator(SimSettings),
+    /// A Vapi API at this base URL (the real one, or a test's fake).
+    Remote { base_url: String, api_key: String },
+}
+
+impl Default for VapiBackend {
+    fn default() -> Self {
+        VapiBackend::Simulator(SimSettings::default())
+    }
+}
+
+/// Every request to Vapi gives up after this long.
+pub const VAPI_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The dev host's timings: a busy agent's attempt waits seconds, not the
+/// production minute, and the reconciler looks every 10 seconds.
+pub fn dev_timings() -> (DialSettings, Option<(Duration, ReconcileSettings)>) {
+    let dial = DialSettings { busy_delay: Duration::from_secs(2), busy_jitter: Duration::from_secs(3), ..DialSettings::default() };
+    let reconcile = ReconcileSettings { dialing: Duration::from_secs(30), in_progress: Duration::from_secs(120), overdue: Duration::from_secs(60) };
+    (dial, Some((Duration::from_secs(10), reconcile)))
 }
 
 /// The functions, wired to one store.
@@ -91,12 +129,16 @@ pub struct Host {
     store: DynamoStore,
     options: HostOptions,
     scheduler: LocalScheduler,
-    firing: tokio::task::JoinHandle<()>,
+    dialer: Dialer,
+    simulator: Option<VapiSimulator>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Host {
     fn drop(&mut self) {
-        self.firing.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -115,13 +157,54 @@ impl Host {
         if options.demo {
             demo::seed(&store, demo::DEMO_ORG, chrono::Utc::now()).await?;
         }
+        let (vapi, simulator) = match &options.vapi {
+            VapiBackend::Simulator(settings) => {
+                let mut secrets = HashMap::new();
+                for credential in &options.vapi_credentials {
+                    secrets.entry(credential.org_id.clone()).or_insert_with(|| credential.secret.clone());
+                }
+                let simulator = VapiSimulator::start(settings.clone(), secrets)
+                    .await
+                    .map_err(|e| DomainError::Unavailable(format!("the Vapi simulator cannot start: {e}")))?;
+                (VapiClient::new(simulator.base_url(), simulator.api_key(), VAPI_TIMEOUT), Some(simulator))
+            }
+            VapiBackend::Remote { base_url, api_key } => (VapiClient::new(base_url, api_key, VAPI_TIMEOUT), None),
+        };
+        let vapi = vapi.map_err(DomainError::Unavailable)?;
         let scheduler = LocalScheduler::new();
+        let dialer = Dialer::new(store.clone(), Arc::new(scheduler.clone()), vapi, Arc::new(EnvSecrets), options.dial.clone());
         let restored = scheduler.restore(&store).await?;
         if restored > 0 {
             tracing::info!(restored, "scheduled attempts restored from the store");
         }
-        let firing = scheduler.run(Dialer::new(store.clone()));
-        Ok(Host { engine, store, options, scheduler, firing })
+        let mut tasks = vec![scheduler.run(dialer.clone())];
+        if let Some((every, settings)) = options.reconcile.clone() {
+            let (dialer, webhook) = (dialer.clone(), Webhook::new(store.clone(), WebhookAuth::new(options.vapi_credentials.clone())));
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(err) = dialer.reconcile(&webhook, &settings, chrono::Utc::now()).await {
+                        tracing::warn!(error = %err, "the reconciler's run failed");
+                    }
+                }
+            }));
+        }
+        Ok(Host { engine, store, options, scheduler, dialer, simulator, tasks })
+    }
+
+    /// The dialer, as the scheduler fires it.
+    pub fn dialer(&self) -> &Dialer {
+        &self.dialer
+    }
+
+    /// The Vapi simulator, when the host runs one.
+    pub fn simulator(&self) -> Option<&VapiSimulator> {
+        self.simulator.as_ref()
+    }
+
+    /// A webhook handler on this host's store, for running the reconciler by hand.
+    pub fn webhook(&self) -> Webhook {
+        Webhook::new(self.store.clone(), WebhookAuth::new(self.options.vapi_credentials.clone()))
     }
 
     pub fn store(&self) -> &DynamoStore {
@@ -162,6 +245,9 @@ impl Host {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Some(simulator) = &self.simulator {
+            simulator.send_webhooks_to(format!("http://127.0.0.1:{}/webhooks/vapi", listener.local_addr()?.port()));
+        }
         axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await

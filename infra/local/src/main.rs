@@ -57,6 +57,12 @@ struct DevArgs {
     /// `dev-secret` for `demo` is always accepted.
     #[arg(long = "vapi-secret", value_name = "SECRET:ORG", value_parser = callops_webhook::auth::parse_credential)]
     vapi_secrets: Vec<callops_webhook::auth::Credential>,
+    /// Dial through the Vapi API at this URL (e.g. https://api.vapi.ai) with
+    /// the private key in VAPI_API_KEY, instead of the built-in simulator.
+    #[arg(long, value_name = "URL", requires = "vapi_api_key")]
+    vapi_base_url: Option<String>,
+    #[arg(long, env = "VAPI_API_KEY", hide_env_values = true, hide = true)]
+    vapi_api_key: Option<String>,
 }
 
 fn parse_token(text: &str) -> Result<(String, String), String> {
@@ -94,9 +100,13 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     let mut vapi_credentials = vec![callops_webhook::auth::Credential { secret: "dev-secret".into(), org_id: demo::DEMO_ORG.into() }];
     vapi_credentials.extend(args.vapi_secrets);
     let vapi_orgs: Vec<String> = vapi_credentials.iter().map(|c| c.org_id.clone()).collect();
-    let host = Host::start(HostOptions { data_dir: data_dir.clone(), tokens: tokens.clone(), demo: !args.no_demo, vapi_credentials })
-        .await
-        .map_err(|e| e.to_string())?;
+    let vapi = match (args.vapi_base_url, args.vapi_api_key) {
+        (Some(base_url), Some(api_key)) => callops::VapiBackend::Remote { base_url, api_key },
+        _ => callops::VapiBackend::default(),
+    };
+    let (dial, reconcile) = callops::dev_timings();
+    let options = HostOptions { data_dir: data_dir.clone(), tokens: tokens.clone(), demo: !args.no_demo, vapi_credentials, vapi, dial, reconcile };
+    let host = Host::start(options).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -114,6 +124,10 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         println!("  token:     Authorization: Bearer {token}  -> tenant {org}");
     }
     println!("  webhook:   POST http://{addr}/webhooks/vapi  (X-Vapi-Secret for tenants {})", vapi_orgs.join(", "));
+    match host.simulator() {
+        Some(simulator) => println!("  vapi:      the built-in simulator at {} (calls play out in seconds)", simulator.base_url()),
+        None => println!("  vapi:      the Vapi API given by --vapi-base-url"),
+    }
     println!("  health:    GET http://{addr}/healthz");
     for route in callops::gateway::routes() {
         println!("  route:     {:<40} ({})", route.key, route.function.logical_id());

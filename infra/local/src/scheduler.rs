@@ -137,7 +137,7 @@ impl LocalScheduler {
         for delay in std::iter::once(0).chain(REDELIVERY_DELAYS_MS) {
             tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
             match dialer.dial(request.clone()).await {
-                Ok(()) => return,
+                Ok(_) => return,
                 Err(err) => tracing::warn!(call_id = %request.call_id, attempt = request.attempt, error = %err, "the dialer did not take the attempt"),
             }
         }

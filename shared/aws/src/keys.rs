@@ -1,6 +1,7 @@
 //! Item keys. Every partition key starts with the tenant (`ORG#<orgId>`), so a
 //! query built for one practice can only ever read that practice's items, and
-//! no partition, in the table or an index, is shared by all tenants.
+//! no partition, in the table or an index, is shared by all tenants, but
+//! one: the directory of tenant ids ([`TENANTS_PK`]) the reconciler walks.
 
 use callops_domain::{CallLog, CallStatus, time};
 
@@ -10,6 +11,9 @@ pub const CALL_SK: &str = "CALL";
 pub const VAPI_CALL_SK: &str = "VAPI_CALL";
 pub const AGENT_SK_PREFIX: &str = "AGENT#";
 pub const CAMPAIGN_SK_PREFIX: &str = "CAMPAIGN#";
+/// The directory of tenants with a voice agent: the one partition not
+/// under a tenant, read only by the reconciler to know whose calls to check.
+pub const TENANTS_PK: &str = "TENANTS";
 /// Beside a call created under an `Idempotency-Key`, in the call's partition.
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 
@@ -44,6 +48,11 @@ pub fn campaigns_pk(org_id: &str) -> String {
 
 pub fn campaign_sk(campaign_id: &str) -> String {
     format!("{CAMPAIGN_SK_PREFIX}{campaign_id}")
+}
+
+/// Beside the agents: how many of an agent's concurrent-call slots are taken.
+pub fn slots_sk(agent_id: &str) -> String {
+    format!("SLOTS#{agent_id}")
 }
 
 pub fn agent_sk(agent_id: &str) -> String {

@@ -90,7 +90,15 @@ pub enum AlongWithCall {
     /// Remember, beside a new call, the fingerprint of the request that
     /// created it under an `Idempotency-Key`.
     IdempotencyKey { fingerprint: String },
+    /// Take one of the call's agent's concurrent-call slots, if fewer than
+    /// `max` are taken; otherwise the write fails with `no_free_slot`. (A
+    /// slot is given back by the write that ends the call or puts it back in
+    /// the queue, whoever makes it.)
+    TakeSlot { max: u32 },
 }
+
+/// The code of the conflict when an agent has no free slot.
+pub const NO_FREE_SLOT: &str = "no_free_slot";
 
 /// Which index to read a tenant's calls from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,6 +348,13 @@ impl DynamoStore {
         let put_call = self.put(call_item(next, revision)?, "#rev = :rev", Some(previous.revision));
         let pointer = if previous.call.vapi_call_id != next.vapi_call_id { self.vapi_pointer(next) } else { None };
         self.write_call(Some(&previous.call), next, put_call, pointer, also).await.map_err(|e| {
+            // The call's own condition comes first in the transaction; any other is the slot's.
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = e.as_service_error() {
+                let failed: Vec<bool> = cancelled.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
+                if failed.len() > 1 && !failed[0] && failed[1..].iter().any(|f| *f) {
+                    return DomainError::conflict(NO_FREE_SLOT, format!("agent {} has no free slot", next.voice_agent_id));
+                }
+            }
             transaction_conflict(e, DomainError::conflict("call_changed", format!("call {} changed since it was read", next.id)))
         })?;
         Ok(StoredCall { call: next.clone(), revision })
@@ -360,6 +375,9 @@ impl DynamoStore {
         items.extend(pointer.map(|p| TransactWriteItem::builder().put(p).build()));
         for write in also {
             items.push(self.along_with(next, write));
+        }
+        if previous.is_some_and(CallLog::holds_dialer_slot) && !next.holds_dialer_slot() {
+            items.push(TransactWriteItem::builder().update(self.slot_release(next)).build());
         }
         for (key, delta) in rollup::rollup_deltas(previous, next) {
             items.push(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build());
@@ -570,26 +588,55 @@ impl DynamoStore {
     }
 
     /// Stores a voice agent: `create` fails with `Conflict` when the id is
-    /// taken; otherwise it must exist already.
+    /// taken (and registers the tenant in the directory the reconciler
+    /// reads, in the same transaction); otherwise it must exist already.
     pub async fn put_agent(&self, agent: &VoiceAgent, create: bool) -> Result<(), DomainError> {
         let mut item = to_item(agent)?;
         item.insert(PK.into(), s(keys::agents_pk(&agent.org_id)));
         item.insert(SK.into(), s(keys::agent_sk(&agent.id)));
         item.insert(KIND.into(), s("agent"));
-        let (condition, conflict) = if create {
-            ("attribute_not_exists(PK)", DomainError::conflict("agent_exists", format!("agent {} already exists", agent.id)))
-        } else {
-            ("attribute_exists(PK)", DomainError::NotFound { what: "voice agent" })
-        };
+        if !create {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_exists(PK)")
+                .send()
+                .await
+                .map_err(|e| put_conflict(e, DomainError::NotFound { what: "voice agent" }))?;
+            return Ok(());
+        }
+        let tenant = HashMap::from([
+            (PK.to_string(), s(keys::TENANTS_PK)),
+            (SK.to_string(), s(&agent.org_id)),
+            (KIND.to_string(), s("tenant")),
+        ]);
         self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build())
+            .transact_items(TransactWriteItem::builder().put(Put::builder().table_name(&self.table).set_item(Some(tenant)).build().expect("table and item are set")).build())
             .send()
             .await
-            .map_err(|e| put_conflict(e, conflict))?;
+            .map_err(|e| transaction_conflict(e, DomainError::conflict("agent_exists", format!("agent {} already exists", agent.id))))?;
         Ok(())
+    }
+
+    /// Every tenant with a voice agent, from the directory (the reconciler's list).
+    pub async fn tenants(&self) -> Result<Vec<String>, DomainError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(keys::TENANTS_PK))
+            .into_paginator()
+            .send();
+        let mut tenants = Vec::new();
+        while let Some(page) = pages.next().await {
+            tenants.extend(page.map_err(unavailable)?.items.unwrap_or_default().iter().filter_map(|item| string_attr(item, SK)));
+        }
+        Ok(tenants)
     }
 
     pub async fn get_agent(&self, org_id: &str, agent_id: &str) -> Result<Option<VoiceAgent>, DomainError> {
@@ -721,6 +768,24 @@ impl DynamoStore {
                 .expression_attribute_values(":reason", s(reason))
                 .build()
                 .expect("table, key and expression are set")).build(),
+            AlongWithCall::TakeSlot { max } => TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .key(PK, s(keys::agents_pk(&call.org_id)))
+                        .key(SK, s(keys::slots_sk(&call.voice_agent_id)))
+                        .update_expression("SET #inUse = if_not_exists(#inUse, :zero) + :one, #kind = :kind")
+                        .condition_expression("attribute_not_exists(#inUse) OR #inUse < :max")
+                        .expression_attribute_names("#inUse", "inUse")
+                        .expression_attribute_names("#kind", KIND)
+                        .expression_attribute_values(":zero", n(0))
+                        .expression_attribute_values(":one", n(1))
+                        .expression_attribute_values(":max", n(*max))
+                        .expression_attribute_values(":kind", s("slots"))
+                        .build()
+                        .expect("table, key and expression are set"),
+                )
+                .build(),
             AlongWithCall::IdempotencyKey { fingerprint } => {
                 let item = HashMap::from([
                     (PK.to_string(), s(keys::call_pk(&call.org_id, &call.id))),
@@ -731,6 +796,39 @@ impl DynamoStore {
                 TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build()
             }
         }
+    }
+
+    /// Gives back the slot a call held.
+    fn slot_release(&self, call: &CallLog) -> Update {
+        Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(keys::agents_pk(&call.org_id)))
+            .key(SK, s(keys::slots_sk(&call.voice_agent_id)))
+            .update_expression("ADD #inUse :minus_one SET #kind = :kind")
+            .expression_attribute_names("#inUse", "inUse")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":kind", s("slots"))
+            .build()
+            .expect("table, key and expression are set")
+    }
+
+    /// How many of an agent's concurrent-call slots are taken.
+    pub async fn slots_in_use(&self, org_id: &str, agent_id: &str) -> Result<i64, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::agents_pk(org_id)))
+            .key(SK, s(keys::slots_sk(agent_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(match output.item.as_ref().and_then(|item| item.get("inUse")) {
+            Some(AttributeValue::N(text)) => text.parse().unwrap_or(0),
+            _ => 0,
+        })
     }
 
     /// The fingerprint of the request that created a call under an

@@ -231,6 +231,16 @@ pub struct CallLog {
     pub updated_at: DateTime<Utc>,
 }
 
+impl CallLog {
+    /// Whether the call holds one of its agent's concurrent-call slots: an
+    /// attempt CallOps dials, from the dialer's claim (DIALING) until it ends
+    /// or goes back to the queue. Calls CallOps did not place (attempt 0)
+    /// never hold one.
+    pub fn holds_dialer_slot(&self) -> bool {
+        self.attempt >= 1 && self.call_type.is_outbound() && matches!(self.status, CallStatus::Dialing | CallStatus::InProgress)
+    }
+}
+
 /// What is needed to bring a call into existence; everything else starts empty.
 #[derive(Debug, Clone)]
 pub struct NewCall {

@@ -42,7 +42,7 @@ pub fn follow_through(
         return follow;
     }
     let outbound = after.call_type.is_outbound();
-    follow.release_slot = outbound && before.status.stage() >= crate::CallStatus::Dialing.stage();
+    follow.release_slot = before.holds_dialer_slot();
     if do_not_call_requested {
         follow.do_not_call = Some(after.phone_number.clone());
         return follow;

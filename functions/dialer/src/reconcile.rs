@@ -1,0 +1,131 @@
+//! The reconciler: a periodic run (every 5 minutes in AWS, every few
+//! seconds on the local host) that finishes what a lost webhook, a crash or
+//! a lost trigger left behind. Vapi does not retry webhooks, so this is how
+//! a call's end is never missed:
+//!
+//! - DIALING too long with no Vapi id (the dialer stopped between Vapi's
+//!   answer and its write, or could not tell whether Vapi made the call):
+//!   Vapi is asked for the attempt's call; found, it is recorded; not found,
+//!   the attempt goes back in the queue (it was never placed).
+//! - DIALING or IN_PROGRESS too long with a Vapi id: Vapi is asked for the
+//!   call; ended, it is finished through the webhook's own code path, which
+//!   gives the slot back.
+//! - SCHEDULED well past its time (its trigger was lost): dialed now.
+
+use std::time::Duration;
+
+use callops_aws::{CallQuery, PageRequest, Window};
+use callops_domain::{CallLog, CallStatus, DomainError, schedule::DialRequest};
+use callops_webhook::Webhook;
+use chrono::{DateTime, Utc};
+
+use crate::{Dialer, metadata};
+
+/// How long a call may stay in each state before the reconciler looks.
+#[derive(Debug, Clone)]
+pub struct ReconcileSettings {
+    pub dialing: Duration,
+    pub in_progress: Duration,
+    pub overdue: Duration,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings { dialing: Duration::from_secs(120), in_progress: Duration::from_secs(20 * 60), overdue: Duration::from_secs(10 * 60) }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    pub checked: usize,
+    /// Recorded or finished from what Vapi said.
+    pub finished: usize,
+    /// Never placed: back in the queue.
+    pub requeued: usize,
+    /// Unknown to Vapi although we hold its id: FAILED.
+    pub failed: usize,
+    /// SCHEDULED past its time: dialed now.
+    pub redialed: usize,
+}
+
+const PAGE: usize = 500;
+
+fn ago(now: DateTime<Utc>, age: Duration) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(age).unwrap_or_default()
+}
+
+impl Dialer {
+    /// One run over every tenant.
+    pub async fn reconcile(&self, webhook: &Webhook, settings: &ReconcileSettings, now: DateTime<Utc>) -> Result<Reconciled, DomainError> {
+        let mut done = Reconciled::default();
+        for org_id in self.store().tenants().await? {
+            self.reconcile_tenant(&org_id, webhook, settings, now, &mut done).await?;
+        }
+        if done != Reconciled::default() {
+            tracing::info!(?done, "reconciled");
+        }
+        Ok(done)
+    }
+
+    async fn stuck(&self, org_id: &str, query: CallQuery, before: DateTime<Utc>) -> Result<Vec<CallLog>, DomainError> {
+        let window = Window { from: None, to: Some(before) };
+        Ok(self.store().query_calls(org_id, &PageRequest { window, ..PageRequest::new(&query, PAGE) }).await?.items)
+    }
+
+    async fn reconcile_tenant(&self, org_id: &str, webhook: &Webhook, settings: &ReconcileSettings, now: DateTime<Utc>, done: &mut Reconciled) -> Result<(), DomainError> {
+        let mut calls = self.stuck(org_id, CallQuery::ByStatus(CallStatus::Dialing), ago(now, settings.dialing)).await?;
+        calls.extend(self.stuck(org_id, CallQuery::ByStatus(CallStatus::InProgress), ago(now, settings.in_progress)).await?);
+        for call in calls.into_iter().filter(|c| c.holds_dialer_slot() || c.vapi_call_id.is_some()) {
+            done.checked += 1;
+            if let Err(err) = self.reconcile_call(&call, webhook, now, done).await {
+                tracing::warn!(call_id = %call.id, error = %err, "call left for the next run");
+            }
+        }
+        for call in self.stuck(org_id, CallQuery::Scheduled, ago(now, settings.overdue)).await? {
+            done.checked += 1;
+            let request = DialRequest { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt };
+            match self.dial(request).await {
+                Ok(_) => done.redialed += 1,
+                Err(err) => tracing::warn!(call_id = %call.id, error = %err, "overdue call left for the next run"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn reconcile_call(&self, call: &CallLog, webhook: &Webhook, now: DateTime<Utc>, done: &mut Reconciled) -> Result<(), DomainError> {
+        let vapi = |e: crate::vapi::VapiError| DomainError::Unavailable(e.to_string());
+        let found = match &call.vapi_call_id {
+            Some(id) => match self.vapi().get_call(id).await.map_err(vapi)? {
+                Some(found) => found,
+                None => {
+                    let stored = self.store().get_call(&call.org_id, &call.id).await?.ok_or(DomainError::NotFound { what: "call" })?;
+                    self.fail(stored, "vapi-call-not-found".into()).await?;
+                    done.failed += 1;
+                    return Ok(());
+                }
+            },
+            None => {
+                let agent = self.store().get_agent(&call.org_id, &call.voice_agent_id).await?;
+                let number_id = agent.as_ref().and_then(|a| a.vapi_phone_number_id.as_deref());
+                let since = call.updated_at - chrono::Duration::minutes(5);
+                let stored = self.store().get_call(&call.org_id, &call.id).await?.ok_or(DomainError::NotFound { what: "call" })?;
+                match self.vapi().find_attempt(&metadata(call), number_id, since).await.map_err(vapi)? {
+                    Some(found) => {
+                        self.record_placed(stored, &found).await?;
+                        found
+                    }
+                    None => {
+                        // Vapi never made it: the attempt goes back in the queue, now.
+                        self.move_attempt(stored, now, "never placed", now).await.map_err(|e| DomainError::Unavailable(e.to_string()))?;
+                        done.requeued += 1;
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        webhook.record_vapi_call(&call.org_id, &found.raw, now).await?;
+        done.finished += 1;
+        Ok(())
+    }
+}
