@@ -1,6 +1,8 @@
 //! What the behaviour tests share: a local host on a free port, in memory,
 //! and a small client for its HTTP API.
 
+pub mod fake_vapi;
+
 use std::collections::HashMap;
 
 use callops::{Host, HostOptions};

@@ -64,6 +64,8 @@ pub struct DialSettings {
     /// First backoff between those POSTs (doubling), and the longest wait.
     pub backoff: Duration,
     pub max_wait: Duration,
+    /// Every request to Vapi gives up after this long.
+    pub request_timeout: Duration,
 }
 
 impl Default for DialSettings {
@@ -74,6 +76,7 @@ impl Default for DialSettings {
             max_posts: 3,
             backoff: Duration::from_millis(500),
             max_wait: Duration::from_secs(8),
+            request_timeout: Duration::from_secs(8),
         }
     }
 }
@@ -323,9 +326,9 @@ impl Dialer {
 
     /// Records that Vapi took the call: its id, IN_PROGRESS, the start. A
     /// webhook about the call may have landed first; what it wrote stands.
-    pub async fn record_placed(&self, mut stored: StoredCall, created: &VapiCall) -> Result<Dialed, DomainError> {
-        for _ in 0..5 {
-            let mut next = stored.call.clone();
+    pub async fn record_placed(&self, stored: StoredCall, created: &VapiCall) -> Result<Dialed, DomainError> {
+        self.change_call(stored, |call| {
+            let mut next = call.clone();
             if next.vapi_call_id.is_none() {
                 next.vapi_call_id = Some(created.id.clone());
             }
@@ -335,41 +338,42 @@ impl Dialer {
             if next.call_started_at.is_none() {
                 next.call_started_at = Some(time::to_millis(created.created_at.unwrap_or_else(Utc::now)));
             }
-            if next == stored.call {
-                break;
-            }
-            next.updated_at = time::to_millis(Utc::now());
-            match self.store.update_call(&stored, &next).await {
-                Ok(_) => break,
-                Err(DomainError::Conflict { .. }) => {
-                    stored = self.store.get_call(&next.org_id, &next.id).await?.ok_or(DomainError::NotFound { what: "call" })?;
-                }
-                Err(other) => return Err(other),
-            }
-        }
+            (next != *call).then_some(next)
+        })
+        .await?;
         Ok(Dialed::Placed { vapi_call_id: created.id.clone() })
     }
 
     /// The attempt failed for good (its slot is given back by the same write).
-    async fn fail(&self, mut stored: StoredCall, reason: String) -> Result<Dialed, DomainError> {
+    async fn fail(&self, stored: StoredCall, reason: String) -> Result<Dialed, DomainError> {
+        self.change_call(stored, |call| {
+            (!call.status.is_terminal()).then(|| {
+                let mut next = call.clone();
+                next.status = CallStatus::Failed;
+                next.outcome = Some(callops_domain::CallOutcome::Failed);
+                next.ended_reason = Some(reason.chars().take(300).collect());
+                next
+            })
+        })
+        .await?;
+        Ok(Dialed::Failed(reason))
+    }
+
+    /// Writes `change(call)`, reading the call again and redoing the change
+    /// when another writer (a webhook) got there first. `None`: nothing to write.
+    async fn change_call(&self, mut stored: StoredCall, change: impl Fn(&CallLog) -> Option<CallLog>) -> Result<(), DomainError> {
         for _ in 0..5 {
-            if stored.call.status.is_terminal() {
-                break;
-            }
-            let mut next = stored.call.clone();
-            next.status = CallStatus::Failed;
-            next.outcome = Some(callops_domain::CallOutcome::Failed);
-            next.ended_reason = Some(reason.chars().take(300).collect());
+            let Some(mut next) = change(&stored.call) else { return Ok(()) };
             next.updated_at = time::to_millis(Utc::now());
             match self.store.update_call(&stored, &next).await {
-                Ok(_) => break,
+                Ok(_) => return Ok(()),
                 Err(DomainError::Conflict { .. }) => {
                     stored = self.store.get_call(&next.org_id, &next.id).await?.ok_or(DomainError::NotFound { what: "call" })?;
                 }
                 Err(other) => return Err(other),
             }
         }
-        Ok(Dialed::Failed(reason))
+        Err(DomainError::Unavailable(format!("call {} kept changing", stored.call.id)))
     }
 }
 

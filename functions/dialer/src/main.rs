@@ -2,7 +2,7 @@
 //! events: a dial attempt from its EventBridge schedule, and the
 //! reconciler's `{"reconcile": true}` from the 5-minute EventBridge rule.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use callops_aws::{
     DynamoStore, dynamodb_client_from_env,
@@ -17,9 +17,6 @@ use callops_http::config;
 use callops_webhook::{Webhook, auth::WebhookAuth};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde::Deserialize;
-
-/// Every request to Vapi gives up after this long.
-const VAPI_TIMEOUT: Duration = Duration::from_secs(8);
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -45,7 +42,8 @@ impl From<Reconciled> for Outcome {
 async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
-    let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, VAPI_TIMEOUT)?;
+    let settings = DialSettings::default();
+    let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, settings.request_timeout)?;
     let target = DialTarget {
         group: config::required("CALLOPS_SCHEDULE_GROUP")?,
         dialer_arn: config::required("CALLOPS_DIALER_ARN")?,
@@ -54,7 +52,7 @@ async fn main() -> Result<(), Error> {
     };
     let store = DynamoStore::new(dynamodb_client_from_env().await, table);
     let scheduler = Arc::new(EventBridgeScheduler::from_env(target).await);
-    let dialer = Dialer::new(store.clone(), scheduler, vapi, Arc::new(EnvSecrets), DialSettings::default());
+    let dialer = Dialer::new(store.clone(), scheduler, vapi, Arc::new(EnvSecrets), settings);
     let webhook = Webhook::new(store, WebhookAuth::new(Vec::new()));
     let (dialer, webhook) = (&dialer, &webhook);
     run(service_fn(move |event: LambdaEvent<DialerEvent>| async move {

@@ -79,9 +79,6 @@ impl Default for VapiBackend {
     }
 }
 
-/// Every request to Vapi gives up after this long.
-pub const VAPI_TIMEOUT: Duration = Duration::from_secs(8);
-
 /// The dev host's timings: a busy agent's attempt waits seconds, not the
 /// production minute, and the reconciler looks every 10 seconds.
 pub fn dev_timings() -> (DialSettings, Option<(Duration, ReconcileSettings)>) {
@@ -166,9 +163,9 @@ impl Host {
                 let simulator = VapiSimulator::start(settings.clone(), secrets)
                     .await
                     .map_err(|e| DomainError::Unavailable(format!("the Vapi simulator cannot start: {e}")))?;
-                (VapiClient::new(simulator.base_url(), simulator.api_key(), VAPI_TIMEOUT), Some(simulator))
+                (VapiClient::new(simulator.base_url(), simulator.api_key(), options.dial.request_timeout), Some(simulator))
             }
-            VapiBackend::Remote { base_url, api_key } => (VapiClient::new(base_url, api_key, VAPI_TIMEOUT), None),
+            VapiBackend::Remote { base_url, api_key } => (VapiClient::new(base_url, api_key, options.dial.request_timeout), None),
         };
         let vapi = vapi.map_err(DomainError::Unavailable)?;
         let scheduler = LocalScheduler::new();

@@ -1,0 +1,342 @@
+//! The dialer against a fake Vapi that checks what a real one would: each
+//! attempt dials exactly once, inside every limit, whatever Vapi answers,
+//! and the reconciler recovers what a crash or a lost webhook left.
+
+use std::time::Duration;
+
+use callops::{HostOptions, VapiBackend};
+use callops_aws::StoredCall;
+use callops_dialer::{DialRequest, DialSettings, Dialed, reconcile::ReconcileSettings};
+use callops_domain::{CallLog, CallStatus, CallType, NewCall, call::new_call_id, time};
+use callops_tests::{
+    DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost,
+    fake_vapi::{Answer, FAKE_VAPI_KEY, FakeVapi},
+    host_options,
+};
+use chrono::Utc;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn start() -> (TestHost, FakeVapi) {
+    let fake = FakeVapi::start().await;
+    let options = HostOptions {
+        vapi: VapiBackend::Remote { base_url: fake.base.clone(), api_key: FAKE_VAPI_KEY.into() },
+        dial: DialSettings {
+            busy_delay: Duration::from_secs(30),
+            busy_jitter: Duration::ZERO,
+            max_posts: 3,
+            backoff: Duration::from_millis(50),
+            max_wait: Duration::from_secs(2),
+            request_timeout: Duration::from_millis(400),
+        },
+        ..host_options(true, None)
+    };
+    (TestHost::start_with(options).await, fake)
+}
+
+/// A call due now, stored directly (no schedule, so only the test fires it).
+async fn due_call(host: &TestHost, agent: &str, number: &str) -> DialRequest {
+    let now = Utc::now();
+    let mut call = CallLog::new(
+        NewCall {
+            org_id: "demo".into(),
+            voice_agent_id: agent.into(),
+            phone_number: number.into(),
+            call_type: CallType::OutboundLead,
+            status: CallStatus::Scheduled,
+            attempt: 1,
+        },
+        new_call_id(),
+        now,
+    );
+    call.scheduled_at = Some(time::to_millis(now));
+    call.customer_name = Some("Ada Lovelace".into());
+    call.call_purpose = Some("New patient follow-up".into());
+    call.variable_values.insert("appointment_date".into(), "May 3".into());
+    host.host.store().create_call(&call).await.unwrap();
+    DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
+}
+
+async fn stored(host: &TestHost, request: &DialRequest) -> StoredCall {
+    host.host.store().get_call("demo", &request.call_id).await.unwrap().unwrap()
+}
+
+async fn slots(host: &TestHost, agent: &str) -> i64 {
+    host.host.store().slots_in_use("demo", agent).await.unwrap()
+}
+
+async fn dial(host: &TestHost, request: &DialRequest) -> Dialed {
+    host.host.dialer().dial(request.clone()).await.expect("the trigger is handled")
+}
+
+async fn make_agent(host: &TestHost, body: Value) {
+    let (status, agent) = host.send(Method::POST, "/api/agents", Some(DEMO_TOKEN), Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{agent}");
+}
+
+#[tokio::test]
+async fn an_attempt_dials_once_with_what_vapi_needs_and_a_duplicate_trigger_does_nothing() {
+    let (host, fake) = start().await;
+    let request = due_call(&host, "front-desk", "+12125550142").await;
+    let placed = dial(&host, &request).await;
+    let Dialed::Placed { vapi_call_id } = placed else { panic!("expected a placed call, got {placed:?}") };
+
+    let posts = fake.posts();
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    assert_eq!(post.authorization.as_deref(), Some(format!("Bearer {FAKE_VAPI_KEY}").as_str()));
+    assert!(post.content_type.as_deref().is_some_and(|t| t.starts_with("application/json")));
+    let body = &post.body;
+    assert_eq!(body["assistantId"], "asst-front-desk-demo");
+    assert_eq!(body["phoneNumberId"], "pn-front-desk-demo");
+    assert!(body.get("phoneNumber").is_none(), "one of phoneNumberId and phoneNumber");
+    assert_eq!(body["customer"], json!({"number": "+12125550142", "name": "Ada Lovelace"}));
+    assert_eq!(body["assistantOverrides"]["metadata"], json!({"orgId": "demo", "callId": request.call_id, "attempt": 1}));
+    let variables = &body["assistantOverrides"]["variableValues"];
+    assert_eq!((variables["purpose"].as_str(), variables["customerName"].as_str()), (Some("New patient follow-up"), Some("Ada Lovelace")));
+    assert_eq!(variables["appointment_date"], "May 3");
+    assert!(body.get("metadata").is_none(), "Vapi has no top-level metadata");
+    assert!(body["name"].as_str().is_some_and(|n| n.chars().count() <= 40));
+
+    let call = stored(&host, &request).await.call;
+    assert_eq!((call.status, call.vapi_call_id.as_deref()), (CallStatus::InProgress, Some(vapi_call_id.as_str())));
+    assert!(call.call_started_at.is_some());
+    assert_eq!(slots(&host, "front-desk").await, 1, "the call holds a slot");
+
+    // EventBridge delivers at least once: the same trigger again, and one racing it.
+    assert_eq!(dial(&host, &request).await, Dialed::AlreadyHandled);
+    let (a, b) = tokio::join!(host.host.dialer().dial(request.clone()), host.host.dialer().dial(request.clone()));
+    assert_eq!((a.unwrap(), b.unwrap()), (Dialed::AlreadyHandled, Dialed::AlreadyHandled));
+    assert_eq!(fake.posts().len(), 1, "never dialed twice");
+
+    // The call ends (the webhook): the slot comes back in the same write.
+    let report = json!({"message": {
+        "type": "end-of-call-report", "endedReason": "customer-ended-call",
+        "startedAt": time::format(&Utc::now()), "endedAt": time::format(&(Utc::now() + chrono::Duration::seconds(90))), "cost": 0.42,
+        "call": {"id": vapi_call_id, "assistantOverrides": {"metadata": {"orgId": "demo", "callId": request.call_id, "attempt": 1}}},
+        "analysis": {"structuredData": {"outcome": "BOOKED"}},
+    }});
+    let delivered = host.request(Method::POST, "/webhooks/vapi", None).header("x-vapi-secret", DEMO_VAPI_SECRET).json(&report).send().await.unwrap();
+    assert!(delivered.status().is_success());
+    let call = stored(&host, &request).await.call;
+    assert_eq!((call.status, call.cost_cents), (CallStatus::Completed, Some(42)));
+    assert_eq!(slots(&host, "front-desk").await, 0);
+}
+
+#[tokio::test]
+async fn cancelled_calls_and_listed_numbers_are_not_dialed() {
+    let (host, fake) = start().await;
+    let cancelled = due_call(&host, "front-desk", "+12125550142").await;
+    let (status, _) = host.send(Method::DELETE, &format!("/api/outbound/scheduled/{}", cancelled.call_id), Some(DEMO_TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dial(&host, &cancelled).await, Dialed::AlreadyHandled);
+
+    let listed = due_call(&host, "front-desk", "+12125550143").await;
+    host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": "+12125550143"}))).await;
+    assert_eq!(dial(&host, &listed).await, Dialed::NotDialed("on-do-not-call-list"));
+    let call = stored(&host, &listed).await.call;
+    assert_eq!((call.status, call.ended_reason.as_deref()), (CallStatus::Cancelled, Some("on-do-not-call-list")));
+    assert!(fake.posts().is_empty(), "nothing reached Vapi");
+    assert_eq!(slots(&host, "front-desk").await, 0);
+}
+
+#[tokio::test]
+async fn outside_calling_hours_the_attempt_moves_to_the_next_opening() {
+    let (host, fake) = start().await;
+    // A zone where it is now 10-something in the morning, and hours from 11:00 to 12:00 there.
+    let hour = i64::from(chrono::Timelike::hour(&Utc::now()));
+    let offset = (10 - hour).rem_euclid(24);
+    let offset = if offset > 14 { offset - 24 } else { offset };
+    let zone = match offset {
+        0 => "Etc/GMT".to_string(),
+        k if k > 0 => format!("Etc/GMT-{k}"),
+        k => format!("Etc/GMT+{}", -k),
+    };
+    make_agent(&host, json!({"id": "later", "name": "Later", "vapiAssistantId": "asst-later", "vapiPhoneNumberId": "pn-later", "timeZone": zone,
+        "callingHours": {"start": "11:00", "end": "12:00"}})).await;
+    let request = due_call(&host, "later", "+12125550142").await;
+    let Dialed::Moved { to, why } = dial(&host, &request).await else { panic!("expected a move") };
+    assert_eq!(why, "outside calling hours");
+    let tz: chrono_tz::Tz = zone.parse().unwrap();
+    assert_eq!(to.with_timezone(&tz).format("%H:%M").to_string(), "11:00", "the next opening");
+    assert!(to > Utc::now() && to < Utc::now() + chrono::Duration::hours(2));
+    let call = stored(&host, &request).await.call;
+    assert_eq!((call.status, call.scheduled_at), (CallStatus::Scheduled, Some(to)));
+    assert!(host.host.scheduler().pending().contains(&(to, request.schedule_name())), "its schedule moved too");
+    assert!(fake.posts().is_empty());
+}
+
+#[tokio::test]
+async fn with_no_free_slot_the_attempt_waits_and_a_full_vapi_account_gives_the_slot_back() {
+    let (host, fake) = start().await;
+    make_agent(&host, json!({"id": "solo", "name": "Solo", "vapiAssistantId": "asst-solo", "vapiPhoneNumberId": "pn-solo", "timeZone": "UTC",
+        "callingHours": {"start": "00:00", "end": "24:00"}, "maxConcurrentCalls": 1})).await;
+    let first = due_call(&host, "solo", "+12125550142").await;
+    assert!(matches!(dial(&host, &first).await, Dialed::Placed { .. }));
+    let second = due_call(&host, "solo", "+12125550143").await;
+    let Dialed::Moved { to, why } = dial(&host, &second).await else { panic!("expected a move") };
+    assert_eq!(why, "no free slot");
+    assert!(to > Utc::now() + chrono::Duration::seconds(25), "moved by the busy delay");
+    assert_eq!(stored(&host, &second).await.call.status, CallStatus::Scheduled);
+    assert_eq!(fake.posts().len(), 1, "the second never reached Vapi");
+    assert_eq!(slots(&host, "solo").await, 1);
+
+    // Vapi's own limit: a 201 saying the account is full.
+    let third = due_call(&host, "front-desk", "+12125550144").await;
+    fake.script([Answer { concurrency_blocked: true, ..Answer::created() }]);
+    let Dialed::Moved { why, .. } = dial(&host, &third).await else { panic!("expected a move") };
+    assert_eq!(why, "Vapi concurrency limit");
+    assert_eq!(stored(&host, &third).await.call.status, CallStatus::Scheduled);
+    assert_eq!(slots(&host, "front-desk").await, 0, "the slot came back");
+    // ... and as a 400 mentioning concurrency.
+    fake.script([Answer::error(400, "Over Concurrency Limit.")]);
+    let fourth = due_call(&host, "front-desk", "+12125550145").await;
+    assert!(matches!(dial(&host, &fourth).await, Dialed::Moved { why: "Vapi concurrency limit", .. }));
+    assert_eq!(slots(&host, "front-desk").await, 0);
+}
+
+#[tokio::test]
+async fn a_refused_call_fails_with_its_reason_and_gives_its_slot_back() {
+    let (host, fake) = start().await;
+    fake.script([Answer::error(400, "customer.number must be a valid phone number in the E.164 format.")]);
+    let refused = due_call(&host, "front-desk", "+12125550142").await;
+    assert!(matches!(dial(&host, &refused).await, Dialed::Failed(_)));
+    let call = stored(&host, &refused).await.call;
+    assert_eq!(call.status, CallStatus::Failed);
+    assert!(call.ended_reason.as_deref().is_some_and(|r| r.contains("E.164")), "{:?}", call.ended_reason);
+
+    fake.script([Answer::error(401, "Invalid Key")]);
+    let unauthorized = due_call(&host, "front-desk", "+12125550143").await;
+    assert!(matches!(dial(&host, &unauthorized).await, Dialed::Failed(_)));
+    let call = stored(&host, &unauthorized).await.call;
+    assert_eq!((call.status, call.ended_reason.as_deref()), (CallStatus::Failed, Some("vapi-unauthorized: HTTP 401")));
+    assert_eq!(fake.posts().len(), 2, "no retry after a refusal");
+    assert!(fake.lookups().is_empty(), "a refusal means no call was made: nothing to look up");
+    assert_eq!(slots(&host, "front-desk").await, 0);
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retried_only_after_asking_vapi() {
+    let (host, fake) = start().await;
+    fake.script([Answer { retry_after: Some("1".into()), ..Answer::error(429, "Too Many Requests") }]);
+    let limited = due_call(&host, "front-desk", "+12125550142").await;
+    let started = std::time::Instant::now();
+    assert!(matches!(dial(&host, &limited).await, Dialed::Placed { .. }));
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured");
+    let requests = fake.requests();
+    let order: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(order, vec!["POST", "GET", "POST"], "asked before posting again");
+    assert!(requests[1].query.contains("phoneNumberId=pn-front-desk-demo") && requests[1].query.contains("createdAtGt="), "{}", requests[1].query);
+
+    fake.script([Answer::error(500, "Internal"), Answer::error(503, "Unavailable"), Answer::error(502, "Bad gateway")]);
+    let failing = due_call(&host, "front-desk", "+12125550143").await;
+    let Dialed::Failed(reason) = dial(&host, &failing).await else { panic!("expected a failure") };
+    assert!(reason.starts_with("vapi-unavailable"), "{reason}");
+    assert_eq!(fake.posts().len(), 2 + 3, "three tries, then FAILED");
+    assert_eq!(stored(&host, &failing).await.call.status, CallStatus::Failed);
+    assert_eq!(slots(&host, "front-desk").await, 1, "only the placed call holds a slot");
+}
+
+#[tokio::test]
+async fn a_timeout_after_vapi_took_the_call_places_no_second_call() {
+    let (host, fake) = start().await;
+    // Vapi makes the call but answers after the dialer has given up waiting.
+    fake.script([Answer { delay: Duration::from_secs(2), ..Answer::created() }]);
+    let request = due_call(&host, "front-desk", "+12125550142").await;
+    let Dialed::Placed { vapi_call_id } = dial(&host, &request).await else { panic!("expected the call found") };
+    assert_eq!(fake.posts().len(), 1, "no second POST");
+    assert_eq!(fake.calls().len(), 1, "one real phone call");
+    assert_eq!(fake.calls()[0]["id"], vapi_call_id.as_str());
+    assert_eq!(stored(&host, &request).await.call.vapi_call_id.as_deref(), Some(vapi_call_id.as_str()));
+}
+
+#[tokio::test]
+async fn the_reconciler_recovers_a_crash_after_vapis_answer_and_a_lost_webhook() {
+    let (host, fake) = start().await;
+    // The dialer claimed the attempt, Vapi made the call, and the dialer died before writing it down.
+    let request = due_call(&host, "front-desk", "+12125550142").await;
+    let before = stored(&host, &request).await;
+    let mut claimed = before.call.clone();
+    claimed.status = CallStatus::Dialing;
+    host.host.store().update_call_with(&before, &claimed, &[callops_aws::AlongWithCall::TakeSlot { max: 10 }]).await.unwrap();
+    let vapi_id = uuid_like();
+    let now = Utc::now();
+    fake.make_call(json!({
+        "id": vapi_id, "status": "ended", "type": "outboundPhoneCall", "phoneNumberId": "pn-front-desk-demo",
+        "createdAt": time::format(&now), "startedAt": time::format(&now), "endedAt": time::format(&(now + chrono::Duration::seconds(75))),
+        "endedReason": "customer-ended-call", "cost": 0.31,
+        "assistantOverrides": {"metadata": {"orgId": "demo", "callId": request.call_id, "attempt": 1}},
+        "analysis": {"summary": "Booked a cleaning.", "structuredData": {"outcome": "BOOKED", "appointmentBooked": true}},
+        "artifact": {"transcript": "AI: Hello\nUser: Hi", "recordingUrl": "https://storage.vapi.ai/x.wav"},
+    }));
+    // A second call, in progress as far as we know, whose end-of-call webhook was lost.
+    let lost = due_call(&host, "front-desk", "+12125550143").await;
+    let Dialed::Placed { vapi_call_id: lost_vapi_id } = dial(&host, &lost).await else { panic!("placed") };
+    fake.update_call(&lost_vapi_id, |call| {
+        call["status"] = json!("ended");
+        call["endedReason"] = json!("customer-did-not-answer");
+        call["cost"] = json!(0.02);
+    });
+    assert_eq!(slots(&host, "front-desk").await, 2);
+
+    let settings = ReconcileSettings { dialing: Duration::ZERO, in_progress: Duration::ZERO, overdue: Duration::from_secs(600) };
+    let done = host.host.dialer().reconcile(&host.host.webhook(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
+    assert_eq!(done.finished, 2, "{done:?}");
+
+    let recovered = stored(&host, &request).await.call;
+    assert_eq!(recovered.vapi_call_id.as_deref(), Some(vapi_id.as_str()));
+    assert_eq!((recovered.status, recovered.outcome, recovered.cost_cents), (CallStatus::Completed, Some(callops_domain::CallOutcome::Booked), Some(31)));
+    assert_eq!(recovered.summary.as_deref(), Some("Booked a cleaning."));
+    let missed = stored(&host, &lost).await.call;
+    assert_eq!((missed.status, missed.cost_cents), (CallStatus::Missed, Some(2)));
+    assert_eq!(slots(&host, "front-desk").await, 0, "both slots came back");
+    assert_eq!(fake.posts().len(), 1, "the reconciler never dials");
+
+    // A claim Vapi never saw goes back in the queue, to be dialed again.
+    let unplaced = due_call(&host, "front-desk", "+12125550144").await;
+    let before = stored(&host, &unplaced).await;
+    let mut claimed = before.call.clone();
+    claimed.status = CallStatus::Dialing;
+    host.host.store().update_call_with(&before, &claimed, &[callops_aws::AlongWithCall::TakeSlot { max: 10 }]).await.unwrap();
+    let done = host.host.dialer().reconcile(&host.host.webhook(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
+    assert_eq!(done.requeued, 1, "{done:?}");
+    assert_eq!(stored(&host, &unplaced).await.call.status, CallStatus::Scheduled);
+    assert_eq!(slots(&host, "front-desk").await, 0);
+    let report = host.host.store().verify_rollups().await.unwrap();
+    assert!(report.drift.is_empty(), "{:?}", report.drift);
+}
+
+fn uuid_like() -> String {
+    new_call_id()
+}
+
+#[tokio::test]
+async fn a_call_scheduled_seconds_ahead_completes_through_the_simulator_and_the_webhook() {
+    let host = TestHost::start(true).await;
+    let at = time::format(&(Utc::now() + chrono::Duration::seconds(2)));
+    let body = json!({"phoneNumber": "+12125550142", "callType": "OUTBOUND_LEAD", "scheduledAt": at, "voiceAgentId": "front-desk", "customerName": "Ada"});
+    let (status, call) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{call}");
+    let id = call["id"].as_str().unwrap().to_string();
+    let mut seen = vec![call["status"].as_str().unwrap().to_string()];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let (_, now) = host.get(&format!("/api/calls/{id}"), Some(DEMO_TOKEN)).await;
+        let status = now["status"].as_str().unwrap().to_string();
+        if seen.last() != Some(&status) {
+            seen.push(status.clone());
+        }
+        if CallStatus::ALL.iter().any(|s| s.is_terminal() && s.as_str() == status) {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the call did not end: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(seen.first().map(String::as_str), Some("SCHEDULED"));
+    assert!(seen.contains(&"IN_PROGRESS".to_string()), "{seen:?}");
+    assert!(done["vapiCallId"].is_string() && done["endedReason"].is_string(), "{done}");
+    assert!(done["costCents"].as_i64().is_some_and(|c| c > 0), "a cost: {done}");
+    assert!(done["outcome"].is_string(), "an outcome: {done}");
+    assert_eq!(host.host.store().slots_in_use("demo", "front-desk").await.unwrap(), 0);
+    assert_eq!(host.host.simulator().unwrap().calls_created(), 1);
+}

@@ -1,0 +1,187 @@
+//! A fake Vapi for the dialer's tests: it records every request (headers
+//! and body), answers `POST /call` from a script (status, body, delay,
+//! `Retry-After`, whether the call really got made), and serves `GET /call`
+//! and `GET /call/{id}` from the calls it made, as Vapi would.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde_json::{Value, json};
+
+pub const FAKE_VAPI_KEY: &str = "fake-vapi-private-key";
+
+/// One scripted answer to `POST /call`.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    /// For non-2xx answers: the error body.
+    pub error: Value,
+    /// Answer only after this long (the dialer's timeout may come first).
+    pub delay: Duration,
+    pub retry_after: Option<String>,
+    /// Whether Vapi made the call (a 201, or a timeout after it was taken).
+    pub makes_call: bool,
+    /// For a 201: the account is full (`subscriptionLimits.concurrencyBlocked`).
+    pub concurrency_blocked: bool,
+}
+
+impl Answer {
+    pub fn created() -> Answer {
+        Answer { status: 201, error: Value::Null, delay: Duration::ZERO, retry_after: None, makes_call: true, concurrency_blocked: false }
+    }
+
+    pub fn error(status: u16, message: &str) -> Answer {
+        Answer {
+            status,
+            error: json!({"message": [message], "error": "Error", "statusCode": status}),
+            delay: Duration::ZERO,
+            retry_after: None,
+            makes_call: false,
+            concurrency_blocked: false,
+        }
+    }
+}
+
+/// A request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Fake {
+    script: Mutex<VecDeque<Answer>>,
+    requests: Mutex<Vec<Recorded>>,
+    calls: Mutex<Vec<Value>>,
+}
+
+#[derive(Clone)]
+pub struct FakeVapi {
+    fake: Arc<Fake>,
+    pub base: String,
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn record(fake: &Fake, method: &str, path: &str, query: &str, headers: &HeaderMap, body: Value) {
+    fake.requests.lock().unwrap().push(Recorded {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        authorization: header(headers, "authorization"),
+        content_type: header(headers, "content-type"),
+        body,
+    });
+}
+
+async fn create(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String) -> Response {
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    record(&fake, "POST", "/call", "", &headers, body.clone());
+    if header(&headers, "authorization").as_deref() != Some(&format!("Bearer {FAKE_VAPI_KEY}")) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Invalid Key", "statusCode": 401}))).into_response();
+    }
+    let answer = fake.script.lock().unwrap().pop_front().unwrap_or_else(Answer::created);
+    let call = json!({
+        "id": uuid::Uuid::new_v4().to_string(), "orgId": "vapi-org", "type": "outboundPhoneCall", "status": "queued",
+        "createdAt": callops_domain::time::format(&chrono::Utc::now()),
+        "assistantId": body["assistantId"], "phoneNumberId": body["phoneNumberId"], "customer": body["customer"],
+        "assistantOverrides": body["assistantOverrides"],
+        "subscriptionLimits": {"concurrencyBlocked": answer.concurrency_blocked},
+    });
+    if answer.makes_call {
+        fake.calls.lock().unwrap().push(call.clone());
+    }
+    tokio::time::sleep(answer.delay).await;
+    let status = StatusCode::from_u16(answer.status).unwrap();
+    let mut response = if status.is_success() { (status, Json(call)).into_response() } else { (status, Json(answer.error)).into_response() };
+    if let Some(after) = answer.retry_after {
+        response.headers_mut().insert("retry-after", after.parse().unwrap());
+    }
+    response
+}
+
+async fn list(State(fake): State<Arc<Fake>>, headers: HeaderMap, Query(query): Query<Vec<(String, String)>>) -> Response {
+    let text = query.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    record(&fake, "GET", "/call", &text, &headers, Value::Null);
+    let after = query.iter().find(|(k, _)| k == "createdAtGt").and_then(|(_, v)| callops_domain::time::parse(v));
+    let number = query.iter().find(|(k, _)| k == "phoneNumberId").map(|(_, v)| v.clone());
+    let calls: Vec<Value> = fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| after.is_none_or(|after| c["createdAt"].as_str().and_then(callops_domain::time::parse).is_some_and(|at| at > after)))
+        .filter(|c| number.as_deref().is_none_or(|n| c["phoneNumberId"].as_str() == Some(n)))
+        .cloned()
+        .collect();
+    Json(Value::Array(calls)).into_response()
+}
+
+async fn one(State(fake): State<Arc<Fake>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    record(&fake, "GET", &format!("/call/{id}"), "", &headers, Value::Null);
+    match fake.calls.lock().unwrap().iter().find(|c| c["id"] == id.as_str()) {
+        Some(call) => Json(call.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found", "statusCode": 404}))).into_response(),
+    }
+}
+
+impl FakeVapi {
+    pub async fn start() -> FakeVapi {
+        let fake = Arc::new(Fake::default());
+        let app = Router::new().route("/call", get(list).post(create)).route("/call/{id}", get(one)).with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeVapi { fake, base }
+    }
+
+    /// The next answers to `POST /call`, in order (then 201s).
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.fake.script.lock().unwrap().extend(answers);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.fake.requests.lock().unwrap().clone()
+    }
+
+    pub fn posts(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.method == "POST").collect()
+    }
+
+    pub fn lookups(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.method == "GET").collect()
+    }
+
+    /// The calls Vapi made, as Call objects.
+    pub fn calls(&self) -> Vec<Value> {
+        self.fake.calls.lock().unwrap().clone()
+    }
+
+    /// Makes a call as if `POST /call` had been answered (for a crash right after it).
+    pub fn make_call(&self, call: Value) {
+        self.fake.calls.lock().unwrap().push(call);
+    }
+
+    /// Changes a call Vapi made (it ends, say).
+    pub fn update_call(&self, id: &str, change: impl FnOnce(&mut Value)) {
+        let mut calls = self.fake.calls.lock().unwrap();
+        change(calls.iter_mut().find(|c| c["id"] == id).expect("the fake made this call"));
+    }
+}
