@@ -340,3 +340,50 @@ async fn a_call_scheduled_seconds_ahead_completes_through_the_simulator_and_the_
     assert_eq!(host.host.store().slots_in_use("demo", "front-desk").await.unwrap(), 0);
     assert_eq!(host.host.simulator().unwrap().calls_created(), 1);
 }
+
+#[tokio::test]
+async fn a_call_that_reached_nobody_is_tried_again_once_and_an_agreed_follow_up_is_scheduled() {
+    let (host, _fake) = start().await;
+    let deliver = |body: Value| {
+        let request = host.request(Method::POST, "/webhooks/vapi", None).header("x-vapi-secret", DEMO_VAPI_SECRET).json(&body);
+        async move { assert!(request.send().await.unwrap().status().is_success()) }
+    };
+    let report = |request: &DialRequest, vapi_id: &str, reason: &str, data: Value| {
+        json!({"message": {
+            "type": "end-of-call-report", "endedReason": reason, "cost": 0.05,
+            "startedAt": time::format(&Utc::now()), "endedAt": time::format(&(Utc::now() + chrono::Duration::seconds(20))),
+            "call": {"id": vapi_id, "assistantOverrides": {"metadata": {"orgId": "demo", "callId": request.call_id, "attempt": request.attempt}}},
+            "analysis": {"structuredData": data},
+        }})
+    };
+
+    let unanswered = due_call(&host, "front-desk", "+12125550142").await;
+    let Dialed::Placed { vapi_call_id } = dial(&host, &unanswered).await else { panic!("placed") };
+    let no_answer = report(&unanswered, &vapi_call_id, "customer-did-not-answer", Value::Null);
+    deliver(no_answer.clone()).await;
+    deliver(no_answer).await; // delivered twice
+    let ended = stored(&host, &unanswered).await.call;
+    assert_eq!(ended.status, CallStatus::Missed);
+    let waiting = host.host.store().query_calls("demo", &callops_aws::PageRequest::new(&callops_aws::CallQuery::Scheduled, 10)).await.unwrap().items;
+    assert_eq!(waiting.len(), 1, "one retry, however often the report comes");
+    let retry = &waiting[0];
+    assert_eq!((retry.attempt, retry.phone_number.as_str(), retry.call_type), (2, "+12125550142", CallType::OutboundLead));
+    assert_eq!(retry.call_purpose, ended.call_purpose);
+    let due = retry.scheduled_at.unwrap();
+    let expected = ended.call_ended_at.unwrap().max(ended.updated_at) + chrono::Duration::minutes(30);
+    assert!((due - expected).num_seconds().abs() <= 5, "30 minutes later by the default policy: {due} vs {expected}");
+    let retry_request = DialRequest { org_id: "demo".into(), call_id: retry.id.clone(), attempt: 2 };
+    assert!(host.host.scheduler().pending().contains(&(due, retry_request.schedule_name())), "the retry has its schedule");
+    assert_eq!(slots(&host, "front-desk").await, 0);
+
+    // A patient who agreed to a follow-up gets an OUTBOUND_FOLLOWUP call that day.
+    let agreed = due_call(&host, "front-desk", "+12125550143").await;
+    let Dialed::Placed { vapi_call_id } = dial(&host, &agreed).await else { panic!("placed") };
+    let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let day = (Utc::now().with_timezone(&ny) + chrono::Duration::days(3)).date_naive();
+    deliver(report(&agreed, &vapi_call_id, "customer-ended-call", json!({"outcome": "BOOKED", "followUpRequired": true, "followUpDate": day.to_string()}))).await;
+    let waiting = host.host.store().query_calls("demo", &callops_aws::PageRequest::new(&callops_aws::CallQuery::Scheduled, 10)).await.unwrap().items;
+    let follow_up = waiting.iter().find(|c| c.call_type == CallType::OutboundFollowup).expect("a follow-up call");
+    assert_eq!((follow_up.phone_number.as_str(), follow_up.attempt), ("+12125550143", 1));
+    assert_eq!(follow_up.scheduled_at.unwrap().with_timezone(&ny).date_naive(), day, "on the agreed day, in the practice's zone");
+}

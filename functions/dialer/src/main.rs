@@ -44,16 +44,11 @@ async fn main() -> Result<(), Error> {
     let table = config::required(config::TABLE_VAR)?;
     let settings = DialSettings::default();
     let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, settings.request_timeout)?;
-    let target = DialTarget {
-        group: config::required("CALLOPS_SCHEDULE_GROUP")?,
-        dialer_arn: config::required("CALLOPS_DIALER_ARN")?,
-        role_arn: config::required("CALLOPS_SCHEDULER_ROLE_ARN")?,
-        dead_letter_arn: config::required("CALLOPS_DIALER_DLQ_ARN")?,
-    };
+    let target = DialTarget::from_env()?;
     let store = DynamoStore::new(dynamodb_client_from_env().await, table);
     let scheduler = Arc::new(EventBridgeScheduler::from_env(target).await);
-    let dialer = Dialer::new(store.clone(), scheduler, vapi, Arc::new(EnvSecrets), settings);
-    let webhook = Webhook::new(store, WebhookAuth::new(Vec::new()));
+    let dialer = Dialer::new(store.clone(), scheduler.clone(), vapi, Arc::new(EnvSecrets), settings);
+    let webhook = Webhook::new(store, WebhookAuth::new(Vec::new()), scheduler);
     let (dialer, webhook) = (&dialer, &webhook);
     run(service_fn(move |event: LambdaEvent<DialerEvent>| async move {
         match event.payload {

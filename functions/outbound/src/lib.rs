@@ -13,7 +13,7 @@ use callops_domain::{DomainError, VoiceAgent, agent::AgentInput, schedule::DialS
 use callops_http::{ApiError, Caller, caller, json, json_body, path_param, respond, route_key};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
-use uuid::Uuid;
+pub(crate) use callops_domain::call::derived_id;
 
 /// The routes this function serves, as API Gateway names them.
 pub const ROUTES: &[&str] = &[
@@ -40,20 +40,11 @@ pub struct Outbound {
     scheduler: Arc<dyn DialScheduler>,
 }
 
-/// The namespace of the ids CallOps derives from what a client sent.
-const ID_NAMESPACE: Uuid = Uuid::from_u128(0x5b0e_4c8a_9d1f_4e7a_b3c2_6f1d_0a9e_7c41);
-
-/// An id derived from its parts (UUIDv5): the same parts, the same id, so a
-/// retried request finds what the first one made instead of making it twice.
-pub(crate) fn derived_id(parts: &[&str]) -> String {
-    Uuid::new_v5(&ID_NAMESPACE, parts.join("\n").as_bytes()).to_string()
-}
-
 /// A short fingerprint of a request, to tell a retry from another request
 /// that reuses its Idempotency-Key.
 pub(crate) fn fingerprint<T: serde::Serialize>(request: &T) -> String {
     let body = serde_json::to_vec(request).expect("a parsed request serialises");
-    Uuid::new_v5(&ID_NAMESPACE, &body).simple().to_string()
+    derived_id(&[&String::from_utf8_lossy(&body)]).replace('-', "")
 }
 
 #[derive(serde::Serialize)]

@@ -14,12 +14,7 @@ use lambda_http::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
-    let target = DialTarget {
-        group: config::required("CALLOPS_SCHEDULE_GROUP")?,
-        dialer_arn: config::required("CALLOPS_DIALER_ARN")?,
-        role_arn: config::required("CALLOPS_SCHEDULER_ROLE_ARN")?,
-        dead_letter_arn: config::required("CALLOPS_DIALER_DLQ_ARN")?,
-    };
+    let target = DialTarget::from_env()?;
     let scheduler = Arc::new(EventBridgeScheduler::from_env(target).await);
     let outbound = Outbound::new(DynamoStore::new(dynamodb_client_from_env().await, table), scheduler);
     let outbound = &outbound;

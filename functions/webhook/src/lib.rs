@@ -11,8 +11,16 @@ pub mod auth;
 pub mod message;
 pub mod metrics;
 
+use std::sync::Arc;
+
 use callops_aws::{AlongWithCall, DynamoStore};
-use callops_domain::{CallLog, CallStatus, CallType, DomainError, NewCall, call::new_call_id, followup, time};
+use callops_domain::{
+    CallLog, CallStatus, CallType, DomainError, NewCall,
+    call::new_call_id,
+    followup,
+    schedule::{DialRequest, DialScheduler, ScheduledDial},
+    time,
+};
 use callops_http::{ApiError, json, respond, route_key};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, http::StatusCode};
@@ -37,11 +45,13 @@ const WRITE_ATTEMPTS: usize = 5;
 pub struct Webhook {
     store: DynamoStore,
     auth: WebhookAuth,
+    /// For the retries and follow-up calls an ended call brings.
+    scheduler: Arc<dyn DialScheduler>,
 }
 
 impl Webhook {
-    pub fn new(store: DynamoStore, auth: WebhookAuth) -> Self {
-        Webhook { store, auth }
+    pub fn new(store: DynamoStore, auth: WebhookAuth, scheduler: Arc<dyn DialScheduler>) -> Self {
+        Webhook { store, auth, scheduler }
     }
 
     /// Handles one API Gateway request; every error is already a response.
@@ -113,11 +123,24 @@ impl Webhook {
                 (None, None) => before.clone(),
             };
             let follow = self.follow_through(&before, &next, message, now).await?;
-            let also: Vec<AlongWithCall> = follow
+            let mut also: Vec<AlongWithCall> = follow
                 .do_not_call
                 .iter()
                 .map(|number| AlongWithCall::DoNotCall { number: number.clone(), reason: "requested during a call".into() })
                 .collect();
+            // The calls that follow are stored in the ended call's own transaction,
+            // each after its schedule: one that fires for a call never stored dials nothing.
+            let follow_ons: Vec<CallLog> = follow
+                .retry
+                .map(|(attempt, at)| followup::retry_call(&next, attempt, at, now))
+                .into_iter()
+                .chain(follow.follow_up_at.map(|at| followup::follow_up_call(&next, at, now)))
+                .collect();
+            for call in follow_ons {
+                let request = DialRequest { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt };
+                self.scheduler.schedule(&ScheduledDial { request, at: call.scheduled_at.expect("a waiting call has its time") }).await?;
+                also.push(AlongWithCall::NewCall(Box::new(call)));
+            }
             let result = match &stored {
                 Some(stored) => self.store.update_call_with(stored, &next, &also).await,
                 None => self.store.create_call_with(&next, &also).await,
@@ -131,12 +154,7 @@ impl Webhook {
                         metrics::emit_cost(&written.call, now);
                     }
                     if follow.retry.is_some() || follow.follow_up_at.is_some() {
-                        tracing::info!(
-                            call_id = %written.call.id,
-                            retry = ?follow.retry,
-                            follow_up_at = ?follow.follow_up_at,
-                            "follow-through for the scheduler"
-                        );
+                        tracing::info!(call_id = %written.call.id, retry = ?follow.retry, follow_up_at = ?follow.follow_up_at, "follow-on calls scheduled");
                     }
                     return Ok(());
                 }
@@ -145,10 +163,10 @@ impl Webhook {
         Err(DomainError::Unavailable(format!("call for Vapi call {:?} kept changing", message.vapi_call_id)))
     }
 
-    /// What follows if `before` becomes `after`. The do-not-call request is
-    /// written in the call's own transaction, and so is giving back the
-    /// dialer slot (the store does that for every write that ends a call);
-    /// the retry and the follow-up call are logged for the scheduler.
+    /// What follows if `before` becomes `after`. The do-not-call request, the
+    /// retry and the follow-up call are written in the call's own
+    /// transaction, and so is giving back the dialer slot (the store does
+    /// that for every write that ends a call).
     async fn follow_through(
         &self,
         before: &CallLog,

@@ -1,6 +1,11 @@
-//! The Vapi webhook Lambda: configuration, the DynamoDB client, the runtime.
+//! The Vapi webhook Lambda: configuration, the DynamoDB and Scheduler clients, the runtime.
 
-use callops_aws::{DynamoStore, dynamodb_client_from_env};
+use std::sync::Arc;
+
+use callops_aws::{
+    DynamoStore, dynamodb_client_from_env,
+    scheduler::{DialTarget, EventBridgeScheduler},
+};
 use callops_http::config;
 use callops_webhook::{Webhook, auth::WebhookAuth};
 use lambda_http::{Error, run, service_fn};
@@ -10,7 +15,8 @@ async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
     let auth = WebhookAuth::from_env()?;
-    let webhook = Webhook::new(DynamoStore::new(dynamodb_client_from_env().await, table), auth);
+    let scheduler = Arc::new(EventBridgeScheduler::from_env(DialTarget::from_env()?).await);
+    let webhook = Webhook::new(DynamoStore::new(dynamodb_client_from_env().await, table), auth, scheduler);
     let webhook = &webhook;
     run(service_fn(move |req| async move { Ok::<_, Error>(webhook.handle(req).await) })).await
 }

@@ -99,8 +99,8 @@ impl Functions {
     pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler) -> Self {
         Functions {
             analytics: Analytics::new(store.clone()),
-            outbound: Outbound::new(store.clone(), Arc::new(scheduler)),
-            webhook: Webhook::new(store, vapi),
+            outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone())),
+            webhook: Webhook::new(store, vapi, Arc::new(scheduler)),
         }
     }
 
@@ -176,7 +176,7 @@ impl Host {
         }
         let mut tasks = vec![scheduler.run(dialer.clone())];
         if let Some((every, settings)) = options.reconcile.clone() {
-            let (dialer, webhook) = (dialer.clone(), Webhook::new(store.clone(), WebhookAuth::new(options.vapi_credentials.clone())));
+            let (dialer, webhook) = (dialer.clone(), Webhook::new(store.clone(), WebhookAuth::new(options.vapi_credentials.clone()), Arc::new(scheduler.clone())));
             tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
@@ -201,7 +201,7 @@ impl Host {
 
     /// A webhook handler on this host's store, for running the reconciler by hand.
     pub fn webhook(&self) -> Webhook {
-        Webhook::new(self.store.clone(), WebhookAuth::new(self.options.vapi_credentials.clone()))
+        Webhook::new(self.store.clone(), WebhookAuth::new(self.options.vapi_credentials.clone()), Arc::new(self.scheduler.clone()))
     }
 
     pub fn store(&self) -> &DynamoStore {

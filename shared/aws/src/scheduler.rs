@@ -38,6 +38,23 @@ pub const MAX_EVENT_AGE_SECONDS: i32 = 3_600;
 /// How many times EventBridge retries a delivery the dialer did not accept.
 pub const MAX_RETRY_ATTEMPTS: i32 = 20;
 
+impl DialTarget {
+    /// From `CALLOPS_SCHEDULE_GROUP`, `CALLOPS_DIALER_ARN`,
+    /// `CALLOPS_SCHEDULER_ROLE_ARN` and `CALLOPS_DIALER_DLQ_ARN`.
+    pub fn from_env() -> Result<DialTarget, String> {
+        let required = |name: &str| match std::env::var(name) {
+            Ok(value) if !value.trim().is_empty() => Ok(value),
+            _ => Err(format!("configuration: the environment variable {name} must be set")),
+        };
+        Ok(DialTarget {
+            group: required("CALLOPS_SCHEDULE_GROUP")?,
+            dialer_arn: required("CALLOPS_DIALER_ARN")?,
+            role_arn: required("CALLOPS_SCHEDULER_ROLE_ARN")?,
+            dead_letter_arn: required("CALLOPS_DIALER_DLQ_ARN")?,
+        })
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct EventBridgeScheduler {
     client: Client,

@@ -83,7 +83,7 @@ pub struct Page<T> {
 }
 
 /// A write that must happen exactly when a call write happens, in its transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AlongWithCall {
     /// Put a number on the call's tenant's do-not-call list.
     DoNotCall { number: String, reason: String },
@@ -95,6 +95,9 @@ pub enum AlongWithCall {
     /// slot is given back by the write that ends the call or puts it back in
     /// the queue, whoever makes it.)
     TakeSlot { max: u32 },
+    /// Store a new call that must exist exactly when this write happens (a
+    /// retry, a follow-up call), unless it exists already.
+    NewCall(Box<CallLog>),
 }
 
 /// The code of the conflict when an agent has no free slot.
@@ -347,9 +350,10 @@ impl DynamoStore {
         let revision = previous.revision + 1;
         let put_call = self.put(call_item(next, revision)?, "#rev = :rev", Some(previous.revision));
         let pointer = if previous.call.vapi_call_id != next.vapi_call_id { self.vapi_pointer(next) } else { None };
+        let takes_slot = also.iter().any(|write| matches!(write, AlongWithCall::TakeSlot { .. }));
         self.write_call(Some(&previous.call), next, put_call, pointer, also).await.map_err(|e| {
-            // The call's own condition comes first in the transaction; any other is the slot's.
-            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = e.as_service_error() {
+            // The call's own condition comes first in the transaction; with a slot to take, any other is the slot's.
+            if let (true, Some(TransactWriteItemsError::TransactionCanceledException(cancelled))) = (takes_slot, e.as_service_error()) {
                 let failed: Vec<bool> = cancelled.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
                 if failed.len() > 1 && !failed[0] && failed[1..].iter().any(|f| *f) {
                     return DomainError::conflict(NO_FREE_SLOT, format!("agent {} has no free slot", next.voice_agent_id));
@@ -786,6 +790,10 @@ impl DynamoStore {
                         .expect("table, key and expression are set"),
                 )
                 .build(),
+            AlongWithCall::NewCall(new) => {
+                let item = call_item(new, 1).expect("a call serialises as the call it goes with did");
+                TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build()
+            }
             AlongWithCall::IdempotencyKey { fingerprint } => {
                 let item = HashMap::from([
                     (PK.to_string(), s(keys::call_pk(&call.org_id, &call.id))),

@@ -66,6 +66,49 @@ pub fn follow_through(
     follow
 }
 
+/// The next attempt at a call that reached nobody: a new call (ended calls
+/// never reopen) with the next attempt number, the same person, agent,
+/// purpose and variables, waiting for `at`. Its id derives from the call it
+/// retries, so deciding it twice makes it once.
+pub fn retry_call(ended: &CallLog, attempt: u32, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
+    let id = crate::call::derived_id(&["retry", &ended.org_id, &ended.id, &attempt.to_string()]);
+    let mut retry = waiting_call(ended, ended.call_type, attempt, id, at, now);
+    retry.campaign_id = ended.campaign_id.clone();
+    retry.call_notes = ended.call_notes.clone();
+    retry.variable_values = ended.variable_values.clone();
+    retry.call_purpose = ended.call_purpose.clone();
+    retry
+}
+
+/// The OUTBOUND_FOLLOWUP call a patient agreed to, waiting for `at`.
+pub fn follow_up_call(ended: &CallLog, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
+    let id = crate::call::derived_id(&["follow-up", &ended.org_id, &ended.id]);
+    let mut call = waiting_call(ended, crate::CallType::OutboundFollowup, 1, id, at, now);
+    call.call_purpose = Some(match &ended.summary {
+        Some(summary) => format!("Follow-up agreed on an earlier call: {}", summary.chars().take(300).collect::<String>()),
+        None => "Follow-up agreed on an earlier call".into(),
+    });
+    call
+}
+
+fn waiting_call(ended: &CallLog, call_type: crate::CallType, attempt: u32, id: String, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
+    let mut call = CallLog::new(
+        crate::NewCall {
+            org_id: ended.org_id.clone(),
+            voice_agent_id: ended.voice_agent_id.clone(),
+            phone_number: ended.phone_number.clone(),
+            call_type,
+            status: crate::CallStatus::Scheduled,
+            attempt,
+        },
+        id,
+        now,
+    );
+    call.scheduled_at = Some(crate::time::to_millis(at));
+    call.customer_name = ended.customer_name.clone();
+    call
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
