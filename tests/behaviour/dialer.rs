@@ -387,3 +387,20 @@ async fn a_call_that_reached_nobody_is_tried_again_once_and_an_agreed_follow_up_
     assert_eq!((follow_up.phone_number.as_str(), follow_up.attempt), ("+12125550143", 1));
     assert_eq!(follow_up.scheduled_at.unwrap().with_timezone(&ny).date_naive(), day, "on the agreed day, in the practice's zone");
 }
+
+#[tokio::test]
+async fn a_transient_twilio_number_is_sent_with_its_token_read_from_the_secret_it_names() {
+    let (host, fake) = start().await;
+    // SAFETY: no other test reads or writes this variable.
+    unsafe { std::env::set_var("CALLOPS_TEST_TWILIO_TOKEN", "twilio-auth-token-value") };
+    make_agent(&host, json!({"id": "twilio", "name": "Twilio", "vapiAssistantId": "asst-twilio", "timeZone": "UTC",
+        "callingHours": {"start": "00:00", "end": "24:00"},
+        "twilioNumber": {"number": "+1 (212) 555-0100", "accountSid": "AC0123", "authTokenSecret": "env:CALLOPS_TEST_TWILIO_TOKEN"}})).await;
+    let request = due_call(&host, "twilio", "+12125550142").await;
+    assert!(matches!(dial(&host, &request).await, Dialed::Placed { .. }));
+    let body = &fake.posts()[0].body;
+    assert!(body.get("phoneNumberId").is_none());
+    assert_eq!(body["phoneNumber"], json!({"twilioPhoneNumber": "+12125550100", "twilioAccountSid": "AC0123", "twilioAuthToken": "twilio-auth-token-value"}));
+    let agent = host.get("/api/agents/twilio", Some(DEMO_TOKEN)).await.1;
+    assert!(!agent.to_string().contains("twilio-auth-token-value"), "the token is never stored: {agent}");
+}

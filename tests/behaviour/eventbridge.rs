@@ -1,7 +1,8 @@
-//! The EventBridge Scheduler adapter against a real implementation of the
-//! Scheduler API: moto's server (installed into .venv by the test command).
-//! It checks the schedule the adapter makes for an attempt, that asking
-//! again moves it rather than making a second, and that cancelling removes it.
+//! The AWS adapters that are not DynamoDB, against real implementations of
+//! their APIs: moto's server (installed into .venv by the test command).
+//! The EventBridge Scheduler adapter: the schedule it makes for an attempt,
+//! that asking again moves it rather than making a second, that cancelling
+//! removes it. The Secrets Manager reader: a Twilio token by its ARN.
 
 use std::{
     net::TcpListener,
@@ -122,4 +123,30 @@ async fn each_attempt_gets_one_schedule_that_fires_the_dialer_once_at_its_time()
     scheduler.unschedule(&request).await.expect("removing twice is fine");
     let left: Vec<String> = client.list_schedules().group_name("callops-dialer").send().await.unwrap().schedules().iter().filter_map(|s| s.name().map(str::to_string)).collect();
     assert_eq!(left, vec![next.schedule_name()]);
+}
+
+#[tokio::test]
+async fn a_secret_is_read_by_its_arn_and_kept() {
+    use aws_sdk_secretsmanager::config::{Credentials as SecretCredentials, Region as SecretRegion};
+    use callops_aws::secrets::SecretResolver;
+    use callops_domain::secret::SecretSource;
+
+    let moto = start_moto().await;
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version_latest()
+        .region(SecretRegion::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(SecretCredentials::new("test", "test", None, None, "tests"))
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(config);
+    let created = client.create_secret().name("callops/twilio/front-desk").secret_string("twilio-token-1").send().await.expect("a secret");
+    let arn = created.arn().expect("an ARN").to_string();
+
+    let secrets = SecretResolver::with_client(client.clone());
+    assert_eq!(secrets.secret(&arn).await.unwrap(), "twilio-token-1");
+    client.delete_secret().secret_id(&arn).force_delete_without_recovery(true).send().await.unwrap();
+    assert_eq!(secrets.secret(&arn).await.unwrap(), "twilio-token-1", "read once, kept for the process");
+    let missing = format!("{}-missing", arn);
+    assert!(secrets.secret(&missing).await.is_err());
+    assert!(secrets.secret("the-token-itself").await.is_err(), "a reference, never a token");
 }

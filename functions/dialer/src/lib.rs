@@ -25,6 +25,7 @@ use callops_domain::{
     campaign::CampaignStatus,
     phone,
     schedule::{CLOCK_SKEW, DialScheduler, ScheduledDial},
+    secret::SecretSource,
     time,
 };
 use chrono::{DateTime, Utc};
@@ -78,21 +79,6 @@ impl Default for DialSettings {
             max_wait: Duration::from_secs(8),
             request_timeout: Duration::from_secs(8),
         }
-    }
-}
-
-/// Reads a transient Twilio number's auth token from where the agent says it lives.
-pub trait SecretSource: Send + Sync {
-    fn secret(&self, reference: &str) -> Result<String, DomainError>;
-}
-
-/// `env:NAME` references, read from the environment.
-pub struct EnvSecrets;
-
-impl SecretSource for EnvSecrets {
-    fn secret(&self, reference: &str) -> Result<String, DomainError> {
-        let name = reference.strip_prefix("env:").ok_or_else(|| DomainError::Unavailable(format!("secret reference {reference:?} is not env:NAME")))?;
-        std::env::var(name).map_err(|_| DomainError::Unavailable(format!("the environment variable {name} is not set")))
     }
 }
 
@@ -234,13 +220,13 @@ impl Dialer {
     }
 
     /// What `POST /call` gets for this call.
-    fn create_call(&self, call: &CallLog, agent: &VoiceAgent) -> Result<CreateCall, DomainError> {
+    async fn create_call(&self, call: &CallLog, agent: &VoiceAgent) -> Result<CreateCall, DomainError> {
         let phone_number = match (&agent.vapi_phone_number_id, &agent.twilio_number) {
             (Some(_), _) => None,
             (None, Some(twilio)) => Some(TransientNumber {
                 twilio_phone_number: twilio.number.clone(),
                 twilio_account_sid: twilio.account_sid.clone(),
-                twilio_auth_token: self.secrets.secret(&twilio.auth_token_secret)?,
+                twilio_auth_token: self.secrets.secret(&twilio.auth_token_secret).await?,
             }),
             (None, None) => return Err(DomainError::Unavailable(format!("agent {} has no number to call from", agent.id))),
         };
@@ -270,7 +256,7 @@ impl Dialer {
 
     /// Sends the claimed attempt to Vapi and records the answer.
     async fn place(&self, claimed: StoredCall, agent: &VoiceAgent, started: DateTime<Utc>) -> Result<Dialed, DomainError> {
-        let body = match self.create_call(&claimed.call, agent) {
+        let body = match self.create_call(&claimed.call, agent).await {
             Ok(body) => body,
             Err(err) => {
                 tracing::error!(call_id = %claimed.call.id, error = %err, "cannot build the Vapi request");

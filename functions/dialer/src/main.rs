@@ -7,9 +7,10 @@ use std::sync::Arc;
 use callops_aws::{
     DynamoStore, dynamodb_client_from_env,
     scheduler::{DialTarget, EventBridgeScheduler},
+    secrets::SecretResolver,
 };
 use callops_dialer::{
-    DialRequest, DialSettings, Dialer, EnvSecrets,
+    DialRequest, DialSettings, Dialer,
     reconcile::{ReconcileSettings, Reconciled},
     vapi::VapiClient,
 };
@@ -47,7 +48,7 @@ async fn main() -> Result<(), Error> {
     let target = DialTarget::from_env()?;
     let store = DynamoStore::new(dynamodb_client_from_env().await, table);
     let scheduler = Arc::new(EventBridgeScheduler::from_env(target).await);
-    let dialer = Dialer::new(store.clone(), scheduler.clone(), vapi, Arc::new(EnvSecrets), settings);
+    let dialer = Dialer::new(store.clone(), scheduler.clone(), vapi, Arc::new(SecretResolver::from_env().await), settings);
     let webhook = Webhook::new(store, WebhookAuth::new(Vec::new()), scheduler);
     let (dialer, webhook) = (&dialer, &webhook);
     run(service_fn(move |event: LambdaEvent<DialerEvent>| async move {

@@ -23,7 +23,7 @@ use axum::{
 };
 use callops_analytics::Analytics;
 use callops_dialer::{
-    DialSettings, Dialer, EnvSecrets,
+    DialSettings, Dialer,
     reconcile::ReconcileSettings,
     vapi::VapiClient,
 };
@@ -169,7 +169,7 @@ impl Host {
         };
         let vapi = vapi.map_err(DomainError::Unavailable)?;
         let scheduler = LocalScheduler::new();
-        let dialer = Dialer::new(store.clone(), Arc::new(scheduler.clone()), vapi, Arc::new(EnvSecrets), options.dial.clone());
+        let dialer = Dialer::new(store.clone(), Arc::new(scheduler.clone()), vapi, Arc::new(callops_aws::secrets::SecretResolver::env_only()), options.dial.clone());
         let restored = scheduler.restore(&store).await?;
         if restored > 0 {
             tracing::info!(restored, "scheduled attempts restored from the store");

@@ -5,6 +5,7 @@
 //! - [`store`]: the DynamoDB store (aws-sdk-dynamodb + serde_dynamo);
 //!   [`outbound`]: its do-not-call list and campaigns.
 //! - [`scheduler`]: one EventBridge Scheduler schedule per dial attempt.
+//! - [`secrets`]: secrets by reference (Secrets Manager, or the environment locally).
 //! - [`embedded`] (feature `embedded`): the in-process DynamoDB-compatible
 //!   engine for the local host and the tests.
 
@@ -13,6 +14,7 @@ pub mod keys;
 pub mod outbound;
 pub mod rollup;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 pub mod table;
 

@@ -299,11 +299,9 @@ impl AgentInput {
             next.vapi_phone_number_id = Some(number_id);
             next.twilio_number = None;
         }
-        if let Some(twilio) = self.twilio_number {
-            let digits = twilio.number.strip_prefix('+').unwrap_or("");
-            if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid("invalid_twilio_number", "twilioNumber.number must be an E.164 number (+ and 8 to 15 digits)"));
-            }
+        if let Some(mut twilio) = self.twilio_number {
+            twilio.number = crate::phone::normalize(&twilio.number)
+                .map_err(|_| invalid("invalid_twilio_number", "twilioNumber.number must be a phone number Twilio can dial from (E.164)"))?;
             if twilio.account_sid.trim().is_empty() {
                 return Err(invalid("invalid_twilio_number", "twilioNumber.accountSid is required"));
             }

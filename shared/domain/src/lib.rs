@@ -14,6 +14,7 @@ pub mod error;
 pub mod followup;
 pub mod phone;
 pub mod schedule;
+pub mod secret;
 pub mod time;
 
 pub use agent::{CallingHours, RetryPolicy, VoiceAgent};

@@ -1,0 +1,58 @@
+//! Secrets the functions read by reference, never from the table: a
+//! transient Twilio number's auth token is stored on its agent only as where
+//! it lives. `arn:aws:secretsmanager:...` is read from Secrets Manager (and
+//! kept for the life of the process); `env:NAME` from the environment, for
+//! the local host.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use aws_sdk_secretsmanager::{Client, error::DisplayErrorContext};
+use callops_domain::{DomainError, secret::SecretSource};
+
+pub struct SecretResolver {
+    client: Option<Client>,
+    cache: Mutex<HashMap<String, String>>,
+}
+
+impl SecretResolver {
+    /// `env:` references only (the local host).
+    pub fn env_only() -> Self {
+        SecretResolver { client: None, cache: Mutex::default() }
+    }
+
+    /// `env:` and Secrets Manager references, with this client.
+    pub fn with_client(client: Client) -> Self {
+        SecretResolver { client: Some(client), cache: Mutex::default() }
+    }
+
+    /// From the normal AWS configuration (`AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured).
+    pub async fn from_env() -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::with_client(Client::new(&config))
+    }
+}
+
+#[async_trait::async_trait]
+impl SecretSource for SecretResolver {
+    async fn secret(&self, reference: &str) -> Result<String, DomainError> {
+        if let Some(name) = reference.strip_prefix("env:") {
+            return std::env::var(name).map_err(|_| DomainError::Unavailable(format!("the environment variable {name} is not set")));
+        }
+        if !reference.starts_with("arn:") {
+            return Err(DomainError::Unavailable(format!("secret reference {reference:?} is neither arn:... nor env:NAME")));
+        }
+        if let Some(known) = self.cache.lock().expect("never poisoned").get(reference) {
+            return Ok(known.clone());
+        }
+        let client = self.client.as_ref().ok_or_else(|| DomainError::Unavailable("Secrets Manager is not configured here".into()))?;
+        let output = client
+            .get_secret_value()
+            .secret_id(reference)
+            .send()
+            .await
+            .map_err(|e| DomainError::Unavailable(format!("Secrets Manager: {}", DisplayErrorContext(&e))))?;
+        let value = output.secret_string().ok_or_else(|| DomainError::Unavailable("the secret has no string value".into()))?.to_string();
+        self.cache.lock().expect("never poisoned").insert(reference.to_string(), value.clone());
+        Ok(value)
+    }
+}
