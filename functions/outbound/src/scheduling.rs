@@ -309,7 +309,7 @@ impl Outbound {
     }
 
     pub(crate) async fn list_scheduled(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (from, to, _) = parse_bounds(query_param(req, "startDate").as_deref(), query_param(req, "endDate").as_deref(), query_param(req, "tz").as_deref())?;
+        let bounds = parse_bounds(query_param(req, "startDate").as_deref(), query_param(req, "endDate").as_deref(), query_param(req, "tz").as_deref())?;
         let limit = integer_param(req, "limit", "invalid_limit", 1..=MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
         let cursor = query_param(req, "cursor");
         let agent_filter: Option<Vec<String>> = match query_param(req, "agentId") {
@@ -326,7 +326,7 @@ impl Outbound {
             .query_calls(
                 &caller.org_id,
                 &PageRequest {
-                    window: Window { from, to },
+                    window: Window { from: bounds.start, to: bounds.end },
                     cursor: cursor.as_deref(),
                     only_agents: agent_filter.as_deref(),
                     only_status,

@@ -53,13 +53,17 @@ fn parse_instant(text: &str, tz: Tz, end: End) -> Option<DateTime<Utc>> {
         .map(|local| time::to_millis(time::local_to_utc(tz, local)))
 }
 
+/// The ends of a window as given: either may be open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub tz: Tz,
+}
+
 /// Reads the ends of a window as given, either one open (`None`), and
 /// refuses one that runs backwards.
-pub fn parse_bounds(
-    start: Option<&str>,
-    end: Option<&str>,
-    tz: Option<&str>,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>, Tz), DomainError> {
+pub fn parse_bounds(start: Option<&str>, end: Option<&str>, tz: Option<&str>) -> Result<Bounds, DomainError> {
     let tz = parse_tz(tz)?;
     let start = start
         .map(|text| {
@@ -80,12 +84,12 @@ pub fn parse_bounds(
     {
         return Err(DomainError::invalid("invalid_window", "startDate must not be after endDate"));
     }
-    Ok((start, end, tz))
+    Ok(Bounds { start, end, tz })
 }
 
 /// Reads a window; `now` is the default end.
 pub fn parse_window(start: Option<&str>, end: Option<&str>, tz: Option<&str>, now: DateTime<Utc>) -> Result<Window, DomainError> {
-    let (start, end, tz) = parse_bounds(start, end, tz)?;
+    let Bounds { start, end, tz } = parse_bounds(start, end, tz)?;
     let end = end.unwrap_or_else(|| time::to_millis(now));
     let start = start.unwrap_or(end - Duration::days(DEFAULT_WINDOW_DAYS));
     if start > end {
