@@ -141,7 +141,8 @@ impl Dialer {
 
     async fn dial_stored(&self, stored: StoredCall, request: &DialRequest, now: DateTime<Utc>) -> Result<Dialed, DialError> {
         let call = &stored.call;
-        if call.attempt != request.attempt || call.status != CallStatus::Scheduled {
+        // Attempt 0 marks a call CallOps did not schedule (inbound, or imported): never dialed.
+        if call.attempt == 0 || call.attempt != request.attempt || call.status != CallStatus::Scheduled {
             return Ok(Dialed::AlreadyHandled);
         }
         let due = call.scheduled_at.unwrap_or(now);

@@ -10,7 +10,8 @@
 //! - DIALING or IN_PROGRESS too long with a Vapi id: Vapi is asked for the
 //!   call; ended, it is finished through the webhook's own code path, which
 //!   gives the slot back.
-//! - SCHEDULED well past its time (its trigger was lost): dialed now.
+//! - SCHEDULED well past its time (its trigger was lost): dialed now. Calls
+//!   CallOps did not schedule (attempt 0: imported history) are never dialed.
 
 use std::time::Duration;
 
@@ -82,7 +83,7 @@ impl Dialer {
                 tracing::warn!(call_id = %call.id, error = %err, "call left for the next run");
             }
         }
-        for call in self.stuck(org_id, CallQuery::Scheduled, ago(now, settings.overdue)).await? {
+        for call in self.stuck(org_id, CallQuery::Scheduled, ago(now, settings.overdue)).await?.into_iter().filter(|c| c.attempt >= 1) {
             done.checked += 1;
             let request = DialRequest { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt };
             match self.dial(request).await {
