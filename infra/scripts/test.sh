@@ -15,6 +15,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-dev.txt
 
+step "PostgreSQL server (Debian's postgresql, for the migration tests)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+ls -d /usr/lib/postgresql/*/bin
+
 step "SAM template: sam validate --lint"
 .venv/bin/sam validate --lint --template infra/template.yaml --region us-east-1
 

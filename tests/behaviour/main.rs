@@ -6,5 +6,6 @@ mod analytics;
 mod dialer;
 mod eventbridge;
 mod foundation;
+mod migrate;
 mod outbound;
 mod webhook;

@@ -2,6 +2,7 @@
 //! and a small client for its HTTP API.
 
 pub mod fake_vapi;
+pub mod postgres;
 
 use std::collections::HashMap;
 

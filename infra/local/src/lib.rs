@@ -8,6 +8,7 @@
 
 pub mod demo;
 pub mod gateway;
+pub mod migrate;
 pub mod scheduler;
 pub mod vapi_sim;
 

@@ -21,6 +21,34 @@ enum Command {
     VerifyRollups(StoreArgs),
     /// Recompute every analytics rollup from the raw calls and repair drift.
     RebuildRollups(StoreArgs),
+    /// Import a practice's history from the legacy PostgreSQL call_logs table
+    /// (safe to repeat and to interrupt; --dry-run writes nothing).
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// The legacy database, e.g. postgres://user:password@host:5432/dbname
+    #[arg(long = "from-postgres", value_name = "URL")]
+    from_postgres: String,
+    /// The tenant the calls belong to.
+    #[arg(long, value_name = "ORG", value_parser = parse_org)]
+    org: String,
+    /// Read, map and compare, and print what would happen; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Rows read per batch (and per checkpoint).
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Write requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+fn parse_org(text: &str) -> Result<String, String> {
+    if callops_http::valid_org_id(text) { Ok(text.to_string()) } else { Err("an org is letters, digits, - and _".into()) }
 }
 
 /// Which table an operator command works on.
@@ -83,6 +111,7 @@ async fn main() -> ExitCode {
         Command::Dev(args) => dev(args).await,
         Command::VerifyRollups(args) => rollups(args, false).await,
         Command::RebuildRollups(args) => rollups(args, true).await,
+        Command::Migrate(args) => migrate(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -142,23 +171,42 @@ async fn dev(args: DevArgs) -> Result<(), String> {
 }
 
 /// Opens the store an operator command works on; the engine, when embedded,
-/// lives as long as the returned guard.
-async fn open_store(args: &StoreArgs) -> Result<(Option<EmbeddedDynamo>, DynamoStore), String> {
+/// lives as long as the returned guard. `create`: a new data directory is
+/// fine (its table is made).
+async fn open_store(args: &StoreArgs, create: bool) -> Result<(Option<EmbeddedDynamo>, DynamoStore), String> {
     match &args.table {
         Some(table) => Ok((None, DynamoStore::new(callops_aws::dynamodb_client_from_env().await, table.clone()))),
         None => {
-            if !args.data_dir.join("callops.db").exists() {
+            if !create && !args.data_dir.join("callops.db").exists() {
                 return Err(format!("no local data in {} (run `callops dev` first, or pass --data-dir)", args.data_dir.display()));
             }
             let engine = EmbeddedDynamo::on_disk(&args.data_dir).await.map_err(|e| e.to_string())?;
+            callops_aws::table::create_table(&engine.client(), callops::TABLE).await.map_err(|e| e.to_string())?;
             let store = DynamoStore::new(engine.client(), callops::TABLE);
             Ok((Some(engine), store))
         }
     }
 }
 
+async fn migrate(args: MigrateArgs) -> Result<(), String> {
+    use std::io::IsTerminal;
+    let (_engine, store) = open_store(&args.store, true).await?;
+    let options = callops::migrate::MigrateOptions {
+        url: args.from_postgres,
+        org_id: args.org,
+        dry_run: args.dry_run,
+        batch: args.batch,
+        concurrency: args.concurrency,
+        progress: std::io::stderr().is_terminal(),
+        stop_after_batches: None,
+    };
+    let report = callops::migrate::migrate(&store, &options).await?;
+    print!("{}", report.render());
+    Ok(())
+}
+
 async fn rollups(args: StoreArgs, repair: bool) -> Result<(), String> {
-    let (_engine, store) = open_store(&args).await?;
+    let (_engine, store) = open_store(&args, false).await?;
     let report = if repair { store.rebuild_rollups().await } else { store.verify_rollups().await }.map_err(|e| e.to_string())?;
     println!("checked {} calls against {} rollup items", report.calls, report.rollup_items);
     for drift in &report.drift {

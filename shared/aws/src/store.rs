@@ -569,6 +569,44 @@ impl DynamoStore {
         Ok(calls)
     }
 
+    /// A tenant's calls by id (those that exist), 100 to a request.
+    pub async fn calls_by_id(&self, org_id: &str, ids: &[String]) -> Result<HashMap<String, CallLog>, DomainError> {
+        let keys: Vec<String> = ids.iter().map(|id| keys::call_pk(org_id, id)).collect();
+        Ok(self.batch_get_calls(&keys).await?.into_values().map(|call| (call.id.clone(), call)).collect())
+    }
+
+    /// A small operator record (a migration's checkpoint, say) in the tenant's partition `name`.
+    pub async fn put_marker(&self, org_id: &str, name: &str, fields: &[(&str, String)]) -> Result<(), DomainError> {
+        let mut item = HashMap::from([
+            (PK.to_string(), s(format!("ORG#{org_id}#{name}"))),
+            (SK.to_string(), s(name)),
+            (KIND.to_string(), s("marker")),
+        ]);
+        for (field, value) in fields {
+            item.insert((*field).to_string(), s(value.as_str()));
+        }
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// The fields of a marker, if it exists.
+    pub async fn marker(&self, org_id: &str, name: &str) -> Result<Option<HashMap<String, String>>, DomainError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(format!("ORG#{org_id}#{name}")))
+            .key(SK, s(name))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item.map(|item| item.into_iter().filter_map(|(k, v)| match v {
+            AttributeValue::S(text) => Some((k, text)),
+            _ => None,
+        }).collect()))
+    }
+
     /// How many of a tenant's calls one index holds in `window` (reads keys only).
     pub async fn count_calls(&self, org_id: &str, query: &CallQuery, window: Window) -> Result<u64, DomainError> {
         let (index, partition) = query.index_and_partition();

@@ -12,6 +12,7 @@ pub mod campaign;
 pub mod classify;
 pub mod error;
 pub mod followup;
+pub mod legacy;
 pub mod phone;
 pub mod schedule;
 pub mod secret;

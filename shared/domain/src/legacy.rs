@@ -1,0 +1,355 @@
+//! The legacy PostgreSQL `call_logs` row and its mapping to a [`CallLog`],
+//! exactly as shared/legacy/MAPPING.md gives it: a row keeps every value it
+//! has; the rules only fill what is NULL or translate legacy text (compared
+//! without case and surrounding white space). What a rule had to default or
+//! could not map is noted for the report; a row that cannot become a call
+//! (an unparseable phone number, a negative duration, ...) is refused, with
+//! its reason, and never dropped silently.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::{CallLog, CallOutcome, CallStatus, CallType, NewCall, agent::valid_agent_id};
+
+/// Transcripts are cut to this many bytes (as the webhook does), so a call
+/// always fits in one DynamoDB item.
+pub const MAX_TRANSCRIPT_BYTES: usize = 200_000;
+
+/// One `call_logs` row, as PostgreSQL holds it (timestamps are UTC without a zone).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LegacyRow {
+    pub id: String,
+    pub voice_agent_id: String,
+    pub phone_number: String,
+    pub direction: Option<String>,
+    pub status: Option<String>,
+    pub duration: Option<i32>,
+    pub call_started_at: Option<NaiveDateTime>,
+    pub call_ended_at: Option<NaiveDateTime>,
+    pub transcript: Option<String>,
+    pub summary: Option<String>,
+    pub recording_url: Option<String>,
+    pub appointment_set: bool,
+    pub created_at: NaiveDateTime,
+    pub outcome: Option<String>,
+    pub insurance_verified: bool,
+    pub insurance_provider: Option<String>,
+    pub payment_plan_discussed: bool,
+    pub payment_plan_amount: Option<i32>,
+    pub collection_attempt: bool,
+    pub collection_amount: Option<i32>,
+    pub collection_success: bool,
+    pub transferred_to_staff: bool,
+    pub transferred_to: Option<String>,
+    pub vapi_call_id: Option<String>,
+    pub call_type: Option<String>,
+    pub campaign_id: Option<String>,
+    pub scheduled_at: Option<NaiveDateTime>,
+    pub call_purpose: Option<String>,
+    pub call_notes: Option<String>,
+    pub follow_up_required: bool,
+    pub follow_up_date: Option<NaiveDateTime>,
+    pub call_quality: Option<i32>,
+    pub customer_sentiment: Option<String>,
+    pub ai_confidence: Option<f64>,
+    pub cost_cents: Option<i32>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What the report counts about a mapped value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NoteKind {
+    /// A NULL or unknown value the rules filled with their default.
+    Defaulted,
+    /// Legacy text no rule knows.
+    Unmapped,
+}
+
+/// One noted value: which column, what it held (`NULL` for none), and how it was treated.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Note {
+    pub kind: NoteKind,
+    pub column: &'static str,
+    pub value: String,
+}
+
+/// Why a row cannot become a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapped {
+    pub call: CallLog,
+    pub notes: Vec<Note>,
+}
+
+fn normal(text: &Option<String>) -> Option<String> {
+    text.as_deref().map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty())
+}
+
+fn shown(text: &Option<String>) -> String {
+    text.as_deref().map(|t| t.trim().to_string()).unwrap_or_else(|| "NULL".into())
+}
+
+fn utc(at: NaiveDateTime) -> DateTime<Utc> {
+    crate::time::to_millis(at.and_utc())
+}
+
+/// `status` by MAPPING.md; `None` when no rule knows the text.
+pub fn legacy_status(status: Option<&str>) -> Option<CallStatus> {
+    use CallStatus::*;
+    Some(match status?.trim().to_ascii_lowercase().as_str() {
+        "completed" | "complete" | "ended" | "answered" => Completed,
+        "missed" | "no-answer" | "no_answer" | "busy" => Missed,
+        "voicemail" => Voicemail,
+        "failed" | "error" => Failed,
+        "in-progress" | "in_progress" | "ringing" | "queued" | "active" => InProgress,
+        "scheduled" => Scheduled,
+        "cancelled" | "canceled" => Cancelled,
+        _ => return None,
+    })
+}
+
+/// `outcome` where the row has none: the first rule that matches.
+pub fn derived_outcome(row: &LegacyRow) -> Option<CallOutcome> {
+    let status = normal(&row.status);
+    let status = status.as_deref();
+    if row.appointment_set {
+        Some(CallOutcome::Booked)
+    } else if row.transferred_to_staff {
+        Some(CallOutcome::Transferred)
+    } else if status == Some("voicemail") {
+        Some(CallOutcome::Voicemail)
+    } else if matches!(status, Some("no-answer" | "no_answer" | "missed")) {
+        Some(CallOutcome::NoAnswer)
+    } else if status == Some("busy") {
+        Some(CallOutcome::Busy)
+    } else if matches!(status, Some("failed" | "error")) {
+        Some(CallOutcome::Failed)
+    } else if row.payment_plan_discussed {
+        Some(CallOutcome::PaymentPlan)
+    } else {
+        None
+    }
+}
+
+/// Checks what the new model cannot hold; the first problem refuses the row.
+fn refusal(row: &LegacyRow) -> Option<String> {
+    let key_safe = |s: &str| !s.is_empty() && s.len() <= 200 && !s.contains('#') && !s.chars().any(char::is_control);
+    if !key_safe(&row.id) {
+        return Some("the id is empty, too long, or holds '#' or control characters".into());
+    }
+    if !valid_agent_id(&row.voice_agent_id) {
+        return Some(format!("voice_agent_id {:?} is not an agent id (letters, digits, - and _)", row.voice_agent_id));
+    }
+    if phonenumber::parse(Some(phonenumber::country::Id::US), row.phone_number.trim()).is_err() {
+        return Some(format!("phone_number {:?} is not a phone number", row.phone_number));
+    }
+    for (column, value) in [("duration", row.duration), ("payment_plan_amount", row.payment_plan_amount), ("collection_amount", row.collection_amount), ("cost_cents", row.cost_cents)] {
+        if value.is_some_and(|v| v < 0) {
+            return Some(format!("{column} is negative ({})", value.unwrap_or_default()));
+        }
+    }
+    if let Some(quality) = row.call_quality.filter(|q| !(1..=5).contains(q)) {
+        return Some(format!("call_quality {quality} is outside 1..5"));
+    }
+    if let Some(confidence) = row.ai_confidence.filter(|c| !(0.0..=1.0).contains(c)) {
+        return Some(format!("ai_confidence {confidence} is outside 0..1"));
+    }
+    if let (Some(started), Some(ended)) = (row.call_started_at, row.call_ended_at)
+        && ended < started
+    {
+        return Some("call_ended_at is before call_started_at".into());
+    }
+    let parses = |text: &Option<String>, check: fn(&str) -> bool| text.as_deref().is_none_or(|t| check(t));
+    if !parses(&row.outcome, |t| t.parse::<CallOutcome>().is_ok()) {
+        return Some(format!("outcome {:?} is not a CallOutcome", row.outcome.as_deref().unwrap_or_default()));
+    }
+    if !parses(&row.call_type, |t| t.parse::<CallType>().is_ok()) {
+        return Some(format!("call_type {:?} is not a CallType", row.call_type.as_deref().unwrap_or_default()));
+    }
+    None
+}
+
+/// The call a row becomes, for tenant `org_id`, and what the report should say of it.
+pub fn map_row(row: &LegacyRow, org_id: &str) -> Result<Mapped, Refusal> {
+    if let Some(reason) = refusal(row) {
+        return Err(Refusal { id: row.id.clone(), reason });
+    }
+    let mut notes = Vec::new();
+    let call_type = match &row.call_type {
+        Some(text) => text.parse().expect("checked above"),
+        None => match normal(&row.direction).as_deref() {
+            Some("inbound") => CallType::Inbound,
+            Some("outbound") => CallType::OutboundOther,
+            _ => {
+                notes.push(Note { kind: NoteKind::Defaulted, column: "callType", value: format!("direction={}", shown(&row.direction)) });
+                CallType::Inbound
+            }
+        },
+    };
+    let status = match legacy_status(row.status.as_deref()) {
+        Some(status) => status,
+        None => {
+            notes.push(Note { kind: NoteKind::Unmapped, column: "status", value: shown(&row.status) });
+            if row.call_ended_at.is_some() { CallStatus::Completed } else { CallStatus::Failed }
+        }
+    };
+    let outcome = match &row.outcome {
+        Some(text) => Some(text.parse().expect("checked above")),
+        None => derived_outcome(row),
+    };
+    if row.outcome.is_none() && outcome.is_none() {
+        notes.push(Note { kind: NoteKind::Defaulted, column: "outcome", value: "NULL".into() });
+    }
+
+    let mut call = CallLog::new(
+        NewCall {
+            org_id: org_id.to_string(),
+            voice_agent_id: row.voice_agent_id.clone(),
+            phone_number: row.phone_number.trim().to_string(),
+            call_type,
+            status,
+            // Not placed by CallOps: no dialer slot, and never dialed by it.
+            attempt: 0,
+        },
+        row.id.clone(),
+        utc(row.created_at),
+    );
+    call.duration = row.duration.map(|d| d as u32);
+    call.call_started_at = row.call_started_at.map(utc);
+    call.call_ended_at = row.call_ended_at.map(utc);
+    call.transcript = row.transcript.clone();
+    if let Some(text) = &row.transcript
+        && text.len() > MAX_TRANSCRIPT_BYTES
+    {
+        let mut end = MAX_TRANSCRIPT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        call.transcript = Some(text[..end].to_string());
+        call.transcript_truncated = true;
+        notes.push(Note { kind: NoteKind::Defaulted, column: "transcript", value: format!("over {MAX_TRANSCRIPT_BYTES} bytes: cut") });
+    }
+    call.summary = row.summary.clone();
+    call.recording_url = row.recording_url.clone();
+    call.appointment_set = row.appointment_set;
+    call.outcome = outcome;
+    call.insurance_verified = row.insurance_verified;
+    call.insurance_provider = row.insurance_provider.clone();
+    call.payment_plan_discussed = row.payment_plan_discussed;
+    call.payment_plan_amount = row.payment_plan_amount.map(i64::from);
+    call.collection_attempt = row.collection_attempt;
+    call.collection_amount = row.collection_amount.map(i64::from);
+    call.collection_success = row.collection_success;
+    call.transferred_to_staff = row.transferred_to_staff;
+    call.transferred_to = row.transferred_to.clone();
+    call.vapi_call_id = row.vapi_call_id.clone();
+    call.campaign_id = row.campaign_id.clone();
+    call.scheduled_at = row.scheduled_at.map(utc);
+    call.call_purpose = row.call_purpose.clone();
+    call.call_notes = row.call_notes.clone();
+    call.follow_up_required = row.follow_up_required;
+    call.follow_up_date = row.follow_up_date.map(utc);
+    call.call_quality = row.call_quality.map(|q| q as u8);
+    call.customer_sentiment = row.customer_sentiment.clone();
+    call.ai_confidence = row.ai_confidence;
+    call.cost_cents = row.cost_cents.map(i64::from);
+    call.updated_at = utc(row.updated_at);
+    Ok(Mapped { call, notes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> LegacyRow {
+        let at = NaiveDateTime::parse_from_str("2024-02-07 09:30:00.250", "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        LegacyRow {
+            id: "ckx1".into(),
+            voice_agent_id: "agent_1".into(),
+            phone_number: "(212) 555-0142".into(),
+            created_at: at,
+            updated_at: at,
+            call_started_at: Some(at),
+            ..LegacyRow::default()
+        }
+    }
+
+    #[test]
+    fn call_type_comes_from_direction_only_where_it_is_null() {
+        let with = |direction: Option<&str>, call_type: Option<&str>| {
+            map_row(&LegacyRow { direction: direction.map(Into::into), call_type: call_type.map(Into::into), ..row() }, "o").unwrap()
+        };
+        assert_eq!(with(Some(" Inbound "), None).call.call_type, CallType::Inbound);
+        assert_eq!(with(Some("OUTBOUND"), None).call.call_type, CallType::OutboundOther);
+        assert_eq!(with(Some("outbound"), Some("OUTBOUND_DEBT")).call.call_type, CallType::OutboundDebt, "a set value stays");
+        let defaulted = with(Some("sideways"), None);
+        assert_eq!(defaulted.call.call_type, CallType::Inbound);
+        assert_eq!(defaulted.notes[0], Note { kind: NoteKind::Defaulted, column: "callType", value: "direction=sideways".into() });
+        assert_eq!(with(None, None).notes[0].value, "direction=NULL");
+    }
+
+    #[test]
+    fn statuses_translate_and_unknown_ones_are_noted() {
+        for (legacy, status) in [
+            ("completed", CallStatus::Completed), ("Answered", CallStatus::Completed), ("no_answer", CallStatus::Missed),
+            ("BUSY", CallStatus::Missed), ("voicemail", CallStatus::Voicemail), ("error", CallStatus::Failed),
+            ("ringing", CallStatus::InProgress), ("scheduled", CallStatus::Scheduled), ("canceled", CallStatus::Cancelled),
+            ("IN_PROGRESS", CallStatus::InProgress), ("COMPLETED", CallStatus::Completed),
+        ] {
+            assert_eq!(map_row(&LegacyRow { status: Some(legacy.into()), ..row() }, "o").unwrap().call.status, status, "{legacy}");
+        }
+        let ended = map_row(&LegacyRow { status: Some("weird".into()), call_ended_at: row().call_started_at, ..row() }, "o").unwrap();
+        assert_eq!(ended.call.status, CallStatus::Completed);
+        assert!(ended.notes.contains(&Note { kind: NoteKind::Unmapped, column: "status", value: "weird".into() }));
+        let open = map_row(&LegacyRow { status: None, ..row() }, "o").unwrap();
+        assert_eq!(open.call.status, CallStatus::Failed);
+        assert!(open.notes.contains(&Note { kind: NoteKind::Unmapped, column: "status", value: "NULL".into() }));
+    }
+
+    #[test]
+    fn outcomes_follow_the_first_matching_rule() {
+        let outcome = |r: LegacyRow| map_row(&r, "o").unwrap().call.outcome;
+        assert_eq!(outcome(LegacyRow { appointment_set: true, transferred_to_staff: true, ..row() }), Some(CallOutcome::Booked));
+        assert_eq!(outcome(LegacyRow { transferred_to_staff: true, status: Some("voicemail".into()), ..row() }), Some(CallOutcome::Transferred));
+        assert_eq!(outcome(LegacyRow { status: Some("voicemail".into()), payment_plan_discussed: true, ..row() }), Some(CallOutcome::Voicemail));
+        assert_eq!(outcome(LegacyRow { status: Some("No-Answer".into()), ..row() }), Some(CallOutcome::NoAnswer));
+        assert_eq!(outcome(LegacyRow { status: Some("missed".into()), ..row() }), Some(CallOutcome::NoAnswer));
+        assert_eq!(outcome(LegacyRow { status: Some("busy".into()), ..row() }), Some(CallOutcome::Busy));
+        assert_eq!(outcome(LegacyRow { status: Some("error".into()), ..row() }), Some(CallOutcome::Failed));
+        assert_eq!(outcome(LegacyRow { payment_plan_discussed: true, ..row() }), Some(CallOutcome::PaymentPlan));
+        assert_eq!(outcome(LegacyRow { status: Some("completed".into()), ..row() }), None);
+        assert_eq!(outcome(LegacyRow { outcome: Some("INFORMATION".into()), appointment_set: true, ..row() }), Some(CallOutcome::Information), "a set value stays");
+    }
+
+    #[test]
+    fn rows_the_model_cannot_hold_are_refused_with_a_reason() {
+        for (bad, why) in [
+            (LegacyRow { phone_number: "n/a".into(), ..row() }, "phone_number"),
+            (LegacyRow { duration: Some(-5), ..row() }, "duration is negative"),
+            (LegacyRow { cost_cents: Some(-1), ..row() }, "cost_cents is negative"),
+            (LegacyRow { call_quality: Some(9), ..row() }, "call_quality"),
+            (LegacyRow { ai_confidence: Some(1.5), ..row() }, "ai_confidence"),
+            (LegacyRow { voice_agent_id: "agent 1".into(), ..row() }, "voice_agent_id"),
+            (LegacyRow { id: "a#b".into(), ..row() }, "the id"),
+            (LegacyRow { call_ended_at: Some(NaiveDateTime::default()), ..row() }, "before call_started_at"),
+        ] {
+            let refused = map_row(&bad, "o").unwrap_err();
+            assert!(refused.reason.contains(why), "{refused:?}");
+            assert_eq!(refused.id, bad.id);
+        }
+    }
+
+    #[test]
+    fn everything_else_is_copied_and_the_call_is_never_the_dialers() {
+        let mapped = map_row(&LegacyRow { cost_cents: Some(1234), duration: Some(95), status: Some("scheduled".into()), ..row() }, "acme").unwrap();
+        let call = mapped.call;
+        assert_eq!((call.id.as_str(), call.org_id.as_str(), call.phone_number.as_str()), ("ckx1", "acme", "(212) 555-0142"));
+        assert_eq!((call.cost_cents, call.duration), (Some(1234), Some(95)));
+        assert_eq!(call.call_started_at.map(|t| crate::time::format(&t)).as_deref(), Some("2024-02-07T09:30:00.250Z"));
+        assert_eq!(call.attempt, 0, "not placed by CallOps: never dialed by it");
+    }
+}

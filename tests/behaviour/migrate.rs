@@ -1,0 +1,257 @@
+//! `callops migrate` against a real PostgreSQL server loaded from the legacy
+//! DDL: every mapping rule and every refusal, a second run, a run stopped
+//! half way and continued, a dry run, and the analytics API agreeing with
+//! the migration document's SQL on the mapped legacy table.
+
+use callops::migrate::{MigrateOptions, Report, migrate};
+use callops_aws::{CallQuery, Window};
+use callops_domain::{
+    CallLog, CallOutcome, CallStatus, CallType,
+    legacy::{Note, NoteKind},
+};
+use callops_tests::{DEMO_TOKEN, TestHost, postgres::Postgres};
+use serde_json::Value;
+
+/// Rows that exercise each rule of MAPPING.md, then rows it must refuse.
+const ROWS: &str = r#"
+INSERT INTO call_logs (id, voice_agent_id, phone_number, direction, status, duration, call_started_at, call_ended_at,
+  appointment_set, transferred_to_staff, payment_plan_discussed, payment_plan_amount, outcome, call_type, scheduled_at,
+  call_quality, ai_confidence, cost_cents, created_at, updated_at) VALUES
+ ('r01', 'front', '+12125550101', 'inbound',   'completed',   120, '2024-02-01 10:00:00', '2024-02-01 10:02:00', true,  false, false, NULL, NULL, NULL, NULL, 5, 0.9, 40, '2024-02-01 10:00:00', '2024-02-01 10:02:00'),
+ ('r02', 'front', '(212) 555-0102', 'OUTBOUND ', 'Answered', 60, '2024-02-01 11:00:00', '2024-02-01 11:01:00', false, true,  false, NULL, NULL, NULL, NULL, NULL, NULL, 20, '2024-02-01 11:00:00', '2024-02-01 11:01:00'),
+ ('r03', 'front', '+12125550103', NULL,        'voicemail',   15, '2024-02-01 12:00:00', '2024-02-01 12:00:15', false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, 5, '2024-02-01 12:00:00', '2024-02-01 12:00:15'),
+ ('r04', 'front', '+12125550104', 'sideways',  'no-answer',    0, '2024-02-02 09:00:00', NULL,                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, 1, '2024-02-02 09:00:00', '2024-02-02 09:00:00'),
+ ('r05', 'front', '+12125550105', 'inbound',   'no_answer', NULL, '2024-02-02 09:10:00', NULL,                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-02 09:10:00', '2024-02-02 09:10:00'),
+ ('r06', 'front', '+12125550106', 'inbound',   'missed',    NULL, '2024-02-02 09:20:00', NULL,                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-02 09:20:00', '2024-02-02 09:20:00'),
+ ('r07', 'front', '+12125550107', 'inbound',   'busy',      NULL, '2024-02-02 09:30:00', NULL,                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-02 09:30:00', '2024-02-02 09:30:00'),
+ ('r08', 'billing', '+12125550108', 'outbound', 'failed',   NULL, '2024-02-02 10:00:00', NULL,                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-02 10:00:00', '2024-02-02 10:00:00'),
+ ('r09', 'billing', '+12125550109', 'outbound', 'error',    NULL, '2024-02-02 10:10:00', NULL,                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-02 10:10:00', '2024-02-02 10:10:00'),
+ ('r10', 'billing', '+12125550110', 'outbound', 'in-progress', NULL, '2024-02-03 10:00:00', NULL,              false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-03 10:00:00', '2024-02-03 10:00:00'),
+ ('r11', 'billing', '+12125550111', 'outbound', 'ringing',  NULL, '2024-02-03 10:01:00', NULL,                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-03 10:01:00', '2024-02-03 10:01:00'),
+ ('r12', 'billing', '+12125550112', 'outbound', 'queued',   NULL, NULL, NULL,                                  false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-03 10:02:00', '2024-02-03 10:02:00'),
+ ('r13', 'billing', '+12125550113', 'outbound', 'active',   NULL, '2024-02-03 10:03:00', NULL,                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-03 10:03:00', '2024-02-03 10:03:00'),
+ ('r14', 'billing', '+12125550114', 'outbound', 'in_progress', NULL, '2024-02-03 10:04:00', NULL,              false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-03 10:04:00', '2024-02-03 10:04:00'),
+ ('r15', 'billing', '+12125550115', 'outbound', 'scheduled', NULL, NULL, NULL,                                 false, false, false, NULL, NULL, NULL, '2024-03-01 15:00:00', NULL, NULL, NULL, '2024-02-03 10:05:00', '2024-02-03 10:05:00'),
+ ('r16', 'billing', '+12125550116', 'outbound', 'cancelled', NULL, NULL, NULL,                                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-03 10:06:00', '2024-02-03 10:06:00'),
+ ('r17', 'billing', '+12125550117', 'outbound', 'canceled',  NULL, NULL, NULL,                                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-03 10:07:00', '2024-02-03 10:07:00'),
+ ('r18', 'front', '+12125550118', 'inbound',   'COMPLETED',    30, '2024-02-04 08:00:00', '2024-02-04 08:00:30', false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-04 08:00:00', '2024-02-04 08:00:30'),
+ ('r19', 'front', '+12125550119', 'inbound',   'complete',     30, '2024-02-04 08:10:00', '2024-02-04 08:10:30', false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-04 08:10:00', '2024-02-04 08:10:30'),
+ ('r20', 'front', '+12125550120', 'inbound',   'ended',        30, '2024-02-04 08:20:00', '2024-02-04 08:20:30', false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-04 08:20:00', '2024-02-04 08:20:30'),
+ ('r21', 'front', '+12125550121', 'inbound',   'weird',        30, '2024-02-04 08:30:00', '2024-02-04 08:30:30', false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-04 08:30:00', '2024-02-04 08:30:30'),
+ ('r22', 'front', '+12125550122', 'inbound',   NULL,         NULL, '2024-02-04 08:40:00', NULL,                 false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-04 08:40:00', '2024-02-04 08:40:00'),
+ ('r23', 'billing', '+12125550123', 'outbound', 'completed',  200, '2024-02-04 09:00:00', '2024-02-04 09:03:20', false, false, true, 45000, NULL, NULL, NULL, NULL, NULL, 60, '2024-02-04 09:00:00', '2024-02-04 09:03:20'),
+ ('r24', 'front', '+12125550124', 'inbound',   'completed',    90, '2024-02-04 10:00:00', '2024-02-04 10:01:30', true,  false, false, NULL, 'INFORMATION', NULL, NULL, NULL, NULL, 30, '2024-02-04 10:00:00', '2024-02-04 10:01:30'),
+ ('r25', 'billing', '+12125550125', 'inbound', 'completed',    90, '2024-02-04 11:00:00', '2024-02-04 11:01:30', false, false, false, NULL, NULL, 'OUTBOUND_DEBT', NULL, NULL, NULL, 30, '2024-02-04 11:00:00', '2024-02-04 11:01:30'),
+ ('r26', 'front', '+12125550126', 'inbound',   'completed',    45, '2024-02-04 12:00:00', '2024-02-04 12:00:45', false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, 15, '2024-02-04 12:00:00', '2024-02-04 12:00:45'),
+ ('x01', 'front', 'n/a',          'inbound',   'completed',    45, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
+ ('x02', 'front', '+12125550202', 'inbound',   'completed',    -5, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
+ ('x03', 'front', '+12125550203', 'inbound',   'completed',    45, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, 7,    NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
+ ('x04', 'front', '+12125550204', 'inbound',   'completed',    45, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, 1.5,  NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
+ ('x05', 'front', '+12125550205', 'inbound',   'completed',    45, '2024-02-05 12:00:00', NULL, false, false, true, -100, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
+ ('x06', 'front', '+12125550206', 'inbound',   'completed',    45, '2024-02-05 12:00:00', '2024-02-05 11:00:00', false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
+ ('x07', 'front desk', '+12125550207', 'inbound', 'completed', 45, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00');
+"#;
+
+const ACCEPTED: u64 = 26;
+const REFUSED: usize = 7;
+
+fn options(pg: &Postgres, database: &str) -> MigrateOptions {
+    MigrateOptions {
+        url: pg.url(database),
+        org_id: "demo".into(),
+        dry_run: false,
+        batch: 5,
+        concurrency: 4,
+        progress: false,
+        stop_after_batches: None,
+    }
+}
+
+async fn stored_calls(host: &TestHost) -> Vec<CallLog> {
+    host.host.store().all_calls().await.unwrap().into_iter().filter(|c| c.org_id == "demo").collect()
+}
+
+fn note(report: &Report, kind: NoteKind, column: &str, value: &str) -> u64 {
+    report.notes.iter().find(|(n, _)| n.kind == kind && n.column == column && n.value == value).map_or(0, |(_, count)| *count)
+}
+
+#[tokio::test]
+async fn every_rule_maps_every_refusal_is_reported_and_a_second_run_changes_nothing() {
+    let pg = Postgres::start().await;
+    pg.legacy_database("rules").await.batch_execute(ROWS).await.expect("rows load");
+    let host = TestHost::start(false).await;
+
+    let report = migrate(host.host.store(), &options(&pg, "rules")).await.unwrap();
+    assert!(report.complete);
+    assert_eq!((report.read, report.written, report.unchanged), (ACCEPTED + REFUSED as u64, ACCEPTED, 0));
+    let refused: Vec<(&str, &str)> = report.refused.iter().map(|r| (r.id.as_str(), r.reason.as_str())).collect();
+    assert_eq!(refused.len(), REFUSED, "{refused:?}");
+    for (id, why) in [("x01", "phone_number"), ("x02", "duration is negative"), ("x03", "call_quality"), ("x04", "ai_confidence"),
+        ("x05", "payment_plan_amount is negative"), ("x06", "before call_started_at"), ("x07", "voice_agent_id")] {
+        assert!(refused.iter().any(|(i, r)| *i == id && r.contains(why)), "{id}: {refused:?}");
+    }
+    assert_eq!(note(&report, NoteKind::Defaulted, "callType", "direction=NULL"), 1);
+    assert_eq!(note(&report, NoteKind::Defaulted, "callType", "direction=sideways"), 1);
+    assert_eq!(note(&report, NoteKind::Unmapped, "status", "weird"), 1);
+    assert_eq!(note(&report, NoteKind::Unmapped, "status", "NULL"), 1);
+    assert_eq!(report.scheduled, 1);
+    let rendered = report.render();
+    assert!(rendered.contains("refused: id x01") && rendered.contains("unmapped: status \"weird\" x 1"), "{rendered}");
+
+    let calls = stored_calls(&host).await;
+    assert_eq!(calls.len() as u64, ACCEPTED);
+    let call = |id: &str| calls.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("{id} was imported"));
+    use CallOutcome::{Booked, Busy, Information, NoAnswer, PaymentPlan, Transferred};
+    use CallStatus::{Cancelled, Completed, InProgress, Missed, Scheduled};
+    for (id, call_type, status, outcome) in [
+        ("r01", CallType::Inbound, Completed, Some(Booked)),
+        ("r02", CallType::OutboundOther, Completed, Some(Transferred)),
+        ("r03", CallType::Inbound, CallStatus::Voicemail, Some(CallOutcome::Voicemail)),
+        ("r04", CallType::Inbound, Missed, Some(NoAnswer)),
+        ("r05", CallType::Inbound, Missed, Some(NoAnswer)),
+        ("r06", CallType::Inbound, Missed, Some(NoAnswer)),
+        ("r07", CallType::Inbound, Missed, Some(Busy)),
+        ("r08", CallType::OutboundOther, CallStatus::Failed, Some(CallOutcome::Failed)),
+        ("r09", CallType::OutboundOther, CallStatus::Failed, Some(CallOutcome::Failed)),
+        ("r10", CallType::OutboundOther, InProgress, None),
+        ("r11", CallType::OutboundOther, InProgress, None),
+        ("r12", CallType::OutboundOther, InProgress, None),
+        ("r13", CallType::OutboundOther, InProgress, None),
+        ("r14", CallType::OutboundOther, InProgress, None),
+        ("r15", CallType::OutboundOther, Scheduled, None),
+        ("r16", CallType::OutboundOther, Cancelled, None),
+        ("r17", CallType::OutboundOther, Cancelled, None),
+        ("r18", CallType::Inbound, Completed, None),
+        ("r19", CallType::Inbound, Completed, None),
+        ("r20", CallType::Inbound, Completed, None),
+        ("r21", CallType::Inbound, Completed, None),
+        ("r22", CallType::Inbound, CallStatus::Failed, None),
+        ("r23", CallType::OutboundOther, Completed, Some(PaymentPlan)),
+        ("r24", CallType::Inbound, Completed, Some(Information)),
+        ("r25", CallType::OutboundDebt, Completed, None),
+        ("r26", CallType::Inbound, Completed, None),
+    ] {
+        let c = call(id);
+        assert_eq!((c.call_type, c.status, c.outcome), (call_type, status, outcome), "{id}");
+        assert_eq!(c.attempt, 0, "{id}: imported calls are never the dialer's");
+    }
+    let r02 = call("r02");
+    assert_eq!(r02.phone_number, "(212) 555-0102", "kept as stored");
+    assert_eq!((call("r01").duration, call("r01").cost_cents, call("r01").call_quality), (Some(120), Some(40), Some(5)));
+    assert_eq!(call("r23").payment_plan_amount, Some(45_000));
+    assert_eq!(callops_domain::time::format(&call("r15").scheduled_at.unwrap()), "2024-03-01T15:00:00.000Z");
+
+    // Again: nothing changes, nothing counts twice.
+    let (_, before) = host.get("/api/analytics/calls?startDate=2024-01-01&endDate=2024-03-01", Some(DEMO_TOKEN)).await;
+    let again = migrate(host.host.store(), &options(&pg, "rules")).await.unwrap();
+    assert_eq!((again.written, again.unchanged, again.refused.len()), (0, ACCEPTED, REFUSED));
+    assert_eq!(stored_calls(&host).await, calls);
+    let (_, after) = host.get("/api/analytics/calls?startDate=2024-01-01&endDate=2024-03-01", Some(DEMO_TOKEN)).await;
+    assert_eq!(after, before);
+    assert_eq!(after["totalCalls"], 22, "the calls with a start time");
+    assert!(host.host.store().verify_rollups().await.unwrap().drift.is_empty());
+}
+
+#[tokio::test]
+async fn a_stopped_run_continues_where_it_stopped_and_a_dry_run_writes_nothing() {
+    let pg = Postgres::start().await;
+    pg.legacy_database("resume").await.batch_execute(ROWS).await.expect("rows load");
+    let host = TestHost::start(false).await;
+
+    let dry = migrate(host.host.store(), &MigrateOptions { dry_run: true, ..options(&pg, "resume") }).await.unwrap();
+    assert_eq!((dry.read, dry.written, dry.refused.len()), (ACCEPTED + REFUSED as u64, ACCEPTED, REFUSED));
+    assert!(dry.render().contains("would write:"), "{}", dry.render());
+    assert!(stored_calls(&host).await.is_empty(), "a dry run writes nothing");
+    assert!(host.host.store().marker("demo", "MIGRATION").await.unwrap().is_none(), "not even a checkpoint");
+
+    // Stopped after two batches of five.
+    let stopped = migrate(host.host.store(), &MigrateOptions { stop_after_batches: Some(2), ..options(&pg, "resume") }).await.unwrap();
+    assert!(!stopped.complete);
+    assert_eq!(stopped.read, 10);
+    assert_eq!(stored_calls(&host).await.len(), 10);
+
+    let resumed = migrate(host.host.store(), &options(&pg, "resume")).await.unwrap();
+    assert_eq!(resumed.resumed_after.as_deref(), Some("r10"));
+    assert_eq!(resumed.read, ACCEPTED + REFUSED as u64 - 10, "only what was left");
+    assert!(resumed.complete);
+    assert_eq!(stored_calls(&host).await.len() as u64, ACCEPTED);
+    assert!(host.host.store().verify_rollups().await.unwrap().drift.is_empty(), "counted once");
+
+    // A finished migration run again starts over, and finds everything in place.
+    let again = migrate(host.host.store(), &options(&pg, "resume")).await.unwrap();
+    assert_eq!((again.resumed_after, again.written, again.unchanged), (None, 0, ACCEPTED));
+}
+
+/// 2,000 varied rows over 60 days, none refused.
+const GENERATED: &str = r#"
+INSERT INTO call_logs (id, voice_agent_id, phone_number, direction, status, duration, call_started_at, call_ended_at,
+  appointment_set, transferred_to_staff, insurance_verified, payment_plan_discussed, payment_plan_amount, collection_attempt,
+  collection_amount, collection_success, outcome, call_type, cost_cents, created_at, updated_at)
+SELECT 'g' || lpad(i::text, 5, '0'),
+  (ARRAY['front', 'billing', 'recall'])[1 + i % 3],
+  '+1212555' || lpad((i % 10000)::text, 4, '0'),
+  (ARRAY['inbound', 'outbound', ' Inbound', NULL, 'other'])[1 + i % 5],
+  (ARRAY['completed', 'missed', 'voicemail', 'busy', 'failed', 'no-answer', 'ended', 'weird', NULL, 'error'])[1 + (i * 7) % 10],
+  CASE WHEN i % 6 = 0 THEN NULL ELSE (i * 37) % 900 END,
+  CASE WHEN i % 25 = 0 THEN NULL ELSE timestamp '2024-01-01 00:00:00' + (i * interval '43 minutes 11.123 seconds') END,
+  NULL,
+  i % 4 = 0, i % 9 = 0, i % 3 = 0, i % 7 = 0,
+  CASE WHEN i % 7 = 0 AND i % 2 = 0 THEN (i * 13) % 90000 END,
+  i % 5 = 0,
+  CASE WHEN i % 5 = 0 THEN (i * 17) % 50000 END,
+  i % 10 = 0,
+  CASE WHEN i % 11 = 0 THEN (ARRAY['INFORMATION', 'INSURANCE_INQUIRY', 'OTHER', 'BOOKED'])[1 + i % 4]::"CallOutcome" END,
+  CASE WHEN i % 13 = 0 THEN 'OUTBOUND_LEAD'::"CallType" END,
+  CASE WHEN i % 8 = 0 THEN NULL ELSE (i * 29) % 400 END,
+  timestamp '2024-01-01 00:00:00' + (i * interval '43 minutes'),
+  timestamp '2024-01-01 00:00:00' + (i * interval '43 minutes')
+FROM generate_series(1, 2000) AS i;
+"#;
+
+#[tokio::test]
+async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
+    let pg = Postgres::start().await;
+    let client = pg.legacy_database("agree").await;
+    client.batch_execute(GENERATED).await.expect("rows load");
+    let host = TestHost::start(false).await;
+    let report = migrate(host.host.store(), &MigrateOptions { batch: 500, ..options(&pg, "agree") }).await.unwrap();
+    assert_eq!((report.written, report.refused.len()), (2000, 0));
+
+    // The legacy table after the same mapping, in SQL.
+    client.batch_execute(include_str!("../fixtures/legacy/mapping.sql")).await.expect("the mapping runs");
+    let dashboard = include_str!("../fixtures/legacy/dashboard.sql");
+    let at = |text: &str| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").unwrap();
+    for (start, end) in [
+        ("2024-01-01T00:00:00.000", "2024-03-01T00:00:00.000"),
+        ("2024-01-08T00:00:00.000", "2024-01-15T00:00:00.000"),
+        ("2024-01-20T13:17:45.500", "2024-02-03T07:00:00.001"),
+        ("2024-02-10T10:00:00.000", "2024-02-10T11:00:00.000"),
+        ("2024-02-29T12:00:00.000", "2024-03-05T00:00:00.000"),
+        ("2023-12-01T00:00:00.000", "2024-01-01T00:00:00.000"),
+    ] {
+        let row = client.query_one(dashboard, &[&at(start), &at(end)]).await.unwrap();
+        let (_, api) = host.get(&format!("/api/analytics/calls?startDate={start}Z&endDate={end}Z"), Some(DEMO_TOKEN)).await;
+        let window = format!("{start}..{end}: {api}");
+        let float = |v: &Value| v.as_f64();
+        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+            (None, None) => true,
+            _ => false,
+        };
+        assert_eq!(api["totalCalls"].as_i64(), Some(row.get::<_, i64>("total_calls")), "{window}");
+        assert!(close(float(&api["bookingRate"]), row.get("booking_rate")), "booking rate {window}");
+        assert!(close(float(&api["avgCallTimeSeconds"]), row.get("avg_call_time_seconds")), "avg time {window}");
+        assert_eq!(api["insuranceVerified"].as_i64(), Some(row.get::<_, i64>("insurance_verified")), "{window}");
+        assert_eq!(api["paymentPlans"]["count"].as_i64(), Some(row.get::<_, i64>("payment_plans")), "{window}");
+        assert_eq!(api["paymentPlans"]["totalAmountCents"].as_i64(), Some(row.get::<_, i64>("payment_plan_cents")), "{window}");
+        assert_eq!(api["collections"]["attempts"].as_i64(), Some(row.get::<_, i64>("collection_attempts")), "{window}");
+        assert_eq!(api["collections"]["successes"].as_i64(), Some(row.get::<_, i64>("collection_successes")), "{window}");
+        assert_eq!(api["collections"]["totalCollectedCents"].as_i64(), Some(row.get::<_, i64>("collected_cents")), "{window}");
+        assert!(close(float(&api["collections"]["collectionRate"]), row.get("collection_rate")), "collection rate {window}");
+        assert_eq!(api["cost"]["totalCents"].as_i64(), Some(row.get::<_, i64>("cost_cents")), "{window}");
+        assert!(close(float(&api["cost"]["avgPerCallCents"]), row.get("avg_cost_cents")), "avg cost {window}");
+    }
+    let empty = host.host.store().count_calls("demo", &CallQuery::Scheduled, Window::default()).await.unwrap();
+    assert_eq!(empty, 0);
+    assert!(report.notes.keys().any(|n: &Note| n.column == "status"), "the generated rows exercise unmapped statuses");
+}
