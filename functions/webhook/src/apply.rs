@@ -12,9 +12,6 @@ use chrono::{DateTime, Utc};
 
 use crate::message::ServerMessage;
 
-/// Transcripts longer than this are cut (and flagged), so that a call item
-/// stays far inside DynamoDB's 400 KB item limit.
-pub const MAX_TRANSCRIPT_BYTES: usize = 200_000;
 
 /// Our status for a Vapi call status.
 pub fn status_for(vapi_status: &str, ended_reason: Option<&str>) -> Option<CallStatus> {
@@ -62,18 +59,6 @@ pub fn apply_status_update(call: &CallLog, message: &ServerMessage, now: DateTim
     changed(call, next, now)
 }
 
-/// Cuts text to at most `max` bytes on a character boundary.
-fn truncate(text: &str, max: usize) -> (String, bool) {
-    if text.len() <= max {
-        return (text.to_string(), false);
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    (text[..end].to_string(), true)
-}
-
 /// `end-of-call-report`: the final status, outcome, times, duration, cost,
 /// transcript, summary, recording and the analytics fields.
 pub fn apply_end_of_call_report(call: &CallLog, message: &ServerMessage, now: DateTime<Utc>) -> Option<CallLog> {
@@ -102,7 +87,7 @@ pub fn apply_end_of_call_report(call: &CallLog, message: &ServerMessage, now: Da
     next.cost_cents = message.cost_usd.map(|usd| (usd * 100.0).round() as i64).or(next.cost_cents);
 
     if let Some(transcript) = &message.transcript {
-        let (kept, cut) = truncate(transcript, MAX_TRANSCRIPT_BYTES);
+        let (kept, cut) = callops_domain::call::cut_transcript(transcript);
         next.transcript = Some(kept);
         next.transcript_truncated = cut;
     }
@@ -144,14 +129,5 @@ mod tests {
         assert_eq!(status_for("teleporting", None), None);
         assert!(reachable(CallStatus::Scheduled, CallStatus::Completed), "a report for a call whose dial was lost");
         assert!(!reachable(CallStatus::Completed, CallStatus::InProgress));
-    }
-
-    #[test]
-    fn long_transcripts_are_cut_on_a_character_boundary() {
-        let text = "é".repeat(MAX_TRANSCRIPT_BYTES);
-        let (kept, cut) = truncate(&text, MAX_TRANSCRIPT_BYTES);
-        assert!(cut);
-        assert!(kept.len() <= MAX_TRANSCRIPT_BYTES && kept.len() >= MAX_TRANSCRIPT_BYTES - 1);
-        assert_eq!(truncate("short", MAX_TRANSCRIPT_BYTES), ("short".to_string(), false));
     }
 }

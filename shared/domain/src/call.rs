@@ -301,6 +301,23 @@ impl CallLog {
     }
 }
 
+/// Transcripts longer than this are cut (and flagged), so that a call item
+/// stays far inside DynamoDB's 400 KB item limit.
+pub const MAX_TRANSCRIPT_BYTES: usize = 200_000;
+
+/// A transcript cut to [`MAX_TRANSCRIPT_BYTES`] on a character boundary,
+/// and whether anything was cut.
+pub fn cut_transcript(text: &str) -> (String, bool) {
+    if text.len() <= MAX_TRANSCRIPT_BYTES {
+        return (text.to_string(), false);
+    }
+    let mut end = MAX_TRANSCRIPT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (text[..end].to_string(), true)
+}
+
 /// A new call id: time-ordered (UUIDv7), so ids created later sort later.
 pub fn new_call_id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -348,6 +365,15 @@ mod tests {
             names(&CallType::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>()),
             "INBOUND,OUTBOUND_LEAD,OUTBOUND_DEBT,OUTBOUND_FOLLOWUP,OUTBOUND_CAMPAIGN,OUTBOUND_OTHER"
         );
+    }
+
+    #[test]
+    fn long_transcripts_are_cut_on_a_character_boundary() {
+        let text = "é".repeat(MAX_TRANSCRIPT_BYTES);
+        let (kept, cut) = cut_transcript(&text);
+        assert!(cut);
+        assert!(kept.len() <= MAX_TRANSCRIPT_BYTES && kept.len() >= MAX_TRANSCRIPT_BYTES - 1);
+        assert_eq!(cut_transcript("short"), ("short".to_string(), false));
     }
 
     #[test]

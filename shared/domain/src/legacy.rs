@@ -10,10 +10,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::{CallLog, CallOutcome, CallStatus, CallType, NewCall, agent::valid_agent_id};
 
-/// Transcripts are cut to this many bytes (as the webhook does), so a call
-/// always fits in one DynamoDB item.
-pub const MAX_TRANSCRIPT_BYTES: usize = 200_000;
-
 /// One `call_logs` row, as PostgreSQL holds it (timestamps are UTC without a zone).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LegacyRow {
@@ -221,17 +217,14 @@ pub fn map_row(row: &LegacyRow, org_id: &str) -> Result<Mapped, Refusal> {
     call.duration = row.duration.map(|d| d as u32);
     call.call_started_at = row.call_started_at.map(utc);
     call.call_ended_at = row.call_ended_at.map(utc);
-    call.transcript = row.transcript.clone();
-    if let Some(text) = &row.transcript
-        && text.len() > MAX_TRANSCRIPT_BYTES
-    {
-        let mut end = MAX_TRANSCRIPT_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
+    if let Some(text) = &row.transcript {
+        // Cut as the webhook cuts, so a call always fits in one item.
+        let (kept, cut) = crate::call::cut_transcript(text);
+        call.transcript = Some(kept);
+        call.transcript_truncated = cut;
+        if cut {
+            notes.push(Note { kind: NoteKind::Defaulted, column: "transcript", value: format!("over {} bytes: cut", crate::call::MAX_TRANSCRIPT_BYTES) });
         }
-        call.transcript = Some(text[..end].to_string());
-        call.transcript_truncated = true;
-        notes.push(Note { kind: NoteKind::Defaulted, column: "transcript", value: format!("over {MAX_TRANSCRIPT_BYTES} bytes: cut") });
     }
     call.summary = row.summary.clone();
     call.recording_url = row.recording_url.clone();
