@@ -64,6 +64,16 @@ pub struct Report {
     /// Whether the run went through to the end (not stopped early).
     pub complete: bool,
     pub rollups: Option<RollupReport>,
+    /// Where the time went: reading PostgreSQL, comparing with the store, writing, the rollups.
+    pub timings: Timings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub read: std::time::Duration,
+    pub compare: std::time::Duration,
+    pub write: std::time::Duration,
+    pub rollups: std::time::Duration,
 }
 
 impl Report {
@@ -176,11 +186,13 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
             let _ = connection.await;
             return Ok(report);
         }
+        let clock = std::time::Instant::now();
         let rows = match &after {
             None => client.query(&query_first, &[&limit]).await,
             Some(id) => client.query(&query_next, &[id, &limit]).await,
         }
         .map_err(pg)?;
+        report.timings.read += clock.elapsed();
         let Some(last) = rows.last() else { break };
         let last_id: String = last.get("id");
         let mut mapped: Vec<CallLog> = Vec::with_capacity(rows.len());
@@ -200,11 +212,14 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
                 Err(refusal) => report.refused.push(refusal),
             }
         }
+        let clock = std::time::Instant::now();
         let ids: Vec<String> = mapped.iter().map(|c| c.id.clone()).collect();
         let existing: HashMap<String, CallLog> = store.calls_by_id(&options.org_id, &ids).await.map_err(|e| e.to_string())?;
         let changed: Vec<CallLog> = mapped.into_iter().filter(|call| existing.get(&call.id) != Some(call)).collect();
         report.unchanged += (ids.len() - changed.len()) as u64;
         report.written += changed.len() as u64;
+        report.timings.compare += clock.elapsed();
+        let clock = std::time::Instant::now();
         if !options.dry_run {
             stream::iter(changed.chunks(25).map(|chunk| store.bulk_put_calls(chunk)))
                 .buffer_unordered(options.concurrency.max(1))
@@ -213,6 +228,7 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
                 .map_err(|e| e.to_string())?;
             store.put_marker(&options.org_id, CHECKPOINT, &[("state", "running".into()), ("lastId", last_id.clone())]).await.map_err(|e| e.to_string())?;
         }
+        report.timings.write += clock.elapsed();
         bar.inc(rows.len() as u64);
         after = Some(last_id);
         batches += 1;
@@ -222,7 +238,9 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
     let _ = connection.await;
     report.complete = true;
     if !options.dry_run {
+        let clock = std::time::Instant::now();
         report.rollups = Some(store.rebuild_rollups().await.map_err(|e| e.to_string())?);
+        report.timings.rollups = clock.elapsed();
         store.put_marker(&options.org_id, CHECKPOINT, &[("state", "done".into())]).await.map_err(|e| e.to_string())?;
     }
     Ok(report)

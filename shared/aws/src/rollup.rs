@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, Update, WriteRequest};
 use callops_domain::{
     CallLog, DomainError,
     analytics::{self, Range, Tally, day_key, hour_key},
@@ -227,27 +227,20 @@ impl DynamoStore {
 
     /// Sets a rollup item to exactly `tally` (removing it when zero).
     pub async fn set_rollup(&self, key: &RollupKey, tally: &Tally) -> Result<(), DomainError> {
-        if tally.is_zero() {
-            self.client()
-                .delete_item()
-                .table_name(self.table())
-                .key(PK, AttributeValue::S(key.pk.clone()))
-                .key(SK, AttributeValue::S(key.sk.clone()))
-                .send()
-                .await
-                .map_err(unavailable)?;
-            return Ok(());
-        }
-        let mut item: HashMap<String, AttributeValue> = tally
-            .counters()
-            .map(|(name, value)| (name.to_string(), AttributeValue::N(value.to_string())))
-            .collect();
-        item.insert(PK.into(), AttributeValue::S(key.pk.clone()));
-        item.insert(SK.into(), AttributeValue::S(key.sk.clone()));
-        item.insert(KIND.into(), AttributeValue::S(ROLLUP_KIND.into()));
-        self.client().put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(unavailable)?;
-        Ok(())
+        self.write_batch(vec![rollup_write(key, tally)]).await
     }
+}
+
+/// The write that sets a rollup item to exactly `tally`: a put, or a delete when zero.
+fn rollup_write(key: &RollupKey, tally: &Tally) -> WriteRequest {
+    let keys = || HashMap::from([(PK.to_string(), AttributeValue::S(key.pk.clone())), (SK.to_string(), AttributeValue::S(key.sk.clone()))]);
+    if tally.is_zero() {
+        return WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(keys())).build().expect("the key is set")).build();
+    }
+    let mut item: HashMap<String, AttributeValue> = tally.counters().map(|(name, value)| (name.to_string(), AttributeValue::N(value.to_string()))).collect();
+    item.extend(keys());
+    item.insert(KIND.into(), AttributeValue::S(ROLLUP_KIND.into()));
+    WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("the item is set")).build()
 }
 
 /// One rollup item whose counters differ from what its calls add up to.
@@ -287,11 +280,24 @@ impl DynamoStore {
     /// Sets every drifted rollup item to what its calls add up to; returns
     /// what it found before repairing. Run it while no calls are written.
     pub async fn rebuild_rollups(&self) -> Result<RollupReport, DomainError> {
+        use futures::{StreamExt, TryStreamExt};
         let report = self.verify_rollups().await?;
-        for drift in &report.drift {
-            self.set_rollup(&drift.key, &drift.expected).await?;
-        }
+        // 25 items to a request (BatchWriteItem's most), a few requests at a time.
+        let writes: Vec<WriteRequest> = report.drift.iter().map(|d| rollup_write(&d.key, &d.expected)).collect();
+        futures::stream::iter(writes.chunks(25).map(|chunk| self.write_batch(chunk.to_vec())))
+            .buffer_unordered(8)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(report)
+    }
+
+    /// One BatchWriteItem, redone for what DynamoDB left unprocessed.
+    async fn write_batch(&self, mut pending: Vec<WriteRequest>) -> Result<(), DomainError> {
+        while !pending.is_empty() {
+            let output = self.client().batch_write_item().request_items(self.table(), pending).send().await.map_err(unavailable)?;
+            pending = output.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,83 @@
+//! Benchmark: `callops migrate` of 200,000 legacy rows from a real
+//! PostgreSQL server into the embedded engine (batches of 1,000 rows,
+//! 8 write requests of 25 calls in flight), then the rollups recomputed.
+//! Target: at least 5,000 rows a second.
+//!
+//! Run: `cargo bench -p callops-tests --bench migrate`
+
+use std::time::Instant;
+
+use callops::migrate::{MigrateOptions, migrate};
+use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
+use callops_tests::postgres::Postgres;
+
+/// 200,000 rows; `CALLOPS_BENCH_ROWS` sets another number for a quick look.
+fn rows() -> i64 {
+    std::env::var("CALLOPS_BENCH_ROWS").ok().and_then(|n| n.parse().ok()).unwrap_or(200_000)
+}
+const TARGET_ROWS_PER_SECOND: f64 = 5_000.0;
+
+#[tokio::main]
+async fn main() {
+    let rows_wanted = rows();
+    let pg = Postgres::start().await;
+    let client = pg.legacy_database("bench").await;
+    let loaded = Instant::now();
+    client
+        .execute(
+            "INSERT INTO call_logs (id, voice_agent_id, phone_number, direction, status, duration, call_started_at, call_ended_at,
+               transcript, summary, appointment_set, insurance_verified, payment_plan_discussed, payment_plan_amount,
+               collection_attempt, collection_amount, collection_success, cost_cents, created_at, updated_at)
+             SELECT 'c' || lpad(i::text, 7, '0'), (ARRAY['front', 'billing', 'recall'])[1 + i % 3],
+               '+1212555' || lpad((i % 10000)::text, 4, '0'), (ARRAY['inbound', 'outbound', NULL])[1 + i % 3],
+               (ARRAY['completed', 'missed', 'voicemail', 'busy', 'failed', 'ended'])[1 + i % 6], (i * 37) % 900,
+               timestamp '2023-01-01' + i * interval '2 minutes 37 seconds', timestamp '2023-01-01' + i * interval '2 minutes 37 seconds' + interval '3 minutes',
+               repeat('AI: How can I help you today? User: I would like to book a cleaning. ', 8), 'Booked a cleaning.',
+               i % 4 = 0, i % 3 = 0, i % 7 = 0, CASE WHEN i % 7 = 0 THEN (i * 13) % 90000 END,
+               i % 5 = 0, CASE WHEN i % 5 = 0 THEN (i * 17) % 50000 END, i % 10 = 0, (i * 29) % 400,
+               timestamp '2023-01-01' + i * interval '2 minutes 37 seconds', timestamp '2023-01-01' + i * interval '2 minutes 37 seconds'
+             FROM generate_series(1, $1::bigint) AS i",
+            &[&rows_wanted],
+        )
+        .await
+        .expect("rows load");
+    println!("loaded {rows_wanted} legacy rows into PostgreSQL in {:.1} s", loaded.elapsed().as_secs_f64());
+
+    let engine = EmbeddedDynamo::in_memory().await.unwrap();
+    table::create_table(&engine.client(), "callops").await.unwrap();
+    let store = DynamoStore::new(engine.client(), "callops");
+    let options = MigrateOptions {
+        url: pg.url("bench"),
+        org_id: "acme".into(),
+        dry_run: false,
+        batch: 1_000,
+        concurrency: 8,
+        progress: false,
+        stop_after_batches: None,
+    };
+    let started = Instant::now();
+    let report = migrate(&store, &options).await.expect("the migration runs");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(report.complete);
+    assert_eq!(report.written, rows_wanted as u64);
+    println!("first run: {:?}", report.timings);
+    let again = Instant::now();
+    let second = migrate(&store, &options).await.expect("the second run");
+    let second_seconds = again.elapsed().as_secs_f64();
+    assert_eq!((second.written, second.unchanged), (0, rows_wanted as u64));
+    let verify = store.verify_rollups().await.unwrap();
+    assert!(verify.drift.is_empty());
+
+    let per_second = rows_wanted as f64 / seconds;
+    println!("\nMigration of {rows_wanted} legacy rows into the embedded engine");
+    println!("| measure | result | target |");
+    println!("|---|---:|---:|");
+    println!("| first run: read, map, compare, write, rollups recomputed | {seconds:.1} s, {per_second:.0} rows / s | at least {TARGET_ROWS_PER_SECOND:.0} rows / s |");
+    println!("| second run (every call unchanged) | {second_seconds:.1} s, {:.0} rows / s | |", rows_wanted as f64 / second_seconds);
+    println!("| rollup drift after both runs | {} items | 0 |", verify.drift.len());
+    let met = per_second >= TARGET_ROWS_PER_SECOND;
+    println!("\ntargets: {}", if met { "met" } else { "NOT met" });
+    if !met {
+        std::process::exit(1);
+    }
+}
