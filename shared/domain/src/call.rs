@@ -209,7 +209,8 @@ pub struct CallLog {
     /// `variableValues`), e.g. a campaign contact's CSV columns.
     #[serde(default)]
     pub variable_values: std::collections::BTreeMap<String, String>,
-    /// Which dial attempt this call is (1 for the first); 0 for inbound calls.
+    /// Which dial attempt this call is (1 for the first); 0 for a call CallOps
+    /// did not schedule (inbound, or imported history), which it never dials.
     pub attempt: u32,
     pub ended_reason: Option<String>,
 
