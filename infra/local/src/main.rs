@@ -104,7 +104,8 @@ fn parse_token(text: &str) -> Result<(String, String), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // The embedded engine logs an expected "table exists" at start-up as a warning; keep it quiet.
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,dynoxide::server=error".into()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
