@@ -55,7 +55,8 @@ impl LocalScheduler {
     pub async fn restore(&self, store: &DynamoStore) -> Result<usize, DomainError> {
         let mut restored = 0;
         for call in store.all_calls().await? {
-            if let (CallStatus::Scheduled, Some(at)) = (call.status, call.scheduled_at) {
+            // Attempt 0: a call CallOps did not schedule (imported history); nothing fires it.
+            if let (CallStatus::Scheduled, Some(at), 1..) = (call.status, call.scheduled_at, call.attempt) {
                 let request = DialRequest { org_id: call.org_id, call_id: call.id, attempt: call.attempt };
                 self.insert(&ScheduledDial { request, at })?;
                 restored += 1;
