@@ -156,7 +156,7 @@ fn legacy_row(row: &Row) -> Result<LegacyRow, tokio_postgres::Error> {
 /// Runs one migration into `store`.
 pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Report, String> {
     let (client, connection) = tokio_postgres::connect(&options.url, NoTls).await.map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-    let connection = tokio::spawn(async move { connection.await });
+    let connection = tokio::spawn(connection);
     let pg = |e: tokio_postgres::Error| format!("PostgreSQL: {e}");
     let total: i64 = client.query_one("SELECT count(*) FROM call_logs", &[]).await.map_err(pg)?.get(0);
 

@@ -112,37 +112,27 @@ impl DialScheduler for EventBridgeScheduler {
         let name = dial.request.schedule_name();
         let expression = at_expression(dial.at);
         let target = self.target(&dial.request)?;
-        let created = self
-            .client
-            .create_schedule()
-            .name(&name)
-            .group_name(&self.target.group)
-            .schedule_expression(&expression)
-            .schedule_expression_timezone("UTC")
-            .flexible_time_window(Self::window())
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .state(ScheduleState::Enabled)
-            .target(target.clone())
-            .send()
-            .await;
+        // CreateSchedule and UpdateSchedule take the whole definition, the same for both.
+        macro_rules! definition {
+            ($request:expr) => {
+                $request
+                    .name(&name)
+                    .group_name(&self.target.group)
+                    .schedule_expression(&expression)
+                    .schedule_expression_timezone("UTC")
+                    .flexible_time_window(Self::window())
+                    .action_after_completion(ActionAfterCompletion::Delete)
+                    .state(ScheduleState::Enabled)
+                    .target(target.clone())
+            };
+        }
+        let created = definition!(self.client.create_schedule()).send().await;
         match created {
             Ok(_) => Ok(()),
             // The attempt has its schedule already (a retried request, or a move): set its time.
-            Err(err) if matches!(err.as_service_error(), Some(CreateScheduleError::ConflictException(_))) => self
-                .client
-                .update_schedule()
-                .name(&name)
-                .group_name(&self.target.group)
-                .schedule_expression(&expression)
-                .schedule_expression_timezone("UTC")
-                .flexible_time_window(Self::window())
-                .action_after_completion(ActionAfterCompletion::Delete)
-                .state(ScheduleState::Enabled)
-                .target(target)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(unavailable),
+            Err(err) if matches!(err.as_service_error(), Some(CreateScheduleError::ConflictException(_))) => {
+                definition!(self.client.update_schedule()).send().await.map(|_| ()).map_err(unavailable)
+            }
             Err(err) => Err(unavailable(err)),
         }
     }

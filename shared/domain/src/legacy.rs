@@ -159,7 +159,7 @@ fn refusal(row: &LegacyRow) -> Option<String> {
     {
         return Some("call_ended_at is before call_started_at".into());
     }
-    let parses = |text: &Option<String>, check: fn(&str) -> bool| text.as_deref().is_none_or(|t| check(t));
+    let parses = |text: &Option<String>, check: fn(&str) -> bool| text.as_deref().is_none_or(check);
     if !parses(&row.outcome, |t| t.parse::<CallOutcome>().is_ok()) {
         return Some(format!("outcome {:?} is not a CallOutcome", row.outcome.as_deref().unwrap_or_default()));
     }
