@@ -211,8 +211,7 @@ impl Dialer {
         next.updated_at = time::to_millis(now);
         match self.store.update_call(&stored, &next).await {
             Ok(moved) => {
-                let request = DialRequest { org_id: moved.call.org_id.clone(), call_id: moved.call.id.clone(), attempt: moved.call.attempt };
-                self.scheduler.schedule(&ScheduledDial { request, at: to }).await?;
+                self.scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&moved.call), at: to }).await?;
                 Ok(Dialed::Moved { to, why })
             }
             Err(DomainError::Conflict { .. }) => Ok(Dialed::AlreadyHandled),

@@ -85,8 +85,7 @@ impl Dialer {
         }
         for call in self.stuck(org_id, CallQuery::Scheduled, ago(now, settings.overdue)).await?.into_iter().filter(|c| c.attempt >= 1) {
             done.checked += 1;
-            let request = DialRequest { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt };
-            match self.dial(request).await {
+            match self.dial(DialRequest::for_call(&call)).await {
                 Ok(_) => done.redialed += 1,
                 Err(err) => tracing::warn!(call_id = %call.id, error = %err, "overdue call left for the next run"),
             }

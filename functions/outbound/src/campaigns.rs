@@ -9,7 +9,7 @@ use callops_domain::{
     CallLog, CallStatus, CallType, DomainError, NewCall,
     campaign::{Campaign, CampaignCounts, CampaignStatus, Contact, MAX_CONTACTS, check_variables},
     phone,
-    schedule::{CLOCK_SKEW, ScheduledDial, spread},
+    schedule::{CLOCK_SKEW, DialRequest, ScheduledDial, spread},
     time,
 };
 use callops_http::{ApiError, Caller, header, json, path_param, query_param};
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Outbound, derived_id, fingerprint,
-    scheduling::{created, dial_request, idempotency_key, parse_time, text},
+    scheduling::{created, idempotency_key, parse_time, text},
 };
 
 /// How many schedules are made at once while a campaign is created.
@@ -283,7 +283,7 @@ impl Outbound {
         // Each call's schedule first; only calls that got one are stored.
         let scheduled: Vec<Result<CallLog, (CallLog, DomainError)>> = stream::iter(calls)
             .map(|call| async move {
-                let dial = ScheduledDial { request: dial_request(&call), at: call.scheduled_at.expect("set above") };
+                let dial = ScheduledDial { request: DialRequest::for_call(&call), at: call.scheduled_at.expect("set above") };
                 match self.scheduler.schedule(&dial).await {
                     Ok(()) => Ok(call),
                     Err(err) => Err((call, err)),

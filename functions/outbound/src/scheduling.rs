@@ -124,7 +124,7 @@ impl Outbound {
         };
 
         let call = self.new_scheduled_call(caller, request, call_id, now).await?;
-        let dial = ScheduledDial { request: dial_request(&call), at: call.scheduled_at.expect("a scheduled call has its time") };
+        let dial = ScheduledDial { request: DialRequest::for_call(&call), at: call.scheduled_at.expect("a scheduled call has its time") };
         self.scheduler.schedule(&dial).await?;
         let also: Vec<AlongWithCall> = key.iter().map(|_| AlongWithCall::IdempotencyKey { fingerprint: print.clone() }).collect();
         match self.store.create_call_with(&call, &also).await {
@@ -252,7 +252,7 @@ impl Outbound {
             next.updated_at = time::to_millis(now);
             match self.store.update_call(&stored, &next).await {
                 Ok(written) => {
-                    if let Err(err) = self.scheduler.unschedule(&dial_request(&written.call)).await {
+                    if let Err(err) = self.scheduler.unschedule(&DialRequest::for_call(&written.call)).await {
                         tracing::warn!(call_id = %next.id, error = %err, "schedule of a cancelled call is left; the dialer will not dial it");
                     }
                     return Ok(written.call);
@@ -294,7 +294,7 @@ impl Outbound {
         next.updated_at = time::to_millis(now);
         let written = self.store.update_call(&stored, &next).await?;
         if next.scheduled_at != stored.call.scheduled_at {
-            let dial = ScheduledDial { request: dial_request(&next), at: next.scheduled_at.expect("a scheduled call has its time") };
+            let dial = ScheduledDial { request: DialRequest::for_call(&next), at: next.scheduled_at.expect("a scheduled call has its time") };
             if let Err(err) = self.scheduler.schedule(&dial).await {
                 // The schedule still fires at the old time: put the call back to say so.
                 let mut undo = stored.call.clone();
@@ -336,11 +336,6 @@ impl Outbound {
             .await?;
         Ok(json(StatusCode::OK, &ScheduledCalls { calls: page.items, next_cursor: page.next_cursor }))
     }
-}
-
-/// What the schedule of a call's current attempt fires with.
-pub(crate) fn dial_request(call: &CallLog) -> DialRequest {
-    DialRequest { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt }
 }
 
 pub(crate) fn on_do_not_call() -> DomainError {

@@ -137,8 +137,7 @@ impl Webhook {
                 .chain(follow.follow_up_at.map(|at| followup::follow_up_call(&next, at, now)))
                 .collect();
             for call in follow_ons {
-                let request = DialRequest { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt };
-                self.scheduler.schedule(&ScheduledDial { request, at: call.scheduled_at.expect("a waiting call has its time") }).await?;
+                self.scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&call), at: call.scheduled_at.expect("a waiting call has its time") }).await?;
                 also.push(AlongWithCall::NewCall(Box::new(call)));
             }
             let result = match &stored {

@@ -57,8 +57,7 @@ impl LocalScheduler {
         for call in store.all_calls().await? {
             // Attempt 0: a call CallOps did not schedule (imported history); nothing fires it.
             if let (CallStatus::Scheduled, Some(at), 1..) = (call.status, call.scheduled_at, call.attempt) {
-                let request = DialRequest { org_id: call.org_id, call_id: call.id, attempt: call.attempt };
-                self.insert(&ScheduledDial { request, at })?;
+                self.insert(&ScheduledDial { request: DialRequest::for_call(&call), at })?;
                 restored += 1;
             }
         }

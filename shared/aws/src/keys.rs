@@ -50,6 +50,11 @@ pub fn campaign_sk(campaign_id: &str) -> String {
     format!("{CAMPAIGN_SK_PREFIX}{campaign_id}")
 }
 
+/// A small operator record of the tenant's (a migration's checkpoint).
+pub fn marker_pk(org_id: &str, name: &str) -> String {
+    format!("{}#{name}", org(org_id))
+}
+
 /// Beside the agents: how many of an agent's concurrent-call slots are taken.
 pub fn slots_sk(agent_id: &str) -> String {
     format!("SLOTS#{agent_id}")

@@ -52,24 +52,23 @@ impl DynamoStore {
     /// Puts a number on the tenant's list. `true` when it was not there yet;
     /// a number already listed keeps its first time and reason.
     pub async fn add_do_not_call(&self, org_id: &str, number: &str, reason: Option<&str>, at: DateTime<Utc>) -> Result<(DoNotCallEntry, bool), DomainError> {
+        let mut expression = "SET #kind = :kind, #added = if_not_exists(#added, :at)".to_string();
         let mut update = self
             .client()
             .update_item()
             .table_name(self.table())
             .key(PK, s(keys::do_not_call_pk(org_id)))
             .key(SK, s(number))
-            .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at)")
             .expression_attribute_names("#kind", KIND)
             .expression_attribute_names("#added", "addedAt")
             .expression_attribute_values(":kind", s("doNotCall"))
             .expression_attribute_values(":at", s(time::format(&at)))
             .return_values(ReturnValue::AllOld);
         if let Some(reason) = reason {
-            update = update
-                .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
-                .expression_attribute_names("#reason", "reason")
-                .expression_attribute_values(":reason", s(reason));
+            expression.push_str(", #reason = if_not_exists(#reason, :reason)");
+            update = update.expression_attribute_names("#reason", "reason").expression_attribute_values(":reason", s(reason));
         }
+        let update = update.update_expression(expression);
         let output = update.send().await.map_err(unavailable)?;
         // No old item: DynamoDB returns no attributes (some engines just the key).
         let old = output.attributes.filter(|old| old.contains_key(KIND));

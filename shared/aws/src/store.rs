@@ -578,7 +578,7 @@ impl DynamoStore {
     /// A small operator record (a migration's checkpoint, say) in the tenant's partition `name`.
     pub async fn put_marker(&self, org_id: &str, name: &str, fields: &[(&str, String)]) -> Result<(), DomainError> {
         let mut item = HashMap::from([
-            (PK.to_string(), s(format!("ORG#{org_id}#{name}"))),
+            (PK.to_string(), s(keys::marker_pk(org_id, name))),
             (SK.to_string(), s(name)),
             (KIND.to_string(), s("marker")),
         ]);
@@ -595,7 +595,7 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, s(format!("ORG#{org_id}#{name}")))
+            .key(PK, s(keys::marker_pk(org_id, name)))
             .key(SK, s(name))
             .consistent_read(true)
             .send()

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CallLog, CallStatus, DomainError, time};
+use crate::{CallStatus, DomainError, time};
 
 /// The most contacts one campaign request may carry.
 pub const MAX_CONTACTS: usize = 10_000;
@@ -117,13 +117,6 @@ impl CampaignCounts {
         }
     }
 
-    pub fn of(calls: &[CallLog]) -> Self {
-        let mut counts = CampaignCounts::default();
-        for call in calls {
-            counts.add(call.status, call.outcome.map(|o| o.as_str()));
-        }
-        counts
-    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,11 @@ pub struct DialRequest {
 }
 
 impl DialRequest {
+    /// The request that fires the call's current attempt.
+    pub fn for_call(call: &crate::CallLog) -> DialRequest {
+        DialRequest { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt }
+    }
+
     /// The one schedule name for this attempt, so asking twice cannot make
     /// two schedules. Call ids are UUIDs, unique across tenants; the name
     /// keeps within EventBridge's 64 characters of `[0-9a-zA-Z-_.]`.
