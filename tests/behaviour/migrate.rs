@@ -169,6 +169,7 @@ async fn a_stopped_run_continues_where_it_stopped_and_a_dry_run_writes_nothing()
     assert!(!stopped.complete);
     assert_eq!(stopped.read, 10);
     assert_eq!(stored_calls(&host).await.len(), 10);
+    assert!(host.host.store().verify_rollups().await.unwrap().drift.is_empty(), "the rollups are right wherever a run stops");
 
     let resumed = migrate(host.host.store(), &options(&pg, "resume")).await.unwrap();
     assert_eq!(resumed.resumed_after.as_deref(), Some("r10"));

@@ -5,19 +5,22 @@
 //! time; each mapped call is compared with what the store holds and written
 //! only when it differs (a call keeps its legacy id, so a second run finds
 //! every call unchanged). After each batch a checkpoint records the last id
-//! done, so a run that stopped half way continues there. The rollups are
-//! recomputed from the calls when a run completes, so nothing is counted
-//! twice however often it ran. `--dry-run` reads, maps and compares, and
-//! writes nothing.
+//! done, so a run that stopped half way continues there. Calls are written
+//! in transactions with the rollup changes they make, each on the condition
+//! that the call is still as it was read, so the rollups are exact after
+//! every transaction and nothing is counted twice however often the run
+//! stops or repeats. `--dry-run` reads, maps and compares, and writes nothing.
 
 use std::collections::{BTreeMap, HashMap};
 
-use callops_aws::{DynamoStore, rollup::RollupReport};
+use callops_aws::{
+    DynamoStore, StoredCall,
+    import::{ImportCall, NotImported},
+};
 use callops_domain::{
     CallLog, CallStatus,
     legacy::{LegacyRow, Note, NoteKind, Refusal, map_row},
 };
-use futures::{StreamExt, TryStreamExt, stream};
 use tokio_postgres::{NoTls, Row};
 
 /// The checkpoint's name in the tenant's partition.
@@ -38,7 +41,7 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Rows read per batch.
     pub batch: usize,
-    /// Write requests (25 calls each) in flight at once.
+    /// Write transactions (up to 100 writes each) in flight at once.
     pub concurrency: usize,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
@@ -63,8 +66,7 @@ pub struct Report {
     pub scheduled: u64,
     /// Whether the run went through to the end (not stopped early).
     pub complete: bool,
-    pub rollups: Option<RollupReport>,
-    /// Where the time went: reading PostgreSQL, comparing with the store, writing, the rollups.
+    /// Where the time went: reading PostgreSQL, comparing with the store, writing.
     pub timings: Timings,
 }
 
@@ -73,7 +75,6 @@ pub struct Timings {
     pub read: std::time::Duration,
     pub compare: std::time::Duration,
     pub write: std::time::Duration,
-    pub rollups: std::time::Duration,
 }
 
 impl Report {
@@ -103,10 +104,10 @@ impl Report {
         for refusal in &self.refused {
             out.push_str(&format!("refused: id {} ({})\n", refusal.id, refusal.reason));
         }
-        match (&self.rollups, self.complete, self.dry_run) {
-            (_, _, true) => out.push_str("dry run: nothing was written\n"),
-            (Some(rollups), true, false) => out.push_str(&format!("rollups recomputed from {} calls: {} items set right\n", rollups.calls, rollups.drift.len())),
-            _ => out.push_str("stopped before the end: run the same command again to continue\n"),
+        match (self.complete, self.dry_run) {
+            (_, true) => out.push_str("dry run: nothing was written\n"),
+            (true, false) => out.push_str("done: the analytics rollups moved with every write\n"),
+            (false, false) => out.push_str("stopped before the end: run the same command again to continue\n"),
         }
         out
     }
@@ -214,18 +215,21 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
         }
         let clock = std::time::Instant::now();
         let ids: Vec<String> = mapped.iter().map(|c| c.id.clone()).collect();
-        let existing: HashMap<String, CallLog> = store.calls_by_id(&options.org_id, &ids).await.map_err(|e| e.to_string())?;
-        let changed: Vec<CallLog> = mapped.into_iter().filter(|call| existing.get(&call.id) != Some(call)).collect();
+        let mut existing: HashMap<String, StoredCall> = store.calls_by_id(&options.org_id, &ids).await.map_err(|e| e.to_string())?;
+        let changed: Vec<ImportCall> = mapped
+            .into_iter()
+            .map(|call| ImportCall { stored: existing.remove(&call.id), call })
+            .filter(|import| import.stored.as_ref().map(|stored| &stored.call) != Some(&import.call))
+            .collect();
         report.unchanged += (ids.len() - changed.len()) as u64;
-        report.written += changed.len() as u64;
         report.timings.compare += clock.elapsed();
         let clock = std::time::Instant::now();
-        if !options.dry_run {
-            stream::iter(changed.chunks(25).map(|chunk| store.bulk_put_calls(chunk)))
-                .buffer_unordered(options.concurrency.max(1))
-                .try_collect::<Vec<()>>()
-                .await
-                .map_err(|e| e.to_string())?;
+        if options.dry_run {
+            report.written += changed.len() as u64;
+        } else {
+            let not_taken = store.import_calls(&changed, options.concurrency).await.map_err(|e| e.to_string())?;
+            report.written += (changed.len() - not_taken.len()) as u64;
+            report.refused.extend(not_taken.into_iter().map(|NotImported { id, reason }| Refusal { id, reason }));
             store.put_marker(&options.org_id, CHECKPOINT, &[("state", "running".into()), ("lastId", last_id.clone())]).await.map_err(|e| e.to_string())?;
         }
         report.timings.write += clock.elapsed();
@@ -238,9 +242,6 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
     let _ = connection.await;
     report.complete = true;
     if !options.dry_run {
-        let clock = std::time::Instant::now();
-        report.rollups = Some(store.rebuild_rollups().await.map_err(|e| e.to_string())?);
-        report.timings.rollups = clock.elapsed();
         store.put_marker(&options.org_id, CHECKPOINT, &[("state", "done".into())]).await.map_err(|e| e.to_string())?;
     }
     Ok(report)

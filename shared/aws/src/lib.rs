@@ -2,6 +2,7 @@
 //!
 //! - [`table`]: the one definition of the DynamoDB table and its indexes.
 //! - [`keys`]: how each item's keys are built from the tenant and its ids.
+//! - [`import`]: many calls at once (a migration), rollups kept exact.
 //! - [`store`]: the DynamoDB store (aws-sdk-dynamodb + serde_dynamo);
 //!   [`outbound`]: its do-not-call list and campaigns.
 //! - [`scheduler`]: one EventBridge Scheduler schedule per dial attempt.
@@ -10,6 +11,7 @@
 //!   engine for the local host and the tests.
 
 pub mod cursor;
+pub mod import;
 pub mod keys;
 pub mod outbound;
 pub mod rollup;

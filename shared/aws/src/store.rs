@@ -175,16 +175,17 @@ pub(crate) fn put_conflict(err: SdkError<PutItemError>, conflict: DomainError) -
 }
 
 fn transaction_conflict(err: SdkError<TransactWriteItemsError>, conflict: DomainError) -> DomainError {
-    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-        let failed_condition = cancelled
-            .cancellation_reasons()
-            .iter()
-            .any(|reason| reason.code() == Some("ConditionalCheckFailed"));
-        if failed_condition {
-            return conflict;
+    if failed_condition(&err) { conflict } else { unavailable(err) }
+}
+
+/// Whether a transaction was cancelled because one of its conditions failed.
+pub(crate) fn failed_condition(err: &SdkError<TransactWriteItemsError>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled.cancellation_reasons().iter().any(|reason| reason.code() == Some("ConditionalCheckFailed"))
         }
+        _ => false,
     }
-    unavailable(err)
 }
 
 /// Whether a transaction was cancelled only because another one held an item.
@@ -228,7 +229,7 @@ pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T,
     serde_dynamo::from_item(item).map_err(|e| DomainError::Unavailable(format!("stored item does not parse: {e}")))
 }
 
-fn call_item(call: &CallLog, revision: u64) -> Result<Item, DomainError> {
+pub(crate) fn call_item(call: &CallLog, revision: u64) -> Result<Item, DomainError> {
     let mut item = to_item(call)?;
     item.insert(PK.into(), s(keys::call_pk(&call.org_id, &call.id)));
     item.insert(SK.into(), s(keys::CALL_SK));
@@ -242,7 +243,7 @@ fn call_item(call: &CallLog, revision: u64) -> Result<Item, DomainError> {
 }
 
 /// The item that points from a Vapi call id to our call.
-fn vapi_pointer_item(call: &CallLog) -> Option<Item> {
+pub(crate) fn vapi_pointer_item(call: &CallLog) -> Option<Item> {
     let vapi_call_id = call.vapi_call_id.as_deref()?;
     Some(HashMap::from([
         (PK.to_string(), s(keys::vapi_call_pk(&call.org_id, vapi_call_id))),
@@ -308,7 +309,7 @@ impl DynamoStore {
     }
 
     /// A conditional put for a transaction.
-    fn put(&self, item: Item, condition: &str, revision: Option<u64>) -> Put {
+    pub(crate) fn put(&self, item: Item, condition: &str, revision: Option<u64>) -> Put {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
         if let Some(revision) = revision {
             put = put.expression_attribute_names("#rev", REVISION).expression_attribute_values(":rev", n(revision));
@@ -316,7 +317,7 @@ impl DynamoStore {
         put.build().expect("table and item are set")
     }
 
-    fn vapi_pointer(&self, call: &CallLog) -> Option<Put> {
+    pub(crate) fn vapi_pointer(&self, call: &CallLog) -> Option<Put> {
         Some(self.put(vapi_pointer_item(call)?, "attribute_not_exists(PK)", None))
     }
 
@@ -386,6 +387,13 @@ impl DynamoStore {
         for (key, delta) in rollup::rollup_deltas(previous, next) {
             items.push(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build());
         }
+        self.transact(items).await
+    }
+
+    /// One TransactWriteItems, tried again (after a jittered pause) while it
+    /// only met another transaction on a shared item; a failed condition is
+    /// returned as is.
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), SdkError<TransactWriteItemsError>> {
         let mut attempt = 1;
         loop {
             let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
@@ -440,7 +448,7 @@ impl DynamoStore {
         let keys: Vec<String> = page.items.iter().filter_map(|item| string_attr(item, PK)).collect();
         let mut calls = self.batch_get_calls(&keys).await?;
         // Keep the index's order; a call deleted since the index was read is skipped.
-        let items = keys.iter().filter_map(|pk| calls.remove(pk)).collect();
+        let items = keys.iter().filter_map(|pk| calls.remove(pk)).map(|stored| stored.call).collect();
         Ok(Page { items, next_cursor: page.next_cursor })
     }
 
@@ -540,7 +548,7 @@ impl DynamoStore {
     }
 
     /// Full calls by their partition keys, as a map from key to call.
-    async fn batch_get_calls(&self, call_pks: &[String]) -> Result<HashMap<String, CallLog>, DomainError> {
+    async fn batch_get_calls(&self, call_pks: &[String]) -> Result<HashMap<String, StoredCall>, DomainError> {
         let mut calls = HashMap::with_capacity(call_pks.len());
         for chunk in call_pks.chunks(100) {
             let keys: Vec<Item> =
@@ -560,7 +568,7 @@ impl DynamoStore {
                 }
                 for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                     if let Some(pk) = string_attr(&item, PK) {
-                        calls.insert(pk, from_item(item)?);
+                        calls.insert(pk, stored_call(item)?);
                     }
                 }
                 pending = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
@@ -569,10 +577,10 @@ impl DynamoStore {
         Ok(calls)
     }
 
-    /// A tenant's calls by id (those that exist), 100 to a request.
-    pub async fn calls_by_id(&self, org_id: &str, ids: &[String]) -> Result<HashMap<String, CallLog>, DomainError> {
+    /// A tenant's calls by id (those that exist), with their revisions, 100 to a request.
+    pub async fn calls_by_id(&self, org_id: &str, ids: &[String]) -> Result<HashMap<String, StoredCall>, DomainError> {
         let keys: Vec<String> = ids.iter().map(|id| keys::call_pk(org_id, id)).collect();
-        Ok(self.batch_get_calls(&keys).await?.into_values().map(|call| (call.id.clone(), call)).collect())
+        Ok(self.batch_get_calls(&keys).await?.into_values().map(|stored| (stored.call.id.clone(), stored)).collect())
     }
 
     /// A small operator record (a migration's checkpoint, say) in the tenant's partition `name`.

@@ -352,3 +352,63 @@ mod rollups {
         assert!(store.verify_rollups().await.unwrap().drift.is_empty());
     }
 }
+
+#[tokio::test]
+async fn an_import_keeps_the_rollups_exact_and_refuses_only_what_the_table_will_not_take() {
+    use crate::import::ImportCall;
+    let (_engine, store) = fresh_store().await;
+    let started = at("2024-03-04T08:00:00Z");
+    // A live call already holds Vapi call id "vapi-live".
+    let mut live = call("acme", "front", Some(started));
+    live.vapi_call_id = Some("vapi-live".into());
+    store.create_call(&live).await.unwrap();
+    // One call the importer read at revision 1, changed by someone else since.
+    let mut stale = call("acme", "front", Some(started));
+    stale.cost_cents = Some(10);
+    store.create_call(&stale).await.unwrap();
+    let read = store.get_call("acme", &stale.id).await.unwrap().unwrap();
+    let mut moved = stale.clone();
+    moved.cost_cents = Some(20);
+    store.update_call(&read, &moved).await.unwrap();
+
+    // 300 new calls over a day, two agents, big transcripts on some (so the
+    // groups split on size as well as on count), one with the taken Vapi id.
+    let mut imports: Vec<ImportCall> = (0..300)
+        .map(|i| {
+            let mut c = call("acme", if i % 2 == 0 { "front" } else { "billing" }, Some(started + Duration::minutes(5 * i)));
+            c.duration = Some(60 + i as u32);
+            c.cost_cents = Some(i);
+            c.outcome = Some(if i % 3 == 0 { CallOutcome::Booked } else { CallOutcome::Information });
+            c.vapi_call_id = Some(format!("vapi-{i}"));
+            if i % 50 == 0 {
+                c.transcript = Some("x".repeat(150_000));
+            }
+            ImportCall { stored: None, call: c }
+        })
+        .collect();
+    imports[7].call.vapi_call_id = Some("vapi-live".into());
+    let mut corrected = stale.clone();
+    corrected.cost_cents = Some(30);
+    imports.push(ImportCall { stored: Some(read), call: corrected.clone() });
+
+    let refused = store.import_calls(&imports, 4).await.unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].id, imports[7].call.id);
+    assert!(refused[0].reason.contains(&live.id), "{}", refused[0].reason);
+    assert_eq!(store.get_call("acme", &corrected.id).await.unwrap().unwrap().call, corrected, "written over a fresh read");
+    let stored = store.all_calls().await.unwrap();
+    assert_eq!(stored.len(), 2 + 299);
+    assert_eq!(store.find_call_by_vapi_id("acme", "vapi-live").await.unwrap().unwrap().call.id, live.id, "the live call keeps its id");
+    assert!(store.verify_rollups().await.unwrap().drift.is_empty());
+
+    // The same import again: every call is there, nothing counts twice.
+    let again: Vec<ImportCall> = imports
+        .iter()
+        .filter(|i| i.call.id != imports[7].call.id)
+        .map(|i| ImportCall { stored: None, call: i.call.clone() })
+        .collect();
+    let refused = store.import_calls(&again, 4).await.unwrap();
+    assert!(refused.is_empty(), "a call already as imported is not a refusal: {refused:?}");
+    assert_eq!(store.all_calls().await.unwrap().len(), 2 + 299);
+    assert!(store.verify_rollups().await.unwrap().drift.is_empty());
+}

@@ -1,0 +1,205 @@
+//! Imports: many calls written at once (a migration from the legacy table),
+//! with the rollup changes they make, in transactions of up to 100 writes.
+//!
+//! Each call is written on the condition that the table still holds what the
+//! importer read under its id (nothing, or the same revision), and the
+//! rollups move by the calls' old and new contributions in the same
+//! transaction, exactly as a live write moves them. So the rollups are right
+//! after every transaction: an import can stop anywhere, run again, or go
+//! into a tenant that is taking calls, and nothing needs rebuilding after.
+
+use std::collections::{BTreeMap, HashSet};
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use callops_domain::{CallLog, DomainError, analytics::Tally};
+use futures::{StreamExt, TryStreamExt, stream};
+
+use crate::{
+    rollup::{self, RollupKey},
+    store::{DynamoStore, Item, StoredCall, call_item, failed_condition, unavailable, vapi_pointer_item},
+};
+
+/// TransactWriteItems takes at most 100 actions...
+const MAX_ACTIONS: usize = 100;
+/// ...and 4 MB; a group stops well short of it (item sizes are estimated).
+const MAX_BYTES: usize = 3 << 20;
+
+/// A call to import, and what the table held under its id when it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportCall {
+    pub stored: Option<StoredCall>,
+    pub call: CallLog,
+}
+
+/// A call the table would not take, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotImported {
+    pub id: String,
+    pub reason: String,
+}
+
+/// Calls that go into one transaction.
+#[derive(Default)]
+struct Group {
+    members: Vec<usize>,
+    /// Call puts and Vapi pointer puts.
+    puts: Vec<TransactWriteItem>,
+    pointers: HashSet<String>,
+    rollups: BTreeMap<RollupKey, Tally>,
+    bytes: usize,
+}
+
+impl Group {
+    fn actions(&self) -> usize {
+        self.puts.len() + self.rollups.len()
+    }
+}
+
+impl DynamoStore {
+    /// Writes `calls` (ids unique), `concurrency` transactions at a time.
+    /// Returns the calls the table refused: one that changed since it was
+    /// read and changes again on a second try, or whose Vapi call id is
+    /// another call's. Anything else that fails stops the import with an
+    /// error; what was written until then is whole, rollups included.
+    pub async fn import_calls(&self, calls: &[ImportCall], concurrency: usize) -> Result<Vec<NotImported>, DomainError> {
+        let (groups, alone) = self.group(calls)?;
+        let mut refused: Vec<NotImported> = stream::iter(groups.into_iter().map(|group| self.write_group(calls, group)))
+            .buffer_unordered(concurrency.max(1))
+            .try_collect::<Vec<Vec<NotImported>>>()
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        for index in alone {
+            refused.extend(self.import_alone(&calls[index]).await?);
+        }
+        Ok(refused)
+    }
+
+    /// Packs the calls into transactions. A call whose write must also give
+    /// back a dialer slot is written alone, through the live update path.
+    fn group(&self, calls: &[ImportCall]) -> Result<(Vec<Group>, Vec<usize>), DomainError> {
+        let mut groups = Vec::new();
+        let mut alone = Vec::new();
+        let mut group = Group::default();
+        for (index, import) in calls.iter().enumerate() {
+            let previous = import.stored.as_ref();
+            if previous.is_some_and(|stored| stored.call.holds_dialer_slot() && !import.call.holds_dialer_slot()) {
+                alone.push(index);
+                continue;
+            }
+            let (put, bytes) = self.import_put(import)?;
+            let pointer = self.new_pointer(import);
+            let deltas = rollup::rollup_deltas(previous.map(|stored| &stored.call), &import.call);
+            let new_keys = deltas.keys().filter(|key| !group.rollups.contains_key(*key)).count();
+            let pointer_key = pointer.as_ref().and(import.call.vapi_call_id.clone());
+            let actions = 1 + usize::from(pointer.is_some()) + new_keys;
+            let shares_pointer = pointer_key.as_ref().is_some_and(|key| group.pointers.contains(key));
+            if !group.members.is_empty() && (group.actions() + actions > MAX_ACTIONS || group.bytes + bytes > MAX_BYTES || shares_pointer) {
+                groups.push(std::mem::take(&mut group));
+            }
+            group.members.push(index);
+            group.puts.push(put);
+            group.puts.extend(pointer);
+            group.pointers.extend(pointer_key);
+            group.bytes += bytes;
+            for (key, delta) in deltas {
+                group.rollups.entry(key).or_default().add(&delta);
+            }
+        }
+        if !group.members.is_empty() {
+            groups.push(group);
+        }
+        Ok((groups, alone))
+    }
+
+    /// The call's put, on the condition that the table holds what was read,
+    /// and its estimated size.
+    fn import_put(&self, import: &ImportCall) -> Result<(TransactWriteItem, usize), DomainError> {
+        let (put, bytes) = match &import.stored {
+            None => {
+                let item = call_item(&import.call, 1)?;
+                let bytes = item_bytes(&item);
+                (self.put(item, "attribute_not_exists(PK)", None), bytes)
+            }
+            Some(stored) => {
+                let item = call_item(&import.call, stored.revision + 1)?;
+                let bytes = item_bytes(&item);
+                (self.put(item, "#rev = :rev", Some(stored.revision)), bytes)
+            }
+        };
+        Ok((TransactWriteItem::builder().put(put).build(), bytes))
+    }
+
+    /// The Vapi pointer to claim: only for a Vapi call id the call did not have.
+    fn new_pointer(&self, import: &ImportCall) -> Option<TransactWriteItem> {
+        let had = import.stored.as_ref().and_then(|stored| stored.call.vapi_call_id.as_deref());
+        if had.is_some() && had == import.call.vapi_call_id.as_deref() {
+            return None;
+        }
+        vapi_pointer_item(&import.call)?;
+        self.vapi_pointer(&import.call).map(|put| TransactWriteItem::builder().put(put).build())
+    }
+
+    /// One group's transaction. When a condition fails (a call changed since
+    /// it was read, a Vapi call id is taken), its calls go one by one.
+    async fn write_group(&self, calls: &[ImportCall], group: Group) -> Result<Vec<NotImported>, DomainError> {
+        let mut items = group.puts;
+        for (key, delta) in group.rollups.iter().filter(|(_, delta)| !delta.is_zero()) {
+            items.push(TransactWriteItem::builder().update(rollup::rollup_update(self.table(), key, delta)).build());
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(Vec::new()),
+            Err(err) if failed_condition(&err) => {
+                let mut refused = Vec::new();
+                for index in group.members {
+                    refused.extend(self.import_alone(&calls[index]).await?);
+                }
+                Ok(refused)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// One call through the live write path, from a fresh read of what the
+    /// table holds; a conflict is the call's refusal.
+    async fn import_alone(&self, import: &ImportCall) -> Result<Option<NotImported>, DomainError> {
+        let call = &import.call;
+        let stored = self.get_call(&call.org_id, &call.id).await?;
+        let written = match &stored {
+            Some(stored) if stored.call == *call => return Ok(None),
+            Some(stored) => self.update_call(stored, call).await.map(|_| ()),
+            None => self.create_call(call).await.map(|_| ()),
+        };
+        match written {
+            Ok(()) => Ok(None),
+            Err(DomainError::Conflict { message, .. }) => {
+                let taken = match call.vapi_call_id.as_deref() {
+                    Some(vapi_call_id) => self.find_call_by_vapi_id(&call.org_id, vapi_call_id).await?.filter(|other| other.call.id != call.id),
+                    None => None,
+                };
+                let reason = match (taken, call.vapi_call_id.as_deref()) {
+                    (Some(other), Some(vapi_call_id)) => format!("vapi_call_id {vapi_call_id} already belongs to call {}", other.call.id),
+                    _ => format!("the table would not take it: {message}"),
+                };
+                Ok(Some(NotImported { id: call.id.clone(), reason }))
+            }
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// About what DynamoDB counts as an item's size: names and values.
+fn item_bytes(item: &Item) -> usize {
+    item.iter().map(|(name, value)| name.len() + value_bytes(value)).sum()
+}
+
+fn value_bytes(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        AttributeValue::N(number) => number.len(),
+        AttributeValue::M(map) => 3 + item_bytes(map),
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_bytes(v)).sum::<usize>(),
+        _ => 8,
+    }
+}
