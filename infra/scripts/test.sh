@@ -15,14 +15,20 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-dev.txt
 
-step "PostgreSQL server (Debian's postgresql, for the migration tests)"
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+step "Debian packages: postgresql (migration tests), chromium + chromium-driver (dashboard browser test)"
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 ls -d /usr/lib/postgresql/*/bin
+chromium --version
+chromedriver --version
 
 step "SAM template: sam validate --lint"
 .venv/bin/sam validate --lint --template infra/template.yaml --region us-east-1

@@ -243,6 +243,28 @@ async fn costs_come_by_local_day_and_by_call_type() {
         assert_eq!(entry["calls"], json!(of_type.len()));
         assert_eq!(entry["totalCents"], json!(of_type.iter().filter_map(|c| c.cost_cents).sum::<i64>()));
     }
+
+    // Calls and their outcomes per local day (the dashboard's chart).
+    let (status, body) = host.get("/api/analytics/calls/daily?startDate=2024-02-01&endDate=2024-02-07&tz=America/Chicago", Some(DEMO_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let days = body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    for (i, day) in days.iter().enumerate() {
+        let from = start + Duration::days(i as i64);
+        let selected = in_window(&calls, from, from + Duration::days(1), None);
+        assert_eq!(day["date"], format!("2024-02-{:02}", i + 1));
+        assert_eq!(day["totalCalls"], json!(selected.len()));
+        assert_eq!(day["outcomes"], expected_outcomes(&selected), "{}", day["date"]);
+    }
+
+    // Recent calls within a window (the dashboard's table), newest first.
+    let (status, body) = host.get("/api/analytics/calls/recent?startDate=2024-02-03&endDate=2024-02-03&tz=America/Chicago&limit=100", Some(DEMO_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut want = in_window(&calls, start + Duration::days(2), start + Duration::days(3), None);
+    want.sort_by_key(|c| std::cmp::Reverse(c.call_started_at));
+    let got: Vec<&str> = body["calls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want.iter().map(|c| c.id.as_str()).collect::<Vec<_>>());
 }
 
 #[tokio::test]

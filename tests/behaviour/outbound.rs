@@ -250,7 +250,9 @@ async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
     let grace = calls.iter().find(|c| c.phone_number == "+12125550180").unwrap();
     assert_eq!((grace.customer_name.as_deref(), grace.variable_values.get("balance").map(String::as_str)), (Some("Grace Hopper"), Some("$120")));
     assert_eq!(pending(&host).len(), 4, "one schedule per call");
-    assert_eq!(host.get("/api/campaigns", Some(DEMO_TOKEN)).await.1["campaigns"].as_array().unwrap().len(), 1);
+    let listed: Vec<String> = host.get("/api/campaigns", Some(DEMO_TOKEN)).await.1["campaigns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(listed.len(), 2, "the demo practice's own campaign and this one: {listed:?}");
+    assert!(listed.contains(&id));
     assert_error(&host.get(&format!("/api/campaigns/{id}"), Some(OTHER_TOKEN)).await, StatusCode::NOT_FOUND, "not_found");
     assert_error(&host.send(Method::DELETE, &format!("/api/campaigns/{id}"), Some(OTHER_TOKEN), None).await, StatusCode::NOT_FOUND, "not_found");
 
@@ -309,7 +311,8 @@ async fn campaigns_that_cannot_run_are_refused_and_store_nothing() {
     let (status, bad_csv, _) =
         read(host.request(Method::POST, "/api/campaigns?name=X", Some(DEMO_TOKEN)).header("content-type", "text/csv").body("phone_no\n1\n")).await;
     assert_eq!((status, bad_csv["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_csv")));
-    assert!(host.get("/api/campaigns", Some(DEMO_TOKEN)).await.1["campaigns"].as_array().unwrap().is_empty());
+    let listed = host.get("/api/campaigns", Some(DEMO_TOKEN)).await.1;
+    assert_eq!(listed["campaigns"].as_array().unwrap().len(), 1, "only the demo practice's own campaign: {listed}");
     assert_eq!(waiting_calls(&host, "demo").await, 0);
     assert!(pending(&host).is_empty());
 }

@@ -1,6 +1,7 @@
 //! What the behaviour tests share: a local host on a free port, in memory,
 //! and a small client for its HTTP API.
 
+pub mod browser;
 pub mod fake_vapi;
 pub mod postgres;
 

@@ -19,6 +19,7 @@ use serde::Serialize;
 pub const ROUTES: &[&str] = &[
     "GET /api/analytics/calls",
     "GET /api/analytics/calls/outcomes",
+    "GET /api/analytics/calls/daily",
     "GET /api/analytics/calls/recent",
     "GET /api/analytics/costs",
     "GET /api/calls/{id}",
@@ -97,6 +98,24 @@ struct CostsResponse {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct DayCalls {
+    /// The local date in the window's `tz`.
+    date: String,
+    total_calls: i64,
+    outcomes: Vec<OutcomeShare>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DailyResponse {
+    #[serde(flatten)]
+    echo: Echo,
+    tz: String,
+    days: Vec<DayCalls>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct RecentCalls {
     calls: Vec<CallLog>,
     next_cursor: Option<String>,
@@ -118,6 +137,7 @@ impl Analytics {
         match route.as_str() {
             "GET /api/analytics/calls" => self.call_stats(&caller, &req).await,
             "GET /api/analytics/calls/outcomes" => self.outcomes(&caller, &req).await,
+            "GET /api/analytics/calls/daily" => self.daily(&caller, &req).await,
             "GET /api/analytics/costs" => self.costs(&caller, &req).await,
             "GET /api/analytics/calls/recent" => self.recent_calls(&caller, &req).await,
             "GET /api/calls/{id}" => self.get_call(&caller, &req).await,
@@ -220,11 +240,10 @@ impl Analytics {
         Ok(json(StatusCode::OK, &body))
     }
 
-    /// Cost per local day of the window (in `tz`) and per call type.
-    async fn costs(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
-        let mut total = Tally::default();
-        let mut by_day = Vec::new();
+    /// The tally of each local day (in the window's `tz`) the window touches,
+    /// cut to the window at its two ends.
+    async fn by_local_day(&self, org_id: &str, scope: &Scope, window: &Window) -> Result<Vec<(chrono::NaiveDate, Tally)>, DomainError> {
+        let mut days = Vec::new();
         let mut day = window.start.with_timezone(&window.tz).date_naive();
         loop {
             let day_start = time::local_to_utc(window.tz, day.and_hms_opt(0, 0, 0).expect("midnight"));
@@ -235,17 +254,43 @@ impl Analytics {
             let day_end = time::local_to_utc(window.tz, next.and_hms_opt(0, 0, 0).expect("midnight"));
             let (from, to) = (day_start.max(window.start), day_end.min(window.end));
             if from < to {
-                let tally = self.tally(&caller.org_id, &scope, from, to).await?;
-                let stats = CallStats::from_tally(&tally);
-                by_day.push(DayCost {
-                    date: day.format("%Y-%m-%d").to_string(),
-                    calls: stats.total_calls,
-                    total_cents: stats.cost.total_cents,
-                    avg_per_call_cents: stats.cost.avg_per_call_cents,
-                });
-                total.add(&tally);
+                days.push((day, self.tally(org_id, scope, from, to).await?));
             }
             day = next;
+        }
+        Ok(days)
+    }
+
+    /// Calls and their outcomes per local day of the window (in `tz`).
+    async fn daily(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
+        let days = self
+            .by_local_day(&caller.org_id, &scope, &window)
+            .await?
+            .into_iter()
+            .map(|(day, tally)| DayCalls {
+                date: day.format("%Y-%m-%d").to_string(),
+                total_calls: tally.get(analytics::CALLS),
+                outcomes: analytics::outcome_distribution(&tally),
+            })
+            .collect();
+        Ok(json(StatusCode::OK, &DailyResponse { echo, tz: window.tz.name().to_string(), days }))
+    }
+
+    /// Cost per local day of the window (in `tz`) and per call type.
+    async fn costs(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
+        let mut total = Tally::default();
+        let mut by_day = Vec::new();
+        for (day, tally) in self.by_local_day(&caller.org_id, &scope, &window).await? {
+            let stats = CallStats::from_tally(&tally);
+            by_day.push(DayCost {
+                date: day.format("%Y-%m-%d").to_string(),
+                calls: stats.total_calls,
+                total_cents: stats.cost.total_cents,
+                avg_per_call_cents: stats.cost.avg_per_call_cents,
+            });
+            total.add(&tally);
         }
         let stats = CallStats::from_tally(&total);
         let body = CostsResponse {
@@ -274,6 +319,15 @@ impl Analytics {
             CallQuery::ByOrg => caller.agent_ids.as_deref(),
             _ => None,
         };
+        // A window only when one is asked for: without, every call.
+        let (start, end) = (query_param(req, "startDate"), query_param(req, "endDate"));
+        let window = match (&start, &end) {
+            (None, None) => IndexWindow { from: None, to: None },
+            _ => {
+                let window = parse_window(start.as_deref(), end.as_deref(), query_param(req, "tz").as_deref(), Utc::now())?;
+                IndexWindow { from: Some(window.start), to: Some(window.end) }
+            }
+        };
         let page = self
             .store
             .query_calls(
@@ -282,6 +336,7 @@ impl Analytics {
                     newest_first: true,
                     cursor: cursor.as_deref(),
                     only_agents,
+                    window,
                     ..PageRequest::new(&query, offset + limit)
                 },
             )

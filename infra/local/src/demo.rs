@@ -8,11 +8,13 @@ use callops_domain::{
     CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent,
     agent::DEFAULT_MAX_CONCURRENT_CALLS, call::new_call_id, time,
 };
+use callops_domain::campaign::{Campaign, CampaignStatus};
 use chrono::{DateTime, Duration, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 
 pub const DEMO_ORG: &str = "demo";
 pub const DEMO_CALLS: usize = 320;
+const DEMO_CAMPAIGN: &str = "spring-cleaning";
 
 const CUSTOMERS: &[&str] = &[
     "Maria Gonzalez", "James Carter", "Aisha Khan", "Tom Becker", "Linda Nguyen", "Robert Smith",
@@ -155,7 +157,7 @@ fn demo_call(rng: &mut StdRng, org_id: &str, agent: &VoiceAgent, now: DateTime<U
             .to_string(),
         );
         if call.call_type == CallType::OutboundCampaign {
-            call.campaign_id = Some("spring-cleaning".into());
+            call.campaign_id = Some(DEMO_CAMPAIGN.into());
         }
     }
     if !connected {
@@ -224,9 +226,31 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
         store.put_agent(agent, true).await?;
     }
     let mut rng = StdRng::seed_from_u64(20_240_207);
+    let mut campaign_calls = Vec::new();
     for i in 0..DEMO_CALLS {
         let agent = &agents[if i % 3 == 0 { 1 } else { 0 }];
-        store.create_call(&demo_call(&mut rng, org_id, agent, now)).await?;
+        let call = demo_call(&mut rng, org_id, agent, now);
+        if call.campaign_id.is_some() {
+            campaign_calls.push(call.created_at);
+        }
+        store.create_call(&call).await?;
     }
+    // The campaign the demo's campaign calls belong to.
+    let starts_at = campaign_calls.iter().min().copied().unwrap_or(now);
+    let campaign = Campaign {
+        id: DEMO_CAMPAIGN.into(),
+        org_id: org_id.into(),
+        name: "Six-month cleaning reminders".into(),
+        voice_agent_id: agents[0].id.clone(),
+        call_purpose: Some("Six-month cleaning reminder".into()),
+        status: CampaignStatus::Active,
+        calls_per_minute: 5,
+        starts_at,
+        calls: campaign_calls.len() as u32,
+        rejected: 0,
+        created_at: starts_at,
+        updated_at: starts_at,
+    };
+    store.create_campaign(&campaign, None).await?;
     Ok(DEMO_CALLS)
 }

@@ -16,6 +16,7 @@ pub enum Function {
     Analytics,
     Outbound,
     Webhook,
+    Dashboard,
 }
 
 impl Function {
@@ -25,6 +26,7 @@ impl Function {
             Function::Analytics => "AnalyticsFunction",
             Function::Outbound => "OutboundFunction",
             Function::Webhook => "WebhookFunction",
+            Function::Dashboard => "DashboardFunction",
         }
     }
 }
@@ -72,10 +74,11 @@ impl Route {
 /// Every route of every function, as the SAM template declares them.
 pub fn routes() -> Vec<Route> {
     let mut routes = Vec::new();
-    let groups: [(&[&'static str], Function, bool); 3] = [
+    let groups: [(&[&'static str], Function, bool); 4] = [
         (callops_analytics::ROUTES, Function::Analytics, true),
         (callops_outbound::ROUTES, Function::Outbound, true),
         (callops_webhook::ROUTES, Function::Webhook, false),
+        (callops_dashboard::ROUTES, Function::Dashboard, false),
     ];
     for (keys, function, authorized) in groups {
         routes.extend(keys.iter().map(|key| Route { key, function, authorized }));

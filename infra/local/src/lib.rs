@@ -23,6 +23,7 @@ use axum::{
     routing::get,
 };
 use callops_analytics::Analytics;
+use callops_dashboard::{Dashboard, SignIn};
 use callops_dialer::{
     DialSettings, Dialer,
     reconcile::ReconcileSettings,
@@ -88,20 +89,26 @@ pub fn dev_timings() -> (DialSettings, Option<(Duration, ReconcileSettings)>) {
     (dial, Some((Duration::from_secs(10), reconcile)))
 }
 
+/// How often the local dashboard refreshes its figures (calls move fast here).
+const PAGE_REFRESH_SECONDS: u32 = 5;
+
 /// The functions, wired to one store.
 #[derive(Clone)]
 pub struct Functions {
     pub analytics: Analytics,
     pub outbound: Outbound,
     pub webhook: Webhook,
+    pub dashboard: Dashboard,
 }
 
 impl Functions {
-    pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler) -> Self {
+    pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler, page_token: String) -> Self {
+        let dashboard = Dashboard::new(SignIn::Token { token: page_token }, PAGE_REFRESH_SECONDS).expect("a token sign-in needs no checking");
         Functions {
             analytics: Analytics::new(store.clone()),
             outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone())),
             webhook: Webhook::new(store, vapi, Arc::new(scheduler)),
+            dashboard,
         }
     }
 
@@ -110,6 +117,7 @@ impl Functions {
             Function::Analytics => self.analytics.handle(req).await,
             Function::Outbound => self.outbound.handle(req).await,
             Function::Webhook => self.webhook.handle(req).await,
+            Function::Dashboard => self.dashboard.handle(req),
         }
     }
 }
@@ -219,13 +227,22 @@ impl Host {
         self.engine.endpoint()
     }
 
-    /// The HTTP app: `/healthz`, then every API route.
+    /// The token the local dashboard uses: the demo tenant's, else the first
+    /// one the host was started with.
+    fn page_token(&self) -> String {
+        let mut tokens: Vec<(&String, &String)> = self.options.tokens.iter().collect();
+        tokens.sort_by_key(|(token, org)| (org.as_str() != demo::DEMO_ORG, token.as_str()));
+        tokens.first().map(|(token, _)| token.to_string()).unwrap_or_default()
+    }
+
+    /// The HTTP app: `/healthz`, then every API route and the dashboard.
     pub fn router(&self) -> Router {
         let state = Arc::new(HostState {
             functions: Functions::new(
                 self.store.clone(),
                 WebhookAuth::new(self.options.vapi_credentials.clone()),
                 self.scheduler.clone(),
+                self.page_token(),
             ),
             routes: gateway::routes(),
             tokens: self.options.tokens.clone(),

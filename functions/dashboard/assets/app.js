@@ -1,0 +1,534 @@
+// CallOps dashboard: reads the /api routes with the signed-in user's bearer
+// token and keeps the figures fresh while the page is open. No framework,
+// no build step: this file is served as written.
+'use strict';
+(() => {
+  // One colour per outcome, the same in every chart, badge and legend.
+  const OUTCOMES = [
+    ['BOOKED', 'Booked', '#15803d'],
+    ['TRANSFERRED', 'Transferred', '#7c3aed'],
+    ['INSURANCE_INQUIRY', 'Insurance inquiry', '#2563eb'],
+    ['PAYMENT_PLAN', 'Payment plan', '#ca8a04'],
+    ['INFORMATION', 'Information', '#0891b2'],
+    ['VOICEMAIL', 'Voicemail', '#db2777'],
+    ['NO_ANSWER', 'No answer', '#64748b'],
+    ['BUSY', 'Busy', '#ea580c'],
+    ['FAILED', 'Failed', '#dc2626'],
+    ['OTHER', 'Other', '#a8a29e'],
+    [null, 'Unknown', '#cbd5e1'],
+  ];
+  const outcomeInfo = (code) => OUTCOMES.find(([c]) => c === (code ?? null)) || OUTCOMES[OUTCOMES.length - 1];
+  const CALL_TYPES = {
+    INBOUND: 'Inbound', OUTBOUND_LEAD: 'Lead follow-up', OUTBOUND_DEBT: 'Collection',
+    OUTBOUND_FOLLOWUP: 'Follow-up', OUTBOUND_CAMPAIGN: 'Campaign', OUTBOUND_OTHER: 'Outbound',
+  };
+  const STATUSES = {
+    SCHEDULED: 'Scheduled', DIALING: 'Dialing', IN_PROGRESS: 'In progress', COMPLETED: 'Completed',
+    MISSED: 'Missed', VOICEMAIL: 'Voicemail', FAILED: 'Failed', CANCELLED: 'Cancelled',
+  };
+  const PAGE_SIZE = 10;
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    token: null,
+    refreshSeconds: 30,
+    preset: '7d',
+    from: null,
+    to: null,
+    agentId: '',
+    agents: [],
+    tz: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
+    cursors: [null], // the cursor of each recent-calls page seen so far
+    page: 0,
+    charts: {},
+    generation: 0, // bumps when the filters change, so late answers are dropped
+  };
+
+  // ---------- formatting ----------
+  const number = new Intl.NumberFormat();
+  const money = new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' });
+  const cents = (c) => (c == null ? '—' : money.format(c / 100));
+  const percent = (p) => (p == null ? '—' : `${p.toFixed(1)}%`);
+  const duration = (s) => {
+    if (s == null) return '—';
+    const total = Math.round(s);
+    const m = Math.floor(total / 60);
+    return m > 0 ? `${m}m ${String(total % 60).padStart(2, '0')}s` : `${total}s`;
+  };
+  const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' }) : '—');
+  const dayLabel = (ymd) => new Date(`${ymd}T12:00:00`).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+  const yes = (v) => (v == null ? '—' : v ? 'Yes' : 'No');
+  const localDate = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  const agentName = (id) => state.agents.find((a) => a.id === id)?.name || id;
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v == null || v === false) continue;
+      if (k === 'class') node.className = v;
+      else if (k === 'text') node.textContent = v;
+      else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? '' : v);
+    }
+    for (const child of children.flat()) if (child != null) node.append(child);
+    return node;
+  }
+  const swatch = (colour) => { const s = el('span', { class: 'swatch', 'aria-hidden': 'true' }); s.style.background = colour; return s; };
+  const outcomeBadge = (code) => { const [, label, colour] = outcomeInfo(code); return el('span', { class: 'badge' }, swatch(colour), label); };
+  const statusBadge = (status) => el('span', { class: `status ${status}` }, STATUSES[status] || status);
+
+  // ---------- the API ----------
+  class ApiError extends Error {
+    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  }
+  async function api(path, options = {}) {
+    const headers = { Authorization: `Bearer ${state.token}`, Accept: 'application/json' };
+    if (options.body) headers['Content-Type'] = 'application/json';
+    const res = await fetch(path, { ...options, headers });
+    const text = await res.text();
+    let body = null;
+    try { body = text ? JSON.parse(text) : null; } catch { body = null; }
+    if (!res.ok) {
+      if (res.status === 401 && signIn.mode === 'oidc') return signIn.restart();
+      throw new ApiError(res.status, body?.error?.code || `http_${res.status}`, body?.error?.message || `The server answered ${res.status}.`);
+    }
+    return body;
+  }
+
+  // ---------- sign-in ----------
+  // Deployed: OpenID Connect, authorization code with PKCE. The token lives in
+  // this closure only; the PKCE verifier waits in sessionStorage (this origin,
+  // this tab) for the one redirect and is removed when it comes back.
+  const signIn = {
+    mode: 'token',
+    async token(config) {
+      this.mode = config.mode;
+      this.config = config;
+      if (config.mode === 'token') return config.token;
+      const issuer = config.issuer.replace(/\/$/, '');
+      const discovery = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+      this.discovery = discovery;
+      const params = new URLSearchParams(location.search);
+      const redirectUri = location.origin + location.pathname;
+      if (params.has('code')) {
+        const pending = JSON.parse(sessionStorage.getItem('callops.signin') || 'null');
+        sessionStorage.removeItem('callops.signin');
+        history.replaceState(null, '', redirectUri);
+        if (!pending || pending.state !== params.get('state')) throw new Error('The sign-in answer did not match this page; reload to sign in again.');
+        const res = await fetch(discovery.token_endpoint, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code: params.get('code'), redirect_uri: redirectUri, client_id: config.clientId, code_verifier: pending.verifier }),
+        });
+        if (!res.ok) throw new Error('The identity provider did not give a token; reload to sign in again.');
+        const tokens = await res.json();
+        return tokens.access_token || tokens.id_token;
+      }
+      await this.restart();
+      return new Promise(() => {}); // the browser is leaving for the sign-in page
+    },
+    async restart() {
+      const random = (n) => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(n)))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      const verifier = random(48);
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+      const challenge = btoa(String.fromCharCode(...digest)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      const stateValue = random(16);
+      sessionStorage.setItem('callops.signin', JSON.stringify({ verifier, state: stateValue }));
+      const url = new URL(this.discovery.authorization_endpoint);
+      url.search = new URLSearchParams({
+        response_type: 'code', client_id: this.config.clientId, redirect_uri: location.origin + location.pathname,
+        scope: this.config.scope, state: stateValue, code_challenge: challenge, code_challenge_method: 'S256',
+      });
+      location.assign(url.toString());
+      return new Promise(() => {});
+    },
+  };
+
+  // ---------- filters ----------
+  function windowQuery() {
+    const today = new Date();
+    let from; let to = localDate(today);
+    if (state.preset === 'today') from = to;
+    else if (state.preset === '7d') from = localDate(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6));
+    else if (state.preset === '30d') from = localDate(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 29));
+    else { from = state.from; to = state.to; }
+    const q = new URLSearchParams({ startDate: from, endDate: to, tz: state.tz });
+    if (state.agentId) q.set('agentId', state.agentId);
+    return { query: q.toString(), from, to };
+  }
+
+  function describeRange(from, to) {
+    const fmt = (ymd) => new Date(`${ymd}T12:00:00`).toLocaleDateString(undefined, { weekday: 'short', month: 'short', day: 'numeric', year: 'numeric' });
+    const who = state.agentId ? agentName(state.agentId) : 'all agents';
+    return `${from === to ? fmt(from) : `${fmt(from)} – ${fmt(to)}`} · ${who} · times in ${state.tz}`;
+  }
+
+  function setPreset(preset) {
+    state.preset = preset;
+    for (const b of document.querySelectorAll('[data-preset]')) b.setAttribute('aria-pressed', String(b.dataset.preset === preset));
+    $('custom-range').hidden = preset !== 'custom';
+    if (preset === 'custom' && !state.from) {
+      const { from, to } = { from: localDate(new Date(Date.now() - 13 * 864e5)), to: localDate(new Date()) };
+      state.from = from; state.to = to; $('from').value = from; $('to').value = to;
+    }
+    filtersChanged();
+  }
+
+  function filtersChanged() {
+    state.generation += 1;
+    state.cursors = [null];
+    state.page = 0;
+    loadAll(false);
+  }
+
+  // ---------- panels ----------
+  function setState(id, value, message) {
+    const box = $(id);
+    box.dataset.state = value;
+    if (message != null) { const note = box.querySelector('.error-note'); if (note) note.textContent = message; }
+  }
+
+  function renderKpis(stats, query) {
+    const box = $('kpis');
+    box.dataset.query = query;
+    const set = (kpi, raw, value, sub) => {
+      const card = box.querySelector(`[data-kpi="${kpi}"]`);
+      card.dataset.value = raw == null ? '' : String(raw);
+      card.querySelector('.value').textContent = value;
+      card.querySelector('.sub').textContent = sub || '\u00a0';
+    };
+    set('totalCalls', stats.totalCalls, number.format(stats.totalCalls), stats.totalCalls === 1 ? 'call started' : 'calls started');
+    set('bookingRate', stats.bookingRate, percent(stats.bookingRate), stats.bookingRate == null ? 'no calls yet' : 'of calls booked');
+    set('avgCallTimeSeconds', stats.avgCallTimeSeconds, duration(stats.avgCallTimeSeconds), 'per call with a duration');
+    set('insuranceVerified', stats.insuranceVerified, number.format(stats.insuranceVerified), 'calls verified insurance');
+    set('paymentPlans', stats.paymentPlans.count, number.format(stats.paymentPlans.count), `${cents(stats.paymentPlans.totalAmountCents)} in plans`);
+    const c = stats.collections;
+    set('collections', c.totalCollectedCents, cents(c.totalCollectedCents), `${number.format(c.successes)} of ${number.format(c.attempts)} attempts · ${percent(c.collectionRate)}`);
+    set('cost', stats.cost.totalCents, cents(stats.cost.totalCents), stats.cost.avgPerCallCents == null ? 'no costs yet' : `${cents(stats.cost.avgPerCallCents)} per call`);
+    box.dataset.state = 'ready';
+  }
+
+  function chartDefaults() {
+    const C = window.Chart;
+    C.defaults.font.family = getComputedStyle(document.documentElement).fontFamily;
+    C.defaults.color = '#475569';
+    C.defaults.animation = { duration: 250 };
+  }
+
+  function renderDaily(daily) {
+    const total = daily.days.reduce((n, d) => n + d.totalCalls, 0);
+    if (total === 0) { setState('daily', 'empty'); return; }
+    const labels = daily.days.map((d) => dayLabel(d.date));
+    const present = OUTCOMES.filter(([code]) => daily.days.some((d) => d.outcomes.some((o) => (o.outcome ?? null) === code && o.count > 0)));
+    const datasets = present.map(([code, label, colour]) => ({
+      label, backgroundColor: colour, borderRadius: 3, maxBarThickness: 42,
+      data: daily.days.map((d) => d.outcomes.find((o) => (o.outcome ?? null) === code)?.count || 0),
+    }));
+    setState('daily', 'ready');
+    const chart = state.charts.daily;
+    if (chart) { chart.data.labels = labels; chart.data.datasets = datasets; chart.update(); return; }
+    state.charts.daily = new window.Chart($('daily-chart'), {
+      type: 'bar',
+      data: { labels, datasets },
+      options: {
+        maintainAspectRatio: false,
+        scales: { x: { stacked: true, grid: { display: false } }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+        plugins: { legend: { position: 'bottom', labels: { boxWidth: 12, boxHeight: 12 } }, tooltip: { mode: 'index', intersect: false } },
+      },
+    });
+  }
+
+  function renderOutcomes(result) {
+    const legend = $('outcome-legend');
+    legend.replaceChildren();
+    if (result.totalCalls === 0) { setState('outcomes', 'empty'); return; }
+    const rows = result.outcomes.filter((o) => o.count > 0);
+    for (const o of rows) {
+      const [code, label, colour] = outcomeInfo(o.outcome);
+      legend.append(el('li', { 'data-outcome': code ?? 'null' }, swatch(colour), el('span', { text: label }), el('span', { class: 'count', text: number.format(o.count) }), el('span', { class: 'pct', text: percent(o.percentage) })));
+    }
+    setState('outcomes', 'ready');
+    const data = { labels: rows.map((o) => outcomeInfo(o.outcome)[1]), datasets: [{ data: rows.map((o) => o.count), backgroundColor: rows.map((o) => outcomeInfo(o.outcome)[2]), borderWidth: 2, borderColor: '#fff' }] };
+    const chart = state.charts.outcomes;
+    if (chart) { chart.data = data; chart.update(); return; }
+    state.charts.outcomes = new window.Chart($('outcome-chart'), { type: 'doughnut', data, options: { maintainAspectRatio: false, cutout: '62%', plugins: { legend: { display: false } } } });
+  }
+
+  function renderRecent(result) {
+    const rows = $('recent-rows');
+    rows.replaceChildren();
+    state.cursors[state.page + 1] = result.nextCursor;
+    $('newer').disabled = state.page === 0;
+    $('older').disabled = !result.nextCursor;
+    $('page-label').textContent = `Page ${state.page + 1}`;
+    if (result.calls.length === 0) { setState('recent', 'empty'); return; }
+    for (const call of result.calls) {
+      const open = () => showCall(call.id);
+      rows.append(el('tr', { tabindex: '0', 'data-call-id': call.id, onclick: open, onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } } },
+        el('td', { text: when(call.callStartedAt || call.createdAt) }),
+        el('td', { class: 'hide-narrow', text: agentName(call.voiceAgentId) }),
+        el('td', { text: call.phoneNumber }),
+        el('td', { class: 'hide-narrow', text: CALL_TYPES[call.callType] || call.callType }),
+        el('td', { class: 'hide-narrow' }, statusBadge(call.status)),
+        el('td', {}, outcomeBadge(call.outcome)),
+        el('td', { class: 'num hide-narrow', text: duration(call.duration) }),
+        el('td', { class: 'num', text: cents(call.costCents) })));
+    }
+    setState('recent', 'ready');
+  }
+
+  function renderScheduled(result) {
+    const list = $('scheduled-rows');
+    list.replaceChildren();
+    if (result.calls.length === 0) { setState('scheduled', 'empty'); return; }
+    for (const call of result.calls) {
+      const cancel = el('button', { type: 'button', class: 'danger', 'aria-label': `Cancel the call to ${call.phoneNumber}` }, 'Cancel');
+      cancel.addEventListener('click', () => cancelCall(call, cancel));
+      const who = [call.customerName, call.phoneNumber, CALL_TYPES[call.callType], agentName(call.voiceAgentId), call.callPurpose].filter(Boolean).join(' · ');
+      list.append(el('li', { 'data-call-id': call.id, 'data-phone': call.phoneNumber }, el('span', { class: 'when', text: when(call.scheduledAt) }), el('span', { class: 'who', text: who }), cancel));
+    }
+    setState('scheduled', 'ready');
+  }
+
+  // Two clicks to cancel: the first arms the button for a few seconds.
+  async function cancelCall(call, button) {
+    if (!button.classList.contains('armed')) {
+      button.classList.add('armed');
+      button.textContent = 'Confirm cancel';
+      setTimeout(() => { button.classList.remove('armed'); button.textContent = 'Cancel'; }, 4000);
+      return;
+    }
+    button.disabled = true;
+    try {
+      await api(`/api/outbound/scheduled/${encodeURIComponent(call.id)}`, { method: 'DELETE' });
+      await loadScheduled();
+    } catch (err) {
+      banner(`Could not cancel the call to ${call.phoneNumber}: ${err.message}`);
+      button.disabled = false;
+    }
+  }
+
+  function renderCampaigns(views) {
+    const list = $('campaign-rows');
+    list.replaceChildren();
+    if (views.length === 0) { setState('campaigns', 'empty'); return; }
+    for (const { campaign, counts } of views) {
+      const waiting = counts.scheduled + counts.dialing + counts.inProgress;
+      const done = counts.total - waiting;
+      const pct = counts.total ? Math.round((done / counts.total) * 100) : 0;
+      const bar = el('div', { class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(counts.total), 'aria-valuenow': String(done), 'aria-label': `${campaign.name}: ${done} of ${counts.total} calls done` });
+      for (const [code, , colour] of OUTCOMES) {
+        const n = code ? counts.outcomes[code] || 0 : 0;
+        if (n > 0 && counts.total) { const seg = el('span', { title: `${outcomeInfo(code)[1]}: ${n}` }); seg.style.width = `${(n / counts.total) * 100}%`; seg.style.background = colour; bar.append(seg); }
+      }
+      const other = done - Object.values(counts.outcomes).reduce((a, b) => a + b, 0);
+      if (other > 0) { const seg = el('span'); seg.style.width = `${(other / counts.total) * 100}%`; seg.style.background = '#94a3b8'; bar.append(seg); }
+      const booked = counts.outcomes.BOOKED || 0;
+      list.append(el('li', { 'data-campaign-id': campaign.id },
+        el('div', { class: 'top' }, el('span', { class: 'name', text: campaign.name }), el('span', {}, statusBadge(campaign.status === 'ACTIVE' ? (waiting ? 'IN_PROGRESS' : 'COMPLETED') : 'CANCELLED'))),
+        bar,
+        el('div', { class: 'meta', text: `${number.format(done)} of ${number.format(counts.total)} calls done (${pct}%) · ${number.format(booked)} booked · ${number.format(waiting)} waiting · ${agentName(campaign.voiceAgentId)}` })));
+    }
+    setState('campaigns', 'ready');
+  }
+
+  async function showCall(id) {
+    const dialog = $('call-detail');
+    const body = $('detail-body');
+    body.replaceChildren(el('p', { text: 'Loading…' }));
+    if (!dialog.open) dialog.showModal();
+    try {
+      const call = await api(`/api/calls/${encodeURIComponent(id)}`);
+      $('detail-title').textContent = `${CALL_TYPES[call.callType] || 'Call'} · ${call.customerName || call.phoneNumber}`;
+      const fact = (label, value) => el('div', {}, el('dt', { text: label }), el('dd', {}, value ?? '—'));
+      const facts = el('dl', { class: 'facts' },
+        fact('Started', when(call.callStartedAt)), fact('Ended', when(call.callEndedAt)), fact('Duration', duration(call.duration)),
+        fact('Status', statusBadge(call.status)), fact('Outcome', outcomeBadge(call.outcome)), fact('Agent', agentName(call.voiceAgentId)),
+        fact('Number', call.phoneNumber), fact('Cost', cents(call.costCents)), fact('Insurance verified', yes(call.insuranceVerified)),
+        fact('Insurance provider', call.insuranceProvider), fact('Payment plan', call.paymentPlanDiscussed ? cents(call.paymentPlanAmount) : 'No'),
+        fact('Collection', call.collectionAttempt ? `${call.collectionSuccess ? 'Collected' : 'Not collected'} ${cents(call.collectionAmount)}` : 'No'),
+        fact('Transferred', call.transferredToStaff ? call.transferredTo || 'Yes' : 'No'), fact('Follow-up', call.followUpRequired ? when(call.followUpDate) : 'No'),
+        fact('Call quality', call.callQuality != null ? `${call.callQuality} / 5` : null), fact('Sentiment', call.customerSentiment),
+        fact('AI confidence', call.aiConfidence != null ? percent(call.aiConfidence * 100) : null), fact('Ended because', call.endedReason));
+      const parts = [facts];
+      if (call.recordingUrl) parts.push(el('p', {}, el('a', { href: call.recordingUrl, target: '_blank', rel: 'noopener noreferrer' }, 'Open the recording')));
+      parts.push(el('section', {}, el('h3', { text: 'Summary' }), el('p', { text: call.summary || 'No summary.' })));
+      parts.push(el('section', {}, el('h3', { text: 'Transcript' }), el('pre', { class: 'transcript', text: call.transcript || 'No transcript.' })));
+      if (call.transcriptTruncated) parts.push(el('p', { class: 'meta', text: 'The transcript was cut at 200,000 bytes.' }));
+      body.replaceChildren(...parts);
+    } catch (err) {
+      body.replaceChildren(el('p', { class: 'form-status error', text: `Could not load the call: ${err.message}` }));
+    }
+  }
+
+  // ---------- loading ----------
+  function banner(message) {
+    const b = $('banner');
+    b.textContent = message || '';
+    b.hidden = !message;
+  }
+
+  async function panel(id, work, quiet) {
+    const generation = state.generation;
+    if (!quiet) setState(id, 'loading');
+    try {
+      await work(generation);
+      return true;
+    } catch (err) {
+      if (generation !== state.generation) return false;
+      setState(id, 'error', `Could not load this: ${err.message}`);
+      return false;
+    }
+  }
+  const current = (generation) => generation === state.generation;
+
+  async function loadFigures(quiet) {
+    const { query, from, to } = windowQuery();
+    $('range-caption').textContent = describeRange(from, to);
+    const kpis = $('kpis');
+    if (!quiet) kpis.dataset.state = 'loading';
+    const generation = state.generation;
+    const figures = Promise.all([api(`/api/analytics/calls?${query}`), api(`/api/analytics/calls/outcomes?${query}`), api(`/api/analytics/calls/daily?${query}`)]);
+    const results = await Promise.allSettled([
+      panel('daily', async (g) => { const [, , daily] = await figures; if (current(g)) renderDaily(daily); }, quiet),
+      panel('outcomes', async (g) => { const [, outcomes] = await figures; if (current(g)) renderOutcomes(outcomes); }, quiet),
+    ]);
+    try {
+      const [stats] = await figures;
+      if (current(generation)) { renderKpis(stats, query); banner(''); }
+    } catch (err) {
+      if (current(generation)) { kpis.dataset.state = 'error'; banner(err.message); }
+    }
+    return results.every((r) => r.value);
+  }
+
+  async function loadRecent(quiet) {
+    const { query } = windowQuery();
+    const q = new URLSearchParams(query);
+    q.set('limit', String(PAGE_SIZE));
+    const cursor = state.cursors[state.page];
+    if (cursor) q.set('cursor', cursor);
+    return panel('recent', async (g) => { const result = await api(`/api/analytics/calls/recent?${q}`); if (current(g)) renderRecent(result); }, quiet);
+  }
+
+  async function loadScheduled(quiet) {
+    const q = new URLSearchParams({ limit: '20' });
+    if (state.agentId) q.set('agentId', state.agentId);
+    return panel('scheduled', async (g) => { const result = await api(`/api/outbound/scheduled?${q}`); if (current(g)) renderScheduled(result); }, quiet);
+  }
+
+  async function loadCampaigns(quiet) {
+    return panel('campaigns', async (g) => {
+      const { campaigns } = await api('/api/campaigns');
+      const mine = campaigns.filter((c) => !state.agentId || c.voiceAgentId === state.agentId).slice(0, 8);
+      const views = await Promise.all(mine.map((c) => api(`/api/campaigns/${encodeURIComponent(c.id)}`)));
+      if (current(g)) renderCampaigns(views);
+    }, quiet);
+  }
+
+  async function loadAll(quiet) {
+    const ok = await Promise.all([loadFigures(quiet), state.page === 0 || !quiet ? loadRecent(quiet) : true, loadScheduled(quiet), loadCampaigns(quiet)]);
+    const live = $('live');
+    const fine = ok.every(Boolean);
+    live.dataset.live = fine ? 'on' : 'off';
+    $('live-text').textContent = fine ? `Live · updated ${new Date().toLocaleTimeString()}` : 'Some figures could not be loaded';
+  }
+
+  async function loadAgents() {
+    const { agents } = await api('/api/agents');
+    state.agents = agents;
+    const filter = $('agent');
+    const form = $('schedule-agent');
+    for (const a of agents) {
+      filter.append(el('option', { value: a.id, text: a.name }));
+      form.append(el('option', { value: a.id, text: a.name }));
+    }
+  }
+
+  // ---------- scheduling form ----------
+  function defaultScheduleTime() {
+    const d = new Date(Date.now() + 60 * 60 * 1000);
+    d.setMinutes(d.getMinutes() < 30 ? 30 : 60, 0, 0);
+    return `${localDate(d)}T${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  }
+
+  async function submitSchedule(event) {
+    event.preventDefault();
+    const form = event.target;
+    const status = $('schedule-status');
+    const data = new FormData(form);
+    const text = (name) => (data.get(name) || '').toString().trim() || undefined;
+    if (!text('phoneNumber') || !text('scheduledAt')) {
+      status.className = 'form-status error';
+      status.textContent = 'A phone number and a time are needed.';
+      return;
+    }
+    const body = {
+      phoneNumber: text('phoneNumber'), callType: text('callType'), scheduledAt: new Date(text('scheduledAt')).toISOString(),
+      voiceAgentId: text('voiceAgentId'), customerName: text('customerName'), purpose: text('purpose'), notes: text('notes'),
+      moveToCallingHours: data.get('moveToCallingHours') === 'on',
+    };
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    status.className = 'form-status';
+    status.textContent = 'Scheduling…';
+    try {
+      const call = await api('/api/outbound/schedule', { method: 'POST', body: JSON.stringify(body) });
+      status.className = 'form-status ok';
+      status.textContent = `Scheduled: ${call.phoneNumber} on ${when(call.scheduledAt)}.`;
+      form.reset();
+      form.elements.scheduledAt.value = defaultScheduleTime();
+      if (state.agentId) form.elements.voiceAgentId.value = state.agentId;
+      await loadScheduled(true);
+    } catch (err) {
+      status.className = 'form-status error';
+      status.textContent = err.code === 'outside_calling_hours' ? `${err.message} Tick the box to move it to the next opening.` : err.message;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---------- start ----------
+  async function start() {
+    chartDefaults();
+    const config = await (await fetch('config.json')).json();
+    state.refreshSeconds = config.refreshSeconds || 30;
+    state.token = await signIn.token(config.signIn);
+    for (const b of document.querySelectorAll('[data-preset]')) b.addEventListener('click', () => setPreset(b.dataset.preset));
+    for (const id of ['from', 'to']) {
+      $(id).addEventListener('change', () => {
+        state.from = $('from').value; state.to = $('to').value;
+        if (state.from && state.to) filtersChanged();
+      });
+    }
+    $('agent').addEventListener('change', (e) => {
+      state.agentId = e.target.value;
+      if (state.agentId) $('schedule-agent').value = state.agentId;
+      filtersChanged();
+    });
+    $('newer').addEventListener('click', () => { if (state.page > 0) { state.page -= 1; loadRecent(false); } });
+    $('older').addEventListener('click', () => { if (state.cursors[state.page + 1]) { state.page += 1; loadRecent(false); } });
+    $('detail-close').addEventListener('click', () => $('call-detail').close());
+    $('call-detail').addEventListener('click', (e) => { if (e.target === e.currentTarget) e.currentTarget.close(); });
+    const form = $('schedule-form');
+    form.elements.scheduledAt.value = defaultScheduleTime();
+    form.addEventListener('submit', submitSchedule);
+    try {
+      await loadAgents();
+    } catch (err) {
+      banner(`Could not load the voice agents: ${err.message}`);
+    }
+    await loadAll(false);
+    // Live: refresh the figures in place while the page is visible.
+    setInterval(() => { if (document.visibilityState === 'visible') loadAll(true); }, state.refreshSeconds * 1000);
+    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') loadAll(true); });
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    start().catch((err) => {
+      banner(`The dashboard could not start: ${err.message}`);
+      $('live').dataset.live = 'off';
+      $('live-text').textContent = 'Offline';
+    });
+  });
+})();

@@ -1,0 +1,123 @@
+//! The dashboard page: HTML, script, styles and the charting library, built
+//! into the binary (no web server, no build step), and the page's settings.
+//!
+//! The page reads everything through the `/api` routes with a bearer token.
+//! Deployed, it signs in with the identity provider behind the JWT
+//! authorizer (OpenID Connect, authorization code with PKCE) and keeps the
+//! token in memory only: not in cookies or web storage, where a script of
+//! another origin or a later visitor could find it. Locally it is handed the
+//! demo tenant's token so that it works at once.
+
+use callops_http::{ApiError, path_param, respond, route_key};
+use lambda_http::{
+    Body, Request, Response,
+    http::{StatusCode, header},
+};
+use serde::Serialize;
+
+pub const ROUTES: &[&str] = &["GET /", "GET /config.json", "GET /assets/{file}"];
+
+/// The page's files: name, content type, bytes.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.js", "text/javascript; charset=utf-8", include_str!("../assets/app.js")),
+    ("app.css", "text/css; charset=utf-8", include_str!("../assets/app.css")),
+    // Chart.js 4 (MIT, assets/vendor/chart.js-LICENSE.md), as published on npm.
+    ("chart.umd.min.js", "text/javascript; charset=utf-8", include_str!("../assets/vendor/chart.umd.min.js")),
+];
+const INDEX: &str = include_str!("../assets/index.html");
+
+/// How the page gets its bearer token.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "camelCase")]
+pub enum SignIn {
+    /// Sign in at an OpenID Connect provider (the JWT authorizer's issuer).
+    #[serde(rename_all = "camelCase")]
+    Oidc { issuer: String, client_id: String, scope: String },
+    /// Use this token (the local host's demo tenant).
+    Token { token: String },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageConfig<'a> {
+    sign_in: &'a SignIn,
+    /// How often the page refreshes its figures.
+    refresh_seconds: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    config: String,
+    policy: String,
+}
+
+impl Dashboard {
+    /// `refresh_seconds`: how often the open page reloads its figures.
+    pub fn new(sign_in: SignIn, refresh_seconds: u32) -> Result<Self, String> {
+        let provider = match &sign_in {
+            SignIn::Oidc { issuer, .. } => Some(origin_of(issuer).ok_or_else(|| format!("DASHBOARD_OIDC_ISSUER is not an https URL: {issuer}"))?),
+            SignIn::Token { .. } => None,
+        };
+        let config = serde_json::to_string(&PageConfig { sign_in: &sign_in, refresh_seconds }).map_err(|e| e.to_string())?;
+        // The page talks to this API and, to sign in, to the identity provider; nothing else.
+        let connect = provider.map(|origin| format!("'self' {origin}")).unwrap_or_else(|| "'self'".into());
+        let policy = format!(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        );
+        Ok(Dashboard { config, policy })
+    }
+
+    pub fn handle(&self, req: Request) -> Response<Body> {
+        respond(self.route(&req))
+    }
+
+    fn route(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let route = route_key(req);
+        match route.as_str() {
+            "GET /" => Ok(self.file("text/html; charset=utf-8", INDEX, "no-cache")),
+            "GET /config.json" => Ok(self.file("application/json", &self.config, "no-store")),
+            "GET /assets/{file}" => {
+                let name = path_param(req, "file").unwrap_or_default();
+                match ASSETS.iter().find(|(file, _, _)| *file == name) {
+                    Some((_, content_type, body)) => Ok(self.file(content_type, body, "no-cache")),
+                    None => Err(ApiError::NoRoute(format!("GET /assets/{name}"))),
+                }
+            }
+            _ => Err(ApiError::NoRoute(route)),
+        }
+    }
+
+    fn file(&self, content_type: &str, body: &str, cache: &str) -> Response<Body> {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::CACHE_CONTROL, cache)
+            .header(header::CONTENT_SECURITY_POLICY, &self.policy)
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .header(header::REFERRER_POLICY, "no-referrer")
+            .body(Body::Text(body.to_string()))
+            .expect("status and headers are valid")
+    }
+}
+
+/// `https://host[:port]` of an https URL.
+fn origin_of(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://")?;
+    let host = rest.split(['/', '?', '#']).next().filter(|host| !host.is_empty())?;
+    Some(format!("https://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_lets_the_page_reach_only_the_api_and_its_identity_provider() {
+        let oidc = SignIn::Oidc { issuer: "https://idp.example.com/tenant/v2".into(), client_id: "abc".into(), scope: "openid".into() };
+        let dashboard = Dashboard::new(oidc, 30).unwrap();
+        assert!(dashboard.policy.contains("connect-src 'self' https://idp.example.com;"), "{}", dashboard.policy);
+        assert!(dashboard.config.contains(r#""mode":"oidc""#) && !dashboard.config.contains("token"), "{}", dashboard.config);
+        let plain = SignIn::Oidc { issuer: "http://idp.example.com".into(), client_id: "abc".into(), scope: "openid".into() };
+        assert!(Dashboard::new(plain, 30).is_err(), "an issuer must be https");
+    }
+}

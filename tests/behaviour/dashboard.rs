@@ -1,0 +1,227 @@
+//! The dashboard page in headless Chromium against the local host with the
+//! demo practice: its KPI cards equal `GET /api/analytics/calls` for the
+//! range and agent it shows, they follow the filters and move while calls
+//! come in, a call scheduled through its form appears in its list, text
+//! meets WCAG AA contrast, outcome colours agree across charts, and
+//! screenshots are saved at desktop and phone width (target/screenshots/).
+
+use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost, browser::Browser};
+use chrono::{Duration, Utc};
+use fantoccini::Locator;
+use serde_json::Value;
+
+/// The browser's time zone: not UTC, so local days are really the page's.
+const TZ: &str = "America/New_York";
+
+/// The seven cards: the card's name and where the API has its figure.
+const KPIS: &[(&str, &[&str])] = &[
+    ("totalCalls", &["totalCalls"]),
+    ("bookingRate", &["bookingRate"]),
+    ("avgCallTimeSeconds", &["avgCallTimeSeconds"]),
+    ("insuranceVerified", &["insuranceVerified"]),
+    ("paymentPlans", &["paymentPlans", "count"]),
+    ("collections", &["collections", "totalCollectedCents"]),
+    ("cost", &["cost", "totalCents"]),
+];
+
+/// What the cards hold once loaded: the query they were read with, and each
+/// card's figure (as the page keeps it in `data-value`).
+async fn cards(browser: &Browser, not_query: &str) -> (String, Value) {
+    let script = format!(
+        "const k = document.getElementById('kpis');
+         if (k.dataset.state !== 'ready' || !k.dataset.query || k.dataset.query === {not_query:?}) return null;
+         const values = {{}};
+         for (const card of k.querySelectorAll('[data-kpi]')) values[card.dataset.kpi] = {{ value: card.dataset.value, text: card.querySelector('.value').textContent }};
+         return {{ query: k.dataset.query, values }};"
+    );
+    let read = browser.until("the KPI cards are loaded", &script).await;
+    (read["query"].as_str().unwrap().to_string(), read["values"].clone())
+}
+
+/// Where the cards differ from the API's figures for the same query, if anywhere.
+fn mismatch(api: &Value, values: &Value) -> Option<String> {
+    for (kpi, path) in KPIS {
+        let want = path.iter().fold(api, |v, key| &v[key]);
+        let shown = values[kpi]["value"].as_str().unwrap_or_default();
+        let agrees = match want.as_f64() {
+            Some(want) => shown.parse::<f64>().is_ok_and(|shown| (shown - want).abs() < 1e-9),
+            None => shown.is_empty(),
+        };
+        if !agrees {
+            return Some(format!("{kpi}: the card shows {shown:?}, the API says {want}"));
+        }
+    }
+    let digits: String = values["totalCalls"]["text"].as_str().unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
+    (api["totalCalls"] != digits.as_str().parse::<i64>().unwrap_or(-1)).then(|| format!("the total card reads {:?}", values["totalCalls"]["text"]))
+}
+
+/// Waits for the cards (with a query other than `not_query`) and asserts
+/// they equal `GET /api/analytics/calls` for their query. The demo practice
+/// keeps taking calls, so a difference is looked at again after the page's
+/// next refresh before it counts.
+async fn cards_equal_the_api(browser: &Browser, host: &TestHost, not_query: &str) -> (String, Value) {
+    let mut last = String::new();
+    for _ in 0..40 {
+        let (query, values) = cards(browser, not_query).await;
+        let (status, api) = host.get(&format!("/api/analytics/calls?{query}"), Some(DEMO_TOKEN)).await;
+        assert_eq!(status, 200, "{api}");
+        match mismatch(&api, &values) {
+            None => return (query, api),
+            Some(why) => last = format!("{why} ({query})"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("the cards never matched the API: {last}");
+}
+
+/// The lowest text contrast among `selector`'s elements (WCAG 2 formula,
+/// against the first opaque background up the tree).
+async fn lowest_contrast(browser: &Browser, selector: &str) -> (f64, String) {
+    let script = format!(
+        "const rgba = (c) => c.match(/[\\d.]+/g).map(Number);
+         const lum = (c) => {{ const f = (v) => {{ v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }};
+                               return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); }};
+         const background = (el) => {{ for (; el; el = el.parentElement) {{ const c = rgba(getComputedStyle(el).backgroundColor); if ((c[3] ?? 1) > 0.5) return c; }} return [255, 255, 255]; }};
+         let worst = [99, ''];
+         for (const el of document.querySelectorAll({selector:?})) {{
+           if (!el.textContent.trim() || el.offsetParent === null) continue;
+           const a = lum(rgba(getComputedStyle(el).color)), b = lum(background(el));
+           const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+           if (ratio < worst[0]) worst = [ratio, el.className + ' ' + el.textContent.trim().slice(0, 40)];
+         }}
+         return worst;"
+    );
+    let worst = browser.eval(&script).await;
+    (worst[0].as_f64().unwrap(), worst[1].as_str().unwrap_or_default().to_string())
+}
+
+/// An inbound call that ended a minute ago, as Vapi reports it.
+fn inbound_report(vapi_id: &str) -> String {
+    let started = Utc::now() - Duration::minutes(3);
+    let ended = started + Duration::seconds(150);
+    let format = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    include_str!("../fixtures/vapi/end-of-call-report-inbound.json")
+        .replace("{{VAPI_ID}}", vapi_id)
+        .replace("2024-07-28T14:00:00.000Z", &format(started))
+        .replace("2024-07-28T14:05:10.000Z", &format(ended))
+        .replace("2024-07-28T14:05:11.000Z", &format(ended))
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_a_call() {
+    let host = TestHost::start(true).await;
+    let browser = Browser::start(1366, 900, TZ).await;
+    browser.client.goto(&format!("{}/", host.base)).await.expect("the page loads");
+
+    // Last 7 days by default, as local dates in the browser's zone.
+    let (query, week_figures) = cards_equal_the_api(&browser, &host, "").await;
+    let today = Utc::now().with_timezone(&TZ.parse::<chrono_tz::Tz>().unwrap()).date_naive();
+    let week = format!("startDate={}&endDate={}&tz=America%2FNew_York", today - Duration::days(6), today);
+    assert_eq!(query, week);
+    assert!(week_figures["totalCalls"].as_i64().unwrap() > 0, "the demo practice has calls this week");
+
+    // Everything else on the page has loaded too.
+    for panel in ["daily", "outcomes", "recent", "scheduled", "campaigns"] {
+        browser.until(&format!("{panel} is loaded"), &format!("const s = document.getElementById('{panel}').dataset.state; return s === 'ready' || s === 'empty';")).await;
+    }
+    let rows = browser.eval("return document.querySelectorAll('#recent-rows tr').length").await;
+    assert_eq!(rows, 10, "a page of recent calls");
+
+    // Readable: AA contrast on the cards and the table; every control labelled.
+    for selector in [".kpi h3, .kpi .value, .kpi .sub", "table.calls th, table.calls td, table.calls td span", ".legend li span, .range-caption, .live"] {
+        let (ratio, worst) = lowest_contrast(&browser, selector).await;
+        assert!(ratio >= 4.5, "{selector}: contrast {ratio:.2} at {worst}");
+    }
+    let unlabelled = browser.eval("return [...document.querySelectorAll('input, select, textarea')].filter((e) => e.labels.length === 0 && !e.getAttribute('aria-label')).map((e) => e.name || e.id)").await;
+    assert_eq!(unlabelled, Value::Array(vec![]), "every control has a label");
+
+    // One colour per outcome: the daily chart, the donut and its legend agree.
+    let mismatches = browser
+        .eval(
+            "const hex = (c) => { const [r, g, b] = c.match(/\\d+/g).map(Number); return '#' + [r, g, b].map((v) => v.toString(16).padStart(2, '0')).join(''); };
+             const daily = Object.fromEntries(Chart.getChart('daily-chart').data.datasets.map((d) => [d.label, d.backgroundColor]));
+             const donut = Chart.getChart('outcome-chart').data;
+             const bad = [];
+             let compared = 0;
+             donut.labels.forEach((label, i) => { compared += 1; if (daily[label] && daily[label] !== donut.datasets[0].backgroundColor[i]) bad.push(label); });
+             for (const li of document.querySelectorAll('#outcome-legend li')) {
+               const label = li.children[1].textContent;
+               if (hex(getComputedStyle(li.children[0]).backgroundColor) !== daily[label]) bad.push('legend ' + label);
+             }
+             return compared >= 3 ? bad : ['only ' + compared + ' outcomes'];",
+        )
+        .await;
+    assert_eq!(mismatches, Value::Array(vec![]), "outcome colours");
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await; // the charts' short animation
+    let shot = browser.screenshot("dashboard-desktop").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 20_000, "a real screenshot");
+
+    // Live: a call reported by Vapi shows up without a reload.
+    browser.eval("window.sameDocument = true; return true").await;
+    let before = browser.eval("return Number(document.querySelector('[data-kpi=totalCalls]').dataset.value)").await.as_i64().unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/vapi", host.base))
+        .header("x-vapi-secret", DEMO_VAPI_SECRET)
+        .header("content-type", "application/json")
+        .body(inbound_report("vapi-live-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    browser
+        .until("the new call is counted", &format!("return Number(document.querySelector('[data-kpi=totalCalls]').dataset.value) > {before}"))
+        .await;
+    assert_eq!(browser.eval("return window.sameDocument === true").await, Value::Bool(true), "no reload");
+    let (query, week_figures) = cards_equal_the_api(&browser, &host, "").await;
+    let before = week_figures["totalCalls"].as_i64().unwrap();
+
+    // 30 days: other dates, other figures, still the API's.
+    browser.client.find(Locator::Css("[data-preset='30d']")).await.unwrap().click().await.unwrap();
+    let (month_query, month) = cards_equal_the_api(&browser, &host, &query).await;
+    assert_eq!(month_query, format!("startDate={}&endDate={}&tz=America%2FNew_York", today - Duration::days(29), today));
+    assert!(month["totalCalls"].as_i64() > Some(before), "30 days hold more calls than 7");
+
+    // One agent: its own figures.
+    browser.client.find(Locator::Id("agent")).await.unwrap().select_by_index(1).await.unwrap();
+    let (agent_query, agent) = cards_equal_the_api(&browser, &host, &month_query).await;
+    assert!(agent_query.contains("&agentId="), "{agent_query}");
+    assert!(agent["totalCalls"].as_i64() < month["totalCalls"].as_i64(), "one agent has fewer calls than all");
+
+    // A call's detail: its transcript and analysis.
+    browser.until("the recent calls follow the agent", "return document.getElementById('recent').dataset.state === 'ready'").await;
+    browser.client.find(Locator::Css("#recent-rows tr")).await.unwrap().click().await.unwrap();
+    let detail = browser.until("the call's detail opens", "const d = document.getElementById('call-detail'); return d.open && document.querySelector('#detail-body .transcript') ? document.getElementById('detail-body').textContent : null").await;
+    assert!(detail.as_str().unwrap().contains("Transcript") && detail.as_str().unwrap().contains("Insurance verified"), "{detail}");
+    browser.client.find(Locator::Id("detail-close")).await.unwrap().click().await.unwrap();
+
+    // Schedule a call through the form; it appears in the scheduled list.
+    let form = browser.client.find(Locator::Id("schedule-form")).await.unwrap();
+    form.find(Locator::Css("[name=phoneNumber]")).await.unwrap().send_keys("(212) 555-0199").await.unwrap();
+    form.find(Locator::Css("[name=customerName]")).await.unwrap().send_keys("Dana Whitfield").await.unwrap();
+    form.find(Locator::Css("[name=purpose]")).await.unwrap().send_keys("Confirm Tuesday's cleaning").await.unwrap();
+    form.find(Locator::Css("[name=moveToCallingHours]")).await.unwrap().click().await.unwrap();
+    form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.until("the call is in the scheduled list", "return document.querySelector('#scheduled-rows li[data-phone=\"+12125550199\"]')").await;
+    let status = browser.eval("return document.getElementById('schedule-status').textContent").await;
+    assert!(status.as_str().unwrap().starts_with("Scheduled"), "{status}");
+    let (_, scheduled) = host.get("/api/outbound/scheduled", Some(DEMO_TOKEN)).await;
+    let call = scheduled["calls"].as_array().unwrap().iter().find(|c| c["phoneNumber"] == "+12125550199").expect("stored");
+    assert_eq!((call["customerName"].as_str(), call["status"].as_str()), (Some("Dana Whitfield"), Some("SCHEDULED")));
+
+    // Phone width: nothing wider than the screen.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.until("the layout settles", "return document.documentElement.clientWidth <= 390").await;
+    let overflow = browser.eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth").await;
+    assert_eq!(overflow, 0, "no sideways scrolling at phone width");
+    browser.eval("window.scrollTo(0, 0); return true").await;
+    browser.screenshot("dashboard-phone").await;
+    let height = browser.eval("return document.documentElement.scrollHeight").await.as_u64().unwrap();
+    browser.client.set_window_size(390, height as u32).await.unwrap();
+    browser.screenshot("dashboard-phone-full").await;
+    browser.client.set_window_size(1366, 900).await.unwrap();
+    let height = browser.eval("return document.documentElement.scrollHeight").await.as_u64().unwrap();
+    browser.client.set_window_size(1366, height as u32).await.unwrap();
+    browser.eval("window.scrollTo(0, 0); return true").await;
+    browser.screenshot("dashboard-desktop-full").await;
+    browser.client.clone().close().await.unwrap();
+}
