@@ -207,6 +207,15 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     let (_, scheduled) = host.get("/api/outbound/scheduled", Some(DEMO_TOKEN)).await;
     let call = scheduled["calls"].as_array().unwrap().iter().find(|c| c["phoneNumber"] == "+12125550199").expect("stored");
     assert_eq!((call["customerName"].as_str(), call["status"].as_str()), (Some("Dana Whitfield"), Some("SCHEDULED")));
+    let call_id = call["id"].as_str().unwrap().to_string();
+
+    // Cancel it from the list: two clicks, then it is gone and CANCELLED.
+    let cancel = Locator::Css("#scheduled-rows li[data-phone=\"+12125550199\"] button");
+    browser.client.find(cancel).await.unwrap().click().await.unwrap();
+    browser.client.find(cancel).await.unwrap().click().await.unwrap();
+    browser.until("the call leaves the list", "return !document.querySelector('#scheduled-rows li[data-phone=\"+12125550199\"]')").await;
+    let (_, cancelled) = host.get(&format!("/api/calls/{call_id}"), Some(DEMO_TOKEN)).await;
+    assert_eq!(cancelled["status"], "CANCELLED");
 
     // Phone width: nothing wider than the screen.
     browser.client.set_window_size(390, 844).await.unwrap();
