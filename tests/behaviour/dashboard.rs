@@ -5,7 +5,13 @@
 //! meets WCAG AA contrast, outcome colours agree across charts, and
 //! screenshots are saved at desktop and phone width (target/screenshots/).
 
-use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost, browser::Browser};
+use callops::{HostOptions, SignIn};
+use callops_tests::{
+    DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost,
+    browser::Browser,
+    fake_idp::{self, FakeIdp},
+    host_options,
+};
 use chrono::{Duration, Utc};
 use fantoccini::Locator;
 use serde_json::Value;
@@ -232,5 +238,26 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     browser.client.set_window_size(1366, height as u32).await.unwrap();
     browser.eval("window.scrollTo(0, 0); return true").await;
     browser.screenshot("dashboard-desktop-full").await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn deployed_the_page_signs_in_at_the_identity_provider_and_keeps_the_token_in_memory() {
+    let idp = FakeIdp::start(DEMO_TOKEN).await;
+    let sign_in = SignIn::Oidc { issuer: idp.issuer.clone(), client_id: fake_idp::CLIENT_ID.into(), scope: "openid".into() };
+    let host = TestHost::start_with(HostOptions { page_sign_in: Some(sign_in), ..host_options(true, None) }).await;
+    let (_, config) = host.get("/config.json", None).await;
+    assert_eq!(config["signIn"]["mode"], "oidc");
+    assert!(!config.to_string().contains(DEMO_TOKEN), "the page is not handed a token: {config}");
+
+    let browser = Browser::start(1280, 800, TZ).await;
+    browser.client.goto(&format!("{}/", host.base)).await.unwrap();
+    // Signed in through the provider (code + PKCE), the page reads the API.
+    cards_equal_the_api(&browser, &host, "").await;
+    assert_eq!(idp.tokens_issued(), 1, "one code exchanged, its PKCE verifier checked");
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!((url.path(), url.query()), ("/", None), "the code is gone from the address bar");
+    let kept = browser.eval("return JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookies: document.cookie })").await;
+    assert_eq!(kept, "{\"local\":{},\"session\":{},\"cookies\":\"\"}", "nothing kept where another page could read it");
     browser.client.clone().close().await.unwrap();
 }

@@ -2,6 +2,7 @@
 //! and a small client for its HTTP API.
 
 pub mod browser;
+pub mod fake_idp;
 pub mod fake_vapi;
 pub mod postgres;
 

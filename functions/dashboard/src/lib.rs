@@ -55,7 +55,7 @@ impl Dashboard {
     /// `refresh_seconds`: how often the open page reloads its figures.
     pub fn new(sign_in: SignIn, refresh_seconds: u32) -> Result<Self, String> {
         let provider = match &sign_in {
-            SignIn::Oidc { issuer, .. } => Some(origin_of(issuer).ok_or_else(|| format!("DASHBOARD_OIDC_ISSUER is not an https URL: {issuer}"))?),
+            SignIn::Oidc { issuer, .. } => Some(origin_of(issuer).ok_or_else(|| format!("the dashboard's OpenID issuer is not an https URL: {issuer}"))?),
             SignIn::Token { .. } => None,
         };
         let config = serde_json::to_string(&PageConfig { sign_in: &sign_in, refresh_seconds }).map_err(|e| e.to_string())?;
@@ -100,11 +100,14 @@ impl Dashboard {
     }
 }
 
-/// `https://host[:port]` of an https URL.
+/// The origin (`scheme://host[:port]`) of an https URL, or of an http one on
+/// this machine (a local identity provider, the tests' fake one).
 fn origin_of(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("https://")?;
+    let (scheme, rest) = url.split_once("://")?;
     let host = rest.split(['/', '?', '#']).next().filter(|host| !host.is_empty())?;
-    Some(format!("https://{host}"))
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let loopback = matches!(name, "localhost" | "127.0.0.1" | "[::1]");
+    (scheme == "https" || (scheme == "http" && loopback)).then(|| format!("{scheme}://{host}"))
 }
 
 #[cfg(test)]
@@ -119,5 +122,7 @@ mod tests {
         assert!(dashboard.config.contains(r#""mode":"oidc""#) && !dashboard.config.contains("token"), "{}", dashboard.config);
         let plain = SignIn::Oidc { issuer: "http://idp.example.com".into(), client_id: "abc".into(), scope: "openid".into() };
         assert!(Dashboard::new(plain, 30).is_err(), "an issuer must be https");
+        let local = SignIn::Oidc { issuer: "http://127.0.0.1:9000/realm".into(), client_id: "abc".into(), scope: "openid".into() };
+        assert!(Dashboard::new(local, 30).unwrap().policy.contains("connect-src 'self' http://127.0.0.1:9000;"), "plain http on this machine only");
     }
 }

@@ -23,7 +23,8 @@ use axum::{
     routing::get,
 };
 use callops_analytics::Analytics;
-use callops_dashboard::{Dashboard, SignIn};
+use callops_dashboard::Dashboard;
+pub use callops_dashboard::SignIn;
 use callops_dialer::{
     DialSettings, Dialer,
     reconcile::ReconcileSettings,
@@ -64,6 +65,8 @@ pub struct HostOptions {
     pub dial: DialSettings,
     /// How often the reconciler runs, and what it considers stuck.
     pub reconcile: Option<(Duration, ReconcileSettings)>,
+    /// How the dashboard page signs in; `None` hands it the demo tenant's token.
+    pub page_sign_in: Option<SignIn>,
 }
 
 /// The Vapi the local dialer talks to.
@@ -92,6 +95,14 @@ pub fn dev_timings() -> (DialSettings, Option<(Duration, ReconcileSettings)>) {
 /// How often the local dashboard refreshes its figures (calls move fast here).
 const PAGE_REFRESH_SECONDS: u32 = 5;
 
+/// The token the local dashboard is handed: the demo tenant's, else the
+/// first one the host was started with.
+fn page_token(tokens: &HashMap<String, String>) -> String {
+    let mut tokens: Vec<(&String, &String)> = tokens.iter().collect();
+    tokens.sort_by_key(|(token, org)| (org.as_str() != demo::DEMO_ORG, token.as_str()));
+    tokens.first().map(|(token, _)| token.to_string()).unwrap_or_default()
+}
+
 /// The functions, wired to one store.
 #[derive(Clone)]
 pub struct Functions {
@@ -102,8 +113,7 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler, page_token: String) -> Self {
-        let dashboard = Dashboard::new(SignIn::Token { token: page_token }, PAGE_REFRESH_SECONDS).expect("a token sign-in needs no checking");
+    pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler, dashboard: Dashboard) -> Self {
         Functions {
             analytics: Analytics::new(store.clone()),
             outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone())),
@@ -137,6 +147,7 @@ pub struct Host {
     scheduler: LocalScheduler,
     dialer: Dialer,
     simulator: Option<VapiSimulator>,
+    dashboard: Dashboard,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -155,6 +166,8 @@ impl Host {
             Some(dir) => EmbeddedDynamo::on_disk(dir).await?,
             None => EmbeddedDynamo::in_memory().await?,
         };
+        let sign_in = options.page_sign_in.clone().unwrap_or_else(|| SignIn::Token { token: page_token(&options.tokens) });
+        let dashboard = Dashboard::new(sign_in, PAGE_REFRESH_SECONDS).map_err(DomainError::Unavailable)?;
         let client = engine.client();
         table::create_table(&client, TABLE)
             .await
@@ -195,7 +208,7 @@ impl Host {
                 }
             }));
         }
-        Ok(Host { engine, store, options, scheduler, dialer, simulator, tasks })
+        Ok(Host { engine, store, options, scheduler, dialer, simulator, dashboard, tasks })
     }
 
     /// The dialer, as the scheduler fires it.
@@ -227,14 +240,6 @@ impl Host {
         self.engine.endpoint()
     }
 
-    /// The token the local dashboard uses: the demo tenant's, else the first
-    /// one the host was started with.
-    fn page_token(&self) -> String {
-        let mut tokens: Vec<(&String, &String)> = self.options.tokens.iter().collect();
-        tokens.sort_by_key(|(token, org)| (org.as_str() != demo::DEMO_ORG, token.as_str()));
-        tokens.first().map(|(token, _)| token.to_string()).unwrap_or_default()
-    }
-
     /// The HTTP app: `/healthz`, then every API route and the dashboard.
     pub fn router(&self) -> Router {
         let state = Arc::new(HostState {
@@ -242,7 +247,7 @@ impl Host {
                 self.store.clone(),
                 WebhookAuth::new(self.options.vapi_credentials.clone()),
                 self.scheduler.clone(),
-                self.page_token(),
+                self.dashboard.clone(),
             ),
             routes: gateway::routes(),
             tokens: self.options.tokens.clone(),

@@ -135,7 +135,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         _ => callops::VapiBackend::default(),
     };
     let (dial, reconcile) = callops::dev_timings();
-    let options = HostOptions { data_dir: data_dir.clone(), tokens: tokens.clone(), demo: !args.no_demo, vapi_credentials, vapi, dial, reconcile };
+    let options = HostOptions { data_dir: data_dir.clone(), tokens: tokens.clone(), demo: !args.no_demo, vapi_credentials, vapi, dial, reconcile, page_sign_in: None };
     let host = Host::start(options).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
