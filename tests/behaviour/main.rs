@@ -7,6 +7,7 @@ mod dashboard;
 mod dialer;
 mod eventbridge;
 mod foundation;
+mod isolation;
 mod migrate;
 mod outbound;
 mod webhook;

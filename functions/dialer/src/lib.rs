@@ -276,7 +276,7 @@ impl Dialer {
                     return Ok(self.move_attempt(claimed, later, "Vapi concurrency limit", Utc::now()).await.unwrap_or(Dialed::Unconfirmed));
                 }
                 VapiError::Rejected { message } => {
-                    tracing::warn!(call_id = %claimed.call.id, number = %number, reason = %message, "Vapi refused the call");
+                    tracing::warn!(call_id = %claimed.call.id, number = %number, reason = %phone::mask_numbers_in(&message), "Vapi refused the call");
                     return self.fail(claimed, format!("vapi-rejected: {message}")).await;
                 }
                 VapiError::Unauthorized { status } => {

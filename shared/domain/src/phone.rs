@@ -30,9 +30,54 @@ pub fn mask(number: &str) -> String {
     format!("{head}***{tail}")
 }
 
+/// `text` (a message from elsewhere, for a log) with every phone number in
+/// it masked: a run of 7 or more digits, maybe with a leading `+` and
+/// spaces, dashes, dots or brackets between them, standing on its own (not
+/// inside an id or a timestamp).
+pub fn mask_numbers_in(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let is_part = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')');
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = (chars[i] == '+' || chars[i] == '(' || chars[i].is_ascii_digit()) && (i == 0 || !chars[i - 1].is_alphanumeric());
+        if starts {
+            let mut end = i + 1;
+            while end < chars.len() && is_part(chars[end]) {
+                end += 1;
+            }
+            // Trailing separators are not part of the number.
+            while end > i + 1 && !chars[end - 1].is_ascii_digit() {
+                end -= 1;
+            }
+            let run: String = chars[i..end].iter().collect();
+            let digits = run.chars().filter(char::is_ascii_digit).count();
+            let stands_alone = end == chars.len() || !chars[end].is_alphanumeric();
+            if digits >= 7 && stands_alone {
+                out.push_str(&mask(&run));
+                i = end;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_inside_messages_are_masked_and_ids_are_not() {
+        assert_eq!(
+            mask_numbers_in("customer.number +12125550142 is invalid; also (212) 555-0143."),
+            "customer.number +1***42 is invalid; also +***43."
+        );
+        let untouched = "call 01a20b9a-f548-7498-a5f5-e66cd6bf2e38 at 2024-07-28T14:05:11Z, code 4031";
+        assert_eq!(mask_numbers_in(untouched), untouched);
+    }
 
     #[test]
     fn numbers_are_written_in_e164() {

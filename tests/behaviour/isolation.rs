@@ -1,0 +1,172 @@
+//! Tenant isolation and auth, route by route: every `/api` route refuses a
+//! caller without an identity (401), and one tenant cannot read, change or
+//! cancel another's calls, agents, campaigns or do-not-call entries (404, as
+//! if they did not exist, with nothing changed). Logs carry no phone number,
+//! secret, token or API key in full.
+
+use std::sync::{Arc, Mutex};
+
+use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_TOKEN, TestHost, assert_error};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A route's method and a concrete path for it.
+fn concrete(key: &str) -> (Method, String) {
+    let (method, path) = key.split_once(' ').unwrap();
+    let path = path.replace("{id}", "spring-cleaning").replace("{phoneNumber}", "%2B12125550100").replace("{file}", "app.js");
+    (method.parse().unwrap(), path)
+}
+
+#[tokio::test]
+async fn every_api_route_needs_an_identity_and_only_the_webhook_and_the_page_go_without() {
+    let host = TestHost::start(true).await;
+    let before = host.host.store().all_calls().await.unwrap();
+    let routes = callops::gateway::routes();
+    let public: Vec<&str> = routes.iter().filter(|r| !r.authorized).map(|r| r.key).collect();
+    assert_eq!(public, ["POST /webhooks/vapi", "GET /", "GET /config.json", "GET /assets/{file}"]);
+    let guarded: Vec<_> = routes.iter().filter(|r| r.authorized).collect();
+    assert!(guarded.iter().all(|r| r.key.split_once(' ').unwrap().1.starts_with("/api/")), "every guarded route is under /api");
+    assert!(guarded.len() >= 20, "{} routes", guarded.len());
+    for route in guarded {
+        let (method, path) = concrete(route.key);
+        for token in [None, Some("not-a-token"), Some("")] {
+            let response = host.send(method.clone(), &path, token, Some(&json!({"phoneNumber": "+12125550100"}))).await;
+            assert_error(&response, StatusCode::UNAUTHORIZED, "unauthorized");
+        }
+    }
+    assert_eq!(host.host.store().all_calls().await.unwrap(), before, "nothing changed");
+}
+
+#[tokio::test]
+async fn one_tenant_cannot_reach_anothers_calls_agents_campaigns_or_do_not_call_entries() {
+    let host = TestHost::start(true).await;
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "/api/outbound/schedule",
+            Some(DEMO_TOKEN),
+            Some(&json!({"phoneNumber": "+12125550177", "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339(), "voiceAgentId": "front-desk"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let call_id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": "+12125550166"}))).await.0, StatusCode::CREATED);
+    let snapshot = || async {
+        let store = host.host.store();
+        (store.all_calls().await.unwrap(), store.list_agents("demo").await.unwrap(), store.list_campaigns("demo").await.unwrap(), store.is_on_do_not_call("demo", "+12125550166").await.unwrap())
+    };
+    let before = snapshot().await;
+
+    let other = Some(OTHER_TOKEN);
+    let not_found: [(Method, String, Option<Value>); 12] = [
+        (Method::GET, format!("/api/calls/{call_id}"), None),
+        (Method::PATCH, format!("/api/outbound/scheduled/{call_id}"), Some(json!({"purpose": "taken over"}))),
+        (Method::DELETE, format!("/api/outbound/scheduled/{call_id}"), None),
+        (Method::GET, "/api/agents/front-desk".into(), None),
+        (Method::PATCH, "/api/agents/front-desk".into(), Some(json!({"maxConcurrentCalls": 1}))),
+        (Method::GET, "/api/campaigns/spring-cleaning".into(), None),
+        (Method::DELETE, "/api/campaigns/spring-cleaning".into(), None),
+        (Method::DELETE, "/api/dnc/%2B12125550166".into(), None),
+        (Method::GET, "/api/analytics/calls?agentId=front-desk".into(), None),
+        (Method::GET, "/api/analytics/calls/outcomes?agentId=front-desk".into(), None),
+        (Method::GET, "/api/analytics/calls/daily?agentId=front-desk".into(), None),
+        (Method::GET, "/api/analytics/calls/recent?agentId=front-desk".into(), None),
+    ];
+    for (method, path, body) in not_found {
+        let response = host.send(method.clone(), &path, other, body.as_ref()).await;
+        assert_eq!(response.0, StatusCode::NOT_FOUND, "{method} {path}: {}", response.1);
+    }
+    // Lists and figures show the other tenant nothing of demo's.
+    let empty_lists = [
+        ("/api/agents", "agents"),
+        ("/api/campaigns", "campaigns"),
+        ("/api/dnc", "entries"),
+        ("/api/outbound/scheduled", "calls"),
+        ("/api/analytics/calls/recent", "calls"),
+    ];
+    for (path, field) in empty_lists {
+        let (status, body) = host.get(path, other).await;
+        assert_eq!((status, body[field].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{path}: {body}");
+    }
+    let (_, figures) = host.get("/api/analytics/calls", other).await;
+    assert_eq!(figures["totalCalls"], 0);
+    // Nor can it use demo's agent to call.
+    let (_, refused) = host
+        .send(
+            Method::POST,
+            "/api/outbound/schedule",
+            other,
+            Some(&json!({"phoneNumber": "+12125550178", "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339(), "voiceAgentId": "front-desk"})),
+        )
+        .await;
+    assert_eq!(refused["error"]["code"], "unknown_agent");
+    assert_eq!(snapshot().await, before, "nothing of demo's changed");
+}
+
+/// A `Write` into a shared buffer, for capturing logs.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_carry_no_phone_number_secret_or_token_in_full() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,callops=trace,callops_aws=trace,callops_http=trace,callops_outbound=trace,callops_dialer=trace,callops_webhook=trace,callops_analytics=trace"))
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test's runtime is on this one thread: the host's tasks log here too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let host = TestHost::start(true).await;
+    let number = "+12125550187";
+    // A call scheduled two seconds ahead, dialed through the simulator and reported back.
+    let (status, created) = host
+        .send(
+            Method::POST,
+            "/api/outbound/schedule",
+            Some(DEMO_TOKEN),
+            Some(&json!({"phoneNumber": number, "callType": "OUTBOUND_LEAD", "scheduledAt": (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339(), "voiceAgentId": "front-desk", "customerName": "Ada Byron"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let mut finished = false;
+    for _ in 0..300 {
+        let (_, call) = host.get(&format!("/api/calls/{id}"), Some(DEMO_TOKEN)).await;
+        if matches!(call["status"].as_str(), Some("COMPLETED" | "MISSED" | "VOICEMAIL" | "FAILED")) {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(finished, "the simulator played the call out");
+    // A forged webhook and a refused schedule (a number on the do-not-call list).
+    let forged = reqwest::Client::new()
+        .post(format!("{}/webhooks/vapi", host.base))
+        .header("x-vapi-secret", format!("{DEMO_VAPI_SECRET}-forged"))
+        .body(r#"{"message":{"type":"status-update","status":"ended","call":{"id":"x","customer":{"number":"+12125550199"}}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    drop(_guard);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("call scheduled") && logs.contains("+1***87"), "the logs were captured, numbers masked:\n{logs}");
+    let api_key = host.host.simulator().expect("the simulator runs").api_key().to_string();
+    for secret in [number, "2125550187", "+12125550199", DEMO_VAPI_SECRET, DEMO_TOKEN, "Ada Byron", api_key.as_str()] {
+        assert!(!logs.contains(secret), "{secret:?} is in the logs:\n{logs}");
+    }
+}
