@@ -41,3 +41,28 @@ fi
 
 step "Rust tests (unit, store against the embedded engine, behaviour through the local host)"
 cargo test --workspace --locked
+
+step "API contract: schemathesis against the local host, from its own /openapi.json"
+cargo build -p callops --locked
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p target
+target/debug/callops dev --memory --listen "127.0.0.1:$port" > target/schemathesis-host.log 2>&1 &
+host_pid=$!
+trap 'kill "$host_pid" 2>/dev/null || true' EXIT
+python3 - "$port" <<'PY'
+import sys, time, urllib.request
+for _ in range(150):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.2)
+else:
+    sys.exit("the local host did not start; see target/schemathesis-host.log")
+PY
+# No 5xx, and every status, content type and body as the document says.
+.venv/bin/st run "http://127.0.0.1:$port/openapi.json" \
+  -H 'Authorization: Bearer dev-token' -H 'X-Vapi-Secret: dev-secret' \
+  --generation-with-security-parameters false \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --phases examples,coverage,fuzzing,stateful --max-examples 50 --seed 20261124 --workers 1 --no-color

@@ -145,8 +145,12 @@ impl WebhookAuth {
             let (scheme, token) = value.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
-        let presented = bearer.or_else(|| header(headers, &self.secret_header)).ok_or(AuthError::Missing)?;
-        match_secret(&self.credentials, presented.as_bytes()).map(str::to_string).ok_or(AuthError::Mismatch)
+        // Each secret presented is tried: a gateway may add its own Authorization header.
+        let presented: Vec<&str> = bearer.into_iter().chain(header(headers, &self.secret_header)).collect();
+        if presented.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        presented.iter().find_map(|secret| match_secret(&self.credentials, secret.as_bytes())).map(str::to_string).ok_or(AuthError::Mismatch)
     }
 
     fn authenticate_signed(&self, headers: &HeaderMap, presented: &str, body: &[u8], now: DateTime<Utc>) -> Result<String, AuthError> {
@@ -271,6 +275,11 @@ mod tests {
         assert_eq!(auth().authenticate(&headers(&[("x-vapi-secret", "dev-secre".into())]), body, now), Err(AuthError::Mismatch));
         assert_eq!(auth().authenticate(&headers(&[("authorization", "Basic dev-secret".into())]), body, now), Err(AuthError::Missing));
         assert_eq!(auth().authenticate(&HeaderMap::new(), body, now), Err(AuthError::Missing));
+        // Both presented: either may be the credential.
+        let both = |bearer: &str, secret: &str| headers(&[("authorization", format!("Bearer {bearer}")), ("x-vapi-secret", secret.to_string())]);
+        assert_eq!(auth().authenticate(&both("a-gateway-token", "dev-secret"), body, now), Ok("demo".into()));
+        assert_eq!(auth().authenticate(&both("globex-secret", "wrong"), body, now), Ok("globex".into()));
+        assert_eq!(auth().authenticate(&both("wrong", "also-wrong"), body, now), Err(AuthError::Mismatch));
         let mut custom = auth();
         custom.secret_header = "x-callops-secret".into();
         assert_eq!(custom.authenticate(&headers(&[("x-callops-secret", "dev-secret".into())]), body, now), Ok("demo".into()));

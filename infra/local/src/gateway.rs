@@ -217,6 +217,22 @@ mod template_tests {
     }
 
     #[test]
+    fn the_openapi_document_has_exactly_the_routes_the_host_serves_and_their_auth() {
+        let document = crate::openapi();
+        let mut documented = BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                // A public route says so with its own `security`; the rest take the bearer token.
+                let public = operation.get("security").is_some_and(|s| s.as_array().unwrap().iter().all(|r| r.get("bearer").is_none()));
+                documented.insert((format!("{} {path}", method.to_uppercase()), !public));
+            }
+        }
+        let served: BTreeSet<_> = routes().into_iter().map(|r| (r.key.to_string(), r.authorized)).collect();
+        assert_eq!(documented, served);
+        assert_eq!(document["openapi"], "3.1.0");
+    }
+
+    #[test]
     fn the_host_serves_exactly_the_templates_routes() {
         let ours: BTreeSet<_> = routes()
             .into_iter()

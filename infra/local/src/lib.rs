@@ -95,6 +95,12 @@ pub fn dev_timings() -> (DialSettings, Option<(Duration, ReconcileSettings)>) {
 /// How often the local dashboard refreshes its figures (calls move fast here).
 const PAGE_REFRESH_SECONDS: u32 = 5;
 
+/// The API's OpenAPI document (infra/openapi.yaml), as JSON.
+pub fn openapi() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_yaml_ng::from_str(include_str!("../../openapi.yaml")).expect("infra/openapi.yaml is valid YAML"))
+}
+
 /// The token the local dashboard is handed: the demo tenant's, else the
 /// first one the host was started with.
 fn page_token(tokens: &HashMap<String, String>) -> String {
@@ -254,6 +260,7 @@ impl Host {
         });
         Router::new()
             .route("/healthz", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+            .route("/openapi.json", get(|| async { axum::Json(openapi().clone()) }))
             .fallback(api_gateway)
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(state)
