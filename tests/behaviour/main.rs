@@ -8,6 +8,7 @@ mod dialer;
 mod eventbridge;
 mod foundation;
 mod isolation;
+mod load;
 mod migrate;
 mod outbound;
 mod webhook;

@@ -2,14 +2,13 @@
 //! is stored, messages replayed from fixtures built to Vapi's shapes (with its
 //! quirks), duplicates and reordering, and rollups that count each call once.
 
-use callops_domain::{CallLog, CallStatus, CallType, NewCall, time};
+use callops_domain::{CallLog, CallStatus, CallType, time};
 use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_VAPI_SECRET, TestHost, assert_error};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 fn fixture(name: &str, call_id: &str, vapi_id: &str) -> String {
-    let path = format!("{}/fixtures/vapi/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(path).unwrap().replace("{{CALL_ID}}", call_id).replace("{{VAPI_ID}}", vapi_id)
+    callops_tests::vapi_fixture(name, call_id, vapi_id)
 }
 
 async fn deliver(host: &TestHost, body: &str, headers: &[(&str, String)]) -> (StatusCode, Value) {
@@ -29,20 +28,7 @@ async fn deliver_as_demo(host: &TestHost, body: &str) -> (StatusCode, Value) {
 
 /// A call CallOps scheduled and dialed, waiting for Vapi's reports.
 async fn dialed_call(host: &TestHost, id: &str) -> CallLog {
-    let mut call = CallLog::new(
-        NewCall {
-            org_id: "demo".into(),
-            voice_agent_id: "front-desk".into(),
-            phone_number: "+12025550142".into(),
-            call_type: CallType::OutboundLead,
-            status: CallStatus::Dialing,
-            attempt: 1,
-        },
-        id.into(),
-        time::parse("2024-07-27T21:00:00Z").unwrap(),
-    );
-    call.scheduled_at = time::parse("2024-07-27T21:23:00Z");
-    call.customer_name = Some("Maria Gonzalez".into());
+    let call = callops_tests::dialed_call(id);
     host.host.store().create_call(&call).await.unwrap();
     call
 }

@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod fake_idp;
 pub mod fake_vapi;
+pub mod load;
 pub mod postgres;
 
 use std::collections::HashMap;
@@ -122,4 +123,30 @@ pub fn assert_error(response: &(StatusCode, Value), status: StatusCode, code: &s
     assert_eq!(response.0, status, "{}", response.1);
     assert_eq!(response.1["error"]["code"], code, "{}", response.1);
     assert!(response.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", response.1);
+}
+
+/// A Vapi message from `tests/fixtures/vapi/NAME.json`, for this call.
+pub fn vapi_fixture(name: &str, call_id: &str, vapi_id: &str) -> String {
+    let path = format!("{}/fixtures/vapi/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).unwrap().replace("{{CALL_ID}}", call_id).replace("{{VAPI_ID}}", vapi_id)
+}
+
+/// A call CallOps scheduled and dialed for `demo`, waiting for Vapi's messages.
+pub fn dialed_call(id: &str) -> callops_domain::CallLog {
+    use callops_domain::{CallLog, CallStatus, CallType, NewCall, time};
+    let mut call = CallLog::new(
+        NewCall {
+            org_id: "demo".into(),
+            voice_agent_id: "front-desk".into(),
+            phone_number: "+12025550142".into(),
+            call_type: CallType::OutboundLead,
+            status: CallStatus::Dialing,
+            attempt: 1,
+        },
+        id.into(),
+        time::parse("2024-07-27T21:00:00Z").unwrap(),
+    );
+    call.scheduled_at = time::parse("2024-07-27T21:23:00Z");
+    call.customer_name = Some("Maria Gonzalez".into());
+    call
 }
