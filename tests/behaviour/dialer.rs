@@ -7,7 +7,7 @@ use std::time::Duration;
 use callops::{HostOptions, VapiBackend};
 use callops_aws::StoredCall;
 use callops_dialer::{DialRequest, DialSettings, Dialed, reconcile::ReconcileSettings};
-use callops_domain::{CallLog, CallStatus, CallType, NewCall, call::new_call_id, time};
+use callops_domain::{CallStatus, CallType, call::new_call_id, time};
 use callops_tests::{
     DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost,
     fake_vapi::{Answer, FAKE_VAPI_KEY, FakeVapi},
@@ -36,20 +36,7 @@ async fn start() -> (TestHost, FakeVapi) {
 
 /// A call due now, stored directly (no schedule, so only the test fires it).
 async fn due_call(host: &TestHost, agent: &str, number: &str) -> DialRequest {
-    let now = Utc::now();
-    let mut call = CallLog::new(
-        NewCall {
-            org_id: "demo".into(),
-            voice_agent_id: agent.into(),
-            phone_number: number.into(),
-            call_type: CallType::OutboundLead,
-            status: CallStatus::Scheduled,
-            attempt: 1,
-        },
-        new_call_id(),
-        now,
-    );
-    call.scheduled_at = Some(time::to_millis(now));
+    let mut call = callops_tests::due_call(agent, number);
     call.customer_name = Some("Ada Lovelace".into());
     call.call_purpose = Some("New patient follow-up".into());
     call.variable_values.insert("appointment_date".into(), "May 3".into());

@@ -6,6 +6,7 @@ mod analytics;
 mod dashboard;
 mod dialer;
 mod eventbridge;
+mod faults;
 mod foundation;
 mod isolation;
 mod load;

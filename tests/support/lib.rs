@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod fake_idp;
 pub mod fake_vapi;
+pub mod faults;
 pub mod load;
 pub mod postgres;
 
@@ -129,6 +130,26 @@ pub fn assert_error(response: &(StatusCode, Value), status: StatusCode, code: &s
 pub fn vapi_fixture(name: &str, call_id: &str, vapi_id: &str) -> String {
     let path = format!("{}/fixtures/vapi/{name}.json", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(path).unwrap().replace("{{CALL_ID}}", call_id).replace("{{VAPI_ID}}", vapi_id)
+}
+
+/// A call for `demo` due now, its first attempt waiting to be dialed.
+pub fn due_call(agent: &str, number: &str) -> callops_domain::CallLog {
+    use callops_domain::{CallLog, CallStatus, CallType, NewCall, call::new_call_id, time};
+    let now = chrono::Utc::now();
+    let mut call = CallLog::new(
+        NewCall {
+            org_id: "demo".into(),
+            voice_agent_id: agent.into(),
+            phone_number: number.into(),
+            call_type: CallType::OutboundLead,
+            status: CallStatus::Scheduled,
+            attempt: 1,
+        },
+        new_call_id(),
+        now,
+    );
+    call.scheduled_at = Some(time::to_millis(now));
+    call
 }
 
 /// A call CallOps scheduled and dialed for `demo`, waiting for Vapi's messages.

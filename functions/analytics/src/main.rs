@@ -1,7 +1,7 @@
 //! The analytics Lambda: configuration, the DynamoDB client, the runtime.
 
 use callops_analytics::Analytics;
-use callops_aws::{DynamoStore, dynamodb_client_from_env};
+use callops_aws::{DynamoStore, dynamodb_client_in_lambda};
 use callops_http::config;
 use lambda_http::{Error, run, service_fn};
 
@@ -9,7 +9,7 @@ use lambda_http::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
-    let analytics = Analytics::new(DynamoStore::new(dynamodb_client_from_env().await, table));
+    let analytics = Analytics::new(DynamoStore::new(dynamodb_client_in_lambda(), table));
     let analytics = &analytics;
     run(service_fn(move |req| async move { Ok::<_, Error>(analytics.handle(req).await) })).await
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use callops_aws::{
-    DynamoStore, dynamodb_client_from_env,
+    DynamoStore, dynamodb_client_in_lambda,
     scheduler::{DialTarget, EventBridgeScheduler},
     secrets::SecretResolver,
 };
@@ -46,9 +46,9 @@ async fn main() -> Result<(), Error> {
     let settings = DialSettings::default();
     let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, settings.request_timeout)?;
     let target = DialTarget::from_env()?;
-    let store = DynamoStore::new(dynamodb_client_from_env().await, table);
-    let scheduler = Arc::new(EventBridgeScheduler::from_env(target).await);
-    let dialer = Dialer::new(store.clone(), scheduler.clone(), vapi, Arc::new(SecretResolver::from_env().await), settings);
+    let store = DynamoStore::new(dynamodb_client_in_lambda(), table);
+    let scheduler = Arc::new(EventBridgeScheduler::in_lambda(target));
+    let dialer = Dialer::new(store.clone(), scheduler.clone(), vapi, Arc::new(SecretResolver::in_lambda()), settings);
     let webhook = Webhook::new(store, WebhookAuth::new(Vec::new()), scheduler);
     let (dialer, webhook) = (&dialer, &webhook);
     run(service_fn(move |event: LambdaEvent<DialerEvent>| async move {

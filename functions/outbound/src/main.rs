@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use callops_aws::{
-    DynamoStore, dynamodb_client_from_env,
+    DynamoStore, dynamodb_client_in_lambda,
     scheduler::{DialTarget, EventBridgeScheduler},
 };
 use callops_http::config;
@@ -15,8 +15,8 @@ async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
     let target = DialTarget::from_env()?;
-    let scheduler = Arc::new(EventBridgeScheduler::from_env(target).await);
-    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_from_env().await, table), scheduler);
+    let scheduler = Arc::new(EventBridgeScheduler::in_lambda(target));
+    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_in_lambda(), table), scheduler);
     let outbound = &outbound;
     run(service_fn(move |req| async move { Ok::<_, Error>(outbound.handle(req).await) })).await
 }

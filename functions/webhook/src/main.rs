@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use callops_aws::{
-    DynamoStore, dynamodb_client_from_env,
+    DynamoStore, dynamodb_client_in_lambda,
     scheduler::{DialTarget, EventBridgeScheduler},
 };
 use callops_http::config;
@@ -15,8 +15,8 @@ async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
     let auth = WebhookAuth::from_env()?;
-    let scheduler = Arc::new(EventBridgeScheduler::from_env(DialTarget::from_env()?).await);
-    let webhook = Webhook::new(DynamoStore::new(dynamodb_client_from_env().await, table), auth, scheduler);
+    let scheduler = Arc::new(EventBridgeScheduler::in_lambda(DialTarget::from_env()?));
+    let webhook = Webhook::new(DynamoStore::new(dynamodb_client_in_lambda(), table), auth, scheduler);
     let webhook = &webhook;
     run(service_fn(move |req| async move { Ok::<_, Error>(webhook.handle(req).await) })).await
 }

@@ -53,6 +53,9 @@ const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub struct HostOptions {
     /// Where the embedded engine keeps its data; `None` keeps it in memory.
     pub data_dir: Option<PathBuf>,
+    /// A DynamoDB endpoint to use instead of the embedded engine (its table
+    /// is created when missing). `data_dir` is then unused.
+    pub dynamodb_endpoint: Option<String>,
     /// Bearer token -> tenant, standing in for the identity provider.
     pub tokens: HashMap<String, String>,
     /// Seed the demo tenant when it is empty.
@@ -147,7 +150,10 @@ struct HostState {
 /// A host with its engine up, its table ready and its scheduler firing,
 /// not yet listening. Dropping it stops the scheduler and the engine.
 pub struct Host {
-    engine: EmbeddedDynamo,
+    /// The embedded engine (unless the host was given an endpoint), kept
+    /// running for as long as the host lives.
+    _engine: Option<EmbeddedDynamo>,
+    endpoint: String,
     store: DynamoStore,
     options: HostOptions,
     scheduler: LocalScheduler,
@@ -168,13 +174,18 @@ impl Drop for Host {
 impl Host {
     /// Starts the embedded engine, creates the table, and seeds the demo tenant.
     pub async fn start(options: HostOptions) -> Result<Host, DomainError> {
-        let engine = match &options.data_dir {
-            Some(dir) => EmbeddedDynamo::on_disk(dir).await?,
-            None => EmbeddedDynamo::in_memory().await?,
+        let engine = match (&options.dynamodb_endpoint, &options.data_dir) {
+            (Some(_), _) => None,
+            (None, Some(dir)) => Some(EmbeddedDynamo::on_disk(dir).await?),
+            (None, None) => Some(EmbeddedDynamo::in_memory().await?),
+        };
+        let endpoint = match (&engine, &options.dynamodb_endpoint) {
+            (Some(engine), _) => engine.endpoint().to_string(),
+            (None, endpoint) => endpoint.clone().unwrap_or_default(),
         };
         let sign_in = options.page_sign_in.clone().unwrap_or_else(|| SignIn::Token { token: page_token(&options.tokens) });
         let dashboard = Dashboard::new(sign_in, PAGE_REFRESH_SECONDS).map_err(DomainError::Unavailable)?;
-        let client = engine.client();
+        let client = callops_aws::embedded::client_for_endpoint(&endpoint);
         table::create_table(&client, TABLE)
             .await
             .map_err(|e| DomainError::Unavailable(format!("cannot create the table: {e}")))?;
@@ -214,7 +225,7 @@ impl Host {
                 }
             }));
         }
-        Ok(Host { engine, store, options, scheduler, dialer, simulator, dashboard, tasks })
+        Ok(Host { _engine: engine, endpoint, store, options, scheduler, dialer, simulator, dashboard, tasks })
     }
 
     /// The dialer, as the scheduler fires it.
@@ -241,9 +252,9 @@ impl Host {
         &self.scheduler
     }
 
-    /// The embedded engine's DynamoDB endpoint.
+    /// The DynamoDB endpoint the host uses: its embedded engine's, or the one it was given.
     pub fn dynamodb_endpoint(&self) -> &str {
-        self.engine.endpoint()
+        &self.endpoint
     }
 
     /// The HTTP app: `/healthz`, then every API route and the dashboard.

@@ -77,6 +77,11 @@ struct DevArgs {
     /// Do not seed the demo practice.
     #[arg(long)]
     no_demo: bool,
+    /// Use the local DynamoDB-compatible API at this URL (DynamoDB Local, a
+    /// proxy in front of one...; table `callops`, created when missing)
+    /// instead of the embedded engine.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["memory"])]
+    dynamodb_endpoint: Option<String>,
     /// Accept `Authorization: Bearer TOKEN` for tenant ORG (repeatable).
     /// `dev-token` for `demo` is always accepted.
     #[arg(long = "dev-token", value_name = "TOKEN:ORG", value_parser = parse_token)]
@@ -135,7 +140,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         _ => callops::VapiBackend::default(),
     };
     let (dial, reconcile) = callops::dev_timings();
-    let options = HostOptions { data_dir: data_dir.clone(), tokens: tokens.clone(), demo: !args.no_demo, vapi_credentials, vapi, dial, reconcile, page_sign_in: None };
+    let options = HostOptions { data_dir: data_dir.clone(), dynamodb_endpoint: args.dynamodb_endpoint.clone(), tokens: tokens.clone(), demo: !args.no_demo, vapi_credentials, vapi, dial, reconcile, page_sign_in: None };
     let host = Host::start(options).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -143,9 +148,10 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
     println!("CallOps is serving on http://{addr}");
-    match &data_dir {
-        Some(dir) => println!("  data:      {} (embedded DynamoDB-compatible engine)", dir.display()),
-        None => println!("  data:      in memory (embedded DynamoDB-compatible engine)"),
+    match (&args.dynamodb_endpoint, &data_dir) {
+        (Some(endpoint), _) => println!("  data:      DynamoDB at {endpoint}"),
+        (None, Some(dir)) => println!("  data:      {} (embedded DynamoDB-compatible engine)", dir.display()),
+        (None, None) => println!("  data:      in memory (embedded DynamoDB-compatible engine)"),
     }
     println!("  dynamodb:  {} (table {})", host.dynamodb_endpoint(), callops::TABLE);
     let mut orgs: Vec<_> = tokens.iter().collect();

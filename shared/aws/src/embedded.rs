@@ -70,13 +70,17 @@ impl Drop for EmbeddedDynamo {
     }
 }
 
-/// An SDK client for a local DynamoDB-compatible endpoint.
+/// An SDK client for a local DynamoDB-compatible endpoint. Each endpoint has
+/// its own retry budget (the SDK's default is one per process), as each is
+/// a service of its own.
 pub fn client_for_endpoint(endpoint: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "callops-embedded"))
         .endpoint_url(endpoint)
+        .retry_config(crate::dynamodb_retry_config())
+        .retry_partition(aws_sdk_dynamodb::config::retry::RetryPartition::new(format!("dynamodb {endpoint}")))
         .build();
     Client::from_conf(config)
 }

@@ -78,10 +78,12 @@ impl EventBridgeScheduler {
         EventBridgeScheduler { client, target }
     }
 
-    /// A client from the normal AWS configuration (`AWS_ENDPOINT_URL_SCHEDULER` is honoured).
-    pub async fn from_env(target: DialTarget) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(Client::new(&config), target)
+    /// The client a Lambda function uses (`AWS_ENDPOINT_URL_SCHEDULER` is honoured; see [`crate::lambda_env`]).
+    pub fn in_lambda(target: DialTarget) -> Self {
+        use crate::lambda_env;
+        let mut config = aws_sdk_scheduler::Config::builder().behavior_version(lambda_env::behavior_version()).credentials_provider(lambda_env::credentials());
+        config.set_region(lambda_env::region()).set_endpoint_url(lambda_env::endpoint("SCHEDULER"));
+        Self::new(Client::from_conf(config.build()), target)
     }
 
     fn target(&self, request: &DialRequest) -> Result<Target, DomainError> {

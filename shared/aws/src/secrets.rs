@@ -25,10 +25,12 @@ impl SecretResolver {
         SecretResolver { client: Some(client), cache: Mutex::default() }
     }
 
-    /// From the normal AWS configuration (`AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured).
-    pub async fn from_env() -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::with_client(Client::new(&config))
+    /// The client a Lambda function uses (`AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured; see [`crate::lambda_env`]).
+    pub fn in_lambda() -> Self {
+        use crate::lambda_env;
+        let mut config = aws_sdk_secretsmanager::Config::builder().behavior_version(lambda_env::behavior_version()).credentials_provider(lambda_env::credentials());
+        config.set_region(lambda_env::region()).set_endpoint_url(lambda_env::endpoint("SECRETS_MANAGER"));
+        Self::with_client(Client::from_conf(config.build()))
     }
 }
 

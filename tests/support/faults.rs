@@ -1,0 +1,189 @@
+//! A fault-injecting proxy in front of a DynamoDB endpoint: every request
+//! goes through it, and it answers some of them with the errors DynamoDB
+//! gives when it is throttling or failing (or applies a write and loses its
+//! answer), so the SDK's retries and the code above them meet the real wire
+//! format of those failures.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+/// What the proxy does to the requests it sees.
+#[derive(Debug, Clone)]
+pub enum Faults {
+    /// Every request reaches the engine.
+    None,
+    /// The first attempt of every request fails with a retryable error
+    /// (throttling, an internal error, exceeded throughput, in turn).
+    FirstAttempts,
+    /// Every attempt of these operations (`TransactWriteItems`, ...) fails with an internal error.
+    Outage(Vec<&'static str>),
+    /// These operations are applied, but the first attempt's answer is lost:
+    /// the caller gets an internal error for a write that happened.
+    LostAnswers(Vec<&'static str>),
+    /// Each attempt fails with probability `rate`, with a retryable error.
+    Random { rate: f64, seed: u64 },
+    /// Each operation fails with probability `rate`, every attempt of it
+    /// (the SDK names an operation's attempts with one invocation id), so
+    /// the caller sees the failure after its retries.
+    FailedOperations { rate: f64, seed: u64 },
+}
+
+/// The errors DynamoDB answers with, as (status, `__type`, message).
+const RETRYABLE: [(u16, &str, &str); 3] = [
+    (400, "com.amazon.coral.availability#ThrottlingException", "Rate of requests exceeds the allowed throughput."),
+    (500, "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error"),
+    (
+        400,
+        "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+        "The level of configured provisioned throughput for the table was exceeded.",
+    ),
+];
+const INTERNAL: (u16, &str, &str) = RETRYABLE[1];
+
+struct Proxy {
+    upstream: String,
+    client: reqwest::Client,
+    faults: Mutex<(Faults, StdRng)>,
+    /// For `FailedOperations`: the fate of each invocation id seen.
+    doomed: Mutex<HashMap<String, bool>>,
+    forwarded: AtomicUsize,
+    injected: AtomicUsize,
+    lost: AtomicUsize,
+}
+
+/// The running proxy. Stops when the test's runtime does.
+#[derive(Clone)]
+pub struct FaultyDynamo {
+    proxy: Arc<Proxy>,
+    pub endpoint: String,
+}
+
+/// What the proxy has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Requests that reached the engine.
+    pub forwarded: usize,
+    /// Requests answered with an error without reaching it.
+    pub injected: usize,
+    /// Writes applied whose answer was replaced by an error.
+    pub lost: usize,
+}
+
+fn error(status: u16, kind: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "__type": kind, "message": message }).to_string();
+    let headers = [("content-type", "application/x-amz-json-1.0"), ("x-amzn-requestid", "injected-fault")];
+    (StatusCode::from_u16(status).expect("a status"), headers, body).into_response()
+}
+
+/// The attempt number the SDK puts in `amz-sdk-request: attempt=N; max=M`.
+fn attempt(headers: &HeaderMap) -> u32 {
+    let value = headers.get("amz-sdk-request").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    value.split(';').find_map(|part| part.trim().strip_prefix("attempt=")?.parse().ok()).unwrap_or(1)
+}
+
+async fn forward(proxy: &Proxy, headers: &HeaderMap, body: Bytes) -> Result<Response, reqwest::Error> {
+    let mut request = proxy.client.post(&proxy.upstream).body(body);
+    for (name, value) in headers {
+        if !matches!(name.as_str(), "host" | "content-length" | "connection" | "transfer-encoding") {
+            request = request.header(name, value);
+        }
+    }
+    let answer = request.send().await?;
+    let status = answer.status();
+    let content_type = answer.headers().get("content-type").cloned();
+    let bytes = answer.bytes().await?;
+    let mut response = (status, bytes).into_response();
+    if let Some(content_type) = content_type {
+        response.headers_mut().insert("content-type", content_type);
+    }
+    proxy.forwarded.fetch_add(1, Ordering::Relaxed);
+    Ok(response)
+}
+
+async fn handle(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes) -> Response {
+    let operation = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(|t| t.rsplit('.').next()).unwrap_or_default().to_string();
+    let attempt = attempt(&headers);
+    let (inject, lose) = {
+        let mut guard = proxy.faults.lock().unwrap();
+        let (faults, rng) = &mut *guard;
+        match faults {
+            Faults::None => (None, false),
+            Faults::FirstAttempts => ((attempt == 1).then(|| RETRYABLE[proxy.injected.load(Ordering::Relaxed) % RETRYABLE.len()]), false),
+            Faults::Outage(operations) => (operations.contains(&operation.as_str()).then_some(INTERNAL), false),
+            Faults::LostAnswers(operations) => (None, attempt == 1 && operations.contains(&operation.as_str())),
+            Faults::Random { rate, .. } => {
+                let rate = *rate;
+                (rng.random_bool(rate).then(|| RETRYABLE[rng.random_range(0..RETRYABLE.len())]), false)
+            }
+            Faults::FailedOperations { rate, .. } => {
+                let invocation = headers.get("amz-sdk-invocation-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let rate = *rate;
+                let doomed = *proxy.doomed.lock().unwrap().entry(invocation).or_insert_with(|| rng.random_bool(rate));
+                (doomed.then_some(INTERNAL), false)
+            }
+        }
+    };
+    if let Some((status, kind, message)) = inject {
+        proxy.injected.fetch_add(1, Ordering::Relaxed);
+        return error(status, kind, message);
+    }
+    match forward(&proxy, &headers, body).await {
+        Ok(_) if lose => {
+            proxy.lost.fetch_add(1, Ordering::Relaxed);
+            error(INTERNAL.0, INTERNAL.1, INTERNAL.2)
+        }
+        Ok(response) => response,
+        Err(err) => (StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
+    }
+}
+
+impl FaultyDynamo {
+    /// A proxy for the DynamoDB endpoint `upstream`, passing everything through until told otherwise.
+    pub async fn start(upstream: &str) -> FaultyDynamo {
+        let proxy = Arc::new(Proxy {
+            upstream: upstream.to_string(),
+            client: reqwest::Client::new(),
+            faults: Mutex::new((Faults::None, StdRng::seed_from_u64(0))),
+            doomed: Mutex::default(),
+            forwarded: AtomicUsize::new(0),
+            injected: AtomicUsize::new(0),
+            lost: AtomicUsize::new(0),
+        });
+        let app = Router::new().fallback(handle).with_state(proxy.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FaultyDynamo { proxy, endpoint }
+    }
+
+    /// From now on, `faults`.
+    pub fn set(&self, faults: Faults) {
+        let seed = match &faults {
+            Faults::Random { seed, .. } | Faults::FailedOperations { seed, .. } => *seed,
+            _ => 0,
+        };
+        *self.proxy.faults.lock().unwrap() = (faults, StdRng::seed_from_u64(seed));
+    }
+
+    pub fn counts(&self) -> FaultCounts {
+        FaultCounts {
+            forwarded: self.proxy.forwarded.load(Ordering::Relaxed),
+            injected: self.proxy.injected.load(Ordering::Relaxed),
+            lost: self.proxy.lost.load(Ordering::Relaxed),
+        }
+    }
+}
