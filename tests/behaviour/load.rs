@@ -8,7 +8,7 @@ use callops_tests::{TestHost, load::webhook_load};
 async fn concurrent_duplicated_reordered_deliveries_leave_every_call_right() {
     let host = TestHost::start(false).await;
     let report = webhook_load(&host, 330, 60, 7).await;
-    assert!(report.duplicates > 0 && report.deliveries >= 330, "{report:?}");
+    assert!(report.deliveries == 330 && report.duplicates * 10 >= report.deliveries, "a tenth are duplicates: {report:?}");
     assert_eq!((report.webhook_5xx, report.webhook_other, report.read_5xx), (0, 0, 0), "{report:?}");
     assert!(report.reads > 0, "the dashboard read during the load");
     assert_eq!(report.wrong_calls, Vec::<String>::new());
