@@ -9,6 +9,10 @@
 
 use std::time::Instant;
 
+/// The `callops` command's allocator (infra/local/src/main.rs), so this measures what the command does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use callops::migrate::{MigrateOptions, migrate};
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
 use callops_tests::postgres::Postgres;

@@ -6,6 +6,10 @@ use callops::{Host, HostOptions, demo};
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo};
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's malloc: see infra/local/Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "callops", version, about = "CallOps: call analytics and outbound calling for practices using Vapi voice agents")]
 struct Cli {

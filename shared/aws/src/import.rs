@@ -82,7 +82,17 @@ impl DynamoStore {
         let mut groups = Vec::new();
         let mut alone = Vec::new();
         let mut group = Group::default();
-        for (index, import) in calls.iter().enumerate() {
+        // Calls that move the same rollup items go into a transaction
+        // together, so it moves each item once for all of them (an hour's
+        // calls for one agent and shard share all four items).
+        let mut ordered: Vec<(BTreeMap<RollupKey, Tally>, usize)> = calls
+            .iter()
+            .enumerate()
+            .map(|(index, import)| (rollup::rollup_deltas(import.stored.as_ref().map(|stored| &stored.call), &import.call), index))
+            .collect();
+        ordered.sort_by(|(a, i), (b, j)| a.keys().cmp(b.keys()).then(i.cmp(j)));
+        for (deltas, index) in ordered {
+            let import = &calls[index];
             let previous = import.stored.as_ref();
             if previous.is_some_and(|stored| stored.call.holds_dialer_slot() && !import.call.holds_dialer_slot()) {
                 alone.push(index);
@@ -90,7 +100,6 @@ impl DynamoStore {
             }
             let (put, bytes) = self.import_put(import)?;
             let pointer = self.new_pointer(import);
-            let deltas = rollup::rollup_deltas(previous.map(|stored| &stored.call), &import.call);
             let new_keys = deltas.keys().filter(|key| !group.rollups.contains_key(*key)).count();
             let pointer_key = pointer.as_ref().and(import.call.vapi_call_id.clone());
             let actions = 1 + usize::from(pointer.is_some()) + new_keys;
