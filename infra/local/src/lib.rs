@@ -172,16 +172,18 @@ impl Drop for Host {
 }
 
 impl Host {
-    /// Starts the embedded engine, creates the table, and seeds the demo tenant.
+    /// Starts the embedded engine (or uses the endpoint it was given), creates the table, and seeds the demo tenant.
     pub async fn start(options: HostOptions) -> Result<Host, DomainError> {
-        let engine = match (&options.dynamodb_endpoint, &options.data_dir) {
-            (Some(_), _) => None,
-            (None, Some(dir)) => Some(EmbeddedDynamo::on_disk(dir).await?),
-            (None, None) => Some(EmbeddedDynamo::in_memory().await?),
-        };
-        let endpoint = match (&engine, &options.dynamodb_endpoint) {
-            (Some(engine), _) => engine.endpoint().to_string(),
-            (None, endpoint) => endpoint.clone().unwrap_or_default(),
+        let (engine, endpoint) = match (&options.dynamodb_endpoint, &options.data_dir) {
+            (Some(endpoint), _) => (None, endpoint.clone()),
+            (None, dir) => {
+                let engine = match dir {
+                    Some(dir) => EmbeddedDynamo::on_disk(dir).await?,
+                    None => EmbeddedDynamo::in_memory().await?,
+                };
+                let endpoint = engine.endpoint().to_string();
+                (Some(engine), endpoint)
+            }
         };
         let sign_in = options.page_sign_in.clone().unwrap_or_else(|| SignIn::Token { token: page_token(&options.tokens) });
         let dashboard = Dashboard::new(sign_in, PAGE_REFRESH_SECONDS).map_err(DomainError::Unavailable)?;
