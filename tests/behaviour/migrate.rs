@@ -134,7 +134,12 @@ async fn every_rule_maps_every_refusal_is_reported_and_a_second_run_changes_noth
         let c = call(id);
         assert_eq!((c.call_type, c.status, c.outcome), (call_type, status, outcome), "{id}");
         assert_eq!(c.attempt, 0, "{id}: imported calls are never the dialer's");
+        assert!(c.imported, "{id}: marked as history");
     }
+    // Imported history counts in one rollup shard.
+    let shards: std::collections::BTreeSet<String> =
+        host.host.store().all_rollups().await.unwrap().into_keys().map(|key| key.sk.rsplit('#').next().unwrap().to_string()).collect();
+    assert_eq!(shards, ["0".to_string()].into());
     let r02 = call("r02");
     assert_eq!(r02.phone_number, "(212) 555-0102", "kept as stored");
     assert_eq!((call("r01").duration, call("r01").cost_cents, call("r01").call_quality), (Some(120), Some(40), Some(5)));

@@ -21,6 +21,10 @@ use callops_tests::postgres::Postgres;
 fn rows() -> i64 {
     std::env::var("CALLOPS_BENCH_ROWS").ok().and_then(|n| n.parse().ok()).unwrap_or(200_000)
 }
+/// 8 transactions in flight; `CALLOPS_BENCH_CONCURRENCY` sets another number.
+fn concurrency() -> usize {
+    std::env::var("CALLOPS_BENCH_CONCURRENCY").ok().and_then(|n| n.parse().ok()).unwrap_or(8)
+}
 const TARGET_ROWS_PER_SECOND: f64 = 5_000.0;
 
 #[tokio::main]
@@ -57,7 +61,7 @@ async fn main() {
         org_id: "acme".into(),
         dry_run: false,
         batch: 1_000,
-        concurrency: 8,
+        concurrency: concurrency(),
         progress: false,
         stop_after_batches: None,
     };

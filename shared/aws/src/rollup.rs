@@ -9,8 +9,12 @@
 //!   id, so a busy tenant's calls update eight items in turn rather than one:
 //!   at 50 call changes a second that is about six a second per item, and
 //!   transactions rarely meet on the same item (when they do, the write is
-//!   retried). A call always lands in the same shard, so a correction
-//!   reaches the item that holds its old contribution.
+//!   retried). Imported history is the exception: it is written once, by one
+//!   importer, so it counts in shard 0, and an import moves each of an hour's
+//!   rollup items once for all of that hour's calls instead of about once per
+//!   call. A call always lands in the same shard (its id and `imported` never
+//!   change), so a correction reaches the item that holds its old
+//!   contribution.
 //! - Keys: hours are partitioned by month, days by year:
 //!   `ORG#<org>#ROLLUP#<scope>#H#<yyyy-mm>` / `<yyyy-mm-ddThh>#<shard>` and
 //!   `ORG#<org>#ROLLUP#<scope>#D#<yyyy>` / `<yyyy-mm-dd>#<shard>`.
@@ -46,10 +50,14 @@ pub struct RollupKey {
     pub sk: String,
 }
 
-/// A stable shard for a call id (FNV-1a: the same on every machine and run).
-pub fn shard_of(call_id: &str) -> u32 {
+/// The shard a call counts in: 0 for imported history, else a stable hash
+/// of its id (FNV-1a: the same on every machine and run).
+pub fn shard_of(call: &CallLog) -> u32 {
+    if call.imported {
+        return 0;
+    }
     let mut hash: u32 = 0x811c_9dc5;
-    for byte in call_id.bytes() {
+    for byte in call.id.bytes() {
         hash ^= u32::from(byte);
         hash = hash.wrapping_mul(0x0100_0193);
     }
@@ -70,7 +78,7 @@ fn day_pk(org_id: &str, scope: &str, year: &str) -> String {
 /// the tenant. None for a call that never started.
 pub fn rollup_keys(call: &CallLog) -> Vec<RollupKey> {
     let Some(started) = call.call_started_at else { return Vec::new() };
-    let shard = shard_of(&call.id);
+    let shard = shard_of(call);
     [call.voice_agent_id.as_str(), ALL_AGENTS]
         .into_iter()
         .flat_map(|scope| {
@@ -305,11 +313,27 @@ impl DynamoStore {
 mod tests {
     use super::*;
 
+    fn call(id: &str, imported: bool) -> CallLog {
+        let new = callops_domain::NewCall {
+            org_id: "acme".into(),
+            voice_agent_id: "front".into(),
+            phone_number: "+12125550142".into(),
+            call_type: callops_domain::CallType::Inbound,
+            status: callops_domain::CallStatus::Completed,
+            attempt: 0,
+        };
+        let mut call = CallLog::new(new, id.into(), chrono::Utc::now());
+        call.imported = imported;
+        call
+    }
+
     #[test]
-    fn shards_are_stable_and_spread() {
-        assert_eq!(shard_of("call-1"), shard_of("call-1"));
-        let used: std::collections::BTreeSet<u32> = (0..200).map(|i| shard_of(&format!("call-{i}"))).collect();
+    fn live_calls_spread_over_the_shards_and_imported_history_keeps_to_one() {
+        assert_eq!(shard_of(&call("call-1", false)), shard_of(&call("call-1", false)));
+        let used: std::collections::BTreeSet<u32> = (0..200).map(|i| shard_of(&call(&format!("call-{i}"), false))).collect();
         assert_eq!(used.len(), SHARDS as usize);
+        let imported: std::collections::BTreeSet<u32> = (0..200).map(|i| shard_of(&call(&format!("call-{i}"), true))).collect();
+        assert_eq!(imported, [0].into());
     }
 
     #[test]

@@ -412,3 +412,34 @@ async fn an_import_keeps_the_rollups_exact_and_refuses_only_what_the_table_will_
     assert_eq!(store.all_calls().await.unwrap().len(), 2 + 299);
     assert!(store.verify_rollups().await.unwrap().drift.is_empty());
 }
+
+#[tokio::test]
+async fn imported_history_counts_in_one_shard_and_moves_each_rollup_item_once() {
+    use crate::import::ImportCall;
+    let (_engine, store) = fresh_store().await;
+    let started = at("2024-03-04T08:00:00Z");
+    // An hour of one agent's history: 40 calls, 90 seconds apart.
+    let imports: Vec<ImportCall> = (0..40)
+        .map(|i| {
+            let mut c = call("acme", "front", Some(started + Duration::seconds(90 * i)));
+            c.imported = true;
+            c.cost_cents = Some(i);
+            ImportCall { stored: None, call: c }
+        })
+        .collect();
+    assert!(store.import_calls(&imports, 4).await.unwrap().is_empty());
+    let rollups = store.all_rollups().await.unwrap();
+    let mut keys: Vec<&str> = rollups.keys().map(|key| key.sk.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["2024-03-04#0", "2024-03-04#0", "2024-03-04T08#0", "2024-03-04T08#0"], "agent and tenant, hour and day, shard 0");
+    assert!(rollups.values().all(|tally| tally.get(callops_domain::analytics::CALLS) == 40), "{rollups:?}");
+    assert!(store.verify_rollups().await.unwrap().drift.is_empty());
+
+    // A live call in the same hour spreads as live calls do; both count.
+    let live = (0..20).map(|_| call("acme", "front", Some(started))).find(|c| crate::rollup::shard_of(c) != 0).unwrap();
+    store.create_call(&live).await.unwrap();
+    let hour = store.hour_rollups("acme", "front", (started, started + Duration::hours(1))).await.unwrap();
+    assert_eq!(hour.get(callops_domain::analytics::CALLS), 41);
+    assert_eq!(store.all_rollups().await.unwrap().len(), 8);
+    assert!(store.verify_rollups().await.unwrap().drift.is_empty());
+}

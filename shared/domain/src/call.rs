@@ -212,6 +212,11 @@ pub struct CallLog {
     /// Which dial attempt this call is (1 for the first); 0 for a call CallOps
     /// did not schedule (inbound, or imported history), which it never dials.
     pub attempt: u32,
+    /// History brought in from the legacy table by `callops migrate`, not a
+    /// call CallOps handled. Written once, by one importer, it needs no
+    /// spreading of its rollup writes: it counts in one rollup shard.
+    #[serde(default)]
+    pub imported: bool,
     pub ended_reason: Option<String>,
 
     // Quality.
@@ -290,6 +295,7 @@ impl CallLog {
             customer_name: None,
             variable_values: Default::default(),
             attempt: new.attempt,
+            imported: false,
             ended_reason: None,
             follow_up_required: false,
             follow_up_date: None,

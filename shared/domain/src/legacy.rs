@@ -214,6 +214,7 @@ pub fn map_row(row: &LegacyRow, org_id: &str) -> Result<Mapped, Refusal> {
         row.id.clone(),
         utc(row.created_at),
     );
+    call.imported = true;
     call.duration = row.duration.map(|d| d as u32);
     call.call_started_at = row.call_started_at.map(utc);
     call.call_ended_at = row.call_ended_at.map(utc);
@@ -344,5 +345,6 @@ mod tests {
         assert_eq!((call.cost_cents, call.duration), (Some(1234), Some(95)));
         assert_eq!(call.call_started_at.map(|t| crate::time::format(&t)).as_deref(), Some("2024-02-07T09:30:00.250Z"));
         assert_eq!(call.attempt, 0, "not placed by CallOps: never dialed by it");
+        assert!(call.imported, "marked as history from the legacy table");
     }
 }
