@@ -1,7 +1,8 @@
 //! `callops migrate` against a real PostgreSQL server loaded from the legacy
 //! DDL: every mapping rule and every refusal, a second run, a run stopped
-//! half way and continued, a dry run, and the analytics API agreeing with
-//! the migration document's SQL on the mapped legacy table.
+//! half way and continued, a dry run, the analytics API agreeing with the
+//! migration document's SQL on the mapped legacy table, and an import whose
+//! concurrent transactions never meet on an item (DynamoDB would cancel them).
 
 use callops::migrate::{MigrateOptions, Report, migrate};
 use callops_aws::{CallQuery, Window};
@@ -260,4 +261,29 @@ async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
     let empty = host.host.store().count_calls("demo", &CallQuery::Scheduled, Window::default()).await.unwrap();
     assert_eq!(empty, 0);
     assert!(report.notes.keys().any(|n: &Note| n.column == "status"), "the generated rows exercise unmapped statuses");
+}
+
+#[tokio::test]
+async fn concurrent_import_transactions_never_meet_on_a_rollup_item() {
+    use callops_aws::{DynamoStore, embedded::{EmbeddedDynamo, client_for_endpoint}, table};
+    use callops_tests::faults::{Faults, FaultyDynamo};
+    let pg = Postgres::start().await;
+    // Five and a half days of history: every day's calls move that day's items.
+    callops_tests::postgres::generate_rows(&pg.legacy_database("busy").await, 3_000).await;
+    let engine = EmbeddedDynamo::in_memory().await.unwrap();
+    table::create_table(&engine.client(), "callops").await.unwrap();
+    // Between the importer and the engine, a proxy cancels a transaction that
+    // touches an item another one in flight is writing, as DynamoDB does.
+    let proxy = FaultyDynamo::start(engine.endpoint()).await;
+    proxy.set(Faults::Conflicts);
+    let store = DynamoStore::new(client_for_endpoint(&proxy.endpoint), "callops");
+    let options = MigrateOptions { url: pg.url("busy"), org_id: "acme".into(), batch: 3_000, concurrency: 8, ..options(&pg, "busy") };
+
+    let report = migrate(&store, &options).await.unwrap();
+    assert!(report.complete);
+    assert_eq!((report.written, report.refused.len()), (3_000, 0));
+    let counts = proxy.counts();
+    assert_eq!(counts.conflicts, 0, "no transaction met another in flight: {counts:?}");
+    assert!(counts.forwarded > 30, "the calls went in many transactions: {counts:?}");
+    assert!(store.verify_rollups().await.unwrap().drift.is_empty());
 }

@@ -1,6 +1,7 @@
 //! Benchmark: `callops migrate` of 200,000 legacy rows from a real
-//! PostgreSQL server into the embedded engine (batches of 1,000 rows,
-//! 8 transactions of up to 100 writes in flight, the rollups moving with
+//! PostgreSQL server into the embedded engine (batches of 5,000 rows, as
+//! the command's default, up to 8 transactions of up to 100 writes in
+//! flight, never two on the same rollup item, the rollups moving with
 //! each), a second run that finds every call in place, and a check of the
 //! rollups against the calls.
 //! Target: at least 5,000 rows a second.
@@ -33,24 +34,7 @@ async fn main() {
     let pg = Postgres::start().await;
     let client = pg.legacy_database("bench").await;
     let loaded = Instant::now();
-    client
-        .execute(
-            "INSERT INTO call_logs (id, voice_agent_id, phone_number, direction, status, duration, call_started_at, call_ended_at,
-               transcript, summary, appointment_set, insurance_verified, payment_plan_discussed, payment_plan_amount,
-               collection_attempt, collection_amount, collection_success, cost_cents, created_at, updated_at)
-             SELECT 'c' || lpad(i::text, 7, '0'), (ARRAY['front', 'billing', 'recall'])[1 + i % 3],
-               '+1212555' || lpad((i % 10000)::text, 4, '0'), (ARRAY['inbound', 'outbound', NULL])[1 + i % 3],
-               (ARRAY['completed', 'missed', 'voicemail', 'busy', 'failed', 'ended'])[1 + i % 6], (i * 37) % 900,
-               timestamp '2023-01-01' + i * interval '2 minutes 37 seconds', timestamp '2023-01-01' + i * interval '2 minutes 37 seconds' + interval '3 minutes',
-               repeat('AI: How can I help you today? User: I would like to book a cleaning. ', 8), 'Booked a cleaning.',
-               i % 4 = 0, i % 3 = 0, i % 7 = 0, CASE WHEN i % 7 = 0 THEN (i * 13) % 90000 END,
-               i % 5 = 0, CASE WHEN i % 5 = 0 THEN (i * 17) % 50000 END, i % 10 = 0, (i * 29) % 400,
-               timestamp '2023-01-01' + i * interval '2 minutes 37 seconds', timestamp '2023-01-01' + i * interval '2 minutes 37 seconds'
-             FROM generate_series(1, $1::bigint) AS i",
-            &[&rows_wanted],
-        )
-        .await
-        .expect("rows load");
+    callops_tests::postgres::generate_rows(&client, rows_wanted).await;
     println!("loaded {rows_wanted} legacy rows into PostgreSQL in {:.1} s", loaded.elapsed().as_secs_f64());
 
     let engine = EmbeddedDynamo::in_memory().await.unwrap();
@@ -60,7 +44,7 @@ async fn main() {
         url: pg.url("bench"),
         org_id: "acme".into(),
         dry_run: false,
-        batch: 1_000,
+        batch: 5_000,
         concurrency: concurrency(),
         progress: false,
         stop_after_batches: None,

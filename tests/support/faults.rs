@@ -2,7 +2,9 @@
 //! goes through it, and it answers some of them with the errors DynamoDB
 //! gives when it is throttling or failing (or applies a write and loses its
 //! answer), so the SDK's retries and the code above them meet the real wire
-//! format of those failures.
+//! format of those failures. It can also cancel transactions that meet
+//! another in progress on an item, as DynamoDB does and the embedded engine
+//! (one transaction at a time) never has to.
 
 use std::{
     collections::HashMap,
@@ -40,6 +42,9 @@ pub enum Faults {
     /// (the SDK names an operation's attempts with one invocation id), so
     /// the caller sees the failure after its retries.
     FailedOperations { rate: f64, seed: u64 },
+    /// A `TransactWriteItems` that touches an item another one in flight is
+    /// writing is cancelled with `TransactionConflict`, as DynamoDB cancels it.
+    Conflicts,
 }
 
 /// The errors DynamoDB answers with, as (status, `__type`, message).
@@ -63,6 +68,9 @@ struct Proxy {
     forwarded: AtomicUsize,
     injected: AtomicUsize,
     lost: AtomicUsize,
+    /// For `Conflicts`: the items of the transactions in flight.
+    writing: Mutex<HashMap<(String, String), usize>>,
+    conflicts: AtomicUsize,
 }
 
 /// The running proxy. Stops when the test's runtime does.
@@ -81,6 +89,8 @@ pub struct FaultCounts {
     pub injected: usize,
     /// Writes applied whose answer was replaced by an error.
     pub lost: usize,
+    /// Transactions cancelled for meeting another on an item.
+    pub conflicts: usize,
 }
 
 fn error(status: u16, kind: &str, message: &str) -> Response {
@@ -114,9 +124,71 @@ async fn forward(proxy: &Proxy, headers: &HeaderMap, body: Bytes) -> Result<Resp
     Ok(response)
 }
 
+/// The (PK, SK) of each action of a TransactWriteItems request.
+fn transaction_items(body: &[u8]) -> Vec<(String, String)> {
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let actions = request["TransactItems"].as_array().cloned().unwrap_or_default();
+    actions
+        .iter()
+        .filter_map(|action| {
+            let action = action.as_object()?.values().next()?;
+            let key = if action["Item"].is_object() { &action["Item"] } else { &action["Key"] };
+            Some((key["PK"]["S"].as_str()?.to_string(), key["SK"]["S"].as_str()?.to_string()))
+        })
+        .collect()
+}
+
+/// DynamoDB's answer to a transaction that met others in progress.
+fn conflict(items: &[(String, String)], busy: &HashMap<(String, String), usize>) -> Response {
+    let reasons: Vec<serde_json::Value> = items
+        .iter()
+        .map(|item| match busy.contains_key(item) {
+            true => serde_json::json!({ "Code": "TransactionConflict", "Message": "Transaction is ongoing for the item" }),
+            false => serde_json::json!({ "Code": "None" }),
+        })
+        .collect();
+    let codes: Vec<&str> = reasons.iter().map(|reason| reason["Code"].as_str().unwrap_or_default()).collect();
+    let body = serde_json::json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", ")),
+        "CancellationReasons": reasons,
+    });
+    (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.0")], body.to_string()).into_response()
+}
+
+/// Forwards a transaction unless it meets one in flight on an item.
+async fn transact_alone(proxy: &Proxy, headers: &HeaderMap, body: Bytes) -> Response {
+    let items = transaction_items(&body);
+    {
+        let mut busy = proxy.writing.lock().unwrap();
+        if items.iter().any(|item| busy.contains_key(item)) {
+            proxy.conflicts.fetch_add(1, Ordering::Relaxed);
+            return conflict(&items, &busy);
+        }
+        for item in &items {
+            *busy.entry(item.clone()).or_default() += 1;
+        }
+    }
+    let answer = forward(proxy, headers, body).await;
+    let mut busy = proxy.writing.lock().unwrap();
+    for item in &items {
+        if let Some(count) = busy.get_mut(item) {
+            *count -= 1;
+            if *count == 0 {
+                busy.remove(item);
+            }
+        }
+    }
+    answer.unwrap_or_else(|err| (StatusCode::BAD_GATEWAY, err.to_string()).into_response())
+}
+
 async fn handle(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes) -> Response {
     let operation = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(|t| t.rsplit('.').next()).unwrap_or_default().to_string();
     let attempt = attempt(&headers);
+    let conflicts = matches!(proxy.faults.lock().unwrap().0, Faults::Conflicts);
+    if conflicts && operation == "TransactWriteItems" {
+        return transact_alone(&proxy, &headers, body).await;
+    }
     let (inject, lose) = {
         let mut guard = proxy.faults.lock().unwrap();
         let (faults, rng) = &mut *guard;
@@ -129,6 +201,7 @@ async fn handle(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes
                 let rate = *rate;
                 (rng.random_bool(rate).then(|| RETRYABLE[rng.random_range(0..RETRYABLE.len())]), false)
             }
+            Faults::Conflicts => (None, false),
             Faults::FailedOperations { rate, .. } => {
                 let invocation = headers.get("amz-sdk-invocation-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
                 let rate = *rate;
@@ -162,6 +235,8 @@ impl FaultyDynamo {
             forwarded: AtomicUsize::new(0),
             injected: AtomicUsize::new(0),
             lost: AtomicUsize::new(0),
+            writing: Mutex::default(),
+            conflicts: AtomicUsize::new(0),
         });
         let app = Router::new().fallback(handle).with_state(proxy.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -184,6 +259,7 @@ impl FaultyDynamo {
             forwarded: self.proxy.forwarded.load(Ordering::Relaxed),
             injected: self.proxy.injected.load(Ordering::Relaxed),
             lost: self.proxy.lost.load(Ordering::Relaxed),
+            conflicts: self.proxy.conflicts.load(Ordering::Relaxed),
         }
     }
 }

@@ -116,3 +116,27 @@ pub fn legacy_ddl() -> String {
     let ours = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/legacy/call_logs.sql");
     std::fs::read_to_string(ours).expect("the legacy DDL fixture")
 }
+
+/// Loads `rows` generated legacy rows: ids `c0000001`..., three agents, a
+/// call every 2 minutes 37 seconds from 2023-01-01 (550 a day), each with a
+/// transcript of about 600 bytes and a mix of statuses, flags and amounts.
+pub async fn generate_rows(client: &tokio_postgres::Client, rows: i64) {
+    client
+        .execute(
+            "INSERT INTO call_logs (id, voice_agent_id, phone_number, direction, status, duration, call_started_at, call_ended_at,
+               transcript, summary, appointment_set, insurance_verified, payment_plan_discussed, payment_plan_amount,
+               collection_attempt, collection_amount, collection_success, cost_cents, created_at, updated_at)
+             SELECT 'c' || lpad(i::text, 7, '0'), (ARRAY['front', 'billing', 'recall'])[1 + i % 3],
+               '+1212555' || lpad((i % 10000)::text, 4, '0'), (ARRAY['inbound', 'outbound', NULL])[1 + i % 3],
+               (ARRAY['completed', 'missed', 'voicemail', 'busy', 'failed', 'ended'])[1 + i % 6], (i * 37) % 900,
+               timestamp '2023-01-01' + i * interval '2 minutes 37 seconds', timestamp '2023-01-01' + i * interval '2 minutes 37 seconds' + interval '3 minutes',
+               repeat('AI: How can I help you today? User: I would like to book a cleaning. ', 8), 'Booked a cleaning.',
+               i % 4 = 0, i % 3 = 0, i % 7 = 0, CASE WHEN i % 7 = 0 THEN (i * 13) % 90000 END,
+               i % 5 = 0, CASE WHEN i % 5 = 0 THEN (i * 17) % 50000 END, i % 10 = 0, (i * 29) % 400,
+               timestamp '2023-01-01' + i * interval '2 minutes 37 seconds', timestamp '2023-01-01' + i * interval '2 minutes 37 seconds'
+             FROM generate_series(1, $1::bigint) AS i",
+            &[&rows],
+        )
+        .await
+        .expect("rows load");
+}

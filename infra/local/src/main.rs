@@ -41,8 +41,9 @@ struct MigrateArgs {
     /// Read, map and compare, and print what would happen; write nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Rows read per batch (and per checkpoint).
-    #[arg(long, default_value_t = 1000)]
+    /// Rows read per batch (and per checkpoint). A batch's days are written
+    /// side by side, so a batch of several days keeps --concurrency busy.
+    #[arg(long, default_value_t = 5000)]
     batch: usize,
     /// Write requests in flight at once.
     #[arg(long, default_value_t = 8)]

@@ -7,12 +7,14 @@
 //! transaction, exactly as a live write moves them. So the rollups are right
 //! after every transaction: an import can stop anywhere, run again, or go
 //! into a tenant that is taking calls, and nothing needs rebuilding after.
+//! Transactions run side by side only when they move different rollup
+//! items, as DynamoDB cancels one that meets another on an item.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use callops_domain::{CallLog, DomainError, analytics::Tally};
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{StreamExt, stream::FuturesUnordered};
 
 use crate::{
     rollup::{self, RollupKey},
@@ -63,13 +65,7 @@ impl DynamoStore {
     /// error; what was written until then is whole, rollups included.
     pub async fn import_calls(&self, calls: &[ImportCall], concurrency: usize) -> Result<Vec<NotImported>, DomainError> {
         let (groups, alone) = self.group(calls)?;
-        let mut refused: Vec<NotImported> = stream::iter(groups.into_iter().map(|group| self.write_group(calls, group)))
-            .buffer_unordered(concurrency.max(1))
-            .try_collect::<Vec<Vec<NotImported>>>()
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut refused = self.write_groups(calls, groups, concurrency.max(1)).await?;
         for index in alone {
             refused.extend(self.import_alone(&calls[index]).await?);
         }
@@ -148,6 +144,34 @@ impl DynamoStore {
         }
         vapi_pointer_item(&import.call)?;
         self.vapi_pointer(&import.call).map(|put| TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs the groups' transactions, up to `concurrency` at once, but never
+    /// two at once that move the same rollup item: DynamoDB cancels a
+    /// transaction that meets another one in progress on an item
+    /// (`TransactionConflict`), and all of a day's calls move that day's
+    /// tenant-wide items. The first group free of the items in flight goes
+    /// next, so the groups of different days run side by side.
+    async fn write_groups(&self, calls: &[ImportCall], groups: Vec<Group>, concurrency: usize) -> Result<Vec<NotImported>, DomainError> {
+        let mut waiting: VecDeque<Group> = groups.into();
+        let mut moving: HashSet<RollupKey> = HashSet::new();
+        let mut running = FuturesUnordered::new();
+        let mut refused = Vec::new();
+        loop {
+            while running.len() < concurrency {
+                let Some(next) = waiting.iter().position(|group| group.rollups.keys().all(|key| !moving.contains(key))) else { break };
+                let group = waiting.remove(next).expect("a waiting group");
+                let keys: Vec<RollupKey> = group.rollups.keys().cloned().collect();
+                moving.extend(keys.iter().cloned());
+                running.push(async move { (keys, self.write_group(calls, group).await) });
+            }
+            let Some((keys, written)) = running.next().await else { break };
+            for key in &keys {
+                moving.remove(key);
+            }
+            refused.extend(written?);
+        }
+        Ok(refused)
     }
 
     /// One group's transaction. When a condition fails (a call changed since
