@@ -66,7 +66,8 @@ pub struct Report {
     pub scheduled: u64,
     /// Whether the run went through to the end (not stopped early).
     pub complete: bool,
-    /// Where the time went: reading PostgreSQL, comparing with the store, writing.
+    /// Where the time went: reading PostgreSQL, comparing with the store,
+    /// writing (the next batch's reading and comparing overlap a batch's writing).
     pub timings: Timings,
 }
 
@@ -154,7 +155,92 @@ fn legacy_row(row: &Row) -> Result<LegacyRow, tokio_postgres::Error> {
     })
 }
 
-/// Runs one migration into `store`.
+/// One batch read, mapped and compared with the store, ready to write.
+struct Batch {
+    last_id: String,
+    rows: u64,
+    /// The calls that differ from what the store holds.
+    changed: Vec<ImportCall>,
+    unchanged: u64,
+    refused: Vec<Refusal>,
+    notes: Vec<Note>,
+    scheduled: u64,
+    read_time: std::time::Duration,
+    compare_time: std::time::Duration,
+}
+
+impl Batch {
+    /// Counts the batch as read in `report`, and hands back what to write.
+    fn count_in(self, report: &mut Report) -> (String, u64, Vec<ImportCall>) {
+        report.read += self.rows;
+        report.unchanged += self.unchanged;
+        report.refused.extend(self.refused);
+        report.scheduled += self.scheduled;
+        for note in self.notes {
+            *report.notes.entry(note).or_default() += 1;
+        }
+        report.timings.read += self.read_time;
+        report.timings.compare += self.compare_time;
+        (self.last_id, self.rows, self.changed)
+    }
+}
+
+/// Reads the batch after `after` (the first when None), maps its rows and
+/// keeps the calls the store does not hold as they are. None past the end.
+async fn read_batch(
+    client: &tokio_postgres::Client,
+    store: &DynamoStore,
+    options: &MigrateOptions,
+    after: Option<&str>,
+) -> Result<Option<Batch>, String> {
+    let pg = |e: tokio_postgres::Error| format!("PostgreSQL: {e}");
+    let limit = options.batch.max(1) as i64;
+    let clock = std::time::Instant::now();
+    let rows = match after {
+        None => client.query(&format!("{SELECT} ORDER BY id LIMIT $1"), &[&limit]).await,
+        Some(id) => client.query(&format!("{SELECT} WHERE id > $1 ORDER BY id LIMIT $2"), &[&id, &limit]).await,
+    }
+    .map_err(pg)?;
+    let read_time = clock.elapsed();
+    let Some(last) = rows.last() else { return Ok(None) };
+    let mut batch = Batch {
+        last_id: last.get("id"),
+        rows: rows.len() as u64,
+        changed: Vec::new(),
+        unchanged: 0,
+        refused: Vec::new(),
+        notes: Vec::new(),
+        scheduled: 0,
+        read_time,
+        compare_time: std::time::Duration::ZERO,
+    };
+    let mut mapped: Vec<CallLog> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match map_row(&legacy_row(row).map_err(pg)?, &options.org_id) {
+            Ok(ok) => {
+                batch.notes.extend(ok.notes);
+                batch.scheduled += u64::from(ok.call.status == CallStatus::Scheduled);
+                mapped.push(ok.call);
+            }
+            Err(refusal) => batch.refused.push(refusal),
+        }
+    }
+    let clock = std::time::Instant::now();
+    let ids: Vec<String> = mapped.iter().map(|c| c.id.clone()).collect();
+    let mut existing: HashMap<String, StoredCall> = store.calls_by_id(&options.org_id, &ids).await.map_err(|e| e.to_string())?;
+    batch.changed = mapped
+        .into_iter()
+        .map(|call| ImportCall { stored: existing.remove(&call.id), call })
+        .filter(|import| import.stored.as_ref().map(|stored| &stored.call) != Some(&import.call))
+        .collect();
+    batch.unchanged = (ids.len() - batch.changed.len()) as u64;
+    batch.compare_time = clock.elapsed();
+    Ok(Some(batch))
+}
+
+/// Runs one migration into `store`. While a batch is written, the next one
+/// is read and compared (their ids differ, so neither sees the other's
+/// writes); the checkpoint moves only once a batch is written.
 pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Report, String> {
     let (client, connection) = tokio_postgres::connect(&options.url, NoTls).await.map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
     let connection = tokio::spawn(connection);
@@ -163,7 +249,7 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
 
     let mut report = Report { dry_run: options.dry_run, ..Report::default() };
     let checkpoint = store.marker(&options.org_id, CHECKPOINT).await.map_err(|e| e.to_string())?;
-    let mut after: Option<String> = checkpoint.filter(|c| c.get("state").map(String::as_str) == Some("running")).and_then(|c| c.get("lastId").cloned());
+    let after: Option<String> = checkpoint.filter(|c| c.get("state").map(String::as_str) == Some("running")).and_then(|c| c.get("lastId").cloned());
     report.resumed_after = after.clone();
     let done_before: i64 = match &after {
         Some(id) => client.query_one("SELECT count(*) FROM call_logs WHERE id <= $1", &[id]).await.map_err(pg)?.get(0),
@@ -176,65 +262,34 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
     );
     bar.set_position(done_before.max(0) as u64);
 
-    let query_first = format!("{SELECT} ORDER BY id LIMIT $1");
-    let query_next = format!("{SELECT} WHERE id > $1 ORDER BY id LIMIT $2");
-    let limit = options.batch.max(1) as i64;
+    let mut next = read_batch(&client, store, options, after.as_deref()).await?;
     let mut batches = 0;
-    loop {
+    while let Some(batch) = next.take() {
         if options.stop_after_batches.is_some_and(|stop| batches >= stop) {
             bar.abandon();
             drop(client);
             let _ = connection.await;
             return Ok(report);
         }
-        let clock = std::time::Instant::now();
-        let rows = match &after {
-            None => client.query(&query_first, &[&limit]).await,
-            Some(id) => client.query(&query_next, &[id, &limit]).await,
-        }
-        .map_err(pg)?;
-        report.timings.read += clock.elapsed();
-        let Some(last) = rows.last() else { break };
-        let last_id: String = last.get("id");
-        let mut mapped: Vec<CallLog> = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let legacy = legacy_row(row).map_err(pg)?;
-            report.read += 1;
-            match map_row(&legacy, &options.org_id) {
-                Ok(ok) => {
-                    for note in ok.notes {
-                        *report.notes.entry(note).or_default() += 1;
-                    }
-                    if ok.call.status == CallStatus::Scheduled {
-                        report.scheduled += 1;
-                    }
-                    mapped.push(ok.call);
-                }
-                Err(refusal) => report.refused.push(refusal),
-            }
-        }
-        let clock = std::time::Instant::now();
-        let ids: Vec<String> = mapped.iter().map(|c| c.id.clone()).collect();
-        let mut existing: HashMap<String, StoredCall> = store.calls_by_id(&options.org_id, &ids).await.map_err(|e| e.to_string())?;
-        let changed: Vec<ImportCall> = mapped
-            .into_iter()
-            .map(|call| ImportCall { stored: existing.remove(&call.id), call })
-            .filter(|import| import.stored.as_ref().map(|stored| &stored.call) != Some(&import.call))
-            .collect();
-        report.unchanged += (ids.len() - changed.len()) as u64;
-        report.timings.compare += clock.elapsed();
-        let clock = std::time::Instant::now();
+        let (last_id, rows, changed) = batch.count_in(&mut report);
         if options.dry_run {
             report.written += changed.len() as u64;
+            next = read_batch(&client, store, options, Some(&last_id)).await?;
         } else {
-            let not_taken = store.import_calls(&changed, options.concurrency).await.map_err(|e| e.to_string())?;
+            let write = async {
+                let clock = std::time::Instant::now();
+                let not_taken = store.import_calls(&changed, options.concurrency).await.map_err(|e| e.to_string());
+                (not_taken, clock.elapsed())
+            };
+            let ((not_taken, write_time), following) = tokio::join!(write, read_batch(&client, store, options, Some(&last_id)));
+            let not_taken = not_taken?;
             report.written += (changed.len() - not_taken.len()) as u64;
             report.refused.extend(not_taken.into_iter().map(|NotImported { id, reason }| Refusal { id, reason }));
             store.put_marker(&options.org_id, CHECKPOINT, &[("state", "running".into()), ("lastId", last_id.clone())]).await.map_err(|e| e.to_string())?;
+            report.timings.write += write_time;
+            next = following?;
         }
-        report.timings.write += clock.elapsed();
-        bar.inc(rows.len() as u64);
-        after = Some(last_id);
+        bar.inc(rows);
         batches += 1;
     }
     bar.finish_and_clear();
