@@ -355,6 +355,7 @@
       parts.push(el('section', {}, el('h3', { text: 'Summary' }), el('p', { text: call.summary || 'No summary.' })));
       parts.push(el('section', {}, el('h3', { text: 'Transcript' }), el('pre', { class: 'transcript', text: call.transcript || 'No transcript.' })));
       if (call.transcriptTruncated) parts.push(el('p', { class: 'meta', text: 'The transcript was cut at 200,000 bytes.' }));
+      if (call.imported) parts.push(el('p', { class: 'meta', text: 'Imported from the legacy call log.' }));
       body.replaceChildren(...parts);
     } catch (err) {
       body.replaceChildren(el('p', { class: 'form-status error', text: `Could not load the call: ${err.message}` }));
