@@ -179,37 +179,41 @@ async fn transact_alone(proxy: &Proxy, headers: &HeaderMap, body: Bytes) -> Resp
             }
         }
     }
-    answer.unwrap_or_else(|err| (StatusCode::BAD_GATEWAY, err.to_string()).into_response())
+    answer.unwrap_or_else(upstream_failed)
+}
+
+/// The answer when the engine behind the proxy could not be reached.
+fn upstream_failed(err: reqwest::Error) -> Response {
+    (StatusCode::BAD_GATEWAY, err.to_string()).into_response()
 }
 
 async fn handle(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes) -> Response {
     let operation = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(|t| t.rsplit('.').next()).unwrap_or_default().to_string();
     let attempt = attempt(&headers);
-    let conflicts = matches!(proxy.faults.lock().unwrap().0, Faults::Conflicts);
-    if conflicts && operation == "TransactWriteItems" {
-        return transact_alone(&proxy, &headers, body).await;
-    }
-    let (inject, lose) = {
+    let (inject, lose, alone) = {
         let mut guard = proxy.faults.lock().unwrap();
         let (faults, rng) = &mut *guard;
         match faults {
-            Faults::None => (None, false),
-            Faults::FirstAttempts => ((attempt == 1).then(|| RETRYABLE[proxy.injected.load(Ordering::Relaxed) % RETRYABLE.len()]), false),
-            Faults::Outage(operations) => (operations.contains(&operation.as_str()).then_some(INTERNAL), false),
-            Faults::LostAnswers(operations) => (None, attempt == 1 && operations.contains(&operation.as_str())),
+            Faults::None => (None, false, false),
+            Faults::FirstAttempts => ((attempt == 1).then(|| RETRYABLE[proxy.injected.load(Ordering::Relaxed) % RETRYABLE.len()]), false, false),
+            Faults::Outage(operations) => (operations.contains(&operation.as_str()).then_some(INTERNAL), false, false),
+            Faults::LostAnswers(operations) => (None, attempt == 1 && operations.contains(&operation.as_str()), false),
             Faults::Random { rate, .. } => {
                 let rate = *rate;
-                (rng.random_bool(rate).then(|| RETRYABLE[rng.random_range(0..RETRYABLE.len())]), false)
+                (rng.random_bool(rate).then(|| RETRYABLE[rng.random_range(0..RETRYABLE.len())]), false, false)
             }
-            Faults::Conflicts => (None, false),
+            Faults::Conflicts => (None, false, operation == "TransactWriteItems"),
             Faults::FailedOperations { rate, .. } => {
                 let invocation = headers.get("amz-sdk-invocation-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
                 let rate = *rate;
                 let doomed = *proxy.doomed.lock().unwrap().entry(invocation).or_insert_with(|| rng.random_bool(rate));
-                (doomed.then_some(INTERNAL), false)
+                (doomed.then_some(INTERNAL), false, false)
             }
         }
     };
+    if alone {
+        return transact_alone(&proxy, &headers, body).await;
+    }
     if let Some((status, kind, message)) = inject {
         proxy.injected.fetch_add(1, Ordering::Relaxed);
         return error(status, kind, message);
@@ -220,7 +224,7 @@ async fn handle(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes
             error(INTERNAL.0, INTERNAL.1, INTERNAL.2)
         }
         Ok(response) => response,
-        Err(err) => (StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
+        Err(err) => upstream_failed(err),
     }
 }
 
