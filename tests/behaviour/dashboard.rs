@@ -226,6 +226,14 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     // Phone width: nothing wider than the screen.
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.until("the layout settles", "return document.documentElement.clientWidth <= 390").await;
+    // The charts redraw at the new width a frame or more after the window
+    // resizes (Chart.js watches their boxes); wait for them, up to 20 s.
+    browser
+        .until(
+            "the page fits the phone's width",
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth == 0",
+        )
+        .await;
     let overflow = browser.eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth").await;
     assert_eq!(overflow, 0, "no sideways scrolling at phone width");
     browser.eval("window.scrollTo(0, 0); return true").await;
