@@ -39,8 +39,8 @@ fn generate(rng: &mut StdRng) -> Vec<CallLog> {
             );
             let started = first + Duration::milliseconds(rng.random_range(0..60 * 24 * 3600 * 1000));
             call.call_started_at = (!rng.random_bool(0.04)).then_some(started);
-            call.outcome = if i < CallOutcome::ALL.len() { Some(CallOutcome::ALL[i]) } else { CallOutcome::ALL.choose(rng).copied() }
-                .filter(|_| rng.random_bool(0.93));
+            call.outcome =
+                if i < CallOutcome::ALL.len() { Some(CallOutcome::ALL[i]) } else { CallOutcome::ALL.choose(rng).copied() }.filter(|_| rng.random_bool(0.93));
             randomise_analytics(rng, &mut call);
             call
         })
@@ -101,18 +101,11 @@ fn expected_outcomes(calls: &[&CallLog]) -> Value {
         .filter(|(_, n)| *n > 0)
         .collect();
     shares.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.map_or("", |o| o.as_str()).cmp(b.0.map_or("", |o| o.as_str()))));
-    json!(shares
-        .into_iter()
-        .map(|(o, n)| json!({ "outcome": o, "count": n, "percentage": n as f64 * 100.0 / total as f64 }))
-        .collect::<Vec<_>>())
+    json!(shares.into_iter().map(|(o, n)| json!({ "outcome": o, "count": n, "percentage": n as f64 * 100.0 / total as f64 })).collect::<Vec<_>>())
 }
 
 fn in_window<'a>(calls: &'a [CallLog], start: DateTime<Utc>, end: DateTime<Utc>, agent: Option<&str>) -> Vec<&'a CallLog> {
-    calls
-        .iter()
-        .filter(|c| c.call_started_at.is_some_and(|t| start <= t && t < end))
-        .filter(|c| agent.is_none_or(|a| c.voice_agent_id == a))
-        .collect()
+    calls.iter().filter(|c| c.call_started_at.is_some_and(|t| start <= t && t < end)).filter(|c| agent.is_none_or(|a| c.voice_agent_id == a)).collect()
 }
 
 fn pick(value: &Value, fields: &[&str]) -> Value {
@@ -125,24 +118,12 @@ async fn check_all_windows(host: &TestHost, calls: &[CallLog]) {
     let query = |s: &str| s.replace('+', "%2B");
     let windows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = vec![
         ("startDate=2024-02-10&endDate=2024-02-16".into(), at("2024-02-10T00:00:00Z"), at("2024-02-17T00:00:00Z")),
-        (
-            "startDate=2024-02-03T07:13:22.123Z&endDate=2024-03-21T19:47:01.999Z".into(),
-            at("2024-02-03T07:13:22.123Z"),
-            at("2024-03-21T19:47:01.999Z"),
-        ),
+        ("startDate=2024-02-03T07:13:22.123Z&endDate=2024-03-21T19:47:01.999Z".into(), at("2024-02-03T07:13:22.123Z"), at("2024-03-21T19:47:01.999Z")),
         ("startDate=2024-02-05T06:00:00Z&endDate=2024-02-09T17:00:00Z".into(), at("2024-02-05T06:00:00Z"), at("2024-02-09T17:00:00Z")),
-        (
-            "startDate=2024-03-05&endDate=2024-03-15&tz=America/New_York".into(),
-            at("2024-03-05T05:00:00Z"),
-            at("2024-03-16T04:00:00Z"),
-        ),
+        ("startDate=2024-03-05&endDate=2024-03-15&tz=America/New_York".into(), at("2024-03-05T05:00:00Z"), at("2024-03-16T04:00:00Z")),
         ("startDate=2024-03-10T01:30:00-05:00&endDate=2024-03-10T04:30:00-04:00".into(), at("2024-03-10T06:30:00Z"), at("2024-03-10T08:30:00Z")),
         ("startDate=2024-02-20T10:05:00Z&endDate=2024-02-20T10:55:00Z".into(), at("2024-02-20T10:05:00Z"), at("2024-02-20T10:55:00Z")),
-        (
-            format!("startDate={}&endDate={}", time::format(&edge), time::format(&(edge + Duration::hours(30)))),
-            edge,
-            edge + Duration::hours(30),
-        ),
+        (format!("startDate={}&endDate={}", time::format(&edge), time::format(&(edge + Duration::hours(30)))), edge, edge + Duration::hours(30)),
         ("startDate=2023-06-01&endDate=2023-06-30".into(), at("2023-06-01T00:00:00Z"), at("2023-07-01T00:00:00Z")),
         ("startDate=2024-01-25&endDate=2024-04-05".into(), at("2024-01-25T00:00:00Z"), at("2024-04-06T00:00:00Z")),
     ];
@@ -157,8 +138,7 @@ async fn check_all_windows(host: &TestHost, calls: &[CallLog]) {
             assert_eq!(stats["endDate"], time::format(end), "{params}");
             assert_eq!(pick(&stats, &stat_fields), expected_stats(&selected), "{params} agent {agent:?}");
 
-            let (status, outcomes) =
-                host.get(&format!("/api/analytics/calls/outcomes?{}{agent_param}", query(params)), Some(DEMO_TOKEN)).await;
+            let (status, outcomes) = host.get(&format!("/api/analytics/calls/outcomes?{}{agent_param}", query(params)), Some(DEMO_TOKEN)).await;
             assert_eq!(status, StatusCode::OK);
             assert_eq!(outcomes["totalCalls"], json!(selected.len()));
             assert_eq!(outcomes["outcomes"], expected_outcomes(&selected), "{params} agent {agent:?}");

@@ -128,7 +128,12 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
 
     // Everything else on the page has loaded too.
     for panel in ["daily", "outcomes", "recent", "scheduled", "campaigns"] {
-        browser.until(&format!("{panel} is loaded"), &format!("const s = document.getElementById('{panel}').dataset.state; return s === 'ready' || s === 'empty';")).await;
+        browser
+            .until(
+                &format!("{panel} is loaded"),
+                &format!("const s = document.getElementById('{panel}').dataset.state; return s === 'ready' || s === 'empty';"),
+            )
+            .await;
     }
     let rows = browser.eval("return document.querySelectorAll('#recent-rows tr').length").await;
     assert_eq!(rows, 10, "a page of recent calls");
@@ -174,9 +179,7 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    browser
-        .until("the new call is counted", &format!("return Number(document.querySelector('[data-kpi=totalCalls]').dataset.value) > {before}"))
-        .await;
+    browser.until("the new call is counted", &format!("return Number(document.querySelector('[data-kpi=totalCalls]').dataset.value) > {before}")).await;
     assert_eq!(browser.eval("return window.sameDocument === true").await, Value::Bool(true), "no reload");
     let (query, week_figures) = cards_equal_the_api(&browser, &host, "").await;
     let before = week_figures["totalCalls"].as_i64().unwrap();
@@ -228,12 +231,7 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     browser.until("the layout settles", "return document.documentElement.clientWidth <= 390").await;
     // The charts redraw at the new width a frame or more after the window
     // resizes (Chart.js watches their boxes); wait for them, up to 20 s.
-    browser
-        .until(
-            "the page fits the phone's width",
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth == 0",
-        )
-        .await;
+    browser.until("the page fits the phone's width", "return document.documentElement.scrollWidth - document.documentElement.clientWidth == 0").await;
     let overflow = browser.eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth").await;
     assert_eq!(overflow, 0, "no sideways scrolling at phone width");
     browser.eval("window.scrollTo(0, 0); return true").await;

@@ -139,8 +139,12 @@ async fn outside_calling_hours_the_attempt_moves_to_the_next_opening() {
         k if k > 0 => format!("Etc/GMT-{k}"),
         k => format!("Etc/GMT+{}", -k),
     };
-    make_agent(&host, json!({"id": "later", "name": "Later", "vapiAssistantId": "asst-later", "vapiPhoneNumberId": "pn-later", "timeZone": zone,
-        "callingHours": {"start": "11:00", "end": "12:00"}})).await;
+    make_agent(
+        &host,
+        json!({"id": "later", "name": "Later", "vapiAssistantId": "asst-later", "vapiPhoneNumberId": "pn-later", "timeZone": zone,
+        "callingHours": {"start": "11:00", "end": "12:00"}}),
+    )
+    .await;
     let request = due_call(&host, "later", "+12125550142").await;
     let Dialed::Moved { to, why } = dial(&host, &request).await else { panic!("expected a move") };
     assert_eq!(why, "outside calling hours");
@@ -156,8 +160,12 @@ async fn outside_calling_hours_the_attempt_moves_to_the_next_opening() {
 #[tokio::test]
 async fn with_no_free_slot_the_attempt_waits_and_a_full_vapi_account_gives_the_slot_back() {
     let (host, fake) = start().await;
-    make_agent(&host, json!({"id": "solo", "name": "Solo", "vapiAssistantId": "asst-solo", "vapiPhoneNumberId": "pn-solo", "timeZone": "UTC",
-        "callingHours": {"start": "00:00", "end": "24:00"}, "maxConcurrentCalls": 1})).await;
+    make_agent(
+        &host,
+        json!({"id": "solo", "name": "Solo", "vapiAssistantId": "asst-solo", "vapiPhoneNumberId": "pn-solo", "timeZone": "UTC",
+        "callingHours": {"start": "00:00", "end": "24:00"}, "maxConcurrentCalls": 1}),
+    )
+    .await;
     let first = due_call(&host, "solo", "+12125550142").await;
     assert!(matches!(dial(&host, &first).await, Dialed::Placed { .. }));
     let second = due_call(&host, "solo", "+12125550143").await;
@@ -368,7 +376,8 @@ async fn a_call_that_reached_nobody_is_tried_again_once_and_an_agreed_follow_up_
     let Dialed::Placed { vapi_call_id } = dial(&host, &agreed).await else { panic!("placed") };
     let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
     let day = (Utc::now().with_timezone(&ny) + chrono::Duration::days(3)).date_naive();
-    deliver(report(&agreed, &vapi_call_id, "customer-ended-call", json!({"outcome": "BOOKED", "followUpRequired": true, "followUpDate": day.to_string()}))).await;
+    deliver(report(&agreed, &vapi_call_id, "customer-ended-call", json!({"outcome": "BOOKED", "followUpRequired": true, "followUpDate": day.to_string()})))
+        .await;
     let waiting = host.host.store().query_calls("demo", &callops_aws::PageRequest::new(&callops_aws::CallQuery::Scheduled, 10)).await.unwrap().items;
     let follow_up = waiting.iter().find(|c| c.call_type == CallType::OutboundFollowup).expect("a follow-up call");
     assert_eq!((follow_up.phone_number.as_str(), follow_up.attempt), ("+12125550143", 1));
@@ -380,9 +389,13 @@ async fn a_transient_twilio_number_is_sent_with_its_token_read_from_the_secret_i
     let (host, fake) = start().await;
     // SAFETY: no other test reads or writes this variable.
     unsafe { std::env::set_var("CALLOPS_TEST_TWILIO_TOKEN", "twilio-auth-token-value") };
-    make_agent(&host, json!({"id": "twilio", "name": "Twilio", "vapiAssistantId": "asst-twilio", "timeZone": "UTC",
+    make_agent(
+        &host,
+        json!({"id": "twilio", "name": "Twilio", "vapiAssistantId": "asst-twilio", "timeZone": "UTC",
         "callingHours": {"start": "00:00", "end": "24:00"},
-        "twilioNumber": {"number": "+1 (212) 555-0100", "accountSid": "AC0123", "authTokenSecret": "env:CALLOPS_TEST_TWILIO_TOKEN"}})).await;
+        "twilioNumber": {"number": "+1 (212) 555-0100", "accountSid": "AC0123", "authTokenSecret": "env:CALLOPS_TEST_TWILIO_TOKEN"}}),
+    )
+    .await;
     let request = due_call(&host, "twilio", "+12125550142").await;
     assert!(matches!(dial(&host, &request).await, Dialed::Placed { .. }));
     let body = &fake.posts()[0].body;

@@ -121,7 +121,8 @@ async fn each_attempt_gets_one_schedule_that_fires_the_dialer_once_at_its_time()
     let gone = client.get_schedule().group_name("callops-dialer").name(request.schedule_name()).send().await;
     assert!(gone.is_err_and(|e| e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception())));
     scheduler.unschedule(&request).await.expect("removing twice is fine");
-    let left: Vec<String> = client.list_schedules().group_name("callops-dialer").send().await.unwrap().schedules().iter().filter_map(|s| s.name().map(str::to_string)).collect();
+    let left: Vec<String> =
+        client.list_schedules().group_name("callops-dialer").send().await.unwrap().schedules().iter().filter_map(|s| s.name().map(str::to_string)).collect();
     assert_eq!(left, vec![next.schedule_name()]);
 }
 

@@ -122,11 +122,7 @@ async fn one_tenant_never_sees_another() {
     assert_eq!(status, StatusCode::OK);
     assert!(other["calls"].as_array().unwrap().is_empty());
     assert_error(&host.get(&format!("/api/calls/{demo_call}"), Some(OTHER_TOKEN)).await, StatusCode::NOT_FOUND, "not_found");
-    assert_error(
-        &host.get("/api/analytics/calls/recent?agentId=billing", Some(OTHER_TOKEN)).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    );
+    assert_error(&host.get("/api/analytics/calls/recent?agentId=billing", Some(OTHER_TOKEN)).await, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]
@@ -137,11 +133,7 @@ async fn the_agent_filter_keeps_one_agents_calls() {
     let calls = body["calls"].as_array().unwrap();
     assert!(!calls.is_empty());
     assert!(calls.iter().all(|c| c["voiceAgentId"] == "billing"));
-    assert_error(
-        &host.get("/api/analytics/calls/recent?agentId=nobody", Some(DEMO_TOKEN)).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    );
+    assert_error(&host.get("/api/analytics/calls/recent?agentId=nobody", Some(DEMO_TOKEN)).await, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[tokio::test]

@@ -53,7 +53,12 @@ async fn one_tenant_cannot_reach_anothers_calls_agents_campaigns_or_do_not_call_
     assert_eq!(host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": "+12125550166"}))).await.0, StatusCode::CREATED);
     let snapshot = || async {
         let store = host.host.store();
-        (store.all_calls().await.unwrap(), store.list_agents("demo").await.unwrap(), store.list_campaigns("demo").await.unwrap(), store.is_on_do_not_call("demo", "+12125550166").await.unwrap())
+        (
+            store.all_calls().await.unwrap(),
+            store.list_agents("demo").await.unwrap(),
+            store.list_campaigns("demo").await.unwrap(),
+            store.is_on_do_not_call("demo", "+12125550166").await.unwrap(),
+        )
     };
     let before = snapshot().await;
 
@@ -123,7 +128,9 @@ async fn logs_carry_no_phone_number_secret_or_token_in_full() {
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info,callops=trace,callops_aws=trace,callops_http=trace,callops_outbound=trace,callops_dialer=trace,callops_webhook=trace,callops_analytics=trace"))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "info,callops=trace,callops_aws=trace,callops_http=trace,callops_outbound=trace,callops_dialer=trace,callops_webhook=trace,callops_analytics=trace",
+        ))
         .with_writer(move || writer.clone())
         .finish();
     // The test's runtime is on this one thread: the host's tasks log here too.

@@ -57,15 +57,7 @@ const ACCEPTED: u64 = 26;
 const REFUSED: usize = 7;
 
 fn options(pg: &Postgres, database: &str) -> MigrateOptions {
-    MigrateOptions {
-        url: pg.url(database),
-        org_id: "demo".into(),
-        dry_run: false,
-        batch: 5,
-        concurrency: 4,
-        progress: false,
-        stop_after_batches: None,
-    }
+    MigrateOptions { url: pg.url(database), org_id: "demo".into(), dry_run: false, batch: 5, concurrency: 4, progress: false, stop_after_batches: None }
 }
 
 async fn stored_calls(host: &TestHost) -> Vec<CallLog> {
@@ -87,8 +79,15 @@ async fn every_rule_maps_every_refusal_is_reported_and_a_second_run_changes_noth
     assert_eq!((report.read, report.written, report.unchanged), (ACCEPTED + REFUSED as u64, ACCEPTED, 0));
     let refused: Vec<(&str, &str)> = report.refused.iter().map(|r| (r.id.as_str(), r.reason.as_str())).collect();
     assert_eq!(refused.len(), REFUSED, "{refused:?}");
-    for (id, why) in [("x01", "phone_number"), ("x02", "duration is negative"), ("x03", "call_quality"), ("x04", "ai_confidence"),
-        ("x05", "payment_plan_amount is negative"), ("x06", "before call_started_at"), ("x07", "voice_agent_id")] {
+    for (id, why) in [
+        ("x01", "phone_number"),
+        ("x02", "duration is negative"),
+        ("x03", "call_quality"),
+        ("x04", "ai_confidence"),
+        ("x05", "payment_plan_amount is negative"),
+        ("x06", "before call_started_at"),
+        ("x07", "voice_agent_id"),
+    ] {
         assert!(refused.iter().any(|(i, r)| *i == id && r.contains(why)), "{id}: {refused:?}");
     }
     assert_eq!(note(&report, NoteKind::Defaulted, "callType", "direction=NULL"), 1);
@@ -265,7 +264,11 @@ async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
 
 #[tokio::test]
 async fn concurrent_import_transactions_never_meet_on_a_rollup_item() {
-    use callops_aws::{DynamoStore, embedded::{EmbeddedDynamo, client_for_endpoint}, table};
+    use callops_aws::{
+        DynamoStore,
+        embedded::{EmbeddedDynamo, client_for_endpoint},
+        table,
+    };
     use callops_tests::faults::{Faults, FaultyDynamo};
     let pg = Postgres::start().await;
     // Five and a half days of history: every day's calls move that day's items.

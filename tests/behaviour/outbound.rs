@@ -64,8 +64,9 @@ async fn a_call_is_scheduled_listed_moved_and_cancelled() {
     assert!(later_window["calls"].as_array().unwrap().is_empty(), "the window is on scheduledAt");
 
     let moved_to = in_minutes(180);
-    let (status, moved) =
-        host.send(Method::PATCH, &format!("/api/outbound/scheduled/{id}"), Some(DEMO_TOKEN), Some(&json!({"scheduledAt": moved_to, "notes": "prefers mornings"}))).await;
+    let (status, moved) = host
+        .send(Method::PATCH, &format!("/api/outbound/scheduled/{id}"), Some(DEMO_TOKEN), Some(&json!({"scheduledAt": moved_to, "notes": "prefers mornings"})))
+        .await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     assert_eq!(at(&moved["scheduledAt"]), time::parse(&moved_to).unwrap());
     assert_eq!(moved["callNotes"], "prefers mornings");
@@ -146,9 +147,7 @@ async fn every_refusal_has_its_code_and_stores_nothing() {
 async fn the_idempotency_key_gives_the_same_call() {
     let host = TestHost::start(true).await;
     let body = lead("+12125550142", &in_minutes(30));
-    let send = |body: Value| {
-        host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8812").json(&body)
-    };
+    let send = |body: Value| host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8812").json(&body);
     let (status, first, headers) = read(send(body.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert!(headers.get("idempotent-replayed").is_none());
@@ -164,10 +163,8 @@ async fn the_idempotency_key_gives_the_same_call() {
     let (status, reused, _) = read(send(changed)).await;
     assert_eq!((status, reused["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("idempotency_key_reused")));
     // Another tenant's same key is another call.
-    let (status, _, _) = read(
-        host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8813").json(&body),
-    )
-    .await;
+    let (status, _, _) =
+        read(host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8813").json(&body)).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(waiting_calls(&host, "demo").await, 2);
 }
@@ -233,7 +230,8 @@ async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
     let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["accepted"], 4);
-    let rejected: Vec<(u64, &str)> = created["rejected"].as_array().unwrap().iter().map(|r| (r["row"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
+    let rejected: Vec<(u64, &str)> =
+        created["rejected"].as_array().unwrap().iter().map(|r| (r["row"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
     assert_eq!(rejected, vec![(3, "invalid_phone_number"), (5, "duplicate_number"), (6, "on_do_not_call_list")]);
     let id = created["campaign"]["id"].as_str().unwrap().to_string();
 
@@ -250,7 +248,8 @@ async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
     let grace = calls.iter().find(|c| c.phone_number == "+12125550180").unwrap();
     assert_eq!((grace.customer_name.as_deref(), grace.variable_values.get("balance").map(String::as_str)), (Some("Grace Hopper"), Some("$120")));
     assert_eq!(pending(&host).len(), 4, "one schedule per call");
-    let listed: Vec<String> = host.get("/api/campaigns", Some(DEMO_TOKEN)).await.1["campaigns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let listed: Vec<String> =
+        host.get("/api/campaigns", Some(DEMO_TOKEN)).await.1["campaigns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(listed.len(), 2, "the demo practice's own campaign and this one: {listed:?}");
     assert!(listed.contains(&id));
     assert_error(&host.get(&format!("/api/campaigns/{id}"), Some(OTHER_TOKEN)).await, StatusCode::NOT_FOUND, "not_found");
@@ -273,9 +272,13 @@ async fn a_csv_campaign_takes_its_columns_as_variables() {
     let host = TestHost::start(true).await;
     let csv = "number,name,appointment_date,balance\n+12125550170,Ada Lovelace,May 3,$120\n(212) 555-0171,,May 4,\nnope,Nobody,,\n";
     let (status, created, _) = read(
-        host.request(Method::POST, &format!("/api/campaigns?name=Reminders&voiceAgentId=front-desk&callsPerMinute=10&startAt={}", in_minutes(60).replace('+', "%2B")), Some(DEMO_TOKEN))
-            .header("content-type", "text/csv")
-            .body(csv),
+        host.request(
+            Method::POST,
+            &format!("/api/campaigns?name=Reminders&voiceAgentId=front-desk&callsPerMinute=10&startAt={}", in_minutes(60).replace('+', "%2B")),
+            Some(DEMO_TOKEN),
+        )
+        .header("content-type", "text/csv")
+        .body(csv),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");

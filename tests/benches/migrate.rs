@@ -66,7 +66,9 @@ async fn main() {
     println!("\nMigration of {rows_wanted} legacy rows into the embedded engine");
     println!("| measure | result | target |");
     println!("|---|---:|---:|");
-    println!("| first run: read, map, compare, write calls and rollups | {seconds:.1} s, {per_second:.0} rows / s | at least {TARGET_ROWS_PER_SECOND:.0} rows / s |");
+    println!(
+        "| first run: read, map, compare, write calls and rollups | {seconds:.1} s, {per_second:.0} rows / s | at least {TARGET_ROWS_PER_SECOND:.0} rows / s |"
+    );
     println!("| second run (every call unchanged) | {second_seconds:.1} s, {:.0} rows / s | |", rows_wanted as f64 / second_seconds);
     println!("| rollup drift after both runs | {} items | 0 |", verify.drift.len());
     let met = per_second >= TARGET_ROWS_PER_SECOND;

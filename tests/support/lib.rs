@@ -26,10 +26,7 @@ pub const OTHER_VAPI_SECRET: &str = "globex-vapi-secret";
 
 fn vapi_credentials() -> Vec<callops_webhook::auth::Credential> {
     use callops_webhook::auth::Credential;
-    vec![
-        Credential { secret: DEMO_VAPI_SECRET.into(), org_id: "demo".into() },
-        Credential { secret: OTHER_VAPI_SECRET.into(), org_id: OTHER_ORG.into() },
-    ]
+    vec![Credential { secret: DEMO_VAPI_SECRET.into(), org_id: "demo".into() }, Credential { secret: OTHER_VAPI_SECRET.into(), org_id: OTHER_ORG.into() }]
 }
 
 /// A running local host; stops when dropped.
@@ -44,10 +41,7 @@ pub struct TestHost {
 /// The options every test host starts with: tokens for `demo` and `globex`,
 /// and their Vapi secrets.
 pub fn host_options(demo: bool, data_dir: Option<std::path::PathBuf>) -> HostOptions {
-    let tokens = HashMap::from([
-        (DEMO_TOKEN.to_string(), "demo".to_string()),
-        (OTHER_TOKEN.to_string(), OTHER_ORG.to_string()),
-    ]);
+    let tokens = HashMap::from([(DEMO_TOKEN.to_string(), "demo".to_string()), (OTHER_TOKEN.to_string(), OTHER_ORG.to_string())]);
     HostOptions { data_dir, tokens, demo, vapi_credentials: vapi_credentials(), ..HostOptions::default() }
 }
 

@@ -130,13 +130,18 @@ pub async fn webhook_load(host: &TestHost, deliveries: usize, concurrency: usize
     let reads = {
         let (client, base, done) = (client.clone(), host.base.clone(), done.clone());
         tokio::spawn(async move {
-            let paths = ["/api/analytics/calls?startDate=2024-07-01&endDate=2024-08-01", "/api/analytics/calls/outcomes?startDate=2024-07-01&endDate=2024-08-01", "/api/analytics/calls/recent?limit=20"];
+            let paths = [
+                "/api/analytics/calls?startDate=2024-07-01&endDate=2024-08-01",
+                "/api/analytics/calls/outcomes?startDate=2024-07-01&endDate=2024-08-01",
+                "/api/analytics/calls/recent?limit=20",
+            ];
             let mut timings = Vec::new();
             let mut server_errors = 0;
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 for path in paths {
                     let started = Instant::now();
-                    let status = client.get(format!("{base}{path}")).bearer_auth(DEMO_TOKEN).send().await.map(|r| r.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+                    let status =
+                        client.get(format!("{base}{path}")).bearer_auth(DEMO_TOKEN).send().await.map(|r| r.status()).unwrap_or(StatusCode::BAD_GATEWAY);
                     timings.push(started.elapsed());
                     server_errors += usize::from(status.is_server_error());
                 }
@@ -163,7 +168,10 @@ pub async fn webhook_load(host: &TestHost, deliveries: usize, concurrency: usize
     for (i, id) in ids.iter().enumerate() {
         let want_cost = Some(1 + (i % 90) as i64);
         match stored.get(id) {
-            Some(s) if decided(&s.call) == decided(&reference) && s.call.cost_cents == want_cost && s.call.vapi_call_id.as_deref() == Some(&format!("vapi-{id}")) => {}
+            Some(s)
+                if decided(&s.call) == decided(&reference)
+                    && s.call.cost_cents == want_cost
+                    && s.call.vapi_call_id.as_deref() == Some(&format!("vapi-{id}")) => {}
             other => wrong_calls.push(format!("{id}: {:?}", other.map(|s| (s.call.status, s.call.outcome, s.call.cost_cents)))),
         }
     }

@@ -72,7 +72,22 @@ impl Postgres {
         let socket_dir = dir.path().to_str().unwrap().to_string();
         let child = pg_command(
             &bin.join("postgres"),
-            &["-D", data_text, "-p", &port_text, "-k", &socket_dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            &[
+                "-D",
+                data_text,
+                "-p",
+                &port_text,
+                "-k",
+                &socket_dir,
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
         )
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -158,12 +158,8 @@ impl Analytics {
 
     /// Reads `startDate`, `endDate`, `tz` and `agentId`.
     async fn window_and_scope(&self, caller: &Caller, req: &Request) -> Result<(Window, Scope, Echo), DomainError> {
-        let window = parse_window(
-            query_param(req, "startDate").as_deref(),
-            query_param(req, "endDate").as_deref(),
-            query_param(req, "tz").as_deref(),
-            Utc::now(),
-        )?;
+        let window =
+            parse_window(query_param(req, "startDate").as_deref(), query_param(req, "endDate").as_deref(), query_param(req, "tz").as_deref(), Utc::now())?;
         let agent_id = self.agent_scope(caller, req).await?;
         let scope = match (&agent_id, &caller.agent_ids) {
             (Some(agent), _) => Scope::Agent(agent.clone()),
@@ -232,11 +228,7 @@ impl Analytics {
     async fn outcomes(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let (window, scope, echo) = self.window_and_scope(caller, req).await?;
         let tally = self.tally(&caller.org_id, &scope, window.start, window.end).await?;
-        let body = OutcomesResponse {
-            echo,
-            total_calls: tally.get(analytics::CALLS),
-            outcomes: analytics::outcome_distribution(&tally),
-        };
+        let body = OutcomesResponse { echo, total_calls: tally.get(analytics::CALLS), outcomes: analytics::outcome_distribution(&tally) };
         Ok(json(StatusCode::OK, &body))
     }
 
@@ -332,13 +324,7 @@ impl Analytics {
             .store
             .query_calls(
                 &caller.org_id,
-                &PageRequest {
-                    newest_first: true,
-                    cursor: cursor.as_deref(),
-                    only_agents,
-                    window,
-                    ..PageRequest::new(&query, offset + limit)
-                },
+                &PageRequest { newest_first: true, cursor: cursor.as_deref(), only_agents, window, ..PageRequest::new(&query, offset + limit) },
             )
             .await?;
         let calls = page.items.into_iter().skip(offset).collect();

@@ -74,7 +74,14 @@ impl Dialer {
         Ok(self.store().query_calls(org_id, &PageRequest { window, ..PageRequest::new(&query, PAGE) }).await?.items)
     }
 
-    async fn reconcile_tenant(&self, org_id: &str, webhook: &Webhook, settings: &ReconcileSettings, now: DateTime<Utc>, done: &mut Reconciled) -> Result<(), DomainError> {
+    async fn reconcile_tenant(
+        &self,
+        org_id: &str,
+        webhook: &Webhook,
+        settings: &ReconcileSettings,
+        now: DateTime<Utc>,
+        done: &mut Reconciled,
+    ) -> Result<(), DomainError> {
         let mut calls = self.stuck(org_id, CallQuery::ByStatus(CallStatus::Dialing), ago(now, settings.dialing)).await?;
         calls.extend(self.stuck(org_id, CallQuery::ByStatus(CallStatus::InProgress), ago(now, settings.in_progress)).await?);
         for call in calls.into_iter().filter(|c| c.holds_dialer_slot() || c.vapi_call_id.is_some()) {

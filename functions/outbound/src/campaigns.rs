@@ -162,8 +162,8 @@ impl Outbound {
         let key = idempotency_key(req)?;
         let print = fingerprint(&request);
 
-        let name = text(Some(request.name.clone()), 200, "invalid_name", "name")?
-            .ok_or_else(|| DomainError::invalid("invalid_name", "a campaign needs a name"))?;
+        let name =
+            text(Some(request.name.clone()), 200, "invalid_name", "name")?.ok_or_else(|| DomainError::invalid("invalid_name", "a campaign needs a name"))?;
         let purpose = text(request.purpose.clone(), 500, "invalid_purpose", "purpose")?;
         match request.contacts.len() {
             0 => return Err(DomainError::invalid("no_contacts", "a campaign needs at least one contact").into()),
@@ -202,11 +202,9 @@ impl Outbound {
         let mut seen = HashSet::new();
         for (index, input) in request.contacts.iter().enumerate() {
             match check_contact(input) {
-                Ok(contact) if !seen.insert(contact.number.clone()) => refused.push(rejected(
-                    index + 1,
-                    &input.number,
-                    DomainError::invalid("duplicate_number", "this number is already in the campaign"),
-                )),
+                Ok(contact) if !seen.insert(contact.number.clone()) => {
+                    refused.push(rejected(index + 1, &input.number, DomainError::invalid("duplicate_number", "this number is already in the campaign")))
+                }
                 Ok(contact) => accepted.push((index, contact)),
                 Err(err) => refused.push(rejected(index + 1, &input.number, err)),
             }
@@ -332,7 +330,8 @@ impl Outbound {
 
     /// A campaign a new call may join: the caller's, and not cancelled.
     pub(crate) async fn open_campaign(&self, caller: &Caller, id: &str) -> Result<Campaign, DomainError> {
-        let campaign = self.open_or_closed_campaign(caller, id).await.map_err(|_| DomainError::invalid("unknown_campaign", format!("there is no campaign {id:?}")))?;
+        let campaign =
+            self.open_or_closed_campaign(caller, id).await.map_err(|_| DomainError::invalid("unknown_campaign", format!("there is no campaign {id:?}")))?;
         if campaign.status == CampaignStatus::Cancelled {
             return Err(DomainError::conflict("campaign_cancelled", "the campaign is cancelled"));
         }

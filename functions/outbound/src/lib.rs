@@ -9,11 +9,11 @@ pub mod scheduling;
 use std::sync::Arc;
 
 use callops_aws::DynamoStore;
+pub(crate) use callops_domain::call::derived_id;
 use callops_domain::{DomainError, VoiceAgent, agent::AgentInput, schedule::DialScheduler};
 use callops_http::{ApiError, Caller, caller, json, json_body, path_param, respond, route_key};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
-pub(crate) use callops_domain::call::derived_id;
 
 /// The routes this function serves, as API Gateway names them.
 pub const ROUTES: &[&str] = &[
@@ -93,11 +93,7 @@ impl Outbound {
     /// The agent named in the path, if it is the caller's to see.
     async fn agent(&self, caller: &Caller, req: &Request) -> Result<VoiceAgent, DomainError> {
         let id = path_param(req, "id").unwrap_or_default();
-        self.store
-            .get_agent(&caller.org_id, &id)
-            .await?
-            .filter(|agent| caller.may_see_agent(&agent.id))
-            .ok_or(DomainError::NotFound { what: "voice agent" })
+        self.store.get_agent(&caller.org_id, &id).await?.filter(|agent| caller.may_see_agent(&agent.id)).ok_or(DomainError::NotFound { what: "voice agent" })
     }
 
     async fn create_agent(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {

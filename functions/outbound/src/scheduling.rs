@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use callops_aws::{AlongWithCall, CallQuery, PageRequest, StoredCall, Window};
 use callops_domain::{
-    CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent, campaign::check_variables, phone,
+    CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
+    campaign::check_variables,
+    phone,
     schedule::{DialRequest, ScheduledDial, placement_time},
     time,
 };
@@ -210,8 +212,7 @@ impl Outbound {
                 .filter(|agent| caller.may_see_agent(&agent.id))
                 .ok_or_else(|| DomainError::invalid("unknown_agent", format!("there is no voice agent {id:?}"))),
             None => {
-                let mut agents: Vec<VoiceAgent> =
-                    self.store.list_agents(&caller.org_id).await?.into_iter().filter(|a| caller.may_see_agent(&a.id)).collect();
+                let mut agents: Vec<VoiceAgent> = self.store.list_agents(&caller.org_id).await?.into_iter().filter(|a| caller.may_see_agent(&a.id)).collect();
                 match agents.len() {
                     1 => Ok(agents.remove(0)),
                     0 => Err(DomainError::invalid("unknown_agent", "this practice has no voice agent yet; create one first")),
@@ -270,7 +271,9 @@ impl Outbound {
         let change: RescheduleRequest = json_body(req)?;
         let stored = self.caller_call(caller, req).await?;
         if stored.call.status != CallStatus::Scheduled {
-            return Err(DomainError::conflict("not_scheduled", format!("call {} is {}; only a waiting call can change", stored.call.id, stored.call.status)).into());
+            return Err(
+                DomainError::conflict("not_scheduled", format!("call {} is {}; only a waiting call can change", stored.call.id, stored.call.status)).into()
+            );
         }
         let now = Utc::now();
         let mut next = stored.call.clone();

@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 
 use crate::message::ServerMessage;
 
-
 /// Our status for a Vapi call status.
 pub fn status_for(vapi_status: &str, ended_reason: Option<&str>) -> Option<CallStatus> {
     match vapi_status.trim() {

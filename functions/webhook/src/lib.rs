@@ -123,11 +123,8 @@ impl Webhook {
                 (None, None) => before.clone(),
             };
             let follow = self.follow_through(&before, &next, message, now).await?;
-            let mut also: Vec<AlongWithCall> = follow
-                .do_not_call
-                .iter()
-                .map(|number| AlongWithCall::DoNotCall { number: number.clone(), reason: "requested during a call".into() })
-                .collect();
+            let mut also: Vec<AlongWithCall> =
+                follow.do_not_call.iter().map(|number| AlongWithCall::DoNotCall { number: number.clone(), reason: "requested during a call".into() }).collect();
             // The calls that follow are stored in the ended call's own transaction,
             // each after its schedule: one that fires for a call never stored dials nothing.
             let follow_ons: Vec<CallLog> = follow
@@ -137,7 +134,9 @@ impl Webhook {
                 .chain(follow.follow_up_at.map(|at| followup::follow_up_call(&next, at, now)))
                 .collect();
             for call in follow_ons {
-                self.scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&call), at: call.scheduled_at.expect("a waiting call has its time") }).await?;
+                self.scheduler
+                    .schedule(&ScheduledDial { request: DialRequest::for_call(&call), at: call.scheduled_at.expect("a waiting call has its time") })
+                    .await?;
                 also.push(AlongWithCall::NewCall(Box::new(call)));
             }
             let result = match &stored {

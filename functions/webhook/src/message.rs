@@ -192,16 +192,9 @@ pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, DomainError> {
     let m = envelope.message.ok_or_else(|| invalid("no message object"))?;
     let kind = owned_text(m.kind).ok_or_else(|| invalid("the message has no type"))?;
     let call = m.call.unwrap_or_default();
-    let metadata = call
-        .assistant_overrides
-        .and_then(|o| o.metadata)
-        .or_else(|| m.assistant.as_ref().and_then(|a| a.metadata.clone()))
-        .unwrap_or(Value::Null);
-    let ours = OurIds {
-        org_id: text(metadata.get("orgId")),
-        call_id: text(metadata.get("callId")),
-        attempt: number(metadata.get("attempt")).map(|a| a as u32),
-    };
+    let metadata = call.assistant_overrides.and_then(|o| o.metadata).or_else(|| m.assistant.as_ref().and_then(|a| a.metadata.clone())).unwrap_or(Value::Null);
+    let ours =
+        OurIds { org_id: text(metadata.get("orgId")), call_id: text(metadata.get("callId")), attempt: number(metadata.get("attempt")).map(|a| a as u32) };
     let artifact = m.artifact.unwrap_or_default();
     let analysis = m.analysis.unwrap_or_default();
     let duration_seconds = number(m.duration_seconds.as_ref()).or_else(|| number(m.duration_ms.as_ref()).map(|ms| ms / 1000.0));

@@ -137,11 +137,8 @@ async fn main() {
         let server = tokio::spawn(async move { axum::serve(listener, router).await });
 
         let last_midnight = now.duration_trunc(Duration::days(1)).unwrap();
-        let whole_days = format!(
-            "startDate={}&endDate={}",
-            (last_midnight - Duration::days(7)).format("%Y-%m-%d"),
-            (last_midnight - Duration::days(1)).format("%Y-%m-%d")
-        );
+        let whole_days =
+            format!("startDate={}&endDate={}", (last_midnight - Duration::days(7)).format("%Y-%m-%d"), (last_midnight - Duration::days(1)).format("%Y-%m-%d"));
         rows.push(measure(&host, &base, &client, "7 whole days", &whole_days, size).await);
         rows.push(measure(&host, &base, &client, "last 7 days to now", "", size).await);
         server.abort();

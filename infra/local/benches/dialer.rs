@@ -38,7 +38,10 @@ async fn main() {
         // The account allows more than the agent, so the agent's own limit is what holds.
         vapi: VapiBackend::Simulator(SimSettings { concurrency_limit: 50, ring_ms: (50, 150), talk_ms: (150, 450), ..SimSettings::default() }),
         dial: DialSettings { busy_delay: Duration::from_millis(1_500), busy_jitter: Duration::from_millis(2_500), ..DialSettings::default() },
-        reconcile: Some((Duration::from_secs(10), ReconcileSettings { dialing: Duration::from_secs(30), in_progress: Duration::from_secs(120), overdue: Duration::from_secs(60) })),
+        reconcile: Some((
+            Duration::from_secs(10),
+            ReconcileSettings { dialing: Duration::from_secs(30), in_progress: Duration::from_secs(120), overdue: Duration::from_secs(60) },
+        )),
         ..HostOptions::default()
     };
     let host = Host::start(options).await.unwrap();

@@ -4,11 +4,11 @@
 //! time, relative to now.
 
 use callops_aws::DynamoStore;
-use callops_domain::{
-    CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent,
-    agent::DEFAULT_MAX_CONCURRENT_CALLS, call::new_call_id, time,
-};
 use callops_domain::campaign::{Campaign, CampaignStatus};
+use callops_domain::{
+    CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent, agent::DEFAULT_MAX_CONCURRENT_CALLS,
+    call::new_call_id, time,
+};
 use chrono::{DateTime, Duration, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 
@@ -17,8 +17,18 @@ pub const DEMO_CALLS: usize = 320;
 const DEMO_CAMPAIGN: &str = "spring-cleaning";
 
 const CUSTOMERS: &[&str] = &[
-    "Maria Gonzalez", "James Carter", "Aisha Khan", "Tom Becker", "Linda Nguyen", "Robert Smith",
-    "Priya Patel", "Daniel Kim", "Emily Johnson", "Carlos Rivera", "Grace Lee", "Michael Brown",
+    "Maria Gonzalez",
+    "James Carter",
+    "Aisha Khan",
+    "Tom Becker",
+    "Linda Nguyen",
+    "Robert Smith",
+    "Priya Patel",
+    "Daniel Kim",
+    "Emily Johnson",
+    "Carlos Rivera",
+    "Grace Lee",
+    "Michael Brown",
 ];
 const INSURERS: &[&str] = &["Delta Dental", "MetLife", "Cigna", "Aetna", "Guardian", "UnitedHealthcare"];
 const STAFF: &[&str] = &["Dr. Alvarez", "front desk", "billing office", "Nurse Kelly"];
@@ -52,28 +62,46 @@ pub fn demo_agents(org_id: &str, now: DateTime<Utc>) -> Vec<VoiceAgent> {
 fn demo_call(rng: &mut StdRng, org_id: &str, agent: &VoiceAgent, now: DateTime<Utc>) -> CallLog {
     let billing = agent.id == "billing";
     let call_type = if billing {
-        *[CallType::OutboundDebt, CallType::OutboundDebt, CallType::OutboundDebt, CallType::Inbound, CallType::OutboundFollowup]
-            .choose(rng)
-            .expect("non-empty")
+        *[CallType::OutboundDebt, CallType::OutboundDebt, CallType::OutboundDebt, CallType::Inbound, CallType::OutboundFollowup].choose(rng).expect("non-empty")
     } else {
         *[
-            CallType::Inbound, CallType::Inbound, CallType::Inbound, CallType::Inbound, CallType::OutboundLead,
-            CallType::OutboundFollowup, CallType::OutboundCampaign, CallType::OutboundOther,
+            CallType::Inbound,
+            CallType::Inbound,
+            CallType::Inbound,
+            CallType::Inbound,
+            CallType::OutboundLead,
+            CallType::OutboundFollowup,
+            CallType::OutboundCampaign,
+            CallType::OutboundOther,
         ]
         .choose(rng)
         .expect("non-empty")
     };
     let outcomes: &[(CallOutcome, u32)] = if billing {
         &[
-            (CallOutcome::PaymentPlan, 22), (CallOutcome::Information, 12), (CallOutcome::NoAnswer, 16),
-            (CallOutcome::Voicemail, 12), (CallOutcome::Busy, 5), (CallOutcome::Transferred, 8),
-            (CallOutcome::Failed, 3), (CallOutcome::Other, 6), (CallOutcome::InsuranceInquiry, 6), (CallOutcome::Booked, 4),
+            (CallOutcome::PaymentPlan, 22),
+            (CallOutcome::Information, 12),
+            (CallOutcome::NoAnswer, 16),
+            (CallOutcome::Voicemail, 12),
+            (CallOutcome::Busy, 5),
+            (CallOutcome::Transferred, 8),
+            (CallOutcome::Failed, 3),
+            (CallOutcome::Other, 6),
+            (CallOutcome::InsuranceInquiry, 6),
+            (CallOutcome::Booked, 4),
         ]
     } else {
         &[
-            (CallOutcome::Booked, 30), (CallOutcome::InsuranceInquiry, 16), (CallOutcome::Information, 14),
-            (CallOutcome::Transferred, 8), (CallOutcome::NoAnswer, 8), (CallOutcome::Voicemail, 7),
-            (CallOutcome::Busy, 3), (CallOutcome::Failed, 3), (CallOutcome::PaymentPlan, 4), (CallOutcome::Other, 4),
+            (CallOutcome::Booked, 30),
+            (CallOutcome::InsuranceInquiry, 16),
+            (CallOutcome::Information, 14),
+            (CallOutcome::Transferred, 8),
+            (CallOutcome::NoAnswer, 8),
+            (CallOutcome::Voicemail, 7),
+            (CallOutcome::Busy, 3),
+            (CallOutcome::Failed, 3),
+            (CallOutcome::PaymentPlan, 4),
+            (CallOutcome::Other, 4),
         ]
     };
     let outcome = outcomes.choose_weighted(rng, |(_, w)| *w).expect("weights are positive").0;
@@ -212,7 +240,12 @@ fn conversation(outcome: CallOutcome, customer: &str, insurer: Option<&str>) -> 
             "User: What time do you open on Saturday?\nAI: We're open 9 to 1 on Saturdays, with free parking behind the building.",
         ),
     };
-    (summary, format!("AI: Thank you for calling Riverside Dental, this is Riley. How can I help, {first}?\n{middle}\nAI: Is there anything else?\nUser: No, thanks. Bye."))
+    (
+        summary,
+        format!(
+            "AI: Thank you for calling Riverside Dental, this is Riley. How can I help, {first}?\n{middle}\nAI: Is there anything else?\nUser: No, thanks. Bye."
+        ),
+    )
 }
 
 /// Seeds the demo practice unless it already has agents (data persisted from

@@ -88,10 +88,7 @@ pub fn routes() -> Vec<Route> {
 
 /// Finds the route for a method and path, with its path parameters.
 pub fn find_route<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<(&'a Route, HashMap<String, String>)> {
-    routes
-        .iter()
-        .filter(|route| route.method() == method)
-        .find_map(|route| route.matches(path).map(|params| (route, params)))
+    routes.iter().filter(|route| route.method() == method).find_map(|route| route.matches(path).map(|params| (route, params)))
 }
 
 /// The parts of an incoming request the gateway needs.
@@ -109,13 +106,7 @@ pub struct Incoming<'a> {
 pub fn event(incoming: &Incoming<'_>, route: &Route, params: &HashMap<String, String>, claims: Option<&Value>) -> Value {
     let mut headers = serde_json::Map::new();
     for name in incoming.headers.keys() {
-        let joined = incoming
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(",");
+        let joined = incoming.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
         headers.insert(name.as_str().to_string(), Value::String(joined));
     }
     let (body, is_base64) = match std::str::from_utf8(incoming.body) {
@@ -234,10 +225,7 @@ mod template_tests {
 
     #[test]
     fn the_host_serves_exactly_the_templates_routes() {
-        let ours: BTreeSet<_> = routes()
-            .into_iter()
-            .map(|r| (r.function.logical_id().to_string(), r.key.to_string(), r.authorized))
-            .collect();
+        let ours: BTreeSet<_> = routes().into_iter().map(|r| (r.function.logical_id().to_string(), r.key.to_string(), r.authorized)).collect();
         assert_eq!(ours, template_routes());
     }
 }

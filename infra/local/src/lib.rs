@@ -23,14 +23,10 @@ use axum::{
     routing::get,
 };
 use callops_analytics::Analytics;
+use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
 use callops_dashboard::Dashboard;
 pub use callops_dashboard::SignIn;
-use callops_dialer::{
-    DialSettings, Dialer,
-    reconcile::ReconcileSettings,
-    vapi::VapiClient,
-};
-use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
+use callops_dialer::{DialSettings, Dialer, reconcile::ReconcileSettings, vapi::VapiClient};
 use callops_domain::DomainError;
 use callops_http::{ApiError, ORG_CLAIM, error_response};
 use callops_outbound::Outbound;
@@ -188,9 +184,7 @@ impl Host {
         let sign_in = options.page_sign_in.clone().unwrap_or_else(|| SignIn::Token { token: page_token(&options.tokens) });
         let dashboard = Dashboard::new(sign_in, PAGE_REFRESH_SECONDS).map_err(DomainError::Unavailable)?;
         let client = callops_aws::embedded::client_for_endpoint(&endpoint);
-        table::create_table(&client, TABLE)
-            .await
-            .map_err(|e| DomainError::Unavailable(format!("cannot create the table: {e}")))?;
+        table::create_table(&client, TABLE).await.map_err(|e| DomainError::Unavailable(format!("cannot create the table: {e}")))?;
         let store = DynamoStore::new(client, TABLE);
         if options.demo {
             demo::seed(&store, demo::DEMO_ORG, chrono::Utc::now()).await?;
@@ -210,14 +204,16 @@ impl Host {
         };
         let vapi = vapi.map_err(DomainError::Unavailable)?;
         let scheduler = LocalScheduler::new();
-        let dialer = Dialer::new(store.clone(), Arc::new(scheduler.clone()), vapi, Arc::new(callops_aws::secrets::SecretResolver::env_only()), options.dial.clone());
+        let dialer =
+            Dialer::new(store.clone(), Arc::new(scheduler.clone()), vapi, Arc::new(callops_aws::secrets::SecretResolver::env_only()), options.dial.clone());
         let restored = scheduler.restore(&store).await?;
         if restored > 0 {
             tracing::info!(restored, "scheduled attempts restored from the store");
         }
         let mut tasks = vec![scheduler.run(dialer.clone())];
         if let Some((every, settings)) = options.reconcile.clone() {
-            let (dialer, webhook) = (dialer.clone(), Webhook::new(store.clone(), WebhookAuth::new(options.vapi_credentials.clone()), Arc::new(scheduler.clone())));
+            let (dialer, webhook) =
+                (dialer.clone(), Webhook::new(store.clone(), WebhookAuth::new(options.vapi_credentials.clone()), Arc::new(scheduler.clone())));
             tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
@@ -280,17 +276,11 @@ impl Host {
     }
 
     /// Serves until `shutdown` resolves. The engine stops when the host is dropped.
-    pub async fn serve(
-        &self,
-        listener: tokio::net::TcpListener,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn serve(&self, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         if let Some(simulator) = &self.simulator {
             simulator.send_webhooks_to(format!("http://127.0.0.1:{}/webhooks/vapi", listener.local_addr()?.port()));
         }
-        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
     }
 }
 
@@ -330,14 +320,8 @@ async fn api_gateway(
     } else {
         None
     };
-    let incoming = Incoming {
-        method: method.as_str(),
-        path,
-        query: uri.query().unwrap_or_default(),
-        headers: &headers,
-        body: &body,
-        source_ip: peer.ip().to_string(),
-    };
+    let incoming =
+        Incoming { method: method.as_str(), path, query: uri.query().unwrap_or_default(), headers: &headers, body: &body, source_ip: peer.ip().to_string() };
     let event = gateway::event(&incoming, route, &params, claims.as_ref());
     let request = match gateway::lambda_request(&event) {
         Ok(request) => request,

@@ -145,11 +145,19 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         _ => callops::VapiBackend::default(),
     };
     let (dial, reconcile) = callops::dev_timings();
-    let options = HostOptions { data_dir: data_dir.clone(), dynamodb_endpoint: args.dynamodb_endpoint.clone(), tokens: tokens.clone(), demo: !args.no_demo, vapi_credentials, vapi, dial, reconcile, page_sign_in: None };
+    let options = HostOptions {
+        data_dir: data_dir.clone(),
+        dynamodb_endpoint: args.dynamodb_endpoint.clone(),
+        tokens: tokens.clone(),
+        demo: !args.no_demo,
+        vapi_credentials,
+        vapi,
+        dial,
+        reconcile,
+        page_sign_in: None,
+    };
     let host = Host::start(options).await.map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
     println!("CallOps is serving on http://{addr}");
@@ -222,8 +230,7 @@ async fn rollups(args: StoreArgs, repair: bool) -> Result<(), String> {
     let report = if repair { store.rebuild_rollups().await } else { store.verify_rollups().await }.map_err(|e| e.to_string())?;
     println!("checked {} calls against {} rollup items", report.calls, report.rollup_items);
     for drift in &report.drift {
-        let names: std::collections::BTreeSet<&str> =
-            drift.expected.counters().chain(drift.actual.counters()).map(|(name, _)| name).collect();
+        let names: std::collections::BTreeSet<&str> = drift.expected.counters().chain(drift.actual.counters()).map(|(name, _)| name).collect();
         let counters: Vec<String> = names
             .into_iter()
             .filter(|name| drift.expected.get(name) != drift.actual.get(name))

@@ -187,12 +187,7 @@ impl Batch {
 
 /// Reads the batch after `after` (the first when None), maps its rows and
 /// keeps the calls the store does not hold as they are. None past the end.
-async fn read_batch(
-    client: &tokio_postgres::Client,
-    store: &DynamoStore,
-    options: &MigrateOptions,
-    after: Option<&str>,
-) -> Result<Option<Batch>, String> {
+async fn read_batch(client: &tokio_postgres::Client, store: &DynamoStore, options: &MigrateOptions, after: Option<&str>) -> Result<Option<Batch>, String> {
     let pg = |e: tokio_postgres::Error| format!("PostgreSQL: {e}");
     let limit = options.batch.max(1) as i64;
     let clock = std::time::Instant::now();

@@ -66,8 +66,22 @@ pub struct VapiSimulator {
 
 /// The properties Vapi's `POST /call` accepts at the top level.
 const CREATE_CALL_FIELDS: &[&str] = &[
-    "assistantId", "assistant", "assistantOverrides", "squadId", "squad", "workflowId", "workflow", "workflowOverrides",
-    "phoneNumberId", "phoneNumber", "customerId", "customer", "customers", "name", "schedulePlan", "transport",
+    "assistantId",
+    "assistant",
+    "assistantOverrides",
+    "squadId",
+    "squad",
+    "workflowId",
+    "workflow",
+    "workflowOverrides",
+    "phoneNumberId",
+    "phoneNumber",
+    "customerId",
+    "customer",
+    "customers",
+    "name",
+    "schedulePlan",
+    "transport",
 ];
 
 fn bad_request(messages: Vec<String>) -> Response {
@@ -218,34 +232,54 @@ fn outcome(rng: &mut StdRng, call_type: &str) -> (&'static str, Option<Value>, b
     if call_type == "OUTBOUND_DEBT" || roll >= 90 {
         let success = rng.random_bool(0.45);
         let cents = rng.random_range(40..600) * 100;
-        return ("customer-ended-call", Some(json!({
-            "outcome": if success { "PAYMENT_PLAN" } else { "INFORMATION" }, "collectionAttempted": true,
-            "collectionSuccessful": success, "collectionAmountCents": if success { cents } else { 0 },
-            "paymentPlanDiscussed": success, "paymentPlanAmountCents": if success { cents } else { 0 },
-            "customerSentiment": if success { "positive" } else { "neutral" }, "callQuality": quality, "aiConfidence": 0.86,
-        })), false);
+        return (
+            "customer-ended-call",
+            Some(json!({
+                "outcome": if success { "PAYMENT_PLAN" } else { "INFORMATION" }, "collectionAttempted": true,
+                "collectionSuccessful": success, "collectionAmountCents": if success { cents } else { 0 },
+                "paymentPlanDiscussed": success, "paymentPlanAmountCents": if success { cents } else { 0 },
+                "customerSentiment": if success { "positive" } else { "neutral" }, "callQuality": quality, "aiConfidence": 0.86,
+            })),
+            false,
+        );
     }
     if roll < 60 {
-        return ("customer-ended-call", Some(json!({
-            "outcome": "BOOKED", "appointmentBooked": true, "insuranceVerified": rng.random_bool(0.7), "insuranceProvider": insurer,
-            "customerSentiment": "positive", "callQuality": quality, "aiConfidence": 0.93,
-        })), true);
+        return (
+            "customer-ended-call",
+            Some(json!({
+                "outcome": "BOOKED", "appointmentBooked": true, "insuranceVerified": rng.random_bool(0.7), "insuranceProvider": insurer,
+                "customerSentiment": "positive", "callQuality": quality, "aiConfidence": 0.93,
+            })),
+            true,
+        );
     }
     if roll < 72 {
-        return ("assistant-ended-call", Some(json!({
-            "outcome": "INSURANCE_INQUIRY", "insuranceVerified": true, "insuranceProvider": insurer,
-            "customerSentiment": "neutral", "callQuality": quality, "aiConfidence": 0.88,
-            "followUpRequired": rng.random_bool(0.3),
-        })), false);
+        return (
+            "assistant-ended-call",
+            Some(json!({
+                "outcome": "INSURANCE_INQUIRY", "insuranceVerified": true, "insuranceProvider": insurer,
+                "customerSentiment": "neutral", "callQuality": quality, "aiConfidence": 0.88,
+                "followUpRequired": rng.random_bool(0.3),
+            })),
+            false,
+        );
     }
     if roll < 80 {
-        return ("assistant-forwarded-call", Some(json!({
-            "outcome": "TRANSFERRED", "transferredTo": "Front desk", "customerSentiment": "neutral", "callQuality": quality, "aiConfidence": 0.8,
-        })), false);
+        return (
+            "assistant-forwarded-call",
+            Some(json!({
+                "outcome": "TRANSFERRED", "transferredTo": "Front desk", "customerSentiment": "neutral", "callQuality": quality, "aiConfidence": 0.8,
+            })),
+            false,
+        );
     }
-    ("customer-ended-call", Some(json!({
-        "outcome": "INFORMATION", "customerSentiment": "positive", "callQuality": quality, "aiConfidence": 0.9,
-    })), false)
+    (
+        "customer-ended-call",
+        Some(json!({
+            "outcome": "INFORMATION", "customerSentiment": "positive", "callQuality": quality, "aiConfidence": 0.9,
+        })),
+        false,
+    )
 }
 
 fn pause(rng: &mut StdRng, (from, to): (u64, u64)) -> Duration {
@@ -256,7 +290,13 @@ fn pause(rng: &mut StdRng, (from, to): (u64, u64)) -> Duration {
 async fn play(sim: Arc<Sim>, id: String) {
     let seed = id.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     let mut rng = StdRng::seed_from_u64(seed);
-    let call_type = sim.calls.lock().expect("never poisoned").get(&id).and_then(|c| c.pointer("/assistantOverrides/variableValues/callType").and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
+    let call_type = sim
+        .calls
+        .lock()
+        .expect("never poisoned")
+        .get(&id)
+        .and_then(|c| c.pointer("/assistantOverrides/variableValues/callType").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default();
     let (ended_reason, analysis, booked) = outcome(&mut rng, &call_type);
     let answered = !matches!(ended_reason, "customer-did-not-answer" | "customer-busy");
 
@@ -273,15 +313,24 @@ async fn play(sim: Arc<Sim>, id: String) {
     let seconds: i64 = if answered { rng.random_range(35..420) } else { 0 };
     let ended = started + chrono::Duration::seconds(seconds);
     let cost = if answered { 0.02 + seconds as f64 * 0.0011 } else { 0.01 };
-    let name = sim.calls.lock().expect("never poisoned").get(&id).and_then(|c| c.pointer("/customer/name").and_then(Value::as_str).map(str::to_string)).unwrap_or_else(|| "there".into());
+    let name = sim
+        .calls
+        .lock()
+        .expect("never poisoned")
+        .get(&id)
+        .and_then(|c| c.pointer("/customer/name").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| "there".into());
     let transcript = if answered {
         format!("AI: Hi {name}, this is the practice calling.\nUser: Oh hi, yes.\nAI: I'm calling about your visit.\nUser: Sure, go ahead.\n")
     } else {
         String::new()
     };
-    let mut messages = vec![json!({"role": "bot", "message": format!("Hi {name}, this is the practice calling."), "time": started.timestamp_millis(), "secondsFromStart": 0})];
+    let mut messages =
+        vec![json!({"role": "bot", "message": format!("Hi {name}, this is the practice calling."), "time": started.timestamp_millis(), "secondsFromStart": 0})];
     if booked {
-        messages.push(json!({"role": "tool_calls", "toolCalls": [{"id": "tool-1", "type": "function", "function": {"name": "bookAppointment", "arguments": "{}"}}]}));
+        messages.push(
+            json!({"role": "tool_calls", "toolCalls": [{"id": "tool-1", "type": "function", "function": {"name": "bookAppointment", "arguments": "{}"}}]}),
+        );
     }
     let report = json!({
         "type": "end-of-call-report", "endedReason": ended_reason,

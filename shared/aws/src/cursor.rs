@@ -54,11 +54,7 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_and_garbage_is_refused() {
-        let cursor = Cursor {
-            index: "byOrg".into(),
-            partition: String::new(),
-            sort_key: "2024-02-07T09:30:00.000Z#abc".into(),
-        };
+        let cursor = Cursor { index: "byOrg".into(), partition: String::new(), sort_key: "2024-02-07T09:30:00.000Z#abc".into() };
         assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
         for forged in ["", "not-base64!", "eyJ4IjoxfQ", &URL_SAFE_NO_PAD.encode(br#"{"i":"byOrg","p":"","k":"nope"}"#)] {
             let err = Cursor::decode(forged).unwrap_err();

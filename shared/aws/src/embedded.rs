@@ -25,19 +25,15 @@ impl EmbeddedDynamo {
 
     /// An engine whose data lives in a SQLite file under `dir`.
     pub async fn on_disk(dir: &Path) -> Result<Self, DomainError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| DomainError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| DomainError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let file = dir.join("callops.db");
-        let db = Database::new(&file.to_string_lossy())
-            .map_err(|e| DomainError::Unavailable(format!("embedded engine at {}: {e}", file.display())))?;
+        let db = Database::new(&file.to_string_lossy()).map_err(|e| DomainError::Unavailable(format!("embedded engine at {}: {e}", file.display())))?;
         Self::serve(db, "127.0.0.1:0".parse().expect("a socket address")).await
     }
 
     /// Serves `db` on `addr` (port 0 picks a free one) until dropped.
     pub async fn serve(db: Database, addr: SocketAddr) -> Result<Self, DomainError> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| DomainError::Unavailable(format!("cannot listen on {addr}: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| DomainError::Unavailable(format!("cannot listen on {addr}: {e}")))?;
         let local = listener.local_addr().map_err(|e| DomainError::Unavailable(e.to_string()))?;
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -101,23 +101,11 @@ pub fn index_entries(call: &CallLog) -> Vec<(Index, String, String)> {
         entries.push((table::BY_AGENT, index_pk(table::BY_AGENT, org_id, &call.voice_agent_id), sk.clone()));
         entries.push((table::BY_ORG, index_pk(table::BY_ORG, org_id, ""), sk));
     }
-    entries.push((
-        table::BY_TYPE,
-        index_pk(table::BY_TYPE, org_id, call.call_type.as_str()),
-        index_sk(&started_or_created, &call.id),
-    ));
+    entries.push((table::BY_TYPE, index_pk(table::BY_TYPE, org_id, call.call_type.as_str()), index_sk(&started_or_created, &call.id)));
     if let Some(outcome) = call.outcome {
-        entries.push((
-            table::BY_OUTCOME,
-            index_pk(table::BY_OUTCOME, org_id, outcome.as_str()),
-            index_sk(&started_or_created, &call.id),
-        ));
+        entries.push((table::BY_OUTCOME, index_pk(table::BY_OUTCOME, org_id, outcome.as_str()), index_sk(&started_or_created, &call.id)));
     }
-    entries.push((
-        table::BY_STATUS,
-        index_pk(table::BY_STATUS, org_id, call.status.as_str()),
-        index_sk(&call.updated_at, &call.id),
-    ));
+    entries.push((table::BY_STATUS, index_pk(table::BY_STATUS, org_id, call.status.as_str()), index_sk(&call.updated_at, &call.id)));
     if let Some(campaign) = &call.campaign_id {
         let at = call.scheduled_at.unwrap_or(call.created_at);
         entries.push((table::BY_CAMPAIGN, index_pk(table::BY_CAMPAIGN, org_id, campaign), index_sk(&at, &call.id)));

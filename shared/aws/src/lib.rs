@@ -13,13 +13,13 @@
 pub mod cursor;
 pub mod import;
 pub mod keys;
+pub mod lambda_env;
 pub mod outbound;
 pub mod rollup;
 pub mod scheduler;
 pub mod secrets;
 pub mod store;
 pub mod table;
-pub mod lambda_env;
 
 #[cfg(feature = "embedded")]
 pub mod embedded;

@@ -125,9 +125,7 @@ impl DynamoStore {
             .map_err(unavailable)?;
         let items: Vec<DoNotCallEntry> = output.items().iter().map(do_not_call_entry).collect();
         let next_cursor = match (&output.last_evaluated_key, items.last()) {
-            (Some(_), Some(last)) => Some(
-                Cursor { index: DO_NOT_CALL_CURSOR.into(), partition: String::new(), sort_key: last.phone_number.clone() }.encode(),
-            ),
+            (Some(_), Some(last)) => Some(Cursor { index: DO_NOT_CALL_CURSOR.into(), partition: String::new(), sort_key: last.phone_number.clone() }.encode()),
             _ => None,
         };
         Ok(Page { items, next_cursor })
@@ -138,10 +136,8 @@ impl DynamoStore {
         let unique: Vec<&String> = numbers.iter().collect::<HashSet<_>>().into_iter().collect();
         let mut listed = HashSet::new();
         for chunk in unique.chunks(100) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|number| HashMap::from([(PK.to_string(), s(keys::do_not_call_pk(org_id))), (SK.to_string(), s(number.as_str()))]))
-                .collect();
+            let keys: Vec<Item> =
+                chunk.iter().map(|number| HashMap::from([(PK.to_string(), s(keys::do_not_call_pk(org_id))), (SK.to_string(), s(number.as_str()))])).collect();
             let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().expect("keys are set"));
             while let Some(request) = pending.take() {
                 let output = self.client().batch_get_item().request_items(self.table(), request).send().await.map_err(unavailable)?;

@@ -83,14 +83,8 @@ pub fn rollup_keys(call: &CallLog) -> Vec<RollupKey> {
         .into_iter()
         .flat_map(|scope| {
             [
-                RollupKey {
-                    pk: hour_pk(&call.org_id, scope, &started.format("%Y-%m").to_string()),
-                    sk: format!("{}#{shard}", hour_key(&started)),
-                },
-                RollupKey {
-                    pk: day_pk(&call.org_id, scope, &started.format("%Y").to_string()),
-                    sk: format!("{}#{shard}", day_key(&started)),
-                },
+                RollupKey { pk: hour_pk(&call.org_id, scope, &started.format("%Y-%m").to_string()), sk: format!("{}#{shard}", hour_key(&started)) },
+                RollupKey { pk: day_pk(&call.org_id, scope, &started.format("%Y").to_string()), sk: format!("{}#{shard}", day_key(&started)) },
             ]
         })
         .collect()
@@ -136,15 +130,10 @@ pub(crate) fn rollup_update(table: &str, key: &RollupKey, delta: &Tally) -> Upda
         .expression_attribute_values(":kind", AttributeValue::S(ROLLUP_KIND.into()));
     let mut adds = Vec::new();
     for (i, (name, value)) in delta.counters().enumerate() {
-        update = update
-            .expression_attribute_names(format!("#c{i}"), name)
-            .expression_attribute_values(format!(":c{i}"), AttributeValue::N(value.to_string()));
+        update = update.expression_attribute_names(format!("#c{i}"), name).expression_attribute_values(format!(":c{i}"), AttributeValue::N(value.to_string()));
         adds.push(format!("#c{i} :c{i}"));
     }
-    update
-        .update_expression(format!("SET #kind = :kind ADD {}", adds.join(", ")))
-        .build()
-        .expect("table, key and expression are set")
+    update.update_expression(format!("SET #kind = :kind ADD {}", adds.join(", "))).build().expect("table, key and expression are set")
 }
 
 /// Reads a rollup item's counters.
@@ -292,10 +281,7 @@ impl DynamoStore {
         let report = self.verify_rollups().await?;
         // 25 items to a request (BatchWriteItem's most), a few requests at a time.
         let writes: Vec<WriteRequest> = report.drift.iter().map(|d| rollup_write(&d.key, &d.expected)).collect();
-        futures::stream::iter(writes.chunks(25).map(|chunk| self.write_batch(chunk.to_vec())))
-            .buffer_unordered(8)
-            .try_collect::<Vec<()>>()
-            .await?;
+        futures::stream::iter(writes.chunks(25).map(|chunk| self.write_batch(chunk.to_vec()))).buffer_unordered(8).try_collect::<Vec<()>>().await?;
         Ok(report)
     }
 

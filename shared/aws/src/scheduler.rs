@@ -8,9 +8,7 @@ use aws_sdk_scheduler::{
     Client,
     error::{DisplayErrorContext, SdkError},
     operation::{create_schedule::CreateScheduleError, delete_schedule::DeleteScheduleError},
-    types::{
-        ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState, Target,
-    },
+    types::{ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState, Target},
 };
 use callops_domain::{
     DomainError,
@@ -92,12 +90,7 @@ impl EventBridgeScheduler {
             .arn(&self.target.dialer_arn)
             .role_arn(&self.target.role_arn)
             .input(input)
-            .retry_policy(
-                RetryPolicy::builder()
-                    .maximum_event_age_in_seconds(MAX_EVENT_AGE_SECONDS)
-                    .maximum_retry_attempts(MAX_RETRY_ATTEMPTS)
-                    .build(),
-            )
+            .retry_policy(RetryPolicy::builder().maximum_event_age_in_seconds(MAX_EVENT_AGE_SECONDS).maximum_retry_attempts(MAX_RETRY_ATTEMPTS).build())
             .dead_letter_config(DeadLetterConfig::builder().arn(&self.target.dead_letter_arn).build())
             .build()
             .map_err(|e| DomainError::Unavailable(format!("schedule target: {e}")))

@@ -28,7 +28,8 @@ impl SecretResolver {
     /// The client a Lambda function uses (`AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured; see [`crate::lambda_env`]).
     pub fn in_lambda() -> Self {
         use crate::lambda_env;
-        let mut config = aws_sdk_secretsmanager::Config::builder().behavior_version(lambda_env::behavior_version()).credentials_provider(lambda_env::credentials());
+        let mut config =
+            aws_sdk_secretsmanager::Config::builder().behavior_version(lambda_env::behavior_version()).credentials_provider(lambda_env::credentials());
         config.set_region(lambda_env::region()).set_endpoint_url(lambda_env::endpoint("SECRETS_MANAGER"));
         Self::with_client(Client::from_conf(config.build()))
     }

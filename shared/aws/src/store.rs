@@ -12,14 +12,14 @@ use aws_sdk_dynamodb::{
     Client,
     error::{DisplayErrorContext, SdkError},
     operation::{put_item::PutItemError, transact_write_items::TransactWriteItemsError},
-    types::{AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, Update, ReturnConsumedCapacity, Select, TransactWriteItem, WriteRequest, PutRequest},
+    types::{AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, PutRequest, ReturnConsumedCapacity, Select, TransactWriteItem, Update, WriteRequest},
 };
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, DomainError, VoiceAgent, analytics::CallFacts, time};
+use chrono::{DateTime, Utc};
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
 };
-use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, DomainError, VoiceAgent, analytics::CallFacts, time};
-use chrono::{DateTime, Utc};
 
 use crate::{
     cursor::Cursor,
@@ -219,8 +219,7 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
 /// Serialises a domain value into an item, leaving out absent fields rather
 /// than storing NULLs.
 pub(crate) fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, DomainError> {
-    let mut item: Item = serde_dynamo::to_item(value)
-        .map_err(|e| DomainError::Unavailable(format!("cannot serialise item: {e}")))?;
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| DomainError::Unavailable(format!("cannot serialise item: {e}")))?;
     item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
     Ok(item)
 }
@@ -551,8 +550,7 @@ impl DynamoStore {
     async fn batch_get_calls(&self, call_pks: &[String]) -> Result<HashMap<String, StoredCall>, DomainError> {
         let mut calls = HashMap::with_capacity(call_pks.len());
         for chunk in call_pks.chunks(100) {
-            let keys: Vec<Item> =
-                chunk.iter().map(|pk| HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(keys::CALL_SK))])).collect();
+            let keys: Vec<Item> = chunk.iter().map(|pk| HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(keys::CALL_SK))])).collect();
             let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().expect("keys are set"));
             while let Some(request) = pending.take() {
                 let output = self
@@ -585,11 +583,7 @@ impl DynamoStore {
 
     /// A small operator record (a migration's checkpoint, say) in the tenant's partition `name`.
     pub async fn put_marker(&self, org_id: &str, name: &str, fields: &[(&str, String)]) -> Result<(), DomainError> {
-        let mut item = HashMap::from([
-            (PK.to_string(), s(keys::marker_pk(org_id, name))),
-            (SK.to_string(), s(name)),
-            (KIND.to_string(), s("marker")),
-        ]);
+        let mut item = HashMap::from([(PK.to_string(), s(keys::marker_pk(org_id, name))), (SK.to_string(), s(name)), (KIND.to_string(), s("marker"))]);
         for (field, value) in fields {
             item.insert((*field).to_string(), s(value.as_str()));
         }
@@ -609,10 +603,14 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(output.item.map(|item| item.into_iter().filter_map(|(k, v)| match v {
-            AttributeValue::S(text) => Some((k, text)),
-            _ => None,
-        }).collect()))
+        Ok(output.item.map(|item| {
+            item.into_iter()
+                .filter_map(|(k, v)| match v {
+                    AttributeValue::S(text) => Some((k, text)),
+                    _ => None,
+                })
+                .collect()
+        }))
     }
 
     /// How many of a tenant's calls one index holds in `window` (reads keys only).
@@ -656,15 +654,15 @@ impl DynamoStore {
                 .map_err(|e| put_conflict(e, DomainError::NotFound { what: "voice agent" }))?;
             return Ok(());
         }
-        let tenant = HashMap::from([
-            (PK.to_string(), s(keys::TENANTS_PK)),
-            (SK.to_string(), s(&agent.org_id)),
-            (KIND.to_string(), s("tenant")),
-        ]);
+        let tenant = HashMap::from([(PK.to_string(), s(keys::TENANTS_PK)), (SK.to_string(), s(&agent.org_id)), (KIND.to_string(), s("tenant"))]);
         self.client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build())
-            .transact_items(TransactWriteItem::builder().put(Put::builder().table_name(&self.table).set_item(Some(tenant)).build().expect("table and item are set")).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(Put::builder().table_name(&self.table).set_item(Some(tenant)).build().expect("table and item are set"))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| transaction_conflict(e, DomainError::conflict("agent_exists", format!("agent {} already exists", agent.id))))?;
@@ -727,11 +725,7 @@ impl DynamoStore {
     }
 
     /// Calls `each` with every item of a kind, page by page (operator tasks).
-    pub(crate) async fn scan_kind(
-        &self,
-        kind: &str,
-        mut each: impl FnMut(Item) -> Result<(), DomainError>,
-    ) -> Result<(), DomainError> {
+    pub(crate) async fn scan_kind(&self, kind: &str, mut each: impl FnMut(Item) -> Result<(), DomainError>) -> Result<(), DomainError> {
         let mut pages = self
             .client
             .scan()
@@ -780,20 +774,10 @@ impl DynamoStore {
         for chunk in requests.chunks(25) {
             let mut pending: Vec<WriteRequest> = chunk
                 .iter()
-                .map(|item| {
-                    WriteRequest::builder()
-                        .put_request(PutRequest::builder().set_item(Some(item.clone())).build().expect("item is set"))
-                        .build()
-                })
+                .map(|item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item.clone())).build().expect("item is set")).build())
                 .collect();
             while !pending.is_empty() {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
+                let output = self.client.batch_write_item().request_items(&self.table, pending).send().await.map_err(unavailable)?;
                 pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
             }
         }
@@ -805,19 +789,23 @@ impl DynamoStore {
         let at = call.updated_at;
         match write {
             // The first time and reason a number was added stay.
-            AlongWithCall::DoNotCall { number, reason } => TransactWriteItem::builder().update(Update::builder()
-                .table_name(&self.table)
-                .key(PK, s(keys::do_not_call_pk(&call.org_id)))
-                .key(SK, s(number))
-                .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
-                .expression_attribute_names("#kind", KIND)
-                .expression_attribute_names("#added", "addedAt")
-                .expression_attribute_names("#reason", "reason")
-                .expression_attribute_values(":kind", s("doNotCall"))
-                .expression_attribute_values(":at", s(time::format(&at)))
-                .expression_attribute_values(":reason", s(reason))
-                .build()
-                .expect("table, key and expression are set")).build(),
+            AlongWithCall::DoNotCall { number, reason } => TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .key(PK, s(keys::do_not_call_pk(&call.org_id)))
+                        .key(SK, s(number))
+                        .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
+                        .expression_attribute_names("#kind", KIND)
+                        .expression_attribute_names("#added", "addedAt")
+                        .expression_attribute_names("#reason", "reason")
+                        .expression_attribute_values(":kind", s("doNotCall"))
+                        .expression_attribute_values(":at", s(time::format(&at)))
+                        .expression_attribute_values(":reason", s(reason))
+                        .build()
+                        .expect("table, key and expression are set"),
+                )
+                .build(),
             AlongWithCall::TakeSlot { max } => TransactWriteItem::builder()
                 .update(
                     Update::builder()

@@ -1,9 +1,6 @@
 //! Store behaviour against the embedded engine; every test has a database of its own.
 
-use callops_domain::{
-    CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent,
-    call::new_call_id, time,
-};
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent, call::new_call_id, time};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
@@ -179,10 +176,7 @@ async fn queries_page_with_cursors_newest_first() {
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let page = store
-            .query_calls("acme", &PageRequest { newest_first: true, cursor: cursor.as_deref(), ..PageRequest::new(&by_agent, 10) })
-            .await
-            .unwrap();
+        let page = store.query_calls("acme", &PageRequest { newest_first: true, cursor: cursor.as_deref(), ..PageRequest::new(&by_agent, 10) }).await.unwrap();
         pages += 1;
         seen.extend(page.items);
         match page.next_cursor {
@@ -194,14 +188,8 @@ async fn queries_page_with_cursors_newest_first() {
     assert_eq!(ids(&seen), ids(&calls));
 
     // A cursor from one query is refused by another, and garbage is refused.
-    let first = store
-        .query_calls("acme", &PageRequest { newest_first: true, ..PageRequest::new(&by_agent, 10) })
-        .await
-        .unwrap();
-    let err = store
-        .query_calls("acme", &PageRequest { cursor: first.next_cursor.as_deref(), ..PageRequest::new(&CallQuery::ByOrg, 10) })
-        .await
-        .unwrap_err();
+    let first = store.query_calls("acme", &PageRequest { newest_first: true, ..PageRequest::new(&by_agent, 10) }).await.unwrap();
+    let err = store.query_calls("acme", &PageRequest { cursor: first.next_cursor.as_deref(), ..PageRequest::new(&CallQuery::ByOrg, 10) }).await.unwrap_err();
     assert!(matches!(err, DomainError::Invalid { code: "invalid_cursor", .. }));
     let err = store.query_calls("acme", &PageRequest { cursor: Some("bogus"), ..PageRequest::new(&CallQuery::ByOrg, 10) }).await.unwrap_err();
     assert!(matches!(err, DomainError::Invalid { code: "invalid_cursor", .. }));
@@ -252,16 +240,10 @@ async fn a_caller_narrowed_to_some_agents_sees_only_their_calls() {
         }
     }
     let allowed = vec!["agent-a".to_string()];
-    let page = store
-        .query_calls("acme", &PageRequest { only_agents: Some(&allowed), ..PageRequest::new(&CallQuery::ByOrg, 3) })
-        .await
-        .unwrap();
+    let page = store.query_calls("acme", &PageRequest { only_agents: Some(&allowed), ..PageRequest::new(&CallQuery::ByOrg, 3) }).await.unwrap();
     assert_eq!(ids(&page.items), ids(&mine[..3]));
     let rest = store
-        .query_calls(
-            "acme",
-            &PageRequest { only_agents: Some(&allowed), cursor: page.next_cursor.as_deref(), ..PageRequest::new(&CallQuery::ByOrg, 3) },
-        )
+        .query_calls("acme", &PageRequest { only_agents: Some(&allowed), cursor: page.next_cursor.as_deref(), ..PageRequest::new(&CallQuery::ByOrg, 3) })
         .await
         .unwrap();
     assert_eq!(ids(&rest.items), ids(&mine[3..]));
@@ -402,11 +384,8 @@ async fn an_import_keeps_the_rollups_exact_and_refuses_only_what_the_table_will_
     assert!(store.verify_rollups().await.unwrap().drift.is_empty());
 
     // The same import again: every call is there, nothing counts twice.
-    let again: Vec<ImportCall> = imports
-        .iter()
-        .filter(|i| i.call.id != imports[7].call.id)
-        .map(|i| ImportCall { stored: None, call: i.call.clone() })
-        .collect();
+    let again: Vec<ImportCall> =
+        imports.iter().filter(|i| i.call.id != imports[7].call.id).map(|i| ImportCall { stored: None, call: i.call.clone() }).collect();
     let refused = store.import_calls(&again, 4).await.unwrap();
     assert!(refused.is_empty(), "a call already as imported is not a refusal: {refused:?}");
     assert_eq!(store.all_calls().await.unwrap().len(), 2 + 299);

@@ -6,8 +6,7 @@
 //! and index serves.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 
 /// The base table's partition and sort key attributes.
@@ -39,8 +38,19 @@ pub enum Projected {
 /// The call fields the `byAgent` and `byOrg` indexes project: exactly the
 /// fields of `CallFacts` (a test keeps them equal).
 pub const ANALYTICS_FIELDS: &[&str] = &[
-    "id", "voiceAgentId", "callType", "callStartedAt", "outcome", "duration", "insuranceVerified",
-    "paymentPlanDiscussed", "paymentPlanAmount", "collectionAttempt", "collectionSuccess", "collectionAmount", "costCents",
+    "id",
+    "voiceAgentId",
+    "callType",
+    "callStartedAt",
+    "outcome",
+    "duration",
+    "insuranceVerified",
+    "paymentPlanDiscussed",
+    "paymentPlanAmount",
+    "collectionAttempt",
+    "collectionSuccess",
+    "collectionAmount",
+    "costCents",
 ];
 
 /// A tenant's calls per voice agent, by start time.
@@ -60,8 +70,7 @@ pub const CAMPAIGN_FIELDS: &[&str] = &["voiceAgentId", "status", "outcome"];
 pub const SCHEDULED_FIELDS: &[&str] = &["voiceAgentId"];
 
 /// A campaign's calls, by scheduled (or creation) time.
-pub const BY_CAMPAIGN: Index =
-    Index { name: "byCampaign", pk: "byCampaignPk", sk: "byCampaignSk", projection: Projected::Fields(CAMPAIGN_FIELDS) };
+pub const BY_CAMPAIGN: Index = Index { name: "byCampaign", pk: "byCampaignPk", sk: "byCampaignSk", projection: Projected::Fields(CAMPAIGN_FIELDS) };
 /// A tenant's calls waiting in status SCHEDULED, soonest first.
 pub const BY_SCHEDULED_AT: Index =
     Index { name: "byScheduledAt", pk: "byScheduledAtPk", sk: "byScheduledAtSk", projection: Projected::Fields(SCHEDULED_FIELDS) };
@@ -69,19 +78,11 @@ pub const BY_SCHEDULED_AT: Index =
 pub const INDEXES: [Index; 7] = [BY_AGENT, BY_ORG, BY_TYPE, BY_OUTCOME, BY_STATUS, BY_CAMPAIGN, BY_SCHEDULED_AT];
 
 fn string_attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .expect("name and type are set")
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("name and type are set")
 }
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .expect("name and type are set")
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().expect("name and type are set")
 }
 
 /// Every attribute that is part of a key, with its type.
@@ -95,10 +96,7 @@ pub fn attribute_definitions() -> Vec<AttributeDefinition> {
 }
 
 fn included(fields: &[&str]) -> Projection {
-    Projection::builder()
-        .projection_type(ProjectionType::Include)
-        .set_non_key_attributes(Some(fields.iter().map(|f| f.to_string()).collect()))
-        .build()
+    Projection::builder().projection_type(ProjectionType::Include).set_non_key_attributes(Some(fields.iter().map(|f| f.to_string()).collect())).build()
 }
 
 fn projection(projected: Projected) -> Projection {
@@ -198,16 +196,10 @@ mod tests {
         let template = template();
         let table = &template["Resources"]["CallOpsTable"]["Properties"];
         assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
-        assert_eq!(
-            table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
-            Some(true)
-        );
+        assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
 
         let declared = strings(&table["AttributeDefinitions"], "AttributeType");
-        let ours: BTreeSet<_> = attribute_definitions()
-            .iter()
-            .map(|a| (a.attribute_name().to_string(), a.attribute_type().as_str().to_string()))
-            .collect();
+        let ours: BTreeSet<_> = attribute_definitions().iter().map(|a| (a.attribute_name().to_string(), a.attribute_type().as_str().to_string())).collect();
         assert_eq!(declared, ours);
 
         let base = strings(&table["KeySchema"], "KeyType");
@@ -230,18 +222,9 @@ mod tests {
         let our_indexes: BTreeSet<_> = global_secondary_indexes()
             .iter()
             .map(|gsi| {
-                let keys = gsi
-                    .key_schema()
-                    .iter()
-                    .map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string()))
-                    .collect::<BTreeSet<_>>();
+                let keys = gsi.key_schema().iter().map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string())).collect::<BTreeSet<_>>();
                 let projection = gsi.projection().unwrap();
-                (
-                    gsi.index_name().to_string(),
-                    keys,
-                    projection.projection_type().unwrap().as_str().to_string(),
-                    projection.non_key_attributes().to_vec(),
-                )
+                (gsi.index_name().to_string(), keys, projection.projection_type().unwrap().as_str().to_string(), projection.non_key_attributes().to_vec())
             })
             .collect();
         assert_eq!(declared_indexes, our_indexes);

@@ -58,10 +58,7 @@ impl CallingHours {
 
     pub fn new(start_minute: u16, end_minute: u16) -> Result<Self, DomainError> {
         if start_minute >= end_minute || end_minute > 24 * 60 {
-            return Err(DomainError::invalid(
-                "invalid_calling_hours",
-                "calling hours must start before they end, within one day (00:00 to 24:00)",
-            ));
+            return Err(DomainError::invalid("invalid_calling_hours", "calling hours must start before they end, within one day (00:00 to 24:00)"));
         }
         Ok(CallingHours { start: start_minute, end: end_minute })
     }
@@ -83,8 +80,7 @@ impl CallingHours {
         if self.allows(at, zone) {
             return at;
         }
-        let opening = NaiveTime::from_num_seconds_from_midnight_opt(u32::from(self.start) * 60, 0)
-            .expect("start is within the day");
+        let opening = NaiveTime::from_num_seconds_from_midnight_opt(u32::from(self.start) * 60, 0).expect("start is within the day");
         let mut day = at.with_timezone(&zone).date_naive();
         for _ in 0..3 {
             let candidate = time::local_to_utc(zone, day.and_time(opening));
@@ -259,9 +255,8 @@ impl AgentInput {
             Some(_) => return Err(invalid("invalid_agent_id", "id must be 1 to 64 letters, digits, - or _ (and not \"unassigned\")")),
             None => uuid::Uuid::now_v7().to_string(),
         };
-        let required = |value: &Option<String>, code: &'static str, what: &str| {
-            value.is_none().then(|| invalid(code, &format!("{what} is required"))).map_or(Ok(()), Err)
-        };
+        let required =
+            |value: &Option<String>, code: &'static str, what: &str| value.is_none().then(|| invalid(code, &format!("{what} is required"))).map_or(Ok(()), Err);
         required(&self.name, "invalid_name", "name")?;
         required(&self.vapi_assistant_id, "invalid_vapi_assistant_id", "vapiAssistantId")?;
         required(&self.time_zone, "invalid_time_zone", "timeZone")?;
@@ -316,9 +311,7 @@ impl AgentInput {
             next.vapi_phone_number_id = None;
         }
         if let Some(zone) = self.time_zone {
-            next.time_zone = zone
-                .parse()
-                .map_err(|_| invalid("invalid_time_zone", "timeZone must be an IANA time zone name, e.g. America/New_York"))?;
+            next.time_zone = zone.parse().map_err(|_| invalid("invalid_time_zone", "timeZone must be an IANA time zone name, e.g. America/New_York"))?;
         }
         if let Some(hours) = self.calling_hours {
             next.calling_hours = CallingHours::new(hours.start, hours.end)?;
@@ -390,15 +383,14 @@ mod input_tests {
             (format!(r#"{{{base},"vapiPhoneNumberId":"pn","maxConcurrentCalls":0}}"#), "invalid_max_concurrent_calls"),
             (format!(r#"{{{base},"vapiPhoneNumberId":"pn","callingHours":{{"start":"21:00","end":"08:00"}}}}"#), "invalid_calling_hours"),
             (format!(r#"{{{base},"vapiPhoneNumberId":"pn","retryPolicy":{{"maxAttempts":3,"delaysMinutes":[]}}}}"#), "invalid_retry_policy"),
-            (
-                format!(r#"{{{base},"twilioNumber":{{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"raw-token"}}}}"#),
-                "invalid_twilio_number",
-            ),
+            (format!(r#"{{{base},"twilioNumber":{{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"raw-token"}}}}"#), "invalid_twilio_number"),
         ] {
             let parsed: AgentInput = serde_json::from_str(&json).unwrap();
             assert_eq!(code(parsed.create("acme", now).unwrap_err()), expected, "{json}");
         }
-        let twilio = input(r#"{"name":"A","vapiAssistantId":"asst","timeZone":"UTC","twilioNumber":{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"arn:aws:secretsmanager:us-east-1:1:secret:t"}}"#);
+        let twilio = input(
+            r#"{"name":"A","vapiAssistantId":"asst","timeZone":"UTC","twilioNumber":{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"arn:aws:secretsmanager:us-east-1:1:secret:t"}}"#,
+        );
         assert!(twilio.create("acme", now).unwrap().twilio_number.is_some());
     }
 }

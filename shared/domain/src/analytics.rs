@@ -428,8 +428,18 @@ mod tests {
     #[test]
     fn counter_names_are_distinct() {
         let mut names: Vec<String> = [
-            CALLS, BOOKED, DURATION_SECONDS, CALLS_WITH_DURATION, INSURANCE_VERIFIED, PAYMENT_PLANS, PAYMENT_PLAN_CENTS,
-            COLLECTION_ATTEMPTS, COLLECTION_SUCCESSES, COLLECTED_CENTS, COST_CENTS, CALLS_WITH_COST,
+            CALLS,
+            BOOKED,
+            DURATION_SECONDS,
+            CALLS_WITH_DURATION,
+            INSURANCE_VERIFIED,
+            PAYMENT_PLANS,
+            PAYMENT_PLAN_CENTS,
+            COLLECTION_ATTEMPTS,
+            COLLECTION_SUCCESSES,
+            COLLECTED_CENTS,
+            COST_CENTS,
+            CALLS_WITH_COST,
         ]
         .iter()
         .map(|n| n.to_string())
@@ -514,14 +524,8 @@ mod tests {
     #[test]
     fn a_window_splits_into_days_hours_and_two_partial_hours() {
         let plan = WindowPlan::new(at("2024-02-05T22:15:00.500Z"), at("2024-02-08T03:10:00Z"));
-        assert_eq!(plan.raw, vec![
-            (at("2024-02-05T22:15:00.500Z"), at("2024-02-05T23:00:00Z")),
-            (at("2024-02-08T03:00:00Z"), at("2024-02-08T03:10:00Z")),
-        ]);
-        assert_eq!(plan.hours, vec![
-            (at("2024-02-05T23:00:00Z"), at("2024-02-06T00:00:00Z")),
-            (at("2024-02-08T00:00:00Z"), at("2024-02-08T03:00:00Z")),
-        ]);
+        assert_eq!(plan.raw, vec![(at("2024-02-05T22:15:00.500Z"), at("2024-02-05T23:00:00Z")), (at("2024-02-08T03:00:00Z"), at("2024-02-08T03:10:00Z")),]);
+        assert_eq!(plan.hours, vec![(at("2024-02-05T23:00:00Z"), at("2024-02-06T00:00:00Z")), (at("2024-02-08T00:00:00Z"), at("2024-02-08T03:00:00Z")),]);
         assert_eq!(plan.days, Some((at("2024-02-06T00:00:00Z"), at("2024-02-08T00:00:00Z"))));
 
         let aligned = WindowPlan::new(at("2024-02-01T00:00:00Z"), at("2024-02-08T00:00:00Z"));

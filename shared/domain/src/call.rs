@@ -109,14 +109,7 @@ impl CallType {
 /// Terminal statuses never reopen: a retry after a missed call is a new call.
 impl CallStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            CallStatus::Completed
-                | CallStatus::Missed
-                | CallStatus::Voicemail
-                | CallStatus::Failed
-                | CallStatus::Cancelled
-        )
+        matches!(self, CallStatus::Completed | CallStatus::Missed | CallStatus::Voicemail | CallStatus::Failed | CallStatus::Cancelled)
     }
 
     /// How far along the lifecycle a status is; a report about the call may only
@@ -143,14 +136,7 @@ impl CallStatus {
 
     /// The checked transition: `Conflict` when the lifecycle forbids it.
     pub fn transition(self, next: CallStatus) -> Result<CallStatus, DomainError> {
-        if self.can_become(next) {
-            Ok(next)
-        } else {
-            Err(DomainError::conflict(
-                "invalid_transition",
-                format!("a {self} call cannot become {next}"),
-            ))
-        }
+        if self.can_become(next) { Ok(next) } else { Err(DomainError::conflict("invalid_transition", format!("a {self} call cannot become {next}"))) }
     }
 }
 
@@ -410,10 +396,7 @@ mod tests {
             assert!(InProgress.can_become(end));
             assert!(end.stage() > InProgress.stage());
         }
-        assert_eq!(
-            Completed.transition(InProgress),
-            Err(DomainError::conflict("invalid_transition", "a COMPLETED call cannot become IN_PROGRESS"))
-        );
+        assert_eq!(Completed.transition(InProgress), Err(DomainError::conflict("invalid_transition", "a COMPLETED call cannot become IN_PROGRESS")));
     }
 
     #[test]
@@ -432,13 +415,44 @@ mod tests {
         );
         let json = serde_json::to_value(&call).unwrap();
         for field in [
-            "id", "orgId", "voiceAgentId", "phoneNumber", "status", "duration", "callStartedAt",
-            "callEndedAt", "transcript", "summary", "recordingUrl", "appointmentSet", "createdAt",
-            "outcome", "insuranceVerified", "insuranceProvider", "paymentPlanDiscussed",
-            "paymentPlanAmount", "collectionAttempt", "collectionAmount", "collectionSuccess",
-            "transferredToStaff", "transferredTo", "vapiCallId", "callType", "campaignId",
-            "scheduledAt", "callPurpose", "callNotes", "followUpRequired", "followUpDate",
-            "callQuality", "customerSentiment", "aiConfidence", "costCents", "updatedAt", "attempt", "variableValues",
+            "id",
+            "orgId",
+            "voiceAgentId",
+            "phoneNumber",
+            "status",
+            "duration",
+            "callStartedAt",
+            "callEndedAt",
+            "transcript",
+            "summary",
+            "recordingUrl",
+            "appointmentSet",
+            "createdAt",
+            "outcome",
+            "insuranceVerified",
+            "insuranceProvider",
+            "paymentPlanDiscussed",
+            "paymentPlanAmount",
+            "collectionAttempt",
+            "collectionAmount",
+            "collectionSuccess",
+            "transferredToStaff",
+            "transferredTo",
+            "vapiCallId",
+            "callType",
+            "campaignId",
+            "scheduledAt",
+            "callPurpose",
+            "callNotes",
+            "followUpRequired",
+            "followUpDate",
+            "callQuality",
+            "customerSentiment",
+            "aiConfidence",
+            "costCents",
+            "updatedAt",
+            "attempt",
+            "variableValues",
         ] {
             assert!(json.get(field).is_some(), "missing {field}");
         }

@@ -65,9 +65,8 @@ pub fn check_variables(variables: &BTreeMap<String, String>) -> Result<(), Domai
         return Err(DomainError::invalid("invalid_variables", format!("at most {MAX_VARIABLES} variables")));
     }
     for (name, value) in variables {
-        let name_ok = !name.is_empty()
-            && name.len() <= MAX_VARIABLE_NAME
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        let name_ok =
+            !name.is_empty() && name.len() <= MAX_VARIABLE_NAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
         if !name_ok {
             return Err(DomainError::invalid(
                 "invalid_variables",
@@ -116,7 +115,6 @@ impl CampaignCounts {
             *self.outcomes.entry(outcome.to_string()).or_default() += 1;
         }
     }
-
 }
 
 #[cfg(test)]

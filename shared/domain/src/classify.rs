@@ -44,14 +44,10 @@ pub fn classify_ended_reason(reason: &str) -> EndClass {
         r if r.ends_with("hook-executed-transfer") => EndClass::Transferred,
         CONCURRENCY_LIMIT_REASON => EndClass::ConcurrencyBlocked,
         "manually-canceled" | "scheduled-call-deleted" | "call-deleted" => EndClass::Cancelled,
-        "assistant-said-end-call-phrase" | "silence-timed-out" | "exceeded-max-duration" | "call.in-progress.twilio-completed-call" => {
-            EndClass::Normal
-        }
+        "assistant-said-end-call-phrase" | "silence-timed-out" | "exceeded-max-duration" | "call.in-progress.twilio-completed-call" => EndClass::Normal,
         _ if starts(&["customer-ended-call", "assistant-ended-call"]) => EndClass::Normal,
         "twilio-failed-to-connect-call" | "twilio-reported-customer-misdialed" | "assistant-not-found" => EndClass::Failed,
-        _ if starts(&["call.start.error-", "pipeline-error-", "call.in-progress.error-", "call.ringing.error-", "assistant-request-"]) => {
-            EndClass::Failed
-        }
+        _ if starts(&["call.start.error-", "pipeline-error-", "call.in-progress.error-", "call.ringing.error-", "assistant-request-"]) => EndClass::Failed,
         r if r.contains("error") || r.contains("failed") => EndClass::Failed,
         _ => EndClass::Unknown,
     }
@@ -146,9 +142,7 @@ fn cents(data: &Map<String, Value>, name: &str) -> Option<i64> {
 
 fn lenient_date(value: &Value) -> Option<DateTime<Utc>> {
     let text = value.as_str()?.trim();
-    time::parse(text).or_else(|| {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
-    })
+    time::parse(text).or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc()))
 }
 
 /// Reads the assistant's structured data.
@@ -171,15 +165,8 @@ pub fn read_structured_data(data: &Value) -> CallAnalysis {
             .or_else(|| text("sentiment"))
             .map(|s| s.to_ascii_lowercase())
             .filter(|s| matches!(s.as_str(), "positive" | "neutral" | "negative")),
-        call_quality: field(data, "callQuality")
-            .and_then(lenient_number)
-            .map(f64::round)
-            .filter(|q| (1.0..=5.0).contains(q))
-            .map(|q| q as u8),
-        ai_confidence: field(data, "aiConfidence")
-            .or_else(|| field(data, "confidence"))
-            .and_then(lenient_number)
-            .filter(|c| (0.0..=1.0).contains(c)),
+        call_quality: field(data, "callQuality").and_then(lenient_number).map(f64::round).filter(|q| (1.0..=5.0).contains(q)).map(|q| q as u8),
+        ai_confidence: field(data, "aiConfidence").or_else(|| field(data, "confidence")).and_then(lenient_number).filter(|c| (0.0..=1.0).contains(c)),
         follow_up_required: boolean("followUpRequired").or_else(|| boolean("followUpNeeded")),
         follow_up_date: field(data, "followUpDate").and_then(lenient_date),
         notes: text("notes"),

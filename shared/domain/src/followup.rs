@@ -30,13 +30,7 @@ impl FollowThrough {
 
 /// What follows from `before` becoming `after`. Nothing unless this change
 /// made the call terminal. `agent` is the call's agent, when it has one.
-pub fn follow_through(
-    before: &CallLog,
-    after: &CallLog,
-    agent: Option<&VoiceAgent>,
-    do_not_call_requested: bool,
-    now: DateTime<Utc>,
-) -> FollowThrough {
+pub fn follow_through(before: &CallLog, after: &CallLog, agent: Option<&VoiceAgent>, do_not_call_requested: bool, now: DateTime<Utc>) -> FollowThrough {
     let mut follow = FollowThrough::default();
     if before.status.is_terminal() || !after.status.is_terminal() {
         return follow;

@@ -143,7 +143,12 @@ fn refusal(row: &LegacyRow) -> Option<String> {
     if phonenumber::parse(Some(phonenumber::country::Id::US), row.phone_number.trim()).is_err() {
         return Some(format!("phone_number {:?} is not a phone number", row.phone_number));
     }
-    for (column, value) in [("duration", row.duration), ("payment_plan_amount", row.payment_plan_amount), ("collection_amount", row.collection_amount), ("cost_cents", row.cost_cents)] {
+    for (column, value) in [
+        ("duration", row.duration),
+        ("payment_plan_amount", row.payment_plan_amount),
+        ("collection_amount", row.collection_amount),
+        ("cost_cents", row.cost_cents),
+    ] {
         if value.is_some_and(|v| v < 0) {
             return Some(format!("{column} is negative ({})", value.unwrap_or_default()));
         }
@@ -289,10 +294,17 @@ mod tests {
     #[test]
     fn statuses_translate_and_unknown_ones_are_noted() {
         for (legacy, status) in [
-            ("completed", CallStatus::Completed), ("Answered", CallStatus::Completed), ("no_answer", CallStatus::Missed),
-            ("BUSY", CallStatus::Missed), ("voicemail", CallStatus::Voicemail), ("error", CallStatus::Failed),
-            ("ringing", CallStatus::InProgress), ("scheduled", CallStatus::Scheduled), ("canceled", CallStatus::Cancelled),
-            ("IN_PROGRESS", CallStatus::InProgress), ("COMPLETED", CallStatus::Completed),
+            ("completed", CallStatus::Completed),
+            ("Answered", CallStatus::Completed),
+            ("no_answer", CallStatus::Missed),
+            ("BUSY", CallStatus::Missed),
+            ("voicemail", CallStatus::Voicemail),
+            ("error", CallStatus::Failed),
+            ("ringing", CallStatus::InProgress),
+            ("scheduled", CallStatus::Scheduled),
+            ("canceled", CallStatus::Cancelled),
+            ("IN_PROGRESS", CallStatus::InProgress),
+            ("COMPLETED", CallStatus::Completed),
         ] {
             assert_eq!(map_row(&LegacyRow { status: Some(legacy.into()), ..row() }, "o").unwrap().call.status, status, "{legacy}");
         }
@@ -316,7 +328,11 @@ mod tests {
         assert_eq!(outcome(LegacyRow { status: Some("error".into()), ..row() }), Some(CallOutcome::Failed));
         assert_eq!(outcome(LegacyRow { payment_plan_discussed: true, ..row() }), Some(CallOutcome::PaymentPlan));
         assert_eq!(outcome(LegacyRow { status: Some("completed".into()), ..row() }), None);
-        assert_eq!(outcome(LegacyRow { outcome: Some("INFORMATION".into()), appointment_set: true, ..row() }), Some(CallOutcome::Information), "a set value stays");
+        assert_eq!(
+            outcome(LegacyRow { outcome: Some("INFORMATION".into()), appointment_set: true, ..row() }),
+            Some(CallOutcome::Information),
+            "a set value stays"
+        );
     }
 
     #[test]

@@ -71,10 +71,7 @@ mod tests {
 
     #[test]
     fn numbers_inside_messages_are_masked_and_ids_are_not() {
-        assert_eq!(
-            mask_numbers_in("customer.number +12125550142 is invalid; also (212) 555-0143."),
-            "customer.number +1***42 is invalid; also +***43."
-        );
+        assert_eq!(mask_numbers_in("customer.number +12125550142 is invalid; also (212) 555-0143."), "customer.number +1***42 is invalid; also +***43.");
         let untouched = "call 01a20b9a-f548-7498-a5f5-e66cd6bf2e38 at 2024-07-28T14:05:11Z, code 4031";
         assert_eq!(mask_numbers_in(untouched), untouched);
     }

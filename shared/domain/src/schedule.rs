@@ -57,17 +57,9 @@ pub const MAX_LEAD: Duration = Duration::days(365);
 /// The time an attempt will be placed at, for a requested `at`: never in the
 /// past, inside the agent's calling hours. Outside them the request is refused
 /// with the next allowed time, unless `move_into_hours` asks to take it.
-pub fn placement_time(
-    at: DateTime<Utc>,
-    agent: &VoiceAgent,
-    move_into_hours: bool,
-    now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, DomainError> {
+pub fn placement_time(at: DateTime<Utc>, agent: &VoiceAgent, move_into_hours: bool, now: DateTime<Utc>) -> Result<DateTime<Utc>, DomainError> {
     if at < now - CLOCK_SKEW {
-        return Err(DomainError::invalid(
-            "scheduled_in_past",
-            format!("scheduledAt {} is in the past (now is {})", time::format(&at), time::format(&now)),
-        ));
+        return Err(DomainError::invalid("scheduled_in_past", format!("scheduledAt {} is in the past (now is {})", time::format(&at), time::format(&now))));
     }
     if at > now + MAX_LEAD {
         return Err(DomainError::invalid("scheduled_too_far", "scheduledAt must be within a year"));
@@ -164,13 +156,7 @@ mod tests {
         let times = spread(at("2024-01-16T01:58:00Z"), 5, 1, &agent);
         assert_eq!(
             times,
-            vec![
-                at("2024-01-16T01:58:00Z"),
-                at("2024-01-16T01:59:00Z"),
-                at("2024-01-16T13:00:00Z"),
-                at("2024-01-16T13:01:00Z"),
-                at("2024-01-16T13:02:00Z"),
-            ]
+            vec![at("2024-01-16T01:58:00Z"), at("2024-01-16T01:59:00Z"), at("2024-01-16T13:00:00Z"), at("2024-01-16T13:01:00Z"), at("2024-01-16T13:02:00Z"),]
         );
         let fast = spread(at("2024-01-16T15:00:00Z"), 3, 20, &agent);
         assert_eq!(fast[2] - fast[0], Duration::seconds(6));

@@ -25,9 +25,7 @@ pub fn format(t: &DateTime<Utc>) -> String {
 
 /// Parses any RFC 3339 timestamp (any offset) into UTC at millisecond precision.
 pub fn parse(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| to_millis(t.with_timezone(&Utc)))
+    DateTime::parse_from_rfc3339(text).ok().map(|t| to_millis(t.with_timezone(&Utc)))
 }
 
 /// Serde for `DateTime<Utc>` in the canonical form.
@@ -58,9 +56,7 @@ pub mod ms {
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
             match Option::<String>::deserialize(d)? {
                 None => Ok(None),
-                Some(text) => parse(&text)
-                    .map(Some)
-                    .ok_or_else(|| D::Error::custom(format!("not an RFC 3339 timestamp: {text}"))),
+                Some(text) => parse(&text).map(Some).ok_or_else(|| D::Error::custom(format!("not an RFC 3339 timestamp: {text}"))),
             }
         }
     }

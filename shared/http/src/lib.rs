@@ -60,9 +60,7 @@ impl Caller {
 /// A tenant id is a short run of letters, digits, `-` and `_`: it is part of
 /// every key, so nothing else may appear in it.
 pub fn valid_org_id(org_id: &str) -> bool {
-    !org_id.is_empty()
-        && org_id.len() <= 64
-        && org_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !org_id.is_empty() && org_id.len() <= 64 && org_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Reads the caller from the JWT authorizer's claims, where API Gateway (and
@@ -70,12 +68,7 @@ pub fn valid_org_id(org_id: &str) -> bool {
 pub fn caller(req: &Request) -> Result<Caller, ApiError> {
     let context = req.request_context_ref().ok_or(ApiError::Unauthorized)?;
     let claims = match context {
-        RequestContext::ApiGatewayV2(ctx) => ctx
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .map(|jwt| &jwt.claims)
-            .ok_or(ApiError::Unauthorized)?,
+        RequestContext::ApiGatewayV2(ctx) => ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims).ok_or(ApiError::Unauthorized)?,
         _ => return Err(ApiError::Unauthorized),
     };
     let org_id = claims.get(ORG_CLAIM).map(|s| s.trim()).filter(|s| valid_org_id(s)).ok_or(ApiError::Unauthorized)?;
@@ -90,12 +83,7 @@ pub fn parse_list_claim(raw: &str) -> Vec<String> {
     if let Ok(values) = serde_json::from_str::<Vec<String>>(raw) {
         return values;
     }
-    raw.trim_start_matches('[')
-        .trim_end_matches(']')
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    raw.trim_start_matches('[').trim_end_matches(']').split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 /// The route API Gateway matched, e.g. `GET /api/calls/{id}`.
@@ -113,11 +101,7 @@ pub fn path_param(req: &Request, name: &str) -> Option<String> {
 
 /// A query-string parameter; empty values count as absent.
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first(name))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
 /// Parses an optional integer parameter within `range`, or a 400 naming it.
@@ -125,10 +109,7 @@ pub fn integer_param(req: &Request, name: &str, code: &'static str, range: std::
     let Some(text) = query_param(req, name) else { return Ok(None) };
     match text.parse::<usize>() {
         Ok(value) if range.contains(&value) => Ok(Some(value)),
-        _ => Err(DomainError::invalid(
-            code,
-            format!("{name} must be a whole number from {} to {}", range.start(), range.end()),
-        )),
+        _ => Err(DomainError::invalid(code, format!("{name} must be a whole number from {} to {}", range.start(), range.end()))),
     }
 }
 
@@ -146,11 +127,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Dom
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     match serde_json::to_string(body) {
-        Ok(text) => Response::builder()
-            .status(status)
-            .header(CONTENT_TYPE, "application/json")
-            .body(Body::Text(text))
-            .expect("status and header are valid"),
+        Ok(text) => Response::builder().status(status).header(CONTENT_TYPE, "application/json").body(Body::Text(text)).expect("status and header are valid"),
         Err(err) => error_response(&ApiError::Domain(DomainError::Unavailable(format!("response does not serialise: {err}")))),
     }
 }

@@ -22,9 +22,9 @@ pub struct Window {
 pub fn parse_tz(text: Option<&str>) -> Result<Tz, DomainError> {
     match text {
         None => Ok(Tz::UTC),
-        Some(name) => name
-            .parse::<Tz>()
-            .map_err(|_| DomainError::invalid("invalid_tz", format!("{name:?} is not an IANA time zone name (e.g. America/New_York)"))),
+        Some(name) => {
+            name.parse::<Tz>().map_err(|_| DomainError::invalid("invalid_tz", format!("{name:?} is not an IANA time zone name (e.g. America/New_York)")))
+        }
     }
 }
 
@@ -67,16 +67,14 @@ pub fn parse_bounds(start: Option<&str>, end: Option<&str>, tz: Option<&str>) ->
     let tz = parse_tz(tz)?;
     let start = start
         .map(|text| {
-            parse_instant(text, tz, End::Start).ok_or_else(|| {
-                DomainError::invalid("invalid_start_date", format!("startDate {text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))
-            })
+            parse_instant(text, tz, End::Start)
+                .ok_or_else(|| DomainError::invalid("invalid_start_date", format!("startDate {text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time")))
         })
         .transpose()?;
     let end = end
         .map(|text| {
-            parse_instant(text, tz, End::End).ok_or_else(|| {
-                DomainError::invalid("invalid_end_date", format!("endDate {text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))
-            })
+            parse_instant(text, tz, End::End)
+                .ok_or_else(|| DomainError::invalid("invalid_end_date", format!("endDate {text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time")))
         })
         .transpose()?;
     if let (Some(start), Some(end)) = (start, end)
