@@ -388,12 +388,12 @@ async fn a_call_that_reached_nobody_is_tried_again_once_and_an_agreed_follow_up_
 async fn a_transient_twilio_number_is_sent_with_its_token_read_from_the_secret_it_names() {
     let (host, fake) = start().await;
     // SAFETY: no other test reads or writes this variable.
-    unsafe { std::env::set_var("CALLOPS_TEST_TWILIO_TOKEN", "twilio-auth-token-value") };
+    unsafe { std::env::set_var("CALLOPS_SECRET_demo_TWILIOTOKEN", "twilio-auth-token-value") };
     make_agent(
         &host,
         json!({"id": "twilio", "name": "Twilio", "vapiAssistantId": "asst-twilio", "timeZone": "UTC",
         "callingHours": {"start": "00:00", "end": "24:00"},
-        "twilioNumber": {"number": "+1 (212) 555-0100", "accountSid": "AC0123", "authTokenSecret": "env:CALLOPS_TEST_TWILIO_TOKEN"}}),
+        "twilioNumber": {"number": "+1 (212) 555-0100", "accountSid": "AC0123", "authTokenSecret": "env:CALLOPS_SECRET_demo_TWILIOTOKEN"}}),
     )
     .await;
     let request = due_call(&host, "twilio", "+12125550142").await;

@@ -138,7 +138,7 @@ async fn every_rule_maps_every_refusal_is_reported_and_a_second_run_changes_noth
     }
     // Imported history counts in one rollup shard.
     let shards: std::collections::BTreeSet<String> =
-        host.host.store().all_rollups().await.unwrap().into_keys().map(|key| key.sk.rsplit('#').next().unwrap().to_string()).collect();
+        host.host.store().all_rollups().await.unwrap().0.into_keys().map(|key| key.sk.rsplit('#').next().unwrap().to_string()).collect();
     assert_eq!(shards, ["0".to_string()].into());
     let r02 = call("r02");
     assert_eq!(r02.phone_number, "(212) 555-0102", "kept as stored");

@@ -133,6 +133,7 @@ async fn order_does_not_change_the_final_call() {
         call.id = String::new();
         call.vapi_call_id = None;
         call.updated_at = call.created_at;
+        call.reported_at = call.reported_at.map(|_| call.created_at);
         call.recording_url = None;
         finals.push(call);
     }

@@ -191,6 +191,8 @@ async fn main() {
                 .env("AWS_SECRET_ACCESS_KEY", "start")
                 .env("AWS_ENDPOINT_URL_DYNAMODB", engine.endpoint())
                 .env("CALLOPS_TABLE", "callops")
+                .env("CALLOPS_AWS_ACCOUNT_ID", "000000000000")
+                .env("CALLOPS_AWS_PARTITION", "aws")
                 .env("RUST_LOG", "warn")
                 .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))
                 .stdout(Stdio::null())

@@ -2,13 +2,14 @@
 //! outcome distribution over a window, recent calls, and single calls.
 
 use callops_aws::{CallQuery, DynamoStore, PageRequest, Window as IndexWindow, rollup::ALL_AGENTS, store::MAX_PAGE};
+use callops_domain::agent::valid_agent_id;
 use callops_domain::{
     CallLog, DomainError,
     analytics::{self, CallStats, OutcomeShare, Tally, TypeCost, WindowPlan},
     time,
 };
 use callops_http::{
-    ApiError, Caller, caller, integer_param, json, path_param, query_param, respond, route_key,
+    ApiError, Caller, caller, id_param, integer_param, json, paging_binding, query_param, respond, route_key,
     window::{Window, parse_window},
 };
 use chrono::{DateTime, Utc};
@@ -150,7 +151,8 @@ impl Analytics {
     /// else the agents the caller is narrowed to, if any.
     async fn agent_scope(&self, caller: &Caller, req: &Request) -> Result<Option<String>, DomainError> {
         let Some(agent_id) = query_param(req, "agentId") else { return Ok(None) };
-        if !caller.may_see_agent(&agent_id) || self.store.get_agent(&caller.org_id, &agent_id).await?.is_none() {
+        // An id that cannot be an agent's names none: 404 before any read.
+        if !valid_agent_id(&agent_id) || !caller.may_see_agent(&agent_id) || self.store.get_agent(&caller.org_id, &agent_id).await?.is_none() {
             return Err(DomainError::NotFound { what: "voice agent" });
         }
         Ok(Some(agent_id))
@@ -183,10 +185,10 @@ impl Analytics {
         let mut total = Tally::default();
         for scope in &scopes {
             if let Some(days) = plan.days {
-                total.add(&self.store.day_rollups(org_id, scope, days).await?);
+                total.add(&self.store.day_rollups(org_id, scope, days).await?)?;
             }
             for hours in &plan.hours {
-                total.add(&self.store.hour_rollups(org_id, scope, *hours).await?);
+                total.add(&self.store.hour_rollups(org_id, scope, *hours).await?)?;
             }
         }
         let (query, only_agents) = match scope {
@@ -209,7 +211,9 @@ impl Analytics {
                         },
                     )
                     .await?;
-                total.add(&page.items.iter().map(Tally::of_facts).sum());
+                for facts in &page.items {
+                    total.add(&Tally::of_facts(facts))?;
+                }
                 match page.next_cursor {
                     Some(next) => cursor = Some(next),
                     None => break,
@@ -237,13 +241,15 @@ impl Analytics {
     async fn by_local_day(&self, org_id: &str, scope: &Scope, window: &Window) -> Result<Vec<(chrono::NaiveDate, Tally)>, DomainError> {
         let mut days = Vec::new();
         let mut day = window.start.with_timezone(&window.tz).date_naive();
+        let midnight = chrono::NaiveTime::MIN;
         loop {
-            let day_start = time::local_to_utc(window.tz, day.and_hms_opt(0, 0, 0).expect("midnight"));
+            let day_start = time::local_to_utc(window.tz, day.and_time(midnight));
             if day_start >= window.end {
                 break;
             }
-            let next = day.succ_opt().expect("far from the end of time");
-            let day_end = time::local_to_utc(window.tz, next.and_hms_opt(0, 0, 0).expect("midnight"));
+            // The window is inside the supported range, far from the end of chrono's dates.
+            let Some(next) = day.succ_opt() else { break };
+            let day_end = time::local_to_utc(window.tz, next.and_time(midnight));
             let (from, to) = (day_start.max(window.start), day_end.min(window.end));
             if from < to {
                 days.push((day, self.tally(org_id, scope, from, to).await?));
@@ -282,7 +288,7 @@ impl Analytics {
                 total_cents: stats.cost.total_cents,
                 avg_per_call_cents: stats.cost.avg_per_call_cents,
             });
-            total.add(&tally);
+            total.add(&tally).map_err(DomainError::from)?;
         }
         let stats = CallStats::from_tally(&total);
         let body = CostsResponse {
@@ -320,11 +326,19 @@ impl Analytics {
                 IndexWindow { from: Some(window.start), to: Some(window.end) }
             }
         };
+        let binding = paging_binding(req);
         let page = self
             .store
             .query_calls(
                 &caller.org_id,
-                &PageRequest { newest_first: true, cursor: cursor.as_deref(), only_agents, window, ..PageRequest::new(&query, offset + limit) },
+                &PageRequest {
+                    newest_first: true,
+                    cursor: cursor.as_deref(),
+                    only_agents,
+                    window,
+                    binding: &binding,
+                    ..PageRequest::new(&query, offset + limit)
+                },
             )
             .await?;
         let calls = page.items.into_iter().skip(offset).collect();
@@ -332,7 +346,7 @@ impl Analytics {
     }
 
     async fn get_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let id = path_param(req, "id").unwrap_or_default();
+        let id = id_param(req, "id", "call")?;
         let call = self
             .store
             .get_call(&caller.org_id, &id)

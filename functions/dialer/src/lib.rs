@@ -25,7 +25,7 @@ use callops_domain::{
     campaign::CampaignStatus,
     phone,
     schedule::{CLOCK_SKEW, DialScheduler, ScheduledDial},
-    secret::SecretSource,
+    secret::{SecretNamespace, SecretSource},
     time,
 };
 use chrono::{DateTime, Utc};
@@ -88,6 +88,9 @@ pub struct Dialer {
     scheduler: Arc<dyn DialScheduler>,
     vapi: VapiClient,
     secrets: Arc<dyn SecretSource>,
+    /// Which secret references a tenant's agent may name; checked again
+    /// before each is read, whatever the agent was stored with.
+    namespace: SecretNamespace,
     settings: DialSettings,
 }
 
@@ -116,8 +119,15 @@ pub enum Dialed {
 }
 
 impl Dialer {
-    pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>, vapi: VapiClient, secrets: Arc<dyn SecretSource>, settings: DialSettings) -> Self {
-        Dialer { store, scheduler, vapi, secrets, settings }
+    pub fn new(
+        store: DynamoStore,
+        scheduler: Arc<dyn DialScheduler>,
+        vapi: VapiClient,
+        secrets: Arc<dyn SecretSource>,
+        namespace: SecretNamespace,
+        settings: DialSettings,
+    ) -> Self {
+        Dialer { store, scheduler, vapi, secrets, namespace, settings }
     }
 
     pub fn store(&self) -> &DynamoStore {
@@ -163,8 +173,10 @@ impl Dialer {
             return self.end_unplaced(stored, CallStatus::Failed, "voice-agent-not-found", now).await;
         };
         if !agent.calling_hours.allows(now, agent.time_zone) {
-            let opening = agent.calling_hours.next_allowed(now, agent.time_zone);
-            return self.move_attempt(stored, opening, "outside calling hours", now).await;
+            return match agent.calling_hours.next_allowed(now, agent.time_zone) {
+                Some(opening) => self.move_attempt(stored, opening, "outside calling hours", now).await,
+                None => self.end_unplaced(stored, CallStatus::Failed, "no-calling-hours-ahead", now).await,
+            };
         }
 
         let mut claimed = call.clone();
@@ -205,6 +217,7 @@ impl Dialer {
     /// Puts the attempt back in the queue at `to` (from DIALING this gives
     /// its slot back), then moves its schedule there.
     async fn move_attempt(&self, stored: StoredCall, to: DateTime<Utc>, why: &'static str, now: DateTime<Utc>) -> Result<Dialed, DialError> {
+        let to = time::to_millis(to);
         let mut next = stored.call.clone();
         next.status = CallStatus::Scheduled;
         next.scheduled_at = Some(to);
@@ -223,11 +236,17 @@ impl Dialer {
     async fn create_call(&self, call: &CallLog, agent: &VoiceAgent) -> Result<CreateCall, DomainError> {
         let phone_number = match (&agent.vapi_phone_number_id, &agent.twilio_number) {
             (Some(_), _) => None,
-            (None, Some(twilio)) => Some(TransientNumber {
-                twilio_phone_number: twilio.number.clone(),
-                twilio_account_sid: twilio.account_sid.clone(),
-                twilio_auth_token: self.secrets.secret(&twilio.auth_token_secret).await?,
-            }),
+            (None, Some(twilio)) => {
+                // Only a secret of the call's own tenant is ever read and sent to Vapi.
+                self.namespace
+                    .check(&call.org_id, &twilio.auth_token_secret)
+                    .map_err(|err| DomainError::Unavailable(format!("agent {} names a secret outside its tenant's namespace: {err}", agent.id)))?;
+                Some(TransientNumber {
+                    twilio_phone_number: twilio.number.clone(),
+                    twilio_account_sid: twilio.account_sid.clone(),
+                    twilio_auth_token: self.secrets.secret(&twilio.auth_token_secret).await?,
+                })
+            }
             (None, None) => return Err(DomainError::Unavailable(format!("agent {} has no number to call from", agent.id))),
         };
         let mut variables = serde_json::Map::new();
@@ -307,7 +326,8 @@ impl Dialer {
                 }
             }
         }
-        unreachable!("the last POST returns")
+        // The last POST returns above; a setting of no POSTs at all places nothing.
+        self.fail(claimed, "vapi-unavailable: no attempt was made".into()).await
     }
 
     /// Records that Vapi took the call: its id, IN_PROGRESS, the start. A

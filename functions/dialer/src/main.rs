@@ -30,12 +30,19 @@ enum DialerEvent {
 #[serde(untagged)]
 enum Outcome {
     Dialed(callops_dialer::Dialed),
-    Reconciled { checked: usize, finished: usize, requeued: usize, failed: usize, redialed: usize },
+    Reconciled { checked: usize, finished: usize, requeued: usize, failed: usize, redialed: usize, tenants_failed: usize },
 }
 
 impl From<Reconciled> for Outcome {
     fn from(r: Reconciled) -> Self {
-        Outcome::Reconciled { checked: r.checked, finished: r.finished, requeued: r.requeued, failed: r.failed, redialed: r.redialed }
+        Outcome::Reconciled {
+            checked: r.checked,
+            finished: r.finished,
+            requeued: r.requeued,
+            failed: r.failed,
+            redialed: r.redialed,
+            tenants_failed: r.tenants_failed,
+        }
     }
 }
 
@@ -48,7 +55,7 @@ async fn main() -> Result<(), Error> {
     let target = DialTarget::from_env()?;
     let store = DynamoStore::new(dynamodb_client_in_lambda(), table);
     let scheduler = Arc::new(EventBridgeScheduler::in_lambda(target));
-    let dialer = Dialer::new(store.clone(), scheduler.clone(), vapi, Arc::new(SecretResolver::in_lambda()), settings);
+    let dialer = Dialer::new(store.clone(), scheduler.clone(), vapi, Arc::new(SecretResolver::in_lambda()), config::secret_namespace()?, settings);
     let webhook = Webhook::new(store, WebhookAuth::new(Vec::new()), scheduler);
     let (dialer, webhook) = (&dialer, &webhook);
     run(service_fn(move |event: LambdaEvent<DialerEvent>| async move {

@@ -48,6 +48,8 @@ pub struct Reconciled {
     pub failed: usize,
     /// SCHEDULED past its time: dialed now.
     pub redialed: usize,
+    /// Tenants whose run failed (logged; tried again next run).
+    pub tenants_failed: usize,
 }
 
 const PAGE: usize = 500;
@@ -57,11 +59,15 @@ fn ago(now: DateTime<Utc>, age: Duration) -> DateTime<Utc> {
 }
 
 impl Dialer {
-    /// One run over every tenant.
+    /// One run over every tenant. A tenant whose run fails is logged and
+    /// left for the next run; the tenants after it are still reconciled.
     pub async fn reconcile(&self, webhook: &Webhook, settings: &ReconcileSettings, now: DateTime<Utc>) -> Result<Reconciled, DomainError> {
         let mut done = Reconciled::default();
         for org_id in self.store().tenants().await? {
-            self.reconcile_tenant(&org_id, webhook, settings, now, &mut done).await?;
+            if let Err(err) = self.reconcile_tenant(&org_id, webhook, settings, now, &mut done).await {
+                done.tenants_failed += 1;
+                tracing::error!(org_id = %org_id, error = %err, "the reconciler could not finish this tenant; it goes on with the next");
+            }
         }
         if done != Reconciled::default() {
             tracing::info!(?done, "reconciled");

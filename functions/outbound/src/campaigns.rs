@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError, NewCall,
-    campaign::{Campaign, CampaignCounts, CampaignStatus, Contact, MAX_CONTACTS, check_variables},
-    phone,
-    schedule::{CLOCK_SKEW, DialRequest, ScheduledDial, spread},
+    campaign::{Campaign, CampaignCounts, CampaignStatus, Contact, MAX_CALLS_PER_MINUTE, MAX_CONTACTS, check_variables},
+    limits, phone,
+    schedule::{CLOCK_SKEW, DialRequest, ScheduledDial, latest_dial, spread},
     time,
 };
-use callops_http::{ApiError, Caller, header, json, path_param, query_param};
-use chrono::Utc;
+use callops_http::{ApiError, Caller, header, id_param, json, query_param};
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,6 @@ use crate::{
 const SCHEDULING_CONCURRENCY: usize = 64;
 /// How many calls are cancelled at once when a campaign is.
 const CANCEL_CONCURRENCY: usize = 16;
-const MAX_CALLS_PER_MINUTE: u32 = 600;
 
 /// `POST /api/campaigns` as JSON. A CSV body carries the contacts, and the
 /// other fields come as query parameters of the same names.
@@ -155,48 +154,140 @@ fn rejected(row: usize, number: &str, err: DomainError) -> RejectedContact {
     RejectedContact { row, number: number.to_string(), code, message }
 }
 
+/// A campaign request checked: what it asks for, and which contacts can be called.
+struct Checked {
+    name: String,
+    purpose: Option<String>,
+    agent: callops_domain::VoiceAgent,
+    per_minute: u32,
+    start: DateTime<Utc>,
+    /// The accepted contacts, with their place in the request.
+    accepted: Vec<(usize, Contact)>,
+    refused: Vec<RejectedContact>,
+}
+
+/// The campaign's calls, one per accepted contact at its time. Their ids
+/// derive from the campaign and the contact's row, so a repeated request
+/// names the same calls.
+fn campaign_calls(campaign: &Campaign, checked: &Checked, times: &[DateTime<Utc>], now: DateTime<Utc>) -> Vec<CallLog> {
+    checked
+        .accepted
+        .iter()
+        .zip(times)
+        .map(|((index, contact), at)| {
+            let mut call = CallLog::new(
+                NewCall {
+                    org_id: campaign.org_id.clone(),
+                    voice_agent_id: campaign.voice_agent_id.clone(),
+                    phone_number: contact.number.clone(),
+                    call_type: CallType::OutboundCampaign,
+                    status: CallStatus::Scheduled,
+                    attempt: 1,
+                },
+                derived_id(&["campaign-call", &campaign.org_id, &campaign.id, &index.to_string()]),
+                now,
+            );
+            call.scheduled_at = Some(*at);
+            call.campaign_id = Some(campaign.id.clone());
+            call.call_purpose = checked.purpose.clone();
+            call.customer_name = contact.name.clone();
+            call.variable_values = contact.variables.clone();
+            call
+        })
+        .collect()
+}
+
 impl Outbound {
     pub(crate) async fn create_campaign(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let request = campaign_request(req)?;
         let now = Utc::now();
         let key = idempotency_key(req)?;
         let print = fingerprint(&request);
+        let mut checked = self.check_campaign(caller, &request, now).await?;
+        let times = spread(checked.start.max(now), checked.accepted.len(), checked.per_minute, &checked.agent, latest_dial(now))?;
+        let campaign_id = match &key {
+            Some(key) => derived_id(&["campaign", &caller.org_id, key]),
+            None => callops_domain::call::new_call_id(),
+        };
+        let (campaign, replayed) = match self.replayed_campaign(caller, &campaign_id, &print).await? {
+            Some(campaign) if campaign.status == CampaignStatus::Cancelled => {
+                return Ok(created(&CampaignCreated { accepted: 0, campaign, rejected: checked.refused }, true));
+            }
+            Some(campaign) => (campaign, true),
+            None => {
+                let campaign = Campaign {
+                    id: campaign_id.clone(),
+                    org_id: caller.org_id.clone(),
+                    name: checked.name.clone(),
+                    voice_agent_id: checked.agent.id.clone(),
+                    call_purpose: checked.purpose.clone(),
+                    status: CampaignStatus::Active,
+                    calls_per_minute: checked.per_minute,
+                    starts_at: times.first().copied().unwrap_or(now),
+                    calls: u32::try_from(checked.accepted.len()).unwrap_or(u32::MAX),
+                    rejected: u32::try_from(checked.refused.len()).unwrap_or(u32::MAX),
+                    created_at: time::to_millis(now),
+                    updated_at: time::to_millis(now),
+                };
+                match self.store.create_campaign(&campaign, key.as_ref().map(|_| print.as_str())).await {
+                    Ok(()) => (campaign, false),
+                    // The same key won a race with this request: go on as its repeat.
+                    Err(DomainError::Conflict { .. }) if key.is_some() => match self.replayed_campaign(caller, &campaign_id, &print).await? {
+                        Some(campaign) => (campaign, true),
+                        None => return Err(DomainError::Unavailable(format!("campaign {campaign_id} conflicted but cannot be read")).into()),
+                    },
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        };
+        let calls = campaign_calls(&campaign, &checked, &times, now);
+        let calls = if replayed { self.not_yet_stored(caller, calls).await? } else { calls };
+        let unscheduled = self.schedule_and_store(calls).await?;
+        let failed = unscheduled.len();
+        for call in unscheduled {
+            let row = checked.accepted.iter().find(|(_, c)| c.number == call.phone_number).map_or(0, |(i, _)| i + 1);
+            checked.refused.push(RejectedContact {
+                row,
+                number: call.phone_number.clone(),
+                code: "schedule_unavailable",
+                message: "the call could not be scheduled; send the same request with the same Idempotency-Key to try again".into(),
+            });
+        }
+        checked.refused.sort_by_key(|r| r.row);
+        tracing::info!(campaign_id = %campaign.id, calls = checked.accepted.len() - failed, refused = checked.refused.len(), replayed, "campaign scheduled");
+        let accepted = checked.accepted.len() - failed;
+        Ok(created(&CampaignCreated { campaign, accepted, rejected: checked.refused }, replayed))
+    }
 
+    /// Checks the request as a whole, then every contact on its own (the
+    /// bad ones are reported by row, not dropped), then the do-not-call list.
+    async fn check_campaign(&self, caller: &Caller, request: &CampaignRequest, now: DateTime<Utc>) -> Result<Checked, DomainError> {
         let name =
             text(Some(request.name.clone()), 200, "invalid_name", "name")?.ok_or_else(|| DomainError::invalid("invalid_name", "a campaign needs a name"))?;
         let purpose = text(request.purpose.clone(), 500, "invalid_purpose", "purpose")?;
         match request.contacts.len() {
-            0 => return Err(DomainError::invalid("no_contacts", "a campaign needs at least one contact").into()),
-            n if n > MAX_CONTACTS => {
-                return Err(DomainError::invalid("too_many_contacts", format!("{n} contacts: one campaign takes at most {MAX_CONTACTS}")).into());
-            }
+            0 => return Err(DomainError::invalid("no_contacts", "a campaign needs at least one contact")),
+            n if n > MAX_CONTACTS => return Err(DomainError::invalid("too_many_contacts", format!("{n} contacts: one campaign takes at most {MAX_CONTACTS}"))),
             _ => {}
         }
         let agent = self.resolve_agent(caller, request.voice_agent_id.as_deref()).await?;
         let per_minute = request.calls_per_minute.unwrap_or(agent.max_concurrent_calls.div_ceil(2).max(1));
         if !(1..=MAX_CALLS_PER_MINUTE).contains(&per_minute) {
-            return Err(DomainError::invalid("invalid_calls_per_minute", format!("callsPerMinute must be 1 to {MAX_CALLS_PER_MINUTE}")).into());
+            return Err(DomainError::invalid("invalid_calls_per_minute", format!("callsPerMinute must be 1 to {MAX_CALLS_PER_MINUTE}")));
         }
         let start = match &request.start_at {
-            Some(text) => parse_time(text).map_err(|_| DomainError::invalid("invalid_start_at", format!("startAt {text:?} is not an RFC 3339 time")))?,
+            Some(text) => parse_time(text)
+                .ok()
+                .filter(time::is_supported)
+                .ok_or_else(|| DomainError::invalid("invalid_start_at", format!("startAt must be an RFC 3339 time {}", time::SUPPORTED_TEXT)))?,
             None => now,
         };
         if start < now - CLOCK_SKEW {
-            return Err(DomainError::invalid("start_in_past", "startAt is in the past").into());
+            return Err(DomainError::invalid("start_in_past", "startAt is in the past"));
         }
-
-        let campaign_id = match &key {
-            Some(key) => derived_id(&["campaign", &caller.org_id, key]),
-            None => callops_domain::call::new_call_id(),
-        };
-        let existing = self.store.get_campaign(&caller.org_id, &campaign_id).await?;
-        if let Some((_, earlier)) = &existing
-            && earlier.as_deref() != Some(print.as_str())
-        {
-            return Err(DomainError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request").into());
+        if start > latest_dial(now) {
+            return Err(DomainError::invalid("start_too_far", "startAt must be within a year"));
         }
-
-        // Every contact is checked on its own; the bad ones are reported, not dropped.
         let mut refused = Vec::new();
         let mut accepted: Vec<(usize, Contact)> = Vec::with_capacity(request.contacts.len());
         let mut seen = HashSet::new();
@@ -214,75 +305,46 @@ impl Outbound {
         accepted.retain(|(index, contact)| {
             let keep = !listed.contains(&contact.number);
             if !keep {
-                refused.push(rejected(index + 1, &request.contacts[*index].number, crate::scheduling::on_do_not_call()));
+                let sent = request.contacts.get(*index).map_or("", |c| c.number.as_str());
+                refused.push(rejected(index + 1, sent, crate::scheduling::on_do_not_call()));
             }
             keep
         });
         refused.sort_by_key(|r| r.row);
         if accepted.is_empty() {
-            return Err(DomainError::invalid("no_valid_contacts", format!("none of the {} contacts can be called", request.contacts.len())).into());
+            return Err(DomainError::invalid("no_valid_contacts", format!("none of the {} contacts can be called", request.contacts.len())));
         }
+        Ok(Checked { name, purpose, agent, per_minute, start, accepted, refused })
+    }
 
-        let times = spread(start.max(now), accepted.len(), per_minute, &agent);
-        let replayed = existing.is_some();
-        let campaign = match existing {
-            Some((campaign, _)) if campaign.status == CampaignStatus::Cancelled => {
-                return Ok(created(&CampaignCreated { accepted: 0, campaign, rejected: refused }, true));
+    /// The campaign an earlier request with the same key made, if one did;
+    /// `Conflict` when that request was another.
+    async fn replayed_campaign(&self, caller: &Caller, campaign_id: &str, print: &str) -> Result<Option<Campaign>, DomainError> {
+        match self.store.get_campaign(&caller.org_id, campaign_id).await? {
+            Some((_, earlier)) if earlier.as_deref() != Some(print) => {
+                Err(DomainError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request"))
             }
-            Some((campaign, _)) => campaign,
-            None => {
-                let campaign = Campaign {
-                    id: campaign_id.clone(),
-                    org_id: caller.org_id.clone(),
-                    name,
-                    voice_agent_id: agent.id.clone(),
-                    call_purpose: purpose.clone(),
-                    status: CampaignStatus::Active,
-                    calls_per_minute: per_minute,
-                    starts_at: times[0],
-                    calls: accepted.len() as u32,
-                    rejected: refused.len() as u32,
-                    created_at: time::to_millis(now),
-                    updated_at: time::to_millis(now),
-                };
-                self.store.create_campaign(&campaign, key.as_ref().map(|_| print.as_str())).await?;
-                campaign
-            }
-        };
+            Some((campaign, _)) => Ok(Some(campaign)),
+            None => Ok(None),
+        }
+    }
 
-        // A repeated request makes only the calls the first one did not get to.
-        let stored: HashSet<String> = self.store.campaign_calls(&caller.org_id, &campaign.id, None).await?.into_iter().map(|c| c.call_id).collect();
-        let calls: Vec<CallLog> = accepted
-            .iter()
-            .zip(&times)
-            .map(|((index, contact), at)| {
-                let mut call = CallLog::new(
-                    NewCall {
-                        org_id: caller.org_id.clone(),
-                        voice_agent_id: agent.id.clone(),
-                        phone_number: contact.number.clone(),
-                        call_type: CallType::OutboundCampaign,
-                        status: CallStatus::Scheduled,
-                        attempt: 1,
-                    },
-                    derived_id(&["campaign-call", &caller.org_id, &campaign.id, &index.to_string()]),
-                    now,
-                );
-                call.scheduled_at = Some(*at);
-                call.campaign_id = Some(campaign.id.clone());
-                call.call_purpose = purpose.clone();
-                call.customer_name = contact.name.clone();
-                call.variable_values = contact.variables.clone();
-                call
-            })
-            .filter(|call| !stored.contains(&call.id))
-            .collect();
+    /// The calls of a repeated request that the first did not store, read
+    /// from the table itself (an index could still be catching up): a call
+    /// that exists is never scheduled or written again.
+    async fn not_yet_stored(&self, caller: &Caller, calls: Vec<CallLog>) -> Result<Vec<CallLog>, DomainError> {
+        let ids: Vec<String> = calls.iter().map(|call| call.id.clone()).collect();
+        let stored = self.store.calls_by_id(&caller.org_id, &ids).await?;
+        Ok(calls.into_iter().filter(|call| !stored.contains_key(&call.id)).collect())
+    }
 
-        // Each call's schedule first; only calls that got one are stored.
+    /// Makes each call's schedule first, then stores the calls that got one,
+    /// each only if it does not exist yet. Returns the calls that got no schedule.
+    async fn schedule_and_store(&self, calls: Vec<CallLog>) -> Result<Vec<CallLog>, DomainError> {
         let scheduled: Vec<Result<CallLog, (CallLog, DomainError)>> = stream::iter(calls)
             .map(|call| async move {
-                let dial = ScheduledDial { request: DialRequest::for_call(&call), at: call.scheduled_at.expect("set above") };
-                match self.scheduler.schedule(&dial).await {
+                let Some(at) = call.scheduled_at else { return Err((call, DomainError::Unavailable("a campaign call has no time".into()))) };
+                match self.scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&call), at }).await {
                     Ok(()) => Ok(call),
                     Err(err) => Err((call, err)),
                 }
@@ -291,35 +353,33 @@ impl Outbound {
             .collect()
             .await;
         let mut ready = Vec::with_capacity(scheduled.len());
+        let mut unscheduled = Vec::new();
         for outcome in scheduled {
             match outcome {
                 Ok(call) => ready.push(call),
                 Err((call, err)) => {
                     tracing::error!(call_id = %call.id, error = %err, "no schedule for a campaign call; it is reported and not stored");
-                    let row = accepted.iter().find(|(_, c)| c.number == call.phone_number).map_or(0, |(i, _)| i + 1);
-                    refused.push(RejectedContact {
-                        row,
-                        number: call.phone_number.clone(),
-                        code: "schedule_unavailable",
-                        message: "the call could not be scheduled; send the same request with the same Idempotency-Key to try again".into(),
-                    });
+                    unscheduled.push(call);
                 }
             }
         }
-        self.store.put_new_calls(&ready).await?;
-        refused.sort_by_key(|r| r.row);
-        tracing::info!(campaign_id = %campaign.id, calls = ready.len(), refused = refused.len(), "campaign scheduled");
-        let accepted = accepted.len() - refused.iter().filter(|r| r.code == "schedule_unavailable").count();
-        Ok(created(&CampaignCreated { campaign, accepted, rejected: refused }, replayed))
+        let created = self.store.create_new_calls(&ready).await?;
+        if created.len() < ready.len() {
+            tracing::warn!(existing = ready.len() - created.len(), "campaign calls a concurrent repeat of the request stored first were left as they are");
+        }
+        Ok(unscheduled)
     }
 
     /// A campaign of the caller's, by the id in the path.
     async fn caller_campaign(&self, caller: &Caller, req: &Request) -> Result<Campaign, DomainError> {
-        let id = path_param(req, "id").unwrap_or_default();
+        let id = id_param(req, "id", "campaign")?;
         self.open_or_closed_campaign(caller, &id).await
     }
 
     async fn open_or_closed_campaign(&self, caller: &Caller, id: &str) -> Result<Campaign, DomainError> {
+        if !limits::is_key_safe(id) {
+            return Err(DomainError::NotFound { what: "campaign" });
+        }
         self.store
             .get_campaign(&caller.org_id, id)
             .await?
@@ -330,8 +390,12 @@ impl Outbound {
 
     /// A campaign a new call may join: the caller's, and not cancelled.
     pub(crate) async fn open_campaign(&self, caller: &Caller, id: &str) -> Result<Campaign, DomainError> {
-        let campaign =
-            self.open_or_closed_campaign(caller, id).await.map_err(|_| DomainError::invalid("unknown_campaign", format!("there is no campaign {id:?}")))?;
+        let campaign = self.open_or_closed_campaign(caller, id).await.map_err(|err| match err {
+            DomainError::NotFound { .. } => {
+                DomainError::invalid("unknown_campaign", format!("there is no campaign {:?}", id.chars().take(80).collect::<String>()))
+            }
+            other => other,
+        })?;
         if campaign.status == CampaignStatus::Cancelled {
             return Err(DomainError::conflict("campaign_cancelled", "the campaign is cancelled"));
         }

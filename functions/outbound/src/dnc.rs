@@ -1,7 +1,7 @@
 //! The tenant's do-not-call list: numbers that are never dialed, whether a
 //! patient asked during a call (the webhook adds them) or staff added them.
 
-use callops_domain::phone;
+use callops_domain::{DomainError, phone};
 use callops_http::{ApiError, Caller, integer_param, json, json_body, path_param, query_param};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
@@ -37,8 +37,12 @@ impl Outbound {
         Ok(json(if added { StatusCode::CREATED } else { StatusCode::OK }, &entry))
     }
 
+    /// The number is read as the list keeps it, so an entry whose number
+    /// does not normalise (one a patient's call put there) can be removed too.
     pub(crate) async fn remove_do_not_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let number = phone::normalize(&path_param(req, "phoneNumber").unwrap_or_default())?;
+        let sent = path_param(req, "phoneNumber").unwrap_or_default();
+        let number = phone::do_not_call_key(&sent)
+            .ok_or_else(|| phone::normalize(&sent).err().unwrap_or_else(|| DomainError::invalid("invalid_phone_number", "not a phone number")))?;
         self.store.remove_do_not_call(&caller.org_id, &number).await?;
         Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).expect("a valid response"))
     }

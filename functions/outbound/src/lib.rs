@@ -10,7 +10,12 @@ use std::sync::Arc;
 
 use callops_aws::DynamoStore;
 pub(crate) use callops_domain::call::derived_id;
-use callops_domain::{DomainError, VoiceAgent, agent::AgentInput, schedule::DialScheduler};
+use callops_domain::{
+    DomainError, VoiceAgent,
+    agent::{AgentInput, valid_agent_id},
+    schedule::DialScheduler,
+    secret::SecretNamespace,
+};
 use callops_http::{ApiError, Caller, caller, json, json_body, path_param, respond, route_key};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
@@ -38,12 +43,15 @@ pub const ROUTES: &[&str] = &[
 pub struct Outbound {
     store: DynamoStore,
     scheduler: Arc<dyn DialScheduler>,
+    /// Where a tenant's Twilio secrets may live.
+    secrets: SecretNamespace,
 }
 
 /// A short fingerprint of a request, to tell a retry from another request
 /// that reuses its Idempotency-Key.
 pub(crate) fn fingerprint<T: serde::Serialize>(request: &T) -> String {
-    let body = serde_json::to_vec(request).expect("a parsed request serialises");
+    // A parsed request (strings, numbers, string maps) always serialises.
+    let body = serde_json::to_vec(request).unwrap_or_default();
     derived_id(&[&String::from_utf8_lossy(&body)]).replace('-', "")
 }
 
@@ -53,8 +61,8 @@ struct Agents {
 }
 
 impl Outbound {
-    pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>) -> Self {
-        Outbound { store, scheduler }
+    pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>, secrets: SecretNamespace) -> Self {
+        Outbound { store, scheduler, secrets }
     }
 
     /// Handles one API Gateway request; every error is already a response.
@@ -92,7 +100,7 @@ impl Outbound {
 
     /// The agent named in the path, if it is the caller's to see.
     async fn agent(&self, caller: &Caller, req: &Request) -> Result<VoiceAgent, DomainError> {
-        let id = path_param(req, "id").unwrap_or_default();
+        let id = path_param(req, "id").filter(|id| valid_agent_id(id)).ok_or(DomainError::NotFound { what: "voice agent" })?;
         self.store.get_agent(&caller.org_id, &id).await?.filter(|agent| caller.may_see_agent(&agent.id)).ok_or(DomainError::NotFound { what: "voice agent" })
     }
 
@@ -100,14 +108,14 @@ impl Outbound {
         if caller.agent_ids.is_some() {
             return Err(ApiError::Forbidden("a caller limited to some agents cannot create agents".into()));
         }
-        let agent = json_body::<AgentInput>(req)?.create(&caller.org_id, Utc::now())?;
+        let agent = json_body::<AgentInput>(req)?.create(&caller.org_id, Utc::now(), &self.secrets)?;
         self.store.put_agent(&agent, true).await?;
         Ok(json(StatusCode::CREATED, &agent))
     }
 
     async fn update_agent(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let current = self.agent(caller, req).await?;
-        let next = json_body::<AgentInput>(req)?.apply_to(&current, Utc::now())?;
+        let next = json_body::<AgentInput>(req)?.apply_to(&current, Utc::now(), &self.secrets)?;
         self.store.put_agent(&next, false).await?;
         Ok(json(StatusCode::OK, &next))
     }

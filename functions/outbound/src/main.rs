@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let table = config::required(config::TABLE_VAR)?;
     let target = DialTarget::from_env()?;
     let scheduler = Arc::new(EventBridgeScheduler::in_lambda(target));
-    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_in_lambda(), table), scheduler);
+    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_in_lambda(), table), scheduler, config::secret_namespace()?);
     let outbound = &outbound;
     run(service_fn(move |req| async move { Ok::<_, Error>(outbound.handle(req).await) })).await
 }

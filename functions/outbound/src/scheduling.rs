@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use callops_aws::{AlongWithCall, CallQuery, PageRequest, StoredCall, Window};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
+    agent::valid_agent_id,
     campaign::check_variables,
-    phone,
+    limits, phone,
     schedule::{DialRequest, ScheduledDial, placement_time},
     time,
 };
-use callops_http::{ApiError, Caller, header, integer_param, json, json_body, path_param, query_param, window::parse_bounds};
+use callops_http::{ApiError, Caller, id_param, integer_param, json, json_body, paging_binding, query_param, window::parse_bounds};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde::{Deserialize, Serialize};
@@ -91,19 +92,29 @@ pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, DomainError> {
         .map_err(|_| DomainError::invalid("invalid_scheduled_at", format!("scheduledAt {text:?} is not an RFC 3339 time")))
 }
 
-/// The request's `Idempotency-Key`, checked.
+/// The request's `Idempotency-Key`, checked: 1 to 255 characters of
+/// visible ASCII, sent once. A key that is there but not that is refused,
+/// never dropped: dropped, the request would run as if it had none, and a
+/// retry would make a second call.
 pub(crate) fn idempotency_key(req: &Request) -> Result<Option<String>, DomainError> {
-    match header(req, IDEMPOTENCY_HEADER) {
-        Some(key) if key.len() > 255 => Err(DomainError::invalid("invalid_idempotency_key", "Idempotency-Key must be at most 255 characters")),
-        other => Ok(other),
+    let mut values = req.headers().get_all(IDEMPOTENCY_HEADER).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    let refuse = || DomainError::invalid("invalid_idempotency_key", "Idempotency-Key must be sent once, as 1 to 255 characters of visible ASCII");
+    if values.next().is_some() {
+        return Err(refuse());
     }
+    let key = value.as_bytes().trim_ascii();
+    if key.is_empty() || key.len() > 255 || !key.iter().all(u8::is_ascii_graphic) {
+        return Err(refuse());
+    }
+    Ok(Some(String::from_utf8_lossy(key).into_owned()))
 }
 
 /// A 201 with the call; marked when it repeats an earlier answer.
 pub(crate) fn created<T: Serialize>(body: &T, replayed: bool) -> Response<Body> {
     let mut response = json(StatusCode::CREATED, body);
     if replayed {
-        response.headers_mut().insert(REPLAYED_HEADER, "true".parse().expect("a valid header value"));
+        response.headers_mut().insert(REPLAYED_HEADER, lambda_http::http::HeaderValue::from_static("true"));
     }
     response
 }
@@ -126,7 +137,8 @@ impl Outbound {
         };
 
         let call = self.new_scheduled_call(caller, request, call_id, now).await?;
-        let dial = ScheduledDial { request: DialRequest::for_call(&call), at: call.scheduled_at.expect("a scheduled call has its time") };
+        let at = call.scheduled_at.ok_or_else(|| DomainError::Unavailable(format!("scheduled call {} has no time", call.id)))?;
+        let dial = ScheduledDial { request: DialRequest::for_call(&call), at };
         self.scheduler.schedule(&dial).await?;
         let also: Vec<AlongWithCall> = key.iter().map(|_| AlongWithCall::IdempotencyKey { fingerprint: print.clone() }).collect();
         match self.store.create_call_with(&call, &also).await {
@@ -205,6 +217,7 @@ impl Outbound {
     /// The agent a request names, or the tenant's only agent when it names none.
     pub(crate) async fn resolve_agent(&self, caller: &Caller, agent_id: Option<&str>) -> Result<VoiceAgent, DomainError> {
         match agent_id {
+            Some(id) if !valid_agent_id(id) => Err(DomainError::invalid("unknown_agent", "voiceAgentId is not an agent id (letters, digits, - and _)")),
             Some(id) => self
                 .store
                 .get_agent(&caller.org_id, id)
@@ -224,7 +237,7 @@ impl Outbound {
 
     /// A waiting call of the caller's, by the id in the path.
     async fn caller_call(&self, caller: &Caller, req: &Request) -> Result<StoredCall, DomainError> {
-        let id = path_param(req, "id").unwrap_or_default();
+        let id = id_param(req, "id", "call")?;
         self.store
             .get_call(&caller.org_id, &id)
             .await?
@@ -296,8 +309,10 @@ impl Outbound {
         }
         next.updated_at = time::to_millis(now);
         let written = self.store.update_call(&stored, &next).await?;
-        if next.scheduled_at != stored.call.scheduled_at {
-            let dial = ScheduledDial { request: DialRequest::for_call(&next), at: next.scheduled_at.expect("a scheduled call has its time") };
+        if let Some(at) = next.scheduled_at
+            && next.scheduled_at != stored.call.scheduled_at
+        {
+            let dial = ScheduledDial { request: DialRequest::for_call(&next), at };
             if let Err(err) = self.scheduler.schedule(&dial).await {
                 // The schedule still fires at the old time: put the call back to say so.
                 let mut undo = stored.call.clone();
@@ -321,9 +336,13 @@ impl Outbound {
             None => caller.agent_ids.clone(),
         };
         let (query, only_status) = match query_param(req, "campaignId") {
+            Some(campaign_id) if !limits::is_key_safe(&campaign_id) => {
+                return Err(DomainError::invalid("invalid_campaign_id", "campaignId is not a campaign id").into());
+            }
             Some(campaign_id) => (CallQuery::ByCampaign(campaign_id), Some(CallStatus::Scheduled)),
             None => (CallQuery::Scheduled, None),
         };
+        let binding = paging_binding(req);
         let page = self
             .store
             .query_calls(
@@ -333,6 +352,7 @@ impl Outbound {
                     cursor: cursor.as_deref(),
                     only_agents: agent_filter.as_deref(),
                     only_status,
+                    binding: &binding,
                     ..PageRequest::new(&query, limit)
                 },
             )

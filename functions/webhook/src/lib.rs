@@ -35,9 +35,7 @@ use crate::{
 pub const ROUTES: &[&str] = &["POST /webhooks/vapi"];
 /// Bodies above this are refused before anything else.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// The agent an inbound call is recorded under when no agent of the tenant
-/// owns the number or assistant it came in on.
-pub const UNASSIGNED_AGENT: &str = "unassigned";
+pub use callops_domain::agent::UNASSIGNED_AGENT;
 /// How often a write that lost a race with another message is tried again.
 const WRITE_ATTEMPTS: usize = 5;
 
@@ -107,13 +105,24 @@ impl Webhook {
     /// never scheduled. A write that lost a race with another message for the
     /// same call is redone on the fresh call.
     async fn record(&self, org_id: &str, message: &ServerMessage, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if !message.ignored.is_empty() {
+            tracing::warn!(org_id, kind = %message.kind, vapi_call_id = ?message.vapi_call_id, ignored = ?message.ignored, "fields out of bounds were ignored; the rest of the message is applied");
+        }
         for _ in 0..WRITE_ATTEMPTS {
             // `before` is the call as it was (for a new call, as it would have
             // been before this message), so the follow-through sees the change.
             let (stored, before) = match self.find_call(org_id, message).await? {
+                Some(stored) if stored.call.was_never_placed() => {
+                    tracing::warn!(org_id, call_id = %stored.call.id, status = %stored.call.status, kind = %message.kind, "a message about a call that was never placed changes nothing");
+                    return Ok(());
+                }
                 Some(stored) => {
                     let before = stored.call.clone();
                     (Some(stored), before)
+                }
+                None if message.vapi_call_id.is_none() => {
+                    tracing::warn!(org_id, kind = %message.kind, "a message names no call CallOps knows and no Vapi call id: nothing to record it under");
+                    return Ok(());
                 }
                 None => (None, self.unscheduled_call(org_id, message, now).await?),
             };
@@ -125,6 +134,9 @@ impl Webhook {
             let follow = self.follow_through(&before, &next, message, now).await?;
             let mut also: Vec<AlongWithCall> =
                 follow.do_not_call.iter().map(|number| AlongWithCall::DoNotCall { number: number.clone(), reason: "requested during a call".into() }).collect();
+            if let Some(date) = follow.follow_up_too_far {
+                tracing::warn!(call_id = %next.id, follow_up_date = %time::format(&date), "the agreed follow-up is more than a year ahead: no call is made for it");
+            }
             // The calls that follow are stored in the ended call's own transaction,
             // each after its schedule: one that fires for a call never stored dials nothing.
             let follow_ons: Vec<CallLog> = follow
@@ -175,9 +187,13 @@ impl Webhook {
         if before.status.is_terminal() || !after.status.is_terminal() {
             return Ok(followup::FollowThrough::default());
         }
-        let do_not_call = callops_domain::classify::read_structured_data(&message.structured_data).do_not_call_requested == Some(true);
+        let do_not_call = message.analysis.do_not_call_requested == Some(true);
         let agent = self.store.get_agent(&after.org_id, &after.voice_agent_id).await?;
-        Ok(followup::follow_through(before, after, agent.as_ref(), do_not_call, now))
+        let follow = followup::follow_through(before, after, agent.as_ref(), do_not_call, now);
+        if do_not_call && follow.do_not_call.is_none() {
+            tracing::warn!(call_id = %after.id, "the patient asked not to be called, but the call's number has no digits to put on the list");
+        }
+        Ok(follow)
     }
 
     /// The call by the ids CallOps passed in the metadata, else by Vapi call id.
@@ -224,7 +240,9 @@ impl Webhook {
             time::to_millis(created),
         );
         call.vapi_call_id = message.vapi_call_id.clone();
-        call.customer_name = message.customer_name.clone();
+        if let Some(name) = &message.customer_name {
+            call.set_text(callops_domain::call::CallText::CustomerName, name);
+        }
         call.call_started_at = message.started_at.or(Some(time::to_millis(created)));
         Ok(call)
     }

@@ -2,9 +2,18 @@
 //! of fields at the top level, timestamps as epoch numbers (sometimes written
 //! as floats like `1.722115418016999E12`) or ISO strings, and numbers as
 //! floats where integers are meant. Anything unreadable is treated as absent
-//! rather than failing the message.
+//! rather than failing the message, and so is anything readable but out of
+//! bounds (a time outside the supported range, a cost or duration over its
+//! limit, an id too long for a key, a recording that is not `https:`): such
+//! a field is named in [`ServerMessage::ignored`], which the webhook logs,
+//! and the rest of the message is applied.
 
-use callops_domain::{DomainError, time};
+use callops_domain::{
+    DomainError,
+    classify::{CallAnalysis, read_structured_data},
+    limits::{self, MAX_COST_CENTS, MAX_DURATION_SECONDS},
+    phone, time,
+};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -36,27 +45,73 @@ pub struct ServerMessage {
     /// `end-of-call-report` fields.
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
-    pub duration_seconds: Option<f64>,
-    pub cost_usd: Option<f64>,
+    /// Whole seconds, at most [`MAX_DURATION_SECONDS`].
+    pub duration_seconds: Option<u32>,
+    /// Cents, at most [`MAX_COST_CENTS`].
+    pub cost_cents: Option<i64>,
     pub transcript: Option<String>,
     pub summary: Option<String>,
+    /// Only an `https:` URL.
     pub recording_url: Option<String>,
-    pub structured_data: Value,
+    /// What the assistant's structured data says.
+    pub analysis: CallAnalysis,
     /// The names of the tools the assistant called during the call.
     pub tool_names: Vec<String>,
+    /// Fields present but out of bounds, with why: ignored, to be logged.
+    pub ignored: Vec<String>,
 }
 
 /// A time from an epoch number (seconds or milliseconds, float or integer)
-/// or an ISO string.
-pub fn lenient_time(value: &Value) -> Option<DateTime<Utc>> {
+/// or an ISO string, of any instant chrono can hold.
+fn any_time(value: &Value) -> Option<DateTime<Utc>> {
     match value {
         Value::Number(n) => {
             let n = n.as_f64()?;
-            let millis = if n > 1e11 { n } else { n * 1000.0 };
+            let millis = if n.abs() > 1e11 { n } else { n * 1000.0 };
             DateTime::from_timestamp_millis(millis.round() as i64).map(time::to_millis)
         }
-        Value::String(s) => time::parse(s.trim()).or_else(|| s.trim().parse::<f64>().ok().and_then(|n| lenient_time(&Value::from(n)))),
+        Value::String(s) => time::parse(s.trim()).or_else(|| s.trim().parse::<f64>().ok().and_then(|n| any_time(&Value::from(n)))),
         _ => None,
+    }
+}
+
+/// A time from an epoch number (seconds or milliseconds, float or integer)
+/// or an ISO string, in the supported range; `Err` for a readable time outside it.
+pub fn lenient_time(value: &Value) -> Result<Option<DateTime<Utc>>, DateTime<Utc>> {
+    match any_time(value) {
+        None => Ok(None),
+        Some(at) => time::supported(at).map(Some).ok_or(at),
+    }
+}
+
+/// Collects what a message held out of bounds.
+#[derive(Default)]
+struct Ignored(Vec<String>);
+
+impl Ignored {
+    fn time(&mut self, name: &str, value: Option<&Value>) -> Option<DateTime<Utc>> {
+        lenient_time(value?).unwrap_or_else(|at| {
+            self.0.push(format!("{name}: {} is outside the supported range", time::format(&at)));
+            None
+        })
+    }
+
+    fn id(&mut self, name: &str, value: Option<String>) -> Option<String> {
+        let id = value?;
+        if limits::is_key_safe(&id) {
+            return Some(id);
+        }
+        self.0.push(format!("{name}: not an id ({} bytes)", id.len()));
+        None
+    }
+
+    fn bounded<T>(&mut self, name: &str, value: Option<T>, ok: impl Fn(&T) -> bool, why: &str) -> Option<T> {
+        let value = value?;
+        if ok(&value) {
+            return Some(value);
+        }
+        self.0.push(format!("{name}: {why}"));
+        None
     }
 }
 
@@ -185,21 +240,47 @@ fn owned_text(value: Option<Value>) -> Option<String> {
     }
 }
 
+/// The caller's number as it came: E.164 when it normalises, else as sent
+/// (trimmed) when it fits; a number too long or with control characters is `Err`.
+fn caller_number(text: String) -> Result<String, ()> {
+    if let Ok(number) = phone::normalize(&text) {
+        return Ok(number);
+    }
+    let text = text.trim();
+    if text.len() <= limits::MAX_PHONE_TEXT_BYTES && !text.chars().any(char::is_control) { Ok(text.to_string()) } else { Err(()) }
+}
+
 /// Parses a server message body (`{"message": {...}}`).
 pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, DomainError> {
     let invalid = |why: &str| DomainError::invalid("invalid_message", format!("not a Vapi server message: {why}"));
     let envelope: Envelope = serde_json::from_slice(body).map_err(|_| invalid("the body is not a JSON message of the expected shape"))?;
     let m = envelope.message.ok_or_else(|| invalid("no message object"))?;
     let kind = owned_text(m.kind).ok_or_else(|| invalid("the message has no type"))?;
+    let mut ignored = Ignored::default();
     let call = m.call.unwrap_or_default();
     let metadata = call.assistant_overrides.and_then(|o| o.metadata).or_else(|| m.assistant.as_ref().and_then(|a| a.metadata.clone())).unwrap_or(Value::Null);
-    let ours =
-        OurIds { org_id: text(metadata.get("orgId")), call_id: text(metadata.get("callId")), attempt: number(metadata.get("attempt")).map(|a| a as u32) };
+    let ours = OurIds {
+        org_id: text(metadata.get("orgId")),
+        call_id: ignored.id("metadata.callId", text(metadata.get("callId"))),
+        attempt: number(metadata.get("attempt")).filter(|a| *a <= f64::from(u32::MAX)).map(|a| a as u32),
+    };
     let artifact = m.artifact.unwrap_or_default();
     let analysis = m.analysis.unwrap_or_default();
-    let duration_seconds = number(m.duration_seconds.as_ref()).or_else(|| number(m.duration_ms.as_ref()).map(|ms| ms / 1000.0));
+    let duration = number(m.duration_seconds.as_ref()).or_else(|| number(m.duration_ms.as_ref()).map(|ms| ms / 1000.0));
+    let duration_seconds = ignored
+        .bounded("durationSeconds", duration.map(f64::round), |s| *s <= f64::from(MAX_DURATION_SECONDS), &format!("over {MAX_DURATION_SECONDS} seconds"))
+        .map(|s| s as u32);
+    let cost_cents = ignored
+        .bounded("cost", number(m.cost.as_ref()).map(|usd| (usd * 100.0).round()), |c| *c <= MAX_COST_CENTS as f64, &format!("over {MAX_COST_CENTS} cents"))
+        .map(|c| c as i64);
     let customer = m.customer.unwrap_or_default();
     let call_customer = call.customer.unwrap_or_default();
+    let customer_number = owned_text(customer.number).or_else(|| owned_text(call_customer.number)).and_then(|text| {
+        let length = text.len();
+        caller_number(text).map_err(|()| ignored.0.push(format!("customer.number: not a phone number ({length} bytes)"))).ok()
+    });
+    let recording_url = owned_text(artifact.recording_url).or_else(|| owned_text(m.recording_url));
+    let recording_url = ignored.bounded("recordingUrl", recording_url, |url| limits::is_https_url(url), "not an https: URL");
     let tool_names = artifact
         .messages
         .unwrap_or_default()
@@ -207,27 +288,30 @@ pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, DomainError> {
         .flat_map(|message| message.tool_calls.unwrap_or_default())
         .filter_map(|tool| owned_text(tool.function?.name))
         .collect();
+    let analysis_read = read_structured_data(&analysis.structured_data.unwrap_or(Value::Null));
+    ignored.0.extend(analysis_read.ignored.iter().map(|name| format!("analysis.structuredData.{name}: out of bounds")));
     Ok(ServerMessage {
         kind,
-        timestamp: m.timestamp.as_ref().and_then(lenient_time),
-        vapi_call_id: owned_text(call.id),
+        timestamp: ignored.time("timestamp", m.timestamp.as_ref()),
+        vapi_call_id: ignored.id("call.id", owned_text(call.id)),
         call_type: owned_text(call.kind),
         ours,
         phone_number_id: owned_text(call.phone_number_id).or_else(|| owned_text(m.phone_number.and_then(|p| p.id))),
         assistant_id: owned_text(call.assistant_id).or_else(|| owned_text(m.assistant.and_then(|a| a.id))),
-        customer_number: owned_text(customer.number).or_else(|| owned_text(call_customer.number)),
+        customer_number,
         customer_name: owned_text(customer.name).or_else(|| owned_text(call_customer.name)),
         status: owned_text(m.status),
         ended_reason: owned_text(m.ended_reason),
-        started_at: m.started_at.as_ref().and_then(lenient_time),
-        ended_at: m.ended_at.as_ref().and_then(lenient_time),
+        started_at: ignored.time("startedAt", m.started_at.as_ref()),
+        ended_at: ignored.time("endedAt", m.ended_at.as_ref()),
         duration_seconds,
-        cost_usd: number(m.cost.as_ref()),
+        cost_cents,
         transcript: owned_text(artifact.transcript).or_else(|| owned_text(m.transcript)),
         summary: owned_text(analysis.summary).or_else(|| owned_text(m.summary)),
-        recording_url: owned_text(artifact.recording_url).or_else(|| owned_text(m.recording_url)),
-        structured_data: analysis.structured_data.unwrap_or(Value::Null),
+        recording_url,
+        analysis: analysis_read,
         tool_names,
+        ignored: ignored.0,
     })
 }
 
@@ -237,11 +321,56 @@ mod tests {
 
     #[test]
     fn timestamps_come_in_every_form() {
-        let expected = time::parse("2024-07-27T21:23:38.017Z");
+        let expected = Ok(time::parse("2024-07-27T21:23:38.017Z"));
         assert_eq!(lenient_time(&serde_json::json!(1.722115418016999E12)), expected);
         assert_eq!(lenient_time(&serde_json::json!(1722115418017_i64)), expected);
+        assert_eq!(lenient_time(&serde_json::json!(1722115418.017)), expected, "seconds as a float");
+        assert_eq!(lenient_time(&serde_json::json!("1722115418017")), expected, "milliseconds as a string");
         assert_eq!(lenient_time(&serde_json::json!("2024-07-27T21:23:38.017Z")), expected);
-        assert_eq!(lenient_time(&serde_json::json!("soon")), None);
+        assert_eq!(lenient_time(&serde_json::json!("soon")), Ok(None));
+    }
+
+    #[test]
+    fn times_outside_the_supported_range_are_refused_not_believed() {
+        for outside in [
+            serde_json::json!(1e16),
+            serde_json::json!(-1),
+            serde_json::json!("9999-12-31T23:59:59Z"),
+            serde_json::json!(4102444800000_i64),
+            serde_json::json!(1e300),
+        ] {
+            assert!(lenient_time(&outside).is_err() || lenient_time(&outside) == Ok(None), "{outside}");
+            assert!(!matches!(lenient_time(&outside), Ok(Some(_))), "{outside}");
+        }
+    }
+
+    #[test]
+    fn out_of_bounds_fields_are_ignored_and_named_and_the_rest_is_read() {
+        let body = serde_json::json!({"message": {
+            "type": "end-of-call-report",
+            "timestamp": 1e15,
+            "startedAt": "2024-07-27T21:23:38.017Z",
+            "endedAt": "+275760-09-13T00:00:00Z",
+            "cost": 1e17,
+            "durationSeconds": 1e12,
+            "recordingUrl": "javascript:alert(1)",
+            "customer": {"number": "9".repeat(100)},
+            "call": {"id": "v".repeat(500), "assistantOverrides": {"metadata": {"callId": "c".repeat(300), "attempt": 1e20}}},
+            "analysis": {"summary": "fine", "structuredData": {"collectionAmountCents": 1e12}},
+        }});
+        let message = parse_server_message(body.to_string().as_bytes()).unwrap();
+        assert_eq!(message.started_at, time::parse("2024-07-27T21:23:38.017Z"));
+        assert_eq!(message.summary.as_deref(), Some("fine"));
+        assert_eq!((message.timestamp, message.ended_at, message.cost_cents, message.duration_seconds), (None, None, None, None));
+        assert_eq!(
+            (message.recording_url, message.customer_number, message.vapi_call_id, message.ours.call_id, message.ours.attempt),
+            (None, None, None, None, None)
+        );
+        assert_eq!(message.analysis.collection_amount_cents, None);
+        let named = message.ignored.join("; ");
+        for field in ["timestamp", "cost", "durationSeconds", "recordingUrl", "customer.number", "call.id", "metadata.callId", "collectionAmount"] {
+            assert!(named.contains(field), "{field} missing from {named}");
+        }
     }
 
     #[test]

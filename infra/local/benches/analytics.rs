@@ -111,7 +111,7 @@ async fn main() {
         }
         let calls_loaded = loading.elapsed();
         // The rollups the calls add up to, written directly (what rebuild-rollups would write).
-        let rollups: Vec<_> = rollup::expected_rollups(&all).into_iter().collect();
+        let rollups: Vec<_> = rollup::expected_rollups(&all).unwrap().into_iter().collect();
         for chunk in rollups.chunks(1_000) {
             let (store, chunk) = (host.store().clone(), chunk.to_vec());
             writes.spawn(async move {

@@ -121,7 +121,7 @@ impl Functions {
     pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler, dashboard: Dashboard) -> Self {
         Functions {
             analytics: Analytics::new(store.clone()),
-            outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone())),
+            outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone()), callops_domain::secret::SecretNamespace::local()),
             webhook: Webhook::new(store, vapi, Arc::new(scheduler)),
             dashboard,
         }
@@ -204,8 +204,14 @@ impl Host {
         };
         let vapi = vapi.map_err(DomainError::Unavailable)?;
         let scheduler = LocalScheduler::new();
-        let dialer =
-            Dialer::new(store.clone(), Arc::new(scheduler.clone()), vapi, Arc::new(callops_aws::secrets::SecretResolver::env_only()), options.dial.clone());
+        let dialer = Dialer::new(
+            store.clone(),
+            Arc::new(scheduler.clone()),
+            vapi,
+            Arc::new(callops_aws::secrets::SecretResolver::env_only()),
+            callops_domain::secret::SecretNamespace::local(),
+            options.dial.clone(),
+        );
         let restored = scheduler.restore(&store).await?;
         if restored > 0 {
             tracing::info!(restored, "scheduled attempts restored from the store");

@@ -51,6 +51,15 @@ struct Group {
     bytes: usize,
 }
 
+/// A batch of calls packed for writing.
+struct Packed {
+    groups: Vec<Group>,
+    /// Calls written one by one, through the live path.
+    alone: Vec<usize>,
+    /// Calls the store cannot keep, and why.
+    refused: Vec<NotImported>,
+}
+
 impl Group {
     fn actions(&self) -> usize {
         self.puts.len() + self.rollups.len()
@@ -64,8 +73,8 @@ impl DynamoStore {
     /// another call's. Anything else that fails stops the import with an
     /// error; what was written until then is whole, rollups included.
     pub async fn import_calls(&self, calls: &[ImportCall], concurrency: usize) -> Result<Vec<NotImported>, DomainError> {
-        let (groups, alone) = self.group(calls)?;
-        let mut refused = self.write_groups(calls, groups, concurrency.max(1)).await?;
+        let Packed { groups, alone, mut refused } = self.group(calls)?;
+        refused.extend(self.write_groups(calls, groups, concurrency.max(1)).await?);
         for index in alone {
             refused.extend(self.import_alone(&calls[index]).await?);
         }
@@ -73,28 +82,38 @@ impl DynamoStore {
     }
 
     /// Packs the calls into transactions. A call whose write must also give
-    /// back a dialer slot is written alone, through the live update path.
-    fn group(&self, calls: &[ImportCall]) -> Result<(Vec<Group>, Vec<usize>), DomainError> {
+    /// back a dialer slot is written alone, through the live update path; a
+    /// call the store cannot keep (`check_storable`) is refused with why.
+    fn group(&self, calls: &[ImportCall]) -> Result<Packed, DomainError> {
         let mut groups = Vec::new();
         let mut alone = Vec::new();
+        let mut refused = Vec::new();
         let mut group = Group::default();
         // Calls that move the same rollup items go into a transaction
         // together, so it moves each item once for all of them (an hour's
         // calls for one agent and shard share all four items).
-        let mut ordered: Vec<(BTreeMap<RollupKey, Tally>, usize)> = calls
-            .iter()
-            .enumerate()
-            .map(|(index, import)| (rollup::rollup_deltas(import.stored.as_ref().map(|stored| &stored.call), &import.call), index))
-            .collect();
+        let mut ordered: Vec<(BTreeMap<RollupKey, Tally>, usize)> = Vec::with_capacity(calls.len());
+        for (index, import) in calls.iter().enumerate() {
+            match rollup::rollup_deltas(import.stored.as_ref().map(|stored| &stored.call), &import.call) {
+                Ok(deltas) => ordered.push((deltas, index)),
+                Err(err) => refused.push(NotImported { id: import.call.id.clone(), reason: err.to_string() }),
+            }
+        }
         ordered.sort_by(|(a, i), (b, j)| a.keys().cmp(b.keys()).then(i.cmp(j)));
         for (deltas, index) in ordered {
-            let import = &calls[index];
+            let Some(import) = calls.get(index) else { continue };
             let previous = import.stored.as_ref();
             if previous.is_some_and(|stored| stored.call.holds_dialer_slot() && !import.call.holds_dialer_slot()) {
                 alone.push(index);
                 continue;
             }
-            let (put, bytes) = self.import_put(import)?;
+            let (put, bytes) = match self.import_put(import) {
+                Ok(put) => put,
+                Err(err) => {
+                    refused.push(NotImported { id: import.call.id.clone(), reason: err.to_string() });
+                    continue;
+                }
+            };
             let pointer = self.new_pointer(import);
             let new_keys = deltas.keys().filter(|key| !group.rollups.contains_key(*key)).count();
             let pointer_key = pointer.as_ref().and(import.call.vapi_call_id.clone());
@@ -108,14 +127,15 @@ impl DynamoStore {
             group.puts.extend(pointer);
             group.pointers.extend(pointer_key);
             group.bytes += bytes;
+            // Sums of calls within their bounds cannot overflow; checked all the same.
             for (key, delta) in deltas {
-                group.rollups.entry(key).or_default().add(&delta);
+                group.rollups.entry(key).or_default().add(&delta)?;
             }
         }
         if !group.members.is_empty() {
             groups.push(group);
         }
-        Ok((groups, alone))
+        Ok(Packed { groups, alone, refused })
     }
 
     /// The call's put, on the condition that the table holds what was read,

@@ -15,6 +15,7 @@ pub mod import;
 pub mod keys;
 pub mod lambda_env;
 pub mod outbound;
+pub mod retry;
 pub mod rollup;
 pub mod scheduler;
 pub mod secrets;
@@ -24,7 +25,7 @@ pub mod table;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 
-pub use store::{AlongWithCall, CallQuery, DynamoStore, Page, PageRequest, StoredCall, Window};
+pub use store::{AlongWithCall, CallQuery, DynamoStore, Page, PageRequest, StoredCall, Unreadable, Window};
 
 /// Builds a DynamoDB client from the normal AWS configuration (environment,
 /// profile, role; `AWS_ENDPOINT_URL_DYNAMODB` is honoured).

@@ -16,7 +16,7 @@ use crate::{
     CallQuery, DynamoStore, Page, PageRequest,
     cursor::Cursor,
     keys,
-    store::{Item, KIND, from_item, put_conflict, s, string_attr, to_item, unavailable},
+    store::{Item, KIND, from_item, put_conflict, readable, s, string_attr, to_item, unavailable},
     table::{PK, SK},
 };
 
@@ -125,7 +125,17 @@ impl DynamoStore {
             .map_err(unavailable)?;
         let items: Vec<DoNotCallEntry> = output.items().iter().map(do_not_call_entry).collect();
         let next_cursor = match (&output.last_evaluated_key, items.last()) {
-            (Some(_), Some(last)) => Some(Cursor { index: DO_NOT_CALL_CURSOR.into(), partition: String::new(), sort_key: last.phone_number.clone() }.encode()),
+            (Some(_), Some(last)) => Some(
+                Cursor {
+                    index: DO_NOT_CALL_CURSOR.into(),
+                    partition: String::new(),
+                    sort_key: last.phone_number.clone(),
+                    query: String::new(),
+                    from: None,
+                    to: None,
+                }
+                .encode(),
+            ),
             _ => None,
         };
         Ok(Page { items, next_cursor })
@@ -138,13 +148,10 @@ impl DynamoStore {
         for chunk in unique.chunks(100) {
             let keys: Vec<Item> =
                 chunk.iter().map(|number| HashMap::from([(PK.to_string(), s(keys::do_not_call_pk(org_id))), (SK.to_string(), s(number.as_str()))])).collect();
-            let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().expect("keys are set"));
-            while let Some(request) = pending.take() {
-                let output = self.client().batch_get_item().request_items(self.table(), request).send().await.map_err(unavailable)?;
-                for item in output.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default() {
-                    listed.extend(string_attr(&item, SK));
-                }
-                pending = output.unprocessed_keys.and_then(|mut u| u.remove(self.table())).filter(|k| !k.keys().is_empty());
+            let request =
+                KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
+            for item in self.batch_get(request).await? {
+                listed.extend(string_attr(&item, SK));
             }
         }
         Ok(listed)
@@ -153,6 +160,7 @@ impl DynamoStore {
     /// Stores a new campaign (with the fingerprint of the request that made
     /// it, when it came with an `Idempotency-Key`); `Conflict` when the id is taken.
     pub async fn create_campaign(&self, campaign: &Campaign, fingerprint: Option<&str>) -> Result<(), DomainError> {
+        campaign.check_storable()?;
         let mut item = to_item(campaign)?;
         item.insert(PK.into(), s(keys::campaigns_pk(&campaign.org_id)));
         item.insert(SK.into(), s(keys::campaign_sk(&campaign.id)));
@@ -207,9 +215,7 @@ impl DynamoStore {
             .send();
         let mut campaigns = Vec::new();
         while let Some(page) = pages.next().await {
-            for item in page.map_err(unavailable)?.items.unwrap_or_default() {
-                campaigns.push(from_item(item)?);
-            }
+            campaigns.extend(page.map_err(unavailable)?.items.unwrap_or_default().into_iter().filter_map(|item| readable(item, "campaign")));
         }
         Ok(campaigns)
     }

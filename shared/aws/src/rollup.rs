@@ -28,12 +28,12 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, Update, WriteRequest};
 use callops_domain::{
     CallLog, DomainError,
-    analytics::{self, Range, Tally, day_key, hour_key},
+    analytics::{self, Range, Tally, TallyOverflow, day_key, hour_key},
 };
 use chrono::{Datelike, Duration};
 
 use crate::{
-    store::{DynamoStore, Item, KIND, unavailable},
+    store::{DynamoStore, Item, KIND, Unreadable, string_attr, unavailable},
     table::{PK, SK},
 };
 
@@ -92,32 +92,32 @@ pub fn rollup_keys(call: &CallLog) -> Vec<RollupKey> {
 
 /// What a change from `previous` to `next` must add to each rollup item:
 /// the old contribution out, the new one in, nothing where they cancel.
-pub fn rollup_deltas(previous: Option<&CallLog>, next: &CallLog) -> BTreeMap<RollupKey, Tally> {
+pub fn rollup_deltas(previous: Option<&CallLog>, next: &CallLog) -> Result<BTreeMap<RollupKey, Tally>, TallyOverflow> {
     let mut deltas: BTreeMap<RollupKey, Tally> = BTreeMap::new();
     if let Some(previous) = previous {
-        let old = Tally::default().minus(&Tally::of(previous));
+        let old = Tally::default().minus(&Tally::of(previous))?;
         for key in rollup_keys(previous) {
-            deltas.entry(key).or_default().add(&old);
+            deltas.entry(key).or_default().add(&old)?;
         }
     }
     let new = Tally::of(next);
     for key in rollup_keys(next) {
-        deltas.entry(key).or_default().add(&new);
+        deltas.entry(key).or_default().add(&new)?;
     }
     deltas.retain(|_, delta| !delta.is_zero());
-    deltas
+    Ok(deltas)
 }
 
 /// Every rollup item the given calls add up to.
-pub fn expected_rollups<'a>(calls: impl IntoIterator<Item = &'a CallLog>) -> BTreeMap<RollupKey, Tally> {
+pub fn expected_rollups<'a>(calls: impl IntoIterator<Item = &'a CallLog>) -> Result<BTreeMap<RollupKey, Tally>, TallyOverflow> {
     let mut rollups: BTreeMap<RollupKey, Tally> = BTreeMap::new();
     for call in calls {
         let tally = Tally::of(call);
         for key in rollup_keys(call) {
-            rollups.entry(key).or_default().add(&tally);
+            rollups.entry(key).or_default().add(&tally)?;
         }
     }
-    rollups
+    Ok(rollups)
 }
 
 /// The transaction element that adds `delta` to a rollup item (creating it).
@@ -136,17 +136,26 @@ pub(crate) fn rollup_update(table: &str, key: &RollupKey, delta: &Tally) -> Upda
     update.update_expression(format!("SET #kind = :kind ADD {}", adds.join(", "))).build().expect("table, key and expression are set")
 }
 
-/// Reads a rollup item's counters.
-pub(crate) fn tally_of_item(item: &Item) -> Tally {
-    Tally::from_counters(item.iter().filter_map(|(name, value)| match value {
-        AttributeValue::N(n) if name != PK && name != SK => n.parse::<i64>().ok().map(|n| (name.clone(), n)),
+/// Reads a rollup item's counters, and names each number attribute that is
+/// not a whole number an `i64` holds (no sum of bounded calls is one).
+pub(crate) fn tally_of_item(item: &Item) -> (Tally, Vec<String>) {
+    let mut problems = Vec::new();
+    let tally = Tally::from_counters(item.iter().filter_map(|(name, value)| match value {
+        AttributeValue::N(n) => match n.parse::<i64>() {
+            Ok(n) => Some((name.clone(), n)),
+            Err(_) => {
+                problems.push(format!("{name} is {n}, not a whole number a counter can hold"));
+                None
+            }
+        },
         _ => None,
-    }))
+    }));
+    (tally, problems)
 }
 
 /// The months (`yyyy-mm`) that `[from, to)` touches.
 fn months_of(range: Range) -> Vec<String> {
-    let last = range.1 - Duration::milliseconds(1);
+    let last = range.1.checked_sub_signed(Duration::milliseconds(1)).unwrap_or(range.1);
     let (mut year, mut month) = (range.0.year(), range.0.month());
     let mut out = Vec::new();
     while (year, month) <= (last.year(), last.month()) {
@@ -159,10 +168,10 @@ fn months_of(range: Range) -> Vec<String> {
 impl DynamoStore {
     /// The sum of the hour rollups of `scope` for the whole hours in `range`.
     pub async fn hour_rollups(&self, org_id: &str, scope: &str, range: Range) -> Result<Tally, DomainError> {
-        let (first, last) = (hour_key(&range.0), hour_key(&(range.1 - Duration::hours(1))));
+        let (first, last) = (hour_key(&range.0), hour_key(&range.1.checked_sub_signed(Duration::hours(1)).unwrap_or(range.1)));
         let mut total = Tally::default();
         for month in months_of(range) {
-            total.add(&self.sum_rollups(hour_pk(org_id, scope, &month), &first, &last).await?);
+            total.add(&self.sum_rollups(hour_pk(org_id, scope, &month), &first, &last).await?)?;
         }
         Ok(total)
     }
@@ -175,13 +184,23 @@ impl DynamoStore {
         for day in analytics::days_of(range) {
             let key = day.format("%Y-%m-%d").to_string();
             let year = day.format("%Y").to_string();
-            total.add(&self.sum_rollups(day_pk(org_id, scope, &year), &key, &key).await?);
+            total.add(&self.sum_rollups(day_pk(org_id, scope, &year), &key, &key).await?)?;
         }
         Ok(total)
     }
 
+    /// The sum of a partition's rollup items in a period. A counter an item
+    /// cannot hold (not a whole `i64`) is logged and left out.
     async fn sum_rollups(&self, pk: String, first: &str, last: &str) -> Result<Tally, DomainError> {
-        Ok(self.rollup_items(pk, first, last).await?.iter().map(tally_of_item).sum())
+        let mut total = Tally::default();
+        for item in self.rollup_items(pk, first, last).await? {
+            let (tally, problems) = tally_of_item(&item);
+            if !problems.is_empty() {
+                tracing::error!(pk = %string_attr(&item, PK).unwrap_or_default(), sk = %string_attr(&item, SK).unwrap_or_default(), ?problems, "a rollup item holds impossible counters; run callops verify-rollups");
+            }
+            total.add(&tally)?;
+        }
+        Ok(total)
     }
 
     /// Rollup items of one partition whose period lies from `first` to `last` (inclusive).
@@ -209,17 +228,25 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// Every rollup item in the table, with its counters.
-    pub async fn all_rollups(&self) -> Result<BTreeMap<RollupKey, Tally>, DomainError> {
+    /// Every rollup item in the table, with its counters, and the problems
+    /// of each item whose counters cannot be a sum of calls.
+    pub async fn all_rollups(&self) -> Result<(BTreeMap<RollupKey, Tally>, Vec<Impossible>), DomainError> {
         let mut rollups = BTreeMap::new();
+        let mut impossible = Vec::new();
         self.scan_kind(ROLLUP_KIND, |item| {
             if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get(PK), item.get(SK)) {
-                rollups.insert(RollupKey { pk: pk.clone(), sk: sk.clone() }, tally_of_item(&item));
+                let key = RollupKey { pk: pk.clone(), sk: sk.clone() };
+                let (tally, mut problems) = tally_of_item(&item);
+                problems.extend(tally.impossibilities());
+                if !problems.is_empty() {
+                    impossible.push(Impossible { key: key.clone(), problems });
+                }
+                rollups.insert(key, tally);
             }
             Ok(())
         })
         .await?;
-        Ok(rollups)
+        Ok((rollups, impossible))
     }
 
     /// Sets a rollup item to exactly `tally` (removing it when zero).
@@ -248,21 +275,42 @@ pub struct Drift {
     pub actual: Tally,
 }
 
+/// A rollup item whose counters no calls can add up to (a negative count,
+/// more bookings than calls, a total beyond the bounds, a number that is
+/// not a whole `i64`), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impossible {
+    pub key: RollupKey,
+    pub problems: Vec<String>,
+}
+
 /// What a check of the rollups against the calls found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollupReport {
     pub calls: usize,
     pub rollup_items: usize,
     pub drift: Vec<Drift>,
+    /// Rollup items with totals no calls can make.
+    pub impossible: Vec<Impossible>,
+    /// Call items that do not parse: they count in no expected rollup.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl RollupReport {
+    /// Whether nothing is wrong.
+    pub fn is_clean(&self) -> bool {
+        self.drift.is_empty() && self.impossible.is_empty() && self.unreadable.is_empty()
+    }
 }
 
 impl DynamoStore {
     /// Recomputes every rollup from the raw calls and lists each item that
-    /// differs (missing, extra, or with other counters).
+    /// differs (missing, extra, or with other counters), each item whose
+    /// totals are impossible, and each call that cannot be read.
     pub async fn verify_rollups(&self) -> Result<RollupReport, DomainError> {
-        let calls = self.all_calls().await?;
-        let expected = expected_rollups(&calls);
-        let actual = self.all_rollups().await?;
+        let (calls, unreadable) = self.scan_calls().await?;
+        let expected = expected_rollups(&calls)?;
+        let (actual, impossible) = self.all_rollups().await?;
         let mut drift = Vec::new();
         for key in expected.keys().chain(actual.keys()).collect::<std::collections::BTreeSet<_>>() {
             let want = expected.get(key).cloned().unwrap_or_default();
@@ -271,7 +319,7 @@ impl DynamoStore {
                 drift.push(Drift { key: key.clone(), expected: want, actual: have });
             }
         }
-        Ok(RollupReport { calls: calls.len(), rollup_items: actual.len(), drift })
+        Ok(RollupReport { calls: calls.len(), rollup_items: actual.len(), drift, impossible, unreadable })
     }
 
     /// Sets every drifted rollup item to what its calls add up to; returns
@@ -283,15 +331,6 @@ impl DynamoStore {
         let writes: Vec<WriteRequest> = report.drift.iter().map(|d| rollup_write(&d.key, &d.expected)).collect();
         futures::stream::iter(writes.chunks(25).map(|chunk| self.write_batch(chunk.to_vec()))).buffer_unordered(8).try_collect::<Vec<()>>().await?;
         Ok(report)
-    }
-
-    /// One BatchWriteItem, redone for what DynamoDB left unprocessed.
-    async fn write_batch(&self, mut pending: Vec<WriteRequest>) -> Result<(), DomainError> {
-        while !pending.is_empty() {
-            let output = self.client().batch_write_item().request_items(self.table(), pending).send().await.map_err(unavailable)?;
-            pending = output.unprocessed_items.and_then(|mut u| u.remove(self.table())).unwrap_or_default();
-        }
-        Ok(())
     }
 }
 

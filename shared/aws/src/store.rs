@@ -65,8 +65,9 @@ impl ReadMeter {
     }
 }
 
-/// How many times a transaction that met another on the same item is tried.
-const TRANSACTION_ATTEMPTS: u32 = 6;
+/// How many times a transaction cancelled for meeting another on the same
+/// item, or for throttling, is tried.
+const TRANSACTION_ATTEMPTS: u32 = 8;
 
 /// A call as read from the store, with the revision a later write must match.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,12 +146,54 @@ pub struct PageRequest<'a> {
     pub only_agents: Option<&'a [String]>,
     /// Only calls in this status (for indexes that carry the status).
     pub only_status: Option<CallStatus>,
+    /// The request's own description of what it lists (its query
+    /// parameters but the paging ones): a cursor continues only the query
+    /// that made it, in the window of its first page.
+    pub binding: &'a str,
 }
 
 impl<'a> PageRequest<'a> {
     /// Oldest first, everything, no cursor: the usual start.
     pub fn new(query: &'a CallQuery, limit: usize) -> Self {
-        PageRequest { query, window: Window::default(), newest_first: false, limit, cursor: None, only_agents: None, only_status: None }
+        PageRequest { query, window: Window::default(), newest_first: false, limit, cursor: None, only_agents: None, only_status: None, binding: "" }
+    }
+}
+
+/// The most agents one caller may be narrowed to (the `agent_ids` claim):
+/// DynamoDB's `IN` takes 100 values, so the filter is split into that many
+/// `IN`s, and 500 keeps the filter inside DynamoDB's 4 KB for expressions.
+pub const MAX_FILTER_AGENTS: usize = 500;
+
+/// An item that is in the table but does not parse as what it should be.
+/// It is logged (with its key) and skipped, so it never takes down more
+/// than itself; `verify-rollups` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub pk: String,
+    pub sk: String,
+    pub error: String,
+}
+
+impl Unreadable {
+    pub(crate) fn of(item: &Item, error: &DomainError) -> Unreadable {
+        let key = |name: &str| callops_domain::phone::mask_numbers_in(&string_attr(item, name).unwrap_or_default());
+        Unreadable { pk: key(PK), sk: key(SK), error: error.to_string() }
+    }
+
+    /// Logs it as skipped.
+    pub(crate) fn log(&self, what: &str) {
+        tracing::error!(pk = %self.pk, sk = %self.sk, error = %self.error, "an unreadable {what} item was skipped");
+    }
+}
+
+/// Parses an item that should be a `T`, or logs it (with its key) and skips it.
+pub(crate) fn readable<T: serde::de::DeserializeOwned>(item: Item, what: &str) -> Option<T> {
+    match serde_dynamo::from_item::<_, T>(item.clone()) {
+        Ok(value) => Some(value),
+        Err(err) => {
+            Unreadable::of(&item, &DomainError::Unavailable(format!("stored item does not parse: {err}"))).log(what);
+            None
+        }
     }
 }
 
@@ -188,13 +231,17 @@ pub(crate) fn failed_condition(err: &SdkError<TransactWriteItemsError>) -> bool 
     }
 }
 
-/// Whether a transaction was cancelled only because another one held an item.
-fn met_another_transaction(err: &SdkError<TransactWriteItemsError>) -> bool {
+/// Whether a transaction was cancelled for reasons that clear by
+/// themselves: another transaction held an item, or DynamoDB throttled one
+/// of its items. The SDK's retries do not cover these (the cancellation is
+/// an answer, not an error), so the store tries again itself.
+fn cancelled_but_retryable(err: &SdkError<TransactWriteItemsError>) -> bool {
+    const PASSING: &[&str] = &["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"];
     match err.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
             let reasons = cancelled.cancellation_reasons();
-            reasons.iter().any(|r| r.code() == Some("TransactionConflict"))
-                && reasons.iter().all(|r| matches!(r.code(), None | Some("None") | Some("TransactionConflict")))
+            reasons.iter().any(|r| r.code().is_some_and(|code| PASSING.contains(&code)))
+                && reasons.iter().all(|r| r.code().is_none_or(|code| code == "None" || PASSING.contains(&code)))
         }
         Some(TransactWriteItemsError::TransactionInProgressException(_)) => true,
         _ => false,
@@ -228,7 +275,10 @@ pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T,
     serde_dynamo::from_item(item).map_err(|e| DomainError::Unavailable(format!("stored item does not parse: {e}")))
 }
 
+/// The item a call is stored as; refused (`unstorable_call`) when it could
+/// not be read back as it is.
 pub(crate) fn call_item(call: &CallLog, revision: u64) -> Result<Item, DomainError> {
+    call.check_storable()?;
     let mut item = to_item(call)?;
     item.insert(PK.into(), s(keys::call_pk(&call.org_id, &call.id)));
     item.insert(SK.into(), s(keys::CALL_SK));
@@ -257,7 +307,9 @@ fn stored_call(item: Item) -> Result<StoredCall, DomainError> {
         Some(AttributeValue::N(text)) => text.parse().unwrap_or(0),
         _ => 0,
     };
-    Ok(StoredCall { call: from_item(item)?, revision })
+    let pk = string_attr(&item, PK).unwrap_or_default();
+    let call = from_item(item).map_err(|err| DomainError::Unavailable(format!("call item {pk} is unreadable: {err}")))?;
+    Ok(StoredCall { call, revision })
 }
 
 type Names = HashMap<String, String>;
@@ -329,9 +381,8 @@ impl DynamoStore {
     /// `create_call`, with more writes in the same transaction.
     pub async fn create_call_with(&self, call: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
         let put_call = self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None);
-        self.write_call(None, call, put_call, self.vapi_pointer(call), also)
-            .await
-            .map_err(|e| transaction_conflict(e, DomainError::conflict("call_exists", format!("call {} already exists", call.id))))?;
+        let items = self.call_transaction(None, call, put_call, self.vapi_pointer(call), also)?;
+        self.transact(items).await.map_err(|e| transaction_conflict(e, DomainError::conflict("call_exists", format!("call {} already exists", call.id))))?;
         Ok(StoredCall { call: call.clone(), revision: 1 })
     }
 
@@ -351,7 +402,8 @@ impl DynamoStore {
         let put_call = self.put(call_item(next, revision)?, "#rev = :rev", Some(previous.revision));
         let pointer = if previous.call.vapi_call_id != next.vapi_call_id { self.vapi_pointer(next) } else { None };
         let takes_slot = also.iter().any(|write| matches!(write, AlongWithCall::TakeSlot { .. }));
-        self.write_call(Some(&previous.call), next, put_call, pointer, also).await.map_err(|e| {
+        let items = self.call_transaction(Some(&previous.call), next, put_call, pointer, also)?;
+        self.transact(items).await.map_err(|e| {
             // The call's own condition comes first in the transaction; with a slot to take, any other is the slot's.
             if let (true, Some(TransactWriteItemsError::TransactionCanceledException(cancelled))) = (takes_slot, e.as_service_error()) {
                 let failed: Vec<bool> = cancelled.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
@@ -364,42 +416,41 @@ impl DynamoStore {
         Ok(StoredCall { call: next.clone(), revision })
     }
 
-    /// Writes a call item and what must change with it (its Vapi pointer, the
-    /// rollups it moves) in one transaction. A transaction that met another
-    /// on a shared rollup item is tried again; a failed condition is not.
-    async fn write_call(
+    /// The one transaction that writes a call item and what must change
+    /// with it: its Vapi pointer, the writes that go along, the slot it gives
+    /// back, the rollups it moves. The store sends it with [`Self::transact`].
+    fn call_transaction(
         &self,
         previous: Option<&CallLog>,
         next: &CallLog,
         put_call: Put,
         pointer: Option<Put>,
         also: &[AlongWithCall],
-    ) -> Result<(), SdkError<TransactWriteItemsError>> {
+    ) -> Result<Vec<TransactWriteItem>, DomainError> {
         let mut items = vec![TransactWriteItem::builder().put(put_call).build()];
         items.extend(pointer.map(|p| TransactWriteItem::builder().put(p).build()));
         for write in also {
-            items.push(self.along_with(next, write));
+            items.push(self.along_with(next, write)?);
         }
         if previous.is_some_and(CallLog::holds_dialer_slot) && !next.holds_dialer_slot() {
             items.push(TransactWriteItem::builder().update(self.slot_release(next)).build());
         }
-        for (key, delta) in rollup::rollup_deltas(previous, next) {
+        for (key, delta) in rollup::rollup_deltas(previous, next)? {
             items.push(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build());
         }
-        self.transact(items).await
+        Ok(items)
     }
 
-    /// One TransactWriteItems, tried again (after a jittered pause) while it
-    /// only met another transaction on a shared item; a failed condition is
-    /// returned as is.
+    /// One TransactWriteItems, tried again (after a growing, jittered pause)
+    /// while it was only cancelled for meeting another transaction on an
+    /// item or for throttling; a failed condition is returned as is.
     pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), SdkError<TransactWriteItemsError>> {
         let mut attempt = 1;
         loop {
             let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
             match result {
-                Err(err) if attempt < TRANSACTION_ATTEMPTS && met_another_transaction(&err) => {
-                    let jitter = rand::random_range(0..10 * u64::from(attempt));
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt) + jitter)).await;
+                Err(err) if attempt < TRANSACTION_ATTEMPTS && cancelled_but_retryable(&err) => {
+                    crate::retry::back_off(attempt).await;
                     attempt += 1;
                 }
                 other => return other.map(|_| ()),
@@ -445,7 +496,7 @@ impl DynamoStore {
     pub async fn query_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallLog>, DomainError> {
         let page = self.query_index(org_id, request).await?;
         let keys: Vec<String> = page.items.iter().filter_map(|item| string_attr(item, PK)).collect();
-        let mut calls = self.batch_get_calls(&keys).await?;
+        let mut calls = self.batch_get_calls(&keys, false).await?;
         // Keep the index's order; a call deleted since the index was read is skipped.
         let items = keys.iter().filter_map(|pk| calls.remove(pk)).map(|stored| stored.call).collect();
         Ok(Page { items, next_cursor: page.next_cursor })
@@ -459,42 +510,67 @@ impl DynamoStore {
             return Err(DomainError::Unavailable(format!("{} does not carry the analytics fields", index.name)));
         }
         let page = self.query_index(org_id, request).await?;
-        let items = page.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let items = page.items.into_iter().filter_map(|item| readable(item, "call (analytics index)")).collect();
         Ok(Page { items, next_cursor: page.next_cursor })
     }
 
     /// A page of raw index items, and the cursor after the last one.
     pub(crate) async fn query_index(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<Item>, DomainError> {
-        let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status } = *request;
+        let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status, binding } = *request;
         let (index, partition) = query.index_and_partition();
-        let start_key = match cursor {
-            None => None,
+        let mut agents: Vec<&str> = only_agents.unwrap_or_default().iter().map(String::as_str).collect();
+        agents.sort_unstable();
+        if agents.len() > MAX_FILTER_AGENTS {
+            return Err(DomainError::invalid("too_many_agents", format!("a caller may be narrowed to at most {MAX_FILTER_AGENTS} agents")));
+        }
+        let status = only_status.map_or("", CallStatus::as_str);
+        let order = if newest_first { "newest" } else { "oldest" };
+        let narrowed = if only_agents.is_some() { "agents" } else { "all" };
+        let digest = crate::cursor::query_digest(&[index.name, &partition, order, status, narrowed, &agents.join(","), binding]);
+        // A cursor continues its own query, in the window of its first page.
+        let (window, start_key) = match cursor {
+            None => (window, None),
             Some(text) => {
                 let cursor = Cursor::decode(text)?;
-                if cursor.index != index.name || cursor.partition != partition {
-                    return Err(DomainError::invalid("invalid_cursor", "the cursor belongs to a different query"));
+                if cursor.index != index.name || cursor.partition != partition || cursor.query != digest {
+                    return Err(crate::cursor::invalid());
                 }
-                let (_, call_id) = keys::split_index_sk(&cursor.sort_key).expect("decode checked the sort key");
-                Some(HashMap::from([
+                let (_, call_id) = keys::split_index_sk(&cursor.sort_key).ok_or_else(crate::cursor::invalid)?;
+                let start = HashMap::from([
                     (PK.to_string(), s(keys::call_pk(org_id, call_id))),
                     (SK.to_string(), s(keys::CALL_SK)),
                     (index.pk.to_string(), s(keys::index_pk(index, org_id, &partition))),
-                    (index.sk.to_string(), s(cursor.sort_key)),
-                ]))
+                    (index.sk.to_string(), s(&cursor.sort_key)),
+                ]);
+                (Window { from: cursor.from, to: cursor.to }, Some(start))
             }
         };
 
         let (condition, mut names, mut values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
-        let agent_filter = only_agents.map(|agents| {
+        let agent_filter = only_agents.map(|_| {
             names.insert("#agent".into(), "voiceAgentId".into());
-            let placeholders: Vec<String> = (0..agents.len().max(1)).map(|i| format!(":agent{i}")).collect();
-            for (i, agent) in agents.iter().enumerate() {
-                values.insert(format!(":agent{i}"), s(agent));
-            }
             if agents.is_empty() {
-                values.insert(":agent0".into(), s(""));
+                values.insert(":a0".into(), s(""));
+                return "#agent = :a0".to_string();
             }
-            format!("#agent IN ({})", placeholders.join(", "))
+            // DynamoDB's IN takes at most 100 values: one IN per hundred.
+            let groups: Vec<String> = agents
+                .chunks(100)
+                .enumerate()
+                .map(|(group, chunk)| {
+                    let placeholders: Vec<String> = chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, agent)| {
+                            let name = format!(":a{}", group * 100 + i);
+                            values.insert(name.clone(), s(*agent));
+                            name
+                        })
+                        .collect();
+                    format!("#agent IN ({})", placeholders.join(", "))
+                })
+                .collect();
+            format!("({})", groups.join(" OR "))
         });
         let status_filter = only_status.map(|status| {
             names.insert("#status".into(), "status".into());
@@ -522,7 +598,7 @@ impl DynamoStore {
                 .set_expression_attribute_values(Some(values.clone()))
                 .scan_index_forward(!newest_first)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .limit((limit - items.len()) as i32)
+                .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start_key.take())
                 .send()
                 .await
@@ -540,45 +616,70 @@ impl DynamoStore {
         }
 
         let next_cursor = match (more, items.last().and_then(|last| string_attr(last, index.sk))) {
-            (true, Some(sort_key)) => Some(Cursor { index: index.name.into(), partition, sort_key }.encode()),
+            (true, Some(sort_key)) => Some(Cursor { index: index.name.into(), partition, sort_key, query: digest, from: window.from, to: window.to }.encode()),
             _ => None,
         };
         Ok(Page { items, next_cursor })
     }
 
-    /// Full calls by their partition keys, as a map from key to call.
-    async fn batch_get_calls(&self, call_pks: &[String]) -> Result<HashMap<String, StoredCall>, DomainError> {
+    /// Full calls by their partition keys, as a map from key to call, 100
+    /// keys a request; `consistent` reads what the last write left. A call
+    /// that does not parse is logged and left out.
+    async fn batch_get_calls(&self, call_pks: &[String], consistent: bool) -> Result<HashMap<String, StoredCall>, DomainError> {
         let mut calls = HashMap::with_capacity(call_pks.len());
         for chunk in call_pks.chunks(100) {
             let keys: Vec<Item> = chunk.iter().map(|pk| HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(keys::CALL_SK))])).collect();
-            let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().expect("keys are set"));
-            while let Some(request) = pending.take() {
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for consumed in output.consumed_capacity() {
-                    self.meter.record(Some(consumed));
-                }
-                for item in output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    if let Some(pk) = string_attr(&item, PK) {
-                        calls.insert(pk, stored_call(item)?);
+            let request =
+                KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(consistent).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
+            for item in self.batch_get(request).await? {
+                let Some(pk) = string_attr(&item, PK) else { continue };
+                match stored_call(item.clone()) {
+                    Ok(stored) => {
+                        calls.insert(pk, stored);
                     }
+                    Err(err) => Unreadable::of(&item, &err).log("call"),
                 }
-                pending = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
             }
         }
         Ok(calls)
     }
 
-    /// A tenant's calls by id (those that exist), with their revisions, 100 to a request.
+    /// One BatchGetItem request (up to 100 keys), sent again, after a
+    /// growing pause, for the keys DynamoDB left unprocessed.
+    pub(crate) async fn batch_get(&self, request: KeysAndAttributes) -> Result<Vec<Item>, DomainError> {
+        let mut items = Vec::new();
+        let mut pending = Some(request);
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            attempt += 1;
+            if attempt > 1 {
+                if attempt > crate::retry::BATCH_ATTEMPTS {
+                    return Err(DomainError::Unavailable(format!("DynamoDB left keys unprocessed after {} attempts", crate::retry::BATCH_ATTEMPTS)));
+                }
+                crate::retry::back_off(attempt - 1).await;
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for consumed in output.consumed_capacity() {
+                self.meter.record(Some(consumed));
+            }
+            items.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            pending = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
+        }
+        Ok(items)
+    }
+
+    /// A tenant's calls by id (those that exist and parse), with their
+    /// revisions, read consistently from the table, 100 to a request.
     pub async fn calls_by_id(&self, org_id: &str, ids: &[String]) -> Result<HashMap<String, StoredCall>, DomainError> {
         let keys: Vec<String> = ids.iter().map(|id| keys::call_pk(org_id, id)).collect();
-        Ok(self.batch_get_calls(&keys).await?.into_values().map(|stored| (stored.call.id.clone(), stored)).collect())
+        Ok(self.batch_get_calls(&keys, true).await?.into_values().map(|stored| (stored.call.id.clone(), stored)).collect())
     }
 
     /// A small operator record (a migration's checkpoint, say) in the tenant's partition `name`.
@@ -639,6 +740,7 @@ impl DynamoStore {
     /// taken (and registers the tenant in the directory the reconciler
     /// reads, in the same transaction); otherwise it must exist already.
     pub async fn put_agent(&self, agent: &VoiceAgent, create: bool) -> Result<(), DomainError> {
+        agent.check_storable()?;
         let mut item = to_item(agent)?;
         item.insert(PK.into(), s(keys::agents_pk(&agent.org_id)));
         item.insert(SK.into(), s(keys::agent_sk(&agent.id)));
@@ -717,9 +819,7 @@ impl DynamoStore {
             .send();
         let mut agents = Vec::new();
         while let Some(page) = pages.next().await {
-            for item in page.map_err(unavailable)?.items.unwrap_or_default() {
-                agents.push(from_item(item)?);
-            }
+            agents.extend(page.map_err(unavailable)?.items.unwrap_or_default().into_iter().filter_map(|item| readable(item, "voice agent")));
         }
         Ok(agents)
     }
@@ -743,24 +843,60 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Every call in the table, all tenants (operator tasks).
+    /// Every call in the table, all tenants (operator tasks); an item that
+    /// does not parse is logged and left out.
     pub async fn all_calls(&self) -> Result<Vec<CallLog>, DomainError> {
-        let mut calls = Vec::new();
+        Ok(self.scan_calls().await?.0)
+    }
+
+    /// Every call in the table, all tenants, and every call item that does not parse.
+    pub async fn scan_calls(&self) -> Result<(Vec<CallLog>, Vec<Unreadable>), DomainError> {
+        let (mut calls, mut unreadable) = (Vec::new(), Vec::new());
         self.scan_kind("call", |item| {
-            calls.push(from_item(item)?);
+            match from_item(item.clone()) {
+                Ok(call) => calls.push(call),
+                Err(err) => {
+                    let found = Unreadable::of(&item, &err);
+                    found.log("call");
+                    unreadable.push(found);
+                }
+            }
             Ok(())
         })
         .await?;
-        Ok(calls)
+        Ok((calls, unreadable))
     }
 
-    /// Stores calls that have not started (scheduled ones), in batches: a
+    /// Stores calls that have not started (a campaign's), each only if no
+    /// call with its id exists: up to 100 to a transaction, and one by one
+    /// for a transaction one of whose calls exists already (a replayed
+    /// request racing the first). Returns the ids of the calls stored. A
     /// call that has not started counts in no rollup, so none changes.
-    pub async fn put_new_calls(&self, calls: &[CallLog]) -> Result<(), DomainError> {
+    pub async fn create_new_calls(&self, calls: &[CallLog]) -> Result<Vec<String>, DomainError> {
         if let Some(started) = calls.iter().find(|call| call.call_started_at.is_some()) {
             return Err(DomainError::Unavailable(format!("call {} has started; store it with create_call", started.id)));
         }
-        self.bulk_put_calls(calls).await
+        let mut created = Vec::with_capacity(calls.len());
+        for chunk in calls.chunks(100) {
+            let mut items = Vec::with_capacity(chunk.len());
+            for call in chunk {
+                items.push(TransactWriteItem::builder().put(self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None)).build());
+            }
+            match self.transact(items).await {
+                Ok(()) => created.extend(chunk.iter().map(|call| call.id.clone())),
+                Err(err) if failed_condition(&err) => {
+                    for call in chunk {
+                        match self.create_call(call).await {
+                            Ok(_) => created.push(call.id.clone()),
+                            Err(DomainError::Conflict { .. }) => {}
+                            Err(other) => return Err(other),
+                        }
+                    }
+                }
+                Err(err) => return Err(unavailable(err)),
+            }
+        }
+        Ok(created)
     }
 
     /// Writes calls in batches, unconditionally and without touching the
@@ -772,22 +908,38 @@ impl DynamoStore {
             requests.extend(vapi_pointer_item(call));
         }
         for chunk in requests.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item.clone())).build().expect("item is set")).build())
-                .collect();
-            while !pending.is_empty() {
-                let output = self.client.batch_write_item().request_items(&self.table, pending).send().await.map_err(unavailable)?;
-                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+            let mut pending = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
+                pending.push(WriteRequest::builder().put_request(put).build());
             }
+            self.write_batch(pending).await?;
+        }
+        Ok(())
+    }
+
+    /// One BatchWriteItem, sent again, after a growing pause, for what
+    /// DynamoDB left unprocessed.
+    pub(crate) async fn write_batch(&self, mut pending: Vec<WriteRequest>) -> Result<(), DomainError> {
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            if attempt > 1 {
+                if attempt > crate::retry::BATCH_ATTEMPTS {
+                    return Err(DomainError::Unavailable(format!("DynamoDB left writes unprocessed after {} attempts", crate::retry::BATCH_ATTEMPTS)));
+                }
+                crate::retry::back_off(attempt - 1).await;
+            }
+            let output = self.client.batch_write_item().request_items(&self.table, pending).send().await.map_err(unavailable)?;
+            pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
         }
         Ok(())
     }
 
     /// The transaction element for a write that goes with a call's.
-    fn along_with(&self, call: &CallLog, write: &AlongWithCall) -> TransactWriteItem {
+    fn along_with(&self, call: &CallLog, write: &AlongWithCall) -> Result<TransactWriteItem, DomainError> {
         let at = call.updated_at;
-        match write {
+        Ok(match write {
             // The first time and reason a number was added stay.
             AlongWithCall::DoNotCall { number, reason } => TransactWriteItem::builder()
                 .update(
@@ -824,10 +976,7 @@ impl DynamoStore {
                         .expect("table, key and expression are set"),
                 )
                 .build(),
-            AlongWithCall::NewCall(new) => {
-                let item = call_item(new, 1).expect("a call serialises as the call it goes with did");
-                TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build()
-            }
+            AlongWithCall::NewCall(new) => TransactWriteItem::builder().put(self.put(call_item(new, 1)?, "attribute_not_exists(PK)", None)).build(),
             AlongWithCall::IdempotencyKey { fingerprint } => {
                 let item = HashMap::from([
                     (PK.to_string(), s(keys::call_pk(&call.org_id, &call.id))),
@@ -837,7 +986,7 @@ impl DynamoStore {
                 ]);
                 TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build()
             }
-        }
+        })
     }
 
     /// Gives back the slot a call held.

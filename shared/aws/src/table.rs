@@ -8,6 +8,7 @@
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
+use callops_domain::DomainError;
 
 /// The base table's partition and sort key attributes.
 pub const PK: &str = "PK";
@@ -122,9 +123,16 @@ pub fn global_secondary_indexes() -> Vec<GlobalSecondaryIndex> {
         .collect()
 }
 
-/// Creates the table (on demand, like the template) and waits for nothing: the
-/// embedded engine creates it at once. An existing table is left as it is.
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+/// How long [`create_table`] waits for a new table to become usable.
+const TABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Creates the table (on demand, like the template), or finds it created,
+/// and waits until it and every index are `ACTIVE`: DynamoDB answers a
+/// create at once and builds the table after (the embedded engine builds it
+/// before answering). The SDK's own waiter polls every 20 seconds at the
+/// least and does not look at the indexes, so this polls from 100 ms,
+/// doubling to 5 s.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str) -> Result<(), DomainError> {
     let result = client
         .create_table()
         .table_name(table_name)
@@ -135,15 +143,36 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str) -
         .set_global_secondary_indexes(Some(global_secondary_indexes()))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) => {
-            let err = aws_sdk_dynamodb::Error::from(err);
-            match err {
-                aws_sdk_dynamodb::Error::ResourceInUseException(_) => Ok(()),
-                other => Err(other),
-            }
+    if let Err(err) = result {
+        match aws_sdk_dynamodb::Error::from(err) {
+            aws_sdk_dynamodb::Error::ResourceInUseException(_) => {}
+            other => return Err(DomainError::Unavailable(format!("DynamoDB: {other}"))),
         }
+    }
+    wait_until_active(client, table_name, TABLE_WAIT).await
+}
+
+/// Polls `DescribeTable` until the table and its indexes are `ACTIVE`.
+pub async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table_name: &str, at_most: std::time::Duration) -> Result<(), DomainError> {
+    use aws_sdk_dynamodb::types::{IndexStatus, TableStatus};
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        let described = client.describe_table().table_name(table_name).send().await.map_err(crate::store::unavailable)?;
+        let table = described.table();
+        let active = table.is_some_and(|t| {
+            t.table_status() == Some(&TableStatus::Active)
+                && t.global_secondary_indexes().iter().all(|index| index.index_status().is_none_or(|s| *s == IndexStatus::Active))
+        });
+        if active {
+            return Ok(());
+        }
+        if started.elapsed() >= at_most {
+            let status = table.and_then(|t| t.table_status()).map_or("unknown", |s| s.as_str()).to_string();
+            return Err(DomainError::Unavailable(format!("table {table_name} is still {status} after {} s", at_most.as_secs())));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
 
-use crate::{DomainError, time};
+use crate::{DomainError, secret::SecretNamespace, time};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,11 +39,30 @@ pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 10;
 /// The local window in which outbound calls may be placed, every day.
 /// `start` is inclusive, `end` exclusive; `00:00`-`24:00` is the whole day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ClockHours")]
 pub struct CallingHours {
     #[serde(with = "clock")]
     pub start: u16,
     #[serde(with = "clock")]
     pub end: u16,
+}
+
+/// Calling hours as they are written, checked by [`CallingHours::new`] on the
+/// way in, so that no stored or sent value can hold hours that never open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct ClockHours {
+    #[serde(with = "clock")]
+    pub start: u16,
+    #[serde(with = "clock")]
+    pub end: u16,
+}
+
+impl TryFrom<ClockHours> for CallingHours {
+    type Error = DomainError;
+
+    fn try_from(hours: ClockHours) -> Result<Self, DomainError> {
+        CallingHours::new(hours.start, hours.end)
+    }
 }
 
 impl Default for CallingHours {
@@ -75,21 +94,23 @@ impl CallingHours {
 
     /// `at` itself when allowed, else the next moment the hours open, in UTC.
     /// Days whose opening time does not exist locally (a spring-forward gap)
-    /// open at the first valid minute after it.
-    pub fn next_allowed(&self, at: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+    /// open at the first valid minute after it. `None` only at the very end
+    /// of chrono's range, which no supported time comes near.
+    pub fn next_allowed(&self, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
         if self.allows(at, zone) {
-            return at;
+            return Some(at);
         }
-        let opening = NaiveTime::from_num_seconds_from_midnight_opt(u32::from(self.start) * 60, 0).expect("start is within the day");
+        let opening = NaiveTime::from_num_seconds_from_midnight_opt(u32::from(self.start) * 60, 0)?;
         let mut day = at.with_timezone(&zone).date_naive();
-        for _ in 0..3 {
+        // Three days: one may be skipped whole (Samoa, 2011-12-30), one may open before `at`.
+        for _ in 0..4 {
             let candidate = time::local_to_utc(zone, day.and_time(opening));
             if candidate > at && self.allows(candidate, zone) {
-                return candidate;
+                return Some(candidate);
             }
-            day = day.succ_opt().expect("far from the end of time");
+            day = day.succ_opt()?;
         }
-        unreachable!("calling hours open at least once in any three days")
+        None
     }
 }
 
@@ -164,11 +185,11 @@ mod tests {
         assert!(hours.allows(utc("2024-01-15T13:00:00Z"), ny));
         assert!(hours.allows(utc("2024-01-16T01:59:00Z"), ny));
         assert!(!hours.allows(utc("2024-01-16T02:00:00Z"), ny), "21:00 local is closed");
-        assert_eq!(hours.next_allowed(utc("2024-01-16T02:00:00Z"), ny), utc("2024-01-16T13:00:00Z"));
+        assert_eq!(hours.next_allowed(utc("2024-01-16T02:00:00Z"), ny), Some(utc("2024-01-16T13:00:00Z")));
         // In summer New York is UTC-4, so the same hours open an hour earlier in UTC.
-        assert_eq!(hours.next_allowed(utc("2024-07-01T03:00:00Z"), ny), utc("2024-07-01T12:00:00Z"));
+        assert_eq!(hours.next_allowed(utc("2024-07-01T03:00:00Z"), ny), Some(utc("2024-07-01T12:00:00Z")));
         let inside = utc("2024-07-01T15:00:00Z");
-        assert_eq!(hours.next_allowed(inside, ny), inside);
+        assert_eq!(hours.next_allowed(inside, ny), Some(inside));
     }
 
     #[test]
@@ -177,7 +198,16 @@ mod tests {
         let hours = CallingHours::new(2 * 60 + 30, 22 * 60).unwrap();
         let ny: Tz = "America/New_York".parse().unwrap();
         let next = hours.next_allowed(utc("2024-03-10T05:00:00Z"), ny); // 00:00 EST
-        assert_eq!(next, utc("2024-03-10T07:00:00Z")); // 03:00 EDT
+        assert_eq!(next, Some(utc("2024-03-10T07:00:00Z"))); // 03:00 EDT
+    }
+
+    #[test]
+    fn a_day_a_zone_skips_is_skipped_and_the_end_of_time_is_no_panic() {
+        let apia: Tz = "Pacific/Apia".parse().unwrap();
+        // 2011-12-29 21:00 local (UTC-10) is closed; 2011-12-30 never happened there.
+        let next = CallingHours::default().next_allowed(utc("2011-12-30T07:00:00Z"), apia);
+        assert_eq!(next, Some(utc("2011-12-30T18:00:00Z")), "08:00 on 2011-12-31, UTC+14");
+        assert_eq!(CallingHours::new(60, 120).unwrap().next_allowed(DateTime::<Utc>::MAX_UTC, Tz::UTC), None);
     }
 
     #[test]
@@ -186,6 +216,7 @@ mod tests {
         assert_eq!(hours, CallingHours::WHOLE_DAY);
         assert_eq!(serde_json::to_string(&CallingHours::default()).unwrap(), r#"{"start":"08:00","end":"21:00"}"#);
         assert!(serde_json::from_str::<CallingHours>(r#"{"start":"8am","end":"24:00"}"#).is_err());
+        assert!(serde_json::from_str::<CallingHours>(r#"{"start":"24:00","end":"24:00"}"#).is_err(), "hours that never open are refused on the way in");
         assert!(parse_clock("24:01").is_none());
         assert!(parse_clock("12:60").is_none());
         assert!(CallingHours::new(600, 600).is_err());
@@ -223,7 +254,8 @@ pub struct AgentInput {
     pub vapi_phone_number_id: Option<String>,
     pub twilio_number: Option<TwilioNumber>,
     pub time_zone: Option<String>,
-    pub calling_hours: Option<CallingHours>,
+    /// Checked when applied, so a bad value is `invalid_calling_hours`.
+    pub calling_hours: Option<ClockHours>,
     pub max_concurrent_calls: Option<u32>,
     pub retry_policy: Option<RetryPolicy>,
     pub follow_up_calls: Option<bool>,
@@ -235,20 +267,32 @@ fn invalid(code: &'static str, message: &str) -> DomainError {
 
 fn non_empty(value: Option<String>, code: &'static str, what: &str) -> Result<Option<String>, DomainError> {
     match value.map(|v| v.trim().to_string()) {
-        Some(v) if v.is_empty() || v.len() > 200 => Err(invalid(code, &format!("{what} must be 1 to 200 characters"))),
+        Some(v) if v.is_empty() || v.len() > 200 || v.chars().any(char::is_control) => {
+            Err(invalid(code, &format!("{what} must be 1 to 200 bytes without control characters")))
+        }
         other => Ok(other),
     }
 }
 
+/// A tenant id is a short run of letters, digits, `-` and `_`: it is part of
+/// every key, so nothing else may appear in it.
+pub fn valid_org_id(org_id: &str) -> bool {
+    !org_id.is_empty() && org_id.len() <= 64 && org_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The agent an inbound call is recorded under when no agent of the tenant
+/// owns the number or assistant it came in on.
+pub const UNASSIGNED_AGENT: &str = "unassigned";
+
 /// An agent id is part of keys and URLs: letters, digits, `-` and `_`.
 pub fn valid_agent_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') && id != "unassigned"
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') && id != UNASSIGNED_AGENT
 }
 
 impl AgentInput {
     /// A new agent for `org_id` from this input, with the defaults
     /// (08:00-21:00, 10 concurrent calls, 3 attempts 30 then 120 minutes apart).
-    pub fn create(self, org_id: &str, now: DateTime<Utc>) -> Result<VoiceAgent, DomainError> {
+    pub fn create(self, org_id: &str, now: DateTime<Utc>, secrets: &SecretNamespace) -> Result<VoiceAgent, DomainError> {
         let now = time::to_millis(now);
         let id = match self.id.clone() {
             Some(id) if valid_agent_id(&id) => id,
@@ -275,11 +319,12 @@ impl AgentInput {
             created_at: now,
             updated_at: now,
         };
-        AgentInput { id: None, ..self }.apply_to(&blank, now)
+        AgentInput { id: None, ..self }.apply_to(&blank, now, secrets)
     }
 
-    /// `agent` changed by this input, checked as a whole.
-    pub fn apply_to(self, agent: &VoiceAgent, now: DateTime<Utc>) -> Result<VoiceAgent, DomainError> {
+    /// `agent` changed by this input, checked as a whole; a Twilio number's
+    /// secret must be the tenant's own in `secrets`.
+    pub fn apply_to(self, agent: &VoiceAgent, now: DateTime<Utc>, secrets: &SecretNamespace) -> Result<VoiceAgent, DomainError> {
         if self.id.as_ref().is_some_and(|id| id != &agent.id) {
             return Err(invalid("invalid_agent_id", "an agent's id cannot change"));
         }
@@ -297,16 +342,12 @@ impl AgentInput {
         if let Some(mut twilio) = self.twilio_number {
             twilio.number = crate::phone::normalize(&twilio.number)
                 .map_err(|_| invalid("invalid_twilio_number", "twilioNumber.number must be a phone number Twilio can dial from (E.164)"))?;
-            if twilio.account_sid.trim().is_empty() {
-                return Err(invalid("invalid_twilio_number", "twilioNumber.accountSid is required"));
+            twilio.account_sid = twilio.account_sid.trim().to_string();
+            if twilio.account_sid.is_empty() || twilio.account_sid.len() > 64 || !twilio.account_sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(invalid("invalid_twilio_number", "twilioNumber.accountSid must be a Twilio account SID (up to 64 letters and digits)"));
             }
-            let reference = twilio.auth_token_secret.trim();
-            if !(reference.starts_with("arn:aws:secretsmanager:") || reference.starts_with("env:")) {
-                return Err(invalid(
-                    "invalid_twilio_number",
-                    "twilioNumber.authTokenSecret must name a secret (arn:aws:secretsmanager:... or env:NAME), never hold the token",
-                ));
-            }
+            twilio.auth_token_secret = twilio.auth_token_secret.trim().to_string();
+            secrets.check(&agent.org_id, &twilio.auth_token_secret)?;
             next.twilio_number = Some(twilio);
             next.vapi_phone_number_id = None;
         }
@@ -323,11 +364,11 @@ impl AgentInput {
             next.max_concurrent_calls = max;
         }
         if let Some(policy) = self.retry_policy {
-            let delays_ok = policy.delays_minutes.iter().all(|d| (1..=7 * 24 * 60).contains(d));
+            let delays_ok = policy.delays_minutes.len() <= 10 && policy.delays_minutes.iter().all(|d| (1..=7 * 24 * 60).contains(d));
             if !(1..=10).contains(&policy.max_attempts) || !delays_ok || (policy.max_attempts > 1 && policy.delays_minutes.is_empty()) {
                 return Err(invalid(
                     "invalid_retry_policy",
-                    "retryPolicy needs maxAttempts 1 to 10 and, when it retries, delaysMinutes of 1 to 10080 minutes each",
+                    "retryPolicy needs maxAttempts 1 to 10 and, when it retries, up to 10 delaysMinutes of 1 to 10080 minutes each",
                 ));
             }
             next.retry_policy = policy;
@@ -339,7 +380,45 @@ impl AgentInput {
             return Err(invalid("invalid_phone_number", "an agent needs vapiPhoneNumberId or twilioNumber to call from"));
         }
         next.updated_at = time::to_millis(now).max(agent.updated_at);
+        next.check_storable()?;
         Ok(next)
+    }
+}
+
+impl VoiceAgent {
+    /// Whether the store can keep this agent and read it back as it is (what
+    /// [`AgentInput`] makes always is; the store checks every write).
+    pub fn check_storable(&self) -> Result<(), DomainError> {
+        let refuse = |why: &str| Err(invalid("unstorable_agent", &format!("agent {:?} cannot be stored: {why}", self.id.chars().take(80).collect::<String>())));
+        let text_ok = |text: &str| !text.is_empty() && text.len() <= 200 && !text.chars().any(char::is_control);
+        if !valid_agent_id(&self.id) || !valid_org_id(&self.org_id) {
+            return refuse("its id or tenant id is not one");
+        }
+        if !text_ok(&self.name) || !text_ok(&self.vapi_assistant_id) || self.vapi_phone_number_id.as_deref().is_some_and(|id| !text_ok(id)) {
+            return refuse("name, vapiAssistantId and vapiPhoneNumberId must be 1 to 200 characters");
+        }
+        if let Some(twilio) = &self.twilio_number
+            && (twilio.number.len() > 32 || twilio.account_sid.len() > 64 || twilio.auth_token_secret.len() > 700)
+        {
+            return refuse("its Twilio number is longer than its bounds");
+        }
+        if self.vapi_phone_number_id.is_none() && self.twilio_number.is_none() {
+            return refuse("it has no number to call from");
+        }
+        if CallingHours::new(self.calling_hours.start, self.calling_hours.end).is_err() || !(1..=100).contains(&self.max_concurrent_calls) {
+            return refuse("its calling hours or concurrent calls are out of bounds");
+        }
+        let policy = &self.retry_policy;
+        if !(1..=10).contains(&policy.max_attempts) || policy.delays_minutes.len() > 10 || !policy.delays_minutes.iter().all(|d| (1..=7 * 24 * 60).contains(d))
+        {
+            return refuse("its retry policy is out of bounds");
+        }
+        for at in [self.created_at, self.updated_at] {
+            if !time::is_storable(&at) {
+                return refuse("its times must be in the supported range, to the millisecond");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -362,7 +441,7 @@ mod input_tests {
     fn a_new_agent_gets_the_defaults() {
         let now = Utc::now();
         let agent = input(r#"{"id":"front","name":"Front desk","vapiAssistantId":"asst","vapiPhoneNumberId":"pn","timeZone":"America/Denver"}"#)
-            .create("acme", now)
+            .create("acme", now, &SecretNamespace::local())
             .unwrap();
         assert_eq!(agent.calling_hours, CallingHours::default());
         assert_eq!(agent.max_concurrent_calls, 10);
@@ -386,11 +465,16 @@ mod input_tests {
             (format!(r#"{{{base},"twilioNumber":{{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"raw-token"}}}}"#), "invalid_twilio_number"),
         ] {
             let parsed: AgentInput = serde_json::from_str(&json).unwrap();
-            assert_eq!(code(parsed.create("acme", now).unwrap_err()), expected, "{json}");
+            assert_eq!(code(parsed.create("acme", now, &SecretNamespace::local()).unwrap_err()), expected, "{json}");
         }
-        let twilio = input(
-            r#"{"name":"A","vapiAssistantId":"asst","timeZone":"UTC","twilioNumber":{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"arn:aws:secretsmanager:us-east-1:1:secret:t"}}"#,
-        );
-        assert!(twilio.create("acme", now).unwrap().twilio_number.is_some());
+        let twilio = |secret: &str| {
+            input(&format!(r#"{{"name":"A","vapiAssistantId":"asst","timeZone":"UTC","twilioNumber":{{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"{secret}"}}}}"#))
+                .create("acme", now, &SecretNamespace::local())
+        };
+        assert!(twilio("arn:aws:secretsmanager:us-east-1:000000000000:secret:callops/acme/twilio").unwrap().twilio_number.is_some());
+        assert!(twilio("env:CALLOPS_SECRET_acme_TWILIO").is_ok());
+        for foreign in ["env:VAPI_API_KEY", "env:CALLOPS_SECRET_globex_TWILIO", "arn:aws:secretsmanager:us-east-1:1:secret:t"] {
+            assert_eq!(code(twilio(foreign).unwrap_err()), "invalid_twilio_number", "{foreign}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{CallLog, CallOutcome, CallType, time};
@@ -110,9 +110,25 @@ pub fn type_counter(call_type: CallType, what: &str) -> String {
 }
 
 /// Named counters. A call's tally is what it adds to every rollup it falls
-/// in; rollups are sums of tallies. Zero counters are not kept.
+/// in; rollups are sums of tallies. Zero counters are not kept. Sums are
+/// checked: one that would leave `i64` is a [`TallyOverflow`], never a
+/// wrapped total.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Tally(BTreeMap<String, i64>);
+
+/// A sum of counters that does not fit in an `i64`: the rollups hold values
+/// no bounded calls can add up to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the analytics counter {counter:?} overflowed")]
+pub struct TallyOverflow {
+    pub counter: String,
+}
+
+impl From<TallyOverflow> for crate::DomainError {
+    fn from(err: TallyOverflow) -> Self {
+        crate::DomainError::Unavailable(err.to_string())
+    }
+}
 
 impl Tally {
     /// What `call` contributes.
@@ -121,78 +137,93 @@ impl Tally {
     }
 
     /// What a call contributes: nothing unless it has a start time, since
-    /// every window is on `callStartedAt`.
+    /// every window is on `callStartedAt`. Each counter is set once.
     pub fn of_facts(call: &CallFacts) -> Tally {
         let mut tally = Tally::default();
         if call.call_started_at.is_none() {
             return tally;
         }
-        tally.bump(CALLS, 1);
-        tally.bump(BOOKED, i64::from(call.outcome == Some(CallOutcome::Booked)));
+        tally.put(CALLS, 1);
+        tally.put(BOOKED, i64::from(call.outcome == Some(CallOutcome::Booked)));
         if let Some(duration) = call.duration {
-            tally.bump(DURATION_SECONDS, i64::from(duration));
-            tally.bump(CALLS_WITH_DURATION, 1);
+            tally.put(DURATION_SECONDS, i64::from(duration));
+            tally.put(CALLS_WITH_DURATION, 1);
         }
-        tally.bump(INSURANCE_VERIFIED, i64::from(call.insurance_verified));
+        tally.put(INSURANCE_VERIFIED, i64::from(call.insurance_verified));
         if call.payment_plan_discussed {
-            tally.bump(PAYMENT_PLANS, 1);
-            tally.bump(PAYMENT_PLAN_CENTS, call.payment_plan_amount.unwrap_or(0));
+            tally.put(PAYMENT_PLANS, 1);
+            tally.put(PAYMENT_PLAN_CENTS, call.payment_plan_amount.unwrap_or(0));
         }
         if call.collection_attempt {
-            tally.bump(COLLECTION_ATTEMPTS, 1);
+            tally.put(COLLECTION_ATTEMPTS, 1);
             if call.collection_success {
-                tally.bump(COLLECTION_SUCCESSES, 1);
-                tally.bump(COLLECTED_CENTS, call.collection_amount.unwrap_or(0));
+                tally.put(COLLECTION_SUCCESSES, 1);
+                tally.put(COLLECTED_CENTS, call.collection_amount.unwrap_or(0));
             }
         }
         if let Some(cost) = call.cost_cents {
-            tally.bump(COST_CENTS, cost);
-            tally.bump(CALLS_WITH_COST, 1);
-            tally.bump(&type_counter(call.call_type, COST_CENTS), cost);
-            tally.bump(&type_counter(call.call_type, CALLS_WITH_COST), 1);
+            tally.put(COST_CENTS, cost);
+            tally.put(CALLS_WITH_COST, 1);
+            tally.put(&type_counter(call.call_type, COST_CENTS), cost);
+            tally.put(&type_counter(call.call_type, CALLS_WITH_COST), 1);
         }
-        tally.bump(&outcome_counter(call.outcome), 1);
-        tally.bump(&type_counter(call.call_type, CALLS), 1);
+        tally.put(&outcome_counter(call.outcome), 1);
+        tally.put(&type_counter(call.call_type, CALLS), 1);
         tally
     }
 
+    /// Counters by name, each name once (a rollup item's attributes).
     pub fn from_counters(counters: impl IntoIterator<Item = (String, i64)>) -> Tally {
         let mut tally = Tally::default();
         for (name, value) in counters {
-            tally.bump(&name, value);
+            tally.put(&name, value);
         }
         tally
     }
 
-    fn bump(&mut self, name: &str, by: i64) {
-        if by == 0 {
-            return;
-        }
-        let value = self.0.entry(name.to_string()).or_insert(0);
-        *value += by;
-        if *value == 0 {
+    fn put(&mut self, name: &str, value: i64) {
+        if value == 0 {
             self.0.remove(name);
+        } else {
+            self.0.insert(name.to_string(), value);
         }
+    }
+
+    fn bump(&mut self, name: &str, by: i64) -> Result<(), TallyOverflow> {
+        let value = self.get(name).checked_add(by).ok_or_else(|| TallyOverflow { counter: name.to_string() })?;
+        self.put(name, value);
+        Ok(())
     }
 
     pub fn get(&self, name: &str) -> i64 {
         self.0.get(name).copied().unwrap_or(0)
     }
 
-    pub fn add(&mut self, other: &Tally) {
+    pub fn add(&mut self, other: &Tally) -> Result<(), TallyOverflow> {
         for (name, value) in &other.0 {
-            self.bump(name, *value);
+            self.bump(name, *value)?;
         }
+        Ok(())
     }
 
     /// `self - other`: what must be added to a rollup to turn `other`'s
     /// contribution into `self`'s.
-    pub fn minus(&self, other: &Tally) -> Tally {
+    pub fn minus(&self, other: &Tally) -> Result<Tally, TallyOverflow> {
         let mut delta = self.clone();
         for (name, value) in &other.0 {
-            delta.bump(name, -value);
+            let negated = value.checked_neg().ok_or_else(|| TallyOverflow { counter: name.clone() })?;
+            delta.bump(name, negated)?;
         }
-        delta
+        Ok(delta)
+    }
+
+    /// The sum of `tallies`.
+    pub fn sum<'a>(tallies: impl IntoIterator<Item = &'a Tally>) -> Result<Tally, TallyOverflow> {
+        let mut total = Tally::default();
+        for tally in tallies {
+            total.add(tally)?;
+        }
+        Ok(total)
     }
 
     pub fn is_zero(&self) -> bool {
@@ -202,15 +233,45 @@ impl Tally {
     pub fn counters(&self) -> impl Iterator<Item = (&str, i64)> {
         self.0.iter().map(|(name, value)| (name.as_str(), *value))
     }
-}
 
-impl std::iter::Sum for Tally {
-    fn sum<I: Iterator<Item = Tally>>(iter: I) -> Tally {
-        let mut total = Tally::default();
-        for tally in iter {
-            total.add(&tally);
+    /// Why these counters cannot be a sum of calls' tallies, if they cannot:
+    /// a negative counter, a part larger than its whole (more bookings than
+    /// calls, more successes than attempts), outcomes or call types that do
+    /// not add up to the calls, or an amount beyond what its calls may hold
+    /// ([`crate::limits`]). Empty when they can.
+    pub fn impossibilities(&self) -> Vec<String> {
+        use crate::limits::{MAX_AMOUNT_CENTS, MAX_COST_CENTS, MAX_DURATION_SECONDS};
+        let mut found: Vec<String> = self.counters().filter(|(_, v)| *v < 0).map(|(name, v)| format!("{name} is negative ({v})")).collect();
+        let at_most = |found: &mut Vec<String>, part: &str, whole_name: &str, whole: Option<i64>| {
+            let value = self.get(part);
+            match whole {
+                Some(whole) if value <= whole => {}
+                Some(whole) => found.push(format!("{part} ({value}) exceeds what {whole_name} allows ({whole})")),
+                None => found.push(format!("{part} ({value}) cannot be checked against {whole_name}: too large")),
+            }
+        };
+        let calls = self.get(CALLS);
+        for part in [BOOKED, CALLS_WITH_DURATION, INSURANCE_VERIFIED, PAYMENT_PLANS, COLLECTION_ATTEMPTS, CALLS_WITH_COST] {
+            at_most(&mut found, part, CALLS, Some(calls));
         }
-        total
+        at_most(&mut found, COLLECTION_SUCCESSES, COLLECTION_ATTEMPTS, Some(self.get(COLLECTION_ATTEMPTS)));
+        let bounded = [
+            (DURATION_SECONDS, CALLS_WITH_DURATION, i64::from(MAX_DURATION_SECONDS)),
+            (COST_CENTS, CALLS_WITH_COST, MAX_COST_CENTS),
+            (PAYMENT_PLAN_CENTS, PAYMENT_PLANS, MAX_AMOUNT_CENTS),
+            (COLLECTED_CENTS, COLLECTION_SUCCESSES, MAX_AMOUNT_CENTS),
+        ];
+        for (sum, count, bound) in bounded {
+            at_most(&mut found, sum, &format!("{count} x {bound}"), self.get(count).checked_mul(bound));
+        }
+        let outcomes = CallOutcome::ALL.iter().map(|o| Some(*o)).chain([None]).try_fold(0i64, |total, o| total.checked_add(self.get(&outcome_counter(o))));
+        let types = CallType::ALL.iter().try_fold(0i64, |total, t| total.checked_add(self.get(&type_counter(*t, CALLS))));
+        for (what, total) in [("the outcome counters", outcomes), ("the call type counters", types)] {
+            if total != Some(calls) {
+                found.push(format!("{what} add up to {} calls, not {calls}", total.map_or("too many".to_string(), |t| t.to_string())));
+            }
+        }
+        found
     }
 }
 
@@ -340,13 +401,16 @@ pub struct WindowPlan {
     pub days: Option<Range>,
 }
 
-fn ceil_to(t: DateTime<Utc>, unit: Duration) -> DateTime<Utc> {
-    let floor = t.duration_trunc(unit).expect("in range");
-    if floor == t { t } else { floor + unit }
+/// `t` cut down to a whole `unit` (an hour, a day) since the epoch. Exact
+/// for every supported time; a time beyond chrono's range stays as it is.
+fn floor_to(t: DateTime<Utc>, unit: Duration) -> DateTime<Utc> {
+    let unit = unit.num_milliseconds().max(1);
+    DateTime::from_timestamp_millis(t.timestamp_millis().div_euclid(unit) * unit).unwrap_or(t)
 }
 
-fn floor_to(t: DateTime<Utc>, unit: Duration) -> DateTime<Utc> {
-    t.duration_trunc(unit).expect("in range")
+fn ceil_to(t: DateTime<Utc>, unit: Duration) -> DateTime<Utc> {
+    let floor = floor_to(t, unit);
+    if floor == t { t } else { floor.checked_add_signed(unit).unwrap_or(t) }
 }
 
 impl WindowPlan {
@@ -486,15 +550,47 @@ mod tests {
         let mut corrected = c.clone();
         corrected.outcome = Some(CallOutcome::PaymentPlan);
         corrected.cost_cents = Some(50);
-        let delta = Tally::of(&corrected).minus(&t);
+        let delta = Tally::of(&corrected).minus(&t).unwrap();
         assert_eq!(delta.get(BOOKED), -1);
         assert_eq!(delta.get(&outcome_counter(Some(CallOutcome::PaymentPlan))), 1);
         assert_eq!(delta.get(COST_CENTS), 8);
         assert_eq!(delta.get(CALLS), 0);
         let mut rollup = t.clone();
-        rollup.add(&delta);
+        rollup.add(&delta).unwrap();
         assert_eq!(rollup, Tally::of(&corrected));
-        assert!(Tally::of(&c).minus(&t).is_zero());
+        assert!(Tally::of(&c).minus(&t).unwrap().is_zero());
+        assert!(rollup.impossibilities().is_empty(), "{:?}", rollup.impossibilities());
+    }
+
+    #[test]
+    fn sums_are_checked_and_impossible_totals_are_named() {
+        let mut huge = Tally::from_counters([(COST_CENTS.to_string(), i64::MAX)]);
+        let one = Tally::from_counters([(COST_CENTS.to_string(), 1)]);
+        assert_eq!(huge.add(&one), Err(TallyOverflow { counter: COST_CENTS.into() }), "never a wrapped, negative total");
+        assert!(Tally::default().minus(&Tally::from_counters([(CALLS.to_string(), i64::MIN)])).is_err());
+        assert!(Tally::sum([&huge, &one]).is_err());
+
+        let mut c = call(Some("2024-02-07T09:30:00Z"));
+        c.cost_cents = Some(42);
+        let real = Tally::of(&c);
+        assert!(real.impossibilities().is_empty());
+        let mut bad = real.clone();
+        bad.put(COST_CENTS, crate::limits::MAX_COST_CENTS + 1);
+        bad.put(BOOKED, 2);
+        bad.put(COLLECTION_SUCCESSES, -1);
+        let found = bad.impossibilities().join("; ");
+        for expected in ["k (1000001) exceeds", "bk (2) exceeds", "cs is negative"] {
+            assert!(found.contains(expected), "{found}");
+        }
+        let mut lost = real.clone();
+        lost.put(CALLS, 3);
+        assert!(lost.impossibilities().iter().any(|f| f.contains("outcome counters add up to 1 calls, not 3")), "{:?}", lost.impossibilities());
+    }
+
+    #[test]
+    fn windows_at_the_ends_of_time_plan_without_panicking() {
+        let _ = WindowPlan::new(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        let _ = WindowPlan::new(at("2300-01-01T00:30:00Z"), at("2301-01-01T00:00:00Z"));
     }
 
     #[test]
@@ -512,8 +608,8 @@ mod tests {
     fn outcomes_sort_by_count_then_name_with_null_as_one_entry() {
         let mut t = Tally::default();
         for (outcome, n) in [(Some(CallOutcome::Voicemail), 2), (Some(CallOutcome::Booked), 2), (None, 3), (Some(CallOutcome::Busy), 1)] {
-            t.bump(&outcome_counter(outcome), n);
-            t.bump(CALLS, n);
+            t.bump(&outcome_counter(outcome), n).unwrap();
+            t.bump(CALLS, n).unwrap();
         }
         let shares = outcome_distribution(&t);
         let order: Vec<_> = shares.iter().map(|s| s.outcome).collect();

@@ -162,6 +162,10 @@ pub struct CallLog {
     /// Set when the transcript was cut to keep the item inside DynamoDB's limit.
     #[serde(default)]
     pub transcript_truncated: bool,
+    /// Every text field that was cut to its bound ([`crate::limits`]), by
+    /// its JSON name, in order: `transcript`, `summary`, `endedReason`...
+    #[serde(default)]
+    pub truncated_fields: Vec<String>,
     pub summary: Option<String>,
     pub recording_url: Option<String>,
     pub appointment_set: bool,
@@ -204,6 +208,10 @@ pub struct CallLog {
     #[serde(default)]
     pub imported: bool,
     pub ended_reason: Option<String>,
+    /// When Vapi's end-of-call report was recorded. From then on a later,
+    /// different report only fills in what is still empty.
+    #[serde(with = "time::ms::option", default)]
+    pub reported_at: Option<DateTime<Utc>>,
 
     // Quality.
     pub follow_up_required: bool,
@@ -258,6 +266,7 @@ impl CallLog {
             call_ended_at: None,
             transcript: None,
             transcript_truncated: false,
+            truncated_fields: Vec::new(),
             summary: None,
             recording_url: None,
             appointment_set: false,
@@ -283,6 +292,7 @@ impl CallLog {
             attempt: new.attempt,
             imported: false,
             ended_reason: None,
+            reported_at: None,
             follow_up_required: false,
             follow_up_date: None,
             call_quality: None,
@@ -294,21 +304,199 @@ impl CallLog {
     }
 }
 
-/// Transcripts longer than this are cut (and flagged), so that a call item
-/// stays far inside DynamoDB's 400 KB item limit.
-pub const MAX_TRANSCRIPT_BYTES: usize = 200_000;
+pub use crate::limits::MAX_TRANSCRIPT_BYTES;
 
 /// A transcript cut to [`MAX_TRANSCRIPT_BYTES`] on a character boundary,
 /// and whether anything was cut.
 pub fn cut_transcript(text: &str) -> (String, bool) {
-    if text.len() <= MAX_TRANSCRIPT_BYTES {
-        return (text.to_string(), false);
+    crate::limits::cut(text, MAX_TRANSCRIPT_BYTES)
+}
+
+impl CallLog {
+    /// Puts `text`, cut to `max` bytes, in a text field, and names the
+    /// field in `truncatedFields` when it was cut.
+    pub fn set_text(&mut self, field: CallText, text: &str) {
+        let (kept, cut) = crate::limits::cut(text, field.max_bytes());
+        *self.text_mut(field) = Some(kept);
+        if field == CallText::Transcript {
+            self.transcript_truncated = cut;
+        }
+        let name = field.name().to_string();
+        match (cut, self.truncated_fields.binary_search(&name)) {
+            (true, Err(at)) => self.truncated_fields.insert(at, name),
+            (false, Ok(at)) => {
+                self.truncated_fields.remove(at);
+            }
+            _ => {}
+        }
     }
-    let mut end = MAX_TRANSCRIPT_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+
+    /// A text field's value.
+    pub fn text(&self, field: CallText) -> Option<&String> {
+        match field {
+            CallText::Transcript => self.transcript.as_ref(),
+            CallText::Summary => self.summary.as_ref(),
+            CallText::Notes => self.call_notes.as_ref(),
+            CallText::Purpose => self.call_purpose.as_ref(),
+            CallText::EndedReason => self.ended_reason.as_ref(),
+            CallText::CustomerName => self.customer_name.as_ref(),
+            CallText::InsuranceProvider => self.insurance_provider.as_ref(),
+            CallText::TransferredTo => self.transferred_to.as_ref(),
+            CallText::CustomerSentiment => self.customer_sentiment.as_ref(),
+        }
     }
-    (text[..end].to_string(), true)
+
+    /// Whether no phone call was ever placed for this call: it still waits
+    /// (SCHEDULED), or it was cancelled before it was dialed. What Vapi says
+    /// of such a call changes nothing.
+    pub fn was_never_placed(&self) -> bool {
+        self.status == CallStatus::Scheduled || (self.status == CallStatus::Cancelled && self.vapi_call_id.is_none() && self.call_started_at.is_none())
+    }
+
+    fn text_mut(&mut self, field: CallText) -> &mut Option<String> {
+        match field {
+            CallText::Transcript => &mut self.transcript,
+            CallText::Summary => &mut self.summary,
+            CallText::Notes => &mut self.call_notes,
+            CallText::Purpose => &mut self.call_purpose,
+            CallText::EndedReason => &mut self.ended_reason,
+            CallText::CustomerName => &mut self.customer_name,
+            CallText::InsuranceProvider => &mut self.insurance_provider,
+            CallText::TransferredTo => &mut self.transferred_to,
+            CallText::CustomerSentiment => &mut self.customer_sentiment,
+        }
+    }
+
+    /// Whether CallOps can store this call and read it back as it is: ids
+    /// that fit in keys, times in the supported range kept to the
+    /// millisecond, every text and number within its bound
+    /// ([`crate::limits`]). Every store write checks it, so no writer can
+    /// leave an item no reader can parse.
+    pub fn check_storable(&self) -> Result<(), DomainError> {
+        use crate::limits::*;
+        let refuse = |why: String| {
+            Err(DomainError::invalid("unstorable_call", format!("call {:?} cannot be stored: {why}", self.id.chars().take(80).collect::<String>())))
+        };
+        if !is_key_safe(&self.id) {
+            return refuse("its id must be 1 to 200 bytes without '#' or control characters".into());
+        }
+        if !crate::agent::valid_org_id(&self.org_id) {
+            return refuse("its tenant id is not one".into());
+        }
+        if !(crate::agent::valid_agent_id(&self.voice_agent_id) || self.voice_agent_id == crate::agent::UNASSIGNED_AGENT) {
+            return refuse("its voice agent id is not one".into());
+        }
+        if self.phone_number.is_empty() || self.phone_number.len() > MAX_PHONE_TEXT_BYTES || self.phone_number.chars().any(char::is_control) {
+            return refuse(format!("phoneNumber must be 1 to {MAX_PHONE_TEXT_BYTES} bytes without control characters"));
+        }
+        let times = [
+            ("createdAt", Some(self.created_at)),
+            ("updatedAt", Some(self.updated_at)),
+            ("callStartedAt", self.call_started_at),
+            ("callEndedAt", self.call_ended_at),
+            ("scheduledAt", self.scheduled_at),
+            ("followUpDate", self.follow_up_date),
+            ("reportedAt", self.reported_at),
+        ];
+        for (name, at) in times {
+            if let Some(at) = at
+                && !time::is_storable(&at)
+            {
+                return refuse(format!("{name} must be {} to the millisecond", time::SUPPORTED_TEXT));
+            }
+        }
+        for field in CallText::ALL {
+            if self.text(field).is_some_and(|t| t.len() > field.max_bytes()) {
+                return refuse(format!("{} is longer than {} bytes", field.name(), field.max_bytes()));
+            }
+        }
+        if self.truncated_fields.iter().any(|f| CallText::ALL.iter().all(|t| t.name() != f)) || !self.truncated_fields.is_sorted() {
+            return refuse("truncatedFields must name text fields, in order".into());
+        }
+        if let Some(url) = &self.recording_url
+            && !is_https_url(url)
+        {
+            return refuse("recordingUrl must be an https: URL".into());
+        }
+        for (name, id) in [("vapiCallId", &self.vapi_call_id), ("campaignId", &self.campaign_id)] {
+            if id.as_ref().is_some_and(|id| !is_key_safe(id)) {
+                return refuse(format!("{name} must be 1 to {MAX_ID_BYTES} bytes without '#' or control characters"));
+            }
+        }
+        if self.duration.is_some_and(|d| d > MAX_DURATION_SECONDS) {
+            return refuse(format!("duration is over {MAX_DURATION_SECONDS} seconds"));
+        }
+        if self.cost_cents.is_some_and(|c| !(0..=MAX_COST_CENTS).contains(&c)) {
+            return refuse(format!("costCents must be 0 to {MAX_COST_CENTS}"));
+        }
+        for (name, amount) in [("paymentPlanAmount", self.payment_plan_amount), ("collectionAmount", self.collection_amount)] {
+            if amount.is_some_and(|a| !(0..=MAX_AMOUNT_CENTS).contains(&a)) {
+                return refuse(format!("{name} must be 0 to {MAX_AMOUNT_CENTS} cents"));
+            }
+        }
+        if self.call_quality.is_some_and(|q| !(1..=5).contains(&q)) {
+            return refuse("callQuality must be 1 to 5".into());
+        }
+        if self.ai_confidence.is_some_and(|c| !(0.0..=1.0).contains(&c) || !is_storable_number(c)) {
+            return refuse("aiConfidence must be a number from 0 to 1 DynamoDB can store".into());
+        }
+        crate::campaign::check_variables(&self.variable_values).or_else(|err| refuse(err.to_string()))
+    }
+}
+
+/// The free-text fields of a call, each with its bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallText {
+    Transcript,
+    Summary,
+    Notes,
+    Purpose,
+    EndedReason,
+    CustomerName,
+    InsuranceProvider,
+    TransferredTo,
+    CustomerSentiment,
+}
+
+impl CallText {
+    pub const ALL: [CallText; 9] = [
+        CallText::Transcript,
+        CallText::Summary,
+        CallText::Notes,
+        CallText::Purpose,
+        CallText::EndedReason,
+        CallText::CustomerName,
+        CallText::InsuranceProvider,
+        CallText::TransferredTo,
+        CallText::CustomerSentiment,
+    ];
+
+    /// The field's JSON name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CallText::Transcript => "transcript",
+            CallText::Summary => "summary",
+            CallText::Notes => "callNotes",
+            CallText::Purpose => "callPurpose",
+            CallText::EndedReason => "endedReason",
+            CallText::CustomerName => "customerName",
+            CallText::InsuranceProvider => "insuranceProvider",
+            CallText::TransferredTo => "transferredTo",
+            CallText::CustomerSentiment => "customerSentiment",
+        }
+    }
+
+    pub fn max_bytes(self) -> usize {
+        use crate::limits::*;
+        match self {
+            CallText::Transcript => MAX_TRANSCRIPT_BYTES,
+            CallText::Summary => MAX_SUMMARY_BYTES,
+            CallText::Notes => MAX_NOTES_BYTES,
+            CallText::Purpose => MAX_PURPOSE_BYTES,
+            CallText::EndedReason => MAX_ENDED_REASON_BYTES,
+            CallText::CustomerName | CallText::InsuranceProvider | CallText::TransferredTo | CallText::CustomerSentiment => MAX_SHORT_TEXT_BYTES,
+        }
+    }
 }
 
 /// A new call id: time-ordered (UUIDv7), so ids created later sort later.

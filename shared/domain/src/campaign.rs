@@ -46,6 +46,32 @@ pub struct Campaign {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The most calls a campaign may start a minute.
+pub const MAX_CALLS_PER_MINUTE: u32 = 600;
+
+impl Campaign {
+    /// Whether the store can keep this campaign and read it back as it is.
+    pub fn check_storable(&self) -> Result<(), DomainError> {
+        let refuse = |why: &str| Err(DomainError::invalid("unstorable_campaign", format!("campaign cannot be stored: {why}")));
+        let text_ok = |text: &str, max: usize| !text.is_empty() && text.len() <= max;
+        if !crate::limits::is_key_safe(&self.id) || !crate::agent::valid_org_id(&self.org_id) || !crate::agent::valid_agent_id(&self.voice_agent_id) {
+            return refuse("its id, tenant or agent is not one");
+        }
+        if !text_ok(&self.name, 200) || self.call_purpose.as_deref().is_some_and(|p| !text_ok(p, 500)) {
+            return refuse("its name (200 bytes) or purpose (500) is out of bounds");
+        }
+        if !(1..=MAX_CALLS_PER_MINUTE).contains(&self.calls_per_minute) {
+            return refuse("callsPerMinute is out of bounds");
+        }
+        for at in [self.starts_at, self.created_at, self.updated_at] {
+            if !time::is_storable(&at) {
+                return refuse("its times must be in the supported range, to the millisecond");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One person to call: the number (as given, until checked), a name, and
 /// the values the assistant's prompt placeholders take.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

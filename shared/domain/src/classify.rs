@@ -89,6 +89,10 @@ pub struct CallAnalysis {
     pub follow_up_date: Option<DateTime<Utc>>,
     pub notes: Option<String>,
     pub do_not_call_requested: Option<bool>,
+    /// Fields whose values were there but out of bounds (an amount over
+    /// [`crate::limits::MAX_AMOUNT_CENTS`], a date outside the supported
+    /// range), by name: ignored, and the webhook logs them.
+    pub ignored: Vec<&'static str>,
 }
 
 /// Looks a field up by name, ignoring case, `_` and `-`.
@@ -133,16 +137,35 @@ fn lenient_text(value: &Value) -> Option<String> {
     }
 }
 
-/// Money in cents from `<name>Cents` or `<name>Dollars`; negative amounts are ignored.
-fn cents(data: &Map<String, Value>, name: &str) -> Option<i64> {
+/// Money in cents from `<name>Cents` or `<name>Dollars`, from 0 to
+/// [`crate::limits::MAX_AMOUNT_CENTS`]; `Err` for an amount outside that.
+fn cents(data: &Map<String, Value>, name: &str) -> Result<Option<i64>, ()> {
     let from_cents = field(data, &format!("{name}Cents")).and_then(lenient_number).map(|c| c.round());
     let from_dollars = || field(data, &format!("{name}Dollars")).and_then(lenient_number).map(|d| (d * 100.0).round());
-    from_cents.or_else(from_dollars).filter(|c| *c >= 0.0 && *c < 1e15).map(|c| c as i64)
+    match from_cents.or_else(from_dollars) {
+        None => Ok(None),
+        Some(c) if (0.0..=crate::limits::MAX_AMOUNT_CENTS as f64).contains(&c) => Ok(Some(c as i64)),
+        Some(_) => Err(()),
+    }
 }
 
-fn lenient_date(value: &Value) -> Option<DateTime<Utc>> {
-    let text = value.as_str()?.trim();
-    time::parse(text).or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc()))
+/// A date (`YYYY-MM-DD`, the start of that day) or an RFC 3339 time, in the
+/// supported range; `Err` for a readable one outside it.
+fn lenient_date(value: &Value) -> Result<Option<DateTime<Utc>>, ()> {
+    let Some(text) = value.as_str().map(str::trim) else { return Ok(None) };
+    let parsed = time::parse(text).or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()));
+    match parsed {
+        None => Ok(None),
+        Some(at) => time::supported(at).map(Some).ok_or(()),
+    }
+}
+
+/// A value read, or `None` with its field named among the ignored.
+fn keep<T>(ignored: &mut Vec<&'static str>, name: &'static str, value: Result<Option<T>, ()>) -> Option<T> {
+    value.unwrap_or_else(|()| {
+        ignored.push(name);
+        None
+    })
 }
 
 /// Reads the assistant's structured data.
@@ -150,15 +173,19 @@ pub fn read_structured_data(data: &Value) -> CallAnalysis {
     let Some(data) = data.as_object() else { return CallAnalysis::default() };
     let boolean = |name: &str| field(data, name).and_then(lenient_bool);
     let text = |name: &str| field(data, name).and_then(lenient_text);
+    let mut ignored = Vec::new();
+    let payment_plan_amount_cents = keep(&mut ignored, "paymentPlanAmount", cents(data, "paymentPlanAmount"));
+    let collection_amount_cents = keep(&mut ignored, "collectionAmount", cents(data, "collectionAmount"));
+    let follow_up_date = keep(&mut ignored, "followUpDate", field(data, "followUpDate").map_or(Ok(None), lenient_date));
     CallAnalysis {
         outcome: text("outcome").and_then(|o| o.replace([' ', '-'], "_").parse().ok()),
         appointment_booked: boolean("appointmentBooked"),
         insurance_verified: boolean("insuranceVerified"),
         insurance_provider: text("insuranceProvider"),
         payment_plan_discussed: boolean("paymentPlanDiscussed"),
-        payment_plan_amount_cents: cents(data, "paymentPlanAmount"),
+        payment_plan_amount_cents,
         collection_attempted: boolean("collectionAttempted").or_else(|| boolean("collectionAttempt")),
-        collection_amount_cents: cents(data, "collectionAmount"),
+        collection_amount_cents,
         collection_successful: boolean("collectionSuccessful").or_else(|| boolean("collectionSuccess")),
         transferred_to: text("transferredTo"),
         customer_sentiment: text("customerSentiment")
@@ -168,9 +195,10 @@ pub fn read_structured_data(data: &Value) -> CallAnalysis {
         call_quality: field(data, "callQuality").and_then(lenient_number).map(f64::round).filter(|q| (1.0..=5.0).contains(q)).map(|q| q as u8),
         ai_confidence: field(data, "aiConfidence").or_else(|| field(data, "confidence")).and_then(lenient_number).filter(|c| (0.0..=1.0).contains(c)),
         follow_up_required: boolean("followUpRequired").or_else(|| boolean("followUpNeeded")),
-        follow_up_date: field(data, "followUpDate").and_then(lenient_date),
+        follow_up_date,
         notes: text("notes"),
         do_not_call_requested: boolean("doNotCallRequested"),
+        ignored,
     }
 }
 
@@ -273,8 +301,23 @@ mod tests {
             "paymentPlanAmountCents": -5,
             "insuranceVerified": "maybe",
         }));
-        assert_eq!(analysis, CallAnalysis::default());
+        assert_eq!(analysis, CallAnalysis { ignored: vec!["paymentPlanAmount"], ..CallAnalysis::default() }, "a negative amount is named");
         assert_eq!(read_structured_data(&json!("not an object")), CallAnalysis::default());
+    }
+
+    #[test]
+    fn amounts_and_dates_out_of_bounds_are_ignored_and_named() {
+        let analysis = read_structured_data(&json!({
+            "paymentPlanAmountDollars": "1e300",
+            "collectionAmountCents": 100_000_001,
+            "followUpDate": "9999-12-31",
+            "insuranceVerified": true,
+        }));
+        assert_eq!((analysis.payment_plan_amount_cents, analysis.collection_amount_cents, analysis.follow_up_date), (None, None, None));
+        assert_eq!(analysis.ignored, vec!["paymentPlanAmount", "collectionAmount", "followUpDate"]);
+        assert_eq!(analysis.insurance_verified, Some(true), "the rest is read");
+        let at_bound = read_structured_data(&json!({"collectionAmountDollars": 1_000_000}));
+        assert_eq!(at_bound.collection_amount_cents, Some(crate::limits::MAX_AMOUNT_CENTS));
     }
 
     #[test]

@@ -18,7 +18,11 @@ pub struct FollowThrough {
     /// An OUTBOUND_FOLLOWUP call at the agreed date, inside calling hours,
     /// for agents that opt in.
     pub follow_up_at: Option<DateTime<Utc>>,
-    /// A number to add to the tenant's do-not-call list.
+    /// An agreed follow-up that would be dialed more than a year ahead
+    /// ([`crate::schedule::MAX_LEAD`]): no call is made for it.
+    pub follow_up_too_far: Option<DateTime<Utc>>,
+    /// A number to add to the tenant's do-not-call list, in the form the
+    /// list keeps ([`crate::phone::do_not_call_key`]).
     pub do_not_call: Option<String>,
 }
 
@@ -38,24 +42,32 @@ pub fn follow_through(before: &CallLog, after: &CallLog, agent: Option<&VoiceAge
     let outbound = after.call_type.is_outbound();
     follow.release_slot = before.holds_dialer_slot();
     if do_not_call_requested {
-        follow.do_not_call = Some(after.phone_number.clone());
+        follow.do_not_call = crate::phone::do_not_call_key(&after.phone_number);
         return follow;
     }
     let Some(agent) = agent else { return follow };
+    let latest = crate::schedule::latest_dial(now);
     let nobody_reached = matches!(after.outcome, Some(CallOutcome::NoAnswer | CallOutcome::Busy | CallOutcome::Voicemail));
     if outbound && nobody_reached {
-        let ended = after.call_ended_at.unwrap_or(now).max(now);
+        // After the call ended, but never later than now allows: a report's end time is Vapi's word.
+        let ended = after.call_ended_at.unwrap_or(now).clamp(now, now + crate::schedule::CLOCK_SKEW);
+        let attempt = after.attempt.max(1);
         follow.retry = agent
             .retry_policy
-            .next_attempt_after(after.attempt.max(1), ended)
-            .map(|at| (after.attempt.max(1) + 1, agent.calling_hours.next_allowed(at, agent.time_zone)));
+            .next_attempt_after(attempt, ended)
+            .and_then(|at| agent.calling_hours.next_allowed(at, agent.time_zone))
+            .filter(|at| *at <= latest)
+            .map(|at| (attempt.saturating_add(1), at));
     }
     if agent.follow_up_calls
         && let Some(date) = after.follow_up_date
     {
         // A follow-up date is a day in the practice's own zone: its calling hours that day.
-        let day_start = crate::time::local_to_utc(agent.time_zone, date.date_naive().and_hms_opt(0, 0, 0).expect("midnight"));
-        follow.follow_up_at = Some(agent.calling_hours.next_allowed(day_start.max(now), agent.time_zone));
+        let day_start = crate::time::local_to_utc(agent.time_zone, date.date_naive().and_time(chrono::NaiveTime::MIN));
+        match agent.calling_hours.next_allowed(day_start.max(now), agent.time_zone) {
+            Some(at) if at <= latest => follow.follow_up_at = Some(at),
+            _ => follow.follow_up_too_far = Some(date),
+        }
     }
     follow
 }
@@ -165,6 +177,12 @@ mod tests {
 
         let (before, after) = calls(CallOutcome::Voicemail, CallStatus::Voicemail, 3);
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), false, at("2024-01-15T15:01:00Z")).retry, None, "attempts used up");
+
+        // A report that says the call ended far in the future moves nothing past now.
+        let (before, mut after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
+        after.call_ended_at = Some(at("2099-12-31T00:00:00Z"));
+        let follow = follow_through(&before, &after, Some(&agent(false)), false, at("2024-01-15T15:01:00Z"));
+        assert_eq!(follow.retry, Some((2, at("2024-01-15T15:31:30Z"))), "30 minutes after now and its skew, not after 2099");
     }
 
     #[test]
@@ -180,6 +198,9 @@ mod tests {
         let now = at("2024-01-15T15:01:00Z");
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), false, now).follow_up_at, None, "the agent did not opt in");
         assert_eq!(follow_through(&before, &after, Some(&agent(true)), false, now).follow_up_at, Some(at("2024-02-01T13:00:00Z")));
+        after.follow_up_date = Some(at("2025-03-01T00:00:00Z"));
+        let far = follow_through(&before, &after, Some(&agent(true)), false, now);
+        assert_eq!((far.follow_up_at, far.follow_up_too_far), (None, Some(at("2025-03-01T00:00:00Z"))), "more than a year ahead: no call");
         let stop = follow_through(&before, &after, Some(&agent(true)), true, now);
         assert_eq!(stop.do_not_call.as_deref(), Some("+12025550142"));
         assert_eq!(stop.follow_up_at, None, "no follow-up for someone who asked not to be called");

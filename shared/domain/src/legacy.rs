@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::{CallLog, CallOutcome, CallStatus, CallType, NewCall, agent::valid_agent_id};
+use crate::{CallLog, CallOutcome, CallStatus, CallType, NewCall, agent::valid_agent_id, call::CallText};
 
 /// One `call_logs` row, as PostgreSQL holds it (timestamps are UTC without a zone).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -133,25 +133,51 @@ pub fn derived_outcome(row: &LegacyRow) -> Option<CallOutcome> {
 
 /// Checks what the new model cannot hold; the first problem refuses the row.
 fn refusal(row: &LegacyRow) -> Option<String> {
-    let key_safe = |s: &str| !s.is_empty() && s.len() <= 200 && !s.contains('#') && !s.chars().any(char::is_control);
-    if !key_safe(&row.id) {
-        return Some("the id is empty, too long, or holds '#' or control characters".into());
+    use crate::limits::{self, MAX_AMOUNT_CENTS, MAX_COST_CENTS, MAX_DURATION_SECONDS, MAX_ID_BYTES, MAX_PHONE_TEXT_BYTES, is_key_safe};
+    if !is_key_safe(&row.id) {
+        return Some(format!("the id is empty, longer than {MAX_ID_BYTES} bytes, or holds '#' or control characters"));
     }
     if !valid_agent_id(&row.voice_agent_id) {
         return Some(format!("voice_agent_id {:?} is not an agent id (letters, digits, - and _)", row.voice_agent_id));
     }
-    if phonenumber::parse(Some(phonenumber::country::Id::US), row.phone_number.trim()).is_err() {
-        return Some(format!("phone_number {:?} is not a phone number", row.phone_number));
+    let number = row.phone_number.trim();
+    if number.len() > MAX_PHONE_TEXT_BYTES || phonenumber::parse(Some(phonenumber::country::Id::US), number).is_err() {
+        return Some(format!("phone_number {:?} is not a phone number", row.phone_number.chars().take(80).collect::<String>()));
     }
-    for (column, value) in [
-        ("duration", row.duration),
-        ("payment_plan_amount", row.payment_plan_amount),
-        ("collection_amount", row.collection_amount),
-        ("cost_cents", row.cost_cents),
+    for (column, value, max) in [
+        ("duration", row.duration.map(i64::from), i64::from(MAX_DURATION_SECONDS)),
+        ("payment_plan_amount", row.payment_plan_amount.map(i64::from), MAX_AMOUNT_CENTS),
+        ("collection_amount", row.collection_amount.map(i64::from), MAX_AMOUNT_CENTS),
+        ("cost_cents", row.cost_cents.map(i64::from), MAX_COST_CENTS),
     ] {
-        if value.is_some_and(|v| v < 0) {
-            return Some(format!("{column} is negative ({})", value.unwrap_or_default()));
+        match value {
+            Some(v) if v < 0 => return Some(format!("{column} is negative ({v})")),
+            Some(v) if v > max => return Some(format!("{column} is over its bound of {max} ({v})")),
+            _ => {}
         }
+    }
+    let times = [
+        ("created_at", Some(row.created_at)),
+        ("updated_at", Some(row.updated_at)),
+        ("call_started_at", row.call_started_at),
+        ("call_ended_at", row.call_ended_at),
+        ("scheduled_at", row.scheduled_at),
+        ("follow_up_date", row.follow_up_date),
+    ];
+    for (column, at) in times {
+        if let Some(at) = at
+            && !crate::time::is_supported(&utc(at))
+        {
+            return Some(format!("{column} {at} is outside the supported range ({})", crate::time::SUPPORTED_TEXT));
+        }
+    }
+    for (column, id) in [("vapi_call_id", &row.vapi_call_id), ("campaign_id", &row.campaign_id)] {
+        if id.as_deref().is_some_and(|id| !is_key_safe(id)) {
+            return Some(format!("{column} is empty, longer than {MAX_ID_BYTES} bytes, or holds '#' or control characters"));
+        }
+    }
+    if row.ai_confidence.is_some_and(|c| !limits::is_storable_number(c)) {
+        return Some("ai_confidence is a number DynamoDB cannot hold".into());
     }
     if let Some(quality) = row.call_quality.filter(|q| !(1..=5).contains(q)) {
         return Some(format!("call_quality {quality} is outside 1..5"));
@@ -220,40 +246,47 @@ pub fn map_row(row: &LegacyRow, org_id: &str) -> Result<Mapped, Refusal> {
         utc(row.created_at),
     );
     call.imported = true;
-    call.duration = row.duration.map(|d| d as u32);
+    call.duration = row.duration.and_then(|d| u32::try_from(d).ok());
     call.call_started_at = row.call_started_at.map(utc);
     call.call_ended_at = row.call_ended_at.map(utc);
-    if let Some(text) = &row.transcript {
-        // Cut as the webhook cuts, so a call always fits in one item.
-        let (kept, cut) = crate::call::cut_transcript(text);
-        call.transcript = Some(kept);
-        call.transcript_truncated = cut;
-        if cut {
-            notes.push(Note { kind: NoteKind::Defaulted, column: "transcript", value: format!("over {} bytes: cut", crate::call::MAX_TRANSCRIPT_BYTES) });
+    // Free text is cut as the webhook cuts it, so a call always fits in one item.
+    let texts = [
+        (CallText::Transcript, "transcript", &row.transcript),
+        (CallText::Summary, "summary", &row.summary),
+        (CallText::InsuranceProvider, "insurance_provider", &row.insurance_provider),
+        (CallText::TransferredTo, "transferred_to", &row.transferred_to),
+        (CallText::Purpose, "call_purpose", &row.call_purpose),
+        (CallText::Notes, "call_notes", &row.call_notes),
+        (CallText::CustomerSentiment, "customer_sentiment", &row.customer_sentiment),
+    ];
+    for (field, column, text) in texts {
+        if let Some(text) = text {
+            call.set_text(field, text);
+            if call.truncated_fields.iter().any(|f| f == field.name()) {
+                notes.push(Note { kind: NoteKind::Defaulted, column, value: format!("over {} bytes: cut", field.max_bytes()) });
+            }
         }
     }
-    call.summary = row.summary.clone();
-    call.recording_url = row.recording_url.clone();
+    match &row.recording_url {
+        Some(url) if crate::limits::is_https_url(url.trim()) => call.recording_url = Some(url.trim().to_string()),
+        Some(_) => notes.push(Note { kind: NoteKind::Defaulted, column: "recording_url", value: "not an https: URL: left out".into() }),
+        None => {}
+    }
     call.appointment_set = row.appointment_set;
     call.outcome = outcome;
     call.insurance_verified = row.insurance_verified;
-    call.insurance_provider = row.insurance_provider.clone();
     call.payment_plan_discussed = row.payment_plan_discussed;
     call.payment_plan_amount = row.payment_plan_amount.map(i64::from);
     call.collection_attempt = row.collection_attempt;
     call.collection_amount = row.collection_amount.map(i64::from);
     call.collection_success = row.collection_success;
     call.transferred_to_staff = row.transferred_to_staff;
-    call.transferred_to = row.transferred_to.clone();
     call.vapi_call_id = row.vapi_call_id.clone();
     call.campaign_id = row.campaign_id.clone();
     call.scheduled_at = row.scheduled_at.map(utc);
-    call.call_purpose = row.call_purpose.clone();
-    call.call_notes = row.call_notes.clone();
     call.follow_up_required = row.follow_up_required;
     call.follow_up_date = row.follow_up_date.map(utc);
-    call.call_quality = row.call_quality.map(|q| q as u8);
-    call.customer_sentiment = row.customer_sentiment.clone();
+    call.call_quality = row.call_quality.and_then(|q| u8::try_from(q).ok());
     call.ai_confidence = row.ai_confidence;
     call.cost_cents = row.cost_cents.map(i64::from);
     call.updated_at = utc(row.updated_at);
@@ -345,12 +378,37 @@ mod tests {
             (LegacyRow { ai_confidence: Some(1.5), ..row() }, "ai_confidence"),
             (LegacyRow { voice_agent_id: "agent 1".into(), ..row() }, "voice_agent_id"),
             (LegacyRow { id: "a#b".into(), ..row() }, "the id"),
-            (LegacyRow { call_ended_at: Some(NaiveDateTime::default()), ..row() }, "before call_started_at"),
+            (LegacyRow { call_ended_at: Some(row().created_at - chrono::Duration::hours(1)), ..row() }, "before call_started_at"),
+            (LegacyRow { call_ended_at: Some(NaiveDateTime::default()), ..row() }, "call_ended_at 1970-01-01 00:00:00 is outside the supported range"),
+            (LegacyRow { created_at: NaiveDateTime::MAX, ..row() }, "created_at"),
+            (LegacyRow { follow_up_date: NaiveDateTime::parse_from_str("2100-01-01 00:00:00", "%Y-%m-%d %H:%M:%S").ok(), ..row() }, "follow_up_date"),
+            (LegacyRow { cost_cents: Some(i32::MAX), ..row() }, "cost_cents is over its bound of 1000000"),
+            (LegacyRow { payment_plan_amount: Some(100_000_001), ..row() }, "payment_plan_amount is over"),
+            (LegacyRow { duration: Some(86_401), ..row() }, "duration is over"),
+            (LegacyRow { id: "x".repeat(201), ..row() }, "the id"),
+            (LegacyRow { vapi_call_id: Some("v".repeat(201)), ..row() }, "vapi_call_id"),
+            (LegacyRow { campaign_id: Some(String::new()), ..row() }, "campaign_id"),
+            (LegacyRow { ai_confidence: Some(1e-200), ..row() }, "ai_confidence is a number DynamoDB cannot hold"),
+            (LegacyRow { phone_number: "9".repeat(65), ..row() }, "phone_number"),
         ] {
             let refused = map_row(&bad, "o").unwrap_err();
             assert!(refused.reason.contains(why), "{refused:?}");
             assert_eq!(refused.id, bad.id);
         }
+    }
+
+    #[test]
+    fn long_text_is_cut_and_noted_and_only_https_recordings_are_kept() {
+        let long = "é".repeat(crate::limits::MAX_SUMMARY_BYTES);
+        let mapped = map_row(&LegacyRow { summary: Some(long), recording_url: Some("javascript:alert(1)".into()), ..row() }, "o").unwrap();
+        assert_eq!(mapped.call.summary.as_ref().map(String::len), Some(crate::limits::MAX_SUMMARY_BYTES));
+        assert_eq!(mapped.call.truncated_fields, vec!["summary"]);
+        assert_eq!(mapped.call.recording_url, None);
+        assert!(mapped.notes.iter().any(|n| n.column == "summary" && n.value.contains("cut")), "{:?}", mapped.notes);
+        assert!(mapped.notes.iter().any(|n| n.column == "recording_url"), "{:?}", mapped.notes);
+        assert!(mapped.call.check_storable().is_ok(), "{:?}", mapped.call.check_storable());
+        let kept = map_row(&LegacyRow { recording_url: Some("https://recordings.example/1.wav".into()), ..row() }, "o").unwrap();
+        assert_eq!(kept.call.recording_url.as_deref(), Some("https://recordings.example/1.wav"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod classify;
 pub mod error;
 pub mod followup;
 pub mod legacy;
+pub mod limits;
 pub mod phone;
 pub mod schedule;
 pub mod secret;

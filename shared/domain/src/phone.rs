@@ -19,6 +19,32 @@ pub fn normalize(text: &str) -> Result<String, DomainError> {
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// The longest E.164 number: 15 digits after the `+`.
+const MAX_E164_DIGITS: usize = 15;
+
+/// The form the do-not-call list keeps a number in, for a number that may
+/// not normalise (a webhook's caller id, a number libphonenumber does not
+/// know yet): E.164 when it normalises; else libphonenumber's E.164 writing
+/// of what it parsed (the form the number will have once it does
+/// normalise); else `+` and its digits. `None` when there are no digits
+/// to keep (`anonymous`, `unknown`): nothing CallOps could dial.
+pub fn do_not_call_key(text: &str) -> Option<String> {
+    if let Ok(number) = normalize(text) {
+        return Some(number);
+    }
+    let trimmed = text.trim();
+    if trimmed.len() <= 32
+        && let Ok(number) = phonenumber::parse(Some(phonenumber::country::Id::US), trimmed)
+    {
+        let written = number.format().mode(phonenumber::Mode::E164).to_string();
+        if (2..=MAX_E164_DIGITS + 1).contains(&written.len()) && written[1..].bytes().all(|b| b.is_ascii_digit()) {
+            return Some(written);
+        }
+    }
+    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+    (1..=MAX_E164_DIGITS).contains(&digits.len()).then(|| format!("+{digits}"))
+}
+
 /// A number for logs: the country code and the last two digits only.
 pub fn mask(number: &str) -> String {
     let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
@@ -89,6 +115,18 @@ mod tests {
         for bad in ["", "hello", "123", "+1 000 000 0000", "+999 1234 5678", "+1212555014212345678901234567890123"] {
             let err = normalize(bad).unwrap_err();
             assert!(matches!(err, DomainError::Invalid { code: "invalid_phone_number", .. }), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn do_not_call_numbers_keep_the_form_the_list_and_the_api_use() {
+        assert_eq!(do_not_call_key("+1 (212) 555-0142").as_deref(), Some("+12125550142"), "normalised as the API does");
+        assert_eq!(do_not_call_key("(212) 555-0142").as_deref(), Some("+12125550142"));
+        // Not a number in use today, but one libphonenumber can write: the form it will have.
+        assert_eq!(do_not_call_key("+1 000 000 0000").as_deref(), Some("+10000000000"));
+        assert_eq!(do_not_call_key("call me on 555 0100").as_deref(), Some("+15550100"));
+        for nothing in ["", "anonymous", "unknown", "+", "1234567890123456789012345"] {
+            assert_eq!(do_not_call_key(nothing), None, "{nothing:?}");
         }
     }
 

@@ -51,21 +51,32 @@ pub trait DialScheduler: Send + Sync {
 
 /// How far in the past a requested time may be (clocks differ a little).
 pub const CLOCK_SKEW: Duration = Duration::seconds(30);
-/// How far ahead a call may be scheduled.
+/// How far ahead anything may be dialed: a scheduled call, every call of a
+/// campaign, a retry, a follow-up call.
 pub const MAX_LEAD: Duration = Duration::days(365);
 
+/// The latest time a call may be placed at when it is decided `now`.
+pub fn latest_dial(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + MAX_LEAD
+}
+
 /// The time an attempt will be placed at, for a requested `at`: never in the
-/// past, inside the agent's calling hours. Outside them the request is refused
-/// with the next allowed time, unless `move_into_hours` asks to take it.
+/// past, inside the agent's calling hours, at most [`MAX_LEAD`] ahead.
+/// Outside the hours the request is refused with the next allowed time,
+/// unless `move_into_hours` asks to take it.
 pub fn placement_time(at: DateTime<Utc>, agent: &VoiceAgent, move_into_hours: bool, now: DateTime<Utc>) -> Result<DateTime<Utc>, DomainError> {
+    if !time::is_supported(&at) {
+        return Err(DomainError::invalid("invalid_scheduled_at", format!("scheduledAt must be {}", time::SUPPORTED_TEXT)));
+    }
     if at < now - CLOCK_SKEW {
         return Err(DomainError::invalid("scheduled_in_past", format!("scheduledAt {} is in the past (now is {})", time::format(&at), time::format(&now))));
     }
-    if at > now + MAX_LEAD {
-        return Err(DomainError::invalid("scheduled_too_far", "scheduledAt must be within a year"));
+    let too_far = || DomainError::invalid("scheduled_too_far", "scheduledAt must be within a year");
+    if at > latest_dial(now) {
+        return Err(too_far());
     }
     let at = time::to_millis(at.max(now));
-    let allowed = agent.calling_hours.next_allowed(at, agent.time_zone);
+    let allowed = agent.calling_hours.next_allowed(at, agent.time_zone).filter(|t| *t <= latest_dial(now)).ok_or_else(too_far)?;
     if allowed == at || move_into_hours {
         return Ok(allowed);
     }
@@ -75,16 +86,25 @@ pub fn placement_time(at: DateTime<Utc>, agent: &VoiceAgent, move_into_hours: bo
 /// The times for `count` calls from `start` on, `per_minute` of them a
 /// minute, each inside the agent's calling hours: a time that falls outside
 /// moves to the next opening and the calls after it follow from there.
-pub fn spread(start: DateTime<Utc>, count: usize, per_minute: u32, agent: &VoiceAgent) -> Vec<DateTime<Utc>> {
+/// `campaign_too_long` when the last would fall after `latest`.
+pub fn spread(start: DateTime<Utc>, count: usize, per_minute: u32, agent: &VoiceAgent, latest: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, DomainError> {
     let step = Duration::milliseconds(60_000 / i64::from(per_minute.max(1)));
     let mut times = Vec::with_capacity(count);
     let mut next = time::to_millis(start);
-    for _ in 0..count {
-        next = agent.calling_hours.next_allowed(next, agent.time_zone);
-        times.push(next);
-        next += step;
+    for placed in 0..count {
+        let at = agent.calling_hours.next_allowed(next, agent.time_zone).filter(|t| *t <= latest).ok_or_else(|| {
+            DomainError::invalid(
+                "campaign_too_long",
+                format!(
+                    "at {per_minute} calls a minute inside the agent's calling hours, only {placed} of these {count} calls fit before {}, a year from now; raise callsPerMinute or split the campaign",
+                    time::format(&latest)
+                ),
+            )
+        })?;
+        times.push(at);
+        next = at + step;
     }
-    times
+    Ok(times)
 }
 
 #[cfg(test)]
@@ -147,19 +167,43 @@ mod tests {
         assert!(matches!(err, DomainError::Invalid { code: "scheduled_in_past", .. }));
         let err = placement_time(at("2026-01-15T11:58:00Z"), &agent, false, now).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { code: "scheduled_too_far", .. }));
+        for outside in ["9999-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "1999-12-31T00:00:00Z"] {
+            let err = placement_time(at(outside), &agent, true, now).unwrap_err();
+            assert!(matches!(err, DomainError::Invalid { code: "invalid_scheduled_at", .. }), "{outside}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn an_opening_more_than_a_year_ahead_is_too_far() {
+        // A year ahead to the minute is 22:00 in New York: the next opening is the morning after.
+        let agent = agent(CallingHours::default());
+        let now = at("2024-01-15T03:00:00Z");
+        let err = placement_time(latest_dial(now), &agent, true, now).unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { code: "scheduled_too_far", .. }), "{err:?}");
     }
 
     #[test]
     fn a_campaign_is_spread_at_its_pace_and_only_inside_calling_hours() {
         let agent = agent(CallingHours::default());
         // 20:58 New York: two calls fit before 21:00, the rest start at 08:00 the next day.
-        let times = spread(at("2024-01-16T01:58:00Z"), 5, 1, &agent);
+        let latest = at("2025-01-01T00:00:00Z");
+        let times = spread(at("2024-01-16T01:58:00Z"), 5, 1, &agent, latest).unwrap();
         assert_eq!(
             times,
             vec![at("2024-01-16T01:58:00Z"), at("2024-01-16T01:59:00Z"), at("2024-01-16T13:00:00Z"), at("2024-01-16T13:01:00Z"), at("2024-01-16T13:02:00Z"),]
         );
-        let fast = spread(at("2024-01-16T15:00:00Z"), 3, 20, &agent);
+        let fast = spread(at("2024-01-16T15:00:00Z"), 3, 20, &agent, latest).unwrap();
         assert_eq!(fast[2] - fast[0], Duration::seconds(6));
         assert!(times.iter().all(|t| agent.calling_hours.allows(*t, agent.time_zone)));
+    }
+
+    #[test]
+    fn a_campaign_that_would_run_past_a_year_is_refused() {
+        // One hour a day at one call a minute: 60 calls a day, so 10,000 calls take 167 days.
+        let agent = agent(CallingHours::new(9 * 60, 10 * 60).unwrap());
+        let start = at("2024-01-16T14:00:00Z");
+        assert!(spread(start, 10_000, 1, &agent, start + Duration::days(200)).is_ok());
+        let err = spread(start, 10_000, 1, &agent, start + Duration::days(100)).unwrap_err();
+        assert!(matches!(err, DomainError::Invalid { code: "campaign_too_long", .. }), "{err:?}");
     }
 }

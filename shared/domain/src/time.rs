@@ -2,8 +2,43 @@
 //! everywhere (RFC 3339 with exactly three fractional digits and `Z`), so that
 //! stored timestamps sort as text and equal what the legacy `timestamp(3)`
 //! columns held.
+//!
+//! Every time that comes from outside (a query window, `scheduledAt`, a
+//! campaign's start, a Vapi report, a legacy row) is checked against
+//! [`SUPPORTED_MILLIS`] at the edge: inside it, the text form has a
+//! four-digit year and sorts as time, and no date arithmetic CallOps does
+//! can leave chrono's range.
+
+use std::ops::Range;
 
 use chrono::{DateTime, SubsecRound, Utc};
+
+/// The times CallOps takes from outside, as epoch milliseconds: from
+/// 2000-01-01T00:00:00Z (inclusive) to 2100-01-01T00:00:00Z (exclusive).
+pub const SUPPORTED_MILLIS: Range<i64> = 946_684_800_000..4_102_444_800_000;
+
+/// Whether `t` lies in [`SUPPORTED_MILLIS`].
+pub fn is_supported(t: &DateTime<Utc>) -> bool {
+    SUPPORTED_MILLIS.contains(&t.timestamp_millis())
+}
+
+/// `t` when it lies in [`SUPPORTED_MILLIS`].
+pub fn supported(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    is_supported(&t).then_some(t)
+}
+
+/// Whether a stored time reads back as it is: supported, and to the millisecond.
+pub fn is_storable(t: &DateTime<Utc>) -> bool {
+    is_supported(t) && to_millis(*t) == *t
+}
+
+/// The supported range, in words, for error messages.
+pub const SUPPORTED_TEXT: &str = "from 2000-01-01T00:00:00Z to before 2100-01-01T00:00:00Z";
+
+/// The instant of epoch milliseconds `ms`, cut to the millisecond, when it is supported.
+pub fn from_millis(ms: i64) -> Option<DateTime<Utc>> {
+    SUPPORTED_MILLIS.contains(&ms).then(|| DateTime::from_timestamp_millis(ms)).flatten()
+}
 
 /// The one text form of a timestamp: `2024-02-07T09:30:00.000Z`.
 pub const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
@@ -77,21 +112,40 @@ mod tests {
         assert_eq!(format(&c), "2024-02-07T09:30:00.123Z");
         assert!(parse("yesterday").is_none());
     }
+
+    #[test]
+    fn the_supported_range_is_this_century() {
+        assert!(is_supported(&parse("2000-01-01T00:00:00Z").unwrap()));
+        assert!(is_supported(&parse("2099-12-31T23:59:59.999Z").unwrap()));
+        assert!(!is_supported(&parse("2100-01-01T00:00:00Z").unwrap()));
+        assert!(!is_supported(&parse("1999-12-31T23:59:59.999Z").unwrap()));
+        assert_eq!(from_millis(SUPPORTED_MILLIS.start), parse("2000-01-01T00:00:00Z"));
+        assert_eq!(from_millis(SUPPORTED_MILLIS.end), None);
+        assert_eq!(from_millis(i64::MAX), None);
+        assert_eq!(from_millis(i64::MIN), None);
+    }
 }
 
 /// The UTC instant of a local wall-clock time in `zone`. An ambiguous time
 /// (clocks falling back) is the earlier one; a time that does not exist
-/// (clocks springing forward) moves to the first minute that does.
+/// (clocks springing forward, or a whole skipped day, as Samoa skipped
+/// 2011-12-30) moves to the first minute that does.
 pub fn local_to_utc(zone: chrono_tz::Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {
-    use chrono::TimeZone;
+    use chrono::{Offset, TimeZone};
     let mut candidate = local;
-    for _ in 0..24 * 60 {
+    for _ in 0..=48 * 60 {
         if let Some(t) = zone.from_local_datetime(&candidate).earliest() {
             return t.with_timezone(&Utc);
         }
-        candidate += chrono::Duration::minutes(1);
+        match candidate.checked_add_signed(chrono::Duration::minutes(1)) {
+            Some(next) => candidate = next,
+            None => break,
+        }
     }
-    unreachable!("no zone skips a whole day")
+    // No zone skips two days; at the very ends of chrono's range, read the
+    // local time with the zone's offset at that instant.
+    let offset = zone.offset_from_utc_datetime(&local).fix();
+    local.checked_sub_offset(offset).unwrap_or(local).and_utc()
 }
 
 #[cfg(test)]
@@ -108,5 +162,15 @@ mod zone_tests {
         assert_eq!(format(&local_to_utc(ny, local("2024-03-10T02:30"))), "2024-03-10T07:00:00.000Z");
         // 01:30 happens twice on 2024-11-03: the first (EDT) is taken.
         assert_eq!(format(&local_to_utc(ny, local("2024-11-03T01:30"))), "2024-11-03T05:30:00.000Z");
+    }
+
+    #[test]
+    fn a_skipped_day_and_the_ends_of_time_do_not_panic() {
+        let apia: chrono_tz::Tz = "Pacific/Apia".parse().unwrap();
+        let local = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap();
+        // Samoa went from 2011-12-29T23:59 straight to 2011-12-31T00:00.
+        assert_eq!(format(&local_to_utc(apia, local("2011-12-30T00:00"))), "2011-12-30T10:00:00.000Z");
+        let _ = local_to_utc(apia, chrono::NaiveDateTime::MAX);
+        let _ = local_to_utc(apia, chrono::NaiveDateTime::MIN);
     }
 }

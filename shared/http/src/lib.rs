@@ -5,7 +5,10 @@
 use callops_domain::DomainError;
 use lambda_http::{
     Body, Request, RequestExt, Response,
-    http::{StatusCode, header::CONTENT_TYPE},
+    http::{
+        HeaderValue, StatusCode,
+        header::{CACHE_CONTROL, CONTENT_TYPE},
+    },
     request::RequestContext,
 };
 use serde::Serialize;
@@ -57,11 +60,7 @@ impl Caller {
     }
 }
 
-/// A tenant id is a short run of letters, digits, `-` and `_`: it is part of
-/// every key, so nothing else may appear in it.
-pub fn valid_org_id(org_id: &str) -> bool {
-    !org_id.is_empty() && org_id.len() <= 64 && org_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+pub use callops_domain::agent::valid_org_id;
 
 /// Reads the caller from the JWT authorizer's claims, where API Gateway (and
 /// the local host) put them. No claims, or no valid `org_id`: `Unauthorized`.
@@ -73,8 +72,15 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
     };
     let org_id = claims.get(ORG_CLAIM).map(|s| s.trim()).filter(|s| valid_org_id(s)).ok_or(ApiError::Unauthorized)?;
     let agent_ids = claims.get(AGENTS_CLAIM).map(|raw| parse_list_claim(raw)).filter(|ids| !ids.is_empty());
+    if agent_ids.as_ref().is_some_and(|ids| ids.len() > MAX_CLAIM_AGENTS) {
+        return Err(ApiError::Forbidden(format!("a token may narrow its caller to at most {MAX_CLAIM_AGENTS} agents")));
+    }
     Ok(Caller { org_id: org_id.to_string(), agent_ids })
 }
+
+/// The most agents an `agent_ids` claim may name (the store's filter takes
+/// no more: see `callops_aws::store::MAX_FILTER_AGENTS`).
+pub const MAX_CLAIM_AGENTS: usize = 500;
 
 /// API Gateway flattens an array claim to `[a b c]`; identity providers may
 /// also send a JSON array or a comma-separated string. All three are read.
@@ -97,6 +103,27 @@ pub fn route_key(req: &Request) -> String {
 /// A path parameter of the matched route.
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
     req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_string)
+}
+
+/// An id from the path that can name something stored (it fits in a key:
+/// [`callops_domain::limits::is_key_safe`]); any other is `404`, as nothing
+/// by that id can exist.
+pub fn id_param(req: &Request, name: &str, what: &'static str) -> Result<String, DomainError> {
+    path_param(req, name).filter(|id| callops_domain::limits::is_key_safe(id)).ok_or(DomainError::NotFound { what })
+}
+
+/// What a list request asks for, but its paging: every query parameter but
+/// `cursor`, `limit` and `offset`, sorted. A cursor continues only the
+/// request that made it (see `callops_aws::cursor`).
+pub fn paging_binding(req: &Request) -> String {
+    let mut pairs: Vec<String> = req
+        .query_string_parameters_ref()
+        .map(|query| {
+            query.iter().filter(|(name, _)| !matches!(*name, "cursor" | "limit" | "offset")).map(|(name, value)| format!("{name}={}", value.trim())).collect()
+        })
+        .unwrap_or_default();
+    pairs.sort();
+    pairs.join("&")
 }
 
 /// A query-string parameter; empty values count as absent.
@@ -127,9 +154,21 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T, Dom
 /// A JSON response.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     match serde_json::to_string(body) {
-        Ok(text) => Response::builder().status(status).header(CONTENT_TYPE, "application/json").body(Body::Text(text)).expect("status and header are valid"),
+        Ok(text) => {
+            let mut response = Response::new(Body::Text(text));
+            *response.status_mut() = status;
+            response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            no_store(response)
+        }
         Err(err) => error_response(&ApiError::Domain(DomainError::Unavailable(format!("response does not serialise: {err}")))),
     }
+}
+
+/// Marks a response as one no cache may keep: every API answer carries
+/// patients' data or the state of their calls.
+pub fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().entry(CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 #[derive(Serialize)]
@@ -170,16 +209,17 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         _ => None,
     };
     let body = ErrorBody { error: ErrorDetail { code, message, next_allowed_at } };
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::Text(serde_json::to_string(&body).expect("an error body serialises")))
-        .expect("status and header are valid")
+    // A struct of strings always serialises.
+    let mut response = Response::new(Body::Text(serde_json::to_string(&body).unwrap_or_default()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    no_store(response)
 }
 
-/// Turns a handler's result into the response, errors included.
+/// Turns a handler's result into the response, errors included; no answer
+/// may be cached.
 pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
-    result.unwrap_or_else(|err| error_response(&err))
+    no_store(result.unwrap_or_else(|err| error_response(&err)))
 }
 
 /// Logs as JSON lines (what CloudWatch wants), filtered by `RUST_LOG`.
@@ -227,6 +267,8 @@ mod tests {
         let body: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(body["error"]["code"], "invalid_limit");
         assert_eq!(error_response(&ApiError::Unauthorized).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(error_response(&ApiError::Unauthorized).headers()[CACHE_CONTROL], "no-store");
+        assert_eq!(json(StatusCode::OK, &serde_json::json!({})).headers()[CACHE_CONTROL], "no-store");
         assert_eq!(error_response(&ApiError::Domain(DomainError::NotFound { what: "call" })).status(), StatusCode::NOT_FOUND);
     }
 }
