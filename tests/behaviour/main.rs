@@ -8,6 +8,7 @@ mod dialer;
 mod eventbridge;
 mod faults;
 mod foundation;
+mod hostile;
 mod isolation;
 mod load;
 mod migrate;

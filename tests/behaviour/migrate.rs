@@ -50,11 +50,16 @@ INSERT INTO call_logs (id, voice_agent_id, phone_number, direction, status, dura
  ('x04', 'front', '+12125550204', 'inbound',   'completed',    45, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, 1.5,  NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
  ('x05', 'front', '+12125550205', 'inbound',   'completed',    45, '2024-02-05 12:00:00', NULL, false, false, true, -100, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
  ('x06', 'front', '+12125550206', 'inbound',   'completed',    45, '2024-02-05 12:00:00', '2024-02-05 11:00:00', false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
- ('x07', 'front desk', '+12125550207', 'inbound', 'completed', 45, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00');
+ ('x07', 'front desk', '+12125550207', 'inbound', 'completed', 45, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
+ ('x08' || repeat('z', 300), 'front', '+12125550208', 'inbound', 'completed', 45, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
+ ('x09', 'front', '+12125550209', 'inbound',   'completed',    45, '2024-02-05 12:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, 2000000000, '2024-02-05 12:00:00', '2024-02-05 12:00:00'),
+ ('x10', 'front', '+12125550210', 'inbound',   'completed',    45, '1999-12-31 23:00:00', NULL, false, false, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-05 12:00:00', '2024-02-05 12:00:00');
+INSERT INTO call_logs (id, voice_agent_id, phone_number, status, vapi_call_id, created_at, updated_at) VALUES
+ ('x11', 'front', '+12125550211', 'completed', repeat('v', 300), '2024-02-05 12:00:00', '2024-02-05 12:00:00');
 "#;
 
 const ACCEPTED: u64 = 26;
-const REFUSED: usize = 7;
+const REFUSED: usize = 11;
 
 fn options(pg: &Postgres, database: &str) -> MigrateOptions {
     MigrateOptions { url: pg.url(database), org_id: "demo".into(), dry_run: false, batch: 5, concurrency: 4, progress: false, stop_after_batches: None }
@@ -87,9 +92,14 @@ async fn every_rule_maps_every_refusal_is_reported_and_a_second_run_changes_noth
         ("x05", "payment_plan_amount is negative"),
         ("x06", "before call_started_at"),
         ("x07", "voice_agent_id"),
+        ("x09", "cost_cents is over its bound"),
+        ("x10", "call_started_at 1999-12-31 23:00:00 is outside the supported range"),
+        ("x11", "vapi_call_id is empty, longer than 200 bytes"),
     ] {
         assert!(refused.iter().any(|(i, r)| *i == id && r.contains(why)), "{id}: {refused:?}");
     }
+    // An id too long for a key is refused by its reason, and the run goes on.
+    assert!(refused.iter().any(|(i, r)| i.starts_with("x08zzz") && r.contains("longer than 200 bytes")), "{refused:?}");
     assert_eq!(note(&report, NoteKind::Defaulted, "callType", "direction=NULL"), 1);
     assert_eq!(note(&report, NoteKind::Defaulted, "callType", "direction=sideways"), 1);
     assert_eq!(note(&report, NoteKind::Unmapped, "status", "weird"), 1);

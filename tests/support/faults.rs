@@ -2,9 +2,13 @@
 //! goes through it, and it answers some of them with the errors DynamoDB
 //! gives when it is throttling or failing (or applies a write and loses its
 //! answer), so the SDK's retries and the code above them meet the real wire
-//! format of those failures. It can also cancel transactions that meet
-//! another in progress on an item, as DynamoDB does and the embedded engine
-//! (one transaction at a time) never has to.
+//! format of those failures. It can also do what DynamoDB does and the
+//! embedded engine (one transaction at a time, on one machine) never has
+//! to: cancel transactions that meet another in progress on an item, or
+//! that it throttles; leave a batch's items unprocessed; answer from an
+//! index that has not caught up; report a new table as still being created.
+//! With [`FaultyDynamo::strict`] it also refuses what DynamoDB's own limits
+//! refuse and the engine lets through (see [`violation`]).
 
 use std::{
     collections::HashMap,
@@ -45,6 +49,18 @@ pub enum Faults {
     /// A `TransactWriteItems` that touches an item another one in flight is
     /// writing is cancelled with `TransactionConflict`, as DynamoDB cancels it.
     Conflicts,
+    /// Each distinct transaction is cancelled the first time it is sent,
+    /// every item's reason `ThrottlingError`, as DynamoDB cancels one it throttles.
+    ThrottledTransactions,
+    /// The next `n` `BatchWriteItem`/`BatchGetItem` requests are answered
+    /// with every item unprocessed (nothing reaches the engine).
+    UnprocessedBatches(usize),
+    /// Queries on these indexes find nothing: an index that has not caught up.
+    StaleIndexes(Vec<&'static str>),
+    /// The next `n` `DescribeTable` answers say the table is `CREATING`.
+    CreatingTable(usize),
+    /// Every request that names this tenant's items fails, every attempt.
+    TenantOutage(String),
 }
 
 /// The errors DynamoDB answers with, as (status, `__type`, message).
@@ -71,6 +87,14 @@ struct Proxy {
     /// For `Conflicts`: the items of the transactions in flight.
     writing: Mutex<HashMap<(String, String), usize>>,
     conflicts: AtomicUsize,
+    /// For `ThrottledTransactions`: the transactions seen (by their items).
+    throttled: Mutex<std::collections::HashSet<String>>,
+    /// When each batch request came, in order.
+    batches: Mutex<Vec<std::time::Instant>>,
+    /// Refuse what DynamoDB's limits refuse.
+    strict: std::sync::atomic::AtomicBool,
+    /// Requests refused for breaking DynamoDB's limits, with why.
+    violations: Mutex<Vec<String>>,
 }
 
 /// The running proxy. Stops when the test's runtime does.
@@ -156,6 +180,134 @@ fn conflict(items: &[(String, String)], busy: &HashMap<(String, String), usize>)
     (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.0")], body.to_string()).into_response()
 }
 
+/// DynamoDB's answer to a transaction it throttled.
+fn throttled(items: usize) -> Response {
+    let reasons: Vec<serde_json::Value> =
+        (0..items).map(|_| serde_json::json!({ "Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity for one or more global secondary indexes." })).collect();
+    let body = serde_json::json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "Message": format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", vec!["ThrottlingError"; items].join(", ")),
+        "CancellationReasons": reasons,
+    });
+    (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.0")], body.to_string()).into_response()
+}
+
+/// A batch request answered with all of its items unprocessed.
+fn unprocessed(operation: &str, body: &[u8]) -> Response {
+    let request: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let answer = match operation {
+        "BatchWriteItem" => serde_json::json!({ "UnprocessedItems": request["RequestItems"] }),
+        _ => serde_json::json!({ "Responses": {}, "UnprocessedKeys": request["RequestItems"] }),
+    };
+    (StatusCode::OK, [("content-type", "application/x-amz-json-1.0")], answer.to_string()).into_response()
+}
+
+/// The table's description, as still being created.
+async fn creating(proxy: &Proxy, headers: &HeaderMap, body: Bytes) -> Response {
+    let Ok(answer) = forward(proxy, headers, body).await else { return (StatusCode::BAD_GATEWAY, "upstream").into_response() };
+    let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX).await.unwrap_or_default();
+    let mut description: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    description["Table"]["TableStatus"] = "CREATING".into();
+    (StatusCode::OK, [("content-type", "application/x-amz-json-1.0")], description.to_string()).into_response()
+}
+
+/// A string attribute's size, as DynamoDB counts it (UTF-8 bytes).
+fn string_size(value: &serde_json::Value) -> usize {
+    value["S"].as_str().map_or(0, str::len)
+}
+
+/// The size DynamoDB gives an item: each attribute's name and value.
+fn item_size(item: &serde_json::Map<String, serde_json::Value>) -> usize {
+    fn value_size(value: &serde_json::Value) -> usize {
+        match value.as_object().and_then(|typed| typed.iter().next()).map(|(kind, v)| (kind.as_str(), v)) {
+            Some(("S" | "N" | "B", v)) => v.as_str().map_or(0, str::len),
+            Some(("M", serde_json::Value::Object(map))) => 3 + map.iter().map(|(k, v)| k.len() + value_size(v)).sum::<usize>(),
+            Some(("L", serde_json::Value::Array(list))) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+            _ => 1,
+        }
+    }
+    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+}
+
+/// What DynamoDB refuses that the embedded engine takes: index key values
+/// over its key limits (2,048 bytes for a partition key, 1,024 for a sort
+/// key) on writes and in key conditions, items over 400 KB, and more than
+/// 100 operands in an `IN`.
+fn violation(operation: &str, body: &[u8]) -> Option<String> {
+    let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let key_attributes = |name: &str| -> Option<usize> {
+        match name {
+            "PK" => Some(2048),
+            "SK" => Some(1024),
+            n if n.starts_with("by") && n.ends_with("Pk") => Some(2048),
+            n if n.starts_with("by") && n.ends_with("Sk") => Some(1024),
+            _ => None,
+        }
+    };
+    let check_item = |item: &serde_json::Map<String, serde_json::Value>| -> Option<String> {
+        for (name, value) in item {
+            if let Some(limit) = key_attributes(name)
+                && string_size(value) > limit
+            {
+                return Some(format!("One or more parameter values were invalid: key attribute {name} is {} bytes, over {limit}", string_size(value)));
+            }
+        }
+        let size = item_size(item);
+        (size > 400 * 1024).then(|| format!("Item size has exceeded the maximum allowed size ({size} bytes)"))
+    };
+    let mut items = Vec::new();
+    match operation {
+        "PutItem" => items.extend(request["Item"].as_object()),
+        "TransactWriteItems" => {
+            for action in request["TransactItems"].as_array().into_iter().flatten() {
+                items.extend(action["Put"]["Item"].as_object());
+            }
+        }
+        "BatchWriteItem" => {
+            for requests in request["RequestItems"].as_object().into_iter().flat_map(|t| t.values()) {
+                for write in requests.as_array().into_iter().flatten() {
+                    items.extend(write["PutRequest"]["Item"].as_object());
+                }
+            }
+        }
+        _ => {}
+    }
+    for item in items {
+        if let Some(why) = check_item(item) {
+            return Some(why);
+        }
+    }
+    if matches!(operation, "Query" | "Scan") {
+        for value in request["ExpressionAttributeValues"].as_object().into_iter().flat_map(|v| v.values()) {
+            if operation == "Query" && string_size(value) > 2048 && request["KeyConditionExpression"].is_string() {
+                // A key condition value over the key limit can match nothing, and DynamoDB says so.
+                let condition = request["KeyConditionExpression"].as_str().unwrap_or_default();
+                let names: Vec<&str> = condition.split(|c: char| !(c.is_alphanumeric() || c == ':' || c == '_')).filter(|w| w.starts_with(':')).collect();
+                if request["ExpressionAttributeValues"].as_object().is_some_and(|all| names.iter().any(|n| all.get(*n) == Some(value))) {
+                    return Some("One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes".into());
+                }
+            }
+        }
+        let filter = request["FilterExpression"].as_str().unwrap_or_default();
+        for part in filter.split(" IN (").skip(1) {
+            let operands = part.split(')').next().unwrap_or_default().split(',').count();
+            if operands > 100 {
+                return Some(format!("Invalid FilterExpression: Too many operands for IN: {operands}; the maximum is 100"));
+            }
+        }
+    }
+    if matches!(operation, "GetItem" | "DeleteItem" | "UpdateItem") {
+        for (name, value) in request["Key"].as_object().into_iter().flatten() {
+            if let Some(limit) = key_attributes(name)
+                && string_size(value) > limit
+            {
+                return Some(format!("One or more parameter values were invalid: key attribute {name} is over {limit} bytes"));
+            }
+        }
+    }
+    None
+}
+
 /// Forwards a transaction unless it meets one in flight on an item.
 async fn transact_alone(proxy: &Proxy, headers: &HeaderMap, body: Bytes) -> Response {
     let items = transaction_items(&body);
@@ -189,12 +341,69 @@ fn upstream_failed(err: reqwest::Error) -> Response {
 
 async fn handle(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes) -> Response {
     let operation = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).and_then(|t| t.rsplit('.').next()).unwrap_or_default().to_string();
+    if proxy.strict.load(Ordering::Relaxed)
+        && let Some(why) = violation(&operation, &body)
+    {
+        proxy.violations.lock().unwrap().push(format!("{operation}: {why}"));
+        return error(400, "com.amazon.coral.validate#ValidationException", &why);
+    }
+    if matches!(operation.as_str(), "BatchWriteItem" | "BatchGetItem") {
+        proxy.batches.lock().unwrap().push(std::time::Instant::now());
+    }
+    let special = {
+        let mut guard = proxy.faults.lock().unwrap();
+        match &mut guard.0 {
+            Faults::ThrottledTransactions if operation == "TransactWriteItems" => {
+                // The SDK gives each send a new ClientRequestToken: the items say which transaction it is.
+                let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let first = proxy.throttled.lock().unwrap().insert(request["TransactItems"].to_string());
+                first.then(|| throttled(request["TransactItems"].as_array().map_or(1, Vec::len)))
+            }
+            Faults::UnprocessedBatches(left) if *left > 0 && matches!(operation.as_str(), "BatchWriteItem" | "BatchGetItem") => {
+                *left -= 1;
+                Some(unprocessed(&operation, &body))
+            }
+            Faults::StaleIndexes(indexes) if operation == "Query" => {
+                let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                request["IndexName"]
+                    .as_str()
+                    .is_some_and(|name| indexes.contains(&name))
+                    .then(|| (StatusCode::OK, [("content-type", "application/x-amz-json-1.0")], r#"{"Items":[],"Count":0,"ScannedCount":0}"#).into_response())
+            }
+            Faults::TenantOutage(org) if String::from_utf8_lossy(&body).contains(&format!("ORG#{org}#")) => {
+                proxy.injected.fetch_add(1, Ordering::Relaxed);
+                Some(error(INTERNAL.0, INTERNAL.1, INTERNAL.2))
+            }
+            _ => None,
+        }
+    };
+    if let Some(answer) = special {
+        return answer;
+    }
+    let describing = {
+        let mut guard = proxy.faults.lock().unwrap();
+        match &mut guard.0 {
+            Faults::CreatingTable(left) if *left > 0 && operation == "DescribeTable" => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
+    };
+    if describing {
+        return creating(&proxy, &headers, body).await;
+    }
     let attempt = attempt(&headers);
     let (inject, lose, alone) = {
         let mut guard = proxy.faults.lock().unwrap();
         let (faults, rng) = &mut *guard;
         match faults {
-            Faults::None => (None, false, false),
+            Faults::None
+            | Faults::ThrottledTransactions
+            | Faults::UnprocessedBatches(_)
+            | Faults::StaleIndexes(_)
+            | Faults::CreatingTable(_)
+            | Faults::TenantOutage(_) => (None, false, false),
             Faults::FirstAttempts => ((attempt == 1).then(|| RETRYABLE[proxy.injected.load(Ordering::Relaxed) % RETRYABLE.len()]), false, false),
             Faults::Outage(operations) => (operations.contains(&operation.as_str()).then_some(INTERNAL), false, false),
             Faults::LostAnswers(operations) => (None, attempt == 1 && operations.contains(&operation.as_str()), false),
@@ -241,6 +450,10 @@ impl FaultyDynamo {
             lost: AtomicUsize::new(0),
             writing: Mutex::default(),
             conflicts: AtomicUsize::new(0),
+            throttled: Mutex::default(),
+            batches: Mutex::default(),
+            strict: std::sync::atomic::AtomicBool::new(false),
+            violations: Mutex::default(),
         });
         let app = Router::new().fallback(handle).with_state(proxy.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -256,6 +469,26 @@ impl FaultyDynamo {
             _ => 0,
         };
         *self.proxy.faults.lock().unwrap() = (faults, StdRng::seed_from_u64(seed));
+    }
+
+    /// From now on, refuse what DynamoDB's own limits refuse ([`violation`]).
+    pub fn strict(&self) {
+        self.proxy.strict.store(true, Ordering::Relaxed);
+    }
+
+    /// The requests refused for breaking DynamoDB's limits, with why.
+    pub fn violations(&self) -> Vec<String> {
+        self.proxy.violations.lock().unwrap().clone()
+    }
+
+    /// When each batch request seen so far came.
+    pub fn batch_times(&self) -> Vec<std::time::Instant> {
+        self.proxy.batches.lock().unwrap().clone()
+    }
+
+    /// How many transactions were cancelled for throttling.
+    pub fn throttled(&self) -> usize {
+        self.proxy.throttled.lock().unwrap().len()
     }
 
     pub fn counts(&self) -> FaultCounts {

@@ -73,6 +73,15 @@
     for (const child of children.flat()) if (child != null) node.append(child);
     return node;
   }
+  // Only an https: address is ever linked: a stored value is data, not a place to send someone.
+  const httpsUrl = (text) => {
+    try {
+      const url = new URL(text);
+      return url.protocol === 'https:' && url.hostname ? url.href : null;
+    } catch {
+      return null;
+    }
+  };
   const swatch = (colour) => { const s = el('span', { class: 'swatch', 'aria-hidden': 'true' }); s.style.background = colour; return s; };
   const outcomeBadge = (code) => { const [, label, colour] = outcomeInfo(code); return el('span', { class: 'badge' }, swatch(colour), label); };
   const statusBadge = (status) => el('span', { class: `status ${status}` }, STATUSES[status] || status);
@@ -351,10 +360,13 @@
         fact('Call quality', call.callQuality != null ? `${call.callQuality} / 5` : null), fact('Sentiment', call.customerSentiment),
         fact('AI confidence', call.aiConfidence != null ? percent(call.aiConfidence * 100) : null), fact('Ended because', call.endedReason));
       const parts = [facts];
-      if (call.recordingUrl) parts.push(el('p', {}, el('a', { href: call.recordingUrl, target: '_blank', rel: 'noopener noreferrer' }, 'Open the recording')));
+      const recording = httpsUrl(call.recordingUrl);
+      if (recording) parts.push(el('p', {}, el('a', { href: recording, target: '_blank', rel: 'noopener noreferrer' }, 'Open the recording')));
       parts.push(el('section', {}, el('h3', { text: 'Summary' }), el('p', { text: call.summary || 'No summary.' })));
       parts.push(el('section', {}, el('h3', { text: 'Transcript' }), el('pre', { class: 'transcript', text: call.transcript || 'No transcript.' })));
       if (call.transcriptTruncated) parts.push(el('p', { class: 'meta', text: 'The transcript was cut at 200,000 bytes.' }));
+      const cut = (call.truncatedFields || []).filter((f) => f !== 'transcript');
+      if (cut.length) parts.push(el('p', { class: 'meta', text: `Cut to fit: ${cut.join(', ')}.` }));
       if (call.imported) parts.push(el('p', { class: 'meta', text: 'Imported from the legacy call log.' }));
       body.replaceChildren(...parts);
     } catch (err) {

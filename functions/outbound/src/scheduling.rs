@@ -93,18 +93,20 @@ pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, DomainError> {
 }
 
 /// The request's `Idempotency-Key`, checked: 1 to 255 characters of
-/// visible ASCII, sent once. A key that is there but not that is refused,
-/// never dropped: dropped, the request would run as if it had none, and a
-/// retry would make a second call.
+/// visible ASCII, sent once (API Gateway joins a header sent twice with
+/// commas, so a comma is refused too). A key that is there but not that is
+/// refused, never dropped: dropped, the request would run as if it had
+/// none, and a retry would make a second call.
 pub(crate) fn idempotency_key(req: &Request) -> Result<Option<String>, DomainError> {
     let mut values = req.headers().get_all(IDEMPOTENCY_HEADER).iter();
     let Some(value) = values.next() else { return Ok(None) };
-    let refuse = || DomainError::invalid("invalid_idempotency_key", "Idempotency-Key must be sent once, as 1 to 255 characters of visible ASCII");
+    let refuse =
+        || DomainError::invalid("invalid_idempotency_key", "Idempotency-Key must be sent once, as 1 to 255 characters of visible ASCII other than ','");
     if values.next().is_some() {
         return Err(refuse());
     }
     let key = value.as_bytes().trim_ascii();
-    if key.is_empty() || key.len() > 255 || !key.iter().all(u8::is_ascii_graphic) {
+    if key.is_empty() || key.len() > 255 || !key.iter().all(|b| b.is_ascii_graphic() && *b != b',') {
         return Err(refuse());
     }
     Ok(Some(String::from_utf8_lossy(key).into_owned()))

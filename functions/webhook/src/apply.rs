@@ -143,11 +143,13 @@ fn report_duration(message: &ServerMessage) -> Option<u32> {
 }
 
 /// What a report that comes after the recorded one may still do: fill in
-/// what is empty (a transcript, a summary, the recording, a cost or a time
-/// the first report did not carry). It never changes a value already set,
-/// nor the status, the outcome or any yes/no field, so a later, different
-/// report cannot rewrite what a call's analytics counted; a duplicate
-/// changes nothing.
+/// what the call's content lacks (a transcript, a summary, the recording, a
+/// name, notes, the insurer, sentiment, quality, confidence, a follow-up
+/// date). It never changes a value already set, and never touches the
+/// status, the outcome, the times, the duration, the cost, the money or any
+/// yes/no field, even where the first report left them empty: a later,
+/// different report cannot rewrite what a call's analytics counted. A
+/// duplicate changes nothing.
 pub fn fill_in_late_report(call: &CallLog, message: &ServerMessage, now: DateTime<Utc>) -> Option<CallLog> {
     let mut next = call.clone();
     let analysis = &message.analysis;
@@ -170,12 +172,6 @@ pub fn fill_in_late_report(call: &CallLog, message: &ServerMessage, now: DateTim
     }
     next.vapi_call_id = next.vapi_call_id.or_else(|| message.vapi_call_id.clone());
     next.recording_url = next.recording_url.or_else(|| message.recording_url.clone());
-    next.call_started_at = next.call_started_at.or(message.started_at);
-    next.call_ended_at = next.call_ended_at.or(message.ended_at);
-    next.duration = next.duration.or_else(|| report_duration(message));
-    next.cost_cents = next.cost_cents.or(message.cost_cents);
-    next.payment_plan_amount = next.payment_plan_amount.or(analysis.payment_plan_amount_cents);
-    next.collection_amount = next.collection_amount.or(analysis.collection_amount_cents);
     next.call_quality = next.call_quality.or(analysis.call_quality);
     next.ai_confidence = next.ai_confidence.or(analysis.ai_confidence.filter(|c| is_storable_number(*c)));
     next.follow_up_date = next.follow_up_date.or(analysis.follow_up_date);
@@ -185,6 +181,68 @@ pub fn fill_in_late_report(call: &CallLog, message: &ServerMessage, now: DateTim
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::message::parse_server_message;
+    use callops_domain::{CallType, NewCall};
+
+    fn message(json: serde_json::Value) -> ServerMessage {
+        parse_server_message(serde_json::json!({ "message": json }).to_string().as_bytes()).unwrap()
+    }
+
+    fn call(status: CallStatus) -> CallLog {
+        let new = NewCall {
+            org_id: "o".into(),
+            voice_agent_id: "a".into(),
+            phone_number: "+12125550142".into(),
+            call_type: CallType::OutboundLead,
+            status,
+            attempt: 1,
+        };
+        CallLog::new(new, "c".into(), callops_domain::time::parse("2024-07-27T21:00:00Z").unwrap())
+    }
+
+    fn ended(reason: &str, cost: f64, outcome: &str) -> ServerMessage {
+        message(serde_json::json!({
+            "type": "end-of-call-report", "endedReason": reason, "cost": cost,
+            "startedAt": "2024-07-27T21:23:38.017Z", "endedAt": "2024-07-27T21:26:02.517Z",
+            "analysis": {"summary": "s", "structuredData": {"outcome": outcome, "paymentPlanDiscussed": true, "paymentPlanAmountCents": 5000}},
+        }))
+    }
+
+    #[test]
+    fn what_vapi_says_of_a_call_never_placed_changes_nothing() {
+        let now = chrono::Utc::now();
+        let report = ended("customer-ended-call", 0.5, "BOOKED");
+        let update = message(serde_json::json!({"type": "status-update", "status": "in-progress"}));
+        let mut cancelled = call(CallStatus::Cancelled);
+        cancelled.ended_reason = Some("cancelled-before-dialing".into());
+        for never in [call(CallStatus::Scheduled), cancelled] {
+            assert!(never.was_never_placed());
+            assert_eq!(apply_end_of_call_report(&never, &report, now), None, "{}", never.status);
+            assert_eq!(apply_status_update(&never, &update, now), None, "{}", never.status);
+        }
+        assert!(!call(CallStatus::Dialing).was_never_placed());
+    }
+
+    #[test]
+    fn a_later_report_fills_in_what_is_empty_and_rewrites_nothing() {
+        let now = chrono::Utc::now();
+        let first = apply_end_of_call_report(&call(CallStatus::InProgress), &ended("customer-ended-call", 0.12, "INFORMATION"), now).unwrap();
+        assert!(first.reported_at.is_some());
+        assert_eq!(
+            (first.outcome, first.cost_cents, first.payment_plan_amount, first.transcript.as_deref()),
+            (Some(CallOutcome::Information), Some(12), Some(5000), None)
+        );
+        let mut late = ended("customer-busy", 9.0, "BOOKED");
+        late.started_at = callops_domain::time::parse("2024-07-28T10:00:00Z");
+        late.transcript = Some("AI: late".into());
+        late.analysis.payment_plan_amount_cents = Some(1);
+        let after = apply_end_of_call_report(&first, &late, now).unwrap();
+        assert_eq!((after.status, after.outcome, after.cost_cents, after.payment_plan_amount), (first.status, first.outcome, Some(12), Some(5000)));
+        assert_eq!((after.call_started_at, after.duration), (first.call_started_at, first.duration));
+        assert_eq!(after.transcript.as_deref(), Some("AI: late"));
+        assert_eq!(apply_end_of_call_report(&after, &late, now), None, "a duplicate changes nothing");
+    }
 
     #[test]
     fn statuses_map_and_only_move_forward() {

@@ -106,7 +106,9 @@ pub struct Incoming<'a> {
 pub fn event(incoming: &Incoming<'_>, route: &Route, params: &HashMap<String, String>, claims: Option<&Value>) -> Value {
     let mut headers = serde_json::Map::new();
     for name in incoming.headers.keys() {
-        let joined = incoming.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+        // Every value reaches the function, as API Gateway passes it on:
+        // one that is not visible ASCII is for the function to refuse.
+        let joined = incoming.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect::<Vec<_>>().join(",");
         headers.insert(name.as_str().to_string(), Value::String(joined));
     }
     let (body, is_base64) = match std::str::from_utf8(incoming.body) {

@@ -238,15 +238,29 @@ async fn rollups(args: StoreArgs, repair: bool) -> Result<(), String> {
             .collect();
         println!("drift {} / {}: {}", drift.key.pk, drift.key.sk, counters.join(", "));
     }
-    match (report.drift.len(), repair) {
-        (0, _) => {
-            println!("rollups are exact");
-            Ok(())
-        }
-        (n, true) => {
-            println!("repaired {n} rollup items");
-            Ok(())
-        }
-        (n, false) => Err(format!("{n} rollup items drifted; `callops rebuild-rollups` repairs them")),
+    for impossible in &report.impossible {
+        println!("impossible {} / {}: {}", impossible.key.pk, impossible.key.sk, impossible.problems.join("; "));
+    }
+    for unreadable in &report.unreadable {
+        println!("unreadable call {} / {}: {}", unreadable.pk, unreadable.sk, unreadable.error);
+    }
+    if !report.unreadable.is_empty() {
+        println!("{} call items cannot be read; they count in no rollup (fix or remove them by their keys)", report.unreadable.len());
+    }
+    if report.is_clean() {
+        println!("rollups are exact");
+        return Ok(());
+    }
+    if repair {
+        println!("repaired {} rollup items", report.repairs().len());
+    }
+    match (repair, report.unreadable.len()) {
+        (true, 0) => Ok(()),
+        (true, n) => Err(format!("{n} call items cannot be read")),
+        (false, unreadable) => Err(format!(
+            "{} rollup items drifted, {} hold impossible totals, {unreadable} call items cannot be read; `callops rebuild-rollups` repairs the rollups",
+            report.drift.len(),
+            report.impossible.len(),
+        )),
     }
 }

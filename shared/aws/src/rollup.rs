@@ -294,12 +294,25 @@ pub struct RollupReport {
     pub impossible: Vec<Impossible>,
     /// Call items that do not parse: they count in no expected rollup.
     pub unreadable: Vec<Unreadable>,
+    /// What the readable calls add up to, item by item.
+    pub expected: BTreeMap<RollupKey, Tally>,
 }
 
 impl RollupReport {
     /// Whether nothing is wrong.
     pub fn is_clean(&self) -> bool {
         self.drift.is_empty() && self.impossible.is_empty() && self.unreadable.is_empty()
+    }
+
+    /// What a rebuild writes: every drifted item, and every impossible one
+    /// (a counter no `i64` holds may hide from the comparison), set to what
+    /// the readable calls add up to.
+    pub fn repairs(&self) -> BTreeMap<&RollupKey, Tally> {
+        let mut writes: BTreeMap<&RollupKey, Tally> = self.drift.iter().map(|d| (&d.key, d.expected.clone())).collect();
+        for impossible in &self.impossible {
+            writes.entry(&impossible.key).or_insert_with(|| self.expected.get(&impossible.key).cloned().unwrap_or_default());
+        }
+        writes
     }
 }
 
@@ -319,7 +332,7 @@ impl DynamoStore {
                 drift.push(Drift { key: key.clone(), expected: want, actual: have });
             }
         }
-        Ok(RollupReport { calls: calls.len(), rollup_items: actual.len(), drift, impossible, unreadable })
+        Ok(RollupReport { calls: calls.len(), rollup_items: actual.len(), drift, impossible, unreadable, expected })
     }
 
     /// Sets every drifted rollup item to what its calls add up to; returns
@@ -328,7 +341,7 @@ impl DynamoStore {
         use futures::{StreamExt, TryStreamExt};
         let report = self.verify_rollups().await?;
         // 25 items to a request (BatchWriteItem's most), a few requests at a time.
-        let writes: Vec<WriteRequest> = report.drift.iter().map(|d| rollup_write(&d.key, &d.expected)).collect();
+        let writes: Vec<WriteRequest> = report.repairs().into_iter().map(|(key, tally)| rollup_write(key, &tally)).collect();
         futures::stream::iter(writes.chunks(25).map(|chunk| self.write_batch(chunk.to_vec()))).buffer_unordered(8).try_collect::<Vec<()>>().await?;
         Ok(report)
     }
