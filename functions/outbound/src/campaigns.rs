@@ -476,3 +476,51 @@ mod tests {
         assert!(matches!(err, DomainError::Invalid { code: "invalid_csv", .. }));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// CSV-shaped text: a header, rows of cells with quotes, commas,
+    /// newlines, long values and odd bytes; and plain bytes.
+    fn csv_body() -> impl Strategy<Value = Vec<u8>> {
+        let cell = prop_oneof!["[+]?[0-9 ().-]{0,20}", "\\PC{0,20}", "\"[^\"]{0,10}\"", "\"[a-z,\n]{0,10}", (0usize..2_000).prop_map(|n| "x".repeat(n)),];
+        let header =
+            prop_oneof![Just("number,name,balance".to_string()), Just("phoneNumber,customerName".to_string()), Just("name".to_string()), "[a-z_,]{0,30}",];
+        prop_oneof![
+            (header, prop::collection::vec(prop::collection::vec(cell, 0..5), 0..20)).prop_map(|(header, rows)| {
+                let mut text = header;
+                for row in rows {
+                    text.push('\n');
+                    text.push_str(&row.join(","));
+                }
+                text.into_bytes()
+            }),
+            prop::collection::vec(any::<u8>(), 0..200),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_csv_gives_contacts_each_checked_or_a_refusal_with_a_code(body in csv_body()) {
+            match parse_csv(&body) {
+                Ok(contacts) => {
+                    for contact in contacts {
+                        match check_contact(&contact) {
+                            Ok(checked) => {
+                                prop_assert!(callops_domain::phone::is_list_key(&checked.number));
+                                prop_assert!(check_variables(&checked.variables).is_ok());
+                                prop_assert!(checked.name.as_ref().is_none_or(|n| n.len() <= 200));
+                            }
+                            Err(err) => prop_assert!(matches!(err, DomainError::Invalid { .. }), "{:?}", err),
+                        }
+                    }
+                }
+                Err(err) => prop_assert!(matches!(err, DomainError::Invalid { code: "invalid_csv", .. }), "{:?}", err),
+            }
+        }
+    }
+}

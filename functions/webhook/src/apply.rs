@@ -252,3 +252,103 @@ mod tests {
         assert_eq!(status_for("teleporting", None), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::message::{lenient_time, parse_server_message};
+    use callops_domain::{CallType, NewCall, time};
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    /// The values Vapi's fields take, and the worst ones.
+    fn field() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop_oneof![Just(1e300), Just(1.722115418016999e12), Just(1722115418.017), Just(-1.0), Just(9.3e18), Just(1e16)].prop_map(Value::from),
+            "[+-]?[0-9]{1,20}(\\.[0-9]{1,6})?([eE][+-]?[0-9]{1,3})?".prop_map(Value::from),
+            "[+-]?[0-9]{4,6}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})".prop_map(Value::from),
+            "\\PC{0,40}".prop_map(Value::from),
+            (1usize..12_000).prop_map(|n| Value::from("é".repeat(n))),
+            Just(json!({"nested": [1, 2, {"deeper": null}]})),
+        ]
+    }
+
+    /// A server message with any of its fields set to any of those values.
+    fn message_json() -> impl Strategy<Value = Value> {
+        let names = prop_oneof![
+            Just("timestamp"),
+            Just("startedAt"),
+            Just("endedAt"),
+            Just("cost"),
+            Just("durationSeconds"),
+            Just("durationMs"),
+            Just("endedReason"),
+            Just("status"),
+            Just("summary"),
+            Just("transcript"),
+            Just("recordingUrl"),
+            Just("customer"),
+            Just("call"),
+            Just("artifact"),
+            Just("analysis"),
+            Just("phoneNumber"),
+            Just("assistant"),
+        ];
+        (
+            prop_oneof![Just("end-of-call-report"), Just("status-update"), Just("speech-update")],
+            prop::collection::vec((names, field()), 0..14),
+            prop::collection::vec((prop_oneof![Just("outcome"), Just("paymentPlanAmountDollars"), Just("collectionAmountCents"), Just("followUpDate"), Just("aiConfidence"), Just("callQuality"), Just("insuranceProvider"), Just("notes")], field()), 0..8),
+            field(),
+            field(),
+        )
+            .prop_map(|(kind, fields, data, call_id, metadata_id)| {
+                let mut message = json!({"type": kind});
+                for (name, value) in fields {
+                    message[name] = value;
+                }
+                message["call"] = json!({"id": call_id, "assistantOverrides": {"metadata": {"orgId": "o", "callId": metadata_id, "attempt": 1}}});
+                message["analysis"] = json!({"summary": message["summary"].clone(), "structuredData": data.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<serde_json::Map<_, _>>()});
+                json!({"message": message})
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_vapi_time_is_a_supported_time_or_none(value in field()) {
+            match lenient_time(&value) {
+                Ok(Some(at)) => prop_assert!(time::is_supported(&at) && time::to_millis(at) == at),
+                Ok(None) => {}
+                Err(at) => prop_assert!(!time::is_supported(&at)),
+            }
+        }
+
+        #[test]
+        fn any_message_parses_within_bounds_and_leaves_a_call_the_store_can_keep(body in message_json(), raw in prop::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert!(parse_server_message(&raw).is_ok() || parse_server_message(&raw).is_err(), "bytes never panic");
+            let message = parse_server_message(body.to_string().as_bytes()).unwrap();
+            prop_assert!(message.cost_cents.is_none_or(|c| (0..=callops_domain::limits::MAX_COST_CENTS).contains(&c)));
+            prop_assert!(message.duration_seconds.is_none_or(|d| d <= callops_domain::limits::MAX_DURATION_SECONDS));
+            prop_assert!(message.vapi_call_id.as_deref().is_none_or(callops_domain::limits::is_key_safe));
+            let new = NewCall { org_id: "o".into(), voice_agent_id: "a".into(), phone_number: "+12125550142".into(), call_type: CallType::OutboundLead, status: CallStatus::Dialing, attempt: 1 };
+            let call = CallLog::new(new, "c".into(), time::parse("2024-07-27T21:00:00Z").unwrap());
+            let now = time::parse("2024-07-28T00:00:00Z").unwrap();
+            let mut current = call.clone();
+            // A report, then the same message again as a late one, then a status update.
+            for _ in 0..2 {
+                if let Some(next) = apply_end_of_call_report(&current, &message, now) {
+                    prop_assert!(next.check_storable().is_ok(), "{:?}", next.check_storable());
+                    current = next;
+                }
+            }
+            if let Some(next) = apply_status_update(&call, &message, now) {
+                prop_assert!(next.check_storable().is_ok(), "{:?}", next.check_storable());
+            }
+        }
+    }
+}

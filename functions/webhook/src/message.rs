@@ -126,6 +126,143 @@ fn number(value: Option<&Value>) -> Option<f64> {
     callops_domain::classify::lenient_number(value?).filter(|n| *n >= 0.0)
 }
 
+/// Deserialisers for the object and list fields of a message that read a
+/// value of the wrong type (`"artifact": false`) as absent instead of
+/// failing the whole message, without buffering what they skip.
+mod lenient {
+    use std::{fmt, marker::PhantomData};
+
+    use serde::{
+        Deserialize, Deserializer,
+        de::{IgnoredAny, MapAccess, SeqAccess, Visitor, value::MapAccessDeserializer},
+    };
+
+    struct ObjectOrNone<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOrNone<T> {
+        type Value = Option<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object, or anything else to be read as absent")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map)).map(Some)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<T>, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_none<E>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+    }
+
+    /// An object field, or `None` for any other value.
+    pub fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_any(ObjectOrNone(PhantomData))
+    }
+
+    /// One element of a list read leniently.
+    struct Element<T>(Option<T>);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Element<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            object(d).map(Element)
+        }
+    }
+
+    struct ListOrNone<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ListOrNone<T> {
+        type Value = Option<Vec<T>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list, or anything else to be read as absent")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Vec<T>>, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Element(item)) = seq.next_element::<Element<T>>()? {
+                items.extend(item);
+            }
+            Ok(Some(items))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Vec<T>>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<Vec<T>>, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_none<E>(self) -> Result<Option<Vec<T>>, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Option<Vec<T>>, E> {
+            Ok(None)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Option<Vec<T>>, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Option<Vec<T>>, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Option<Vec<T>>, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Option<Vec<T>>, E> {
+            Ok(None)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Option<Vec<T>>, E> {
+            Ok(None)
+        }
+    }
+
+    /// A list field whose non-object elements are left out, or `None` for anything but a list.
+    pub fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Vec<T>>, D::Error> {
+        d.deserialize_any(ListOrNone(PhantomData))
+    }
+}
+
 // The wire shapes, typed so that parsing skips what CallOps does not read
 // (most of a report's bytes are conversation messages) instead of building a
 // tree of it. Scalars stay `Value` so that a number sent as a string, or a
@@ -142,9 +279,13 @@ struct RawMessage {
     #[serde(rename = "type")]
     kind: Option<Value>,
     timestamp: Option<Value>,
+    #[serde(deserialize_with = "lenient::object")]
     call: Option<RawCall>,
+    #[serde(deserialize_with = "lenient::object")]
     phone_number: Option<RawId>,
+    #[serde(deserialize_with = "lenient::object")]
     assistant: Option<RawAssistant>,
+    #[serde(deserialize_with = "lenient::object")]
     customer: Option<RawCustomer>,
     status: Option<Value>,
     ended_reason: Option<Value>,
@@ -156,7 +297,9 @@ struct RawMessage {
     transcript: Option<Value>,
     summary: Option<Value>,
     recording_url: Option<Value>,
+    #[serde(deserialize_with = "lenient::object")]
     artifact: Option<RawArtifact>,
+    #[serde(deserialize_with = "lenient::object")]
     analysis: Option<RawAnalysis>,
 }
 
@@ -168,7 +311,9 @@ struct RawCall {
     kind: Option<Value>,
     phone_number_id: Option<Value>,
     assistant_id: Option<Value>,
+    #[serde(deserialize_with = "lenient::object")]
     customer: Option<RawCustomer>,
+    #[serde(deserialize_with = "lenient::object")]
     assistant_overrides: Option<RawOverrides>,
 }
 
@@ -203,6 +348,7 @@ struct RawCustomer {
 struct RawArtifact {
     transcript: Option<Value>,
     recording_url: Option<Value>,
+    #[serde(deserialize_with = "lenient::list")]
     messages: Option<Vec<RawConversationMessage>>,
 }
 
@@ -210,13 +356,14 @@ struct RawArtifact {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RawConversationMessage {
-    #[serde(rename = "toolCalls", alias = "tool_calls")]
+    #[serde(rename = "toolCalls", alias = "tool_calls", deserialize_with = "lenient::list")]
     tool_calls: Option<Vec<RawToolCall>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RawToolCall {
+    #[serde(deserialize_with = "lenient::object")]
     function: Option<RawFunction>,
 }
 
@@ -371,6 +518,17 @@ mod tests {
         for field in ["timestamp", "cost", "durationSeconds", "recordingUrl", "customer.number", "call.id", "metadata.callId", "collectionAmount"] {
             assert!(named.contains(field), "{field} missing from {named}");
         }
+    }
+
+    #[test]
+    fn a_part_of_the_wrong_type_is_absent_not_the_end_of_the_message() {
+        let body = br#"{"message":{"type":"end-of-call-report","artifact":false,"call":"c","customer":[1,{"number":"x"}],
+            "analysis":{"summary":"kept","structuredData":{"outcome":"BOOKED"}},"phoneNumber":7}}"#;
+        let message = parse_server_message(body).unwrap();
+        assert_eq!((message.summary.as_deref(), message.analysis.outcome), (Some("kept"), Some(callops_domain::CallOutcome::Booked)));
+        assert_eq!((message.vapi_call_id, message.transcript, message.customer_number), (None, None, None));
+        let list = br#"{"message":{"type":"end-of-call-report","artifact":{"messages":[1,"two",{"toolCalls":{"not":"a list"}},{"toolCalls":[{"function":{"name":"bookAppointment"}}]}]}}}"#;
+        assert_eq!(parse_server_message(list).unwrap().tool_names, vec!["bookAppointment"]);
     }
 
     #[test]

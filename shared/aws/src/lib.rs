@@ -59,4 +59,6 @@ pub fn dynamodb_retry_config() -> aws_sdk_dynamodb::config::retry::RetryConfig {
 }
 
 #[cfg(test)]
+mod roundtrip_tests;
+#[cfg(test)]
 mod store_tests;

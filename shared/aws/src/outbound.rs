@@ -40,6 +40,21 @@ pub struct CampaignCall {
 
 const DO_NOT_CALL_CURSOR: &str = "doNotCall";
 
+/// The most a do-not-call entry's reason may hold.
+pub const MAX_REASON_BYTES: usize = 500;
+
+/// An entry the list can keep and read back: a number in the list's form
+/// ([`callops_domain::phone::is_list_key`]) and a reason within its bound.
+pub(crate) fn check_entry(number: &str, reason: Option<&str>) -> Result<(), DomainError> {
+    if !callops_domain::phone::is_list_key(number) {
+        return Err(DomainError::invalid("invalid_phone_number", "a do-not-call entry's number is + and 1 to 15 digits"));
+    }
+    if reason.is_some_and(|r| r.len() > MAX_REASON_BYTES) {
+        return Err(DomainError::invalid("invalid_reason", format!("a do-not-call reason is at most {MAX_REASON_BYTES} bytes")));
+    }
+    Ok(())
+}
+
 fn do_not_call_entry(item: &Item) -> DoNotCallEntry {
     DoNotCallEntry {
         phone_number: string_attr(item, SK).unwrap_or_default(),
@@ -52,6 +67,7 @@ impl DynamoStore {
     /// Puts a number on the tenant's list. `true` when it was not there yet;
     /// a number already listed keeps its first time and reason.
     pub async fn add_do_not_call(&self, org_id: &str, number: &str, reason: Option<&str>, at: DateTime<Utc>) -> Result<(DoNotCallEntry, bool), DomainError> {
+        check_entry(number, reason)?;
         let mut expression = "SET #kind = :kind, #added = if_not_exists(#added, :at)".to_string();
         let mut update = self
             .client()
@@ -104,7 +120,7 @@ impl DynamoStore {
             None => None,
             Some(text) => {
                 let cursor = Cursor::decode_raw(text)?;
-                let valid = cursor.index == DO_NOT_CALL_CURSOR && cursor.sort_key.starts_with('+') && cursor.sort_key.len() < 40;
+                let valid = cursor.index == DO_NOT_CALL_CURSOR && callops_domain::phone::is_list_key(&cursor.sort_key);
                 if !valid {
                     return Err(DomainError::invalid("invalid_cursor", "the cursor belongs to a different query"));
                 }

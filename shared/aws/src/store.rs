@@ -941,23 +941,26 @@ impl DynamoStore {
         let at = call.updated_at;
         Ok(match write {
             // The first time and reason a number was added stay.
-            AlongWithCall::DoNotCall { number, reason } => TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .key(PK, s(keys::do_not_call_pk(&call.org_id)))
-                        .key(SK, s(number))
-                        .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
-                        .expression_attribute_names("#kind", KIND)
-                        .expression_attribute_names("#added", "addedAt")
-                        .expression_attribute_names("#reason", "reason")
-                        .expression_attribute_values(":kind", s("doNotCall"))
-                        .expression_attribute_values(":at", s(time::format(&at)))
-                        .expression_attribute_values(":reason", s(reason))
-                        .build()
-                        .expect("table, key and expression are set"),
-                )
-                .build(),
+            AlongWithCall::DoNotCall { number, reason } => {
+                crate::outbound::check_entry(number, Some(reason))?;
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .key(PK, s(keys::do_not_call_pk(&call.org_id)))
+                            .key(SK, s(number))
+                            .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
+                            .expression_attribute_names("#kind", KIND)
+                            .expression_attribute_names("#added", "addedAt")
+                            .expression_attribute_names("#reason", "reason")
+                            .expression_attribute_values(":kind", s("doNotCall"))
+                            .expression_attribute_values(":at", s(time::format(&at)))
+                            .expression_attribute_values(":reason", s(reason))
+                            .build()
+                            .expect("table, key and expression are set"),
+                    )
+                    .build()
+            }
             AlongWithCall::TakeSlot { max } => TransactWriteItem::builder()
                 .update(
                     Update::builder()

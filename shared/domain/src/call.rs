@@ -353,7 +353,8 @@ impl CallLog {
         self.status == CallStatus::Scheduled || (self.status == CallStatus::Cancelled && self.vapi_call_id.is_none() && self.call_started_at.is_none())
     }
 
-    fn text_mut(&mut self, field: CallText) -> &mut Option<String> {
+    /// A text field, to set as it is (without [`CallLog::set_text`]'s cut).
+    pub fn text_mut(&mut self, field: CallText) -> &mut Option<String> {
         match field {
             CallText::Transcript => &mut self.transcript,
             CallText::Summary => &mut self.summary,

@@ -19,6 +19,9 @@ pub mod schedule;
 pub mod secret;
 pub mod time;
 
+#[cfg(test)]
+mod properties;
+
 pub use agent::{CallingHours, RetryPolicy, VoiceAgent};
 pub use call::{CallLog, CallOutcome, CallStatus, CallType, NewCall};
 pub use error::DomainError;

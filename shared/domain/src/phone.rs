@@ -33,6 +33,10 @@ pub fn do_not_call_key(text: &str) -> Option<String> {
         return Some(number);
     }
     let trimmed = text.trim();
+    // Already in the list's form (`+` and digits): kept as it is, so a key is its own key.
+    if is_list_key(trimmed) {
+        return Some(trimmed.to_string());
+    }
     if trimmed.len() <= 32
         && let Ok(number) = phonenumber::parse(Some(phonenumber::country::Id::US), trimmed)
     {
@@ -43,6 +47,11 @@ pub fn do_not_call_key(text: &str) -> Option<String> {
     }
     let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
     (1..=MAX_E164_DIGITS).contains(&digits.len()).then(|| format!("+{digits}"))
+}
+
+/// Whether `text` is in the form the do-not-call list keeps: `+` and 1 to 15 digits.
+pub fn is_list_key(text: &str) -> bool {
+    text.strip_prefix('+').is_some_and(|digits| (1..=MAX_E164_DIGITS).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A number for logs: the country code and the last two digits only.

@@ -156,3 +156,50 @@ mod tests {
         assert!(parse_window(Some("2011-12-30"), Some("2011-12-31"), Some("Pacific/Apia"), now).is_ok());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text shaped like the dates and times a client sends, at every size of year, and anything else.
+    fn when() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(prop_oneof![
+            "[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}",
+            "[+-]?[0-9]{4,6}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?",
+            "\\PC{0,30}",
+        ])
+    }
+
+    fn zone() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(prop_oneof![
+            Just("America/New_York".to_string()),
+            Just("Pacific/Apia".to_string()),
+            Just("Pacific/Kiritimati".to_string()),
+            Just("Asia/Kathmandu".to_string()),
+            Just("UTC".to_string()),
+            "\\PC{0,20}",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_window_is_read_within_bounds_or_refused_with_a_code(start in when(), end in when(), tz in zone(), now_ms in time::SUPPORTED_MILLIS) {
+            let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
+            match parse_window(start.as_deref(), end.as_deref(), tz.as_deref(), now) {
+                Ok(window) => {
+                    prop_assert!(window.start <= window.end);
+                    prop_assert!(window.end - window.start <= Duration::days(MAX_WINDOW_DAYS));
+                    prop_assert!(start.is_none() || time::is_supported(&window.start));
+                    prop_assert!(time::is_supported(&window.end));
+                }
+                Err(err) => {
+                    let refused = matches!(err, DomainError::Invalid { code, .. } if code.starts_with("invalid_") || code == "window_too_long");
+                    prop_assert!(refused, "{:?}", err);
+                }
+            }
+        }
+    }
+}
