@@ -106,8 +106,8 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<Contact>, DomainError> {
             }
             if Some(column) == name_column {
                 contact.name = Some(value.to_string());
-            } else {
-                contact.variables.insert(headers[column].clone(), value.to_string());
+            } else if let Some(header) = headers.get(column) {
+                contact.variables.insert(header.clone(), value.to_string());
             }
         }
         contacts.push(contact);

@@ -146,9 +146,8 @@ impl Webhook {
                 .chain(follow.follow_up_at.map(|at| followup::follow_up_call(&next, at, now)))
                 .collect();
             for call in follow_ons {
-                self.scheduler
-                    .schedule(&ScheduledDial { request: DialRequest::for_call(&call), at: call.scheduled_at.expect("a waiting call has its time") })
-                    .await?;
+                let Some(at) = call.scheduled_at else { continue };
+                self.scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&call), at }).await?;
                 also.push(AlongWithCall::NewCall(Box::new(call)));
             }
             let result = match &stored {

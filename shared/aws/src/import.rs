@@ -243,7 +243,7 @@ impl DynamoStore {
 }
 
 /// About what DynamoDB counts as an item's size: names and values.
-fn item_bytes(item: &Item) -> usize {
+pub(crate) fn item_bytes(item: &Item) -> usize {
     item.iter().map(|(name, value)| name.len() + value_bytes(value)).sum()
 }
 

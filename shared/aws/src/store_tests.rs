@@ -422,3 +422,30 @@ async fn imported_history_counts_in_one_shard_and_moves_each_rollup_item_once() 
     assert_eq!(store.all_rollups().await.unwrap().0.len(), 8);
     assert!(store.verify_rollups().await.unwrap().drift.is_empty());
 }
+
+#[tokio::test]
+async fn a_call_with_every_text_at_its_bound_fits_far_inside_an_item_and_is_stored() {
+    use callops_domain::{call::CallText, limits};
+    let (_engine, store) = fresh_store().await;
+    let mut c = call("acme", "agent-1", Some(at("2024-02-07T09:30:00.250Z")));
+    for field in CallText::ALL {
+        c.set_text(field, &"é".repeat(field.max_bytes() / 2));
+    }
+    c.recording_url = Some(format!("https://recordings.example/{}", "r".repeat(limits::MAX_URL_BYTES - 40)));
+    for i in 0..callops_domain::campaign::MAX_VARIABLES {
+        c.variable_values.insert(format!("{i:0>64}"), "v".repeat(1_000));
+    }
+    c.vapi_call_id = Some("v".repeat(limits::MAX_ID_BYTES));
+    c.campaign_id = Some("c".repeat(limits::MAX_ID_BYTES));
+    assert!(c.truncated_fields.is_empty(), "at the bound, nothing is cut");
+    let bytes = crate::import::item_bytes(&crate::store::call_item(&c, 1).unwrap());
+    assert!(bytes < 300 * 1024, "{bytes} bytes: far under DynamoDB's 400 KB");
+    store.create_call(&c).await.unwrap();
+    assert_eq!(store.get_call("acme", &c.id).await.unwrap().unwrap().call, c);
+    // One byte more of any text is refused by the store, never written.
+    let mut over = c.clone();
+    over.id = new_call_id();
+    *over.text_mut(CallText::Summary) = Some("x".repeat(limits::MAX_SUMMARY_BYTES + 1));
+    assert!(matches!(store.create_call(&over).await, Err(DomainError::Invalid { code: "unstorable_call", .. })));
+    assert!(store.get_call("acme", &over.id).await.unwrap().is_none());
+}

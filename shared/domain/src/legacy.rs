@@ -207,7 +207,7 @@ pub fn map_row(row: &LegacyRow, org_id: &str) -> Result<Mapped, Refusal> {
     }
     let mut notes = Vec::new();
     let call_type = match &row.call_type {
-        Some(text) => text.parse().expect("checked above"),
+        Some(text) => text.parse().map_err(|_| Refusal { id: row.id.clone(), reason: format!("call_type {text:?} is not a CallType") })?,
         None => match normal(&row.direction).as_deref() {
             Some("inbound") => CallType::Inbound,
             Some("outbound") => CallType::OutboundOther,
@@ -225,7 +225,7 @@ pub fn map_row(row: &LegacyRow, org_id: &str) -> Result<Mapped, Refusal> {
         }
     };
     let outcome = match &row.outcome {
-        Some(text) => Some(text.parse().expect("checked above")),
+        Some(text) => Some(text.parse().map_err(|_| Refusal { id: row.id.clone(), reason: format!("outcome {text:?} is not a CallOutcome") })?),
         None => derived_outcome(row),
     };
     if row.outcome.is_none() && outcome.is_none() {
