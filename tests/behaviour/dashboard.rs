@@ -203,6 +203,40 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     assert!(detail.as_str().unwrap().contains("Transcript") && detail.as_str().unwrap().contains("Insurance verified"), "{detail}");
     browser.client.find(Locator::Id("detail-close")).await.unwrap().click().await.unwrap();
 
+    // The recording is linked only when it is an https: address, whatever the table holds.
+    let agent_id = browser.eval("return document.getElementById('agent').value").await.as_str().unwrap().to_string();
+    let mut links = Vec::new();
+    for (minutes, url) in [(2, "https://storage.vapi.ai/recordings/kept.wav"), (1, "javascript:alert(document.domain)")] {
+        let mut call = callops_tests::due_call(&agent_id, "+12125550177");
+        call.status = callops_domain::CallStatus::Completed;
+        call.call_started_at = Some(callops_domain::time::to_millis(Utc::now() - Duration::minutes(minutes)));
+        call.recording_url = Some("https://storage.vapi.ai/recordings/placeholder.wav".into());
+        host.host.store().create_call(&call).await.unwrap();
+        // Written past the store's checks, as a value an older version could have left.
+        callops_aws::embedded::client_for_endpoint(host.host.dynamodb_endpoint())
+            .update_item()
+            .table_name(callops::TABLE)
+            .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#demo#CALL#{}", call.id)))
+            .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("CALL".into()))
+            .update_expression("SET recordingUrl = :url")
+            .expression_attribute_values(":url", aws_sdk_dynamodb::types::AttributeValue::S(url.into()))
+            .send()
+            .await
+            .unwrap();
+        let row = format!("#recent-rows tr[data-call-id='{}']", call.id);
+        browser.until("the call is listed", &format!("return document.querySelector({row:?})")).await;
+        browser.client.find(Locator::Css(&row)).await.unwrap().click().await.unwrap();
+        browser
+            .until(
+                "the call's detail opens",
+                "const d = document.getElementById('call-detail'); return d.open && document.querySelector('#detail-body .transcript')",
+            )
+            .await;
+        links.push(browser.eval("return [...document.querySelectorAll('#detail-body a')].map((a) => a.getAttribute('href'))").await);
+        browser.client.find(Locator::Id("detail-close")).await.unwrap().click().await.unwrap();
+    }
+    assert_eq!(links, vec![serde_json::json!(["https://storage.vapi.ai/recordings/kept.wav"]), serde_json::json!([])], "only the https: recording is a link");
+
     // Schedule a call through the form; it appears in the scheduled list.
     let form = browser.client.find(Locator::Id("schedule-form")).await.unwrap();
     form.find(Locator::Css("[name=phoneNumber]")).await.unwrap().send_keys("(212) 555-0199").await.unwrap();
