@@ -119,7 +119,7 @@ async fn main() {
         "cold-start-call".into(),
         now,
     );
-    waiting.scheduled_at = Some(now + chrono::Duration::hours(1));
+    waiting.scheduled_at = Some(callops_domain::time::to_millis(now + chrono::Duration::hours(1)));
     store.create_call(&waiting).await.unwrap();
 
     let state: Shared = Arc::default();

@@ -21,6 +21,22 @@ pub async fn back_off(attempt: u32) {
     tokio::time::sleep(pause(attempt)).await;
 }
 
+/// Before the `send`th send of a batch (from 1): nothing before the first,
+/// a growing pause before each resend, an error once [`BATCH_ATTEMPTS`]
+/// sends left items unprocessed.
+pub async fn before_batch_send(send: u32) -> Result<(), callops_domain::DomainError> {
+    match send {
+        0 | 1 => Ok(()),
+        n if n > BATCH_ATTEMPTS => {
+            Err(callops_domain::DomainError::Unavailable(format!("DynamoDB left a batch's items unprocessed after {BATCH_ATTEMPTS} sends")))
+        }
+        n => {
+            back_off(n - 1).await;
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

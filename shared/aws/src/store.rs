@@ -174,12 +174,25 @@ pub struct Unreadable {
     pub error: String,
 }
 
-impl Unreadable {
-    pub(crate) fn of(item: &Item, error: &DomainError) -> Unreadable {
-        let key = |name: &str| callops_domain::phone::mask_numbers_in(&string_attr(item, name).unwrap_or_default());
-        Unreadable { pk: key(PK), sk: key(SK), error: error.to_string() }
+/// An item's key, kept aside before the item is parsed (by value), to name it if it does not parse.
+pub(crate) struct ItemKey(Option<AttributeValue>, Option<AttributeValue>);
+
+impl ItemKey {
+    pub(crate) fn of(item: &Item) -> ItemKey {
+        ItemKey(item.get(PK).cloned(), item.get(SK).cloned())
     }
 
+    /// The item as unreadable, for `error` (numbers in its key masked).
+    pub(crate) fn unreadable(self, error: &DomainError) -> Unreadable {
+        let text = |value: Option<AttributeValue>| match value {
+            Some(AttributeValue::S(text)) => callops_domain::phone::mask_numbers_in(&text),
+            _ => String::new(),
+        };
+        Unreadable { pk: text(self.0), sk: text(self.1), error: error.to_string() }
+    }
+}
+
+impl Unreadable {
     /// Logs it as skipped.
     pub(crate) fn log(&self, what: &str) {
         tracing::error!(pk = %self.pk, sk = %self.sk, error = %self.error, "an unreadable {what} item was skipped");
@@ -188,10 +201,11 @@ impl Unreadable {
 
 /// Parses an item that should be a `T`, or logs it (with its key) and skips it.
 pub(crate) fn readable<T: serde::de::DeserializeOwned>(item: Item, what: &str) -> Option<T> {
-    match serde_dynamo::from_item::<_, T>(item.clone()) {
+    let key = ItemKey::of(&item);
+    match from_item(item) {
         Ok(value) => Some(value),
         Err(err) => {
-            Unreadable::of(&item, &DomainError::Unavailable(format!("stored item does not parse: {err}"))).log(what);
+            key.unreadable(&err).log(what);
             None
         }
     }
@@ -633,11 +647,12 @@ impl DynamoStore {
                 KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(consistent).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
             for item in self.batch_get(request).await? {
                 let Some(pk) = string_attr(&item, PK) else { continue };
-                match stored_call(item.clone()) {
+                let key = ItemKey::of(&item);
+                match stored_call(item) {
                     Ok(stored) => {
                         calls.insert(pk, stored);
                     }
-                    Err(err) => Unreadable::of(&item, &err).log("call"),
+                    Err(err) => key.unreadable(&err).log("call"),
                 }
             }
         }
@@ -649,15 +664,10 @@ impl DynamoStore {
     pub(crate) async fn batch_get(&self, request: KeysAndAttributes) -> Result<Vec<Item>, DomainError> {
         let mut items = Vec::new();
         let mut pending = Some(request);
-        let mut attempt = 0;
+        let mut sends = 0;
         while let Some(request) = pending.take() {
-            attempt += 1;
-            if attempt > 1 {
-                if attempt > crate::retry::BATCH_ATTEMPTS {
-                    return Err(DomainError::Unavailable(format!("DynamoDB left keys unprocessed after {} attempts", crate::retry::BATCH_ATTEMPTS)));
-                }
-                crate::retry::back_off(attempt - 1).await;
-            }
+            sends += 1;
+            crate::retry::before_batch_send(sends).await?;
             let output = self
                 .client
                 .batch_get_item()
@@ -853,10 +863,11 @@ impl DynamoStore {
     pub async fn scan_calls(&self) -> Result<(Vec<CallLog>, Vec<Unreadable>), DomainError> {
         let (mut calls, mut unreadable) = (Vec::new(), Vec::new());
         self.scan_kind("call", |item| {
-            match from_item(item.clone()) {
+            let key = ItemKey::of(&item);
+            match from_item(item) {
                 Ok(call) => calls.push(call),
                 Err(err) => {
-                    let found = Unreadable::of(&item, &err);
+                    let found = key.unreadable(&err);
                     found.log("call");
                     unreadable.push(found);
                 }
@@ -921,15 +932,10 @@ impl DynamoStore {
     /// One BatchWriteItem, sent again, after a growing pause, for what
     /// DynamoDB left unprocessed.
     pub(crate) async fn write_batch(&self, mut pending: Vec<WriteRequest>) -> Result<(), DomainError> {
-        let mut attempt = 0;
+        let mut sends = 0;
         while !pending.is_empty() {
-            attempt += 1;
-            if attempt > 1 {
-                if attempt > crate::retry::BATCH_ATTEMPTS {
-                    return Err(DomainError::Unavailable(format!("DynamoDB left writes unprocessed after {} attempts", crate::retry::BATCH_ATTEMPTS)));
-                }
-                crate::retry::back_off(attempt - 1).await;
-            }
+            sends += 1;
+            crate::retry::before_batch_send(sends).await?;
             let output = self.client.batch_write_item().request_items(&self.table, pending).send().await.map_err(unavailable)?;
             pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
         }
