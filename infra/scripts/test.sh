@@ -33,9 +33,18 @@ chromedriver --version
 step "SAM template: sam validate --lint"
 .venv/bin/sam validate --lint --template infra/template.yaml --region us-east-1
 
-step "The domain crate depends on no AWS or Lambda crate"
-if cargo tree -p callops-domain --edges normal --prefix none | grep -E '^(aws-|lambda)'; then
-  echo "callops-domain must not depend on AWS or Lambda crates" >&2
+step "Gates: cargo fmt --check and clippy -D warnings"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Boundaries: the domain depends on no AWS, Lambda or HTTP crate; the dialer links no webhook crate"
+if cargo tree -p callops-domain --edges normal --prefix none | grep -E '^(aws-|lambda|reqwest)'; then
+  echo "callops-domain must not depend on AWS, Lambda or HTTP crates" >&2
+  exit 1
+fi
+if cargo tree -p callops-dialer --edges normal --prefix none | grep -E '^callops-webhook'; then
+  echo "the dialer must not depend on the webhook function" >&2
   exit 1
 fi
 

@@ -275,7 +275,7 @@ async fn the_reconciler_recovers_a_crash_after_vapis_answer_and_a_lost_webhook()
     assert_eq!(slots(&host, "front-desk").await, 2);
 
     let settings = ReconcileSettings { dialing: Duration::ZERO, in_progress: Duration::ZERO, overdue: Duration::from_secs(600) };
-    let done = host.host.dialer().reconcile(&host.host.webhook(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
+    let done = host.host.dialer().reconcile(&host.host.calls(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
     assert_eq!(done.finished, 2, "{done:?}");
 
     let recovered = stored(&host, &request).await.call;
@@ -293,7 +293,7 @@ async fn the_reconciler_recovers_a_crash_after_vapis_answer_and_a_lost_webhook()
     let mut claimed = before.call.clone();
     claimed.status = CallStatus::Dialing;
     host.host.store().update_call_with(&before, &claimed, &[callops_aws::AlongWithCall::TakeSlot { max: 10 }]).await.unwrap();
-    let done = host.host.dialer().reconcile(&host.host.webhook(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
+    let done = host.host.dialer().reconcile(&host.host.calls(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
     assert_eq!(done.requeued, 1, "{done:?}");
     assert_eq!(stored(&host, &unplaced).await.call.status, CallStatus::Scheduled);
     assert_eq!(slots(&host, "front-desk").await, 0);

@@ -174,7 +174,7 @@ async fn under_dynamodb_faults_webhooks_store_all_or_nothing_and_the_reconciler_
     // 5. Faults over. The reconciler asks Vapi about the calls whose reports were lost and finishes them.
     proxy.set(Faults::None);
     let settings = ReconcileSettings { dialing: Duration::ZERO, in_progress: Duration::ZERO, overdue: Duration::from_secs(600) };
-    let done = host.host.dialer().reconcile(&host.host.webhook(), &settings, Utc::now()).await.unwrap();
+    let done = host.host.dialer().reconcile(&host.host.calls(), &settings, Utc::now()).await.unwrap();
     assert_eq!(done.finished, 15 + unfinished, "{done:?}");
     let stored = direct.calls_by_id("demo", &ids).await.unwrap();
     for (i, id) in ids.iter().enumerate() {
@@ -227,7 +227,7 @@ async fn under_dynamodb_faults_and_vapi_timeouts_every_call_is_placed_exactly_on
     let ids: Vec<String> = requests.iter().map(|r| r.call_id.clone()).collect();
     let mut placed = false;
     for _ in 0..10 {
-        host.host.dialer().reconcile(&host.host.webhook(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
+        host.host.dialer().reconcile(&host.host.calls(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
         let stored = direct.calls_by_id("demo", &ids).await.unwrap();
         if stored.values().all(|s| s.call.vapi_call_id.is_some()) {
             placed = true;
@@ -259,7 +259,7 @@ async fn under_dynamodb_faults_and_vapi_timeouts_every_call_is_placed_exactly_on
         });
     }
     let settings = ReconcileSettings { dialing: Duration::ZERO, in_progress: Duration::ZERO, overdue: Duration::ZERO };
-    host.host.dialer().reconcile(&host.host.webhook(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
+    host.host.dialer().reconcile(&host.host.calls(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
     let stored = direct.calls_by_id("demo", &ids).await.unwrap();
     assert!(
         stored.values().all(|s| s.call.status == CallStatus::Completed && s.call.cost_cents == Some(5)),

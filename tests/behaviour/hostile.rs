@@ -298,7 +298,7 @@ async fn an_unreadable_item_takes_down_only_itself() {
     h.store().put_agent(&agent, true).await.unwrap();
     h.store().create_call(&stuck).await.unwrap();
     let settings = callops_dialer::reconcile::ReconcileSettings::default();
-    let done = h.host.host.dialer().reconcile(&h.host.host.webhook(), &settings, Utc::now()).await.unwrap();
+    let done = h.host.host.dialer().reconcile(&h.host.host.calls(), &settings, Utc::now()).await.unwrap();
     assert!(done.tenants_failed >= 1, "{done:?}");
     assert_eq!(done.requeued, 1, "globex's stuck claim was handled after demo failed: {done:?}");
     h.proxy.set(Faults::None);

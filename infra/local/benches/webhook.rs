@@ -8,8 +8,10 @@
 use std::time::Instant;
 
 use callops::{Host, HostOptions, demo};
+use callops_domain::report::apply_end_of_call_report;
 use callops_domain::{CallLog, CallStatus, CallType, NewCall};
-use callops_webhook::{apply::apply_end_of_call_report, auth::Credential, message::parse_server_message};
+use callops_vapi::parse_server_message;
+use callops_webhook::auth::Credential;
 use chrono::Utc;
 use serde_json::json;
 
@@ -71,7 +73,7 @@ async fn main() {
     let mut booked = 0;
     for _ in 0..rounds {
         let message = parse_server_message(std::hint::black_box(body.as_bytes())).unwrap();
-        let next = apply_end_of_call_report(&call, &message, now).unwrap();
+        let next = apply_end_of_call_report(&call, message.report.as_ref().unwrap(), now).unwrap();
         booked += usize::from(next.appointment_set);
     }
     let per_second = rounds as f64 / started.elapsed().as_secs_f64();

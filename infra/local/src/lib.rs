@@ -26,10 +26,12 @@ use callops_analytics::Analytics;
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
 use callops_dashboard::Dashboard;
 pub use callops_dashboard::SignIn;
-use callops_dialer::{DialSettings, Dialer, reconcile::ReconcileSettings, vapi::VapiClient};
+use callops_dialer::{DialSettings, Dialer, reconcile::ReconcileSettings};
 use callops_domain::DomainError;
 use callops_http::{ApiError, ORG_CLAIM, error_response};
 use callops_outbound::Outbound;
+use callops_service::Calls;
+use callops_vapi::client::VapiClient;
 use callops_webhook::{Webhook, auth::WebhookAuth};
 use serde_json::json;
 
@@ -207,7 +209,7 @@ impl Host {
         let dialer = Dialer::new(
             store.clone(),
             Arc::new(scheduler.clone()),
-            vapi,
+            Arc::new(vapi),
             Arc::new(callops_aws::secrets::SecretResolver::env_only()),
             callops_domain::secret::SecretNamespace::local(),
             options.dial.clone(),
@@ -218,12 +220,11 @@ impl Host {
         }
         let mut tasks = vec![scheduler.run(dialer.clone())];
         if let Some((every, settings)) = options.reconcile.clone() {
-            let (dialer, webhook) =
-                (dialer.clone(), Webhook::new(store.clone(), WebhookAuth::new(options.vapi_credentials.clone()), Arc::new(scheduler.clone())));
+            let (dialer, calls) = (dialer.clone(), Calls::new(store.clone(), Arc::new(scheduler.clone())));
             tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
-                    if let Err(err) = dialer.reconcile(&webhook, &settings, chrono::Utc::now()).await {
+                    if let Err(err) = dialer.reconcile(&calls, &settings, chrono::Utc::now()).await {
                         tracing::warn!(error = %err, "the reconciler's run failed");
                     }
                 }
@@ -242,9 +243,9 @@ impl Host {
         self.simulator.as_ref()
     }
 
-    /// A webhook handler on this host's store, for running the reconciler by hand.
-    pub fn webhook(&self) -> Webhook {
-        Webhook::new(self.store.clone(), WebhookAuth::new(self.options.vapi_credentials.clone()), Arc::new(self.scheduler.clone()))
+    /// The use cases on this host's store, for running the reconciler by hand.
+    pub fn calls(&self) -> Calls {
+        Calls::new(self.store.clone(), Arc::new(self.scheduler.clone()))
     }
 
     pub fn store(&self) -> &DynamoStore {

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::call_text::{CallText, MAX_TRANSCRIPT_BYTES, cut_transcript};
 use crate::{DomainError, time};
 
 /// Declares a closed enum that serialises as its upper-case name, parses that
@@ -79,7 +80,7 @@ upper_case_enum! {
 }
 
 upper_case_enum! {
-    /// Where a call is in its life. See [`CallStatus::can_become`] for the lifecycle.
+    /// Where a call is in its life. [`crate::lifecycle`] draws the lifecycle.
     CallStatus {
         Scheduled => "SCHEDULED",
         Dialing => "DIALING",
@@ -95,48 +96,6 @@ upper_case_enum! {
 impl CallType {
     pub fn is_outbound(self) -> bool {
         self != CallType::Inbound
-    }
-}
-
-/// The call lifecycle.
-///
-/// ```text
-///  SCHEDULED ──> DIALING ──> IN_PROGRESS ──> COMPLETED | MISSED | VOICEMAIL | FAILED | CANCELLED
-///     │  ^          │  └──────────────────────> (any terminal status)
-///     │  └──────────┘ (no free slot, or outside calling hours: back to the queue)
-///     └──> CANCELLED | FAILED
-/// ```
-/// Terminal statuses never reopen: a retry after a missed call is a new call.
-impl CallStatus {
-    pub fn is_terminal(self) -> bool {
-        matches!(self, CallStatus::Completed | CallStatus::Missed | CallStatus::Voicemail | CallStatus::Failed | CallStatus::Cancelled)
-    }
-
-    /// How far along the lifecycle a status is; a report about the call may only
-    /// move it to a later stage, never back.
-    pub fn stage(self) -> u8 {
-        match self {
-            CallStatus::Scheduled => 0,
-            CallStatus::Dialing => 1,
-            CallStatus::InProgress => 2,
-            _ => 3,
-        }
-    }
-
-    /// Whether a call in `self` may move to `next`.
-    pub fn can_become(self, next: CallStatus) -> bool {
-        use CallStatus::*;
-        match self {
-            Scheduled => matches!(next, Dialing | Cancelled | Failed),
-            Dialing => next != Dialing,
-            InProgress => next.is_terminal(),
-            Completed | Missed | Voicemail | Failed | Cancelled => false,
-        }
-    }
-
-    /// The checked transition: `Conflict` when the lifecycle forbids it.
-    pub fn transition(self, next: CallStatus) -> Result<CallStatus, DomainError> {
-        if self.can_become(next) { Ok(next) } else { Err(DomainError::conflict("invalid_transition", format!("a {self} call cannot become {next}"))) }
     }
 }
 
@@ -304,68 +263,12 @@ impl CallLog {
     }
 }
 
-pub use crate::limits::MAX_TRANSCRIPT_BYTES;
-
-/// A transcript cut to [`MAX_TRANSCRIPT_BYTES`] on a character boundary,
-/// and whether anything was cut.
-pub fn cut_transcript(text: &str) -> (String, bool) {
-    crate::limits::cut(text, MAX_TRANSCRIPT_BYTES)
-}
-
 impl CallLog {
-    /// Puts `text`, cut to `max` bytes, in a text field, and names the
-    /// field in `truncatedFields` when it was cut.
-    pub fn set_text(&mut self, field: CallText, text: &str) {
-        let (kept, cut) = crate::limits::cut(text, field.max_bytes());
-        *self.text_mut(field) = Some(kept);
-        if field == CallText::Transcript {
-            self.transcript_truncated = cut;
-        }
-        let name = field.name().to_string();
-        match (cut, self.truncated_fields.binary_search(&name)) {
-            (true, Err(at)) => self.truncated_fields.insert(at, name),
-            (false, Ok(at)) => {
-                self.truncated_fields.remove(at);
-            }
-            _ => {}
-        }
-    }
-
-    /// A text field's value.
-    pub fn text(&self, field: CallText) -> Option<&String> {
-        match field {
-            CallText::Transcript => self.transcript.as_ref(),
-            CallText::Summary => self.summary.as_ref(),
-            CallText::Notes => self.call_notes.as_ref(),
-            CallText::Purpose => self.call_purpose.as_ref(),
-            CallText::EndedReason => self.ended_reason.as_ref(),
-            CallText::CustomerName => self.customer_name.as_ref(),
-            CallText::InsuranceProvider => self.insurance_provider.as_ref(),
-            CallText::TransferredTo => self.transferred_to.as_ref(),
-            CallText::CustomerSentiment => self.customer_sentiment.as_ref(),
-        }
-    }
-
     /// Whether no phone call was ever placed for this call: it still waits
     /// (SCHEDULED), or it was cancelled before it was dialed. What Vapi says
     /// of such a call changes nothing.
     pub fn was_never_placed(&self) -> bool {
         self.status == CallStatus::Scheduled || (self.status == CallStatus::Cancelled && self.vapi_call_id.is_none() && self.call_started_at.is_none())
-    }
-
-    /// A text field, to set as it is (without [`CallLog::set_text`]'s cut).
-    pub fn text_mut(&mut self, field: CallText) -> &mut Option<String> {
-        match field {
-            CallText::Transcript => &mut self.transcript,
-            CallText::Summary => &mut self.summary,
-            CallText::Notes => &mut self.call_notes,
-            CallText::Purpose => &mut self.call_purpose,
-            CallText::EndedReason => &mut self.ended_reason,
-            CallText::CustomerName => &mut self.customer_name,
-            CallText::InsuranceProvider => &mut self.insurance_provider,
-            CallText::TransferredTo => &mut self.transferred_to,
-            CallText::CustomerSentiment => &mut self.customer_sentiment,
-        }
     }
 
     /// Whether CallOps can store this call and read it back as it is: ids
@@ -445,61 +348,6 @@ impl CallLog {
     }
 }
 
-/// The free-text fields of a call, each with its bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallText {
-    Transcript,
-    Summary,
-    Notes,
-    Purpose,
-    EndedReason,
-    CustomerName,
-    InsuranceProvider,
-    TransferredTo,
-    CustomerSentiment,
-}
-
-impl CallText {
-    pub const ALL: [CallText; 9] = [
-        CallText::Transcript,
-        CallText::Summary,
-        CallText::Notes,
-        CallText::Purpose,
-        CallText::EndedReason,
-        CallText::CustomerName,
-        CallText::InsuranceProvider,
-        CallText::TransferredTo,
-        CallText::CustomerSentiment,
-    ];
-
-    /// The field's JSON name.
-    pub fn name(self) -> &'static str {
-        match self {
-            CallText::Transcript => "transcript",
-            CallText::Summary => "summary",
-            CallText::Notes => "callNotes",
-            CallText::Purpose => "callPurpose",
-            CallText::EndedReason => "endedReason",
-            CallText::CustomerName => "customerName",
-            CallText::InsuranceProvider => "insuranceProvider",
-            CallText::TransferredTo => "transferredTo",
-            CallText::CustomerSentiment => "customerSentiment",
-        }
-    }
-
-    pub fn max_bytes(self) -> usize {
-        use crate::limits::*;
-        match self {
-            CallText::Transcript => MAX_TRANSCRIPT_BYTES,
-            CallText::Summary => MAX_SUMMARY_BYTES,
-            CallText::Notes => MAX_NOTES_BYTES,
-            CallText::Purpose => MAX_PURPOSE_BYTES,
-            CallText::EndedReason => MAX_ENDED_REASON_BYTES,
-            CallText::CustomerName | CallText::InsuranceProvider | CallText::TransferredTo | CallText::CustomerSentiment => MAX_SHORT_TEXT_BYTES,
-        }
-    }
-}
-
 /// A new call id: time-ordered (UUIDv7), so ids created later sort later.
 pub fn new_call_id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -556,36 +404,6 @@ mod tests {
         assert!(cut);
         assert!(kept.len() <= MAX_TRANSCRIPT_BYTES && kept.len() >= MAX_TRANSCRIPT_BYTES - 1);
         assert_eq!(cut_transcript("short"), ("short".to_string(), false));
-    }
-
-    #[test]
-    fn terminal_statuses_never_reopen() {
-        for from in CallStatus::ALL.iter().filter(|s| s.is_terminal()) {
-            for to in CallStatus::ALL {
-                assert!(!from.can_become(*to), "{from} must not become {to}");
-                assert!(from.transition(*to).is_err());
-            }
-        }
-    }
-
-    #[test]
-    fn the_lifecycle_moves_forward() {
-        assert!(Scheduled.can_become(Dialing));
-        assert!(Scheduled.can_become(Cancelled));
-        assert!(!Scheduled.can_become(InProgress), "a call is dialed before it is in progress");
-        assert!(!Scheduled.can_become(Completed));
-        assert!(Dialing.can_become(InProgress));
-        assert!(Dialing.can_become(Scheduled), "no free slot puts the attempt back in the queue");
-        assert!(Dialing.can_become(Failed));
-        assert!(Dialing.can_become(Completed), "a lost in-progress report still ends the call");
-        assert!(!Dialing.can_become(Dialing), "a second trigger must not dial again");
-        assert!(!InProgress.can_become(Dialing));
-        assert!(!InProgress.can_become(Scheduled));
-        for end in [Completed, Missed, Voicemail, Failed, Cancelled] {
-            assert!(InProgress.can_become(end));
-            assert!(end.stage() > InProgress.stage());
-        }
-        assert_eq!(Completed.transition(InProgress), Err(DomainError::conflict("invalid_transition", "a COMPLETED call cannot become IN_PROGRESS")));
     }
 
     #[test]

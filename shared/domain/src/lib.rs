@@ -8,17 +8,22 @@
 pub mod agent;
 pub mod analytics;
 pub mod call;
+mod call_text;
 pub mod campaign;
-pub mod classify;
 pub mod error;
 pub mod followup;
 pub mod legacy;
+pub mod lifecycle;
 pub mod limits;
 pub mod phone;
+pub mod policy;
+pub mod report;
 pub mod schedule;
 pub mod secret;
 pub mod time;
 
+#[cfg(test)]
+mod fixtures;
 #[cfg(test)]
 mod properties;
 

@@ -42,11 +42,14 @@ pub fn do_not_call_key(text: &str) -> Option<String> {
     {
         let written = number.format().mode(phonenumber::Mode::E164).to_string();
         if (2..=MAX_E164_DIGITS + 1).contains(&written.len()) && written[1..].bytes().all(|b| b.is_ascii_digit()) {
-            return Some(written);
+            // libphonenumber may write a form that itself normalises to another
+            // (`+60142000000` to `+6042000000`): the key is that one, so a key is its own key.
+            return Some(normalize(&written).unwrap_or(written));
         }
     }
     let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
-    (1..=MAX_E164_DIGITS).contains(&digits.len()).then(|| format!("+{digits}"))
+    // `+` and the digits may normalise to another form: the key is that one.
+    (1..=MAX_E164_DIGITS).contains(&digits.len()).then(|| format!("+{digits}")).map(|key| normalize(&key).unwrap_or(key))
 }
 
 /// Whether `text` is in the form the do-not-call list keeps: `+` and 1 to 15 digits.
@@ -103,6 +106,13 @@ pub fn mask_numbers_in(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_do_not_call_key_is_its_own_key_even_where_libphonenumber_rewrites_its_writing() {
+        let text = "60 1-( 4 (- ( 2-000 ( 0 (--0((((0";
+        let key = do_not_call_key(text).unwrap();
+        assert_eq!(do_not_call_key(&key).as_deref(), Some(key.as_str()), "{text} gave {key}");
+    }
 
     #[test]
     fn numbers_inside_messages_are_masked_and_ids_are_not() {

@@ -1,56 +1,19 @@
 //! Properties of what reads outside data: for any input, no panic, and
 //! either a value within its bounds or a refusal with a code. Phone
-//! numbers, the assistant's structured data, legacy rows, calling hours.
+//! numbers, legacy rows, calling hours.
 
 use chrono::NaiveDateTime;
 use proptest::prelude::*;
-use serde_json::Value;
 
 use crate::{
     DomainError,
-    classify::read_structured_data,
     legacy::{LegacyRow, map_row},
-    limits, phone,
+    phone,
 };
 
 /// Text that looks like a phone number often, and like anything else sometimes.
 fn number_text() -> impl Strategy<Value = String> {
     prop_oneof!["[+]?[0-9 ().-]{0,40}", "[+]?1?[2-9][0-9]{2}[2-9][0-9]{6}", "\\PC{0,60}", "[0-9]{10,400}",]
-}
-
-/// JSON of any shape, a few levels deep, with hostile numbers and strings.
-fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(Value::from),
-        prop_oneof![Just(1e300), Just(-1e300), Just(1e-300), Just(f64::MAX), Just(9.9e15)].prop_map(Value::from),
-        "\\PC{0,30}".prop_map(Value::from),
-        "[-+$,0-9.eE]{0,20}".prop_map(Value::from),
-        "[0-9]{4,6}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?".prop_map(Value::from),
-    ];
-    leaf.prop_recursive(3, 40, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("outcome".to_string()),
-                    Just("paymentPlanAmountDollars".to_string()),
-                    Just("collectionAmountCents".to_string()),
-                    Just("followUpDate".to_string()),
-                    Just("callQuality".to_string()),
-                    Just("aiConfidence".to_string()),
-                    Just("insuranceProvider".to_string()),
-                    Just("doNotCallRequested".to_string()),
-                    "[a-zA-Z_]{1,20}",
-                ],
-                inner,
-                0..8
-            )
-            .prop_map(|map| Value::Object(map.into_iter().collect())),
-        ]
-    })
 }
 
 fn naive_time() -> impl Strategy<Value = NaiveDateTime> {
@@ -139,17 +102,6 @@ proptest! {
         }
         let masked = phone::mask_numbers_in(&text);
         prop_assert!(masked.chars().count() <= text.chars().count() + 8);
-    }
-
-    #[test]
-    fn structured_data_of_any_shape_reads_within_bounds(data in json_value()) {
-        let analysis = read_structured_data(&data);
-        for amount in [analysis.payment_plan_amount_cents, analysis.collection_amount_cents].into_iter().flatten() {
-            prop_assert!((0..=limits::MAX_AMOUNT_CENTS).contains(&amount));
-        }
-        prop_assert!(analysis.call_quality.is_none_or(|q| (1..=5).contains(&q)));
-        prop_assert!(analysis.ai_confidence.is_none_or(|c| (0.0..=1.0).contains(&c)));
-        prop_assert!(analysis.follow_up_date.is_none_or(|d| crate::time::is_supported(&d)));
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub fn placement_time(at: DateTime<Utc>, agent: &VoiceAgent, move_into_hours: bo
         return Err(too_far());
     }
     let at = time::to_millis(at.max(now));
-    let allowed = agent.calling_hours.next_allowed(at, agent.time_zone).filter(|t| *t <= latest_dial(now)).ok_or_else(too_far)?;
+    let allowed = crate::policy::next_opening(agent, at).filter(|t| *t <= latest_dial(now)).ok_or_else(too_far)?;
     if allowed == at || move_into_hours {
         return Ok(allowed);
     }
@@ -92,7 +92,7 @@ pub fn spread(start: DateTime<Utc>, count: usize, per_minute: u32, agent: &Voice
     let mut times = Vec::with_capacity(count);
     let mut next = time::to_millis(start);
     for placed in 0..count {
-        let at = agent.calling_hours.next_allowed(next, agent.time_zone).filter(|t| *t <= latest).ok_or_else(|| {
+        let at = crate::policy::next_opening(agent, next).filter(|t| *t <= latest).ok_or_else(|| {
             DomainError::invalid(
                 "campaign_too_long",
                 format!(

@@ -1,5 +1,5 @@
 //! The reconciler: a periodic run (every 5 minutes in AWS, every few
-//! seconds on the local host) that finishes what a lost webhook, a crash or
+//! seconds on the local host) that finishes what a lost calls, a crash or
 //! a lost trigger left behind. Vapi does not retry webhooks, so this is how
 //! a call's end is never missed:
 //!
@@ -8,19 +8,22 @@
 //!   Vapi is asked for the attempt's call; found, it is recorded; not found,
 //!   the attempt goes back in the queue (it was never placed).
 //! - DIALING or IN_PROGRESS too long with a Vapi id: Vapi is asked for the
-//!   call; ended, it is finished through the webhook's own code path, which
-//!   gives the slot back.
+//!   call; what it says is recorded as the report it is
+//!   ([`crate::record_report`]), which gives the slot back when it ends the call.
 //! - SCHEDULED well past its time (its trigger was lost): dialed now. Calls
 //!   CallOps did not schedule (attempt 0: imported history) are never dialed.
 
 use std::time::Duration;
 
 use callops_aws::{CallQuery, PageRequest, Window};
-use callops_domain::{CallLog, CallStatus, DomainError, schedule::DialRequest};
-use callops_webhook::Webhook;
+use callops_domain::{CallLog, CallStatus, DomainError, lifecycle::EndedReason, schedule::DialRequest};
+use callops_vapi::{VapiError, read_vapi_call};
 use chrono::{DateTime, Utc};
 
-use crate::{Dialer, metadata};
+use crate::{
+    Calls,
+    place::{Dialer, metadata},
+};
 
 /// How long a call may stay in each state before the reconciler looks.
 #[derive(Debug, Clone)]
@@ -61,10 +64,10 @@ fn ago(now: DateTime<Utc>, age: Duration) -> DateTime<Utc> {
 impl Dialer {
     /// One run over every tenant. A tenant whose run fails is logged and
     /// left for the next run; the tenants after it are still reconciled.
-    pub async fn reconcile(&self, webhook: &Webhook, settings: &ReconcileSettings, now: DateTime<Utc>) -> Result<Reconciled, DomainError> {
+    pub async fn reconcile(&self, calls: &Calls, settings: &ReconcileSettings, now: DateTime<Utc>) -> Result<Reconciled, DomainError> {
         let mut done = Reconciled::default();
         for org_id in self.store().tenants().await? {
-            if let Err(err) = self.reconcile_tenant(&org_id, webhook, settings, now, &mut done).await {
+            if let Err(err) = self.reconcile_tenant(&org_id, calls, settings, now, &mut done).await {
                 done.tenants_failed += 1;
                 tracing::error!(org_id = %org_id, error = %err, "the reconciler could not finish this tenant; it goes on with the next");
             }
@@ -83,16 +86,16 @@ impl Dialer {
     async fn reconcile_tenant(
         &self,
         org_id: &str,
-        webhook: &Webhook,
+        calls: &Calls,
         settings: &ReconcileSettings,
         now: DateTime<Utc>,
         done: &mut Reconciled,
     ) -> Result<(), DomainError> {
-        let mut calls = self.stuck(org_id, CallQuery::ByStatus(CallStatus::Dialing), ago(now, settings.dialing)).await?;
-        calls.extend(self.stuck(org_id, CallQuery::ByStatus(CallStatus::InProgress), ago(now, settings.in_progress)).await?);
-        for call in calls.into_iter().filter(|c| c.holds_dialer_slot() || c.vapi_call_id.is_some()) {
+        let mut stuck = self.stuck(org_id, CallQuery::ByStatus(CallStatus::Dialing), ago(now, settings.dialing)).await?;
+        stuck.extend(self.stuck(org_id, CallQuery::ByStatus(CallStatus::InProgress), ago(now, settings.in_progress)).await?);
+        for call in stuck.into_iter().filter(|c| c.holds_dialer_slot() || c.vapi_call_id.is_some()) {
             done.checked += 1;
-            if let Err(err) = self.reconcile_call(&call, webhook, now, done).await {
+            if let Err(err) = self.reconcile_call(&call, calls, now, done).await {
                 tracing::warn!(call_id = %call.id, error = %err, "call left for the next run");
             }
         }
@@ -106,14 +109,14 @@ impl Dialer {
         Ok(())
     }
 
-    async fn reconcile_call(&self, call: &CallLog, webhook: &Webhook, now: DateTime<Utc>, done: &mut Reconciled) -> Result<(), DomainError> {
-        let vapi = |e: crate::vapi::VapiError| DomainError::Unavailable(e.to_string());
+    async fn reconcile_call(&self, call: &CallLog, calls: &Calls, now: DateTime<Utc>, done: &mut Reconciled) -> Result<(), DomainError> {
+        let vapi = |e: VapiError| DomainError::Unavailable(e.to_string());
         let found = match &call.vapi_call_id {
             Some(id) => match self.vapi().get_call(id).await.map_err(vapi)? {
                 Some(found) => found,
                 None => {
                     let stored = self.store().get_call(&call.org_id, &call.id).await?.ok_or(DomainError::NotFound { what: "call" })?;
-                    self.fail(stored, "vapi-call-not-found".into()).await?;
+                    self.fail(stored, EndedReason::ProviderCallNotFound).await?;
                     done.failed += 1;
                     return Ok(());
                 }
@@ -137,7 +140,10 @@ impl Dialer {
                 }
             }
         };
-        webhook.record_vapi_call(&call.org_id, &found.raw, now).await?;
+        let message = read_vapi_call(&found.raw, now)?;
+        if let Some(report) = &message.report {
+            calls.record_report(&call.org_id, &message.subject(), report, now).await?;
+        }
         done.finished += 1;
         Ok(())
     }

@@ -10,13 +10,19 @@
 
 use callops_domain::{
     DomainError,
-    classify::{CallAnalysis, read_structured_data},
     limits::{self, MAX_COST_CENTS, MAX_DURATION_SECONDS},
-    phone, time,
+    phone,
+    report::{CallReport, ReportKind, ReportSubject},
+    time,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::{
+    ended_reason::{end_of_call, status_for},
+    structured_data::{booked_by_tool_call, lenient_number, read_structured_data},
+};
 
 /// The ids CallOps put in `assistantOverrides.metadata` when it dialed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,39 +32,46 @@ pub struct OurIds {
     pub attempt: Option<u32>,
 }
 
-/// One server message, with what CallOps needs from it.
+/// One server message: what it says of the call (the [`CallReport`]) and
+/// how to find the call it is about.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerMessage {
     pub kind: String,
     pub timestamp: Option<DateTime<Utc>>,
-    pub vapi_call_id: Option<String>,
     /// `inboundPhoneCall`, `outboundPhoneCall`, `webCall`...
     pub call_type: Option<String>,
     pub ours: OurIds,
     pub phone_number_id: Option<String>,
     pub assistant_id: Option<String>,
     pub customer_number: Option<String>,
-    pub customer_name: Option<String>,
     /// `status-update`: the new Vapi status.
     pub status: Option<String>,
-    pub ended_reason: Option<String>,
-    /// `end-of-call-report` fields.
-    pub started_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    /// Whole seconds, at most [`MAX_DURATION_SECONDS`].
-    pub duration_seconds: Option<u32>,
-    /// Cents, at most [`MAX_COST_CENTS`].
-    pub cost_cents: Option<i64>,
-    pub transcript: Option<String>,
-    pub summary: Option<String>,
-    /// Only an `https:` URL.
-    pub recording_url: Option<String>,
-    /// What the assistant's structured data says.
-    pub analysis: CallAnalysis,
+    /// What the message says of the call; `None` for a message of another kind.
+    pub report: Option<CallReport>,
     /// The names of the tools the assistant called during the call.
     pub tool_names: Vec<String>,
     /// Fields present but out of bounds, with why: ignored, to be logged.
     pub ignored: Vec<String>,
+}
+
+impl ServerMessage {
+    /// Which call the message is about.
+    pub fn subject(&self) -> ReportSubject {
+        ReportSubject {
+            org_id: self.ours.org_id.clone(),
+            call_id: self.ours.call_id.clone(),
+            attempt: self.ours.attempt,
+            phone_number_id: self.phone_number_id.clone(),
+            assistant_id: self.assistant_id.clone(),
+            outbound: self.call_type.as_deref() == Some("outboundPhoneCall"),
+            customer_number: self.customer_number.clone(),
+        }
+    }
+
+    /// The Vapi call id the message names.
+    pub fn vapi_call_id(&self) -> Option<&String> {
+        self.report.as_ref().and_then(|r| r.vapi_call_id.as_ref())
+    }
 }
 
 /// A time from an epoch number (seconds or milliseconds, float or integer)
@@ -123,144 +136,7 @@ fn text(value: Option<&Value>) -> Option<String> {
 }
 
 fn number(value: Option<&Value>) -> Option<f64> {
-    callops_domain::classify::lenient_number(value?).filter(|n| *n >= 0.0)
-}
-
-/// Deserialisers for the object and list fields of a message that read a
-/// value of the wrong type (`"artifact": false`) as absent instead of
-/// failing the whole message, without buffering what they skip.
-mod lenient {
-    use std::{fmt, marker::PhantomData};
-
-    use serde::{
-        Deserialize, Deserializer,
-        de::{IgnoredAny, MapAccess, SeqAccess, Visitor, value::MapAccessDeserializer},
-    };
-
-    struct ObjectOrNone<T>(PhantomData<T>);
-
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOrNone<T> {
-        type Value = Option<T>;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object, or anything else to be read as absent")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
-            T::deserialize(MapAccessDeserializer::new(map)).map(Some)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<T>, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
-            d.deserialize_any(self)
-        }
-
-        fn visit_none<E>(self) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E>(self) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-
-        fn visit_bool<E>(self, _: bool) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-
-        fn visit_i64<E>(self, _: i64) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-
-        fn visit_u64<E>(self, _: u64) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-
-        fn visit_f64<E>(self, _: f64) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-
-        fn visit_str<E>(self, _: &str) -> Result<Option<T>, E> {
-            Ok(None)
-        }
-    }
-
-    /// An object field, or `None` for any other value.
-    pub fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-        d.deserialize_any(ObjectOrNone(PhantomData))
-    }
-
-    /// One element of a list read leniently.
-    struct Element<T>(Option<T>);
-
-    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Element<T> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            object(d).map(Element)
-        }
-    }
-
-    struct ListOrNone<T>(PhantomData<T>);
-
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for ListOrNone<T> {
-        type Value = Option<Vec<T>>;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list, or anything else to be read as absent")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Vec<T>>, A::Error> {
-            let mut items = Vec::new();
-            while let Some(Element(item)) = seq.next_element::<Element<T>>()? {
-                items.extend(item);
-            }
-            Ok(Some(items))
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Vec<T>>, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<Vec<T>>, D::Error> {
-            d.deserialize_any(self)
-        }
-
-        fn visit_none<E>(self) -> Result<Option<Vec<T>>, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E>(self) -> Result<Option<Vec<T>>, E> {
-            Ok(None)
-        }
-
-        fn visit_bool<E>(self, _: bool) -> Result<Option<Vec<T>>, E> {
-            Ok(None)
-        }
-
-        fn visit_i64<E>(self, _: i64) -> Result<Option<Vec<T>>, E> {
-            Ok(None)
-        }
-
-        fn visit_u64<E>(self, _: u64) -> Result<Option<Vec<T>>, E> {
-            Ok(None)
-        }
-
-        fn visit_f64<E>(self, _: f64) -> Result<Option<Vec<T>>, E> {
-            Ok(None)
-        }
-
-        fn visit_str<E>(self, _: &str) -> Result<Option<Vec<T>>, E> {
-            Ok(None)
-        }
-    }
-
-    /// A list field whose non-object elements are left out, or `None` for anything but a list.
-    pub fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Vec<T>>, D::Error> {
-        d.deserialize_any(ListOrNone(PhantomData))
-    }
+    lenient_number(value?).filter(|n| *n >= 0.0)
 }
 
 // The wire shapes, typed so that parsing skips what CallOps does not read
@@ -279,13 +155,13 @@ struct RawMessage {
     #[serde(rename = "type")]
     kind: Option<Value>,
     timestamp: Option<Value>,
-    #[serde(deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "crate::lenient::object")]
     call: Option<RawCall>,
-    #[serde(deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "crate::lenient::object")]
     phone_number: Option<RawId>,
-    #[serde(deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "crate::lenient::object")]
     assistant: Option<RawAssistant>,
-    #[serde(deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "crate::lenient::object")]
     customer: Option<RawCustomer>,
     status: Option<Value>,
     ended_reason: Option<Value>,
@@ -297,9 +173,9 @@ struct RawMessage {
     transcript: Option<Value>,
     summary: Option<Value>,
     recording_url: Option<Value>,
-    #[serde(deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "crate::lenient::object")]
     artifact: Option<RawArtifact>,
-    #[serde(deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "crate::lenient::object")]
     analysis: Option<RawAnalysis>,
 }
 
@@ -311,9 +187,9 @@ struct RawCall {
     kind: Option<Value>,
     phone_number_id: Option<Value>,
     assistant_id: Option<Value>,
-    #[serde(deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "crate::lenient::object")]
     customer: Option<RawCustomer>,
-    #[serde(deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "crate::lenient::object")]
     assistant_overrides: Option<RawOverrides>,
 }
 
@@ -348,7 +224,7 @@ struct RawCustomer {
 struct RawArtifact {
     transcript: Option<Value>,
     recording_url: Option<Value>,
-    #[serde(deserialize_with = "lenient::list")]
+    #[serde(deserialize_with = "crate::lenient::list")]
     messages: Option<Vec<RawConversationMessage>>,
 }
 
@@ -356,14 +232,14 @@ struct RawArtifact {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RawConversationMessage {
-    #[serde(rename = "toolCalls", alias = "tool_calls", deserialize_with = "lenient::list")]
+    #[serde(rename = "toolCalls", alias = "tool_calls", deserialize_with = "crate::lenient::list")]
     tool_calls: Option<Vec<RawToolCall>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RawToolCall {
-    #[serde(deserialize_with = "lenient::object")]
+    #[serde(deserialize_with = "crate::lenient::object")]
     function: Option<RawFunction>,
 }
 
@@ -401,10 +277,29 @@ fn caller_number(text: String) -> Result<String, ()> {
 pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, DomainError> {
     let invalid = |why: &str| DomainError::invalid("invalid_message", format!("not a Vapi server message: {why}"));
     let envelope: Envelope = serde_json::from_slice(body).map_err(|_| invalid("the body is not a JSON message of the expected shape"))?;
-    let m = envelope.message.ok_or_else(|| invalid("no message object"))?;
-    let kind = owned_text(m.kind).ok_or_else(|| invalid("the message has no type"))?;
+    let mut m = envelope.message.ok_or_else(|| invalid("no message object"))?;
+    let kind = owned_text(m.kind.take()).ok_or_else(|| invalid("the message has no type"))?;
+    let call = m.call.take().unwrap_or_default();
+    Ok(read(kind, m, call))
+}
+
+/// What Vapi's Call object (from `GET /call`) says, read as the message
+/// Vapi would have sent about it: an ended call as its end-of-call-report,
+/// any other as a status-update, said `now`.
+pub fn read_vapi_call(call: &Value, now: DateTime<Utc>) -> Result<ServerMessage, DomainError> {
+    let invalid = || DomainError::invalid("invalid_message", "not a Vapi call object");
+    let mut m = RawMessage::deserialize(call).map_err(|_| invalid())?;
+    let parts = RawCall::deserialize(call).map_err(|_| invalid())?;
+    m.timestamp = Some(Value::from(now.timestamp_millis()));
+    // Only what Vapi's end-of-call report carries too is read from the call.
+    (m.transcript, m.summary, m.recording_url, m.duration_seconds, m.duration_ms, m.assistant) = (None, None, None, None, None, None);
+    let ended = m.status.as_ref().and_then(Value::as_str) == Some("ended");
+    Ok(read(if ended { "end-of-call-report" } else { "status-update" }.to_string(), m, parts))
+}
+
+/// A message of `kind` from its parts (the call's own ones in `call`).
+fn read(kind: String, m: RawMessage, call: RawCall) -> ServerMessage {
     let mut ignored = Ignored::default();
-    let call = m.call.unwrap_or_default();
     let metadata = call.assistant_overrides.and_then(|o| o.metadata).or_else(|| m.assistant.as_ref().and_then(|a| a.metadata.clone())).unwrap_or(Value::Null);
     let ours = OurIds {
         org_id: text(metadata.get("orgId")),
@@ -428,7 +323,7 @@ pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, DomainError> {
     });
     let recording_url = owned_text(artifact.recording_url).or_else(|| owned_text(m.recording_url));
     let recording_url = ignored.bounded("recordingUrl", recording_url, |url| limits::is_https_url(url), "not an https: URL");
-    let tool_names = artifact
+    let tool_names: Vec<String> = artifact
         .messages
         .unwrap_or_default()
         .into_iter()
@@ -437,18 +332,21 @@ pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, DomainError> {
         .collect();
     let analysis_read = read_structured_data(&analysis.structured_data.unwrap_or(Value::Null));
     ignored.0.extend(analysis_read.ignored.iter().map(|name| format!("analysis.structuredData.{name}: out of bounds")));
-    Ok(ServerMessage {
+    let status = owned_text(m.status);
+    let ended_reason = owned_text(m.ended_reason);
+    let timestamp = ignored.time("timestamp", m.timestamp.as_ref());
+    let report_kind = match kind.as_str() {
+        "status-update" => Some(ReportKind::Progress),
+        "end-of-call-report" => Some(ReportKind::Ended),
+        _ => None,
+    };
+    let report = report_kind.map(|kind| CallReport {
         kind,
-        timestamp: ignored.time("timestamp", m.timestamp.as_ref()),
+        at: timestamp,
         vapi_call_id: ignored.id("call.id", owned_text(call.id)),
-        call_type: owned_text(call.kind),
-        ours,
-        phone_number_id: owned_text(call.phone_number_id).or_else(|| owned_text(m.phone_number.and_then(|p| p.id))),
-        assistant_id: owned_text(call.assistant_id).or_else(|| owned_text(m.assistant.and_then(|a| a.id))),
-        customer_number,
-        customer_name: owned_text(customer.name).or_else(|| owned_text(call_customer.name)),
-        status: owned_text(m.status),
-        ended_reason: owned_text(m.ended_reason),
+        status: status.as_deref().and_then(|s| status_for(s, ended_reason.as_deref())),
+        end: Some(end_of_call(ended_reason.as_deref())),
+        ended_reason,
         started_at: ignored.time("startedAt", m.started_at.as_ref()),
         ended_at: ignored.time("endedAt", m.ended_at.as_ref()),
         duration_seconds,
@@ -456,10 +354,23 @@ pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, DomainError> {
         transcript: owned_text(artifact.transcript).or_else(|| owned_text(m.transcript)),
         summary: owned_text(analysis.summary).or_else(|| owned_text(m.summary)),
         recording_url,
+        customer_name: owned_text(customer.name).or_else(|| owned_text(call_customer.name)),
         analysis: analysis_read,
+        booked_by_tool: booked_by_tool_call(tool_names.iter().map(String::as_str)),
+    });
+    ServerMessage {
+        kind,
+        timestamp,
+        call_type: owned_text(call.kind),
+        ours,
+        phone_number_id: owned_text(call.phone_number_id).or_else(|| owned_text(m.phone_number.and_then(|p| p.id))),
+        assistant_id: owned_text(call.assistant_id).or_else(|| owned_text(m.assistant.and_then(|a| a.id))),
+        customer_number,
+        status,
+        report,
         tool_names,
         ignored: ignored.0,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -506,14 +417,15 @@ mod tests {
             "analysis": {"summary": "fine", "structuredData": {"collectionAmountCents": 1e12}},
         }});
         let message = parse_server_message(body.to_string().as_bytes()).unwrap();
-        assert_eq!(message.started_at, time::parse("2024-07-27T21:23:38.017Z"));
-        assert_eq!(message.summary.as_deref(), Some("fine"));
-        assert_eq!((message.timestamp, message.ended_at, message.cost_cents, message.duration_seconds), (None, None, None, None));
+        let report = message.report.clone().unwrap();
+        assert_eq!(report.started_at, time::parse("2024-07-27T21:23:38.017Z"));
+        assert_eq!(report.summary.as_deref(), Some("fine"));
+        assert_eq!((message.timestamp, report.ended_at, report.cost_cents, report.duration_seconds), (None, None, None, None));
         assert_eq!(
-            (message.recording_url, message.customer_number, message.vapi_call_id, message.ours.call_id, message.ours.attempt),
+            (report.recording_url, message.customer_number, report.vapi_call_id, message.ours.call_id, message.ours.attempt),
             (None, None, None, None, None)
         );
-        assert_eq!(message.analysis.collection_amount_cents, None);
+        assert_eq!(report.analysis.collection_amount_cents, None);
         let named = message.ignored.join("; ");
         for field in ["timestamp", "cost", "durationSeconds", "recordingUrl", "customer.number", "call.id", "metadata.callId", "collectionAmount"] {
             assert!(named.contains(field), "{field} missing from {named}");
@@ -525,8 +437,9 @@ mod tests {
         let body = br#"{"message":{"type":"end-of-call-report","artifact":false,"call":"c","customer":[1,{"number":"x"}],
             "analysis":{"summary":"kept","structuredData":{"outcome":"BOOKED"}},"phoneNumber":7}}"#;
         let message = parse_server_message(body).unwrap();
-        assert_eq!((message.summary.as_deref(), message.analysis.outcome), (Some("kept"), Some(callops_domain::CallOutcome::Booked)));
-        assert_eq!((message.vapi_call_id, message.transcript, message.customer_number), (None, None, None));
+        let report = message.report.clone().unwrap();
+        assert_eq!((report.summary.as_deref(), report.analysis.outcome), (Some("kept"), Some(callops_domain::CallOutcome::Booked)));
+        assert_eq!((report.vapi_call_id, report.transcript, message.customer_number), (None, None, None));
         let list = br#"{"message":{"type":"end-of-call-report","artifact":{"messages":[1,"two",{"toolCalls":{"not":"a list"}},{"toolCalls":[{"function":{"name":"bookAppointment"}}]}]}}}"#;
         assert_eq!(parse_server_message(list).unwrap().tool_names, vec!["bookAppointment"]);
     }

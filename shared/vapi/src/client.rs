@@ -1,129 +1,13 @@
-//! The Vapi API, as the dialer uses it: create an outbound call, find the
-//! calls created for an attempt (POST /call has no idempotency key, so after
-//! a timeout or a 5xx the dialer asks before it tries again), and read one
-//! call (for the reconciler). Every request carries the private key and has
-//! a timeout; every answer Vapi gives becomes one [`VapiError`] variant.
+//! The Vapi API over HTTP: every request carries the private key and has a
+//! timeout; every answer Vapi gives becomes one [`VapiError`] variant.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::{StatusCode, header::RETRY_AFTER};
-use serde::{Deserialize, Serialize};
+
+use crate::api::{CallMetadata, CreateCall, VapiApi, VapiCall, VapiError};
 use serde_json::Value;
-
-/// What the dialer sends to `POST /call`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateCall {
-    pub assistant_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number_id: Option<String>,
-    /// A transient Twilio number, when the agent has no number imported into Vapi.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<TransientNumber>,
-    pub customer: Customer,
-    pub name: String,
-    pub assistant_overrides: AssistantOverrides,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransientNumber {
-    pub twilio_phone_number: String,
-    pub twilio_account_sid: String,
-    pub twilio_auth_token: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Customer {
-    pub number: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AssistantOverrides {
-    /// Comes back in every webhook under `call.assistantOverrides.metadata`.
-    pub metadata: CallMetadata,
-    pub variable_values: serde_json::Map<String, Value>,
-}
-
-/// Our ids, as they travel through Vapi and back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CallMetadata {
-    pub org_id: String,
-    pub call_id: String,
-    pub attempt: u32,
-}
-
-/// The parts of Vapi's Call object the dialer reads; the rest is kept raw
-/// so the reconciler can hand the whole call to the webhook's code.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VapiCall {
-    pub id: String,
-    pub status: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub concurrency_blocked: bool,
-    pub metadata: Option<CallMetadata>,
-    pub raw: Value,
-}
-
-impl VapiCall {
-    pub fn from_json(raw: Value) -> Option<VapiCall> {
-        let id = raw.get("id")?.as_str()?.to_string();
-        let text = |path: &[&str]| {
-            let mut value = &raw;
-            for key in path {
-                value = value.get(key)?;
-            }
-            Some(value)
-        };
-        Some(VapiCall {
-            id,
-            status: text(&["status"]).and_then(Value::as_str).map(str::to_string),
-            created_at: text(&["createdAt"]).and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc)),
-            concurrency_blocked: text(&["subscriptionLimits", "concurrencyBlocked"]).and_then(Value::as_bool).unwrap_or(false),
-            metadata: text(&["assistantOverrides", "metadata"]).and_then(|m| serde_json::from_value(m.clone()).ok()),
-            raw: raw.clone(),
-        })
-    }
-}
-
-/// Every way a Vapi request can fail, as the dialer must tell them apart.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum VapiError {
-    /// 400: the request or the account's limits; `message` as Vapi gave it.
-    #[error("Vapi refused the call: {message}")]
-    Rejected { message: String },
-    /// The account has no free concurrent-call slot.
-    #[error("Vapi's concurrency limit is reached")]
-    ConcurrencyBlocked,
-    /// 401/403: the API key is wrong or lacks the right.
-    #[error("Vapi refused the API key (HTTP {status})")]
-    Unauthorized { status: u16 },
-    /// 429: try again after `retry_after`.
-    #[error("Vapi is rate limiting")]
-    RateLimited { retry_after: Option<Duration> },
-    /// 5xx.
-    #[error("Vapi failed (HTTP {status})")]
-    Server { status: u16 },
-    /// No answer in time: the request may or may not have been taken.
-    #[error("Vapi did not answer in time")]
-    Timeout,
-    /// The connection failed or the answer was not what Vapi sends.
-    #[error("Vapi could not be reached: {0}")]
-    Transport(String),
-}
-
-impl VapiError {
-    /// Whether Vapi may have created the call although we have no answer
-    /// saying so: then it must be looked for before any new POST.
-    pub fn maybe_created(&self) -> bool {
-        matches!(self, VapiError::Timeout | VapiError::Server { .. } | VapiError::Transport(_) | VapiError::RateLimited { .. })
-    }
-}
 
 /// A 400 body mentions concurrency: the account is full, not the request wrong.
 fn mentions_concurrency(message: &str) -> bool {
@@ -191,9 +75,12 @@ impl VapiClient {
             s => Err(VapiError::Rejected { message: format!("HTTP {}: {}", s.as_u16(), error_message(&body)) }),
         }
     }
+}
 
+#[async_trait::async_trait]
+impl VapiApi for VapiClient {
     /// `POST /call`. A 201 whose body says the account is full is `ConcurrencyBlocked`.
-    pub async fn create_call(&self, call: &CreateCall) -> Result<VapiCall, VapiError> {
+    async fn create_call(&self, call: &CreateCall) -> Result<VapiCall, VapiError> {
         let response = self.http.post(format!("{}/call", self.base)).bearer_auth(&self.api_key).json(call).send().await.map_err(Self::transport)?;
         let body = Self::answer(response).await?;
         let created = VapiCall::from_json(body).ok_or_else(|| VapiError::Transport("the created call has no id".into()))?;
@@ -205,12 +92,7 @@ impl VapiClient {
 
     /// The calls created since `created_after` (on one Vapi number, when
     /// given) that carry this attempt's metadata.
-    pub async fn find_attempt(
-        &self,
-        metadata: &CallMetadata,
-        phone_number_id: Option<&str>,
-        created_after: DateTime<Utc>,
-    ) -> Result<Option<VapiCall>, VapiError> {
+    async fn find_attempt(&self, metadata: &CallMetadata, phone_number_id: Option<&str>, created_after: DateTime<Utc>) -> Result<Option<VapiCall>, VapiError> {
         let mut query = vec![("createdAtGt".to_string(), callops_domain::time::format(&created_after)), ("limit".to_string(), "100".to_string())];
         if let Some(id) = phone_number_id {
             query.push(("phoneNumberId".to_string(), id.to_string()));
@@ -225,7 +107,7 @@ impl VapiClient {
     }
 
     /// `GET /call/{id}`; `None` when Vapi does not know it.
-    pub async fn get_call(&self, id: &str) -> Result<Option<VapiCall>, VapiError> {
+    async fn get_call(&self, id: &str) -> Result<Option<VapiCall>, VapiError> {
         let response = self.http.get(format!("{}/call/{id}", self.base)).bearer_auth(&self.api_key).send().await.map_err(Self::transport)?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);

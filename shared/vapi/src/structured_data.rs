@@ -1,9 +1,7 @@
-//! What Vapi's reports mean for a call, as pure functions: the `endedReason`
-//! of a call to its final status and outcome, and the assistant's
-//! `analysis.structuredData` to the analytics fields.
+//! The assistant's `analysis.structuredData`, read into the analytics
+//! fields of a [`CallAnalysis`], and the tool calls that book an appointment.
 //!
-//! `endedReason` has hundreds of values and grows; unknown ones fall into a
-//! catch-all. Structured data is written by an LLM, so it is read leniently:
+//! Structured data is written by an LLM, so it is read leniently:
 //! numbers may come as strings (`"12.50"`, `"$1,200"`), booleans as `"yes"`,
 //! enum values in any case, and money carries its unit in the field name
 //! (`...Cents` or `...Dollars`). The schema the assistant should produce is
@@ -12,88 +10,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
-use crate::{CallOutcome, CallStatus, time};
-
-/// The classes of `endedReason` that matter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndClass {
-    NoAnswer,
-    Busy,
-    Voicemail,
-    Transferred,
-    /// The conversation ended normally; the outcome comes from the analysis.
-    Normal,
-    /// The account's concurrency limit was full: nothing happened, try again.
-    ConcurrencyBlocked,
-    Failed,
-    Cancelled,
-    /// A reason this code does not know yet.
-    Unknown,
-}
-
-pub const CONCURRENCY_LIMIT_REASON: &str = "call.start.error-subscription-concurrency-limit-reached";
-
-pub fn classify_ended_reason(reason: &str) -> EndClass {
-    let reason = reason.trim();
-    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| reason.starts_with(p));
-    match reason {
-        "customer-did-not-answer" => EndClass::NoAnswer,
-        "customer-busy" => EndClass::Busy,
-        "voicemail" => EndClass::Voicemail,
-        "assistant-forwarded-call" => EndClass::Transferred,
-        r if r.ends_with("hook-executed-transfer") => EndClass::Transferred,
-        CONCURRENCY_LIMIT_REASON => EndClass::ConcurrencyBlocked,
-        "manually-canceled" | "scheduled-call-deleted" | "call-deleted" => EndClass::Cancelled,
-        "assistant-said-end-call-phrase" | "silence-timed-out" | "exceeded-max-duration" | "call.in-progress.twilio-completed-call" => EndClass::Normal,
-        _ if starts(&["customer-ended-call", "assistant-ended-call"]) => EndClass::Normal,
-        "twilio-failed-to-connect-call" | "twilio-reported-customer-misdialed" | "assistant-not-found" => EndClass::Failed,
-        _ if starts(&["call.start.error-", "pipeline-error-", "call.in-progress.error-", "call.ringing.error-", "assistant-request-"]) => EndClass::Failed,
-        r if r.contains("error") || r.contains("failed") => EndClass::Failed,
-        _ => EndClass::Unknown,
-    }
-}
-
-/// The final status and the outcome an `endedReason` alone implies. A
-/// normal end (and an unknown one) leaves the outcome to the analysis, with
-/// `OTHER` when the analysis says nothing.
-pub fn end_of_call(reason: Option<&str>) -> (CallStatus, Option<CallOutcome>) {
-    match reason.map(classify_ended_reason).unwrap_or(EndClass::Unknown) {
-        EndClass::NoAnswer => (CallStatus::Missed, Some(CallOutcome::NoAnswer)),
-        EndClass::Busy => (CallStatus::Missed, Some(CallOutcome::Busy)),
-        EndClass::Voicemail => (CallStatus::Voicemail, Some(CallOutcome::Voicemail)),
-        EndClass::Transferred => (CallStatus::Completed, Some(CallOutcome::Transferred)),
-        EndClass::Normal | EndClass::Unknown => (CallStatus::Completed, None),
-        EndClass::ConcurrencyBlocked | EndClass::Failed => (CallStatus::Failed, Some(CallOutcome::Failed)),
-        EndClass::Cancelled => (CallStatus::Cancelled, None),
-    }
-}
-
-/// The analytics fields the assistant's structured data gives; `None` where
-/// it says nothing (or nothing readable).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CallAnalysis {
-    pub outcome: Option<CallOutcome>,
-    pub appointment_booked: Option<bool>,
-    pub insurance_verified: Option<bool>,
-    pub insurance_provider: Option<String>,
-    pub payment_plan_discussed: Option<bool>,
-    pub payment_plan_amount_cents: Option<i64>,
-    pub collection_attempted: Option<bool>,
-    pub collection_amount_cents: Option<i64>,
-    pub collection_successful: Option<bool>,
-    pub transferred_to: Option<String>,
-    pub customer_sentiment: Option<String>,
-    pub call_quality: Option<u8>,
-    pub ai_confidence: Option<f64>,
-    pub follow_up_required: Option<bool>,
-    pub follow_up_date: Option<DateTime<Utc>>,
-    pub notes: Option<String>,
-    pub do_not_call_requested: Option<bool>,
-    /// Fields whose values were there but out of bounds (an amount over
-    /// [`crate::limits::MAX_AMOUNT_CENTS`], a date outside the supported
-    /// range), by name: ignored, and the webhook logs them.
-    pub ignored: Vec<&'static str>,
-}
+use callops_domain::{limits, report::CallAnalysis, time};
 
 /// Looks a field up by name, ignoring case, `_` and `-`.
 fn field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
@@ -138,13 +55,13 @@ fn lenient_text(value: &Value) -> Option<String> {
 }
 
 /// Money in cents from `<name>Cents` or `<name>Dollars`, from 0 to
-/// [`crate::limits::MAX_AMOUNT_CENTS`]; `Err` for an amount outside that.
+/// [`limits::MAX_AMOUNT_CENTS`]; `Err` for an amount outside that.
 fn cents(data: &Map<String, Value>, name: &str) -> Result<Option<i64>, ()> {
     let from_cents = field(data, &format!("{name}Cents")).and_then(lenient_number).map(|c| c.round());
     let from_dollars = || field(data, &format!("{name}Dollars")).and_then(lenient_number).map(|d| (d * 100.0).round());
     match from_cents.or_else(from_dollars) {
         None => Ok(None),
-        Some(c) if (0.0..=crate::limits::MAX_AMOUNT_CENTS as f64).contains(&c) => Ok(Some(c as i64)),
+        Some(c) if (0.0..=limits::MAX_AMOUNT_CENTS as f64).contains(&c) => Ok(Some(c as i64)),
         Some(_) => Err(()),
     }
 }
@@ -218,45 +135,8 @@ pub fn booked_by_tool_call<'a>(tool_names: impl IntoIterator<Item = &'a str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use callops_domain::CallOutcome;
     use serde_json::json;
-
-    #[test]
-    fn ended_reasons_fall_into_their_classes() {
-        use EndClass::*;
-        for (reason, class) in [
-            ("customer-did-not-answer", NoAnswer),
-            ("customer-busy", Busy),
-            ("voicemail", Voicemail),
-            ("assistant-forwarded-call", Transferred),
-            ("assistant-request-returned-hook-executed-transfer", Transferred),
-            ("customer-ended-call", Normal),
-            ("customer-ended-call-after-warm-transfer-attempt", Normal),
-            ("assistant-ended-call-with-hangup-task", Normal),
-            ("assistant-said-end-call-phrase", Normal),
-            ("silence-timed-out", Normal),
-            ("exceeded-max-duration", Normal),
-            ("call.in-progress.twilio-completed-call", Normal),
-            ("twilio-failed-to-connect-call", Failed),
-            ("twilio-reported-customer-misdialed", Failed),
-            ("call.start.error-get-assistant", Failed),
-            ("pipeline-error-openai-llm-failed", Failed),
-            ("call.in-progress.error-vapifault-transport-never-connected", Failed),
-            ("assistant-not-found", Failed),
-            (CONCURRENCY_LIMIT_REASON, ConcurrencyBlocked),
-            ("manually-canceled", Cancelled),
-            ("scheduled-call-deleted", Cancelled),
-            ("call-deleted", Cancelled),
-            ("something-vapi-adds-next-year", Unknown),
-        ] {
-            assert_eq!(classify_ended_reason(reason), class, "{reason}");
-        }
-        assert_eq!(end_of_call(Some("customer-busy")), (CallStatus::Missed, Some(CallOutcome::Busy)));
-        assert_eq!(end_of_call(Some("voicemail")), (CallStatus::Voicemail, Some(CallOutcome::Voicemail)));
-        assert_eq!(end_of_call(Some("customer-ended-call")), (CallStatus::Completed, None));
-        assert_eq!(end_of_call(Some("brand-new-reason")), (CallStatus::Completed, None));
-        assert_eq!(end_of_call(None), (CallStatus::Completed, None));
-        assert_eq!(end_of_call(Some("pipeline-error-deepgram")), (CallStatus::Failed, Some(CallOutcome::Failed)));
-    }
 
     #[test]
     fn structured_data_is_read_leniently() {
@@ -317,7 +197,7 @@ mod tests {
         assert_eq!(analysis.ignored, vec!["paymentPlanAmount", "collectionAmount", "followUpDate"]);
         assert_eq!(analysis.insurance_verified, Some(true), "the rest is read");
         let at_bound = read_structured_data(&json!({"collectionAmountDollars": 1_000_000}));
-        assert_eq!(at_bound.collection_amount_cents, Some(crate::limits::MAX_AMOUNT_CENTS));
+        assert_eq!(at_bound.collection_amount_cents, Some(limits::MAX_AMOUNT_CENTS));
     }
 
     #[test]

@@ -1,0 +1,252 @@
+//! The call's lifecycle: which status may follow which, and the operations
+//! that move a call along it. Every status change CallOps makes goes
+//! through [`CallStatus::transition`] by one of these operations; nothing
+//! else assigns a status.
+//!
+//! ```text
+//!  SCHEDULED ──claim──> DIALING ──placed──> IN_PROGRESS ──end──> COMPLETED | MISSED | VOICEMAIL | FAILED | CANCELLED
+//!     │  ^                 │  └──────────────end / fail──────────> (any terminal status)
+//!     │  └─────requeue─────┘ (no free slot, outside calling hours, never placed)
+//!     └──cancel / fail──> CANCELLED | FAILED
+//! ```
+//! Terminal statuses never reopen: a retry after a missed call is a new call.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::{CallLog, CallOutcome, CallStatus, DomainError, call::CallText, time};
+
+impl CallStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, CallStatus::Completed | CallStatus::Missed | CallStatus::Voicemail | CallStatus::Failed | CallStatus::Cancelled)
+    }
+
+    /// How far along the lifecycle a status is; a report about the call may only
+    /// move it to a later stage, never back.
+    pub fn stage(self) -> u8 {
+        match self {
+            CallStatus::Scheduled => 0,
+            CallStatus::Dialing => 1,
+            CallStatus::InProgress => 2,
+            _ => 3,
+        }
+    }
+
+    /// Whether a call in `self` may move to `next`.
+    pub fn can_become(self, next: CallStatus) -> bool {
+        use CallStatus::*;
+        match self {
+            Scheduled => matches!(next, Dialing | Cancelled | Failed),
+            Dialing => next != Dialing,
+            InProgress => next.is_terminal(),
+            Completed | Missed | Voicemail | Failed | Cancelled => false,
+        }
+    }
+
+    /// The checked transition: `Conflict` when the lifecycle forbids it.
+    pub fn transition(self, next: CallStatus) -> Result<CallStatus, DomainError> {
+        if self.can_become(next) { Ok(next) } else { Err(DomainError::conflict("invalid_transition", format!("a {self} call cannot become {next}"))) }
+    }
+}
+
+/// Why CallOps itself ended a call (the provider's reasons are kept as it
+/// gave them). Stored as the text [`EndedReason::text`] gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndedReason {
+    /// Cancelled through the API while it waited.
+    CancelledBeforeDialing,
+    /// Its campaign was cancelled before it was dialed.
+    CampaignCancelled,
+    /// Its number was on the do-not-call list when its time came.
+    OnDoNotCallList,
+    /// Its agent no longer exists.
+    VoiceAgentNotFound,
+    /// Its agent's calling hours never open again.
+    NoCallingHoursAhead,
+    /// The request to the provider could not be built (a missing number or secret).
+    ConfigurationError,
+    /// The provider refused the call, with its message.
+    ProviderRejected(String),
+    /// The provider refused the API key, with the HTTP status.
+    ProviderUnauthorized(u16),
+    /// The provider gave no usable answer, with the last error.
+    ProviderUnavailable(String),
+    /// The provider does not know a call it gave us the id of.
+    ProviderCallNotFound,
+}
+
+impl EndedReason {
+    /// The reason's code, without any detail.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EndedReason::CancelledBeforeDialing => "cancelled-before-dialing",
+            EndedReason::CampaignCancelled => "campaign-cancelled",
+            EndedReason::OnDoNotCallList => "on-do-not-call-list",
+            EndedReason::VoiceAgentNotFound => "voice-agent-not-found",
+            EndedReason::NoCallingHoursAhead => "no-calling-hours-ahead",
+            EndedReason::ConfigurationError => "callops-configuration-error",
+            EndedReason::ProviderRejected(_) => "vapi-rejected",
+            EndedReason::ProviderUnauthorized(_) => "vapi-unauthorized",
+            EndedReason::ProviderUnavailable(_) => "vapi-unavailable",
+            EndedReason::ProviderCallNotFound => "vapi-call-not-found",
+        }
+    }
+
+    /// The text kept in `endedReason`: the code, and the detail after `: `.
+    pub fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for EndedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndedReason::ProviderRejected(message) => write!(f, "{}: {message}", self.code()),
+            EndedReason::ProviderUnauthorized(status) => write!(f, "{}: HTTP {status}", self.code()),
+            EndedReason::ProviderUnavailable(error) => write!(f, "{}: {error}", self.code()),
+            _ => f.write_str(self.code()),
+        }
+    }
+}
+
+impl CallLog {
+    /// Moves the status to `next` when the lifecycle allows it.
+    pub(crate) fn advance(&mut self, next: CallStatus) -> Result<(), DomainError> {
+        self.status = self.status.transition(next)?;
+        Ok(())
+    }
+
+    fn touched(mut self, now: DateTime<Utc>) -> CallLog {
+        self.updated_at = time::to_millis(now).max(self.updated_at);
+        self
+    }
+
+    /// The dialer takes a waiting attempt: SCHEDULED -> DIALING.
+    pub fn claim(&self, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        if self.status != CallStatus::Scheduled {
+            return Err(DomainError::conflict("invalid_transition", format!("a {} call cannot be claimed", self.status)));
+        }
+        let mut next = self.clone();
+        next.advance(CallStatus::Dialing)?;
+        Ok(next.touched(now))
+    }
+
+    /// The provider took the call: its id, IN_PROGRESS, the start. What a
+    /// report already wrote stands; `None` when nothing changes.
+    pub fn placed(&self, vapi_call_id: &str, started_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<CallLog> {
+        let mut next = self.clone();
+        if next.vapi_call_id.is_none() {
+            next.vapi_call_id = Some(vapi_call_id.to_string());
+        }
+        if next.status == CallStatus::Dialing {
+            next.advance(CallStatus::InProgress).ok()?;
+        }
+        if next.call_started_at.is_none() {
+            next.call_started_at = Some(time::to_millis(started_at));
+        }
+        (next != *self).then(|| next.touched(now))
+    }
+
+    /// Back in the queue at `at`: a waiting call moves, a claimed one that
+    /// was not placed gives its claim back (DIALING -> SCHEDULED).
+    pub fn requeue(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        let mut next = self.clone();
+        if next.status != CallStatus::Scheduled {
+            next.advance(CallStatus::Scheduled)?;
+        }
+        next.scheduled_at = Some(time::to_millis(at));
+        Ok(next.touched(now))
+    }
+
+    /// A waiting call that will never be dialed: CANCELLED, with why.
+    pub fn cancel(&self, reason: EndedReason, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        if self.status != CallStatus::Scheduled {
+            return Err(DomainError::conflict("not_cancellable", format!("call {} is {} and can no longer be cancelled", self.id, self.status)));
+        }
+        let mut next = self.clone();
+        next.advance(CallStatus::Cancelled)?;
+        next.ended_reason = Some(reason.text());
+        Ok(next.touched(now))
+    }
+
+    /// The attempt failed for good: FAILED, with why. A call that was
+    /// placed (or claimed) also gets the FAILED outcome; one that never left
+    /// the queue has no outcome. `None` when the call has already ended.
+    pub fn fail(&self, reason: EndedReason, now: DateTime<Utc>) -> Option<CallLog> {
+        let mut next = self.clone();
+        let was_waiting = self.status == CallStatus::Scheduled;
+        next.advance(CallStatus::Failed).ok()?;
+        if !was_waiting {
+            next.outcome = Some(CallOutcome::Failed);
+        }
+        next.set_text(CallText::EndedReason, &reason.text());
+        Some(next.touched(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::call;
+    use CallStatus::*;
+
+    #[test]
+    fn terminal_statuses_never_reopen() {
+        for from in CallStatus::ALL.iter().filter(|s| s.is_terminal()) {
+            for to in CallStatus::ALL {
+                assert!(!from.can_become(*to), "{from} must not become {to}");
+                assert!(from.transition(*to).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn the_lifecycle_moves_forward() {
+        assert!(Scheduled.can_become(Dialing));
+        assert!(Scheduled.can_become(Cancelled));
+        assert!(!Scheduled.can_become(InProgress), "a call is dialed before it is in progress");
+        assert!(!Scheduled.can_become(Completed));
+        assert!(Dialing.can_become(InProgress));
+        assert!(Dialing.can_become(Scheduled), "no free slot puts the attempt back in the queue");
+        assert!(Dialing.can_become(Failed));
+        assert!(Dialing.can_become(Completed), "a lost in-progress report still ends the call");
+        assert!(!Dialing.can_become(Dialing), "a second trigger must not dial again");
+        assert!(!InProgress.can_become(Dialing));
+        assert!(!InProgress.can_become(Scheduled));
+        for end in [Completed, Missed, Voicemail, Failed, Cancelled] {
+            assert!(InProgress.can_become(end));
+            assert!(end.stage() > InProgress.stage());
+        }
+        assert_eq!(Completed.transition(InProgress), Err(DomainError::conflict("invalid_transition", "a COMPLETED call cannot become IN_PROGRESS")));
+    }
+
+    #[test]
+    fn each_operation_goes_through_the_lifecycle() {
+        let now = time::parse("2024-07-27T21:05:00Z").unwrap();
+        let claimed = call(Scheduled).claim(now).unwrap();
+        assert_eq!((claimed.status, claimed.updated_at), (Dialing, now));
+        assert!(claimed.claim(now).is_err(), "claimed once");
+        let placed = claimed.placed("v1", now, now).unwrap();
+        assert_eq!((placed.status, placed.vapi_call_id.as_deref(), placed.call_started_at), (InProgress, Some("v1"), Some(now)));
+        assert_eq!(placed.placed("v2", now, now), None, "what was recorded stands");
+        assert!(placed.requeue(now, now).is_err(), "a placed call does not go back");
+        let back = claimed.requeue(now + chrono::Duration::minutes(5), now).unwrap();
+        assert_eq!((back.status, back.scheduled_at), (Scheduled, Some(now + chrono::Duration::minutes(5))));
+        let cancelled = back.cancel(EndedReason::CancelledBeforeDialing, now).unwrap();
+        assert_eq!((cancelled.status, cancelled.ended_reason.as_deref()), (Cancelled, Some("cancelled-before-dialing")));
+        assert!(matches!(placed.cancel(EndedReason::CancelledBeforeDialing, now), Err(DomainError::Conflict { code: "not_cancellable", .. })));
+        let failed = placed.fail(EndedReason::ProviderRejected("bad number".into()), now).unwrap();
+        assert_eq!((failed.status, failed.outcome, failed.ended_reason.as_deref()), (Failed, Some(CallOutcome::Failed), Some("vapi-rejected: bad number")));
+        assert_eq!(failed.fail(EndedReason::ProviderCallNotFound, now), None, "an ended call stays ended");
+        let unplaced = call(Scheduled).fail(EndedReason::VoiceAgentNotFound, now).unwrap();
+        assert_eq!((unplaced.status, unplaced.outcome), (Failed, None), "never placed: no outcome");
+    }
+
+    #[test]
+    fn reasons_keep_their_stored_text() {
+        assert_eq!(EndedReason::ProviderUnauthorized(401).text(), "vapi-unauthorized: HTTP 401");
+        assert_eq!(EndedReason::OnDoNotCallList.text(), "on-do-not-call-list");
+        assert_eq!(EndedReason::ProviderUnavailable("Vapi failed (HTTP 503)".into()).code(), "vapi-unavailable");
+    }
+}

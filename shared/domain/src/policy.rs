@@ -1,0 +1,123 @@
+//! Whether an attempt may be placed, and when: the one seam every path that
+//! places or moves a call asks (scheduling, campaigns, moves, retries,
+//! follow-ups, the dialer at claim time, the reconciler through the dialer).
+//! A rule about whether or when a call may be placed belongs here, and only
+//! here: [`next_opening`] for rules of the clock, [`may_place`] for the rest.
+
+use chrono::{DateTime, Utc};
+
+use crate::{CallStatus, VoiceAgent, lifecycle::EndedReason};
+
+/// The earliest time at or after `at` that the clock rules allow a call by
+/// `agent`: today, the agent's calling hours in its time zone. `None` when
+/// they never open.
+pub fn next_opening(agent: &VoiceAgent, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    agent.calling_hours.next_allowed(at, agent.time_zone)
+}
+
+/// Whether the agent has a concurrent-call slot for the attempt. The
+/// claim's conditional write is what takes one; when it finds none, the
+/// dialer asks again with `Busy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Free,
+    /// None free; try again at `retry_at`.
+    Busy {
+        retry_at: DateTime<Utc>,
+    },
+}
+
+/// What is known about an attempt when it is to be placed.
+#[derive(Debug, Clone, Copy)]
+pub struct PlacementFacts<'a> {
+    /// The call's agent; `None` when it no longer exists.
+    pub agent: Option<&'a VoiceAgent>,
+    pub campaign_cancelled: bool,
+    pub on_do_not_call: bool,
+    pub slot: Slot,
+}
+
+/// Why an attempt will never be placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    CampaignCancelled,
+    OnDoNotCallList,
+    NoAgent,
+    NoCallingHoursAhead,
+}
+
+impl Refusal {
+    /// The status a waiting attempt ends in for this refusal.
+    pub fn status(self) -> CallStatus {
+        match self {
+            Refusal::CampaignCancelled | Refusal::OnDoNotCallList => CallStatus::Cancelled,
+            Refusal::NoAgent | Refusal::NoCallingHoursAhead => CallStatus::Failed,
+        }
+    }
+
+    pub fn ended_reason(self) -> EndedReason {
+        match self {
+            Refusal::CampaignCancelled => EndedReason::CampaignCancelled,
+            Refusal::OnDoNotCallList => EndedReason::OnDoNotCallList,
+            Refusal::NoAgent => EndedReason::VoiceAgentNotFound,
+            Refusal::NoCallingHoursAhead => EndedReason::NoCallingHoursAhead,
+        }
+    }
+}
+
+/// The decision for an attempt at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// It may be placed at `at`.
+    Allowed,
+    /// Not at `at`; the earliest time it may be, and why.
+    Later { at: DateTime<Utc>, why: &'static str },
+    /// Never.
+    Refused(Refusal),
+}
+
+/// Whether an attempt may be placed at `at`. The rules, in order: its
+/// campaign was cancelled, its number is on the do-not-call list, its agent
+/// is gone, the clock rules ([`next_opening`]), a free slot.
+pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
+    if facts.campaign_cancelled {
+        return Placement::Refused(Refusal::CampaignCancelled);
+    }
+    if facts.on_do_not_call {
+        return Placement::Refused(Refusal::OnDoNotCallList);
+    }
+    let Some(agent) = facts.agent else { return Placement::Refused(Refusal::NoAgent) };
+    match next_opening(agent, at) {
+        None => return Placement::Refused(Refusal::NoCallingHoursAhead),
+        Some(opening) if opening > at => return Placement::Later { at: opening, why: "outside calling hours" },
+        Some(_) => {}
+    }
+    match facts.slot {
+        Slot::Busy { retry_at } => Placement::Later { at: retry_at, why: "no free slot" },
+        Slot::Free => Placement::Allowed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{fixtures::agent, time};
+
+    #[test]
+    fn each_rule_decides_in_its_order() {
+        let agent = agent();
+        let noon = time::parse("2024-01-15T17:00:00Z").unwrap();
+        let night = time::parse("2024-01-16T03:00:00Z").unwrap();
+        let facts = PlacementFacts { agent: Some(&agent), campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free };
+        assert_eq!(may_place(&facts, noon), Placement::Allowed);
+        assert_eq!(may_place(&facts, night), Placement::Later { at: time::parse("2024-01-16T13:00:00Z").unwrap(), why: "outside calling hours" });
+        let busy = PlacementFacts { slot: Slot::Busy { retry_at: noon + chrono::Duration::seconds(30) }, ..facts };
+        assert_eq!(may_place(&busy, noon), Placement::Later { at: noon + chrono::Duration::seconds(30), why: "no free slot" });
+        assert_eq!(may_place(&PlacementFacts { agent: None, ..facts }, noon), Placement::Refused(Refusal::NoAgent));
+        let dnc = PlacementFacts { on_do_not_call: true, agent: None, ..facts };
+        assert_eq!(may_place(&dnc, noon), Placement::Refused(Refusal::OnDoNotCallList), "the list before anything else");
+        let cancelled = PlacementFacts { campaign_cancelled: true, ..dnc };
+        assert_eq!(may_place(&cancelled, noon), Placement::Refused(Refusal::CampaignCancelled));
+        assert_eq!((Refusal::OnDoNotCallList.status(), Refusal::NoAgent.status()), (CallStatus::Cancelled, CallStatus::Failed));
+    }
+}

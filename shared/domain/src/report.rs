@@ -1,0 +1,405 @@
+//! What the voice provider says of a call, as one type, and what that does
+//! to the call, as pure functions. The webhook's messages and the
+//! reconciler's reads of a call both become a [`CallReport`]; this module
+//! decides what each report changes. Each function returns the call as it
+//! should be after the report, or `None` when the report changes nothing (a
+//! duplicate, a late status update, a status that would move the call
+//! backwards), so applying a report twice, or in another order, leaves the
+//! same final call.
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    CallLog, CallOutcome, CallStatus,
+    call::CallText,
+    limits::{MAX_DURATION_SECONDS, is_storable_number},
+    time,
+};
+
+/// Which kind of report: news of the call's progress, or its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// A status change (queued, ringing, in progress, ended).
+    Progress,
+    /// The end-of-call report: times, cost, transcript, analysis.
+    Ended,
+}
+
+/// How a call ended, as far as CallOps is concerned. The provider's own
+/// reasons (hundreds, and growing) are classified into these by its adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEnd {
+    NoAnswer,
+    Busy,
+    Voicemail,
+    Transferred,
+    /// The conversation ended normally; the outcome comes from the analysis.
+    Normal,
+    /// The provider's account had no free concurrent-call slot: nothing happened.
+    ProviderBusy,
+    Failed,
+    Cancelled,
+    /// A reason the adapter does not know yet.
+    Unknown,
+}
+
+impl CallEnd {
+    /// The final status and the outcome this end alone implies. A normal
+    /// end (and an unknown one) leaves the outcome to the analysis.
+    pub fn status_and_outcome(self) -> (CallStatus, Option<CallOutcome>) {
+        match self {
+            CallEnd::NoAnswer => (CallStatus::Missed, Some(CallOutcome::NoAnswer)),
+            CallEnd::Busy => (CallStatus::Missed, Some(CallOutcome::Busy)),
+            CallEnd::Voicemail => (CallStatus::Voicemail, Some(CallOutcome::Voicemail)),
+            CallEnd::Transferred => (CallStatus::Completed, Some(CallOutcome::Transferred)),
+            CallEnd::Normal | CallEnd::Unknown => (CallStatus::Completed, None),
+            CallEnd::ProviderBusy | CallEnd::Failed => (CallStatus::Failed, Some(CallOutcome::Failed)),
+            CallEnd::Cancelled => (CallStatus::Cancelled, None),
+        }
+    }
+}
+
+/// The analytics fields the assistant's structured data gives; `None` where
+/// it says nothing (or nothing readable).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallAnalysis {
+    pub outcome: Option<CallOutcome>,
+    pub appointment_booked: Option<bool>,
+    pub insurance_verified: Option<bool>,
+    pub insurance_provider: Option<String>,
+    pub payment_plan_discussed: Option<bool>,
+    pub payment_plan_amount_cents: Option<i64>,
+    pub collection_attempted: Option<bool>,
+    pub collection_amount_cents: Option<i64>,
+    pub collection_successful: Option<bool>,
+    pub transferred_to: Option<String>,
+    pub customer_sentiment: Option<String>,
+    pub call_quality: Option<u8>,
+    pub ai_confidence: Option<f64>,
+    pub follow_up_required: Option<bool>,
+    pub follow_up_date: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+    pub do_not_call_requested: Option<bool>,
+    /// Fields whose values were there but out of bounds (an amount over
+    /// [`crate::limits::MAX_AMOUNT_CENTS`], a date outside the supported
+    /// range), by name: ignored, and logged.
+    pub ignored: Vec<&'static str>,
+}
+
+/// One report about one call, every value already within its bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallReport {
+    pub kind: ReportKind,
+    /// When the provider said it.
+    pub at: Option<DateTime<Utc>>,
+    /// The provider's id for the call.
+    pub vapi_call_id: Option<String>,
+    /// The status the provider's status means, when it means one.
+    pub status: Option<CallStatus>,
+    /// How the call ended, classified from `ended_reason`.
+    pub end: Option<CallEnd>,
+    /// The provider's reason, as it gave it (kept as text on the call).
+    pub ended_reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Whole seconds, at most [`MAX_DURATION_SECONDS`].
+    pub duration_seconds: Option<u32>,
+    /// Cents, at most [`crate::limits::MAX_COST_CENTS`].
+    pub cost_cents: Option<i64>,
+    pub transcript: Option<String>,
+    pub summary: Option<String>,
+    /// Only an `https:` URL.
+    pub recording_url: Option<String>,
+    pub customer_name: Option<String>,
+    /// What the assistant's structured data says.
+    pub analysis: CallAnalysis,
+    /// A tool that books an appointment was called during the call.
+    pub booked_by_tool: bool,
+}
+
+/// Which call a report is about: the ids CallOps sent with the call when
+/// it placed it, the provider's, and for a call CallOps did not place,
+/// where it came in and from whom.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportSubject {
+    /// The tenant CallOps sent; only believed when it is the credential's.
+    pub org_id: Option<String>,
+    pub call_id: Option<String>,
+    pub attempt: Option<u32>,
+    /// The provider's number and assistant the call used.
+    pub phone_number_id: Option<String>,
+    pub assistant_id: Option<String>,
+    /// The provider says the call was outbound.
+    pub outbound: bool,
+    /// The other party's number: E.164 when it normalises, else as sent.
+    pub customer_number: Option<String>,
+}
+
+impl CallReport {
+    /// An empty report of a kind: what each field says is filled in by the adapter.
+    pub fn new(kind: ReportKind) -> Self {
+        CallReport {
+            kind,
+            at: None,
+            vapi_call_id: None,
+            status: None,
+            end: None,
+            ended_reason: None,
+            started_at: None,
+            ended_at: None,
+            duration_seconds: None,
+            cost_cents: None,
+            transcript: None,
+            summary: None,
+            recording_url: None,
+            customer_name: None,
+            analysis: CallAnalysis::default(),
+            booked_by_tool: false,
+        }
+    }
+
+    /// The final status and the outcome the end alone implies.
+    fn end_status(&self) -> (CallStatus, Option<CallOutcome>) {
+        self.end.unwrap_or(CallEnd::Unknown).status_and_outcome()
+    }
+
+    /// Whether the patient asked not to be called again.
+    pub fn asks_not_to_call(&self) -> bool {
+        self.analysis.do_not_call_requested == Some(true)
+    }
+}
+
+/// The call after `report`, or `None` when it changes nothing.
+pub fn apply(call: &CallLog, report: &CallReport, now: DateTime<Utc>) -> Option<CallLog> {
+    match report.kind {
+        ReportKind::Progress => apply_status_update(call, report, now),
+        ReportKind::Ended => apply_end_of_call_report(call, report, now),
+    }
+}
+
+fn changed(call: &CallLog, mut next: CallLog, now: DateTime<Utc>) -> Option<CallLog> {
+    next.updated_at = call.updated_at;
+    if &next == call {
+        return None;
+    }
+    next.updated_at = time::to_millis(now).max(call.updated_at);
+    Some(next)
+}
+
+/// A status update: moves the status forward, never back.
+pub fn apply_status_update(call: &CallLog, report: &CallReport, now: DateTime<Utc>) -> Option<CallLog> {
+    let status = report.status?;
+    if call.was_never_placed() || status.stage() <= call.status.stage() {
+        return None;
+    }
+    let mut next = call.clone();
+    next.advance(status).ok()?;
+    next.vapi_call_id = next.vapi_call_id.or_else(|| report.vapi_call_id.clone());
+    let at = report.at.unwrap_or(now);
+    if status == CallStatus::InProgress && next.call_started_at.is_none() {
+        next.call_started_at = Some(time::to_millis(at));
+    }
+    if status.is_terminal() {
+        if next.ended_reason.is_none()
+            && let Some(reason) = &report.ended_reason
+        {
+            next.set_text(CallText::EndedReason, reason);
+        }
+        next.outcome = next.outcome.or(report.end_status().1);
+        next.call_ended_at = next.call_ended_at.or(Some(time::to_millis(at)));
+    }
+    changed(call, next, now)
+}
+
+/// The end-of-call report: the final status, outcome, times, duration,
+/// cost, transcript, summary, recording and the analytics fields, and when
+/// the report was recorded. Text is cut to its bound ([`crate::limits`]).
+/// Once a report is recorded, a later one only fills in what is still
+/// empty ([`fill_in_late_report`]).
+pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTime<Utc>) -> Option<CallLog> {
+    if call.was_never_placed() {
+        return None;
+    }
+    if call.reported_at.is_some() {
+        return fill_in_late_report(call, report, now);
+    }
+    let mut next = call.clone();
+    let (status, reason_outcome) = report.end_status();
+    // A report that would move the call backwards keeps its status, and records the rest.
+    let _ = next.advance(status);
+    let analysis = &report.analysis;
+    let booked = report.booked_by_tool || analysis.appointment_booked == Some(true) || analysis.outcome == Some(CallOutcome::Booked);
+    next.outcome = if booked { Some(CallOutcome::Booked) } else { reason_outcome.or(analysis.outcome).or(Some(CallOutcome::Other)) };
+    next.appointment_set = booked;
+    if let Some(reason) = &report.ended_reason {
+        next.set_text(CallText::EndedReason, reason);
+    }
+    next.vapi_call_id = next.vapi_call_id.or_else(|| report.vapi_call_id.clone());
+
+    next.call_started_at = report.started_at.or(next.call_started_at);
+    next.call_ended_at = report.ended_at.or(next.call_ended_at);
+    next.duration = report_duration(report).or(next.duration);
+    next.cost_cents = report.cost_cents.or(next.cost_cents);
+
+    if let Some(transcript) = &report.transcript {
+        next.set_text(CallText::Transcript, transcript);
+    }
+    if let Some(summary) = &report.summary {
+        next.set_text(CallText::Summary, summary);
+    }
+    next.recording_url = report.recording_url.clone().or(next.recording_url);
+    if next.customer_name.is_none()
+        && let Some(name) = &report.customer_name
+    {
+        next.set_text(CallText::CustomerName, name);
+    }
+
+    next.insurance_verified = analysis.insurance_verified.unwrap_or(next.insurance_verified);
+    if let Some(provider) = &analysis.insurance_provider {
+        next.set_text(CallText::InsuranceProvider, provider);
+    }
+    next.payment_plan_discussed = analysis.payment_plan_discussed.unwrap_or(next.payment_plan_discussed);
+    next.payment_plan_amount = analysis.payment_plan_amount_cents.or(next.payment_plan_amount);
+    next.collection_attempt = analysis.collection_attempted.unwrap_or(next.collection_attempt);
+    next.collection_amount = analysis.collection_amount_cents.or(next.collection_amount);
+    next.collection_success = analysis.collection_successful.unwrap_or(next.collection_success);
+    if let Some(to) = &analysis.transferred_to {
+        next.set_text(CallText::TransferredTo, to);
+    }
+    next.transferred_to_staff = next.outcome == Some(CallOutcome::Transferred) || next.transferred_to.is_some();
+    next.customer_sentiment = analysis.customer_sentiment.clone().or(next.customer_sentiment);
+    next.call_quality = analysis.call_quality.or(next.call_quality);
+    next.ai_confidence = analysis.ai_confidence.filter(|c| is_storable_number(*c)).or(next.ai_confidence);
+    next.follow_up_required = analysis.follow_up_required.unwrap_or(next.follow_up_required) || analysis.follow_up_date.is_some();
+    next.follow_up_date = analysis.follow_up_date.or(next.follow_up_date);
+    if next.call_notes.is_none()
+        && let Some(notes) = &analysis.notes
+    {
+        next.set_text(CallText::Notes, notes);
+    }
+    next.reported_at = Some(time::to_millis(now).max(call.updated_at));
+    changed(call, next, now)
+}
+
+/// The call's duration by the report: its own duration, else
+/// `ended_at - started_at` when that is a sane length.
+fn report_duration(report: &CallReport) -> Option<u32> {
+    report.duration_seconds.or_else(|| {
+        let (start, end) = (report.started_at?, report.ended_at?);
+        let seconds = ((end - start).num_milliseconds() as f64 / 1000.0).round();
+        (0.0..=f64::from(MAX_DURATION_SECONDS)).contains(&seconds).then_some(seconds as u32)
+    })
+}
+
+/// What a report that comes after the recorded one may still do: fill in
+/// what the call's content lacks (a transcript, a summary, the recording, a
+/// name, notes, the insurer, sentiment, quality, confidence, a follow-up
+/// date). It never changes a value already set, and never touches the
+/// status, the outcome, the times, the duration, the cost, the money or any
+/// yes/no field, even where the first report left them empty: a later,
+/// different report cannot rewrite what a call's analytics counted. A
+/// duplicate changes nothing.
+pub fn fill_in_late_report(call: &CallLog, report: &CallReport, now: DateTime<Utc>) -> Option<CallLog> {
+    let mut next = call.clone();
+    let analysis = &report.analysis;
+    let texts = [
+        (CallText::Transcript, report.transcript.as_ref()),
+        (CallText::Summary, report.summary.as_ref()),
+        (CallText::EndedReason, report.ended_reason.as_ref()),
+        (CallText::CustomerName, report.customer_name.as_ref()),
+        (CallText::InsuranceProvider, analysis.insurance_provider.as_ref()),
+        (CallText::TransferredTo, analysis.transferred_to.as_ref()),
+        (CallText::Notes, analysis.notes.as_ref()),
+        (CallText::CustomerSentiment, analysis.customer_sentiment.as_ref()),
+    ];
+    for (field, text) in texts {
+        if let Some(text) = text
+            && next.text(field).is_none()
+        {
+            next.set_text(field, text);
+        }
+    }
+    next.vapi_call_id = next.vapi_call_id.or_else(|| report.vapi_call_id.clone());
+    next.recording_url = next.recording_url.or_else(|| report.recording_url.clone());
+    next.call_quality = next.call_quality.or(analysis.call_quality);
+    next.ai_confidence = next.ai_confidence.or(analysis.ai_confidence.filter(|c| is_storable_number(*c)));
+    next.follow_up_date = next.follow_up_date.or(analysis.follow_up_date);
+    changed(call, next, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{fixtures::call, lifecycle::EndedReason};
+
+    fn ended(end: CallEnd, reason: &str, cost_cents: i64, outcome: CallOutcome) -> CallReport {
+        let mut report = CallReport::new(ReportKind::Ended);
+        report.end = Some(end);
+        report.ended_reason = Some(reason.into());
+        report.cost_cents = Some(cost_cents);
+        report.started_at = time::parse("2024-07-27T21:23:38.017Z");
+        report.ended_at = time::parse("2024-07-27T21:26:02.517Z");
+        report.summary = Some("s".into());
+        report.analysis =
+            CallAnalysis { outcome: Some(outcome), payment_plan_discussed: Some(true), payment_plan_amount_cents: Some(5000), ..CallAnalysis::default() };
+        report
+    }
+
+    #[test]
+    fn what_the_provider_says_of_a_call_never_placed_changes_nothing() {
+        let now = chrono::Utc::now();
+        let report = ended(CallEnd::Normal, "customer-ended-call", 50, CallOutcome::Booked);
+        let mut update = CallReport::new(ReportKind::Progress);
+        update.status = Some(CallStatus::InProgress);
+        let cancelled = call(CallStatus::Scheduled).cancel(EndedReason::CancelledBeforeDialing, now).unwrap();
+        for never in [call(CallStatus::Scheduled), cancelled] {
+            assert!(never.was_never_placed());
+            assert_eq!(apply_end_of_call_report(&never, &report, now), None, "{}", never.status);
+            assert_eq!(apply_status_update(&never, &update, now), None, "{}", never.status);
+        }
+        assert!(!call(CallStatus::Dialing).was_never_placed());
+    }
+
+    #[test]
+    fn a_later_report_fills_in_what_is_empty_and_rewrites_nothing() {
+        let now = chrono::Utc::now();
+        let first =
+            apply_end_of_call_report(&call(CallStatus::InProgress), &ended(CallEnd::Normal, "customer-ended-call", 12, CallOutcome::Information), now).unwrap();
+        assert!(first.reported_at.is_some());
+        assert_eq!(
+            (first.outcome, first.cost_cents, first.payment_plan_amount, first.transcript.as_deref()),
+            (Some(CallOutcome::Information), Some(12), Some(5000), None)
+        );
+        let mut late = ended(CallEnd::Busy, "customer-busy", 900, CallOutcome::Booked);
+        late.started_at = time::parse("2024-07-28T10:00:00Z");
+        late.transcript = Some("AI: late".into());
+        late.analysis.payment_plan_amount_cents = Some(1);
+        let after = apply_end_of_call_report(&first, &late, now).unwrap();
+        assert_eq!((after.status, after.outcome, after.cost_cents, after.payment_plan_amount), (first.status, first.outcome, Some(12), Some(5000)));
+        assert_eq!((after.call_started_at, after.duration), (first.call_started_at, first.duration));
+        assert_eq!(after.transcript.as_deref(), Some("AI: late"));
+        assert_eq!(apply_end_of_call_report(&after, &late, now), None, "a duplicate changes nothing");
+    }
+
+    #[test]
+    fn statuses_only_move_forward() {
+        let now = chrono::Utc::now();
+        let mut update = CallReport::new(ReportKind::Progress);
+        update.status = Some(CallStatus::Dialing);
+        assert_eq!(apply_status_update(&call(CallStatus::InProgress), &update, now), None, "never back");
+        update.status = Some(CallStatus::InProgress);
+        let moved = apply_status_update(&call(CallStatus::Dialing), &update, now).unwrap();
+        assert_eq!((moved.status, moved.call_started_at.is_some()), (CallStatus::InProgress, true));
+        assert_eq!(apply_status_update(&moved, &update, now), None, "a duplicate changes nothing");
+    }
+
+    #[test]
+    fn each_end_has_its_status_and_outcome() {
+        assert_eq!(CallEnd::Busy.status_and_outcome(), (CallStatus::Missed, Some(CallOutcome::Busy)));
+        assert_eq!(CallEnd::Voicemail.status_and_outcome(), (CallStatus::Voicemail, Some(CallOutcome::Voicemail)));
+        assert_eq!(CallEnd::Normal.status_and_outcome(), (CallStatus::Completed, None));
+        assert_eq!(CallEnd::Unknown.status_and_outcome(), (CallStatus::Completed, None));
+        assert_eq!(CallEnd::Failed.status_and_outcome(), (CallStatus::Failed, Some(CallOutcome::Failed)));
+        assert_eq!(CallEnd::Cancelled.status_and_outcome(), (CallStatus::Cancelled, None));
+    }
+}

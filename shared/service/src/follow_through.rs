@@ -1,0 +1,63 @@
+//! What follows when a call ends, carried out: the domain decides
+//! ([`callops_domain::followup::follow_through`]) and this use case
+//! schedules the retry and the follow-up call and lists what is written in
+//! the ended call's own transaction (the do-not-call entry, the calls that
+//! follow). Giving back the dialer slot is the store's, for every write
+//! that ends a call ([`callops_aws::store::effects`]).
+
+use std::sync::Arc;
+
+use callops_aws::{AlongWithCall, DynamoStore};
+use callops_domain::{
+    CallLog, DomainError,
+    followup::{self, FollowThrough},
+    schedule::{DialRequest, DialScheduler, ScheduledDial},
+    time,
+};
+use chrono::{DateTime, Utc};
+
+/// What an ending brings: the decision, and the items to write with the call.
+#[derive(Debug, Clone, Default)]
+pub struct FollowOn {
+    pub decided: FollowThrough,
+    pub also: Vec<AlongWithCall>,
+}
+
+/// Decides and prepares what follows `before` becoming `after`: nothing
+/// unless this change ends the call. The calls that follow are scheduled
+/// here, before they are stored (in the ended call's own transaction): a
+/// schedule that fires for a call never stored dials nothing.
+pub async fn follow_through(
+    store: &DynamoStore,
+    scheduler: &Arc<dyn DialScheduler>,
+    before: &CallLog,
+    after: &CallLog,
+    do_not_call_requested: bool,
+    now: DateTime<Utc>,
+) -> Result<FollowOn, DomainError> {
+    if before.status.is_terminal() || !after.status.is_terminal() {
+        return Ok(FollowOn::default());
+    }
+    let agent = store.get_agent(&after.org_id, &after.voice_agent_id).await?;
+    let decided = followup::follow_through(before, after, agent.as_ref(), do_not_call_requested, now);
+    if do_not_call_requested && decided.do_not_call.is_none() {
+        tracing::warn!(call_id = %after.id, "the patient asked not to be called, but the call's number has no digits to put on the list");
+    }
+    if let Some(date) = decided.follow_up_too_far {
+        tracing::warn!(call_id = %after.id, follow_up_date = %time::format(&date), "the agreed follow-up is more than a year ahead: no call is made for it");
+    }
+    let mut also: Vec<AlongWithCall> =
+        decided.do_not_call.iter().map(|number| AlongWithCall::DoNotCall { number: number.clone(), reason: "requested during a call".into() }).collect();
+    let follow_ons: Vec<CallLog> = decided
+        .retry
+        .map(|(attempt, at)| followup::retry_call(after, attempt, at, now))
+        .into_iter()
+        .chain(decided.follow_up_at.map(|at| followup::follow_up_call(after, at, now)))
+        .collect();
+    for call in follow_ons {
+        let Some(at) = call.scheduled_at else { continue };
+        scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&call), at }).await?;
+        also.push(AlongWithCall::NewCall(Box::new(call)));
+    }
+    Ok(FollowOn { decided, also })
+}

@@ -1,0 +1,47 @@
+//! The use cases: what CallOps does, as named operations between the
+//! handlers (which parse input into domain types and shape the answer) and
+//! the adapters (the DynamoDB store, EventBridge Scheduler, Vapi).
+//!
+//! - [`record_report`]: what the voice provider says of a call, recorded.
+//! - [`follow_through`]: the retry, follow-up call and do-not-call entry an ended call brings.
+//! - [`place`]: placing one attempt ([`Dialer`]), if the placement policy allows it.
+//! - [`reconcile`]: finishing what a lost webhook, a crash or a lost trigger left.
+//! - [`change`]: the one change-with-retry path every use case writes a stored call through.
+//! - [`metrics`]: the call cost metric.
+//!
+//! The rules they apply are the domain's: the lifecycle
+//! ([`callops_domain::lifecycle`]), what a report does
+//! ([`callops_domain::report`]), whether a call may be placed
+//! ([`callops_domain::policy`]).
+
+pub mod change;
+pub mod follow_through;
+pub mod metrics;
+pub mod place;
+pub mod reconcile;
+pub mod record_report;
+
+use std::sync::Arc;
+
+use callops_aws::DynamoStore;
+use callops_domain::schedule::DialScheduler;
+
+pub use place::{DialError, DialRequest, DialSettings, Dialed, Dialer};
+
+/// The use cases over a tenant's calls that need the store and the scheduler.
+#[derive(Clone)]
+pub struct Calls {
+    store: DynamoStore,
+    /// For the retries and follow-up calls an ended call brings.
+    scheduler: Arc<dyn DialScheduler>,
+}
+
+impl Calls {
+    pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>) -> Self {
+        Calls { store, scheduler }
+    }
+
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+}

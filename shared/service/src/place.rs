@@ -1,0 +1,344 @@
+//! Placing an attempt: EventBridge Scheduler fires the dialer at each
+//! scheduled attempt's time with `{orgId, callId, attempt}`, and this use
+//! case places that attempt through Vapi exactly once, if the placement
+//! policy ([`callops_domain::policy`]) allows it then.
+//!
+//! Delivery is at least once and Vapi's `POST /call` has no idempotency key,
+//! so: an attempt is claimed by one conditional write (SCHEDULED -> DIALING,
+//! taking one of the agent's concurrent-call slots in the same transaction)
+//! before anything is sent; a duplicate or late trigger finds the claim and
+//! does nothing; and after an answer that leaves it unknown whether Vapi
+//! created the call (timeout, 5xx, 429, a broken connection), Vapi is asked
+//! for this attempt's call before any new POST.
+//!
+//! [`crate::reconcile`] is the periodic run that finishes what a lost webhook or a
+//! crash left behind.
+
+use std::{sync::Arc, time::Duration};
+
+use callops_aws::{AlongWithCall, DynamoStore, StoredCall, store::NO_FREE_SLOT};
+pub use callops_domain::schedule::DialRequest;
+use callops_domain::{
+    CallLog, CallStatus, DomainError, VoiceAgent,
+    campaign::CampaignStatus,
+    lifecycle::EndedReason,
+    phone,
+    policy::{Placement, PlacementFacts, Refusal, Slot, may_place},
+    schedule::{CLOCK_SKEW, DialScheduler, ScheduledDial},
+    secret::{SecretNamespace, SecretSource},
+    time,
+};
+use callops_vapi::{
+    VapiApi, VapiCall, VapiError,
+    api::{AssistantOverrides, CallMetadata, CreateCall, Customer, TransientNumber},
+};
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+use crate::change::{Decided, change_call};
+
+#[derive(Debug, Error)]
+pub enum DialError {
+    /// The call is not (yet) stored: its schedule fired before its creating
+    /// write landed. Retried by the trigger; an orphan ends in the dead-letter queue.
+    #[error("call {0} is not stored")]
+    CallNotFound(String),
+    #[error(transparent)]
+    Store(#[from] DomainError),
+}
+
+/// The dialer's timings; the defaults are what production uses.
+#[derive(Debug, Clone)]
+pub struct DialSettings {
+    /// No free slot, or Vapi's concurrency reached: the attempt moves this
+    /// much later, plus up to `busy_jitter`.
+    pub busy_delay: Duration,
+    pub busy_jitter: Duration,
+    /// POSTs per attempt while Vapi answers 429/5xx/nothing.
+    pub max_posts: u32,
+    /// First backoff between those POSTs (doubling), and the longest wait.
+    pub backoff: Duration,
+    pub max_wait: Duration,
+    /// Every request to Vapi gives up after this long.
+    pub request_timeout: Duration,
+}
+
+impl Default for DialSettings {
+    fn default() -> Self {
+        DialSettings {
+            busy_delay: Duration::from_secs(20),
+            busy_jitter: Duration::from_secs(40),
+            max_posts: 3,
+            backoff: Duration::from_millis(500),
+            max_wait: Duration::from_secs(8),
+            request_timeout: Duration::from_secs(8),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Dialer {
+    store: DynamoStore,
+    scheduler: Arc<dyn DialScheduler>,
+    vapi: Arc<dyn VapiApi>,
+    secrets: Arc<dyn SecretSource>,
+    /// Which secret references a tenant's agent may name; checked again
+    /// before each is read, whatever the agent was stored with.
+    namespace: SecretNamespace,
+    settings: DialSettings,
+}
+
+/// What one trigger did, for logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "result", rename_all = "camelCase")]
+pub enum Dialed {
+    /// Vapi took the call.
+    Placed { vapi_call_id: String },
+    /// A duplicate or late trigger: the attempt was claimed or ended already.
+    AlreadyHandled,
+    /// Fired before its time (the call was moved): its schedule is set again.
+    Early,
+    /// Not dialed, and never will be: cancelled, its campaign cancelled, or its number on the do-not-call list.
+    NotDialed(&'static str),
+    /// Moved later: outside calling hours, no free slot, or Vapi's concurrency reached.
+    Moved {
+        #[serde(with = "time::ms")]
+        to: DateTime<Utc>,
+        why: &'static str,
+    },
+    /// Vapi refused it for good; the call is FAILED.
+    Failed(String),
+    /// Unknown whether Vapi created it; left DIALING for the reconciler.
+    Unconfirmed,
+}
+
+impl Dialer {
+    pub fn new(
+        store: DynamoStore,
+        scheduler: Arc<dyn DialScheduler>,
+        vapi: Arc<dyn VapiApi>,
+        secrets: Arc<dyn SecretSource>,
+        namespace: SecretNamespace,
+        settings: DialSettings,
+    ) -> Self {
+        Dialer { store, scheduler, vapi, secrets, namespace, settings }
+    }
+
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+
+    pub fn vapi(&self) -> &dyn VapiApi {
+        self.vapi.as_ref()
+    }
+
+    /// Places the attempt's call, if it is still this attempt's turn.
+    pub async fn dial(&self, request: DialRequest) -> Result<Dialed, DialError> {
+        let now = Utc::now();
+        let Some(stored) = self.store.get_call(&request.org_id, &request.call_id).await? else {
+            return Err(DialError::CallNotFound(request.call_id));
+        };
+        let dialed = self.dial_stored(stored, &request, now).await?;
+        tracing::info!(call_id = %request.call_id, attempt = request.attempt, result = ?dialed, "dial trigger handled");
+        Ok(dialed)
+    }
+
+    async fn dial_stored(&self, stored: StoredCall, request: &DialRequest, now: DateTime<Utc>) -> Result<Dialed, DialError> {
+        let call = &stored.call;
+        // Attempt 0 marks a call CallOps did not schedule (inbound, or imported): never dialed.
+        if call.attempt == 0 || call.attempt != request.attempt || call.status != CallStatus::Scheduled {
+            return Ok(Dialed::AlreadyHandled);
+        }
+        let due = call.scheduled_at.unwrap_or(now);
+        if due > now + CLOCK_SKEW {
+            self.scheduler.schedule(&ScheduledDial { request: request.clone(), at: due }).await?;
+            return Ok(Dialed::Early);
+        }
+        let campaign_cancelled = match &call.campaign_id {
+            Some(campaign_id) => self.store.get_campaign(&call.org_id, campaign_id).await?.is_some_and(|(c, _)| c.status == CampaignStatus::Cancelled),
+            None => false,
+        };
+        let on_do_not_call = self.store.is_on_do_not_call(&call.org_id, &call.phone_number).await?;
+        // The agent is read only for a call the list does not stop.
+        let agent = if campaign_cancelled || on_do_not_call { None } else { self.store.get_agent(&call.org_id, &call.voice_agent_id).await? };
+        let facts = PlacementFacts { agent: agent.as_ref(), campaign_cancelled, on_do_not_call, slot: Slot::Free };
+        let agent = match (may_place(&facts, now), agent.as_ref()) {
+            (Placement::Refused(refusal), _) => return self.end_unplaced(stored, refusal, now).await,
+            (Placement::Later { at, why }, _) => return self.move_attempt(stored, at, why, now).await,
+            (Placement::Allowed, Some(agent)) => agent,
+            (Placement::Allowed, None) => return self.end_unplaced(stored, Refusal::NoAgent, now).await,
+        };
+
+        let claim = self.store.update_call_with(&stored, &call.claim(now)?, &[AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }]).await;
+        let claimed = match claim {
+            Ok(claimed) => claimed,
+            Err(DomainError::Conflict { code, .. }) if code == NO_FREE_SLOT => {
+                let busy = PlacementFacts { slot: Slot::Busy { retry_at: self.busy_later(now) }, ..facts };
+                return match may_place(&busy, now) {
+                    Placement::Later { at, why } => self.move_attempt(stored, at, why, now).await,
+                    _ => Ok(Dialed::AlreadyHandled),
+                };
+            }
+            // Another trigger changed the call first; what it did stands.
+            Err(DomainError::Conflict { .. }) => return Ok(Dialed::AlreadyHandled),
+            Err(other) => return Err(other.into()),
+        };
+        Ok(self.place(claimed, agent, now).await?)
+    }
+
+    fn busy_later(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let jitter = self.settings.busy_jitter.as_millis() as u64;
+        let wait = self.settings.busy_delay + Duration::from_millis(if jitter == 0 { 0 } else { rand::random_range(0..jitter) });
+        time::to_millis(now + chrono::Duration::from_std(wait).unwrap_or_default())
+    }
+
+    /// Ends a call that was never placed.
+    async fn end_unplaced(&self, stored: StoredCall, refusal: Refusal, now: DateTime<Utc>) -> Result<Dialed, DialError> {
+        let reason = refusal.ended_reason();
+        let next = match refusal.status() {
+            CallStatus::Cancelled => stored.call.cancel(reason.clone(), now).ok(),
+            _ => stored.call.fail(reason.clone(), now),
+        };
+        let Some(next) = next else { return Ok(Dialed::AlreadyHandled) };
+        match self.store.update_call(&stored, &next).await {
+            Ok(_) | Err(DomainError::Conflict { .. }) => Ok(Dialed::NotDialed(reason.code())),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Puts the attempt back in the queue at `to` (from DIALING this gives
+    /// its slot back), then moves its schedule there.
+    pub(crate) async fn move_attempt(&self, stored: StoredCall, to: DateTime<Utc>, why: &'static str, now: DateTime<Utc>) -> Result<Dialed, DialError> {
+        let to = time::to_millis(to);
+        let next = match stored.call.requeue(to, now) {
+            Ok(next) => next,
+            Err(_) => return Ok(Dialed::AlreadyHandled),
+        };
+        match self.store.update_call(&stored, &next).await {
+            Ok(moved) => {
+                self.scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&moved.call), at: to }).await?;
+                Ok(Dialed::Moved { to, why })
+            }
+            Err(DomainError::Conflict { .. }) => Ok(Dialed::AlreadyHandled),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// What `POST /call` gets for this call.
+    async fn create_call(&self, call: &CallLog, agent: &VoiceAgent) -> Result<CreateCall, DomainError> {
+        let phone_number = match (&agent.vapi_phone_number_id, &agent.twilio_number) {
+            (Some(_), _) => None,
+            (None, Some(twilio)) => {
+                // Only a secret of the call's own tenant is ever read and sent to Vapi.
+                self.namespace
+                    .check(&call.org_id, &twilio.auth_token_secret)
+                    .map_err(|err| DomainError::Unavailable(format!("agent {} names a secret outside its tenant's namespace: {err}", agent.id)))?;
+                Some(TransientNumber {
+                    twilio_phone_number: twilio.number.clone(),
+                    twilio_account_sid: twilio.account_sid.clone(),
+                    twilio_auth_token: self.secrets.secret(&twilio.auth_token_secret).await?,
+                })
+            }
+            (None, None) => return Err(DomainError::Unavailable(format!("agent {} has no number to call from", agent.id))),
+        };
+        let mut variables = serde_json::Map::new();
+        for (name, value) in &call.variable_values {
+            variables.insert(name.clone(), value.clone().into());
+        }
+        let mut set = |name: &str, value: Option<&String>| {
+            if let Some(value) = value {
+                variables.entry(name.to_string()).or_insert_with(|| value.clone().into());
+            }
+        };
+        set("purpose", call.call_purpose.as_ref());
+        set("customerName", call.customer_name.as_ref());
+        set("notes", call.call_notes.as_ref());
+        set("callType", Some(&call.call_type.to_string()));
+        set("practiceAgent", Some(&agent.name));
+        Ok(CreateCall {
+            assistant_id: agent.vapi_assistant_id.clone(),
+            phone_number_id: agent.vapi_phone_number_id.clone(),
+            phone_number,
+            customer: Customer { number: call.phone_number.clone(), name: call.customer_name.clone() },
+            name: format!("CallOps {} #{}", call.call_type.as_str().trim_start_matches("OUTBOUND_").to_lowercase(), call.attempt),
+            assistant_overrides: AssistantOverrides { metadata: metadata(call), variable_values: variables },
+        })
+    }
+
+    /// Sends the claimed attempt to Vapi and records the answer.
+    async fn place(&self, claimed: StoredCall, agent: &VoiceAgent, started: DateTime<Utc>) -> Result<Dialed, DomainError> {
+        let body = match self.create_call(&claimed.call, agent).await {
+            Ok(body) => body,
+            Err(err) => {
+                tracing::error!(call_id = %claimed.call.id, error = %err, "cannot build the Vapi request");
+                return self.fail(claimed, EndedReason::ConfigurationError).await;
+            }
+        };
+        let number = phone::mask(&claimed.call.phone_number);
+        let mut wait = self.settings.backoff;
+        for post in 1..=self.settings.max_posts {
+            let err = match self.vapi.create_call(&body).await {
+                Ok(created) => return self.record_placed(claimed, &created).await,
+                Err(err) => err,
+            };
+            match err {
+                VapiError::ConcurrencyBlocked => {
+                    let later = self.busy_later(Utc::now());
+                    return Ok(self.move_attempt(claimed, later, "Vapi concurrency limit", Utc::now()).await.unwrap_or(Dialed::Unconfirmed));
+                }
+                VapiError::Rejected { message } => {
+                    tracing::warn!(call_id = %claimed.call.id, number = %number, reason = %phone::mask_numbers_in(&message), "Vapi refused the call");
+                    return self.fail(claimed, EndedReason::ProviderRejected(message)).await;
+                }
+                VapiError::Unauthorized { status } => {
+                    tracing::error!(alarm = "VapiUnauthorized", call_id = %claimed.call.id, status, "Vapi refused the API key; no call can be placed");
+                    return self.fail(claimed, EndedReason::ProviderUnauthorized(status)).await;
+                }
+                err => {
+                    tracing::warn!(call_id = %claimed.call.id, post, error = %err, "Vapi gave no usable answer; asking whether it made the call");
+                    // Before any new POST: did Vapi create this attempt's call after all?
+                    let since = started - chrono::Duration::minutes(2);
+                    match self.vapi.find_attempt(&metadata(&claimed.call), body.phone_number_id.as_deref(), since).await {
+                        Ok(Some(found)) => return self.record_placed(claimed, &found).await,
+                        Ok(None) => {}
+                        Err(lookup) => {
+                            tracing::warn!(call_id = %claimed.call.id, error = %lookup, "cannot tell whether Vapi made the call; the reconciler will");
+                            return Ok(Dialed::Unconfirmed);
+                        }
+                    }
+                    if post == self.settings.max_posts {
+                        return self.fail(claimed, EndedReason::ProviderUnavailable(err.to_string())).await;
+                    }
+                    let pause = match &err {
+                        VapiError::RateLimited { retry_after: Some(after) } => *after,
+                        _ => wait,
+                    };
+                    tokio::time::sleep(pause.min(self.settings.max_wait)).await;
+                    wait *= 2;
+                }
+            }
+        }
+        // The last POST returns above; a setting of no POSTs at all places nothing.
+        self.fail(claimed, EndedReason::ProviderUnavailable("no attempt was made".into())).await
+    }
+
+    /// Records that Vapi took the call: its id, IN_PROGRESS, the start. A
+    /// webhook about the call may have landed first; what it wrote stands.
+    pub async fn record_placed(&self, stored: StoredCall, created: &VapiCall) -> Result<Dialed, DomainError> {
+        let started = created.created_at.unwrap_or_else(Utc::now);
+        change_call(&self.store, stored, &mut Decided(|call: &CallLog| Ok(call.placed(&created.id, started, Utc::now()).map(Into::into)))).await?;
+        Ok(Dialed::Placed { vapi_call_id: created.id.clone() })
+    }
+
+    /// The attempt failed for good (its slot is given back by the same write).
+    pub(crate) async fn fail(&self, stored: StoredCall, reason: EndedReason) -> Result<Dialed, DomainError> {
+        let text = reason.text();
+        change_call(&self.store, stored, &mut Decided(|call: &CallLog| Ok(call.fail(reason.clone(), Utc::now()).map(Into::into)))).await?;
+        Ok(Dialed::Failed(text))
+    }
+}
+
+/// The ids that travel with the call through Vapi.
+pub fn metadata(call: &CallLog) -> CallMetadata {
+    CallMetadata { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt }
+}

@@ -1,0 +1,143 @@
+//! Recording what the voice provider says of a call, from the webhook or
+//! the reconciler alike: find the call (or make the one CallOps did not
+//! place), apply the report ([`callops_domain::report::apply`]), carry out
+//! what follows its end, and write it all in one transaction, redone on
+//! the fresh call when another report won the race.
+
+use callops_aws::StoredCall;
+use callops_domain::{
+    CallLog, CallStatus, CallType, DomainError, NewCall,
+    agent::UNASSIGNED_AGENT,
+    call::{CallText, new_call_id},
+    followup::FollowThrough,
+    report::{self, CallReport, ReportSubject},
+    time,
+};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    Calls,
+    change::{Change, Decide, change_call},
+    follow_through::follow_through,
+    metrics,
+};
+
+impl Calls {
+    /// Records `report` about `subject` for the tenant `org_id` (whose
+    /// credential the report came with).
+    pub async fn record_report(&self, org_id: &str, subject: &ReportSubject, report: &CallReport, now: DateTime<Utc>) -> Result<(), DomainError> {
+        for _ in 0..crate::change::WRITE_ATTEMPTS {
+            let stored = match self.find_call(org_id, subject, report).await? {
+                Some(stored) if stored.call.was_never_placed() => {
+                    tracing::warn!(org_id, call_id = %stored.call.id, status = %stored.call.status, "a report about a call that was never placed changes nothing");
+                    return Ok(());
+                }
+                Some(stored) => return self.record_on(stored, report, now).await,
+                None if report.vapi_call_id.is_none() => {
+                    tracing::warn!(org_id, "a report names no call CallOps knows and no provider call id: nothing to record it under");
+                    return Ok(());
+                }
+                None => self.unplaced_call(org_id, subject, report, now).await?,
+            };
+            // A call CallOps did not place: `before` is the call as it would have been before this report.
+            let before = stored;
+            let next = report::apply(&before, report, now).unwrap_or_else(|| before.clone());
+            let follow = follow_through(&self.store, &self.scheduler, &before, &next, report.asks_not_to_call(), now).await?;
+            match self.store.create_call_with(&next, &follow.also).await {
+                // Another report created it first: record this one on it.
+                Err(DomainError::Conflict { .. }) => continue,
+                Err(other) => return Err(other),
+                Ok(written) => {
+                    self.recorded(&before, &written, &follow.decided, now);
+                    return Ok(());
+                }
+            }
+        }
+        Err(DomainError::Unavailable(format!("call for provider call {:?} kept changing", report.vapi_call_id)))
+    }
+
+    async fn record_on(&self, stored: StoredCall, report: &CallReport, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let mut apply = ApplyReport { calls: self, report, now, before: stored.call.clone(), follow: FollowThrough::default() };
+        if let Some(written) = change_call(&self.store, stored, &mut apply).await? {
+            self.recorded(&apply.before, &written, &apply.follow, now);
+        }
+        Ok(())
+    }
+
+    fn recorded(&self, before: &CallLog, written: &StoredCall, follow: &FollowThrough, now: DateTime<Utc>) {
+        // Only a write that set or changed the cost reports it, so a duplicate counts nothing.
+        if written.call.cost_cents != before.cost_cents {
+            metrics::emit_cost(&written.call, now);
+        }
+        if follow.retry.is_some() || follow.follow_up_at.is_some() {
+            tracing::info!(call_id = %written.call.id, retry = ?follow.retry, follow_up_at = ?follow.follow_up_at, "follow-on calls scheduled");
+        }
+    }
+
+    /// The call by the ids CallOps passed with it, else by the provider's call id.
+    async fn find_call(&self, org_id: &str, subject: &ReportSubject, report: &CallReport) -> Result<Option<StoredCall>, DomainError> {
+        if let Some(call_id) = &subject.call_id {
+            // Ids naming another tenant are ignored: the credential decides the tenant.
+            if subject.org_id.as_deref().is_none_or(|org| org == org_id)
+                && let Some(stored) = self.store.get_call(org_id, call_id).await?
+            {
+                return Ok(Some(stored));
+            }
+        }
+        match &report.vapi_call_id {
+            Some(vapi_call_id) => self.store.find_call_by_vapi_id(org_id, vapi_call_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A call CallOps did not place (an inbound call, or one placed outside
+    /// CallOps), under the agent that owns its number or assistant.
+    async fn unplaced_call(&self, org_id: &str, subject: &ReportSubject, report: &CallReport, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        let agents = self.store.list_agents(org_id).await?;
+        let agent = agents
+            .iter()
+            .find(|a| a.vapi_phone_number_id.is_some() && a.vapi_phone_number_id == subject.phone_number_id)
+            .or_else(|| agents.iter().find(|a| Some(&a.vapi_assistant_id) == subject.assistant_id.as_ref()))
+            .map_or(UNASSIGNED_AGENT.to_string(), |a| a.id.clone());
+        let call_type = if subject.outbound { CallType::OutboundOther } else { CallType::Inbound };
+        let created = report.at.unwrap_or(now);
+        let mut call = CallLog::new(
+            NewCall {
+                org_id: org_id.to_string(),
+                voice_agent_id: agent,
+                phone_number: subject.customer_number.clone().unwrap_or_else(|| "unknown".into()),
+                call_type,
+                status: CallStatus::InProgress,
+                attempt: 0,
+            },
+            new_call_id(),
+            time::to_millis(created),
+        );
+        call.vapi_call_id = report.vapi_call_id.clone();
+        if let Some(name) = &report.customer_name {
+            call.set_text(CallText::CustomerName, name);
+        }
+        call.call_started_at = report.started_at.or(Some(time::to_millis(created)));
+        Ok(call)
+    }
+}
+
+/// The report applied to the call as stored, and what its end brings.
+struct ApplyReport<'a> {
+    calls: &'a Calls,
+    report: &'a CallReport,
+    now: DateTime<Utc>,
+    /// The call the last decision started from, and what it decided follows.
+    before: CallLog,
+    follow: FollowThrough,
+}
+
+#[async_trait::async_trait]
+impl Decide for ApplyReport<'_> {
+    async fn decide(&mut self, call: &CallLog) -> Result<Option<Change>, DomainError> {
+        let Some(next) = report::apply(call, self.report, self.now) else { return Ok(None) };
+        let follow = follow_through(&self.calls.store, &self.calls.scheduler, call, &next, self.report.asks_not_to_call(), self.now).await?;
+        (self.before, self.follow) = (call.clone(), follow.decided);
+        Ok(Some(Change { call: next, also: follow.also }))
+    }
+}

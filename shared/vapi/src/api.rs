@@ -1,0 +1,139 @@
+//! The Vapi API as CallOps uses it, behind [`VapiApi`]: create an outbound
+//! call, find the calls created for an attempt (POST /call has no
+//! idempotency key, so after a timeout or a 5xx the dialer asks before it
+//! tries again), and read one call (for the reconciler). Every answer Vapi
+//! gives becomes one [`VapiError`] variant, so each branch of the callers
+//! can be tested against a fake of the trait.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The Vapi API. [`crate::client::VapiClient`] (feature `client`) is the
+/// HTTP one.
+#[async_trait::async_trait]
+pub trait VapiApi: Send + Sync {
+    /// `POST /call`. A call whose body says the account is full is `ConcurrencyBlocked`.
+    async fn create_call(&self, call: &CreateCall) -> Result<VapiCall, VapiError>;
+    /// The call created since `created_after` (on one Vapi number, when
+    /// given) that carries this attempt's metadata.
+    async fn find_attempt(&self, metadata: &CallMetadata, phone_number_id: Option<&str>, created_after: DateTime<Utc>) -> Result<Option<VapiCall>, VapiError>;
+    /// `GET /call/{id}`; `None` when Vapi does not know it.
+    async fn get_call(&self, id: &str) -> Result<Option<VapiCall>, VapiError>;
+}
+
+/// What the dialer sends to `POST /call`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCall {
+    pub assistant_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number_id: Option<String>,
+    /// A transient Twilio number, when the agent has no number imported into Vapi.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<TransientNumber>,
+    pub customer: Customer,
+    pub name: String,
+    pub assistant_overrides: AssistantOverrides,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransientNumber {
+    pub twilio_phone_number: String,
+    pub twilio_account_sid: String,
+    pub twilio_auth_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Customer {
+    pub number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssistantOverrides {
+    /// Comes back in every webhook under `call.assistantOverrides.metadata`.
+    pub metadata: CallMetadata,
+    pub variable_values: serde_json::Map<String, Value>,
+}
+
+/// Our ids, as they travel through Vapi and back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallMetadata {
+    pub org_id: String,
+    pub call_id: String,
+    pub attempt: u32,
+}
+
+/// The parts of Vapi's Call object the dialer reads; the rest is kept raw
+/// so the reconciler can hand the whole call to the webhook's code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VapiCall {
+    pub id: String,
+    pub status: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub concurrency_blocked: bool,
+    pub metadata: Option<CallMetadata>,
+    pub raw: Value,
+}
+
+impl VapiCall {
+    pub fn from_json(raw: Value) -> Option<VapiCall> {
+        let id = raw.get("id")?.as_str()?.to_string();
+        let text = |path: &[&str]| {
+            let mut value = &raw;
+            for key in path {
+                value = value.get(key)?;
+            }
+            Some(value)
+        };
+        Some(VapiCall {
+            id,
+            status: text(&["status"]).and_then(Value::as_str).map(str::to_string),
+            created_at: text(&["createdAt"]).and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc)),
+            concurrency_blocked: text(&["subscriptionLimits", "concurrencyBlocked"]).and_then(Value::as_bool).unwrap_or(false),
+            metadata: text(&["assistantOverrides", "metadata"]).and_then(|m| serde_json::from_value(m.clone()).ok()),
+            raw: raw.clone(),
+        })
+    }
+}
+
+/// Every way a Vapi request can fail, as the dialer must tell them apart.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VapiError {
+    /// 400: the request or the account's limits; `message` as Vapi gave it.
+    #[error("Vapi refused the call: {message}")]
+    Rejected { message: String },
+    /// The account has no free concurrent-call slot.
+    #[error("Vapi's concurrency limit is reached")]
+    ConcurrencyBlocked,
+    /// 401/403: the API key is wrong or lacks the right.
+    #[error("Vapi refused the API key (HTTP {status})")]
+    Unauthorized { status: u16 },
+    /// 429: try again after `retry_after`.
+    #[error("Vapi is rate limiting")]
+    RateLimited { retry_after: Option<Duration> },
+    /// 5xx.
+    #[error("Vapi failed (HTTP {status})")]
+    Server { status: u16 },
+    /// No answer in time: the request may or may not have been taken.
+    #[error("Vapi did not answer in time")]
+    Timeout,
+    /// The connection failed or the answer was not what Vapi sends.
+    #[error("Vapi could not be reached: {0}")]
+    Transport(String),
+}
+
+impl VapiError {
+    /// Whether Vapi may have created the call although we have no answer
+    /// saying so: then it must be looked for before any new POST.
+    pub fn maybe_created(&self) -> bool {
+        matches!(self, VapiError::Timeout | VapiError::Server { .. } | VapiError::Transport(_) | VapiError::RateLimited { .. })
+    }
+}
