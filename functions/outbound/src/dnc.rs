@@ -23,7 +23,7 @@ struct AddRequest {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Entries {
-    entries: Vec<callops_aws::outbound::DoNotCallEntry>,
+    entries: Vec<callops_aws::store::DoNotCallEntry>,
     next_cursor: Option<String>,
 }
 

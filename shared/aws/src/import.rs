@@ -17,8 +17,12 @@ use callops_domain::{CallLog, DomainError, analytics::Tally};
 use futures::{StreamExt, stream::FuturesUnordered};
 
 use crate::{
+    item::{Item, failed_condition, unavailable},
     rollup::{self, RollupKey},
-    store::{DynamoStore, Item, StoredCall, call_item, failed_condition, unavailable, vapi_pointer_item},
+    store::{
+        DynamoStore, StoredCall,
+        calls::{call_item, vapi_pointer_item},
+    },
 };
 
 /// TransactWriteItems takes at most 100 actions...

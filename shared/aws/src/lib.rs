@@ -3,8 +3,8 @@
 //! - [`table`]: the one definition of the DynamoDB table and its indexes.
 //! - [`keys`]: how each item's keys are built from the tenant and its ids.
 //! - [`import`]: many calls at once (a migration), rollups kept exact.
-//! - [`store`]: the DynamoDB store (aws-sdk-dynamodb + serde_dynamo);
-//!   [`outbound`]: its do-not-call list and campaigns.
+//! - [`store`]: the DynamoDB store (aws-sdk-dynamodb + serde_dynamo), split
+//!   by what it stores; [`rollup`]: what each call adds to the analytics rollups.
 //! - [`scheduler`]: one EventBridge Scheduler schedule per dial attempt.
 //! - [`secrets`]: secrets by reference (Secrets Manager, or the environment locally).
 //! - [`embedded`] (feature `embedded`): the in-process DynamoDB-compatible
@@ -12,9 +12,9 @@
 
 pub mod cursor;
 pub mod import;
+mod item;
 pub mod keys;
 pub mod lambda_env;
-pub mod outbound;
 pub mod retry;
 pub mod rollup;
 pub mod scheduler;

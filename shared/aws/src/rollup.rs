@@ -23,17 +23,17 @@
 //!   call's old and new contribution, in the same transaction. A retried or
 //!   duplicated write either fails its condition or adds nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use callops_domain::{
-    CallLog, DomainError,
-    analytics::{self, Range, Tally, TallyOverflow, day_key, hour_key},
+    CallLog,
+    analytics::{Range, Tally, TallyOverflow, day_key, hour_key},
 };
 use chrono::{Datelike, Duration};
 
 use crate::{
-    store::{DynamoStore, Item, KIND, Unreadable, string_attr, unavailable},
+    item::*,
     table::{PK, SK},
 };
 
@@ -41,7 +41,7 @@ use crate::{
 pub const SHARDS: u32 = 8;
 /// The scope that counts every agent of a tenant.
 pub const ALL_AGENTS: &str = "*";
-const ROLLUP_KIND: &str = "rollup";
+pub(crate) const ROLLUP_KIND: &str = "rollup";
 
 /// Where a rollup item lives.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,12 +65,12 @@ pub fn shard_of(call: &CallLog) -> u32 {
 }
 
 /// The partition of a scope's hour rollups in one month (`yyyy-mm`).
-fn hour_pk(org_id: &str, scope: &str, month: &str) -> String {
+pub(crate) fn hour_pk(org_id: &str, scope: &str, month: &str) -> String {
     format!("ORG#{org_id}#ROLLUP#{scope}#H#{month}")
 }
 
 /// The partition of a scope's day rollups in one year (`yyyy`).
-fn day_pk(org_id: &str, scope: &str, year: &str) -> String {
+pub(crate) fn day_pk(org_id: &str, scope: &str, year: &str) -> String {
     format!("ORG#{org_id}#ROLLUP#{scope}#D#{year}")
 }
 
@@ -154,7 +154,7 @@ pub(crate) fn tally_of_item(item: &Item) -> (Tally, Vec<String>) {
 }
 
 /// The months (`yyyy-mm`) that `[from, to)` touches.
-fn months_of(range: Range) -> Vec<String> {
+pub(crate) fn months_of(range: Range) -> Vec<String> {
     let last = range.1.checked_sub_signed(Duration::milliseconds(1)).unwrap_or(range.1);
     let (mut year, mut month) = (range.0.year(), range.0.month());
     let mut out = Vec::new();
@@ -165,193 +165,11 @@ fn months_of(range: Range) -> Vec<String> {
     out
 }
 
-impl DynamoStore {
-    /// The sum of the hour rollups of `scope` for the whole hours in `range`.
-    pub async fn hour_rollups(&self, org_id: &str, scope: &str, range: Range) -> Result<Tally, DomainError> {
-        let (first, last) = (hour_key(&range.0), hour_key(&range.1.checked_sub_signed(Duration::hours(1)).unwrap_or(range.1)));
-        let mut total = Tally::default();
-        for month in months_of(range) {
-            total.add(&self.sum_rollups(hour_pk(org_id, scope, &month), &first, &last).await?)?;
-        }
-        Ok(total)
-    }
-
-    /// The sum of the day rollups of `scope` for the whole days in `range`:
-    /// one query per day, so each reads one day's shards (a few hundred bytes
-    /// each, far inside one 4 KB read unit however large the counts grow).
-    pub async fn day_rollups(&self, org_id: &str, scope: &str, range: Range) -> Result<Tally, DomainError> {
-        let mut total = Tally::default();
-        for day in analytics::days_of(range) {
-            let key = day.format("%Y-%m-%d").to_string();
-            let year = day.format("%Y").to_string();
-            total.add(&self.sum_rollups(day_pk(org_id, scope, &year), &key, &key).await?)?;
-        }
-        Ok(total)
-    }
-
-    /// The sum of a partition's rollup items in a period. A counter an item
-    /// cannot hold (not a whole `i64`) is logged and left out.
-    async fn sum_rollups(&self, pk: String, first: &str, last: &str) -> Result<Tally, DomainError> {
-        let mut total = Tally::default();
-        for item in self.rollup_items(pk, first, last).await? {
-            let (tally, problems) = tally_of_item(&item);
-            if !problems.is_empty() {
-                tracing::error!(pk = %string_attr(&item, PK).unwrap_or_default(), sk = %string_attr(&item, SK).unwrap_or_default(), ?problems, "a rollup item holds impossible counters; run callops verify-rollups");
-            }
-            total.add(&tally)?;
-        }
-        Ok(total)
-    }
-
-    /// Rollup items of one partition whose period lies from `first` to `last` (inclusive).
-    async fn rollup_items(&self, pk: String, first: &str, last: &str) -> Result<Vec<Item>, DomainError> {
-        let mut pages = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S(pk))
-            .expression_attribute_values(":first", AttributeValue::S(first.to_string()))
-            // `~` sorts after the shard digits, so the last period's shards are all in.
-            .expression_attribute_values(":last", AttributeValue::S(format!("{last}#~")))
-            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-            .into_paginator()
-            .send();
-        let mut items = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(unavailable)?;
-            self.meter().record(page.consumed_capacity.as_ref());
-            items.extend(page.items.unwrap_or_default());
-        }
-        Ok(items)
-    }
-
-    /// Every rollup item in the table, with its counters, and the problems
-    /// of each item whose counters cannot be a sum of calls.
-    pub async fn all_rollups(&self) -> Result<(BTreeMap<RollupKey, Tally>, Vec<Impossible>), DomainError> {
-        let mut rollups = BTreeMap::new();
-        let mut impossible = Vec::new();
-        self.scan_kind(ROLLUP_KIND, |item| {
-            if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get(PK), item.get(SK)) {
-                let key = RollupKey { pk: pk.clone(), sk: sk.clone() };
-                let (tally, mut problems) = tally_of_item(&item);
-                problems.extend(tally.impossibilities());
-                if !problems.is_empty() {
-                    impossible.push(Impossible { key: key.clone(), problems });
-                }
-                rollups.insert(key, tally);
-            }
-            Ok(())
-        })
-        .await?;
-        Ok((rollups, impossible))
-    }
-
-    /// Sets a rollup item to exactly `tally` (removing it when zero).
-    pub async fn set_rollup(&self, key: &RollupKey, tally: &Tally) -> Result<(), DomainError> {
-        self.write_batch(vec![rollup_write(key, tally)]).await
-    }
-}
-
-/// The write that sets a rollup item to exactly `tally`: a put, or a delete when zero.
-fn rollup_write(key: &RollupKey, tally: &Tally) -> WriteRequest {
-    let keys = || HashMap::from([(PK.to_string(), AttributeValue::S(key.pk.clone())), (SK.to_string(), AttributeValue::S(key.sk.clone()))]);
-    if tally.is_zero() {
-        return WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(keys())).build().expect("the key is set")).build();
-    }
-    let mut item: HashMap<String, AttributeValue> = tally.counters().map(|(name, value)| (name.to_string(), AttributeValue::N(value.to_string()))).collect();
-    item.extend(keys());
-    item.insert(KIND.into(), AttributeValue::S(ROLLUP_KIND.into()));
-    WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("the item is set")).build()
-}
-
-/// One rollup item whose counters differ from what its calls add up to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Drift {
-    pub key: RollupKey,
-    pub expected: Tally,
-    pub actual: Tally,
-}
-
-/// A rollup item whose counters no calls can add up to (a negative count,
-/// more bookings than calls, a total beyond the bounds, a number that is
-/// not a whole `i64`), and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Impossible {
-    pub key: RollupKey,
-    pub problems: Vec<String>,
-}
-
-/// What a check of the rollups against the calls found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RollupReport {
-    pub calls: usize,
-    pub rollup_items: usize,
-    pub drift: Vec<Drift>,
-    /// Rollup items with totals no calls can make.
-    pub impossible: Vec<Impossible>,
-    /// Call items that do not parse: they count in no expected rollup.
-    pub unreadable: Vec<Unreadable>,
-    /// What the readable calls add up to, item by item.
-    pub expected: BTreeMap<RollupKey, Tally>,
-}
-
-impl RollupReport {
-    /// Whether nothing is wrong.
-    pub fn is_clean(&self) -> bool {
-        self.drift.is_empty() && self.impossible.is_empty() && self.unreadable.is_empty()
-    }
-
-    /// What a rebuild writes: every drifted item, and every impossible one
-    /// (a counter no `i64` holds may hide from the comparison), set to what
-    /// the readable calls add up to.
-    pub fn repairs(&self) -> BTreeMap<&RollupKey, Tally> {
-        let mut writes: BTreeMap<&RollupKey, Tally> = self.drift.iter().map(|d| (&d.key, d.expected.clone())).collect();
-        for impossible in &self.impossible {
-            writes.entry(&impossible.key).or_insert_with(|| self.expected.get(&impossible.key).cloned().unwrap_or_default());
-        }
-        writes
-    }
-}
-
-impl DynamoStore {
-    /// Recomputes every rollup from the raw calls and lists each item that
-    /// differs (missing, extra, or with other counters), each item whose
-    /// totals are impossible, and each call that cannot be read.
-    pub async fn verify_rollups(&self) -> Result<RollupReport, DomainError> {
-        let (calls, unreadable) = self.scan_calls().await?;
-        let expected = expected_rollups(&calls)?;
-        let (actual, impossible) = self.all_rollups().await?;
-        let mut drift = Vec::new();
-        for key in expected.keys().chain(actual.keys()).collect::<std::collections::BTreeSet<_>>() {
-            let want = expected.get(key).cloned().unwrap_or_default();
-            let have = actual.get(key).cloned().unwrap_or_default();
-            if want != have {
-                drift.push(Drift { key: key.clone(), expected: want, actual: have });
-            }
-        }
-        Ok(RollupReport { calls: calls.len(), rollup_items: actual.len(), drift, impossible, unreadable, expected })
-    }
-
-    /// Sets every drifted rollup item to what its calls add up to; returns
-    /// what it found before repairing. Run it while no calls are written.
-    pub async fn rebuild_rollups(&self) -> Result<RollupReport, DomainError> {
-        use futures::{StreamExt, TryStreamExt};
-        let report = self.verify_rollups().await?;
-        // 25 items to a request (BatchWriteItem's most), a few requests at a time.
-        let writes: Vec<WriteRequest> = report.repairs().into_iter().map(|(key, tally)| rollup_write(key, &tally)).collect();
-        futures::stream::iter(writes.chunks(25).map(|chunk| self.write_batch(chunk.to_vec()))).buffer_unordered(8).try_collect::<Vec<()>>().await?;
-        Ok(report)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn call(id: &str, imported: bool) -> CallLog {
+    pub(crate) fn call(id: &str, imported: bool) -> CallLog {
         let new = callops_domain::NewCall {
             org_id: "acme".into(),
             voice_agent_id: "front".into(),
@@ -366,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn live_calls_spread_over_the_shards_and_imported_history_keeps_to_one() {
+    pub(crate) fn live_calls_spread_over_the_shards_and_imported_history_keeps_to_one() {
         assert_eq!(shard_of(&call("call-1", false)), shard_of(&call("call-1", false)));
         let used: std::collections::BTreeSet<u32> = (0..200).map(|i| shard_of(&call(&format!("call-{i}"), false))).collect();
         assert_eq!(used.len(), SHARDS as usize);
@@ -375,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn windows_touch_the_right_partitions() {
+    pub(crate) fn windows_touch_the_right_partitions() {
         let at = |t: &str| callops_domain::time::parse(t).unwrap();
         let months = months_of((at("2023-12-20T00:00:00Z"), at("2024-03-01T00:00:00Z")));
         assert_eq!(months, vec!["2023-12", "2024-01", "2024-02"], "March starts at the exclusive end");

@@ -438,7 +438,7 @@ async fn a_call_with_every_text_at_its_bound_fits_far_inside_an_item_and_is_stor
     c.vapi_call_id = Some("v".repeat(limits::MAX_ID_BYTES));
     c.campaign_id = Some("c".repeat(limits::MAX_ID_BYTES));
     assert!(c.truncated_fields.is_empty(), "at the bound, nothing is cut");
-    let bytes = crate::import::item_bytes(&crate::store::call_item(&c, 1).unwrap());
+    let bytes = crate::import::item_bytes(&crate::store::calls::call_item(&c, 1).unwrap());
     assert!(bytes < 300 * 1024, "{bytes} bytes: far under DynamoDB's 400 KB");
     store.create_call(&c).await.unwrap();
     assert_eq!(store.get_call("acme", &c.id).await.unwrap().unwrap().call, c);

@@ -158,7 +158,7 @@ pub async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table_name: &s
     let started = std::time::Instant::now();
     let mut pause = std::time::Duration::from_millis(100);
     loop {
-        let described = client.describe_table().table_name(table_name).send().await.map_err(crate::store::unavailable)?;
+        let described = client.describe_table().table_name(table_name).send().await.map_err(crate::item::unavailable)?;
         let table = described.table();
         let active = table.is_some_and(|t| {
             t.table_status() == Some(&TableStatus::Active)

@@ -1,22 +1,17 @@
-//! What outbound calling stores besides calls: the tenant's do-not-call
-//! list and its campaigns, and what is read about a campaign's calls.
+//! The tenant's do-not-call list: one item per number, in the list's form.
 
 use std::collections::{HashMap, HashSet};
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
-use callops_domain::{
-    CallStatus, DomainError,
-    campaign::{Campaign, CampaignStatus},
-    time,
-};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue};
+use callops_domain::{DomainError, time};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::{DynamoStore, Page};
 use crate::{
-    CallQuery, DynamoStore, Page, PageRequest,
     cursor::Cursor,
+    item::*,
     keys,
-    store::{Item, KIND, from_item, put_conflict, readable, s, string_attr, to_item, unavailable},
     table::{PK, SK},
 };
 
@@ -29,16 +24,7 @@ pub struct DoNotCallEntry {
     pub added_at: String,
 }
 
-/// A campaign call as the `byCampaign` index carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CampaignCall {
-    pub call_id: String,
-    pub voice_agent_id: String,
-    pub status: CallStatus,
-    pub outcome: Option<String>,
-}
-
-const DO_NOT_CALL_CURSOR: &str = "doNotCall";
+pub(crate) const DO_NOT_CALL_CURSOR: &str = "doNotCall";
 
 /// The most a do-not-call entry's reason may hold.
 pub const MAX_REASON_BYTES: usize = 500;
@@ -55,7 +41,7 @@ pub(crate) fn check_entry(number: &str, reason: Option<&str>) -> Result<(), Doma
     Ok(())
 }
 
-fn do_not_call_entry(item: &Item) -> DoNotCallEntry {
+pub(crate) fn do_not_call_entry(item: &Item) -> DoNotCallEntry {
     DoNotCallEntry {
         phone_number: string_attr(item, SK).unwrap_or_default(),
         reason: string_attr(item, "reason"),
@@ -173,116 +159,8 @@ impl DynamoStore {
         Ok(listed)
     }
 
-    /// Stores a new campaign (with the fingerprint of the request that made
-    /// it, when it came with an `Idempotency-Key`); `Conflict` when the id is taken.
-    pub async fn create_campaign(&self, campaign: &Campaign, fingerprint: Option<&str>) -> Result<(), DomainError> {
-        campaign.check_storable()?;
-        let mut item = to_item(campaign)?;
-        item.insert(PK.into(), s(keys::campaigns_pk(&campaign.org_id)));
-        item.insert(SK.into(), s(keys::campaign_sk(&campaign.id)));
-        item.insert(KIND.into(), s("campaign"));
-        if let Some(fingerprint) = fingerprint {
-            item.insert("fingerprint".into(), s(fingerprint));
-        }
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(|e| put_conflict(e, DomainError::conflict("campaign_exists", format!("campaign {} already exists", campaign.id))))?;
-        Ok(())
+    /// Whether a number is on the tenant's do-not-call list.
+    pub async fn is_on_do_not_call(&self, org_id: &str, number: &str) -> Result<bool, DomainError> {
+        Ok(self.get_item(keys::do_not_call_pk(org_id), number).await?.is_some())
     }
-
-    /// A campaign, and the fingerprint of the request that created it.
-    pub async fn get_campaign(&self, org_id: &str, campaign_id: &str) -> Result<Option<(Campaign, Option<String>)>, DomainError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, s(keys::campaigns_pk(org_id)))
-            .key(SK, s(keys::campaign_sk(campaign_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        match output.item {
-            Some(item) => {
-                let fingerprint = string_attr(&item, "fingerprint");
-                Ok(Some((from_item(item)?, fingerprint)))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// A tenant's campaigns, oldest id first.
-    pub async fn list_campaigns(&self, org_id: &str) -> Result<Vec<Campaign>, DomainError> {
-        let mut pages = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(keys::campaigns_pk(org_id)))
-            .expression_attribute_values(":prefix", s(keys::CAMPAIGN_SK_PREFIX))
-            .into_paginator()
-            .send();
-        let mut campaigns = Vec::new();
-        while let Some(page) = pages.next().await {
-            campaigns.extend(page.map_err(unavailable)?.items.unwrap_or_default().into_iter().filter_map(|item| readable(item, "campaign")));
-        }
-        Ok(campaigns)
-    }
-
-    /// Marks a campaign cancelled (so nothing more of it is dialed).
-    pub async fn cancel_campaign(&self, org_id: &str, campaign_id: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
-        self.client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::campaigns_pk(org_id)))
-            .key(SK, s(keys::campaign_sk(campaign_id)))
-            .update_expression("SET #status = :cancelled, #updated = :at")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#updated", "updatedAt")
-            .expression_attribute_values(":cancelled", AttributeValue::S(status_name(CampaignStatus::Cancelled)))
-            .expression_attribute_values(":at", s(time::format(&at)))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    /// Every call of a campaign, from the `byCampaign` index alone.
-    pub async fn campaign_calls(&self, org_id: &str, campaign_id: &str, only_status: Option<CallStatus>) -> Result<Vec<CampaignCall>, DomainError> {
-        let query = CallQuery::ByCampaign(campaign_id.to_string());
-        let mut calls = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let request = PageRequest { cursor: cursor.as_deref(), only_status, ..PageRequest::new(&query, crate::store::MAX_PAGE) };
-            let page = self.query_index(org_id, &request).await?;
-            for item in &page.items {
-                let call_id = string_attr(item, PK).and_then(|pk| pk.rsplit_once("#CALL#").map(|(_, id)| id.to_string()));
-                let status = string_attr(item, "status").and_then(|st| st.parse().ok());
-                if let (Some(call_id), Some(status)) = (call_id, status) {
-                    calls.push(CampaignCall {
-                        call_id,
-                        voice_agent_id: string_attr(item, "voiceAgentId").unwrap_or_default(),
-                        status,
-                        outcome: string_attr(item, "outcome"),
-                    });
-                }
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(calls),
-            }
-        }
-    }
-}
-
-fn status_name(status: CampaignStatus) -> String {
-    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }

@@ -1,0 +1,231 @@
+//! Calls: one item each (with its revision), the pointer from a Vapi call
+//! id to it, written and read.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{
+    operation::transact_write_items::TransactWriteItemsError,
+    types::{AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest},
+};
+use callops_domain::{CallLog, DomainError};
+
+use super::{
+    DynamoStore, REVISION, StoredCall,
+    effects::{AlongWithCall, NO_FREE_SLOT},
+};
+use crate::{
+    item::*,
+    keys,
+    table::{PK, SK},
+};
+
+/// The item a call is stored as; refused (`unstorable_call`) when it could
+/// not be read back as it is.
+pub(crate) fn call_item(call: &CallLog, revision: u64) -> Result<Item, DomainError> {
+    call.check_storable()?;
+    let mut item = to_item(call)?;
+    item.insert(PK.into(), s(keys::call_pk(&call.org_id, &call.id)));
+    item.insert(SK.into(), s(keys::CALL_SK));
+    item.insert(KIND.into(), s("call"));
+    item.insert(REVISION.into(), n(revision));
+    for (index, pk, sk) in keys::index_entries(call) {
+        item.insert(index.pk.into(), s(pk));
+        item.insert(index.sk.into(), s(sk));
+    }
+    Ok(item)
+}
+
+/// The item that points from a Vapi call id to our call.
+pub(crate) fn vapi_pointer_item(call: &CallLog) -> Option<Item> {
+    let vapi_call_id = call.vapi_call_id.as_deref()?;
+    Some(HashMap::from([
+        (PK.to_string(), s(keys::vapi_call_pk(&call.org_id, vapi_call_id))),
+        (SK.to_string(), s(keys::VAPI_CALL_SK)),
+        (KIND.to_string(), s("vapiCall")),
+        ("callId".to_string(), s(&call.id)),
+    ]))
+}
+
+pub(crate) fn stored_call(item: Item) -> Result<StoredCall, DomainError> {
+    let revision = match item.get(REVISION) {
+        Some(AttributeValue::N(text)) => text.parse().unwrap_or(0),
+        _ => 0,
+    };
+    let pk = string_attr(&item, PK).unwrap_or_default();
+    let call = from_item(item).map_err(|err| DomainError::Unavailable(format!("call item {pk} is unreadable: {err}")))?;
+    Ok(StoredCall { call, revision })
+}
+
+impl DynamoStore {
+    pub(crate) fn vapi_pointer(&self, call: &CallLog) -> Option<Put> {
+        Some(self.put(vapi_pointer_item(call)?, "attribute_not_exists(PK)", None))
+    }
+
+    /// Stores a new call, and claims its Vapi call id when it has one, in one
+    /// transaction. `Conflict` when the id or the Vapi call id is taken.
+    pub async fn create_call(&self, call: &CallLog) -> Result<StoredCall, DomainError> {
+        self.create_call_with(call, &[]).await
+    }
+
+    /// `create_call`, with more writes in the same transaction.
+    pub async fn create_call_with(&self, call: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
+        let put_call = self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None);
+        let items = self.call_transaction(None, call, put_call, also)?;
+        self.transact(items).await.map_err(|e| transaction_conflict(e, DomainError::conflict("call_exists", format!("call {} already exists", call.id))))?;
+        Ok(StoredCall { call: call.clone(), revision: 1 })
+    }
+
+    /// Replaces a stored call with `next`, provided nobody wrote it since
+    /// `previous` was read. A Vapi call id set for the first time is claimed
+    /// in the same transaction.
+    pub async fn update_call(&self, previous: &StoredCall, next: &CallLog) -> Result<StoredCall, DomainError> {
+        self.update_call_with(previous, next, &[]).await
+    }
+
+    /// `update_call`, with more writes in the same transaction.
+    pub async fn update_call_with(&self, previous: &StoredCall, next: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
+        if previous.call.id != next.id || previous.call.org_id != next.org_id {
+            return Err(DomainError::Unavailable("update_call got two different calls".into()));
+        }
+        let revision = previous.revision + 1;
+        let put_call = self.put(call_item(next, revision)?, "#rev = :rev", Some(previous.revision));
+        let takes_slot = also.iter().any(|write| matches!(write, AlongWithCall::TakeSlot { .. }));
+        let items = self.call_transaction(Some(&previous.call), next, put_call, also)?;
+        self.transact(items).await.map_err(|e| {
+            // The call's own condition comes first in the transaction; with a slot to take, any other is the slot's.
+            if let (true, Some(TransactWriteItemsError::TransactionCanceledException(cancelled))) = (takes_slot, e.as_service_error()) {
+                let failed: Vec<bool> = cancelled.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
+                if failed.len() > 1 && !failed[0] && failed[1..].iter().any(|f| *f) {
+                    return DomainError::conflict(NO_FREE_SLOT, format!("agent {} has no free slot", next.voice_agent_id));
+                }
+            }
+            transaction_conflict(e, DomainError::conflict("call_changed", format!("call {} changed since it was read", next.id)))
+        })?;
+        Ok(StoredCall { call: next.clone(), revision })
+    }
+
+    pub async fn get_call(&self, org_id: &str, call_id: &str) -> Result<Option<StoredCall>, DomainError> {
+        self.get_item(keys::call_pk(org_id, call_id), keys::CALL_SK).await?.map(stored_call).transpose()
+    }
+
+    /// The call that Vapi knows as `vapi_call_id`, within the tenant.
+    pub async fn find_call_by_vapi_id(&self, org_id: &str, vapi_call_id: &str) -> Result<Option<StoredCall>, DomainError> {
+        let pointer = self.get_item(keys::vapi_call_pk(org_id, vapi_call_id), keys::VAPI_CALL_SK).await?;
+        match pointer.as_ref().and_then(|item| string_attr(item, "callId")) {
+            Some(call_id) => self.get_call(org_id, &call_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Full calls by their partition keys, as a map from key to call, 100
+    /// keys a request; `consistent` reads what the last write left. A call
+    /// that does not parse is logged and left out.
+    pub(crate) async fn batch_get_calls(&self, call_pks: &[String], consistent: bool) -> Result<HashMap<String, StoredCall>, DomainError> {
+        let mut calls = HashMap::with_capacity(call_pks.len());
+        for chunk in call_pks.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(|pk| HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(keys::CALL_SK))])).collect();
+            let request =
+                KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(consistent).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
+            for item in self.batch_get(request).await? {
+                let Some(pk) = string_attr(&item, PK) else { continue };
+                let key = ItemKey::of(&item);
+                match stored_call(item) {
+                    Ok(stored) => {
+                        calls.insert(pk, stored);
+                    }
+                    Err(err) => key.unreadable(&err).log("call"),
+                }
+            }
+        }
+        Ok(calls)
+    }
+
+    /// A tenant's calls by id (those that exist and parse), with their
+    /// revisions, read consistently from the table, 100 to a request.
+    pub async fn calls_by_id(&self, org_id: &str, ids: &[String]) -> Result<HashMap<String, StoredCall>, DomainError> {
+        let keys: Vec<String> = ids.iter().map(|id| keys::call_pk(org_id, id)).collect();
+        Ok(self.batch_get_calls(&keys, true).await?.into_values().map(|stored| (stored.call.id.clone(), stored)).collect())
+    }
+
+    /// Stores calls that have not started (a campaign's), each only if no
+    /// call with its id exists: up to 100 to a transaction, and one by one
+    /// for a transaction one of whose calls exists already (a replayed
+    /// request racing the first). Returns the ids of the calls stored. A
+    /// call that has not started counts in no rollup, so none changes.
+    pub async fn create_new_calls(&self, calls: &[CallLog]) -> Result<Vec<String>, DomainError> {
+        if let Some(started) = calls.iter().find(|call| call.call_started_at.is_some()) {
+            return Err(DomainError::Unavailable(format!("call {} has started; store it with create_call", started.id)));
+        }
+        let mut created = Vec::with_capacity(calls.len());
+        for chunk in calls.chunks(100) {
+            let mut items = Vec::with_capacity(chunk.len());
+            for call in chunk {
+                items.push(TransactWriteItem::builder().put(self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None)).build());
+            }
+            match self.transact(items).await {
+                Ok(()) => created.extend(chunk.iter().map(|call| call.id.clone())),
+                Err(err) if failed_condition(&err) => {
+                    for call in chunk {
+                        match self.create_call(call).await {
+                            Ok(_) => created.push(call.id.clone()),
+                            Err(DomainError::Conflict { .. }) => {}
+                            Err(other) => return Err(other),
+                        }
+                    }
+                }
+                Err(err) => return Err(unavailable(err)),
+            }
+        }
+        Ok(created)
+    }
+
+    /// Writes calls in batches, unconditionally and without touching the
+    /// rollups: for bulk loads, which rebuild the rollups afterwards.
+    pub async fn bulk_put_calls(&self, calls: &[CallLog]) -> Result<(), DomainError> {
+        let mut requests = Vec::with_capacity(calls.len() * 2);
+        for call in calls {
+            requests.push(call_item(call, 1)?);
+            requests.extend(vapi_pointer_item(call));
+        }
+        for chunk in requests.chunks(25) {
+            let mut pending = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
+                pending.push(WriteRequest::builder().put_request(put).build());
+            }
+            self.write_batch(pending).await?;
+        }
+        Ok(())
+    }
+
+    /// Every call in the table, all tenants (operator tasks); an item that
+    /// does not parse is logged and left out.
+    pub async fn all_calls(&self) -> Result<Vec<CallLog>, DomainError> {
+        Ok(self.scan_calls().await?.0)
+    }
+
+    /// Every call in the table, all tenants, and every call item that does not parse.
+    pub async fn scan_calls(&self) -> Result<(Vec<CallLog>, Vec<Unreadable>), DomainError> {
+        let (mut calls, mut unreadable) = (Vec::new(), Vec::new());
+        self.scan_kind("call", |item| {
+            let key = ItemKey::of(&item);
+            match from_item(item) {
+                Ok(call) => calls.push(call),
+                Err(err) => {
+                    let found = key.unreadable(&err);
+                    found.log("call");
+                    unreadable.push(found);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok((calls, unreadable))
+    }
+
+    /// The fingerprint of the request that created a call under an
+    /// `Idempotency-Key`, if one did.
+    pub async fn request_fingerprint(&self, org_id: &str, call_id: &str) -> Result<Option<String>, DomainError> {
+        Ok(self.get_item(keys::call_pk(org_id, call_id), keys::IDEMPOTENCY_SK).await?.as_ref().and_then(|item| string_attr(item, "fingerprint")))
+    }
+}

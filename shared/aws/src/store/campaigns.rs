@@ -1,0 +1,119 @@
+//! Campaigns, and what the `byCampaign` index says of their calls.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use callops_domain::{
+    CallStatus, DomainError,
+    campaign::{Campaign, CampaignStatus},
+    time,
+};
+use chrono::{DateTime, Utc};
+
+use super::{
+    DynamoStore,
+    query::{CallQuery, PageRequest},
+};
+use crate::{
+    item::*,
+    keys,
+    table::{PK, SK},
+};
+
+/// A campaign call as the `byCampaign` index carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignCall {
+    pub call_id: String,
+    pub voice_agent_id: String,
+    pub status: CallStatus,
+    pub outcome: Option<String>,
+}
+
+impl DynamoStore {
+    /// Stores a new campaign (with the fingerprint of the request that made
+    /// it, when it came with an `Idempotency-Key`); `Conflict` when the id is taken.
+    pub async fn create_campaign(&self, campaign: &Campaign, fingerprint: Option<&str>) -> Result<(), DomainError> {
+        campaign.check_storable()?;
+        let mut item = to_item(campaign)?;
+        item.insert(PK.into(), s(keys::campaigns_pk(&campaign.org_id)));
+        item.insert(SK.into(), s(keys::campaign_sk(&campaign.id)));
+        item.insert(KIND.into(), s("campaign"));
+        if let Some(fingerprint) = fingerprint {
+            item.insert("fingerprint".into(), s(fingerprint));
+        }
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(|e| put_conflict(e, DomainError::conflict("campaign_exists", format!("campaign {} already exists", campaign.id))))?;
+        Ok(())
+    }
+
+    /// A campaign, and the fingerprint of the request that created it.
+    pub async fn get_campaign(&self, org_id: &str, campaign_id: &str) -> Result<Option<(Campaign, Option<String>)>, DomainError> {
+        match self.get_item(keys::campaigns_pk(org_id), keys::campaign_sk(campaign_id)).await? {
+            Some(item) => {
+                let fingerprint = string_attr(&item, "fingerprint");
+                Ok(Some((from_item(item)?, fingerprint)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A tenant's campaigns, oldest id first.
+    pub async fn list_campaigns(&self, org_id: &str) -> Result<Vec<Campaign>, DomainError> {
+        let items = self.partition_items(keys::campaigns_pk(org_id), Some(keys::CAMPAIGN_SK_PREFIX), false).await?;
+        Ok(items.into_iter().filter_map(|item| readable(item, "campaign")).collect())
+    }
+
+    /// Marks a campaign cancelled (so nothing more of it is dialed).
+    pub async fn cancel_campaign(&self, org_id: &str, campaign_id: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(keys::campaigns_pk(org_id)))
+            .key(SK, s(keys::campaign_sk(campaign_id)))
+            .update_expression("SET #status = :cancelled, #updated = :at")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#updated", "updatedAt")
+            .expression_attribute_values(":cancelled", AttributeValue::S(status_name(CampaignStatus::Cancelled)))
+            .expression_attribute_values(":at", s(time::format(&at)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Every call of a campaign, from the `byCampaign` index alone.
+    pub async fn campaign_calls(&self, org_id: &str, campaign_id: &str, only_status: Option<CallStatus>) -> Result<Vec<CampaignCall>, DomainError> {
+        let query = CallQuery::ByCampaign(campaign_id.to_string());
+        let mut calls = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let request = PageRequest { cursor: cursor.as_deref(), only_status, ..PageRequest::new(&query, crate::store::MAX_PAGE) };
+            let page = self.query_index(org_id, &request).await?;
+            for item in &page.items {
+                let call_id = string_attr(item, PK).and_then(|pk| pk.rsplit_once("#CALL#").map(|(_, id)| id.to_string()));
+                let status = string_attr(item, "status").and_then(|st| st.parse().ok());
+                if let (Some(call_id), Some(status)) = (call_id, status) {
+                    calls.push(CampaignCall {
+                        call_id,
+                        voice_agent_id: string_attr(item, "voiceAgentId").unwrap_or_default(),
+                        status,
+                        outcome: string_attr(item, "outcome"),
+                    });
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(calls),
+            }
+        }
+    }
+}
+
+pub(crate) fn status_name(status: CampaignStatus) -> String {
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}

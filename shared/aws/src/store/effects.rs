@@ -1,0 +1,200 @@
+//! What a call write brings with it, in its own transaction: the writes a
+//! use case asks for ([`AlongWithCall`]) and those every call write makes
+//! ([`effects`], the one pure list of them).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use callops_domain::{
+    CallLog, DomainError,
+    analytics::{Tally, TallyOverflow},
+    time,
+};
+
+use super::{DynamoStore, calls::call_item};
+use crate::{
+    item::*,
+    keys,
+    rollup::{self, RollupKey},
+    table::{PK, SK},
+};
+
+/// A write that must happen exactly when a call write happens, in its transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlongWithCall {
+    /// Put a number on the call's tenant's do-not-call list.
+    DoNotCall { number: String, reason: String },
+    /// Remember, beside a new call, the fingerprint of the request that
+    /// created it under an `Idempotency-Key`.
+    IdempotencyKey { fingerprint: String },
+    /// Take one of the call's agent's concurrent-call slots, if fewer than
+    /// `max` are taken; otherwise the write fails with `no_free_slot`. (A
+    /// slot is given back by the write that ends the call or puts it back in
+    /// the queue, whoever makes it.)
+    TakeSlot { max: u32 },
+    /// Store a new call that must exist exactly when this write happens (a
+    /// retry, a follow-up call), unless it exists already.
+    NewCall(Box<CallLog>),
+}
+
+/// The code of the conflict when an agent has no free slot.
+pub const NO_FREE_SLOT: &str = "no_free_slot";
+
+/// One thing a call write does besides writing the call item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect<'a> {
+    /// Claim the call's Vapi call id (set for the first time) with a pointer item.
+    ClaimVapiCallId,
+    /// A write the caller asked for.
+    Along(&'a AlongWithCall),
+    /// Give back the agent's dialer slot the call held.
+    ReleaseSlot,
+    /// Move one analytics rollup by the call's change of contribution.
+    Rollup(RollupKey, Tally),
+}
+
+/// Everything that changes when a call goes from `previous` (`None`: it is
+/// new) to `next` with `also` asked for, in the order the transaction
+/// writes it. The one list of a call write's side effects.
+pub fn effects<'a>(previous: Option<&CallLog>, next: &CallLog, also: &'a [AlongWithCall]) -> Result<Vec<Effect<'a>>, TallyOverflow> {
+    let mut effects = Vec::new();
+    if next.vapi_call_id.is_some() && previous.is_none_or(|p| p.vapi_call_id != next.vapi_call_id) {
+        effects.push(Effect::ClaimVapiCallId);
+    }
+    effects.extend(also.iter().map(Effect::Along));
+    if previous.is_some_and(CallLog::holds_dialer_slot) && !next.holds_dialer_slot() {
+        effects.push(Effect::ReleaseSlot);
+    }
+    for (key, delta) in rollup::rollup_deltas(previous, next)? {
+        effects.push(Effect::Rollup(key, delta));
+    }
+    Ok(effects)
+}
+
+impl DynamoStore {
+    /// The one transaction that writes a call item (`put_call`, first, so
+    /// its condition is the first) and its [`effects`]. The store sends it
+    /// with [`Self::transact`].
+    pub(crate) fn call_transaction(
+        &self,
+        previous: Option<&CallLog>,
+        next: &CallLog,
+        put_call: Put,
+        also: &[AlongWithCall],
+    ) -> Result<Vec<TransactWriteItem>, DomainError> {
+        let mut items = vec![TransactWriteItem::builder().put(put_call).build()];
+        for effect in effects(previous, next, also)? {
+            items.extend(match effect {
+                Effect::ClaimVapiCallId => self.vapi_pointer(next).map(|p| TransactWriteItem::builder().put(p).build()),
+                Effect::Along(write) => Some(self.along_with(next, write)?),
+                Effect::ReleaseSlot => Some(TransactWriteItem::builder().update(self.slot_release(next)).build()),
+                Effect::Rollup(key, delta) => Some(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build()),
+            });
+        }
+        Ok(items)
+    }
+
+    /// The transaction element for a write that goes with a call's.
+    pub(crate) fn along_with(&self, call: &CallLog, write: &AlongWithCall) -> Result<TransactWriteItem, DomainError> {
+        let at = call.updated_at;
+        Ok(match write {
+            // The first time and reason a number was added stay.
+            AlongWithCall::DoNotCall { number, reason } => {
+                super::do_not_call::check_entry(number, Some(reason))?;
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .key(PK, s(keys::do_not_call_pk(&call.org_id)))
+                            .key(SK, s(number))
+                            .update_expression("SET #kind = :kind, #added = if_not_exists(#added, :at), #reason = if_not_exists(#reason, :reason)")
+                            .expression_attribute_names("#kind", KIND)
+                            .expression_attribute_names("#added", "addedAt")
+                            .expression_attribute_names("#reason", "reason")
+                            .expression_attribute_values(":kind", s("doNotCall"))
+                            .expression_attribute_values(":at", s(time::format(&at)))
+                            .expression_attribute_values(":reason", s(reason))
+                            .build()
+                            .expect("table, key and expression are set"),
+                    )
+                    .build()
+            }
+            AlongWithCall::TakeSlot { max } => TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .key(PK, s(keys::agents_pk(&call.org_id)))
+                        .key(SK, s(keys::slots_sk(&call.voice_agent_id)))
+                        .update_expression("SET #inUse = if_not_exists(#inUse, :zero) + :one, #kind = :kind")
+                        .condition_expression("attribute_not_exists(#inUse) OR #inUse < :max")
+                        .expression_attribute_names("#inUse", "inUse")
+                        .expression_attribute_names("#kind", KIND)
+                        .expression_attribute_values(":zero", n(0))
+                        .expression_attribute_values(":one", n(1))
+                        .expression_attribute_values(":max", n(*max))
+                        .expression_attribute_values(":kind", s("slots"))
+                        .build()
+                        .expect("table, key and expression are set"),
+                )
+                .build(),
+            AlongWithCall::NewCall(new) => TransactWriteItem::builder().put(self.put(call_item(new, 1)?, "attribute_not_exists(PK)", None)).build(),
+            AlongWithCall::IdempotencyKey { fingerprint } => {
+                let item = HashMap::from([
+                    (PK.to_string(), s(keys::call_pk(&call.org_id, &call.id))),
+                    (SK.to_string(), s(keys::IDEMPOTENCY_SK)),
+                    (KIND.to_string(), s("idempotencyKey")),
+                    ("fingerprint".to_string(), s(fingerprint)),
+                ]);
+                TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build()
+            }
+        })
+    }
+
+    /// Gives back the slot a call held.
+    pub(crate) fn slot_release(&self, call: &CallLog) -> Update {
+        Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(keys::agents_pk(&call.org_id)))
+            .key(SK, s(keys::slots_sk(&call.voice_agent_id)))
+            .update_expression("ADD #inUse :minus_one SET #kind = :kind")
+            .expression_attribute_names("#inUse", "inUse")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":kind", s("slots"))
+            .build()
+            .expect("table, key and expression are set")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callops_domain::{CallStatus, CallType, NewCall, time};
+
+    #[test]
+    fn a_write_lists_every_effect_it_has() {
+        let now = time::parse("2024-07-27T21:00:00Z").unwrap();
+        let new = NewCall {
+            org_id: "o".into(),
+            voice_agent_id: "a".into(),
+            phone_number: "+12125550142".into(),
+            call_type: CallType::OutboundLead,
+            status: CallStatus::Scheduled,
+            attempt: 1,
+        };
+        let waiting = CallLog::new(new, "c".into(), now);
+        assert_eq!(effects(None, &waiting, &[]).unwrap(), vec![], "a waiting call counts in no rollup and holds nothing");
+        let claimed = waiting.claim(now).unwrap();
+        let take = [AlongWithCall::TakeSlot { max: 2 }];
+        assert_eq!(effects(Some(&waiting), &claimed, &take).unwrap(), vec![Effect::Along(&take[0])]);
+        let placed = claimed.placed("v1", now, now).unwrap();
+        let on_placing = effects(Some(&claimed), &placed, &[]).unwrap();
+        assert_eq!(on_placing[0], Effect::ClaimVapiCallId, "the Vapi id is claimed the first time it is set");
+        assert!(!on_placing.contains(&Effect::ReleaseSlot));
+        let failed = placed.fail(callops_domain::lifecycle::EndedReason::ProviderCallNotFound, now).unwrap();
+        let on_ending = effects(Some(&placed), &failed, &[]).unwrap();
+        assert!(on_ending.contains(&Effect::ReleaseSlot), "the write that ends the call gives its slot back");
+        assert!(on_ending.iter().any(|e| matches!(e, Effect::Rollup(..))), "and moves the rollups");
+        assert!(!on_ending.contains(&Effect::ClaimVapiCallId));
+    }
+}

@@ -1,0 +1,38 @@
+//! Small operator records (a migration's checkpoint) in a tenant's partition.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use callops_domain::DomainError;
+
+use super::DynamoStore;
+use crate::{
+    item::*,
+    keys,
+    table::{PK, SK},
+};
+
+impl DynamoStore {
+    /// A small operator record (a migration's checkpoint, say) in the tenant's partition `name`.
+    pub async fn put_marker(&self, org_id: &str, name: &str, fields: &[(&str, String)]) -> Result<(), DomainError> {
+        let mut item = HashMap::from([(PK.to_string(), s(keys::marker_pk(org_id, name))), (SK.to_string(), s(name)), (KIND.to_string(), s("marker"))]);
+        for (field, value) in fields {
+            item.insert((*field).to_string(), s(value.as_str()));
+        }
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// The fields of a marker, if it exists.
+    pub async fn marker(&self, org_id: &str, name: &str) -> Result<Option<HashMap<String, String>>, DomainError> {
+        let item = self.get_item(keys::marker_pk(org_id, name), name).await?;
+        Ok(item.map(|item| {
+            item.into_iter()
+                .filter_map(|(k, v)| match v {
+                    AttributeValue::S(text) => Some((k, text)),
+                    _ => None,
+                })
+                .collect()
+        }))
+    }
+}

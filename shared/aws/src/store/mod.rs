@@ -1,0 +1,105 @@
+//! The DynamoDB store: calls and voice agents in the one table, through
+//! aws-sdk-dynamodb with serde_dynamo doing the item conversion, split by
+//! what it stores:
+//!
+//! - [`calls`]: calls and their Vapi pointers; [`query`]: reading them from
+//!   the indexes; [`effects`]: what a call write brings in its transaction.
+//! - [`agents`]: voice agents, their slots, the tenants.
+//! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`].
+//! - [`ext`]: the DynamoDB plumbing they all share.
+//!
+//! Every write that depends on what is stored is conditional, and a failed
+//! condition comes back as [`DomainError::Conflict`]. Calls carry a revision
+//! number (`rev`) that each write checks and bumps, so two writers that read
+//! the same call cannot both write it.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use aws_sdk_dynamodb::{Client, types::ConsumedCapacity};
+use callops_domain::CallLog;
+
+pub mod agents;
+pub mod calls;
+pub mod campaigns;
+pub mod do_not_call;
+pub mod effects;
+mod ext;
+pub mod markers;
+pub mod query;
+pub mod rollups;
+
+pub use crate::item::Unreadable;
+pub use campaigns::CampaignCall;
+pub use do_not_call::{DoNotCallEntry, MAX_REASON_BYTES};
+pub use effects::{AlongWithCall, Effect, NO_FREE_SLOT, effects};
+pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest, Window};
+pub use rollups::{Drift, Impossible, RollupReport};
+
+/// The most items one query returns.
+pub const MAX_PAGE: usize = 10_100;
+
+/// The attribute holding a call's revision (not part of the domain model).
+pub(crate) const REVISION: &str = "rev";
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    meter: Arc<ReadMeter>,
+}
+
+/// Read capacity consumed by the store's analytics reads, as DynamoDB
+/// reports it (`ReturnConsumedCapacity`), for benchmarks and logs.
+#[derive(Debug, Default)]
+pub struct ReadMeter {
+    /// Thousandths of a read unit.
+    milli_units: AtomicU64,
+}
+
+impl ReadMeter {
+    pub(crate) fn record(&self, consumed: Option<&ConsumedCapacity>) {
+        if let Some(units) = consumed.and_then(|c| c.capacity_units().or(c.read_capacity_units())) {
+            self.milli_units.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Read units consumed so far.
+    pub fn read_units(&self) -> f64 {
+        self.milli_units.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}
+
+/// A call as read from the store, with the revision a later write must match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCall {
+    pub call: CallLog,
+    pub revision: u64,
+}
+
+/// One page of a query; `next_cursor` is `None` on the last page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore { client, table: table.into(), meter: Arc::default() }
+    }
+
+    pub fn meter(&self) -> &ReadMeter {
+        &self.meter
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}

@@ -1,0 +1,269 @@
+//! Reading a tenant's calls from an index: which index, a window on its
+//! time, pages with cursors bound to their query, filters by agent and
+//! status, and counts.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, Select};
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, DomainError, analytics::CallFacts, time};
+use chrono::{DateTime, Utc};
+
+use super::{DynamoStore, MAX_PAGE, Page};
+use crate::{
+    cursor::Cursor,
+    item::*,
+    keys,
+    table::{self, Index, PK, SK},
+};
+
+/// Which index to read a tenant's calls from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallQuery {
+    /// All agents, by start time.
+    ByOrg,
+    /// One agent, by start time.
+    ByAgent(String),
+    ByType(CallType),
+    ByOutcome(CallOutcome),
+    /// By the time the call last changed.
+    ByStatus(CallStatus),
+    ByCampaign(String),
+    /// Calls waiting in SCHEDULED, by scheduled time.
+    Scheduled,
+}
+
+impl CallQuery {
+    pub(crate) fn index_and_partition(&self) -> (Index, String) {
+        match self {
+            CallQuery::ByOrg => (table::BY_ORG, String::new()),
+            CallQuery::ByAgent(agent) => (table::BY_AGENT, agent.clone()),
+            CallQuery::ByType(t) => (table::BY_TYPE, t.as_str().to_string()),
+            CallQuery::ByOutcome(o) => (table::BY_OUTCOME, o.as_str().to_string()),
+            CallQuery::ByStatus(s) => (table::BY_STATUS, s.as_str().to_string()),
+            CallQuery::ByCampaign(c) => (table::BY_CAMPAIGN, c.clone()),
+            CallQuery::Scheduled => (table::BY_SCHEDULED_AT, String::new()),
+        }
+    }
+}
+
+/// One page to read: from which index, in which window and order, how many,
+/// from where, and (for callers narrowed to some agents) whose calls.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest<'a> {
+    pub query: &'a CallQuery,
+    pub window: Window,
+    pub newest_first: bool,
+    pub limit: usize,
+    pub cursor: Option<&'a str>,
+    pub only_agents: Option<&'a [String]>,
+    /// Only calls in this status (for indexes that carry the status).
+    pub only_status: Option<CallStatus>,
+    /// The request's own description of what it lists (its query
+    /// parameters but the paging ones): a cursor continues only the query
+    /// that made it, in the window of its first page.
+    pub binding: &'a str,
+}
+
+impl<'a> PageRequest<'a> {
+    /// Oldest first, everything, no cursor: the usual start.
+    pub fn new(query: &'a CallQuery, limit: usize) -> Self {
+        PageRequest { query, window: Window::default(), newest_first: false, limit, cursor: None, only_agents: None, only_status: None, binding: "" }
+    }
+}
+
+/// The most agents one caller may be narrowed to (the `agent_ids` claim):
+/// DynamoDB's `IN` takes 100 values, so the filter is split into that many
+/// `IN`s, and 500 keeps the filter inside DynamoDB's 4 KB for expressions.
+pub const MAX_FILTER_AGENTS: usize = 500;
+
+/// A time window on an index's sort key: `from` inclusive, `to` exclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+pub(crate) type Names = HashMap<String, String>;
+
+/// The key condition for one index partition within `window`. Sort keys are
+/// `<time>#<id>`, and a bare time sorts before every key at that time, so
+/// `BETWEEN from AND to` is exactly `from <= time < to`.
+pub(crate) fn key_condition(index: Index, partition_key: String, window: Window) -> (String, Names, Item) {
+    let mut names = HashMap::from([("#pk".to_string(), index.pk.to_string())]);
+    let mut values = HashMap::from([(":pk".to_string(), s(partition_key))]);
+    let range = match (window.from, window.to) {
+        (Some(from), Some(to)) => {
+            values.insert(":from".into(), s(time::format(&from)));
+            values.insert(":to".into(), s(time::format(&to)));
+            " AND #sk BETWEEN :from AND :to"
+        }
+        (Some(from), None) => {
+            values.insert(":from".into(), s(time::format(&from)));
+            " AND #sk >= :from"
+        }
+        (None, Some(to)) => {
+            values.insert(":to".into(), s(time::format(&to)));
+            " AND #sk < :to"
+        }
+        (None, None) => "",
+    };
+    if !range.is_empty() {
+        names.insert("#sk".into(), index.sk.to_string());
+    }
+    (format!("#pk = :pk{range}"), names, values)
+}
+
+impl DynamoStore {
+    /// A page of a tenant's calls from one index, within `window` on the
+    /// index's time, newest first or oldest first.
+    pub async fn query_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallLog>, DomainError> {
+        let page = self.query_index(org_id, request).await?;
+        let keys: Vec<String> = page.items.iter().filter_map(|item| string_attr(item, PK)).collect();
+        let mut calls = self.batch_get_calls(&keys, false).await?;
+        // Keep the index's order; a call deleted since the index was read is skipped.
+        let items = keys.iter().filter_map(|pk| calls.remove(pk)).map(|stored| stored.call).collect();
+        Ok(Page { items, next_cursor: page.next_cursor })
+    }
+
+    /// A page of what the analytics count of a tenant's calls, read from the
+    /// index alone (`byAgent` or `byOrg`), without transcripts.
+    pub async fn query_call_facts(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallFacts>, DomainError> {
+        let (index, _) = request.query.index_and_partition();
+        if index.projection != table::Projected::AnalyticsFields {
+            return Err(DomainError::Unavailable(format!("{} does not carry the analytics fields", index.name)));
+        }
+        let page = self.query_index(org_id, request).await?;
+        let items = page.items.into_iter().filter_map(|item| readable(item, "call (analytics index)")).collect();
+        Ok(Page { items, next_cursor: page.next_cursor })
+    }
+
+    /// A page of raw index items, and the cursor after the last one.
+    pub(crate) async fn query_index(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<Item>, DomainError> {
+        let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status, binding } = *request;
+        let (index, partition) = query.index_and_partition();
+        let mut agents: Vec<&str> = only_agents.unwrap_or_default().iter().map(String::as_str).collect();
+        agents.sort_unstable();
+        if agents.len() > MAX_FILTER_AGENTS {
+            return Err(DomainError::invalid("too_many_agents", format!("a caller may be narrowed to at most {MAX_FILTER_AGENTS} agents")));
+        }
+        let status = only_status.map_or("", CallStatus::as_str);
+        let order = if newest_first { "newest" } else { "oldest" };
+        let narrowed = if only_agents.is_some() { "agents" } else { "all" };
+        let digest = crate::cursor::query_digest(&[index.name, &partition, order, status, narrowed, &agents.join(","), binding]);
+        // A cursor continues its own query, in the window of its first page.
+        let (window, start_key) = match cursor {
+            None => (window, None),
+            Some(text) => {
+                let cursor = Cursor::decode(text)?;
+                if cursor.index != index.name || cursor.partition != partition || cursor.query != digest {
+                    return Err(crate::cursor::invalid());
+                }
+                let (_, call_id) = keys::split_index_sk(&cursor.sort_key).ok_or_else(crate::cursor::invalid)?;
+                let start = HashMap::from([
+                    (PK.to_string(), s(keys::call_pk(org_id, call_id))),
+                    (SK.to_string(), s(keys::CALL_SK)),
+                    (index.pk.to_string(), s(keys::index_pk(index, org_id, &partition))),
+                    (index.sk.to_string(), s(&cursor.sort_key)),
+                ]);
+                (Window { from: cursor.from, to: cursor.to }, Some(start))
+            }
+        };
+
+        let (condition, mut names, mut values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
+        let agent_filter = only_agents.map(|_| {
+            names.insert("#agent".into(), "voiceAgentId".into());
+            if agents.is_empty() {
+                values.insert(":a0".into(), s(""));
+                return "#agent = :a0".to_string();
+            }
+            // DynamoDB's IN takes at most 100 values: one IN per hundred.
+            let groups: Vec<String> = agents
+                .chunks(100)
+                .enumerate()
+                .map(|(group, chunk)| {
+                    let placeholders: Vec<String> = chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, agent)| {
+                            let name = format!(":a{}", group * 100 + i);
+                            values.insert(name.clone(), s(*agent));
+                            name
+                        })
+                        .collect();
+                    format!("#agent IN ({})", placeholders.join(", "))
+                })
+                .collect();
+            format!("({})", groups.join(" OR "))
+        });
+        let status_filter = only_status.map(|status| {
+            names.insert("#status".into(), "status".into());
+            values.insert(":status".into(), s(status.as_str()));
+            "#status = :status".to_string()
+        });
+        let filter = match (agent_filter, status_filter) {
+            (Some(a), Some(b)) => Some(format!("{a} AND {b}")),
+            (a, b) => a.or(b),
+        };
+
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut items = Vec::with_capacity(limit);
+        let mut start_key = start_key;
+        let mut more = false;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index.name)
+                .key_condition_expression(&condition)
+                .set_filter_expression(filter.clone())
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(!newest_first)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            self.meter.record(output.consumed_capacity.as_ref());
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if items.len() < limit => start_key = Some(key),
+                Some(_) => {
+                    more = true;
+                    break;
+                }
+                None => break,
+            }
+        }
+
+        let next_cursor = match (more, items.last().and_then(|last| string_attr(last, index.sk))) {
+            (true, Some(sort_key)) => Some(Cursor { index: index.name.into(), partition, sort_key, query: digest, from: window.from, to: window.to }.encode()),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// How many of a tenant's calls one index holds in `window` (reads keys only).
+    pub async fn count_calls(&self, org_id: &str, query: &CallQuery, window: Window) -> Result<u64, DomainError> {
+        let (index, partition) = query.index_and_partition();
+        let (condition, names, values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression(&condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .select(Select::Count)
+            .into_paginator()
+            .send();
+        let mut total = 0u64;
+        while let Some(page) = pages.next().await {
+            total += page.map_err(unavailable)?.count.max(0) as u64;
+        }
+        Ok(total)
+    }
+}
