@@ -7,7 +7,7 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::{Outbound, scheduling::text};
+use crate::Outbound;
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
@@ -32,7 +32,7 @@ impl Outbound {
     pub(crate) async fn add_do_not_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let request: AddRequest = json_body(req)?;
         let number = phone::normalize(&request.phone_number)?;
-        let reason = text(request.reason, 500, "invalid_reason", "reason")?;
+        let reason = callops_domain::limits::optional_text(request.reason, 500, "invalid_reason", "reason")?;
         let (entry, added) = self.store.add_do_not_call(&caller.org_id, &number, reason.as_deref(), Utc::now()).await?;
         Ok(json(if added { StatusCode::CREATED } else { StatusCode::OK }, &entry))
     }

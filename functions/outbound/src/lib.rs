@@ -9,7 +9,6 @@ pub mod scheduling;
 use std::sync::Arc;
 
 use callops_aws::DynamoStore;
-pub(crate) use callops_domain::call::derived_id;
 use callops_domain::{
     DomainError, VoiceAgent,
     agent::{AgentInput, valid_agent_id},
@@ -17,6 +16,7 @@ use callops_domain::{
     secret::SecretNamespace,
 };
 use callops_http::{ApiError, Caller, caller, json, json_body, path_param, respond, route_key};
+use callops_service::Calls;
 use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
 
@@ -42,17 +42,10 @@ pub const ROUTES: &[&str] = &[
 #[derive(Clone)]
 pub struct Outbound {
     store: DynamoStore,
-    scheduler: Arc<dyn DialScheduler>,
+    /// The use cases: scheduling, campaigns, cancelling.
+    calls: Calls,
     /// Where a tenant's Twilio secrets may live.
     secrets: SecretNamespace,
-}
-
-/// A short fingerprint of a request, to tell a retry from another request
-/// that reuses its Idempotency-Key.
-pub(crate) fn fingerprint<T: serde::Serialize>(request: &T) -> String {
-    // A parsed request (strings, numbers, string maps) always serialises.
-    let body = serde_json::to_vec(request).unwrap_or_default();
-    derived_id(&[&String::from_utf8_lossy(&body)]).replace('-', "")
 }
 
 #[derive(serde::Serialize)]
@@ -62,7 +55,7 @@ struct Agents {
 
 impl Outbound {
     pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>, secrets: SecretNamespace) -> Self {
-        Outbound { store, scheduler, secrets }
+        Outbound { calls: Calls::new(store.clone(), scheduler), store, secrets }
     }
 
     /// Handles one API Gateway request; every error is already a response.

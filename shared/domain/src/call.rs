@@ -353,15 +353,7 @@ pub fn new_call_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// The namespace of the ids CallOps derives from what it already knows.
-const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5b0e_4c8a_9d1f_4e7a_b3c2_6f1d_0a9e_7c41);
-
-/// An id derived from its parts (UUIDv5): the same parts give the same id,
-/// so a retried request (or a redelivered message) finds what the first one
-/// made instead of making it twice.
-pub fn derived_id(parts: &[&str]) -> String {
-    uuid::Uuid::new_v5(&ID_NAMESPACE, parts.join("\n").as_bytes()).to_string()
-}
+pub use crate::idempotency::derived_id;
 
 #[cfg(test)]
 mod tests {

@@ -77,7 +77,7 @@ pub fn follow_through(before: &CallLog, after: &CallLog, agent: Option<&VoiceAge
 /// purpose and variables, waiting for `at`. Its id derives from the call it
 /// retries, so deciding it twice makes it once.
 pub fn retry_call(ended: &CallLog, attempt: u32, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
-    let id = crate::call::derived_id(&["retry", &ended.org_id, &ended.id, &attempt.to_string()]);
+    let id = crate::idempotency::retry_call_id(&ended.org_id, &ended.id, attempt);
     let mut retry = waiting_call(ended, ended.call_type, attempt, id, at, now);
     retry.campaign_id = ended.campaign_id.clone();
     retry.call_notes = ended.call_notes.clone();
@@ -88,7 +88,7 @@ pub fn retry_call(ended: &CallLog, attempt: u32, at: DateTime<Utc>, now: DateTim
 
 /// The OUTBOUND_FOLLOWUP call a patient agreed to, waiting for `at`.
 pub fn follow_up_call(ended: &CallLog, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
-    let id = crate::call::derived_id(&["follow-up", &ended.org_id, &ended.id]);
+    let id = crate::idempotency::follow_up_call_id(&ended.org_id, &ended.id);
     let mut call = waiting_call(ended, crate::CallType::OutboundFollowup, 1, id, at, now);
     call.call_purpose = Some(match &ended.summary {
         Some(summary) => format!("Follow-up agreed on an earlier call: {}", summary.chars().take(300).collect::<String>()),

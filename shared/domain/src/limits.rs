@@ -62,6 +62,15 @@ pub fn is_https_url(url: &str) -> bool {
     url.len() <= MAX_URL_BYTES && url::Url::parse(url).is_ok_and(|parsed| parsed.scheme() == "https" && parsed.host_str().is_some_and(|h| !h.is_empty()))
 }
 
+/// Optional text from a request, trimmed (empty is absent), refused with
+/// `code` beyond `max` bytes.
+pub fn optional_text(value: Option<String>, max: usize, code: &'static str, what: &str) -> Result<Option<String>, crate::DomainError> {
+    match value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
+        Some(v) if v.len() > max => Err(crate::DomainError::invalid(code, format!("{what} must be at most {max} bytes"))),
+        other => Ok(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,11 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{DomainError, VoiceAgent, time};
+use crate::{
+    DomainError, VoiceAgent,
+    policy::{Placement, PlacementFacts, Refusal, may_place},
+    time,
+};
 
 /// What fires the dialer: which call, and which attempt of it. EventBridge
 /// Scheduler sends exactly this as the dialer's input.
@@ -61,10 +65,11 @@ pub fn latest_dial(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// The time an attempt will be placed at, for a requested `at`: never in the
-/// past, inside the agent's calling hours, at most [`MAX_LEAD`] ahead.
-/// Outside the hours the request is refused with the next allowed time,
-/// unless `move_into_hours` asks to take it.
-pub fn placement_time(at: DateTime<Utc>, agent: &VoiceAgent, move_into_hours: bool, now: DateTime<Utc>) -> Result<DateTime<Utc>, DomainError> {
+/// past, at most [`MAX_LEAD`] ahead, and where the placement policy
+/// ([`crate::policy::may_place`]) allows it. Outside calling hours the
+/// request is refused with the next allowed time, unless `move_into_hours`
+/// asks to take it; a refusal by the policy is the refusal's own error.
+pub fn placement_time(at: DateTime<Utc>, facts: &PlacementFacts, move_into_hours: bool, now: DateTime<Utc>) -> Result<DateTime<Utc>, DomainError> {
     if !time::is_supported(&at) {
         return Err(DomainError::invalid("invalid_scheduled_at", format!("scheduledAt must be {}", time::SUPPORTED_TEXT)));
     }
@@ -76,11 +81,18 @@ pub fn placement_time(at: DateTime<Utc>, agent: &VoiceAgent, move_into_hours: bo
         return Err(too_far());
     }
     let at = time::to_millis(at.max(now));
-    let allowed = crate::policy::next_opening(agent, at).filter(|t| *t <= latest_dial(now)).ok_or_else(too_far)?;
-    if allowed == at || move_into_hours {
-        return Ok(allowed);
+    match may_place(facts, at) {
+        Placement::Allowed => Ok(at),
+        Placement::Later { at: opening, .. } if opening > latest_dial(now) => Err(too_far()),
+        Placement::Later { at: opening, .. } if move_into_hours => Ok(opening),
+        Placement::Later { at: opening, .. } => {
+            Err(DomainError::OutsideCallingHours { agent_id: facts.agent.map(|a| a.id.clone()).unwrap_or_default(), next_allowed_at: opening })
+        }
+        Placement::Refused(Refusal::NoCallingHoursAhead) => Err(too_far()),
+        Placement::Refused(Refusal::OnDoNotCallList) => Err(crate::campaign_plan::on_do_not_call()),
+        Placement::Refused(Refusal::CampaignCancelled) => Err(DomainError::conflict("campaign_cancelled", "the campaign is cancelled")),
+        Placement::Refused(Refusal::NoAgent) => Err(DomainError::invalid("unknown_agent", "the call's voice agent does not exist")),
     }
-    Err(DomainError::OutsideCallingHours { agent_id: agent.id.clone(), next_allowed_at: allowed })
 }
 
 /// The times for `count` calls from `start` on, `per_minute` of them a
@@ -116,6 +128,10 @@ mod tests {
         time::parse(text).unwrap()
     }
 
+    fn facts(agent: &VoiceAgent) -> PlacementFacts<'_> {
+        PlacementFacts { agent: Some(agent), campaign_cancelled: false, on_do_not_call: false, slot: crate::policy::Slot::Free }
+    }
+
     fn agent(hours: CallingHours) -> VoiceAgent {
         VoiceAgent {
             id: "front-desk".into(),
@@ -149,26 +165,36 @@ mod tests {
         let now = at("2024-01-15T12:00:00Z");
         // 02:30 UTC is 21:30 in New York: closed; it opens at 08:00 = 13:00 UTC.
         let late = at("2024-01-16T02:30:00Z");
-        match placement_time(late, &agent, false, now) {
+        match placement_time(late, &facts(&agent), false, now) {
             Err(DomainError::OutsideCallingHours { next_allowed_at, .. }) => assert_eq!(next_allowed_at, at("2024-01-16T13:00:00Z")),
             other => panic!("expected a refusal, got {other:?}"),
         }
-        assert_eq!(placement_time(late, &agent, true, now).unwrap(), at("2024-01-16T13:00:00Z"));
+        assert_eq!(placement_time(late, &facts(&agent), true, now).unwrap(), at("2024-01-16T13:00:00Z"));
         let inside = at("2024-01-15T15:00:00.123Z");
-        assert_eq!(placement_time(inside, &agent, false, now).unwrap(), inside);
+        assert_eq!(placement_time(inside, &facts(&agent), false, now).unwrap(), inside);
+    }
+
+    #[test]
+    fn the_policy_refuses_a_listed_number_and_a_cancelled_campaign_whatever_the_time() {
+        let agent = agent(CallingHours::default());
+        let now = at("2024-01-15T12:00:00Z");
+        let listed = PlacementFacts { on_do_not_call: true, ..facts(&agent) };
+        assert!(matches!(placement_time(now, &listed, true, now), Err(DomainError::Conflict { code: "on_do_not_call_list", .. })));
+        let cancelled = PlacementFacts { campaign_cancelled: true, ..facts(&agent) };
+        assert!(matches!(placement_time(now, &cancelled, true, now), Err(DomainError::Conflict { code: "campaign_cancelled", .. })));
     }
 
     #[test]
     fn past_times_are_refused_beyond_a_little_clock_skew() {
         let agent = agent(CallingHours::WHOLE_DAY);
         let now = at("2024-01-15T12:00:00Z");
-        assert_eq!(placement_time(at("2024-01-15T11:59:50Z"), &agent, false, now).unwrap(), now, "skew: placed now");
-        let err = placement_time(at("2024-01-15T11:58:00Z"), &agent, false, now).unwrap_err();
+        assert_eq!(placement_time(at("2024-01-15T11:59:50Z"), &facts(&agent), false, now).unwrap(), now, "skew: placed now");
+        let err = placement_time(at("2024-01-15T11:58:00Z"), &facts(&agent), false, now).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { code: "scheduled_in_past", .. }));
-        let err = placement_time(at("2026-01-15T11:58:00Z"), &agent, false, now).unwrap_err();
+        let err = placement_time(at("2026-01-15T11:58:00Z"), &facts(&agent), false, now).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { code: "scheduled_too_far", .. }));
         for outside in ["9999-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "1999-12-31T00:00:00Z"] {
-            let err = placement_time(at(outside), &agent, true, now).unwrap_err();
+            let err = placement_time(at(outside), &facts(&agent), true, now).unwrap_err();
             assert!(matches!(err, DomainError::Invalid { code: "invalid_scheduled_at", .. }), "{outside}: {err:?}");
         }
     }
@@ -178,7 +204,7 @@ mod tests {
         // A year ahead to the minute is 22:00 in New York: the next opening is the morning after.
         let agent = agent(CallingHours::default());
         let now = at("2024-01-15T03:00:00Z");
-        let err = placement_time(latest_dial(now), &agent, true, now).unwrap_err();
+        let err = placement_time(latest_dial(now), &facts(&agent), true, now).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { code: "scheduled_too_far", .. }), "{err:?}");
     }
 

@@ -45,20 +45,7 @@ impl From<lambda_http::Error> for ApiError {
     }
 }
 
-/// The caller, as the authorizer vouched for them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub org_id: String,
-    /// `None`: every agent of the tenant. `Some`: only these.
-    pub agent_ids: Option<Vec<String>>,
-}
-
-impl Caller {
-    /// Whether the caller may see calls of `agent_id`.
-    pub fn may_see_agent(&self, agent_id: &str) -> bool {
-        self.agent_ids.as_ref().is_none_or(|ids| ids.iter().any(|id| id == agent_id))
-    }
-}
+pub use callops_domain::caller::Caller;
 
 pub use callops_domain::agent::valid_org_id;
 

@@ -2,6 +2,8 @@
 //! handlers (which parse input into domain types and shape the answer) and
 //! the adapters (the DynamoDB store, EventBridge Scheduler, Vapi).
 //!
+//! - [`schedule`]: scheduling a call, moving or changing one that waits;
+//!   [`campaigns`]: creating a campaign; [`cancel`]: cancelling either.
 //! - [`record_report`]: what the voice provider says of a call, recorded.
 //! - [`follow_through`]: the retry, follow-up call and do-not-call entry an ended call brings.
 //! - [`place`]: placing one attempt ([`Dialer`]), if the placement policy allows it.
@@ -14,12 +16,15 @@
 //! ([`callops_domain::report`]), whether a call may be placed
 //! ([`callops_domain::policy`]).
 
+pub mod campaigns;
+pub mod cancel;
 pub mod change;
 pub mod follow_through;
 pub mod metrics;
 pub mod place;
 pub mod reconcile;
 pub mod record_report;
+pub mod schedule;
 
 use std::sync::Arc;
 

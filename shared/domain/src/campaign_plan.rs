@@ -1,0 +1,268 @@
+//! Planning a campaign, as pure functions: the request checked as a whole,
+//! each contact checked on its own (a bad row refuses only itself), the
+//! contacts on the do-not-call list refused, and the campaign and its calls
+//! laid out over the agent's calling hours. The use case reads what the
+//! plan needs (the agent, the list) and writes what it makes.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::{
+    CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
+    campaign::{Campaign, CampaignStatus, Contact, MAX_CALLS_PER_MINUTE, MAX_CONTACTS, check_variables},
+    idempotency::campaign_call_id,
+    limits::optional_text,
+    phone,
+    schedule::{CLOCK_SKEW, latest_dial, spread},
+    time,
+};
+
+/// A contact that was not made into a call, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedContact {
+    /// 1-based: the contact's place in the list (for CSV, its data row).
+    pub row: usize,
+    pub number: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl RejectedContact {
+    pub fn new(row: usize, number: &str, err: DomainError) -> Self {
+        let (code, message) = match err {
+            DomainError::Invalid { code, message } | DomainError::Conflict { code, message } => (code, message),
+            other => ("contact_refused", other.to_string()),
+        };
+        RejectedContact { row, number: number.to_string(), code, message }
+    }
+}
+
+/// What a campaign request asks for, before it is checked.
+#[derive(Debug, Clone)]
+pub struct CampaignAsk {
+    pub name: String,
+    pub purpose: Option<String>,
+    pub start_at: Option<DateTime<Utc>>,
+    pub calls_per_minute: Option<u32>,
+    pub contacts: Vec<Contact>,
+}
+
+/// The request checked as a whole, for its agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignDraft {
+    pub name: String,
+    pub purpose: Option<String>,
+    pub per_minute: u32,
+    pub start: DateTime<Utc>,
+}
+
+/// Checks the request's own fields (not yet its contacts' numbers).
+pub fn check_request(ask: &CampaignAsk, agent: &VoiceAgent, now: DateTime<Utc>) -> Result<CampaignDraft, DomainError> {
+    let name =
+        optional_text(Some(ask.name.clone()), 200, "invalid_name", "name")?.ok_or_else(|| DomainError::invalid("invalid_name", "a campaign needs a name"))?;
+    let purpose = optional_text(ask.purpose.clone(), 500, "invalid_purpose", "purpose")?;
+    match ask.contacts.len() {
+        0 => return Err(DomainError::invalid("no_contacts", "a campaign needs at least one contact")),
+        n if n > MAX_CONTACTS => return Err(DomainError::invalid("too_many_contacts", format!("{n} contacts: one campaign takes at most {MAX_CONTACTS}"))),
+        _ => {}
+    }
+    let per_minute = ask.calls_per_minute.unwrap_or(agent.max_concurrent_calls.div_ceil(2).max(1));
+    if !(1..=MAX_CALLS_PER_MINUTE).contains(&per_minute) {
+        return Err(DomainError::invalid("invalid_calls_per_minute", format!("callsPerMinute must be 1 to {MAX_CALLS_PER_MINUTE}")));
+    }
+    let start = ask.start_at.unwrap_or(now);
+    if start < now - CLOCK_SKEW {
+        return Err(DomainError::invalid("start_in_past", "startAt is in the past"));
+    }
+    if start > latest_dial(now) {
+        return Err(DomainError::invalid("start_too_far", "startAt must be within a year"));
+    }
+    Ok(CampaignDraft { name, purpose, per_minute, start })
+}
+
+/// A contact checked on its own: its number in E.164, sane variables.
+pub fn check_contact(input: &Contact) -> Result<Contact, DomainError> {
+    let number = phone::normalize(&input.number)?;
+    let name = optional_text(input.name.clone(), 200, "invalid_customer_name", "name")?;
+    check_variables(&input.variables)?;
+    Ok(Contact { number, name, variables: input.variables.clone() })
+}
+
+/// The contacts that can be called (with their place in the request) and those refused.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactCheck {
+    pub accepted: Vec<(usize, Contact)>,
+    pub refused: Vec<RejectedContact>,
+}
+
+/// Checks every contact on its own; a number twice is refused the second time.
+pub fn check_contacts(contacts: &[Contact]) -> ContactCheck {
+    let mut check = ContactCheck::default();
+    let mut seen = HashSet::new();
+    for (index, input) in contacts.iter().enumerate() {
+        match check_contact(input) {
+            Ok(contact) if !seen.insert(contact.number.clone()) => check.refused.push(RejectedContact::new(
+                index + 1,
+                &input.number,
+                DomainError::invalid("duplicate_number", "this number is already in the campaign"),
+            )),
+            Ok(contact) => check.accepted.push((index, contact)),
+            Err(err) => check.refused.push(RejectedContact::new(index + 1, &input.number, err)),
+        }
+    }
+    check
+}
+
+/// A campaign laid out: the campaign, one call per accepted contact at its
+/// time, and every contact refused, by row.
+#[derive(Debug, Clone)]
+pub struct CampaignPlan {
+    pub campaign: Campaign,
+    pub calls: Vec<CallLog>,
+    /// The accepted contacts, with their place in the request, in call order.
+    pub accepted: Vec<(usize, Contact)>,
+    pub refused: Vec<RejectedContact>,
+}
+
+/// The error for a number on the do-not-call list.
+pub fn on_do_not_call() -> DomainError {
+    DomainError::conflict("on_do_not_call_list", "this number is on the practice's do-not-call list")
+}
+
+impl ContactCheck {
+    /// Refuses the accepted contacts whose number is on the do-not-call list
+    /// (`listed`), by their row in `sent`.
+    pub fn without_listed(mut self, sent: &[Contact], listed: &HashSet<String>) -> ContactCheck {
+        self.accepted.retain(|(index, contact)| {
+            let keep = !listed.contains(&contact.number);
+            if !keep {
+                let number = sent.get(*index).map_or("", |c| c.number.as_str());
+                self.refused.push(RejectedContact::new(index + 1, number, on_do_not_call()));
+            }
+            keep
+        });
+        self.refused.sort_by_key(|r| r.row);
+        self
+    }
+}
+
+/// Lays the campaign `id` out: each accepted contact gets a call, spread
+/// from the start over the agent's calling hours. Call ids derive from the
+/// campaign and the contact's row, so a repeated request names the same calls.
+pub fn plan_campaign(
+    id: String,
+    org_id: &str,
+    draft: &CampaignDraft,
+    agent: &VoiceAgent,
+    check: ContactCheck,
+    now: DateTime<Utc>,
+) -> Result<CampaignPlan, DomainError> {
+    if check.accepted.is_empty() {
+        let sent = check.refused.len();
+        return Err(DomainError::invalid("no_valid_contacts", format!("none of the {sent} contacts can be called")));
+    }
+    let times = spread(draft.start.max(now), check.accepted.len(), draft.per_minute, agent, latest_dial(now))?;
+    let campaign = Campaign {
+        id,
+        org_id: org_id.to_string(),
+        name: draft.name.clone(),
+        voice_agent_id: agent.id.clone(),
+        call_purpose: draft.purpose.clone(),
+        status: CampaignStatus::Active,
+        calls_per_minute: draft.per_minute,
+        starts_at: times.first().copied().unwrap_or(now),
+        calls: u32::try_from(check.accepted.len()).unwrap_or(u32::MAX),
+        rejected: u32::try_from(check.refused.len()).unwrap_or(u32::MAX),
+        created_at: time::to_millis(now),
+        updated_at: time::to_millis(now),
+    };
+    let calls = campaign_calls(&campaign, &check.accepted, &times, now);
+    Ok(CampaignPlan { campaign, calls, accepted: check.accepted, refused: check.refused })
+}
+
+/// The campaign's calls, one per accepted contact at its time.
+pub fn campaign_calls(campaign: &Campaign, accepted: &[(usize, Contact)], times: &[DateTime<Utc>], now: DateTime<Utc>) -> Vec<CallLog> {
+    accepted
+        .iter()
+        .zip(times)
+        .map(|((index, contact), at)| {
+            let mut call = CallLog::new(
+                NewCall {
+                    org_id: campaign.org_id.clone(),
+                    voice_agent_id: campaign.voice_agent_id.clone(),
+                    phone_number: contact.number.clone(),
+                    call_type: CallType::OutboundCampaign,
+                    status: CallStatus::Scheduled,
+                    attempt: 1,
+                },
+                campaign_call_id(&campaign.org_id, &campaign.id, *index),
+                now,
+            );
+            call.scheduled_at = Some(*at);
+            call.campaign_id = Some(campaign.id.clone());
+            call.call_purpose = campaign.call_purpose.clone();
+            call.customer_name = contact.name.clone();
+            call.variable_values = contact.variables.clone();
+            call
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::agent;
+
+    fn contact(number: &str) -> Contact {
+        Contact { number: number.into(), ..Contact::default() }
+    }
+
+    #[test]
+    fn a_plan_refuses_bad_rows_listed_numbers_and_repeats_and_spreads_the_rest() {
+        let now = time::parse("2024-01-15T17:00:00Z").unwrap();
+        let mut agent = agent();
+        agent.max_concurrent_calls = 4;
+        let sent = vec![contact("+12125550142"), contact("not a number"), contact("(212) 555-0142"), contact("+12125550199"), contact("+12125550123")];
+        let ask = CampaignAsk { name: " Recall ".into(), purpose: None, start_at: None, calls_per_minute: None, contacts: sent.clone() };
+        let draft = check_request(&ask, &agent, now).unwrap();
+        assert_eq!((draft.name.as_str(), draft.per_minute, draft.start), ("Recall", 2, now), "half the agent's concurrent calls a minute");
+        let check = check_contacts(&sent);
+        let listed = HashSet::from(["+12125550199".to_string()]);
+        let plan = plan_campaign("camp".into(), "o", &draft, &agent, check.without_listed(&sent, &listed), now).unwrap();
+        let refused: Vec<(usize, &str)> = plan.refused.iter().map(|r| (r.row, r.code)).collect();
+        assert_eq!(refused, vec![(2, "invalid_phone_number"), (3, "duplicate_number"), (4, "on_do_not_call_list")]);
+        assert_eq!(plan.calls.len(), 2);
+        assert_eq!((plan.campaign.calls, plan.campaign.rejected, plan.campaign.starts_at), (2, 3, now));
+        assert_eq!(plan.calls[1].scheduled_at, Some(now + chrono::Duration::seconds(30)), "two a minute");
+        assert_eq!(plan.calls[1].id, campaign_call_id("o", "camp", 4), "the id follows the contact's row");
+        assert!(plan.calls.iter().all(|c| c.status == CallStatus::Scheduled && c.campaign_id.as_deref() == Some("camp")));
+        let all_listed = check_contacts(&sent[..1]).without_listed(&sent[..1], &HashSet::from(["+12125550142".to_string()]));
+        let none_left = plan_campaign("camp".into(), "o", &draft, &agent, all_listed, now);
+        assert!(matches!(none_left, Err(DomainError::Invalid { code: "no_valid_contacts", .. })));
+    }
+
+    #[test]
+    fn the_request_is_checked_as_a_whole() {
+        let now = time::parse("2024-01-15T17:00:00Z").unwrap();
+        let ask = |name: &str, per_minute: Option<u32>, start_at: Option<DateTime<Utc>>, contacts: usize| CampaignAsk {
+            name: name.into(),
+            purpose: None,
+            start_at,
+            calls_per_minute: per_minute,
+            contacts: vec![contact("+12125550142"); contacts],
+        };
+        let code = |ask: CampaignAsk| match check_request(&ask, &agent(), now) {
+            Err(DomainError::Invalid { code, .. }) => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(ask(" ", None, None, 1)), "invalid_name");
+        assert_eq!(code(ask("n", None, None, 0)), "no_contacts");
+        assert_eq!(code(ask("n", None, None, MAX_CONTACTS + 1)), "too_many_contacts");
+        assert_eq!(code(ask("n", Some(0), None, 1)), "invalid_calls_per_minute");
+        assert_eq!(code(ask("n", None, Some(now - chrono::Duration::hours(1)), 1)), "start_in_past");
+        assert_eq!(code(ask("n", None, Some(now + chrono::Duration::days(400)), 1)), "start_too_far");
+    }
+}

@@ -1,0 +1,166 @@
+//! Creating a campaign: read what the plan needs (the agent, the
+//! do-not-call list), plan it ([`callops_domain::campaign_plan`]), store
+//! the campaign, then schedule and store its calls. A repeated request
+//! with the same key finishes what the first left.
+
+use std::collections::HashSet;
+
+use callops_domain::{
+    CallLog, DomainError,
+    caller::Caller,
+    campaign::{Campaign, CampaignStatus},
+    campaign_plan::{CampaignAsk, CampaignPlan, RejectedContact, check_contacts, check_request, plan_campaign},
+    idempotency::{self, IdempotencyKey},
+    schedule::{DialRequest, ScheduledDial},
+};
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
+
+use crate::Calls;
+
+/// How many schedules are made at once while a campaign is created.
+const SCHEDULING_CONCURRENCY: usize = 64;
+
+/// A campaign created (or found again for a repeated request).
+#[derive(Debug, Clone)]
+pub struct CampaignCreated {
+    pub campaign: Campaign,
+    pub accepted: usize,
+    pub rejected: Vec<RejectedContact>,
+    pub replayed: bool,
+}
+
+impl Calls {
+    /// Creates the campaign `ask` asks for, for `caller`.
+    pub async fn create_campaign(
+        &self,
+        caller: &Caller,
+        agent_id: Option<&str>,
+        ask: CampaignAsk,
+        key: Option<(IdempotencyKey, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<CampaignCreated, DomainError> {
+        let plan = self.plan(caller, agent_id, &ask, key.as_ref(), now).await?;
+        let print = key.as_ref().map(|(_, print)| print.as_str());
+        let (campaign, replayed) = match self.stored_campaign(caller, &plan.campaign, print).await? {
+            Some(campaign) if campaign.status == CampaignStatus::Cancelled => {
+                return Ok(CampaignCreated { campaign, accepted: 0, rejected: plan.refused, replayed: true });
+            }
+            Some(campaign) => (campaign, true),
+            None => (plan.campaign.clone(), false),
+        };
+        let calls = if replayed { self.not_yet_stored(caller, plan.calls.clone()).await? } else { plan.calls.clone() };
+        let unscheduled = self.schedule_and_store(calls).await?;
+        let created = outcome(campaign, plan, &unscheduled, replayed);
+        tracing::info!(campaign_id = %created.campaign.id, calls = created.accepted, refused = created.rejected.len(), replayed, "campaign scheduled");
+        Ok(created)
+    }
+
+    /// The plan: the agent, the request checked, each contact checked, the list read.
+    async fn plan(
+        &self,
+        caller: &Caller,
+        agent_id: Option<&str>,
+        ask: &CampaignAsk,
+        key: Option<&(IdempotencyKey, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<CampaignPlan, DomainError> {
+        let agent = self.resolve_agent(caller, agent_id).await?;
+        let draft = check_request(ask, &agent, now)?;
+        let check = check_contacts(&ask.contacts);
+        let numbers: Vec<String> = check.accepted.iter().map(|(_, c)| c.number.clone()).collect();
+        let listed: HashSet<String> = self.store.do_not_call_among(&caller.org_id, &numbers).await?;
+        let id = match key {
+            Some((key, _)) => idempotency::campaign_id(&caller.org_id, key),
+            None => callops_domain::call::new_call_id(),
+        };
+        plan_campaign(id, &caller.org_id, &draft, &agent, check.without_listed(&ask.contacts, &listed), now)
+    }
+
+    /// The stored campaign for this plan: the one an earlier request with the
+    /// same key made (`Conflict` when that request was another), or this one,
+    /// stored now (`None`).
+    async fn stored_campaign(&self, caller: &Caller, campaign: &Campaign, print: Option<&str>) -> Result<Option<Campaign>, DomainError> {
+        if let Some(earlier) = self.replayed_campaign(caller, &campaign.id, print).await? {
+            return Ok(Some(earlier));
+        }
+        match self.store.create_campaign(campaign, print).await {
+            Ok(()) => Ok(None),
+            // The same key won a race with this request: go on as its repeat.
+            Err(DomainError::Conflict { .. }) if print.is_some() => match self.replayed_campaign(caller, &campaign.id, print).await? {
+                Some(earlier) => Ok(Some(earlier)),
+                None => Err(DomainError::Unavailable(format!("campaign {} conflicted but cannot be read", campaign.id))),
+            },
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The campaign an earlier request with the same key made, if one did.
+    async fn replayed_campaign(&self, caller: &Caller, campaign_id: &str, print: Option<&str>) -> Result<Option<Campaign>, DomainError> {
+        let Some(print) = print else { return Ok(None) };
+        match self.store.get_campaign(&caller.org_id, campaign_id).await? {
+            Some((_, earlier)) if earlier.as_deref() != Some(print) => {
+                Err(DomainError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request"))
+            }
+            Some((campaign, _)) => Ok(Some(campaign)),
+            None => Ok(None),
+        }
+    }
+
+    /// The calls of a repeated request that the first did not store, read
+    /// from the table itself (an index could still be catching up): a call
+    /// that exists is never scheduled or written again.
+    async fn not_yet_stored(&self, caller: &Caller, calls: Vec<CallLog>) -> Result<Vec<CallLog>, DomainError> {
+        let ids: Vec<String> = calls.iter().map(|call| call.id.clone()).collect();
+        let stored = self.store.calls_by_id(&caller.org_id, &ids).await?;
+        Ok(calls.into_iter().filter(|call| !stored.contains_key(&call.id)).collect())
+    }
+
+    /// Makes each call's schedule first, then stores the calls that got one,
+    /// each only if it does not exist yet. Returns the calls that got no schedule.
+    async fn schedule_and_store(&self, calls: Vec<CallLog>) -> Result<Vec<CallLog>, DomainError> {
+        let scheduled: Vec<Result<CallLog, (CallLog, DomainError)>> = stream::iter(calls)
+            .map(|call| async move {
+                let Some(at) = call.scheduled_at else { return Err((call, DomainError::Unavailable("a campaign call has no time".into()))) };
+                match self.scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&call), at }).await {
+                    Ok(()) => Ok(call),
+                    Err(err) => Err((call, err)),
+                }
+            })
+            .buffer_unordered(SCHEDULING_CONCURRENCY)
+            .collect()
+            .await;
+        let mut ready = Vec::with_capacity(scheduled.len());
+        let mut unscheduled = Vec::new();
+        for outcome in scheduled {
+            match outcome {
+                Ok(call) => ready.push(call),
+                Err((call, err)) => {
+                    tracing::error!(call_id = %call.id, error = %err, "no schedule for a campaign call; it is reported and not stored");
+                    unscheduled.push(call);
+                }
+            }
+        }
+        let created = self.store.create_new_calls(&ready).await?;
+        if created.len() < ready.len() {
+            tracing::warn!(existing = ready.len() - created.len(), "campaign calls a concurrent repeat of the request stored first were left as they are");
+        }
+        Ok(unscheduled)
+    }
+}
+
+/// The answer: the calls that got no schedule are reported with the refused contacts.
+fn outcome(campaign: Campaign, plan: CampaignPlan, unscheduled: &[CallLog], replayed: bool) -> CampaignCreated {
+    let mut rejected = plan.refused;
+    for call in unscheduled {
+        let row = plan.accepted.iter().find(|(_, c)| c.number == call.phone_number).map_or(0, |(i, _)| i + 1);
+        rejected.push(RejectedContact {
+            row,
+            number: call.phone_number.clone(),
+            code: "schedule_unavailable",
+            message: "the call could not be scheduled; send the same request with the same Idempotency-Key to try again".into(),
+        });
+    }
+    rejected.sort_by_key(|r| r.row);
+    CampaignCreated { campaign, accepted: plan.accepted.len() - unscheduled.len(), rejected, replayed }
+}

@@ -1,0 +1,81 @@
+//! Cancelling: a waiting call (marked CANCELLED, then its schedule removed,
+//! so a schedule that still fires finds a cancelled call), and a campaign
+//! with every call of it that still waits.
+
+use callops_aws::StoredCall;
+use callops_domain::{
+    CallLog, CallStatus, DomainError,
+    caller::Caller,
+    campaign::{Campaign, CampaignCounts, CampaignStatus},
+    lifecycle::EndedReason,
+    schedule::DialRequest,
+    time,
+};
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
+
+use crate::{
+    Calls,
+    change::{Decided, change_call},
+};
+
+/// How many calls are cancelled at once when a campaign is.
+const CANCEL_CONCURRENCY: usize = 16;
+
+/// A campaign cancelled, and how many of its calls this cancelled.
+#[derive(Debug, Clone)]
+pub struct CampaignCancelled {
+    pub campaign: Campaign,
+    pub cancelled: usize,
+    pub counts: CampaignCounts,
+}
+
+impl Calls {
+    /// Cancels a waiting call; `not_cancellable` once it is dialed.
+    pub async fn cancel_call(&self, stored: StoredCall, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        let cancel = |call: &CallLog| call.cancel(EndedReason::CancelledBeforeDialing, now).map(|next| Some(next.into()));
+        let written = change_call(&self.store, stored, &mut Decided(cancel)).await?.ok_or_else(|| DomainError::Unavailable("a cancel wrote nothing".into()))?;
+        if let Err(err) = self.scheduler.unschedule(&DialRequest::for_call(&written.call)).await {
+            tracing::warn!(call_id = %written.call.id, error = %err, "schedule of a cancelled call is left; the dialer will not dial it");
+        }
+        Ok(written.call)
+    }
+
+    /// Marks the campaign cancelled, then cancels each of its waiting calls.
+    /// Cancelling again finishes what an interrupted cancel left.
+    pub async fn cancel_campaign(&self, caller: &Caller, campaign_id: &str, now: DateTime<Utc>) -> Result<CampaignCancelled, DomainError> {
+        let mut campaign = self.caller_campaign(caller, campaign_id).await?;
+        self.store.cancel_campaign(&caller.org_id, &campaign.id, now).await?;
+        campaign.status = CampaignStatus::Cancelled;
+        campaign.updated_at = time::to_millis(now);
+        let waiting = self.store.campaign_calls(&caller.org_id, &campaign.id, Some(CallStatus::Scheduled)).await?;
+        let results: Vec<Result<bool, DomainError>> = stream::iter(waiting)
+            .map(|waiting| async move {
+                let Some(stored) = self.store.get_call(&caller.org_id, &waiting.call_id).await? else { return Ok(false) };
+                match self.cancel_call(stored, now).await {
+                    Ok(_) => Ok(true),
+                    // Dialed in the meantime: it is no longer the campaign's to stop.
+                    Err(DomainError::Conflict { .. }) => Ok(false),
+                    Err(other) => Err(other),
+                }
+            })
+            .buffer_unordered(CANCEL_CONCURRENCY)
+            .collect()
+            .await;
+        let mut cancelled = 0;
+        for result in results {
+            cancelled += usize::from(result?);
+        }
+        let counts = self.campaign_counts(&campaign).await?;
+        Ok(CampaignCancelled { campaign, cancelled, counts })
+    }
+
+    /// How a campaign's calls stand.
+    pub async fn campaign_counts(&self, campaign: &Campaign) -> Result<CampaignCounts, DomainError> {
+        let mut counts = CampaignCounts::default();
+        for call in self.store.campaign_calls(&campaign.org_id, &campaign.id, None).await? {
+            counts.add(call.status, call.outcome.as_deref());
+        }
+        Ok(counts)
+    }
+}

@@ -1,0 +1,262 @@
+//! Scheduling one outbound call, and moving or changing one that waits.
+//!
+//! The call and its schedule never disagree for long: a new call's schedule
+//! is made before the call is stored (a schedule that fires for a call that
+//! never got stored finds nothing to dial), and a move that could not reach
+//! the scheduler is undone. Every time goes through the placement policy
+//! ([`callops_domain::schedule::placement_time`]).
+
+use std::collections::BTreeMap;
+
+use callops_aws::{AlongWithCall, StoredCall};
+use callops_domain::{
+    CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
+    agent::valid_agent_id,
+    caller::Caller,
+    campaign::{Campaign, CampaignStatus},
+    idempotency::{IdempotencyKey, scheduled_call_id},
+    limits, phone,
+    policy::{PlacementFacts, Slot},
+    schedule::{DialRequest, ScheduledDial, placement_time},
+    time,
+};
+use chrono::{DateTime, Utc};
+
+use crate::Calls;
+
+/// A call to schedule, parsed and bounded at the edge.
+#[derive(Debug, Clone)]
+pub struct CallToSchedule {
+    /// E.164.
+    pub number: String,
+    /// An outbound type.
+    pub call_type: CallType,
+    pub at: DateTime<Utc>,
+    pub purpose: Option<String>,
+    pub notes: Option<String>,
+    pub customer_name: Option<String>,
+    pub campaign_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub variables: BTreeMap<String, String>,
+    /// Move a time outside calling hours to the next opening instead of refusing it.
+    pub move_to_calling_hours: bool,
+}
+
+/// What may change while a call waits; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WaitingCallChange {
+    pub at: Option<DateTime<Utc>>,
+    pub move_to_calling_hours: bool,
+    pub purpose: Option<Option<String>>,
+    pub notes: Option<Option<String>>,
+    pub customer_name: Option<Option<String>>,
+    pub variables: Option<BTreeMap<String, String>>,
+}
+
+/// A call scheduled, and whether it repeats what an earlier request with the same key made.
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    pub call: CallLog,
+    pub replayed: bool,
+}
+
+impl Calls {
+    /// Schedules `ask` for `caller`: the call is built and checked in full,
+    /// its dial is scheduled, then it is stored. With a key, a repeat of the
+    /// same request answers with the call the first made.
+    pub async fn schedule_call(
+        &self,
+        caller: &Caller,
+        ask: CallToSchedule,
+        key: Option<(IdempotencyKey, String)>,
+        now: DateTime<Utc>,
+    ) -> Result<Scheduled, DomainError> {
+        let call_id = match &key {
+            Some((key, print)) => {
+                let id = scheduled_call_id(&caller.org_id, key);
+                if let Some(call) = self.replay(caller, &id, print).await? {
+                    return Ok(Scheduled { call, replayed: true });
+                }
+                id
+            }
+            None => callops_domain::call::new_call_id(),
+        };
+        let call = self.new_scheduled_call(caller, ask, call_id, now).await?;
+        let at = call.scheduled_at.ok_or_else(|| DomainError::Unavailable(format!("scheduled call {} has no time", call.id)))?;
+        let dial = ScheduledDial { request: DialRequest::for_call(&call), at };
+        self.scheduler.schedule(&dial).await?;
+        let also: Vec<AlongWithCall> = key.iter().map(|(_, print)| AlongWithCall::IdempotencyKey { fingerprint: print.clone() }).collect();
+        match self.store.create_call_with(&call, &also).await {
+            Ok(stored) => {
+                tracing::info!(call_id = %call.id, agent_id = %call.voice_agent_id, number = %phone::mask(&call.phone_number), at = %time::format(&dial.at), "call scheduled");
+                Ok(Scheduled { call: stored.call, replayed: false })
+            }
+            // The same key won a race with this request: answer as it did.
+            Err(DomainError::Conflict { .. }) if key.is_some() => match self.replay(caller, &call.id, key.as_ref().map_or("", |(_, p)| p.as_str())).await? {
+                Some(call) => Ok(Scheduled { call, replayed: true }),
+                None => Err(DomainError::Unavailable(format!("call {} conflicted but cannot be read", call.id))),
+            },
+            Err(err) => {
+                if let Err(cleanup) = self.scheduler.unschedule(&dial.request).await {
+                    tracing::warn!(call_id = %call.id, error = %cleanup, "schedule of a call that was not stored is left; the dialer will find no call");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// The call an earlier request with the same key created, when the key
+    /// was used with the same body; `Conflict` when it came with another.
+    async fn replay(&self, caller: &Caller, call_id: &str, print: &str) -> Result<Option<CallLog>, DomainError> {
+        let Some(stored) = self.store.get_call(&caller.org_id, call_id).await? else { return Ok(None) };
+        match self.store.request_fingerprint(&caller.org_id, call_id).await? {
+            Some(earlier) if earlier == print => Ok(Some(stored.call)),
+            _ => Err(DomainError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request")),
+        }
+    }
+
+    /// The facts the placement policy needs about a call to `number` by `agent`.
+    async fn placement_facts<'a>(
+        &self,
+        caller: &Caller,
+        agent: &'a VoiceAgent,
+        number: &str,
+        campaign: Option<&Campaign>,
+    ) -> Result<PlacementFacts<'a>, DomainError> {
+        Ok(PlacementFacts {
+            agent: Some(agent),
+            campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
+            on_do_not_call: self.store.is_on_do_not_call(&caller.org_id, number).await?,
+            slot: Slot::Free,
+        })
+    }
+
+    /// Builds the call `ask` asks for, checked in full; nothing is stored.
+    async fn new_scheduled_call(&self, caller: &Caller, ask: CallToSchedule, id: String, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        let agent = self.resolve_agent(caller, ask.agent_id.as_deref()).await?;
+        let campaign = match &ask.campaign_id {
+            Some(campaign_id) => Some(self.campaign_to_join(caller, campaign_id).await?),
+            None => None,
+        };
+        let facts = self.placement_facts(caller, &agent, &ask.number, campaign.as_ref()).await?;
+        let at = placement_time(ask.at, &facts, ask.move_to_calling_hours, now)?;
+        let new = NewCall {
+            org_id: caller.org_id.clone(),
+            voice_agent_id: agent.id.clone(),
+            phone_number: ask.number,
+            call_type: ask.call_type,
+            status: CallStatus::Scheduled,
+            attempt: 1,
+        };
+        let mut call = CallLog::new(new, id, now);
+        call.scheduled_at = Some(at);
+        call.call_purpose = ask.purpose;
+        call.call_notes = ask.notes;
+        call.customer_name = ask.customer_name;
+        call.campaign_id = ask.campaign_id;
+        call.variable_values = ask.variables;
+        Ok(call)
+    }
+
+    /// The agent a request names, or the tenant's only agent when it names none.
+    pub async fn resolve_agent(&self, caller: &Caller, agent_id: Option<&str>) -> Result<VoiceAgent, DomainError> {
+        match agent_id {
+            Some(id) if !valid_agent_id(id) => Err(DomainError::invalid("unknown_agent", "voiceAgentId is not an agent id (letters, digits, - and _)")),
+            Some(id) => self
+                .store
+                .get_agent(&caller.org_id, id)
+                .await?
+                .filter(|agent| caller.may_see_agent(&agent.id))
+                .ok_or_else(|| DomainError::invalid("unknown_agent", format!("there is no voice agent {id:?}"))),
+            None => {
+                let mut agents: Vec<VoiceAgent> = self.store.list_agents(&caller.org_id).await?.into_iter().filter(|a| caller.may_see_agent(&a.id)).collect();
+                match agents.len() {
+                    1 => Ok(agents.remove(0)),
+                    0 => Err(DomainError::invalid("unknown_agent", "this practice has no voice agent yet; create one first")),
+                    _ => Err(DomainError::invalid("voice_agent_required", "this practice has several voice agents: name one in voiceAgentId")),
+                }
+            }
+        }
+    }
+
+    /// A campaign of the caller's, open or not.
+    pub async fn caller_campaign(&self, caller: &Caller, id: &str) -> Result<Campaign, DomainError> {
+        if !limits::is_key_safe(id) {
+            return Err(DomainError::NotFound { what: "campaign" });
+        }
+        self.store
+            .get_campaign(&caller.org_id, id)
+            .await?
+            .map(|(campaign, _)| campaign)
+            .filter(|campaign| caller.may_see_agent(&campaign.voice_agent_id))
+            .ok_or(DomainError::NotFound { what: "campaign" })
+    }
+
+    /// The campaign a new call names: one of the caller's (whether it is
+    /// still open is the placement policy's to say).
+    async fn campaign_to_join(&self, caller: &Caller, id: &str) -> Result<Campaign, DomainError> {
+        self.caller_campaign(caller, id).await.map_err(|err| match err {
+            DomainError::NotFound { .. } => {
+                DomainError::invalid("unknown_campaign", format!("there is no campaign {:?}", id.chars().take(80).collect::<String>()))
+            }
+            other => other,
+        })
+    }
+
+    /// A call of the caller's, by id.
+    pub async fn caller_call(&self, caller: &Caller, id: &str) -> Result<StoredCall, DomainError> {
+        self.store
+            .get_call(&caller.org_id, id)
+            .await?
+            .filter(|stored| caller.may_see_agent(&stored.call.voice_agent_id))
+            .ok_or(DomainError::NotFound { what: "call" })
+    }
+
+    /// Changes a waiting call: a new time goes through the placement policy,
+    /// and the schedule moves with it (or the change is undone).
+    pub async fn change_waiting_call(&self, caller: &Caller, call_id: &str, change: WaitingCallChange, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        let stored = self.caller_call(caller, call_id).await?;
+        if stored.call.status != CallStatus::Scheduled {
+            return Err(DomainError::conflict("not_scheduled", format!("call {} is {}; only a waiting call can change", stored.call.id, stored.call.status)));
+        }
+        let mut next = stored.call.clone();
+        if let Some(at) = change.at {
+            let agent = self.resolve_agent(caller, Some(&next.voice_agent_id)).await?;
+            let campaign = match &next.campaign_id {
+                Some(id) => self.store.get_campaign(&caller.org_id, id).await?.map(|(c, _)| c),
+                None => None,
+            };
+            let facts = self.placement_facts(caller, &agent, &next.phone_number, campaign.as_ref()).await?;
+            next = next.requeue(placement_time(at, &facts, change.move_to_calling_hours, now)?, now)?;
+        }
+        if let Some(purpose) = change.purpose {
+            next.call_purpose = purpose;
+        }
+        if let Some(notes) = change.notes {
+            next.call_notes = notes;
+        }
+        if let Some(name) = change.customer_name {
+            next.customer_name = name;
+        }
+        if let Some(variables) = change.variables {
+            next.variable_values = variables;
+        }
+        next.updated_at = time::to_millis(now);
+        let written = self.store.update_call(&stored, &next).await?;
+        if let Some(at) = next.scheduled_at
+            && next.scheduled_at != stored.call.scheduled_at
+        {
+            let dial = ScheduledDial { request: DialRequest::for_call(&next), at };
+            if let Err(err) = self.scheduler.schedule(&dial).await {
+                // The schedule still fires at the old time: put the call back to say so.
+                let mut undo = stored.call.clone();
+                undo.updated_at = time::to_millis(Utc::now());
+                if let Err(undo_err) = self.store.update_call(&written, &undo).await {
+                    tracing::error!(call_id = %next.id, error = %undo_err, "a moved call could not be put back after its schedule did not move");
+                }
+                return Err(err);
+            }
+        }
+        Ok(written.call)
+    }
+}
