@@ -224,7 +224,7 @@ async fn under_dynamodb_faults_and_vapi_timeouts_every_call_is_placed_exactly_on
     // Faults over: the reconciler records what Vapi made and requeues what it never saw, until every call is placed.
     proxy.set(Faults::None);
     let settings = ReconcileSettings { dialing: Duration::ZERO, in_progress: Duration::from_secs(3600), overdue: Duration::ZERO };
-    let ids: Vec<String> = requests.iter().map(|r| r.call_id.clone()).collect();
+    let ids: Vec<String> = requests.iter().map(|r| r.call_id.to_string()).collect();
     let mut placed = false;
     for _ in 0..10 {
         host.host.dialer().reconcile(&host.host.calls(), &settings, Utc::now() + chrono::Duration::seconds(1)).await.unwrap();

@@ -130,7 +130,7 @@ async fn order_does_not_change_the_final_call() {
             assert_eq!(status, StatusCode::OK);
         }
         let mut call = stored(&host, &id).await;
-        call.id = String::new();
+        call.id = String::new().into();
         call.vapi_call_id = None;
         call.updated_at = call.created_at;
         call.reported_at = call.reported_at.map(|_| call.created_at);

@@ -221,11 +221,11 @@ async fn read_batch(client: &tokio_postgres::Client, store: &DynamoStore, option
         }
     }
     let clock = std::time::Instant::now();
-    let ids: Vec<String> = mapped.iter().map(|c| c.id.clone()).collect();
+    let ids: Vec<String> = mapped.iter().map(|c| c.id.to_string()).collect();
     let mut existing: HashMap<String, StoredCall> = store.calls_by_id(&options.org_id, &ids).await.map_err(|e| e.to_string())?;
     batch.changed = mapped
         .into_iter()
-        .map(|call| ImportCall { stored: existing.remove(&call.id), call })
+        .map(|call| ImportCall { stored: existing.remove(call.id.as_str()), call })
         .filter(|import| import.stored.as_ref().map(|stored| &stored.call) != Some(&import.call))
         .collect();
     batch.unchanged = (ids.len() - batch.changed.len()) as u64;

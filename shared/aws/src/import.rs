@@ -100,7 +100,7 @@ impl DynamoStore {
         for (index, import) in calls.iter().enumerate() {
             match rollup::rollup_deltas(import.stored.as_ref().map(|stored| &stored.call), &import.call) {
                 Ok(deltas) => ordered.push((deltas, index)),
-                Err(err) => refused.push(NotImported { id: import.call.id.clone(), reason: err.to_string() }),
+                Err(err) => refused.push(NotImported { id: import.call.id.clone().into(), reason: err.to_string() }),
             }
         }
         ordered.sort_by(|(a, i), (b, j)| a.keys().cmp(b.keys()).then(i.cmp(j)));
@@ -114,7 +114,7 @@ impl DynamoStore {
             let (put, bytes) = match self.import_put(import) {
                 Ok(put) => put,
                 Err(err) => {
-                    refused.push(NotImported { id: import.call.id.clone(), reason: err.to_string() });
+                    refused.push(NotImported { id: import.call.id.clone().into(), reason: err.to_string() });
                     continue;
                 }
             };
@@ -239,7 +239,7 @@ impl DynamoStore {
                     (Some(other), Some(vapi_call_id)) => format!("vapi_call_id {vapi_call_id} already belongs to call {}", other.call.id),
                     _ => format!("the table would not take it: {message}"),
                 };
-                Ok(Some(NotImported { id: call.id.clone(), reason }))
+                Ok(Some(NotImported { id: call.id.clone().into(), reason }))
             }
             Err(err) => Err(err),
         }

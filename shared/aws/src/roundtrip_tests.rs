@@ -88,8 +88,8 @@ fn call_strategy() -> impl Strategy<Value = CallLog> {
         let (transcript, summary, notes, reason, provider, name) = texts;
         let (duration, cost, plan, collected, quality, confidence) = numbers;
         let ((id, agent, number), (vapi, campaign, recording), (status, call_type, outcome, attempt, flags, variables)) = rest;
-        let new = NewCall { org_id: "acme".into(), voice_agent_id: agent, phone_number: number, call_type, status, attempt };
-        let mut call = CallLog::new(new, id, Utc::now());
+        let new = NewCall { org_id: "acme".into(), voice_agent_id: agent.into(), phone_number: number, call_type, status, attempt };
+        let mut call = CallLog::new(new, id.into(), Utc::now());
         (call.created_at, call.updated_at) = (created, updated);
         (call.call_started_at, call.call_ended_at, call.scheduled_at, call.follow_up_date) = (started, ended, scheduled, follow_up);
         for (field, value) in [
@@ -157,7 +157,7 @@ fn a_call_the_store_takes_reads_back_as_it_was_and_one_it_refuses_leaves_nothing
     let case = std::sync::atomic::AtomicUsize::new(0);
     check(200, call_strategy(), |rt, store, mut call| {
         // Each case its own id (shrinking repeats values), bad ids staying bad.
-        call.id = format!("{}{}", case.fetch_add(1, std::sync::atomic::Ordering::Relaxed), call.id);
+        call.id = (format!("{}{}", case.fetch_add(1, std::sync::atomic::Ordering::Relaxed), call.id)).into();
         let written = rt.block_on(store.create_call(&call));
         let read = rt.block_on(store.get_call("acme", &call.id));
         seen.count(written.is_ok());
@@ -297,7 +297,7 @@ fn the_rollups_are_the_sum_of_the_calls_that_moved_them() {
         for (started, mut call) in calls {
             call.call_started_at = Some(started);
             call.org_id = "sums".into();
-            call.id = callops_domain::call::new_call_id();
+            call.id = callops_domain::call::new_call_id().into();
             let written = rt.block_on(store.create_call(&call)).is_ok();
             seen.count(written);
             if written {

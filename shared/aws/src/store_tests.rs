@@ -22,7 +22,7 @@ fn call(org: &str, agent: &str, started: Option<DateTime<Utc>>) -> CallLog {
             status: CallStatus::Completed,
             attempt: 0,
         },
-        new_call_id(),
+        new_call_id().into(),
         started.unwrap_or_else(Utc::now),
     );
     call.call_started_at = started;
@@ -30,7 +30,7 @@ fn call(org: &str, agent: &str, started: Option<DateTime<Utc>>) -> CallLog {
 }
 
 fn ids(calls: &[CallLog]) -> Vec<String> {
-    calls.iter().map(|c| c.id.clone()).collect()
+    calls.iter().map(|c| c.id.to_string()).collect()
 }
 
 #[tokio::test]
@@ -108,10 +108,10 @@ async fn each_index_answers_its_query_for_its_tenant_only() {
 
     // The same shapes in another tenant must never show up.
     let mut foreign = booked.clone();
-    foreign.id = new_call_id();
+    foreign.id = new_call_id().into();
     foreign.org_id = "globex".into();
     let mut foreign_scheduled = scheduled.clone();
-    foreign_scheduled.id = new_call_id();
+    foreign_scheduled.id = new_call_id().into();
     foreign_scheduled.org_id = "globex".into();
 
     for c in [&booked, &scheduled, &missed, &foreign, &foreign_scheduled] {
@@ -376,7 +376,7 @@ async fn an_import_keeps_the_rollups_exact_and_refuses_only_what_the_table_will_
     let refused = store.import_calls(&imports, 4).await.unwrap();
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].id, imports[7].call.id);
-    assert!(refused[0].reason.contains(&live.id), "{}", refused[0].reason);
+    assert!(refused[0].reason.contains(live.id.as_str()), "{}", refused[0].reason);
     assert_eq!(store.get_call("acme", &corrected.id).await.unwrap().unwrap().call, corrected, "written over a fresh read");
     let stored = store.all_calls().await.unwrap();
     assert_eq!(stored.len(), 2 + 299);
@@ -444,7 +444,7 @@ async fn a_call_with_every_text_at_its_bound_fits_far_inside_an_item_and_is_stor
     assert_eq!(store.get_call("acme", &c.id).await.unwrap().unwrap().call, c);
     // One byte more of any text is refused by the store, never written.
     let mut over = c.clone();
-    over.id = new_call_id();
+    over.id = new_call_id().into();
     *over.text_mut(CallText::Summary) = Some("x".repeat(limits::MAX_SUMMARY_BYTES + 1));
     assert!(matches!(store.create_call(&over).await, Err(DomainError::Invalid { code: "unstorable_call", .. })));
     assert!(store.get_call("acme", &over.id).await.unwrap().is_none());

@@ -6,13 +6,13 @@ use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
 
-use crate::{DomainError, secret::SecretNamespace, time};
+use crate::{AgentId, DomainError, OrgId, secret::SecretNamespace, time};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceAgent {
-    pub id: String,
-    pub org_id: String,
+    pub id: AgentId,
+    pub org_id: OrgId,
     pub name: String,
     pub vapi_assistant_id: String,
     /// A number imported into Vapi; `None` when the agent dials from a transient Twilio number.
@@ -305,8 +305,8 @@ impl AgentInput {
         required(&self.vapi_assistant_id, "invalid_vapi_assistant_id", "vapiAssistantId")?;
         required(&self.time_zone, "invalid_time_zone", "timeZone")?;
         let blank = VoiceAgent {
-            id,
-            org_id: org_id.to_string(),
+            id: id.into(),
+            org_id: org_id.to_string().into(),
             name: String::new(),
             vapi_assistant_id: String::new(),
             vapi_phone_number_id: None,
@@ -341,6 +341,7 @@ impl AgentInput {
         }
         if let Some(mut twilio) = self.twilio_number {
             twilio.number = crate::phone::normalize(&twilio.number)
+                .map(crate::phone::PhoneNumber::into_string)
                 .map_err(|_| invalid("invalid_twilio_number", "twilioNumber.number must be a phone number Twilio can dial from (E.164)"))?;
             twilio.account_sid = twilio.account_sid.trim().to_string();
             if twilio.account_sid.is_empty() || twilio.account_sid.len() > 64 || !twilio.account_sid.bytes().all(|b| b.is_ascii_alphanumeric()) {

@@ -40,8 +40,8 @@ pub struct CallFacts {
 impl From<&CallLog> for CallFacts {
     fn from(call: &CallLog) -> Self {
         CallFacts {
-            id: call.id.clone(),
-            voice_agent_id: call.voice_agent_id.clone(),
+            id: call.id.clone().into(),
+            voice_agent_id: call.voice_agent_id.clone().into(),
             call_type: call.call_type,
             call_started_at: call.call_started_at,
             outcome: call.outcome,

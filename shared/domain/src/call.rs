@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use crate::call_text::{CallText, MAX_TRANSCRIPT_BYTES, cut_transcript};
-use crate::{DomainError, time};
+use crate::{AgentId, CallId, DomainError, OrgId, time};
 
 /// Declares a closed enum that serialises as its upper-case name, parses that
 /// name case-insensitively, and lists its values.
@@ -104,10 +104,10 @@ impl CallType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallLog {
-    pub id: String,
+    pub id: CallId,
     /// The practice this call belongs to.
-    pub org_id: String,
-    pub voice_agent_id: String,
+    pub org_id: OrgId,
+    pub voice_agent_id: AgentId,
     /// E.164 where CallOps wrote it; migrated rows keep what they had.
     pub phone_number: String,
     pub status: CallStatus,
@@ -203,8 +203,8 @@ impl CallLog {
 /// What is needed to bring a call into existence; everything else starts empty.
 #[derive(Debug, Clone)]
 pub struct NewCall {
-    pub org_id: String,
-    pub voice_agent_id: String,
+    pub org_id: OrgId,
+    pub voice_agent_id: AgentId,
     pub phone_number: String,
     pub call_type: CallType,
     pub status: CallStatus,
@@ -212,7 +212,7 @@ pub struct NewCall {
 }
 
 impl CallLog {
-    pub fn new(new: NewCall, id: String, now: DateTime<Utc>) -> Self {
+    pub fn new(new: NewCall, id: CallId, now: DateTime<Utc>) -> Self {
         let now = time::to_millis(now);
         CallLog {
             id,
@@ -409,7 +409,7 @@ mod tests {
                 status: Completed,
                 attempt: 0,
             },
-            new_call_id(),
+            new_call_id().into(),
             Utc::now(),
         );
         let json = serde_json::to_value(&call).unwrap();

@@ -5,7 +5,7 @@
 /// The caller, as the authorizer vouched for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub org_id: String,
+    pub org_id: crate::OrgId,
     /// `None`: every agent of the tenant. `Some`: only these.
     pub agent_ids: Option<Vec<String>>,
 }

@@ -27,9 +27,9 @@ pub enum CampaignStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Campaign {
     pub id: String,
-    pub org_id: String,
+    pub org_id: crate::OrgId,
     pub name: String,
-    pub voice_agent_id: String,
+    pub voice_agent_id: crate::AgentId,
     pub call_purpose: Option<String>,
     pub status: CampaignStatus,
     /// How many calls are started a minute at most.

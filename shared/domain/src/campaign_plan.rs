@@ -88,7 +88,7 @@ pub fn check_contact(input: &Contact) -> Result<Contact, DomainError> {
     let number = phone::normalize(&input.number)?;
     let name = optional_text(input.name.clone(), 200, "invalid_customer_name", "name")?;
     check_variables(&input.variables)?;
-    Ok(Contact { number, name, variables: input.variables.clone() })
+    Ok(Contact { number: number.into_string(), name, variables: input.variables.clone() })
 }
 
 /// The contacts that can be called (with their place in the request) and those refused.
@@ -167,7 +167,7 @@ pub fn plan_campaign(
     let times = spread(draft.start.max(now), check.accepted.len(), draft.per_minute, agent, latest_dial(now))?;
     let campaign = Campaign {
         id,
-        org_id: org_id.to_string(),
+        org_id: org_id.to_string().into(),
         name: draft.name.clone(),
         voice_agent_id: agent.id.clone(),
         call_purpose: draft.purpose.clone(),
@@ -198,7 +198,7 @@ pub fn campaign_calls(campaign: &Campaign, accepted: &[(usize, Contact)], times:
                     status: CallStatus::Scheduled,
                     attempt: 1,
                 },
-                campaign_call_id(&campaign.org_id, &campaign.id, *index),
+                (campaign_call_id(&campaign.org_id, &campaign.id, *index)).into(),
                 now,
             );
             call.scheduled_at = Some(*at);

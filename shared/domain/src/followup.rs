@@ -107,7 +107,7 @@ fn waiting_call(ended: &CallLog, call_type: crate::CallType, attempt: u32, id: S
             status: crate::CallStatus::Scheduled,
             attempt,
         },
-        id,
+        id.into(),
         now,
     );
     call.scheduled_at = Some(crate::time::to_millis(at));

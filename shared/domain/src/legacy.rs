@@ -234,15 +234,15 @@ pub fn map_row(row: &LegacyRow, org_id: &str) -> Result<Mapped, Refusal> {
 
     let mut call = CallLog::new(
         NewCall {
-            org_id: org_id.to_string(),
-            voice_agent_id: row.voice_agent_id.clone(),
+            org_id: org_id.to_string().into(),
+            voice_agent_id: row.voice_agent_id.clone().into(),
             phone_number: row.phone_number.trim().to_string(),
             call_type,
             status,
             // Not placed by CallOps: no dialer slot, and never dialed by it.
             attempt: 0,
         },
-        row.id.clone(),
+        row.id.clone().into(),
         utc(row.created_at),
     );
     call.imported = true;

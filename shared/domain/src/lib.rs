@@ -15,6 +15,7 @@ pub mod campaign_plan;
 pub mod error;
 pub mod followup;
 pub mod idempotency;
+pub mod ids;
 pub mod legacy;
 pub mod lifecycle;
 pub mod limits;
@@ -34,5 +35,4 @@ pub use agent::{CallingHours, RetryPolicy, VoiceAgent};
 pub use call::{CallLog, CallOutcome, CallStatus, CallType, NewCall};
 pub use error::DomainError;
 
-/// The tenant a piece of data belongs to: one dental or medical practice.
-pub type OrgId = String;
+pub use ids::{AgentId, CallId, OrgId};

@@ -3,10 +3,76 @@
 //! `phonenumber` crate. Practices are in the US, so a number without a
 //! country code is read as a US number.
 
+use std::{fmt, ops::Deref};
+
+use serde::{Deserialize, Serialize};
+
 use crate::DomainError;
 
+/// A number CallOps can dial: E.164, made only by [`normalize`] (also when
+/// read from JSON), so holding one means the number was checked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl Deref for PhoneNumber {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for PhoneNumber {
+    type Error = DomainError;
+
+    fn try_from(text: String) -> Result<Self, DomainError> {
+        normalize(&text)
+    }
+}
+
+impl From<PhoneNumber> for String {
+    fn from(number: PhoneNumber) -> String {
+        number.0
+    }
+}
+
+impl PartialEq<str> for PhoneNumber {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PhoneNumber {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for PhoneNumber {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
 /// `text` as an E.164 number (`+15551234567`), or `invalid_phone_number`.
-pub fn normalize(text: &str) -> Result<String, DomainError> {
+pub fn normalize(text: &str) -> Result<PhoneNumber, DomainError> {
     let trimmed = text.trim();
     let refuse = |why: &str| DomainError::invalid("invalid_phone_number", format!("{trimmed:?} is not a phone number we can dial: {why}"));
     if trimmed.is_empty() || trimmed.len() > 32 {
@@ -16,7 +82,7 @@ pub fn normalize(text: &str) -> Result<String, DomainError> {
     if !phonenumber::is_valid(&number) {
         return Err(refuse("no such number is in use in its country's numbering plan"));
     }
-    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+    Ok(PhoneNumber(number.format().mode(phonenumber::Mode::E164).to_string()))
 }
 
 /// The longest E.164 number: 15 digits after the `+`.
@@ -30,7 +96,7 @@ const MAX_E164_DIGITS: usize = 15;
 /// to keep (`anonymous`, `unknown`): nothing CallOps could dial.
 pub fn do_not_call_key(text: &str) -> Option<String> {
     if let Ok(number) = normalize(text) {
-        return Some(number);
+        return Some(number.into_string());
     }
     let trimmed = text.trim();
     // Already in the list's form (`+` and digits): kept as it is, so a key is its own key.
@@ -44,12 +110,12 @@ pub fn do_not_call_key(text: &str) -> Option<String> {
         if (2..=MAX_E164_DIGITS + 1).contains(&written.len()) && written[1..].bytes().all(|b| b.is_ascii_digit()) {
             // libphonenumber may write a form that itself normalises to another
             // (`+60142000000` to `+6042000000`): the key is that one, so a key is its own key.
-            return Some(normalize(&written).unwrap_or(written));
+            return Some(normalize(&written).map_or(written, PhoneNumber::into_string));
         }
     }
     let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
     // `+` and the digits may normalise to another form: the key is that one.
-    (1..=MAX_E164_DIGITS).contains(&digits.len()).then(|| format!("+{digits}")).map(|key| normalize(&key).unwrap_or(key))
+    (1..=MAX_E164_DIGITS).contains(&digits.len()).then(|| format!("+{digits}")).map(|key| normalize(&key).map_or(key, PhoneNumber::into_string))
 }
 
 /// Whether `text` is in the form the do-not-call list keeps: `+` and 1 to 15 digits.
@@ -106,6 +172,14 @@ pub fn mask_numbers_in(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_number_is_made_only_by_normalising_also_from_json() {
+        let number: PhoneNumber = serde_json::from_str("\"(212) 555-0142\"").unwrap();
+        assert_eq!(number.as_str(), "+12125550142");
+        assert_eq!(serde_json::to_string(&number).unwrap(), "\"+12125550142\"");
+        assert!(serde_json::from_str::<PhoneNumber>("\"call me\"").is_err());
+    }
 
     #[test]
     fn a_do_not_call_key_is_its_own_key_even_where_libphonenumber_rewrites_its_writing() {

@@ -111,9 +111,9 @@ impl Calls {
     /// from the table itself (an index could still be catching up): a call
     /// that exists is never scheduled or written again.
     async fn not_yet_stored(&self, caller: &Caller, calls: Vec<CallLog>) -> Result<Vec<CallLog>, DomainError> {
-        let ids: Vec<String> = calls.iter().map(|call| call.id.clone()).collect();
+        let ids: Vec<String> = calls.iter().map(|call| call.id.to_string()).collect();
         let stored = self.store.calls_by_id(&caller.org_id, &ids).await?;
-        Ok(calls.into_iter().filter(|call| !stored.contains_key(&call.id)).collect())
+        Ok(calls.into_iter().filter(|call| !stored.contains_key(call.id.as_str())).collect())
     }
 
     /// Makes each call's schedule first, then stores the calls that got one,

@@ -136,7 +136,7 @@ impl Dialer {
     pub async fn dial(&self, request: DialRequest) -> Result<Dialed, DialError> {
         let now = Utc::now();
         let Some(stored) = self.store.get_call(&request.org_id, &request.call_id).await? else {
-            return Err(DialError::CallNotFound(request.call_id));
+            return Err(DialError::CallNotFound(request.call_id.into()));
         };
         let dialed = self.dial_stored(stored, &request, now).await?;
         tracing::info!(call_id = %request.call_id, attempt = request.attempt, result = ?dialed, "dial trigger handled");
@@ -340,5 +340,5 @@ impl Dialer {
 
 /// The ids that travel with the call through Vapi.
 pub fn metadata(call: &CallLog) -> CallMetadata {
-    CallMetadata { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt }
+    CallMetadata { org_id: call.org_id.clone().into(), call_id: call.id.clone().into(), attempt: call.attempt }
 }

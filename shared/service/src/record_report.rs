@@ -98,19 +98,19 @@ impl Calls {
             .iter()
             .find(|a| a.vapi_phone_number_id.is_some() && a.vapi_phone_number_id == subject.phone_number_id)
             .or_else(|| agents.iter().find(|a| Some(&a.vapi_assistant_id) == subject.assistant_id.as_ref()))
-            .map_or(UNASSIGNED_AGENT.to_string(), |a| a.id.clone());
+            .map_or(UNASSIGNED_AGENT.to_string(), |a| a.id.clone().into());
         let call_type = if subject.outbound { CallType::OutboundOther } else { CallType::Inbound };
         let created = report.at.unwrap_or(now);
         let mut call = CallLog::new(
             NewCall {
-                org_id: org_id.to_string(),
-                voice_agent_id: agent,
+                org_id: org_id.to_string().into(),
+                voice_agent_id: agent.into(),
                 phone_number: subject.customer_number.clone().unwrap_or_else(|| "unknown".into()),
                 call_type,
                 status: CallStatus::InProgress,
                 attempt: 0,
             },
-            new_call_id(),
+            new_call_id().into(),
             time::to_millis(created),
         );
         call.vapi_call_id = report.vapi_call_id.clone();

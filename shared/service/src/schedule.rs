@@ -15,7 +15,8 @@ use callops_domain::{
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
     idempotency::{IdempotencyKey, scheduled_call_id},
-    limits, phone,
+    limits,
+    phone::{self, PhoneNumber},
     policy::{PlacementFacts, Slot},
     schedule::{DialRequest, ScheduledDial, placement_time},
     time,
@@ -27,8 +28,7 @@ use crate::Calls;
 /// A call to schedule, parsed and bounded at the edge.
 #[derive(Debug, Clone)]
 pub struct CallToSchedule {
-    /// E.164.
-    pub number: String,
+    pub number: PhoneNumber,
     /// An outbound type.
     pub call_type: CallType,
     pub at: DateTime<Utc>,
@@ -143,12 +143,12 @@ impl Calls {
         let new = NewCall {
             org_id: caller.org_id.clone(),
             voice_agent_id: agent.id.clone(),
-            phone_number: ask.number,
+            phone_number: ask.number.into_string(),
             call_type: ask.call_type,
             status: CallStatus::Scheduled,
             attempt: 1,
         };
-        let mut call = CallLog::new(new, id, now);
+        let mut call = CallLog::new(new, id.into(), now);
         call.scheduled_at = Some(at);
         call.call_purpose = ask.purpose;
         call.call_notes = ask.notes;

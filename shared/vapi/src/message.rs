@@ -267,7 +267,7 @@ fn owned_text(value: Option<Value>) -> Option<String> {
 /// (trimmed) when it fits; a number too long or with control characters is `Err`.
 fn caller_number(text: String) -> Result<String, ()> {
     if let Ok(number) = phone::normalize(&text) {
-        return Ok(number);
+        return Ok(number.into_string());
     }
     let text = text.trim();
     if text.len() <= limits::MAX_PHONE_TEXT_BYTES && !text.chars().any(char::is_control) { Ok(text.to_string()) } else { Err(()) }

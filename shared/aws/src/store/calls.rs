@@ -144,7 +144,7 @@ impl DynamoStore {
     /// revisions, read consistently from the table, 100 to a request.
     pub async fn calls_by_id(&self, org_id: &str, ids: &[String]) -> Result<HashMap<String, StoredCall>, DomainError> {
         let keys: Vec<String> = ids.iter().map(|id| keys::call_pk(org_id, id)).collect();
-        Ok(self.batch_get_calls(&keys, true).await?.into_values().map(|stored| (stored.call.id.clone(), stored)).collect())
+        Ok(self.batch_get_calls(&keys, true).await?.into_values().map(|stored| (stored.call.id.to_string(), stored)).collect())
     }
 
     /// Stores calls that have not started (a campaign's), each only if no
@@ -163,11 +163,11 @@ impl DynamoStore {
                 items.push(TransactWriteItem::builder().put(self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None)).build());
             }
             match self.transact(items).await {
-                Ok(()) => created.extend(chunk.iter().map(|call| call.id.clone())),
+                Ok(()) => created.extend(chunk.iter().map(|call| call.id.to_string())),
                 Err(err) if failed_condition(&err) => {
                     for call in chunk {
                         match self.create_call(call).await {
-                            Ok(_) => created.push(call.id.clone()),
+                            Ok(_) => created.push(call.id.to_string()),
                             Err(DomainError::Conflict { .. }) => {}
                             Err(other) => return Err(other),
                         }
