@@ -137,6 +137,9 @@ async fn logs_carry_no_phone_number_secret_or_token_in_full() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let host = TestHost::start(true).await;
+    // A callsite first hit by another test's thread while this subscriber was
+    // being set up can keep the interest it had without it: ask again.
+    tracing::callsite::rebuild_interest_cache();
     let number = "+12125550187";
     // A call scheduled two seconds ahead, dialed through the simulator and reported back.
     let (status, created) = host

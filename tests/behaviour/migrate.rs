@@ -5,7 +5,8 @@
 //! concurrent transactions never meet on an item (DynamoDB would cancel them).
 
 use callops::migrate::{MigrateOptions, Report, migrate};
-use callops_aws::{CallQuery, Window};
+use callops_aws::CallQuery;
+use callops_domain::time::Span;
 use callops_domain::{
     CallLog, CallOutcome, CallStatus, CallType,
     legacy::{Note, NoteKind},
@@ -267,7 +268,7 @@ async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
         assert_eq!(api["cost"]["totalCents"].as_i64(), Some(row.get::<_, i64>("cost_cents")), "{window}");
         assert!(close(float(&api["cost"]["avgPerCallCents"]), row.get("avg_cost_cents")), "avg cost {window}");
     }
-    let empty = host.host.store().count_calls("demo", &CallQuery::Scheduled, Window::default()).await.unwrap();
+    let empty = host.host.store().count_calls("demo", &CallQuery::Scheduled, Span::ALL).await.unwrap();
     assert_eq!(empty, 0);
     assert!(report.notes.keys().any(|n: &Note| n.column == "status"), "the generated rows exercise unmapped statuses");
 }

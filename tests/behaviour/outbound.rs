@@ -3,7 +3,8 @@
 //! Idempotency-Key; the do-not-call list; campaigns from JSON and CSV; and
 //! the local scheduler firing what came due while the host was down.
 
-use callops_aws::{CallQuery, Window};
+use callops_aws::CallQuery;
+use callops_domain::time::Span;
 use callops_domain::{CallLog, schedule::DialRequest, time};
 use callops_tests::{DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, host_options, read};
 use chrono::{DateTime, Duration, Utc};
@@ -35,7 +36,7 @@ fn schedule_name(call: &Value) -> String {
 }
 
 async fn waiting_calls(host: &TestHost, org: &str) -> u64 {
-    host.host.store().count_calls(org, &CallQuery::Scheduled, Window::default()).await.unwrap()
+    host.host.store().count_calls(org, &CallQuery::Scheduled, Span::ALL).await.unwrap()
 }
 
 async fn schedule(host: &TestHost, body: &Value) -> (StatusCode, Value) {

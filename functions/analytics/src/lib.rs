@@ -1,16 +1,16 @@
 //! The analytics function: the dashboard's read side. Call statistics and the
 //! outcome distribution over a window, recent calls, and single calls.
 
-use callops_aws::{CallQuery, DynamoStore, PageRequest, Window as IndexWindow, rollup::ALL_AGENTS, store::MAX_PAGE};
+use callops_aws::{CallQuery, DynamoStore, PageRequest, rollup::ALL_AGENTS, store::MAX_PAGE};
 use callops_domain::agent::valid_agent_id;
 use callops_domain::{
     CallLog, DomainError,
     analytics::{self, CallStats, OutcomeShare, Tally, TypeCost, WindowPlan},
-    time,
+    time::{self, Span},
 };
 use callops_http::{
     ApiError, Caller, caller, id_param, integer_param, json, paging_binding, query_param, respond, route_key,
-    window::{Window, parse_window},
+    window::{Zoned, parse_window},
 };
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, http::StatusCode};
@@ -159,7 +159,7 @@ impl Analytics {
     }
 
     /// Reads `startDate`, `endDate`, `tz` and `agentId`.
-    async fn window_and_scope(&self, caller: &Caller, req: &Request) -> Result<(Window, Scope, Echo), DomainError> {
+    async fn window_and_scope(&self, caller: &Caller, req: &Request) -> Result<(Zoned, Scope, Echo), DomainError> {
         let window =
             parse_window(query_param(req, "startDate").as_deref(), query_param(req, "endDate").as_deref(), query_param(req, "tz").as_deref(), Utc::now())?;
         let agent_id = self.agent_scope(caller, req).await?;
@@ -168,7 +168,7 @@ impl Analytics {
             (None, Some(agents)) => Scope::Agents(agents.clone()),
             (None, None) => Scope::All,
         };
-        let echo = Echo { start_date: window.start, end_date: window.end, agent_id };
+        let echo = Echo { start_date: window.span.start, end_date: window.span.end, agent_id };
         Ok((window, scope, echo))
     }
 
@@ -196,19 +196,14 @@ impl Analytics {
             Scope::Agent(agent) => (CallQuery::ByAgent(agent.clone()), None),
             Scope::Agents(agents) => (CallQuery::ByOrg, Some(agents.as_slice())),
         };
-        for (from, to) in plan.raw {
+        for Span { start: from, end: to } in plan.raw {
             let mut cursor: Option<String> = None;
             loop {
                 let page = self
                     .store
                     .query_call_facts(
                         org_id,
-                        &PageRequest {
-                            window: IndexWindow { from: Some(from), to: Some(to) },
-                            cursor: cursor.as_deref(),
-                            only_agents,
-                            ..PageRequest::new(&query, MAX_PAGE)
-                        },
+                        &PageRequest { window: Span::new(Some(from), Some(to)), cursor: cursor.as_deref(), only_agents, ..PageRequest::new(&query, MAX_PAGE) },
                     )
                     .await?;
                 for facts in &page.items {
@@ -225,32 +220,32 @@ impl Analytics {
 
     async fn call_stats(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let (window, scope, echo) = self.window_and_scope(caller, req).await?;
-        let tally = self.tally(&caller.org_id, &scope, window.start, window.end).await?;
+        let tally = self.tally(&caller.org_id, &scope, window.span.start, window.span.end).await?;
         Ok(json(StatusCode::OK, &StatsResponse { echo, stats: CallStats::from_tally(&tally) }))
     }
 
     async fn outcomes(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let (window, scope, echo) = self.window_and_scope(caller, req).await?;
-        let tally = self.tally(&caller.org_id, &scope, window.start, window.end).await?;
+        let tally = self.tally(&caller.org_id, &scope, window.span.start, window.span.end).await?;
         let body = OutcomesResponse { echo, total_calls: tally.get(analytics::CALLS), outcomes: analytics::outcome_distribution(&tally) };
         Ok(json(StatusCode::OK, &body))
     }
 
     /// The tally of each local day (in the window's `tz`) the window touches,
     /// cut to the window at its two ends.
-    async fn by_local_day(&self, org_id: &str, scope: &Scope, window: &Window) -> Result<Vec<(chrono::NaiveDate, Tally)>, DomainError> {
+    async fn by_local_day(&self, org_id: &str, scope: &Scope, window: &Zoned) -> Result<Vec<(chrono::NaiveDate, Tally)>, DomainError> {
         let mut days = Vec::new();
-        let mut day = window.start.with_timezone(&window.tz).date_naive();
+        let mut day = window.span.start.with_timezone(&window.tz).date_naive();
         let midnight = chrono::NaiveTime::MIN;
         loop {
             let day_start = time::local_to_utc(window.tz, day.and_time(midnight));
-            if day_start >= window.end {
+            if day_start >= window.span.end {
                 break;
             }
             // The window is inside the supported range, far from the end of chrono's dates.
             let Some(next) = day.succ_opt() else { break };
             let day_end = time::local_to_utc(window.tz, next.and_time(midnight));
-            let (from, to) = (day_start.max(window.start), day_end.min(window.end));
+            let (from, to) = (day_start.max(window.span.start), day_end.min(window.span.end));
             if from < to {
                 days.push((day, self.tally(org_id, scope, from, to).await?));
             }
@@ -320,10 +315,10 @@ impl Analytics {
         // A window only when one is asked for: without, every call.
         let (start, end) = (query_param(req, "startDate"), query_param(req, "endDate"));
         let window = match (&start, &end) {
-            (None, None) => IndexWindow { from: None, to: None },
+            (None, None) => Span::ALL,
             _ => {
                 let window = parse_window(start.as_deref(), end.as_deref(), query_param(req, "tz").as_deref(), Utc::now())?;
-                IndexWindow { from: Some(window.start), to: Some(window.end) }
+                window.span.into()
             }
         };
         let binding = paging_binding(req);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use callops_aws::{CallQuery, PageRequest, Window};
+use callops_aws::{CallQuery, PageRequest};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError,
     campaign::check_variables,
@@ -186,7 +186,7 @@ impl Outbound {
         };
         let binding = paging_binding(req);
         let request = PageRequest {
-            window: Window { from: bounds.start, to: bounds.end },
+            window: bounds.span,
             cursor: cursor.as_deref(),
             only_agents: agent_filter.as_deref(),
             only_status,

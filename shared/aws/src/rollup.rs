@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use callops_domain::{
     CallLog,
-    analytics::{Range, Tally, TallyOverflow, day_key, hour_key},
+    analytics::{Tally, TallyOverflow, day_key, hour_key},
+    time::Span,
 };
 use chrono::{Datelike, Duration};
 
@@ -154,9 +155,9 @@ pub(crate) fn tally_of_item(item: &Item) -> (Tally, Vec<String>) {
 }
 
 /// The months (`yyyy-mm`) that `[from, to)` touches.
-pub(crate) fn months_of(range: Range) -> Vec<String> {
-    let last = range.1.checked_sub_signed(Duration::milliseconds(1)).unwrap_or(range.1);
-    let (mut year, mut month) = (range.0.year(), range.0.month());
+pub(crate) fn months_of(span: Span) -> Vec<String> {
+    let last = span.end.checked_sub_signed(Duration::milliseconds(1)).unwrap_or(span.end);
+    let (mut year, mut month) = (span.start.year(), span.start.month());
     let mut out = Vec::new();
     while (year, month) <= (last.year(), last.month()) {
         out.push(format!("{year:04}-{month:02}"));
@@ -195,7 +196,7 @@ mod tests {
     #[test]
     pub(crate) fn windows_touch_the_right_partitions() {
         let at = |t: &str| callops_domain::time::parse(t).unwrap();
-        let months = months_of((at("2023-12-20T00:00:00Z"), at("2024-03-01T00:00:00Z")));
+        let months = months_of((at("2023-12-20T00:00:00Z"), at("2024-03-01T00:00:00Z")).into());
         assert_eq!(months, vec!["2023-12", "2024-01", "2024-02"], "March starts at the exclusive end");
     }
 }

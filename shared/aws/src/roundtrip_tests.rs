@@ -308,7 +308,7 @@ fn the_rollups_are_the_sum_of_the_calls_that_moved_them() {
         prop_assert!(report.is_clean(), "{:?}", report);
         let range =
             (DateTime::from_timestamp_millis(1_699_920_000_000).unwrap_or_default(), DateTime::from_timestamp_millis(1_700_352_000_000).unwrap_or_default());
-        let read = rt.block_on(store.day_rollups("sums", crate::rollup::ALL_AGENTS, range)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let read = rt.block_on(store.day_rollups("sums", crate::rollup::ALL_AGENTS, range.into())).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let expected = Tally::sum(&rt.block_on(store.all_calls()).unwrap_or_default().iter().filter(|c| c.org_id == "sums").map(Tally::of).collect::<Vec<_>>())
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(read, expected);

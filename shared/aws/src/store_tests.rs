@@ -1,11 +1,13 @@
 //! Store behaviour against the embedded engine; every test has a database of its own.
 
-use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent, call::new_call_id, time};
+use callops_domain::{
+    CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent, call::new_call_id, time, time::Span,
+};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
     embedded::fresh_store,
-    store::{CallQuery, PageRequest, Window},
+    store::{CallQuery, PageRequest},
 };
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -118,7 +120,7 @@ async fn each_index_answers_its_query_for_its_tenant_only() {
         store.create_call(c).await.unwrap();
     }
 
-    let all = Window::default();
+    let all = Span::ALL;
     let q = |query: CallQuery| {
         let store = store.clone();
         async move { store.query_calls("acme", &PageRequest::new(&query, 100)).await.unwrap().items }
@@ -153,7 +155,7 @@ async fn windows_are_start_inclusive_end_exclusive() {
     for c in [&at_start, &inside, &at_end] {
         store.create_call(c).await.unwrap();
     }
-    let window = Window { from: Some(t0), to: Some(t0 + Duration::days(1)) };
+    let window = Span::new(Some(t0), Some(t0 + Duration::days(1)));
     let page = store.query_calls("acme", &PageRequest { window, ..PageRequest::new(&CallQuery::ByOrg, 10) }).await.unwrap();
     assert_eq!(ids(&page.items), ids(&[at_start, inside]));
     assert_eq!(store.count_calls("acme", &CallQuery::ByOrg, window).await.unwrap(), 2);
@@ -268,18 +270,18 @@ mod rollups {
         let first = store.create_call(&c).await.unwrap();
         assert_eq!(rollup_keys(&c).len(), 4, "agent and tenant, hour and day");
 
-        let tenant_day = store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap();
+        let tenant_day = store.day_rollups("acme", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap();
         assert_eq!(tenant_day, Tally::of(&c));
-        let agent_hour = store.hour_rollups("acme", "agent-1", (at("2024-02-07T09:00:00Z"), at("2024-02-07T10:00:00Z"))).await.unwrap();
+        let agent_hour = store.hour_rollups("acme", "agent-1", (at("2024-02-07T09:00:00Z"), at("2024-02-07T10:00:00Z")).into()).await.unwrap();
         assert_eq!(agent_hour, Tally::of(&c));
-        assert!(store.day_rollups("globex", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap().is_zero());
+        assert!(store.day_rollups("globex", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap().is_zero());
 
         // A correction (outcome fixed, cost arriving late) swaps the contribution.
         let mut corrected = c.clone();
         corrected.outcome = Some(CallOutcome::Information);
         corrected.cost_cents = Some(55);
         let second = store.update_call(&first, &corrected).await.unwrap();
-        let tenant_day = store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap();
+        let tenant_day = store.day_rollups("acme", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap();
         assert_eq!(tenant_day, Tally::of(&corrected));
         assert_eq!(tenant_day.get(analytics::BOOKED), 0);
         assert_eq!(tenant_day.get(analytics::COST_CENTS), 55);
@@ -287,14 +289,14 @@ mod rollups {
         // Replaying the old write fails its condition and counts nothing.
         assert!(store.update_call(&first, &corrected).await.is_err());
         assert!(store.create_call(&c).await.is_err());
-        assert_eq!(store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap(), Tally::of(&corrected));
+        assert_eq!(store.day_rollups("acme", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap(), Tally::of(&corrected));
 
         // Moving the start to another day moves the contribution there.
         let mut moved = corrected.clone();
         moved.call_started_at = Some(at("2024-02-08T01:00:00Z"));
         store.update_call(&second, &moved).await.unwrap();
-        assert!(store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z")).await.unwrap().is_zero());
-        assert_eq!(store.day_rollups("acme", "agent-1", day("2024-02-08T00:00:00Z")).await.unwrap(), Tally::of(&moved));
+        assert!(store.day_rollups("acme", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap().is_zero());
+        assert_eq!(store.day_rollups("acme", "agent-1", (day("2024-02-08T00:00:00Z")).into()).await.unwrap(), Tally::of(&moved));
         assert!(store.verify_rollups().await.unwrap().drift.is_empty());
     }
 
@@ -310,7 +312,7 @@ mod rollups {
         for write in writes.collect::<Vec<_>>() {
             write.await.unwrap().unwrap();
         }
-        let hour = store.hour_rollups("acme", ALL_AGENTS, (t0, t0 + Duration::hours(1))).await.unwrap();
+        let hour = store.hour_rollups("acme", ALL_AGENTS, (t0, t0 + Duration::hours(1)).into()).await.unwrap();
         assert_eq!(hour.get(analytics::CALLS), 60);
         assert!(store.verify_rollups().await.unwrap().drift.is_empty());
     }
@@ -417,7 +419,7 @@ async fn imported_history_counts_in_one_shard_and_moves_each_rollup_item_once() 
     // A live call in the same hour spreads as live calls do; both count.
     let live = (0..20).map(|_| call("acme", "front", Some(started))).find(|c| crate::rollup::shard_of(c) != 0).unwrap();
     store.create_call(&live).await.unwrap();
-    let hour = store.hour_rollups("acme", "front", (started, started + Duration::hours(1))).await.unwrap();
+    let hour = store.hour_rollups("acme", "front", (started, started + Duration::hours(1)).into()).await.unwrap();
     assert_eq!(hour.get(callops_domain::analytics::CALLS), 41);
     assert_eq!(store.all_rollups().await.unwrap().0.len(), 8);
     assert!(store.verify_rollups().await.unwrap().drift.is_empty());

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CallLog, CallOutcome, CallType, time};
+use crate::{
+    CallLog, CallOutcome, CallType,
+    time::{self, Span},
+};
 
 /// The part of a call the analytics count: what the analytics indexes
 /// project, so that reading calls for a figure never reads transcripts.
@@ -388,17 +391,14 @@ pub fn cost_by_type(t: &Tally) -> Vec<TypeCost> {
         .collect()
 }
 
-/// A half-open time range `[from, to)`.
-pub type Range = (DateTime<Utc>, DateTime<Utc>);
-
 /// How a window `[start, end)` is read: whole UTC days from day rollups,
 /// whole hours from hour rollups, and at most two partial hours (one at each
 /// end) from the calls themselves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WindowPlan {
-    pub raw: Vec<Range>,
-    pub hours: Vec<Range>,
-    pub days: Option<Range>,
+    pub raw: Vec<Span>,
+    pub hours: Vec<Span>,
+    pub days: Option<Span>,
 }
 
 /// `t` cut down to a whole `unit` (an hour, a day) since the epoch. Exact
@@ -422,26 +422,26 @@ impl WindowPlan {
         let (hour, day) = (Duration::hours(1), Duration::days(1));
         let (first_hour, last_hour) = (ceil_to(start, hour), floor_to(end, hour));
         if first_hour >= last_hour {
-            plan.raw.push((start, end));
+            plan.raw.push(Span::new(start, end));
             return plan;
         }
         if start < first_hour {
-            plan.raw.push((start, first_hour));
+            plan.raw.push(Span::new(start, first_hour));
         }
         if last_hour < end {
-            plan.raw.push((last_hour, end));
+            plan.raw.push(Span::new(last_hour, end));
         }
         let (first_day, last_day) = (ceil_to(first_hour, day), floor_to(last_hour, day));
         if first_day < last_day {
             if first_hour < first_day {
-                plan.hours.push((first_hour, first_day));
+                plan.hours.push(Span::new(first_hour, first_day));
             }
-            plan.days = Some((first_day, last_day));
+            plan.days = Some(Span::new(first_day, last_day));
             if last_day < last_hour {
-                plan.hours.push((last_day, last_hour));
+                plan.hours.push(Span::new(last_day, last_hour));
             }
         } else {
-            plan.hours.push((first_hour, last_hour));
+            plan.hours.push(Span::new(first_hour, last_hour));
         }
         plan
     }
@@ -457,9 +457,9 @@ pub fn day_key(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
 }
 
-/// The UTC days of `[from, to)` (both at midnight).
-pub fn days_of(range: Range) -> impl Iterator<Item = NaiveDate> {
-    let (from, to) = (range.0.date_naive(), range.1.date_naive());
+/// The UTC days of a span (both ends at midnight).
+pub fn days_of(span: Span) -> impl Iterator<Item = NaiveDate> {
+    let (from, to) = (span.start.date_naive(), span.end.date_naive());
     from.iter_days().take_while(move |d| *d < to)
 }
 
@@ -622,7 +622,7 @@ mod tests {
         let plan = WindowPlan::new(at("2024-02-05T22:15:00.500Z"), at("2024-02-08T03:10:00Z"));
         assert_eq!(plan.raw, vec![(at("2024-02-05T22:15:00.500Z"), at("2024-02-05T23:00:00Z")), (at("2024-02-08T03:00:00Z"), at("2024-02-08T03:10:00Z")),]);
         assert_eq!(plan.hours, vec![(at("2024-02-05T23:00:00Z"), at("2024-02-06T00:00:00Z")), (at("2024-02-08T00:00:00Z"), at("2024-02-08T03:00:00Z")),]);
-        assert_eq!(plan.days, Some((at("2024-02-06T00:00:00Z"), at("2024-02-08T00:00:00Z"))));
+        assert_eq!(plan.days, Some(Span::new(at("2024-02-06T00:00:00Z"), at("2024-02-08T00:00:00Z"))));
 
         let aligned = WindowPlan::new(at("2024-02-01T00:00:00Z"), at("2024-02-08T00:00:00Z"));
         assert!(aligned.raw.is_empty() && aligned.hours.is_empty());

@@ -13,6 +13,49 @@ use std::ops::Range;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+/// A span of time, `start` inclusive, `end` exclusive: the one name for a
+/// window, a range or the bounds of a query. `Span` has both ends;
+/// `Span<Option<DateTime<Utc>>>` may leave either open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Span<T = DateTime<Utc>> {
+    pub start: T,
+    pub end: T,
+}
+
+impl<T> Span<T> {
+    pub fn new(start: T, end: T) -> Self {
+        Span { start, end }
+    }
+}
+
+impl Span<Option<DateTime<Utc>>> {
+    /// All of time.
+    pub const ALL: Self = Span { start: None, end: None };
+
+    /// Everything before `end`.
+    pub fn before(end: DateTime<Utc>) -> Self {
+        Span { start: None, end: Some(end) }
+    }
+}
+
+impl From<Span> for Span<Option<DateTime<Utc>>> {
+    fn from(span: Span) -> Self {
+        Span { start: Some(span.start), end: Some(span.end) }
+    }
+}
+
+impl From<(DateTime<Utc>, DateTime<Utc>)> for Span {
+    fn from((start, end): (DateTime<Utc>, DateTime<Utc>)) -> Self {
+        Span { start, end }
+    }
+}
+
+impl PartialEq<(DateTime<Utc>, DateTime<Utc>)> for Span {
+    fn eq(&self, other: &(DateTime<Utc>, DateTime<Utc>)) -> bool {
+        (self.start, self.end) == *other
+    }
+}
+
 /// The times CallOps takes from outside, as epoch milliseconds: from
 /// 2000-01-01T00:00:00Z (inclusive) to 2100-01-01T00:00:00Z (exclusive).
 pub const SUPPORTED_MILLIS: Range<i64> = 946_684_800_000..4_102_444_800_000;

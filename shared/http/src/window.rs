@@ -3,7 +3,10 @@
 //! read as the start of that day in `tz` (for `endDate`, the start of the
 //! next day), times without an offset read in `tz`.
 
-use callops_domain::{DomainError, time};
+use callops_domain::{
+    DomainError,
+    time::{self, Span},
+};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
@@ -12,10 +15,10 @@ pub const MAX_WINDOW_DAYS: i64 = 400;
 /// The window when neither end is given.
 pub const DEFAULT_WINDOW_DAYS: i64 = 7;
 
+/// A span read from query parameters, with the zone its dates were read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
+pub struct Zoned<S = Span> {
+    pub span: S,
     pub tz: Tz,
 }
 
@@ -53,17 +56,9 @@ fn parse_instant(text: &str, tz: Tz, end: End) -> Option<DateTime<Utc>> {
         .map(|local| time::to_millis(time::local_to_utc(tz, local)))
 }
 
-/// The ends of a window as given: either may be open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bounds {
-    pub start: Option<DateTime<Utc>>,
-    pub end: Option<DateTime<Utc>>,
-    pub tz: Tz,
-}
-
 /// Reads the ends of a window as given, either one open (`None`), and
 /// refuses one that runs backwards.
-pub fn parse_bounds(start: Option<&str>, end: Option<&str>, tz: Option<&str>) -> Result<Bounds, DomainError> {
+pub fn parse_bounds(start: Option<&str>, end: Option<&str>, tz: Option<&str>) -> Result<Zoned<Span<Option<DateTime<Utc>>>>, DomainError> {
     let tz = parse_tz(tz)?;
     let read = |text: &str, end: End, name: &str, code: &'static str| {
         let shown: String = text.chars().take(64).collect();
@@ -78,12 +73,12 @@ pub fn parse_bounds(start: Option<&str>, end: Option<&str>, tz: Option<&str>) ->
     {
         return Err(DomainError::invalid("invalid_window", "startDate must not be after endDate"));
     }
-    Ok(Bounds { start, end, tz })
+    Ok(Zoned { span: Span::new(start, end), tz })
 }
 
 /// Reads a window; `now` is the default end.
-pub fn parse_window(start: Option<&str>, end: Option<&str>, tz: Option<&str>, now: DateTime<Utc>) -> Result<Window, DomainError> {
-    let Bounds { start, end, tz } = parse_bounds(start, end, tz)?;
+pub fn parse_window(start: Option<&str>, end: Option<&str>, tz: Option<&str>, now: DateTime<Utc>) -> Result<Zoned, DomainError> {
+    let Zoned { span: Span { start, end }, tz } = parse_bounds(start, end, tz)?;
     let end = end.unwrap_or_else(|| time::to_millis(now));
     let start = start.unwrap_or(end - Duration::days(DEFAULT_WINDOW_DAYS));
     if start > end {
@@ -92,7 +87,7 @@ pub fn parse_window(start: Option<&str>, end: Option<&str>, tz: Option<&str>, no
     if end - start > Duration::days(MAX_WINDOW_DAYS) {
         return Err(DomainError::invalid("window_too_long", format!("a window may span at most {MAX_WINDOW_DAYS} days")));
     }
-    Ok(Window { start, end, tz })
+    Ok(Zoned { span: Span::new(start, end), tz })
 }
 
 #[cfg(test)]
@@ -114,18 +109,18 @@ mod tests {
     fn dates_are_whole_days_in_the_zone() {
         let now = at("2024-02-20T12:00:00Z");
         let w = parse_window(Some("2024-02-01"), Some("2024-02-07"), None, now).unwrap();
-        assert_eq!((w.start, w.end), (at("2024-02-01T00:00:00Z"), at("2024-02-08T00:00:00Z")));
+        assert_eq!((w.span.start, w.span.end), (at("2024-02-01T00:00:00Z"), at("2024-02-08T00:00:00Z")));
         let w = parse_window(Some("2024-03-09"), Some("2024-03-10"), Some("America/New_York"), now).unwrap();
-        assert_eq!((w.start, w.end), (at("2024-03-09T05:00:00Z"), at("2024-03-11T04:00:00Z")), "the DST day is 23 hours");
+        assert_eq!((w.span.start, w.span.end), (at("2024-03-09T05:00:00Z"), at("2024-03-11T04:00:00Z")), "the DST day is 23 hours");
         let w = parse_window(Some("2024-02-01T09:30"), Some("2024-02-01T11:00:00-05:00"), Some("America/Chicago"), now).unwrap();
-        assert_eq!((w.start, w.end), (at("2024-02-01T15:30:00Z"), at("2024-02-01T16:00:00Z")), "no offset: read in tz");
+        assert_eq!((w.span.start, w.span.end), (at("2024-02-01T15:30:00Z"), at("2024-02-01T16:00:00Z")), "no offset: read in tz");
     }
 
     #[test]
     fn the_default_is_the_last_seven_days() {
         let now = at("2024-02-20T12:34:56.789Z");
         let w = parse_window(None, None, None, now).unwrap();
-        assert_eq!((w.start, w.end), (at("2024-02-13T12:34:56.789Z"), now));
+        assert_eq!((w.span.start, w.span.end), (at("2024-02-13T12:34:56.789Z"), now));
     }
 
     #[test]
@@ -190,10 +185,10 @@ mod properties {
             let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
             match parse_window(start.as_deref(), end.as_deref(), tz.as_deref(), now) {
                 Ok(window) => {
-                    prop_assert!(window.start <= window.end);
-                    prop_assert!(window.end - window.start <= Duration::days(MAX_WINDOW_DAYS));
-                    prop_assert!(start.is_none() || time::is_supported(&window.start));
-                    prop_assert!(time::is_supported(&window.end));
+                    prop_assert!(window.span.start <= window.span.end);
+                    prop_assert!(window.span.end - window.span.start <= Duration::days(MAX_WINDOW_DAYS));
+                    prop_assert!(start.is_none() || time::is_supported(&window.span.start));
+                    prop_assert!(time::is_supported(&window.span.end));
                 }
                 Err(err) => {
                     let refused = matches!(err, DomainError::Invalid { code, .. } if code.starts_with("invalid_") || code == "window_too_long");

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use callops_aws::{CallQuery, PageRequest, Window};
+use callops_aws::{CallQuery, PageRequest};
 use callops_domain::{CallLog, CallStatus, DomainError, lifecycle::EndedReason, schedule::DialRequest};
 use callops_vapi::{VapiError, read_vapi_call};
 use chrono::{DateTime, Utc};
@@ -79,7 +79,7 @@ impl Dialer {
     }
 
     async fn stuck(&self, org_id: &str, query: CallQuery, before: DateTime<Utc>) -> Result<Vec<CallLog>, DomainError> {
-        let window = Window { from: None, to: Some(before) };
+        let window = callops_domain::time::Span::before(before);
         Ok(self.store().query_calls(org_id, &PageRequest { window, ..PageRequest::new(&query, PAGE) }).await?.items)
     }
 

@@ -35,7 +35,7 @@ pub use crate::item::Unreadable;
 pub use campaigns::CampaignCall;
 pub use do_not_call::{DoNotCallEntry, MAX_REASON_BYTES};
 pub use effects::{AlongWithCall, Effect, NO_FREE_SLOT, effects};
-pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest, Window};
+pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest};
 pub use rollups::{Drift, Impossible, RollupReport};
 
 /// The most items one query returns.

@@ -5,7 +5,11 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, Select};
-use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, DomainError, analytics::CallFacts, time};
+use callops_domain::{
+    CallLog, CallOutcome, CallStatus, CallType, DomainError,
+    analytics::CallFacts,
+    time::{self, Span},
+};
 use chrono::{DateTime, Utc};
 
 use super::{DynamoStore, MAX_PAGE, Page};
@@ -51,7 +55,8 @@ impl CallQuery {
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest<'a> {
     pub query: &'a CallQuery,
-    pub window: Window,
+    /// On the index's time.
+    pub window: Span<Option<DateTime<Utc>>>,
     pub newest_first: bool,
     pub limit: usize,
     pub cursor: Option<&'a str>,
@@ -67,7 +72,7 @@ pub struct PageRequest<'a> {
 impl<'a> PageRequest<'a> {
     /// Oldest first, everything, no cursor: the usual start.
     pub fn new(query: &'a CallQuery, limit: usize) -> Self {
-        PageRequest { query, window: Window::default(), newest_first: false, limit, cursor: None, only_agents: None, only_status: None, binding: "" }
+        PageRequest { query, window: Span::ALL, newest_first: false, limit, cursor: None, only_agents: None, only_status: None, binding: "" }
     }
 }
 
@@ -76,22 +81,15 @@ impl<'a> PageRequest<'a> {
 /// `IN`s, and 500 keeps the filter inside DynamoDB's 4 KB for expressions.
 pub const MAX_FILTER_AGENTS: usize = 500;
 
-/// A time window on an index's sort key: `from` inclusive, `to` exclusive.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Window {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
-
 pub(crate) type Names = HashMap<String, String>;
 
 /// The key condition for one index partition within `window`. Sort keys are
 /// `<time>#<id>`, and a bare time sorts before every key at that time, so
 /// `BETWEEN from AND to` is exactly `from <= time < to`.
-pub(crate) fn key_condition(index: Index, partition_key: String, window: Window) -> (String, Names, Item) {
+pub(crate) fn key_condition(index: Index, partition_key: String, window: Span<Option<DateTime<Utc>>>) -> (String, Names, Item) {
     let mut names = HashMap::from([("#pk".to_string(), index.pk.to_string())]);
     let mut values = HashMap::from([(":pk".to_string(), s(partition_key))]);
-    let range = match (window.from, window.to) {
+    let range = match (window.start, window.end) {
         (Some(from), Some(to)) => {
             values.insert(":from".into(), s(time::format(&from)));
             values.insert(":to".into(), s(time::format(&to)));
@@ -165,7 +163,7 @@ impl DynamoStore {
                     (index.pk.to_string(), s(keys::index_pk(index, org_id, &partition))),
                     (index.sk.to_string(), s(&cursor.sort_key)),
                 ]);
-                (Window { from: cursor.from, to: cursor.to }, Some(start))
+                (Span::new(cursor.from, cursor.to), Some(start))
             }
         };
 
@@ -239,14 +237,16 @@ impl DynamoStore {
         }
 
         let next_cursor = match (more, items.last().and_then(|last| string_attr(last, index.sk))) {
-            (true, Some(sort_key)) => Some(Cursor { index: index.name.into(), partition, sort_key, query: digest, from: window.from, to: window.to }.encode()),
+            (true, Some(sort_key)) => {
+                Some(Cursor { index: index.name.into(), partition, sort_key, query: digest, from: window.start, to: window.end }.encode())
+            }
             _ => None,
         };
         Ok(Page { items, next_cursor })
     }
 
     /// How many of a tenant's calls one index holds in `window` (reads keys only).
-    pub async fn count_calls(&self, org_id: &str, query: &CallQuery, window: Window) -> Result<u64, DomainError> {
+    pub async fn count_calls(&self, org_id: &str, query: &CallQuery, window: Span<Option<DateTime<Utc>>>) -> Result<u64, DomainError> {
         let (index, partition) = query.index_and_partition();
         let (condition, names, values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
         let mut pages = self

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use callops_domain::{
     DomainError,
-    analytics::{self, Range, Tally, hour_key},
+    analytics::{self, Tally, hour_key},
+    time::Span,
 };
 use chrono::Duration;
 
@@ -18,8 +19,8 @@ use crate::{
 
 impl DynamoStore {
     /// The sum of the hour rollups of `scope` for the whole hours in `range`.
-    pub async fn hour_rollups(&self, org_id: &str, scope: &str, range: Range) -> Result<Tally, DomainError> {
-        let (first, last) = (hour_key(&range.0), hour_key(&range.1.checked_sub_signed(Duration::hours(1)).unwrap_or(range.1)));
+    pub async fn hour_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError> {
+        let (first, last) = (hour_key(&range.start), hour_key(&range.end.checked_sub_signed(Duration::hours(1)).unwrap_or(range.end)));
         let mut total = Tally::default();
         for month in months_of(range) {
             total.add(&self.sum_rollups(hour_pk(org_id, scope, &month), &first, &last).await?)?;
@@ -30,7 +31,7 @@ impl DynamoStore {
     /// The sum of the day rollups of `scope` for the whole days in `range`:
     /// one query per day, so each reads one day's shards (a few hundred bytes
     /// each, far inside one 4 KB read unit however large the counts grow).
-    pub async fn day_rollups(&self, org_id: &str, scope: &str, range: Range) -> Result<Tally, DomainError> {
+    pub async fn day_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError> {
         let mut total = Tally::default();
         for day in analytics::days_of(range) {
             let key = day.format("%Y-%m-%d").to_string();
