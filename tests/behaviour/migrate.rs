@@ -4,13 +4,13 @@
 //! migration document's SQL on the mapped legacy table, and an import whose
 //! concurrent transactions never meet on an item (DynamoDB would cancel them).
 
-use callops::migrate::{MigrateOptions, Report, migrate};
-use callops_aws::CallQuery;
-use callops_domain::time::Span;
-use callops_domain::{
-    CallLog, CallOutcome, CallStatus, CallType,
-    legacy::{Note, NoteKind},
+use callops::migrate::{
+    MigrateOptions, Report,
+    mapping::{Note, NoteKind},
+    migrate,
 };
+use callops_aws::CallQuery;
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, time::Span};
 use callops_tests::{DEMO_TOKEN, TestHost, postgres::Postgres};
 use serde_json::Value;
 

@@ -85,6 +85,12 @@ pub fn normalize(text: &str) -> Result<PhoneNumber, DomainError> {
     Ok(PhoneNumber(number.format().mode(phonenumber::Mode::E164).to_string()))
 }
 
+/// Whether libphonenumber reads `text` as a number at all (a US number
+/// without a country code), valid or not: what migrated history keeps.
+pub fn parses(text: &str) -> bool {
+    phonenumber::parse(Some(phonenumber::country::Id::US), text).is_ok()
+}
+
 /// The longest E.164 number: 15 digits after the `+`.
 const MAX_E164_DIGITS: usize = 15;
 

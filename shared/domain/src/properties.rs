@@ -1,82 +1,14 @@
 //! Properties of what reads outside data: for any input, no panic, and
 //! either a value within its bounds or a refusal with a code. Phone
-//! numbers, legacy rows, calling hours.
+//! numbers, calling hours.
 
-use chrono::NaiveDateTime;
 use proptest::prelude::*;
 
-use crate::{
-    DomainError,
-    legacy::{LegacyRow, map_row},
-    phone,
-};
+use crate::{DomainError, phone};
 
 /// Text that looks like a phone number often, and like anything else sometimes.
 fn number_text() -> impl Strategy<Value = String> {
     prop_oneof!["[+]?[0-9 ().-]{0,40}", "[+]?1?[2-9][0-9]{2}[2-9][0-9]{6}", "\\PC{0,60}", "[0-9]{10,400}",]
-}
-
-fn naive_time() -> impl Strategy<Value = NaiveDateTime> {
-    prop_oneof![
-        (946_684_800i64..4_102_444_800i64).prop_map(|s| chrono::DateTime::from_timestamp(s, 0).unwrap_or_default().naive_utc()),
-        any::<i64>().prop_map(|ms| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().naive_utc()),
-        Just(NaiveDateTime::MAX),
-        Just(NaiveDateTime::MIN),
-    ]
-}
-
-fn legacy_row() -> impl Strategy<Value = LegacyRow> {
-    let text = || prop::option::of(prop_oneof!["\\PC{0,40}", (1usize..30_000).prop_map(|n| "é".repeat(n))]);
-    let number = || prop::option::of(prop_oneof![any::<i32>(), 0i32..1000]);
-    (
-        ("\\PC{0,250}", "[a-z_-]{1,70}|\\PC{0,10}", number_text(), prop::option::of("\\PC{0,12}"), prop::option::of("[a-z_-]{0,12}|\\PC{0,12}")),
-        (
-            number(),
-            prop::option::of(naive_time()),
-            prop::option::of(naive_time()),
-            text(),
-            text(),
-            prop::option::of("\\PC{0,80}|https://[a-z]{1,10}\\.example/[a-z]{0,10}"),
-        ),
-        (naive_time(), naive_time(), number(), number(), number(), prop::option::of(any::<f64>()), prop::option::of(0.0f64..1.0), prop::option::of(-3i32..10)),
-        (
-            prop::option::of("\\PC{0,250}"),
-            prop::option::of("\\PC{0,250}"),
-            prop::option::of("[A-Z_]{0,20}|\\PC{0,10}"),
-            prop::option::of("[A-Z_]{0,20}|\\PC{0,10}"),
-        ),
-    )
-        .prop_map(|(ids, content, numbers, rest)| {
-            let (id, voice_agent_id, phone_number, direction, status) = ids;
-            let (duration, call_started_at, call_ended_at, transcript, summary, recording_url) = content;
-            let (created_at, updated_at, payment_plan_amount, collection_amount, cost_cents, ai_confidence, good_confidence, call_quality) = numbers;
-            let (vapi_call_id, campaign_id, outcome, call_type) = rest;
-            LegacyRow {
-                id,
-                voice_agent_id,
-                phone_number,
-                direction,
-                status,
-                duration,
-                call_started_at,
-                call_ended_at,
-                transcript,
-                summary,
-                recording_url,
-                created_at,
-                updated_at,
-                payment_plan_amount,
-                collection_amount,
-                cost_cents,
-                ai_confidence: ai_confidence.or(good_confidence),
-                call_quality,
-                vapi_call_id,
-                campaign_id,
-                outcome,
-                call_type,
-                ..LegacyRow::default()
-            }
-        })
 }
 
 proptest! {
@@ -102,14 +34,6 @@ proptest! {
         }
         let masked = phone::mask_numbers_in(&text);
         prop_assert!(masked.chars().count() <= text.chars().count() + 8);
-    }
-
-    #[test]
-    fn a_legacy_row_maps_to_a_call_the_store_can_keep_or_is_refused_with_a_reason(row in legacy_row()) {
-        match map_row(&row, "acme") {
-            Ok(mapped) => prop_assert!(mapped.call.check_storable().is_ok(), "{:?}", mapped.call.check_storable()),
-            Err(refusal) => prop_assert!(!refusal.reason.is_empty() && refusal.id == row.id),
-        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod ended_reason;
 mod lenient;
 pub mod message;
 pub mod structured_data;
+mod wire;
 
 pub use api::{CallMetadata, CreateCall, VapiApi, VapiCall, VapiError};
 pub use message::{ServerMessage, parse_server_message, read_vapi_call};

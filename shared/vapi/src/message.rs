@@ -22,6 +22,7 @@ use serde_json::Value;
 use crate::{
     ended_reason::{end_of_call, status_for},
     structured_data::{booked_by_tool_call, lenient_number, read_structured_data},
+    wire::{Envelope, RawCall, RawMessage},
 };
 
 /// The ids CallOps put in `assistantOverrides.metadata` when it dialed.
@@ -137,123 +138,6 @@ fn text(value: Option<&Value>) -> Option<String> {
 
 fn number(value: Option<&Value>) -> Option<f64> {
     lenient_number(value?).filter(|n| *n >= 0.0)
-}
-
-// The wire shapes, typed so that parsing skips what CallOps does not read
-// (most of a report's bytes are conversation messages) instead of building a
-// tree of it. Scalars stay `Value` so that a number sent as a string, or a
-// timestamp sent either way, is still read.
-
-#[derive(Deserialize)]
-struct Envelope {
-    message: Option<RawMessage>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct RawMessage {
-    #[serde(rename = "type")]
-    kind: Option<Value>,
-    timestamp: Option<Value>,
-    #[serde(deserialize_with = "crate::lenient::object")]
-    call: Option<RawCall>,
-    #[serde(deserialize_with = "crate::lenient::object")]
-    phone_number: Option<RawId>,
-    #[serde(deserialize_with = "crate::lenient::object")]
-    assistant: Option<RawAssistant>,
-    #[serde(deserialize_with = "crate::lenient::object")]
-    customer: Option<RawCustomer>,
-    status: Option<Value>,
-    ended_reason: Option<Value>,
-    started_at: Option<Value>,
-    ended_at: Option<Value>,
-    duration_seconds: Option<Value>,
-    duration_ms: Option<Value>,
-    cost: Option<Value>,
-    transcript: Option<Value>,
-    summary: Option<Value>,
-    recording_url: Option<Value>,
-    #[serde(deserialize_with = "crate::lenient::object")]
-    artifact: Option<RawArtifact>,
-    #[serde(deserialize_with = "crate::lenient::object")]
-    analysis: Option<RawAnalysis>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct RawCall {
-    id: Option<Value>,
-    #[serde(rename = "type")]
-    kind: Option<Value>,
-    phone_number_id: Option<Value>,
-    assistant_id: Option<Value>,
-    #[serde(deserialize_with = "crate::lenient::object")]
-    customer: Option<RawCustomer>,
-    #[serde(deserialize_with = "crate::lenient::object")]
-    assistant_overrides: Option<RawOverrides>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawOverrides {
-    metadata: Option<Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawId {
-    id: Option<Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawAssistant {
-    id: Option<Value>,
-    metadata: Option<Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawCustomer {
-    number: Option<Value>,
-    name: Option<Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct RawArtifact {
-    transcript: Option<Value>,
-    recording_url: Option<Value>,
-    #[serde(deserialize_with = "crate::lenient::list")]
-    messages: Option<Vec<RawConversationMessage>>,
-}
-
-/// A conversation message: only its tool calls matter here.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawConversationMessage {
-    #[serde(rename = "toolCalls", alias = "tool_calls", deserialize_with = "crate::lenient::list")]
-    tool_calls: Option<Vec<RawToolCall>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawToolCall {
-    #[serde(deserialize_with = "crate::lenient::object")]
-    function: Option<RawFunction>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawFunction {
-    name: Option<Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct RawAnalysis {
-    summary: Option<Value>,
-    structured_data: Option<Value>,
 }
 
 fn owned_text(value: Option<Value>) -> Option<String> {

@@ -11,16 +11,16 @@
 //! every transaction and nothing is counted twice however often the run
 //! stops or repeats. `--dry-run` reads, maps and compares, and writes nothing.
 
+pub mod mapping;
+
 use std::collections::{BTreeMap, HashMap};
 
+use self::mapping::{LegacyRow, Note, NoteKind, Refusal, map_row};
 use callops_aws::{
     DynamoStore, StoredCall,
     import::{ImportCall, NotImported},
 };
-use callops_domain::{
-    CallLog, CallStatus,
-    legacy::{LegacyRow, Note, NoteKind, Refusal, map_row},
-};
+use callops_domain::{CallLog, CallStatus};
 use tokio_postgres::{NoTls, Row};
 
 /// The checkpoint's name in the tenant's partition.

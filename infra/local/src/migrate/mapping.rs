@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::{CallLog, CallOutcome, CallStatus, CallType, NewCall, agent::valid_agent_id, call::CallText};
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, agent::valid_agent_id, call::CallText};
 
 /// One `call_logs` row, as PostgreSQL holds it (timestamps are UTC without a zone).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -90,7 +90,7 @@ fn shown(text: &Option<String>) -> String {
 }
 
 fn utc(at: NaiveDateTime) -> DateTime<Utc> {
-    crate::time::to_millis(at.and_utc())
+    callops_domain::time::to_millis(at.and_utc())
 }
 
 /// `status` by MAPPING.md; `None` when no rule knows the text.
@@ -133,7 +133,7 @@ pub fn derived_outcome(row: &LegacyRow) -> Option<CallOutcome> {
 
 /// Checks what the new model cannot hold; the first problem refuses the row.
 fn refusal(row: &LegacyRow) -> Option<String> {
-    use crate::limits::{self, MAX_AMOUNT_CENTS, MAX_COST_CENTS, MAX_DURATION_SECONDS, MAX_ID_BYTES, MAX_PHONE_TEXT_BYTES, is_key_safe};
+    use callops_domain::limits::{self, MAX_AMOUNT_CENTS, MAX_COST_CENTS, MAX_DURATION_SECONDS, MAX_ID_BYTES, MAX_PHONE_TEXT_BYTES, is_key_safe};
     if !is_key_safe(&row.id) {
         return Some(format!("the id is empty, longer than {MAX_ID_BYTES} bytes, or holds '#' or control characters"));
     }
@@ -141,7 +141,7 @@ fn refusal(row: &LegacyRow) -> Option<String> {
         return Some(format!("voice_agent_id {:?} is not an agent id (letters, digits, - and _)", row.voice_agent_id));
     }
     let number = row.phone_number.trim();
-    if number.len() > MAX_PHONE_TEXT_BYTES || phonenumber::parse(Some(phonenumber::country::Id::US), number).is_err() {
+    if number.len() > MAX_PHONE_TEXT_BYTES || !callops_domain::phone::parses(number) {
         return Some(format!("phone_number {:?} is not a phone number", row.phone_number.chars().take(80).collect::<String>()));
     }
     for (column, value, max) in [
@@ -166,9 +166,9 @@ fn refusal(row: &LegacyRow) -> Option<String> {
     ];
     for (column, at) in times {
         if let Some(at) = at
-            && !crate::time::is_supported(&utc(at))
+            && !callops_domain::time::is_supported(&utc(at))
         {
-            return Some(format!("{column} {at} is outside the supported range ({})", crate::time::SUPPORTED_TEXT));
+            return Some(format!("{column} {at} is outside the supported range ({})", callops_domain::time::SUPPORTED_TEXT));
         }
     }
     for (column, id) in [("vapi_call_id", &row.vapi_call_id), ("campaign_id", &row.campaign_id)] {
@@ -268,7 +268,7 @@ pub fn map_row(row: &LegacyRow, org_id: &str) -> Result<Mapped, Refusal> {
         }
     }
     match &row.recording_url {
-        Some(url) if crate::limits::is_https_url(url.trim()) => call.recording_url = Some(url.trim().to_string()),
+        Some(url) if callops_domain::limits::is_https_url(url.trim()) => call.recording_url = Some(url.trim().to_string()),
         Some(_) => notes.push(Note { kind: NoteKind::Defaulted, column: "recording_url", value: "not an https: URL: left out".into() }),
         None => {}
     }
@@ -399,9 +399,9 @@ mod tests {
 
     #[test]
     fn long_text_is_cut_and_noted_and_only_https_recordings_are_kept() {
-        let long = "é".repeat(crate::limits::MAX_SUMMARY_BYTES);
+        let long = "é".repeat(callops_domain::limits::MAX_SUMMARY_BYTES);
         let mapped = map_row(&LegacyRow { summary: Some(long), recording_url: Some("javascript:alert(1)".into()), ..row() }, "o").unwrap();
-        assert_eq!(mapped.call.summary.as_ref().map(String::len), Some(crate::limits::MAX_SUMMARY_BYTES));
+        assert_eq!(mapped.call.summary.as_ref().map(String::len), Some(callops_domain::limits::MAX_SUMMARY_BYTES));
         assert_eq!(mapped.call.truncated_fields, vec!["summary"]);
         assert_eq!(mapped.call.recording_url, None);
         assert!(mapped.notes.iter().any(|n| n.column == "summary" && n.value.contains("cut")), "{:?}", mapped.notes);
@@ -417,8 +417,103 @@ mod tests {
         let call = mapped.call;
         assert_eq!((call.id.as_str(), call.org_id.as_str(), call.phone_number.as_str()), ("ckx1", "acme", "(212) 555-0142"));
         assert_eq!((call.cost_cents, call.duration), (Some(1234), Some(95)));
-        assert_eq!(call.call_started_at.map(|t| crate::time::format(&t)).as_deref(), Some("2024-02-07T09:30:00.250Z"));
+        assert_eq!(call.call_started_at.map(|t| callops_domain::time::format(&t)).as_deref(), Some("2024-02-07T09:30:00.250Z"));
         assert_eq!(call.attempt, 0, "not placed by CallOps: never dialed by it");
         assert!(call.imported, "marked as history from the legacy table");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text that looks like a phone number often, and like anything else sometimes.
+    fn number_text() -> impl Strategy<Value = String> {
+        prop_oneof!["[+]?[0-9 ().-]{0,40}", "[+]?1?[2-9][0-9]{2}[2-9][0-9]{6}", "\\PC{0,60}", "[0-9]{10,400}",]
+    }
+
+    fn naive_time() -> impl Strategy<Value = NaiveDateTime> {
+        prop_oneof![
+            (946_684_800i64..4_102_444_800i64).prop_map(|s| chrono::DateTime::from_timestamp(s, 0).unwrap_or_default().naive_utc()),
+            any::<i64>().prop_map(|ms| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().naive_utc()),
+            Just(NaiveDateTime::MAX),
+            Just(NaiveDateTime::MIN),
+        ]
+    }
+
+    fn legacy_row() -> impl Strategy<Value = LegacyRow> {
+        let text = || prop::option::of(prop_oneof!["\\PC{0,40}", (1usize..30_000).prop_map(|n| "é".repeat(n))]);
+        let number = || prop::option::of(prop_oneof![any::<i32>(), 0i32..1000]);
+        (
+            ("\\PC{0,250}", "[a-z_-]{1,70}|\\PC{0,10}", number_text(), prop::option::of("\\PC{0,12}"), prop::option::of("[a-z_-]{0,12}|\\PC{0,12}")),
+            (
+                number(),
+                prop::option::of(naive_time()),
+                prop::option::of(naive_time()),
+                text(),
+                text(),
+                prop::option::of("\\PC{0,80}|https://[a-z]{1,10}\\.example/[a-z]{0,10}"),
+            ),
+            (
+                naive_time(),
+                naive_time(),
+                number(),
+                number(),
+                number(),
+                prop::option::of(any::<f64>()),
+                prop::option::of(0.0f64..1.0),
+                prop::option::of(-3i32..10),
+            ),
+            (
+                prop::option::of("\\PC{0,250}"),
+                prop::option::of("\\PC{0,250}"),
+                prop::option::of("[A-Z_]{0,20}|\\PC{0,10}"),
+                prop::option::of("[A-Z_]{0,20}|\\PC{0,10}"),
+            ),
+        )
+            .prop_map(|(ids, content, numbers, rest)| {
+                let (id, voice_agent_id, phone_number, direction, status) = ids;
+                let (duration, call_started_at, call_ended_at, transcript, summary, recording_url) = content;
+                let (created_at, updated_at, payment_plan_amount, collection_amount, cost_cents, ai_confidence, good_confidence, call_quality) = numbers;
+                let (vapi_call_id, campaign_id, outcome, call_type) = rest;
+                LegacyRow {
+                    id,
+                    voice_agent_id,
+                    phone_number,
+                    direction,
+                    status,
+                    duration,
+                    call_started_at,
+                    call_ended_at,
+                    transcript,
+                    summary,
+                    recording_url,
+                    created_at,
+                    updated_at,
+                    payment_plan_amount,
+                    collection_amount,
+                    cost_cents,
+                    ai_confidence: ai_confidence.or(good_confidence),
+                    call_quality,
+                    vapi_call_id,
+                    campaign_id,
+                    outcome,
+                    call_type,
+                    ..LegacyRow::default()
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_legacy_row_maps_to_a_call_the_store_can_keep_or_is_refused_with_a_reason(row in legacy_row()) {
+            match map_row(&row, "acme") {
+                Ok(mapped) => prop_assert!(mapped.call.check_storable().is_ok(), "{:?}", mapped.call.check_storable()),
+                Err(refusal) => prop_assert!(!refusal.reason.is_empty() && refusal.id == row.id),
+            }
+        }
     }
 }

@@ -6,13 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    CallLog, CallOutcome, CallType,
-    time::{self, Span},
-};
+use crate::{CallLog, CallOutcome, CallType, time};
 
 /// The part of a call the analytics count: what the analytics indexes
 /// project, so that reading calls for a figure never reads transcripts.
@@ -278,190 +275,11 @@ impl Tally {
     }
 }
 
-/// A percentage of `part` in `whole`; `None` when `whole` is zero.
-fn percent(part: i64, whole: i64) -> Option<f64> {
-    (whole != 0).then(|| part as f64 * 100.0 / whole as f64)
-}
+mod figures;
+mod window_plan;
 
-fn mean(sum: i64, count: i64) -> Option<f64> {
-    (count != 0).then(|| sum as f64 / count as f64)
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentPlans {
-    pub count: i64,
-    pub total_amount_cents: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Collections {
-    pub attempts: i64,
-    pub successes: i64,
-    pub total_collected_cents: i64,
-    pub collection_rate: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Cost {
-    pub total_cents: i64,
-    pub avg_per_call_cents: Option<f64>,
-}
-
-/// The figures of `GET /api/analytics/calls`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CallStats {
-    pub total_calls: i64,
-    pub booking_rate: Option<f64>,
-    pub avg_call_time_seconds: Option<f64>,
-    pub insurance_verified: i64,
-    pub payment_plans: PaymentPlans,
-    pub collections: Collections,
-    pub cost: Cost,
-}
-
-impl CallStats {
-    pub fn from_tally(t: &Tally) -> CallStats {
-        CallStats {
-            total_calls: t.get(CALLS),
-            booking_rate: percent(t.get(BOOKED), t.get(CALLS)),
-            avg_call_time_seconds: mean(t.get(DURATION_SECONDS), t.get(CALLS_WITH_DURATION)),
-            insurance_verified: t.get(INSURANCE_VERIFIED),
-            payment_plans: PaymentPlans { count: t.get(PAYMENT_PLANS), total_amount_cents: t.get(PAYMENT_PLAN_CENTS) },
-            collections: Collections {
-                attempts: t.get(COLLECTION_ATTEMPTS),
-                successes: t.get(COLLECTION_SUCCESSES),
-                total_collected_cents: t.get(COLLECTED_CENTS),
-                collection_rate: percent(t.get(COLLECTION_SUCCESSES), t.get(COLLECTION_ATTEMPTS)),
-            },
-            cost: Cost { total_cents: t.get(COST_CENTS), avg_per_call_cents: mean(t.get(COST_CENTS), t.get(CALLS_WITH_COST)) },
-        }
-    }
-}
-
-/// One entry of the outcome distribution.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OutcomeShare {
-    pub outcome: Option<CallOutcome>,
-    pub count: i64,
-    pub percentage: f64,
-}
-
-/// The outcome distribution: by count descending, then outcome name, calls
-/// with no outcome as one `null` entry; percentages of all calls.
-pub fn outcome_distribution(t: &Tally) -> Vec<OutcomeShare> {
-    let total = t.get(CALLS);
-    let mut shares: Vec<OutcomeShare> = CallOutcome::ALL
-        .iter()
-        .map(|o| Some(*o))
-        .chain([None])
-        .filter_map(|outcome| {
-            let count = t.get(&outcome_counter(outcome));
-            (count > 0).then(|| OutcomeShare { outcome, count, percentage: percent(count, total).unwrap_or(0.0) })
-        })
-        .collect();
-    let name = |o: &Option<CallOutcome>| o.map_or("", CallOutcome::as_str);
-    shares.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| name(&a.outcome).cmp(name(&b.outcome))));
-    shares
-}
-
-/// Cost per call type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TypeCost {
-    pub call_type: CallType,
-    pub calls: i64,
-    pub total_cents: i64,
-    pub avg_per_call_cents: Option<f64>,
-}
-
-pub fn cost_by_type(t: &Tally) -> Vec<TypeCost> {
-    CallType::ALL
-        .iter()
-        .map(|call_type| TypeCost {
-            call_type: *call_type,
-            calls: t.get(&type_counter(*call_type, CALLS)),
-            total_cents: t.get(&type_counter(*call_type, COST_CENTS)),
-            avg_per_call_cents: mean(t.get(&type_counter(*call_type, COST_CENTS)), t.get(&type_counter(*call_type, CALLS_WITH_COST))),
-        })
-        .filter(|cost| cost.calls > 0)
-        .collect()
-}
-
-/// How a window `[start, end)` is read: whole UTC days from day rollups,
-/// whole hours from hour rollups, and at most two partial hours (one at each
-/// end) from the calls themselves.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WindowPlan {
-    pub raw: Vec<Span>,
-    pub hours: Vec<Span>,
-    pub days: Option<Span>,
-}
-
-/// `t` cut down to a whole `unit` (an hour, a day) since the epoch. Exact
-/// for every supported time; a time beyond chrono's range stays as it is.
-fn floor_to(t: DateTime<Utc>, unit: Duration) -> DateTime<Utc> {
-    let unit = unit.num_milliseconds().max(1);
-    DateTime::from_timestamp_millis(t.timestamp_millis().div_euclid(unit) * unit).unwrap_or(t)
-}
-
-fn ceil_to(t: DateTime<Utc>, unit: Duration) -> DateTime<Utc> {
-    let floor = floor_to(t, unit);
-    if floor == t { t } else { floor.checked_add_signed(unit).unwrap_or(t) }
-}
-
-impl WindowPlan {
-    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> WindowPlan {
-        let mut plan = WindowPlan::default();
-        if end <= start {
-            return plan;
-        }
-        let (hour, day) = (Duration::hours(1), Duration::days(1));
-        let (first_hour, last_hour) = (ceil_to(start, hour), floor_to(end, hour));
-        if first_hour >= last_hour {
-            plan.raw.push(Span::new(start, end));
-            return plan;
-        }
-        if start < first_hour {
-            plan.raw.push(Span::new(start, first_hour));
-        }
-        if last_hour < end {
-            plan.raw.push(Span::new(last_hour, end));
-        }
-        let (first_day, last_day) = (ceil_to(first_hour, day), floor_to(last_hour, day));
-        if first_day < last_day {
-            if first_hour < first_day {
-                plan.hours.push(Span::new(first_hour, first_day));
-            }
-            plan.days = Some(Span::new(first_day, last_day));
-            if last_day < last_hour {
-                plan.hours.push(Span::new(last_day, last_hour));
-            }
-        } else {
-            plan.hours.push(Span::new(first_hour, last_hour));
-        }
-        plan
-    }
-}
-
-/// The UTC hour a time falls in, as a rollup key: `2024-02-07T09`.
-pub fn hour_key(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H").to_string()
-}
-
-/// The UTC day a time falls in, as a rollup key: `2024-02-07`.
-pub fn day_key(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
-}
-
-/// The UTC days of a span (both ends at midnight).
-pub fn days_of(span: Span) -> impl Iterator<Item = NaiveDate> {
-    let (from, to) = (span.start.date_naive(), span.end.date_naive());
-    from.iter_days().take_while(move |d| *d < to)
-}
+pub use figures::*;
+pub use window_plan::*;
 
 #[cfg(test)]
 mod tests {
@@ -585,52 +403,5 @@ mod tests {
         let mut lost = real.clone();
         lost.put(CALLS, 3);
         assert!(lost.impossibilities().iter().any(|f| f.contains("outcome counters add up to 1 calls, not 3")), "{:?}", lost.impossibilities());
-    }
-
-    #[test]
-    fn windows_at_the_ends_of_time_plan_without_panicking() {
-        let _ = WindowPlan::new(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
-        let _ = WindowPlan::new(at("2300-01-01T00:30:00Z"), at("2301-01-01T00:00:00Z"));
-    }
-
-    #[test]
-    fn empty_stats_are_null_where_the_api_says() {
-        let stats = CallStats::from_tally(&Tally::default());
-        assert_eq!(stats.total_calls, 0);
-        assert_eq!(stats.booking_rate, None);
-        assert_eq!(stats.avg_call_time_seconds, None);
-        assert_eq!(stats.collections.collection_rate, None);
-        assert_eq!(stats.cost.avg_per_call_cents, None);
-        assert!(outcome_distribution(&Tally::default()).is_empty());
-    }
-
-    #[test]
-    fn outcomes_sort_by_count_then_name_with_null_as_one_entry() {
-        let mut t = Tally::default();
-        for (outcome, n) in [(Some(CallOutcome::Voicemail), 2), (Some(CallOutcome::Booked), 2), (None, 3), (Some(CallOutcome::Busy), 1)] {
-            t.bump(&outcome_counter(outcome), n).unwrap();
-            t.bump(CALLS, n).unwrap();
-        }
-        let shares = outcome_distribution(&t);
-        let order: Vec<_> = shares.iter().map(|s| s.outcome).collect();
-        assert_eq!(order, vec![None, Some(CallOutcome::Booked), Some(CallOutcome::Voicemail), Some(CallOutcome::Busy)]);
-        assert_eq!(shares[0].percentage, 37.5);
-    }
-
-    #[test]
-    fn a_window_splits_into_days_hours_and_two_partial_hours() {
-        let plan = WindowPlan::new(at("2024-02-05T22:15:00.500Z"), at("2024-02-08T03:10:00Z"));
-        assert_eq!(plan.raw, vec![(at("2024-02-05T22:15:00.500Z"), at("2024-02-05T23:00:00Z")), (at("2024-02-08T03:00:00Z"), at("2024-02-08T03:10:00Z")),]);
-        assert_eq!(plan.hours, vec![(at("2024-02-05T23:00:00Z"), at("2024-02-06T00:00:00Z")), (at("2024-02-08T00:00:00Z"), at("2024-02-08T03:00:00Z")),]);
-        assert_eq!(plan.days, Some(Span::new(at("2024-02-06T00:00:00Z"), at("2024-02-08T00:00:00Z"))));
-
-        let aligned = WindowPlan::new(at("2024-02-01T00:00:00Z"), at("2024-02-08T00:00:00Z"));
-        assert!(aligned.raw.is_empty() && aligned.hours.is_empty());
-        assert_eq!(days_of(aligned.days.unwrap()).count(), 7);
-
-        let inside_an_hour = WindowPlan::new(at("2024-02-01T10:05:00Z"), at("2024-02-01T10:55:00Z"));
-        assert_eq!(inside_an_hour.raw.len(), 1);
-        assert!(inside_an_hour.hours.is_empty() && inside_an_hour.days.is_none());
-        assert_eq!(WindowPlan::new(at("2024-02-01T10:00:00Z"), at("2024-02-01T10:00:00Z")), WindowPlan::default());
     }
 }

@@ -1,0 +1,149 @@
+//! The figures the dashboard shows, computed from a [`Tally`]: totals,
+//! rates, averages, the outcome distribution and the cost by call type.
+
+use serde::Serialize;
+
+use super::*;
+use crate::{CallOutcome, CallType};
+
+/// A percentage of `part` in `whole`; `None` when `whole` is zero.
+fn percent(part: i64, whole: i64) -> Option<f64> {
+    (whole != 0).then(|| part as f64 * 100.0 / whole as f64)
+}
+
+fn mean(sum: i64, count: i64) -> Option<f64> {
+    (count != 0).then(|| sum as f64 / count as f64)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentPlans {
+    pub count: i64,
+    pub total_amount_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Collections {
+    pub attempts: i64,
+    pub successes: i64,
+    pub total_collected_cents: i64,
+    pub collection_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cost {
+    pub total_cents: i64,
+    pub avg_per_call_cents: Option<f64>,
+}
+
+/// The figures of `GET /api/analytics/calls`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallStats {
+    pub total_calls: i64,
+    pub booking_rate: Option<f64>,
+    pub avg_call_time_seconds: Option<f64>,
+    pub insurance_verified: i64,
+    pub payment_plans: PaymentPlans,
+    pub collections: Collections,
+    pub cost: Cost,
+}
+
+impl CallStats {
+    pub fn from_tally(t: &Tally) -> CallStats {
+        CallStats {
+            total_calls: t.get(CALLS),
+            booking_rate: percent(t.get(BOOKED), t.get(CALLS)),
+            avg_call_time_seconds: mean(t.get(DURATION_SECONDS), t.get(CALLS_WITH_DURATION)),
+            insurance_verified: t.get(INSURANCE_VERIFIED),
+            payment_plans: PaymentPlans { count: t.get(PAYMENT_PLANS), total_amount_cents: t.get(PAYMENT_PLAN_CENTS) },
+            collections: Collections {
+                attempts: t.get(COLLECTION_ATTEMPTS),
+                successes: t.get(COLLECTION_SUCCESSES),
+                total_collected_cents: t.get(COLLECTED_CENTS),
+                collection_rate: percent(t.get(COLLECTION_SUCCESSES), t.get(COLLECTION_ATTEMPTS)),
+            },
+            cost: Cost { total_cents: t.get(COST_CENTS), avg_per_call_cents: mean(t.get(COST_CENTS), t.get(CALLS_WITH_COST)) },
+        }
+    }
+}
+
+/// One entry of the outcome distribution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutcomeShare {
+    pub outcome: Option<CallOutcome>,
+    pub count: i64,
+    pub percentage: f64,
+}
+
+/// The outcome distribution: by count descending, then outcome name, calls
+/// with no outcome as one `null` entry; percentages of all calls.
+pub fn outcome_distribution(t: &Tally) -> Vec<OutcomeShare> {
+    let total = t.get(CALLS);
+    let mut shares: Vec<OutcomeShare> = CallOutcome::ALL
+        .iter()
+        .map(|o| Some(*o))
+        .chain([None])
+        .filter_map(|outcome| {
+            let count = t.get(&outcome_counter(outcome));
+            (count > 0).then(|| OutcomeShare { outcome, count, percentage: percent(count, total).unwrap_or(0.0) })
+        })
+        .collect();
+    let name = |o: &Option<CallOutcome>| o.map_or("", CallOutcome::as_str);
+    shares.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| name(&a.outcome).cmp(name(&b.outcome))));
+    shares
+}
+
+/// Cost per call type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeCost {
+    pub call_type: CallType,
+    pub calls: i64,
+    pub total_cents: i64,
+    pub avg_per_call_cents: Option<f64>,
+}
+
+pub fn cost_by_type(t: &Tally) -> Vec<TypeCost> {
+    CallType::ALL
+        .iter()
+        .map(|call_type| TypeCost {
+            call_type: *call_type,
+            calls: t.get(&type_counter(*call_type, CALLS)),
+            total_cents: t.get(&type_counter(*call_type, COST_CENTS)),
+            avg_per_call_cents: mean(t.get(&type_counter(*call_type, COST_CENTS)), t.get(&type_counter(*call_type, CALLS_WITH_COST))),
+        })
+        .filter(|cost| cost.calls > 0)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_stats_are_null_where_the_api_says() {
+        let stats = CallStats::from_tally(&Tally::default());
+        assert_eq!(stats.total_calls, 0);
+        assert_eq!(stats.booking_rate, None);
+        assert_eq!(stats.avg_call_time_seconds, None);
+        assert_eq!(stats.collections.collection_rate, None);
+        assert_eq!(stats.cost.avg_per_call_cents, None);
+        assert!(outcome_distribution(&Tally::default()).is_empty());
+    }
+
+    #[test]
+    fn outcomes_sort_by_count_then_name_with_null_as_one_entry() {
+        let mut t = Tally::default();
+        for (outcome, n) in [(Some(CallOutcome::Voicemail), 2), (Some(CallOutcome::Booked), 2), (None, 3), (Some(CallOutcome::Busy), 1)] {
+            t.bump(&outcome_counter(outcome), n).unwrap();
+            t.bump(CALLS, n).unwrap();
+        }
+        let shares = outcome_distribution(&t);
+        let order: Vec<_> = shares.iter().map(|s| s.outcome).collect();
+        assert_eq!(order, vec![None, Some(CallOutcome::Booked), Some(CallOutcome::Voicemail), Some(CallOutcome::Busy)]);
+        assert_eq!(shares[0].percentage, 37.5);
+    }
+}

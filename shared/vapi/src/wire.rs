@@ -1,0 +1,120 @@
+//! The wire shapes of Vapi's payloads, typed so that parsing skips what
+//! CallOps does not read (most of a report's bytes are conversation
+//! messages) instead of building a tree of it. Scalars stay `Value` so
+//! that a number sent as a string, or a timestamp sent either way, is still
+//! read; objects and lists of the wrong type read as absent ([`crate::lenient`]).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize)]
+pub(crate) struct Envelope {
+    pub(crate) message: Option<RawMessage>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawMessage {
+    #[serde(rename = "type")]
+    pub(crate) kind: Option<Value>,
+    pub(crate) timestamp: Option<Value>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) call: Option<RawCall>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) phone_number: Option<RawId>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) assistant: Option<RawAssistant>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) customer: Option<RawCustomer>,
+    pub(crate) status: Option<Value>,
+    pub(crate) ended_reason: Option<Value>,
+    pub(crate) started_at: Option<Value>,
+    pub(crate) ended_at: Option<Value>,
+    pub(crate) duration_seconds: Option<Value>,
+    pub(crate) duration_ms: Option<Value>,
+    pub(crate) cost: Option<Value>,
+    pub(crate) transcript: Option<Value>,
+    pub(crate) summary: Option<Value>,
+    pub(crate) recording_url: Option<Value>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) artifact: Option<RawArtifact>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) analysis: Option<RawAnalysis>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawCall {
+    pub(crate) id: Option<Value>,
+    #[serde(rename = "type")]
+    pub(crate) kind: Option<Value>,
+    pub(crate) phone_number_id: Option<Value>,
+    pub(crate) assistant_id: Option<Value>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) customer: Option<RawCustomer>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) assistant_overrides: Option<RawOverrides>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawOverrides {
+    pub(crate) metadata: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawId {
+    pub(crate) id: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawAssistant {
+    pub(crate) id: Option<Value>,
+    pub(crate) metadata: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawCustomer {
+    pub(crate) number: Option<Value>,
+    pub(crate) name: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawArtifact {
+    pub(crate) transcript: Option<Value>,
+    pub(crate) recording_url: Option<Value>,
+    #[serde(deserialize_with = "crate::lenient::list")]
+    pub(crate) messages: Option<Vec<RawConversationMessage>>,
+}
+
+/// A conversation message: only its tool calls matter here.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawConversationMessage {
+    #[serde(rename = "toolCalls", alias = "tool_calls", deserialize_with = "crate::lenient::list")]
+    pub(crate) tool_calls: Option<Vec<RawToolCall>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawToolCall {
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) function: Option<RawFunction>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawFunction {
+    pub(crate) name: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawAnalysis {
+    pub(crate) summary: Option<Value>,
+    pub(crate) structured_data: Option<Value>,
+}
