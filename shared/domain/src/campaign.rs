@@ -50,6 +50,13 @@ pub struct Campaign {
 pub const MAX_CALLS_PER_MINUTE: u32 = 600;
 
 impl Campaign {
+    /// The campaign cancelled at `now`: nothing more of it is dialed.
+    pub fn cancelled(mut self, now: DateTime<Utc>) -> Campaign {
+        self.status = CampaignStatus::Cancelled;
+        self.updated_at = time::to_millis(now);
+        self
+    }
+
     /// Whether the store can keep this campaign and read it back as it is.
     pub fn check_storable(&self) -> Result<(), DomainError> {
         let refuse = |why: &str| Err(DomainError::invalid("unstorable_campaign", format!("campaign cannot be stored: {why}")));

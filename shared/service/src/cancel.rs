@@ -6,10 +6,9 @@ use callops_aws::StoredCall;
 use callops_domain::{
     CallLog, CallStatus, DomainError,
     caller::Caller,
-    campaign::{Campaign, CampaignCounts, CampaignStatus},
+    campaign::{Campaign, CampaignCounts},
     lifecycle::EndedReason,
     schedule::DialRequest,
-    time,
 };
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
@@ -44,10 +43,9 @@ impl Calls {
     /// Marks the campaign cancelled, then cancels each of its waiting calls.
     /// Cancelling again finishes what an interrupted cancel left.
     pub async fn cancel_campaign(&self, caller: &Caller, campaign_id: &str, now: DateTime<Utc>) -> Result<CampaignCancelled, DomainError> {
-        let mut campaign = self.caller_campaign(caller, campaign_id).await?;
+        let campaign = self.caller_campaign(caller, campaign_id).await?;
         self.store.cancel_campaign(&caller.org_id, &campaign.id, now).await?;
-        campaign.status = CampaignStatus::Cancelled;
-        campaign.updated_at = time::to_millis(now);
+        let campaign = campaign.cancelled(now);
         let waiting = self.store.campaign_calls(&caller.org_id, &campaign.id, Some(CallStatus::Scheduled)).await?;
         let results: Vec<Result<bool, DomainError>> = stream::iter(waiting)
             .map(|waiting| async move {
