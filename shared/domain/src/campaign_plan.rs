@@ -15,6 +15,7 @@ use crate::{
     idempotency::campaign_call_id,
     limits::optional_text,
     phone,
+    policy::{PlacementFacts, Refusal, earliest_placement, planning},
     schedule::{CLOCK_SKEW, latest_dial, spread},
     time,
 };
@@ -127,22 +128,21 @@ pub struct CampaignPlan {
     pub refused: Vec<RejectedContact>,
 }
 
-/// The error for a number on the do-not-call list.
-pub fn on_do_not_call() -> DomainError {
-    DomainError::conflict("on_do_not_call_list", "this number is on the practice's do-not-call list")
-}
-
 impl ContactCheck {
-    /// Refuses the accepted contacts whose number is on the do-not-call list
-    /// (`listed`), by their row in `sent`.
-    pub fn without_listed(mut self, sent: &[Contact], listed: &HashSet<String>) -> ContactCheck {
+    /// Refuses the accepted contacts the placement policy refuses (a number
+    /// on the do-not-call list, `listed`), by their row in `sent`.
+    pub fn placeable(mut self, sent: &[Contact], agent: &VoiceAgent, listed: &HashSet<String>, at: DateTime<Utc>) -> ContactCheck {
         self.accepted.retain(|(index, contact)| {
-            let keep = !listed.contains(&contact.number);
-            if !keep {
-                let number = sent.get(*index).map_or("", |c| c.number.as_str());
-                self.refused.push(RejectedContact::new(index + 1, number, on_do_not_call()));
+            let facts = PlacementFacts { on_do_not_call: listed.contains(&contact.number), ..planning(agent) };
+            match earliest_placement(&facts, at) {
+                // Whether its hours open in time is the spread's to say, for all the calls at once.
+                Ok(_) | Err(Refusal::NoCallingHoursAhead) => true,
+                Err(refusal) => {
+                    let number = sent.get(*index).map_or("", |c| c.number.as_str());
+                    self.refused.push(RejectedContact::new(index + 1, number, refusal.error()));
+                    false
+                }
             }
-            keep
         });
         self.refused.sort_by_key(|r| r.row);
         self
@@ -231,7 +231,7 @@ mod tests {
         assert_eq!((draft.name.as_str(), draft.per_minute, draft.start), ("Recall", 2, now), "half the agent's concurrent calls a minute");
         let check = check_contacts(&sent);
         let listed = HashSet::from(["+12125550199".to_string()]);
-        let plan = plan_campaign("camp".into(), "o", &draft, &agent, check.without_listed(&sent, &listed), now).unwrap();
+        let plan = plan_campaign("camp".into(), "o", &draft, &agent, check.placeable(&sent, &agent, &listed, now), now).unwrap();
         let refused: Vec<(usize, &str)> = plan.refused.iter().map(|r| (r.row, r.code)).collect();
         assert_eq!(refused, vec![(2, "invalid_phone_number"), (3, "duplicate_number"), (4, "on_do_not_call_list")]);
         assert_eq!(plan.calls.len(), 2);
@@ -239,7 +239,7 @@ mod tests {
         assert_eq!(plan.calls[1].scheduled_at, Some(now + chrono::Duration::seconds(30)), "two a minute");
         assert_eq!(plan.calls[1].id, campaign_call_id("o", "camp", 4), "the id follows the contact's row");
         assert!(plan.calls.iter().all(|c| c.status == CallStatus::Scheduled && c.campaign_id.as_deref() == Some("camp")));
-        let all_listed = check_contacts(&sent[..1]).without_listed(&sent[..1], &HashSet::from(["+12125550142".to_string()]));
+        let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &agent, &HashSet::from(["+12125550142".to_string()]), now);
         let none_left = plan_campaign("camp".into(), "o", &draft, &agent, all_listed, now);
         assert!(matches!(none_left, Err(DomainError::Invalid { code: "no_valid_contacts", .. })));
     }

@@ -55,7 +55,7 @@ pub fn follow_through(before: &CallLog, after: &CallLog, agent: Option<&VoiceAge
         follow.retry = agent
             .retry_policy
             .next_attempt_after(attempt, ended)
-            .and_then(|at| crate::policy::next_opening(agent, at))
+            .and_then(|at| crate::policy::earliest_placement(&crate::policy::planning(agent), at).ok())
             .filter(|at| *at <= latest)
             .map(|at| (attempt.saturating_add(1), at));
     }
@@ -64,8 +64,8 @@ pub fn follow_through(before: &CallLog, after: &CallLog, agent: Option<&VoiceAge
     {
         // A follow-up date is a day in the practice's own zone: its calling hours that day.
         let day_start = crate::time::local_to_utc(agent.time_zone, date.date_naive().and_time(chrono::NaiveTime::MIN));
-        match crate::policy::next_opening(agent, day_start.max(now)) {
-            Some(at) if at <= latest => follow.follow_up_at = Some(at),
+        match crate::policy::earliest_placement(&crate::policy::planning(agent), day_start.max(now)) {
+            Ok(at) if at <= latest => follow.follow_up_at = Some(at),
             _ => follow.follow_up_too_far = Some(date),
         }
     }

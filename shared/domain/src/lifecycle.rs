@@ -117,6 +117,14 @@ impl CallLog {
         Ok(())
     }
 
+    /// Ends the call in the terminal status `status` when the lifecycle allows it.
+    pub(crate) fn end(&mut self, status: CallStatus) -> Result<(), DomainError> {
+        if !status.is_terminal() {
+            return Err(DomainError::conflict("invalid_transition", format!("{status} does not end a call")));
+        }
+        self.advance(status)
+    }
+
     fn touched(mut self, now: DateTime<Utc>) -> CallLog {
         self.updated_at = time::to_millis(now).max(self.updated_at);
         self

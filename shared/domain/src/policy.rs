@@ -3,10 +3,13 @@
 //! follow-ups, the dialer at claim time, the reconciler through the dialer).
 //! A rule about whether or when a call may be placed belongs here, and only
 //! here: [`next_opening`] for rules of the clock, [`may_place`] for the rest.
+//! [`may_place`] decides an attempt at a time (the dialer at claim time,
+//! scheduling and moves through `schedule::placement_time`);
+//! [`earliest_placement`] plans one (a campaign's calls, retries, follow-ups).
 
 use chrono::{DateTime, Utc};
 
-use crate::{CallStatus, VoiceAgent, lifecycle::EndedReason};
+use crate::{CallStatus, DomainError, VoiceAgent, lifecycle::EndedReason};
 
 /// The earliest time at or after `at` that the clock rules allow a call by
 /// `agent`: today, the agent's calling hours in its time zone. `None` when
@@ -55,6 +58,16 @@ impl Refusal {
         }
     }
 
+    /// The refusal as an API error, for a request that asked for the call.
+    pub fn error(self) -> DomainError {
+        match self {
+            Refusal::OnDoNotCallList => DomainError::conflict("on_do_not_call_list", "this number is on the practice's do-not-call list"),
+            Refusal::CampaignCancelled => DomainError::conflict("campaign_cancelled", "the campaign is cancelled"),
+            Refusal::NoAgent => DomainError::invalid("unknown_agent", "the call's voice agent does not exist"),
+            Refusal::NoCallingHoursAhead => DomainError::invalid("no_calling_hours", "the agent's calling hours never open"),
+        }
+    }
+
     pub fn ended_reason(self) -> EndedReason {
         match self {
             Refusal::CampaignCancelled => EndedReason::CampaignCancelled,
@@ -98,6 +111,22 @@ pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
     }
 }
 
+/// The earliest time at or after `at` that the attempt may be placed, for
+/// planning a call not yet placed (a campaign's, a retry, a follow-up): a
+/// free slot is assumed, since the dialer's claim takes one.
+pub fn earliest_placement(facts: &PlacementFacts, at: DateTime<Utc>) -> Result<DateTime<Utc>, Refusal> {
+    match may_place(&PlacementFacts { slot: Slot::Free, ..*facts }, at) {
+        Placement::Allowed => Ok(at),
+        Placement::Later { at, .. } => Ok(at),
+        Placement::Refused(refusal) => Err(refusal),
+    }
+}
+
+/// What is known when a call by `agent` is planned: nothing stops it but the clock.
+pub fn planning(agent: &VoiceAgent) -> PlacementFacts<'_> {
+    PlacementFacts { agent: Some(agent), campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +148,17 @@ mod tests {
         let cancelled = PlacementFacts { campaign_cancelled: true, ..dnc };
         assert_eq!(may_place(&cancelled, noon), Placement::Refused(Refusal::CampaignCancelled));
         assert_eq!((Refusal::OnDoNotCallList.status(), Refusal::NoAgent.status()), (CallStatus::Cancelled, CallStatus::Failed));
+    }
+
+    #[test]
+    fn planning_takes_the_next_opening_and_keeps_every_refusal() {
+        let agent = agent();
+        let night = time::parse("2024-01-16T03:00:00Z").unwrap();
+        assert_eq!(earliest_placement(&planning(&agent), night), Ok(time::parse("2024-01-16T13:00:00Z").unwrap()));
+        let busy = PlacementFacts { slot: Slot::Busy { retry_at: night }, ..planning(&agent) };
+        assert_eq!(earliest_placement(&busy, night), Ok(time::parse("2024-01-16T13:00:00Z").unwrap()), "a plan assumes the claim's slot");
+        let listed = PlacementFacts { on_do_not_call: true, ..planning(&agent) };
+        assert_eq!(earliest_placement(&listed, night), Err(Refusal::OnDoNotCallList));
+        assert!(matches!(Refusal::OnDoNotCallList.error(), DomainError::Conflict { code: "on_do_not_call_list", .. }));
     }
 }

@@ -193,7 +193,7 @@ pub fn apply_status_update(call: &CallLog, report: &CallReport, now: DateTime<Ut
         return None;
     }
     let mut next = call.clone();
-    next.advance(status).ok()?;
+    if status.is_terminal() { next.end(status) } else { next.advance(status) }.ok()?;
     next.vapi_call_id = next.vapi_call_id.or_else(|| report.vapi_call_id.clone());
     let at = report.at.unwrap_or(now);
     if status == CallStatus::InProgress && next.call_started_at.is_none() {
@@ -226,7 +226,7 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
     let mut next = call.clone();
     let (status, reason_outcome) = report.end_status();
     // A report that would move the call backwards keeps its status, and records the rest.
-    let _ = next.advance(status);
+    let _ = next.end(status);
     let analysis = &report.analysis;
     let booked = report.booked_by_tool || analysis.appointment_booked == Some(true) || analysis.outcome == Some(CallOutcome::Booked);
     next.outcome = if booked { Some(CallOutcome::Booked) } else { reason_outcome.or(analysis.outcome).or(Some(CallOutcome::Other)) };

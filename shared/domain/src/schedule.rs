@@ -89,9 +89,7 @@ pub fn placement_time(at: DateTime<Utc>, facts: &PlacementFacts, move_into_hours
             Err(DomainError::OutsideCallingHours { agent_id: (facts.agent.map(|a| a.id.clone()).unwrap_or_default()).into(), next_allowed_at: opening })
         }
         Placement::Refused(Refusal::NoCallingHoursAhead) => Err(too_far()),
-        Placement::Refused(Refusal::OnDoNotCallList) => Err(crate::campaign_plan::on_do_not_call()),
-        Placement::Refused(Refusal::CampaignCancelled) => Err(DomainError::conflict("campaign_cancelled", "the campaign is cancelled")),
-        Placement::Refused(Refusal::NoAgent) => Err(DomainError::invalid("unknown_agent", "the call's voice agent does not exist")),
+        Placement::Refused(refusal) => Err(refusal.error()),
     }
 }
 
@@ -104,7 +102,7 @@ pub fn spread(start: DateTime<Utc>, count: usize, per_minute: u32, agent: &Voice
     let mut times = Vec::with_capacity(count);
     let mut next = time::to_millis(start);
     for placed in 0..count {
-        let at = crate::policy::next_opening(agent, next).filter(|t| *t <= latest).ok_or_else(|| {
+        let at = crate::policy::earliest_placement(&crate::policy::planning(agent), next).ok().filter(|t| *t <= latest).ok_or_else(|| {
             DomainError::invalid(
                 "campaign_too_long",
                 format!(

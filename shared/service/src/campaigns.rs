@@ -74,7 +74,7 @@ impl Calls {
             Some((key, _)) => idempotency::campaign_id(&caller.org_id, key),
             None => callops_domain::call::new_call_id(),
         };
-        plan_campaign(id, &caller.org_id, &draft, &agent, check.without_listed(&ask.contacts, &listed), now)
+        plan_campaign(id, &caller.org_id, &draft, &agent, check.placeable(&ask.contacts, &agent, &listed, draft.start), now)
     }
 
     /// The stored campaign for this plan: the one an earlier request with the
