@@ -205,8 +205,19 @@ fn read(kind: String, m: RawMessage, call: RawCall) -> ServerMessage {
         let length = text.len();
         caller_number(text).map_err(|()| ignored.0.push(format!("customer.number: not a phone number ({length} bytes)"))).ok()
     });
-    let recording_url = owned_text(artifact.recording_url).or_else(|| owned_text(m.recording_url));
-    let recording_url = ignored.bounded("recordingUrl", recording_url, |url| limits::is_https_url(url), "not an https: URL");
+    let recording = artifact.recording.unwrap_or_default();
+    // The current fields first (both channels in one file, then stereo), then the deprecated copies.
+    let recordings = [
+        ("artifact.recording.mono.combinedUrl", recording.mono.and_then(|mono| owned_text(mono.combined_url))),
+        ("artifact.recording.stereoUrl", owned_text(recording.stereo_url)),
+        ("artifact.recordingUrl", owned_text(artifact.recording_url)),
+        ("recordingUrl", owned_text(m.recording_url)),
+        ("artifact.stereoRecordingUrl", owned_text(artifact.stereo_recording_url)),
+    ];
+    let recording_url = recordings.iter().find_map(|(_, url)| url.as_ref().filter(|url| limits::is_https_url(url)).cloned());
+    if recording_url.is_none() {
+        ignored.0.extend(recordings.iter().filter(|(_, url)| url.is_some()).map(|(name, _)| format!("{name}: not an https: URL")));
+    }
     let tool_names: Vec<String> = artifact
         .messages
         .unwrap_or_default()
@@ -314,6 +325,23 @@ mod tests {
         for field in ["timestamp", "cost", "durationSeconds", "recordingUrl", "customer.number", "call.id", "metadata.callId", "collectionAmount"] {
             assert!(named.contains(field), "{field} missing from {named}");
         }
+    }
+
+    #[test]
+    fn the_current_recording_fields_are_preferred_over_the_deprecated_ones() {
+        let body = |artifact: serde_json::Value| serde_json::json!({"message": {"type": "end-of-call-report", "recordingUrl": "https://old.example/r.wav", "artifact": artifact}});
+        let url = |artifact| parse_server_message(body(artifact).to_string().as_bytes()).unwrap().report.unwrap().recording_url;
+        let current = serde_json::json!({
+            "recording": {"stereoUrl": "https://r.example/stereo.wav", "mono": {"combinedUrl": "https://r.example/mono.wav", "assistantUrl": "https://r.example/a.wav"}},
+            "recordingUrl": "https://r.example/flat.wav",
+        });
+        assert_eq!(url(current).as_deref(), Some("https://r.example/mono.wav"), "mono combined first");
+        assert_eq!(url(serde_json::json!({"recording": {"stereoUrl": "https://r.example/stereo.wav"}})).as_deref(), Some("https://r.example/stereo.wav"));
+        assert_eq!(url(serde_json::json!({"recordingUrl": "https://r.example/flat.wav"})).as_deref(), Some("https://r.example/flat.wav"));
+        assert_eq!(url(serde_json::json!({})).as_deref(), Some("https://old.example/r.wav"), "the deprecated top-level copy last");
+        let unsafe_first = serde_json::json!({"recording": {"mono": {"combinedUrl": "javascript:alert(1)"}, "stereoUrl": "https://r.example/stereo.wav"}});
+        assert_eq!(url(unsafe_first).as_deref(), Some("https://r.example/stereo.wav"), "a URL that is not https: is never the one kept");
+        assert_eq!(url(serde_json::json!({"recording": "not an object"})).as_deref(), Some("https://old.example/r.wav"));
     }
 
     #[test]

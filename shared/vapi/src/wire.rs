@@ -86,9 +86,28 @@ pub(crate) struct RawCustomer {
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct RawArtifact {
     pub(crate) transcript: Option<Value>,
+    /// The current recording fields: `{stereoUrl, mono {combinedUrl, ...}}`.
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) recording: Option<RawRecording>,
+    /// Deprecated flat copies, read when the current ones are missing.
     pub(crate) recording_url: Option<Value>,
+    pub(crate) stereo_recording_url: Option<Value>,
     #[serde(deserialize_with = "crate::lenient::list")]
     pub(crate) messages: Option<Vec<RawConversationMessage>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawRecording {
+    pub(crate) stereo_url: Option<Value>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) mono: Option<RawMonoRecording>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawMonoRecording {
+    pub(crate) combined_url: Option<Value>,
 }
 
 /// A conversation message: only its tool calls matter here.
