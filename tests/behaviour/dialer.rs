@@ -321,7 +321,8 @@ async fn a_call_scheduled_seconds_ahead_completes_through_the_simulator_and_the_
         if seen.last() != Some(&status) {
             seen.push(status.clone());
         }
-        if CallStatus::ALL.iter().any(|s| s.is_terminal() && s.as_str() == status) {
+        // Ended, and its end-of-call-report recorded (a status update can end it first).
+        if CallStatus::ALL.iter().any(|s| s.is_terminal() && s.as_str() == status) && now["reportedAt"].is_string() {
             break now;
         }
         assert!(tokio::time::Instant::now() < deadline, "the call did not end: {seen:?}");

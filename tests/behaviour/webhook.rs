@@ -214,3 +214,28 @@ async fn a_do_not_call_request_puts_the_number_on_the_list() {
     assert!(host.host.store().is_on_do_not_call("demo", "+12025550142").await.unwrap());
     assert!(!host.host.store().is_on_do_not_call("globex", "+12025550142").await.unwrap(), "the tenant's own list");
 }
+
+#[tokio::test]
+async fn a_report_with_only_structured_outputs_fills_every_analytics_field() {
+    let host = TestHost::start(true).await;
+    let id = "call-webhook-outputs";
+    dialed_call(&host, id).await;
+    let (status, body) = deliver_as_demo(&host, &fixture("end-of-call-report-structured-outputs", id, "vapi-outputs")).await;
+    assert_eq!((status, body["handled"].clone()), (StatusCode::OK, json!(true)));
+    let call = stored(&host, id).await;
+    assert_eq!((call.status, call.outcome), (CallStatus::Completed, Some(callops_domain::CallOutcome::PaymentPlan)));
+    assert!(call.insurance_verified && call.payment_plan_discussed && call.collection_attempt && call.collection_success);
+    assert_eq!(call.insurance_provider.as_deref(), Some("Delta Dental"));
+    assert_eq!((call.payment_plan_amount, call.collection_amount), (Some(120_000), Some(4_500)));
+    assert_eq!((call.customer_sentiment.as_deref(), call.call_quality, call.ai_confidence), (Some("positive"), Some(4), Some(0.88)));
+    assert_eq!(call.call_notes.as_deref(), Some("Wants the plan in writing."));
+    assert_eq!(call.recording_url.as_deref(), Some("https://storage.vapi.ai/recordings/vapi-outputs-mono.wav"), "artifact.recording, mono combined");
+
+    // The dashboard's figures count it.
+    let (status, stats) = host.get("/api/analytics/calls?startDate=2024-07-27&endDate=2024-07-27", Some(DEMO_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["insuranceVerified"], json!(1), "{stats}");
+    assert_eq!(stats["paymentPlans"], json!({"count": 1, "totalAmountCents": 120_000}), "{stats}");
+    assert_eq!((stats["collections"]["successes"].clone(), stats["collections"]["totalCollectedCents"].clone()), (json!(1), json!(4_500)), "{stats}");
+    assert!(host.host.store().verify_rollups().await.unwrap().drift.is_empty());
+}

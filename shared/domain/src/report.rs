@@ -86,6 +86,34 @@ pub struct CallAnalysis {
     pub ignored: Vec<&'static str>,
 }
 
+impl CallAnalysis {
+    /// This analysis, with what it leaves empty taken from `fallback`.
+    pub fn or(self, fallback: CallAnalysis) -> CallAnalysis {
+        let mut ignored = self.ignored;
+        ignored.extend(fallback.ignored);
+        CallAnalysis {
+            outcome: self.outcome.or(fallback.outcome),
+            appointment_booked: self.appointment_booked.or(fallback.appointment_booked),
+            insurance_verified: self.insurance_verified.or(fallback.insurance_verified),
+            insurance_provider: self.insurance_provider.or(fallback.insurance_provider),
+            payment_plan_discussed: self.payment_plan_discussed.or(fallback.payment_plan_discussed),
+            payment_plan_amount_cents: self.payment_plan_amount_cents.or(fallback.payment_plan_amount_cents),
+            collection_attempted: self.collection_attempted.or(fallback.collection_attempted),
+            collection_amount_cents: self.collection_amount_cents.or(fallback.collection_amount_cents),
+            collection_successful: self.collection_successful.or(fallback.collection_successful),
+            transferred_to: self.transferred_to.or(fallback.transferred_to),
+            customer_sentiment: self.customer_sentiment.or(fallback.customer_sentiment),
+            call_quality: self.call_quality.or(fallback.call_quality),
+            ai_confidence: self.ai_confidence.or(fallback.ai_confidence),
+            follow_up_required: self.follow_up_required.or(fallback.follow_up_required),
+            follow_up_date: self.follow_up_date.or(fallback.follow_up_date),
+            notes: self.notes.or(fallback.notes),
+            do_not_call_requested: self.do_not_call_requested.or(fallback.do_not_call_requested),
+            ignored,
+        }
+    }
+}
+
 /// One report about one call, every value already within its bounds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallReport {

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::{
     ended_reason::{end_of_call, status_for},
-    structured_data::{booked_by_tool_call, lenient_number, read_structured_data},
+    structured_data::{booked_by_tool_call, lenient_number, read_analysis},
     wire::{Envelope, RawCall, RawMessage},
 };
 
@@ -190,7 +190,8 @@ fn read(kind: String, m: RawMessage, call: RawCall) -> ServerMessage {
         call_id: ignored.id("metadata.callId", text(metadata.get("callId"))),
         attempt: number(metadata.get("attempt")).filter(|a| *a <= f64::from(u32::MAX)).map(|a| a as u32),
     };
-    let artifact = m.artifact.unwrap_or_default();
+    let mut artifact = m.artifact.unwrap_or_default();
+    let outputs = artifact.structured_outputs.take().or_else(|| call.artifact.and_then(|a| a.structured_outputs));
     let analysis = m.analysis.unwrap_or_default();
     let duration = number(m.duration_seconds.as_ref()).or_else(|| number(m.duration_ms.as_ref()).map(|ms| ms / 1000.0));
     let duration_seconds = ignored
@@ -214,10 +215,14 @@ fn read(kind: String, m: RawMessage, call: RawCall) -> ServerMessage {
         ("recordingUrl", owned_text(m.recording_url)),
         ("artifact.stereoRecordingUrl", owned_text(artifact.stereo_recording_url)),
     ];
-    let recording_url = recordings.iter().find_map(|(_, url)| url.as_ref().filter(|url| limits::is_https_url(url)).cloned());
-    if recording_url.is_none() {
-        ignored.0.extend(recordings.iter().filter(|(_, url)| url.is_some()).map(|(name, _)| format!("{name}: not an https: URL")));
-    }
+    // The first one given is the recording; one that is not https: is not kept, and no other stands in for it.
+    let recording_url = recordings.into_iter().find_map(|(name, url)| url.map(|url| (name, url))).and_then(|(name, url)| {
+        let kept = limits::is_https_url(&url).then_some(url);
+        if kept.is_none() {
+            ignored.0.push(format!("{name}: not an https: URL"));
+        }
+        kept
+    });
     let tool_names: Vec<String> = artifact
         .messages
         .unwrap_or_default()
@@ -225,7 +230,7 @@ fn read(kind: String, m: RawMessage, call: RawCall) -> ServerMessage {
         .flat_map(|message| message.tool_calls.unwrap_or_default())
         .filter_map(|tool| owned_text(tool.function?.name))
         .collect();
-    let analysis_read = read_structured_data(&analysis.structured_data.unwrap_or(Value::Null));
+    let analysis_read = read_analysis(outputs.as_ref(), &analysis.structured_data.unwrap_or(Value::Null));
     ignored.0.extend(analysis_read.ignored.iter().map(|name| format!("analysis.structuredData.{name}: out of bounds")));
     let status = owned_text(m.status);
     let ended_reason = owned_text(m.ended_reason);
@@ -328,6 +333,37 @@ mod tests {
     }
 
     #[test]
+    fn callops_structured_output_is_read_and_wins_over_structured_data_field_by_field() {
+        let body = serde_json::json!({"message": {
+            "type": "end-of-call-report",
+            "artifact": {"structuredOutputs": {
+                "5f1e-other": {"name": "lead-score", "result": {"outcome": "FAILED", "score": 3}},
+                "9c2a-ours": {"name": "CallOps", "result": {"outcome": "payment plan", "paymentPlanAmountDollars": "1,200", "insuranceVerified": true}},
+            }},
+            "analysis": {"structuredData": {"outcome": "INFORMATION", "insuranceProvider": "Delta Dental", "insuranceVerified": false}},
+        }});
+        let analysis = parse_server_message(body.to_string().as_bytes()).unwrap().report.unwrap().analysis;
+        assert_eq!(analysis.outcome, Some(callops_domain::CallOutcome::PaymentPlan), "the output named callops, not another, and over structuredData");
+        assert_eq!((analysis.payment_plan_amount_cents, analysis.insurance_verified), (Some(120_000), Some(true)));
+        assert_eq!(analysis.insurance_provider.as_deref(), Some("Delta Dental"), "structuredData fills what the output leaves empty");
+
+        // On the call's own artifact, with the result written as a JSON string.
+        let later = serde_json::json!({"message": {"type": "end-of-call-report", "call": {"id": "v1", "artifact": {"structuredOutputs": {
+            "9c2a": {"name": "callops", "result": "{\"outcome\": \"BOOKED\", \"customerSentiment\": \"positive\"}"},
+        }}}}});
+        let analysis = parse_server_message(later.to_string().as_bytes()).unwrap().report.unwrap().analysis;
+        assert_eq!((analysis.outcome, analysis.customer_sentiment.as_deref()), (Some(callops_domain::CallOutcome::Booked), Some("positive")));
+
+        // Outputs of no use read as nothing.
+        for outputs in
+            [serde_json::json!([1, 2]), serde_json::json!({"a": {"name": "callops"}}), serde_json::json!({"a": {"name": 7, "result": {"outcome": "BOOKED"}}})]
+        {
+            let body = serde_json::json!({"message": {"type": "end-of-call-report", "artifact": {"structuredOutputs": outputs}}});
+            assert_eq!(parse_server_message(body.to_string().as_bytes()).unwrap().report.unwrap().analysis, callops_domain::report::CallAnalysis::default());
+        }
+    }
+
+    #[test]
     fn the_current_recording_fields_are_preferred_over_the_deprecated_ones() {
         let body = |artifact: serde_json::Value| serde_json::json!({"message": {"type": "end-of-call-report", "recordingUrl": "https://old.example/r.wav", "artifact": artifact}});
         let url = |artifact| parse_server_message(body(artifact).to_string().as_bytes()).unwrap().report.unwrap().recording_url;
@@ -340,7 +376,7 @@ mod tests {
         assert_eq!(url(serde_json::json!({"recordingUrl": "https://r.example/flat.wav"})).as_deref(), Some("https://r.example/flat.wav"));
         assert_eq!(url(serde_json::json!({})).as_deref(), Some("https://old.example/r.wav"), "the deprecated top-level copy last");
         let unsafe_first = serde_json::json!({"recording": {"mono": {"combinedUrl": "javascript:alert(1)"}, "stereoUrl": "https://r.example/stereo.wav"}});
-        assert_eq!(url(unsafe_first).as_deref(), Some("https://r.example/stereo.wav"), "a URL that is not https: is never the one kept");
+        assert_eq!(url(unsafe_first), None, "the recording given first is not https: nothing is kept");
         assert_eq!(url(serde_json::json!({"recording": "not an object"})).as_deref(), Some("https://old.example/r.wav"));
     }
 

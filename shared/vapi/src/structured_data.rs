@@ -5,7 +5,8 @@
 //! numbers may come as strings (`"12.50"`, `"$1,200"`), booleans as `"yes"`,
 //! enum values in any case, and money carries its unit in the field name
 //! (`...Cents` or `...Dollars`). The schema the assistant should produce is
-//! `functions/webhook/structured-data.schema.json`.
+//! `functions/webhook/structured-data.schema.json` (as `analysisPlan`) or
+//! `functions/webhook/structured-output.json` (as a structured output).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
@@ -85,6 +86,33 @@ fn keep<T>(ignored: &mut Vec<&'static str>, name: &'static str, value: Result<Op
     })
 }
 
+/// The name of the structured output CallOps reads (`POST /structured-output`
+/// with `functions/webhook/structured-output.json` creates it): its `result`
+/// follows the same schema as the structured data.
+pub const CALLOPS_OUTPUT: &str = "callops";
+
+/// The `result` of the structured output named `name` among a report's
+/// `structuredOutputs` (`{<id>: {name, result}}`), names compared without
+/// case; a result written as a JSON string is read as the JSON it holds.
+pub fn structured_output(outputs: &Value, name: &str) -> Option<Value> {
+    let result = outputs
+        .as_object()?
+        .values()
+        .find(|output| output.get("name").and_then(Value::as_str).is_some_and(|n| n.trim().eq_ignore_ascii_case(name)))?
+        .get("result")?;
+    match result {
+        Value::String(text) => serde_json::from_str(text).ok(),
+        other => Some(other.clone()),
+    }
+}
+
+/// What a report's analysis says: CallOps's structured output wins, field
+/// by field, and `analysis.structuredData` fills what it leaves empty.
+pub fn read_analysis(outputs: Option<&Value>, structured_data: &Value) -> CallAnalysis {
+    let from_output = outputs.and_then(|outputs| structured_output(outputs, CALLOPS_OUTPUT)).map(|result| read_structured_data(&result)).unwrap_or_default();
+    from_output.or(read_structured_data(structured_data))
+}
+
 /// Reads the assistant's structured data.
 pub fn read_structured_data(data: &Value) -> CallAnalysis {
     let Some(data) = data.as_object() else { return CallAnalysis::default() };
@@ -137,6 +165,17 @@ mod tests {
     use super::*;
     use callops_domain::CallOutcome;
     use serde_json::json;
+
+    #[test]
+    fn the_shipped_structured_output_is_the_structured_data_schema_under_the_name_callops_reads() {
+        let schema: Value = serde_json::from_str(include_str!("../../../functions/webhook/structured-data.schema.json")).unwrap();
+        let output: Value = serde_json::from_str(include_str!("../../../functions/webhook/structured-output.json")).unwrap();
+        assert_eq!(output["name"], json!(CALLOPS_OUTPUT));
+        assert!((1..=40).contains(&CALLOPS_OUTPUT.len()), "Vapi takes names of 1 to 40 characters");
+        for key in ["type", "properties"] {
+            assert_eq!(output["schema"][key], schema[key], "{key} differs from structured-data.schema.json");
+        }
+    }
 
     #[test]
     fn structured_data_is_read_leniently() {

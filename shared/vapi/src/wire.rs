@@ -54,6 +54,9 @@ pub(crate) struct RawCall {
     pub(crate) customer: Option<RawCustomer>,
     #[serde(deserialize_with = "crate::lenient::object")]
     pub(crate) assistant_overrides: Option<RawOverrides>,
+    /// The call's own artifact (structured outputs produced after the report are there too).
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) artifact: Option<RawArtifact>,
 }
 
 #[derive(Deserialize, Default)]
@@ -92,6 +95,8 @@ pub(crate) struct RawArtifact {
     /// Deprecated flat copies, read when the current ones are missing.
     pub(crate) recording_url: Option<Value>,
     pub(crate) stereo_recording_url: Option<Value>,
+    /// Structured outputs: `{<output id>: {name, result}}`.
+    pub(crate) structured_outputs: Option<Value>,
     #[serde(deserialize_with = "crate::lenient::list")]
     pub(crate) messages: Option<Vec<RawConversationMessage>>,
 }
