@@ -34,7 +34,7 @@ fn generate(rng: &mut StdRng) -> Vec<CallLog> {
                     status: CallStatus::Completed,
                     attempt: 1,
                 },
-                (format!("call-{i:05}")).into(),
+                format!("call-{i:05}").into(),
                 first,
             );
             let started = first + Duration::milliseconds(rng.random_range(0..60 * 24 * 3600 * 1000));

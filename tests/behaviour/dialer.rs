@@ -302,7 +302,7 @@ async fn the_reconciler_recovers_a_crash_after_vapis_answer_and_a_lost_webhook()
 }
 
 fn uuid_like() -> String {
-    new_call_id()
+    new_call_id().into_string()
 }
 
 #[tokio::test]

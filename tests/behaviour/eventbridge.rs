@@ -84,7 +84,7 @@ async fn each_attempt_gets_one_schedule_that_fires_the_dialer_once_at_its_time()
         dead_letter_arn: "arn:aws:sqs:us-east-1:123456789012:callops-dialer-dlq".into(),
     };
     let scheduler = EventBridgeScheduler::new(client.clone(), target.clone());
-    let request = DialRequest { org_id: "demo".into(), call_id: callops_domain::call::new_call_id().into(), attempt: 2 };
+    let request = DialRequest { org_id: "demo".into(), call_id: callops_domain::call::new_call_id(), attempt: 2 };
     let at = time::parse("2031-05-01T14:30:00.250Z").unwrap();
     scheduler.schedule(&ScheduledDial { request: request.clone(), at }).await.expect("scheduled");
 

@@ -139,7 +139,7 @@ pub fn due_call(agent: &str, number: &str) -> callops_domain::CallLog {
             status: CallStatus::Scheduled,
             attempt: 1,
         },
-        new_call_id().into(),
+        new_call_id(),
         now,
     );
     call.scheduled_at = Some(time::to_millis(now));

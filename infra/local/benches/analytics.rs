@@ -36,7 +36,7 @@ fn calls(count: usize, now: chrono::DateTime<Utc>) -> Vec<CallLog> {
                     status: CallStatus::Completed,
                     attempt: 1,
                 },
-                (format!("bench-{i:07}")).into(),
+                format!("bench-{i:07}").into(),
                 started,
             );
             call.call_started_at = Some(time::to_millis(started));

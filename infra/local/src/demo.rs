@@ -136,7 +136,7 @@ fn demo_call(rng: &mut StdRng, org_id: &str, agent: &VoiceAgent, now: DateTime<U
             status,
             attempt: if call_type.is_outbound() { 1 } else { 0 },
         },
-        new_call_id().into(),
+        new_call_id(),
         started,
     );
     call.customer_name = Some(customer.into());

@@ -157,7 +157,7 @@ fn a_call_the_store_takes_reads_back_as_it_was_and_one_it_refuses_leaves_nothing
     let case = std::sync::atomic::AtomicUsize::new(0);
     check(200, call_strategy(), |rt, store, mut call| {
         // Each case its own id (shrinking repeats values), bad ids staying bad.
-        call.id = (format!("{}{}", case.fetch_add(1, std::sync::atomic::Ordering::Relaxed), call.id)).into();
+        call.id = format!("{}{}", case.fetch_add(1, std::sync::atomic::Ordering::Relaxed), call.id).into();
         let written = rt.block_on(store.create_call(&call));
         let read = rt.block_on(store.get_call("acme", &call.id));
         seen.count(written.is_ok());
@@ -297,7 +297,7 @@ fn the_rollups_are_the_sum_of_the_calls_that_moved_them() {
         for (started, mut call) in calls {
             call.call_started_at = Some(started);
             call.org_id = "sums".into();
-            call.id = callops_domain::call::new_call_id().into();
+            call.id = callops_domain::call::new_call_id();
             let written = rt.block_on(store.create_call(&call)).is_ok();
             seen.count(written);
             if written {

@@ -24,7 +24,7 @@ fn call(org: &str, agent: &str, started: Option<DateTime<Utc>>) -> CallLog {
             status: CallStatus::Completed,
             attempt: 0,
         },
-        new_call_id().into(),
+        new_call_id(),
         started.unwrap_or_else(Utc::now),
     );
     call.call_started_at = started;
@@ -110,10 +110,10 @@ async fn each_index_answers_its_query_for_its_tenant_only() {
 
     // The same shapes in another tenant must never show up.
     let mut foreign = booked.clone();
-    foreign.id = new_call_id().into();
+    foreign.id = new_call_id();
     foreign.org_id = "globex".into();
     let mut foreign_scheduled = scheduled.clone();
-    foreign_scheduled.id = new_call_id().into();
+    foreign_scheduled.id = new_call_id();
     foreign_scheduled.org_id = "globex".into();
 
     for c in [&booked, &scheduled, &missed, &foreign, &foreign_scheduled] {
@@ -270,18 +270,18 @@ mod rollups {
         let first = store.create_call(&c).await.unwrap();
         assert_eq!(rollup_keys(&c).len(), 4, "agent and tenant, hour and day");
 
-        let tenant_day = store.day_rollups("acme", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap();
+        let tenant_day = store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z").into()).await.unwrap();
         assert_eq!(tenant_day, Tally::of(&c));
         let agent_hour = store.hour_rollups("acme", "agent-1", (at("2024-02-07T09:00:00Z"), at("2024-02-07T10:00:00Z")).into()).await.unwrap();
         assert_eq!(agent_hour, Tally::of(&c));
-        assert!(store.day_rollups("globex", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap().is_zero());
+        assert!(store.day_rollups("globex", ALL_AGENTS, day("2024-02-07T00:00:00Z").into()).await.unwrap().is_zero());
 
         // A correction (outcome fixed, cost arriving late) swaps the contribution.
         let mut corrected = c.clone();
         corrected.outcome = Some(CallOutcome::Information);
         corrected.cost_cents = Some(55);
         let second = store.update_call(&first, &corrected).await.unwrap();
-        let tenant_day = store.day_rollups("acme", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap();
+        let tenant_day = store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z").into()).await.unwrap();
         assert_eq!(tenant_day, Tally::of(&corrected));
         assert_eq!(tenant_day.get(analytics::BOOKED), 0);
         assert_eq!(tenant_day.get(analytics::COST_CENTS), 55);
@@ -289,14 +289,14 @@ mod rollups {
         // Replaying the old write fails its condition and counts nothing.
         assert!(store.update_call(&first, &corrected).await.is_err());
         assert!(store.create_call(&c).await.is_err());
-        assert_eq!(store.day_rollups("acme", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap(), Tally::of(&corrected));
+        assert_eq!(store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z").into()).await.unwrap(), Tally::of(&corrected));
 
         // Moving the start to another day moves the contribution there.
         let mut moved = corrected.clone();
         moved.call_started_at = Some(at("2024-02-08T01:00:00Z"));
         store.update_call(&second, &moved).await.unwrap();
-        assert!(store.day_rollups("acme", ALL_AGENTS, (day("2024-02-07T00:00:00Z")).into()).await.unwrap().is_zero());
-        assert_eq!(store.day_rollups("acme", "agent-1", (day("2024-02-08T00:00:00Z")).into()).await.unwrap(), Tally::of(&moved));
+        assert!(store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z").into()).await.unwrap().is_zero());
+        assert_eq!(store.day_rollups("acme", "agent-1", day("2024-02-08T00:00:00Z").into()).await.unwrap(), Tally::of(&moved));
         assert!(store.verify_rollups().await.unwrap().drift.is_empty());
     }
 
@@ -446,7 +446,7 @@ async fn a_call_with_every_text_at_its_bound_fits_far_inside_an_item_and_is_stor
     assert_eq!(store.get_call("acme", &c.id).await.unwrap().unwrap().call, c);
     // One byte more of any text is refused by the store, never written.
     let mut over = c.clone();
-    over.id = new_call_id().into();
+    over.id = new_call_id();
     *over.text_mut(CallText::Summary) = Some("x".repeat(limits::MAX_SUMMARY_BYTES + 1));
     assert!(matches!(store.create_call(&over).await, Err(DomainError::Invalid { code: "unstorable_call", .. })));
     assert!(store.get_call("acme", &over.id).await.unwrap().is_none());

@@ -111,7 +111,7 @@ impl AgentInput {
         required(&self.time_zone, "invalid_time_zone", "timeZone")?;
         let blank = VoiceAgent {
             id: id.into(),
-            org_id: org_id.to_string().into(),
+            org_id: org_id.into(),
             name: String::new(),
             vapi_assistant_id: String::new(),
             vapi_phone_number_id: None,

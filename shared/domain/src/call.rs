@@ -349,8 +349,8 @@ impl CallLog {
 }
 
 /// A new call id: time-ordered (UUIDv7), so ids created later sort later.
-pub fn new_call_id() -> String {
-    uuid::Uuid::now_v7().to_string()
+pub fn new_call_id() -> CallId {
+    uuid::Uuid::now_v7().to_string().into()
 }
 
 pub use crate::idempotency::derived_id;
@@ -409,7 +409,7 @@ mod tests {
                 status: Completed,
                 attempt: 0,
             },
-            new_call_id().into(),
+            new_call_id(),
             Utc::now(),
         );
         let json = serde_json::to_value(&call).unwrap();

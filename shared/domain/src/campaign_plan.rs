@@ -167,7 +167,7 @@ pub fn plan_campaign(
     let times = spread(draft.start.max(now), check.accepted.len(), draft.per_minute, agent, latest_dial(now))?;
     let campaign = Campaign {
         id,
-        org_id: org_id.to_string().into(),
+        org_id: org_id.into(),
         name: draft.name.clone(),
         voice_agent_id: agent.id.clone(),
         call_purpose: draft.purpose.clone(),
@@ -198,7 +198,7 @@ pub fn campaign_calls(campaign: &Campaign, accepted: &[(usize, Contact)], times:
                     status: CallStatus::Scheduled,
                     attempt: 1,
                 },
-                (campaign_call_id(&campaign.org_id, &campaign.id, *index)).into(),
+                campaign_call_id(&campaign.org_id, &campaign.id, *index),
                 now,
             );
             call.scheduled_at = Some(*at);

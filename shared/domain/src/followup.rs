@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{CallLog, CallOutcome, VoiceAgent};
+use crate::{CallId, CallLog, CallOutcome, VoiceAgent};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FollowThrough {
@@ -97,7 +97,7 @@ pub fn follow_up_call(ended: &CallLog, at: DateTime<Utc>, now: DateTime<Utc>) ->
     call
 }
 
-fn waiting_call(ended: &CallLog, call_type: crate::CallType, attempt: u32, id: String, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
+fn waiting_call(ended: &CallLog, call_type: crate::CallType, attempt: u32, id: CallId, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
     let mut call = CallLog::new(
         crate::NewCall {
             org_id: ended.org_id.clone(),
@@ -107,7 +107,7 @@ fn waiting_call(ended: &CallLog, call_type: crate::CallType, attempt: u32, id: S
             status: crate::CallStatus::Scheduled,
             attempt,
         },
-        id.into(),
+        id,
         now,
     );
     call.scheduled_at = Some(crate::time::to_millis(at));
@@ -118,28 +118,14 @@ fn waiting_call(ended: &CallLog, call_type: crate::CallType, attempt: u32, id: S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallStatus, CallType, CallingHours, NewCall, RetryPolicy, time};
+    use crate::{CallStatus, CallType, NewCall, time};
 
     fn at(text: &str) -> DateTime<Utc> {
         time::parse(text).unwrap()
     }
 
     fn agent(follow_ups: bool) -> VoiceAgent {
-        VoiceAgent {
-            id: "a".into(),
-            org_id: "o".into(),
-            name: "A".into(),
-            vapi_assistant_id: "asst".into(),
-            vapi_phone_number_id: Some("pn".into()),
-            twilio_number: None,
-            time_zone: "America/New_York".parse().unwrap(),
-            calling_hours: CallingHours::default(),
-            max_concurrent_calls: 10,
-            retry_policy: RetryPolicy::default(),
-            follow_up_calls: follow_ups,
-            created_at: at("2024-01-01T00:00:00Z"),
-            updated_at: at("2024-01-01T00:00:00Z"),
-        }
+        VoiceAgent { max_concurrent_calls: 10, follow_up_calls: follow_ups, ..crate::fixtures::agent() }
     }
 
     fn calls(outcome: CallOutcome, status: CallStatus, attempt: u32) -> (CallLog, CallLog) {

@@ -6,7 +6,7 @@
 //! keyed request created (`AlongWithCall::IdempotencyKey`, a campaign's
 //! `fingerprint`).
 
-use crate::DomainError;
+use crate::{CallId, DomainError};
 
 /// The namespace of the ids CallOps derives from what it already knows.
 const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5b0e_4c8a_9d1f_4e7a_b3c2_6f1d_0a9e_7c41);
@@ -61,8 +61,8 @@ pub fn fingerprint<T: serde::Serialize>(request: &T) -> String {
 }
 
 /// The call a keyed scheduling request makes.
-pub fn scheduled_call_id(org_id: &str, key: &IdempotencyKey) -> String {
-    derived_id(&["call", org_id, key.as_str()])
+pub fn scheduled_call_id(org_id: &str, key: &IdempotencyKey) -> CallId {
+    derived_id(&["call", org_id, key.as_str()]).into()
 }
 
 /// The campaign a keyed campaign request makes.
@@ -71,18 +71,18 @@ pub fn campaign_id(org_id: &str, key: &IdempotencyKey) -> String {
 }
 
 /// A campaign's call for the contact at `index` (0-based) of its request.
-pub fn campaign_call_id(org_id: &str, campaign_id: &str, index: usize) -> String {
-    derived_id(&["campaign-call", org_id, campaign_id, &index.to_string()])
+pub fn campaign_call_id(org_id: &str, campaign_id: &str, index: usize) -> CallId {
+    derived_id(&["campaign-call", org_id, campaign_id, &index.to_string()]).into()
 }
 
 /// The retry `attempt` of an ended call.
-pub fn retry_call_id(org_id: &str, ended_call_id: &str, attempt: u32) -> String {
-    derived_id(&["retry", org_id, ended_call_id, &attempt.to_string()])
+pub fn retry_call_id(org_id: &str, ended_call_id: &str, attempt: u32) -> CallId {
+    derived_id(&["retry", org_id, ended_call_id, &attempt.to_string()]).into()
 }
 
 /// The follow-up call an ended call agreed to.
-pub fn follow_up_call_id(org_id: &str, ended_call_id: &str) -> String {
-    derived_id(&["follow-up", org_id, ended_call_id])
+pub fn follow_up_call_id(org_id: &str, ended_call_id: &str) -> CallId {
+    derived_id(&["follow-up", org_id, ended_call_id]).into()
 }
 
 #[cfg(test)]
@@ -104,7 +104,7 @@ mod tests {
         let key = IdempotencyKey("k".into());
         assert_eq!(scheduled_call_id("o", &key), scheduled_call_id("o", &key));
         assert_ne!(scheduled_call_id("o", &key), scheduled_call_id("p", &key), "per tenant");
-        assert_ne!(scheduled_call_id("o", &key), campaign_id("o", &key), "per kind");
+        assert_ne!(scheduled_call_id("o", &key).as_str(), campaign_id("o", &key), "per kind");
         assert_ne!(retry_call_id("o", "c", 2), retry_call_id("o", "c", 3));
         assert_eq!(fingerprint(&serde_json::json!({"a": 1})), fingerprint(&serde_json::json!({"a": 1})));
         assert_ne!(fingerprint(&serde_json::json!({"a": 1})), fingerprint(&serde_json::json!({"a": 2})));

@@ -52,7 +52,7 @@ proptest! {
     #[test]
     fn a_call_read_back_from_json_is_the_call(call in any::<u32>().prop_map(|n| {
         let new = crate::NewCall { org_id: "o".into(), voice_agent_id: "a".into(), phone_number: format!("+1212555{:04}", n % 10_000), call_type: crate::CallType::Inbound, status: crate::CallStatus::Completed, attempt: n % 4 };
-        crate::CallLog::new(new, (format!("c{n}")).into(), chrono::Utc::now())
+        crate::CallLog::new(new, format!("c{n}").into(), chrono::Utc::now())
     })) {
         let back: crate::CallLog = serde_json::from_value(serde_json::to_value(&call).unwrap()).unwrap();
         prop_assert_eq!(back, call);

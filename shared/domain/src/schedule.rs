@@ -86,7 +86,7 @@ pub fn placement_time(at: DateTime<Utc>, facts: &PlacementFacts, move_into_hours
         Placement::Later { at: opening, .. } if opening > latest_dial(now) => Err(too_far()),
         Placement::Later { at: opening, .. } if move_into_hours => Ok(opening),
         Placement::Later { at: opening, .. } => {
-            Err(DomainError::OutsideCallingHours { agent_id: (facts.agent.map(|a| a.id.clone()).unwrap_or_default()).into(), next_allowed_at: opening })
+            Err(DomainError::OutsideCallingHours { agent_id: facts.agent.map(|a| a.id.to_string()).unwrap_or_default(), next_allowed_at: opening })
         }
         Placement::Refused(Refusal::NoCallingHoursAhead) => Err(too_far()),
         Placement::Refused(refusal) => Err(refusal.error()),
@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn schedule_names_are_one_per_attempt_and_fit_eventbridge() {
-        let request = DialRequest { org_id: "demo".into(), call_id: crate::call::new_call_id().into(), attempt: 12 };
+        let request = DialRequest { org_id: "demo".into(), call_id: crate::call::new_call_id(), attempt: 12 };
         let name = request.schedule_name();
         assert!(name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{name}");
         assert_eq!(name, request.schedule_name());

@@ -72,7 +72,7 @@ impl Calls {
         let listed: HashSet<String> = self.store.do_not_call_among(&caller.org_id, &numbers).await?;
         let id = match key {
             Some((key, _)) => idempotency::campaign_id(&caller.org_id, key),
-            None => callops_domain::call::new_call_id(),
+            None => callops_domain::call::new_call_id().into_string(),
         };
         plan_campaign(id, &caller.org_id, &draft, &agent, check.placeable(&ask.contacts, &agent, &listed, draft.start), now)
     }

@@ -103,14 +103,14 @@ impl Calls {
         let created = report.at.unwrap_or(now);
         let mut call = CallLog::new(
             NewCall {
-                org_id: org_id.to_string().into(),
+                org_id: org_id.into(),
                 voice_agent_id: agent.into(),
                 phone_number: subject.customer_number.clone().unwrap_or_else(|| "unknown".into()),
                 call_type,
                 status: CallStatus::InProgress,
                 attempt: 0,
             },
-            new_call_id().into(),
+            new_call_id(),
             time::to_millis(created),
         );
         call.vapi_call_id = report.vapi_call_id.clone();

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use callops_aws::{AlongWithCall, StoredCall};
 use callops_domain::{
-    CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
+    CallId, CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::valid_agent_id,
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
@@ -132,7 +132,7 @@ impl Calls {
     }
 
     /// Builds the call `ask` asks for, checked in full; nothing is stored.
-    async fn new_scheduled_call(&self, caller: &Caller, ask: CallToSchedule, id: String, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+    async fn new_scheduled_call(&self, caller: &Caller, ask: CallToSchedule, id: CallId, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
         let agent = self.resolve_agent(caller, ask.agent_id.as_deref()).await?;
         let campaign = match &ask.campaign_id {
             Some(campaign_id) => Some(self.campaign_to_join(caller, campaign_id).await?),
@@ -148,7 +148,7 @@ impl Calls {
             status: CallStatus::Scheduled,
             attempt: 1,
         };
-        let mut call = CallLog::new(new, id.into(), now);
+        let mut call = CallLog::new(new, id, now);
         call.scheduled_at = Some(at);
         call.call_purpose = ask.purpose;
         call.call_notes = ask.notes;

@@ -234,7 +234,7 @@ pub fn map_row(row: &LegacyRow, org_id: &str) -> Result<Mapped, Refusal> {
 
     let mut call = CallLog::new(
         NewCall {
-            org_id: org_id.to_string().into(),
+            org_id: org_id.into(),
             voice_agent_id: row.voice_agent_id.clone().into(),
             phone_number: row.phone_number.trim().to_string(),
             call_type,
