@@ -14,7 +14,7 @@ use callops_tests::{
 };
 use chrono::{Duration, Utc};
 use fantoccini::Locator;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The browser's time zone: not UTC, so local days are really the page's.
 const TZ: &str = "America/New_York";
@@ -181,7 +181,25 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     assert_eq!(response.status(), 200);
     browser.until("the new call is counted", &format!("return Number(document.querySelector('[data-kpi=totalCalls]').dataset.value) > {before}")).await;
     assert_eq!(browser.eval("return window.sameDocument === true").await, Value::Bool(true), "no reload");
+    let (_, week_figures) = cards_equal_the_api(&browser, &host, "").await;
+
+    // A report in today's shape, with only a structured output: its figures reach the cards.
+    let plans_before = week_figures["paymentPlans"]["count"].as_i64().unwrap();
+    let mut current: Value = serde_json::from_str(&inbound_report("vapi-live-outputs")).unwrap();
+    current["message"]["analysis"] = json!({"summary": "Set up a payment plan."});
+    current["message"]["artifact"]["structuredOutputs"] = json!({"4d1f": {"name": "callops", "result": {
+        "outcome": "PAYMENT_PLAN", "paymentPlanDiscussed": true, "paymentPlanAmountCents": 60_000, "insuranceVerified": true}}});
+    let response =
+        reqwest::Client::new().post(format!("{}/webhooks/vapi", host.base)).header("x-vapi-secret", DEMO_VAPI_SECRET).json(&current).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    browser
+        .until(
+            "the output's payment plan is counted",
+            &format!("return Number(document.querySelector('[data-kpi=paymentPlans]').dataset.value) > {plans_before}"),
+        )
+        .await;
     let (query, week_figures) = cards_equal_the_api(&browser, &host, "").await;
+    assert_eq!(week_figures["paymentPlans"]["count"].as_i64(), Some(plans_before + 1));
     let before = week_figures["totalCalls"].as_i64().unwrap();
 
     // 30 days: other dates, other figures, still the API's.

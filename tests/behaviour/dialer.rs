@@ -405,3 +405,88 @@ async fn a_transient_twilio_number_is_sent_with_its_token_read_from_the_secret_i
     let agent = host.get("/api/agents/twilio", Some(DEMO_TOKEN)).await.1;
     assert!(!agent.to_string().contains("twilio-auth-token-value"), "the token is never stored: {agent}");
 }
+
+/// Vapi's end-of-call report for a placed call, delivered to the webhook.
+async fn report_end(host: &TestHost, request: &DialRequest, vapi_call_id: &str, message: Value) {
+    let mut message = message;
+    message["type"] = json!("end-of-call-report");
+    message["call"] = json!({"id": vapi_call_id, "type": "outboundPhoneCall", "phoneNumberId": "pn-front-desk-demo",
+        "assistantOverrides": {"metadata": {"orgId": "demo", "callId": request.call_id, "attempt": 1}}});
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/vapi", host.base))
+        .header("x-vapi-secret", DEMO_VAPI_SECRET)
+        .json(&json!({"message": message}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_structured_output_that_comes_after_the_report_is_read_again_and_counted_once() {
+    let (host, fake) = start().await;
+    // The front desk's assistant fills a structured output of its own name.
+    let (status, agent) =
+        host.send(Method::PATCH, "/api/agents/front-desk", Some(DEMO_TOKEN), Some(&json!({"structuredOutputName": "riverside-fields"}))).await;
+    assert_eq!((status, agent["structuredOutputName"].clone()), (StatusCode::OK, json!("riverside-fields")), "{agent}");
+    let (status, refused) = host.send(Method::PATCH, "/api/agents/front-desk", Some(DEMO_TOKEN), Some(&json!({"structuredOutputName": "x".repeat(41)}))).await;
+    assert_eq!((status, refused["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_structured_output_name")));
+
+    let request = due_call(&host, "front-desk", "+12125550142").await;
+    let Dialed::Placed { vapi_call_id } = dial(&host, &request).await else { panic!("placed") };
+    let started = Utc::now() - chrono::Duration::minutes(3);
+    let times = json!({"startedAt": time::format(&started), "endedAt": time::format(&(started + chrono::Duration::seconds(120))), "endedReason": "customer-ended-call"});
+    // The report comes before the output is made: only the structured data of the legacy path.
+    let mut message = times.clone();
+    message["analysis"] = json!({"summary": "Talked about a payment plan.", "structuredData": {"insuranceProvider": "Aetna"}});
+    report_end(&host, &request, &vapi_call_id, message).await;
+    let call = stored(&host, &request).await.call;
+    assert_eq!((call.status, call.outcome, call.payment_plan_discussed), (CallStatus::Completed, Some(callops_domain::CallOutcome::Other), false));
+    let awaited = call.awaiting_output.clone().expect("the output is awaited");
+    assert_eq!((awaited.name.as_str(), awaited.tries), ("riverside-fields", 0));
+    let window = format!("startDate={}&agentId=front-desk", started.format("%Y-%m-%d"));
+    let plans = |stats: &Value| stats["paymentPlans"].clone();
+    assert_eq!(plans(&host.get(&format!("/api/analytics/calls?{window}"), Some(DEMO_TOKEN)).await.1), json!({"count": 0, "totalAmountCents": 0}));
+
+    async fn reconcile_at(host: &TestHost, minutes: i64) -> callops_dialer::reconcile::Reconciled {
+        let at = Utc::now() + chrono::Duration::minutes(minutes);
+        host.host.dialer().reconcile(&host.host.calls(), &ReconcileSettings::default(), at).await.unwrap()
+    }
+    assert_eq!(reconcile_at(&host, 0).await.outputs_read, 0, "not due yet");
+    // The first look: Vapi has not made it yet.
+    fake.update_call(&vapi_call_id, |c| {
+        c["status"] = json!("ended");
+        c["endedReason"] = json!("customer-ended-call");
+    });
+    assert_eq!(reconcile_at(&host, 3).await.outputs_read, 1);
+    assert_eq!(stored(&host, &request).await.call.awaiting_output.map(|a| a.tries), Some(1));
+    // Now it is there, on the call Vapi returns.
+    fake.update_call(&vapi_call_id, |c| {
+        c["analysis"] = json!({"structuredData": {"insuranceProvider": "Aetna"}});
+        c["artifact"] = json!({"structuredOutputs": {"5b0e": {"name": "riverside-fields", "result": {
+            "outcome": "PAYMENT_PLAN", "paymentPlanDiscussed": true, "paymentPlanAmountCents": 90_000, "customerSentiment": "positive"}}}});
+    });
+    assert_eq!(reconcile_at(&host, 9).await.outputs_read, 1);
+    let applied = stored(&host, &request).await;
+    assert_eq!((applied.call.outcome, applied.call.payment_plan_amount), (Some(callops_domain::CallOutcome::PaymentPlan), Some(90_000)));
+    assert_eq!((applied.call.insurance_provider.as_deref(), applied.call.awaiting_output.clone()), (Some("Aetna"), None));
+    assert_eq!(plans(&host.get(&format!("/api/analytics/calls?{window}"), Some(DEMO_TOKEN)).await.1), json!({"count": 1, "totalAmountCents": 90_000}));
+    // Once: later runs find nothing to read and change nothing.
+    assert_eq!(reconcile_at(&host, 30).await.outputs_read, 0);
+    assert_eq!(stored(&host, &request).await.revision, applied.revision);
+    assert_eq!(plans(&host.get(&format!("/api/analytics/calls?{window}"), Some(DEMO_TOKEN)).await.1), json!({"count": 1, "totalAmountCents": 90_000}));
+
+    // A call whose output never comes: three looks, then no more.
+    let never = due_call(&host, "front-desk", "+12125550143").await;
+    let Dialed::Placed { vapi_call_id: never_id } = dial(&host, &never).await else { panic!("placed") };
+    report_end(&host, &never, &never_id, times).await;
+    let mut looks = 0;
+    for minutes in [3, 9, 20, 40, 80] {
+        looks += reconcile_at(&host, minutes).await.outputs_read;
+    }
+    assert_eq!(looks, 3, "bounded in tries");
+    let given_up = stored(&host, &never).await.call;
+    assert_eq!((given_up.awaiting_output, given_up.outcome), (None, Some(callops_domain::CallOutcome::Other)));
+    let report = host.host.store().verify_rollups().await.unwrap();
+    assert!(report.drift.is_empty(), "{:?}", report.drift);
+}

@@ -239,3 +239,60 @@ async fn a_report_with_only_structured_outputs_fills_every_analytics_field() {
     assert_eq!((stats["collections"]["successes"].clone(), stats["collections"]["totalCollectedCents"].clone()), (json!(1), json!(4_500)), "{stats}");
     assert!(host.host.store().verify_rollups().await.unwrap().drift.is_empty());
 }
+
+#[tokio::test]
+async fn a_current_report_keeps_cost_parts_latency_transfers_and_success_and_the_analytics_count_them() {
+    let host = TestHost::start(true).await;
+    let id = "call-webhook-current";
+    dialed_call(&host, id).await;
+    // During the call, Vapi says it is transferring the patient.
+    assert_eq!(deliver_as_demo(&host, &fixture("transfer-update", id, "vapi-current")).await.0, StatusCode::OK);
+    let during = stored(&host, id).await;
+    assert_eq!((during.transferred_to_staff, during.transferred_to.as_deref()), (true, Some("+12025550199")));
+
+    let report = fixture("end-of-call-report-current", id, "vapi-current");
+    assert_eq!(deliver_as_demo(&host, &report).await.0, StatusCode::OK);
+    let call = stored(&host, id).await;
+    assert_eq!((call.status, call.outcome, call.cost_cents), (CallStatus::Completed, Some(callops_domain::CallOutcome::Transferred), Some(28)));
+    assert_eq!((call.transferred_to_staff, call.transferred_to.as_deref()), (true, Some("+12025550199")), "the transfer that connected, not the model's guess");
+    let parts = call.cost_breakdown.clone().expect("the cost by part");
+    assert_eq!(
+        (parts.transport_cents, parts.stt_cents, parts.llm_cents, parts.tts_cents, parts.vapi_cents, parts.analysis_cents),
+        (Some(2), Some(2), Some(6), Some(7), Some(12), Some(0))
+    );
+    assert_eq!((parts.llm_prompt_tokens, parts.llm_completion_tokens, parts.tts_characters), (Some(18_234), Some(412), Some(1_532)));
+    let latency = call.latency.clone().expect("the latencies");
+    assert_eq!((latency.turn_ms, latency.model_ms, latency.voice_ms, latency.turns), (Some(1000), Some(400), Some(210), Some(2)));
+    assert_eq!(call.success_evaluation.as_deref(), Some("8"));
+    assert_eq!(call.recording_url.as_deref(), Some("https://storage.vapi.ai/recordings/vapi-current-mono.wav"), "the stable URL, never a presigned one");
+
+    // The same report again, with presigned URLs signed anew: no change at all.
+    let stored_before = host.host.store().get_call("demo", id).await.unwrap().unwrap();
+    assert_eq!(deliver_as_demo(&host, &report.replace("0f1e2d3c", "9a8b7c6d")).await.0, StatusCode::OK);
+    let stored_after = host.host.store().get_call("demo", id).await.unwrap().unwrap();
+    assert_eq!((stored_after.revision, stored_after.call), (stored_before.revision, stored_before.call), "a redelivery writes nothing");
+
+    let window = "startDate=2024-07-27&endDate=2024-07-27";
+    let (status, costs) = host.get(&format!("/api/analytics/costs?{window}"), Some(DEMO_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{costs}");
+    let by_component: Vec<(String, i64)> =
+        costs["byComponent"].as_array().unwrap().iter().map(|c| (c["component"].as_str().unwrap().to_string(), c["totalCents"].as_i64().unwrap())).collect();
+    let expected: Vec<(String, i64)> =
+        [("transport", 2), ("stt", 2), ("llm", 6), ("tts", 7), ("vapi", 12), ("analysis", 0)].map(|(c, n)| (c.to_string(), n)).to_vec();
+    assert_eq!(by_component, expected, "{costs}");
+    assert_eq!(costs["usage"], json!({"callsWithBreakdown": 1, "llmPromptTokens": 18_234, "llmCompletionTokens": 412, "ttsCharacters": 1_532}));
+    let (status, quality) = host.get(&format!("/api/analytics/quality?{window}&agentId=front-desk"), Some(DEMO_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{quality}");
+    assert_eq!(quality["successEvaluation"], json!({"evaluated": 1, "successes": 1, "successRate": 100.0}), "{quality}");
+    assert_eq!((quality["latency"]["callsMeasured"].clone(), quality["latency"]["avgTurnMs"].clone()), (json!(1), json!(1000.0)), "{quality}");
+    let (_, other_agent) = host.get(&format!("/api/analytics/quality?{window}&agentId=billing"), Some(DEMO_TOKEN)).await;
+    assert_eq!(
+        (other_agent["latency"]["callsMeasured"].clone(), other_agent["successEvaluation"]["successRate"].clone()),
+        (json!(0), Value::Null),
+        "per agent"
+    );
+    let (_, stats) = host.get(&format!("/api/analytics/calls?{window}"), Some(DEMO_TOKEN)).await;
+    assert_eq!(stats["successEvaluation"]["successes"], json!(1), "{stats}");
+    let verified = host.host.store().verify_rollups().await.unwrap();
+    assert!(verified.drift.is_empty(), "{:?}", verified.drift);
+}

@@ -123,7 +123,7 @@ pub fn assert_error(response: &(StatusCode, Value), status: StatusCode, code: &s
 /// A Vapi message from `tests/fixtures/vapi/NAME.json`, for this call.
 pub fn vapi_fixture(name: &str, call_id: &str, vapi_id: &str) -> String {
     let path = format!("{}/fixtures/vapi/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(path).unwrap().replace("{{CALL_ID}}", call_id).replace("{{VAPI_ID}}", vapi_id)
+    std::fs::read_to_string(path).unwrap().replace("{{CALL_ID}}", call_id).replace("{{VAPI_ID}}", vapi_id).replace("{{SIGNATURE}}", "0f1e2d3c")
 }
 
 /// A call for `demo` due now, its first attempt waiting to be dialed.

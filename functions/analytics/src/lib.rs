@@ -5,7 +5,7 @@ use callops_aws::{CallQuery, DynamoStore, PageRequest, rollup::ALL_AGENTS, store
 use callops_domain::agent::valid_agent_id;
 use callops_domain::{
     CallLog, DomainError,
-    analytics::{self, CallStats, OutcomeShare, Tally, TypeCost, WindowPlan},
+    analytics::{self, CallStats, ComponentCost, LatencyFigures, OutcomeShare, SuccessFigures, Tally, TypeCost, UsageTotals, WindowPlan},
     time::{self, Span},
 };
 use callops_http::{
@@ -23,6 +23,7 @@ pub const ROUTES: &[&str] = &[
     "GET /api/analytics/calls/daily",
     "GET /api/analytics/calls/recent",
     "GET /api/analytics/costs",
+    "GET /api/analytics/quality",
     "GET /api/calls/{id}",
 ];
 
@@ -95,6 +96,19 @@ struct CostsResponse {
     avg_per_call_cents: Option<f64>,
     by_day: Vec<DayCost>,
     by_call_type: Vec<TypeCost>,
+    /// Each part of the cost, over the calls whose report broke it down.
+    by_component: Vec<ComponentCost>,
+    usage: UsageTotals,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QualityResponse {
+    #[serde(flatten)]
+    echo: Echo,
+    total_calls: i64,
+    success_evaluation: SuccessFigures,
+    latency: LatencyFigures,
 }
 
 #[derive(Serialize)]
@@ -140,6 +154,7 @@ impl Analytics {
             "GET /api/analytics/calls/outcomes" => self.outcomes(&caller, &req).await,
             "GET /api/analytics/calls/daily" => self.daily(&caller, &req).await,
             "GET /api/analytics/costs" => self.costs(&caller, &req).await,
+            "GET /api/analytics/quality" => self.quality(&caller, &req).await,
             "GET /api/analytics/calls/recent" => self.recent_calls(&caller, &req).await,
             "GET /api/calls/{id}" => self.get_call(&caller, &req).await,
             known if ROUTES.contains(&known) => Err(ApiError::NotImplemented(route)),
@@ -293,6 +308,22 @@ impl Analytics {
             avg_per_call_cents: stats.cost.avg_per_call_cents,
             by_day,
             by_call_type: analytics::cost_by_type(&total),
+            by_component: analytics::cost_by_component(&total),
+            usage: analytics::usage_totals(&total),
+        };
+        Ok(json(StatusCode::OK, &body))
+    }
+
+    /// How the calls went by the provider's measures: the success
+    /// evaluation's rate and the assistant's response times.
+    async fn quality(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
+        let tally = self.tally(&caller.org_id, &scope, window.span.start, window.span.end).await?;
+        let body = QualityResponse {
+            echo,
+            total_calls: tally.get(analytics::CALLS),
+            success_evaluation: SuccessFigures::from_tally(&tally),
+            latency: LatencyFigures::from_tally(&tally),
         };
         Ok(json(StatusCode::OK, &body))
     }

@@ -341,6 +341,14 @@
     setState('campaigns', 'ready');
   }
 
+  const COST_PARTS = [['transportCents', 'Phone'], ['sttCents', 'Transcriber'], ['llmCents', 'Model'], ['ttsCents', 'Voice'], ['vapiCents', 'Vapi'], ['analysisCents', 'Analysis']];
+
+  function costParts(breakdown) {
+    if (!breakdown) return null;
+    const parts = COST_PARTS.filter(([key]) => breakdown[key] != null).map(([key, label]) => `${label} ${cents(breakdown[key])}`);
+    return parts.length ? parts.join(' · ') : null;
+  }
+
   async function showCall(id) {
     const dialog = $('call-detail');
     const body = $('detail-body');
@@ -358,7 +366,9 @@
         fact('Collection', call.collectionAttempt ? `${call.collectionSuccess ? 'Collected' : 'Not collected'} ${cents(call.collectionAmount)}` : 'No'),
         fact('Transferred', call.transferredToStaff ? call.transferredTo || 'Yes' : 'No'), fact('Follow-up', call.followUpRequired ? when(call.followUpDate) : 'No'),
         fact('Call quality', call.callQuality != null ? `${call.callQuality} / 5` : null), fact('Sentiment', call.customerSentiment),
-        fact('AI confidence', call.aiConfidence != null ? percent(call.aiConfidence * 100) : null), fact('Ended because', call.endedReason));
+        fact('AI confidence', call.aiConfidence != null ? percent(call.aiConfidence * 100) : null), fact('Ended because', call.endedReason),
+        fact('Success evaluation', call.successEvaluation), fact('Response time', call.latency && call.latency.turnMs != null ? `${number.format(call.latency.turnMs)} ms per turn` : null),
+        fact('Cost by part', costParts(call.costBreakdown)));
       const parts = [facts];
       const recording = httpsUrl(call.recordingUrl);
       if (recording) parts.push(el('p', {}, el('a', { href: recording, target: '_blank', rel: 'noopener noreferrer' }, 'Open the recording')));

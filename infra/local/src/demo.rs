@@ -49,6 +49,7 @@ pub fn demo_agents(org_id: &str, now: DateTime<Utc>) -> Vec<VoiceAgent> {
         max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
         retry_policy: RetryPolicy::default(),
         follow_up_calls: true,
+        structured_output_name: None,
         created_at: now,
         updated_at: now,
     };

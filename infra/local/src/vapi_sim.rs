@@ -336,12 +336,29 @@ async fn play(sim: Arc<Sim>, id: String) {
     // Half the calls come in today's shapes (a structured output, artifact.recording), half in the older ones.
     let current = id.bytes().map(u32::from).sum::<u32>() % 2 == 0;
     let recording = answered.then(|| format!("https://storage.vapi.ai/{id}-mono.wav"));
+    // Turn latencies, and the transfer a forwarded call made, as Vapi records them.
+    let turns = rng.random_range(3..12_usize);
+    let turn_ms: Vec<f64> = (0..turns).map(|_| rng.random_range(700.0..1600.0)).collect();
+    let turn_average = turn_ms.iter().sum::<f64>() / turns as f64;
+    let performance = answered.then(|| {
+        json!({
+            "turnLatencies": turn_ms.iter().map(|ms| json!({"turnLatency": ms, "modelLatency": ms * 0.4, "voiceLatency": ms * 0.2})).collect::<Vec<_>>(),
+            "turnLatencyAverage": turn_average, "modelLatencyAverage": turn_average * 0.4, "voiceLatencyAverage": turn_average * 0.2,
+            "transcriberLatencyAverage": 120.0, "endpointingLatencyAverage": turn_average * 0.25,
+        })
+    });
+    let transfers = json!(if ended_reason == "assistant-forwarded-call" {
+        vec![json!({"destination": {"type": "number", "number": "+12025550100", "name": "Front desk"}, "mode": "blind-transfer", "status": "connected"})]
+    } else {
+        Vec::new()
+    });
     let (artifact, analysis) = if current {
         let outputs = analysis.map(|result| json!({ format!("{id}-output"): {"name": "callops", "result": result} }));
         let recording = recording.map(|mono| json!({"mono": {"combinedUrl": mono}, "stereoUrl": format!("https://storage.vapi.ai/{id}-stereo.wav")}));
         (
-            json!({"transcript": transcript, "messages": messages, "recording": recording, "structuredOutputs": outputs}),
-            json!({"summary": summary, "successEvaluation": if booked { "true" } else { "false" }}),
+            json!({"transcript": transcript, "messages": messages, "recording": recording, "structuredOutputs": outputs,
+                   "performanceMetrics": performance, "transfers": transfers}),
+            json!({"summary": summary, "successEvaluation": if booked { "8" } else { "5" }}),
         )
     } else {
         (
@@ -353,7 +370,13 @@ async fn play(sim: Arc<Sim>, id: String) {
         "type": "end-of-call-report", "endedReason": ended_reason,
         "startedAt": iso(started), "endedAt": iso(ended), "durationSeconds": seconds,
         "cost": (cost * 10_000.0).round() / 10_000.0,
-        "costs": [{"type": "transport", "cost": 0.008}, {"type": "model", "cost": cost * 0.6}, {"type": "voice", "cost": cost * 0.3}],
+        "costs": [
+            {"type": "transport", "cost": 0.008, "minutes": seconds as f64 / 60.0},
+            {"type": "transcriber", "cost": cost * 0.1, "minutes": seconds as f64 / 60.0},
+            {"type": "model", "cost": cost * 0.5, "promptTokens": 900 + seconds * 40, "completionTokens": 40 + seconds * 2},
+            {"type": "voice", "cost": cost * 0.25, "characters": 100 + seconds * 12},
+            {"type": "vapi", "cost": (cost * 0.15 - 0.008).max(0.0), "minutes": seconds as f64 / 60.0},
+        ],
         "artifact": artifact,
         "analysis": analysis,
     });

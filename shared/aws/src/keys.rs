@@ -31,6 +31,22 @@ pub fn vapi_call_pk(org_id: &str, vapi_call_id: &str) -> String {
     format!("{}#VAPI#{vapi_call_id}", org(org_id))
 }
 
+/// The reads planned for structured outputs that calls still await:
+/// one item per call, sorted by when it is due ([`output_watch_sk`]).
+pub fn output_watch_pk(org_id: &str) -> String {
+    format!("{}#OUTPUTS", org(org_id))
+}
+
+/// When the read is due, then the call: due ones sort first.
+pub fn output_watch_sk(due: &chrono::DateTime<chrono::Utc>, call_id: &str) -> String {
+    format!("{}#{call_id}", time::format(due))
+}
+
+/// The watch item a call's awaited output keeps, if it awaits one.
+pub fn output_watch_of(call: &CallLog) -> Option<(String, String)> {
+    call.awaiting_output.as_ref().map(|awaited| (output_watch_pk(&call.org_id), output_watch_sk(&awaited.next_read_at, &call.id)))
+}
+
 /// All of a tenant's voice agents live in one small partition.
 pub fn agents_pk(org_id: &str) -> String {
     format!("{}#AGENTS", org(org_id))

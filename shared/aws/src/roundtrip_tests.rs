@@ -83,7 +83,16 @@ fn call_strategy() -> impl Strategy<Value = CallLog> {
             prop::collection::btree_map(prop_oneof![40 => "[a-z_]{1,10}", 1 => "\\PC{0,10}"], "\\PC{0,30}", 0..4),
         ),
     );
-    (times, texts, numbers, rest).prop_map(|(times, texts, numbers, rest)| {
+    let usage = || prop::option::of(prop_oneof![40 => 0..=callops_domain::measures::MAX_USAGE, 1 => any::<i64>()]);
+    let part = || prop::option::of(prop_oneof![40 => 0..=limits::MAX_COST_CENTS, 1 => any::<i64>()]);
+    let ms = || prop::option::of(prop_oneof![40 => 0..=callops_domain::measures::MAX_LATENCY_MS, 1 => any::<u32>()]);
+    let measures = (
+        prop::option::of((part(), part(), part(), part(), part(), part(), usage(), usage(), usage())),
+        prop::option::of((ms(), ms(), ms(), ms(), ms(), prop::option::of(any::<u32>()))),
+        prop::option::of((prop_oneof![40 => "[a-z]{1,40}", 1 => "\\PC{0,60}"], any::<u32>(), instant())),
+        text(limits::MAX_SHORT_TEXT_BYTES),
+    );
+    (times, texts, numbers, rest, measures).prop_map(|(times, texts, numbers, rest, measures)| {
         let (created, updated, started, ended, scheduled, follow_up) = times;
         let (transcript, summary, notes, reason, provider, name) = texts;
         let (duration, cost, plan, collected, quality, confidence) = numbers;
@@ -112,6 +121,29 @@ fn call_strategy() -> impl Strategy<Value = CallLog> {
         (call.insurance_verified, call.payment_plan_discussed, call.collection_attempt, call.collection_success, call.imported) =
             (flags[1], flags[2], flags[3], flags[4], flags[5]);
         call.variable_values = variables;
+        let (breakdown, latency, awaited, evaluation) = measures;
+        call.cost_breakdown =
+            breakdown.map(|(transport, stt, llm, tts, vapi, analysis, prompt, completion, characters)| callops_domain::measures::CostBreakdown {
+                transport_cents: transport,
+                stt_cents: stt,
+                llm_cents: llm,
+                tts_cents: tts,
+                vapi_cents: vapi,
+                analysis_cents: analysis,
+                llm_prompt_tokens: prompt,
+                llm_completion_tokens: completion,
+                tts_characters: characters,
+            });
+        call.latency = latency.map(|(turn_ms, model_ms, voice_ms, transcriber_ms, endpointing_ms, turns)| callops_domain::measures::CallLatency {
+            turn_ms,
+            model_ms,
+            voice_ms,
+            transcriber_ms,
+            endpointing_ms,
+            turns,
+        });
+        call.awaiting_output = awaited.map(|(name, tries, next_read_at)| callops_domain::measures::AwaitedOutput { name, tries, next_read_at });
+        call.success_evaluation = evaluation;
         call
     })
 }

@@ -213,6 +213,7 @@ async fn agents_are_stored_per_tenant() {
         max_concurrent_calls: 10,
         retry_policy: RetryPolicy::default(),
         follow_up_calls: false,
+        structured_output_name: None,
         created_at: now,
         updated_at: now,
     };

@@ -52,6 +52,9 @@ pub const ANALYTICS_FIELDS: &[&str] = &[
     "collectionSuccess",
     "collectionAmount",
     "costCents",
+    "costBreakdown",
+    "successEvaluation",
+    "latency",
 ];
 
 /// A tenant's calls per voice agent, by start time.

@@ -28,6 +28,12 @@ pub struct VoiceAgent {
     /// Place an OUTBOUND_FOLLOWUP call when a patient agrees a follow-up date.
     #[serde(default)]
     pub follow_up_calls: bool,
+    /// The name of the Vapi structured output whose `result` follows
+    /// CallOps's schema. Set, the agent expects it on every conversation
+    /// and a report without it is read again later; unset, an output named
+    /// [`DEFAULT_OUTPUT_NAME`] is read when it comes, and none is awaited.
+    #[serde(default)]
+    pub structured_output_name: Option<String>,
     #[serde(with = "time::ms")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "time::ms")]
@@ -64,6 +70,23 @@ pub struct AgentInput {
     pub max_concurrent_calls: Option<u32>,
     pub retry_policy: Option<RetryPolicy>,
     pub follow_up_calls: Option<bool>,
+    /// Absent keeps it; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub structured_output_name: Option<Option<String>>,
+}
+
+/// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// The structured output read when an agent names none.
+pub const DEFAULT_OUTPUT_NAME: &str = "callops";
+
+/// A structured output's name as Vapi takes it: 1 to 40 characters, without control characters.
+pub fn valid_output_name(name: &str) -> bool {
+    let length = name.chars().count();
+    (1..=40).contains(&length) && !name.chars().any(char::is_control) && name.trim() == name
 }
 
 fn invalid(code: &'static str, message: &str) -> DomainError {
@@ -121,6 +144,7 @@ impl AgentInput {
             max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
             retry_policy: RetryPolicy::default(),
             follow_up_calls: false,
+            structured_output_name: None,
             created_at: now,
             updated_at: now,
         };
@@ -182,6 +206,13 @@ impl AgentInput {
         if let Some(follow_ups) = self.follow_up_calls {
             next.follow_up_calls = follow_ups;
         }
+        if let Some(name) = self.structured_output_name {
+            let name = name.map(|n| n.trim().to_string());
+            if name.as_deref().is_some_and(|n| !valid_output_name(n)) {
+                return Err(invalid("invalid_structured_output_name", "structuredOutputName must be 1 to 40 characters without control characters"));
+            }
+            next.structured_output_name = name;
+        }
         if next.vapi_phone_number_id.is_none() && next.twilio_number.is_none() {
             return Err(invalid("invalid_phone_number", "an agent needs vapiPhoneNumberId or twilioNumber to call from"));
         }
@@ -192,6 +223,14 @@ impl AgentInput {
 }
 
 impl VoiceAgent {
+    /// The structured output this agent's reports are read from, and whether it is expected on every conversation.
+    pub fn structured_output(&self) -> (&str, bool) {
+        match &self.structured_output_name {
+            Some(name) => (name, true),
+            None => (DEFAULT_OUTPUT_NAME, false),
+        }
+    }
+
     /// Whether the store can keep this agent and read it back as it is (what
     /// [`AgentInput`] makes always is; the store checks every write).
     pub fn check_storable(&self) -> Result<(), DomainError> {
@@ -210,6 +249,9 @@ impl VoiceAgent {
         }
         if self.vapi_phone_number_id.is_none() && self.twilio_number.is_none() {
             return refuse("it has no number to call from");
+        }
+        if self.structured_output_name.as_deref().is_some_and(|name| !valid_output_name(name)) {
+            return refuse("structuredOutputName must be 1 to 40 characters");
         }
         if CallingHours::new(self.calling_hours.start, self.calling_hours.end).is_err() || !(1..=100).contains(&self.max_concurrent_calls) {
             return refuse("its calling hours or concurrent calls are out of bounds");

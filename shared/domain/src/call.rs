@@ -6,7 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use crate::call_text::{CallText, MAX_TRANSCRIPT_BYTES, cut_transcript};
-use crate::{AgentId, CallId, DomainError, OrgId, time};
+use crate::{
+    AgentId, CallId, DomainError, OrgId,
+    measures::{AwaitedOutput, CallLatency, CostBreakdown},
+    time,
+};
 
 /// Declares a closed enum that serialises as its upper-case name, parses that
 /// name case-insensitively, and lists its values.
@@ -182,9 +186,23 @@ pub struct CallLog {
     pub customer_sentiment: Option<String>,
     /// 0 to 1.
     pub ai_confidence: Option<f64>,
+    /// The provider's success evaluation, as it wrote it (a rubric's value:
+    /// `true`, `8`, `Good`...); [`crate::measures::success_of`] reads it.
+    #[serde(default)]
+    pub success_evaluation: Option<String>,
+    /// The assistant's average response times over the call.
+    #[serde(default)]
+    pub latency: Option<CallLatency>,
+    /// The structured output the agent expects and the report did not
+    /// carry: the reconciler reads the call again until it comes.
+    #[serde(default)]
+    pub awaiting_output: Option<AwaitedOutput>,
 
     // Cost.
     pub cost_cents: Option<i64>,
+    /// What each part of the call cost, and what it used.
+    #[serde(default)]
+    pub cost_breakdown: Option<CostBreakdown>,
 
     #[serde(with = "time::ms")]
     pub updated_at: DateTime<Utc>,
@@ -257,7 +275,11 @@ impl CallLog {
             call_quality: None,
             customer_sentiment: None,
             ai_confidence: None,
+            success_evaluation: None,
+            latency: None,
+            awaiting_output: None,
             cost_cents: None,
+            cost_breakdown: None,
             updated_at: now,
         }
     }
@@ -301,6 +323,7 @@ impl CallLog {
             ("scheduledAt", self.scheduled_at),
             ("followUpDate", self.follow_up_date),
             ("reportedAt", self.reported_at),
+            ("awaitingOutput.nextReadAt", self.awaiting_output.as_ref().map(|a| a.next_read_at)),
         ];
         for (name, at) in times {
             if let Some(at) = at
@@ -337,6 +360,12 @@ impl CallLog {
             if amount.is_some_and(|a| !(0..=MAX_AMOUNT_CENTS).contains(&a)) {
                 return refuse(format!("{name} must be 0 to {MAX_AMOUNT_CENTS} cents"));
             }
+        }
+        if let Some(why) = self.cost_breakdown.as_ref().and_then(CostBreakdown::problem).or_else(|| self.latency.as_ref().and_then(CallLatency::problem)) {
+            return refuse(why);
+        }
+        if self.awaiting_output.as_ref().is_some_and(|a| !crate::agent::valid_output_name(&a.name)) {
+            return refuse("awaitingOutput.name must be 1 to 40 characters without control characters".into());
         }
         if self.call_quality.is_some_and(|q| !(1..=5).contains(&q)) {
             return refuse("callQuality must be 1 to 5".into());

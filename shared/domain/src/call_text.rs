@@ -43,6 +43,7 @@ impl CallLog {
             CallText::InsuranceProvider => self.insurance_provider.as_ref(),
             CallText::TransferredTo => self.transferred_to.as_ref(),
             CallText::CustomerSentiment => self.customer_sentiment.as_ref(),
+            CallText::SuccessEvaluation => self.success_evaluation.as_ref(),
         }
     }
 
@@ -58,6 +59,7 @@ impl CallLog {
             CallText::InsuranceProvider => &mut self.insurance_provider,
             CallText::TransferredTo => &mut self.transferred_to,
             CallText::CustomerSentiment => &mut self.customer_sentiment,
+            CallText::SuccessEvaluation => &mut self.success_evaluation,
         }
     }
 }
@@ -74,10 +76,11 @@ pub enum CallText {
     InsuranceProvider,
     TransferredTo,
     CustomerSentiment,
+    SuccessEvaluation,
 }
 
 impl CallText {
-    pub const ALL: [CallText; 9] = [
+    pub const ALL: [CallText; 10] = [
         CallText::Transcript,
         CallText::Summary,
         CallText::Notes,
@@ -87,6 +90,7 @@ impl CallText {
         CallText::InsuranceProvider,
         CallText::TransferredTo,
         CallText::CustomerSentiment,
+        CallText::SuccessEvaluation,
     ];
 
     /// The field's JSON name.
@@ -101,6 +105,7 @@ impl CallText {
             CallText::InsuranceProvider => "insuranceProvider",
             CallText::TransferredTo => "transferredTo",
             CallText::CustomerSentiment => "customerSentiment",
+            CallText::SuccessEvaluation => "successEvaluation",
         }
     }
 
@@ -112,7 +117,9 @@ impl CallText {
             CallText::Notes => MAX_NOTES_BYTES,
             CallText::Purpose => MAX_PURPOSE_BYTES,
             CallText::EndedReason => MAX_ENDED_REASON_BYTES,
-            CallText::CustomerName | CallText::InsuranceProvider | CallText::TransferredTo | CallText::CustomerSentiment => MAX_SHORT_TEXT_BYTES,
+            CallText::CustomerName | CallText::InsuranceProvider | CallText::TransferredTo | CallText::CustomerSentiment | CallText::SuccessEvaluation => {
+                MAX_SHORT_TEXT_BYTES
+            }
         }
     }
 }

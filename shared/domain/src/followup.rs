@@ -35,10 +35,32 @@ impl FollowThrough {
 /// What follows from `before` becoming `after`. Nothing unless this change
 /// made the call terminal. `agent` is the call's agent, when it has one.
 pub fn follow_through(before: &CallLog, after: &CallLog, agent: Option<&VoiceAgent>, do_not_call_requested: bool, now: DateTime<Utc>) -> FollowThrough {
-    let mut follow = FollowThrough::default();
     if before.status.is_terminal() || !after.status.is_terminal() {
-        return follow;
+        return FollowThrough::default();
     }
+    decide(before, after, agent, do_not_call_requested, now, true)
+}
+
+/// What follows the structured output a call awaited, when a later read
+/// brings it: the do-not-call entry it asks for, and the follow-up call it
+/// agrees when the call had none; never a retry (the call's end decided
+/// that). Nothing unless this change ends the wait with the output's fields.
+pub fn follow_through_late_output(
+    before: &CallLog,
+    after: &CallLog,
+    agent: Option<&VoiceAgent>,
+    do_not_call_requested: bool,
+    now: DateTime<Utc>,
+) -> FollowThrough {
+    let applied = before.awaiting_output.is_some() && after.awaiting_output.is_none() && after.status.is_terminal();
+    if !applied || (before.follow_up_date.is_some() && !do_not_call_requested) {
+        return FollowThrough::default();
+    }
+    decide(before, after, agent, do_not_call_requested, now, false)
+}
+
+fn decide(before: &CallLog, after: &CallLog, agent: Option<&VoiceAgent>, do_not_call_requested: bool, now: DateTime<Utc>, retry: bool) -> FollowThrough {
+    let mut follow = FollowThrough::default();
     let outbound = after.call_type.is_outbound();
     follow.release_slot = before.holds_dialer_slot();
     if do_not_call_requested {
@@ -48,7 +70,7 @@ pub fn follow_through(before: &CallLog, after: &CallLog, agent: Option<&VoiceAge
     let Some(agent) = agent else { return follow };
     let latest = crate::schedule::latest_dial(now);
     let nobody_reached = matches!(after.outcome, Some(CallOutcome::NoAnswer | CallOutcome::Busy | CallOutcome::Voicemail));
-    if outbound && nobody_reached {
+    if retry && outbound && nobody_reached {
         // After the call ended, but never later than now allows: a report's end time is Vapi's word.
         let ended = after.call_ended_at.unwrap_or(now).clamp(now, now + crate::schedule::CLOCK_SKEW);
         let attempt = after.attempt.max(1);
@@ -60,6 +82,7 @@ pub fn follow_through(before: &CallLog, after: &CallLog, agent: Option<&VoiceAge
             .map(|at| (attempt.saturating_add(1), at));
     }
     if agent.follow_up_calls
+        && (retry || before.follow_up_date.is_none())
         && let Some(date) = after.follow_up_date
     {
         // A follow-up date is a day in the practice's own zone: its calling hours that day.

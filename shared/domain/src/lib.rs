@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;
 pub mod limits;
+pub mod measures;
 pub mod phone;
 pub mod policy;
 pub mod report;

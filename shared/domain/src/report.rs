@@ -13,6 +13,7 @@ use crate::{
     CallLog, CallOutcome, CallStatus,
     call::CallText,
     limits::{MAX_DURATION_SECONDS, is_storable_number},
+    measures::{AwaitedOutput, CallLatency, CostBreakdown},
     time,
 };
 
@@ -23,6 +24,28 @@ pub enum ReportKind {
     Progress,
     /// The end-of-call report: times, cost, transcript, analysis.
     Ended,
+    /// A transfer of the call to a person has begun (Vapi's `transfer-update`).
+    Transfer,
+}
+
+/// What a report says of transfers to staff: what happened, as the
+/// provider saw it, not what the assistant's analysis guessed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TransferSeen {
+    /// The report carries no record of transfers (older payloads).
+    #[default]
+    NotReported,
+    /// Transfers are recorded and none reached anyone.
+    NoneConnected,
+    /// The call was transferred, to this number, SIP address or name when given.
+    To(Option<String>),
+}
+
+/// One of the provider's structured outputs, read as CallOps's schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedOutput {
+    pub name: String,
+    pub analysis: CallAnalysis,
 }
 
 /// How a call ended, as far as CallOps is concerned. The provider's own
@@ -139,8 +162,22 @@ pub struct CallReport {
     /// Only an `https:` URL.
     pub recording_url: Option<String>,
     pub customer_name: Option<String>,
-    /// What the assistant's structured data says.
+    /// What the call's analysis says: the structured output read
+    /// ([`CallReport::reading_output`]) field by field over the structured data.
     pub analysis: CallAnalysis,
+    /// `analysis.structuredData`, as read.
+    pub structured_data: CallAnalysis,
+    /// Every structured output the report carries, read as CallOps's schema.
+    pub outputs: Vec<NamedOutput>,
+    /// The output [`CallReport::analysis`] was read from was there.
+    pub output_found: bool,
+    /// The name of the output the call's agent expects on every conversation, if it expects one.
+    pub expected_output: Option<String>,
+    /// The provider's success evaluation, as written.
+    pub success_evaluation: Option<String>,
+    pub cost_breakdown: Option<CostBreakdown>,
+    pub latency: Option<CallLatency>,
+    pub transfer: TransferSeen,
     /// A tool that books an appointment was called during the call.
     pub booked_by_tool: bool,
 }
@@ -182,8 +219,28 @@ impl CallReport {
             recording_url: None,
             customer_name: None,
             analysis: CallAnalysis::default(),
+            structured_data: CallAnalysis::default(),
+            outputs: Vec::new(),
+            output_found: false,
+            expected_output: None,
+            success_evaluation: None,
+            cost_breakdown: None,
+            latency: None,
+            transfer: TransferSeen::NotReported,
             booked_by_tool: false,
         }
+    }
+
+    /// This report with its analysis read from the structured output named
+    /// `name` (names compared without case), field by field over the
+    /// structured data: the output wins where both say something.
+    /// `expected`: the agent expects it on every conversation.
+    pub fn reading_output(mut self, name: &str, expected: bool) -> CallReport {
+        self.expected_output = expected.then(|| name.to_string());
+        let output = self.outputs.iter().find(|o| o.name.trim().eq_ignore_ascii_case(name.trim()));
+        self.output_found = output.is_some();
+        self.analysis = output.map(|o| o.analysis.clone()).unwrap_or_default().or(self.structured_data.clone());
+        self
     }
 
     /// The final status and the outcome the end alone implies.
@@ -202,7 +259,49 @@ pub fn apply(call: &CallLog, report: &CallReport, now: DateTime<Utc>) -> Option<
     match report.kind {
         ReportKind::Progress => apply_status_update(call, report, now),
         ReportKind::Ended => apply_end_of_call_report(call, report, now),
+        ReportKind::Transfer => apply_transfer(call, report, now),
     }
+}
+
+/// A transfer to a person has begun: the call was transferred to staff, to
+/// where the provider says. Only before the end-of-call report is recorded:
+/// the report's own record of transfers is the last word.
+pub fn apply_transfer(call: &CallLog, report: &CallReport, now: DateTime<Utc>) -> Option<CallLog> {
+    let TransferSeen::To(to) = &report.transfer else { return None };
+    if call.was_never_placed() || call.reported_at.is_some() {
+        return None;
+    }
+    let mut next = call.clone();
+    next.transferred_to_staff = true;
+    if let Some(to) = to {
+        next.set_text(CallText::TransferredTo, to);
+    }
+    changed(call, next, now)
+}
+
+/// The structured output a call awaited, from a later read of the call:
+/// found, its fields are applied as the report would have applied them
+/// (the outcome and every analytics field; the rollups follow the call),
+/// and nothing is awaited any more; not found, the next read is planned,
+/// or none after the last. A call that awaits nothing is left as it is, so
+/// an output is applied once.
+pub fn apply_awaited_output(call: &CallLog, report: &CallReport, now: DateTime<Utc>) -> Option<CallLog> {
+    let awaited = call.awaiting_output.as_ref()?;
+    let mut next = call.clone();
+    if report.output_found {
+        let (_, reason_outcome) = report.end_status();
+        apply_analysis(&mut next, report, reason_outcome);
+        if next.transferred_to_staff
+            && next.transferred_to.is_none()
+            && let Some(to) = &report.analysis.transferred_to
+        {
+            next.set_text(CallText::TransferredTo, to);
+        }
+        next.awaiting_output = None;
+    } else {
+        next.awaiting_output = awaited.after_miss(now);
+    }
+    changed(call, next, now)
 }
 
 fn changed(call: &CallLog, mut next: CallLog, now: DateTime<Utc>) -> Option<CallLog> {
@@ -255,10 +354,7 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
     let (status, reason_outcome) = report.end_status();
     // A report that would move the call backwards keeps its status, and records the rest.
     let _ = next.end(status);
-    let analysis = &report.analysis;
-    let booked = report.booked_by_tool || analysis.appointment_booked == Some(true) || analysis.outcome == Some(CallOutcome::Booked);
-    next.outcome = if booked { Some(CallOutcome::Booked) } else { reason_outcome.or(analysis.outcome).or(Some(CallOutcome::Other)) };
-    next.appointment_set = booked;
+    apply_analysis(&mut next, report, reason_outcome);
     if let Some(reason) = &report.ended_reason {
         next.set_text(CallText::EndedReason, reason);
     }
@@ -268,6 +364,11 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
     next.call_ended_at = report.ended_at.or(next.call_ended_at);
     next.duration = report_duration(report).or(next.duration);
     next.cost_cents = report.cost_cents.or(next.cost_cents);
+    next.cost_breakdown = report.cost_breakdown.clone().or(next.cost_breakdown);
+    next.latency = report.latency.clone().or(next.latency);
+    if let Some(evaluation) = &report.success_evaluation {
+        next.set_text(CallText::SuccessEvaluation, evaluation);
+    }
 
     if let Some(transcript) = &report.transcript {
         next.set_text(CallText::Transcript, transcript);
@@ -281,7 +382,24 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
     {
         next.set_text(CallText::CustomerName, name);
     }
+    apply_transfers(&mut next, report);
+    // A conversation whose expected output has not come yet: read again later.
+    let conversed = matches!(report.end, None | Some(CallEnd::Normal | CallEnd::Transferred | CallEnd::Unknown));
+    next.awaiting_output = match &report.expected_output {
+        Some(name) if conversed && !report.output_found && crate::agent::valid_output_name(name) => Some(AwaitedOutput::new(name, now)),
+        _ => None,
+    };
+    next.reported_at = Some(time::to_millis(now).max(call.updated_at));
+    changed(call, next, now)
+}
 
+/// The analytics fields the analysis gives (and the outcome, with what
+/// the call's end implies), over what the call holds.
+fn apply_analysis(next: &mut CallLog, report: &CallReport, reason_outcome: Option<CallOutcome>) {
+    let analysis = &report.analysis;
+    let booked = report.booked_by_tool || analysis.appointment_booked == Some(true) || analysis.outcome == Some(CallOutcome::Booked);
+    next.outcome = if booked { Some(CallOutcome::Booked) } else { reason_outcome.or(analysis.outcome).or(Some(CallOutcome::Other)) };
+    next.appointment_set = booked;
     next.insurance_verified = analysis.insurance_verified.unwrap_or(next.insurance_verified);
     if let Some(provider) = &analysis.insurance_provider {
         next.set_text(CallText::InsuranceProvider, provider);
@@ -291,11 +409,7 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
     next.collection_attempt = analysis.collection_attempted.unwrap_or(next.collection_attempt);
     next.collection_amount = analysis.collection_amount_cents.or(next.collection_amount);
     next.collection_success = analysis.collection_successful.unwrap_or(next.collection_success);
-    if let Some(to) = &analysis.transferred_to {
-        next.set_text(CallText::TransferredTo, to);
-    }
-    next.transferred_to_staff = next.outcome == Some(CallOutcome::Transferred) || next.transferred_to.is_some();
-    next.customer_sentiment = analysis.customer_sentiment.clone().or(next.customer_sentiment);
+    next.customer_sentiment = analysis.customer_sentiment.clone().or(next.customer_sentiment.take());
     next.call_quality = analysis.call_quality.or(next.call_quality);
     next.ai_confidence = analysis.ai_confidence.filter(|c| is_storable_number(*c)).or(next.ai_confidence);
     next.follow_up_required = analysis.follow_up_required.unwrap_or(next.follow_up_required) || analysis.follow_up_date.is_some();
@@ -305,8 +419,38 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
     {
         next.set_text(CallText::Notes, notes);
     }
-    next.reported_at = Some(time::to_millis(now).max(call.updated_at));
-    changed(call, next, now)
+}
+
+/// Whether, and to whom, the call was transferred to staff: from the
+/// provider's record of transfers when the report has one (a transfer that
+/// reached someone; the assistant's guess only names a transferee the
+/// record leaves unnamed), else from how the call ended and what the
+/// analysis and earlier transfer messages said.
+fn apply_transfers(next: &mut CallLog, report: &CallReport) {
+    let analysis_to = report.analysis.transferred_to.as_ref();
+    let ended_transferred = report.end == Some(CallEnd::Transferred);
+    match &report.transfer {
+        TransferSeen::To(to) => {
+            next.transferred_to_staff = true;
+            if let Some(to) = to.as_ref().or(analysis_to) {
+                next.set_text(CallText::TransferredTo, to);
+            }
+        }
+        TransferSeen::NoneConnected => {
+            next.transferred_to_staff = ended_transferred;
+            match analysis_to.filter(|_| ended_transferred) {
+                Some(to) => next.set_text(CallText::TransferredTo, to),
+                None => next.transferred_to = None,
+            }
+        }
+        TransferSeen::NotReported => {
+            if let Some(to) = analysis_to {
+                next.set_text(CallText::TransferredTo, to);
+            }
+            next.transferred_to_staff =
+                next.transferred_to_staff || next.outcome == Some(CallOutcome::Transferred) || ended_transferred || next.transferred_to.is_some();
+        }
+    }
 }
 
 /// The call's duration by the report: its own duration, else
@@ -328,7 +472,11 @@ fn report_duration(report: &CallReport) -> Option<u32> {
 /// different report cannot rewrite what a call's analytics counted. A
 /// duplicate changes nothing.
 pub fn fill_in_late_report(call: &CallLog, report: &CallReport, now: DateTime<Utc>) -> Option<CallLog> {
-    let mut next = call.clone();
+    // The output the call still awaits, when this report brings it, is applied (once) first.
+    let mut next = match (&call.awaiting_output, report.output_found) {
+        (Some(_), true) => apply_awaited_output(call, report, now).unwrap_or_else(|| call.clone()),
+        _ => call.clone(),
+    };
     let analysis = &report.analysis;
     let texts = [
         (CallText::Transcript, report.transcript.as_ref()),
@@ -339,6 +487,7 @@ pub fn fill_in_late_report(call: &CallLog, report: &CallReport, now: DateTime<Ut
         (CallText::TransferredTo, analysis.transferred_to.as_ref()),
         (CallText::Notes, analysis.notes.as_ref()),
         (CallText::CustomerSentiment, analysis.customer_sentiment.as_ref()),
+        (CallText::SuccessEvaluation, report.success_evaluation.as_ref()),
     ];
     for (field, text) in texts {
         if let Some(text) = text
@@ -352,6 +501,7 @@ pub fn fill_in_late_report(call: &CallLog, report: &CallReport, now: DateTime<Ut
     next.call_quality = next.call_quality.or(analysis.call_quality);
     next.ai_confidence = next.ai_confidence.or(analysis.ai_confidence.filter(|c| is_storable_number(*c)));
     next.follow_up_date = next.follow_up_date.or(analysis.follow_up_date);
+    next.latency = next.latency.or_else(|| report.latency.clone());
     changed(call, next, now)
 }
 
@@ -407,6 +557,75 @@ mod tests {
         assert_eq!((after.call_started_at, after.duration), (first.call_started_at, first.duration));
         assert_eq!(after.transcript.as_deref(), Some("AI: late"));
         assert_eq!(apply_end_of_call_report(&after, &late, now), None, "a duplicate changes nothing");
+    }
+
+    #[test]
+    fn transfers_come_from_what_happened_not_the_models_guess() {
+        let now = chrono::Utc::now();
+        let mut report = ended(CallEnd::Normal, "customer-ended-call", 12, CallOutcome::Information);
+        report.analysis.transferred_to = Some("the model's guess".into());
+        report.transfer = TransferSeen::NoneConnected;
+        let none = apply_end_of_call_report(&call(CallStatus::InProgress), &report, now).unwrap();
+        assert_eq!((none.transferred_to_staff, none.transferred_to.as_deref()), (false, None), "the record says nobody was reached");
+        report.transfer = TransferSeen::To(Some("+12025550199".into()));
+        let to = apply_end_of_call_report(&call(CallStatus::InProgress), &report, now).unwrap();
+        assert_eq!((to.transferred_to_staff, to.transferred_to.as_deref()), (true, Some("+12025550199")));
+        report.transfer = TransferSeen::NotReported;
+        let guessed = apply_end_of_call_report(&call(CallStatus::InProgress), &report, now).unwrap();
+        assert_eq!((guessed.transferred_to_staff, guessed.transferred_to.as_deref()), (true, Some("the model's guess")), "older payloads: as before");
+
+        // A transfer message during the call; after the report, the report's word stands.
+        let mut update = CallReport::new(ReportKind::Transfer);
+        update.transfer = TransferSeen::To(Some("sip:billing@pbx".into()));
+        let moved = apply(&call(CallStatus::InProgress), &update, now).unwrap();
+        assert_eq!((moved.transferred_to_staff, moved.transferred_to.as_deref()), (true, Some("sip:billing@pbx")));
+        assert_eq!(apply(&none, &update, now), None);
+        assert_eq!(apply(&call(CallStatus::Scheduled), &update, now), None);
+    }
+
+    #[test]
+    fn an_expected_output_missing_from_the_report_is_awaited_and_applied_once() {
+        let now = chrono::Utc::now();
+        let mut report = ended(CallEnd::Normal, "customer-ended-call", 12, CallOutcome::Information);
+        report.analysis = CallAnalysis::default();
+        report.structured_data = CallAnalysis { insurance_provider: Some("Aetna".into()), ..CallAnalysis::default() };
+        let report = report.reading_output("practice", true);
+        let first = apply_end_of_call_report(&call(CallStatus::InProgress), &report, now).unwrap();
+        assert_eq!((first.outcome, first.awaiting_output.as_ref().map(|a| a.name.as_str())), (Some(CallOutcome::Other), Some("practice")));
+        let mut busy = ended(CallEnd::Busy, "customer-busy", 0, CallOutcome::Information).reading_output("practice", true);
+        busy.analysis = CallAnalysis::default();
+        assert_eq!(
+            apply_end_of_call_report(&call(CallStatus::InProgress), &busy, now).unwrap().awaiting_output,
+            None,
+            "no conversation, no output to wait for"
+        );
+
+        let mut later = report.clone();
+        later.outputs = vec![NamedOutput {
+            name: "Practice".into(),
+            analysis: CallAnalysis {
+                outcome: Some(CallOutcome::PaymentPlan),
+                payment_plan_discussed: Some(true),
+                payment_plan_amount_cents: Some(9_000),
+                ..CallAnalysis::default()
+            },
+        }];
+        let later = later.reading_output("practice", true);
+        let applied = apply_awaited_output(&first, &later, now).unwrap();
+        assert_eq!((applied.outcome, applied.payment_plan_amount, applied.awaiting_output.clone()), (Some(CallOutcome::PaymentPlan), Some(9_000), None));
+        assert_eq!(applied.insurance_provider.as_deref(), Some("Aetna"), "the structured data still fills what the output leaves");
+        assert_eq!((applied.cost_cents, applied.call_started_at), (first.cost_cents, first.call_started_at), "only the analysis");
+        assert_eq!(apply_awaited_output(&applied, &later, now), None, "once");
+        assert_eq!(apply_end_of_call_report(&applied, &later, now), None, "a redelivered report changes nothing more");
+
+        // A read that finds nothing plans the next; after the last, nothing is awaited.
+        let mut waiting = first.clone();
+        for tries in 1..crate::measures::AwaitedOutput::TRIES {
+            waiting = apply_awaited_output(&waiting, &report, now).unwrap();
+            assert_eq!(waiting.awaiting_output.as_ref().map(|a| a.tries), Some(tries));
+        }
+        let given_up = apply_awaited_output(&waiting, &report, now).unwrap();
+        assert_eq!((given_up.awaiting_output, given_up.outcome), (None, Some(CallOutcome::Other)));
     }
 
     #[test]

@@ -143,6 +143,7 @@ mod tests {
             max_concurrent_calls: 10,
             retry_policy: RetryPolicy::default(),
             follow_up_calls: false,
+            structured_output_name: None,
             created_at: at("2024-01-01T00:00:00Z"),
             updated_at: at("2024-01-01T00:00:00Z"),
         }

@@ -9,12 +9,25 @@ use std::sync::Arc;
 
 use callops_aws::{AlongWithCall, DynamoStore};
 use callops_domain::{
-    CallLog, DomainError,
+    CallLog, DomainError, VoiceAgent,
     followup::{self, FollowThrough},
     schedule::{DialRequest, DialScheduler, ScheduledDial},
     time,
 };
 use chrono::{DateTime, Utc};
+
+/// A call's voice agent, read from the store once, when first needed.
+#[derive(Debug, Clone, Default)]
+pub struct AgentOnce(Option<Option<VoiceAgent>>);
+
+impl AgentOnce {
+    pub async fn get(&mut self, store: &DynamoStore, call: &CallLog) -> Result<Option<&VoiceAgent>, DomainError> {
+        if self.0.is_none() {
+            self.0 = Some(store.get_agent(&call.org_id, &call.voice_agent_id).await?);
+        }
+        Ok(self.0.as_ref().and_then(Option::as_ref))
+    }
+}
 
 /// What an ending brings: the decision, and the items to write with the call.
 #[derive(Debug, Clone, Default)]
@@ -24,22 +37,33 @@ pub struct FollowOn {
 }
 
 /// Decides and prepares what follows `before` becoming `after`: nothing
-/// unless this change ends the call. The calls that follow are scheduled
+/// unless this change ends the call, or (`late_output`) applies the
+/// structured output the ended call awaited. The calls that follow are scheduled
 /// here, before they are stored (in the ended call's own transaction): a
 /// schedule that fires for a call never stored dials nothing.
+#[allow(clippy::too_many_arguments)]
 pub async fn follow_through(
     store: &DynamoStore,
     scheduler: &Arc<dyn DialScheduler>,
+    agent: &mut AgentOnce,
     before: &CallLog,
     after: &CallLog,
     do_not_call_requested: bool,
+    late_output: bool,
     now: DateTime<Utc>,
 ) -> Result<FollowOn, DomainError> {
-    if before.status.is_terminal() || !after.status.is_terminal() {
+    let applies = match late_output {
+        false => !before.status.is_terminal() && after.status.is_terminal(),
+        true => before.awaiting_output.is_some() && after.awaiting_output.is_none(),
+    };
+    if !applies {
         return Ok(FollowOn::default());
     }
-    let agent = store.get_agent(&after.org_id, &after.voice_agent_id).await?;
-    let decided = followup::follow_through(before, after, agent.as_ref(), do_not_call_requested, now);
+    let agent = agent.get(store, after).await?;
+    let decided = match late_output {
+        false => followup::follow_through(before, after, agent, do_not_call_requested, now),
+        true => followup::follow_through_late_output(before, after, agent, do_not_call_requested, now),
+    };
     if do_not_call_requested && decided.do_not_call.is_none() {
         tracing::warn!(call_id = %after.id, "the patient asked not to be called, but the call's number has no digits to put on the list");
     }

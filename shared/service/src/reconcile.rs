@@ -12,11 +12,20 @@
 //!   ([`crate::record_report`]), which gives the slot back when it ends the call.
 //! - SCHEDULED well past its time (its trigger was lost): dialed now. Calls
 //!   CallOps did not schedule (attempt 0: imported history) are never dialed.
+//! - Ended, awaiting a structured output its report did not carry, and due
+//!   for another look ([`callops_domain::measures::AwaitedOutput`]): Vapi
+//!   is asked for the call, and the output applied once when it is there
+//!   ([`Calls::record_awaited_output`]); after the last look, no more.
 
 use std::time::Duration;
 
 use callops_aws::{CallQuery, PageRequest};
-use callops_domain::{CallLog, CallStatus, DomainError, lifecycle::EndedReason, schedule::DialRequest};
+use callops_domain::{
+    CallLog, CallStatus, DomainError,
+    lifecycle::EndedReason,
+    report::{CallReport, ReportKind},
+    schedule::DialRequest,
+};
 use callops_vapi::{VapiError, read_vapi_call};
 use chrono::{DateTime, Utc};
 
@@ -51,6 +60,8 @@ pub struct Reconciled {
     pub failed: usize,
     /// SCHEDULED past its time: dialed now.
     pub redialed: usize,
+    /// Ended calls read again for the structured output they await.
+    pub outputs_read: usize,
     /// Tenants whose run failed (logged; tried again next run).
     pub tenants_failed: usize,
 }
@@ -106,7 +117,29 @@ impl Dialer {
                 Err(err) => tracing::warn!(call_id = %call.id, error = %err, "overdue call left for the next run"),
             }
         }
+        for call_id in self.store().calls_awaiting_output(org_id, now, PAGE).await? {
+            done.checked += 1;
+            match self.read_awaited_output(org_id, &call_id, calls, now).await {
+                Ok(()) => done.outputs_read += 1,
+                Err(err) => tracing::warn!(call_id = %call_id, error = %err, "awaited output left for the next run"),
+            }
+        }
         Ok(())
+    }
+
+    /// Reads an ended call again for the structured output it awaits.
+    async fn read_awaited_output(&self, org_id: &str, call_id: &str, calls: &Calls, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let Some(stored) = self.store().get_call(org_id, call_id).await? else { return Ok(()) };
+        let report = match &stored.call.vapi_call_id {
+            Some(id) => match self.vapi().get_call(id).await.map_err(|e| DomainError::Unavailable(e.to_string()))? {
+                Some(found) => read_vapi_call(&found.raw, now)?.report,
+                None => None,
+            },
+            None => None,
+        };
+        // A call Vapi does not know (any more) has no output to give: the look counts as one that found none.
+        let report = report.unwrap_or_else(|| CallReport::new(ReportKind::Ended));
+        calls.record_awaited_output(stored, &report, now).await
     }
 
     async fn reconcile_call(&self, call: &CallLog, calls: &Calls, now: DateTime<Utc>, done: &mut Reconciled) -> Result<(), DomainError> {

@@ -6,7 +6,7 @@
 
 use callops_aws::StoredCall;
 use callops_domain::{
-    CallLog, CallStatus, CallType, DomainError, NewCall,
+    CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::UNASSIGNED_AGENT,
     call::{CallText, new_call_id},
     followup::FollowThrough,
@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     Calls,
     change::{Change, Decide, change_call},
-    follow_through::follow_through,
+    follow_through::{AgentOnce, follow_through},
     metrics,
 };
 
@@ -32,7 +32,11 @@ impl Calls {
                     tracing::warn!(org_id, call_id = %stored.call.id, status = %stored.call.status, "a report about a call that was never placed changes nothing");
                     return Ok(());
                 }
-                Some(stored) => return self.record_on(stored, report, now).await,
+                Some(stored) => {
+                    let mut agent = AgentOnce::default();
+                    let report = self.reading_output(&mut agent, &stored.call, report).await?;
+                    return self.record_on(stored, &report, agent, now, false).await;
+                }
                 None if report.vapi_call_id.is_none() => {
                     tracing::warn!(org_id, "a report names no call CallOps knows and no provider call id: nothing to record it under");
                     return Ok(());
@@ -41,8 +45,10 @@ impl Calls {
             };
             // A call CallOps did not place: `before` is the call as it would have been before this report.
             let before = stored;
+            let mut agent = AgentOnce::default();
+            let report = &self.reading_output(&mut agent, &before, report).await?;
             let next = report::apply(&before, report, now).unwrap_or_else(|| before.clone());
-            let follow = follow_through(&self.store, &self.scheduler, &before, &next, report.asks_not_to_call(), now).await?;
+            let follow = follow_through(&self.store, &self.scheduler, &mut agent, &before, &next, report.asks_not_to_call(), false, now).await?;
             match self.store.create_call_with(&next, &follow.also).await {
                 // Another report created it first: record this one on it.
                 Err(DomainError::Conflict { .. }) => continue,
@@ -56,8 +62,35 @@ impl Calls {
         Err(DomainError::Unavailable(format!("call for provider call {:?} kept changing", report.vapi_call_id)))
     }
 
-    async fn record_on(&self, stored: StoredCall, report: &CallReport, now: DateTime<Utc>) -> Result<(), DomainError> {
-        let mut apply = ApplyReport { calls: self, report, now, before: stored.call.clone(), follow: FollowThrough::default() };
+    /// Records what a later read of a call says of the structured output
+    /// it awaits ([`report::apply_awaited_output`]): applied once when it
+    /// is there, else the next read planned. A call that awaits nothing
+    /// (any more) is left as it is.
+    pub async fn record_awaited_output(&self, stored: StoredCall, report: &CallReport, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let Some(awaited) = &stored.call.awaiting_output else { return Ok(()) };
+        let report = report.clone().reading_output(&awaited.name, true);
+        self.record_on(stored, &report, AgentOnce::default(), now, true).await
+    }
+
+    /// `report` with its analysis read from the structured output the call
+    /// awaits, else the one its agent names (and expects), else the default one.
+    async fn reading_output(&self, agent: &mut AgentOnce, call: &CallLog, report: &CallReport) -> Result<CallReport, DomainError> {
+        if report.kind != report::ReportKind::Ended {
+            return Ok(report.clone());
+        }
+        if let Some(awaited) = &call.awaiting_output {
+            return Ok(report.clone().reading_output(&awaited.name, true));
+        }
+        let agent = match call.reported_at {
+            None => agent.get(&self.store, call).await?,
+            Some(_) => None,
+        };
+        let (name, expected) = agent.map_or((callops_domain::agent::DEFAULT_OUTPUT_NAME, false), VoiceAgent::structured_output);
+        Ok(report.clone().reading_output(name, expected))
+    }
+
+    async fn record_on(&self, stored: StoredCall, report: &CallReport, agent: AgentOnce, now: DateTime<Utc>, awaited_output: bool) -> Result<(), DomainError> {
+        let mut apply = ApplyReport { calls: self, report, now, awaited_output, agent, before: stored.call.clone(), follow: FollowThrough::default() };
         if let Some(written) = change_call(&self.store, stored, &mut apply).await? {
             self.recorded(&apply.before, &written, &apply.follow, now);
         }
@@ -127,6 +160,9 @@ struct ApplyReport<'a> {
     calls: &'a Calls,
     report: &'a CallReport,
     now: DateTime<Utc>,
+    /// The report is a later read for the output the call awaits.
+    awaited_output: bool,
+    agent: AgentOnce,
     /// The call the last decision started from, and what it decided follows.
     before: CallLog,
     follow: FollowThrough,
@@ -135,8 +171,19 @@ struct ApplyReport<'a> {
 #[async_trait::async_trait]
 impl Decide for ApplyReport<'_> {
     async fn decide(&mut self, call: &CallLog) -> Result<Option<Change>, DomainError> {
-        let Some(next) = report::apply(call, self.report, self.now) else { return Ok(None) };
-        let follow = follow_through(&self.calls.store, &self.calls.scheduler, call, &next, self.report.asks_not_to_call(), self.now).await?;
+        let next = if self.awaited_output { report::apply_awaited_output(call, self.report, self.now) } else { report::apply(call, self.report, self.now) };
+        let Some(next) = next else { return Ok(None) };
+        let follow = follow_through(
+            &self.calls.store,
+            &self.calls.scheduler,
+            &mut self.agent,
+            call,
+            &next,
+            self.report.asks_not_to_call(),
+            self.awaited_output,
+            self.now,
+        )
+        .await?;
         (self.before, self.follow) = (call.clone(), follow.decided);
         Ok(Some(Change { call: next, also: follow.also }))
     }

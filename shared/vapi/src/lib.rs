@@ -12,6 +12,7 @@ pub mod api;
 pub mod client;
 pub mod ended_reason;
 mod lenient;
+mod measures;
 pub mod message;
 pub mod structured_data;
 mod wire;

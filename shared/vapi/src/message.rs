@@ -12,7 +12,7 @@ use callops_domain::{
     DomainError,
     limits::{self, MAX_COST_CENTS, MAX_DURATION_SECONDS},
     phone,
-    report::{CallReport, ReportKind, ReportSubject},
+    report::{CallAnalysis, CallReport, ReportKind, ReportSubject},
     time,
 };
 use chrono::{DateTime, Utc};
@@ -21,7 +21,8 @@ use serde_json::Value;
 
 use crate::{
     ended_reason::{end_of_call, status_for},
-    structured_data::{booked_by_tool_call, lenient_number, read_analysis},
+    measures,
+    structured_data::{CALLOPS_OUTPUT, booked_by_tool_call, lenient_number, named_outputs, read_structured_data},
     wire::{Envelope, RawCall, RawMessage},
 };
 
@@ -230,33 +231,61 @@ fn read(kind: String, m: RawMessage, call: RawCall) -> ServerMessage {
         .flat_map(|message| message.tool_calls.unwrap_or_default())
         .filter_map(|tool| owned_text(tool.function?.name))
         .collect();
-    let analysis_read = read_analysis(outputs.as_ref(), &analysis.structured_data.unwrap_or(Value::Null));
-    ignored.0.extend(analysis_read.ignored.iter().map(|name| format!("analysis.structuredData.{name}: out of bounds")));
+    let structured_data = read_structured_data(&analysis.structured_data.unwrap_or(Value::Null));
+    let outputs = outputs.as_ref().map(named_outputs).unwrap_or_default();
+    for (place, read) in
+        std::iter::once(("analysis.structuredData", &structured_data)).chain(outputs.iter().map(|o| ("artifact.structuredOutputs", &o.analysis)))
+    {
+        ignored.0.extend(read.ignored.iter().map(|name| format!("{place}.{name}: out of bounds")));
+    }
+    let cost_breakdown = measures::cost_breakdown(m.cost_breakdown, m.costs, &mut ignored.0);
+    let latency = measures::latency(artifact.performance_metrics.take(), &mut ignored.0);
+    let transfer = match kind.as_str() {
+        "transfer-update" => measures::transfer_update(m.destination.as_ref()),
+        _ => measures::transfers(artifact.transfers.take()),
+    };
+    let success_evaluation = match analysis.success_evaluation {
+        Some(Value::String(text)) => Some(text.trim().to_string()).filter(|t| !t.is_empty()),
+        Some(value @ (Value::Bool(_) | Value::Number(_))) => Some(value.to_string()),
+        _ => None,
+    };
     let status = owned_text(m.status);
     let ended_reason = owned_text(m.ended_reason);
     let timestamp = ignored.time("timestamp", m.timestamp.as_ref());
     let report_kind = match kind.as_str() {
         "status-update" => Some(ReportKind::Progress),
         "end-of-call-report" => Some(ReportKind::Ended),
+        "transfer-update" => Some(ReportKind::Transfer),
         _ => None,
     };
-    let report = report_kind.map(|kind| CallReport {
-        kind,
-        at: timestamp,
-        vapi_call_id: ignored.id("call.id", owned_text(call.id)),
-        status: status.as_deref().and_then(|s| status_for(s, ended_reason.as_deref())),
-        end: Some(end_of_call(ended_reason.as_deref())),
-        ended_reason,
-        started_at: ignored.time("startedAt", m.started_at.as_ref()),
-        ended_at: ignored.time("endedAt", m.ended_at.as_ref()),
-        duration_seconds,
-        cost_cents,
-        transcript: owned_text(artifact.transcript).or_else(|| owned_text(m.transcript)),
-        summary: owned_text(analysis.summary).or_else(|| owned_text(m.summary)),
-        recording_url,
-        customer_name: owned_text(customer.name).or_else(|| owned_text(call_customer.name)),
-        analysis: analysis_read,
-        booked_by_tool: booked_by_tool_call(tool_names.iter().map(String::as_str)),
+    let report = report_kind.map(|kind| {
+        CallReport {
+            kind,
+            at: timestamp,
+            vapi_call_id: ignored.id("call.id", owned_text(call.id)),
+            status: status.as_deref().and_then(|s| status_for(s, ended_reason.as_deref())),
+            end: Some(end_of_call(ended_reason.as_deref())),
+            ended_reason,
+            started_at: ignored.time("startedAt", m.started_at.as_ref()),
+            ended_at: ignored.time("endedAt", m.ended_at.as_ref()),
+            duration_seconds,
+            cost_cents,
+            transcript: owned_text(artifact.transcript).or_else(|| owned_text(m.transcript)),
+            summary: owned_text(analysis.summary).or_else(|| owned_text(m.summary)),
+            recording_url,
+            customer_name: owned_text(customer.name).or_else(|| owned_text(call_customer.name)),
+            analysis: CallAnalysis::default(),
+            structured_data,
+            outputs,
+            output_found: false,
+            expected_output: None,
+            success_evaluation,
+            cost_breakdown,
+            latency,
+            transfer,
+            booked_by_tool: booked_by_tool_call(tool_names.iter().map(String::as_str)),
+        }
+        .reading_output(CALLOPS_OUTPUT, false)
     });
     ServerMessage {
         kind,
@@ -276,6 +305,7 @@ fn read(kind: String, m: RawMessage, call: RawCall) -> ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use callops_domain::report::TransferSeen;
 
     #[test]
     fn timestamps_come_in_every_form() {
@@ -378,6 +408,72 @@ mod tests {
         let unsafe_first = serde_json::json!({"recording": {"mono": {"combinedUrl": "javascript:alert(1)"}, "stereoUrl": "https://r.example/stereo.wav"}});
         assert_eq!(url(unsafe_first), None, "the recording given first is not https: nothing is kept");
         assert_eq!(url(serde_json::json!({"recording": "not an object"})).as_deref(), Some("https://old.example/r.wav"));
+    }
+
+    #[test]
+    fn cost_parts_latency_transfers_and_success_are_read_from_every_shape() {
+        let report = |message: serde_json::Value| parse_server_message(serde_json::json!({"message": message}).to_string().as_bytes()).unwrap().report.unwrap();
+        // The breakdown, summed before rounding; its analysis parts are one part here.
+        let legacy = report(serde_json::json!({"type": "end-of-call-report", "costBreakdown": {
+            "transport": 0.0123, "stt": 0.02, "llm": 0.0611, "tts": "0.07", "vapi": 0.05, "total": 0.2134,
+            "llmPromptTokens": 1200.0, "llmCompletionTokens": 80, "ttsCharacters": 900,
+            "analysisCostBreakdown": {"summary": 0.004, "structuredData": 0.004, "successEvaluation": 0.0021},
+        }, "analysis": {"successEvaluation": true}}));
+        let breakdown = legacy.cost_breakdown.unwrap();
+        assert_eq!((breakdown.transport_cents, breakdown.stt_cents, breakdown.llm_cents, breakdown.tts_cents), (Some(1), Some(2), Some(6), Some(7)));
+        assert_eq!((breakdown.vapi_cents, breakdown.analysis_cents), (Some(5), Some(1)));
+        assert_eq!((breakdown.llm_prompt_tokens, breakdown.llm_completion_tokens, breakdown.tts_characters), (Some(1200), Some(80), Some(900)));
+        assert_eq!(legacy.success_evaluation.as_deref(), Some("true"));
+        assert_eq!(legacy.transfer, TransferSeen::NotReported);
+
+        // Without a breakdown, from `costs[]` by type.
+        let current = report(serde_json::json!({"type": "end-of-call-report", "costs": [
+            {"type": "model", "cost": 0.031, "promptTokens": 100, "completionTokens": 10}, {"type": "model", "cost": 0.031, "promptTokens": 50, "completionTokens": 5},
+            {"type": "voice", "cost": 0.07, "characters": 300}, {"type": "knowledge-base", "cost": 9}, "junk",
+        ], "artifact": {
+            "performanceMetrics": {"turnLatencies": [{}, {}, {}], "turnLatencyAverage": 1012.6, "modelLatencyAverage": "400", "voiceLatencyAverage": 9e9},
+            "transfers": [{"destination": {"type": "number", "number": "+12025550199"}, "status": "connected"}, {"destination": {"type": "sip", "sipUri": "sip:desk@pbx"}, "status": "failed"}],
+        }, "analysis": {"successEvaluation": " Good "}}));
+        let breakdown = current.cost_breakdown.unwrap();
+        assert_eq!((breakdown.llm_cents, breakdown.tts_cents, breakdown.transport_cents), (Some(6), Some(7), None));
+        assert_eq!((breakdown.llm_prompt_tokens, breakdown.llm_completion_tokens, breakdown.tts_characters), (Some(150), Some(15), Some(300)));
+        let latency = current.latency.unwrap();
+        assert_eq!(
+            (latency.turn_ms, latency.model_ms, latency.voice_ms, latency.turns),
+            (Some(1013), Some(400), None, Some(3)),
+            "an average past its bound is left out"
+        );
+        assert_eq!(current.transfer, TransferSeen::To(Some("+12025550199".into())), "the transfer that connected, not the last one tried");
+        assert_eq!(current.success_evaluation.as_deref(), Some("Good"));
+
+        let unanswered = report(
+            serde_json::json!({"type": "end-of-call-report", "artifact": {"transfers": [{"destination": {"type": "number", "number": "+1"}, "status": "no-answer"}]}}),
+        );
+        assert_eq!(unanswered.transfer, TransferSeen::NoneConnected);
+        let to_assistant = report(
+            serde_json::json!({"type": "end-of-call-report", "artifact": {"transfers": [{"destination": {"type": "assistant"}, "status": "completed"}]}}),
+        );
+        assert_eq!(to_assistant.transfer, TransferSeen::NoneConnected, "a hand-off to another assistant is no transfer to staff");
+
+        let update =
+            report(serde_json::json!({"type": "transfer-update", "destination": {"type": "sip", "sipUri": "sip:billing@pbx.example", "name": "Billing"}}));
+        assert_eq!((update.kind, update.transfer), (ReportKind::Transfer, TransferSeen::To(Some("sip:billing@pbx.example".into()))));
+        let nothing = report(serde_json::json!({"type": "end-of-call-report", "costs": "none", "costBreakdown": [1], "artifact": {"performanceMetrics": 7}}));
+        assert_eq!((nothing.cost_breakdown, nothing.latency), (None, None));
+    }
+
+    #[test]
+    fn every_structured_output_is_kept_by_name_and_the_agents_own_is_read() {
+        let body = serde_json::json!({"message": {"type": "end-of-call-report",
+            "artifact": {"structuredOutputs": {"a": {"name": "callops", "result": {"outcome": "INFORMATION"}}, "b": {"name": "Practice Fields", "result": {"outcome": "BOOKED"}}}},
+            "analysis": {"structuredData": {"outcome": "FAILED", "insuranceProvider": "Aetna"}}}});
+        let report = parse_server_message(body.to_string().as_bytes()).unwrap().report.unwrap();
+        assert_eq!((report.analysis.outcome, report.output_found), (Some(callops_domain::CallOutcome::Information), true), "callops by default");
+        let theirs = report.clone().reading_output("practice fields", true);
+        assert_eq!((theirs.analysis.outcome, theirs.analysis.insurance_provider.as_deref()), (Some(callops_domain::CallOutcome::Booked), Some("Aetna")));
+        assert_eq!(theirs.expected_output.as_deref(), Some("practice fields"));
+        let missing = report.reading_output("not-there", true);
+        assert_eq!((missing.output_found, missing.analysis.outcome), (false, Some(callops_domain::CallOutcome::Failed)), "the structured data alone");
     }
 
     #[test]

@@ -11,7 +11,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
-use callops_domain::{limits, report::CallAnalysis, time};
+use callops_domain::{
+    limits,
+    report::{CallAnalysis, NamedOutput},
+    time,
+};
 
 /// Looks a field up by name, ignoring case, `_` and `-`.
 fn field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
@@ -86,31 +90,33 @@ fn keep<T>(ignored: &mut Vec<&'static str>, name: &'static str, value: Result<Op
     })
 }
 
-/// The name of the structured output CallOps reads (`POST /structured-output`
-/// with `functions/webhook/structured-output.json` creates it): its `result`
+/// The name of the structured output CallOps reads when an agent names
+/// none (`POST /structured-output` with
+/// `functions/webhook/structured-output.json` creates it): its `result`
 /// follows the same schema as the structured data.
-pub const CALLOPS_OUTPUT: &str = "callops";
+pub const CALLOPS_OUTPUT: &str = callops_domain::agent::DEFAULT_OUTPUT_NAME;
 
-/// The `result` of the structured output named `name` among a report's
-/// `structuredOutputs` (`{<id>: {name, result}}`), names compared without
-/// case; a result written as a JSON string is read as the JSON it holds.
-pub fn structured_output(outputs: &Value, name: &str) -> Option<Value> {
-    let result = outputs
-        .as_object()?
+/// The most structured outputs of one report that are read.
+pub const MAX_OUTPUTS: usize = 32;
+
+/// Every structured output among a report's `structuredOutputs`
+/// (`{<id>: {name, result}}`) with a name and a result, the result read as
+/// CallOps's schema (a result written as a JSON string is read as the JSON
+/// it holds); at most [`MAX_OUTPUTS`] of them.
+pub fn named_outputs(outputs: &Value) -> Vec<NamedOutput> {
+    let Some(outputs) = outputs.as_object() else { return Vec::new() };
+    outputs
         .values()
-        .find(|output| output.get("name").and_then(Value::as_str).is_some_and(|n| n.trim().eq_ignore_ascii_case(name)))?
-        .get("result")?;
-    match result {
-        Value::String(text) => serde_json::from_str(text).ok(),
-        other => Some(other.clone()),
-    }
-}
-
-/// What a report's analysis says: CallOps's structured output wins, field
-/// by field, and `analysis.structuredData` fills what it leaves empty.
-pub fn read_analysis(outputs: Option<&Value>, structured_data: &Value) -> CallAnalysis {
-    let from_output = outputs.and_then(|outputs| structured_output(outputs, CALLOPS_OUTPUT)).map(|result| read_structured_data(&result)).unwrap_or_default();
-    from_output.or(read_structured_data(structured_data))
+        .filter_map(|output| {
+            let name = output.get("name")?.as_str()?.trim();
+            let result = match output.get("result")? {
+                Value::String(text) => serde_json::from_str(text).ok()?,
+                other => other.clone(),
+            };
+            (!name.is_empty() && name.len() <= 200).then(|| NamedOutput { name: name.to_string(), analysis: read_structured_data(&result) })
+        })
+        .take(MAX_OUTPUTS)
+        .collect()
 }
 
 /// Reads the assistant's structured data.

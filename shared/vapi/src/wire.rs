@@ -40,6 +40,83 @@ pub(crate) struct RawMessage {
     pub(crate) artifact: Option<RawArtifact>,
     #[serde(deserialize_with = "crate::lenient::object")]
     pub(crate) analysis: Option<RawAnalysis>,
+    /// The cost by part (top level in reports, and on the Call object).
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) cost_breakdown: Option<RawCostBreakdown>,
+    /// The cost as items by type, when there is no breakdown.
+    #[serde(deserialize_with = "crate::lenient::list")]
+    pub(crate) costs: Option<Vec<RawCostItem>>,
+    /// `transfer-update`: where the call is being transferred.
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) destination: Option<RawDestination>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawCostBreakdown {
+    pub(crate) transport: Option<Value>,
+    pub(crate) stt: Option<Value>,
+    pub(crate) llm: Option<Value>,
+    pub(crate) tts: Option<Value>,
+    pub(crate) vapi: Option<Value>,
+    pub(crate) llm_prompt_tokens: Option<Value>,
+    pub(crate) llm_completion_tokens: Option<Value>,
+    pub(crate) tts_characters: Option<Value>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) analysis_cost_breakdown: Option<RawAnalysisCost>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawAnalysisCost {
+    pub(crate) summary: Option<Value>,
+    pub(crate) structured_data: Option<Value>,
+    pub(crate) success_evaluation: Option<Value>,
+    pub(crate) structured_output: Option<Value>,
+}
+
+/// One of `costs[]`: `{type, cost, ...}`, with tokens on model items and characters on voice items.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawCostItem {
+    #[serde(rename = "type")]
+    pub(crate) kind: Option<Value>,
+    pub(crate) cost: Option<Value>,
+    pub(crate) prompt_tokens: Option<Value>,
+    pub(crate) completion_tokens: Option<Value>,
+    pub(crate) characters: Option<Value>,
+}
+
+/// A transfer's destination: a number, a SIP address, or another assistant.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawDestination {
+    #[serde(rename = "type")]
+    pub(crate) kind: Option<Value>,
+    pub(crate) number: Option<Value>,
+    pub(crate) sip_uri: Option<Value>,
+    pub(crate) name: Option<Value>,
+}
+
+/// One of `artifact.transfers[]`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawTransfer {
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) destination: Option<RawDestination>,
+    pub(crate) status: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct RawPerformanceMetrics {
+    #[serde(deserialize_with = "crate::lenient::list")]
+    pub(crate) turn_latencies: Option<Vec<serde::de::IgnoredAny>>,
+    pub(crate) turn_latency_average: Option<Value>,
+    pub(crate) model_latency_average: Option<Value>,
+    pub(crate) voice_latency_average: Option<Value>,
+    pub(crate) transcriber_latency_average: Option<Value>,
+    pub(crate) endpointing_latency_average: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -99,6 +176,11 @@ pub(crate) struct RawArtifact {
     pub(crate) structured_outputs: Option<Value>,
     #[serde(deserialize_with = "crate::lenient::list")]
     pub(crate) messages: Option<Vec<RawConversationMessage>>,
+    /// Every transfer attempt, with where to and how it ended.
+    #[serde(deserialize_with = "crate::lenient::list")]
+    pub(crate) transfers: Option<Vec<RawTransfer>>,
+    #[serde(deserialize_with = "crate::lenient::object")]
+    pub(crate) performance_metrics: Option<RawPerformanceMetrics>,
 }
 
 #[derive(Deserialize, Default)]
@@ -141,4 +223,6 @@ pub(crate) struct RawFunction {
 pub(crate) struct RawAnalysis {
     pub(crate) summary: Option<Value>,
     pub(crate) structured_data: Option<Value>,
+    /// A string in Vapi's types; read from a boolean or number too.
+    pub(crate) success_evaluation: Option<Value>,
 }

@@ -51,6 +51,10 @@ pub enum Effect<'a> {
     ReleaseSlot,
     /// Move one analytics rollup by the call's change of contribution.
     Rollup(RollupKey, Tally),
+    /// Forget the planned read for the output the call awaited (its key).
+    UnwatchOutput(String, String),
+    /// Plan the read for the output the call awaits ([`keys::output_watch_of`]).
+    WatchOutput,
 }
 
 /// Everything that changes when a call goes from `previous` (`None`: it is
@@ -67,6 +71,11 @@ pub fn effects<'a>(previous: Option<&CallLog>, next: &CallLog, also: &'a [AlongW
     }
     for (key, delta) in rollup::rollup_deltas(previous, next)? {
         effects.push(Effect::Rollup(key, delta));
+    }
+    let (watched, watch) = (previous.and_then(keys::output_watch_of), keys::output_watch_of(next));
+    if watched != watch {
+        effects.extend(watched.map(|(pk, sk)| Effect::UnwatchOutput(pk, sk)));
+        effects.extend(watch.map(|_| Effect::WatchOutput));
     }
     Ok(effects)
 }
@@ -89,6 +98,8 @@ impl DynamoStore {
                 Effect::Along(write) => Some(self.along_with(next, write)?),
                 Effect::ReleaseSlot => Some(TransactWriteItem::builder().update(self.slot_release(next)).build()),
                 Effect::Rollup(key, delta) => Some(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build()),
+                Effect::UnwatchOutput(pk, sk) => Some(TransactWriteItem::builder().delete(self.output_unwatch(pk, sk)).build()),
+                Effect::WatchOutput => self.output_watch(next).map(|put| TransactWriteItem::builder().put(put).build()),
             });
         }
         Ok(items)

@@ -5,7 +5,7 @@
 //! - [`calls`]: calls and their Vapi pointers; [`query`]: reading them from
 //!   the indexes; [`effects`]: what a call write brings in its transaction.
 //! - [`agents`]: voice agents, their slots, the tenants.
-//! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`].
+//! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`], [`outputs`].
 //! - [`ext`]: the DynamoDB plumbing they all share.
 //!
 //! Every write that depends on what is stored is conditional, and a failed
@@ -28,6 +28,7 @@ pub mod do_not_call;
 pub mod effects;
 mod ext;
 pub mod markers;
+pub mod outputs;
 pub mod query;
 pub mod rollups;
 

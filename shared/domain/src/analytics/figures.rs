@@ -4,7 +4,10 @@
 use serde::Serialize;
 
 use super::*;
-use crate::{CallOutcome, CallType};
+use crate::{
+    CallOutcome, CallType,
+    measures::{CostComponent, LatencyPart, Usage},
+};
 
 /// A percentage of `part` in `whole`; `None` when `whole` is zero.
 fn percent(part: i64, whole: i64) -> Option<f64> {
@@ -49,6 +52,96 @@ pub struct CallStats {
     pub payment_plans: PaymentPlans,
     pub collections: Collections,
     pub cost: Cost,
+    pub success_evaluation: SuccessFigures,
+}
+
+/// How many calls the provider's success evaluation says succeeded, of
+/// those it evaluated in a way that reads as yes or no.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuccessFigures {
+    pub evaluated: i64,
+    pub successes: i64,
+    /// % of `evaluated`; null when none.
+    pub success_rate: Option<f64>,
+}
+
+impl SuccessFigures {
+    pub fn from_tally(t: &Tally) -> SuccessFigures {
+        SuccessFigures { evaluated: t.get(SUCCESS_EVALUATED), successes: t.get(SUCCESSES), success_rate: percent(t.get(SUCCESSES), t.get(SUCCESS_EVALUATED)) }
+    }
+}
+
+/// The total of one part of the cost over the calls with a breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentCost {
+    pub component: CostComponent,
+    pub total_cents: i64,
+    /// Over the calls with a breakdown.
+    pub avg_per_call_cents: Option<f64>,
+}
+
+/// Every part of the cost, in [`CostComponent::ALL`]'s order.
+pub fn cost_by_component(t: &Tally) -> Vec<ComponentCost> {
+    CostComponent::ALL
+        .iter()
+        .map(|component| ComponentCost {
+            component: *component,
+            total_cents: t.get(cost_counter(*component)),
+            avg_per_call_cents: mean(t.get(cost_counter(*component)), t.get(CALLS_WITH_BREAKDOWN)),
+        })
+        .collect()
+}
+
+/// What the calls with a breakdown used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageTotals {
+    pub calls_with_breakdown: i64,
+    pub llm_prompt_tokens: i64,
+    pub llm_completion_tokens: i64,
+    pub tts_characters: i64,
+}
+
+pub fn usage_totals(t: &Tally) -> UsageTotals {
+    UsageTotals {
+        calls_with_breakdown: t.get(CALLS_WITH_BREAKDOWN),
+        llm_prompt_tokens: t.get(usage_counter(Usage::LlmPromptTokens)),
+        llm_completion_tokens: t.get(usage_counter(Usage::LlmCompletionTokens)),
+        tts_characters: t.get(usage_counter(Usage::TtsCharacters)),
+    }
+}
+
+/// The assistant's response times: for each part, the mean over the calls
+/// that measured it of each call's average (ms).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyFigures {
+    /// Calls with a turn latency.
+    pub calls_measured: i64,
+    pub avg_turn_ms: Option<f64>,
+    pub avg_model_ms: Option<f64>,
+    pub avg_voice_ms: Option<f64>,
+    pub avg_transcriber_ms: Option<f64>,
+    pub avg_endpointing_ms: Option<f64>,
+}
+
+impl LatencyFigures {
+    pub fn from_tally(t: &Tally) -> LatencyFigures {
+        let avg = |part| {
+            let (sum, count) = latency_counters(part);
+            mean(t.get(sum), t.get(count))
+        };
+        LatencyFigures {
+            calls_measured: t.get(latency_counters(LatencyPart::Turn).1),
+            avg_turn_ms: avg(LatencyPart::Turn),
+            avg_model_ms: avg(LatencyPart::Model),
+            avg_voice_ms: avg(LatencyPart::Voice),
+            avg_transcriber_ms: avg(LatencyPart::Transcriber),
+            avg_endpointing_ms: avg(LatencyPart::Endpointing),
+        }
+    }
 }
 
 impl CallStats {
@@ -66,6 +159,7 @@ impl CallStats {
                 collection_rate: percent(t.get(COLLECTION_SUCCESSES), t.get(COLLECTION_ATTEMPTS)),
             },
             cost: Cost { total_cents: t.get(COST_CENTS), avg_per_call_cents: mean(t.get(COST_CENTS), t.get(CALLS_WITH_COST)) },
+            success_evaluation: SuccessFigures::from_tally(t),
         }
     }
 }

@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CallLog, CallOutcome, CallType, time};
+use crate::{
+    CallLog, CallOutcome, CallType,
+    measures::{CallLatency, CostBreakdown, CostComponent, LatencyPart, MAX_LATENCY_MS, MAX_USAGE, Usage, success_of},
+    time,
+};
 
 /// The part of a call the analytics count: what the analytics indexes
 /// project, so that reading calls for a figure never reads transcripts.
@@ -35,6 +39,12 @@ pub struct CallFacts {
     pub collection_amount: Option<i64>,
     #[serde(default)]
     pub cost_cents: Option<i64>,
+    #[serde(default)]
+    pub cost_breakdown: Option<CostBreakdown>,
+    #[serde(default)]
+    pub success_evaluation: Option<String>,
+    #[serde(default)]
+    pub latency: Option<CallLatency>,
 }
 
 impl From<&CallLog> for CallFacts {
@@ -53,6 +63,9 @@ impl From<&CallLog> for CallFacts {
             collection_success: call.collection_success,
             collection_amount: call.collection_amount,
             cost_cents: call.cost_cents,
+            cost_breakdown: call.cost_breakdown.clone(),
+            success_evaluation: call.success_evaluation.clone(),
+            latency: call.latency.clone(),
         }
     }
 }
@@ -77,6 +90,44 @@ pub const COLLECTED_CENTS: &str = "cc";
 /// Sum of costs (cents), and how many calls had one.
 pub const COST_CENTS: &str = "k";
 pub const CALLS_WITH_COST: &str = "kn";
+
+/// Calls whose success evaluation reads as a success or not ([`success_of`]), and those that succeeded.
+pub const SUCCESS_EVALUATED: &str = "se";
+pub const SUCCESSES: &str = "ss";
+/// Calls with a cost breakdown.
+pub const CALLS_WITH_BREAKDOWN: &str = "kb";
+
+/// `k<code>`: the sum of one part of the cost (cents) over calls with a breakdown.
+pub fn cost_counter(component: CostComponent) -> &'static str {
+    match component {
+        CostComponent::Transport => "kT",
+        CostComponent::Stt => "kS",
+        CostComponent::Llm => "kL",
+        CostComponent::Tts => "kV",
+        CostComponent::Vapi => "kP",
+        CostComponent::Analysis => "kA",
+    }
+}
+
+/// `u<code>`: the sum of one kind of usage (tokens, characters).
+pub fn usage_counter(usage: Usage) -> &'static str {
+    match usage {
+        Usage::LlmPromptTokens => "uP",
+        Usage::LlmCompletionTokens => "uC",
+        Usage::TtsCharacters => "uT",
+    }
+}
+
+/// `l<code>` and `l<code>n`: the sum of calls' average latency for one part (ms), and how many calls measured it.
+pub fn latency_counters(part: LatencyPart) -> (&'static str, &'static str) {
+    match part {
+        LatencyPart::Turn => ("lT", "lTn"),
+        LatencyPart::Model => ("lM", "lMn"),
+        LatencyPart::Voice => ("lV", "lVn"),
+        LatencyPart::Transcriber => ("lR", "lRn"),
+        LatencyPart::Endpointing => ("lE", "lEn"),
+    }
+}
 
 /// `o<code>`: calls with that outcome (`o_`: no outcome).
 pub fn outcome_counter(outcome: Option<CallOutcome>) -> String {
@@ -167,6 +218,28 @@ impl Tally {
             tally.put(&type_counter(call.call_type, COST_CENTS), cost);
             tally.put(&type_counter(call.call_type, CALLS_WITH_COST), 1);
         }
+        if let Some(success) = call.success_evaluation.as_deref().and_then(success_of) {
+            tally.put(SUCCESS_EVALUATED, 1);
+            tally.put(SUCCESSES, i64::from(success));
+        }
+        if let Some(breakdown) = call.cost_breakdown.as_ref().filter(|b| !b.is_empty()) {
+            tally.put(CALLS_WITH_BREAKDOWN, 1);
+            for component in CostComponent::ALL {
+                tally.put(cost_counter(component), breakdown.cents(component).unwrap_or(0));
+            }
+            for usage in Usage::ALL {
+                tally.put(usage_counter(usage), breakdown.usage(usage).unwrap_or(0));
+            }
+        }
+        if let Some(latency) = &call.latency {
+            for part in LatencyPart::ALL {
+                if let Some(ms) = latency.ms(part) {
+                    let (sum, count) = latency_counters(part);
+                    tally.put(sum, i64::from(ms));
+                    tally.put(count, 1);
+                }
+            }
+        }
         tally.put(&outcome_counter(call.outcome), 1);
         tally.put(&type_counter(call.call_type, CALLS), 1);
         tally
@@ -251,16 +324,25 @@ impl Tally {
             }
         };
         let calls = self.get(CALLS);
-        for part in [BOOKED, CALLS_WITH_DURATION, INSURANCE_VERIFIED, PAYMENT_PLANS, COLLECTION_ATTEMPTS, CALLS_WITH_COST] {
+        let latency_counts = LatencyPart::ALL.map(|p| latency_counters(p).1);
+        for part in
+            [BOOKED, CALLS_WITH_DURATION, INSURANCE_VERIFIED, PAYMENT_PLANS, COLLECTION_ATTEMPTS, CALLS_WITH_COST, SUCCESS_EVALUATED, CALLS_WITH_BREAKDOWN]
+                .into_iter()
+                .chain(latency_counts)
+        {
             at_most(&mut found, part, CALLS, Some(calls));
         }
         at_most(&mut found, COLLECTION_SUCCESSES, COLLECTION_ATTEMPTS, Some(self.get(COLLECTION_ATTEMPTS)));
-        let bounded = [
+        at_most(&mut found, SUCCESSES, SUCCESS_EVALUATED, Some(self.get(SUCCESS_EVALUATED)));
+        let mut bounded = vec![
             (DURATION_SECONDS, CALLS_WITH_DURATION, i64::from(MAX_DURATION_SECONDS)),
             (COST_CENTS, CALLS_WITH_COST, MAX_COST_CENTS),
             (PAYMENT_PLAN_CENTS, PAYMENT_PLANS, MAX_AMOUNT_CENTS),
             (COLLECTED_CENTS, COLLECTION_SUCCESSES, MAX_AMOUNT_CENTS),
         ];
+        bounded.extend(CostComponent::ALL.map(|c| (cost_counter(c), CALLS_WITH_BREAKDOWN, MAX_COST_CENTS)));
+        bounded.extend(Usage::ALL.map(|u| (usage_counter(u), CALLS_WITH_BREAKDOWN, MAX_USAGE)));
+        bounded.extend(LatencyPart::ALL.map(|p| (latency_counters(p).0, latency_counters(p).1, i64::from(MAX_LATENCY_MS))));
         for (sum, count, bound) in bounded {
             at_most(&mut found, sum, &format!("{count} x {bound}"), self.get(count).checked_mul(bound));
         }
@@ -322,10 +404,16 @@ mod tests {
             COLLECTED_CENTS,
             COST_CENTS,
             CALLS_WITH_COST,
+            SUCCESS_EVALUATED,
+            SUCCESSES,
+            CALLS_WITH_BREAKDOWN,
         ]
         .iter()
         .map(|n| n.to_string())
         .collect();
+        names.extend(CostComponent::ALL.map(|c| cost_counter(c).to_string()));
+        names.extend(Usage::ALL.map(|u| usage_counter(u).to_string()));
+        names.extend(LatencyPart::ALL.into_iter().flat_map(|p| [latency_counters(p).0.to_string(), latency_counters(p).1.to_string()]));
         names.extend(CallOutcome::ALL.iter().map(|o| outcome_counter(Some(*o))).chain([outcome_counter(None)]));
         for t in CallType::ALL {
             names.extend([CALLS, COST_CENTS, CALLS_WITH_COST].iter().map(|w| type_counter(*t, w)));
@@ -378,6 +466,36 @@ mod tests {
         assert_eq!(rollup, Tally::of(&corrected));
         assert!(Tally::of(&c).minus(&t).unwrap().is_zero());
         assert!(rollup.impossibilities().is_empty(), "{:?}", rollup.impossibilities());
+    }
+
+    #[test]
+    fn cost_parts_success_and_latency_count_where_the_call_has_them() {
+        let mut c = call(Some("2024-02-07T09:30:00Z"));
+        c.cost_breakdown = Some(CostBreakdown { llm_cents: Some(6), tts_cents: Some(7), llm_prompt_tokens: Some(150), ..CostBreakdown::default() });
+        c.success_evaluation = Some("8".into());
+        c.latency = Some(CallLatency { turn_ms: Some(1000), model_ms: Some(400), ..CallLatency::default() });
+        let mut other = call(Some("2024-02-07T10:30:00Z"));
+        other.id = "c2".into();
+        other.success_evaluation = Some("false".into());
+        other.latency = Some(CallLatency { turn_ms: Some(800), ..CallLatency::default() });
+        let mut unreadable = call(Some("2024-02-07T11:30:00Z"));
+        unreadable.id = "c3".into();
+        unreadable.success_evaluation = Some("a checklist".into());
+        let t = Tally::sum([&Tally::of(&c), &Tally::of(&other), &Tally::of(&unreadable)]).unwrap();
+        assert_eq!(SuccessFigures::from_tally(&t), SuccessFigures { evaluated: 2, successes: 1, success_rate: Some(50.0) });
+        let parts = cost_by_component(&t);
+        assert_eq!(
+            (parts[2].component, parts[2].total_cents, parts[2].avg_per_call_cents),
+            (CostComponent::Llm, 6, Some(6.0)),
+            "over the calls with a breakdown"
+        );
+        assert_eq!(usage_totals(&t).llm_prompt_tokens, 150);
+        let latency = LatencyFigures::from_tally(&t);
+        assert_eq!((latency.calls_measured, latency.avg_turn_ms, latency.avg_model_ms, latency.avg_voice_ms), (2, Some(900.0), Some(400.0), None));
+        assert!(t.impossibilities().is_empty(), "{:?}", t.impossibilities());
+        let mut bad = t.clone();
+        bad.put(SUCCESSES, 3);
+        assert!(bad.impossibilities().iter().any(|f| f.starts_with("ss (3) exceeds")), "{:?}", bad.impossibilities());
     }
 
     #[test]
