@@ -296,3 +296,101 @@ async fn a_current_report_keeps_cost_parts_latency_transfers_and_success_and_the
     let verified = host.host.store().verify_rollups().await.unwrap();
     assert!(verified.drift.is_empty(), "{:?}", verified.drift);
 }
+
+/// The Vapi type each part of a message follows (field names from
+/// `tests/fixtures/vapi/vapi-types.json`, read from Vapi's own types).
+fn check_fields(types: &Value, type_names: &[&str], value: &Value, path: &str, allowed: &[&str], unknown: &mut Vec<String>) {
+    let Some(object) = value.as_object() else { return };
+    let known = |key: &str| {
+        allowed.contains(&key) || type_names.iter().any(|t| types[*t].as_array().unwrap_or_else(|| panic!("{t} is not listed")).iter().any(|f| f == key))
+    };
+    for (key, child) in object {
+        if !known(key) {
+            unknown.push(format!("{path}.{key}"));
+        }
+        let nested: &[&str] = match (type_names[0], key.as_str()) {
+            (t, "artifact") if t.starts_with("ServerMessage") || t == "Call" => &["Artifact"],
+            (t, "analysis") if t.starts_with("ServerMessage") || t == "Call" => &["Analysis"],
+            (t, "call") if t.starts_with("ServerMessage") => &["Call"],
+            (t, "customer") if t.starts_with("ServerMessage") || t == "Call" => &["CreateCustomerDto"],
+            (t, "compliance") if t.starts_with("ServerMessage") => &["Compliance"],
+            (t, "costBreakdown") if t.starts_with("ServerMessage") || t == "Call" => &["CostBreakdown"],
+            ("ServerMessageTransferUpdate", "destination") => &["TransferDestinationNumber", "TransferDestinationSip", "TransferDestinationAssistant"],
+            ("Call", "assistantOverrides") => &["AssistantOverrides"],
+            ("Artifact", "recording") => &["Recording"],
+            ("Recording", "mono") => &["Mono"],
+            ("Artifact", "performanceMetrics") => &["PerformanceMetrics"],
+            ("Compliance", "recordingConsent") => &["RecordingConsent"],
+            ("CostBreakdown", "analysisCostBreakdown") => &["AnalysisCostBreakdown"],
+            ("TransferArtifact", "destination") => &["TransferDestinationNumber", "TransferDestinationSip"],
+            _ => &[],
+        };
+        let items: &[&str] = match (type_names[0], key.as_str()) {
+            ("Artifact", "transfers") => &["TransferArtifact"],
+            ("PerformanceMetrics", "turnLatencies") => &["TurnLatency"],
+            _ => &[],
+        };
+        let at = format!("{path}.{key}");
+        if !nested.is_empty() {
+            check_fields(types, nested, child, &at, &["type"], unknown);
+        }
+        for (i, item) in child.as_array().filter(|_| !items.is_empty()).into_iter().flatten().enumerate() {
+            check_fields(types, items, item, &format!("{at}[{i}]"), &[], unknown);
+        }
+        if key == "costs" {
+            for (i, item) in child.as_array().into_iter().flatten().enumerate() {
+                let cost_type = match item["type"].as_str() {
+                    Some("transport") => "TransportCost",
+                    Some("transcriber") => "TranscriberCost",
+                    Some("model") => "ModelCost",
+                    Some("voice") => "VoiceCost",
+                    Some("vapi") => "VapiCost",
+                    Some("analysis") => "AnalysisCost",
+                    Some("voicemail-detection") => "VoicemailDetectionCost",
+                    Some("knowledge-base") => "KnowledgeBaseCost",
+                    other => panic!("{at}[{i}]: no cost type {other:?}"),
+                };
+                check_fields(types, &[cost_type], item, &format!("{at}[{i}]"), &["type"], unknown);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_fixture_follows_vapis_own_types_and_replays_through_the_host() {
+    let types: Value = serde_json::from_str(include_str!("../fixtures/vapi/vapi-types.json")).unwrap();
+    let types = &types["types"];
+    // The older copies real reports still carry at their top level (../shared/vapi.md).
+    let legacy = ["durationSeconds", "durationMs", "summary", "transcript", "recordingUrl", "costBreakdown"];
+    let host = TestHost::start(true).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vapi");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|entry| entry.unwrap().file_name().into_string().ok())
+        .filter_map(|name| name.strip_suffix(".json").map(str::to_string))
+        .filter(|name| name != "vapi-types")
+        .collect();
+    names.sort();
+    assert!(names.len() >= 8, "{names:?}");
+    for (i, name) in names.iter().enumerate() {
+        let id = format!("call-fixture-{i}");
+        dialed_call(&host, &id).await;
+        let body = fixture(name, &id, &format!("vapi-fixture-{i}"));
+        let message: Value = serde_json::from_str(&body).unwrap();
+        let kind = message["message"]["type"].as_str().unwrap();
+        let type_name = match kind {
+            "end-of-call-report" => "ServerMessageEndOfCallReport",
+            "status-update" => "ServerMessageStatusUpdate",
+            "transfer-update" => "ServerMessageTransferUpdate",
+            "speech-update" => "ServerMessageSpeechUpdate",
+            other => panic!("{name}: no type for {other}"),
+        };
+        let mut unknown = Vec::new();
+        check_fields(types, &[type_name], &message["message"], "message", &legacy, &mut unknown);
+        assert_eq!(unknown, Vec::<String>::new(), "{name}: fields Vapi's types do not have");
+        let (status, answer) = deliver_as_demo(&host, &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {answer}");
+        let handled = matches!(kind, "end-of-call-report" | "status-update" | "transfer-update");
+        assert_eq!(answer["handled"], json!(handled), "{name}: {answer}");
+    }
+}
