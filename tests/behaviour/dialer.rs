@@ -9,7 +9,7 @@ use callops_aws::StoredCall;
 use callops_dialer::{DialRequest, DialSettings, Dialed, reconcile::ReconcileSettings};
 use callops_domain::{CallStatus, CallType, call::new_call_id, time};
 use callops_tests::{
-    DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost,
+    DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost, callable,
     fake_vapi::{Answer, FAKE_VAPI_KEY, FakeVapi},
     host_options,
 };
@@ -64,7 +64,7 @@ async fn make_agent(host: &TestHost, body: Value) {
 #[tokio::test]
 async fn an_attempt_dials_once_with_what_vapi_needs_and_a_duplicate_trigger_does_nothing() {
     let (host, fake) = start().await;
-    let request = due_call(&host, "front-desk", "+12125550142").await;
+    let request = due_call(&host, "front-desk", &callable(142)).await;
     let placed = dial(&host, &request).await;
     let Dialed::Placed { vapi_call_id } = placed else { panic!("expected a placed call, got {placed:?}") };
 
@@ -77,7 +77,7 @@ async fn an_attempt_dials_once_with_what_vapi_needs_and_a_duplicate_trigger_does
     assert_eq!(body["assistantId"], "asst-front-desk-demo");
     assert_eq!(body["phoneNumberId"], "pn-front-desk-demo");
     assert!(body.get("phoneNumber").is_none(), "one of phoneNumberId and phoneNumber");
-    assert_eq!(body["customer"], json!({"number": "+12125550142", "name": "Ada Lovelace"}));
+    assert_eq!(body["customer"], json!({"number": callable(142), "name": "Ada Lovelace"}));
     assert_eq!(body["assistantOverrides"]["metadata"], json!({"orgId": "demo", "callId": request.call_id, "attempt": 1}));
     let variables = &body["assistantOverrides"]["variableValues"];
     assert_eq!((variables["purpose"].as_str(), variables["customerName"].as_str()), (Some("New patient follow-up"), Some("Ada Lovelace")));
@@ -113,13 +113,13 @@ async fn an_attempt_dials_once_with_what_vapi_needs_and_a_duplicate_trigger_does
 #[tokio::test]
 async fn cancelled_calls_and_listed_numbers_are_not_dialed() {
     let (host, fake) = start().await;
-    let cancelled = due_call(&host, "front-desk", "+12125550142").await;
+    let cancelled = due_call(&host, "front-desk", &callable(142)).await;
     let (status, _) = host.send(Method::DELETE, &format!("/api/outbound/scheduled/{}", cancelled.call_id), Some(DEMO_TOKEN), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(dial(&host, &cancelled).await, Dialed::AlreadyHandled);
 
-    let listed = due_call(&host, "front-desk", "+12125550143").await;
-    host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": "+12125550143"}))).await;
+    let listed = due_call(&host, "front-desk", &callable(143)).await;
+    host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": callable(143)}))).await;
     assert_eq!(dial(&host, &listed).await, Dialed::NotDialed("on-do-not-call-list"));
     let call = stored(&host, &listed).await.call;
     assert_eq!((call.status, call.ended_reason.as_deref()), (CallStatus::Cancelled, Some("on-do-not-call-list")));
@@ -130,26 +130,20 @@ async fn cancelled_calls_and_listed_numbers_are_not_dialed() {
 #[tokio::test]
 async fn outside_calling_hours_the_attempt_moves_to_the_next_opening() {
     let (host, fake) = start().await;
-    // A zone where it is now 10-something in the morning, and hours from 11:00 to 12:00 there.
-    let hour = i64::from(chrono::Timelike::hour(&Utc::now()));
-    let offset = (10 - hour).rem_euclid(24);
-    let offset = if offset > 14 { offset - 24 } else { offset };
-    let zone = match offset {
-        0 => "Etc/GMT".to_string(),
-        k if k > 0 => format!("Etc/GMT-{k}"),
-        k => format!("Etc/GMT+{}", -k),
-    };
+    // The callee is in their morning; the agent's hours open there at the top of the next hour, read on the callee's clock.
+    let number = callable(142);
+    let zone = callops_domain::callee::zones_of_number(&number)[0];
+    let local_hour = chrono::Timelike::hour(&Utc::now().with_timezone(&zone));
     make_agent(
         &host,
-        json!({"id": "later", "name": "Later", "vapiAssistantId": "asst-later", "vapiPhoneNumberId": "pn-later", "timeZone": zone,
-        "callingHours": {"start": "11:00", "end": "12:00"}}),
+        json!({"id": "later", "name": "Later", "vapiAssistantId": "asst-later", "vapiPhoneNumberId": "pn-later", "timeZone": "Pacific/Kiritimati",
+        "callingHours": {"start": format!("{:02}:00", local_hour + 1), "end": format!("{:02}:00", local_hour + 2)}}),
     )
     .await;
-    let request = due_call(&host, "later", "+12125550142").await;
+    let request = due_call(&host, "later", &number).await;
     let Dialed::Moved { to, why } = dial(&host, &request).await else { panic!("expected a move") };
-    assert_eq!(why, "outside calling hours");
-    let tz: chrono_tz::Tz = zone.parse().unwrap();
-    assert_eq!(to.with_timezone(&tz).format("%H:%M").to_string(), "11:00", "the next opening");
+    assert_eq!(why, "outside_calling_hours");
+    assert_eq!(to.with_timezone(&zone).format("%H:%M").to_string(), format!("{:02}:00", local_hour + 1), "the next opening, on the callee's clock");
     assert!(to > Utc::now() && to < Utc::now() + chrono::Duration::hours(2));
     let call = stored(&host, &request).await.call;
     assert_eq!((call.status, call.scheduled_at), (CallStatus::Scheduled, Some(to)));
@@ -166,18 +160,18 @@ async fn with_no_free_slot_the_attempt_waits_and_a_full_vapi_account_gives_the_s
         "callingHours": {"start": "00:00", "end": "24:00"}, "maxConcurrentCalls": 1}),
     )
     .await;
-    let first = due_call(&host, "solo", "+12125550142").await;
+    let first = due_call(&host, "solo", &callable(142)).await;
     assert!(matches!(dial(&host, &first).await, Dialed::Placed { .. }));
-    let second = due_call(&host, "solo", "+12125550143").await;
+    let second = due_call(&host, "solo", &callable(143)).await;
     let Dialed::Moved { to, why } = dial(&host, &second).await else { panic!("expected a move") };
-    assert_eq!(why, "no free slot");
+    assert_eq!(why, "no_free_slot");
     assert!(to > Utc::now() + chrono::Duration::seconds(25), "moved by the busy delay");
     assert_eq!(stored(&host, &second).await.call.status, CallStatus::Scheduled);
     assert_eq!(fake.posts().len(), 1, "the second never reached Vapi");
     assert_eq!(slots(&host, "solo").await, 1);
 
     // Vapi's own limit: a 201 saying the account is full.
-    let third = due_call(&host, "front-desk", "+12125550144").await;
+    let third = due_call(&host, "front-desk", &callable(144)).await;
     fake.script([Answer { concurrency_blocked: true, ..Answer::created() }]);
     let Dialed::Moved { why, .. } = dial(&host, &third).await else { panic!("expected a move") };
     assert_eq!(why, "Vapi concurrency limit");
@@ -185,7 +179,7 @@ async fn with_no_free_slot_the_attempt_waits_and_a_full_vapi_account_gives_the_s
     assert_eq!(slots(&host, "front-desk").await, 0, "the slot came back");
     // ... and as a 400 mentioning concurrency.
     fake.script([Answer::error(400, "Over Concurrency Limit.")]);
-    let fourth = due_call(&host, "front-desk", "+12125550145").await;
+    let fourth = due_call(&host, "front-desk", &callable(145)).await;
     assert!(matches!(dial(&host, &fourth).await, Dialed::Moved { why: "Vapi concurrency limit", .. }));
     assert_eq!(slots(&host, "front-desk").await, 0);
 }
@@ -194,14 +188,14 @@ async fn with_no_free_slot_the_attempt_waits_and_a_full_vapi_account_gives_the_s
 async fn a_refused_call_fails_with_its_reason_and_gives_its_slot_back() {
     let (host, fake) = start().await;
     fake.script([Answer::error(400, "customer.number must be a valid phone number in the E.164 format.")]);
-    let refused = due_call(&host, "front-desk", "+12125550142").await;
+    let refused = due_call(&host, "front-desk", &callable(142)).await;
     assert!(matches!(dial(&host, &refused).await, Dialed::Failed(_)));
     let call = stored(&host, &refused).await.call;
     assert_eq!(call.status, CallStatus::Failed);
     assert!(call.ended_reason.as_deref().is_some_and(|r| r.contains("E.164")), "{:?}", call.ended_reason);
 
     fake.script([Answer::error(401, "Invalid Key")]);
-    let unauthorized = due_call(&host, "front-desk", "+12125550143").await;
+    let unauthorized = due_call(&host, "front-desk", &callable(143)).await;
     assert!(matches!(dial(&host, &unauthorized).await, Dialed::Failed(_)));
     let call = stored(&host, &unauthorized).await.call;
     assert_eq!((call.status, call.ended_reason.as_deref()), (CallStatus::Failed, Some("vapi-unauthorized: HTTP 401")));
@@ -214,7 +208,7 @@ async fn a_refused_call_fails_with_its_reason_and_gives_its_slot_back() {
 async fn rate_limits_and_server_errors_are_retried_only_after_asking_vapi() {
     let (host, fake) = start().await;
     fake.script([Answer { retry_after: Some("1".into()), ..Answer::error(429, "Too Many Requests") }]);
-    let limited = due_call(&host, "front-desk", "+12125550142").await;
+    let limited = due_call(&host, "front-desk", &callable(142)).await;
     let started = std::time::Instant::now();
     assert!(matches!(dial(&host, &limited).await, Dialed::Placed { .. }));
     assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured");
@@ -224,7 +218,7 @@ async fn rate_limits_and_server_errors_are_retried_only_after_asking_vapi() {
     assert!(requests[1].query.contains("phoneNumberId=pn-front-desk-demo") && requests[1].query.contains("createdAtGt="), "{}", requests[1].query);
 
     fake.script([Answer::error(500, "Internal"), Answer::error(503, "Unavailable"), Answer::error(502, "Bad gateway")]);
-    let failing = due_call(&host, "front-desk", "+12125550143").await;
+    let failing = due_call(&host, "front-desk", &callable(143)).await;
     let Dialed::Failed(reason) = dial(&host, &failing).await else { panic!("expected a failure") };
     assert!(reason.starts_with("vapi-unavailable"), "{reason}");
     assert_eq!(fake.posts().len(), 2 + 3, "three tries, then FAILED");
@@ -237,7 +231,7 @@ async fn a_timeout_after_vapi_took_the_call_places_no_second_call() {
     let (host, fake) = start().await;
     // Vapi makes the call but answers after the dialer has given up waiting.
     fake.script([Answer { delay: Duration::from_secs(2), ..Answer::created() }]);
-    let request = due_call(&host, "front-desk", "+12125550142").await;
+    let request = due_call(&host, "front-desk", &callable(142)).await;
     let Dialed::Placed { vapi_call_id } = dial(&host, &request).await else { panic!("expected the call found") };
     assert_eq!(fake.posts().len(), 1, "no second POST");
     assert_eq!(fake.calls().len(), 1, "one real phone call");
@@ -249,7 +243,7 @@ async fn a_timeout_after_vapi_took_the_call_places_no_second_call() {
 async fn the_reconciler_recovers_a_crash_after_vapis_answer_and_a_lost_webhook() {
     let (host, fake) = start().await;
     // The dialer claimed the attempt, Vapi made the call, and the dialer died before writing it down.
-    let request = due_call(&host, "front-desk", "+12125550142").await;
+    let request = due_call(&host, "front-desk", &callable(142)).await;
     let before = stored(&host, &request).await;
     let mut claimed = before.call.clone();
     claimed.status = CallStatus::Dialing;
@@ -265,7 +259,7 @@ async fn the_reconciler_recovers_a_crash_after_vapis_answer_and_a_lost_webhook()
         "artifact": {"transcript": "AI: Hello\nUser: Hi", "recordingUrl": "https://storage.vapi.ai/x.wav"},
     }));
     // A second call, in progress as far as we know, whose end-of-call webhook was lost.
-    let lost = due_call(&host, "front-desk", "+12125550143").await;
+    let lost = due_call(&host, "front-desk", &callable(143)).await;
     let Dialed::Placed { vapi_call_id: lost_vapi_id } = dial(&host, &lost).await else { panic!("placed") };
     fake.update_call(&lost_vapi_id, |call| {
         call["status"] = json!("ended");
@@ -288,7 +282,7 @@ async fn the_reconciler_recovers_a_crash_after_vapis_answer_and_a_lost_webhook()
     assert_eq!(fake.posts().len(), 1, "the reconciler never dials");
 
     // A claim Vapi never saw goes back in the queue, to be dialed again.
-    let unplaced = due_call(&host, "front-desk", "+12125550144").await;
+    let unplaced = due_call(&host, "front-desk", &callable(144)).await;
     let before = stored(&host, &unplaced).await;
     let mut claimed = before.call.clone();
     claimed.status = CallStatus::Dialing;
@@ -309,7 +303,7 @@ fn uuid_like() -> String {
 async fn a_call_scheduled_seconds_ahead_completes_through_the_simulator_and_the_webhook() {
     let host = TestHost::start(true).await;
     let at = time::format(&(Utc::now() + chrono::Duration::seconds(2)));
-    let body = json!({"phoneNumber": "+12125550142", "callType": "OUTBOUND_LEAD", "scheduledAt": at, "voiceAgentId": "front-desk", "customerName": "Ada"});
+    let body = json!({"phoneNumber": callable(142), "callType": "OUTBOUND_LEAD", "scheduledAt": at, "voiceAgentId": "front-desk", "customerName": "Ada"});
     let (status, call) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&body)).await;
     assert_eq!(status, StatusCode::CREATED, "{call}");
     let id = call["id"].as_str().unwrap().to_string();
@@ -353,7 +347,7 @@ async fn a_call_that_reached_nobody_is_tried_again_once_and_an_agreed_follow_up_
         }})
     };
 
-    let unanswered = due_call(&host, "front-desk", "+12125550142").await;
+    let unanswered = due_call(&host, "front-desk", &callable(142)).await;
     let Dialed::Placed { vapi_call_id } = dial(&host, &unanswered).await else { panic!("placed") };
     let no_answer = report(&unanswered, &vapi_call_id, "customer-did-not-answer", Value::Null);
     deliver(no_answer.clone()).await;
@@ -363,7 +357,7 @@ async fn a_call_that_reached_nobody_is_tried_again_once_and_an_agreed_follow_up_
     let waiting = host.host.store().query_calls("demo", &callops_aws::PageRequest::new(&callops_aws::CallQuery::Scheduled, 10)).await.unwrap().items;
     assert_eq!(waiting.len(), 1, "one retry, however often the report comes");
     let retry = &waiting[0];
-    assert_eq!((retry.attempt, retry.phone_number.as_str(), retry.call_type), (2, "+12125550142", CallType::OutboundLead));
+    assert_eq!((retry.attempt, retry.phone_number.as_str(), retry.call_type), (2, callable(142).as_str(), CallType::OutboundLead));
     assert_eq!(retry.call_purpose, ended.call_purpose);
     let due = retry.scheduled_at.unwrap();
     let expected = ended.call_ended_at.unwrap().max(ended.updated_at) + chrono::Duration::minutes(30);
@@ -373,7 +367,7 @@ async fn a_call_that_reached_nobody_is_tried_again_once_and_an_agreed_follow_up_
     assert_eq!(slots(&host, "front-desk").await, 0);
 
     // A patient who agreed to a follow-up gets an OUTBOUND_FOLLOWUP call that day.
-    let agreed = due_call(&host, "front-desk", "+12125550143").await;
+    let agreed = due_call(&host, "front-desk", &callable(143)).await;
     let Dialed::Placed { vapi_call_id } = dial(&host, &agreed).await else { panic!("placed") };
     let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
     let day = (Utc::now().with_timezone(&ny) + chrono::Duration::days(3)).date_naive();
@@ -381,7 +375,7 @@ async fn a_call_that_reached_nobody_is_tried_again_once_and_an_agreed_follow_up_
         .await;
     let waiting = host.host.store().query_calls("demo", &callops_aws::PageRequest::new(&callops_aws::CallQuery::Scheduled, 10)).await.unwrap().items;
     let follow_up = waiting.iter().find(|c| c.call_type == CallType::OutboundFollowup).expect("a follow-up call");
-    assert_eq!((follow_up.phone_number.as_str(), follow_up.attempt), ("+12125550143", 1));
+    assert_eq!((follow_up.phone_number.as_str(), follow_up.attempt), (callable(143).as_str(), 1));
     assert_eq!(follow_up.scheduled_at.unwrap().with_timezone(&ny).date_naive(), day, "on the agreed day, in the practice's zone");
 }
 
@@ -397,11 +391,11 @@ async fn a_transient_twilio_number_is_sent_with_its_token_read_from_the_secret_i
         "twilioNumber": {"number": "+1 (212) 555-0100", "accountSid": "AC0123", "authTokenSecret": "env:CALLOPS_SECRET_demo_TWILIOTOKEN"}}),
     )
     .await;
-    let request = due_call(&host, "twilio", "+12125550142").await;
+    let request = due_call(&host, "twilio", &callable(142)).await;
     assert!(matches!(dial(&host, &request).await, Dialed::Placed { .. }));
     let body = &fake.posts()[0].body;
     assert!(body.get("phoneNumberId").is_none());
-    assert_eq!(body["phoneNumber"], json!({"twilioPhoneNumber": "+12125550100", "twilioAccountSid": "AC0123", "twilioAuthToken": "twilio-auth-token-value"}));
+    assert_eq!(body["phoneNumber"], json!({"twilioPhoneNumber": callable(100), "twilioAccountSid": "AC0123", "twilioAuthToken": "twilio-auth-token-value"}));
     let agent = host.get("/api/agents/twilio", Some(DEMO_TOKEN)).await.1;
     assert!(!agent.to_string().contains("twilio-auth-token-value"), "the token is never stored: {agent}");
 }
@@ -432,7 +426,7 @@ async fn a_structured_output_that_comes_after_the_report_is_read_again_and_count
     let (status, refused) = host.send(Method::PATCH, "/api/agents/front-desk", Some(DEMO_TOKEN), Some(&json!({"structuredOutputName": "x".repeat(41)}))).await;
     assert_eq!((status, refused["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_structured_output_name")));
 
-    let request = due_call(&host, "front-desk", "+12125550142").await;
+    let request = due_call(&host, "front-desk", &callable(142)).await;
     let Dialed::Placed { vapi_call_id } = dial(&host, &request).await else { panic!("placed") };
     let started = Utc::now() - chrono::Duration::minutes(3);
     let times = json!({"startedAt": time::format(&started), "endedAt": time::format(&(started + chrono::Duration::seconds(120))), "endedReason": "customer-ended-call"});
@@ -477,7 +471,7 @@ async fn a_structured_output_that_comes_after_the_report_is_read_again_and_count
     assert_eq!(plans(&host.get(&format!("/api/analytics/calls?{window}"), Some(DEMO_TOKEN)).await.1), json!({"count": 1, "totalAmountCents": 90_000}));
 
     // A call whose output never comes: three looks, then no more.
-    let never = due_call(&host, "front-desk", "+12125550143").await;
+    let never = due_call(&host, "front-desk", &callable(143)).await;
     let Dialed::Placed { vapi_call_id: never_id } = dial(&host, &never).await else { panic!("placed") };
     report_end(&host, &never, &never_id, times).await;
     let mut looks = 0;

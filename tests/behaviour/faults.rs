@@ -202,7 +202,7 @@ async fn under_dynamodb_faults_and_vapi_timeouts_every_call_is_placed_exactly_on
     let (host, proxy, direct, fake, _engine) = start(DialSettings { max_posts: 6, ..quick_dial() }).await;
     let mut requests = Vec::new();
     for i in 0..10 {
-        requests.push(due_call(&direct, &format!("+1212555{:04}", 100 + i)).await);
+        requests.push(due_call(&direct, &callops_tests::callable(100 + i)).await);
     }
     // Vapi answers some calls only after the dialer stopped waiting, having made some of them.
     let late = |makes_call| Answer { delay: Duration::from_millis(800), makes_call, ..Answer::created() };

@@ -16,7 +16,7 @@ use callops::{HostOptions, VapiBackend};
 use callops_aws::{CallQuery, DynamoStore, PageRequest, embedded::EmbeddedDynamo};
 use callops_domain::{CallLog, CallOutcome, CallStatus, limits, time};
 use callops_tests::{
-    DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_TOKEN, TestHost, assert_error,
+    DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_TOKEN, TestHost, assert_error, callable,
     fake_vapi::{FAKE_VAPI_KEY, FakeVapi},
     faults::{Faults, FaultyDynamo},
     host_options, read, vapi_fixture,
@@ -93,7 +93,7 @@ impl Hostile {
 }
 
 fn schedule_body(at: &str) -> Value {
-    json!({"phoneNumber": "+12125550142", "callType": "OUTBOUND_LEAD", "scheduledAt": at, "voiceAgentId": "front-desk"})
+    json!({"phoneNumber": callable(142), "callType": "OUTBOUND_LEAD", "scheduledAt": at, "voiceAgentId": "front-desk"})
 }
 
 fn in_hours(hours: i64) -> String {
@@ -148,7 +148,7 @@ async fn times_at_the_ends_of_the_calendar_are_refused_with_the_routes_codes_and
         assert_error(&h.send(Method::PATCH, &format!("/api/outbound/scheduled/{waiting_id}"), Some(&change)).await, StatusCode::BAD_REQUEST, code);
     }
 
-    let contacts: Vec<Value> = (0..10).map(|i| json!({"number": format!("+1212555{:04}", 1000 + i)})).collect();
+    let contacts: Vec<Value> = (0..10).map(|i| json!({"number": callable(1000 + i)})).collect();
     for (start, code) in [
         ("9999-12-31T00:00:00Z", "invalid_start_at"),
         ("1900-01-01T00:00:00Z", "invalid_start_at"),
@@ -428,7 +428,7 @@ async fn a_tenant_names_only_its_own_secrets() {
         auth_token_secret: "env:CALLOPS_HOSTILE_OPERATOR_SECRET".into(),
     });
     h.store().put_agent(&planted, true).await.unwrap();
-    let mut due = callops_tests::due_call("planted", "+12125550142");
+    let mut due = callops_tests::due_call("planted", &callable(142));
     due.voice_agent_id = "planted".into();
     h.store().create_call(&due).await.unwrap();
     let dialed = h.host.host.dialer().dial(callops_domain::schedule::DialRequest::for_call(&due)).await.unwrap();
@@ -591,7 +591,7 @@ async fn what_dynamodb_does_that_the_embedded_engine_does_not() {
     // Batches whose items DynamoDB leaves unprocessed are sent again, after growing pauses.
     h.proxy.set(Faults::UnprocessedBatches(4));
     let before = h.proxy.batch_times().len();
-    let contacts: Vec<Value> = (0..150).map(|i| json!({"number": format!("+1212555{:04}", 2000 + i)})).collect();
+    let contacts: Vec<Value> = (0..150).map(|i| json!({"number": callable(2000 + i)})).collect();
     let request = json!({"name": "Replay", "voiceAgentId": "front-desk", "callsPerMinute": 10, "startAt": in_hours(2), "contacts": contacts});
     let create = || h.host.request(Method::POST, "/api/campaigns", Some(DEMO_TOKEN)).header("idempotency-key", "replay-1").json(&request);
     let (status, created, _) = read(create()).await;

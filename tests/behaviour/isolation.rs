@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_TOKEN, TestHost, assert_error};
+use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_TOKEN, TestHost, assert_error, callable};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -45,7 +45,7 @@ async fn one_tenant_cannot_reach_anothers_calls_agents_campaigns_or_do_not_call_
             Method::POST,
             "/api/outbound/schedule",
             Some(DEMO_TOKEN),
-            Some(&json!({"phoneNumber": "+12125550177", "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339(), "voiceAgentId": "front-desk"})),
+            Some(&json!({"phoneNumber": callable(177), "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339(), "voiceAgentId": "front-desk"})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -101,7 +101,7 @@ async fn one_tenant_cannot_reach_anothers_calls_agents_campaigns_or_do_not_call_
             Method::POST,
             "/api/outbound/schedule",
             other,
-            Some(&json!({"phoneNumber": "+12125550178", "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339(), "voiceAgentId": "front-desk"})),
+            Some(&json!({"phoneNumber": callable(178), "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339(), "voiceAgentId": "front-desk"})),
         )
         .await;
     assert_eq!(refused["error"]["code"], "unknown_agent");

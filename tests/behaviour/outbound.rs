@@ -6,13 +6,18 @@
 use callops_aws::CallQuery;
 use callops_domain::time::Span;
 use callops_domain::{CallLog, schedule::DialRequest, time};
-use callops_tests::{DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, host_options, read};
+use callops_tests::{DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, callable, host_options, read};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 fn in_minutes(minutes: i64) -> String {
     time::format(&(Utc::now() + Duration::minutes(minutes)))
+}
+
+/// A number as a person might type it: with spaces.
+fn typed(number: &str) -> String {
+    format!("{} {} {}", &number[..5], &number[5..number.len() - 4], &number[number.len() - 4..])
 }
 
 fn at(value: &Value) -> DateTime<Utc> {
@@ -46,10 +51,10 @@ async fn schedule(host: &TestHost, body: &Value) -> (StatusCode, Value) {
 #[tokio::test]
 async fn a_call_is_scheduled_listed_moved_and_cancelled() {
     let host = TestHost::start(true).await;
-    let (status, call) = schedule(&host, &lead("(212) 555-0142", &in_minutes(60))).await;
+    let (status, call) = schedule(&host, &lead(&typed(&callable(142)), &in_minutes(60))).await;
     assert_eq!(status, StatusCode::CREATED, "{call}");
     assert_eq!(call["status"], "SCHEDULED");
-    assert_eq!(call["phoneNumber"], "+12125550142", "normalised to E.164");
+    assert_eq!(call["phoneNumber"], callable(142), "normalised to E.164");
     assert_eq!(call["attempt"], 1);
     assert_eq!(call["callType"], "OUTBOUND_LEAD");
     assert_eq!(call["customerName"], "Ada Lovelace");
@@ -94,7 +99,8 @@ async fn every_refusal_has_its_code_and_stores_nothing() {
     // An agent keeping the default hours, 08:00 to 21:00 in New York.
     let daytime = json!({"id": "daytime", "name": "Daytime", "vapiAssistantId": "asst-day", "vapiPhoneNumberId": "pn-day", "timeZone": "America/New_York"});
     assert_eq!(host.send(Method::POST, "/api/agents", Some(DEMO_TOKEN), Some(&daytime)).await.0, StatusCode::CREATED);
-    let (status, _) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": "+1 212 555 0199", "reason": "asked by phone"}))).await;
+    let (status, _) =
+        host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": typed(&callable(199)), "reason": "asked by phone"}))).await;
     assert_eq!(status, StatusCode::CREATED);
 
     // 03:00 in New York tomorrow is outside the hours; they open at 08:00.
@@ -106,7 +112,7 @@ async fn every_refusal_has_its_code_and_stores_nothing() {
     outside["voiceAgentId"] = json!("daytime");
 
     let with = |field: &str, value: Value| {
-        let mut body = lead("+12125550142", &in_minutes(30));
+        let mut body = lead(&callable(142), &in_minutes(30));
         body[field] = value;
         body
     };
@@ -116,7 +122,7 @@ async fn every_refusal_has_its_code_and_stores_nothing() {
         (with("scheduledAt", json!(in_minutes(-10))), StatusCode::BAD_REQUEST, "scheduled_in_past"),
         (with("scheduledAt", json!("tomorrow at noon")), StatusCode::BAD_REQUEST, "invalid_scheduled_at"),
         (outside.clone(), StatusCode::BAD_REQUEST, "outside_calling_hours"),
-        (with("phoneNumber", json!("(212) 555-0199")), StatusCode::CONFLICT, "on_do_not_call_list"),
+        (with("phoneNumber", json!(typed(&callable(199)))), StatusCode::CONFLICT, "on_do_not_call_list"),
         (with("voiceAgentId", json!("nobody")), StatusCode::BAD_REQUEST, "unknown_agent"),
         (with("callType", json!("INBOUND")), StatusCode::BAD_REQUEST, "invalid_call_type"),
         (with("voiceAgentId", Value::Null), StatusCode::BAD_REQUEST, "voice_agent_required"),
@@ -130,7 +136,7 @@ async fn every_refusal_has_its_code_and_stores_nothing() {
     let (_, refused) = schedule(&host, &outside).await;
     assert_eq!(at(&refused["error"]["nextAllowedAt"]), opening, "the error says when the agent may call");
     // Another tenant's agent does not exist for this one.
-    let theirs = host.send(Method::POST, "/api/outbound/schedule", Some(OTHER_TOKEN), Some(&lead("+12125550142", &in_minutes(30)))).await;
+    let theirs = host.send(Method::POST, "/api/outbound/schedule", Some(OTHER_TOKEN), Some(&lead(&callable(142), &in_minutes(30)))).await;
     assert_error(&theirs, StatusCode::BAD_REQUEST, "unknown_agent");
 
     assert_eq!(waiting_calls(&host, "demo").await, 0, "nothing stored");
@@ -147,7 +153,7 @@ async fn every_refusal_has_its_code_and_stores_nothing() {
 #[tokio::test]
 async fn the_idempotency_key_gives_the_same_call() {
     let host = TestHost::start(true).await;
-    let body = lead("+12125550142", &in_minutes(30));
+    let body = lead(&callable(142), &in_minutes(30));
     let send = |body: Value| host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8812").json(&body);
     let (status, first, headers) = read(send(body.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
@@ -214,15 +220,15 @@ async fn do_not_call_entries_are_added_listed_and_removed_per_tenant() {
 #[tokio::test]
 async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
     let host = TestHost::start(true).await;
-    host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": "+12125550190"}))).await;
+    host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": callable(190)}))).await;
     let contacts = json!([
-        {"number": "+12125550180", "name": "Grace Hopper", "variables": {"balance": "$120"}},
-        {"number": "(212) 555-0181"},
+        {"number": callable(180), "name": "Grace Hopper", "variables": {"balance": "$120"}},
+        {"number": typed(&callable(181))},
         {"number": "call me maybe"},
-        {"number": "+12125550182"},
-        {"number": "212-555-0180"},
-        {"number": "+12125550190"},
-        {"number": "+12125550183"},
+        {"number": callable(182)},
+        {"number": typed(&callable(180))},
+        {"number": callable(190)},
+        {"number": callable(183)},
     ]);
     let body = json!({
         "name": "Spring recall", "voiceAgentId": "billing", "purpose": "Recall visit", "callsPerMinute": 60,
@@ -246,7 +252,7 @@ async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
     assert!(calls.iter().all(|c| c.call_type == callops_domain::CallType::OutboundCampaign && c.campaign_id.as_deref() == Some(id.as_str())));
     let times: Vec<DateTime<Utc>> = calls.iter().map(|c| c.scheduled_at.unwrap()).collect();
     assert!(times.windows(2).all(|w| w[1] - w[0] == Duration::seconds(1)), "60 a minute: one a second, {times:?}");
-    let grace = calls.iter().find(|c| c.phone_number == "+12125550180").unwrap();
+    let grace = calls.iter().find(|c| c.phone_number == callable(180)).unwrap();
     assert_eq!((grace.customer_name.as_deref(), grace.variable_values.get("balance").map(String::as_str)), (Some("Grace Hopper"), Some("$120")));
     assert_eq!(pending(&host).len(), 4, "one schedule per call");
     let listed: Vec<String> =
@@ -263,7 +269,7 @@ async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
     assert_eq!(cancelled["campaign"]["status"], "CANCELLED");
     assert!(pending(&host).is_empty(), "every schedule removed");
     let joining = json!({"campaignId": id});
-    let mut late = lead("+12125550188", &in_minutes(30));
+    let mut late = lead(&callable(188), &in_minutes(30));
     late["campaignId"] = joining["campaignId"].clone();
     assert_error(&schedule(&host, &late).await, StatusCode::CONFLICT, "campaign_cancelled");
 }
@@ -271,7 +277,7 @@ async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
 #[tokio::test]
 async fn a_csv_campaign_takes_its_columns_as_variables() {
     let host = TestHost::start(true).await;
-    let csv = "number,name,appointment_date,balance\n+12125550170,Ada Lovelace,May 3,$120\n(212) 555-0171,,May 4,\nnope,Nobody,,\n";
+    let csv = format!("number,name,appointment_date,balance\n{},Ada Lovelace,May 3,$120\n{},,May 4,\nnope,Nobody,,\n", callable(170), typed(&callable(171)));
     let (status, created, _) = read(
         host.request(
             Method::POST,
@@ -288,11 +294,11 @@ async fn a_csv_campaign_takes_its_columns_as_variables() {
     let id = created["campaign"]["id"].as_str().unwrap();
     let (_, waiting) = host.get(&format!("/api/outbound/scheduled?campaignId={id}"), Some(DEMO_TOKEN)).await;
     let calls: Vec<CallLog> = serde_json::from_value(waiting["calls"].clone()).unwrap();
-    let ada = calls.iter().find(|c| c.phone_number == "+12125550170").unwrap();
+    let ada = calls.iter().find(|c| c.phone_number == callable(170)).unwrap();
     assert_eq!(ada.customer_name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(ada.variable_values.get("appointment_date").map(String::as_str), Some("May 3"));
     assert_eq!(ada.variable_values.get("balance").map(String::as_str), Some("$120"));
-    let other = calls.iter().find(|c| c.phone_number == "+12125550171").unwrap();
+    let other = calls.iter().find(|c| c.phone_number == callable(171)).unwrap();
     assert_eq!(other.variable_values.len(), 1, "empty cells are not variables");
     assert_eq!(calls[1].scheduled_at.unwrap() - calls[0].scheduled_at.unwrap(), Duration::seconds(6), "10 a minute");
 }
@@ -326,7 +332,7 @@ async fn a_call_that_came_due_while_the_host_was_down_fires_after_the_restart() 
     let dir = tempfile::tempdir().unwrap();
     let first = TestHost::start_with(host_options(true, Some(dir.path().to_path_buf()))).await;
     let soon = time::format(&(Utc::now() + Duration::seconds(2)));
-    let (status, call) = schedule(&first, &lead("+12125550142", &soon)).await;
+    let (status, call) = schedule(&first, &lead(&callable(142), &soon)).await;
     assert_eq!(status, StatusCode::CREATED, "{call}");
     let request = DialRequest { org_id: "demo".into(), call_id: call["id"].as_str().unwrap().into(), attempt: 1 };
     first.stop().await;

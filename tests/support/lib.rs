@@ -126,6 +126,19 @@ pub fn vapi_fixture(name: &str, call_id: &str, vapi_id: &str) -> String {
     std::fs::read_to_string(path).unwrap().replace("{{CALL_ID}}", call_id).replace("{{VAPI_ID}}", vapi_id).replace("{{SIGNATURE}}", "0f1e2d3c")
 }
 
+/// A number ending in `last4` whose callee is in their morning now (09:00
+/// to 13:00 local), so that a call to it is inside every calling-hours rule
+/// now and for some hours more, whatever the time of day the tests run at.
+/// The prefix is chosen once per test run, so numbers stay comparable.
+pub fn callable(last4: u16) -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let prefix = PREFIX.get_or_init(|| {
+        let number = callops::demo::number_in_its_morning(0, chrono::Utc::now()).expect("some zone is in its morning");
+        number[..number.len() - 4].to_string()
+    });
+    format!("{prefix}{:04}", last4 % 10_000)
+}
+
 /// A call for `demo` due now, its first attempt waiting to be dialed.
 pub fn due_call(agent: &str, number: &str) -> callops_domain::CallLog {
     use callops_domain::{CallLog, CallStatus, CallType, NewCall, call::new_call_id, time};

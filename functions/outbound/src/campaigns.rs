@@ -4,8 +4,6 @@
 //! calling hours. Contacts that cannot be called are reported back, row by
 //! row. The handlers parse; [`callops_service::campaigns`] creates.
 
-use std::collections::BTreeMap;
-
 use callops_domain::{
     DomainError,
     campaign::{Campaign, CampaignCounts, Contact},
@@ -71,7 +69,8 @@ struct CampaignCancelled {
 }
 
 /// Reads a CSV body: a `number` column (or `phoneNumber`/`phone`), an
-/// optional `name`, and every other column as a variable of that name.
+/// optional `name`, optional `timeZone` (or `time_zone`, `tz`), `state` and
+/// `debtId` (or `debt_id`), and every other column as a variable of that name.
 pub fn parse_csv(body: &[u8]) -> Result<Vec<Contact>, DomainError> {
     let bad = |why: String| DomainError::invalid("invalid_csv", why);
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(body);
@@ -79,16 +78,25 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<Contact>, DomainError> {
     let find = |names: &[&str]| headers.iter().position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)));
     let number_column = find(&["number", "phoneNumber", "phone"]).ok_or_else(|| bad("the CSV needs a `number` column".into()))?;
     let name_column = find(&["name", "customerName"]);
+    let zone_column = find(&["timeZone", "time_zone", "tz"]);
+    let state_column = find(&["state"]);
+    let debt_column = find(&["debtId", "debt_id"]);
     let mut contacts = Vec::new();
     for (row, record) in reader.records().enumerate() {
         let record = record.map_err(|e| bad(format!("data row {} does not parse: {e}", row + 1)))?;
-        let mut contact = Contact { number: record.get(number_column).unwrap_or_default().to_string(), name: None, variables: BTreeMap::new() };
+        let mut contact = Contact { number: record.get(number_column).unwrap_or_default().to_string(), ..Contact::default() };
         for (column, value) in record.iter().enumerate() {
             if column == number_column || value.is_empty() {
                 continue;
             }
             if Some(column) == name_column {
                 contact.name = Some(value.to_string());
+            } else if Some(column) == zone_column {
+                contact.time_zone = Some(value.to_string());
+            } else if Some(column) == state_column {
+                contact.state = Some(value.to_string());
+            } else if Some(column) == debt_column {
+                contact.debt_id = Some(value.to_string());
             } else if let Some(header) = headers.get(column) {
                 contact.variables.insert(header.clone(), value.to_string());
             }
@@ -167,6 +175,8 @@ impl Outbound {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]

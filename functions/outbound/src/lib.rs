@@ -14,6 +14,7 @@ use callops_domain::{
     agent::{AgentInput, valid_agent_id},
     schedule::DialScheduler,
     secret::SecretNamespace,
+    settings::SettingsInput,
 };
 use callops_http::{ApiError, Caller, caller, json, json_body, path_param, respond, route_key};
 use callops_service::Calls;
@@ -37,6 +38,8 @@ pub const ROUTES: &[&str] = &[
     "GET /api/dnc",
     "POST /api/dnc",
     "DELETE /api/dnc/{phoneNumber}",
+    "GET /api/settings",
+    "PUT /api/settings",
 ];
 
 #[derive(Clone)]
@@ -82,6 +85,8 @@ impl Outbound {
             "GET /api/dnc" => self.list_do_not_call(&caller, &req).await,
             "POST /api/dnc" => self.add_do_not_call(&caller, &req).await,
             "DELETE /api/dnc/{phoneNumber}" => self.remove_do_not_call(&caller, &req).await,
+            "GET /api/settings" => Ok(json(StatusCode::OK, &self.store.settings(&caller.org_id).await?)),
+            "PUT /api/settings" => self.put_settings(&caller, &req).await,
             _ => Err(ApiError::NoRoute(route)),
         }
     }
@@ -104,6 +109,17 @@ impl Outbound {
         let agent = json_body::<AgentInput>(req)?.create(&caller.org_id, Utc::now(), &self.secrets)?;
         self.store.put_agent(&agent, true).await?;
         Ok(json(StatusCode::CREATED, &agent))
+    }
+
+    /// Changes the tenant's settings; a caller limited to some agents may not.
+    async fn put_settings(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        if caller.agent_ids.is_some() {
+            return Err(ApiError::Forbidden("a caller limited to some agents cannot change the practice's settings".into()));
+        }
+        let current = self.store.settings(&caller.org_id).await?;
+        let next = json_body::<SettingsInput>(req)?.apply_to(&current, Utc::now())?;
+        self.store.put_settings(&next).await?;
+        Ok(json(StatusCode::OK, &next))
     }
 
     async fn update_agent(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {

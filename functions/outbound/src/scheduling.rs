@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use callops_aws::{CallQuery, PageRequest};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError,
+    callee::Whereabouts,
     campaign::check_variables,
     idempotency::{IdempotencyKey, fingerprint},
     limits::{self, optional_text},
@@ -48,6 +49,15 @@ pub struct ScheduleRequest {
     pub notes: Option<String>,
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// Where the contact's record puts them (an IANA zone, a US state): the
+    /// call fits these as well as what the number says.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The debt an `OUTBOUND_DEBT` call is about (Regulation F counts per debt).
+    #[serde(default)]
+    pub debt_id: Option<String>,
     /// Move a time outside the agent's calling hours to the next opening
     /// instead of refusing it.
     #[serde(default)]
@@ -71,6 +81,7 @@ impl TryFrom<ScheduleRequest> for CallToSchedule {
         let notes = optional_text(request.notes, 2_000, "invalid_notes", "notes")?;
         let customer_name = optional_text(request.customer_name, 200, "invalid_customer_name", "customerName")?;
         check_variables(&request.variables)?;
+        let whereabouts = Whereabouts::parse(request.time_zone.as_deref(), request.state.as_deref(), request.debt_id.as_deref())?;
         Ok(CallToSchedule {
             number,
             call_type,
@@ -81,6 +92,7 @@ impl TryFrom<ScheduleRequest> for CallToSchedule {
             campaign_id: request.campaign_id,
             agent_id: request.voice_agent_id,
             variables: request.variables,
+            whereabouts,
             move_to_calling_hours: request.move_to_calling_hours,
         })
     }

@@ -46,6 +46,8 @@ pub fn demo_agents(org_id: &str, now: DateTime<Utc>) -> Vec<VoiceAgent> {
         twilio_number: None,
         time_zone: zone.parse().expect("a valid IANA zone"),
         calling_hours: CallingHours::WHOLE_DAY,
+        hours_by_day: Default::default(),
+        closed_days: Vec::new(),
         max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
         retry_policy: RetryPolicy::default(),
         follow_up_calls: true,
@@ -57,6 +59,45 @@ pub fn demo_agents(org_id: &str, now: DateTime<Utc>) -> Vec<VoiceAgent> {
         agent("front-desk", "Front Desk (Riverside Dental)", "asst-front-desk-demo", "pn-front-desk-demo", "America/New_York"),
         agent("billing", "Billing & Collections", "asst-billing-demo", "pn-billing-demo", "America/Chicago"),
     ]
+}
+
+/// Number prefixes (all but the last four digits) across the world's
+/// zones, a few hours apart: at any moment one of them is in its morning.
+const AROUND_THE_CLOCK: &[&str] = &[
+    "+1212555",  // New York
+    "+1312555",  // Chicago
+    "+1303555",  // Denver
+    "+1310555",  // Los Angeles
+    "+1907269",  // Alaska
+    "+1808555",  // Honolulu
+    "+1671555",  // Guam
+    "+6129876",  // Sydney
+    "+8131234",  // Tokyo
+    "+656234",   // Singapore
+    "+662123",   // Bangkok
+    "+91222345", // Mumbai
+    "+9714234",  // Dubai
+    "+7495123",  // Moscow
+    "+30210123", // Athens
+    "+2721123",  // Cape Town
+    "+49301234", // Berlin
+    "+44207946", // London
+    "+55212345", // Rio de Janeiro
+    "+1787555",  // Puerto Rico
+];
+
+/// A number whose callee's local time is now between 09:00 and 13:00 (so a
+/// call to it is inside every calling-hours rule now and for some hours
+/// more), ending in `last4`. `None` only if no prefix is (which the list is
+/// made to rule out).
+pub fn number_in_its_morning(last4: u16, now: DateTime<Utc>) -> Option<String> {
+    static ZONES: std::sync::OnceLock<Vec<(&'static str, Vec<chrono_tz::Tz>)>> = std::sync::OnceLock::new();
+    let zones = ZONES.get_or_init(|| AROUND_THE_CLOCK.iter().map(|p| (*p, callops_domain::callee::zones_of_number(&format!("{p}0000")))).collect());
+    zones
+        .iter()
+        .find(|(_, zones)| !zones.is_empty() && zones.iter().all(|zone| (9..13).contains(&chrono::Timelike::hour(&now.with_timezone(zone)))))
+        .map(|(prefix, _)| format!("{prefix}{:04}", last4 % 10_000))
+        .filter(|number| callops_domain::phone::normalize(number).is_ok())
 }
 
 /// One demo call, started `started` (or never, for a few failed dials).
@@ -287,4 +328,50 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
     };
     store.create_campaign(&campaign, None).await?;
     Ok(DEMO_CALLS)
+}
+
+/// A few outbound calls for the demo practice's front desk, to numbers in
+/// their morning, in the next minutes: scheduled through the same use case
+/// as `POST /api/outbound/schedule`, so every rule applies, and a newcomer
+/// watches them dialed, played and reported whatever the hour.
+pub async fn schedule_upcoming(calls: &callops_service::Calls, now: DateTime<Utc>) -> Result<Vec<CallLog>, DomainError> {
+    let caller = callops_domain::caller::Caller { org_id: DEMO_ORG.into(), agent_ids: None };
+    let mut scheduled = Vec::new();
+    for (i, customer) in CUSTOMERS.iter().take(3).enumerate() {
+        let Some(number) = number_in_its_morning(9_100 + i as u16, now) else { continue };
+        let ask = callops_service::schedule::CallToSchedule {
+            number: callops_domain::phone::normalize(&number)?,
+            call_type: CallType::OutboundFollowup,
+            at: time::to_millis(now + Duration::seconds(45 * (i as i64 + 1))),
+            purpose: Some("Check in after the visit".into()),
+            notes: None,
+            customer_name: Some((*customer).into()),
+            campaign_id: None,
+            agent_id: Some("front-desk".into()),
+            variables: Default::default(),
+            whereabouts: Default::default(),
+            move_to_calling_hours: true,
+        };
+        scheduled.push(calls.schedule_call(&caller, ask, None, now).await?.call);
+    }
+    Ok(scheduled)
+}
+
+#[cfg(test)]
+mod morning_tests {
+    use super::*;
+
+    #[test]
+    fn some_number_is_in_its_morning_at_every_hour_of_the_year() {
+        for prefix in AROUND_THE_CLOCK {
+            let number = format!("{prefix}0142");
+            assert!(callops_domain::phone::normalize(&number).is_ok(), "{number} is not a valid number");
+            assert_eq!(callops_domain::callee::zones_of_number(&number).len(), 1, "{number}: one zone");
+        }
+        let start = callops_domain::time::parse("2024-01-01T00:00:00Z").unwrap();
+        for hour in 0..(366 * 24 / 3) {
+            let now = start + Duration::hours(3 * hour) + Duration::minutes(hour % 60);
+            assert!(number_in_its_morning(142, now).is_some(), "none at {now}");
+        }
+    }
 }

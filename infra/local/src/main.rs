@@ -181,6 +181,18 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     for route in callops::gateway::routes() {
         println!("  route:     {:<40} ({})", route.key, route.function.logical_id());
     }
+    if !args.no_demo && args.dynamodb_endpoint.is_none() {
+        // Calls to watch: a few to people in their morning now, wherever that is.
+        match demo::schedule_upcoming(&host.calls(), chrono::Utc::now()).await {
+            Ok(calls) => {
+                for call in calls {
+                    let at = call.scheduled_at.map(|t| callops_domain::time::format(&t)).unwrap_or_default();
+                    println!("  demo call: {} at {at} (its callee's morning)", call.phone_number);
+                }
+            }
+            Err(err) => println!("  demo call: none scheduled ({err})"),
+        }
+    }
     println!("Try: curl -H 'Authorization: Bearer dev-token' http://{addr}/api/analytics/calls/recent?limit=5");
 
     host.serve(listener, async {

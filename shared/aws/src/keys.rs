@@ -47,6 +47,11 @@ pub fn output_watch_of(call: &CallLog) -> Option<(String, String)> {
     call.awaiting_output.as_ref().map(|awaited| (output_watch_pk(&call.org_id), output_watch_sk(&awaited.next_read_at, &call.id)))
 }
 
+/// A tenant's settings (holidays, its own attempt cap).
+pub fn settings_pk(org_id: &str) -> String {
+    format!("{}#SETTINGS", org(org_id))
+}
+
 /// All of a tenant's voice agents live in one small partition.
 pub fn agents_pk(org_id: &str) -> String {
     format!("{}#AGENTS", org(org_id))

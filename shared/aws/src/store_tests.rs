@@ -210,6 +210,8 @@ async fn agents_are_stored_per_tenant() {
         twilio_number: None,
         time_zone: "America/Chicago".parse().unwrap(),
         calling_hours: CallingHours::default(),
+        hours_by_day: Default::default(),
+        closed_days: Vec::new(),
         max_concurrent_calls: 10,
         retry_policy: RetryPolicy::default(),
         follow_up_calls: false,

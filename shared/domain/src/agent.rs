@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-pub use crate::calling_hours::{CallingHours, ClockHours, RetryPolicy, parse_clock};
+pub use crate::calling_hours::{CallingHours, ClockHours, Day, RetryPolicy, parse_clock};
 use crate::{AgentId, DomainError, OrgId, secret::SecretNamespace, time};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +23,12 @@ pub struct VoiceAgent {
     /// IANA name, e.g. `America/New_York`. Calling hours are read in this zone.
     pub time_zone: Tz,
     pub calling_hours: CallingHours,
+    /// Windows of their own for some days of the week (else `callingHours`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub hours_by_day: std::collections::BTreeMap<Day, CallingHours>,
+    /// Days the agent places no calls.
+    #[serde(default)]
+    pub closed_days: Vec<Day>,
     pub max_concurrent_calls: u32,
     pub retry_policy: RetryPolicy,
     /// Place an OUTBOUND_FOLLOWUP call when a patient agrees a follow-up date.
@@ -67,6 +73,10 @@ pub struct AgentInput {
     pub time_zone: Option<String>,
     /// Checked when applied, so a bad value is `invalid_calling_hours`.
     pub calling_hours: Option<ClockHours>,
+    /// Replaces the windows by day (an empty object clears them).
+    pub hours_by_day: Option<std::collections::BTreeMap<Day, ClockHours>>,
+    /// Replaces the closed days.
+    pub closed_days: Option<Vec<Day>>,
     pub max_concurrent_calls: Option<u32>,
     pub retry_policy: Option<RetryPolicy>,
     pub follow_up_calls: Option<bool>,
@@ -141,6 +151,8 @@ impl AgentInput {
             twilio_number: None,
             time_zone: Tz::UTC,
             calling_hours: CallingHours::default(),
+            hours_by_day: Default::default(),
+            closed_days: Vec::new(),
             max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
             retry_policy: RetryPolicy::default(),
             follow_up_calls: false,
@@ -187,6 +199,17 @@ impl AgentInput {
         if let Some(hours) = self.calling_hours {
             next.calling_hours = CallingHours::new(hours.start, hours.end)?;
         }
+        if let Some(by_day) = self.hours_by_day {
+            next.hours_by_day = by_day.into_iter().map(|(day, h)| CallingHours::new(h.start, h.end).map(|h| (day, h))).collect::<Result<_, _>>()?;
+        }
+        if let Some(mut closed) = self.closed_days {
+            closed.sort();
+            closed.dedup();
+            if closed.len() >= 7 {
+                return Err(invalid("invalid_calling_hours", "closedDays cannot close every day of the week"));
+            }
+            next.closed_days = closed;
+        }
         if let Some(max) = self.max_concurrent_calls {
             if !(1..=100).contains(&max) {
                 return Err(invalid("invalid_max_concurrent_calls", "maxConcurrentCalls must be 1 to 100"));
@@ -223,6 +246,15 @@ impl AgentInput {
 }
 
 impl VoiceAgent {
+    /// The agent's window on a day of the week; `None` when it is closed.
+    pub fn hours_on(&self, weekday: chrono::Weekday) -> Option<CallingHours> {
+        let day = Day::of(weekday);
+        if self.closed_days.contains(&day) {
+            return None;
+        }
+        Some(self.hours_by_day.get(&day).copied().unwrap_or(self.calling_hours))
+    }
+
     /// The structured output this agent's reports are read from, and whether it is expected on every conversation.
     pub fn structured_output(&self) -> (&str, bool) {
         match &self.structured_output_name {
@@ -253,7 +285,8 @@ impl VoiceAgent {
         if self.structured_output_name.as_deref().is_some_and(|name| !valid_output_name(name)) {
             return refuse("structuredOutputName must be 1 to 40 characters");
         }
-        if CallingHours::new(self.calling_hours.start, self.calling_hours.end).is_err() || !(1..=100).contains(&self.max_concurrent_calls) {
+        let hours_ok = std::iter::once(&self.calling_hours).chain(self.hours_by_day.values()).all(|h| CallingHours::new(h.start, h.end).is_ok());
+        if !hours_ok || self.closed_days.len() >= 7 || !self.closed_days.is_sorted() || !(1..=100).contains(&self.max_concurrent_calls) {
             return refuse("its calling hours or concurrent calls are out of bounds");
         }
         let policy = &self.retry_policy;

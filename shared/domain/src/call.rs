@@ -158,6 +158,15 @@ pub struct CallLog {
     pub call_purpose: Option<String>,
     pub call_notes: Option<String>,
     pub customer_name: Option<String>,
+    /// Where the contact's own record puts them: the call fits this zone
+    /// and this state's rules as well as the number's ([`crate::callee`]).
+    #[serde(default)]
+    pub callee_time_zone: Option<chrono_tz::Tz>,
+    #[serde(default)]
+    pub callee_state: Option<crate::callee::UsState>,
+    /// The debt an `OUTBOUND_DEBT` call is about (Regulation F counts per debt).
+    #[serde(default)]
+    pub debt_id: Option<String>,
     /// Values for the placeholders in the assistant's prompts (Vapi's
     /// `variableValues`), e.g. a campaign contact's CSV columns.
     #[serde(default)]
@@ -265,6 +274,9 @@ impl CallLog {
             call_purpose: None,
             call_notes: None,
             customer_name: None,
+            callee_time_zone: None,
+            callee_state: None,
+            debt_id: None,
             variable_values: Default::default(),
             attempt: new.attempt,
             imported: false,
@@ -345,7 +357,7 @@ impl CallLog {
         {
             return refuse("recordingUrl must be an https: URL".into());
         }
-        for (name, id) in [("vapiCallId", &self.vapi_call_id), ("campaignId", &self.campaign_id)] {
+        for (name, id) in [("vapiCallId", &self.vapi_call_id), ("campaignId", &self.campaign_id), ("debtId", &self.debt_id)] {
             if id.as_ref().is_some_and(|id| !is_key_safe(id)) {
                 return refuse(format!("{name} must be 1 to {MAX_ID_BYTES} bytes without '#' or control characters"));
             }

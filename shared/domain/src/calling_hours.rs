@@ -86,6 +86,44 @@ impl CallingHours {
     }
 }
 
+/// A day of the week, written `mon` to `sun`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Day(u8);
+
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+impl Day {
+    pub fn of(weekday: chrono::Weekday) -> Day {
+        Day(weekday.num_days_from_monday() as u8)
+    }
+
+    pub fn name(self) -> &'static str {
+        DAY_NAMES.get(usize::from(self.0)).copied().unwrap_or("mon")
+    }
+}
+
+impl TryFrom<String> for Day {
+    type Error = DomainError;
+
+    fn try_from(text: String) -> Result<Day, DomainError> {
+        let wanted = text.trim().to_ascii_lowercase();
+        DAY_NAMES
+            .iter()
+            .position(|d| wanted.len() >= 3 && wanted.starts_with(d) && "monday tuesday wednesday thursday friday saturday sunday".contains(&wanted))
+            .map(|i| Day(i as u8))
+            .ok_or_else(|| {
+                DomainError::invalid("invalid_calling_hours", format!("{:?} is not a day of the week (mon to sun)", text.chars().take(20).collect::<String>()))
+            })
+    }
+}
+
+impl From<Day> for String {
+    fn from(day: Day) -> String {
+        day.name().to_string()
+    }
+}
+
 mod clock {
     use super::*;
 

@@ -90,6 +90,15 @@ pub struct Contact {
     pub name: Option<String>,
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// Where the contact's own record puts them (IANA zone, US state): the
+    /// call fits these as well as the number's.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The debt a collection call is about.
+    #[serde(default)]
+    pub debt_id: Option<String>,
 }
 
 /// Checks a contact's (or a call's) variables: names and values of a sane size.

@@ -84,12 +84,30 @@ pub fn check_request(ask: &CampaignAsk, agent: &VoiceAgent, now: DateTime<Utc>) 
     Ok(CampaignDraft { name, purpose, per_minute, start })
 }
 
-/// A contact checked on its own: its number in E.164, sane variables.
+/// A contact checked on its own: its number in E.164, sane variables, a
+/// zone and a state that are ones, a debt id that fits a key.
 pub fn check_contact(input: &Contact) -> Result<Contact, DomainError> {
     let number = phone::normalize(&input.number)?;
     let name = optional_text(input.name.clone(), 200, "invalid_customer_name", "name")?;
     check_variables(&input.variables)?;
-    Ok(Contact { number: number.into_string(), name, variables: input.variables.clone() })
+    let whereabouts = crate::callee::Whereabouts::parse(input.time_zone.as_deref(), input.state.as_deref(), input.debt_id.as_deref())?;
+    Ok(Contact {
+        number: number.into_string(),
+        name,
+        variables: input.variables.clone(),
+        time_zone: whereabouts.time_zone.map(|z| z.name().to_string()),
+        state: whereabouts.state.map(|s| s.to_string()),
+        debt_id: whereabouts.debt_id,
+    })
+}
+
+impl Contact {
+    /// The contact's callee, for an agent in `agent_zone` (a checked contact's zone and state read).
+    pub fn callee(&self, agent_zone: chrono_tz::Tz) -> crate::callee::Callee {
+        let zone = self.time_zone.as_deref().and_then(|z| z.parse().ok());
+        let state = self.state.as_deref().and_then(|s| s.parse().ok());
+        crate::callee::Callee::of(&self.number, zone, state, agent_zone)
+    }
 }
 
 /// The contacts that can be called (with their place in the request) and those refused.
@@ -131,9 +149,17 @@ pub struct CampaignPlan {
 impl ContactCheck {
     /// Refuses the accepted contacts the placement policy refuses (a number
     /// on the do-not-call list, `listed`), by their row in `sent`.
-    pub fn placeable(mut self, sent: &[Contact], agent: &VoiceAgent, listed: &HashSet<String>, at: DateTime<Utc>) -> ContactCheck {
+    pub fn placeable(
+        mut self,
+        sent: &[Contact],
+        agent: &VoiceAgent,
+        holidays: &[chrono::NaiveDate],
+        listed: &HashSet<String>,
+        at: DateTime<Utc>,
+    ) -> ContactCheck {
         self.accepted.retain(|(index, contact)| {
-            let facts = PlacementFacts { on_do_not_call: listed.contains(&contact.number), ..planning(agent) };
+            let callee = contact.callee(agent.time_zone);
+            let facts = PlacementFacts { on_do_not_call: listed.contains(&contact.number), ..planning(agent, &callee, holidays) };
             match earliest_placement(&facts, at) {
                 // Whether its hours open in time is the spread's to say, for all the calls at once.
                 Ok(_) | Err(Refusal::NoCallingHoursAhead) => true,
@@ -157,14 +183,33 @@ pub fn plan_campaign(
     org_id: &str,
     draft: &CampaignDraft,
     agent: &VoiceAgent,
-    check: ContactCheck,
+    holidays: &[chrono::NaiveDate],
+    mut check: ContactCheck,
     now: DateTime<Utc>,
 ) -> Result<CampaignPlan, DomainError> {
+    let no_valid = |sent: usize| DomainError::invalid("no_valid_contacts", format!("none of the {sent} contacts can be called"));
     if check.accepted.is_empty() {
-        let sent = check.refused.len();
-        return Err(DomainError::invalid("no_valid_contacts", format!("none of the {sent} contacts can be called")));
+        return Err(no_valid(check.refused.len()));
     }
-    let times = spread(draft.start.max(now), check.accepted.len(), draft.per_minute, agent, latest_dial(now))?;
+    let callees: Vec<crate::callee::Callee> = check.accepted.iter().map(|(_, c)| c.callee(agent.time_zone)).collect();
+    let planned = spread(draft.start.max(now), &callees.iter().collect::<Vec<_>>(), draft.per_minute, agent, holidays, latest_dial(now))?;
+    // A contact whose own hours never open is refused alone; the times of the others stand.
+    let mut times = Vec::with_capacity(planned.len());
+    let mut accepted = Vec::with_capacity(planned.len());
+    for ((index, contact), at) in check.accepted.into_iter().zip(planned) {
+        match at {
+            Some(at) => {
+                times.push(at);
+                accepted.push((index, contact));
+            }
+            None => check.refused.push(RejectedContact::new(index + 1, &contact.number, Refusal::NoCallingHoursAhead.error())),
+        }
+    }
+    check.accepted = accepted;
+    check.refused.sort_by_key(|r| r.row);
+    if check.accepted.is_empty() {
+        return Err(no_valid(check.refused.len()));
+    }
     let campaign = Campaign {
         id,
         org_id: org_id.into(),
@@ -206,6 +251,9 @@ pub fn campaign_calls(campaign: &Campaign, accepted: &[(usize, Contact)], times:
             call.call_purpose = campaign.call_purpose.clone();
             call.customer_name = contact.name.clone();
             call.variable_values = contact.variables.clone();
+            call.callee_time_zone = contact.time_zone.as_deref().and_then(|z| z.parse().ok());
+            call.callee_state = contact.state.as_deref().and_then(|s| s.parse().ok());
+            call.debt_id = contact.debt_id.clone();
             call
         })
         .collect()
@@ -231,7 +279,7 @@ mod tests {
         assert_eq!((draft.name.as_str(), draft.per_minute, draft.start), ("Recall", 2, now), "half the agent's concurrent calls a minute");
         let check = check_contacts(&sent);
         let listed = HashSet::from(["+12125550199".to_string()]);
-        let plan = plan_campaign("camp".into(), "o", &draft, &agent, check.placeable(&sent, &agent, &listed, now), now).unwrap();
+        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &[], check.placeable(&sent, &agent, &[], &listed, now), now).unwrap();
         let refused: Vec<(usize, &str)> = plan.refused.iter().map(|r| (r.row, r.code)).collect();
         assert_eq!(refused, vec![(2, "invalid_phone_number"), (3, "duplicate_number"), (4, "on_do_not_call_list")]);
         assert_eq!(plan.calls.len(), 2);
@@ -239,8 +287,8 @@ mod tests {
         assert_eq!(plan.calls[1].scheduled_at, Some(now + chrono::Duration::seconds(30)), "two a minute");
         assert_eq!(plan.calls[1].id, campaign_call_id("o", "camp", 4), "the id follows the contact's row");
         assert!(plan.calls.iter().all(|c| c.status == CallStatus::Scheduled && c.campaign_id.as_deref() == Some("camp")));
-        let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &agent, &HashSet::from(["+12125550142".to_string()]), now);
-        let none_left = plan_campaign("camp".into(), "o", &draft, &agent, all_listed, now);
+        let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &agent, &[], &HashSet::from(["+12125550142".to_string()]), now);
+        let none_left = plan_campaign("camp".into(), "o", &draft, &agent, &[], all_listed, now);
         assert!(matches!(none_left, Err(DomainError::Invalid { code: "no_valid_contacts", .. })));
     }
 

@@ -19,10 +19,11 @@ pub enum DomainError {
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
 
-    /// An outbound call asked for a time its agent may not call; the next
-    /// time it may.
-    #[error("agent {agent_id} does not call at that time; the next allowed time is {}", crate::time::format(next_allowed_at))]
-    OutsideCallingHours { agent_id: String, next_allowed_at: chrono::DateTime<chrono::Utc> },
+    /// An outbound call asked for a time a rule does not allow (outside the
+    /// callee's calling hours, on a closed day, over a frequency limit): the
+    /// rule's `code`, and the next time every rule allows.
+    #[error("{message}; the next allowed time is {}", crate::time::format(next_allowed_at))]
+    NotAllowedYet { code: &'static str, message: String, next_allowed_at: chrono::DateTime<chrono::Utc> },
 
     /// A dependency failed (DynamoDB, Vapi). Logged in full, never shown.
     #[error("dependency failed: {0}")]

@@ -20,6 +20,8 @@ pub fn agent() -> VoiceAgent {
         twilio_number: None,
         time_zone: "America/New_York".parse().unwrap(),
         calling_hours: CallingHours::default(),
+        hours_by_day: Default::default(),
+        closed_days: Vec::new(),
         max_concurrent_calls: 1,
         retry_policy: RetryPolicy::default(),
         follow_up_calls: false,

@@ -34,11 +34,18 @@ impl FollowThrough {
 
 /// What follows from `before` becoming `after`. Nothing unless this change
 /// made the call terminal. `agent` is the call's agent, when it has one.
-pub fn follow_through(before: &CallLog, after: &CallLog, agent: Option<&VoiceAgent>, do_not_call_requested: bool, now: DateTime<Utc>) -> FollowThrough {
+pub fn follow_through(
+    before: &CallLog,
+    after: &CallLog,
+    agent: Option<&VoiceAgent>,
+    holidays: &[chrono::NaiveDate],
+    do_not_call_requested: bool,
+    now: DateTime<Utc>,
+) -> FollowThrough {
     if before.status.is_terminal() || !after.status.is_terminal() {
         return FollowThrough::default();
     }
-    decide(before, after, agent, do_not_call_requested, now, true)
+    decide(before, after, agent, holidays, do_not_call_requested, now, true)
 }
 
 /// What follows the structured output a call awaited, when a later read
@@ -49,6 +56,7 @@ pub fn follow_through_late_output(
     before: &CallLog,
     after: &CallLog,
     agent: Option<&VoiceAgent>,
+    holidays: &[chrono::NaiveDate],
     do_not_call_requested: bool,
     now: DateTime<Utc>,
 ) -> FollowThrough {
@@ -56,10 +64,19 @@ pub fn follow_through_late_output(
     if !applied || (before.follow_up_date.is_some() && !do_not_call_requested) {
         return FollowThrough::default();
     }
-    decide(before, after, agent, do_not_call_requested, now, false)
+    decide(before, after, agent, holidays, do_not_call_requested, now, false)
 }
 
-fn decide(before: &CallLog, after: &CallLog, agent: Option<&VoiceAgent>, do_not_call_requested: bool, now: DateTime<Utc>, retry: bool) -> FollowThrough {
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    before: &CallLog,
+    after: &CallLog,
+    agent: Option<&VoiceAgent>,
+    holidays: &[chrono::NaiveDate],
+    do_not_call_requested: bool,
+    now: DateTime<Utc>,
+    retry: bool,
+) -> FollowThrough {
     let mut follow = FollowThrough::default();
     let outbound = after.call_type.is_outbound();
     follow.release_slot = before.holds_dialer_slot();
@@ -68,6 +85,7 @@ fn decide(before: &CallLog, after: &CallLog, agent: Option<&VoiceAgent>, do_not_
         return follow;
     }
     let Some(agent) = agent else { return follow };
+    let callee = crate::callee::Callee::of_call(after, agent.time_zone);
     let latest = crate::schedule::latest_dial(now);
     let nobody_reached = matches!(after.outcome, Some(CallOutcome::NoAnswer | CallOutcome::Busy | CallOutcome::Voicemail));
     if retry && outbound && nobody_reached {
@@ -77,7 +95,7 @@ fn decide(before: &CallLog, after: &CallLog, agent: Option<&VoiceAgent>, do_not_
         follow.retry = agent
             .retry_policy
             .next_attempt_after(attempt, ended)
-            .and_then(|at| crate::policy::earliest_placement(&crate::policy::planning(agent), at).ok())
+            .and_then(|at| crate::policy::earliest_placement(&crate::policy::planning(agent, &callee, holidays), at).ok())
             .filter(|at| *at <= latest)
             .map(|at| (attempt.saturating_add(1), at));
     }
@@ -87,7 +105,7 @@ fn decide(before: &CallLog, after: &CallLog, agent: Option<&VoiceAgent>, do_not_
     {
         // A follow-up date is a day in the practice's own zone: its calling hours that day.
         let day_start = crate::time::local_to_utc(agent.time_zone, date.date_naive().and_time(chrono::NaiveTime::MIN));
-        match crate::policy::earliest_placement(&crate::policy::planning(agent), day_start.max(now)) {
+        match crate::policy::earliest_placement(&crate::policy::planning(agent, &callee, holidays), day_start.max(now)) {
             Ok(at) if at <= latest => follow.follow_up_at = Some(at),
             _ => follow.follow_up_too_far = Some(date),
         }
@@ -135,6 +153,10 @@ fn waiting_call(ended: &CallLog, call_type: crate::CallType, attempt: u32, id: C
     );
     call.scheduled_at = Some(crate::time::to_millis(at));
     call.customer_name = ended.customer_name.clone();
+    (call.callee_time_zone, call.callee_state) = (ended.callee_time_zone, ended.callee_state);
+    if call_type == ended.call_type {
+        call.debt_id = ended.debt_id.clone();
+    }
     call
 }
 
@@ -174,30 +196,30 @@ mod tests {
     #[test]
     fn nobody_reached_means_a_retry_inside_calling_hours() {
         let (before, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
-        let follow = follow_through(&before, &after, Some(&agent(false)), false, at("2024-01-15T15:01:00Z"));
+        let follow = follow_through(&before, &after, Some(&agent(false)), &[], false, at("2024-01-15T15:01:00Z"));
         assert!(follow.release_slot);
         assert_eq!(follow.retry, Some((2, at("2024-01-15T15:31:00Z"))));
 
         // Late in the evening the retry waits for the morning (08:00 New York = 13:00 UTC).
         let (before, mut after) = calls(CallOutcome::Busy, CallStatus::Missed, 2);
         after.call_ended_at = Some(at("2024-01-16T00:30:00Z"));
-        let follow = follow_through(&before, &after, Some(&agent(false)), false, at("2024-01-16T00:30:00Z"));
+        let follow = follow_through(&before, &after, Some(&agent(false)), &[], false, at("2024-01-16T00:30:00Z"));
         assert_eq!(follow.retry, Some((3, at("2024-01-16T13:00:00Z"))));
 
         let (before, after) = calls(CallOutcome::Voicemail, CallStatus::Voicemail, 3);
-        assert_eq!(follow_through(&before, &after, Some(&agent(false)), false, at("2024-01-15T15:01:00Z")).retry, None, "attempts used up");
+        assert_eq!(follow_through(&before, &after, Some(&agent(false)), &[], false, at("2024-01-15T15:01:00Z")).retry, None, "attempts used up");
 
         // A report that says the call ended far in the future moves nothing past now.
         let (before, mut after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
         after.call_ended_at = Some(at("2099-12-31T00:00:00Z"));
-        let follow = follow_through(&before, &after, Some(&agent(false)), false, at("2024-01-15T15:01:00Z"));
+        let follow = follow_through(&before, &after, Some(&agent(false)), &[], false, at("2024-01-15T15:01:00Z"));
         assert_eq!(follow.retry, Some((2, at("2024-01-15T15:31:30Z"))), "30 minutes after now and its skew, not after 2099");
     }
 
     #[test]
     fn only_the_change_that_ends_the_call_follows_through() {
         let (_, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
-        assert!(follow_through(&after, &after, Some(&agent(false)), true, at("2024-01-15T15:01:00Z")).is_empty());
+        assert!(follow_through(&after, &after, Some(&agent(false)), &[], true, at("2024-01-15T15:01:00Z")).is_empty());
     }
 
     #[test]
@@ -205,12 +227,12 @@ mod tests {
         let (before, mut after) = calls(CallOutcome::Booked, CallStatus::Completed, 1);
         after.follow_up_date = Some(at("2024-02-01T00:00:00Z"));
         let now = at("2024-01-15T15:01:00Z");
-        assert_eq!(follow_through(&before, &after, Some(&agent(false)), false, now).follow_up_at, None, "the agent did not opt in");
-        assert_eq!(follow_through(&before, &after, Some(&agent(true)), false, now).follow_up_at, Some(at("2024-02-01T13:00:00Z")));
+        assert_eq!(follow_through(&before, &after, Some(&agent(false)), &[], false, now).follow_up_at, None, "the agent did not opt in");
+        assert_eq!(follow_through(&before, &after, Some(&agent(true)), &[], false, now).follow_up_at, Some(at("2024-02-01T13:00:00Z")));
         after.follow_up_date = Some(at("2025-03-01T00:00:00Z"));
-        let far = follow_through(&before, &after, Some(&agent(true)), false, now);
+        let far = follow_through(&before, &after, Some(&agent(true)), &[], false, now);
         assert_eq!((far.follow_up_at, far.follow_up_too_far), (None, Some(at("2025-03-01T00:00:00Z"))), "more than a year ahead: no call");
-        let stop = follow_through(&before, &after, Some(&agent(true)), true, now);
+        let stop = follow_through(&before, &after, Some(&agent(true)), &[], true, now);
         assert_eq!(stop.do_not_call.as_deref(), Some("+12025550142"));
         assert_eq!(stop.follow_up_at, None, "no follow-up for someone who asked not to be called");
         assert!(stop.release_slot);

@@ -8,11 +8,14 @@
 pub mod agent;
 pub mod analytics;
 pub mod call;
+pub mod call_rules;
 mod call_text;
+pub mod callee;
 pub mod caller;
 mod calling_hours;
 pub mod campaign;
 pub mod campaign_plan;
+pub mod clock;
 pub mod error;
 pub mod followup;
 pub mod idempotency;
@@ -25,6 +28,7 @@ pub mod policy;
 pub mod report;
 pub mod schedule;
 pub mod secret;
+pub mod settings;
 pub mod time;
 
 #[cfg(test)]

@@ -7,15 +7,22 @@
 //! scheduling and moves through `schedule::placement_time`);
 //! [`earliest_placement`] plans one (a campaign's calls, retries, follow-ups).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::{CallStatus, DomainError, VoiceAgent, lifecycle::EndedReason};
+use crate::{
+    CallStatus, DomainError, VoiceAgent,
+    callee::Callee,
+    clock::{Clock, ClockRefusal},
+    lifecycle::EndedReason,
+};
 
 /// The earliest time at or after `at` that the clock rules allow a call by
-/// `agent`: today, the agent's calling hours in its time zone. `None` when
-/// they never open.
-pub fn next_opening(agent: &VoiceAgent, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    agent.calling_hours.next_allowed(at, agent.time_zone)
+/// `agent` to `callee` ([`Clock`]: the agent's week, the tenant's holidays
+/// and the law's windows, in every zone of the callee), and why `at` itself
+/// does not fit when it does not. `None` when no time comes.
+pub fn next_opening(agent: &VoiceAgent, callee: &Callee, holidays: &[NaiveDate], at: DateTime<Utc>) -> Option<(DateTime<Utc>, Option<ClockRefusal>)> {
+    let clock = Clock { agent, callee, holidays };
+    clock.next_opening(at).map(|opening| (opening, clock.refusal(at)))
 }
 
 /// Whether the agent has a concurrent-call slot for the attempt. The
@@ -35,6 +42,10 @@ pub enum Slot {
 pub struct PlacementFacts<'a> {
     /// The call's agent; `None` when it no longer exists.
     pub agent: Option<&'a VoiceAgent>,
+    /// Where the callee is ([`Callee::of_call`]).
+    pub callee: &'a Callee,
+    /// The tenant's closed dates.
+    pub holidays: &'a [NaiveDate],
     pub campaign_cancelled: bool,
     pub on_do_not_call: bool,
     pub slot: Slot,
@@ -64,7 +75,9 @@ impl Refusal {
             Refusal::OnDoNotCallList => DomainError::conflict("on_do_not_call_list", "this number is on the practice's do-not-call list"),
             Refusal::CampaignCancelled => DomainError::conflict("campaign_cancelled", "the campaign is cancelled"),
             Refusal::NoAgent => DomainError::invalid("unknown_agent", "the call's voice agent does not exist"),
-            Refusal::NoCallingHoursAhead => DomainError::invalid("no_calling_hours", "the agent's calling hours never open"),
+            Refusal::NoCallingHoursAhead => {
+                DomainError::invalid("no_calling_hours", "no time comes when the callee's calling hours are open in every zone they may be in")
+            }
         }
     }
 
@@ -83,7 +96,8 @@ impl Refusal {
 pub enum Placement {
     /// It may be placed at `at`.
     Allowed,
-    /// Not at `at`; the earliest time it may be, and why.
+    /// Not at `at`; the earliest time it may be, and why (the refusal's
+    /// code: `outside_calling_hours`, `closed_day`, `no_free_slot`).
     Later { at: DateTime<Utc>, why: &'static str },
     /// Never.
     Refused(Refusal),
@@ -100,13 +114,15 @@ pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
         return Placement::Refused(Refusal::OnDoNotCallList);
     }
     let Some(agent) = facts.agent else { return Placement::Refused(Refusal::NoAgent) };
-    match next_opening(agent, at) {
+    match next_opening(agent, facts.callee, facts.holidays, at) {
         None => return Placement::Refused(Refusal::NoCallingHoursAhead),
-        Some(opening) if opening > at => return Placement::Later { at: opening, why: "outside calling hours" },
+        Some((opening, refusal)) if opening > at => {
+            return Placement::Later { at: opening, why: refusal.unwrap_or(ClockRefusal::OutsideHours).code() };
+        }
         Some(_) => {}
     }
     match facts.slot {
-        Slot::Busy { retry_at } => Placement::Later { at: retry_at, why: "no free slot" },
+        Slot::Busy { retry_at } => Placement::Later { at: retry_at, why: "no_free_slot" },
         Slot::Free => Placement::Allowed,
     }
 }
@@ -122,9 +138,9 @@ pub fn earliest_placement(facts: &PlacementFacts, at: DateTime<Utc>) -> Result<D
     }
 }
 
-/// What is known when a call by `agent` is planned: nothing stops it but the clock.
-pub fn planning(agent: &VoiceAgent) -> PlacementFacts<'_> {
-    PlacementFacts { agent: Some(agent), campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free }
+/// What is known when a call by `agent` to `callee` is planned: nothing stops it but the clock.
+pub fn planning<'a>(agent: &'a VoiceAgent, callee: &'a Callee, holidays: &'a [NaiveDate]) -> PlacementFacts<'a> {
+    PlacementFacts { agent: Some(agent), callee, holidays, campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free }
 }
 
 #[cfg(test)]
@@ -132,16 +148,21 @@ mod tests {
     use super::*;
     use crate::{fixtures::agent, time};
 
+    fn new_yorker() -> Callee {
+        Callee::of("+12125550142", None, None, chrono_tz::Tz::UTC)
+    }
+
     #[test]
     fn each_rule_decides_in_its_order() {
         let agent = agent();
+        let callee = new_yorker();
         let noon = time::parse("2024-01-15T17:00:00Z").unwrap();
         let night = time::parse("2024-01-16T03:00:00Z").unwrap();
-        let facts = PlacementFacts { agent: Some(&agent), campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free };
+        let facts = PlacementFacts { agent: Some(&agent), callee: &callee, holidays: &[], campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free };
         assert_eq!(may_place(&facts, noon), Placement::Allowed);
-        assert_eq!(may_place(&facts, night), Placement::Later { at: time::parse("2024-01-16T13:00:00Z").unwrap(), why: "outside calling hours" });
+        assert_eq!(may_place(&facts, night), Placement::Later { at: time::parse("2024-01-16T13:00:00Z").unwrap(), why: "outside_calling_hours" });
         let busy = PlacementFacts { slot: Slot::Busy { retry_at: noon + chrono::Duration::seconds(30) }, ..facts };
-        assert_eq!(may_place(&busy, noon), Placement::Later { at: noon + chrono::Duration::seconds(30), why: "no free slot" });
+        assert_eq!(may_place(&busy, noon), Placement::Later { at: noon + chrono::Duration::seconds(30), why: "no_free_slot" });
         assert_eq!(may_place(&PlacementFacts { agent: None, ..facts }, noon), Placement::Refused(Refusal::NoAgent));
         let dnc = PlacementFacts { on_do_not_call: true, agent: None, ..facts };
         assert_eq!(may_place(&dnc, noon), Placement::Refused(Refusal::OnDoNotCallList), "the list before anything else");
@@ -153,11 +174,12 @@ mod tests {
     #[test]
     fn planning_takes_the_next_opening_and_keeps_every_refusal() {
         let agent = agent();
+        let callee = new_yorker();
         let night = time::parse("2024-01-16T03:00:00Z").unwrap();
-        assert_eq!(earliest_placement(&planning(&agent), night), Ok(time::parse("2024-01-16T13:00:00Z").unwrap()));
-        let busy = PlacementFacts { slot: Slot::Busy { retry_at: night }, ..planning(&agent) };
+        assert_eq!(earliest_placement(&planning(&agent, &callee, &[]), night), Ok(time::parse("2024-01-16T13:00:00Z").unwrap()));
+        let busy = PlacementFacts { slot: Slot::Busy { retry_at: night }, ..planning(&agent, &callee, &[]) };
         assert_eq!(earliest_placement(&busy, night), Ok(time::parse("2024-01-16T13:00:00Z").unwrap()), "a plan assumes the claim's slot");
-        let listed = PlacementFacts { on_do_not_call: true, ..planning(&agent) };
+        let listed = PlacementFacts { on_do_not_call: true, ..planning(&agent, &callee, &[]) };
         assert_eq!(earliest_placement(&listed, night), Err(Refusal::OnDoNotCallList));
         assert!(matches!(Refusal::OnDoNotCallList.error(), DomainError::Conflict { code: "on_do_not_call_list", .. }));
     }

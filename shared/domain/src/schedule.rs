@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     CallId, DomainError, OrgId, VoiceAgent,
+    callee::Callee,
     policy::{Placement, PlacementFacts, Refusal, may_place},
     time,
 };
@@ -64,6 +65,16 @@ pub fn latest_dial(now: DateTime<Utc>) -> DateTime<Utc> {
     now + MAX_LEAD
 }
 
+/// What a refusal for now says, by its code.
+pub fn not_yet_message(code: &str) -> String {
+    match code {
+        "closed_day" => "that day is closed where the callee is (a holiday, or a day the agent does not call)".into(),
+        "outside_calling_hours" => "that time is outside the calling hours where the callee is".into(),
+        "no_free_slot" => "the agent has no free line".into(),
+        other => format!("a rule does not allow a call then ({other})"),
+    }
+}
+
 /// The time an attempt will be placed at, for a requested `at`: never in the
 /// past, at most [`MAX_LEAD`] ahead, and where the placement policy
 /// ([`crate::policy::may_place`]) allows it. Outside calling hours the
@@ -85,34 +96,89 @@ pub fn placement_time(at: DateTime<Utc>, facts: &PlacementFacts, move_into_hours
         Placement::Allowed => Ok(at),
         Placement::Later { at: opening, .. } if opening > latest_dial(now) => Err(too_far()),
         Placement::Later { at: opening, .. } if move_into_hours => Ok(opening),
-        Placement::Later { at: opening, .. } => {
-            Err(DomainError::OutsideCallingHours { agent_id: facts.agent.map(|a| a.id.to_string()).unwrap_or_default(), next_allowed_at: opening })
-        }
+        Placement::Later { at: opening, why } => Err(DomainError::NotAllowedYet { code: why, message: not_yet_message(why), next_allowed_at: opening }),
         Placement::Refused(Refusal::NoCallingHoursAhead) => Err(too_far()),
         Placement::Refused(refusal) => Err(refusal.error()),
     }
 }
 
-/// The times for `count` calls from `start` on, `per_minute` of them a
-/// minute, each inside the agent's calling hours: a time that falls outside
-/// moves to the next opening and the calls after it follow from there.
-/// `campaign_too_long` when the last would fall after `latest`.
-pub fn spread(start: DateTime<Utc>, count: usize, per_minute: u32, agent: &VoiceAgent, latest: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>, DomainError> {
-    let step = Duration::milliseconds(60_000 / i64::from(per_minute.max(1)));
-    let mut times = Vec::with_capacity(count);
-    let mut next = time::to_millis(start);
-    for placed in 0..count {
-        let at = crate::policy::earliest_placement(&crate::policy::planning(agent), next).ok().filter(|t| *t <= latest).ok_or_else(|| {
-            DomainError::invalid(
-                "campaign_too_long",
-                format!(
-                    "at {per_minute} calls a minute inside the agent's calling hours, only {placed} of these {count} calls fit before {}, a year from now; raise callsPerMinute or split the campaign",
-                    time::format(&latest)
-                ),
-            )
-        })?;
+/// Free slots of a pace, found in near-constant time: `next[k]` points at a
+/// slot at or after `k` that may be free (path halving keeps chains short).
+#[derive(Default)]
+struct Slots {
+    next: std::collections::HashMap<i64, i64>,
+}
+
+impl Slots {
+    fn first_free(&mut self, mut k: i64) -> i64 {
+        while let Some(&n) = self.next.get(&k) {
+            if let Some(&nn) = self.next.get(&n) {
+                self.next.insert(k, nn);
+            }
+            k = n;
+        }
+        k
+    }
+
+    fn take(&mut self, k: i64) {
+        self.next.insert(k, k + 1);
+    }
+}
+
+/// The times for calls to `callees`, in order, from `start`, at most
+/// `per_minute` a minute: each at the first free slot of that pace that
+/// fits its own callee's clock ([`crate::clock::Clock`]), so a contact in
+/// another zone waits for its own morning without holding up the others.
+/// `None` for a callee whose hours never open; `campaign_too_long` when a
+/// call would fall after `latest`.
+pub fn spread(
+    start: DateTime<Utc>,
+    callees: &[&Callee],
+    per_minute: u32,
+    agent: &VoiceAgent,
+    holidays: &[chrono::NaiveDate],
+    latest: DateTime<Utc>,
+) -> Result<Vec<Option<DateTime<Utc>>>, DomainError> {
+    let step = 60_000 / i64::from(per_minute.max(1));
+    let start = time::to_millis(start);
+    let too_long = |placed: usize| {
+        DomainError::invalid(
+            "campaign_too_long",
+            format!(
+                "at {per_minute} calls a minute inside each callee's calling hours, only {placed} of these {} calls fit before {}, a year from now; raise callsPerMinute or split the campaign",
+                callees.len(),
+                time::format(&latest)
+            ),
+        )
+    };
+    let mut slots = Slots::default();
+    // Where each kind of callee's search starts: every slot before it is taken or does not fit that kind.
+    let mut cursors: std::collections::HashMap<&Callee, DateTime<Utc>> = std::collections::HashMap::new();
+    let mut times = Vec::with_capacity(callees.len());
+    for (placed, callee) in callees.iter().enumerate() {
+        let facts = crate::policy::planning(agent, callee, holidays);
+        let mut from = cursors.get(callee).copied().unwrap_or(start);
+        let at = loop {
+            let Ok(open) = crate::policy::earliest_placement(&facts, from) else { break None };
+            if open > latest {
+                return Err(too_long(placed));
+            }
+            let wanted = (open - start).num_milliseconds().max(0);
+            let k = slots.first_free((wanted + step - 1) / step);
+            let at = start + Duration::milliseconds(k * step);
+            if at > latest {
+                return Err(too_long(placed));
+            }
+            if crate::policy::earliest_placement(&facts, at) == Ok(at) {
+                slots.take(k);
+                break Some(at);
+            }
+            from = at;
+        };
+        if let Some(at) = at {
+            cursors.insert(callee, at);
+        }
         times.push(at);
-        next = at + step;
     }
     Ok(times)
 }
@@ -126,8 +192,13 @@ mod tests {
         time::parse(text).unwrap()
     }
 
+    fn new_yorker() -> &'static Callee {
+        static CALLEE: std::sync::OnceLock<Callee> = std::sync::OnceLock::new();
+        CALLEE.get_or_init(|| Callee::of("+12125550142", None, None, chrono_tz::Tz::UTC))
+    }
+
     fn facts(agent: &VoiceAgent) -> PlacementFacts<'_> {
-        PlacementFacts { agent: Some(agent), campaign_cancelled: false, on_do_not_call: false, slot: crate::policy::Slot::Free }
+        crate::policy::planning(agent, new_yorker(), &[])
     }
 
     fn agent(hours: CallingHours) -> VoiceAgent {
@@ -140,6 +211,8 @@ mod tests {
             twilio_number: None,
             time_zone: "America/New_York".parse().unwrap(),
             calling_hours: hours,
+            hours_by_day: Default::default(),
+            closed_days: Vec::new(),
             max_concurrent_calls: 10,
             retry_policy: RetryPolicy::default(),
             follow_up_calls: false,
@@ -165,7 +238,7 @@ mod tests {
         // 02:30 UTC is 21:30 in New York: closed; it opens at 08:00 = 13:00 UTC.
         let late = at("2024-01-16T02:30:00Z");
         match placement_time(late, &facts(&agent), false, now) {
-            Err(DomainError::OutsideCallingHours { next_allowed_at, .. }) => assert_eq!(next_allowed_at, at("2024-01-16T13:00:00Z")),
+            Err(DomainError::NotAllowedYet { code: "outside_calling_hours", next_allowed_at, .. }) => assert_eq!(next_allowed_at, at("2024-01-16T13:00:00Z")),
             other => panic!("expected a refusal, got {other:?}"),
         }
         assert_eq!(placement_time(late, &facts(&agent), true, now).unwrap(), at("2024-01-16T13:00:00Z"));
@@ -186,9 +259,10 @@ mod tests {
     #[test]
     fn past_times_are_refused_beyond_a_little_clock_skew() {
         let agent = agent(CallingHours::WHOLE_DAY);
-        let now = at("2024-01-15T12:00:00Z");
-        assert_eq!(placement_time(at("2024-01-15T11:59:50Z"), &facts(&agent), false, now).unwrap(), now, "skew: placed now");
-        let err = placement_time(at("2024-01-15T11:58:00Z"), &facts(&agent), false, now).unwrap_err();
+        // 10:00 in New York: whatever the agent says, the law opens at 08:00 local.
+        let now = at("2024-01-15T15:00:00Z");
+        assert_eq!(placement_time(at("2024-01-15T14:59:50Z"), &facts(&agent), false, now).unwrap(), now, "skew: placed now");
+        let err = placement_time(at("2024-01-15T14:58:00Z"), &facts(&agent), false, now).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { code: "scheduled_in_past", .. }));
         let err = placement_time(at("2026-01-15T11:58:00Z"), &facts(&agent), false, now).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { code: "scheduled_too_far", .. }));
@@ -212,14 +286,23 @@ mod tests {
         let agent = agent(CallingHours::default());
         // 20:58 New York: two calls fit before 21:00, the rest start at 08:00 the next day.
         let latest = at("2025-01-01T00:00:00Z");
-        let times = spread(at("2024-01-16T01:58:00Z"), 5, 1, &agent, latest).unwrap();
-        assert_eq!(
-            times,
-            vec![at("2024-01-16T01:58:00Z"), at("2024-01-16T01:59:00Z"), at("2024-01-16T13:00:00Z"), at("2024-01-16T13:01:00Z"), at("2024-01-16T13:02:00Z"),]
-        );
-        let fast = spread(at("2024-01-16T15:00:00Z"), 3, 20, &agent, latest).unwrap();
-        assert_eq!(fast[2] - fast[0], Duration::seconds(6));
-        assert!(times.iter().all(|t| agent.calling_hours.allows(*t, agent.time_zone)));
+        let ny = [new_yorker(); 5];
+        let times = spread(at("2024-01-16T01:58:00Z"), &ny, 1, &agent, &[], latest).unwrap();
+        let expected = ["2024-01-16T01:58:00Z", "2024-01-16T01:59:00Z", "2024-01-16T13:00:00Z", "2024-01-16T13:01:00Z", "2024-01-16T13:02:00Z"];
+        assert_eq!(times, expected.map(|t| Some(at(t))).to_vec());
+        let fast = spread(at("2024-01-16T15:00:00Z"), &ny[..3], 20, &agent, &[], latest).unwrap();
+        assert_eq!(fast[2].unwrap() - fast[0].unwrap(), Duration::seconds(6));
+        assert!(times.iter().flatten().all(|t| agent.calling_hours.allows(*t, agent.time_zone)));
+
+        // A Californian waits for 08:00 Pacific; the New Yorkers after them keep their pace.
+        let la = Callee::of("+13105550100", None, None, chrono_tz::Tz::UTC);
+        let mixed = spread(at("2024-01-16T14:00:00Z"), &[new_yorker(), &la, new_yorker()], 1, &agent, &[], latest).unwrap();
+        assert_eq!(mixed, vec![Some(at("2024-01-16T14:00:00Z")), Some(at("2024-01-16T16:00:00Z")), Some(at("2024-01-16T14:01:00Z"))]);
+        // Morning hours in New York and in Tokyo never meet: that contact alone gets no time.
+        let mornings = self::agent(CallingHours::new(9 * 60, 12 * 60).unwrap());
+        let apart = Callee { zones: vec!["America/New_York".parse().unwrap(), "Asia/Tokyo".parse().unwrap()], states: vec![] };
+        let times = spread(at("2024-01-16T14:00:00Z"), &[&apart, new_yorker()], 1, &mornings, &[], latest).unwrap();
+        assert_eq!(times, vec![None, Some(at("2024-01-16T14:00:00Z"))]);
     }
 
     #[test]
@@ -227,8 +310,9 @@ mod tests {
         // One hour a day at one call a minute: 60 calls a day, so 10,000 calls take 167 days.
         let agent = agent(CallingHours::new(9 * 60, 10 * 60).unwrap());
         let start = at("2024-01-16T14:00:00Z");
-        assert!(spread(start, 10_000, 1, &agent, start + Duration::days(200)).is_ok());
-        let err = spread(start, 10_000, 1, &agent, start + Duration::days(100)).unwrap_err();
+        let many = vec![new_yorker(); 10_000];
+        assert!(spread(start, &many, 1, &agent, &[], start + Duration::days(200)).unwrap().iter().all(Option::is_some));
+        let err = spread(start, &many, 1, &agent, &[], start + Duration::days(100)).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { code: "campaign_too_long", .. }), "{err:?}");
     }
 }

@@ -185,14 +185,14 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         ApiError::Domain(DomainError::Invalid { code, message }) => (StatusCode::BAD_REQUEST, *code, message.clone()),
         ApiError::Domain(DomainError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found", err.to_string()),
         ApiError::Domain(DomainError::Conflict { code, message }) => (StatusCode::CONFLICT, *code, message.clone()),
-        ApiError::Domain(DomainError::OutsideCallingHours { .. }) => (StatusCode::BAD_REQUEST, "outside_calling_hours", err.to_string()),
+        ApiError::Domain(DomainError::NotAllowedYet { code, .. }) => (StatusCode::BAD_REQUEST, *code, err.to_string()),
         ApiError::Domain(DomainError::Unavailable(detail)) => {
             tracing::error!(error = %detail, "request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side; try again".to_string())
         }
     };
     let next_allowed_at = match err {
-        ApiError::Domain(DomainError::OutsideCallingHours { next_allowed_at, .. }) => Some(callops_domain::time::format(next_allowed_at)),
+        ApiError::Domain(DomainError::NotAllowedYet { next_allowed_at, .. }) => Some(callops_domain::time::format(next_allowed_at)),
         _ => None,
     };
     let body = ErrorBody { error: ErrorDetail { code, message, next_allowed_at } };

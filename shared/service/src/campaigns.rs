@@ -74,7 +74,9 @@ impl Calls {
             Some((key, _)) => idempotency::campaign_id(&caller.org_id, key),
             None => callops_domain::call::new_call_id().into_string(),
         };
-        plan_campaign(id, &caller.org_id, &draft, &agent, check.placeable(&ask.contacts, &agent, &listed, draft.start), now)
+        let settings = self.store.settings(&caller.org_id).await?;
+        let holidays = &settings.holidays;
+        plan_campaign(id, &caller.org_id, &draft, &agent, holidays, check.placeable(&ask.contacts, &agent, holidays, &listed, draft.start), now)
     }
 
     /// The stored campaign for this plan: the one an earlier request with the

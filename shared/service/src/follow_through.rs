@@ -60,10 +60,15 @@ pub async fn follow_through(
         return Ok(FollowOn::default());
     }
     let agent = agent.get(store, after).await?;
-    let decided = match late_output {
-        false => followup::follow_through(before, after, agent, do_not_call_requested, now),
-        true => followup::follow_through_late_output(before, after, agent, do_not_call_requested, now),
+    let decide = |holidays: &[chrono::NaiveDate]| match late_output {
+        false => followup::follow_through(before, after, agent, holidays, do_not_call_requested, now),
+        true => followup::follow_through_late_output(before, after, agent, holidays, do_not_call_requested, now),
     };
+    // The tenant's holidays matter only to a call that follows: read them then.
+    let mut decided = decide(&[]);
+    if decided.retry.is_some() || decided.follow_up_at.is_some() {
+        decided = decide(&store.settings(&after.org_id).await?.holidays);
+    }
     if do_not_call_requested && decided.do_not_call.is_none() {
         tracing::warn!(call_id = %after.id, "the patient asked not to be called, but the call's number has no digits to put on the list");
     }

@@ -20,12 +20,14 @@ use callops_aws::{AlongWithCall, DynamoStore, StoredCall, store::NO_FREE_SLOT};
 pub use callops_domain::schedule::DialRequest;
 use callops_domain::{
     CallLog, CallStatus, DomainError, VoiceAgent,
+    callee::Callee,
     campaign::CampaignStatus,
     lifecycle::EndedReason,
     phone,
     policy::{Placement, PlacementFacts, Refusal, Slot, may_place},
     schedule::{CLOCK_SKEW, DialScheduler, ScheduledDial},
     secret::{SecretNamespace, SecretSource},
+    settings::TenantSettings,
     time,
 };
 use callops_vapi::{
@@ -161,7 +163,13 @@ impl Dialer {
         let on_do_not_call = self.store.is_on_do_not_call(&call.org_id, &call.phone_number).await?;
         // The agent is read only for a call the list does not stop.
         let agent = if campaign_cancelled || on_do_not_call { None } else { self.store.get_agent(&call.org_id, &call.voice_agent_id).await? };
-        let facts = PlacementFacts { agent: agent.as_ref(), campaign_cancelled, on_do_not_call, slot: Slot::Free };
+        let settings = match &agent {
+            Some(_) => self.store.settings(&call.org_id).await?,
+            None => TenantSettings::defaults(&call.org_id),
+        };
+        let callee = Callee::of_call(call, agent.as_ref().map_or(chrono_tz::Tz::UTC, |a| a.time_zone));
+        let facts =
+            PlacementFacts { agent: agent.as_ref(), callee: &callee, holidays: &settings.holidays, campaign_cancelled, on_do_not_call, slot: Slot::Free };
         let agent = match (may_place(&facts, now), agent.as_ref()) {
             (Placement::Refused(refusal), _) => return self.end_unplaced(stored, refusal, now).await,
             (Placement::Later { at, why }, _) => return self.move_attempt(stored, at, why, now).await,

@@ -12,6 +12,7 @@ use callops_aws::{AlongWithCall, StoredCall};
 use callops_domain::{
     CallId, CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::valid_agent_id,
+    callee::{Callee, Whereabouts},
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
     idempotency::{IdempotencyKey, scheduled_call_id},
@@ -19,6 +20,7 @@ use callops_domain::{
     phone::{self, PhoneNumber},
     policy::{PlacementFacts, Slot},
     schedule::{DialRequest, ScheduledDial, placement_time},
+    settings::TenantSettings,
     time,
 };
 use chrono::{DateTime, Utc};
@@ -38,6 +40,8 @@ pub struct CallToSchedule {
     pub campaign_id: Option<String>,
     pub agent_id: Option<String>,
     pub variables: BTreeMap<String, String>,
+    /// Where the contact's record puts them, and the debt a collection call is about.
+    pub whereabouts: Whereabouts,
     /// Move a time outside calling hours to the next opening instead of refusing it.
     pub move_to_calling_hours: bool,
 }
@@ -115,16 +119,21 @@ impl Calls {
         }
     }
 
-    /// The facts the placement policy needs about a call to `number` by `agent`.
+    /// The facts the placement policy needs about a call to `number` by
+    /// `agent` (its `callee`, the tenant's `settings`).
     async fn placement_facts<'a>(
         &self,
         caller: &Caller,
         agent: &'a VoiceAgent,
+        callee: &'a Callee,
+        settings: &'a TenantSettings,
         number: &str,
         campaign: Option<&Campaign>,
     ) -> Result<PlacementFacts<'a>, DomainError> {
         Ok(PlacementFacts {
             agent: Some(agent),
+            callee,
+            holidays: &settings.holidays,
             campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
             on_do_not_call: self.store.is_on_do_not_call(&caller.org_id, number).await?,
             slot: Slot::Free,
@@ -138,7 +147,9 @@ impl Calls {
             Some(campaign_id) => Some(self.campaign_to_join(caller, campaign_id).await?),
             None => None,
         };
-        let facts = self.placement_facts(caller, &agent, &ask.number, campaign.as_ref()).await?;
+        let settings = self.store.settings(&caller.org_id).await?;
+        let callee = Callee::of(&ask.number, ask.whereabouts.time_zone, ask.whereabouts.state, agent.time_zone);
+        let facts = self.placement_facts(caller, &agent, &callee, &settings, &ask.number, campaign.as_ref()).await?;
         let at = placement_time(ask.at, &facts, ask.move_to_calling_hours, now)?;
         let new = NewCall {
             org_id: caller.org_id.clone(),
@@ -155,6 +166,7 @@ impl Calls {
         call.customer_name = ask.customer_name;
         call.campaign_id = ask.campaign_id;
         call.variable_values = ask.variables;
+        (call.callee_time_zone, call.callee_state, call.debt_id) = (ask.whereabouts.time_zone, ask.whereabouts.state, ask.whereabouts.debt_id);
         Ok(call)
     }
 
@@ -226,7 +238,9 @@ impl Calls {
                 Some(id) => self.store.get_campaign(&caller.org_id, id).await?.map(|(c, _)| c),
                 None => None,
             };
-            let facts = self.placement_facts(caller, &agent, &next.phone_number, campaign.as_ref()).await?;
+            let settings = self.store.settings(&caller.org_id).await?;
+            let callee = Callee::of_call(&next, agent.time_zone);
+            let facts = self.placement_facts(caller, &agent, &callee, &settings, &next.phone_number, campaign.as_ref()).await?;
             next = next.requeue(placement_time(at, &facts, change.move_to_calling_hours, now)?, now)?;
         }
         if let Some(purpose) = change.purpose {

@@ -5,7 +5,7 @@
 //! - [`calls`]: calls and their Vapi pointers; [`query`]: reading them from
 //!   the indexes; [`effects`]: what a call write brings in its transaction.
 //! - [`agents`]: voice agents, their slots, the tenants.
-//! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`], [`outputs`].
+//! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`], [`outputs`], [`settings`].
 //! - [`ext`]: the DynamoDB plumbing they all share.
 //!
 //! Every write that depends on what is stored is conditional, and a failed
@@ -31,6 +31,7 @@ pub mod markers;
 pub mod outputs;
 pub mod query;
 pub mod rollups;
+pub mod settings;
 
 pub use crate::item::Unreadable;
 pub use campaigns::CampaignCall;

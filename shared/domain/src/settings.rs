@@ -1,0 +1,124 @@
+//! A tenant's own settings: the dates it places no calls (holidays, read
+//! as local dates where each callee is) and its own cap on attempts to one
+//! number. Every field has a default, so a tenant that never set anything
+//! has settings too.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{DomainError, OrgId, call_rules::DEFAULT_TENANT_CAP_PER_DAY, time};
+
+/// The most holidays a tenant may keep.
+pub const MAX_HOLIDAYS: usize = 400;
+/// The highest cap a tenant may set (it narrows the law's limits, never widens them).
+pub const MAX_TENANT_CAP_PER_DAY: u32 = 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSettings {
+    pub org_id: OrgId,
+    /// Closed dates, sorted, each once.
+    #[serde(default)]
+    pub holidays: Vec<NaiveDate>,
+    /// At most this many outbound attempts to one number within 24 hours, across every call type.
+    #[serde(default = "default_cap")]
+    pub max_attempts_per_number_per_day: u32,
+    #[serde(with = "time::ms::option", default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn default_cap() -> u32 {
+    DEFAULT_TENANT_CAP_PER_DAY
+}
+
+impl TenantSettings {
+    /// What a tenant that set nothing has.
+    pub fn defaults(org_id: &str) -> TenantSettings {
+        TenantSettings { org_id: org_id.into(), holidays: Vec::new(), max_attempts_per_number_per_day: DEFAULT_TENANT_CAP_PER_DAY, updated_at: None }
+    }
+
+    pub fn check_storable(&self) -> Result<(), DomainError> {
+        let refuse = |why: &str| Err(DomainError::invalid("unstorable_settings", format!("settings cannot be stored: {why}")));
+        if self.holidays.len() > MAX_HOLIDAYS || !self.holidays.is_sorted() || self.holidays.windows(2).any(|w| w[0] == w[1]) {
+            return refuse("holidays must be sorted, each once, at most 400");
+        }
+        if !(1..=MAX_TENANT_CAP_PER_DAY).contains(&self.max_attempts_per_number_per_day) {
+            return refuse("maxAttemptsPerNumberPerDay must be 1 to 20");
+        }
+        Ok(())
+    }
+}
+
+/// What a client sends to change the settings; absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsInput {
+    /// Replaces the holidays (`YYYY-MM-DD` dates).
+    pub holidays: Option<Vec<String>>,
+    pub max_attempts_per_number_per_day: Option<u32>,
+}
+
+impl SettingsInput {
+    pub fn apply_to(self, settings: &TenantSettings, now: DateTime<Utc>) -> Result<TenantSettings, DomainError> {
+        let mut next = settings.clone();
+        if let Some(dates) = self.holidays {
+            let mut holidays = dates
+                .iter()
+                .map(|d| {
+                    NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+                        .ok()
+                        .filter(|d| time::is_supported(&d.and_time(chrono::NaiveTime::MIN).and_utc()))
+                        .ok_or_else(|| {
+                            DomainError::invalid(
+                                "invalid_holidays",
+                                format!("{:?} is not a date (YYYY-MM-DD, 2000 to 2099)", d.chars().take(20).collect::<String>()),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            holidays.sort();
+            holidays.dedup();
+            if holidays.len() > MAX_HOLIDAYS {
+                return Err(DomainError::invalid("invalid_holidays", format!("at most {MAX_HOLIDAYS} holidays")));
+            }
+            next.holidays = holidays;
+        }
+        if let Some(cap) = self.max_attempts_per_number_per_day {
+            if !(1..=MAX_TENANT_CAP_PER_DAY).contains(&cap) {
+                return Err(DomainError::invalid("invalid_max_attempts", format!("maxAttemptsPerNumberPerDay must be 1 to {MAX_TENANT_CAP_PER_DAY}")));
+            }
+            next.max_attempts_per_number_per_day = cap;
+        }
+        next.updated_at = Some(time::to_millis(now));
+        next.check_storable()?;
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_checked_and_kept_tidy() {
+        let now = time::parse("2024-01-15T12:00:00Z").unwrap();
+        let base = TenantSettings::defaults("o");
+        assert_eq!(base.max_attempts_per_number_per_day, 3);
+        let input =
+            SettingsInput { holidays: Some(vec!["2024-12-25".into(), "2024-01-01".into(), "2024-12-25".into()]), max_attempts_per_number_per_day: Some(2) };
+        let next = input.apply_to(&base, now).unwrap();
+        assert_eq!(next.holidays.iter().map(|d| d.to_string()).collect::<Vec<_>>(), vec!["2024-01-01", "2024-12-25"]);
+        assert_eq!(next.max_attempts_per_number_per_day, 2);
+        for bad in [
+            SettingsInput { holidays: Some(vec!["Christmas".into()]), ..SettingsInput::default() },
+            SettingsInput { max_attempts_per_number_per_day: Some(0), ..SettingsInput::default() },
+        ] {
+            assert!(matches!(bad.apply_to(&base, now), Err(DomainError::Invalid { .. })));
+        }
+        let too_many = SettingsInput {
+            holidays: Some((0..401).map(|i| (NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Duration::days(i)).to_string()).collect()),
+            ..SettingsInput::default()
+        };
+        assert!(too_many.apply_to(&base, now).is_err());
+    }
+}
