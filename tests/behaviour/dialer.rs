@@ -484,3 +484,70 @@ async fn a_structured_output_that_comes_after_the_report_is_read_again_and_count
     let report = host.host.store().verify_rollups().await.unwrap();
     assert!(report.drift.is_empty(), "{:?}", report.drift);
 }
+
+/// A call due now for `demo`'s front desk, to `number`, of `call_type`, about `debt`, from a contact in `state`.
+async fn due_to(host: &TestHost, number: &str, call_type: CallType, debt: Option<&str>, state: Option<&str>) -> DialRequest {
+    let mut call = callops_tests::due_call("front-desk", number);
+    call.call_type = call_type;
+    call.debt_id = debt.map(str::to_string);
+    call.callee_state = state.map(|s| s.parse().unwrap());
+    host.host.store().create_call(&call).await.unwrap();
+    DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
+}
+
+#[tokio::test]
+async fn two_triggers_racing_for_the_last_attempt_a_cap_allows_place_one_call() {
+    let (host, fake) = start().await;
+    let (status, settings) = host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"maxAttemptsPerNumberPerDay": 1}))).await;
+    assert_eq!((status, settings["maxAttemptsPerNumberPerDay"].clone()), (StatusCode::OK, json!(1)), "{settings}");
+    let number = callable(142);
+    let (first, second) =
+        (due_to(&host, &number, CallType::OutboundLead, None, None).await, due_to(&host, &number, CallType::OutboundFollowup, None, None).await);
+    let (a, b) = tokio::join!(dial(&host, &first), dial(&host, &second));
+    let placed = [&a, &b].iter().filter(|d| matches!(d, Dialed::Placed { .. })).count();
+    assert_eq!(placed, 1, "one call placed: {a:?} {b:?}");
+    assert_eq!(fake.posts().len(), 1, "one reached Vapi");
+    let moved = [a, b].into_iter().find_map(|d| match d {
+        Dialed::Moved { to, why } => Some((to, why)),
+        _ => None,
+    });
+    let (to, why) = moved.expect("the other moved");
+    assert_eq!(why, "frequency_limit");
+    assert!(to >= Utc::now() + chrono::Duration::hours(23), "a day after the placed attempt: {to}");
+    let ledger = host.host.store().ledger("demo", &number).await.unwrap();
+    assert_eq!(ledger.attempts.len(), 1, "the ledger holds the one attempt");
+}
+
+#[tokio::test]
+async fn state_limits_and_regulation_f_stop_the_call_one_too_many() {
+    let (host, fake) = start().await;
+    host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"maxAttemptsPerNumberPerDay": 20}))).await;
+    // The contact's record says Florida: three calls in 24 hours, whatever the number's area code says.
+    let number = callable(150);
+    for _ in 0..3 {
+        let request = due_to(&host, &number, CallType::OutboundLead, None, Some("FL")).await;
+        assert!(matches!(dial(&host, &request).await, Dialed::Placed { .. }));
+    }
+    let fourth = due_to(&host, &number, CallType::OutboundCampaign, None, Some("FL")).await;
+    let Dialed::Moved { why, .. } = dial(&host, &fourth).await else { panic!("the fourth call in Florida is moved") };
+    assert_eq!(why, "frequency_limit");
+    let elsewhere = due_to(&host, &callable(151), CallType::OutboundLead, None, None).await;
+    assert!(matches!(dial(&host, &elsewhere).await, Dialed::Placed { .. }), "another number is not counted");
+
+    // Regulation F: after a conversation about a debt, no call about it for seven days; other debts are counted apart.
+    let debtor = callable(160);
+    let talk = due_to(&host, &debtor, CallType::OutboundDebt, Some("inv-7"), None).await;
+    let Dialed::Placed { vapi_call_id } = dial(&host, &talk).await else { panic!("placed") };
+    let started = Utc::now() - chrono::Duration::minutes(2);
+    let message =
+        json!({"endedReason": "customer-ended-call", "startedAt": time::format(&started), "endedAt": time::format(&(started + chrono::Duration::seconds(90)))});
+    report_end(&host, &talk, &vapi_call_id, message).await;
+    assert_eq!(stored(&host, &talk).await.call.status, CallStatus::Completed);
+    let again = due_to(&host, &debtor, CallType::OutboundDebt, Some("inv-7"), None).await;
+    let Dialed::Moved { to, why } = dial(&host, &again).await else { panic!("moved") };
+    assert_eq!(why, "regf_after_conversation");
+    assert!(to > Utc::now() + chrono::Duration::days(6), "day 8 at the earliest: {to}");
+    let other_debt = due_to(&host, &debtor, CallType::OutboundDebt, Some("inv-8"), None).await;
+    assert!(matches!(dial(&host, &other_debt).await, Dialed::Placed { .. }), "another debt");
+    assert_eq!(fake.posts().len(), 6);
+}

@@ -47,6 +47,11 @@ pub fn output_watch_of(call: &CallLog) -> Option<(String, String)> {
     call.awaiting_output.as_ref().map(|awaited| (output_watch_pk(&call.org_id), output_watch_sk(&awaited.next_read_at, &call.id)))
 }
 
+/// The ledger of attempts to one number of a tenant.
+pub fn ledger_pk(org_id: &str, number: &str) -> String {
+    format!("{}#NUMBER#{number}", org(org_id))
+}
+
 /// A tenant's settings (holidays, its own attempt cap).
 pub fn settings_pk(org_id: &str) -> String {
     format!("{}#SETTINGS", org(org_id))

@@ -88,6 +88,43 @@ async fn conditional_writes_conflict() {
 }
 
 #[tokio::test]
+async fn two_claims_on_one_ledger_revision_cannot_both_land() {
+    let (_engine, store) = fresh_store().await;
+    let waiting = |id: &str| {
+        let new = NewCall {
+            org_id: "acme".into(),
+            voice_agent_id: "agent-1".into(),
+            phone_number: "+12125550142".into(),
+            call_type: CallType::OutboundLead,
+            status: CallStatus::Scheduled,
+            attempt: 1,
+        };
+        CallLog::new(new, id.into(), at("2024-02-07T09:00:00Z"))
+    };
+    let now = at("2024-02-07T15:00:00Z");
+    let (a, b) = (store.create_call(&waiting("call-a")).await.unwrap(), store.create_call(&waiting("call-b")).await.unwrap());
+    // Both claims read the empty ledger.
+    let read = store.ledger("acme", "+12125550142").await.unwrap();
+    assert_eq!(read, callops_domain::frequency::Ledger::default());
+    let claim = |stored: &crate::StoredCall| {
+        let also = [crate::AlongWithCall::RecordAttempt(Box::new(read.with_attempt(&stored.call, now)))];
+        (stored.call.claim(now).unwrap(), also)
+    };
+    let (next_a, also_a) = claim(&a);
+    store.update_call_with(&a, &next_a, &also_a).await.unwrap();
+    let (next_b, also_b) = claim(&b);
+    let lost = store.update_call_with(&b, &next_b, &also_b).await;
+    assert!(matches!(lost, Err(DomainError::Conflict { code: crate::store::ledgers::ATTEMPTS_CHANGED, .. })), "{lost:?}");
+    assert_eq!(store.get_call("acme", "call-b").await.unwrap().unwrap(), b, "the losing claim changed nothing");
+    let ledger = store.ledger("acme", "+12125550142").await.unwrap();
+    assert_eq!((ledger.attempts.len(), ledger.attempts[0].call_id.as_str(), ledger.revision), (1, "call-a", Some(1)));
+    // Decided again on the fresh ledger, it lands (here no limit stops it), and the ledger holds both.
+    let (next_b, _) = claim(&b);
+    store.update_call_with(&b, &next_b, &[crate::AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(&b.call, now)))]).await.unwrap();
+    assert_eq!(store.ledger("acme", "+12125550142").await.unwrap().attempts.len(), 2);
+}
+
+#[tokio::test]
 async fn each_index_answers_its_query_for_its_tenant_only() {
     let (_engine, store) = fresh_store().await;
     let t0 = at("2024-02-07T09:00:00Z");

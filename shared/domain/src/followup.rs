@@ -24,6 +24,9 @@ pub struct FollowThrough {
     /// A number to add to the tenant's do-not-call list, in the form the
     /// list keeps ([`crate::phone::do_not_call_key`]).
     pub do_not_call: Option<String>,
+    /// A collection call that reached the patient: a telephone conversation
+    /// about its debt, for Regulation F's seven days after.
+    pub conversation: Option<crate::frequency::Conversation>,
 }
 
 impl FollowThrough {
@@ -80,6 +83,10 @@ fn decide(
     let mut follow = FollowThrough::default();
     let outbound = after.call_type.is_outbound();
     follow.release_slot = before.holds_dialer_slot();
+    if retry && after.call_type == crate::CallType::OutboundDebt && after.status == crate::CallStatus::Completed {
+        let at = after.call_started_at.unwrap_or(now);
+        follow.conversation = Some(crate::frequency::Conversation { debt_id: after.debt_id.clone(), at: crate::time::to_millis(at) });
+    }
     if do_not_call_requested {
         follow.do_not_call = crate::phone::do_not_call_key(&after.phone_number);
         return follow;

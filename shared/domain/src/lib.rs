@@ -18,6 +18,7 @@ pub mod campaign_plan;
 pub mod clock;
 pub mod error;
 pub mod followup;
+pub mod frequency;
 pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;

@@ -13,6 +13,7 @@ use crate::{
     CallStatus, DomainError, VoiceAgent,
     callee::Callee,
     clock::{Clock, ClockRefusal},
+    frequency::Limits,
     lifecycle::EndedReason,
 };
 
@@ -46,9 +47,19 @@ pub struct PlacementFacts<'a> {
     pub callee: &'a Callee,
     /// The tenant's closed dates.
     pub holidays: &'a [NaiveDate],
+    /// The number's attempts, when the attempt's frequency is checked (the dialer's claim).
+    pub frequency: Option<Frequency<'a>>,
     pub campaign_cancelled: bool,
     pub on_do_not_call: bool,
     pub slot: Slot,
+}
+
+/// What the frequency limits of one attempt are checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Frequency<'a> {
+    pub call: &'a crate::CallLog,
+    pub ledger: &'a crate::frequency::Ledger,
+    pub tenant_cap_per_day: u32,
 }
 
 /// Why an attempt will never be placed.
@@ -114,12 +125,26 @@ pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
         return Placement::Refused(Refusal::OnDoNotCallList);
     }
     let Some(agent) = facts.agent else { return Placement::Refused(Refusal::NoAgent) };
-    match next_opening(agent, facts.callee, facts.holidays, at) {
-        None => return Placement::Refused(Refusal::NoCallingHoursAhead),
-        Some((opening, refusal)) if opening > at => {
-            return Placement::Later { at: opening, why: refusal.unwrap_or(ClockRefusal::OutsideHours).code() };
+    // The first time both the clock and the frequency limits allow, and why `at` itself is refused.
+    let (mut t, mut why) = (at, None);
+    for _ in 0..32 {
+        let Some((opening, refusal)) = next_opening(agent, facts.callee, facts.holidays, t) else { return Placement::Refused(Refusal::NoCallingHoursAhead) };
+        if opening > t {
+            why = why.or(Some(refusal.unwrap_or(ClockRefusal::OutsideHours).code()));
+            t = opening;
         }
-        Some(_) => {}
+        let over = facts.frequency.map(|f| f.ledger.over_limits(f.call, t, &Limits { callee: facts.callee, tenant_cap_per_day: f.tenant_cap_per_day }));
+        match over.as_deref().and_then(|o| o.iter().max_by_key(|o| o.next_allowed_at)) {
+            Some(limit) => {
+                why = why.or(over.as_ref().and_then(|o| o.first()).map(|o| o.code));
+                t = limit.next_allowed_at;
+            }
+            None if t > at => return Placement::Later { at: t, why: why.unwrap_or("outside_calling_hours") },
+            None => break,
+        }
+    }
+    if t > at {
+        return Placement::Later { at: t, why: why.unwrap_or("frequency_limit") };
     }
     match facts.slot {
         Slot::Busy { retry_at } => Placement::Later { at: retry_at, why: "no_free_slot" },
@@ -140,7 +165,7 @@ pub fn earliest_placement(facts: &PlacementFacts, at: DateTime<Utc>) -> Result<D
 
 /// What is known when a call by `agent` to `callee` is planned: nothing stops it but the clock.
 pub fn planning<'a>(agent: &'a VoiceAgent, callee: &'a Callee, holidays: &'a [NaiveDate]) -> PlacementFacts<'a> {
-    PlacementFacts { agent: Some(agent), callee, holidays, campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free }
+    PlacementFacts { agent: Some(agent), callee, holidays, frequency: None, campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free }
 }
 
 #[cfg(test)]
@@ -158,7 +183,15 @@ mod tests {
         let callee = new_yorker();
         let noon = time::parse("2024-01-15T17:00:00Z").unwrap();
         let night = time::parse("2024-01-16T03:00:00Z").unwrap();
-        let facts = PlacementFacts { agent: Some(&agent), callee: &callee, holidays: &[], campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free };
+        let facts = PlacementFacts {
+            agent: Some(&agent),
+            callee: &callee,
+            holidays: &[],
+            frequency: None,
+            campaign_cancelled: false,
+            on_do_not_call: false,
+            slot: Slot::Free,
+        };
         assert_eq!(may_place(&facts, noon), Placement::Allowed);
         assert_eq!(may_place(&facts, night), Placement::Later { at: time::parse("2024-01-16T13:00:00Z").unwrap(), why: "outside_calling_hours" });
         let busy = PlacementFacts { slot: Slot::Busy { retry_at: noon + chrono::Duration::seconds(30) }, ..facts };

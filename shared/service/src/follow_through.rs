@@ -77,6 +77,7 @@ pub async fn follow_through(
     }
     let mut also: Vec<AlongWithCall> =
         decided.do_not_call.iter().map(|number| AlongWithCall::DoNotCall { number: number.clone(), reason: "requested during a call".into() }).collect();
+    also.extend(decided.conversation.clone().map(AlongWithCall::Conversation));
     let follow_ons: Vec<CallLog> = decided
         .retry
         .map(|(attempt, at)| followup::retry_call(after, attempt, at, now))

@@ -16,7 +16,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use callops_aws::{AlongWithCall, DynamoStore, StoredCall, store::NO_FREE_SLOT};
+use callops_aws::{
+    AlongWithCall, DynamoStore, StoredCall,
+    store::{NO_FREE_SLOT, ledgers::ATTEMPTS_CHANGED},
+};
 pub use callops_domain::schedule::DialRequest;
 use callops_domain::{
     CallLog, CallStatus, DomainError, VoiceAgent,
@@ -24,7 +27,7 @@ use callops_domain::{
     campaign::CampaignStatus,
     lifecycle::EndedReason,
     phone,
-    policy::{Placement, PlacementFacts, Refusal, Slot, may_place},
+    policy::{Frequency, Placement, PlacementFacts, Refusal, Slot, may_place},
     schedule::{CLOCK_SKEW, DialScheduler, ScheduledDial},
     secret::{SecretNamespace, SecretSource},
     settings::TenantSettings,
@@ -168,30 +171,44 @@ impl Dialer {
             None => TenantSettings::defaults(&call.org_id),
         };
         let callee = Callee::of_call(call, agent.as_ref().map_or(chrono_tz::Tz::UTC, |a| a.time_zone));
-        let facts =
-            PlacementFacts { agent: agent.as_ref(), callee: &callee, holidays: &settings.holidays, campaign_cancelled, on_do_not_call, slot: Slot::Free };
-        let agent = match (may_place(&facts, now), agent.as_ref()) {
-            (Placement::Refused(refusal), _) => return self.end_unplaced(stored, refusal, now).await,
-            (Placement::Later { at, why }, _) => return self.move_attempt(stored, at, why, now).await,
-            (Placement::Allowed, Some(agent)) => agent,
-            (Placement::Allowed, None) => return self.end_unplaced(stored, Refusal::NoAgent, now).await,
-        };
-
-        let claim = self.store.update_call_with(&stored, &call.claim(now)?, &[AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }]).await;
-        let claimed = match claim {
-            Ok(claimed) => claimed,
-            Err(DomainError::Conflict { code, .. }) if code == NO_FREE_SLOT => {
-                let busy = PlacementFacts { slot: Slot::Busy { retry_at: self.busy_later(now) }, ..facts };
-                return match may_place(&busy, now) {
-                    Placement::Later { at, why } => self.move_attempt(stored, at, why, now).await,
-                    _ => Ok(Dialed::AlreadyHandled),
-                };
-            }
-            // Another trigger changed the call first; what it did stands.
-            Err(DomainError::Conflict { .. }) => return Ok(Dialed::AlreadyHandled),
-            Err(other) => return Err(other.into()),
-        };
-        Ok(self.place(claimed, agent, now).await?)
+        // The number's attempts, read again when another claim wrote them first.
+        for _ in 0..crate::change::WRITE_ATTEMPTS {
+            let ledger = self.store.ledger(&call.org_id, &call.phone_number).await?;
+            let frequency = Frequency { call, ledger: &ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
+            let facts = PlacementFacts {
+                agent: agent.as_ref(),
+                callee: &callee,
+                holidays: &settings.holidays,
+                frequency: Some(frequency),
+                campaign_cancelled,
+                on_do_not_call,
+                slot: Slot::Free,
+            };
+            let agent = match (may_place(&facts, now), agent.as_ref()) {
+                (Placement::Refused(refusal), _) => return self.end_unplaced(stored, refusal, now).await,
+                (Placement::Later { at, why }, _) => return self.move_attempt(stored, at, why, now).await,
+                (Placement::Allowed, Some(agent)) => agent,
+                (Placement::Allowed, None) => return self.end_unplaced(stored, Refusal::NoAgent, now).await,
+            };
+            let also = [AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
+            let claimed = match self.store.update_call_with(&stored, &call.claim(now)?, &also).await {
+                Ok(claimed) => claimed,
+                Err(DomainError::Conflict { code, .. }) if code == NO_FREE_SLOT => {
+                    let busy = PlacementFacts { slot: Slot::Busy { retry_at: self.busy_later(now) }, ..facts };
+                    return match may_place(&busy, now) {
+                        Placement::Later { at, why } => self.move_attempt(stored, at, why, now).await,
+                        _ => Ok(Dialed::AlreadyHandled),
+                    };
+                }
+                // Another call to the number was claimed since the ledger was read: decide again on the fresh ledger.
+                Err(DomainError::Conflict { code, .. }) if code == ATTEMPTS_CHANGED => continue,
+                // Another trigger changed the call first; what it did stands.
+                Err(DomainError::Conflict { .. }) => return Ok(Dialed::AlreadyHandled),
+                Err(other) => return Err(other.into()),
+            };
+            return Ok(self.place(claimed, agent, now).await?);
+        }
+        Err(DomainError::Unavailable(format!("the attempts to call {}'s number kept changing", call.id)).into())
     }
 
     fn busy_later(&self, now: DateTime<Utc>) -> DateTime<Utc> {

@@ -134,6 +134,7 @@ impl Calls {
             agent: Some(agent),
             callee,
             holidays: &settings.holidays,
+            frequency: None,
             campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
             on_do_not_call: self.store.is_on_do_not_call(&caller.org_id, number).await?,
             slot: Slot::Free,

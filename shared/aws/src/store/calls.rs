@@ -89,14 +89,18 @@ impl DynamoStore {
         }
         let revision = previous.revision + 1;
         let put_call = self.put(call_item(next, revision)?, "#rev = :rev", Some(previous.revision));
-        let takes_slot = also.iter().any(|write| matches!(write, AlongWithCall::TakeSlot { .. }));
-        let items = self.call_transaction(Some(&previous.call), next, put_call, also)?;
+        let (items, codes): (Vec<_>, Vec<_>) = self.call_transaction_coded(Some(&previous.call), next, put_call, also)?.into_iter().unzip();
         self.transact(items).await.map_err(|e| {
-            // The call's own condition comes first in the transaction; with a slot to take, any other is the slot's.
-            if let (true, Some(TransactWriteItemsError::TransactionCanceledException(cancelled))) = (takes_slot, e.as_service_error()) {
+            // The call's own condition comes first; a failed condition of the slot or the ledger has its own code.
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = e.as_service_error() {
                 let failed: Vec<bool> = cancelled.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
-                if failed.len() > 1 && !failed[0] && failed[1..].iter().any(|f| *f) {
-                    return DomainError::conflict(NO_FREE_SLOT, format!("agent {} has no free slot", next.voice_agent_id));
+                let coded = failed.iter().zip(&codes).skip(1).find_map(|(failed, code)| code.filter(|_| *failed));
+                match (failed.first(), coded) {
+                    (Some(false), Some(NO_FREE_SLOT)) => return DomainError::conflict(NO_FREE_SLOT, format!("agent {} has no free slot", next.voice_agent_id)),
+                    (Some(false), Some(code)) => {
+                        return DomainError::conflict(code, format!("the attempts to call {}'s number changed since they were read", next.id));
+                    }
+                    _ => {}
                 }
             }
             transaction_conflict(e, DomainError::conflict("call_changed", format!("call {} changed since it was read", next.id)))

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use callops_domain::{
     CallLog, DomainError,
     analytics::{Tally, TallyOverflow},
+    frequency::{Conversation, Ledger},
     time,
 };
 
@@ -35,6 +36,12 @@ pub enum AlongWithCall {
     /// Store a new call that must exist exactly when this write happens (a
     /// retry, a follow-up call), unless it exists already.
     NewCall(Box<CallLog>),
+    /// Write the call's number's ledger with this attempt in it, on the
+    /// revision it was read at; otherwise the write fails with
+    /// [`super::ledgers::ATTEMPTS_CHANGED`].
+    RecordAttempt(Box<Ledger>),
+    /// Note a conversation about a debt in the call's number's ledger.
+    Conversation(Conversation),
 }
 
 /// The code of the conflict when an agent has no free slot.
@@ -91,16 +98,34 @@ impl DynamoStore {
         put_call: Put,
         also: &[AlongWithCall],
     ) -> Result<Vec<TransactWriteItem>, DomainError> {
-        let mut items = vec![TransactWriteItem::builder().put(put_call).build()];
+        Ok(self.call_transaction_coded(previous, next, put_call, also)?.into_iter().map(|(item, _)| item).collect())
+    }
+
+    /// [`Self::call_transaction`], each element with the conflict code its
+    /// condition failing means (the slot's, the ledger's), where it has one.
+    pub(crate) fn call_transaction_coded(
+        &self,
+        previous: Option<&CallLog>,
+        next: &CallLog,
+        put_call: Put,
+        also: &[AlongWithCall],
+    ) -> Result<Vec<(TransactWriteItem, Option<&'static str>)>, DomainError> {
+        let mut items = vec![(TransactWriteItem::builder().put(put_call).build(), None)];
         for effect in effects(previous, next, also)? {
-            items.extend(match effect {
+            let code = match effect {
+                Effect::Along(AlongWithCall::TakeSlot { .. }) => Some(NO_FREE_SLOT),
+                Effect::Along(AlongWithCall::RecordAttempt(_)) => Some(super::ledgers::ATTEMPTS_CHANGED),
+                _ => None,
+            };
+            let item = match effect {
                 Effect::ClaimVapiCallId => self.vapi_pointer(next).map(|p| TransactWriteItem::builder().put(p).build()),
                 Effect::Along(write) => Some(self.along_with(next, write)?),
                 Effect::ReleaseSlot => Some(TransactWriteItem::builder().update(self.slot_release(next)).build()),
                 Effect::Rollup(key, delta) => Some(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build()),
                 Effect::UnwatchOutput(pk, sk) => Some(TransactWriteItem::builder().delete(self.output_unwatch(pk, sk)).build()),
                 Effect::WatchOutput => self.output_watch(next).map(|put| TransactWriteItem::builder().put(put).build()),
-            });
+            };
+            items.extend(item.map(|item| (item, code)));
         }
         Ok(items)
     }
@@ -149,6 +174,10 @@ impl DynamoStore {
                 )
                 .build(),
             AlongWithCall::NewCall(new) => TransactWriteItem::builder().put(self.put(call_item(new, 1)?, "attribute_not_exists(PK)", None)).build(),
+            AlongWithCall::RecordAttempt(ledger) => TransactWriteItem::builder().update(self.ledger_write(&call.org_id, &call.phone_number, ledger)?).build(),
+            AlongWithCall::Conversation(conversation) => {
+                TransactWriteItem::builder().update(self.ledger_conversation(&call.org_id, &call.phone_number, conversation)?).build()
+            }
             AlongWithCall::IdempotencyKey { fingerprint } => {
                 let item = HashMap::from([
                     (PK.to_string(), s(keys::call_pk(&call.org_id, &call.id))),

@@ -5,7 +5,7 @@
 //! - [`calls`]: calls and their Vapi pointers; [`query`]: reading them from
 //!   the indexes; [`effects`]: what a call write brings in its transaction.
 //! - [`agents`]: voice agents, their slots, the tenants.
-//! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`], [`outputs`], [`settings`].
+//! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`], [`outputs`], [`settings`], [`ledgers`].
 //! - [`ext`]: the DynamoDB plumbing they all share.
 //!
 //! Every write that depends on what is stored is conditional, and a failed
@@ -27,6 +27,7 @@ pub mod campaigns;
 pub mod do_not_call;
 pub mod effects;
 mod ext;
+pub mod ledgers;
 pub mod markers;
 pub mod outputs;
 pub mod query;

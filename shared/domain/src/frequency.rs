@@ -1,0 +1,254 @@
+//! How often one number may be called: every outbound attempt to a number
+//! of a tenant is kept in its ledger ([`Ledger`]), whatever the call type,
+//! campaign, retry or follow-up, and each new attempt is checked against
+//! the law's limits ([`crate::call_rules::FREQUENCY`]: 3 in 24 hours in
+//! Florida, Oklahoma and Maryland; Regulation F's 7 in 7 days per debt and
+//! none in the 7 days after a conversation about it) and the tenant's own
+//! cap. The dialer's claim writes the attempt into the ledger in the same
+//! transaction as the claim, on the ledger's revision, so two attempts
+//! racing for the last one allowed cannot both pass.
+
+use chrono::{DateTime, Days, Duration, NaiveTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    CallLog, CallType,
+    call_rules::{FREQUENCY, FrequencyRule, Per, REGF_AFTER_CONVERSATION},
+    callee::Callee,
+    time,
+};
+
+/// How long attempts are kept in a ledger: the longest window, and a day.
+pub const KEPT: Duration = Duration::days(8);
+
+/// One attempt to a number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    #[serde(with = "time::ms")]
+    pub at: DateTime<Utc>,
+    pub call_type: CallType,
+    /// The debt it was about (`OUTBOUND_DEBT`), when the call names one.
+    #[serde(default)]
+    pub debt_id: Option<String>,
+    pub call_id: String,
+}
+
+/// A telephone conversation about a debt: Regulation F counts seven days from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    /// The debt, or `None` for collection calls that name none (counted under the number).
+    #[serde(default)]
+    pub debt_id: Option<String>,
+    #[serde(with = "time::ms")]
+    pub at: DateTime<Utc>,
+}
+
+/// A tenant's record of the attempts to one number, and its revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ledger {
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+    #[serde(default)]
+    pub conversations: Vec<Conversation>,
+    /// `None` until the ledger is first written.
+    #[serde(default, skip_serializing)]
+    pub revision: Option<u64>,
+}
+
+/// A limit an attempt would break, and when it would not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverLimit {
+    /// The refusal's code: `frequency_limit`, `regf_7_in_7`, `regf_after_conversation`.
+    pub code: &'static str,
+    pub rule: &'static str,
+    /// The first time this limit allows the attempt.
+    pub next_allowed_at: DateTime<Utc>,
+}
+
+/// The limits that apply to one attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits<'a> {
+    pub callee: &'a Callee,
+    /// The tenant's own cap on attempts to one number within 24 hours.
+    pub tenant_cap_per_day: u32,
+}
+
+/// Whether `rule` counts `attempt` in the same tally as a call of `call_type` about `debt`.
+fn counted(rule: &FrequencyRule, attempt: &Attempt, call_type: CallType, debt: Option<&str>) -> bool {
+    let typed = |t: CallType| rule.call_types.is_none_or(|types| types.contains(&t));
+    typed(attempt.call_type)
+        && match rule.per {
+            Per::Number => true,
+            Per::Debt => attempt.debt_id.as_deref() == debt,
+        }
+        && typed(call_type)
+}
+
+/// The first time at or after `at` when fewer than `max` of `times` lie in the `within` before it.
+fn when_under(times: &mut [DateTime<Utc>], max: u32, within: Duration, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    times.sort();
+    let recent: Vec<DateTime<Utc>> = times.iter().copied().filter(|t| *t > at - within && *t <= at).collect();
+    let max = max as usize;
+    if recent.len() < max {
+        return None;
+    }
+    // The attempt that must leave the window for one more to fit.
+    Some(recent[recent.len() - max] + within)
+}
+
+impl Ledger {
+    /// The attempts and conversations still within [`KEPT`] of `now`.
+    pub fn pruned(&self, now: DateTime<Utc>) -> Ledger {
+        Ledger {
+            attempts: self.attempts.iter().filter(|a| a.at > now - KEPT).cloned().collect(),
+            conversations: self.conversations.iter().filter(|c| c.at > now - KEPT).cloned().collect(),
+            revision: self.revision,
+        }
+    }
+
+    /// The ledger with `call`'s attempt at `at` in it (pruned).
+    pub fn with_attempt(&self, call: &CallLog, at: DateTime<Utc>) -> Ledger {
+        let mut next = self.pruned(at);
+        next.attempts.retain(|a| a.call_id != call.id.as_str());
+        next.attempts.push(Attempt { at: time::to_millis(at), call_type: call.call_type, debt_id: call.debt_id.clone(), call_id: call.id.to_string() });
+        next
+    }
+
+    /// The limits a call of `call_type` about `debt` at `at` would break,
+    /// with each one's next allowed time, in the table's order (the
+    /// tenant's cap last). Attempts of the same call are not counted twice.
+    pub fn over_limits(&self, call: &CallLog, at: DateTime<Utc>, limits: &Limits) -> Vec<OverLimit> {
+        let debt = call.debt_id.as_deref();
+        let others: Vec<&Attempt> = self.attempts.iter().filter(|a| a.call_id != call.id.as_str()).collect();
+        let mut over = Vec::new();
+        for rule in FREQUENCY.iter().filter(|r| r.scope.applies(&limits.callee.states)) {
+            let mut times: Vec<DateTime<Utc>> = others.iter().filter(|a| counted(rule, a, call.call_type, debt)).map(|a| a.at).collect();
+            if let Some(next) = when_under(&mut times, rule.max, rule.within, at) {
+                over.push(OverLimit { code: rule.code, rule: rule.rule, next_allowed_at: next });
+            }
+        }
+        if call.call_type == CallType::OutboundDebt {
+            let (rule, code, days, _) = REGF_AFTER_CONVERSATION;
+            let zone = limits.callee.zones.first().copied().unwrap_or(Tz::UTC);
+            for conversation in self.conversations.iter().filter(|c| c.debt_id.as_deref() == debt) {
+                // The conversation's date is day 1: calls may come again on day 8, at local midnight.
+                let day_one = conversation.at.with_timezone(&zone).date_naive();
+                let Some(day_eight) = day_one.checked_add_days(Days::new(days as u64)) else { continue };
+                let allowed = time::local_to_utc(zone, day_eight.and_time(NaiveTime::MIN));
+                if at < allowed {
+                    over.push(OverLimit { code, rule, next_allowed_at: allowed });
+                }
+            }
+        }
+        let mut all: Vec<DateTime<Utc>> = others.iter().map(|a| a.at).collect();
+        if let Some(next) = when_under(&mut all, limits.tenant_cap_per_day, Duration::hours(24), at) {
+            over.push(OverLimit { code: "frequency_limit", rule: "tenant_cap", next_allowed_at: next });
+        }
+        over
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CallStatus, NewCall};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        time::parse(text).unwrap()
+    }
+
+    fn call(id: &str, call_type: CallType, debt: Option<&str>) -> CallLog {
+        let new = NewCall {
+            org_id: "o".into(),
+            voice_agent_id: "a".into(),
+            phone_number: "+13055550100".into(),
+            call_type,
+            status: CallStatus::Scheduled,
+            attempt: 1,
+        };
+        let mut call = CallLog::new(new, id.into(), at("2024-01-01T00:00:00Z"));
+        call.debt_id = debt.map(str::to_string);
+        call
+    }
+
+    fn attempt(at_text: &str, call_type: CallType, debt: Option<&str>, id: &str) -> Attempt {
+        Attempt { at: at(at_text), call_type, debt_id: debt.map(str::to_string), call_id: id.into() }
+    }
+
+    fn florida() -> Callee {
+        Callee::of("+13055550100", None, None, Tz::UTC)
+    }
+
+    fn new_york() -> Callee {
+        Callee::of("+12125550100", None, None, Tz::UTC)
+    }
+
+    #[test]
+    fn florida_allows_three_calls_in_twenty_four_hours() {
+        let callee = florida();
+        let limits = Limits { callee: &callee, tenant_cap_per_day: 20 };
+        let ledger = Ledger {
+            attempts: vec![
+                attempt("2024-01-15T14:00:00Z", CallType::OutboundLead, None, "a"),
+                attempt("2024-01-15T15:00:00Z", CallType::OutboundFollowup, None, "b"),
+                attempt("2024-01-15T16:00:00Z", CallType::OutboundCampaign, None, "c"),
+            ],
+            ..Ledger::default()
+        };
+        let fourth = call("d", CallType::OutboundOther, None);
+        let over = ledger.over_limits(&fourth, at("2024-01-15T20:00:00Z"), &limits);
+        assert_eq!(
+            over,
+            vec![OverLimit { code: "frequency_limit", rule: "fl_3_in_24h", next_allowed_at: at("2024-01-16T14:00:00Z") }],
+            "every call type counts"
+        );
+        assert!(ledger.over_limits(&fourth, at("2024-01-16T14:00:00Z"), &limits).is_empty(), "24 hours after the first");
+        // The same call again (a retried claim) is not counted against itself.
+        assert!(ledger.over_limits(&call("c", CallType::OutboundCampaign, None), at("2024-01-15T20:00:00Z"), &limits).is_empty());
+        // New York has no such state limit; the tenant's cap still holds.
+        let ny = new_york();
+        assert!(ledger.over_limits(&fourth, at("2024-01-15T20:00:00Z"), &Limits { callee: &ny, tenant_cap_per_day: 20 }).is_empty());
+        let capped = ledger.over_limits(&fourth, at("2024-01-15T20:00:00Z"), &Limits { callee: &ny, tenant_cap_per_day: 3 });
+        assert_eq!(capped.iter().map(|o| o.rule).collect::<Vec<_>>(), vec!["tenant_cap"]);
+    }
+
+    #[test]
+    fn regulation_f_counts_seven_in_seven_days_per_debt() {
+        let callee = new_york();
+        let limits = Limits { callee: &callee, tenant_cap_per_day: 20 };
+        let seven: Vec<Attempt> =
+            (1..=7).map(|d| attempt(&format!("2024-01-0{d}T15:00:00Z"), CallType::OutboundDebt, Some("inv-1"), &format!("a{d}"))).collect();
+        let ledger = Ledger { attempts: seven, ..Ledger::default() };
+        let eighth = call("x", CallType::OutboundDebt, Some("inv-1"));
+        let over = ledger.over_limits(&eighth, at("2024-01-07T18:00:00Z"), &limits);
+        assert_eq!(over.iter().map(|o| (o.code, o.next_allowed_at)).collect::<Vec<_>>(), vec![("regf_7_in_7", at("2024-01-08T15:00:00Z"))]);
+        assert!(ledger.over_limits(&eighth, at("2024-01-08T15:00:00Z"), &limits).is_empty(), "the first has left the seven days");
+        assert!(ledger.over_limits(&call("y", CallType::OutboundDebt, Some("inv-2")), at("2024-01-07T18:00:00Z"), &limits).is_empty(), "another debt");
+        assert!(ledger.over_limits(&call("z", CallType::OutboundLead, None), at("2024-01-07T18:00:00Z"), &limits).is_empty(), "not a collection call");
+    }
+
+    #[test]
+    fn after_a_conversation_about_a_debt_none_for_seven_days_counting_its_day() {
+        let callee = new_york();
+        let limits = Limits { callee: &callee, tenant_cap_per_day: 20 };
+        // A conversation on Monday 2024-01-15 at 10:00 New York: day 1; calls may come again from Monday 2024-01-22 00:00 local.
+        let ledger = Ledger { conversations: vec![Conversation { debt_id: Some("inv-1".into()), at: at("2024-01-15T15:00:00Z") }], ..Ledger::default() };
+        let debt = call("x", CallType::OutboundDebt, Some("inv-1"));
+        let over = ledger.over_limits(&debt, at("2024-01-21T23:00:00Z"), &limits);
+        assert_eq!(over.iter().map(|o| (o.code, o.next_allowed_at)).collect::<Vec<_>>(), vec![("regf_after_conversation", at("2024-01-22T05:00:00Z"))]);
+        assert!(ledger.over_limits(&debt, at("2024-01-22T05:00:00Z"), &limits).is_empty());
+        assert!(ledger.over_limits(&call("y", CallType::OutboundDebt, Some("inv-2")), at("2024-01-16T15:00:00Z"), &limits).is_empty(), "about another debt");
+    }
+
+    #[test]
+    fn the_ledger_keeps_eight_days_and_each_call_once() {
+        let ledger = Ledger { attempts: vec![attempt("2024-01-01T00:00:00Z", CallType::OutboundLead, None, "old")], ..Ledger::default() };
+        let c = call("c", CallType::OutboundLead, None);
+        let next = ledger.with_attempt(&c, at("2024-01-10T00:00:00Z")).with_attempt(&c, at("2024-01-10T00:01:00Z"));
+        assert_eq!(next.attempts.iter().map(|a| (a.call_id.as_str(), a.at)).collect::<Vec<_>>(), vec![("c", at("2024-01-10T00:01:00Z"))]);
+    }
+}
