@@ -551,3 +551,53 @@ async fn state_limits_and_regulation_f_stop_the_call_one_too_many() {
     assert!(matches!(dial(&host, &other_debt).await, Dialed::Placed { .. }), "another debt");
     assert_eq!(fake.posts().len(), 6);
 }
+
+#[tokio::test]
+async fn the_compliance_check_answers_what_the_dialer_would_decide_and_a_placed_call_keeps_why() {
+    let (host, _fake) = start().await;
+    let number = callable(170);
+    let check = |query: String| {
+        let host = &host;
+        async move { host.get(&format!("/api/compliance/check?{query}"), Some(DEMO_TOKEN)).await }
+    };
+    let encoded = number.replace('+', "%2B");
+    let (status, now) = check(format!("phoneNumber={encoded}&callType=OUTBOUND_LEAD&voiceAgentId=front-desk")).await;
+    assert_eq!(status, StatusCode::OK, "{now}");
+    assert_eq!((now["allowed"].clone(), now["code"].clone()), (json!(true), Value::Null), "{now}");
+    let zone = callops_domain::callee::zones_of_number(&number)[0];
+    assert_eq!(now["zones"], json!([zone.name()]));
+    // 23:00 tomorrow on the callee's clock: refused, with the morning after's 08:00.
+    let tomorrow = (Utc::now().with_timezone(&zone) + chrono::Duration::days(1)).date_naive();
+    let night = time::local_to_utc(zone, tomorrow.and_hms_opt(23, 0, 0).unwrap());
+    let morning = time::local_to_utc(zone, (tomorrow + chrono::Duration::days(1)).and_hms_opt(8, 0, 0).unwrap());
+    let (_, later) =
+        check(format!("phoneNumber={encoded}&callType=OUTBOUND_LEAD&voiceAgentId=front-desk&at={}", time::format(&night).replace('+', "%2B"))).await;
+    assert_eq!((later["allowed"].clone(), later["code"].clone()), (json!(false), json!("outside_calling_hours")), "{later}");
+    assert_eq!(later["nextAllowedAt"], json!(time::format(&morning)));
+    let failed: Vec<&str> = later["rules"].as_array().unwrap().iter().filter(|r| r["ok"] == json!(false)).map(|r| r["rule"].as_str().unwrap()).collect();
+    assert_eq!(failed, vec!["tcpa_hours"], "{later}");
+    // A contact's state adds its rules: Florida's evening ends at 20:00.
+    let (_, florida) = check(format!("phoneNumber={encoded}&callType=OUTBOUND_DEBT&debtId=inv-1&voiceAgentId=front-desk&state=FL")).await;
+    let rules: Vec<&str> = florida["rules"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    for rule in ["fl_hours", "fl_3_in_24h", "regf_7_in_7", "regf_after_conversation", "tenant_cap"] {
+        assert!(rules.contains(&rule), "{rule} in {rules:?}");
+    }
+    assert!(florida["states"].as_array().unwrap().contains(&json!("FL")), "the contact's state besides the number's: {florida}");
+    for (query, code) in [
+        ("phoneNumber=nope&callType=OUTBOUND_LEAD".to_string(), "invalid_phone_number"),
+        (format!("phoneNumber={encoded}&callType=INBOUND"), "invalid_call_type"),
+        (format!("phoneNumber={encoded}&callType=OUTBOUND_LEAD&voiceAgentId=front-desk&state=Narnia"), "invalid_state"),
+        (format!("phoneNumber={encoded}&callType=OUTBOUND_LEAD&voiceAgentId=front-desk&at=soon"), "invalid_at"),
+    ] {
+        callops_tests::assert_error(&check(query).await, StatusCode::BAD_REQUEST, code);
+    }
+    assert_eq!(host.host.store().ledger("demo", &number).await.unwrap().attempts.len(), 0, "nothing stored");
+
+    // The call the dialer places keeps the rules it was placed under.
+    let request = due_to(&host, &number, CallType::OutboundLead, None, None).await;
+    assert!(matches!(dial(&host, &request).await, Dialed::Placed { .. }));
+    let record = stored(&host, &request).await.call.compliance.expect("the placed call says why");
+    assert_eq!(record.zones, vec![zone.name().to_string()]);
+    assert!(record.rules.iter().all(|r| r.ok), "{:?}", record.rules);
+    assert!(record.rules.iter().any(|r| r.rule == "tenant_cap") && record.rules.iter().any(|r| r.rule == "tcpa_hours"));
+}

@@ -377,6 +377,13 @@
       if (call.transcriptTruncated) parts.push(el('p', { class: 'meta', text: 'The transcript was cut at 200,000 bytes.' }));
       const cut = (call.truncatedFields || []).filter((f) => f !== 'transcript');
       if (cut.length) parts.push(el('p', { class: 'meta', text: `Cut to fit: ${cut.join(', ')}.` }));
+      if (call.compliance) {
+        const c = call.compliance;
+        const where = [c.zones.join(', '), c.states.join(', ')].filter(Boolean).join(' · ');
+        parts.push(el('section', {}, el('h3', { text: 'Why it was placed' }),
+          el('p', { class: 'meta', text: `Decided ${when(c.decidedAt)} for a callee in ${where || 'an unknown place'}.` }),
+          el('ul', { class: 'rules' }, ...c.rules.map((r) => el('li', { text: `${r.ok ? '✓' : '✗'} ${r.rule}: ${r.detail}` })))));
+      }
       if (call.imported) parts.push(el('p', { class: 'meta', text: 'Imported from the legacy call log.' }));
       body.replaceChildren(...parts);
     } catch (err) {

@@ -40,6 +40,7 @@ pub const ROUTES: &[&str] = &[
     "DELETE /api/dnc/{phoneNumber}",
     "GET /api/settings",
     "PUT /api/settings",
+    "GET /api/compliance/check",
 ];
 
 #[derive(Clone)]
@@ -87,6 +88,7 @@ impl Outbound {
             "DELETE /api/dnc/{phoneNumber}" => self.remove_do_not_call(&caller, &req).await,
             "GET /api/settings" => Ok(json(StatusCode::OK, &self.store.settings(&caller.org_id).await?)),
             "PUT /api/settings" => self.put_settings(&caller, &req).await,
+            "GET /api/compliance/check" => self.compliance_check(&caller, &req).await,
             _ => Err(ApiError::NoRoute(route)),
         }
     }

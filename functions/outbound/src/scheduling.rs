@@ -162,6 +162,28 @@ pub(crate) fn created<T: Serialize>(body: &T, replayed: bool) -> Response<Body> 
 }
 
 impl Outbound {
+    /// `GET /api/compliance/check`: what the dialer would decide, nothing stored or placed.
+    pub(crate) async fn compliance_check(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let required = |name: &str, code: &'static str| query_param(req, name).ok_or_else(|| DomainError::invalid(code, format!("{name} is required")));
+        let number = phone::normalize(&required("phoneNumber", "invalid_phone_number")?)?;
+        let call_type: CallType = required("callType", "invalid_call_type")?
+            .parse()
+            .map_err(|_| DomainError::invalid("invalid_call_type", "callType must be one of the OUTBOUND_* types"))?;
+        if !call_type.is_outbound() {
+            return Err(DomainError::invalid("invalid_call_type", "only OUTBOUND_* calls are placed").into());
+        }
+        let now = Utc::now();
+        let at = match query_param(req, "at") {
+            Some(text) => parse_time(&text)
+                .map_err(|_| DomainError::invalid("invalid_at", format!("at must be an RFC 3339 time, {}", callops_domain::time::SUPPORTED_TEXT)))?,
+            None => now,
+        };
+        let whereabouts =
+            Whereabouts::parse(query_param(req, "timeZone").as_deref(), query_param(req, "state").as_deref(), query_param(req, "debtId").as_deref())?;
+        let ask = callops_service::schedule::ComplianceAsk { number, call_type, at, agent_id: query_param(req, "voiceAgentId"), whereabouts };
+        Ok(json(StatusCode::OK, &self.calls.compliance_check(caller, ask, now).await?))
+    }
+
     pub(crate) async fn schedule_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let request: ScheduleRequest = json_body(req)?;
         let key = idempotency(req, &request)?;

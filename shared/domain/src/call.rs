@@ -167,6 +167,10 @@ pub struct CallLog {
     /// The debt an `OUTBOUND_DEBT` call is about (Regulation F counts per debt).
     #[serde(default)]
     pub debt_id: Option<String>,
+    /// Why the call was allowed when it was placed: the callee's zones and
+    /// states and every rule weighed ([`crate::compliance`]).
+    #[serde(default)]
+    pub compliance: Option<crate::compliance::ComplianceRecord>,
     /// Values for the placeholders in the assistant's prompts (Vapi's
     /// `variableValues`), e.g. a campaign contact's CSV columns.
     #[serde(default)]
@@ -277,6 +281,7 @@ impl CallLog {
             callee_time_zone: None,
             callee_state: None,
             debt_id: None,
+            compliance: None,
             variable_values: Default::default(),
             attempt: new.attempt,
             imported: false,
@@ -375,6 +380,11 @@ impl CallLog {
         }
         if let Some(why) = self.cost_breakdown.as_ref().and_then(CostBreakdown::problem).or_else(|| self.latency.as_ref().and_then(CallLatency::problem)) {
             return refuse(why);
+        }
+        if let Some(record) = &self.compliance
+            && (record.rules.len() > 32 || record.zones.len() > 16 || record.rules.iter().any(|r| r.rule.len() > 64 || r.detail.len() > 600))
+        {
+            return refuse("compliance holds more than its bounds".into());
         }
         if self.awaiting_output.as_ref().is_some_and(|a| !crate::agent::valid_output_name(&a.name)) {
             return refuse("awaitingOutput.name must be 1 to 40 characters without control characters".into());

@@ -16,6 +16,7 @@ mod calling_hours;
 pub mod campaign;
 pub mod campaign_plan;
 pub mod clock;
+pub mod compliance;
 pub mod error;
 pub mod followup;
 pub mod frequency;

@@ -191,7 +191,9 @@ impl Dialer {
                 (Placement::Allowed, None) => return self.end_unplaced(stored, Refusal::NoAgent, now).await,
             };
             let also = [AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
-            let claimed = match self.store.update_call_with(&stored, &call.claim(now)?, &also).await {
+            let mut claim = call.claim(now)?;
+            claim.compliance = Some(callops_domain::compliance::evaluate(&facts, now));
+            let claimed = match self.store.update_call_with(&stored, &claim, &also).await {
                 Ok(claimed) => claimed,
                 Err(DomainError::Conflict { code, .. }) if code == NO_FREE_SLOT => {
                     let busy = PlacementFacts { slot: Slot::Busy { retry_at: self.busy_later(now) }, ..facts };

@@ -27,6 +27,14 @@ use chrono::{DateTime, Utc};
 
 use crate::Calls;
 
+/// The API code of a refusal.
+fn refusal_code(refusal: callops_domain::policy::Refusal) -> &'static str {
+    match refusal.error() {
+        DomainError::Invalid { code, .. } | DomainError::Conflict { code, .. } | DomainError::NotAllowedYet { code, .. } => code,
+        _ => "refused",
+    }
+}
+
 /// A call to schedule, parsed and bounded at the edge.
 #[derive(Debug, Clone)]
 pub struct CallToSchedule {
@@ -55,6 +63,31 @@ pub struct WaitingCallChange {
     pub notes: Option<Option<String>>,
     pub customer_name: Option<Option<String>>,
     pub variables: Option<BTreeMap<String, String>>,
+}
+
+/// What `GET /api/compliance/check` asks: would the dialer place this call then?
+#[derive(Debug, Clone)]
+pub struct ComplianceAsk {
+    pub number: PhoneNumber,
+    pub call_type: CallType,
+    pub at: DateTime<Utc>,
+    pub agent_id: Option<String>,
+    pub whereabouts: Whereabouts,
+}
+
+/// What the dialer would decide, and every rule it would weigh.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComplianceAnswer {
+    pub allowed: bool,
+    pub code: Option<&'static str>,
+    #[serde(with = "time::ms::option")]
+    pub next_allowed_at: Option<DateTime<Utc>>,
+    pub zones: Vec<String>,
+    /// The first of the callee's states, when there is one.
+    pub state: Option<String>,
+    pub states: Vec<String>,
+    pub rules: Vec<callops_domain::compliance::Check>,
 }
 
 /// A call scheduled, and whether it repeats what an earlier request with the same key made.
@@ -169,6 +202,47 @@ impl Calls {
         call.variable_values = ask.variables;
         (call.callee_time_zone, call.callee_state, call.debt_id) = (ask.whereabouts.time_zone, ask.whereabouts.state, ask.whereabouts.debt_id);
         Ok(call)
+    }
+
+    /// What the dialer would decide for `ask`, reading what it would read
+    /// (the agent, the settings, the do-not-call list, the number's
+    /// ledger): nothing is stored or placed.
+    pub async fn compliance_check(&self, caller: &Caller, ask: ComplianceAsk, now: DateTime<Utc>) -> Result<ComplianceAnswer, DomainError> {
+        let agent = self.resolve_agent(caller, ask.agent_id.as_deref()).await?;
+        let settings = self.store.settings(&caller.org_id).await?;
+        let callee = Callee::of(&ask.number, ask.whereabouts.time_zone, ask.whereabouts.state, agent.time_zone);
+        let ledger = self.store.ledger(&caller.org_id, &ask.number).await?;
+        let mut call = CallLog::new(
+            NewCall {
+                org_id: caller.org_id.clone(),
+                voice_agent_id: agent.id.clone(),
+                phone_number: ask.number.to_string(),
+                call_type: ask.call_type,
+                status: CallStatus::Scheduled,
+                attempt: 1,
+            },
+            "compliance-check".into(),
+            now,
+        );
+        call.debt_id = ask.whereabouts.debt_id.clone();
+        let frequency = callops_domain::policy::Frequency { call: &call, ledger: &ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
+        let facts = PlacementFacts { frequency: Some(frequency), ..self.placement_facts(caller, &agent, &callee, &settings, &ask.number, None).await? };
+        let at = time::to_millis(ask.at);
+        let (allowed, code, next_allowed_at) = match callops_domain::policy::may_place(&facts, at) {
+            callops_domain::policy::Placement::Allowed => (true, None, None),
+            callops_domain::policy::Placement::Later { at, why } => (false, Some(why), Some(at)),
+            callops_domain::policy::Placement::Refused(refusal) => (false, Some(refusal_code(refusal)), None),
+        };
+        let record = callops_domain::compliance::evaluate(&facts, at);
+        Ok(ComplianceAnswer {
+            allowed,
+            code,
+            next_allowed_at,
+            state: record.states.first().cloned(),
+            zones: record.zones,
+            states: record.states,
+            rules: record.rules,
+        })
     }
 
     /// The agent a request names, or the tenant's only agent when it names none.
