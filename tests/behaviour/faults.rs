@@ -7,15 +7,14 @@
 use std::{collections::HashMap, time::Duration};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use callops::{HostOptions, VapiBackend};
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo};
 use callops_dialer::{DialRequest, DialSettings, reconcile::ReconcileSettings};
 use callops_domain::{CallLog, CallOutcome, CallStatus};
 use callops_tests::{
     DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost, dialed_call,
-    fake_vapi::{Answer, FAKE_VAPI_KEY, FakeVapi},
-    faults::{Faults, FaultyDynamo},
-    host_options, vapi_fixture,
+    fake_vapi::{Answer, FakeVapi},
+    faults::{Faults, FaultyDynamo, ProxiedHost},
+    vapi_fixture,
 };
 use chrono::Utc;
 use futures::{StreamExt, stream};
@@ -27,16 +26,7 @@ type Item = HashMap<String, AttributeValue>;
 /// A host whose every DynamoDB request goes through a fault proxy, talking
 /// to a fake Vapi; and a store on the engine itself, for the test's own reads.
 async fn start(dial: DialSettings) -> (TestHost, FaultyDynamo, DynamoStore, FakeVapi, EmbeddedDynamo) {
-    let engine = EmbeddedDynamo::in_memory().await.unwrap();
-    let proxy = FaultyDynamo::start(engine.endpoint()).await;
-    let fake = FakeVapi::start().await;
-    let options = HostOptions {
-        dynamodb_endpoint: Some(proxy.endpoint.clone()),
-        vapi: VapiBackend::Remote { base_url: fake.base.clone(), api_key: FAKE_VAPI_KEY.into() },
-        dial,
-        ..host_options(true, None)
-    };
-    let host = TestHost::start_with(options).await;
+    let ProxiedHost { host, proxy, fake, engine } = ProxiedHost::start(false, |options| options.dial = dial).await;
     let direct = DynamoStore::new(engine.client(), callops::TABLE);
     (host, proxy, direct, fake, engine)
 }

@@ -12,13 +12,12 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use callops::{HostOptions, VapiBackend};
 use callops_aws::{CallQuery, DynamoStore, PageRequest, embedded::EmbeddedDynamo};
 use callops_domain::{CallLog, CallOutcome, CallStatus, limits, time};
 use callops_tests::{
     DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_TOKEN, TestHost, assert_error, callable,
-    fake_vapi::{FAKE_VAPI_KEY, FakeVapi},
-    faults::{Faults, FaultyDynamo},
+    fake_vapi::FakeVapi,
+    faults::{Faults, FaultyDynamo, ProxiedHost},
     host_options, read, vapi_fixture,
 };
 use chrono::{Duration, Utc};
@@ -37,16 +36,7 @@ struct Hostile {
 
 impl Hostile {
     async fn start() -> Hostile {
-        let engine = EmbeddedDynamo::in_memory().await.unwrap();
-        let proxy = FaultyDynamo::start(engine.endpoint()).await;
-        proxy.strict();
-        let fake = FakeVapi::start().await;
-        let options = HostOptions {
-            dynamodb_endpoint: Some(proxy.endpoint.clone()),
-            vapi: VapiBackend::Remote { base_url: fake.base.clone(), api_key: FAKE_VAPI_KEY.into() },
-            ..host_options(true, None)
-        };
-        let host = TestHost::start_with(options).await;
+        let ProxiedHost { host, proxy, fake, engine } = ProxiedHost::start(true, |_| {}).await;
         Hostile { host, proxy, engine, fake }
     }
 

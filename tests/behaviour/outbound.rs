@@ -347,3 +347,65 @@ async fn a_call_that_came_due_while_the_host_was_down_fires_after_the_restart() 
     assert_eq!(second.host.scheduler().delivered().iter().filter(|r| **r == request).count(), 1, "delivered once");
     second.stop().await;
 }
+
+/// Area codes in every US zone (and the two that matter most: split and
+/// stricter), with their zones and states as written here, from the
+/// numbering plan, not from CallOps's table.
+const AROUND_THE_US: &[(&str, &[&str], &str)] = &[
+    ("+1212555", &["America/New_York"], "NY"),
+    ("+1305555", &["America/New_York"], "FL"),
+    ("+1410555", &["America/New_York"], "MD"),
+    ("+1312555", &["America/Chicago"], "IL"),
+    ("+1405555", &["America/Chicago"], "OK"),
+    ("+1303555", &["America/Denver"], "CO"),
+    ("+1602555", &["America/Phoenix"], "AZ"),
+    ("+1208200", &["America/Boise", "America/Los_Angeles"], "ID"),
+    ("+1310555", &["America/Los_Angeles"], "CA"),
+    ("+1206555", &["America/Los_Angeles"], "WA"),
+    ("+1907269", &["America/Juneau"], "AK"),
+    ("+1808555", &["Pacific/Honolulu"], "HI"),
+];
+
+#[tokio::test]
+async fn a_campaign_of_ten_thousand_contacts_across_every_us_zone_calls_each_inside_its_own_callees_hours() {
+    let host = TestHost::start(true).await;
+    let agent = json!({"id": "everywhere", "name": "Everywhere", "vapiAssistantId": "asst-e", "vapiPhoneNumberId": "pn-e", "timeZone": "America/Chicago"});
+    assert_eq!(host.send(Method::POST, "/api/agents", Some(DEMO_TOKEN), Some(&agent)).await.0, StatusCode::CREATED);
+    // Every seventh contact's own record says they live in Florida, whatever their number says.
+    let contacts: Vec<Value> = (0..10_000)
+        .map(|i| {
+            let (prefix, _, _) = AROUND_THE_US[i % AROUND_THE_US.len()];
+            let mut contact = json!({"number": format!("{prefix}{:04}", i % 10_000)});
+            if i % 7 == 0 {
+                contact["state"] = json!("FL");
+            }
+            contact
+        })
+        .collect();
+    // Starting in two hours, so that none is dialed (and moved) while the test reads them.
+    let body = json!({"name": "Everyone", "voiceAgentId": "everywhere", "callsPerMinute": 120, "startAt": in_minutes(120), "contacts": contacts});
+    let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", created.to_string().chars().take(400).collect::<String>());
+    assert_eq!(created["accepted"], 10_000, "{}", created["rejected"].to_string().chars().take(400).collect::<String>());
+    let id = created["campaign"]["id"].as_str().unwrap();
+    let calls: Vec<CallLog> = host.host.store().all_calls().await.unwrap().into_iter().filter(|c| c.campaign_id.as_deref() == Some(id)).collect();
+    assert_eq!(calls.len(), 10_000);
+    assert!(calls.iter().all(|c| c.status == callops_domain::CallStatus::Scheduled && c.attempt == 1));
+    let mut times: Vec<DateTime<Utc>> = Vec::new();
+    for call in &calls {
+        let (_, zones, state) = AROUND_THE_US.iter().find(|(prefix, _, _)| call.phone_number.starts_with(prefix)).expect("a known prefix");
+        let at = call.scheduled_at.unwrap();
+        let strict = ["FL", "OK", "MD", "WA"].contains(state) || call.callee_state.map(|s| s.to_string()).as_deref() == Some("FL");
+        let end = if strict { 20 * 60 } else { 21 * 60 };
+        for zone in *zones {
+            let zone: chrono_tz::Tz = zone.parse().unwrap();
+            let local = at.with_timezone(&zone);
+            let minute = chrono::Timelike::hour(&local) * 60 + chrono::Timelike::minute(&local);
+            assert!((8 * 60..end).contains(&minute), "{} at {} is {} in {}", call.phone_number, time::format(&at), local.format("%H:%M"), zone.name());
+        }
+        times.push(at);
+    }
+    times.sort();
+    assert!(times.windows(2).all(|w| w[1] - w[0] >= Duration::milliseconds(500)), "120 a minute at most: never two in one half-second slot");
+    assert!(*times.last().unwrap() < Utc::now() + Duration::days(3), "ten thousand calls fit in a few days of windows");
+}

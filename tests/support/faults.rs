@@ -500,3 +500,32 @@ impl FaultyDynamo {
         }
     }
 }
+
+/// A local host whose every DynamoDB request goes through a proxy in front
+/// of a fresh in-memory engine, dialing a fake Vapi, with the demo
+/// practice; `configure` changes its options (the dial timings, say).
+pub struct ProxiedHost {
+    pub host: crate::TestHost,
+    pub proxy: FaultyDynamo,
+    pub fake: crate::fake_vapi::FakeVapi,
+    pub engine: callops_aws::embedded::EmbeddedDynamo,
+}
+
+impl ProxiedHost {
+    pub async fn start(strict: bool, configure: impl FnOnce(&mut callops::HostOptions)) -> ProxiedHost {
+        let engine = callops_aws::embedded::EmbeddedDynamo::in_memory().await.expect("an in-memory engine");
+        let proxy = FaultyDynamo::start(engine.endpoint()).await;
+        if strict {
+            proxy.strict();
+        }
+        let fake = crate::fake_vapi::FakeVapi::start().await;
+        let mut options = callops::HostOptions {
+            dynamodb_endpoint: Some(proxy.endpoint.clone()),
+            vapi: callops::VapiBackend::Remote { base_url: fake.base.clone(), api_key: crate::fake_vapi::FAKE_VAPI_KEY.into() },
+            ..crate::host_options(true, None)
+        };
+        configure(&mut options);
+        let host = crate::TestHost::start_with(options).await;
+        ProxiedHost { host, proxy, fake, engine }
+    }
+}

@@ -186,6 +186,10 @@ impl Dialer {
             };
             let agent = match (may_place(&facts, now), agent.as_ref()) {
                 (Placement::Refused(refusal), _) => return self.end_unplaced(stored, refusal, now).await,
+                // No allowed time within the attempt's life (a year from when it was made): it ends, and says why.
+                (Placement::Later { at, .. }, _) if at > callops_domain::schedule::latest_dial(call.created_at) => {
+                    return self.end_unplaced(stored, Refusal::NoCallingHoursAhead, now).await;
+                }
                 (Placement::Later { at, why }, _) => return self.move_attempt(stored, at, why, now).await,
                 (Placement::Allowed, Some(agent)) => agent,
                 (Placement::Allowed, None) => return self.end_unplaced(stored, Refusal::NoAgent, now).await,
