@@ -601,3 +601,30 @@ async fn the_compliance_check_answers_what_the_dialer_would_decide_and_a_placed_
     assert!(record.rules.iter().all(|r| r.ok), "{:?}", record.rules);
     assert!(record.rules.iter().any(|r| r.rule == "tenant_cap") && record.rules.iter().any(|r| r.rule == "tcpa_hours"));
 }
+
+#[tokio::test]
+async fn on_a_holiday_where_the_callee_is_nothing_is_scheduled_or_dialed() {
+    let (host, fake) = start().await;
+    let number = callable(180);
+    let zone = callops_domain::callee::zones_of_number(&number)[0];
+    let today = Utc::now().with_timezone(&zone).date_naive();
+    let (status, settings) = host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"holidays": [today.to_string()]}))).await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    let tomorrow_morning = time::local_to_utc(zone, (today + chrono::Duration::days(1)).and_hms_opt(8, 0, 0).unwrap());
+
+    // Scheduling for now: refused with the day's code and the next allowed time, or moved there when asked.
+    let body = json!({"phoneNumber": number, "callType": "OUTBOUND_LEAD", "scheduledAt": time::format(&Utc::now()), "voiceAgentId": "front-desk"});
+    let refused = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&body)).await;
+    callops_tests::assert_error(&refused, StatusCode::BAD_REQUEST, "closed_day");
+    assert_eq!(refused.1["error"]["nextAllowedAt"], json!(time::format(&tomorrow_morning)));
+    let mut moving = body.clone();
+    moving["moveToCallingHours"] = json!(true);
+    let (status, moved) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&moving)).await;
+    assert_eq!((status, moved["scheduledAt"].clone()), (StatusCode::CREATED, json!(time::format(&tomorrow_morning))), "{moved}");
+
+    // An attempt already waiting when the holiday was set is moved by the dialer, not placed.
+    let due = due_to(&host, &number, CallType::OutboundFollowup, None, None).await;
+    let Dialed::Moved { to, why } = dial(&host, &due).await else { panic!("moved") };
+    assert_eq!((to, why), (tomorrow_morning, "closed_day"));
+    assert!(fake.posts().is_empty(), "nothing reached Vapi");
+}
