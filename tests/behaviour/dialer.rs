@@ -628,3 +628,45 @@ async fn on_a_holiday_where_the_callee_is_nothing_is_scheduled_or_dialed() {
     assert_eq!((to, why), (tomorrow_morning, "closed_day"));
     assert!(fake.posts().is_empty(), "nothing reached Vapi");
 }
+
+#[tokio::test]
+async fn a_collection_call_keeps_to_the_times_the_patient_said_are_inconvenient() {
+    let (host, fake) = start().await;
+    let number = callable(190);
+    let zone = callops_domain::callee::zones_of_number(&number)[0];
+    let local = Utc::now().with_timezone(&zone);
+    let hour = chrono::Timelike::hour(&local);
+    let path = format!("/api/numbers/{}/inconvenient-times", number.replace('+', "%2B"));
+    let times = json!({"times": [{"start": format!("{hour:02}:00"), "end": format!("{:02}:00", hour + 2)}]});
+    let (status, kept) = host.send(Method::PUT, &path, Some(DEMO_TOKEN), Some(&times)).await;
+    assert_eq!((status, kept["times"][0]["start"].clone()), (StatusCode::OK, json!(format!("{hour:02}:00"))), "{kept}");
+    assert_eq!(host.get(&path, Some(DEMO_TOKEN)).await.1, kept);
+    for bad in [json!({"times": [{"start": "14:00", "end": "13:00"}]}), json!({"times": [{"start": "9am", "end": "10:00"}]})] {
+        callops_tests::assert_error(&host.send(Method::PUT, &path, Some(DEMO_TOKEN), Some(&bad)).await, StatusCode::BAD_REQUEST, "invalid_inconvenient_times");
+    }
+    let free_again = time::local_to_utc(zone, local.date_naive().and_hms_opt(hour + 2, 0, 0).unwrap());
+
+    // Scheduling a collection call now is refused with when it may come; a lead call is not held to them.
+    let debt =
+        json!({"phoneNumber": number, "callType": "OUTBOUND_DEBT", "scheduledAt": time::format(&Utc::now()), "voiceAgentId": "billing", "debtId": "inv-9"});
+    let refused = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&debt)).await;
+    callops_tests::assert_error(&refused, StatusCode::BAD_REQUEST, "inconvenient_time");
+    assert_eq!(refused.1["error"]["nextAllowedAt"], json!(time::format(&free_again)));
+    // A collection call already waiting is moved by the dialer; a lead call to the same number is placed.
+    let waiting = due_to(&host, &number, CallType::OutboundDebt, Some("inv-9"), None).await;
+    let Dialed::Moved { to, why } = dial(&host, &waiting).await else { panic!("moved") };
+    assert_eq!((to, why), (free_again, "inconvenient_time"));
+    let lead = due_to(&host, &number, CallType::OutboundLead, None, None).await;
+    let Dialed::Placed { vapi_call_id } = dial(&host, &lead).await else { panic!("a lead call is placed") };
+    assert_eq!(fake.posts().len(), 1);
+
+    // What the patient says during a call is kept with the number too.
+    let started = Utc::now() - chrono::Duration::minutes(2);
+    let mut message =
+        json!({"endedReason": "customer-ended-call", "startedAt": time::format(&started), "endedAt": time::format(&(started + chrono::Duration::seconds(60)))});
+    message["analysis"] = json!({"structuredData": {"outcome": "INFORMATION", "inconvenientTimes": [{"days": ["sat", "Sunday"], "start": "09:00", "end": "11:00"}, {"start": "nope", "end": "10:00"}]}});
+    report_end(&host, &lead, &vapi_call_id, message).await;
+    let (_, now_kept) = host.get(&path, Some(DEMO_TOKEN)).await;
+    assert_eq!(now_kept["times"].as_array().unwrap().len(), 2, "{now_kept}");
+    assert_eq!(now_kept["times"][1], json!({"days": ["sat", "sun"], "start": "09:00", "end": "11:00"}), "the readable one, added");
+}

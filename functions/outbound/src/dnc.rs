@@ -1,7 +1,12 @@
 //! The tenant's do-not-call list: numbers that are never dialed, whether a
-//! patient asked during a call (the webhook adds them) or staff added them.
+//! patient asked during a call (the webhook adds them) or staff added them;
+//! and the times a patient said not to call, which collection calls keep to.
 
-use callops_domain::{DomainError, phone};
+use callops_domain::{
+    DomainError,
+    clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
+    phone,
+};
 use callops_http::{ApiError, Caller, integer_param, json, json_body, path_param, query_param};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
@@ -51,5 +56,56 @@ impl Outbound {
         let limit = integer_param(req, "limit", "invalid_limit", 1..=MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
         let page = self.store.list_do_not_call(&caller.org_id, limit, query_param(req, "cursor").as_deref()).await?;
         Ok(json(StatusCode::OK, &Entries { entries: page.items, next_cursor: page.next_cursor }))
+    }
+}
+
+/// `PUT /api/numbers/{phoneNumber}/inconvenient-times`: the times a patient said not to call.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InconvenientTimesRequest {
+    times: Vec<InconvenientTimeInput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InconvenientTimeInput {
+    #[serde(default)]
+    days: Vec<callops_domain::agent::Day>,
+    start: String,
+    end: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InconvenientTimes {
+    phone_number: String,
+    times: Vec<InconvenientTime>,
+}
+
+impl Outbound {
+    fn path_number(req: &Request) -> Result<String, DomainError> {
+        Ok(phone::normalize(&path_param(req, "phoneNumber").unwrap_or_default())?.into_string())
+    }
+
+    pub(crate) async fn inconvenient_times(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let number = Self::path_number(req)?;
+        let times = self.store.ledger(&caller.org_id, &number).await?.inconvenient;
+        Ok(json(StatusCode::OK, &InconvenientTimes { phone_number: number, times }))
+    }
+
+    /// Replaces a number's inconvenient times; collection calls keep to them from then on.
+    pub(crate) async fn put_inconvenient_times(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let number = Self::path_number(req)?;
+        let request: InconvenientTimesRequest = json_body(req)?;
+        if request.times.len() > MAX_INCONVENIENT_TIMES {
+            return Err(DomainError::invalid("invalid_inconvenient_times", format!("at most {MAX_INCONVENIENT_TIMES} times")).into());
+        }
+        let clock = |text: &str| {
+            callops_domain::agent::parse_clock(text)
+                .ok_or_else(|| DomainError::invalid("invalid_inconvenient_times", "start and end are times of day, HH:MM (00:00 to 24:00)"))
+        };
+        let times = request.times.into_iter().map(|t| InconvenientTime::new(t.days, clock(&t.start)?, clock(&t.end)?)).collect::<Result<Vec<_>, _>>()?;
+        self.store.set_inconvenient_times(&caller.org_id, &number, &times).await?;
+        Ok(json(StatusCode::OK, &InconvenientTimes { phone_number: number, times }))
     }
 }

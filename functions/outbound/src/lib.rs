@@ -41,6 +41,8 @@ pub const ROUTES: &[&str] = &[
     "GET /api/settings",
     "PUT /api/settings",
     "GET /api/compliance/check",
+    "GET /api/numbers/{phoneNumber}/inconvenient-times",
+    "PUT /api/numbers/{phoneNumber}/inconvenient-times",
 ];
 
 #[derive(Clone)]
@@ -89,6 +91,8 @@ impl Outbound {
             "GET /api/settings" => Ok(json(StatusCode::OK, &self.store.settings(&caller.org_id).await?)),
             "PUT /api/settings" => self.put_settings(&caller, &req).await,
             "GET /api/compliance/check" => self.compliance_check(&caller, &req).await,
+            "GET /api/numbers/{phoneNumber}/inconvenient-times" => self.inconvenient_times(&caller, &req).await,
+            "PUT /api/numbers/{phoneNumber}/inconvenient-times" => self.put_inconvenient_times(&caller, &req).await,
             _ => Err(ApiError::NoRoute(route)),
         }
     }

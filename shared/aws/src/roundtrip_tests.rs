@@ -223,9 +223,14 @@ fn an_agent_the_store_takes_reads_back_as_it_was() {
             prop_oneof![20 => (1u32..=10, prop::collection::vec(1u32..=10_080, 1..4)), 1 => (0u32..12, prop::collection::vec(0u32..20_000, 0..12))],
         ),
         prop_oneof![10 => Just(None), 10 => Just(Some("env:CALLOPS_SECRET_acme_T".to_string())), 1 => prop::option::of("\\PC{0,40}")],
+        (
+            prop::option::of(prop_oneof![10 => "[a-z-]{1,40}", 1 => "\\PC{0,60}"]),
+            prop::option::of(prop::collection::vec(prop_oneof![10 => prop::sample::select(vec!["mon", "sat", "sun", "Tuesday"]), 1 => Just("someday")], 0..8)),
+            prop::option::of(prop_oneof![10 => Just(("sat", "09:00", "13:00")), 1 => Just(("sun", "13:00", "09:00"))]),
+        ),
     );
     let seen = Cases::default();
-    check(96, input, |rt, store, (id, name, zone, hours, max, retry, secret)| {
+    check(96, input, |rt, store, (id, name, zone, hours, max, retry, secret, (output, closed, by_day))| {
         let mut json = serde_json::json!({"id": id, "name": name, "vapiAssistantId": "asst", "timeZone": zone});
         if let Some((start, end)) = hours {
             json["callingHours"] = serde_json::json!({"start": start, "end": end});
@@ -235,6 +240,15 @@ fn an_agent_the_store_takes_reads_back_as_it_was() {
         }
         if let Some((attempts, delays)) = retry {
             json["retryPolicy"] = serde_json::json!({"maxAttempts": attempts, "delaysMinutes": delays});
+        }
+        if let Some(output) = output {
+            json["structuredOutputName"] = output.into();
+        }
+        if let Some(closed) = closed {
+            json["closedDays"] = closed.into();
+        }
+        if let Some((day, start, end)) = by_day {
+            json["hoursByDay"] = serde_json::json!({day: {"start": start, "end": end}});
         }
         match secret {
             Some(secret) => json["twilioNumber"] = serde_json::json!({"number": "+12125550100", "accountSid": "AC1", "authTokenSecret": secret}),

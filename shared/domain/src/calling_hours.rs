@@ -124,6 +124,11 @@ impl From<Day> for String {
     }
 }
 
+/// `HH:MM` text for minutes since midnight, in and out.
+pub mod clock_text {
+    pub use super::clock::{deserialize, serialize};
+}
+
 mod clock {
     use super::*;
 

@@ -19,6 +19,45 @@ pub struct Clock<'a> {
     pub callee: &'a Callee,
     /// The tenant's closed dates, read as local dates where the callee is.
     pub holidays: &'a [NaiveDate],
+    /// Times the callee said are inconvenient (kept for collection calls,
+    /// 12 CFR 1006.6(b)(1)(i)); empty for other calls.
+    pub inconvenient: &'a [InconvenientTime],
+}
+
+/// A time a patient said not to call: local minutes from `start` to `end`
+/// (end exclusive) on `days` (every day when empty), on the callee's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InconvenientTime {
+    #[serde(default)]
+    pub days: Vec<crate::agent::Day>,
+    #[serde(with = "crate::calling_hours::clock_text")]
+    pub start: u16,
+    #[serde(with = "crate::calling_hours::clock_text")]
+    pub end: u16,
+}
+
+/// The most inconvenient times kept for one number.
+pub const MAX_INCONVENIENT_TIMES: usize = 14;
+
+impl InconvenientTime {
+    /// Checked: a window that starts before it ends, within a day.
+    pub fn new(days: Vec<crate::agent::Day>, start: u16, end: u16) -> Result<InconvenientTime, crate::DomainError> {
+        if start >= end || end > 24 * 60 {
+            return Err(crate::DomainError::invalid(
+                "invalid_inconvenient_times",
+                "an inconvenient time must start before it ends, within one day (00:00 to 24:00)",
+            ));
+        }
+        let mut days = days;
+        days.sort();
+        days.dedup();
+        Ok(InconvenientTime { days, start, end })
+    }
+
+    fn applies_on(&self, day: NaiveDate) -> bool {
+        self.days.is_empty() || self.days.contains(&crate::agent::Day::of(day.weekday()))
+    }
 }
 
 /// Why a time does not fit.
@@ -28,6 +67,8 @@ pub enum ClockRefusal {
     ClosedDay,
     /// Outside the window of the day.
     OutsideHours,
+    /// At a time the callee said is inconvenient.
+    Inconvenient,
 }
 
 impl ClockRefusal {
@@ -35,6 +76,7 @@ impl ClockRefusal {
         match self {
             ClockRefusal::ClosedDay => "closed_day",
             ClockRefusal::OutsideHours => "outside_calling_hours",
+            ClockRefusal::Inconvenient => "inconvenient_time",
         }
     }
 }
@@ -71,13 +113,31 @@ impl Clock<'_> {
         (start < end).then_some((start, end))
     }
 
+    /// The parts of a day's window outside every inconvenient time.
+    fn segments_on(&self, day: NaiveDate) -> Vec<(u16, u16)> {
+        let Some(window) = self.window_on(day) else { return Vec::new() };
+        let mut segments = vec![window];
+        for cut in self.inconvenient.iter().filter(|t| t.applies_on(day)) {
+            segments = segments
+                .into_iter()
+                .flat_map(|(s, e)| [(s, e.min(cut.start)), (s.max(cut.end), e)].into_iter().filter(|(a, b)| a < b).collect::<Vec<_>>())
+                .collect();
+        }
+        segments
+    }
+
     fn refusal_in(&self, at: DateTime<Utc>, zone: Tz) -> Option<ClockRefusal> {
         let local = at.with_timezone(&zone);
-        match self.window_on(local.date_naive()) {
-            None => Some(ClockRefusal::ClosedDay),
-            Some((start, end)) if (start..end).contains(&minute_of(&local)) => None,
-            Some(_) => Some(ClockRefusal::OutsideHours),
+        let day = local.date_naive();
+        if self.window_on(day).is_none() {
+            return Some(ClockRefusal::ClosedDay);
         }
+        let minute = minute_of(&local);
+        if self.segments_on(day).iter().any(|(start, end)| (*start..*end).contains(&minute)) {
+            return None;
+        }
+        let inconvenient = self.inconvenient.iter().any(|t| t.applies_on(day) && (t.start..t.end).contains(&minute));
+        Some(if inconvenient { ClockRefusal::Inconvenient } else { ClockRefusal::OutsideHours })
     }
 
     /// Why `at` does not fit, if it does not: a closed day in any zone first, else outside the hours.
@@ -93,7 +153,7 @@ impl Clock<'_> {
         }
         let mut day = at.with_timezone(&zone).date_naive();
         for _ in 0..DAYS_AHEAD {
-            if let Some((start, _)) = self.window_on(day) {
+            for (start, _) in self.segments_on(day) {
                 let opening = NaiveTime::from_num_seconds_from_midnight_opt(u32::from(start) * 60, 0)?;
                 // A start inside a daylight-saving gap is the first real minute after it.
                 let candidate = time::local_to_utc(zone, day.and_time(opening));
@@ -140,6 +200,14 @@ impl Clock<'_> {
             ok: agent_ok,
             detail: format!("the agent's hours, at {}", locals.iter().map(described).collect::<Vec<_>>().join(", ")),
         });
+        if !self.inconvenient.is_empty() {
+            let hit = locals.iter().any(|l| self.inconvenient.iter().any(|t| t.applies_on(l.date_naive()) && (t.start..t.end).contains(&minute_of(l))));
+            checks.push(RuleCheck {
+                rule: "regf_inconvenient_time".into(),
+                ok: !hit,
+                detail: format!("{} time(s) the callee said are inconvenient (12 CFR 1006.6(b)(1)(i))", self.inconvenient.len()),
+            });
+        }
         for rule in WINDOWS.iter().filter(|r| r.scope.applies(&self.callee.states)) {
             let ok = locals.iter().all(|l| (rule.start..rule.end).contains(&minute_of(l)));
             let window = format!("{:02}:{:02}-{:02}:{:02}", rule.start / 60, rule.start % 60, rule.end / 60, rule.end % 60);
@@ -167,7 +235,7 @@ mod tests {
         let mut agent = agent();
         agent.calling_hours = CallingHours::WHOLE_DAY;
         let la = callee(&["America/Los_Angeles"], &["CA"]);
-        let clock = Clock { agent: &agent, callee: &la, holidays: &[] };
+        let clock = Clock { agent: &agent, callee: &la, holidays: &[], inconvenient: &[] };
         // 08:00 in New York is 05:00 in Los Angeles.
         assert_eq!(clock.refusal(at("2024-01-16T13:00:00Z")), Some(ClockRefusal::OutsideHours));
         assert_eq!(clock.next_opening(at("2024-01-16T13:00:00Z")), Some(at("2024-01-16T16:00:00Z")), "08:00 Pacific");
@@ -181,12 +249,12 @@ mod tests {
         agent.calling_hours = CallingHours::WHOLE_DAY;
         for state in ["FL", "OK", "MD", "WA"] {
             let c = callee(&["America/New_York"], &[state]);
-            let clock = Clock { agent: &agent, callee: &c, holidays: &[] };
+            let clock = Clock { agent: &agent, callee: &c, holidays: &[], inconvenient: &[] };
             assert_eq!(clock.refusal(at("2024-01-16T00:59:00Z")), None, "{state}: 19:59");
             assert_eq!(clock.refusal(at("2024-01-16T01:00:00Z")), Some(ClockRefusal::OutsideHours), "{state}: 20:00");
         }
         let ny = callee(&["America/New_York"], &["NY"]);
-        let clock = Clock { agent: &agent, callee: &ny, holidays: &[] };
+        let clock = Clock { agent: &agent, callee: &ny, holidays: &[], inconvenient: &[] };
         assert_eq!(clock.refusal(at("2024-01-16T01:00:00Z")), None, "New York: 20:00 is fine");
         assert_eq!(clock.refusal(at("2024-01-16T02:00:00Z")), Some(ClockRefusal::OutsideHours), "21:00 federally");
         assert_eq!(clock.refusal(at("2024-01-16T12:59:00Z")), Some(ClockRefusal::OutsideHours), "07:59");
@@ -197,7 +265,7 @@ mod tests {
         let mut agent = agent();
         agent.calling_hours = CallingHours::WHOLE_DAY;
         let split = callee(&["America/Boise", "America/Los_Angeles"], &["ID"]);
-        let clock = Clock { agent: &agent, callee: &split, holidays: &[] };
+        let clock = Clock { agent: &agent, callee: &split, holidays: &[], inconvenient: &[] };
         // 08:00 Mountain is 07:00 Pacific: wait for 08:00 Pacific; the evening ends at 21:00 Mountain.
         assert_eq!(clock.next_opening(at("2024-01-16T15:00:00Z")), Some(at("2024-01-16T16:00:00Z")));
         assert_eq!(clock.refusal(at("2024-01-17T03:59:00Z")), None, "20:59 Mountain, 19:59 Pacific");
@@ -205,7 +273,7 @@ mod tests {
         // Windows that never meet (mornings in New York and in Tokyo): no time fits, and no loop forever.
         agent.calling_hours = CallingHours::new(9 * 60, 12 * 60).unwrap();
         let apart = callee(&["America/New_York", "Asia/Tokyo"], &[]);
-        assert_eq!(Clock { agent: &agent, callee: &apart, holidays: &[] }.next_opening(at("2024-01-16T15:00:00Z")), None);
+        assert_eq!(Clock { agent: &agent, callee: &apart, holidays: &[], inconvenient: &[] }.next_opening(at("2024-01-16T15:00:00Z")), None);
     }
 
     #[test]
@@ -215,7 +283,7 @@ mod tests {
         agent.hours_by_day.insert(crate::agent::Day::of(chrono::Weekday::Sat), CallingHours::new(9 * 60, 13 * 60).unwrap());
         let ny = callee(&["America/New_York"], &[]);
         let holiday = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap(); // a Monday
-        let clock = Clock { agent: &agent, callee: &ny, holidays: &[holiday] };
+        let clock = Clock { agent: &agent, callee: &ny, holidays: &[holiday], inconvenient: &[] };
         // Saturday 2024-01-13 14:00 local: after Saturday's hours; Sunday closed; Monday a holiday: Tuesday 08:00.
         assert_eq!(clock.next_opening(at("2024-01-13T19:00:00Z")), Some(at("2024-01-16T13:00:00Z")));
         assert_eq!(clock.refusal(at("2024-01-14T15:00:00Z")), Some(ClockRefusal::ClosedDay));
@@ -226,11 +294,30 @@ mod tests {
     }
 
     #[test]
+    fn a_collection_call_waits_out_the_times_the_patient_said_are_inconvenient() {
+        let mut agent = agent();
+        agent.calling_hours = CallingHours::WHOLE_DAY;
+        let ny = callee(&["America/New_York"], &[]);
+        let lunch = InconvenientTime::new(vec![], 12 * 60, 14 * 60).unwrap();
+        let weekday_mornings = InconvenientTime::new(vec![crate::agent::Day::of(chrono::Weekday::Tue)], 8 * 60, 10 * 60).unwrap();
+        let times = [lunch, weekday_mornings];
+        let clock = Clock { agent: &agent, callee: &ny, holidays: &[], inconvenient: &times };
+        // Tuesday 2024-01-16 12:30 New York: lunch; next 14:00.
+        assert_eq!(clock.refusal(at("2024-01-16T17:30:00Z")), Some(ClockRefusal::Inconvenient));
+        assert_eq!(clock.next_opening(at("2024-01-16T17:30:00Z")), Some(at("2024-01-16T19:00:00Z")));
+        // Tuesday 07:00: the law opens at 08:00, the patient at 10:00.
+        assert_eq!(clock.next_opening(at("2024-01-16T12:00:00Z")), Some(at("2024-01-16T15:00:00Z")));
+        // Wednesday 08:00 is fine.
+        assert_eq!(clock.next_opening(at("2024-01-17T13:00:00Z")), Some(at("2024-01-17T13:00:00Z")));
+        assert!(InconvenientTime::new(vec![], 600, 600).is_err());
+    }
+
+    #[test]
     fn daylight_saving_moves_with_the_callees_zone() {
         let mut agent = agent();
         agent.calling_hours = CallingHours::WHOLE_DAY;
         let la = callee(&["America/Los_Angeles"], &[]);
-        let clock = Clock { agent: &agent, callee: &la, holidays: &[] };
+        let clock = Clock { agent: &agent, callee: &la, holidays: &[], inconvenient: &[] };
         // 2024-03-10: Pacific time moves from UTC-8 to UTC-7 at 02:00.
         assert_eq!(clock.next_opening(at("2024-03-10T10:00:00Z")), Some(at("2024-03-10T15:00:00Z")), "08:00 PDT");
         assert_eq!(clock.next_opening(at("2024-03-09T10:00:00Z")), Some(at("2024-03-09T16:00:00Z")), "08:00 PST the day before");

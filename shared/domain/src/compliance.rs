@@ -50,7 +50,7 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         detail: if facts.on_do_not_call { "the number is on the practice's do-not-call list".into() } else { "not on the practice's do-not-call list".into() },
     }];
     if let Some(agent) = facts.agent {
-        rules.extend(Clock { agent, callee: facts.callee, holidays: facts.holidays }.checks(at).into_iter().map(Check::from));
+        rules.extend(Clock { agent, callee: facts.callee, holidays: facts.holidays, inconvenient: facts.inconvenient }.checks(at).into_iter().map(Check::from));
     }
     if let Some(frequency) = facts.frequency {
         let over = frequency.ledger.over_limits(frequency.call, at, &Limits { callee: facts.callee, tenant_cap_per_day: frequency.tenant_cap_per_day });

@@ -54,6 +54,9 @@ pub struct Ledger {
     pub attempts: Vec<Attempt>,
     #[serde(default)]
     pub conversations: Vec<Conversation>,
+    /// The times the callee said are inconvenient (collection calls keep to them).
+    #[serde(default)]
+    pub inconvenient: Vec<crate::clock::InconvenientTime>,
     /// `None` until the ledger is first written.
     #[serde(default, skip_serializing)]
     pub revision: Option<u64>,
@@ -101,11 +104,17 @@ fn when_under(times: &mut [DateTime<Utc>], max: u32, within: Duration, at: DateT
 }
 
 impl Ledger {
+    /// The inconvenient times that apply to a call of `call_type`: a collection call's only.
+    pub fn inconvenient_for(&self, call_type: CallType) -> &[crate::clock::InconvenientTime] {
+        if call_type == CallType::OutboundDebt { &self.inconvenient } else { &[] }
+    }
+
     /// The attempts and conversations still within [`KEPT`] of `now`.
     pub fn pruned(&self, now: DateTime<Utc>) -> Ledger {
         Ledger {
             attempts: self.attempts.iter().filter(|a| a.at > now - KEPT).cloned().collect(),
             conversations: self.conversations.iter().filter(|c| c.at > now - KEPT).cloned().collect(),
+            inconvenient: self.inconvenient.clone(),
             revision: self.revision,
         }
     }

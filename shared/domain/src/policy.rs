@@ -21,8 +21,14 @@ use crate::{
 /// `agent` to `callee` ([`Clock`]: the agent's week, the tenant's holidays
 /// and the law's windows, in every zone of the callee), and why `at` itself
 /// does not fit when it does not. `None` when no time comes.
-pub fn next_opening(agent: &VoiceAgent, callee: &Callee, holidays: &[NaiveDate], at: DateTime<Utc>) -> Option<(DateTime<Utc>, Option<ClockRefusal>)> {
-    let clock = Clock { agent, callee, holidays };
+pub fn next_opening(
+    agent: &VoiceAgent,
+    callee: &Callee,
+    holidays: &[NaiveDate],
+    inconvenient: &[crate::clock::InconvenientTime],
+    at: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, Option<ClockRefusal>)> {
+    let clock = Clock { agent, callee, holidays, inconvenient };
     clock.next_opening(at).map(|opening| (opening, clock.refusal(at)))
 }
 
@@ -47,6 +53,8 @@ pub struct PlacementFacts<'a> {
     pub callee: &'a Callee,
     /// The tenant's closed dates.
     pub holidays: &'a [NaiveDate],
+    /// For a collection call, the times the callee said are inconvenient; empty otherwise.
+    pub inconvenient: &'a [crate::clock::InconvenientTime],
     /// The number's attempts, when the attempt's frequency is checked (the dialer's claim).
     pub frequency: Option<Frequency<'a>>,
     pub campaign_cancelled: bool,
@@ -128,7 +136,9 @@ pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
     // The first time both the clock and the frequency limits allow, and why `at` itself is refused.
     let (mut t, mut why) = (at, None);
     for _ in 0..32 {
-        let Some((opening, refusal)) = next_opening(agent, facts.callee, facts.holidays, t) else { return Placement::Refused(Refusal::NoCallingHoursAhead) };
+        let Some((opening, refusal)) = next_opening(agent, facts.callee, facts.holidays, facts.inconvenient, t) else {
+            return Placement::Refused(Refusal::NoCallingHoursAhead);
+        };
         if opening > t {
             why = why.or(Some(refusal.unwrap_or(ClockRefusal::OutsideHours).code()));
             t = opening;
@@ -165,7 +175,16 @@ pub fn earliest_placement(facts: &PlacementFacts, at: DateTime<Utc>) -> Result<D
 
 /// What is known when a call by `agent` to `callee` is planned: nothing stops it but the clock.
 pub fn planning<'a>(agent: &'a VoiceAgent, callee: &'a Callee, holidays: &'a [NaiveDate]) -> PlacementFacts<'a> {
-    PlacementFacts { agent: Some(agent), callee, holidays, frequency: None, campaign_cancelled: false, on_do_not_call: false, slot: Slot::Free }
+    PlacementFacts {
+        agent: Some(agent),
+        callee,
+        holidays,
+        inconvenient: &[],
+        frequency: None,
+        campaign_cancelled: false,
+        on_do_not_call: false,
+        slot: Slot::Free,
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +206,7 @@ mod tests {
             agent: Some(&agent),
             callee: &callee,
             holidays: &[],
+            inconvenient: &[],
             frequency: None,
             campaign_cancelled: false,
             on_do_not_call: false,

@@ -103,6 +103,8 @@ pub struct CallAnalysis {
     pub follow_up_date: Option<DateTime<Utc>>,
     pub notes: Option<String>,
     pub do_not_call_requested: Option<bool>,
+    /// Times the callee said are inconvenient for calls.
+    pub inconvenient_times: Option<Vec<crate::clock::InconvenientTime>>,
     /// Fields whose values were there but out of bounds (an amount over
     /// [`crate::limits::MAX_AMOUNT_CENTS`], a date outside the supported
     /// range), by name: ignored, and logged.
@@ -132,6 +134,7 @@ impl CallAnalysis {
             follow_up_date: self.follow_up_date.or(fallback.follow_up_date),
             notes: self.notes.or(fallback.notes),
             do_not_call_requested: self.do_not_call_requested.or(fallback.do_not_call_requested),
+            inconvenient_times: self.inconvenient_times.or(fallback.inconvenient_times),
             ignored,
         }
     }

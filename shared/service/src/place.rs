@@ -179,6 +179,7 @@ impl Dialer {
                 agent: agent.as_ref(),
                 callee: &callee,
                 holidays: &settings.holidays,
+                inconvenient: ledger.inconvenient_for(call.call_type),
                 frequency: Some(frequency),
                 campaign_cancelled,
                 on_do_not_call,

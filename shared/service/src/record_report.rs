@@ -4,7 +4,7 @@
 //! what follows its end, and write it all in one transaction, redone on
 //! the fresh call when another report won the race.
 
-use callops_aws::StoredCall;
+use callops_aws::{AlongWithCall, StoredCall};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::UNASSIGNED_AGENT,
@@ -48,7 +48,8 @@ impl Calls {
             let mut agent = AgentOnce::default();
             let report = &self.reading_output(&mut agent, &before, report).await?;
             let next = report::apply(&before, report, now).unwrap_or_else(|| before.clone());
-            let follow = follow_through(&self.store, &self.scheduler, &mut agent, &before, &next, report.asks_not_to_call(), false, now).await?;
+            let mut follow = follow_through(&self.store, &self.scheduler, &mut agent, &before, &next, report.asks_not_to_call(), false, now).await?;
+            follow.also.extend(inconvenient_times(report, &before, &next, false));
             match self.store.create_call_with(&next, &follow.also).await {
                 // Another report created it first: record this one on it.
                 Err(DomainError::Conflict { .. }) => continue,
@@ -155,6 +156,18 @@ impl Calls {
     }
 }
 
+/// The times the callee said are inconvenient, to keep with the number,
+/// when this write records the report that says so (the first end-of-call
+/// report, or the awaited output when it comes).
+fn inconvenient_times(report: &CallReport, before: &CallLog, after: &CallLog, awaited_output: bool) -> Option<AlongWithCall> {
+    let times = report.analysis.inconvenient_times.clone()?;
+    let recorded = match awaited_output {
+        false => before.reported_at.is_none() && after.reported_at.is_some(),
+        true => before.awaiting_output.is_some() && after.awaiting_output.is_none() && report.output_found,
+    };
+    recorded.then_some(AlongWithCall::InconvenientTimes(times))
+}
+
 /// The report applied to the call as stored, and what its end brings.
 struct ApplyReport<'a> {
     calls: &'a Calls,
@@ -173,7 +186,7 @@ impl Decide for ApplyReport<'_> {
     async fn decide(&mut self, call: &CallLog) -> Result<Option<Change>, DomainError> {
         let next = if self.awaited_output { report::apply_awaited_output(call, self.report, self.now) } else { report::apply(call, self.report, self.now) };
         let Some(next) = next else { return Ok(None) };
-        let follow = follow_through(
+        let mut follow = follow_through(
             &self.calls.store,
             &self.calls.scheduler,
             &mut self.agent,
@@ -184,6 +197,7 @@ impl Decide for ApplyReport<'_> {
             self.now,
         )
         .await?;
+        follow.also.extend(inconvenient_times(self.report, call, &next, self.awaited_output));
         (self.before, self.follow) = (call.clone(), follow.decided);
         Ok(Some(Change { call: next, also: follow.also }))
     }

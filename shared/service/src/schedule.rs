@@ -156,10 +156,10 @@ impl Calls {
     /// `agent` (its `callee`, the tenant's `settings`).
     async fn placement_facts<'a>(
         &self,
-        caller: &Caller,
         agent: &'a VoiceAgent,
         callee: &'a Callee,
         settings: &'a TenantSettings,
+        inconvenient: &'a [callops_domain::clock::InconvenientTime],
         number: &str,
         campaign: Option<&Campaign>,
     ) -> Result<PlacementFacts<'a>, DomainError> {
@@ -167,9 +167,10 @@ impl Calls {
             agent: Some(agent),
             callee,
             holidays: &settings.holidays,
+            inconvenient,
             frequency: None,
             campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
-            on_do_not_call: self.store.is_on_do_not_call(&caller.org_id, number).await?,
+            on_do_not_call: self.store.is_on_do_not_call(&agent.org_id, number).await?,
             slot: Slot::Free,
         })
     }
@@ -183,7 +184,9 @@ impl Calls {
         };
         let settings = self.store.settings(&caller.org_id).await?;
         let callee = Callee::of(&ask.number, ask.whereabouts.time_zone, ask.whereabouts.state, agent.time_zone);
-        let facts = self.placement_facts(caller, &agent, &callee, &settings, &ask.number, campaign.as_ref()).await?;
+        let ledger = self.ledger_for(&caller.org_id, &ask.number, ask.call_type).await?;
+        let inconvenient = ledger.inconvenient_for(ask.call_type);
+        let facts = self.placement_facts(&agent, &callee, &settings, inconvenient, &ask.number, campaign.as_ref()).await?;
         let at = placement_time(ask.at, &facts, ask.move_to_calling_hours, now)?;
         let new = NewCall {
             org_id: caller.org_id.clone(),
@@ -226,7 +229,8 @@ impl Calls {
         );
         call.debt_id = ask.whereabouts.debt_id.clone();
         let frequency = callops_domain::policy::Frequency { call: &call, ledger: &ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
-        let facts = PlacementFacts { frequency: Some(frequency), ..self.placement_facts(caller, &agent, &callee, &settings, &ask.number, None).await? };
+        let inconvenient = ledger.inconvenient_for(ask.call_type);
+        let facts = PlacementFacts { frequency: Some(frequency), ..self.placement_facts(&agent, &callee, &settings, inconvenient, &ask.number, None).await? };
         let at = time::to_millis(ask.at);
         let (allowed, code, next_allowed_at) = match callops_domain::policy::may_place(&facts, at) {
             callops_domain::policy::Placement::Allowed => (true, None, None),
@@ -243,6 +247,15 @@ impl Calls {
             states: record.states,
             rules: record.rules,
         })
+    }
+
+    /// The number's ledger when a call of `call_type` keeps to it at
+    /// planning time (a collection call keeps to the inconvenient times); else empty, unread.
+    async fn ledger_for(&self, org_id: &str, number: &str, call_type: CallType) -> Result<callops_domain::frequency::Ledger, DomainError> {
+        match call_type {
+            CallType::OutboundDebt => self.store.ledger(org_id, number).await,
+            _ => Ok(Default::default()),
+        }
     }
 
     /// The agent a request names, or the tenant's only agent when it names none.
@@ -315,7 +328,9 @@ impl Calls {
             };
             let settings = self.store.settings(&caller.org_id).await?;
             let callee = Callee::of_call(&next, agent.time_zone);
-            let facts = self.placement_facts(caller, &agent, &callee, &settings, &next.phone_number, campaign.as_ref()).await?;
+            let ledger = self.ledger_for(&caller.org_id, &next.phone_number, next.call_type).await?;
+            let facts =
+                self.placement_facts(&agent, &callee, &settings, ledger.inconvenient_for(next.call_type), &next.phone_number, campaign.as_ref()).await?;
             next = next.requeue(placement_time(at, &facts, change.move_to_calling_hours, now)?, now)?;
         }
         if let Some(purpose) = change.purpose {

@@ -12,6 +12,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
 use callops_domain::{
+    agent::Day,
+    clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
     limits,
     report::{CallAnalysis, NamedOutput},
     time,
@@ -149,8 +151,28 @@ pub fn read_structured_data(data: &Value) -> CallAnalysis {
         follow_up_date,
         notes: text("notes"),
         do_not_call_requested: boolean("doNotCallRequested"),
+        inconvenient_times: field(data, "inconvenientTimes").and_then(inconvenient_times),
         ignored,
     }
+}
+
+/// `inconvenientTimes`: a list of `{days?, start, end}`; entries that do not
+/// read as a window are left out, and at most [`MAX_INCONVENIENT_TIMES`] kept.
+fn inconvenient_times(value: &Value) -> Option<Vec<InconvenientTime>> {
+    let times: Vec<InconvenientTime> = value
+        .as_array()?
+        .iter()
+        .filter_map(|entry| {
+            let clock = |name: &str| entry.get(name).and_then(Value::as_str).and_then(callops_domain::agent::parse_clock);
+            let days = match entry.get("days") {
+                Some(Value::Array(days)) => days.iter().filter_map(|d| d.as_str().and_then(|d| Day::try_from(d.to_string()).ok())).collect(),
+                _ => Vec::new(),
+            };
+            InconvenientTime::new(days, clock("start")?, clock("end")?).ok()
+        })
+        .take(MAX_INCONVENIENT_TIMES)
+        .collect();
+    (!times.is_empty()).then_some(times)
 }
 
 /// Whether the call's tool calls show an appointment booked: a tool whose

@@ -42,6 +42,8 @@ pub enum AlongWithCall {
     RecordAttempt(Box<Ledger>),
     /// Note a conversation about a debt in the call's number's ledger.
     Conversation(Conversation),
+    /// Add times the callee said are inconvenient to the call's number's ledger.
+    InconvenientTimes(Vec<callops_domain::clock::InconvenientTime>),
 }
 
 /// The code of the conflict when an agent has no free slot.
@@ -177,6 +179,9 @@ impl DynamoStore {
             AlongWithCall::RecordAttempt(ledger) => TransactWriteItem::builder().update(self.ledger_write(&call.org_id, &call.phone_number, ledger)?).build(),
             AlongWithCall::Conversation(conversation) => {
                 TransactWriteItem::builder().update(self.ledger_conversation(&call.org_id, &call.phone_number, conversation)?).build()
+            }
+            AlongWithCall::InconvenientTimes(times) => {
+                TransactWriteItem::builder().update(self.ledger_inconvenient_append(&call.org_id, &call.phone_number, times)?).build()
             }
             AlongWithCall::IdempotencyKey { fingerprint } => {
                 let item = HashMap::from([

@@ -7,6 +7,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use callops_domain::{
     DomainError,
+    clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
     frequency::{Attempt, Conversation, Ledger},
 };
 
@@ -20,6 +21,7 @@ use crate::{
 pub(crate) const LEDGER_SK: &str = "ATTEMPTS";
 const ATTEMPTS: &str = "attempts";
 const CONVERSATIONS: &str = "conversations";
+const INCONVENIENT: &str = "inconvenient";
 const REVISION: &str = "rev";
 /// The code of the conflict when the ledger changed since it was read.
 pub const ATTEMPTS_CHANGED: &str = "attempts_changed";
@@ -35,11 +37,20 @@ impl DynamoStore {
         let unreadable = |e: serde_dynamo::Error| DomainError::Unavailable(format!("the ledger of a number is unreadable: {e}"));
         let attempts: Option<Vec<Attempt>> = item.remove(ATTEMPTS).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
         let conversations: Option<Vec<Conversation>> = item.remove(CONVERSATIONS).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
+        let inconvenient: Option<Vec<InconvenientTime>> = item.remove(INCONVENIENT).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
         let revision = match item.get(REVISION) {
             Some(AttributeValue::N(n)) => n.parse().ok(),
             _ => None,
         };
-        Ok(Ledger { attempts: attempts.unwrap_or_default(), conversations: conversations.unwrap_or_default(), revision })
+        // Each time once, the latest kept.
+        let mut kept: Vec<InconvenientTime> = Vec::new();
+        for time in inconvenient.unwrap_or_default().into_iter().rev() {
+            if !kept.contains(&time) && kept.len() < MAX_INCONVENIENT_TIMES {
+                kept.push(time);
+            }
+        }
+        kept.reverse();
+        Ok(Ledger { attempts: attempts.unwrap_or_default(), conversations: conversations.unwrap_or_default(), inconvenient: kept, revision })
     }
 
     /// The update that writes `ledger` for `number`, on the revision it was read at.
@@ -65,22 +76,43 @@ impl DynamoStore {
         Ok(update.build().expect("table, key and expression are set"))
     }
 
-    /// The update that adds a conversation to `number`'s ledger (and moves
-    /// its revision, so a claim decided without it is decided again).
+    /// Replaces the times the callee at `number` said are inconvenient (and
+    /// moves the ledger's revision, so a claim decided without them is decided again).
+    pub async fn set_inconvenient_times(&self, org_id: &str, number: &str, times: &[InconvenientTime]) -> Result<(), DomainError> {
+        let update = self.ledger_change(org_id, number, "SET #v = :v", INCONVENIENT, list(times)?);
+        self.transact(vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()]).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// The update that adds inconvenient times to `number`'s ledger (the
+    /// latest [`MAX_INCONVENIENT_TIMES`] are read back).
+    pub(crate) fn ledger_inconvenient_append(&self, org_id: &str, number: &str, times: &[InconvenientTime]) -> Result<Update, DomainError> {
+        Ok(self.ledger_change(org_id, number, "SET #v = list_append(if_not_exists(#v, :empty), :v)", INCONVENIENT, list(times)?))
+    }
+
+    /// The update that adds a conversation to `number`'s ledger.
     pub(crate) fn ledger_conversation(&self, org_id: &str, number: &str, conversation: &Conversation) -> Result<Update, DomainError> {
-        Ok(Update::builder()
+        let one = list(std::slice::from_ref(conversation))?;
+        Ok(self.ledger_change(org_id, number, "SET #v = list_append(if_not_exists(#v, :empty), :v)", CONVERSATIONS, one))
+    }
+
+    /// An unconditional change of one attribute (`#v`, to `:v`) of
+    /// `number`'s ledger by `expression`, which also moves the ledger's
+    /// revision, so a claim decided without the change is decided again.
+    fn ledger_change(&self, org_id: &str, number: &str, expression: &str, attribute: &str, value: AttributeValue) -> Update {
+        let empty = expression.contains(":empty");
+        let update = Update::builder()
             .table_name(&self.table)
             .key(PK, s(keys::ledger_pk(org_id, number)))
             .key(SK, s(LEDGER_SK))
-            .update_expression("SET #c = list_append(if_not_exists(#c, :empty), :one), #kind = :kind ADD #rev :inc")
-            .expression_attribute_names("#c", CONVERSATIONS)
+            .update_expression(format!("{expression}, #kind = :kind ADD #rev :inc"))
+            .expression_attribute_names("#v", attribute)
             .expression_attribute_names("#rev", REVISION)
             .expression_attribute_names("#kind", KIND)
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":one", list(std::slice::from_ref(conversation))?)
+            .expression_attribute_values(":v", value)
             .expression_attribute_values(":inc", n(1))
-            .expression_attribute_values(":kind", s("ledger"))
-            .build()
-            .expect("table, key and expression are set"))
+            .expression_attribute_values(":kind", s("ledger"));
+        let update = if empty { update.expression_attribute_values(":empty", AttributeValue::L(Vec::new())) } else { update };
+        update.build().expect("table, key and expression are set")
     }
 }
