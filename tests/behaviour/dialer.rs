@@ -130,21 +130,21 @@ async fn cancelled_calls_and_listed_numbers_are_not_dialed() {
 #[tokio::test]
 async fn outside_calling_hours_the_attempt_moves_to_the_next_opening() {
     let (host, fake) = start().await;
-    // The callee is in their morning; the agent's hours open there at the top of the next hour, read on the callee's clock.
+    // The callee is in their morning; the agent's hours open there two hours on, at the top of the hour, read on the callee's clock.
     let number = callable(142);
     let zone = callops_domain::callee::zones_of_number(&number)[0];
     let local_hour = chrono::Timelike::hour(&Utc::now().with_timezone(&zone));
     make_agent(
         &host,
         json!({"id": "later", "name": "Later", "vapiAssistantId": "asst-later", "vapiPhoneNumberId": "pn-later", "timeZone": "Pacific/Kiritimati",
-        "callingHours": {"start": format!("{:02}:00", local_hour + 1), "end": format!("{:02}:00", local_hour + 2)}}),
+        "callingHours": {"start": format!("{:02}:00", local_hour + 2), "end": format!("{:02}:00", local_hour + 3)}}),
     )
     .await;
     let request = due_call(&host, "later", &number).await;
     let Dialed::Moved { to, why } = dial(&host, &request).await else { panic!("expected a move") };
     assert_eq!(why, "outside_calling_hours");
-    assert_eq!(to.with_timezone(&zone).format("%H:%M").to_string(), format!("{:02}:00", local_hour + 1), "the next opening, on the callee's clock");
-    assert!(to > Utc::now() && to < Utc::now() + chrono::Duration::hours(2));
+    assert_eq!(to.with_timezone(&zone).format("%H:%M").to_string(), format!("{:02}:00", local_hour + 2), "the next opening, on the callee's clock");
+    assert!(to > Utc::now() && to < Utc::now() + chrono::Duration::hours(3));
     let call = stored(&host, &request).await.call;
     assert_eq!((call.status, call.scheduled_at), (CallStatus::Scheduled, Some(to)));
     assert!(host.host.scheduler().pending().contains(&(to, request.schedule_name())), "its schedule moved too");
