@@ -35,6 +35,16 @@ impl FollowThrough {
     }
 }
 
+/// Whether something may follow `before` becoming `after`: the change ends
+/// the call, or (`late_output`) it applies the structured output an ended
+/// call awaited.
+pub fn follows(before: &CallLog, after: &CallLog, late_output: bool) -> bool {
+    match late_output {
+        false => !before.status.is_terminal() && after.status.is_terminal(),
+        true => before.awaiting_output.is_some() && after.awaiting_output.is_none() && after.status.is_terminal(),
+    }
+}
+
 /// What follows from `before` becoming `after`. Nothing unless this change
 /// made the call terminal. `agent` is the call's agent, when it has one.
 pub fn follow_through(
@@ -45,7 +55,7 @@ pub fn follow_through(
     do_not_call_requested: bool,
     now: DateTime<Utc>,
 ) -> FollowThrough {
-    if before.status.is_terminal() || !after.status.is_terminal() {
+    if !follows(before, after, false) {
         return FollowThrough::default();
     }
     decide(before, after, agent, holidays, do_not_call_requested, now, true)
@@ -63,8 +73,7 @@ pub fn follow_through_late_output(
     do_not_call_requested: bool,
     now: DateTime<Utc>,
 ) -> FollowThrough {
-    let applied = before.awaiting_output.is_some() && after.awaiting_output.is_none() && after.status.is_terminal();
-    if !applied || (before.follow_up_date.is_some() && !do_not_call_requested) {
+    if !follows(before, after, true) || (before.follow_up_date.is_some() && !do_not_call_requested) {
         return FollowThrough::default();
     }
     decide(before, after, agent, holidays, do_not_call_requested, now, false)

@@ -52,11 +52,8 @@ pub async fn follow_through(
     late_output: bool,
     now: DateTime<Utc>,
 ) -> Result<FollowOn, DomainError> {
-    let applies = match late_output {
-        false => !before.status.is_terminal() && after.status.is_terminal(),
-        true => before.awaiting_output.is_some() && after.awaiting_output.is_none(),
-    };
-    if !applies {
+    // Nothing can follow: the agent is not read.
+    if !followup::follows(before, after, late_output) {
         return Ok(FollowOn::default());
     }
     let agent = agent.get(store, after).await?;
