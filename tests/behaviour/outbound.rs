@@ -409,3 +409,65 @@ async fn a_campaign_of_ten_thousand_contacts_across_every_us_zone_calls_each_ins
     assert!(times.windows(2).all(|w| w[1] - w[0] >= Duration::milliseconds(500)), "120 a minute at most: never two in one half-second slot");
     assert!(*times.last().unwrap() < Utc::now() + Duration::days(3), "ten thousand calls fit in a few days of windows");
 }
+
+#[tokio::test]
+async fn bad_call_safety_input_is_refused_with_its_code_and_changes_nothing() {
+    let host = TestHost::start(true).await;
+    let (_, settings_before) = host.get("/api/settings", Some(DEMO_TOKEN)).await;
+    for (body, code) in [
+        (json!({"holidays": ["9999-12-25"]}), "invalid_holidays"),
+        (json!({"holidays": ["1999-12-31"]}), "invalid_holidays"),
+        (json!({"holidays": ["\u{0}"]}), "invalid_holidays"),
+        (json!({"maxAttemptsPerNumberPerDay": 0}), "invalid_max_attempts"),
+        (json!({"maxAttemptsPerNumberPerDay": 4_294_967_295u64}), "invalid_max_attempts"),
+        (json!({"surprise": true}), "invalid_body"),
+    ] {
+        assert_error(&host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&body)).await, StatusCode::BAD_REQUEST, code);
+    }
+    assert_eq!(host.get("/api/settings", Some(DEMO_TOKEN)).await.1, settings_before, "the settings are as they were");
+
+    let with = |field: &str, value: Value| {
+        let mut body = lead(&callable(142), &in_minutes(30));
+        body[field] = value;
+        body
+    };
+    for (body, code) in [
+        (with("timeZone", json!("Mars/Olympus_Mons")), "invalid_time_zone"),
+        (with("timeZone", json!("x".repeat(100_000))), "invalid_time_zone"),
+        (with("state", json!("XX")), "invalid_state"),
+        (with("state", json!("Florida")), "invalid_state"),
+        (with("debtId", json!("a#b")), "invalid_debt_id"),
+        (with("debtId", json!("d".repeat(201))), "invalid_debt_id"),
+        (with("debtId", json!("\u{7}")), "invalid_debt_id"),
+    ] {
+        assert_error(&schedule(&host, &body).await, StatusCode::BAD_REQUEST, code);
+    }
+    assert_eq!(waiting_calls(&host, "demo").await, 0, "nothing stored");
+    assert!(pending(&host).is_empty(), "nothing scheduled");
+
+    let (_, agent_before) = host.get("/api/agents/front-desk", Some(DEMO_TOKEN)).await;
+    for body in [
+        json!({"closedDays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}),
+        json!({"hoursByDay": {"sat": {"start": "13:00", "end": "09:00"}}}),
+        json!({"hoursByDay": {"someday": {"start": "09:00", "end": "13:00"}}}),
+        json!({"closedDays": ["funday"]}),
+    ] {
+        let (status, _) = host.send(Method::PATCH, "/api/agents/front-desk", Some(DEMO_TOKEN), Some(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert_eq!(host.get("/api/agents/front-desk", Some(DEMO_TOKEN)).await.1, agent_before, "the agent is as it was");
+
+    let path = format!("/api/numbers/{}/inconvenient-times", callable(142).replace('+', "%2B"));
+    let many = json!({"times": (0..15).map(|_| json!({"start": "09:00", "end": "10:00"})).collect::<Vec<_>>()});
+    assert_error(&host.send(Method::PUT, &path, Some(DEMO_TOKEN), Some(&many)).await, StatusCode::BAD_REQUEST, "invalid_inconvenient_times");
+    assert_error(
+        &host.send(Method::PUT, "/api/numbers/not-a-number/inconvenient-times", Some(DEMO_TOKEN), Some(&json!({"times": []}))).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_phone_number",
+    );
+    assert_eq!(host.get(&path, Some(DEMO_TOKEN)).await.1["times"], json!([]), "nothing kept");
+    // Another tenant's times are its own.
+    let times = json!({"times": [{"start": "09:00", "end": "10:00"}]});
+    assert_eq!(host.send(Method::PUT, &path, Some(OTHER_TOKEN), Some(&times)).await.0, StatusCode::OK);
+    assert_eq!(host.get(&path, Some(DEMO_TOKEN)).await.1["times"], json!([]), "another tenant's write is not this one's");
+}
