@@ -395,7 +395,7 @@ async fn a_transient_twilio_number_is_sent_with_its_token_read_from_the_secret_i
     assert!(matches!(dial(&host, &request).await, Dialed::Placed { .. }));
     let body = &fake.posts()[0].body;
     assert!(body.get("phoneNumberId").is_none());
-    assert_eq!(body["phoneNumber"], json!({"twilioPhoneNumber": callable(100), "twilioAccountSid": "AC0123", "twilioAuthToken": "twilio-auth-token-value"}));
+    assert_eq!(body["phoneNumber"], json!({"twilioPhoneNumber": "+12125550100", "twilioAccountSid": "AC0123", "twilioAuthToken": "twilio-auth-token-value"}));
     let agent = host.get("/api/agents/twilio", Some(DEMO_TOKEN)).await.1;
     assert!(!agent.to_string().contains("twilio-auth-token-value"), "the token is never stored: {agent}");
 }

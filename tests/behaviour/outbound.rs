@@ -471,3 +471,73 @@ async fn bad_call_safety_input_is_refused_with_its_code_and_changes_nothing() {
     assert_eq!(host.send(Method::PUT, &path, Some(OTHER_TOKEN), Some(&times)).await.0, StatusCode::OK);
     assert_eq!(host.get(&path, Some(DEMO_TOKEN)).await.1["times"], json!([]), "another tenant's write is not this one's");
 }
+
+#[tokio::test]
+async fn calls_already_waiting_for_a_number_count_when_another_is_planned() {
+    let host = TestHost::start(true).await;
+    let cap = |n: u32| json!({"maxAttemptsPerNumberPerDay": n});
+    assert_eq!(host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&cap(2))).await.0, StatusCode::OK);
+    let number = callable(600);
+    let (_, first) = schedule(&host, &lead(&number, &in_minutes(60))).await;
+    let (status, second) = schedule(&host, &lead(&number, &in_minutes(90))).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let day_after_first = at(&first["scheduledAt"]) + Duration::hours(24);
+
+    // A third within 24 hours of both, after them or before them, is refused when it is planned, and nothing is stored.
+    let stored_before = waiting_calls(&host, "demo").await;
+    for minutes in [120, 30] {
+        let refused = schedule(&host, &lead(&number, &in_minutes(minutes))).await;
+        assert_error(&refused, StatusCode::BAD_REQUEST, "frequency_limit");
+        assert!(at(&refused.1["error"]["nextAllowedAt"]) >= day_after_first - Duration::minutes(30), "{}", refused.1);
+    }
+    assert_eq!(waiting_calls(&host, "demo").await, stored_before);
+    assert_eq!(pending(&host).len() as u64, stored_before, "no schedule either");
+    let refused = schedule(&host, &lead(&number, &in_minutes(120))).await;
+    assert_eq!(at(&refused.1["error"]["nextAllowedAt"]), day_after_first, "once the first has left the window");
+    // moveToCallingHours takes the first time every rule allows.
+    let mut moving = lead(&number, &in_minutes(120));
+    moving["moveToCallingHours"] = json!(true);
+    let (status, moved) = schedule(&host, &moving).await;
+    assert_eq!((status, at(&moved["scheduledAt"])), (StatusCode::CREATED, day_after_first), "{moved}");
+
+    // Cancelling a waiting call frees its place; a waiting call moved is not counted against itself.
+    let second_id = second["id"].as_str().unwrap();
+    assert_eq!(host.send(Method::DELETE, &format!("/api/outbound/scheduled/{second_id}"), Some(DEMO_TOKEN), None).await.0, StatusCode::OK);
+    let (status, again) = schedule(&host, &lead(&number, &in_minutes(120))).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    let again_id = again["id"].as_str().unwrap();
+    let change = json!({"scheduledAt": in_minutes(30)});
+    let (status, changed) = host.send(Method::PATCH, &format!("/api/outbound/scheduled/{again_id}"), Some(DEMO_TOKEN), Some(&change)).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+
+    // A campaign's contact with two calls waiting today waits for the limit too, and is reported by row; the other keeps the pace.
+    let other = callable(601);
+    let body = json!({"name": "Recall", "voiceAgentId": "front-desk", "startAt": in_minutes(45), "contacts": [{"number": number}, {"number": other}]});
+    let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&body)).await;
+    assert_eq!((status, created["accepted"].clone()), (StatusCode::CREATED, json!(2)), "{created}");
+    let deferred = created["deferred"].as_array().unwrap();
+    assert_eq!(deferred.len(), 1, "{created}");
+    assert_eq!((deferred[0]["row"].clone(), deferred[0]["number"].clone(), deferred[0]["code"].clone()), (json!(1), json!(number), json!("frequency_limit")));
+    assert!(at(&deferred[0]["scheduledAt"]) >= at(&changed["scheduledAt"]) + Duration::hours(24), "{created}");
+    let campaign_id = created["campaign"]["id"].as_str().unwrap();
+    let (_, waiting) = host.get(&format!("/api/outbound/scheduled?campaignId={campaign_id}"), Some(DEMO_TOKEN)).await;
+    let times: Vec<(String, DateTime<Utc>)> =
+        waiting["calls"].as_array().unwrap().iter().map(|c| (c["phoneNumber"].as_str().unwrap().to_string(), at(&c["scheduledAt"]))).collect();
+    assert!(times.contains(&(number.clone(), at(&deferred[0]["scheduledAt"]))), "{times:?}");
+    assert!(times.iter().any(|(n, t)| *n == other && (*t - at(&body["startAt"])).num_seconds().abs() < 2), "{times:?}");
+
+    // Regulation F: seven collection calls waiting about one debt within seven days fill them; another debt is counted apart.
+    assert_eq!(host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&cap(20))).await.0, StatusCode::OK);
+    let debtor = callable(610);
+    let debt = |minutes: i64, debt_id: &str| json!({"phoneNumber": debtor, "callType": "OUTBOUND_DEBT", "scheduledAt": in_minutes(minutes), "voiceAgentId": "billing", "debtId": debt_id});
+    let mut firsts = Vec::new();
+    for day in 0..7 {
+        let (status, call) = schedule(&host, &debt(60 + day * 24 * 60, "inv-42")).await;
+        assert_eq!(status, StatusCode::CREATED, "{call}");
+        firsts.push(at(&call["scheduledAt"]));
+    }
+    let eighth = schedule(&host, &debt(90, "inv-42")).await;
+    assert_error(&eighth, StatusCode::BAD_REQUEST, "regf_7_in_7");
+    assert_eq!(at(&eighth.1["error"]["nextAllowedAt"]), firsts[0] + Duration::days(7), "when the first has left the seven days");
+    assert_eq!(schedule(&host, &debt(90, "inv-43")).await.0, StatusCode::CREATED, "another debt");
+}

@@ -7,7 +7,7 @@
 use callops_domain::{
     DomainError,
     campaign::{Campaign, CampaignCounts, Contact},
-    campaign_plan::{CampaignAsk, RejectedContact},
+    campaign_plan::{CampaignAsk, DeferredContact, RejectedContact},
     time,
 };
 use callops_http::{ApiError, Caller, header, id_param, json, query_param};
@@ -46,6 +46,7 @@ struct CampaignCreated {
     campaign: Campaign,
     accepted: usize,
     rejected: Vec<RejectedContact>,
+    deferred: Vec<DeferredContact>,
 }
 
 #[derive(Serialize)]
@@ -152,7 +153,7 @@ impl Outbound {
         let key = idempotency(req, &request)?;
         let agent_id = request.voice_agent_id.clone();
         let made = self.calls.create_campaign(caller, agent_id.as_deref(), request.try_into()?, key, Utc::now()).await?;
-        Ok(created(&CampaignCreated { campaign: made.campaign, accepted: made.accepted, rejected: made.rejected }, made.replayed))
+        Ok(created(&CampaignCreated { campaign: made.campaign, accepted: made.accepted, rejected: made.rejected, deferred: made.deferred }, made.replayed))
     }
 
     pub(crate) async fn get_campaign(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -22,6 +22,7 @@ use crate::{
     store::{
         DynamoStore, StoredCall,
         calls::{call_item, vapi_pointer_item},
+        effects::{Effect, effects},
     },
 };
 
@@ -48,7 +49,7 @@ pub struct NotImported {
 #[derive(Default)]
 struct Group {
     members: Vec<usize>,
-    /// Call puts and Vapi pointer puts.
+    /// Call puts, Vapi pointer puts and planned attempts.
     puts: Vec<TransactWriteItem>,
     pointers: HashSet<String>,
     rollups: BTreeMap<RollupKey, Tally>,
@@ -119,9 +120,10 @@ impl DynamoStore {
                 }
             };
             let pointer = self.new_pointer(import);
+            let plans = self.planned_changes(import)?;
             let new_keys = deltas.keys().filter(|key| !group.rollups.contains_key(*key)).count();
             let pointer_key = pointer.as_ref().and(import.call.vapi_call_id.clone());
-            let actions = 1 + usize::from(pointer.is_some()) + new_keys;
+            let actions = 1 + usize::from(pointer.is_some()) + plans.len() + new_keys;
             let shares_pointer = pointer_key.as_ref().is_some_and(|key| group.pointers.contains(key));
             if !group.members.is_empty() && (group.actions() + actions > MAX_ACTIONS || group.bytes + bytes > MAX_BYTES || shares_pointer) {
                 groups.push(std::mem::take(&mut group));
@@ -129,6 +131,7 @@ impl DynamoStore {
             group.members.push(index);
             group.puts.push(put);
             group.puts.extend(pointer);
+            group.puts.extend(plans);
             group.pointers.extend(pointer_key);
             group.bytes += bytes;
             // Sums of calls within their bounds cannot overflow; checked all the same.
@@ -158,6 +161,19 @@ impl DynamoStore {
             }
         };
         Ok((TransactWriteItem::builder().put(put).build(), bytes))
+    }
+
+    /// The planned attempt a waiting call keeps at its number, put or
+    /// removed as the import changes the call ([`effects`]).
+    fn planned_changes(&self, import: &ImportCall) -> Result<Vec<TransactWriteItem>, DomainError> {
+        let previous = import.stored.as_ref().map(|stored| &stored.call);
+        let mut items = Vec::new();
+        for effect in effects(previous, &import.call, &[]).map_err(|e| DomainError::Unavailable(e.to_string()))? {
+            if matches!(effect, Effect::Unplan(..) | Effect::Plan) {
+                items.extend(self.effect_item(&import.call, effect)?);
+            }
+        }
+        Ok(items)
     }
 
     /// The Vapi pointer to claim: only for a Vapi call id the call did not have.

@@ -52,6 +52,17 @@ pub fn ledger_pk(org_id: &str, number: &str) -> String {
     format!("{}#NUMBER#{number}", org(org_id))
 }
 
+/// The prefix of the planned attempts kept beside a number's ledger.
+pub const PLANNED_PREFIX: &str = "PLANNED#";
+
+/// Where a call waiting for its number is kept as a planned attempt, if it
+/// is one (an outbound call waiting with a time): beside the number's
+/// ledger, sorted by its time.
+pub fn planned_attempt_of(call: &CallLog) -> Option<(String, String)> {
+    let at = call.scheduled_at.filter(|_| call.status == callops_domain::CallStatus::Scheduled && call.call_type.is_outbound())?;
+    Some((ledger_pk(&call.org_id, &call.phone_number), format!("{PLANNED_PREFIX}{}#{}", time::format(&at), call.id)))
+}
+
 /// A tenant's settings (holidays, its own attempt cap).
 pub fn settings_pk(org_id: &str) -> String {
     format!("{}#SETTINGS", org(org_id))

@@ -125,6 +125,66 @@ async fn two_claims_on_one_ledger_revision_cannot_both_land() {
 }
 
 #[tokio::test]
+async fn a_waiting_call_is_a_planned_attempt_at_its_number_from_every_write_that_starts_or_ends_the_wait() {
+    let (_engine, store) = fresh_store().await;
+    let number = "+12125550142";
+    let waiting = |id: &str, at_text: &str| {
+        let new = NewCall {
+            org_id: "acme".into(),
+            voice_agent_id: "agent-1".into(),
+            phone_number: number.into(),
+            call_type: CallType::OutboundDebt,
+            status: CallStatus::Scheduled,
+            attempt: 1,
+        };
+        let mut call = CallLog::new(new, id.into(), at("2024-02-07T09:00:00Z"));
+        call.scheduled_at = Some(at(at_text));
+        call.debt_id = Some("inv-1".into());
+        call
+    };
+    let planned = |ledger: &callops_domain::frequency::Ledger| {
+        let mut planned: Vec<(String, DateTime<Utc>)> = ledger.planned.iter().map(|p| (p.call_id.clone(), p.at)).collect();
+        planned.sort();
+        planned
+    };
+    let a = store.create_call(&waiting("call-a", "2024-02-08T15:00:00Z")).await.unwrap();
+    // A campaign's calls, stored together.
+    store.create_new_calls(&[waiting("call-b", "2024-02-08T16:00:00Z"), waiting("call-c", "2024-02-09T15:00:00Z")]).await.unwrap();
+    let ledger = store.planning_ledger("acme", number).await.unwrap();
+    assert_eq!(
+        planned(&ledger),
+        vec![("call-a".into(), at("2024-02-08T15:00:00Z")), ("call-b".into(), at("2024-02-08T16:00:00Z")), ("call-c".into(), at("2024-02-09T15:00:00Z"))]
+    );
+    assert_eq!((ledger.planned[0].call_type, ledger.planned[0].debt_id.as_deref()), (CallType::OutboundDebt, Some("inv-1")));
+    assert!(store.planning_ledger("other", number).await.unwrap().planned.is_empty(), "another tenant's number is its own");
+    assert!(store.ledger("acme", number).await.unwrap().planned.is_empty(), "the claim's read counts only attempts made");
+
+    // Moved: planned at its new time only. Claimed: no longer planned, an attempt made.
+    let moved = a.call.requeue(at("2024-02-10T15:00:00Z"), at("2024-02-07T10:00:00Z")).unwrap();
+    let a = store.update_call(&a, &moved).await.unwrap();
+    assert!(planned(&store.planning_ledger("acme", number).await.unwrap()).contains(&("call-a".into(), at("2024-02-10T15:00:00Z"))));
+    let now = at("2024-02-10T15:00:00Z");
+    let read = store.ledger("acme", number).await.unwrap();
+    store.update_call_with(&a, &a.call.claim(now).unwrap(), &[crate::AlongWithCall::RecordAttempt(Box::new(read.with_attempt(&a.call, now)))]).await.unwrap();
+    let ledger = store.planning_ledger("acme", number).await.unwrap();
+    assert_eq!(planned(&ledger).iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), vec!["call-b", "call-c"]);
+    assert_eq!(ledger.attempts.iter().map(|a| a.call_id.as_str()).collect::<Vec<_>>(), vec!["call-a"], "one query reads both");
+
+    // Cancelled: no longer planned.
+    let b = store.get_call("acme", "call-b").await.unwrap().unwrap();
+    let mut cancelled = b.call.clone();
+    cancelled.status = CallStatus::Cancelled;
+    store.update_call(&b, &cancelled).await.unwrap();
+    assert_eq!(planned(&store.planning_ledger("acme", number).await.unwrap()).len(), 1);
+
+    // An import of a waiting call plans it too.
+    let imported = waiting("call-d", "2024-02-11T15:00:00Z");
+    let refused = store.import_calls(&[crate::import::ImportCall { stored: None, call: imported }], 1).await.unwrap();
+    assert!(refused.is_empty(), "{refused:?}");
+    assert_eq!(planned(&store.planning_ledger("acme", number).await.unwrap()).iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), vec!["call-c", "call-d"]);
+}
+
+#[tokio::test]
 async fn each_index_answers_its_query_for_its_tenant_only() {
     let (_engine, store) = fresh_store().await;
     let t0 = at("2024-02-07T09:00:00Z");

@@ -4,7 +4,7 @@
 //! laid out over the agent's calling hours. The use case reads what the
 //! plan needs (the agent, the list) and writes what it makes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,10 +12,11 @@ use serde::Serialize;
 use crate::{
     CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     campaign::{Campaign, CampaignStatus, Contact, MAX_CALLS_PER_MINUTE, MAX_CONTACTS, check_variables},
+    frequency::{Attempting, Ledger},
     idempotency::campaign_call_id,
     limits::optional_text,
     phone,
-    policy::{PlacementFacts, Refusal, earliest_placement, planning},
+    policy::{Frequency, Placement, PlacementFacts, Refusal, earliest_placement, may_place, planning},
     schedule::{CLOCK_SKEW, latest_dial, spread},
     time,
 };
@@ -39,6 +40,30 @@ impl RejectedContact {
         };
         RejectedContact { row, number: number.to_string(), code, message }
     }
+}
+
+/// A contact whose call waits past the first time its clock allows, for a
+/// limit on how often its number may be called (the calls already made to
+/// it and those waiting for it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeferredContact {
+    pub row: usize,
+    pub number: String,
+    /// The limit's code: `frequency_limit`, `regf_7_in_7`, `regf_after_conversation`.
+    pub code: &'static str,
+    #[serde(with = "time::ms")]
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// What a campaign is planned against besides its agent: the tenant's
+/// holidays and cap, and the ledger of each contact's number that has one
+/// (the attempts made, the calls waiting), by number.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    pub holidays: &'a [chrono::NaiveDate],
+    pub ledgers: &'a HashMap<String, Ledger>,
+    pub tenant_cap_per_day: u32,
 }
 
 /// What a campaign request asks for, before it is checked.
@@ -144,6 +169,8 @@ pub struct CampaignPlan {
     /// The accepted contacts, with their place in the request, in call order.
     pub accepted: Vec<(usize, Contact)>,
     pub refused: Vec<RejectedContact>,
+    /// The accepted contacts a frequency limit made wait, by row.
+    pub deferred: Vec<DeferredContact>,
 }
 
 impl ContactCheck {
@@ -176,14 +203,16 @@ impl ContactCheck {
 }
 
 /// Lays the campaign `id` out: each accepted contact gets a call, spread
-/// from the start over the agent's calling hours. Call ids derive from the
-/// campaign and the contact's row, so a repeated request names the same calls.
+/// from the start over its callee's calling hours and within its number's
+/// limits. Call ids derive from the campaign and the contact's row, so a
+/// repeated request names the same calls (and a call does not count
+/// against itself).
 pub fn plan_campaign(
     id: String,
     org_id: &str,
     draft: &CampaignDraft,
     agent: &VoiceAgent,
-    holidays: &[chrono::NaiveDate],
+    known: &Known,
     mut check: ContactCheck,
     now: DateTime<Utc>,
 ) -> Result<CampaignPlan, DomainError> {
@@ -191,8 +220,29 @@ pub fn plan_campaign(
     if check.accepted.is_empty() {
         return Err(no_valid(check.refused.len()));
     }
+    let start = draft.start.max(now);
     let callees: Vec<crate::callee::Callee> = check.accepted.iter().map(|(_, c)| c.callee(agent.time_zone)).collect();
-    let planned = spread(draft.start.max(now), &callees.iter().collect::<Vec<_>>(), draft.per_minute, agent, holidays, latest_dial(now))?;
+    let ids: Vec<crate::CallId> = check.accepted.iter().map(|(index, _)| campaign_call_id(org_id, &id, *index)).collect();
+    let contacts: Vec<PlacementFacts> = check
+        .accepted
+        .iter()
+        .zip(&callees)
+        .zip(&ids)
+        .map(|(((_, contact), callee), call_id)| {
+            let who = Attempting { call_id: call_id.as_str(), call_type: CallType::OutboundCampaign, debt_id: contact.debt_id.as_deref() };
+            let frequency = known.ledgers.get(&contact.number).map(|ledger| Frequency { call: who, ledger, tenant_cap_per_day: known.tenant_cap_per_day });
+            PlacementFacts { frequency, ..planning(agent, callee, known.holidays) }
+        })
+        .collect();
+    let planned = spread(start, &contacts, draft.per_minute, latest_dial(now))?;
+    let mut deferred = Vec::new();
+    for (((index, contact), facts), at) in check.accepted.iter().zip(&contacts).zip(&planned) {
+        let (Some(at), true) = (at, facts.frequency.is_some()) else { continue };
+        let Ok(opening) = earliest_placement(&PlacementFacts { frequency: None, ..*facts }, start) else { continue };
+        if let Placement::Later { why, .. } = may_place(facts, opening) {
+            deferred.push(DeferredContact { row: index + 1, number: contact.number.clone(), code: why, scheduled_at: *at });
+        }
+    }
     // A contact whose own hours never open is refused alone; the times of the others stand.
     let mut times = Vec::with_capacity(planned.len());
     let mut accepted = Vec::with_capacity(planned.len());
@@ -225,7 +275,7 @@ pub fn plan_campaign(
         updated_at: time::to_millis(now),
     };
     let calls = campaign_calls(&campaign, &check.accepted, &times, now);
-    Ok(CampaignPlan { campaign, calls, accepted: check.accepted, refused: check.refused })
+    Ok(CampaignPlan { campaign, calls, accepted: check.accepted, refused: check.refused, deferred })
 }
 
 /// The campaign's calls, one per accepted contact at its time.
@@ -268,6 +318,58 @@ mod tests {
         Contact { number: number.into(), ..Contact::default() }
     }
 
+    fn known(ledgers: &HashMap<String, Ledger>) -> Known<'_> {
+        Known { holidays: &[], ledgers, tenant_cap_per_day: 3 }
+    }
+
+    #[test]
+    fn a_contact_called_enough_waits_for_its_limit_and_is_reported() {
+        let now = time::parse("2024-01-15T17:00:00Z").unwrap();
+        let agent = agent();
+        // Miami, called three times this morning; New York, waiting for a call this afternoon.
+        let sent = vec![contact("+13055550100"), contact("+12125550142"), contact("+12125550199")];
+        let ask = CampaignAsk { name: "Recall".into(), purpose: None, start_at: None, calls_per_minute: Some(1), contacts: sent.clone() };
+        let draft = check_request(&ask, &agent, now).unwrap();
+        let attempt = |at: &str, id: &str| crate::frequency::Attempt {
+            at: time::parse(at).unwrap(),
+            call_type: CallType::OutboundLead,
+            debt_id: None,
+            call_id: id.into(),
+        };
+        let ledgers = HashMap::from([
+            (
+                "+13055550100".to_string(),
+                Ledger {
+                    attempts: vec![attempt("2024-01-15T13:00:00Z", "a"), attempt("2024-01-15T14:00:00Z", "b"), attempt("2024-01-15T15:00:00Z", "c")],
+                    ..Ledger::default()
+                },
+            ),
+            ("+12125550142".to_string(), Ledger { planned: vec![attempt("2024-01-15T19:00:00Z", "w")], ..Ledger::default() }),
+        ]);
+        let check = check_contacts(&sent).placeable(&sent, &agent, &[], &HashSet::new(), now);
+        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known(&ledgers), check, now).unwrap();
+        let times: Vec<(&str, DateTime<Utc>)> = plan.calls.iter().map(|c| (c.phone_number.as_str(), c.scheduled_at.unwrap())).collect();
+        assert_eq!(
+            times,
+            vec![
+                // 24 hours after the first of the three: 08:00 in Miami, the first its clock allows too.
+                ("+13055550100", time::parse("2024-01-16T13:00:00Z").unwrap()),
+                // One waiting call leaves room under a cap of three: the New Yorkers keep the campaign's pace.
+                ("+12125550142", now),
+                ("+12125550199", now + chrono::Duration::minutes(1)),
+            ]
+        );
+        assert_eq!(
+            plan.deferred,
+            vec![DeferredContact {
+                row: 1,
+                number: "+13055550100".into(),
+                code: "frequency_limit",
+                scheduled_at: time::parse("2024-01-16T13:00:00Z").unwrap()
+            }]
+        );
+    }
+
     #[test]
     fn a_plan_refuses_bad_rows_listed_numbers_and_repeats_and_spreads_the_rest() {
         let now = time::parse("2024-01-15T17:00:00Z").unwrap();
@@ -279,7 +381,7 @@ mod tests {
         assert_eq!((draft.name.as_str(), draft.per_minute, draft.start), ("Recall", 2, now), "half the agent's concurrent calls a minute");
         let check = check_contacts(&sent);
         let listed = HashSet::from(["+12125550199".to_string()]);
-        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &[], check.placeable(&sent, &agent, &[], &listed, now), now).unwrap();
+        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known(&HashMap::new()), check.placeable(&sent, &agent, &[], &listed, now), now).unwrap();
         let refused: Vec<(usize, &str)> = plan.refused.iter().map(|r| (r.row, r.code)).collect();
         assert_eq!(refused, vec![(2, "invalid_phone_number"), (3, "duplicate_number"), (4, "on_do_not_call_list")]);
         assert_eq!(plan.calls.len(), 2);
@@ -288,7 +390,7 @@ mod tests {
         assert_eq!(plan.calls[1].id, campaign_call_id("o", "camp", 4), "the id follows the contact's row");
         assert!(plan.calls.iter().all(|c| c.status == CallStatus::Scheduled && c.campaign_id.as_deref() == Some("camp")));
         let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &agent, &[], &HashSet::from(["+12125550142".to_string()]), now);
-        let none_left = plan_campaign("camp".into(), "o", &draft, &agent, &[], all_listed, now);
+        let none_left = plan_campaign("camp".into(), "o", &draft, &agent, &known(&HashMap::new()), all_listed, now);
         assert!(matches!(none_left, Err(DomainError::Invalid { code: "no_valid_contacts", .. })));
     }
 

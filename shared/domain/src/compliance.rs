@@ -111,7 +111,8 @@ mod tests {
         let mut call = fixtures::call(crate::CallStatus::Scheduled);
         call.call_type = CallType::OutboundDebt;
         let ledger = Ledger::default();
-        let facts = PlacementFacts { frequency: Some(Frequency { call: &call, ledger: &ledger, tenant_cap_per_day: 3 }), ..planning(&agent, &callee, &[]) };
+        let facts =
+            PlacementFacts { frequency: Some(Frequency { call: (&call).into(), ledger: &ledger, tenant_cap_per_day: 3 }), ..planning(&agent, &callee, &[]) };
         // 20:30 in Miami: past Florida's 20:00.
         let record = evaluate(&facts, time::parse("2024-01-16T01:30:00Z").unwrap());
         let names: Vec<(&str, bool)> = record.rules.iter().map(|c| (c.rule.as_str(), c.ok)).collect();

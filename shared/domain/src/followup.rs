@@ -6,7 +6,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{CallId, CallLog, CallOutcome, VoiceAgent};
+use crate::{
+    CallId, CallLog, CallOutcome, VoiceAgent,
+    frequency::{Attempt, Attempting, Ledger},
+    policy::{Frequency, PlacementFacts},
+};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FollowThrough {
@@ -33,6 +37,34 @@ impl FollowThrough {
     pub fn is_empty(&self) -> bool {
         self == &FollowThrough::default()
     }
+
+    /// Whether a call follows (a retry, a follow-up call): then what it is
+    /// planned against ([`Known`]) is worth reading.
+    pub fn plans_a_call(&self) -> bool {
+        self.retry.is_some() || self.follow_up_at.is_some()
+    }
+}
+
+/// What a call that follows is planned against besides its agent: the
+/// tenant's holidays and, once read, the number's ledger (its attempts
+/// made, the calls waiting for it, its inconvenient times) with the
+/// tenant's cap. [`Known::default`] knows none of them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Known<'a> {
+    pub holidays: &'a [chrono::NaiveDate],
+    pub ledger: Option<&'a Ledger>,
+    pub tenant_cap_per_day: u32,
+}
+
+impl<'a> Known<'a> {
+    /// The facts a call `who` to `callee` by `agent` is planned on.
+    fn facts(&self, agent: &'a VoiceAgent, callee: &'a crate::callee::Callee, who: Attempting<'a>) -> PlacementFacts<'a> {
+        PlacementFacts {
+            inconvenient: self.ledger.map_or(&[], |l| l.inconvenient_for(who.call_type)),
+            frequency: self.ledger.map(|ledger| Frequency { call: who, ledger, tenant_cap_per_day: self.tenant_cap_per_day }),
+            ..crate::policy::planning(agent, callee, self.holidays)
+        }
+    }
 }
 
 /// Whether something may follow `before` becoming `after`: the change ends
@@ -51,14 +83,14 @@ pub fn follow_through(
     before: &CallLog,
     after: &CallLog,
     agent: Option<&VoiceAgent>,
-    holidays: &[chrono::NaiveDate],
+    known: &Known,
     do_not_call_requested: bool,
     now: DateTime<Utc>,
 ) -> FollowThrough {
     if !follows(before, after, false) {
         return FollowThrough::default();
     }
-    decide(before, after, agent, holidays, do_not_call_requested, now, true)
+    decide(before, after, agent, known, do_not_call_requested, now, true)
 }
 
 /// What follows the structured output a call awaited, when a later read
@@ -69,14 +101,14 @@ pub fn follow_through_late_output(
     before: &CallLog,
     after: &CallLog,
     agent: Option<&VoiceAgent>,
-    holidays: &[chrono::NaiveDate],
+    known: &Known,
     do_not_call_requested: bool,
     now: DateTime<Utc>,
 ) -> FollowThrough {
     if !follows(before, after, true) || (before.follow_up_date.is_some() && !do_not_call_requested) {
         return FollowThrough::default();
     }
-    decide(before, after, agent, holidays, do_not_call_requested, now, false)
+    decide(before, after, agent, known, do_not_call_requested, now, false)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -84,7 +116,7 @@ fn decide(
     before: &CallLog,
     after: &CallLog,
     agent: Option<&VoiceAgent>,
-    holidays: &[chrono::NaiveDate],
+    known: &Known,
     do_not_call_requested: bool,
     now: DateTime<Utc>,
     retry: bool,
@@ -108,20 +140,32 @@ fn decide(
         // After the call ended, but never later than now allows: a report's end time is Vapi's word.
         let ended = after.call_ended_at.unwrap_or(now).clamp(now, now + crate::schedule::CLOCK_SKEW);
         let attempt = after.attempt.max(1);
+        let id = crate::idempotency::retry_call_id(&after.org_id, &after.id, attempt.saturating_add(1));
+        let who = Attempting { call_id: id.as_str(), call_type: after.call_type, debt_id: after.debt_id.as_deref() };
         follow.retry = agent
             .retry_policy
             .next_attempt_after(attempt, ended)
-            .and_then(|at| crate::policy::earliest_placement(&crate::policy::planning(agent, &callee, holidays), at).ok())
+            .and_then(|at| crate::policy::earliest_placement(&known.facts(agent, &callee, who), at).ok())
             .filter(|at| *at <= latest)
             .map(|at| (attempt.saturating_add(1), at));
     }
+    // The retry is planned by the time the follow-up call is.
+    let with_retry = known.ledger.zip(follow.retry).map(|(ledger, (attempt, at))| {
+        let id = crate::idempotency::retry_call_id(&after.org_id, &after.id, attempt).into_string();
+        let mut ledger = ledger.clone();
+        ledger.planned.push(Attempt { at, call_type: after.call_type, debt_id: after.debt_id.clone(), call_id: id });
+        ledger
+    });
+    let known = Known { ledger: with_retry.as_ref().or(known.ledger), ..*known };
     if agent.follow_up_calls
         && (retry || before.follow_up_date.is_none())
         && let Some(date) = after.follow_up_date
     {
         // A follow-up date is a day in the practice's own zone: its calling hours that day.
         let day_start = crate::time::local_to_utc(agent.time_zone, date.date_naive().and_time(chrono::NaiveTime::MIN));
-        match crate::policy::earliest_placement(&crate::policy::planning(agent, &callee, holidays), day_start.max(now)) {
+        let id = crate::idempotency::follow_up_call_id(&after.org_id, &after.id);
+        let who = Attempting { call_id: id.as_str(), call_type: crate::CallType::OutboundFollowup, debt_id: None };
+        match crate::policy::earliest_placement(&known.facts(agent, &callee, who), day_start.max(now)) {
             Ok(at) if at <= latest => follow.follow_up_at = Some(at),
             _ => follow.follow_up_too_far = Some(date),
         }
@@ -212,30 +256,60 @@ mod tests {
     #[test]
     fn nobody_reached_means_a_retry_inside_calling_hours() {
         let (before, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
-        let follow = follow_through(&before, &after, Some(&agent(false)), &[], false, at("2024-01-15T15:01:00Z"));
+        let follow = follow_through(&before, &after, Some(&agent(false)), &Known::default(), false, at("2024-01-15T15:01:00Z"));
         assert!(follow.release_slot);
         assert_eq!(follow.retry, Some((2, at("2024-01-15T15:31:00Z"))));
 
         // Late in the evening the retry waits for the morning (08:00 New York = 13:00 UTC).
         let (before, mut after) = calls(CallOutcome::Busy, CallStatus::Missed, 2);
         after.call_ended_at = Some(at("2024-01-16T00:30:00Z"));
-        let follow = follow_through(&before, &after, Some(&agent(false)), &[], false, at("2024-01-16T00:30:00Z"));
+        let follow = follow_through(&before, &after, Some(&agent(false)), &Known::default(), false, at("2024-01-16T00:30:00Z"));
         assert_eq!(follow.retry, Some((3, at("2024-01-16T13:00:00Z"))));
 
         let (before, after) = calls(CallOutcome::Voicemail, CallStatus::Voicemail, 3);
-        assert_eq!(follow_through(&before, &after, Some(&agent(false)), &[], false, at("2024-01-15T15:01:00Z")).retry, None, "attempts used up");
+        assert_eq!(follow_through(&before, &after, Some(&agent(false)), &Known::default(), false, at("2024-01-15T15:01:00Z")).retry, None, "attempts used up");
 
         // A report that says the call ended far in the future moves nothing past now.
         let (before, mut after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
         after.call_ended_at = Some(at("2099-12-31T00:00:00Z"));
-        let follow = follow_through(&before, &after, Some(&agent(false)), &[], false, at("2024-01-15T15:01:00Z"));
+        let follow = follow_through(&before, &after, Some(&agent(false)), &Known::default(), false, at("2024-01-15T15:01:00Z"));
         assert_eq!(follow.retry, Some((2, at("2024-01-15T15:31:30Z"))), "30 minutes after now and its skew, not after 2099");
+    }
+
+    #[test]
+    fn a_retry_keeps_to_the_numbers_limits_and_a_debtors_inconvenient_times() {
+        let now = at("2024-01-15T15:01:00Z");
+        // Miami, three attempts in 24 hours at most: this one and two before it this morning.
+        let (mut before, mut after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
+        (before.phone_number, after.phone_number) = ("+13055550100".into(), "+13055550100".into());
+        let made = |at_text: &str, id: &str| Attempt { at: at(at_text), call_type: CallType::OutboundLead, debt_id: None, call_id: id.into() };
+        let ledger = Ledger {
+            attempts: vec![made("2024-01-15T13:30:00Z", "x"), made("2024-01-15T14:00:00Z", "y"), made("2024-01-15T15:00:00Z", "c")],
+            ..Ledger::default()
+        };
+        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20 };
+        assert_eq!(follow_through(&before, &after, Some(&agent(false)), &Known::default(), false, now).retry, Some((2, at("2024-01-15T15:31:00Z"))));
+        assert_eq!(
+            follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry,
+            Some((2, at("2024-01-16T13:30:00Z"))),
+            "24 hours after the first of the three, 08:30 in Miami"
+        );
+        // A collection call's retry keeps out of the hours the debtor said are inconvenient (10:00-12:00 in Washington).
+        let (mut before, mut after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
+        (before.call_type, after.call_type) = (CallType::OutboundDebt, CallType::OutboundDebt);
+        let inconvenient = vec![crate::clock::InconvenientTime::new(vec![], 600, 720).unwrap()];
+        let ledger = Ledger { inconvenient, ..Ledger::default() };
+        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20 };
+        assert_eq!(follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry, Some((2, at("2024-01-15T17:00:00Z"))));
+        // The same times do not bind a call that is not about a debt.
+        let (before, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
+        assert_eq!(follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry, Some((2, at("2024-01-15T15:31:00Z"))));
     }
 
     #[test]
     fn only_the_change_that_ends_the_call_follows_through() {
         let (_, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
-        assert!(follow_through(&after, &after, Some(&agent(false)), &[], true, at("2024-01-15T15:01:00Z")).is_empty());
+        assert!(follow_through(&after, &after, Some(&agent(false)), &Known::default(), true, at("2024-01-15T15:01:00Z")).is_empty());
     }
 
     #[test]
@@ -243,12 +317,12 @@ mod tests {
         let (before, mut after) = calls(CallOutcome::Booked, CallStatus::Completed, 1);
         after.follow_up_date = Some(at("2024-02-01T00:00:00Z"));
         let now = at("2024-01-15T15:01:00Z");
-        assert_eq!(follow_through(&before, &after, Some(&agent(false)), &[], false, now).follow_up_at, None, "the agent did not opt in");
-        assert_eq!(follow_through(&before, &after, Some(&agent(true)), &[], false, now).follow_up_at, Some(at("2024-02-01T13:00:00Z")));
+        assert_eq!(follow_through(&before, &after, Some(&agent(false)), &Known::default(), false, now).follow_up_at, None, "the agent did not opt in");
+        assert_eq!(follow_through(&before, &after, Some(&agent(true)), &Known::default(), false, now).follow_up_at, Some(at("2024-02-01T13:00:00Z")));
         after.follow_up_date = Some(at("2025-03-01T00:00:00Z"));
-        let far = follow_through(&before, &after, Some(&agent(true)), &[], false, now);
+        let far = follow_through(&before, &after, Some(&agent(true)), &Known::default(), false, now);
         assert_eq!((far.follow_up_at, far.follow_up_too_far), (None, Some(at("2025-03-01T00:00:00Z"))), "more than a year ahead: no call");
-        let stop = follow_through(&before, &after, Some(&agent(true)), &[], true, now);
+        let stop = follow_through(&before, &after, Some(&agent(true)), &Known::default(), true, now);
         assert_eq!(stop.do_not_call.as_deref(), Some("+12025550142"));
         assert_eq!(stop.follow_up_at, None, "no follow-up for someone who asked not to be called");
         assert!(stop.release_slot);

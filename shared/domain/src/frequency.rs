@@ -4,7 +4,10 @@
 //! the law's limits ([`crate::call_rules::FREQUENCY`]: 3 in 24 hours in
 //! Florida, Oklahoma and Maryland; Regulation F's 7 in 7 days per debt and
 //! none in the 7 days after a conversation about it) and the tenant's own
-//! cap. The dialer's claim writes the attempt into the ledger in the same
+//! cap. The calls waiting for the number count too, as planned attempts
+//! ([`Ledger::planned`]), so a plan that would break a limit is refused when
+//! it is made: a limit holds in every window, before and after the new
+//! attempt. The dialer's claim writes the attempt into the ledger in the same
 //! transaction as the claim, on the ledger's revision, so two attempts
 //! racing for the last one allowed cannot both pass.
 
@@ -57,6 +60,11 @@ pub struct Ledger {
     /// The times the callee said are inconvenient (collection calls keep to them).
     #[serde(default)]
     pub inconvenient: Vec<crate::clock::InconvenientTime>,
+    /// The calls waiting for the number, each at its time: attempts to come.
+    /// Read beside the ledger when a call is planned; the dialer's claim
+    /// counts only the attempts made.
+    #[serde(default, skip_serializing)]
+    pub planned: Vec<Attempt>,
     /// `None` until the ledger is first written.
     #[serde(default, skip_serializing)]
     pub revision: Option<u64>,
@@ -80,30 +88,57 @@ pub struct Limits<'a> {
     pub tenant_cap_per_day: u32,
 }
 
-/// Whether `rule` counts `attempt` in the same tally as a call of `call_type` about `debt`.
-fn counted(rule: &FrequencyRule, attempt: &Attempt, call_type: CallType, debt: Option<&str>) -> bool {
+/// The attempt the limits are checked for: which call, of which type, about which debt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempting<'a> {
+    pub call_id: &'a str,
+    pub call_type: CallType,
+    pub debt_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a CallLog> for Attempting<'a> {
+    fn from(call: &'a CallLog) -> Self {
+        Attempting { call_id: call.id.as_str(), call_type: call.call_type, debt_id: call.debt_id.as_deref() }
+    }
+}
+
+/// Whether `rule` counts `attempt` in the same tally as `who`.
+fn counted(rule: &FrequencyRule, attempt: &Attempt, who: Attempting) -> bool {
     let typed = |t: CallType| rule.call_types.is_none_or(|types| types.contains(&t));
     typed(attempt.call_type)
         && match rule.per {
             Per::Number => true,
-            Per::Debt => attempt.debt_id.as_deref() == debt,
+            Per::Debt => attempt.debt_id.as_deref() == who.debt_id,
         }
-        && typed(call_type)
+        && typed(who.call_type)
 }
 
-/// The first time at or after `at` when fewer than `max` of `times` lie in the `within` before it.
-fn when_under(times: &mut [DateTime<Utc>], max: u32, within: Duration, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// `None` when one more attempt at `at` leaves every `within`-long window
+/// holding it with at most `max` attempts, counting `times` (made and
+/// planned, before and after `at`); otherwise the first later time that does.
+fn when_fits(times: &mut [DateTime<Utc>], max: u32, within: Duration, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
     times.sort();
-    let recent: Vec<DateTime<Utc>> = times.iter().copied().filter(|t| *t > at - within && *t <= at).collect();
-    let max = max as usize;
-    if recent.len() < max {
+    let max = max.max(1) as usize;
+    let fits = |t: DateTime<Utc>| {
+        let near: Vec<DateTime<Utc>> = times.iter().copied().filter(|x| *x > t - within && *x < t + within).collect();
+        // `max` others that fit in one window with `t` would make it `max + 1`.
+        near.windows(max).all(|group| group[max - 1].max(t) - group[0].min(t) >= within)
+    };
+    if fits(at) {
         return None;
     }
-    // The attempt that must leave the window for one more to fit.
-    Some(recent[recent.len() - max] + within)
+    // The first time allowed again is when an attempt has left the window: one of them plus `within`.
+    let mut leaving: Vec<DateTime<Utc>> = times.iter().map(|x| *x + within).filter(|t| *t > at).collect();
+    leaving.sort();
+    leaving.into_iter().find(|t| fits(*t))
 }
 
 impl Ledger {
+    /// Whether nothing is known of the number: no attempt made or planned, no conversation, no inconvenient time.
+    pub fn is_empty(&self) -> bool {
+        self.attempts.is_empty() && self.planned.is_empty() && self.conversations.is_empty() && self.inconvenient.is_empty()
+    }
+
     /// The inconvenient times that apply to a call of `call_type`: a collection call's only.
     pub fn inconvenient_for(&self, call_type: CallType) -> &[crate::clock::InconvenientTime] {
         if call_type == CallType::OutboundDebt { &self.inconvenient } else { &[] }
@@ -115,6 +150,7 @@ impl Ledger {
             attempts: self.attempts.iter().filter(|a| a.at > now - KEPT).cloned().collect(),
             conversations: self.conversations.iter().filter(|c| c.at > now - KEPT).cloned().collect(),
             inconvenient: self.inconvenient.clone(),
+            planned: self.planned.clone(),
             revision: self.revision,
         }
     }
@@ -127,20 +163,22 @@ impl Ledger {
         next
     }
 
-    /// The limits a call of `call_type` about `debt` at `at` would break,
-    /// with each one's next allowed time, in the table's order (the
-    /// tenant's cap last). Attempts of the same call are not counted twice.
-    pub fn over_limits(&self, call: &CallLog, at: DateTime<Utc>, limits: &Limits) -> Vec<OverLimit> {
-        let debt = call.debt_id.as_deref();
-        let others: Vec<&Attempt> = self.attempts.iter().filter(|a| a.call_id != call.id.as_str()).collect();
+    /// The limits an attempt by `who` at `at` would break, with each one's
+    /// next allowed time, in the table's order (the tenant's cap last). The
+    /// attempts made and planned are counted, except `who`'s own (a retried
+    /// claim, a call moved).
+    pub fn over_limits<'w>(&self, who: impl Into<Attempting<'w>>, at: DateTime<Utc>, limits: &Limits) -> Vec<OverLimit> {
+        let who: Attempting = who.into();
+        let debt = who.debt_id;
+        let others: Vec<&Attempt> = self.attempts.iter().chain(&self.planned).filter(|a| a.call_id != who.call_id).collect();
         let mut over = Vec::new();
         for rule in FREQUENCY.iter().filter(|r| r.scope.applies(&limits.callee.states)) {
-            let mut times: Vec<DateTime<Utc>> = others.iter().filter(|a| counted(rule, a, call.call_type, debt)).map(|a| a.at).collect();
-            if let Some(next) = when_under(&mut times, rule.max, rule.within, at) {
+            let mut times: Vec<DateTime<Utc>> = others.iter().filter(|a| counted(rule, a, who)).map(|a| a.at).collect();
+            if let Some(next) = when_fits(&mut times, rule.max, rule.within, at) {
                 over.push(OverLimit { code: rule.code, rule: rule.rule, next_allowed_at: next });
             }
         }
-        if call.call_type == CallType::OutboundDebt {
+        if who.call_type == CallType::OutboundDebt {
             let (rule, code, days, _) = REGF_AFTER_CONVERSATION;
             let zone = limits.callee.zones.first().copied().unwrap_or(Tz::UTC);
             for conversation in self.conversations.iter().filter(|c| c.debt_id.as_deref() == debt) {
@@ -154,7 +192,7 @@ impl Ledger {
             }
         }
         let mut all: Vec<DateTime<Utc>> = others.iter().map(|a| a.at).collect();
-        if let Some(next) = when_under(&mut all, limits.tenant_cap_per_day, Duration::hours(24), at) {
+        if let Some(next) = when_fits(&mut all, limits.tenant_cap_per_day, Duration::hours(24), at) {
             over.push(OverLimit { code: "frequency_limit", rule: "tenant_cap", next_allowed_at: next });
         }
         over
@@ -223,6 +261,41 @@ mod tests {
         assert!(ledger.over_limits(&fourth, at("2024-01-15T20:00:00Z"), &Limits { callee: &ny, tenant_cap_per_day: 20 }).is_empty());
         let capped = ledger.over_limits(&fourth, at("2024-01-15T20:00:00Z"), &Limits { callee: &ny, tenant_cap_per_day: 3 });
         assert_eq!(capped.iter().map(|o| o.rule).collect::<Vec<_>>(), vec!["tenant_cap"]);
+    }
+
+    #[test]
+    fn calls_waiting_for_the_number_count_before_and_after_the_new_one() {
+        let callee = florida();
+        let limits = Limits { callee: &callee, tenant_cap_per_day: 20 };
+        // One call made this morning, two waiting for this afternoon.
+        let ledger = Ledger {
+            attempts: vec![attempt("2024-01-15T14:00:00Z", CallType::OutboundLead, None, "made")],
+            planned: vec![
+                attempt("2024-01-15T18:00:00Z", CallType::OutboundFollowup, None, "p1"),
+                attempt("2024-01-15T20:00:00Z", CallType::OutboundCampaign, None, "p2"),
+            ],
+            ..Ledger::default()
+        };
+        let new = call("n", CallType::OutboundOther, None);
+        let over = ledger.over_limits(&new, at("2024-01-15T16:00:00Z"), &limits);
+        assert_eq!(over.iter().map(|o| (o.code, o.next_allowed_at)).collect::<Vec<_>>(), vec![("frequency_limit", at("2024-01-16T14:00:00Z"))]);
+        // Tomorrow before 14:00 the morning's call and both waiting ones are still within 24 hours.
+        assert_eq!(ledger.over_limits(&new, at("2024-01-16T13:00:00Z"), &limits).len(), 1);
+        assert!(ledger.over_limits(&new, at("2024-01-16T14:00:00Z"), &limits).is_empty());
+        // Before the waiting calls, with nothing made: the three waiting ones fill the day.
+        let waiting = Ledger {
+            planned: ["2024-01-16T14:00:00Z", "2024-01-16T15:00:00Z", "2024-01-16T16:00:00Z"]
+                .iter()
+                .enumerate()
+                .map(|(i, t)| attempt(t, CallType::OutboundLead, None, &format!("w{i}")))
+                .collect(),
+            ..Ledger::default()
+        };
+        let early = waiting.over_limits(&new, at("2024-01-16T08:00:00Z"), &limits);
+        assert_eq!(early.iter().map(|o| o.next_allowed_at).collect::<Vec<_>>(), vec![at("2024-01-17T14:00:00Z")], "after the first has left the window");
+        assert!(waiting.over_limits(&new, at("2024-01-15T14:00:00Z"), &limits).is_empty(), "a full day before them");
+        // A waiting call that is the one being moved does not count against itself.
+        assert!(waiting.over_limits(&call("w0", CallType::OutboundLead, None), at("2024-01-16T08:00:00Z"), &limits).is_empty());
     }
 
     #[test]

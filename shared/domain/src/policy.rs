@@ -55,7 +55,8 @@ pub struct PlacementFacts<'a> {
     pub holidays: &'a [NaiveDate],
     /// For a collection call, the times the callee said are inconvenient; empty otherwise.
     pub inconvenient: &'a [crate::clock::InconvenientTime],
-    /// The number's attempts, when the attempt's frequency is checked (the dialer's claim).
+    /// The number's attempts (made, and planned when a call is planned),
+    /// when the attempt's frequency is checked.
     pub frequency: Option<Frequency<'a>>,
     pub campaign_cancelled: bool,
     pub on_do_not_call: bool,
@@ -65,7 +66,8 @@ pub struct PlacementFacts<'a> {
 /// What the frequency limits of one attempt are checked against.
 #[derive(Debug, Clone, Copy)]
 pub struct Frequency<'a> {
-    pub call: &'a crate::CallLog,
+    /// The attempt checked.
+    pub call: crate::frequency::Attempting<'a>,
     pub ledger: &'a crate::frequency::Ledger,
     pub tenant_cap_per_day: u32,
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CallId, DomainError, OrgId, VoiceAgent,
+    CallId, DomainError, OrgId,
     callee::Callee,
     policy::{Placement, PlacementFacts, Refusal, may_place},
     time,
@@ -125,20 +125,14 @@ impl Slots {
     }
 }
 
-/// The times for calls to `callees`, in order, from `start`, at most
-/// `per_minute` a minute: each at the first free slot of that pace that
-/// fits its own callee's clock ([`crate::clock::Clock`]), so a contact in
-/// another zone waits for its own morning without holding up the others.
-/// `None` for a callee whose hours never open; `campaign_too_long` when a
-/// call would fall after `latest`.
-pub fn spread(
-    start: DateTime<Utc>,
-    callees: &[&Callee],
-    per_minute: u32,
-    agent: &VoiceAgent,
-    holidays: &[chrono::NaiveDate],
-    latest: DateTime<Utc>,
-) -> Result<Vec<Option<DateTime<Utc>>>, DomainError> {
+/// The times for calls planned on `contacts` (one's facts each), in
+/// order, from `start`, at most `per_minute` a minute: each at the first
+/// free slot of that pace that every rule of its own facts allows (its
+/// callee's clock, [`crate::clock::Clock`], and its number's limits where
+/// it has any), so a contact in another zone, or one called enough today,
+/// waits without holding up the others. `None` for a contact whose hours
+/// never open; `campaign_too_long` when a call would fall after `latest`.
+pub fn spread(start: DateTime<Utc>, contacts: &[PlacementFacts], per_minute: u32, latest: DateTime<Utc>) -> Result<Vec<Option<DateTime<Utc>>>, DomainError> {
     let step = 60_000 / i64::from(per_minute.max(1));
     let start = time::to_millis(start);
     let too_long = |placed: usize| {
@@ -146,20 +140,21 @@ pub fn spread(
             "campaign_too_long",
             format!(
                 "at {per_minute} calls a minute inside each callee's calling hours, only {placed} of these {} calls fit before {}, a year from now; raise callsPerMinute or split the campaign",
-                callees.len(),
+                contacts.len(),
                 time::format(&latest)
             ),
         )
     };
     let mut slots = Slots::default();
     // Where each kind of callee's search starts: every slot before it is taken or does not fit that kind.
+    // (A contact with limits of its own, or inconvenient times, is a kind of its own.)
     let mut cursors: std::collections::HashMap<&Callee, DateTime<Utc>> = std::collections::HashMap::new();
-    let mut times = Vec::with_capacity(callees.len());
-    for (placed, callee) in callees.iter().enumerate() {
-        let facts = crate::policy::planning(agent, callee, holidays);
-        let mut from = cursors.get(callee).copied().unwrap_or(start);
+    let mut times = Vec::with_capacity(contacts.len());
+    for (placed, facts) in contacts.iter().enumerate() {
+        let kind = (facts.frequency.is_none() && facts.inconvenient.is_empty()).then_some(facts.callee);
+        let mut from = kind.and_then(|callee| cursors.get(callee).copied()).unwrap_or(start);
         let at = loop {
-            let Ok(open) = crate::policy::earliest_placement(&facts, from) else { break None };
+            let Ok(open) = crate::policy::earliest_placement(facts, from) else { break None };
             if open > latest {
                 return Err(too_long(placed));
             }
@@ -169,13 +164,13 @@ pub fn spread(
             if at > latest {
                 return Err(too_long(placed));
             }
-            if crate::policy::earliest_placement(&facts, at) == Ok(at) {
+            if crate::policy::earliest_placement(facts, at) == Ok(at) {
                 slots.take(k);
                 break Some(at);
             }
             from = at;
         };
-        if let Some(at) = at {
+        if let (Some(at), Some(callee)) = (at, kind) {
             cursors.insert(callee, at);
         }
         times.push(at);
@@ -186,7 +181,7 @@ pub fn spread(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallingHours, RetryPolicy};
+    use crate::{CallingHours, RetryPolicy, VoiceAgent};
 
     fn at(text: &str) -> DateTime<Utc> {
         time::parse(text).unwrap()
@@ -199,6 +194,19 @@ mod tests {
 
     fn facts(agent: &VoiceAgent) -> PlacementFacts<'_> {
         crate::policy::planning(agent, new_yorker(), &[])
+    }
+
+    /// [`spread`] over calls to `callees` that only the clock stops.
+    fn spread_to(
+        start: DateTime<Utc>,
+        callees: &[&Callee],
+        per_minute: u32,
+        agent: &VoiceAgent,
+        holidays: &[chrono::NaiveDate],
+        latest: DateTime<Utc>,
+    ) -> Result<Vec<Option<DateTime<Utc>>>, DomainError> {
+        let contacts: Vec<PlacementFacts> = callees.iter().map(|callee| crate::policy::planning(agent, callee, holidays)).collect();
+        spread(start, &contacts, per_minute, latest)
     }
 
     fn agent(hours: CallingHours) -> VoiceAgent {
@@ -287,21 +295,21 @@ mod tests {
         // 20:58 New York: two calls fit before 21:00, the rest start at 08:00 the next day.
         let latest = at("2025-01-01T00:00:00Z");
         let ny = [new_yorker(); 5];
-        let times = spread(at("2024-01-16T01:58:00Z"), &ny, 1, &agent, &[], latest).unwrap();
+        let times = spread_to(at("2024-01-16T01:58:00Z"), &ny, 1, &agent, &[], latest).unwrap();
         let expected = ["2024-01-16T01:58:00Z", "2024-01-16T01:59:00Z", "2024-01-16T13:00:00Z", "2024-01-16T13:01:00Z", "2024-01-16T13:02:00Z"];
         assert_eq!(times, expected.map(|t| Some(at(t))).to_vec());
-        let fast = spread(at("2024-01-16T15:00:00Z"), &ny[..3], 20, &agent, &[], latest).unwrap();
+        let fast = spread_to(at("2024-01-16T15:00:00Z"), &ny[..3], 20, &agent, &[], latest).unwrap();
         assert_eq!(fast[2].unwrap() - fast[0].unwrap(), Duration::seconds(6));
         assert!(times.iter().flatten().all(|t| agent.calling_hours.allows(*t, agent.time_zone)));
 
         // A Californian waits for 08:00 Pacific; the New Yorkers after them keep their pace.
         let la = Callee::of("+13105550100", None, None, chrono_tz::Tz::UTC);
-        let mixed = spread(at("2024-01-16T14:00:00Z"), &[new_yorker(), &la, new_yorker()], 1, &agent, &[], latest).unwrap();
+        let mixed = spread_to(at("2024-01-16T14:00:00Z"), &[new_yorker(), &la, new_yorker()], 1, &agent, &[], latest).unwrap();
         assert_eq!(mixed, vec![Some(at("2024-01-16T14:00:00Z")), Some(at("2024-01-16T16:00:00Z")), Some(at("2024-01-16T14:01:00Z"))]);
         // Morning hours in New York and in Tokyo never meet: that contact alone gets no time.
         let mornings = self::agent(CallingHours::new(9 * 60, 12 * 60).unwrap());
         let apart = Callee { zones: vec!["America/New_York".parse().unwrap(), "Asia/Tokyo".parse().unwrap()], states: vec![] };
-        let times = spread(at("2024-01-16T14:00:00Z"), &[&apart, new_yorker()], 1, &mornings, &[], latest).unwrap();
+        let times = spread_to(at("2024-01-16T14:00:00Z"), &[&apart, new_yorker()], 1, &mornings, &[], latest).unwrap();
         assert_eq!(times, vec![None, Some(at("2024-01-16T14:00:00Z"))]);
     }
 
@@ -311,8 +319,8 @@ mod tests {
         let agent = agent(CallingHours::new(9 * 60, 10 * 60).unwrap());
         let start = at("2024-01-16T14:00:00Z");
         let many = vec![new_yorker(); 10_000];
-        assert!(spread(start, &many, 1, &agent, &[], start + Duration::days(200)).unwrap().iter().all(Option::is_some));
-        let err = spread(start, &many, 1, &agent, &[], start + Duration::days(100)).unwrap_err();
+        assert!(spread_to(start, &many, 1, &agent, &[], start + Duration::days(200)).unwrap().iter().all(Option::is_some));
+        let err = spread_to(start, &many, 1, &agent, &[], start + Duration::days(100)).unwrap_err();
         assert!(matches!(err, DomainError::Invalid { code: "campaign_too_long", .. }), "{err:?}");
     }
 }

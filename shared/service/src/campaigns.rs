@@ -3,13 +3,14 @@
 //! the campaign, then schedule and store its calls. A repeated request
 //! with the same key finishes what the first left.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use callops_domain::{
     CallLog, DomainError,
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
-    campaign_plan::{CampaignAsk, CampaignPlan, RejectedContact, check_contacts, check_request, plan_campaign},
+    campaign_plan::{CampaignAsk, CampaignPlan, DeferredContact, Known, RejectedContact, check_contacts, check_request, plan_campaign},
+    frequency::Ledger,
     idempotency::{self, IdempotencyKey},
     schedule::{DialRequest, ScheduledDial},
 };
@@ -20,6 +21,8 @@ use crate::Calls;
 
 /// How many schedules are made at once while a campaign is created.
 const SCHEDULING_CONCURRENCY: usize = 64;
+/// How many numbers' ledgers are read at once while a campaign is planned.
+const LEDGER_READS: usize = 16;
 
 /// A campaign created (or found again for a repeated request).
 #[derive(Debug, Clone)]
@@ -27,6 +30,8 @@ pub struct CampaignCreated {
     pub campaign: Campaign,
     pub accepted: usize,
     pub rejected: Vec<RejectedContact>,
+    /// Contacts a frequency limit made wait past the first time their clock allows.
+    pub deferred: Vec<DeferredContact>,
     pub replayed: bool,
 }
 
@@ -44,7 +49,7 @@ impl Calls {
         let print = key.as_ref().map(|(_, print)| print.as_str());
         let (campaign, replayed) = match self.stored_campaign(caller, &plan.campaign, print).await? {
             Some(campaign) if campaign.status == CampaignStatus::Cancelled => {
-                return Ok(CampaignCreated { campaign, accepted: 0, rejected: plan.refused, replayed: true });
+                return Ok(CampaignCreated { campaign, accepted: 0, rejected: plan.refused, deferred: Vec::new(), replayed: true });
             }
             Some(campaign) => (campaign, true),
             None => (plan.campaign.clone(), false),
@@ -56,7 +61,25 @@ impl Calls {
         Ok(created)
     }
 
-    /// The plan: the agent, the request checked, each contact checked, the list read.
+    /// The ledgers (attempts made, calls waiting) of those of `numbers` that have any, by number.
+    async fn planning_ledgers(&self, org_id: &str, numbers: Vec<String>) -> Result<HashMap<String, Ledger>, DomainError> {
+        let store = &self.store;
+        let read: Vec<Result<(String, Ledger), DomainError>> = stream::iter(numbers)
+            .map(|number| async move { store.planning_ledger(org_id, &number).await.map(|ledger| (number, ledger)) })
+            .buffer_unordered(LEDGER_READS)
+            .collect()
+            .await;
+        let mut ledgers = HashMap::new();
+        for entry in read {
+            let (number, ledger) = entry?;
+            if !ledger.is_empty() {
+                ledgers.insert(number, ledger);
+            }
+        }
+        Ok(ledgers)
+    }
+
+    /// The plan: the agent, the request checked, each contact checked, the list and the ledgers read.
     async fn plan(
         &self,
         caller: &Caller,
@@ -76,7 +99,11 @@ impl Calls {
         };
         let settings = self.store.settings(&caller.org_id).await?;
         let holidays = &settings.holidays;
-        plan_campaign(id, &caller.org_id, &draft, &agent, holidays, check.placeable(&ask.contacts, &agent, holidays, &listed, draft.start), now)
+        let check = check.placeable(&ask.contacts, &agent, holidays, &listed, draft.start);
+        let numbers: Vec<String> = check.accepted.iter().map(|(_, c)| c.number.clone()).collect();
+        let ledgers = self.planning_ledgers(&caller.org_id, numbers).await?;
+        let known = Known { holidays, ledgers: &ledgers, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
+        plan_campaign(id, &caller.org_id, &draft, &agent, &known, check, now)
     }
 
     /// The stored campaign for this plan: the one an earlier request with the
@@ -164,5 +191,6 @@ fn outcome(campaign: Campaign, plan: CampaignPlan, unscheduled: &[CallLog], repl
         });
     }
     rejected.sort_by_key(|r| r.row);
-    CampaignCreated { campaign, accepted: plan.accepted.len() - unscheduled.len(), rejected, replayed }
+    let deferred = plan.deferred.into_iter().filter(|d| !unscheduled.iter().any(|call| call.phone_number == d.number)).collect();
+    CampaignCreated { campaign, accepted: plan.accepted.len() - unscheduled.len(), rejected, deferred, replayed }
 }

@@ -1,5 +1,6 @@
 //! What follows when a call ends, carried out: the domain decides
-//! ([`callops_domain::followup::follow_through`]) and this use case
+//! ([`callops_domain::followup::follow_through`], against the tenant's
+//! holidays and the number's ledger, read only when a call follows) and this use case
 //! schedules the retry and the follow-up call and lists what is written in
 //! the ended call's own transaction (the do-not-call entry, the calls that
 //! follow). Giving back the dialer slot is the store's, for every write
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use callops_aws::{AlongWithCall, DynamoStore};
 use callops_domain::{
     CallLog, DomainError, VoiceAgent,
-    followup::{self, FollowThrough},
+    followup::{self, FollowThrough, Known},
     schedule::{DialRequest, DialScheduler, ScheduledDial},
     time,
 };
@@ -57,14 +58,16 @@ pub async fn follow_through(
         return Ok(FollowOn::default());
     }
     let agent = agent.get(store, after).await?;
-    let decide = |holidays: &[chrono::NaiveDate]| match late_output {
-        false => followup::follow_through(before, after, agent, holidays, do_not_call_requested, now),
-        true => followup::follow_through_late_output(before, after, agent, holidays, do_not_call_requested, now),
+    let decide = |known: &Known| match late_output {
+        false => followup::follow_through(before, after, agent, known, do_not_call_requested, now),
+        true => followup::follow_through_late_output(before, after, agent, known, do_not_call_requested, now),
     };
-    // The tenant's holidays matter only to a call that follows: read them then.
-    let mut decided = decide(&[]);
-    if decided.retry.is_some() || decided.follow_up_at.is_some() {
-        decided = decide(&store.settings(&after.org_id).await?.holidays);
+    // The tenant's holidays and the number's ledger matter only to a call that follows: read them then.
+    let mut decided = decide(&Known::default());
+    if decided.plans_a_call() {
+        let settings = store.settings(&after.org_id).await?;
+        let ledger = store.planning_ledger(&after.org_id, &after.phone_number).await?;
+        decided = decide(&Known { holidays: &settings.holidays, ledger: Some(&ledger), tenant_cap_per_day: settings.max_attempts_per_number_per_day });
     }
     if do_not_call_requested && decided.do_not_call.is_none() {
         tracing::warn!(call_id = %after.id, "the patient asked not to be called, but the call's number has no digits to put on the list");

@@ -174,7 +174,7 @@ impl Dialer {
         // The number's attempts, read again when another claim wrote them first.
         for _ in 0..crate::change::WRITE_ATTEMPTS {
             let ledger = self.store.ledger(&call.org_id, &call.phone_number).await?;
-            let frequency = Frequency { call, ledger: &ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
+            let frequency = Frequency { call: call.into(), ledger: &ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
             let facts = PlacementFacts {
                 agent: agent.as_ref(),
                 callee: &callee,

@@ -15,10 +15,11 @@ use callops_domain::{
     callee::{Callee, Whereabouts},
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
+    frequency::{Attempting, Ledger},
     idempotency::{IdempotencyKey, scheduled_call_id},
     limits,
     phone::{self, PhoneNumber},
-    policy::{PlacementFacts, Slot},
+    policy::{Frequency, PlacementFacts, Slot},
     schedule::{DialRequest, ScheduledDial, placement_time},
     settings::TenantSettings,
     time,
@@ -152,14 +153,17 @@ impl Calls {
         }
     }
 
-    /// The facts the placement policy needs about a call to `number` by
-    /// `agent` (its `callee`, the tenant's `settings`).
+    /// The facts the placement policy needs about an attempt `who` to
+    /// `number` by `agent` (its `callee`, the tenant's `settings`, the
+    /// number's `ledger` with the calls waiting for it).
+    #[allow(clippy::too_many_arguments)]
     async fn placement_facts<'a>(
         &self,
         agent: &'a VoiceAgent,
         callee: &'a Callee,
         settings: &'a TenantSettings,
-        inconvenient: &'a [callops_domain::clock::InconvenientTime],
+        ledger: &'a Ledger,
+        who: Attempting<'a>,
         number: &str,
         campaign: Option<&Campaign>,
     ) -> Result<PlacementFacts<'a>, DomainError> {
@@ -167,8 +171,8 @@ impl Calls {
             agent: Some(agent),
             callee,
             holidays: &settings.holidays,
-            inconvenient,
-            frequency: None,
+            inconvenient: ledger.inconvenient_for(who.call_type),
+            frequency: Some(Frequency { call: who, ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day }),
             campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
             on_do_not_call: self.store.is_on_do_not_call(&agent.org_id, number).await?,
             slot: Slot::Free,
@@ -184,9 +188,9 @@ impl Calls {
         };
         let settings = self.store.settings(&caller.org_id).await?;
         let callee = Callee::of(&ask.number, ask.whereabouts.time_zone, ask.whereabouts.state, agent.time_zone);
-        let ledger = self.ledger_for(&caller.org_id, &ask.number, ask.call_type).await?;
-        let inconvenient = ledger.inconvenient_for(ask.call_type);
-        let facts = self.placement_facts(&agent, &callee, &settings, inconvenient, &ask.number, campaign.as_ref()).await?;
+        let ledger = self.store.planning_ledger(&caller.org_id, &ask.number).await?;
+        let who = Attempting { call_id: id.as_str(), call_type: ask.call_type, debt_id: ask.whereabouts.debt_id.as_deref() };
+        let facts = self.placement_facts(&agent, &callee, &settings, &ledger, who, &ask.number, campaign.as_ref()).await?;
         let at = placement_time(ask.at, &facts, ask.move_to_calling_hours, now)?;
         let new = NewCall {
             org_id: caller.org_id.clone(),
@@ -209,12 +213,13 @@ impl Calls {
 
     /// What the dialer would decide for `ask`, reading what it would read
     /// (the agent, the settings, the do-not-call list, the number's
-    /// ledger): nothing is stored or placed.
+    /// ledger) and the calls waiting for the number, which will have been
+    /// placed by then: nothing is stored or placed.
     pub async fn compliance_check(&self, caller: &Caller, ask: ComplianceAsk, now: DateTime<Utc>) -> Result<ComplianceAnswer, DomainError> {
         let agent = self.resolve_agent(caller, ask.agent_id.as_deref()).await?;
         let settings = self.store.settings(&caller.org_id).await?;
         let callee = Callee::of(&ask.number, ask.whereabouts.time_zone, ask.whereabouts.state, agent.time_zone);
-        let ledger = self.store.ledger(&caller.org_id, &ask.number).await?;
+        let ledger = self.store.planning_ledger(&caller.org_id, &ask.number).await?;
         let mut call = CallLog::new(
             NewCall {
                 org_id: caller.org_id.clone(),
@@ -228,9 +233,7 @@ impl Calls {
             now,
         );
         call.debt_id = ask.whereabouts.debt_id.clone();
-        let frequency = callops_domain::policy::Frequency { call: &call, ledger: &ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
-        let inconvenient = ledger.inconvenient_for(ask.call_type);
-        let facts = PlacementFacts { frequency: Some(frequency), ..self.placement_facts(&agent, &callee, &settings, inconvenient, &ask.number, None).await? };
+        let facts = self.placement_facts(&agent, &callee, &settings, &ledger, (&call).into(), &ask.number, None).await?;
         let at = time::to_millis(ask.at);
         let (allowed, code, next_allowed_at) = match callops_domain::policy::may_place(&facts, at) {
             callops_domain::policy::Placement::Allowed => (true, None, None),
@@ -247,15 +250,6 @@ impl Calls {
             states: record.states,
             rules: record.rules,
         })
-    }
-
-    /// The number's ledger when a call of `call_type` keeps to it at
-    /// planning time (a collection call keeps to the inconvenient times); else empty, unread.
-    async fn ledger_for(&self, org_id: &str, number: &str, call_type: CallType) -> Result<callops_domain::frequency::Ledger, DomainError> {
-        match call_type {
-            CallType::OutboundDebt => self.store.ledger(org_id, number).await,
-            _ => Ok(Default::default()),
-        }
     }
 
     /// The agent a request names, or the tenant's only agent when it names none.
@@ -328,9 +322,8 @@ impl Calls {
             };
             let settings = self.store.settings(&caller.org_id).await?;
             let callee = Callee::of_call(&next, agent.time_zone);
-            let ledger = self.ledger_for(&caller.org_id, &next.phone_number, next.call_type).await?;
-            let facts =
-                self.placement_facts(&agent, &callee, &settings, ledger.inconvenient_for(next.call_type), &next.phone_number, campaign.as_ref()).await?;
+            let ledger = self.store.planning_ledger(&caller.org_id, &next.phone_number).await?;
+            let facts = self.placement_facts(&agent, &callee, &settings, &ledger, (&next).into(), &next.phone_number, campaign.as_ref()).await?;
             next = next.requeue(placement_time(at, &facts, change.move_to_calling_hours, now)?, now)?;
         }
         if let Some(purpose) = change.purpose {

@@ -152,7 +152,8 @@ impl DynamoStore {
     }
 
     /// Stores calls that have not started (a campaign's), each only if no
-    /// call with its id exists: up to 100 to a transaction, and one by one
+    /// call with its id exists, with what each write brings ([`super::effects`]:
+    /// a waiting call's planned attempt): as many as fit one transaction of 100 items, and one by one
     /// for a transaction one of whose calls exists already (a replayed
     /// request racing the first). Returns the ids of the calls stored. A
     /// call that has not started counts in no rollup, so none changes.
@@ -161,11 +162,14 @@ impl DynamoStore {
             return Err(DomainError::Unavailable(format!("call {} has started; store it with create_call", started.id)));
         }
         let mut created = Vec::with_capacity(calls.len());
-        for chunk in calls.chunks(100) {
-            let mut items = Vec::with_capacity(chunk.len());
-            for call in chunk {
-                items.push(TransactWriteItem::builder().put(self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None)).build());
-            }
+        // Each call with what its write brings (a waiting call's planned attempt): never split across transactions.
+        let mut writes = Vec::with_capacity(calls.len());
+        for call in calls {
+            writes.push(self.call_transaction(None, call, self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None), &[])?);
+        }
+        let per_call = writes.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        for (chunk, items) in calls.chunks(100 / per_call).zip(writes.chunks(100 / per_call)) {
+            let items: Vec<TransactWriteItem> = items.iter().flatten().cloned().collect();
             match self.transact(items).await {
                 Ok(()) => created.extend(chunk.iter().map(|call| call.id.to_string())),
                 Err(err) if failed_condition(&err) => {

@@ -64,6 +64,12 @@ pub enum Effect<'a> {
     UnwatchOutput(String, String),
     /// Plan the read for the output the call awaits ([`keys::output_watch_of`]).
     WatchOutput,
+    /// Forget the planned attempt the call was while it waited (its key).
+    Unplan(String, String),
+    /// Keep the call, waiting, as a planned attempt at its number ([`keys::planned_attempt_of`]).
+    Plan,
+    /// Keep a call stored with this write (a retry, a follow-up) as a planned attempt.
+    PlanNew(&'a CallLog),
 }
 
 /// Everything that changes when a call goes from `previous` (`None`: it is
@@ -85,6 +91,18 @@ pub fn effects<'a>(previous: Option<&CallLog>, next: &CallLog, also: &'a [AlongW
     if watched != watch {
         effects.extend(watched.map(|(pk, sk)| Effect::UnwatchOutput(pk, sk)));
         effects.extend(watch.map(|_| Effect::WatchOutput));
+    }
+    let (planned, plan) = (previous.and_then(keys::planned_attempt_of), keys::planned_attempt_of(next));
+    if planned != plan {
+        effects.extend(planned.map(|(pk, sk)| Effect::Unplan(pk, sk)));
+        effects.extend(plan.map(|_| Effect::Plan));
+    }
+    for write in also {
+        if let AlongWithCall::NewCall(new) = write
+            && keys::planned_attempt_of(new).is_some()
+        {
+            effects.push(Effect::PlanNew(new));
+        }
     }
     Ok(effects)
 }
@@ -119,17 +137,25 @@ impl DynamoStore {
                 Effect::Along(AlongWithCall::RecordAttempt(_)) => Some(super::ledgers::ATTEMPTS_CHANGED),
                 _ => None,
             };
-            let item = match effect {
-                Effect::ClaimVapiCallId => self.vapi_pointer(next).map(|p| TransactWriteItem::builder().put(p).build()),
-                Effect::Along(write) => Some(self.along_with(next, write)?),
-                Effect::ReleaseSlot => Some(TransactWriteItem::builder().update(self.slot_release(next)).build()),
-                Effect::Rollup(key, delta) => Some(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build()),
-                Effect::UnwatchOutput(pk, sk) => Some(TransactWriteItem::builder().delete(self.output_unwatch(pk, sk)).build()),
-                Effect::WatchOutput => self.output_watch(next).map(|put| TransactWriteItem::builder().put(put).build()),
-            };
+            let item = self.effect_item(next, effect)?;
             items.extend(item.map(|item| (item, code)));
         }
         Ok(items)
+    }
+
+    /// The transaction element that carries out one of `next`'s [`effects`], where it has one.
+    pub(crate) fn effect_item(&self, next: &CallLog, effect: Effect) -> Result<Option<TransactWriteItem>, DomainError> {
+        Ok(match effect {
+            Effect::ClaimVapiCallId => self.vapi_pointer(next).map(|p| TransactWriteItem::builder().put(p).build()),
+            Effect::Along(write) => Some(self.along_with(next, write)?),
+            Effect::ReleaseSlot => Some(TransactWriteItem::builder().update(self.slot_release(next)).build()),
+            Effect::Rollup(key, delta) => Some(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build()),
+            Effect::UnwatchOutput(pk, sk) => Some(TransactWriteItem::builder().delete(self.output_unwatch(pk, sk)).build()),
+            Effect::WatchOutput => self.output_watch(next).map(|put| TransactWriteItem::builder().put(put).build()),
+            Effect::Unplan(pk, sk) => Some(TransactWriteItem::builder().delete(self.planned_delete(pk, sk)).build()),
+            Effect::Plan => self.planned_put(next)?.map(|put| TransactWriteItem::builder().put(put).build()),
+            Effect::PlanNew(new) => self.planned_put(new)?.map(|put| TransactWriteItem::builder().put(put).build()),
+        })
     }
 
     /// The transaction element for a write that goes with a call's.
@@ -227,11 +253,18 @@ mod tests {
             status: CallStatus::Scheduled,
             attempt: 1,
         };
-        let waiting = CallLog::new(new, "c".into(), now);
-        assert_eq!(effects(None, &waiting, &[]).unwrap(), vec![], "a waiting call counts in no rollup and holds nothing");
+        let mut waiting = CallLog::new(new, "c".into(), now);
+        waiting.scheduled_at = Some(now);
+        assert_eq!(effects(None, &waiting, &[]).unwrap(), vec![Effect::Plan], "a waiting call counts in no rollup and holds nothing: it is a planned attempt");
+        let (pk, sk) = keys::planned_attempt_of(&waiting).unwrap();
+        assert_eq!((pk.as_str(), sk.as_str()), ("ORG#o#NUMBER#+12125550142", "PLANNED#2024-07-27T21:00:00.000Z#c"));
+        let moved = waiting.requeue(now + chrono::Duration::hours(1), now).unwrap();
+        let (_, moved_sk) = keys::planned_attempt_of(&moved).unwrap();
+        assert_eq!(effects(Some(&waiting), &moved, &[]).unwrap(), vec![Effect::Unplan(pk.clone(), sk.clone()), Effect::Plan], "a move replaces it");
+        assert_ne!(moved_sk, sk);
         let claimed = waiting.claim(now).unwrap();
         let take = [AlongWithCall::TakeSlot { max: 2 }];
-        assert_eq!(effects(Some(&waiting), &claimed, &take).unwrap(), vec![Effect::Along(&take[0])]);
+        assert_eq!(effects(Some(&waiting), &claimed, &take).unwrap(), vec![Effect::Along(&take[0]), Effect::Unplan(pk, sk)], "claimed, it is planned no more");
         let placed = claimed.placed("v1", now, now).unwrap();
         let on_placing = effects(Some(&claimed), &placed, &[]).unwrap();
         assert_eq!(on_placing[0], Effect::ClaimVapiCallId, "the Vapi id is claimed the first time it is set");
@@ -241,5 +274,9 @@ mod tests {
         assert!(on_ending.contains(&Effect::ReleaseSlot), "the write that ends the call gives its slot back");
         assert!(on_ending.iter().any(|e| matches!(e, Effect::Rollup(..))), "and moves the rollups");
         assert!(!on_ending.contains(&Effect::ClaimVapiCallId));
+        let retry = callops_domain::followup::retry_call(&failed, 2, now + chrono::Duration::hours(1), now);
+        let with_retry = [AlongWithCall::NewCall(Box::new(retry.clone()))];
+        let on_retrying = effects(Some(&placed), &failed, &with_retry).unwrap();
+        assert_eq!(on_retrying.last(), Some(&Effect::PlanNew(&retry)), "a retry stored with the ending is planned with it");
     }
 }

@@ -3,10 +3,18 @@
 //! it claims an attempt and written in the claim's own transaction on the
 //! revision it read, so two claims racing for the last attempt a limit
 //! allows cannot both land.
+//!
+//! Beside the ledger, in the same partition, each call waiting for the
+//! number has a small item ([`keys::planned_attempt_of`]), put and removed
+//! in the transaction of the call write that starts or ends the wait
+//! ([`super::effects`]). Planning a call reads the partition at once
+//! ([`DynamoStore::planning_ledger`]): the attempts made and those to come.
+//! Two plans made at the same moment for one number can both pass; the
+//! claim, which is exact, then moves the one over a limit.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Update};
 use callops_domain::{
-    DomainError,
+    CallLog, DomainError,
     clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
     frequency::{Attempt, Conversation, Ledger},
 };
@@ -19,6 +27,7 @@ use crate::{
 };
 
 pub(crate) const LEDGER_SK: &str = "ATTEMPTS";
+const PLANNED_KIND: &str = "plannedAttempt";
 const ATTEMPTS: &str = "attempts";
 const CONVERSATIONS: &str = "conversations";
 const INCONVENIENT: &str = "inconvenient";
@@ -30,27 +39,67 @@ fn list<T: serde::Serialize>(values: &[T]) -> Result<AttributeValue, DomainError
     serde_dynamo::to_attribute_value(values).map_err(|e| DomainError::Unavailable(format!("a ledger does not serialise: {e}")))
 }
 
+/// A ledger item read back.
+fn ledger_of(mut item: crate::item::Item) -> Result<Ledger, DomainError> {
+    let unreadable = |e: serde_dynamo::Error| DomainError::Unavailable(format!("the ledger of a number is unreadable: {e}"));
+    let attempts: Option<Vec<Attempt>> = item.remove(ATTEMPTS).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
+    let conversations: Option<Vec<Conversation>> = item.remove(CONVERSATIONS).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
+    let inconvenient: Option<Vec<InconvenientTime>> = item.remove(INCONVENIENT).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
+    let revision = match item.get(REVISION) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    };
+    // Each time once, the latest kept.
+    let mut kept: Vec<InconvenientTime> = Vec::new();
+    for time in inconvenient.unwrap_or_default().into_iter().rev() {
+        if !kept.contains(&time) && kept.len() < MAX_INCONVENIENT_TIMES {
+            kept.push(time);
+        }
+    }
+    kept.reverse();
+    Ok(Ledger { attempts: attempts.unwrap_or_default(), conversations: conversations.unwrap_or_default(), inconvenient: kept, planned: Vec::new(), revision })
+}
+
 impl DynamoStore {
-    /// The ledger of `number` for `org_id` (empty when no attempt was ever recorded).
+    /// The ledger of `number` for `org_id` (empty when no attempt was ever
+    /// recorded), without the calls waiting for it: what the dialer's claim counts.
     pub async fn ledger(&self, org_id: &str, number: &str) -> Result<Ledger, DomainError> {
-        let Some(mut item) = self.get_item(keys::ledger_pk(org_id, number), LEDGER_SK).await? else { return Ok(Ledger::default()) };
-        let unreadable = |e: serde_dynamo::Error| DomainError::Unavailable(format!("the ledger of a number is unreadable: {e}"));
-        let attempts: Option<Vec<Attempt>> = item.remove(ATTEMPTS).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
-        let conversations: Option<Vec<Conversation>> = item.remove(CONVERSATIONS).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
-        let inconvenient: Option<Vec<InconvenientTime>> = item.remove(INCONVENIENT).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
-        let revision = match item.get(REVISION) {
-            Some(AttributeValue::N(n)) => n.parse().ok(),
-            _ => None,
-        };
-        // Each time once, the latest kept.
-        let mut kept: Vec<InconvenientTime> = Vec::new();
-        for time in inconvenient.unwrap_or_default().into_iter().rev() {
-            if !kept.contains(&time) && kept.len() < MAX_INCONVENIENT_TIMES {
-                kept.push(time);
+        let item = self.get_item(keys::ledger_pk(org_id, number), LEDGER_SK).await?;
+        item.map_or(Ok(Ledger::default()), ledger_of)
+    }
+
+    /// The ledger of `number` with the calls waiting for it as planned
+    /// attempts ([`Ledger::planned`]), read consistently in one query: what
+    /// a call being planned counts.
+    pub async fn planning_ledger(&self, org_id: &str, number: &str) -> Result<Ledger, DomainError> {
+        let mut ledger = Ledger::default();
+        for item in self.partition_items(keys::ledger_pk(org_id, number), None, true).await? {
+            match item.get(SK) {
+                Some(AttributeValue::S(sk)) if sk == LEDGER_SK => ledger = Ledger { planned: std::mem::take(&mut ledger.planned), ..ledger_of(item)? },
+                Some(AttributeValue::S(sk)) if sk.starts_with(keys::PLANNED_PREFIX) => match serde_dynamo::from_item::<_, Attempt>(item) {
+                    Ok(attempt) => ledger.planned.push(attempt),
+                    // One unreadable item must not stop planning: it is left out, and said.
+                    Err(err) => tracing::warn!(error = %err, "a planned attempt is unreadable and not counted"),
+                },
+                _ => {}
             }
         }
-        kept.reverse();
-        Ok(Ledger { attempts: attempts.unwrap_or_default(), conversations: conversations.unwrap_or_default(), inconvenient: kept, revision })
+        Ok(ledger)
+    }
+
+    /// The put that keeps `call`, waiting, as a planned attempt beside its number's ledger.
+    pub(crate) fn planned_put(&self, call: &CallLog) -> Result<Option<Put>, DomainError> {
+        let (Some((pk, sk)), Some(at)) = (keys::planned_attempt_of(call), call.scheduled_at) else { return Ok(None) };
+        let attempt = Attempt { at, call_type: call.call_type, debt_id: call.debt_id.clone(), call_id: call.id.to_string() };
+        let mut item: crate::item::Item =
+            serde_dynamo::to_item(&attempt).map_err(|e| DomainError::Unavailable(format!("a planned attempt does not serialise: {e}")))?;
+        item.extend([(PK.to_string(), s(pk)), (SK.to_string(), s(sk)), (KIND.to_string(), s(PLANNED_KIND))]);
+        Ok(Some(Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("table and item are set")))
+    }
+
+    /// The delete that forgets a planned attempt (its key).
+    pub(crate) fn planned_delete(&self, pk: String, sk: String) -> Delete {
+        Delete::builder().table_name(&self.table).key(PK, s(pk)).key(SK, s(sk)).build().expect("table and key are set")
     }
 
     /// The update that writes `ledger` for `number`, on the revision it was read at.
