@@ -116,6 +116,7 @@ fn inbound_report(vapi_id: &str) -> String {
 #[tokio::test]
 async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_a_call() {
     let host = TestHost::start(true).await;
+    host.consent("demo", &["+12125550199"]).await;
     let browser = Browser::start(1366, 900, TZ).await;
     browser.client.goto(&format!("{}/", host.base)).await.expect("the page loads");
 

@@ -40,6 +40,7 @@ async fn due_call(host: &TestHost, agent: &str, number: &str) -> DialRequest {
     call.customer_name = Some("Ada Lovelace".into());
     call.call_purpose = Some("New patient follow-up".into());
     call.variable_values.insert("appointment_date".into(), "May 3".into());
+    host.consent("demo", &[number]).await;
     host.host.store().create_call(&call).await.unwrap();
     DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
 }
@@ -302,6 +303,7 @@ fn uuid_like() -> String {
 #[tokio::test]
 async fn a_call_scheduled_seconds_ahead_completes_through_the_simulator_and_the_webhook() {
     let host = TestHost::start(true).await;
+    host.consent("demo", &[&callable(142)]).await;
     let at = time::format(&(Utc::now() + chrono::Duration::seconds(2)));
     let body = json!({"phoneNumber": callable(142), "callType": "OUTBOUND_LEAD", "scheduledAt": at, "voiceAgentId": "front-desk", "customerName": "Ada"});
     let (status, call) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&body)).await;
@@ -491,6 +493,7 @@ async fn due_to(host: &TestHost, number: &str, call_type: CallType, debt: Option
     call.call_type = call_type;
     call.debt_id = debt.map(str::to_string);
     call.callee_state = state.map(|s| s.parse().unwrap());
+    host.consent("demo", &[number]).await;
     host.host.store().create_call(&call).await.unwrap();
     DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
 }
@@ -553,6 +556,28 @@ async fn state_limits_and_regulation_f_stop_the_call_one_too_many() {
 }
 
 #[tokio::test]
+async fn an_attempt_no_time_will_allow_is_cancelled_at_dial_time_with_its_reason() {
+    let (host, fake) = start().await;
+    make_agent(
+        &host,
+        json!({"id": "mornings", "name": "Mornings", "vapiAssistantId": "asst-mornings", "vapiPhoneNumberId": "pn-mornings", "timeZone": "America/New_York",
+        "callingHours": {"start": "09:00", "end": "12:00"}}),
+    )
+    .await;
+    // A New York number whose contact's record says Tokyo: mornings in both never meet.
+    let mut call = callops_tests::due_call("mornings", "+12125550142");
+    call.callee_time_zone = Some("Asia/Tokyo".parse().unwrap());
+    host.consent("demo", &["+12125550142"]).await;
+    host.host.store().create_call(&call).await.unwrap();
+    let request = DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 };
+    assert_eq!(dial(&host, &request).await, Dialed::NotDialed("no-calling-hours-ahead"));
+    let ended = stored(&host, &request).await.call;
+    assert_eq!((ended.status, ended.ended_reason.as_deref()), (CallStatus::Cancelled, Some("no-calling-hours-ahead")));
+    assert!(fake.posts().is_empty(), "nothing reached Vapi");
+    assert_eq!(host.host.store().ledger("demo", "+12125550142").await.unwrap().attempts.len(), 0, "no attempt counted");
+}
+
+#[tokio::test]
 async fn the_compliance_check_answers_what_the_dialer_would_decide_and_a_placed_call_keeps_why() {
     let (host, _fake) = start().await;
     let number = callable(170);
@@ -561,6 +586,10 @@ async fn the_compliance_check_answers_what_the_dialer_would_decide_and_a_placed_
         async move { host.get(&format!("/api/compliance/check?{query}"), Some(DEMO_TOKEN)).await }
     };
     let encoded = number.replace('+', "%2B");
+    // No consent on record: the dialer would refuse it, for good.
+    let (_, unconsented) = check(format!("phoneNumber={encoded}&callType=OUTBOUND_LEAD&voiceAgentId=front-desk")).await;
+    assert_eq!((unconsented["allowed"].clone(), unconsented["code"].clone()), (json!(false), json!("no_consent")), "{unconsented}");
+    host.consent("demo", &[&number]).await;
     let (status, now) = check(format!("phoneNumber={encoded}&callType=OUTBOUND_LEAD&voiceAgentId=front-desk")).await;
     assert_eq!(status, StatusCode::OK, "{now}");
     assert_eq!((now["allowed"].clone(), now["code"].clone()), (json!(true), Value::Null), "{now}");
@@ -606,6 +635,7 @@ async fn the_compliance_check_answers_what_the_dialer_would_decide_and_a_placed_
 async fn on_a_holiday_where_the_callee_is_nothing_is_scheduled_or_dialed() {
     let (host, fake) = start().await;
     let number = callable(180);
+    host.consent("demo", &[&number]).await;
     let zone = callops_domain::callee::zones_of_number(&number)[0];
     let today = Utc::now().with_timezone(&zone).date_naive();
     let (status, settings) = host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"holidays": [today.to_string()]}))).await;
@@ -633,6 +663,7 @@ async fn on_a_holiday_where_the_callee_is_nothing_is_scheduled_or_dialed() {
 async fn a_collection_call_keeps_to_the_times_the_patient_said_are_inconvenient() {
     let (host, fake) = start().await;
     let number = callable(190);
+    host.consent("demo", &[&number]).await;
     let zone = callops_domain::callee::zones_of_number(&number)[0];
     let local = Utc::now().with_timezone(&zone);
     let hour = chrono::Timelike::hour(&local);

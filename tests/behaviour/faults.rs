@@ -183,6 +183,7 @@ async fn under_dynamodb_faults_webhooks_store_all_or_nothing_and_the_reconciler_
 /// A call due now, stored past the proxy.
 async fn due_call(store: &DynamoStore, number: &str) -> DialRequest {
     let call = callops_tests::due_call("front-desk", number);
+    callops_tests::consent(store, "demo", &[number]).await;
     store.create_call(&call).await.unwrap();
     DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
 }

@@ -35,9 +35,16 @@ struct Hostile {
 }
 
 impl Hostile {
+    /// The demo practice, with the patient's consent for the number the tests call most.
     async fn start() -> Hostile {
         let ProxiedHost { host, proxy, fake, engine } = ProxiedHost::start(true, |_| {}).await;
+        host.consent("demo", &[&callable(142)]).await;
         Hostile { host, proxy, engine, fake }
+    }
+
+    /// The store past the proxy, for what a test sets up under faults.
+    fn direct(&self) -> DynamoStore {
+        DynamoStore::new(self.engine.client(), callops::TABLE)
     }
 
     fn store(&self) -> &DynamoStore {
@@ -154,8 +161,10 @@ async fn times_at_the_ends_of_the_calendar_are_refused_with_the_routes_codes_and
     let agent = json!({"id": "narrow", "name": "Narrow", "vapiAssistantId": "asst", "vapiPhoneNumberId": "pn", "timeZone": "UTC",
         "callingHours": {"start": "09:00", "end": "09:05"}});
     assert_eq!(h.send(Method::POST, "/api/agents", Some(&agent)).await.0, StatusCode::CREATED);
+    let numbers: Vec<String> = (0..2_000).map(|i| format!("+1212{:07}", 5_550_000 + i)).collect();
+    h.host.consent("demo", &numbers.iter().map(String::as_str).collect::<Vec<_>>()).await;
     let before = h.table().await;
-    let many: Vec<Value> = (0..2_000).map(|i| json!({"number": format!("+1212{:07}", 5_550_000 + i)})).collect();
+    let many: Vec<Value> = numbers.iter().map(|number| json!({"number": number})).collect();
     let start = (Utc::now() + Duration::days(60)).to_rfc3339();
     let campaign = json!({"name": "Too long", "voiceAgentId": "narrow", "startAt": start, "callsPerMinute": 1, "contacts": many});
     assert_error(&h.send(Method::POST, "/api/campaigns", Some(&campaign)).await, StatusCode::BAD_REQUEST, "campaign_too_long");
@@ -581,7 +590,9 @@ async fn what_dynamodb_does_that_the_embedded_engine_does_not() {
     // Batches whose items DynamoDB leaves unprocessed are sent again, after growing pauses.
     h.proxy.set(Faults::UnprocessedBatches(4));
     let before = h.proxy.batch_times().len();
-    let contacts: Vec<Value> = (0..150).map(|i| json!({"number": callable(2000 + i)})).collect();
+    let numbers: Vec<String> = (0..150).map(|i| callable(2000 + i)).collect();
+    callops_tests::consent(&h.direct(), "demo", &numbers.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let contacts: Vec<Value> = numbers.iter().map(|number| json!({"number": number})).collect();
     let request = json!({"name": "Replay", "voiceAgentId": "front-desk", "callsPerMinute": 10, "startAt": in_hours(2), "contacts": contacts});
     let create = || h.host.request(Method::POST, "/api/campaigns", Some(DEMO_TOKEN)).header("idempotency-key", "replay-1").json(&request);
     let (status, created, _) = read(create()).await;

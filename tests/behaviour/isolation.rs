@@ -40,6 +40,7 @@ async fn every_api_route_needs_an_identity_and_only_the_webhook_and_the_page_go_
 #[tokio::test]
 async fn one_tenant_cannot_reach_anothers_calls_agents_campaigns_or_do_not_call_entries() {
     let host = TestHost::start(true).await;
+    host.consent("demo", &[&callable(177)]).await;
     let (status, created) = host
         .send(
             Method::POST,
@@ -141,6 +142,7 @@ async fn logs_carry_no_phone_number_secret_or_token_in_full() {
     // being set up can keep the interest it had without it: ask again.
     tracing::callsite::rebuild_interest_cache();
     let number = "+12125550187";
+    host.consent("demo", &[number]).await;
     // A call scheduled two seconds ahead, dialed through the simulator and reported back.
     let (status, created) = host
         .send(

@@ -3,6 +3,7 @@
 
 mod agents;
 mod analytics;
+mod consent;
 mod dashboard;
 mod dialer;
 mod eventbridge;

@@ -51,6 +51,7 @@ async fn schedule(host: &TestHost, body: &Value) -> (StatusCode, Value) {
 #[tokio::test]
 async fn a_call_is_scheduled_listed_moved_and_cancelled() {
     let host = TestHost::start(true).await;
+    host.consent("demo", &[&callable(142)]).await;
     let (status, call) = schedule(&host, &lead(&typed(&callable(142)), &in_minutes(60))).await;
     assert_eq!(status, StatusCode::CREATED, "{call}");
     assert_eq!(call["status"], "SCHEDULED");
@@ -96,6 +97,7 @@ async fn a_call_is_scheduled_listed_moved_and_cancelled() {
 #[tokio::test]
 async fn every_refusal_has_its_code_and_stores_nothing() {
     let host = TestHost::start(true).await;
+    host.consent("demo", &[&callable(142), "+12125550142"]).await;
     // An agent keeping the default hours, 08:00 to 21:00 in New York.
     let daytime = json!({"id": "daytime", "name": "Daytime", "vapiAssistantId": "asst-day", "vapiPhoneNumberId": "pn-day", "timeZone": "America/New_York"});
     assert_eq!(host.send(Method::POST, "/api/agents", Some(DEMO_TOKEN), Some(&daytime)).await.0, StatusCode::CREATED);
@@ -129,6 +131,7 @@ async fn every_refusal_has_its_code_and_stores_nothing() {
         (with("campaignId", json!("no-such-campaign")), StatusCode::BAD_REQUEST, "unknown_campaign"),
         (with("variables", json!({"has space": "x"})), StatusCode::BAD_REQUEST, "invalid_variables"),
         (with("surprise", json!(1)), StatusCode::BAD_REQUEST, "invalid_body"),
+        (with("phoneNumber", json!(callable(143))), StatusCode::BAD_REQUEST, "no_consent"),
     ];
     for (body, status, code) in &refusals {
         assert_error(&schedule(&host, body).await, *status, code);
@@ -153,6 +156,7 @@ async fn every_refusal_has_its_code_and_stores_nothing() {
 #[tokio::test]
 async fn the_idempotency_key_gives_the_same_call() {
     let host = TestHost::start(true).await;
+    host.consent("demo", &[&callable(142)]).await;
     let body = lead(&callable(142), &in_minutes(30));
     let send = |body: Value| host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8812").json(&body);
     let (status, first, headers) = read(send(body.clone())).await;
@@ -221,6 +225,7 @@ async fn do_not_call_entries_are_added_listed_and_removed_per_tenant() {
 async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
     let host = TestHost::start(true).await;
     host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": callable(190)}))).await;
+    host.consent("demo", &[&callable(180), &callable(181), &callable(182), &callable(183), &callable(188), &callable(190)]).await;
     let contacts = json!([
         {"number": callable(180), "name": "Grace Hopper", "variables": {"balance": "$120"}},
         {"number": typed(&callable(181))},
@@ -277,6 +282,7 @@ async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
 #[tokio::test]
 async fn a_csv_campaign_takes_its_columns_as_variables() {
     let host = TestHost::start(true).await;
+    host.consent("demo", &[&callable(170), &callable(171)]).await;
     let csv = format!("number,name,appointment_date,balance\n{},Ada Lovelace,May 3,$120\n{},,May 4,\nnope,Nobody,,\n", callable(170), typed(&callable(171)));
     let (status, created, _) = read(
         host.request(
@@ -331,6 +337,7 @@ async fn campaigns_that_cannot_run_are_refused_and_store_nothing() {
 async fn a_call_that_came_due_while_the_host_was_down_fires_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = TestHost::start_with(host_options(true, Some(dir.path().to_path_buf()))).await;
+    first.consent("demo", &[&callable(142)]).await;
     let soon = time::format(&(Utc::now() + Duration::seconds(2)));
     let (status, call) = schedule(&first, &lead(&callable(142), &soon)).await;
     assert_eq!(status, StatusCode::CREATED, "{call}");
@@ -382,6 +389,13 @@ async fn a_campaign_of_ten_thousand_contacts_across_every_us_zone_calls_each_ins
             contact
         })
         .collect();
+    // Every contact's consent, imported from the practice's records in one file.
+    let mut file = String::from("phoneNumber,basis,source\n");
+    for contact in &contacts {
+        file.push_str(&format!("{},prior_express_written,web booking form\n", contact["number"].as_str().unwrap()));
+    }
+    let imported = read(host.request(Method::POST, "/api/consents/import", Some(DEMO_TOKEN)).header("content-type", "text/csv").body(file)).await;
+    assert_eq!((imported.0, imported.1["accepted"].clone(), imported.1["rejected"].clone()), (StatusCode::OK, json!(10_000), json!([])));
     // Starting in two hours, so that none is dialed (and moved) while the test reads them.
     let body = json!({"name": "Everyone", "voiceAgentId": "everywhere", "callsPerMinute": 120, "startAt": in_minutes(120), "contacts": contacts});
     let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&body)).await;
@@ -413,6 +427,7 @@ async fn a_campaign_of_ten_thousand_contacts_across_every_us_zone_calls_each_ins
 #[tokio::test]
 async fn bad_call_safety_input_is_refused_with_its_code_and_changes_nothing() {
     let host = TestHost::start(true).await;
+    host.consent("demo", &[&callable(142)]).await;
     let (_, settings_before) = host.get("/api/settings", Some(DEMO_TOKEN)).await;
     for (body, code) in [
         (json!({"holidays": ["9999-12-25"]}), "invalid_holidays"),
@@ -478,6 +493,7 @@ async fn calls_already_waiting_for_a_number_count_when_another_is_planned() {
     let cap = |n: u32| json!({"maxAttemptsPerNumberPerDay": n});
     assert_eq!(host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&cap(2))).await.0, StatusCode::OK);
     let number = callable(600);
+    host.consent("demo", &[&number, &callable(601), &callable(610)]).await;
     let (_, first) = schedule(&host, &lead(&number, &in_minutes(60))).await;
     let (status, second) = schedule(&host, &lead(&number, &in_minutes(90))).await;
     assert_eq!(status, StatusCode::CREATED, "{second}");

@@ -25,6 +25,7 @@ const AREAS: [&str; 12] =
 async fn main() {
     let ProxiedHost { host, proxy, fake: _fake, engine: _engine } = ProxiedHost::start(false, |_| {}).await;
     let requests = || proxy.counts().forwarded;
+    host.consent("demo", &[&callable(142), &callable(143)]).await;
 
     // One scheduled call: the agent, the campaign-less facts (do-not-call, settings), the write.
     let before = requests();
@@ -53,6 +54,9 @@ async fn main() {
                 contact
             })
             .collect();
+        // Every contact's consent, recorded before the clock starts.
+        let numbers: Vec<&str> = contacts.iter().filter_map(|c| c["number"].as_str()).collect();
+        host.consent("demo", &numbers).await;
         let request = json!({"name": format!("Everyone {round}"), "voiceAgentId": "billing", "callsPerMinute": 120, "contacts": contacts});
         let started = Instant::now();
         let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&request)).await;

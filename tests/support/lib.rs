@@ -100,6 +100,34 @@ impl TestHost {
     pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
         self.send(Method::GET, path, token, None).await
     }
+
+    /// Records, in `org`, the patient's written consent to every outbound
+    /// call type for each of `numbers` (each must normalise): what every
+    /// outbound call the tests place rests on.
+    pub async fn consent(&self, org: &str, numbers: &[&str]) {
+        consent(self.host.store(), org, numbers).await
+    }
+}
+
+/// [`TestHost::consent`], straight into a store.
+pub async fn consent(store: &callops_aws::DynamoStore, org: &str, numbers: &[&str]) {
+    let by = callops_domain::caller::Actor { sub: "test".into(), name: Some("Test".into()) };
+    let now = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let consents: Vec<callops_domain::consent::Consent> = numbers
+        .iter()
+        .map(|number| {
+            let input = callops_domain::consent::ConsentInput {
+                phone_number: number.to_string(),
+                basis: "prior_express_written".into(),
+                source: "test intake form".into(),
+                ..Default::default()
+            };
+            input.check(callops_domain::call::new_call_id().into_string(), org, by.clone(), now).expect("a number that normalises")
+        })
+        .collect();
+    for outcome in store.record_consents(&consents).await.expect("consents are stored") {
+        outcome.expect("each consent is recorded");
+    }
 }
 
 /// Sends a request and reads its status, JSON body and headers.

@@ -1,8 +1,9 @@
-//! The outbound function: voice agents, scheduling calls, campaigns and the
-//! do-not-call list. Attempts are handed to a [`DialScheduler`]: EventBridge
+//! The outbound function: voice agents, scheduling calls, campaigns, the
+//! do-not-call list and the consents calls rest on. Attempts are handed to a [`DialScheduler`]: EventBridge
 //! Scheduler in AWS, the local host's scheduler on one machine.
 
 pub mod campaigns;
+pub mod consents;
 pub mod dnc;
 pub mod scheduling;
 
@@ -43,6 +44,10 @@ pub const ROUTES: &[&str] = &[
     "GET /api/compliance/check",
     "GET /api/numbers/{phoneNumber}/inconvenient-times",
     "PUT /api/numbers/{phoneNumber}/inconvenient-times",
+    "POST /api/consents",
+    "GET /api/consents",
+    "POST /api/consents/{id}/revoke",
+    "POST /api/consents/import",
 ];
 
 #[derive(Clone)]
@@ -93,6 +98,10 @@ impl Outbound {
             "GET /api/compliance/check" => self.compliance_check(&caller, &req).await,
             "GET /api/numbers/{phoneNumber}/inconvenient-times" => self.inconvenient_times(&caller, &req).await,
             "PUT /api/numbers/{phoneNumber}/inconvenient-times" => self.put_inconvenient_times(&caller, &req).await,
+            "POST /api/consents" => self.record_consent(&caller, &req).await,
+            "GET /api/consents" => self.list_consents(&caller, &req).await,
+            "POST /api/consents/{id}/revoke" => self.revoke_consent(&caller, &req).await,
+            "POST /api/consents/import" => self.import_consents(&caller, &req).await,
             _ => Err(ApiError::NoRoute(route)),
         }
     }

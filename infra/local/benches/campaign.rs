@@ -41,6 +41,15 @@ async fn main() {
             let response = client.post(format!("{base}/api/dnc")).bearer_auth("dev-token").json(&listed).send().await.unwrap();
             assert!(response.status().is_success());
         }
+        // Every contact's consent, imported before the clock starts.
+        let mut consents = String::from("phoneNumber,basis,source\n");
+        for i in 0..CONTACTS {
+            consents.push_str(&format!("{},prior_express_written,benchmark intake\n", number(round, i)));
+        }
+        let response =
+            client.post(format!("{base}/api/consents/import")).bearer_auth("dev-token").header("content-type", "text/csv").body(consents).send().await.unwrap();
+        let imported: Value = response.json().await.unwrap();
+        assert_eq!(imported["accepted"].as_u64(), Some(CONTACTS as u64), "{imported}");
         let (body, content_type) = if round % 2 == 0 {
             let contacts: Vec<Value> = (0..CONTACTS)
                 .map(|i| json!({"number": number(round, i), "name": format!("Patient {i}"), "variables": {"balance": format!("${}", i % 900 + 100)}}))

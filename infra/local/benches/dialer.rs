@@ -59,6 +59,16 @@ async fn main() {
     let response = client.post(format!("{base}/api/agents")).bearer_auth("dev-token").json(&agent).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 201);
 
+    // Each patient's consent, imported in one file.
+    let mut consents = String::from("phoneNumber,basis,source\n");
+    for i in 0..CALLS {
+        consents.push_str(&format!("+1312555{i:04},prior_express,benchmark intake\n"));
+    }
+    let response =
+        client.post(format!("{base}/api/consents/import")).bearer_auth("dev-token").header("content-type", "text/csv").body(consents).send().await.unwrap();
+    let imported: Value = response.json().await.unwrap();
+    assert_eq!(imported["accepted"].as_u64(), Some(CALLS as u64), "{imported}");
+
     // 1,000 calls, all due within one minute starting 20 seconds from now.
     let first_due = Utc::now() + chrono::Duration::seconds(20);
     for i in 0..CALLS {

@@ -331,14 +331,16 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
 }
 
 /// A few outbound calls for the demo practice's front desk, to numbers in
-/// their morning, in the next minutes: scheduled through the same use case
-/// as `POST /api/outbound/schedule`, so every rule applies, and a newcomer
+/// their morning, in the next minutes, each patient's consent on record:
+/// scheduled through the same use case as `POST /api/outbound/schedule`,
+/// so every rule applies, and a newcomer
 /// watches them dialed, played and reported whatever the hour.
 pub async fn schedule_upcoming(calls: &callops_service::Calls, now: DateTime<Utc>) -> Result<Vec<CallLog>, DomainError> {
-    let caller = callops_domain::caller::Caller { org_id: DEMO_ORG.into(), agent_ids: None };
+    let caller = callops_domain::caller::Caller { org_id: DEMO_ORG.into(), agent_ids: None, actor: callops_domain::caller::Actor::system("demo") };
     let mut scheduled = Vec::new();
     for (i, customer) in CUSTOMERS.iter().take(3).enumerate() {
         let Some(number) = number_in_its_morning(9_100 + i as u16, now) else { continue };
+        consent_on_intake(calls.store(), &caller, &number, now).await?;
         let ask = callops_service::schedule::CallToSchedule {
             number: callops_domain::phone::normalize(&number)?,
             call_type: CallType::OutboundFollowup,
@@ -355,6 +357,24 @@ pub async fn schedule_upcoming(calls: &callops_service::Calls, now: DateTime<Utc
         scheduled.push(calls.schedule_call(&caller, ask, None, now).await?.call);
     }
     Ok(scheduled)
+}
+
+/// The consent a demo patient gave on the practice's intake form (every
+/// outbound call rests on one), recorded once per number.
+async fn consent_on_intake(store: &DynamoStore, caller: &callops_domain::caller::Caller, number: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+    let number = callops_domain::phone::normalize(number)?;
+    if store.consents(&caller.org_id, &number).await?.iter().any(|c| c.revoked.is_none()) {
+        return Ok(());
+    }
+    let input = callops_domain::consent::ConsentInput {
+        phone_number: number.to_string(),
+        basis: "prior_express".into(),
+        source: "new-patient intake form (demo)".into(),
+        evidence: Some(callops_domain::consent::EvidenceInput { kind: "form".into(), reference: "intake-demo".into() }),
+        ..Default::default()
+    };
+    let consent = input.check(callops_domain::call::new_call_id().into_string(), &caller.org_id, caller.actor.clone(), now)?;
+    store.record_consents(&[consent]).await?.remove(0)
 }
 
 #[cfg(test)]

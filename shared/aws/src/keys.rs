@@ -63,6 +63,11 @@ pub fn planned_attempt_of(call: &CallLog) -> Option<(String, String)> {
     Some((ledger_pk(&call.org_id, &call.phone_number), format!("{PLANNED_PREFIX}{}#{}", time::format(&at), call.id)))
 }
 
+/// The pointer from a consent's id to its number (the consent lives in the number's partition).
+pub fn consent_pk(org_id: &str, id: &str) -> String {
+    format!("{}#CONSENT#{id}", org(org_id))
+}
+
 /// A tenant's settings (holidays, its own attempt cap).
 pub fn settings_pk(org_id: &str) -> String {
     format!("{}#SETTINGS", org(org_id))

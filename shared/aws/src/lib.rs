@@ -25,7 +25,7 @@ pub mod table;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 
-pub use store::{AlongWithCall, CallQuery, DynamoStore, Page, PageRequest, StoredCall, Unreadable};
+pub use store::{AlongWithCall, CallQuery, DynamoStore, NumberState, Page, PageRequest, StoredCall, Unreadable};
 
 /// Builds a DynamoDB client from the normal AWS configuration (environment,
 /// profile, role; `AWS_ENDPOINT_URL_DYNAMODB` is honoured).

@@ -125,6 +125,43 @@ async fn two_claims_on_one_ledger_revision_cannot_both_land() {
 }
 
 #[tokio::test]
+async fn a_revocation_landing_between_a_claims_read_and_its_write_makes_the_claim_decide_again() {
+    let (_engine, store) = fresh_store().await;
+    let number = "+12125550142";
+    let by = callops_domain::caller::Actor { sub: "staff-1".into(), name: None };
+    let input =
+        callops_domain::consent::ConsentInput { phone_number: number.into(), basis: "prior_express".into(), source: "intake".into(), ..Default::default() };
+    let consent = input.check("consent-1".into(), "acme", by.clone(), at("2024-02-01T00:00:00Z")).unwrap();
+    store.record_consents(std::slice::from_ref(&consent)).await.unwrap().remove(0).unwrap();
+    let new = NewCall {
+        org_id: "acme".into(),
+        voice_agent_id: "agent-1".into(),
+        phone_number: number.into(),
+        call_type: CallType::OutboundFollowup,
+        status: CallStatus::Scheduled,
+        attempt: 1,
+    };
+    let waiting = store.create_call(&CallLog::new(new, "call-a".into(), at("2024-02-07T09:00:00Z"))).await.unwrap();
+    // The claim reads the number: the consent holds.
+    let read = store.number_state("acme", number).await.unwrap();
+    assert_eq!(read.consents, vec![consent.clone()]);
+    // The patient revokes before the claim is written.
+    let revocation = callops_domain::consent::Revocation { at: at("2024-02-07T14:59:00Z"), channel: callops_domain::consent::Channel::Call, reason: None, by };
+    let revoked = store.revoke_consent(&consent, &revocation).await.unwrap();
+    assert!(matches!(store.revoke_consent(&consent, &revocation).await, Err(DomainError::Conflict { code: "already_revoked", .. })), "once");
+    let now = at("2024-02-07T15:00:00Z");
+    let also = [crate::AlongWithCall::RecordAttempt(Box::new(read.ledger.with_attempt(&waiting.call, now)))];
+    let lost = store.update_call_with(&waiting, &waiting.call.claim(now).unwrap(), &also).await;
+    assert!(matches!(lost, Err(DomainError::Conflict { code: crate::store::ledgers::ATTEMPTS_CHANGED, .. })), "{lost:?}");
+    assert_eq!(store.get_call("acme", "call-a").await.unwrap().unwrap(), waiting, "the claim changed nothing");
+    // Read again, the consent is revoked (and kept): the policy refuses.
+    let again = store.number_state("acme", number).await.unwrap();
+    assert_eq!(again.consents, vec![revoked.clone()]);
+    assert_eq!(store.consent("acme", "consent-1").await.unwrap(), Some(revoked));
+    assert_eq!(store.consent("other", "consent-1").await.unwrap(), None, "another tenant's id is not this tenant's");
+}
+
+#[tokio::test]
 async fn a_waiting_call_is_a_planned_attempt_at_its_number_from_every_write_that_starts_or_ends_the_wait() {
     let (_engine, store) = fresh_store().await;
     let number = "+12125550142";
@@ -150,23 +187,23 @@ async fn a_waiting_call_is_a_planned_attempt_at_its_number_from_every_write_that
     let a = store.create_call(&waiting("call-a", "2024-02-08T15:00:00Z")).await.unwrap();
     // A campaign's calls, stored together.
     store.create_new_calls(&[waiting("call-b", "2024-02-08T16:00:00Z"), waiting("call-c", "2024-02-09T15:00:00Z")]).await.unwrap();
-    let ledger = store.planning_ledger("acme", number).await.unwrap();
+    let ledger = store.number_state("acme", number).await.unwrap().ledger;
     assert_eq!(
         planned(&ledger),
         vec![("call-a".into(), at("2024-02-08T15:00:00Z")), ("call-b".into(), at("2024-02-08T16:00:00Z")), ("call-c".into(), at("2024-02-09T15:00:00Z"))]
     );
     assert_eq!((ledger.planned[0].call_type, ledger.planned[0].debt_id.as_deref()), (CallType::OutboundDebt, Some("inv-1")));
-    assert!(store.planning_ledger("other", number).await.unwrap().planned.is_empty(), "another tenant's number is its own");
+    assert!(store.number_state("other", number).await.unwrap().ledger.planned.is_empty(), "another tenant's number is its own");
     assert!(store.ledger("acme", number).await.unwrap().planned.is_empty(), "the claim's read counts only attempts made");
 
     // Moved: planned at its new time only. Claimed: no longer planned, an attempt made.
     let moved = a.call.requeue(at("2024-02-10T15:00:00Z"), at("2024-02-07T10:00:00Z")).unwrap();
     let a = store.update_call(&a, &moved).await.unwrap();
-    assert!(planned(&store.planning_ledger("acme", number).await.unwrap()).contains(&("call-a".into(), at("2024-02-10T15:00:00Z"))));
+    assert!(planned(&store.number_state("acme", number).await.unwrap().ledger).contains(&("call-a".into(), at("2024-02-10T15:00:00Z"))));
     let now = at("2024-02-10T15:00:00Z");
     let read = store.ledger("acme", number).await.unwrap();
     store.update_call_with(&a, &a.call.claim(now).unwrap(), &[crate::AlongWithCall::RecordAttempt(Box::new(read.with_attempt(&a.call, now)))]).await.unwrap();
-    let ledger = store.planning_ledger("acme", number).await.unwrap();
+    let ledger = store.number_state("acme", number).await.unwrap().ledger;
     assert_eq!(planned(&ledger).iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), vec!["call-b", "call-c"]);
     assert_eq!(ledger.attempts.iter().map(|a| a.call_id.as_str()).collect::<Vec<_>>(), vec!["call-a"], "one query reads both");
 
@@ -175,13 +212,16 @@ async fn a_waiting_call_is_a_planned_attempt_at_its_number_from_every_write_that
     let mut cancelled = b.call.clone();
     cancelled.status = CallStatus::Cancelled;
     store.update_call(&b, &cancelled).await.unwrap();
-    assert_eq!(planned(&store.planning_ledger("acme", number).await.unwrap()).len(), 1);
+    assert_eq!(planned(&store.number_state("acme", number).await.unwrap().ledger).len(), 1);
 
     // An import of a waiting call plans it too.
     let imported = waiting("call-d", "2024-02-11T15:00:00Z");
     let refused = store.import_calls(&[crate::import::ImportCall { stored: None, call: imported }], 1).await.unwrap();
     assert!(refused.is_empty(), "{refused:?}");
-    assert_eq!(planned(&store.planning_ledger("acme", number).await.unwrap()).iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), vec!["call-c", "call-d"]);
+    assert_eq!(
+        planned(&store.number_state("acme", number).await.unwrap().ledger).iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        vec!["call-c", "call-d"]
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,42 @@ pub struct Caller {
     pub org_id: crate::OrgId,
     /// `None`: every agent of the tenant. `Some`: only these.
     pub agent_ids: Option<Vec<String>>,
+    /// Who is calling: what consents, revocations and opt-outs record as their author.
+    pub actor: Actor,
+}
+
+/// A person or system acting: the token's subject and display name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Actor {
+    pub sub: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl Actor {
+    /// The most bytes kept of a subject or a name.
+    pub const MAX_TEXT: usize = 200;
+
+    /// An actor from a token's claims, bounded (a missing subject is `unknown`).
+    pub fn from_claims(sub: Option<&str>, name: Option<&str>) -> Actor {
+        let bounded = |text: &str| {
+            text.trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .scan(0, |bytes, c| {
+                    *bytes += c.len_utf8();
+                    (*bytes <= Actor::MAX_TEXT).then_some(c)
+                })
+                .collect::<String>()
+        };
+        let sub = sub.map(bounded).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".into());
+        Actor { sub, name: name.map(bounded).filter(|n| !n.is_empty()) }
+    }
+
+    /// CallOps itself (the webhook reading a call's words, the dialer).
+    pub fn system(what: &str) -> Actor {
+        Actor { sub: format!("callops:{what}"), name: None }
+    }
 }
 
 impl Caller {

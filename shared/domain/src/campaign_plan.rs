@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::{
     CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     campaign::{Campaign, CampaignStatus, Contact, MAX_CALLS_PER_MINUTE, MAX_CONTACTS, check_variables},
+    consent::{Consent, Consenting},
     frequency::{Attempting, Ledger},
     idempotency::campaign_call_id,
     limits::optional_text,
@@ -57,13 +58,17 @@ pub struct DeferredContact {
 }
 
 /// What a campaign is planned against besides its agent: the tenant's
-/// holidays and cap, and the ledger of each contact's number that has one
-/// (the attempts made, the calls waiting), by number.
+/// holidays, cap and consent policy, the ledger of each contact's number
+/// that has one (the attempts made, the calls waiting) and its consents.
 #[derive(Debug, Clone, Copy)]
 pub struct Known<'a> {
     pub holidays: &'a [chrono::NaiveDate],
     pub ledgers: &'a HashMap<String, Ledger>,
     pub tenant_cap_per_day: u32,
+    /// Each contact's number's consents, by number (none: no consent).
+    pub consents: &'a HashMap<String, Vec<Consent>>,
+    /// The bases a campaign call accepts (the tenant's policy for `OUTBOUND_CAMPAIGN`).
+    pub accepted: &'a [crate::consent::Basis],
 }
 
 /// What a campaign request asks for, before it is checked.
@@ -231,28 +236,30 @@ pub fn plan_campaign(
         .map(|(((_, contact), callee), call_id)| {
             let who = Attempting { call_id: call_id.as_str(), call_type: CallType::OutboundCampaign, debt_id: contact.debt_id.as_deref() };
             let frequency = known.ledgers.get(&contact.number).map(|ledger| Frequency { call: who, ledger, tenant_cap_per_day: known.tenant_cap_per_day });
-            PlacementFacts { frequency, ..planning(agent, callee, known.holidays) }
+            let consents = known.consents.get(&contact.number).map_or(&[][..], Vec::as_slice);
+            let consent = Some(Consenting { call_type: CallType::OutboundCampaign, consents, accepted: known.accepted });
+            PlacementFacts { frequency, consent, ..planning(agent, callee, known.holidays) }
         })
         .collect();
     let planned = spread(start, &contacts, draft.per_minute, latest_dial(now))?;
     let mut deferred = Vec::new();
     for (((index, contact), facts), at) in check.accepted.iter().zip(&contacts).zip(&planned) {
-        let (Some(at), true) = (at, facts.frequency.is_some()) else { continue };
+        let (Ok(at), true) = (at, facts.frequency.is_some()) else { continue };
         let Ok(opening) = earliest_placement(&PlacementFacts { frequency: None, ..*facts }, start) else { continue };
         if let Placement::Later { why, .. } = may_place(facts, opening) {
             deferred.push(DeferredContact { row: index + 1, number: contact.number.clone(), code: why, scheduled_at: *at });
         }
     }
-    // A contact whose own hours never open is refused alone; the times of the others stand.
+    // A contact the policy refuses (no consent, hours that never open) is refused alone; the times of the others stand.
     let mut times = Vec::with_capacity(planned.len());
     let mut accepted = Vec::with_capacity(planned.len());
     for ((index, contact), at) in check.accepted.into_iter().zip(planned) {
         match at {
-            Some(at) => {
+            Ok(at) => {
                 times.push(at);
                 accepted.push((index, contact));
             }
-            None => check.refused.push(RejectedContact::new(index + 1, &contact.number, Refusal::NoCallingHoursAhead.error())),
+            Err(refusal) => check.refused.push(RejectedContact::new(index + 1, &contact.number, refusal.error())),
         }
     }
     check.accepted = accepted;
@@ -318,16 +325,38 @@ mod tests {
         Contact { number: number.into(), ..Contact::default() }
     }
 
-    fn known(ledgers: &HashMap<String, Ledger>) -> Known<'_> {
-        Known { holidays: &[], ledgers, tenant_cap_per_day: 3 }
+    /// What the tests' plans are made against: written consent for every number of `sent` but `unconsented`.
+    fn known<'a>(ledgers: &'a HashMap<String, Ledger>, sent: &[Contact], unconsented: &[&str]) -> Known<'a> {
+        let by = crate::caller::Actor { sub: "u".into(), name: None };
+        let consents: HashMap<String, Vec<Consent>> = sent
+            .iter()
+            .filter_map(|c| crate::phone::normalize(&c.number).ok())
+            .filter(|n| !unconsented.contains(&n.as_str()))
+            .map(|n| {
+                let input = crate::consent::ConsentInput {
+                    phone_number: n.to_string(),
+                    basis: "prior_express_written".into(),
+                    source: "web form".into(),
+                    ..Default::default()
+                };
+                (n.to_string(), vec![input.check(format!("c{n}"), "o", by.clone(), time::parse("2024-01-01T00:00:00Z").unwrap()).unwrap()])
+            })
+            .collect();
+        Known {
+            holidays: &[],
+            ledgers,
+            tenant_cap_per_day: 3,
+            consents: Box::leak(Box::new(consents)),
+            accepted: &[crate::consent::Basis::PriorExpressWritten],
+        }
     }
 
     #[test]
     fn a_contact_called_enough_waits_for_its_limit_and_is_reported() {
         let now = time::parse("2024-01-15T17:00:00Z").unwrap();
         let agent = agent();
-        // Miami, called three times this morning; New York, waiting for a call this afternoon.
-        let sent = vec![contact("+13055550100"), contact("+12125550142"), contact("+12125550199")];
+        // Miami, called three times this morning; New York, waiting for a call this afternoon; one more without consent.
+        let sent = vec![contact("+13055550100"), contact("+12125550142"), contact("+12125550199"), contact("+12125550111")];
         let ask = CampaignAsk { name: "Recall".into(), purpose: None, start_at: None, calls_per_minute: Some(1), contacts: sent.clone() };
         let draft = check_request(&ask, &agent, now).unwrap();
         let attempt = |at: &str, id: &str| crate::frequency::Attempt {
@@ -347,7 +376,8 @@ mod tests {
             ("+12125550142".to_string(), Ledger { planned: vec![attempt("2024-01-15T19:00:00Z", "w")], ..Ledger::default() }),
         ]);
         let check = check_contacts(&sent).placeable(&sent, &agent, &[], &HashSet::new(), now);
-        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known(&ledgers), check, now).unwrap();
+        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known(&ledgers, &sent, &["+12125550111"]), check, now).unwrap();
+        assert_eq!(plan.refused.iter().map(|r| (r.row, r.code)).collect::<Vec<_>>(), vec![(4, "no_consent")], "no consent: refused by row");
         let times: Vec<(&str, DateTime<Utc>)> = plan.calls.iter().map(|c| (c.phone_number.as_str(), c.scheduled_at.unwrap())).collect();
         assert_eq!(
             times,
@@ -381,7 +411,9 @@ mod tests {
         assert_eq!((draft.name.as_str(), draft.per_minute, draft.start), ("Recall", 2, now), "half the agent's concurrent calls a minute");
         let check = check_contacts(&sent);
         let listed = HashSet::from(["+12125550199".to_string()]);
-        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known(&HashMap::new()), check.placeable(&sent, &agent, &[], &listed, now), now).unwrap();
+        let none = HashMap::new();
+        let plan =
+            plan_campaign("camp".into(), "o", &draft, &agent, &known(&none, &sent, &[]), check.placeable(&sent, &agent, &[], &listed, now), now).unwrap();
         let refused: Vec<(usize, &str)> = plan.refused.iter().map(|r| (r.row, r.code)).collect();
         assert_eq!(refused, vec![(2, "invalid_phone_number"), (3, "duplicate_number"), (4, "on_do_not_call_list")]);
         assert_eq!(plan.calls.len(), 2);
@@ -390,7 +422,7 @@ mod tests {
         assert_eq!(plan.calls[1].id, campaign_call_id("o", "camp", 4), "the id follows the contact's row");
         assert!(plan.calls.iter().all(|c| c.status == CallStatus::Scheduled && c.campaign_id.as_deref() == Some("camp")));
         let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &agent, &[], &HashSet::from(["+12125550142".to_string()]), now);
-        let none_left = plan_campaign("camp".into(), "o", &draft, &agent, &known(&HashMap::new()), all_listed, now);
+        let none_left = plan_campaign("camp".into(), "o", &draft, &agent, &known(&none, &sent, &[]), all_listed, now);
         assert!(matches!(none_left, Err(DomainError::Invalid { code: "no_valid_contacts", .. })));
     }
 

@@ -1,6 +1,7 @@
 //! Why a call may be placed, written down: every rule the policy weighed
-//! for an attempt at a time (the do-not-call list, each rule of the clock,
-//! each frequency limit), where the callee is, and whether it held. The
+//! for an attempt at a time (the do-not-call list, the consent it rests
+//! on, each rule of the clock, each frequency limit), where the callee is,
+//! and whether it held. The
 //! dialer keeps it on every call it places (`compliance`), and
 //! `GET /api/compliance/check` answers with it, placing nothing.
 
@@ -26,6 +27,9 @@ pub struct ComplianceRecord {
     pub zones: Vec<String>,
     pub states: Vec<String>,
     pub rules: Vec<Check>,
+    /// The consent the attempt rests on, when one covers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<crate::consent::ConsentRelied>,
 }
 
 /// One rule, and whether it held.
@@ -49,6 +53,20 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         ok: !facts.on_do_not_call,
         detail: if facts.on_do_not_call { "the number is on the practice's do-not-call list".into() } else { "not on the practice's do-not-call list".into() },
     }];
+    let relied = facts.consent.and_then(|c| c.relied_on(at));
+    if let Some(consenting) = facts.consent {
+        let accepted: Vec<&str> = consenting.accepted.iter().map(|b| b.as_str()).collect();
+        rules.push(Check {
+            rule: "consent".into(),
+            ok: relied.is_some(),
+            detail: match relied {
+                Some(consent) => {
+                    format!("{} consent {} ({}), captured {}", consent.basis.as_str(), consent.id, consent.source, time::format(&consent.captured_at))
+                }
+                None => format!("no consent on record covers a {} call then; it needs one of: {}", consenting.call_type, accepted.join(", ")),
+            },
+        });
+    }
     if let Some(agent) = facts.agent {
         rules.extend(Clock { agent, callee: facts.callee, holidays: facts.holidays, inconvenient: facts.inconvenient }.checks(at).into_iter().map(Check::from));
     }
@@ -91,6 +109,7 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         zones: facts.callee.zones.iter().map(|z| z.name().to_string()).collect(),
         states: facts.callee.states.iter().map(|s| s.to_string()).collect(),
         rules,
+        consent: relied.map(Into::into),
     }
 }
 
@@ -131,5 +150,33 @@ mod tests {
             ]
         );
         assert_eq!((record.zones, record.states), (vec!["America/New_York".to_string()], vec!["FL".to_string()]));
+        assert_eq!(record.consent, None, "consent not weighed");
+    }
+
+    #[test]
+    fn the_record_names_the_consent_an_attempt_rests_on() {
+        let agent = fixtures::agent();
+        let callee = Callee::of("+12125550142", None, None, chrono_tz::Tz::UTC);
+        let noon = time::parse("2024-01-16T17:00:00Z").unwrap();
+        let by = crate::caller::Actor { sub: "u".into(), name: None };
+        let input = crate::consent::ConsentInput {
+            phone_number: "+12125550142".into(),
+            basis: "prior_express".into(),
+            source: "intake form".into(),
+            ..Default::default()
+        };
+        let consent = input.check("consent-1".into(), "o", by, noon - chrono::Duration::days(1)).unwrap();
+        let policy = crate::consent::ConsentPolicy::default();
+        let accepted = policy.accepts(CallType::OutboundFollowup);
+        let consents = [consent];
+        let consenting = crate::consent::Consenting { call_type: CallType::OutboundFollowup, consents: &consents, accepted };
+        let record = evaluate(&PlacementFacts { consent: Some(consenting), ..planning(&agent, &callee, &[]) }, noon);
+        assert_eq!(record.rules[1].rule, "consent");
+        assert!(record.rules[1].ok && record.rules[1].detail.contains("consent-1"), "{:?}", record.rules[1]);
+        assert_eq!(record.consent.as_ref().map(|c| (c.id.as_str(), c.basis)), Some(("consent-1", crate::consent::Basis::PriorExpress)));
+        let lead = crate::consent::Consenting { call_type: CallType::OutboundLead, accepted: &[crate::consent::Basis::PriorExpressWritten], ..consenting };
+        let refused = evaluate(&PlacementFacts { consent: Some(lead), ..planning(&agent, &callee, &[]) }, noon);
+        assert!(!refused.rules[1].ok && refused.rules[1].detail.contains("prior_express_written"), "{:?}", refused.rules[1]);
+        assert_eq!(refused.consent, None);
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     CallId, CallLog, CallOutcome, VoiceAgent,
+    consent::{Consent, ConsentPolicy, Consenting},
     frequency::{Attempt, Attempting, Ledger},
     policy::{Frequency, PlacementFacts},
 };
@@ -31,6 +32,9 @@ pub struct FollowThrough {
     /// A collection call that reached the patient: a telephone conversation
     /// about its debt, for Regulation F's seven days after.
     pub conversation: Option<crate::frequency::Conversation>,
+    /// Why a retry or follow-up due by its policy was not planned, when the
+    /// placement policy refused it outright (no consent covers it).
+    pub not_planned: Option<crate::policy::Refusal>,
 }
 
 impl FollowThrough {
@@ -54,6 +58,8 @@ pub struct Known<'a> {
     pub holidays: &'a [chrono::NaiveDate],
     pub ledger: Option<&'a Ledger>,
     pub tenant_cap_per_day: u32,
+    /// The number's consents and the tenant's consent policy, once read.
+    pub consents: Option<(&'a [Consent], &'a ConsentPolicy)>,
 }
 
 impl<'a> Known<'a> {
@@ -62,6 +68,7 @@ impl<'a> Known<'a> {
         PlacementFacts {
             inconvenient: self.ledger.map_or(&[], |l| l.inconvenient_for(who.call_type)),
             frequency: self.ledger.map(|ledger| Frequency { call: who, ledger, tenant_cap_per_day: self.tenant_cap_per_day }),
+            consent: self.consents.map(|(consents, policy)| Consenting { call_type: who.call_type, consents, accepted: policy.accepts(who.call_type) }),
             ..crate::policy::planning(agent, callee, self.holidays)
         }
     }
@@ -142,12 +149,15 @@ fn decide(
         let attempt = after.attempt.max(1);
         let id = crate::idempotency::retry_call_id(&after.org_id, &after.id, attempt.saturating_add(1));
         let who = Attempting { call_id: id.as_str(), call_type: after.call_type, debt_id: after.debt_id.as_deref() };
-        follow.retry = agent
-            .retry_policy
-            .next_attempt_after(attempt, ended)
-            .and_then(|at| crate::policy::earliest_placement(&known.facts(agent, &callee, who), at).ok())
-            .filter(|at| *at <= latest)
-            .map(|at| (attempt.saturating_add(1), at));
+        follow.retry =
+            match agent.retry_policy.next_attempt_after(attempt, ended).map(|at| crate::policy::earliest_placement(&known.facts(agent, &callee, who), at)) {
+                Some(Ok(at)) if at <= latest => Some((attempt.saturating_add(1), at)),
+                Some(Err(refusal)) if refusal != crate::policy::Refusal::NoCallingHoursAhead => {
+                    follow.not_planned = Some(refusal);
+                    None
+                }
+                _ => None,
+            };
     }
     // The retry is planned by the time the follow-up call is.
     let with_retry = known.ledger.zip(follow.retry).map(|(ledger, (attempt, at))| {
@@ -167,6 +177,7 @@ fn decide(
         let who = Attempting { call_id: id.as_str(), call_type: crate::CallType::OutboundFollowup, debt_id: None };
         match crate::policy::earliest_placement(&known.facts(agent, &callee, who), day_start.max(now)) {
             Ok(at) if at <= latest => follow.follow_up_at = Some(at),
+            Err(refusal) if refusal != crate::policy::Refusal::NoCallingHoursAhead => follow.not_planned = Some(refusal),
             _ => follow.follow_up_too_far = Some(date),
         }
     }
@@ -287,7 +298,7 @@ mod tests {
             attempts: vec![made("2024-01-15T13:30:00Z", "x"), made("2024-01-15T14:00:00Z", "y"), made("2024-01-15T15:00:00Z", "c")],
             ..Ledger::default()
         };
-        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20 };
+        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20, consents: None };
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), &Known::default(), false, now).retry, Some((2, at("2024-01-15T15:31:00Z"))));
         assert_eq!(
             follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry,
@@ -299,11 +310,16 @@ mod tests {
         (before.call_type, after.call_type) = (CallType::OutboundDebt, CallType::OutboundDebt);
         let inconvenient = vec![crate::clock::InconvenientTime::new(vec![], 600, 720).unwrap()];
         let ledger = Ledger { inconvenient, ..Ledger::default() };
-        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20 };
+        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20, consents: None };
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry, Some((2, at("2024-01-15T17:00:00Z"))));
         // The same times do not bind a call that is not about a debt.
         let (before, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry, Some((2, at("2024-01-15T15:31:00Z"))));
+        // Without a consent that covers it, no retry is planned, and the answer says why.
+        let policy = ConsentPolicy::default();
+        let unconsented = Known { consents: Some((&[], &policy)), ..known };
+        let follow = follow_through(&before, &after, Some(&agent(false)), &unconsented, false, now);
+        assert_eq!((follow.retry, follow.not_planned), (None, Some(crate::policy::Refusal::NoConsent)));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod campaign;
 pub mod campaign_plan;
 pub mod clock;
 pub mod compliance;
+pub mod consent;
 pub mod error;
 pub mod followup;
 pub mod frequency;

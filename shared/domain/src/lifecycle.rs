@@ -64,6 +64,8 @@ pub enum EndedReason {
     VoiceAgentNotFound,
     /// Its agent's calling hours never open again.
     NoCallingHoursAhead,
+    /// No consent on record covers it (none, revoked, expired, out of scope).
+    NoConsent,
     /// The request to the provider could not be built (a missing number or secret).
     ConfigurationError,
     /// The provider refused the call, with its message.
@@ -85,6 +87,7 @@ impl EndedReason {
             EndedReason::OnDoNotCallList => "on-do-not-call-list",
             EndedReason::VoiceAgentNotFound => "voice-agent-not-found",
             EndedReason::NoCallingHoursAhead => "no-calling-hours-ahead",
+            EndedReason::NoConsent => "no-consent",
             EndedReason::ConfigurationError => "callops-configuration-error",
             EndedReason::ProviderRejected(_) => "vapi-rejected",
             EndedReason::ProviderUnauthorized(_) => "vapi-unauthorized",

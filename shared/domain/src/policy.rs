@@ -60,6 +60,9 @@ pub struct PlacementFacts<'a> {
     pub frequency: Option<Frequency<'a>>,
     pub campaign_cancelled: bool,
     pub on_do_not_call: bool,
+    /// The number's consents and the bases the call's type accepts, when
+    /// consent is checked (every outbound path does; a plan for the clock alone does not).
+    pub consent: Option<crate::consent::Consenting<'a>>,
     pub slot: Slot,
 }
 
@@ -77,6 +80,7 @@ pub struct Frequency<'a> {
 pub enum Refusal {
     CampaignCancelled,
     OnDoNotCallList,
+    NoConsent,
     NoAgent,
     NoCallingHoursAhead,
 }
@@ -85,8 +89,8 @@ impl Refusal {
     /// The status a waiting attempt ends in for this refusal.
     pub fn status(self) -> CallStatus {
         match self {
-            Refusal::CampaignCancelled | Refusal::OnDoNotCallList => CallStatus::Cancelled,
-            Refusal::NoAgent | Refusal::NoCallingHoursAhead => CallStatus::Failed,
+            Refusal::CampaignCancelled | Refusal::OnDoNotCallList | Refusal::NoConsent | Refusal::NoCallingHoursAhead => CallStatus::Cancelled,
+            Refusal::NoAgent => CallStatus::Failed,
         }
     }
 
@@ -95,6 +99,9 @@ impl Refusal {
         match self {
             Refusal::OnDoNotCallList => DomainError::conflict("on_do_not_call_list", "this number is on the practice's do-not-call list"),
             Refusal::CampaignCancelled => DomainError::conflict("campaign_cancelled", "the campaign is cancelled"),
+            Refusal::NoConsent => {
+                DomainError::invalid("no_consent", "no consent on record covers this call (its basis, scope and time): record one with POST /api/consents")
+            }
             Refusal::NoAgent => DomainError::invalid("unknown_agent", "the call's voice agent does not exist"),
             Refusal::NoCallingHoursAhead => {
                 DomainError::invalid("no_calling_hours", "no time comes when the callee's calling hours are open in every zone they may be in")
@@ -106,6 +113,7 @@ impl Refusal {
         match self {
             Refusal::CampaignCancelled => EndedReason::CampaignCancelled,
             Refusal::OnDoNotCallList => EndedReason::OnDoNotCallList,
+            Refusal::NoConsent => EndedReason::NoConsent,
             Refusal::NoAgent => EndedReason::VoiceAgentNotFound,
             Refusal::NoCallingHoursAhead => EndedReason::NoCallingHoursAhead,
         }
@@ -125,14 +133,19 @@ pub enum Placement {
 }
 
 /// Whether an attempt may be placed at `at`. The rules, in order: its
-/// campaign was cancelled, its number is on the do-not-call list, its agent
-/// is gone, the clock rules ([`next_opening`]), a free slot.
+/// campaign was cancelled, its number is on the do-not-call list, no
+/// consent covers it, its agent is gone, the clock rules ([`next_opening`])
+/// and the frequency limits, a free slot.
 pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
     if facts.campaign_cancelled {
         return Placement::Refused(Refusal::CampaignCancelled);
     }
     if facts.on_do_not_call {
         return Placement::Refused(Refusal::OnDoNotCallList);
+    }
+    let unconsented = |t: DateTime<Utc>| facts.consent.is_some_and(|c| c.relied_on(t).is_none());
+    if unconsented(at) {
+        return Placement::Refused(Refusal::NoConsent);
     }
     let Some(agent) = facts.agent else { return Placement::Refused(Refusal::NoAgent) };
     // The first time both the clock and the frequency limits allow, and why `at` itself is refused.
@@ -151,11 +164,16 @@ pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
                 why = why.or(over.as_ref().and_then(|o| o.first()).map(|o| o.code));
                 t = limit.next_allowed_at;
             }
+            // A consent that has expired by then covers no later time either.
+            None if t > at && unconsented(t) => return Placement::Refused(Refusal::NoConsent),
             None if t > at => return Placement::Later { at: t, why: why.unwrap_or("outside_calling_hours") },
             None => break,
         }
     }
     if t > at {
+        if unconsented(t) {
+            return Placement::Refused(Refusal::NoConsent);
+        }
         return Placement::Later { at: t, why: why.unwrap_or("frequency_limit") };
     }
     match facts.slot {
@@ -185,6 +203,7 @@ pub fn planning<'a>(agent: &'a VoiceAgent, callee: &'a Callee, holidays: &'a [Na
         frequency: None,
         campaign_cancelled: false,
         on_do_not_call: false,
+        consent: None,
         slot: Slot::Free,
     }
 }
@@ -212,6 +231,7 @@ mod tests {
             frequency: None,
             campaign_cancelled: false,
             on_do_not_call: false,
+            consent: None,
             slot: Slot::Free,
         };
         assert_eq!(may_place(&facts, noon), Placement::Allowed);
@@ -223,6 +243,23 @@ mod tests {
         assert_eq!(may_place(&dnc, noon), Placement::Refused(Refusal::OnDoNotCallList), "the list before anything else");
         let cancelled = PlacementFacts { campaign_cancelled: true, ..dnc };
         assert_eq!(may_place(&cancelled, noon), Placement::Refused(Refusal::CampaignCancelled));
+        // No consent, no call; one that expires before the hours open covers nothing.
+        let none = crate::consent::Consenting { call_type: crate::CallType::OutboundFollowup, consents: &[], accepted: &[crate::consent::Basis::PriorExpress] };
+        assert_eq!(may_place(&PlacementFacts { consent: Some(none), ..facts }, noon), Placement::Refused(Refusal::NoConsent));
+        let by = crate::caller::Actor { sub: "u".into(), name: None };
+        let input = crate::consent::ConsentInput {
+            phone_number: "+12125550142".into(),
+            basis: "prior_express".into(),
+            source: "intake".into(),
+            expires_at: Some("2024-01-16T06:00:00Z".into()),
+            ..Default::default()
+        };
+        let expiring = [input.check("c".into(), "o", by, noon - chrono::Duration::days(1)).unwrap()];
+        let consenting = crate::consent::Consenting { consents: &expiring, ..none };
+        assert_eq!(may_place(&PlacementFacts { consent: Some(consenting), ..facts }, noon), Placement::Allowed);
+        assert_eq!(may_place(&PlacementFacts { consent: Some(consenting), ..facts }, night), Placement::Refused(Refusal::NoConsent), "expired by 08:00");
+        assert!(matches!(Refusal::NoConsent.error(), DomainError::Invalid { code: "no_consent", .. }));
+        assert_eq!(Refusal::NoConsent.status(), CallStatus::Cancelled);
         assert_eq!((Refusal::OnDoNotCallList.status(), Refusal::NoAgent.status()), (CallStatus::Cancelled, CallStatus::Failed));
     }
 

@@ -130,9 +130,15 @@ impl Slots {
 /// free slot of that pace that every rule of its own facts allows (its
 /// callee's clock, [`crate::clock::Clock`], and its number's limits where
 /// it has any), so a contact in another zone, or one called enough today,
-/// waits without holding up the others. `None` for a contact whose hours
-/// never open; `campaign_too_long` when a call would fall after `latest`.
-pub fn spread(start: DateTime<Utc>, contacts: &[PlacementFacts], per_minute: u32, latest: DateTime<Utc>) -> Result<Vec<Option<DateTime<Utc>>>, DomainError> {
+/// waits without holding up the others. The policy's refusal for a
+/// contact it refuses (hours that never open, no consent);
+/// `campaign_too_long` when a call would fall after `latest`.
+pub fn spread(
+    start: DateTime<Utc>,
+    contacts: &[PlacementFacts],
+    per_minute: u32,
+    latest: DateTime<Utc>,
+) -> Result<Vec<Result<DateTime<Utc>, Refusal>>, DomainError> {
     let step = 60_000 / i64::from(per_minute.max(1));
     let start = time::to_millis(start);
     let too_long = |placed: usize| {
@@ -154,7 +160,10 @@ pub fn spread(start: DateTime<Utc>, contacts: &[PlacementFacts], per_minute: u32
         let kind = (facts.frequency.is_none() && facts.inconvenient.is_empty()).then_some(facts.callee);
         let mut from = kind.and_then(|callee| cursors.get(callee).copied()).unwrap_or(start);
         let at = loop {
-            let Ok(open) = crate::policy::earliest_placement(facts, from) else { break None };
+            let open = match crate::policy::earliest_placement(facts, from) {
+                Ok(open) => open,
+                Err(refusal) => break Err(refusal),
+            };
             if open > latest {
                 return Err(too_long(placed));
             }
@@ -166,11 +175,11 @@ pub fn spread(start: DateTime<Utc>, contacts: &[PlacementFacts], per_minute: u32
             }
             if crate::policy::earliest_placement(facts, at) == Ok(at) {
                 slots.take(k);
-                break Some(at);
+                break Ok(at);
             }
             from = at;
         };
-        if let (Some(at), Some(callee)) = (at, kind) {
+        if let (Ok(at), Some(callee)) = (at, kind) {
             cursors.insert(callee, at);
         }
         times.push(at);
@@ -206,7 +215,7 @@ mod tests {
         latest: DateTime<Utc>,
     ) -> Result<Vec<Option<DateTime<Utc>>>, DomainError> {
         let contacts: Vec<PlacementFacts> = callees.iter().map(|callee| crate::policy::planning(agent, callee, holidays)).collect();
-        spread(start, &contacts, per_minute, latest)
+        Ok(spread(start, &contacts, per_minute, latest)?.into_iter().map(Result::ok).collect())
     }
 
     fn agent(hours: CallingHours) -> VoiceAgent {

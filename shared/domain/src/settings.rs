@@ -23,6 +23,9 @@ pub struct TenantSettings {
     /// At most this many outbound attempts to one number within 24 hours, across every call type.
     #[serde(default = "default_cap")]
     pub max_attempts_per_number_per_day: u32,
+    /// Which consent bases each outbound call type needs.
+    #[serde(default)]
+    pub consent_policy: crate::consent::ConsentPolicy,
     #[serde(with = "time::ms::option", default)]
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -34,7 +37,13 @@ fn default_cap() -> u32 {
 impl TenantSettings {
     /// What a tenant that set nothing has.
     pub fn defaults(org_id: &str) -> TenantSettings {
-        TenantSettings { org_id: org_id.into(), holidays: Vec::new(), max_attempts_per_number_per_day: DEFAULT_TENANT_CAP_PER_DAY, updated_at: None }
+        TenantSettings {
+            org_id: org_id.into(),
+            holidays: Vec::new(),
+            max_attempts_per_number_per_day: DEFAULT_TENANT_CAP_PER_DAY,
+            consent_policy: Default::default(),
+            updated_at: None,
+        }
     }
 
     pub fn check_storable(&self) -> Result<(), DomainError> {
@@ -56,6 +65,8 @@ pub struct SettingsInput {
     /// Replaces the holidays (`YYYY-MM-DD` dates).
     pub holidays: Option<Vec<String>>,
     pub max_attempts_per_number_per_day: Option<u32>,
+    /// Outbound call types to the bases each accepts; types left out keep their default.
+    pub consent_policy: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 impl SettingsInput {
@@ -89,6 +100,9 @@ impl SettingsInput {
             }
             next.max_attempts_per_number_per_day = cap;
         }
+        if let Some(policy) = &self.consent_policy {
+            next.consent_policy = crate::consent::ConsentPolicy::from_input(policy)?;
+        }
         next.updated_at = Some(time::to_millis(now));
         next.check_storable()?;
         Ok(next)
@@ -104,8 +118,11 @@ mod tests {
         let now = time::parse("2024-01-15T12:00:00Z").unwrap();
         let base = TenantSettings::defaults("o");
         assert_eq!(base.max_attempts_per_number_per_day, 3);
-        let input =
-            SettingsInput { holidays: Some(vec!["2024-12-25".into(), "2024-01-01".into(), "2024-12-25".into()]), max_attempts_per_number_per_day: Some(2) };
+        let input = SettingsInput {
+            holidays: Some(vec!["2024-12-25".into(), "2024-01-01".into(), "2024-12-25".into()]),
+            max_attempts_per_number_per_day: Some(2),
+            consent_policy: None,
+        };
         let next = input.apply_to(&base, now).unwrap();
         assert_eq!(next.holidays.iter().map(|d| d.to_string()).collect::<Vec<_>>(), vec!["2024-01-01", "2024-12-25"]);
         assert_eq!(next.max_attempts_per_number_per_day, 2);

@@ -62,7 +62,8 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
     if agent_ids.as_ref().is_some_and(|ids| ids.len() > MAX_CLAIM_AGENTS) {
         return Err(ApiError::Forbidden(format!("a token may narrow its caller to at most {MAX_CLAIM_AGENTS} agents")));
     }
-    Ok(Caller { org_id: org_id.into(), agent_ids })
+    let actor = callops_domain::caller::Actor::from_claims(claims.get("sub").map(String::as_str), claims.get("name").map(String::as_str));
+    Ok(Caller { org_id: org_id.into(), agent_ids, actor })
 }
 
 /// The most agents an `agent_ids` claim may name (the store's filter takes

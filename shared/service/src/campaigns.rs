@@ -5,11 +5,13 @@
 
 use std::collections::{HashMap, HashSet};
 
+use callops_aws::NumberState;
 use callops_domain::{
     CallLog, DomainError,
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
     campaign_plan::{CampaignAsk, CampaignPlan, DeferredContact, Known, RejectedContact, check_contacts, check_request, plan_campaign},
+    consent::Consent,
     frequency::Ledger,
     idempotency::{self, IdempotencyKey},
     schedule::{DialRequest, ScheduledDial},
@@ -21,7 +23,7 @@ use crate::Calls;
 
 /// How many schedules are made at once while a campaign is created.
 const SCHEDULING_CONCURRENCY: usize = 64;
-/// How many numbers' ledgers are read at once while a campaign is planned.
+/// How many numbers' records (ledger, waiting calls, consents) are read at once while a campaign is planned.
 const LEDGER_READS: usize = 16;
 
 /// A campaign created (or found again for a repeated request).
@@ -61,22 +63,26 @@ impl Calls {
         Ok(created)
     }
 
-    /// The ledgers (attempts made, calls waiting) of those of `numbers` that have any, by number.
-    async fn planning_ledgers(&self, org_id: &str, numbers: Vec<String>) -> Result<HashMap<String, Ledger>, DomainError> {
+    /// What is on record for each of `numbers`: the ledgers that hold
+    /// anything (attempts made, calls waiting) and the consents, by number.
+    async fn number_states(&self, org_id: &str, numbers: Vec<String>) -> Result<(HashMap<String, Ledger>, HashMap<String, Vec<Consent>>), DomainError> {
         let store = &self.store;
-        let read: Vec<Result<(String, Ledger), DomainError>> = stream::iter(numbers)
-            .map(|number| async move { store.planning_ledger(org_id, &number).await.map(|ledger| (number, ledger)) })
+        let read: Vec<Result<(String, NumberState), DomainError>> = stream::iter(numbers)
+            .map(|number| async move { store.number_state(org_id, &number).await.map(|state| (number, state)) })
             .buffer_unordered(LEDGER_READS)
             .collect()
             .await;
-        let mut ledgers = HashMap::new();
+        let (mut ledgers, mut consents) = (HashMap::new(), HashMap::new());
         for entry in read {
-            let (number, ledger) = entry?;
-            if !ledger.is_empty() {
-                ledgers.insert(number, ledger);
+            let (number, state) = entry?;
+            if !state.consents.is_empty() {
+                consents.insert(number.clone(), state.consents);
+            }
+            if !state.ledger.is_empty() {
+                ledgers.insert(number, state.ledger);
             }
         }
-        Ok(ledgers)
+        Ok((ledgers, consents))
     }
 
     /// The plan: the agent, the request checked, each contact checked, the list and the ledgers read.
@@ -101,8 +107,14 @@ impl Calls {
         let holidays = &settings.holidays;
         let check = check.placeable(&ask.contacts, &agent, holidays, &listed, draft.start);
         let numbers: Vec<String> = check.accepted.iter().map(|(_, c)| c.number.clone()).collect();
-        let ledgers = self.planning_ledgers(&caller.org_id, numbers).await?;
-        let known = Known { holidays, ledgers: &ledgers, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
+        let (ledgers, consents) = self.number_states(&caller.org_id, numbers).await?;
+        let known = Known {
+            holidays,
+            ledgers: &ledgers,
+            tenant_cap_per_day: settings.max_attempts_per_number_per_day,
+            consents: &consents,
+            accepted: settings.consent_policy.accepts(callops_domain::CallType::OutboundCampaign),
+        };
         plan_campaign(id, &caller.org_id, &draft, &agent, &known, check, now)
     }
 

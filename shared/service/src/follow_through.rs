@@ -1,6 +1,7 @@
 //! What follows when a call ends, carried out: the domain decides
 //! ([`callops_domain::followup::follow_through`], against the tenant's
-//! holidays and the number's ledger, read only when a call follows) and this use case
+//! holidays and consent policy and the number's ledger and consents, read
+//! only when a call follows) and this use case
 //! schedules the retry and the follow-up call and lists what is written in
 //! the ended call's own transaction (the do-not-call entry, the calls that
 //! follow). Giving back the dialer slot is the store's, for every write
@@ -66,8 +67,16 @@ pub async fn follow_through(
     let mut decided = decide(&Known::default());
     if decided.plans_a_call() {
         let settings = store.settings(&after.org_id).await?;
-        let ledger = store.planning_ledger(&after.org_id, &after.phone_number).await?;
-        decided = decide(&Known { holidays: &settings.holidays, ledger: Some(&ledger), tenant_cap_per_day: settings.max_attempts_per_number_per_day });
+        let state = store.number_state(&after.org_id, &after.phone_number).await?;
+        decided = decide(&Known {
+            holidays: &settings.holidays,
+            ledger: Some(&state.ledger),
+            tenant_cap_per_day: settings.max_attempts_per_number_per_day,
+            consents: Some((&state.consents, &settings.consent_policy)),
+        });
+    }
+    if let Some(refusal) = decided.not_planned {
+        tracing::warn!(call_id = %after.id, reason = refusal.ended_reason().code(), "a retry or follow-up is due but the placement policy refuses it: none is planned");
     }
     if do_not_call_requested && decided.do_not_call.is_none() {
         tracing::warn!(call_id = %after.id, "the patient asked not to be called, but the call's number has no digits to put on the list");

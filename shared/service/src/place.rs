@@ -17,7 +17,7 @@
 use std::{sync::Arc, time::Duration};
 
 use callops_aws::{
-    AlongWithCall, DynamoStore, StoredCall,
+    AlongWithCall, DynamoStore, NumberState, StoredCall,
     store::{NO_FREE_SLOT, ledgers::ATTEMPTS_CHANGED},
 };
 pub use callops_domain::schedule::DialRequest;
@@ -25,6 +25,7 @@ use callops_domain::{
     CallLog, CallStatus, DomainError, VoiceAgent,
     callee::Callee,
     campaign::CampaignStatus,
+    consent::Consenting,
     lifecycle::EndedReason,
     phone,
     policy::{Frequency, Placement, PlacementFacts, Refusal, Slot, may_place},
@@ -171,9 +172,12 @@ impl Dialer {
             None => TenantSettings::defaults(&call.org_id),
         };
         let callee = Callee::of_call(call, agent.as_ref().map_or(chrono_tz::Tz::UTC, |a| a.time_zone));
-        // The number's attempts, read again when another claim wrote them first.
+        let accepted = settings.consent_policy.accepts(call.call_type);
+        // The number's attempts and consents, read again when another claim (or a revocation) wrote them first.
         for _ in 0..crate::change::WRITE_ATTEMPTS {
-            let ledger = self.store.ledger(&call.org_id, &call.phone_number).await?;
+            let NumberState { mut ledger, consents } = self.store.number_state(&call.org_id, &call.phone_number).await?;
+            // The claim counts the attempts made; the calls waiting are checked when their own time comes.
+            ledger.planned.clear();
             let frequency = Frequency { call: call.into(), ledger: &ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
             let facts = PlacementFacts {
                 agent: agent.as_ref(),
@@ -183,6 +187,7 @@ impl Dialer {
                 frequency: Some(frequency),
                 campaign_cancelled,
                 on_do_not_call,
+                consent: Some(Consenting { call_type: call.call_type, consents: &consents, accepted }),
                 slot: Slot::Free,
             };
             let agent = match (may_place(&facts, now), agent.as_ref()) {

@@ -8,14 +8,15 @@
 
 use std::collections::BTreeMap;
 
-use callops_aws::{AlongWithCall, StoredCall};
+use callops_aws::{AlongWithCall, NumberState, StoredCall};
 use callops_domain::{
     CallId, CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::valid_agent_id,
     callee::{Callee, Whereabouts},
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
-    frequency::{Attempting, Ledger},
+    consent::Consenting,
+    frequency::Attempting,
     idempotency::{IdempotencyKey, scheduled_call_id},
     limits,
     phone::{self, PhoneNumber},
@@ -162,11 +163,13 @@ impl Calls {
         agent: &'a VoiceAgent,
         callee: &'a Callee,
         settings: &'a TenantSettings,
-        ledger: &'a Ledger,
+        state: &'a NumberState,
         who: Attempting<'a>,
         number: &str,
         campaign: Option<&Campaign>,
     ) -> Result<PlacementFacts<'a>, DomainError> {
+        let ledger = &state.ledger;
+        let accepted = settings.consent_policy.accepts(who.call_type);
         Ok(PlacementFacts {
             agent: Some(agent),
             callee,
@@ -175,6 +178,7 @@ impl Calls {
             frequency: Some(Frequency { call: who, ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day }),
             campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
             on_do_not_call: self.store.is_on_do_not_call(&agent.org_id, number).await?,
+            consent: Some(Consenting { call_type: who.call_type, consents: &state.consents, accepted }),
             slot: Slot::Free,
         })
     }
@@ -188,9 +192,9 @@ impl Calls {
         };
         let settings = self.store.settings(&caller.org_id).await?;
         let callee = Callee::of(&ask.number, ask.whereabouts.time_zone, ask.whereabouts.state, agent.time_zone);
-        let ledger = self.store.planning_ledger(&caller.org_id, &ask.number).await?;
+        let state = self.store.number_state(&caller.org_id, &ask.number).await?;
         let who = Attempting { call_id: id.as_str(), call_type: ask.call_type, debt_id: ask.whereabouts.debt_id.as_deref() };
-        let facts = self.placement_facts(&agent, &callee, &settings, &ledger, who, &ask.number, campaign.as_ref()).await?;
+        let facts = self.placement_facts(&agent, &callee, &settings, &state, who, &ask.number, campaign.as_ref()).await?;
         let at = placement_time(ask.at, &facts, ask.move_to_calling_hours, now)?;
         let new = NewCall {
             org_id: caller.org_id.clone(),
@@ -219,7 +223,7 @@ impl Calls {
         let agent = self.resolve_agent(caller, ask.agent_id.as_deref()).await?;
         let settings = self.store.settings(&caller.org_id).await?;
         let callee = Callee::of(&ask.number, ask.whereabouts.time_zone, ask.whereabouts.state, agent.time_zone);
-        let ledger = self.store.planning_ledger(&caller.org_id, &ask.number).await?;
+        let state = self.store.number_state(&caller.org_id, &ask.number).await?;
         let mut call = CallLog::new(
             NewCall {
                 org_id: caller.org_id.clone(),
@@ -233,7 +237,7 @@ impl Calls {
             now,
         );
         call.debt_id = ask.whereabouts.debt_id.clone();
-        let facts = self.placement_facts(&agent, &callee, &settings, &ledger, (&call).into(), &ask.number, None).await?;
+        let facts = self.placement_facts(&agent, &callee, &settings, &state, (&call).into(), &ask.number, None).await?;
         let at = time::to_millis(ask.at);
         let (allowed, code, next_allowed_at) = match callops_domain::policy::may_place(&facts, at) {
             callops_domain::policy::Placement::Allowed => (true, None, None),
@@ -322,8 +326,8 @@ impl Calls {
             };
             let settings = self.store.settings(&caller.org_id).await?;
             let callee = Callee::of_call(&next, agent.time_zone);
-            let ledger = self.store.planning_ledger(&caller.org_id, &next.phone_number).await?;
-            let facts = self.placement_facts(&agent, &callee, &settings, &ledger, (&next).into(), &next.phone_number, campaign.as_ref()).await?;
+            let state = self.store.number_state(&caller.org_id, &next.phone_number).await?;
+            let facts = self.placement_facts(&agent, &callee, &settings, &state, (&next).into(), &next.phone_number, campaign.as_ref()).await?;
             next = next.requeue(placement_time(at, &facts, change.move_to_calling_hours, now)?, now)?;
         }
         if let Some(purpose) = change.purpose {

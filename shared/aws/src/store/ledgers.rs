@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Update};
 use callops_domain::{
     CallLog, DomainError,
     clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
+    consent::Consent,
     frequency::{Attempt, Conversation, Ledger},
 };
 
@@ -37,6 +38,13 @@ pub const ATTEMPTS_CHANGED: &str = "attempts_changed";
 
 fn list<T: serde::Serialize>(values: &[T]) -> Result<AttributeValue, DomainError> {
     serde_dynamo::to_attribute_value(values).map_err(|e| DomainError::Unavailable(format!("a ledger does not serialise: {e}")))
+}
+
+/// What is on record for one number of a tenant ([`DynamoStore::number_state`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NumberState {
+    pub ledger: Ledger,
+    pub consents: Vec<Consent>,
 }
 
 /// A ledger item read back.
@@ -68,23 +76,47 @@ impl DynamoStore {
         item.map_or(Ok(Ledger::default()), ledger_of)
     }
 
-    /// The ledger of `number` with the calls waiting for it as planned
-    /// attempts ([`Ledger::planned`]), read consistently in one query: what
-    /// a call being planned counts.
-    pub async fn planning_ledger(&self, org_id: &str, number: &str) -> Result<Ledger, DomainError> {
-        let mut ledger = Ledger::default();
+    /// What is on record for `number`, read consistently in one query of
+    /// its partition: the ledger with the calls waiting for it as planned
+    /// attempts ([`Ledger::planned`]: what a call being planned counts; the
+    /// dialer's claim drops them) and its consents. An item that cannot be
+    /// read is left out and said: a planned attempt or a consent fewer is
+    /// the safe side of every rule but a limit, which the claim checks again.
+    pub async fn number_state(&self, org_id: &str, number: &str) -> Result<NumberState, DomainError> {
+        let mut state = NumberState::default();
         for item in self.partition_items(keys::ledger_pk(org_id, number), None, true).await? {
             match item.get(SK) {
-                Some(AttributeValue::S(sk)) if sk == LEDGER_SK => ledger = Ledger { planned: std::mem::take(&mut ledger.planned), ..ledger_of(item)? },
+                Some(AttributeValue::S(sk)) if sk == LEDGER_SK => {
+                    state.ledger = Ledger { planned: std::mem::take(&mut state.ledger.planned), ..ledger_of(item)? }
+                }
                 Some(AttributeValue::S(sk)) if sk.starts_with(keys::PLANNED_PREFIX) => match serde_dynamo::from_item::<_, Attempt>(item) {
-                    Ok(attempt) => ledger.planned.push(attempt),
-                    // One unreadable item must not stop planning: it is left out, and said.
+                    Ok(attempt) => state.ledger.planned.push(attempt),
                     Err(err) => tracing::warn!(error = %err, "a planned attempt is unreadable and not counted"),
+                },
+                Some(AttributeValue::S(sk)) if sk.starts_with(super::consents::CONSENT_PREFIX) => match from_item::<Consent>(item) {
+                    Ok(consent) => state.consents.push(consent),
+                    Err(err) => tracing::warn!(error = %err, "a consent is unreadable and not relied on"),
                 },
                 _ => {}
             }
         }
-        Ok(ledger)
+        Ok(state)
+    }
+
+    /// The update that only moves `number`'s ledger revision, so a claim
+    /// decided before a change that concerns it (a revoked consent) is decided again.
+    pub(crate) fn ledger_moved(&self, org_id: &str, number: &str) -> Update {
+        Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(keys::ledger_pk(org_id, number)))
+            .key(SK, s(LEDGER_SK))
+            .update_expression("SET #kind = :kind ADD #rev :inc")
+            .expression_attribute_names("#rev", REVISION)
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":inc", n(1))
+            .expression_attribute_values(":kind", s("ledger"))
+            .build()
+            .expect("table, key and expression are set")
     }
 
     /// The put that keeps `call`, waiting, as a planned attempt beside its number's ledger.

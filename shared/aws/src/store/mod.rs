@@ -5,7 +5,7 @@
 //! - [`calls`]: calls and their Vapi pointers; [`query`]: reading them from
 //!   the indexes; [`effects`]: what a call write brings in its transaction.
 //! - [`agents`]: voice agents, their slots, the tenants.
-//! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`], [`outputs`], [`settings`], [`ledgers`].
+//! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`], [`outputs`], [`settings`], [`ledgers`], [`consents`].
 //! - [`ext`]: the DynamoDB plumbing they all share.
 //!
 //! Every write that depends on what is stored is conditional, and a failed
@@ -24,6 +24,7 @@ use callops_domain::CallLog;
 pub mod agents;
 pub mod calls;
 pub mod campaigns;
+pub mod consents;
 pub mod do_not_call;
 pub mod effects;
 mod ext;
@@ -38,6 +39,7 @@ pub use crate::item::Unreadable;
 pub use campaigns::CampaignCall;
 pub use do_not_call::{DoNotCallEntry, MAX_REASON_BYTES};
 pub use effects::{AlongWithCall, Effect, NO_FREE_SLOT, effects};
+pub use ledgers::NumberState;
 pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest};
 pub use rollups::{Drift, Impossible, RollupReport};
 

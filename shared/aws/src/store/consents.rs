@@ -1,0 +1,125 @@
+//! A tenant's consents to call a number ([`callops_domain::consent::Consent`]):
+//! each one an item in the number's partition (`CONSENT#<id>`, beside its
+//! ledger and planned attempts, so planning reads them in the same query),
+//! with a pointer item by id (`ORG#<org>#CONSENT#<id>`) for the routes that
+//! name only the id. A revocation is a write on the item, never a delete,
+//! and moves the ledger's revision in the same transaction, so a claim
+//! decided on the consent before it was revoked is decided again.
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use callops_domain::{
+    DomainError,
+    consent::{Consent, MAX_CONSENTS_PER_NUMBER, Revocation},
+};
+use futures::StreamExt;
+
+use super::DynamoStore;
+use crate::{
+    item::*,
+    keys,
+    table::{PK, SK},
+};
+
+pub(crate) const CONSENT_PREFIX: &str = "CONSENT#";
+/// A tenant and one of its numbers.
+type NumberKey = (String, String);
+const POINTER_SK: &str = "CONSENT";
+const NUMBER: &str = "phoneNumber";
+
+impl DynamoStore {
+    /// The two puts that store a new consent: its item and its pointer.
+    fn consent_puts(&self, consent: &Consent) -> Result<[TransactWriteItem; 2], DomainError> {
+        let mut item = to_item(consent)?;
+        item.insert(PK.into(), s(keys::ledger_pk(&consent.org_id, &consent.phone_number)));
+        item.insert(SK.into(), s(format!("{CONSENT_PREFIX}{}", consent.id)));
+        item.insert(KIND.into(), s("consent"));
+        let pointer = std::collections::HashMap::from([
+            (PK.to_string(), s(keys::consent_pk(&consent.org_id, &consent.id))),
+            (SK.to_string(), s(POINTER_SK)),
+            (KIND.to_string(), s("consentPointer")),
+            (NUMBER.to_string(), s(&consent.phone_number)),
+        ]);
+        let put = |item| -> Put { self.put(item, "attribute_not_exists(PK)", None) };
+        Ok([TransactWriteItem::builder().put(put(item)).build(), TransactWriteItem::builder().put(put(pointer)).build()])
+    }
+
+    /// Stores new consents (ids unique), each only if its number keeps at
+    /// most [`MAX_CONSENTS_PER_NUMBER`] records; a consent over it is
+    /// refused (`too_many_consents`) and the others are stored. Returns,
+    /// for each consent in order, `Ok` or why it was refused.
+    pub async fn record_consents(&self, consents: &[Consent]) -> Result<Vec<Result<(), DomainError>>, DomainError> {
+        // How many records each number holds already, read 16 numbers at a time.
+        let numbers: std::collections::BTreeSet<NumberKey> = consents.iter().map(|c| (c.org_id.to_string(), c.phone_number.clone())).collect();
+        let counted: Vec<Result<(NumberKey, usize), DomainError>> = futures::stream::iter(numbers)
+            .map(|key| async move { self.consents(&key.0, &key.1).await.map(|held| (key, held.len())) })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut held = std::collections::HashMap::new();
+        for entry in counted {
+            let (key, count) = entry?;
+            held.insert(key, count);
+        }
+        let mut outcome = Vec::with_capacity(consents.len());
+        let mut writes = Vec::new();
+        for consent in consents {
+            let count = held.entry((consent.org_id.to_string(), consent.phone_number.clone())).or_default();
+            if *count >= MAX_CONSENTS_PER_NUMBER {
+                outcome.push(Err(DomainError::conflict(
+                    "too_many_consents",
+                    format!("a number keeps at most {MAX_CONSENTS_PER_NUMBER} consent records; revoked ones stay on record"),
+                )));
+                continue;
+            }
+            *count += 1;
+            writes.push(self.consent_puts(consent)?);
+            outcome.push(Ok(()));
+        }
+        for chunk in writes.chunks(50) {
+            let items: Vec<TransactWriteItem> = chunk.iter().flatten().cloned().collect();
+            self.transact(items)
+                .await
+                .map_err(|e| transaction_conflict(e, DomainError::conflict("consent_exists", "a consent with this id exists already")))?;
+        }
+        Ok(outcome)
+    }
+
+    /// The consents on record for `number`, oldest first (ids sort by time).
+    pub async fn consents(&self, org_id: &str, number: &str) -> Result<Vec<Consent>, DomainError> {
+        let items = self.partition_items(keys::ledger_pk(org_id, number), Some(CONSENT_PREFIX), true).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    /// One consent by id (through its pointer), if the tenant has it.
+    pub async fn consent(&self, org_id: &str, id: &str) -> Result<Option<Consent>, DomainError> {
+        let Some(pointer) = self.get_item(keys::consent_pk(org_id, id), POINTER_SK).await? else { return Ok(None) };
+        let Some(number) = string_attr(&pointer, NUMBER) else { return Ok(None) };
+        match self.get_item(keys::ledger_pk(org_id, &number), format!("{CONSENT_PREFIX}{id}")).await? {
+            Some(item) => from_item(item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Revokes `consent` (as read): the revocation is written on the item,
+    /// on the condition that it was not revoked since, and the number's
+    /// ledger revision moves with it. `Conflict` `already_revoked` otherwise.
+    pub async fn revoke_consent(&self, consent: &Consent, revocation: &Revocation) -> Result<Consent, DomainError> {
+        let value = serde_dynamo::to_attribute_value(revocation).map_err(|e| DomainError::Unavailable(format!("a revocation does not serialise: {e}")))?;
+        let update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(keys::ledger_pk(&consent.org_id, &consent.phone_number)))
+            .key(SK, s(format!("{CONSENT_PREFIX}{}", consent.id)))
+            .update_expression("SET #revoked = :revoked")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#revoked)")
+            .expression_attribute_names("#revoked", "revoked")
+            .expression_attribute_values(":revoked", value)
+            .build()
+            .expect("table, key and expression are set");
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().update(self.ledger_moved(&consent.org_id, &consent.phone_number)).build(),
+        ];
+        self.transact(items).await.map_err(|e| transaction_conflict(e, DomainError::conflict("already_revoked", "this consent is revoked already")))?;
+        Ok(Consent { revoked: Some(revocation.clone()), ..consent.clone() })
+    }
+}

@@ -1,0 +1,230 @@
+//! Consent through the local host: every outbound path refuses a call no
+//! consent covers (`no_consent`), by the basis its call type needs; the
+//! dialer refuses again at the claim; a placed call names the consent it
+//! relied on; revocations are writes that stay on record; the CSV import
+//! answers by row; and a tenant's consents are its own.
+
+use std::time::Duration;
+
+use callops::{HostOptions, VapiBackend};
+use callops_dialer::{DialRequest, DialSettings, Dialed};
+use callops_domain::{CallStatus, CallType};
+use callops_tests::{
+    DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, callable,
+    fake_vapi::{FAKE_VAPI_KEY, FakeVapi},
+    host_options, read,
+};
+use chrono::Utc;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn start() -> (TestHost, FakeVapi) {
+    let fake = FakeVapi::start().await;
+    let options = HostOptions {
+        vapi: VapiBackend::Remote { base_url: fake.base.clone(), api_key: FAKE_VAPI_KEY.into() },
+        dial: DialSettings { max_posts: 3, backoff: Duration::from_millis(50), request_timeout: Duration::from_millis(400), ..DialSettings::default() },
+        ..host_options(true, None)
+    };
+    (TestHost::start_with(options).await, fake)
+}
+
+fn in_minutes(minutes: i64) -> String {
+    callops_domain::time::format(&(Utc::now() + chrono::Duration::minutes(minutes)))
+}
+
+fn call(number: &str, call_type: &str, minutes: i64) -> Value {
+    json!({"phoneNumber": number, "callType": call_type, "scheduledAt": in_minutes(minutes), "voiceAgentId": "front-desk"})
+}
+
+async fn record(host: &TestHost, body: Value) -> (StatusCode, Value) {
+    host.send(Method::POST, "/api/consents", Some(DEMO_TOKEN), Some(&body)).await
+}
+
+/// A call to `number` due now, stored as the scheduler would leave it.
+async fn due(host: &TestHost, number: &str, call_type: CallType) -> DialRequest {
+    let mut call = callops_tests::due_call("front-desk", number);
+    call.call_type = call_type;
+    host.host.store().create_call(&call).await.unwrap();
+    DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
+}
+
+#[tokio::test]
+async fn every_outbound_path_rests_on_a_consent_its_call_type_accepts_and_a_revocation_stops_them_all() {
+    let (host, fake) = start().await;
+    let (express, written) = (callable(700), callable(701));
+
+    // Prior express consent from the intake form; written consent from the web booking form.
+    let (status, intake) = record(
+        &host,
+        json!({"phoneNumber": express, "basis": "prior_express", "source": "new-patient intake", "evidence": {"type": "form", "reference": "intake-12"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{intake}");
+    assert_eq!(
+        (intake["basis"].clone(), intake["capturedBy"]["sub"].clone(), intake["revoked"].clone()),
+        (json!("prior_express"), json!("local:demo"), Value::Null)
+    );
+    let (status, booking) = record(&host, json!({"phoneNumber": written, "basis": "prior_express_written", "source": "web booking form"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{booking}");
+
+    // Scheduling: a lead call (marketing) needs written consent; a follow-up takes prior express consent.
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&express, "OUTBOUND_LEAD", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "no_consent",
+    );
+    let (status, follow_up) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&express, "OUTBOUND_FOLLOWUP", 60))).await;
+    assert_eq!(status, StatusCode::CREATED, "{follow_up}");
+    assert_eq!(host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&written, "OUTBOUND_LEAD", 60))).await.0, StatusCode::CREATED);
+    let unknown = callable(702);
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&unknown, "OUTBOUND_FOLLOWUP", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "no_consent",
+    );
+
+    // A campaign refuses, by row, the contacts whose consent its calls cannot rest on.
+    let campaign = json!({"name": "Recall", "voiceAgentId": "front-desk", "startAt": in_minutes(90), "contacts": [{"number": express}, {"number": written}, {"number": unknown}]});
+    let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&campaign)).await;
+    assert_eq!((status, created["accepted"].clone()), (StatusCode::CREATED, json!(1)), "{created}");
+    let rows: Vec<(u64, &str)> = created["rejected"].as_array().unwrap().iter().map(|r| (r["row"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
+    assert_eq!(rows, vec![(1, "no_consent"), (3, "no_consent")]);
+
+    // A placed call names the consent it relied on.
+    let placed = due(&host, &written, CallType::OutboundLead).await;
+    assert!(matches!(host.host.dialer().dial(placed.clone()).await.unwrap(), Dialed::Placed { .. }));
+    let stored = host.host.store().get_call("demo", &placed.call_id).await.unwrap().unwrap().call;
+    let relied = stored.compliance.and_then(|c| c.consent).expect("the consent relied on");
+    assert_eq!((relied.id.as_str(), relied.basis.as_str()), (booking["id"].as_str().unwrap(), "prior_express_written"));
+
+    // Another tenant sees none of this tenant's consents and cannot revoke them.
+    let encoded = express.replace('+', "%2B");
+    let (_, theirs) = host.get(&format!("/api/consents?phoneNumber={encoded}"), Some(OTHER_TOKEN)).await;
+    assert_eq!(theirs["consents"], json!([]));
+    let intake_id = intake["id"].as_str().unwrap();
+    let revoke = json!({"channel": "sms", "reason": "replied STOP"});
+    assert_error(
+        &host.send(Method::POST, &format!("/api/consents/{intake_id}/revoke"), Some(OTHER_TOKEN), Some(&revoke)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    // Revoked: a write that stays on record, once.
+    let (status, revoked) = host.send(Method::POST, &format!("/api/consents/{intake_id}/revoke"), Some(DEMO_TOKEN), Some(&revoke)).await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!((revoked["revoked"]["channel"].clone(), revoked["revoked"]["reason"].clone()), (json!("sms"), json!("replied STOP")));
+    assert_error(
+        &host.send(Method::POST, &format!("/api/consents/{intake_id}/revoke"), Some(DEMO_TOKEN), Some(&revoke)).await,
+        StatusCode::CONFLICT,
+        "already_revoked",
+    );
+    let (_, listed) = host.get(&format!("/api/consents?phoneNumber={encoded}"), Some(DEMO_TOKEN)).await;
+    assert_eq!(listed["consents"].as_array().unwrap().len(), 1, "kept: {listed}");
+    assert_eq!(listed["consents"][0]["revoked"]["by"]["sub"], json!("local:demo"));
+
+    // After the revocation nothing more is scheduled or moved, and the dialer refuses at the claim.
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&express, "OUTBOUND_FOLLOWUP", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "no_consent",
+    );
+    let follow_up_id = follow_up["id"].as_str().unwrap();
+    let mv = json!({"scheduledAt": in_minutes(120)});
+    assert_error(
+        &host.send(Method::PATCH, &format!("/api/outbound/scheduled/{follow_up_id}"), Some(DEMO_TOKEN), Some(&mv)).await,
+        StatusCode::BAD_REQUEST,
+        "no_consent",
+    );
+    let refused = due(&host, &express, CallType::OutboundFollowup).await;
+    let posts = fake.posts().len();
+    assert_eq!(host.host.dialer().dial(refused.clone()).await.unwrap(), Dialed::NotDialed("no-consent"));
+    let ended = host.host.store().get_call("demo", &refused.call_id).await.unwrap().unwrap().call;
+    assert_eq!((ended.status, ended.ended_reason.as_deref()), (CallStatus::Cancelled, Some("no-consent")));
+    assert_eq!(fake.posts().len(), posts, "nothing reached Vapi");
+
+    // The compliance check says the same, with the rule that failed.
+    let (_, check) =
+        host.get(&format!("/api/compliance/check?phoneNumber={encoded}&callType=OUTBOUND_FOLLOWUP&voiceAgentId=front-desk"), Some(DEMO_TOKEN)).await;
+    assert_eq!((check["allowed"].clone(), check["code"].clone()), (json!(false), json!("no_consent")), "{check}");
+    assert!(check["rules"].as_array().unwrap().iter().any(|r| r["rule"] == "consent" && r["ok"] == json!(false)), "{check}");
+}
+
+#[tokio::test]
+async fn a_tenant_may_ask_more_consent_never_none_and_bad_consents_change_nothing() {
+    let (host, _fake) = start().await;
+    let number = callable(710);
+    assert_eq!(record(&host, json!({"phoneNumber": number, "basis": "prior_express", "source": "front desk"})).await.0, StatusCode::CREATED);
+    assert_eq!(host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&number, "OUTBOUND_FOLLOWUP", 60))).await.0, StatusCode::CREATED);
+    // Follow-ups now need written consent.
+    let stricter = json!({"consentPolicy": {"OUTBOUND_FOLLOWUP": ["prior_express_written"]}});
+    let (status, settings) = host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&stricter)).await;
+    assert_eq!((status, settings["consentPolicy"]["OUTBOUND_FOLLOWUP"].clone()), (StatusCode::OK, json!(["prior_express_written"])), "{settings}");
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&number, "OUTBOUND_FOLLOWUP", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "no_consent",
+    );
+    for bad in [
+        json!({"consentPolicy": {"OUTBOUND_FOLLOWUP": []}}),
+        json!({"consentPolicy": {"INBOUND": ["prior_express"]}}),
+        json!({"consentPolicy": {"OUTBOUND_LEAD": ["verbal"]}}),
+    ] {
+        assert_error(&host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&bad)).await, StatusCode::BAD_REQUEST, "invalid_consent_policy");
+    }
+    assert_eq!(host.get("/api/settings", Some(DEMO_TOKEN)).await.1, settings, "refused policies changed nothing");
+
+    // Bad consents: each refused with its code, nothing stored.
+    let before = host.host.store().consents("demo", &number).await.unwrap();
+    for (body, code) in [
+        (json!({"phoneNumber": "call me", "basis": "prior_express", "source": "x"}), "invalid_phone_number"),
+        (json!({"phoneNumber": number, "basis": "verbal", "source": "x"}), "invalid_basis"),
+        (json!({"phoneNumber": number, "basis": "prior_express", "source": ""}), "invalid_source"),
+        (json!({"phoneNumber": number, "basis": "prior_express", "source": "x".repeat(201)}), "invalid_source"),
+        (json!({"phoneNumber": number, "basis": "prior_express", "source": "x", "scope": ["INBOUND"]}), "invalid_scope"),
+        (json!({"phoneNumber": number, "basis": "prior_express", "source": "x", "capturedAt": in_minutes(60)}), "invalid_captured_at"),
+        (json!({"phoneNumber": number, "basis": "prior_express", "source": "x", "capturedAt": "9999-01-01T00:00:00Z"}), "invalid_captured_at"),
+        (json!({"phoneNumber": number, "basis": "prior_express", "source": "x", "expiresAt": in_minutes(-60)}), "invalid_expires_at"),
+        (json!({"phoneNumber": number, "basis": "prior_express", "source": "x", "evidence": {"type": "rumour", "reference": "r"}}), "invalid_evidence"),
+        (json!({"phoneNumber": number, "basis": "prior_express", "source": "x", "surprise": true}), "invalid_body"),
+    ] {
+        assert_error(&record(&host, body).await, StatusCode::BAD_REQUEST, code);
+    }
+    let revoke = |id: &str, body: Value| {
+        let host = &host;
+        let path = format!("/api/consents/{id}/revoke");
+        async move { host.send(Method::POST, &path, Some(DEMO_TOKEN), Some(&body)).await }
+    };
+    let id = before[0].id.clone();
+    assert_error(&revoke(&id, json!({"channel": "pigeon"})).await, StatusCode::BAD_REQUEST, "invalid_channel");
+    assert_error(&revoke(&id, json!({"channel": "sms", "reason": "x".repeat(501)})).await, StatusCode::BAD_REQUEST, "invalid_reason");
+    for unknown in ["no-such-consent", "no%23such"] {
+        assert_error(&revoke(unknown, json!({"channel": "sms"})).await, StatusCode::NOT_FOUND, "not_found");
+    }
+    assert_eq!(host.host.store().consents("demo", &number).await.unwrap(), before, "nothing changed");
+
+    // The CSV import answers by row; the good rows are recorded.
+    let file = format!(
+        "phoneNumber,basis,source,scope,expiresAt\n{number},prior_express_written,paper form,OUTBOUND_FOLLOWUP,\n\
+         {number},verbal,paper form,,\nnot a number,prior_express,paper form,,\n{number},prior_express,,,\n\
+         {number},prior_express,paper form,OUTBOUND_SOMETHING,\n{number},prior_express,paper form,,2000-01-01T00:00:00Z\n"
+    );
+    let import =
+        |body: String, content_type: &str| host.request(Method::POST, "/api/consents/import", Some(DEMO_TOKEN)).header("content-type", content_type).body(body);
+    let (status, imported, _) = read(import(file.clone(), "text/csv")).await;
+    assert_eq!((status, imported["accepted"].clone()), (StatusCode::OK, json!(1)), "{imported}");
+    let rows: Vec<(u64, &str)> = imported["rejected"].as_array().unwrap().iter().map(|r| (r["row"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
+    assert_eq!(rows, vec![(2, "invalid_basis"), (3, "invalid_phone_number"), (4, "invalid_source"), (5, "invalid_scope"), (6, "invalid_expires_at")]);
+    assert_eq!(host.host.store().consents("demo", &number).await.unwrap().len(), before.len() + 1);
+    assert_error(
+        &{
+            let (status, body, _) = read(import(file, "application/json")).await;
+            (status, body)
+        },
+        StatusCode::BAD_REQUEST,
+        "unsupported_media_type",
+    );
+    let (status, body, _) = read(import("number,source\n+12125550142,x\n".into(), "text/csv")).await;
+    assert_error(&(status, body), StatusCode::BAD_REQUEST, "invalid_csv");
+    // With written consent for follow-ups on record, the stricter policy lets the call through again.
+    assert_eq!(host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&number, "OUTBOUND_FOLLOWUP", 60))).await.0, StatusCode::CREATED);
+}
