@@ -228,3 +228,93 @@ async fn a_tenant_may_ask_more_consent_never_none_and_bad_consents_change_nothin
     // With written consent for follow-ups on record, the stricter policy lets the call through again.
     assert_eq!(host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&number, "OUTBOUND_FOLLOWUP", 60))).await.0, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn an_opt_out_from_any_channel_cancels_every_waiting_call_and_revokes_every_consent_before_it_answers() {
+    let (host, fake) = start().await;
+    let (patient, neighbour) = (callable(720), callable(721));
+    host.consent("demo", &[&patient, &neighbour]).await;
+    // Five calls to one number in a day are within this practice's cap.
+    assert_eq!(host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"maxAttemptsPerNumberPerDay": 10}))).await.0, StatusCode::OK);
+    // The patient waits in three campaigns and for a follow-up; the neighbour in the same campaigns.
+    let mut campaigns = Vec::new();
+    for i in 0..3 {
+        let body = json!({"name": format!("Recall {i}"), "voiceAgentId": "front-desk", "startAt": in_minutes(60 + i * 30), "contacts": [{"number": patient}, {"number": neighbour}]});
+        let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&body)).await;
+        assert_eq!((status, created["accepted"].clone()), (StatusCode::CREATED, json!(2)), "{created}");
+        campaigns.push(created["campaign"]["id"].as_str().unwrap().to_string());
+    }
+    let (status, follow_up) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&patient, "OUTBOUND_FOLLOWUP", 200))).await;
+    assert_eq!(status, StatusCode::CREATED, "{follow_up}");
+    let pending_before = host.host.scheduler().pending().len();
+
+    // A letter: every waiting call to the patient cancelled and every consent revoked before the answer.
+    let letter = json!({"phoneNumber": patient, "channel": "letter", "source": "letter of 3 May", "reason": "asked not to be called"});
+    let (status, opted_out) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&letter)).await;
+    assert_eq!(status, StatusCode::CREATED, "{opted_out}");
+    assert_eq!((opted_out["cancelledCalls"].clone(), opted_out["revokedConsents"].clone()), (json!(4), json!(1)));
+    for campaign in &campaigns {
+        let ids: Vec<String> = host.host.store().campaign_calls("demo", campaign, None).await.unwrap().into_iter().map(|c| c.call_id).collect();
+        let calls = host.host.store().calls_by_id("demo", &ids).await.unwrap();
+        let status_of = |number: &str| calls.values().find(|c| c.call.phone_number == number).map(|c| c.call.status).unwrap();
+        assert_eq!((status_of(&patient), status_of(&neighbour)), (CallStatus::Cancelled, CallStatus::Scheduled), "campaign {campaign}");
+    }
+    let follow_up = host.host.store().get_call("demo", follow_up["id"].as_str().unwrap()).await.unwrap().unwrap().call;
+    assert_eq!((follow_up.status, follow_up.ended_reason.as_deref()), (CallStatus::Cancelled, Some("on-do-not-call-list")));
+    assert_eq!(host.host.scheduler().pending().len(), pending_before - 4, "their schedules are gone");
+    let consents = host.host.store().consents("demo", &patient).await.unwrap();
+    let revocation = consents[0].revoked.as_ref().expect("revoked");
+    assert_eq!((revocation.channel.as_str(), revocation.by.sub.as_str()), ("letter", "local:demo"));
+    assert!(host.host.store().consents("demo", &neighbour).await.unwrap()[0].revoked.is_none(), "the neighbour's stands");
+
+    // The list keeps its history: who added, how and why; a removal needs its reason and is kept too.
+    let path = format!("/api/dnc/{}", patient.replace('+', "%2B"));
+    assert_eq!(
+        host.send(Method::DELETE, &format!("{path}?reason=patient%20asked%20again%20in%20person"), Some(DEMO_TOKEN), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, history) = host.get(&format!("{path}/history"), Some(DEMO_TOKEN)).await;
+    let entries: Vec<(&str, Option<&str>, Option<&str>, &str)> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["action"].as_str().unwrap(), h["channel"].as_str(), h["reason"].as_str(), h["by"]["sub"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        entries,
+        vec![("added", Some("letter"), Some("asked not to be called"), "local:demo"), ("removed", None, Some("patient asked again in person"), "local:demo"),]
+    );
+    // Off the list, the revoked consent still stands revoked: no call until a new consent is recorded.
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&patient, "OUTBOUND_FOLLOWUP", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "no_consent",
+    );
+
+    // During a call: the patient asks not to be called again; the calls waiting for them are cancelled too.
+    let talking = due(&host, &neighbour, CallType::OutboundFollowup).await;
+    let Dialed::Placed { vapi_call_id } = host.host.dialer().dial(talking.clone()).await.unwrap() else { panic!("placed") };
+    let started = Utc::now() - chrono::Duration::minutes(2);
+    let message = json!({"type": "end-of-call-report", "endedReason": "customer-ended-call",
+        "startedAt": callops_domain::time::format(&started), "endedAt": callops_domain::time::format(&(started + chrono::Duration::seconds(60))),
+        "analysis": {"structuredData": {"outcome": "OTHER", "doNotCallRequested": true}},
+        "call": {"id": vapi_call_id, "type": "outboundPhoneCall", "phoneNumberId": "pn-front-desk-demo",
+            "assistantOverrides": {"metadata": {"orgId": "demo", "callId": talking.call_id, "attempt": 1}}}});
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/vapi", host.base))
+        .header("x-vapi-secret", callops_tests::DEMO_VAPI_SECRET)
+        .json(&json!({"message": message}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(host.host.store().is_on_do_not_call("demo", &neighbour).await.unwrap());
+    for campaign in &campaigns {
+        let calls = host.host.store().campaign_calls("demo", campaign, Some(CallStatus::Scheduled)).await.unwrap();
+        assert!(calls.is_empty(), "nothing waits in campaign {campaign}");
+    }
+    assert!(host.host.store().consents("demo", &neighbour).await.unwrap().iter().all(|c| c.revoked.is_some()), "revoked by the call");
+    let (_, history) = host.get(&format!("/api/dnc/{}/history", neighbour.replace('+', "%2B")), Some(DEMO_TOKEN)).await;
+    assert_eq!((history["history"][0]["channel"].clone(), history["history"][0]["by"]["sub"].clone()), (json!("call"), json!("callops:webhook")));
+    assert_eq!(fake.posts().len(), 1, "only the call that was placed before the opt-out");
+}

@@ -119,10 +119,17 @@ async fn cancelled_calls_and_listed_numbers_are_not_dialed() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(dial(&host, &cancelled).await, Dialed::AlreadyHandled);
 
+    // An opt-out cancels the call waiting for the number before it answers: the trigger finds nothing to do.
     let listed = due_call(&host, "front-desk", &callable(143)).await;
-    host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": callable(143)}))).await;
-    assert_eq!(dial(&host, &listed).await, Dialed::NotDialed("on-do-not-call-list"));
+    let (status, opted_out) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": callable(143)}))).await;
+    assert_eq!((status, opted_out["cancelledCalls"].clone()), (StatusCode::CREATED, json!(1)), "{opted_out}");
     let call = stored(&host, &listed).await.call;
+    assert_eq!((call.status, call.ended_reason.as_deref()), (CallStatus::Cancelled, Some("on-do-not-call-list")));
+    assert_eq!(dial(&host, &listed).await, Dialed::AlreadyHandled);
+    // A call to a listed number that reaches the dialer anyway (stored past every other path) is refused there too.
+    let past_the_list = due_call(&host, "front-desk", &callable(143)).await;
+    assert_eq!(dial(&host, &past_the_list).await, Dialed::NotDialed("on-do-not-call-list"));
+    let call = stored(&host, &past_the_list).await.call;
     assert_eq!((call.status, call.ended_reason.as_deref()), (CallStatus::Cancelled, Some("on-do-not-call-list")));
     assert!(fake.posts().is_empty(), "nothing reached Vapi");
     assert_eq!(slots(&host, "front-desk").await, 0);

@@ -517,7 +517,7 @@ async fn a_do_not_call_request_from_a_call_is_kept_as_the_api_keeps_numbers_and_
             body["phoneNumber"] = json!("212-555-0199");
             assert_error(&h.send(Method::POST, "/api/outbound/schedule", Some(&body)).await, StatusCode::CONFLICT, "on_do_not_call_list");
         }
-        assert_eq!(h.send(Method::DELETE, &format!("/api/dnc/{path}"), None).await.0, StatusCode::NO_CONTENT, "{number} is removable");
+        assert_eq!(h.send(Method::DELETE, &format!("/api/dnc/{path}?reason=cleanup"), None).await.0, StatusCode::NO_CONTENT, "{number} is removable");
         assert!(!h.store().is_on_do_not_call("demo", listed).await.unwrap());
     }
     h.still_serves().await;

@@ -72,7 +72,7 @@ async fn one_tenant_cannot_reach_anothers_calls_agents_campaigns_or_do_not_call_
         (Method::PATCH, "/api/agents/front-desk".into(), Some(json!({"maxConcurrentCalls": 1}))),
         (Method::GET, "/api/campaigns/spring-cleaning".into(), None),
         (Method::DELETE, "/api/campaigns/spring-cleaning".into(), None),
-        (Method::DELETE, "/api/dnc/%2B12125550166".into(), None),
+        (Method::DELETE, "/api/dnc/%2B12125550166?reason=taken%20over".into(), None),
         (Method::GET, "/api/analytics/calls?agentId=front-desk".into(), None),
         (Method::GET, "/api/analytics/calls/outcomes?agentId=front-desk".into(), None),
         (Method::GET, "/api/analytics/calls/daily?agentId=front-desk".into(), None),
@@ -87,6 +87,7 @@ async fn one_tenant_cannot_reach_anothers_calls_agents_campaigns_or_do_not_call_
         ("/api/agents", "agents"),
         ("/api/campaigns", "campaigns"),
         ("/api/dnc", "entries"),
+        ("/api/dnc/%2B12125550166/history", "history"),
         ("/api/outbound/scheduled", "calls"),
         ("/api/analytics/calls/recent", "calls"),
     ];

@@ -184,13 +184,14 @@ async fn the_idempotency_key_gives_the_same_call() {
 async fn do_not_call_entries_are_added_listed_and_removed_per_tenant() {
     let host = TestHost::start(false).await;
     let add = |number: &str| json!({"phoneNumber": number, "reason": "patient request"});
-    let (status, entry) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&add("(212) 555-0142"))).await;
-    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    let (status, added) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&add("(212) 555-0142"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let entry = &added["entry"];
     assert_eq!(entry["phoneNumber"], "+12125550142");
     assert_eq!(entry["reason"], "patient request");
     let (status, again) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&add("+12125550142"))).await;
     assert_eq!(status, StatusCode::OK, "already listed");
-    assert_eq!(again["addedAt"], entry["addedAt"], "the first time stays");
+    assert_eq!(again["entry"]["addedAt"], entry["addedAt"], "the first time stays");
     for number in ["+12125550143", "+12125550144"] {
         assert_eq!(host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&add(number))).await.0, StatusCode::CREATED);
     }
@@ -213,11 +214,13 @@ async fn do_not_call_entries_are_added_listed_and_removed_per_tenant() {
     }
     assert_eq!(seen, vec!["+12125550142", "+12125550143", "+12125550144"]);
     assert!(host.get("/api/dnc", Some(OTHER_TOKEN)).await.1["entries"].as_array().unwrap().is_empty(), "one tenant's list only");
-    assert_error(&host.send(Method::DELETE, "/api/dnc/%2B12125550142", Some(OTHER_TOKEN), None).await, StatusCode::NOT_FOUND, "not_found");
+    let remove = "/api/dnc/%2B12125550142?reason=added%20by%20mistake";
+    assert_error(&host.send(Method::DELETE, remove, Some(OTHER_TOKEN), None).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(&host.send(Method::DELETE, "/api/dnc/%2B12125550142", Some(DEMO_TOKEN), None).await, StatusCode::BAD_REQUEST, "reason_required");
 
-    let (status, _) = host.send(Method::DELETE, "/api/dnc/%2B12125550142", Some(DEMO_TOKEN), None).await;
+    let (status, _) = host.send(Method::DELETE, remove, Some(DEMO_TOKEN), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_error(&host.send(Method::DELETE, "/api/dnc/%2B12125550142", Some(DEMO_TOKEN), None).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(&host.send(Method::DELETE, remove, Some(DEMO_TOKEN), None).await, StatusCode::NOT_FOUND, "not_found");
     assert_eq!(host.get("/api/dnc", Some(DEMO_TOKEN)).await.1["entries"].as_array().unwrap().len(), 2);
 }
 

@@ -2,12 +2,15 @@
 //! patient asked during a call (the webhook adds them) or staff added them;
 //! and the times a patient said not to call, which collection calls keep to.
 
+use callops_aws::store::DoNotCallChange;
 use callops_domain::{
     DomainError,
     clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
+    consent::Channel,
     phone,
 };
 use callops_http::{ApiError, Caller, integer_param, json, json_body, path_param, query_param};
+use callops_service::opt_out::OptOut;
 use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde::{Deserialize, Serialize};
@@ -23,6 +26,33 @@ struct AddRequest {
     phone_number: String,
     #[serde(default)]
     reason: Option<String>,
+    /// How the opt-out came in (default `api`).
+    #[serde(default)]
+    channel: Option<String>,
+    /// Where (the practice's words: "front desk", "letter of 3 May").
+    #[serde(default)]
+    source: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Added {
+    entry: callops_aws::store::DoNotCallEntry,
+    cancelled_calls: usize,
+    revoked_consents: usize,
+}
+
+#[derive(Serialize)]
+struct History {
+    history: Vec<callops_aws::store::DoNotCallChange>,
+}
+
+/// The number of a do-not-call path, read as the list keeps it (so an entry
+/// whose number does not normalise, one a patient's call put there, can be reached too).
+fn listed_number(req: &Request) -> Result<String, DomainError> {
+    let sent = path_param(req, "phoneNumber").unwrap_or_default();
+    phone::do_not_call_key(&sent)
+        .ok_or_else(|| phone::normalize(&sent).err().unwrap_or_else(|| DomainError::invalid("invalid_phone_number", "not a phone number")))
 }
 
 #[derive(Serialize)]
@@ -33,23 +63,43 @@ struct Entries {
 }
 
 impl Outbound {
-    /// 201 when the number is new to the list, 200 when it was on it already.
+    /// An opt-out from any channel: the number listed (its history kept),
+    /// its consents revoked and its waiting calls cancelled before this
+    /// answers. 201 when the number is new to the list, 200 when it was on it already.
     pub(crate) async fn add_do_not_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let request: AddRequest = json_body(req)?;
         let number = phone::normalize(&request.phone_number)?;
         let reason = callops_domain::limits::optional_text(request.reason, 500, "invalid_reason", "reason")?;
-        let (entry, added) = self.store.add_do_not_call(&caller.org_id, &number, reason.as_deref(), Utc::now()).await?;
-        Ok(json(if added { StatusCode::CREATED } else { StatusCode::OK }, &entry))
+        let source = callops_domain::limits::optional_text(request.source, 200, "invalid_source", "source")?;
+        let channel = request.channel.as_deref().map(Channel::parse).transpose()?.unwrap_or(Channel::Api);
+        let opt_out = OptOut { number: number.into_string(), channel, source, reason, by: caller.actor.clone() };
+        let done = self.calls.opt_out(&caller.org_id, opt_out, Utc::now()).await?;
+        let body = Added { entry: done.entry, cancelled_calls: done.cancelled_calls, revoked_consents: done.revoked_consents };
+        Ok(json(if done.added { StatusCode::CREATED } else { StatusCode::OK }, &body))
     }
 
-    /// The number is read as the list keeps it, so an entry whose number
-    /// does not normalise (one a patient's call put there) can be removed too.
+    /// Takes a number off the list; `reason` (a query parameter) is required
+    /// and kept in the number's history with who removed it.
     pub(crate) async fn remove_do_not_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let sent = path_param(req, "phoneNumber").unwrap_or_default();
-        let number = phone::do_not_call_key(&sent)
-            .ok_or_else(|| phone::normalize(&sent).err().unwrap_or_else(|| DomainError::invalid("invalid_phone_number", "not a phone number")))?;
-        self.store.remove_do_not_call(&caller.org_id, &number).await?;
+        let number = listed_number(req)?;
+        let reason = callops_domain::limits::optional_text(query_param(req, "reason"), 500, "invalid_reason", "reason")?
+            .ok_or_else(|| DomainError::invalid("reason_required", "say why the number comes off the list: ?reason=..."))?;
+        let change = DoNotCallChange {
+            at: callops_domain::time::to_millis(Utc::now()),
+            action: "removed".into(),
+            channel: None,
+            source: None,
+            reason: Some(reason),
+            by: caller.actor.clone(),
+        };
+        self.store.remove_do_not_call_recorded(&caller.org_id, &number, &change).await?;
         Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).expect("a valid response"))
+    }
+
+    /// Every add and removal of a number, with who, when, how and why.
+    pub(crate) async fn do_not_call_history(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let number = listed_number(req)?;
+        Ok(json(StatusCode::OK, &History { history: self.store.do_not_call_history(&caller.org_id, &number).await? }))
     }
 
     pub(crate) async fn list_do_not_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {

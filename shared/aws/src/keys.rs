@@ -79,6 +79,11 @@ pub fn agents_pk(org_id: &str) -> String {
 }
 
 /// A tenant's do-not-call list: one item per number.
+/// The history of one number's do-not-call state (adds and removals), oldest first.
+pub fn do_not_call_history_pk(org_id: &str, number: &str) -> String {
+    format!("{}#DNCLOG#{number}", org(org_id))
+}
+
 pub fn do_not_call_pk(org_id: &str) -> String {
     format!("{}#DNC", org(org_id))
 }

@@ -181,6 +181,18 @@ impl CallLog {
         Ok(next.touched(now))
     }
 
+    /// A claimed attempt taken back before it was placed (an opt-out or a
+    /// revocation landed after the claim): CANCELLED, with why, no outcome.
+    pub fn withdraw(&self, reason: EndedReason, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        if self.status != CallStatus::Dialing || self.vapi_call_id.is_some() {
+            return Err(DomainError::conflict("not_withdrawable", format!("call {} is {} and was placed or not claimed", self.id, self.status)));
+        }
+        let mut next = self.clone();
+        next.advance(CallStatus::Cancelled)?;
+        next.ended_reason = Some(reason.text());
+        Ok(next.touched(now))
+    }
+
     /// The attempt failed for good: FAILED, with why. A call that was
     /// placed (or claimed) also gets the FAILED outcome; one that never left
     /// the queue has no outcome. `None` when the call has already ended.

@@ -32,7 +32,12 @@ pub struct CampaignCancelled {
 impl Calls {
     /// Cancels a waiting call; `not_cancellable` once it is dialed.
     pub async fn cancel_call(&self, stored: StoredCall, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
-        let cancel = |call: &CallLog| call.cancel(EndedReason::CancelledBeforeDialing, now).map(|next| Some(next.into()));
+        self.cancel_call_because(stored, EndedReason::CancelledBeforeDialing, now).await
+    }
+
+    /// [`Self::cancel_call`], with the reason it ends with.
+    pub async fn cancel_call_because(&self, stored: StoredCall, reason: EndedReason, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        let cancel = |call: &CallLog| call.cancel(reason.clone(), now).map(|next| Some(next.into()));
         let written = change_call(&self.store, stored, &mut Decided(cancel)).await?.ok_or_else(|| DomainError::Unavailable("a cancel wrote nothing".into()))?;
         if let Err(err) = self.scheduler.unschedule(&DialRequest::for_call(&written.call)).await {
             tracing::warn!(call_id = %written.call.id, error = %err, "schedule of a cancelled call is left; the dialer will not dial it");

@@ -21,6 +21,7 @@ pub mod cancel;
 pub mod change;
 pub mod follow_through;
 pub mod metrics;
+pub mod opt_out;
 pub mod place;
 pub mod reconcile;
 pub mod record_report;

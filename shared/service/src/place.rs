@@ -218,6 +218,10 @@ impl Dialer {
                 Err(DomainError::Conflict { .. }) => return Ok(Dialed::AlreadyHandled),
                 Err(other) => return Err(other.into()),
             };
+            // An opt-out or a revocation can land after the claim: ask once more, just before Vapi is.
+            if let Some(refusal) = self.refused_since_claim(&claimed.call, accepted).await? {
+                return self.withdraw(claimed, refusal, now).await;
+            }
             return Ok(self.place(claimed, agent, now).await?);
         }
         Err(DomainError::Unavailable(format!("the attempts to call {}'s number kept changing", call.id)).into())
@@ -227,6 +231,28 @@ impl Dialer {
         let jitter = self.settings.busy_jitter.as_millis() as u64;
         let wait = self.settings.busy_delay + Duration::from_millis(if jitter == 0 { 0 } else { rand::random_range(0..jitter) });
         time::to_millis(now + chrono::Duration::from_std(wait).unwrap_or_default())
+    }
+
+    /// Whether the number went on the do-not-call list, or lost every
+    /// consent `call` could rest on, since the claim read them.
+    async fn refused_since_claim(&self, call: &CallLog, accepted: &[callops_domain::consent::Basis]) -> Result<Option<Refusal>, DomainError> {
+        if self.store.is_on_do_not_call(&call.org_id, &call.phone_number).await? {
+            return Ok(Some(Refusal::OnDoNotCallList));
+        }
+        let consents = self.store.number_state(&call.org_id, &call.phone_number).await?.consents;
+        let consenting = Consenting { call_type: call.call_type, consents: &consents, accepted };
+        Ok(consenting.relied_on(Utc::now()).is_none().then_some(Refusal::NoConsent))
+    }
+
+    /// Takes back a claimed attempt that was not placed: CANCELLED with why, its slot given back.
+    async fn withdraw(&self, claimed: StoredCall, refusal: Refusal, now: DateTime<Utc>) -> Result<Dialed, DialError> {
+        let reason = refusal.ended_reason();
+        tracing::info!(call_id = %claimed.call.id, reason = reason.code(), "a claimed attempt is withdrawn before it was placed");
+        let Ok(next) = claimed.call.withdraw(reason.clone(), now) else { return Ok(Dialed::AlreadyHandled) };
+        match self.store.update_call(&claimed, &next).await {
+            Ok(_) | Err(DomainError::Conflict { .. }) => Ok(Dialed::NotDialed(reason.code())),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Ends a call that was never placed.

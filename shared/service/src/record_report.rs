@@ -55,7 +55,7 @@ impl Calls {
                 Err(DomainError::Conflict { .. }) => continue,
                 Err(other) => return Err(other),
                 Ok(written) => {
-                    self.recorded(&before, &written, &follow.decided, now);
+                    self.recorded(&before, &written, &follow.decided, now).await?;
                     return Ok(());
                 }
             }
@@ -93,12 +93,27 @@ impl Calls {
     async fn record_on(&self, stored: StoredCall, report: &CallReport, agent: AgentOnce, now: DateTime<Utc>, awaited_output: bool) -> Result<(), DomainError> {
         let mut apply = ApplyReport { calls: self, report, now, awaited_output, agent, before: stored.call.clone(), follow: FollowThrough::default() };
         if let Some(written) = change_call(&self.store, stored, &mut apply).await? {
-            self.recorded(&apply.before, &written, &apply.follow, now);
+            self.recorded(&apply.before, &written, &apply.follow, now).await?;
         }
         Ok(())
     }
 
-    fn recorded(&self, before: &CallLog, written: &StoredCall, follow: &FollowThrough, now: DateTime<Utc>) {
+    /// What follows a report's write: its cost measured, and an opt-out
+    /// asked during the call honoured at once (the number's consents
+    /// revoked, its waiting calls cancelled; the list entry and its history
+    /// came with the write).
+    async fn recorded(&self, before: &CallLog, written: &StoredCall, follow: &FollowThrough, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if let Some(number) = &follow.do_not_call {
+            let opt_out = crate::opt_out::OptOut {
+                number: number.clone(),
+                channel: callops_domain::consent::Channel::Call,
+                source: Some("asked during a call".into()),
+                reason: Some("requested during a call".into()),
+                by: callops_domain::caller::Actor::system("webhook"),
+            };
+            let (revoked, cancelled) = self.honour_opt_out(&written.call.org_id, &opt_out, now).await?;
+            tracing::info!(call_id = %written.call.id, revoked_consents = revoked, cancelled_calls = cancelled, "an opt-out asked during a call is honoured");
+        }
         // Only a write that set or changed the cost reports it, so a duplicate counts nothing.
         if written.call.cost_cents != before.cost_cents {
             metrics::emit_cost(&written.call, now);
@@ -106,6 +121,7 @@ impl Calls {
         if follow.retry.is_some() || follow.follow_up_at.is_some() {
             tracing::info!(call_id = %written.call.id, retry = ?follow.retry, follow_up_at = ?follow.follow_up_at, "follow-on calls scheduled");
         }
+        Ok(())
     }
 
     /// The call by the ids CallOps passed with it, else by the provider's call id.

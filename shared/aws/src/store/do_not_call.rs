@@ -26,6 +26,26 @@ pub struct DoNotCallEntry {
 
 pub(crate) const DO_NOT_CALL_CURSOR: &str = "doNotCall";
 
+/// One change of a number's do-not-call state, kept in its history: who, when, how and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DoNotCallChange {
+    #[serde(with = "time::ms")]
+    pub at: DateTime<Utc>,
+    /// `added` or `removed`.
+    pub action: String,
+    #[serde(default)]
+    pub channel: Option<callops_domain::consent::Channel>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub by: callops_domain::caller::Actor,
+}
+
+/// The most history entries one read returns (the newest).
+pub const MAX_HISTORY: usize = 500;
+
 /// The most a do-not-call entry's reason may hold.
 pub const MAX_REASON_BYTES: usize = 500;
 
@@ -157,6 +177,71 @@ impl DynamoStore {
             }
         }
         Ok(listed)
+    }
+
+    /// The put that keeps `change` in `number`'s history.
+    pub(crate) fn history_put(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, DomainError> {
+        let mut item = to_item(change)?;
+        item.insert(PK.into(), s(keys::do_not_call_history_pk(org_id, number)));
+        item.insert(SK.into(), s(format!("{}#{}", time::format(&change.at), callops_domain::call::new_call_id())));
+        item.insert(KIND.into(), s("doNotCallChange"));
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build())
+    }
+
+    /// Puts a number on the tenant's list with its history entry, in one
+    /// transaction that also moves the number's ledger revision (a claim
+    /// decided before it decides again). `true` when it was not listed; a
+    /// number listed already keeps its first time and reason, and the new
+    /// request is kept in the history all the same.
+    pub async fn add_do_not_call_recorded(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<(DoNotCallEntry, bool), DomainError> {
+        check_entry(number, change.reason.as_deref())?;
+        let existing = self.get_item(keys::do_not_call_pk(org_id), number).await?;
+        let mut expression = "SET #kind = :kind, #added = if_not_exists(#added, :at)".to_string();
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(self.table())
+            .key(PK, s(keys::do_not_call_pk(org_id)))
+            .key(SK, s(number))
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_names("#added", "addedAt")
+            .expression_attribute_values(":kind", s("doNotCall"))
+            .expression_attribute_values(":at", s(time::format(&change.at)));
+        if let Some(reason) = &change.reason {
+            expression.push_str(", #reason = if_not_exists(#reason, :reason)");
+            update = update.expression_attribute_names("#reason", "reason").expression_attribute_values(":reason", s(reason));
+        }
+        let update = update.update_expression(expression).build().expect("table, key and expression are set");
+        let items = vec![
+            aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build(),
+            self.history_put(org_id, number, change)?,
+            aws_sdk_dynamodb::types::TransactWriteItem::builder().update(self.ledger_moved(org_id, number)).build(),
+        ];
+        self.transact(items).await.map_err(unavailable)?;
+        let entry = match &existing {
+            Some(old) => do_not_call_entry(old),
+            None => DoNotCallEntry { phone_number: number.into(), reason: change.reason.clone(), added_at: time::format(&change.at) },
+        };
+        Ok((entry, existing.is_none()))
+    }
+
+    /// Takes a number off the tenant's list and keeps the removal in its
+    /// history, in one transaction; `NotFound` when it was not on it.
+    pub async fn remove_do_not_call_recorded(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<(), DomainError> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(self.table())
+            .key(PK, s(keys::do_not_call_pk(org_id)))
+            .key(SK, s(number))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .expect("table and key are set");
+        let items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete).build(), self.history_put(org_id, number, change)?];
+        self.transact(items).await.map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "do-not-call entry" }))
+    }
+
+    /// A number's do-not-call history, oldest first (the newest [`MAX_HISTORY`]).
+    pub async fn do_not_call_history(&self, org_id: &str, number: &str) -> Result<Vec<DoNotCallChange>, DomainError> {
+        let items = self.partition_items(keys::do_not_call_history_pk(org_id, number), None, true).await?;
+        let skip = items.len().saturating_sub(MAX_HISTORY);
+        items.into_iter().skip(skip).map(from_item).collect()
     }
 
     /// Whether a number is on the tenant's do-not-call list.

@@ -70,6 +70,8 @@ pub enum Effect<'a> {
     Plan,
     /// Keep a call stored with this write (a retry, a follow-up) as a planned attempt.
     PlanNew(&'a CallLog),
+    /// Keep a do-not-call request made during the call in the number's history (number, reason).
+    LogDoNotCall(&'a str, &'a str),
 }
 
 /// Everything that changes when a call goes from `previous` (`None`: it is
@@ -81,6 +83,11 @@ pub fn effects<'a>(previous: Option<&CallLog>, next: &CallLog, also: &'a [AlongW
         effects.push(Effect::ClaimVapiCallId);
     }
     effects.extend(also.iter().map(Effect::Along));
+    for write in also {
+        if let AlongWithCall::DoNotCall { number, reason } = write {
+            effects.push(Effect::LogDoNotCall(number, reason));
+        }
+    }
     if previous.is_some_and(CallLog::holds_dialer_slot) && !next.holds_dialer_slot() {
         effects.push(Effect::ReleaseSlot);
     }
@@ -155,6 +162,17 @@ impl DynamoStore {
             Effect::Unplan(pk, sk) => Some(TransactWriteItem::builder().delete(self.planned_delete(pk, sk)).build()),
             Effect::Plan => self.planned_put(next)?.map(|put| TransactWriteItem::builder().put(put).build()),
             Effect::PlanNew(new) => self.planned_put(new)?.map(|put| TransactWriteItem::builder().put(put).build()),
+            Effect::LogDoNotCall(number, reason) => {
+                let change = super::do_not_call::DoNotCallChange {
+                    at: next.updated_at,
+                    action: "added".into(),
+                    channel: Some(callops_domain::consent::Channel::Call),
+                    source: Some("asked during a call".into()),
+                    reason: Some(reason.to_string()),
+                    by: callops_domain::caller::Actor::system("webhook"),
+                };
+                Some(self.history_put(&next.org_id, number, &change)?)
+            }
         })
     }
 

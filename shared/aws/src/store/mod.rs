@@ -37,7 +37,7 @@ pub mod settings;
 
 pub use crate::item::Unreadable;
 pub use campaigns::CampaignCall;
-pub use do_not_call::{DoNotCallEntry, MAX_REASON_BYTES};
+pub use do_not_call::{DoNotCallChange, DoNotCallEntry, MAX_REASON_BYTES};
 pub use effects::{AlongWithCall, Effect, NO_FREE_SLOT, effects};
 pub use ledgers::NumberState;
 pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest};
