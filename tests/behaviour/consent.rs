@@ -48,6 +48,47 @@ async fn due(host: &TestHost, number: &str, call_type: CallType) -> DialRequest 
     DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
 }
 
+/// Vapi's end-of-call report for a placed call, with `extra` fields (analysis, transcript).
+async fn end_call(host: &TestHost, request: &DialRequest, vapi_call_id: &str, extra: Value) {
+    let started = Utc::now() - chrono::Duration::minutes(2);
+    let mut message = json!({"type": "end-of-call-report", "endedReason": "customer-ended-call",
+        "startedAt": callops_domain::time::format(&started), "endedAt": callops_domain::time::format(&(started + chrono::Duration::seconds(60))),
+        "call": {"id": vapi_call_id, "type": "outboundPhoneCall", "phoneNumberId": "pn-front-desk-demo",
+            "assistantOverrides": {"metadata": {"orgId": "demo", "callId": request.call_id, "attempt": 1}}}});
+    for (key, value) in extra.as_object().into_iter().flatten() {
+        message[key] = value.clone();
+    }
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/vapi", host.base))
+        .header("x-vapi-secret", callops_tests::DEMO_VAPI_SECRET)
+        .json(&json!({"message": message}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_patients_own_words_in_the_transcript_are_an_opt_out_even_when_the_assistant_missed_it() {
+    let (host, _fake) = start().await;
+    let (asks, does_not) = (callable(730), callable(731));
+    host.consent("demo", &[&asks, &does_not]).await;
+    let (_, waiting) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&asks, "OUTBOUND_FOLLOWUP", 240))).await;
+    for (number, transcript) in [
+        (&asks, "AI: Hi, this is Riley from Riverside Dental.\nUser: Please take me off your list, I don't want these calls."),
+        (&does_not, "AI: If you'd like us to stop calling, just say so.\nUser: Don't stop calling, I need the reminders!"),
+    ] {
+        let request = due(&host, number, CallType::OutboundFollowup).await;
+        let Dialed::Placed { vapi_call_id } = host.host.dialer().dial(request.clone()).await.unwrap() else { panic!("placed") };
+        let extra = json!({"transcript": transcript, "analysis": {"structuredData": {"outcome": "OTHER", "doNotCallRequested": false}}});
+        end_call(&host, &request, &vapi_call_id, extra).await;
+    }
+    assert!(host.host.store().is_on_do_not_call("demo", &asks).await.unwrap(), "their own words");
+    assert!(!host.host.store().is_on_do_not_call("demo", &does_not).await.unwrap(), "words that only sound like it");
+    let waiting = host.host.store().get_call("demo", waiting["id"].as_str().unwrap()).await.unwrap().unwrap().call;
+    assert_eq!(waiting.status, CallStatus::Cancelled, "the call waiting for them is cancelled");
+}
+
 #[tokio::test]
 async fn every_outbound_path_rests_on_a_consent_its_call_type_accepts_and_a_revocation_stops_them_all() {
     let (host, fake) = start().await;
@@ -294,20 +335,7 @@ async fn an_opt_out_from_any_channel_cancels_every_waiting_call_and_revokes_ever
     // During a call: the patient asks not to be called again; the calls waiting for them are cancelled too.
     let talking = due(&host, &neighbour, CallType::OutboundFollowup).await;
     let Dialed::Placed { vapi_call_id } = host.host.dialer().dial(talking.clone()).await.unwrap() else { panic!("placed") };
-    let started = Utc::now() - chrono::Duration::minutes(2);
-    let message = json!({"type": "end-of-call-report", "endedReason": "customer-ended-call",
-        "startedAt": callops_domain::time::format(&started), "endedAt": callops_domain::time::format(&(started + chrono::Duration::seconds(60))),
-        "analysis": {"structuredData": {"outcome": "OTHER", "doNotCallRequested": true}},
-        "call": {"id": vapi_call_id, "type": "outboundPhoneCall", "phoneNumberId": "pn-front-desk-demo",
-            "assistantOverrides": {"metadata": {"orgId": "demo", "callId": talking.call_id, "attempt": 1}}}});
-    let response = reqwest::Client::new()
-        .post(format!("{}/webhooks/vapi", host.base))
-        .header("x-vapi-secret", callops_tests::DEMO_VAPI_SECRET)
-        .json(&json!({"message": message}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    end_call(&host, &talking, &vapi_call_id, json!({"analysis": {"structuredData": {"outcome": "OTHER", "doNotCallRequested": true}}})).await;
     assert!(host.host.store().is_on_do_not_call("demo", &neighbour).await.unwrap());
     for campaign in &campaigns {
         let calls = host.host.store().campaign_calls("demo", campaign, Some(CallStatus::Scheduled)).await.unwrap();

@@ -32,6 +32,7 @@ pub mod report;
 pub mod schedule;
 pub mod secret;
 pub mod settings;
+pub mod stop_request;
 pub mod time;
 
 #[cfg(test)]

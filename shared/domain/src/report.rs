@@ -252,8 +252,11 @@ impl CallReport {
     }
 
     /// Whether the patient asked not to be called again.
+    /// Whether the callee asked not to be called again: the assistant's
+    /// judgement (`doNotCallRequested`) or their own words in the transcript
+    /// ([`crate::stop_request::asks_to_stop`]).
     pub fn asks_not_to_call(&self) -> bool {
-        self.analysis.do_not_call_requested == Some(true)
+        self.analysis.do_not_call_requested == Some(true) || self.transcript.as_deref().is_some_and(|t| crate::stop_request::asks_to_stop(t).is_some())
     }
 }
 
