@@ -51,21 +51,12 @@ async fn due(host: &TestHost, number: &str, call_type: CallType) -> DialRequest 
 /// Vapi's end-of-call report for a placed call, with `extra` fields (analysis, transcript).
 async fn end_call(host: &TestHost, request: &DialRequest, vapi_call_id: &str, extra: Value) {
     let started = Utc::now() - chrono::Duration::minutes(2);
-    let mut message = json!({"type": "end-of-call-report", "endedReason": "customer-ended-call",
-        "startedAt": callops_domain::time::format(&started), "endedAt": callops_domain::time::format(&(started + chrono::Duration::seconds(60))),
-        "call": {"id": vapi_call_id, "type": "outboundPhoneCall", "phoneNumberId": "pn-front-desk-demo",
-            "assistantOverrides": {"metadata": {"orgId": "demo", "callId": request.call_id, "attempt": 1}}}});
+    let mut message = json!({"endedReason": "customer-ended-call",
+        "startedAt": callops_domain::time::format(&started), "endedAt": callops_domain::time::format(&(started + chrono::Duration::seconds(60)))});
     for (key, value) in extra.as_object().into_iter().flatten() {
         message[key] = value.clone();
     }
-    let response = reqwest::Client::new()
-        .post(format!("{}/webhooks/vapi", host.base))
-        .header("x-vapi-secret", callops_tests::DEMO_VAPI_SECRET)
-        .json(&json!({"message": message}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    callops_tests::report_end(host, &request.call_id, vapi_call_id, message).await
 }
 
 #[tokio::test]

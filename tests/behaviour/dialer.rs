@@ -411,18 +411,7 @@ async fn a_transient_twilio_number_is_sent_with_its_token_read_from_the_secret_i
 
 /// Vapi's end-of-call report for a placed call, delivered to the webhook.
 async fn report_end(host: &TestHost, request: &DialRequest, vapi_call_id: &str, message: Value) {
-    let mut message = message;
-    message["type"] = json!("end-of-call-report");
-    message["call"] = json!({"id": vapi_call_id, "type": "outboundPhoneCall", "phoneNumberId": "pn-front-desk-demo",
-        "assistantOverrides": {"metadata": {"orgId": "demo", "callId": request.call_id, "attempt": 1}}});
-    let response = reqwest::Client::new()
-        .post(format!("{}/webhooks/vapi", host.base))
-        .header("x-vapi-secret", DEMO_VAPI_SECRET)
-        .json(&json!({"message": message}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    callops_tests::report_end(host, &request.call_id, vapi_call_id, message).await
 }
 
 #[tokio::test]

@@ -109,6 +109,24 @@ impl TestHost {
     }
 }
 
+/// Vapi's end-of-call report (`message`, its other fields) for `demo`'s
+/// placed call `call_id` (Vapi's `vapi_call_id`), delivered to the webhook.
+pub async fn report_end(host: &TestHost, call_id: &str, vapi_call_id: &str, message: Value) {
+    let mut message = message;
+    message["type"] = serde_json::json!("end-of-call-report");
+    message["call"] = serde_json::json!({"id": vapi_call_id, "type": "outboundPhoneCall", "phoneNumberId": "pn-front-desk-demo",
+        "assistantOverrides": {"metadata": {"orgId": "demo", "callId": call_id, "attempt": 1}}});
+    let response = host
+        .client
+        .post(format!("{}/webhooks/vapi", host.base))
+        .header("x-vapi-secret", DEMO_VAPI_SECRET)
+        .json(&serde_json::json!({"message": message}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 /// [`TestHost::consent`], straight into a store.
 pub async fn consent(store: &callops_aws::DynamoStore, org: &str, numbers: &[&str]) {
     let by = callops_domain::caller::Actor { sub: "test".into(), name: Some("Test".into()) };
