@@ -337,3 +337,62 @@ async fn an_opt_out_from_any_channel_cancels_every_waiting_call_and_revokes_ever
     assert_eq!((history["history"][0]["channel"].clone(), history["history"][0]["by"]["sub"].clone()), (json!("call"), json!("callops:webhook")));
     assert_eq!(fake.posts().len(), 1, "only the call that was placed before the opt-out");
 }
+
+#[tokio::test]
+async fn a_recording_is_kept_only_with_the_consent_the_callees_state_needs() {
+    let (host, fake) = start().await;
+    let numbers: Vec<String> = (740..743).map(callable).collect();
+    host.consent("demo", &numbers.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    // A contact whose record says California: everyone's consent is needed to record.
+    let in_california = |number: &str| {
+        let mut call = callops_tests::due_call("front-desk", number);
+        call.call_type = CallType::OutboundFollowup;
+        call.callee_state = Some("CA".parse().unwrap());
+        call
+    };
+    let recording = |url: &str, consent: Value| {
+        json!({"artifact": {"recording": {"mono": {"combinedUrl": url}}}, "compliance": {"recordingConsent": consent},
+            "analysis": {"structuredData": {"outcome": "INFORMATION"}}})
+    };
+    let mut outcomes = Vec::new();
+    for (number, consent) in [(&numbers[0], json!({"type": "stay-on-line"})), (&numbers[1], json!({"type": "stay-on-line", "grantedAt": in_minutes(-1)}))] {
+        let call = in_california(number);
+        host.host.store().create_call(&call).await.unwrap();
+        let request = DialRequest { org_id: "demo".into(), call_id: call.id.clone(), attempt: 1 };
+        let Dialed::Placed { vapi_call_id } = host.host.dialer().dial(request.clone()).await.unwrap() else { panic!("placed") };
+        // The dialer discloses the recording and asks, as Vapi's recording-consent plan does.
+        let body = fake.posts().last().unwrap().body.clone();
+        let plan = &body["assistantOverrides"]["compliancePlan"]["recordingConsentPlan"];
+        assert_eq!((plan["type"].clone(), plan["message"].as_str().is_some_and(|m| m.contains("recorded"))), (json!("stay-on-line"), true), "{body}");
+        assert!(body["assistantOverrides"].get("artifactPlan").is_none());
+        end_call(&host, &request, &vapi_call_id, recording("https://storage.vapi.ai/recordings/r.wav", consent)).await;
+        let stored = host.host.store().get_call("demo", &call.id).await.unwrap().unwrap().call;
+        let asked = stored.compliance.as_ref().and_then(|c| c.recording.clone()).expect("the decision is kept");
+        assert_eq!((asked.all_party, asked.asked), (true, callops_domain::recording::RecordingAsk::Disclose));
+        outcomes.push((stored.recording_url, stored.recording_withheld));
+    }
+    // Declined (no grantedAt): the link is dropped and the call says why; granted: kept.
+    assert_eq!(outcomes[0].0, None);
+    assert!(outcomes[0].1.as_deref().is_some_and(|why| why.contains("consent")), "{:?}", outcomes[0]);
+    assert_eq!(outcomes[1], (Some("https://storage.vapi.ai/recordings/r.wav".to_string()), None));
+
+    // A practice that does not record those calls switches recording off, and drops a recording sent anyway.
+    let (status, settings) = host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"recordingPolicy": "do_not_record"}))).await;
+    assert_eq!((status, settings["recordingPolicy"].clone()), (StatusCode::OK, json!("do_not_record")), "{settings}");
+    assert_error(
+        &host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"recordingPolicy": "sometimes"}))).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_recording_policy",
+    );
+    let call = in_california(&numbers[2]);
+    host.host.store().create_call(&call).await.unwrap();
+    let request = DialRequest { org_id: "demo".into(), call_id: call.id.clone(), attempt: 1 };
+    let Dialed::Placed { vapi_call_id } = host.host.dialer().dial(request.clone()).await.unwrap() else { panic!("placed") };
+    let body = fake.posts().last().unwrap().body.clone();
+    assert_eq!(body["assistantOverrides"]["artifactPlan"], json!({"recordingEnabled": false}), "{body}");
+    assert!(body["assistantOverrides"].get("compliancePlan").is_none());
+    end_call(&host, &request, &vapi_call_id, recording("https://storage.vapi.ai/recordings/s.wav", json!(null))).await;
+    let stored = host.host.store().get_call("demo", &call.id).await.unwrap().unwrap().call;
+    assert_eq!(stored.recording_url, None);
+    assert!(stored.recording_withheld.as_deref().is_some_and(|why| why.contains("switched off")), "{:?}", stored.recording_withheld);
+}

@@ -298,6 +298,13 @@ async fn play(sim: Arc<Sim>, id: String) {
         .and_then(|c| c.pointer("/assistantOverrides/variableValues/callType").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_default();
     let (ended_reason, analysis, booked) = outcome(&mut rng, &call_type);
+    // A call that asked for recording consent: the callee who answers stays on the line, which is consent.
+    let consent_asked = sim
+        .calls
+        .lock()
+        .expect("never poisoned")
+        .get(&id)
+        .and_then(|c| c.pointer("/assistantOverrides/compliancePlan/recordingConsentPlan/type").and_then(Value::as_str).map(str::to_string));
     let answered = !matches!(ended_reason, "customer-did-not-answer" | "customer-busy");
 
     tokio::time::sleep(pause(&mut rng, sim.settings.ring_ms)).await;
@@ -379,11 +386,12 @@ async fn play(sim: Arc<Sim>, id: String) {
         ],
         "artifact": artifact,
         "analysis": analysis,
+        "compliance": consent_asked.map(|kind| json!({"recordingConsent": if answered { json!({"type": kind, "grantedAt": iso(started)}) } else { json!({"type": kind}) }})),
     });
     let snapshot = {
         let mut calls = sim.calls.lock().expect("never poisoned");
         let call = calls.get_mut(&id).expect("a playing call exists");
-        for field in ["endedReason", "startedAt", "endedAt", "cost", "costs", "artifact", "analysis"] {
+        for field in ["endedReason", "startedAt", "endedAt", "cost", "costs", "artifact", "analysis", "compliance"] {
             call[field] = report[field].clone();
         }
         call["status"] = json!("ended");

@@ -171,6 +171,10 @@ pub struct CallLog {
     /// states and every rule weighed ([`crate::compliance`]).
     #[serde(default)]
     pub compliance: Option<crate::compliance::ComplianceRecord>,
+    /// Why the call keeps no recording link although Vapi sent one (the
+    /// consent its callee's state needs was not given, or recording was off).
+    #[serde(default)]
+    pub recording_withheld: Option<String>,
     /// Values for the placeholders in the assistant's prompts (Vapi's
     /// `variableValues`), e.g. a campaign contact's CSV columns.
     #[serde(default)]
@@ -282,6 +286,7 @@ impl CallLog {
             callee_state: None,
             debt_id: None,
             compliance: None,
+            recording_withheld: None,
             variable_values: Default::default(),
             attempt: new.attempt,
             imported: false,

@@ -30,6 +30,9 @@ pub struct ComplianceRecord {
     /// The consent the attempt rests on, when one covers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<crate::consent::ConsentRelied>,
+    /// What the dialer asked Vapi about recording the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<crate::recording::RecordingDecision>,
 }
 
 /// One rule, and whether it held.
@@ -110,6 +113,7 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         states: facts.callee.states.iter().map(|s| s.to_string()).collect(),
         rules,
         consent: relied.map(Into::into),
+        recording: None,
     }
 }
 

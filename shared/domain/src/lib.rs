@@ -28,6 +28,7 @@ pub mod limits;
 pub mod measures;
 pub mod phone;
 pub mod policy;
+pub mod recording;
 pub mod report;
 pub mod schedule;
 pub mod secret;

@@ -164,6 +164,8 @@ pub struct CallReport {
     pub summary: Option<String>,
     /// Only an `https:` URL.
     pub recording_url: Option<String>,
+    /// Vapi's recording-consent result, when the call asked for one.
+    pub recording_consent: Option<crate::recording::RecordingConsent>,
     pub customer_name: Option<String>,
     /// What the call's analysis says: the structured output read
     /// ([`CallReport::reading_output`]) field by field over the structured data.
@@ -220,6 +222,7 @@ impl CallReport {
             transcript: None,
             summary: None,
             recording_url: None,
+            recording_consent: None,
             customer_name: None,
             analysis: CallAnalysis::default(),
             structured_data: CallAnalysis::default(),
@@ -257,6 +260,19 @@ impl CallReport {
     /// ([`crate::stop_request::asks_to_stop`]).
     pub fn asks_not_to_call(&self) -> bool {
         self.analysis.do_not_call_requested == Some(true) || self.transcript.as_deref().is_some_and(|t| crate::stop_request::asks_to_stop(t).is_some())
+    }
+}
+
+/// Drops the recording link of a call whose recording decision the report
+/// does not meet ([`crate::recording::keep`]: recording switched off, or
+/// everyone's consent needed and none granted), and says why on the call.
+fn withhold_recording(next: &mut CallLog, report: &CallReport) {
+    let decision = next.compliance.as_ref().and_then(|c| c.recording.as_ref());
+    if next.recording_url.is_some()
+        && let Err(why) = crate::recording::keep(decision, report.recording_consent.as_ref())
+    {
+        next.recording_url = None;
+        next.recording_withheld = Some(why.to_string());
     }
 }
 
@@ -383,6 +399,7 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
         next.set_text(CallText::Summary, summary);
     }
     next.recording_url = report.recording_url.clone().or(next.recording_url);
+    withhold_recording(&mut next, report);
     if next.customer_name.is_none()
         && let Some(name) = &report.customer_name
     {
@@ -504,6 +521,7 @@ pub fn fill_in_late_report(call: &CallLog, report: &CallReport, now: DateTime<Ut
     }
     next.vapi_call_id = next.vapi_call_id.or_else(|| report.vapi_call_id.clone());
     next.recording_url = next.recording_url.or_else(|| report.recording_url.clone());
+    withhold_recording(&mut next, report);
     next.call_quality = next.call_quality.or(analysis.call_quality);
     next.ai_confidence = next.ai_confidence.or(analysis.ai_confidence.filter(|c| is_storable_number(*c)));
     next.follow_up_date = next.follow_up_date.or(analysis.follow_up_date);

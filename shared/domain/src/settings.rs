@@ -26,6 +26,9 @@ pub struct TenantSettings {
     /// Which consent bases each outbound call type needs.
     #[serde(default)]
     pub consent_policy: crate::consent::ConsentPolicy,
+    /// Calls to callees whose state needs everyone's consent to record: disclose and ask, or do not record.
+    #[serde(default)]
+    pub recording_policy: crate::recording::RecordingPolicy,
     #[serde(with = "time::ms::option", default)]
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -42,6 +45,7 @@ impl TenantSettings {
             holidays: Vec::new(),
             max_attempts_per_number_per_day: DEFAULT_TENANT_CAP_PER_DAY,
             consent_policy: Default::default(),
+            recording_policy: Default::default(),
             updated_at: None,
         }
     }
@@ -67,6 +71,8 @@ pub struct SettingsInput {
     pub max_attempts_per_number_per_day: Option<u32>,
     /// Outbound call types to the bases each accepts; types left out keep their default.
     pub consent_policy: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// `disclose` or `do_not_record`.
+    pub recording_policy: Option<String>,
 }
 
 impl SettingsInput {
@@ -103,6 +109,13 @@ impl SettingsInput {
         if let Some(policy) = &self.consent_policy {
             next.consent_policy = crate::consent::ConsentPolicy::from_input(policy)?;
         }
+        if let Some(policy) = &self.recording_policy {
+            next.recording_policy = match policy.trim() {
+                "disclose" => crate::recording::RecordingPolicy::Disclose,
+                "do_not_record" => crate::recording::RecordingPolicy::DoNotRecord,
+                _ => return Err(DomainError::invalid("invalid_recording_policy", "recordingPolicy is disclose or do_not_record")),
+            };
+        }
         next.updated_at = Some(time::to_millis(now));
         next.check_storable()?;
         Ok(next)
@@ -122,6 +135,7 @@ mod tests {
             holidays: Some(vec!["2024-12-25".into(), "2024-01-01".into(), "2024-12-25".into()]),
             max_attempts_per_number_per_day: Some(2),
             consent_policy: None,
+            recording_policy: None,
         };
         let next = input.apply_to(&base, now).unwrap();
         assert_eq!(next.holidays.iter().map(|d| d.to_string()).collect::<Vec<_>>(), vec!["2024-01-01", "2024-12-25"]);

@@ -202,7 +202,9 @@ impl Dialer {
             };
             let also = [AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
             let mut claim = call.claim(now)?;
-            claim.compliance = Some(callops_domain::compliance::evaluate(&facts, now));
+            let mut record = callops_domain::compliance::evaluate(&facts, now);
+            record.recording = Some(callops_domain::recording::decide(&callee, settings.recording_policy));
+            claim.compliance = Some(record);
             let claimed = match self.store.update_call_with(&stored, &claim, &also).await {
                 Ok(claimed) => claimed,
                 Err(DomainError::Conflict { code, .. }) if code == NO_FREE_SLOT => {
@@ -324,7 +326,10 @@ impl Dialer {
             phone_number,
             customer: Customer { number: call.phone_number.clone(), name: call.customer_name.clone() },
             name: format!("CallOps {} #{}", call.call_type.as_str().trim_start_matches("OUTBOUND_").to_lowercase(), call.attempt),
-            assistant_overrides: AssistantOverrides { metadata: metadata(call), variable_values: variables },
+            assistant_overrides: recording_overrides(
+                AssistantOverrides { metadata: metadata(call), variable_values: variables, compliance_plan: None, artifact_plan: None },
+                call,
+            ),
         })
     }
 
@@ -399,6 +404,23 @@ impl Dialer {
         change_call(&self.store, stored, &mut Decided(|call: &CallLog| Ok(call.fail(reason.clone(), Utc::now()).map(Into::into)))).await?;
         Ok(Dialed::Failed(text))
     }
+}
+
+/// The overrides that carry out the call's recording decision: Vapi's
+/// recording-consent plan to disclose and ask (the callee stays on the line
+/// to agree; the assistant waits for them to speak first, as Vapi advises
+/// for outbound calls), or recording switched off.
+fn recording_overrides(mut overrides: AssistantOverrides, call: &CallLog) -> AssistantOverrides {
+    use callops_domain::recording::{DISCLOSURE, RecordingAsk};
+    match call.compliance.as_ref().and_then(|c| c.recording.as_ref()).map(|r| r.asked) {
+        Some(RecordingAsk::Disclose) => {
+            overrides.compliance_plan = Some(serde_json::json!({"recordingConsentPlan": {
+                "type": "stay-on-line", "message": DISCLOSURE, "firstMessageMode": "assistant-waits-for-user", "waitSeconds": 3}}));
+        }
+        Some(RecordingAsk::Off) => overrides.artifact_plan = Some(serde_json::json!({"recordingEnabled": false})),
+        Some(RecordingAsk::Record) | None => {}
+    }
+    overrides
 }
 
 /// The ids that travel with the call through Vapi.

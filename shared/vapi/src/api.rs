@@ -60,6 +60,12 @@ pub struct AssistantOverrides {
     /// Comes back in every webhook under `call.assistantOverrides.metadata`.
     pub metadata: CallMetadata,
     pub variable_values: serde_json::Map<String, Value>,
+    /// `recordingConsentPlan`, when the recording is disclosed and asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compliance_plan: Option<Value>,
+    /// `recordingEnabled: false`, when the call is not to be recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_plan: Option<Value>,
 }
 
 /// Our ids, as they travel through Vapi and back.

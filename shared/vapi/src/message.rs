@@ -158,6 +158,14 @@ fn caller_number(text: String) -> Result<String, ()> {
     if text.len() <= limits::MAX_PHONE_TEXT_BYTES && !text.chars().any(char::is_control) { Ok(text.to_string()) } else { Err(()) }
 }
 
+/// Vapi's recording-consent result (`compliance.recordingConsent {type,
+/// grantedAt}`; no `grantedAt`: declined).
+fn recording_consent(compliance: Option<&Value>, ignored: &mut Ignored) -> Option<callops_domain::recording::RecordingConsent> {
+    let consent = compliance?.get("recordingConsent")?.as_object()?;
+    let kind = consent.get("type").and_then(Value::as_str).unwrap_or("unknown").chars().take(40).collect();
+    Some(callops_domain::recording::RecordingConsent { kind, granted_at: ignored.time("compliance.recordingConsent.grantedAt", consent.get("grantedAt")) })
+}
+
 /// Parses a server message body (`{"message": {...}}`).
 pub fn parse_server_message(body: &[u8]) -> Result<ServerMessage, DomainError> {
     let invalid = |why: &str| DomainError::invalid("invalid_message", format!("not a Vapi server message: {why}"));
@@ -273,6 +281,7 @@ fn read(kind: String, m: RawMessage, call: RawCall) -> ServerMessage {
             transcript: owned_text(artifact.transcript).or_else(|| owned_text(m.transcript)),
             summary: owned_text(analysis.summary).or_else(|| owned_text(m.summary)),
             recording_url,
+            recording_consent: recording_consent(m.compliance.as_ref().or(call.compliance.as_ref()), &mut ignored),
             customer_name: owned_text(customer.name).or_else(|| owned_text(call_customer.name)),
             analysis: CallAnalysis::default(),
             structured_data,

@@ -49,6 +49,8 @@ pub(crate) struct RawMessage {
     /// `transfer-update`: where the call is being transferred.
     #[serde(deserialize_with = "crate::lenient::object")]
     pub(crate) destination: Option<RawDestination>,
+    /// `recordingConsent {type, grantedAt}` (also on the Call object).
+    pub(crate) compliance: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -134,6 +136,7 @@ pub(crate) struct RawCall {
     /// The call's own artifact (structured outputs produced after the report are there too).
     #[serde(deserialize_with = "crate::lenient::object")]
     pub(crate) artifact: Option<RawArtifact>,
+    pub(crate) compliance: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
