@@ -279,6 +279,24 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     let (_, cancelled) = host.get(&format!("/api/calls/{call_id}"), Some(DEMO_TOKEN)).await;
     assert_eq!(cancelled["status"], "CANCELLED");
 
+    // A patient's number: its consents and do-not-call state; a consent recorded and revoked from the page.
+    host.send(reqwest::Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&serde_json::json!({"phoneNumber": "+12125550188", "channel": "letter", "reason": "asked by letter"}))).await;
+    let lookup = browser.client.find(Locator::Id("number-form")).await.unwrap();
+    lookup.find(Locator::Css("[name=phoneNumber]")).await.unwrap().send_keys("+12125550188").await.unwrap();
+    lookup.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    let listed = browser.until("the number's state shows", "return document.querySelector('#number-body .dnc-state')?.textContent").await;
+    assert!(listed.as_str().unwrap().starts_with("On the do-not-call list") && listed.as_str().unwrap().contains("letter"), "{listed}");
+    let consent_form = browser.client.find(Locator::Id("consent-form")).await.unwrap();
+    consent_form.find(Locator::Css("[name=source]")).await.unwrap().send_keys("Intake form").await.unwrap();
+    consent_form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.until("the consent is listed", "return document.querySelector('#consent-rows li.active')").await;
+    let stored = host.host.store().consents("demo", "+12125550188").await.unwrap();
+    assert_eq!((stored.len(), stored[0].source.as_str(), stored[0].revoked.is_none()), (1, "Intake form", true));
+    browser.client.find(Locator::Css("#consent-rows li.active button.revoke")).await.unwrap().click().await.unwrap();
+    browser.until("the consent shows revoked", "return document.querySelector('#consent-rows li.revoked')").await;
+    let revoked = host.host.store().consents("demo", "+12125550188").await.unwrap();
+    assert_eq!(revoked[0].revoked.as_ref().map(|r| r.channel.as_str()), Some("staff"));
+
     // Phone width: nothing wider than the screen.
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.until("the layout settles", "return document.documentElement.clientWidth <= 390").await;

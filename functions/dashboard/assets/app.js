@@ -380,14 +380,89 @@
       if (call.compliance) {
         const c = call.compliance;
         const where = [c.zones.join(', '), c.states.join(', ')].filter(Boolean).join(' · ');
+        const consent = c.consent ? `Rests on ${BASES[c.consent.basis] || c.consent.basis} consent (${c.consent.source}, captured ${when(c.consent.capturedAt)}).` : null;
+        const recorded = c.recording ? RECORDING_ASKS[c.recording.asked] : null;
         parts.push(el('section', {}, el('h3', { text: 'Why it was placed' }),
           el('p', { class: 'meta', text: `Decided ${when(c.decidedAt)} for a callee in ${where || 'an unknown place'}.` }),
+          consent && el('p', { class: 'consent-relied', text: consent }),
+          recorded && el('p', { class: 'meta', text: `Recording: ${recorded}.` }),
           el('ul', { class: 'rules' }, ...c.rules.map((r) => el('li', { text: `${r.ok ? '✓' : '✗'} ${r.rule}: ${r.detail}` })))));
       }
+      if (call.recordingWithheld) parts.push(el('p', { class: 'meta', text: `No recording kept: ${call.recordingWithheld}.` }));
+      const listed = el('p', { class: 'meta dnc-state', text: 'Checking the do-not-call list…' });
+      parts.push(listed);
+      dncState(call.phoneNumber).then((text) => { listed.textContent = text; }).catch(() => { listed.textContent = 'Could not read the do-not-call list.'; });
       if (call.imported) parts.push(el('p', { class: 'meta', text: 'Imported from the legacy call log.' }));
       body.replaceChildren(...parts);
     } catch (err) {
       body.replaceChildren(el('p', { class: 'form-status error', text: `Could not load the call: ${err.message}` }));
+    }
+  }
+
+  // ---------- a patient's number: consents, do-not-call state and history ----------
+  const BASES = { prior_express: 'prior express', prior_express_written: 'prior express written', healthcare_relationship: 'healthcare relationship' };
+  const RECORDING_ASKS = { record: 'recorded (one-party consent where the callee is)', disclose: 'disclosed and asked (everyone\u2019s consent needed)', off: 'switched off (everyone\u2019s consent needed)' };
+  const numberPath = (number) => encodeURIComponent(number);
+
+  async function dncHistory(number) {
+    return (await api(`/api/dnc/${numberPath(number)}/history`)).history || [];
+  }
+
+  async function dncState(number) {
+    const history = await dncHistory(number);
+    const last = history[history.length - 1];
+    if (!last || last.action !== 'added') return 'Not on the do-not-call list.';
+    return `On the do-not-call list since ${when(last.at)} (${[last.channel, last.reason].filter(Boolean).join(', ')}).`;
+  }
+
+  async function showNumber(number) {
+    const box = $('number');
+    const body = $('number-body');
+    box.dataset.state = 'loading';
+    try {
+      const [consents, history] = await Promise.all([api(`/api/consents?phoneNumber=${encodeURIComponent(number)}`), dncHistory(number)]);
+      const rows = (consents.consents || []).map((c) => el('li', { 'data-consent': c.id, class: c.revoked ? 'revoked' : 'active' },
+        el('span', { text: `${BASES[c.basis] || c.basis} · ${c.source} · captured ${when(c.capturedAt)}${c.scope.length ? ` · ${c.scope.join(', ')}` : ''}` }),
+        c.revoked
+          ? el('span', { class: 'meta', text: ` — revoked ${when(c.revoked.at)} (${c.revoked.channel}${c.revoked.reason ? `, ${c.revoked.reason}` : ''})` })
+          : el('button', { type: 'button', class: 'revoke', onclick: () => revokeConsent(number, c.id) }, 'Revoke')));
+      const changes = history.map((h) => el('li', { text: `${when(h.at)} · ${h.action} · ${[h.channel, h.source, h.reason].filter(Boolean).join(' · ')} · by ${h.by.name || h.by.sub}` }));
+      const form = el('form', { class: 'consent-form', id: 'consent-form', onsubmit: (e) => recordConsent(e, number) },
+        el('label', {}, 'Basis ', el('select', { name: 'basis' }, ...Object.entries(BASES).map(([k, v]) => el('option', { value: k }, v)))),
+        el('label', {}, 'Source ', el('input', { name: 'source', type: 'text', required: true, placeholder: 'New-patient intake form' })),
+        el('button', { type: 'submit' }, 'Record consent'),
+        el('p', { class: 'form-status', id: 'consent-status', role: 'status' }));
+      body.replaceChildren(
+        el('h3', { text: number }),
+        el('p', { class: 'meta dnc-state', text: await dncState(number) }),
+        el('h4', { text: 'Consents' }), rows.length ? el('ul', { class: 'consent-list', id: 'consent-rows' }, ...rows) : el('p', { class: 'meta', id: 'consent-rows', text: 'No consent on record: no outbound call can be placed.' }),
+        form,
+        el('h4', { text: 'Do-not-call history' }), changes.length ? el('ul', { class: 'history-list' }, ...changes) : el('p', { class: 'meta', text: 'Never on the list.' }));
+      box.dataset.state = 'ready';
+    } catch (err) {
+      box.dataset.state = 'error';
+      box.querySelector('.error-note').textContent = `Could not look this number up: ${err.message}`;
+    }
+  }
+
+  async function recordConsent(event, number) {
+    event.preventDefault();
+    const data = new FormData(event.target);
+    const status = $('consent-status');
+    try {
+      await api('/api/consents', { method: 'POST', body: JSON.stringify({ phoneNumber: number, basis: data.get('basis'), source: (data.get('source') || '').toString().trim() }) });
+      await showNumber(number);
+    } catch (err) {
+      status.className = 'form-status error';
+      status.textContent = err.message;
+    }
+  }
+
+  async function revokeConsent(number, id) {
+    try {
+      await api(`/api/consents/${encodeURIComponent(id)}/revoke`, { method: 'POST', body: JSON.stringify({ channel: 'staff', reason: 'revoked at the front desk' }) });
+    } finally {
+      await showNumber(number);
     }
   }
 
@@ -543,6 +618,11 @@
     const form = $('schedule-form');
     form.elements.scheduledAt.value = defaultScheduleTime();
     form.addEventListener('submit', submitSchedule);
+    $('number-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const number = $('number-input').value.trim();
+      if (number) showNumber(number);
+    });
     try {
       await loadAgents();
     } catch (err) {
