@@ -280,7 +280,13 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     assert_eq!(cancelled["status"], "CANCELLED");
 
     // A patient's number: its consents and do-not-call state; a consent recorded and revoked from the page.
-    host.send(reqwest::Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&serde_json::json!({"phoneNumber": "+12125550188", "channel": "letter", "reason": "asked by letter"}))).await;
+    host.send(
+        reqwest::Method::POST,
+        "/api/dnc",
+        Some(DEMO_TOKEN),
+        Some(&serde_json::json!({"phoneNumber": "+12125550188", "channel": "letter", "reason": "asked by letter"})),
+    )
+    .await;
     let lookup = browser.client.find(Locator::Id("number-form")).await.unwrap();
     lookup.find(Locator::Css("[name=phoneNumber]")).await.unwrap().send_keys("+12125550188").await.unwrap();
     lookup.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();

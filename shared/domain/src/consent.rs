@@ -331,7 +331,10 @@ impl<'a> Consenting<'a> {
     /// The consent an attempt at `at` rests on: of those that cover it with
     /// a basis its type accepts, the one captured last (the freshest evidence).
     pub fn relied_on(&self, at: DateTime<Utc>) -> Option<&'a Consent> {
-        self.consents.iter().filter(|c| self.accepted.contains(&c.basis) && c.covers(self.call_type, at)).max_by_key(|c| (c.captured_at, c.id.clone()))
+        self.consents
+            .iter()
+            .filter(|c| self.accepted.contains(&c.basis) && c.covers(self.call_type, at))
+            .max_by(|a, b| a.captured_at.cmp(&b.captured_at).then_with(|| a.id.cmp(&b.id)))
     }
 }
 

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::{
     types::{AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest},
 };
 use callops_domain::{CallLog, DomainError};
+use futures::StreamExt;
 
 use super::{
     DynamoStore, REVISION, StoredCall,
@@ -55,6 +56,9 @@ pub(crate) fn stored_call(item: Item) -> Result<StoredCall, DomainError> {
     let call = from_item(item).map_err(|err| DomainError::Unavailable(format!("call item {pk} is unreadable: {err}")))?;
     Ok(StoredCall { call, revision })
 }
+
+/// How many transactions of new calls run at once.
+const NEW_CALL_TRANSACTIONS: usize = 4;
 
 impl DynamoStore {
     pub(crate) fn vapi_pointer(&self, call: &CallLog) -> Option<Put> {
@@ -168,21 +172,34 @@ impl DynamoStore {
             writes.push(self.call_transaction(None, call, self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None), &[])?);
         }
         let per_call = writes.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        for (chunk, items) in calls.chunks(100 / per_call).zip(writes.chunks(100 / per_call)) {
-            let items: Vec<TransactWriteItem> = items.iter().flatten().cloned().collect();
-            match self.transact(items).await {
-                Ok(()) => created.extend(chunk.iter().map(|call| call.id.to_string())),
-                Err(err) if failed_condition(&err) => {
-                    for call in chunk {
-                        match self.create_call(call).await {
-                            Ok(_) => created.push(call.id.to_string()),
-                            Err(DomainError::Conflict { .. }) => {}
-                            Err(other) => return Err(other),
+        // Transactions of distinct calls touch distinct items: a few at once (in AWS each is a round trip).
+        let call_chunks: Vec<&[CallLog]> = calls.chunks(100 / per_call).collect();
+        let item_chunks: Vec<Vec<TransactWriteItem>> = writes.chunks(100 / per_call).map(|items| items.iter().flatten().cloned().collect()).collect();
+        let (call_chunks, item_chunks) = (&call_chunks, &item_chunks);
+        let written: Vec<Result<Vec<String>, DomainError>> = futures::stream::iter(0..call_chunks.len())
+            .map(|index| async move {
+                let chunk = call_chunks[index];
+                match self.transact(item_chunks[index].clone()).await {
+                    Ok(()) => Ok(chunk.iter().map(|call| call.id.to_string()).collect()),
+                    Err(err) if failed_condition(&err) => {
+                        let mut created = Vec::new();
+                        for call in chunk {
+                            match self.create_call(call).await {
+                                Ok(_) => created.push(call.id.to_string()),
+                                Err(DomainError::Conflict { .. }) => {}
+                                Err(other) => return Err(other),
+                            }
                         }
+                        Ok(created)
                     }
+                    Err(err) => Err(unavailable(err)),
                 }
-                Err(err) => return Err(unavailable(err)),
-            }
+            })
+            .buffered(NEW_CALL_TRANSACTIONS)
+            .collect()
+            .await;
+        for chunk in written {
+            created.extend(chunk?);
         }
         Ok(created)
     }
