@@ -302,6 +302,18 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     browser.until("the consent shows revoked", "return document.querySelector('#consent-rows li.revoked')").await;
     let revoked = host.host.store().consents("demo", "+12125550188").await.unwrap();
     assert_eq!(revoked[0].revoked.as_ref().map(|r| r.channel.as_str()), Some("staff"));
+    // The number's last calls: the demo's history has calls to and from +12125550177.
+    let lookup = browser.client.find(Locator::Id("number-form")).await.unwrap();
+    let input = lookup.find(Locator::Css("[name=phoneNumber]")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("+12125550177").await.unwrap();
+    lookup.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    let shown = browser.until("the number's calls show", "return document.querySelectorAll('#number-calls li[data-call]').length || null").await;
+    let (_, theirs) = host.get("/api/analytics/calls/recent?limit=10&phoneNumber=%2B12125550177", Some(DEMO_TOKEN)).await;
+    let ids: Vec<&str> = theirs["calls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(!ids.is_empty() && ids.len() as u64 == shown.as_u64().unwrap(), "{shown} vs {ids:?}");
+    let all = host.host.store().all_calls().await.unwrap();
+    assert!(ids.iter().all(|id| all.iter().any(|c| c.id.as_str() == *id && c.phone_number == "+12125550177")), "only that number's calls");
 
     // Phone width: nothing wider than the screen.
     browser.client.set_window_size(390, 844).await.unwrap();

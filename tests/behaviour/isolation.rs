@@ -83,11 +83,15 @@ async fn one_tenant_cannot_reach_anothers_calls_agents_campaigns_or_do_not_call_
         assert_eq!(response.0, StatusCode::NOT_FOUND, "{method} {path}: {}", response.1);
     }
     // Lists and figures show the other tenant nothing of demo's.
-    let empty_lists = [
+    let number_calls = format!("/api/analytics/calls/recent?phoneNumber={}", callable(177).replace('+', "%2B"));
+    let (_, ours) = host.get(&number_calls, Some(DEMO_TOKEN)).await;
+    assert_eq!(ours["calls"].as_array().map(Vec::len), Some(1), "the tenant's own call to that number: {ours}");
+    let empty_lists: [(&str, &str); 7] = [
         ("/api/agents", "agents"),
         ("/api/campaigns", "campaigns"),
         ("/api/dnc", "entries"),
         ("/api/dnc/%2B12125550166/history", "history"),
+        (&number_calls, "calls"),
         ("/api/outbound/scheduled", "calls"),
         ("/api/analytics/calls/recent", "calls"),
     ];

@@ -6,6 +6,7 @@ use callops_domain::agent::valid_agent_id;
 use callops_domain::{
     CallLog, DomainError,
     analytics::{self, CallStats, ComponentCost, LatencyFigures, OutcomeShare, SuccessFigures, Tally, TypeCost, UsageTotals, WindowPlan},
+    phone,
     time::{self, Span},
 };
 use callops_http::{
@@ -335,13 +336,18 @@ impl Analytics {
         if cursor.is_some() && offset > 0 {
             return Err(DomainError::invalid("invalid_paging", "use either cursor or offset, not both").into());
         }
-        let query = match self.agent_scope(caller, req).await? {
-            Some(agent_id) => CallQuery::ByAgent(agent_id),
-            None => CallQuery::ByOrg,
+        let agent = self.agent_scope(caller, req).await?;
+        let number = match query_param(req, "phoneNumber") {
+            Some(text) => Some(phone::normalize(&text)?.into_string()),
+            None => None,
         };
-        let only_agents = match query {
-            CallQuery::ByOrg => caller.agent_ids.as_deref(),
-            _ => None,
+        let one_agent: Vec<String> = agent.iter().cloned().collect();
+        let (query, only_agents) = match (number, agent) {
+            // A patient's calls, narrowed to the agent asked for, or to the caller's.
+            (Some(number), Some(_)) => (CallQuery::ByNumber(number), Some(one_agent.as_slice())),
+            (Some(number), None) => (CallQuery::ByNumber(number), caller.agent_ids.as_deref()),
+            (None, Some(agent_id)) => (CallQuery::ByAgent(agent_id), None),
+            (None, None) => (CallQuery::ByOrg, caller.agent_ids.as_deref()),
         };
         // A window only when one is asked for: without, every call.
         let (start, end) = (query_param(req, "startDate"), query_param(req, "endDate"));

@@ -420,7 +420,10 @@
     const body = $('number-body');
     box.dataset.state = 'loading';
     try {
-      const [consents, history] = await Promise.all([api(`/api/consents?phoneNumber=${encodeURIComponent(number)}`), dncHistory(number)]);
+      const [consents, history, recent] = await Promise.all([
+        api(`/api/consents?phoneNumber=${encodeURIComponent(number)}`), dncHistory(number), api(`/api/analytics/calls/recent?limit=10&phoneNumber=${encodeURIComponent(number)}`)]);
+      const calls = (recent.calls || []).map((c) => el('li', { 'data-call': c.id },
+        el('button', { type: 'button', class: 'link', onclick: () => showCall(c.id) }, `${when(c.callStartedAt || c.createdAt)} · ${CALL_TYPES[c.callType] || c.callType} · ${STATUSES[c.status] || c.status}${c.outcome ? ` · ${outcomeInfo(c.outcome)[1]}` : ''}`)));
       const rows = (consents.consents || []).map((c) => el('li', { 'data-consent': c.id, class: c.revoked ? 'revoked' : 'active' },
         el('span', { text: `${BASES[c.basis] || c.basis} · ${c.source} · captured ${when(c.capturedAt)}${c.scope.length ? ` · ${c.scope.join(', ')}` : ''}` }),
         c.revoked
@@ -437,7 +440,8 @@
         el('p', { class: 'meta dnc-state', text: await dncState(number) }),
         el('h4', { text: 'Consents' }), rows.length ? el('ul', { class: 'consent-list', id: 'consent-rows' }, ...rows) : el('p', { class: 'meta', id: 'consent-rows', text: 'No consent on record: no outbound call can be placed.' }),
         form,
-        el('h4', { text: 'Do-not-call history' }), changes.length ? el('ul', { class: 'history-list' }, ...changes) : el('p', { class: 'meta', text: 'Never on the list.' }));
+        el('h4', { text: 'Do-not-call history' }), changes.length ? el('ul', { class: 'history-list' }, ...changes) : el('p', { class: 'meta', text: 'Never on the list.' }),
+        el('h4', { text: 'Last calls' }), calls.length ? el('ul', { class: 'history-list', id: 'number-calls' }, ...calls) : el('p', { class: 'meta', id: 'number-calls', text: 'No calls yet.' }));
       box.dataset.state = 'ready';
     } catch (err) {
       box.dataset.state = 'error';

@@ -121,6 +121,7 @@ pub fn index_pk(index: Index, org_id: &str, value: &str) -> String {
         n if n == table::BY_OUTCOME.name => format!("{}#OUTCOME#{value}", org(org_id)),
         n if n == table::BY_STATUS.name => format!("{}#STATUS#{value}", org(org_id)),
         n if n == table::BY_CAMPAIGN.name => format!("{}#CAMPAIGN#{value}", org(org_id)),
+        n if n == table::BY_NUMBER.name => format!("{}#NUMBER#{value}", org(org_id)),
         other => unreachable!("unknown index {other}"),
     }
 }
@@ -160,5 +161,6 @@ pub fn index_entries(call: &CallLog) -> Vec<(Index, String, String)> {
     if let (CallStatus::Scheduled, Some(at)) = (call.status, &call.scheduled_at) {
         entries.push((table::BY_SCHEDULED_AT, index_pk(table::BY_SCHEDULED_AT, org_id, ""), index_sk(at, &call.id)));
     }
+    entries.push((table::BY_NUMBER, index_pk(table::BY_NUMBER, org_id, &call.phone_number), index_sk(&started_or_created, &call.id)));
     entries
 }

@@ -79,7 +79,12 @@ pub const BY_CAMPAIGN: Index = Index { name: "byCampaign", pk: "byCampaignPk", s
 pub const BY_SCHEDULED_AT: Index =
     Index { name: "byScheduledAt", pk: "byScheduledAtPk", sk: "byScheduledAtSk", projection: Projected::Fields(SCHEDULED_FIELDS) };
 
-pub const INDEXES: [Index; 7] = [BY_AGENT, BY_ORG, BY_TYPE, BY_OUTCOME, BY_STATUS, BY_CAMPAIGN, BY_SCHEDULED_AT];
+/// What `byNumber` carries: the agent, to filter a number's calls by.
+pub const NUMBER_FIELDS: &[&str] = &["voiceAgentId"];
+/// A tenant's calls to and from one number, by start (or creation) time: a patient's calls.
+pub const BY_NUMBER: Index = Index { name: "byNumber", pk: "byNumberPk", sk: "byNumberSk", projection: Projected::Fields(NUMBER_FIELDS) };
+
+pub const INDEXES: [Index; 8] = [BY_AGENT, BY_ORG, BY_TYPE, BY_OUTCOME, BY_STATUS, BY_CAMPAIGN, BY_SCHEDULED_AT, BY_NUMBER];
 
 fn string_attribute(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().expect("name and type are set")

@@ -34,6 +34,8 @@ pub enum CallQuery {
     ByCampaign(String),
     /// Calls waiting in SCHEDULED, by scheduled time.
     Scheduled,
+    /// Calls to and from one number (as the call keeps it), by start or creation time.
+    ByNumber(String),
 }
 
 impl CallQuery {
@@ -46,6 +48,7 @@ impl CallQuery {
             CallQuery::ByStatus(s) => (table::BY_STATUS, s.as_str().to_string()),
             CallQuery::ByCampaign(c) => (table::BY_CAMPAIGN, c.clone()),
             CallQuery::Scheduled => (table::BY_SCHEDULED_AT, String::new()),
+            CallQuery::ByNumber(number) => (table::BY_NUMBER, number.clone()),
         }
     }
 }
