@@ -8,7 +8,7 @@
 //! number has a small item ([`keys::planned_attempt_of`]), put and removed
 //! in the transaction of the call write that starts or ends the wait
 //! ([`super::effects`]). Planning a call reads the partition at once
-//! ([`DynamoStore::planning_ledger`]): the attempts made and those to come.
+//! ([`DynamoStore::number_state`]): the attempts made and those to come, and the consents.
 //! Two plans made at the same moment for one number can both pass; the
 //! claim, which is exact, then moves the one over a limit.
 
