@@ -396,3 +396,40 @@ async fn a_recording_is_kept_only_with_the_consent_the_callees_state_needs() {
     assert_eq!(stored.recording_url, None);
     assert!(stored.recording_withheld.as_deref().is_some_and(|why| why.contains("switched off")), "{:?}", stored.recording_withheld);
 }
+
+#[tokio::test]
+async fn an_opt_out_landing_between_a_claim_and_the_call_withdraws_the_claimed_attempt() {
+    use callops_tests::faults::{Faults, Hold, ProxiedHost};
+    let ProxiedHost { host, proxy, fake, engine } = ProxiedHost::start(false, |_| {}).await;
+    let direct = callops_aws::DynamoStore::new(engine.client(), callops::TABLE);
+    let number = callable(750);
+    callops_tests::consent(&direct, "demo", &[&number]).await;
+    let call = callops_tests::due_call("front-desk", &number);
+    direct.create_call(&call).await.unwrap();
+    // The claim is written; every request after it waits until the opt-out has landed.
+    let hold = std::sync::Arc::new(Hold::default());
+    proxy.set(Faults::HoldAfterTransaction(hold.clone()));
+    let dialing = {
+        let host = host.host.clone();
+        let request = DialRequest { org_id: "demo".into(), call_id: call.id.clone(), attempt: 1 };
+        tokio::spawn(async move { host.dialer().dial(request).await })
+    };
+    hold.reached.notified().await;
+    let claimed = direct.get_call("demo", &call.id).await.unwrap().unwrap().call;
+    assert_eq!(claimed.status, CallStatus::Dialing, "claimed, not yet placed");
+    let change = callops_aws::store::DoNotCallChange {
+        at: Utc::now(),
+        action: "added".into(),
+        channel: Some(callops_domain::consent::Channel::Sms),
+        source: Some("replied STOP".into()),
+        reason: None,
+        by: callops_domain::caller::Actor { sub: "sms-gateway".into(), name: None },
+    };
+    direct.add_do_not_call_recorded("demo", &number, &change).await.unwrap();
+    hold.release();
+    assert_eq!(dialing.await.unwrap().unwrap(), Dialed::NotDialed("on-do-not-call-list"), "withdrawn before Vapi was asked");
+    let withdrawn = direct.get_call("demo", &call.id).await.unwrap().unwrap().call;
+    assert_eq!((withdrawn.status, withdrawn.ended_reason.as_deref()), (CallStatus::Cancelled, Some("on-do-not-call-list")));
+    assert!(fake.posts().is_empty(), "no call placed");
+    assert_eq!(direct.slots_in_use("demo", "front-desk").await.unwrap(), 0, "its slot given back");
+}

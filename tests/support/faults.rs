@@ -61,6 +61,38 @@ pub enum Faults {
     CreatingTable(usize),
     /// Every request that names this tenant's items fails, every attempt.
     TenantOutage(String),
+    /// Once a `TransactWriteItems` has been applied, every later request
+    /// waits until the test releases the hold: a moment between a write and
+    /// what follows it (a claim and the dialer's last look), for a test to act in.
+    HoldAfterTransaction(Arc<Hold>),
+}
+
+/// The moment [`Faults::HoldAfterTransaction`] makes.
+#[derive(Debug, Default)]
+pub struct Hold {
+    written: std::sync::atomic::AtomicBool,
+    open: std::sync::atomic::AtomicBool,
+    /// Notified when the transaction has been applied and the hold begins.
+    pub reached: tokio::sync::Notify,
+    released: tokio::sync::Notify,
+}
+
+impl Hold {
+    /// Lets the held requests (and every later one) through.
+    pub fn release(&self) {
+        self.open.store(true, Ordering::SeqCst);
+        self.released.notify_waiters();
+    }
+
+    async fn wait(&self) {
+        while self.written.load(Ordering::SeqCst) && !self.open.load(Ordering::SeqCst) {
+            let released = self.released.notified();
+            if self.open.load(Ordering::SeqCst) {
+                break;
+            }
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(50), released).await;
+        }
+    }
 }
 
 /// The errors DynamoDB answers with, as (status, `__type`, message).
@@ -403,7 +435,8 @@ async fn handle(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes
             | Faults::UnprocessedBatches(_)
             | Faults::StaleIndexes(_)
             | Faults::CreatingTable(_)
-            | Faults::TenantOutage(_) => (None, false, false),
+            | Faults::TenantOutage(_)
+            | Faults::HoldAfterTransaction(_) => (None, false, false),
             Faults::FirstAttempts => ((attempt == 1).then(|| RETRYABLE[proxy.injected.load(Ordering::Relaxed) % RETRYABLE.len()]), false, false),
             Faults::Outage(operations) => (operations.contains(&operation.as_str()).then_some(INTERNAL), false, false),
             Faults::LostAnswers(operations) => (None, attempt == 1 && operations.contains(&operation.as_str()), false),
@@ -427,7 +460,21 @@ async fn handle(State(proxy): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes
         proxy.injected.fetch_add(1, Ordering::Relaxed);
         return error(status, kind, message);
     }
-    match forward(&proxy, &headers, body).await {
+    let hold = match &proxy.faults.lock().unwrap().0 {
+        Faults::HoldAfterTransaction(hold) => Some(hold.clone()),
+        _ => None,
+    };
+    if let Some(hold) = &hold {
+        hold.wait().await;
+    }
+    let answer = forward(&proxy, &headers, body).await;
+    if let (Some(hold), "TransactWriteItems", Ok(response)) = (&hold, operation.as_str(), &answer)
+        && response.status().is_success()
+        && !hold.written.swap(true, Ordering::SeqCst)
+    {
+        hold.reached.notify_one();
+    }
+    match answer {
         Ok(_) if lose => {
             proxy.lost.fetch_add(1, Ordering::Relaxed);
             error(INTERNAL.0, INTERNAL.1, INTERNAL.2)
