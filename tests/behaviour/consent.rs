@@ -280,6 +280,18 @@ async fn an_opt_out_from_any_channel_cancels_every_waiting_call_and_revokes_ever
     assert_eq!(status, StatusCode::CREATED, "{follow_up}");
     let pending_before = host.host.scheduler().pending().len();
 
+    // Bad opt-outs are refused with their code and change nothing.
+    for (body, code) in [
+        (json!({"phoneNumber": patient, "channel": "pigeon"}), "invalid_channel"),
+        (json!({"phoneNumber": patient, "source": "x".repeat(201)}), "invalid_source"),
+        (json!({"phoneNumber": patient, "reason": "x".repeat(501)}), "invalid_reason"),
+        (json!({"phoneNumber": "call me"}), "invalid_phone_number"),
+    ] {
+        assert_error(&host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&body)).await, StatusCode::BAD_REQUEST, code);
+    }
+    assert!(!host.host.store().is_on_do_not_call("demo", &patient).await.unwrap());
+    assert_eq!(host.host.scheduler().pending().len(), pending_before, "nothing cancelled");
+    assert_error(&host.get("/api/analytics/calls/recent?phoneNumber=call%20me", Some(DEMO_TOKEN)).await, StatusCode::BAD_REQUEST, "invalid_phone_number");
     // A letter: every waiting call to the patient cancelled and every consent revoked before the answer.
     let letter = json!({"phoneNumber": patient, "channel": "letter", "source": "letter of 3 May", "reason": "asked not to be called"});
     let (status, opted_out) = host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&letter)).await;
