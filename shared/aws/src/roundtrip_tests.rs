@@ -188,8 +188,11 @@ fn a_call_the_store_takes_reads_back_as_it_was_and_one_it_refuses_leaves_nothing
     let seen = Cases::default();
     let case = std::sync::atomic::AtomicUsize::new(0);
     check(200, call_strategy(), |rt, store, mut call| {
-        // Each case its own id (shrinking repeats values), bad ids staying bad.
-        call.id = format!("{}{}", case.fetch_add(1, std::sync::atomic::Ordering::Relaxed), call.id).into();
+        // Each case its own id and Vapi call id (shrinking repeats values; a Vapi id another case
+        // took is a conflict, not a refusal), bad ids staying bad.
+        let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        call.id = format!("{n}{}", call.id).into();
+        call.vapi_call_id = call.vapi_call_id.take().map(|id| format!("{n}{id}"));
         let written = rt.block_on(store.create_call(&call));
         let read = rt.block_on(store.get_call("acme", &call.id));
         seen.count(written.is_ok());
@@ -316,7 +319,15 @@ fn a_do_not_call_number_from_anywhere_is_listed_found_and_removed_in_one_form() 
     let entry = (prop_oneof!["[+]?[0-9 ().-]{0,24}", "\\PC{0,30}", "[0-9]{1,40}"], text(600));
     check(128, entry, |rt, store, (sent, reason)| {
         let Some(key) = phone::do_not_call_key(&sent) else { return Ok(()) };
-        match rt.block_on(store.add_do_not_call("acme", &key, reason.as_deref(), Utc::now())) {
+        let change = |action: &str, reason: Option<String>| crate::store::DoNotCallChange {
+            at: callops_domain::time::to_millis(Utc::now()),
+            action: action.into(),
+            channel: None,
+            source: None,
+            reason,
+            by: callops_domain::caller::Actor { sub: "test".into(), name: None },
+        };
+        match rt.block_on(store.add_do_not_call("acme", &key, &change("added", reason.clone()))) {
             Ok((entry, _)) => {
                 prop_assert_eq!(&entry.phone_number, &key);
                 prop_assert!(rt.block_on(store.is_on_do_not_call("acme", &key)).unwrap_or(false));
@@ -324,7 +335,7 @@ fn a_do_not_call_number_from_anywhere_is_listed_found_and_removed_in_one_form() 
                 prop_assert!(listed.items.iter().any(|e| e.phone_number == key));
                 // Removed by the number as it was sent, in whatever form.
                 prop_assert_eq!(phone::do_not_call_key(&sent), Some(key.clone()));
-                prop_assert!(rt.block_on(store.remove_do_not_call("acme", &key)).is_ok());
+                prop_assert!(rt.block_on(store.remove_do_not_call("acme", &key, &change("removed", None))).is_ok());
                 prop_assert!(!rt.block_on(store.is_on_do_not_call("acme", &key)).unwrap_or(true));
             }
             Err(err) => prop_assert!(refused(&err) && reason.is_some_and(|r| r.len() > 500), "{:?}", err),
