@@ -437,7 +437,7 @@ async fn an_opt_out_landing_between_a_claim_and_the_call_withdraws_the_claimed_a
         reason: None,
         by: callops_domain::caller::Actor { sub: "sms-gateway".into(), name: None },
     };
-    direct.add_do_not_call_recorded("demo", &number, &change).await.unwrap();
+    direct.add_do_not_call("demo", &number, &change).await.unwrap();
     hold.release();
     assert_eq!(dialing.await.unwrap().unwrap(), Dialed::NotDialed("on-do-not-call-list"), "withdrawn before Vapi was asked");
     let withdrawn = direct.get_call("demo", &call.id).await.unwrap().unwrap().call;

@@ -92,7 +92,7 @@ impl Outbound {
             reason: Some(reason),
             by: caller.actor.clone(),
         };
-        self.store.remove_do_not_call_recorded(&caller.org_id, &number, &change).await?;
+        self.store.remove_do_not_call(&caller.org_id, &number, &change).await?;
         Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).expect("a valid response"))
     }
 

@@ -52,12 +52,22 @@ impl Calls {
         self.store.cancel_campaign(&caller.org_id, &campaign.id, now).await?;
         let campaign = campaign.cancelled(now);
         let waiting = self.store.campaign_calls(&caller.org_id, &campaign.id, Some(CallStatus::Scheduled)).await?;
-        let results: Vec<Result<bool, DomainError>> = stream::iter(waiting)
-            .map(|waiting| async move {
-                let Some(stored) = self.store.get_call(&caller.org_id, &waiting.call_id).await? else { return Ok(false) };
-                match self.cancel_call(stored, now).await {
+        let ids = waiting.into_iter().map(|w| w.call_id).collect();
+        let cancelled = self.cancel_waiting(&caller.org_id, ids, EndedReason::CancelledBeforeDialing, now).await?;
+        let counts = self.campaign_counts(&campaign).await?;
+        Ok(CampaignCancelled { campaign, cancelled, counts })
+    }
+
+    /// Cancels each of `call_ids` that still waits, `CANCEL_CONCURRENCY` at
+    /// once, with `reason`; returns how many it cancelled. A call dialed in
+    /// the meantime is left to the dialer, which asks again before it places one.
+    pub async fn cancel_waiting(&self, org_id: &str, call_ids: Vec<String>, reason: EndedReason, now: DateTime<Utc>) -> Result<usize, DomainError> {
+        let reason = &reason;
+        let results: Vec<Result<bool, DomainError>> = stream::iter(call_ids)
+            .map(|call_id| async move {
+                let Some(stored) = self.store.get_call(org_id, &call_id).await? else { return Ok(false) };
+                match self.cancel_call_because(stored, reason.clone(), now).await {
                     Ok(_) => Ok(true),
-                    // Dialed in the meantime: it is no longer the campaign's to stop.
                     Err(DomainError::Conflict { .. }) => Ok(false),
                     Err(other) => Err(other),
                 }
@@ -69,8 +79,7 @@ impl Calls {
         for result in results {
             cancelled += usize::from(result?);
         }
-        let counts = self.campaign_counts(&campaign).await?;
-        Ok(CampaignCancelled { campaign, cancelled, counts })
+        Ok(cancelled)
     }
 
     /// How a campaign's calls stand.

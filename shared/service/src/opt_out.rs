@@ -7,19 +7,15 @@
 
 use callops_aws::store::{DoNotCallChange, DoNotCallEntry};
 use callops_domain::{
-    CallStatus, DomainError,
+    DomainError,
     caller::Actor,
     consent::{Channel, Revocation},
     lifecycle::EndedReason,
     time,
 };
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, stream};
 
 use crate::Calls;
-
-/// How many waiting calls are cancelled at once.
-const CANCEL_CONCURRENCY: usize = 16;
 
 /// An opt-out to honour.
 #[derive(Debug, Clone)]
@@ -54,7 +50,7 @@ impl Calls {
             reason: opt_out.reason.clone(),
             by: opt_out.by.clone(),
         };
-        let (entry, added) = self.store.add_do_not_call_recorded(org_id, &opt_out.number, &change).await?;
+        let (entry, added) = self.store.add_do_not_call(org_id, &opt_out.number, &change).await?;
         let (revoked_consents, cancelled_calls) = self.honour_opt_out(org_id, &opt_out, now).await?;
         tracing::info!(org_id, channel = opt_out.channel.as_str(), revoked_consents, cancelled_calls, "opt-out honoured");
         Ok(OptedOut { entry, added, revoked_consents, cancelled_calls })
@@ -80,26 +76,7 @@ impl Calls {
             }
         }
         let waiting: Vec<String> = state.ledger.planned.iter().map(|p| p.call_id.clone()).collect();
-        let results: Vec<Result<bool, DomainError>> = stream::iter(waiting)
-            .map(|call_id| async move {
-                let Some(stored) = self.store.get_call(org_id, &call_id).await? else { return Ok(false) };
-                if stored.call.status != CallStatus::Scheduled {
-                    return Ok(false);
-                }
-                match self.cancel_call_because(stored, EndedReason::OnDoNotCallList, now).await {
-                    Ok(_) => Ok(true),
-                    // Claimed in the meantime: the dialer asks again before it places it.
-                    Err(DomainError::Conflict { .. }) => Ok(false),
-                    Err(other) => Err(other),
-                }
-            })
-            .buffer_unordered(CANCEL_CONCURRENCY)
-            .collect()
-            .await;
-        let mut cancelled = 0;
-        for result in results {
-            cancelled += usize::from(result?);
-        }
+        let cancelled = self.cancel_waiting(org_id, waiting, EndedReason::OnDoNotCallList, now).await?;
         Ok((revoked, cancelled))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, TransactWriteItem, Update};
 use callops_domain::{DomainError, time};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -70,56 +70,6 @@ pub(crate) fn do_not_call_entry(item: &Item) -> DoNotCallEntry {
 }
 
 impl DynamoStore {
-    /// Puts a number on the tenant's list. `true` when it was not there yet;
-    /// a number already listed keeps its first time and reason.
-    pub async fn add_do_not_call(&self, org_id: &str, number: &str, reason: Option<&str>, at: DateTime<Utc>) -> Result<(DoNotCallEntry, bool), DomainError> {
-        check_entry(number, reason)?;
-        let mut expression = "SET #kind = :kind, #added = if_not_exists(#added, :at)".to_string();
-        let mut update = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(keys::do_not_call_pk(org_id)))
-            .key(SK, s(number))
-            .expression_attribute_names("#kind", KIND)
-            .expression_attribute_names("#added", "addedAt")
-            .expression_attribute_values(":kind", s("doNotCall"))
-            .expression_attribute_values(":at", s(time::format(&at)))
-            .return_values(ReturnValue::AllOld);
-        if let Some(reason) = reason {
-            expression.push_str(", #reason = if_not_exists(#reason, :reason)");
-            update = update.expression_attribute_names("#reason", "reason").expression_attribute_values(":reason", s(reason));
-        }
-        let update = update.update_expression(expression);
-        let output = update.send().await.map_err(unavailable)?;
-        // No old item: DynamoDB returns no attributes (some engines just the key).
-        let old = output.attributes.filter(|old| old.contains_key(KIND));
-        let created = old.is_none();
-        let entry = match old {
-            Some(old) => do_not_call_entry(&old),
-            None => DoNotCallEntry { phone_number: number.into(), reason: reason.map(str::to_string), added_at: time::format(&at) },
-        };
-        Ok((entry, created))
-    }
-
-    /// Takes a number off the tenant's list; `NotFound` when it was not on it.
-    pub async fn remove_do_not_call(&self, org_id: &str, number: &str) -> Result<(), DomainError> {
-        let output = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .key(PK, s(keys::do_not_call_pk(org_id)))
-            .key(SK, s(number))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        match output.attributes.filter(|old| old.contains_key(KIND)) {
-            Some(_) => Ok(()),
-            None => Err(DomainError::NotFound { what: "do-not-call entry" }),
-        }
-    }
-
     /// A page of the tenant's list, in number order.
     pub async fn list_do_not_call(&self, org_id: &str, limit: usize, cursor: Option<&str>) -> Result<Page<DoNotCallEntry>, DomainError> {
         let start = match cursor {
@@ -180,12 +130,12 @@ impl DynamoStore {
     }
 
     /// The put that keeps `change` in `number`'s history.
-    pub(crate) fn history_put(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, DomainError> {
+    pub(crate) fn history_put(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<TransactWriteItem, DomainError> {
         let mut item = to_item(change)?;
         item.insert(PK.into(), s(keys::do_not_call_history_pk(org_id, number)));
         item.insert(SK.into(), s(format!("{}#{}", time::format(&change.at), callops_domain::call::new_call_id())));
         item.insert(KIND.into(), s("doNotCallChange"));
-        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build())
+        Ok(TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build())
     }
 
     /// Puts a number on the tenant's list with its history entry, in one
@@ -193,11 +143,11 @@ impl DynamoStore {
     /// decided before it decides again). `true` when it was not listed; a
     /// number listed already keeps its first time and reason, and the new
     /// request is kept in the history all the same.
-    pub async fn add_do_not_call_recorded(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<(DoNotCallEntry, bool), DomainError> {
+    pub async fn add_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<(DoNotCallEntry, bool), DomainError> {
         check_entry(number, change.reason.as_deref())?;
         let existing = self.get_item(keys::do_not_call_pk(org_id), number).await?;
         let mut expression = "SET #kind = :kind, #added = if_not_exists(#added, :at)".to_string();
-        let mut update = aws_sdk_dynamodb::types::Update::builder()
+        let mut update = Update::builder()
             .table_name(self.table())
             .key(PK, s(keys::do_not_call_pk(org_id)))
             .key(SK, s(number))
@@ -211,9 +161,9 @@ impl DynamoStore {
         }
         let update = update.update_expression(expression).build().expect("table, key and expression are set");
         let items = vec![
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().update(update).build(),
             self.history_put(org_id, number, change)?,
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().update(self.ledger_moved(org_id, number)).build(),
+            TransactWriteItem::builder().update(self.ledger_moved(org_id, number)).build(),
         ];
         self.transact(items).await.map_err(unavailable)?;
         let entry = match &existing {
@@ -225,15 +175,15 @@ impl DynamoStore {
 
     /// Takes a number off the tenant's list and keeps the removal in its
     /// history, in one transaction; `NotFound` when it was not on it.
-    pub async fn remove_do_not_call_recorded(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<(), DomainError> {
-        let delete = aws_sdk_dynamodb::types::Delete::builder()
+    pub async fn remove_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<(), DomainError> {
+        let delete = Delete::builder()
             .table_name(self.table())
             .key(PK, s(keys::do_not_call_pk(org_id)))
             .key(SK, s(number))
             .condition_expression("attribute_exists(PK)")
             .build()
             .expect("table and key are set");
-        let items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().delete(delete).build(), self.history_put(org_id, number, change)?];
+        let items = vec![TransactWriteItem::builder().delete(delete).build(), self.history_put(org_id, number, change)?];
         self.transact(items).await.map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "do-not-call entry" }))
     }
 
