@@ -78,6 +78,12 @@ async fn a_patients_own_words_in_the_transcript_are_an_opt_out_even_when_the_ass
     assert!(!host.host.store().is_on_do_not_call("demo", &does_not).await.unwrap(), "words that only sound like it");
     let waiting = host.host.store().get_call("demo", waiting["id"].as_str().unwrap()).await.unwrap().unwrap().call;
     assert_eq!(waiting.status, CallStatus::Cancelled, "the call waiting for them is cancelled");
+    // The audit log says so, with CallOps' webhook as the author of each change.
+    let (_, log) = host.get(&format!("/api/audit?entityType=number&entityId={}", asks.replace('+', "%2B")), Some(DEMO_TOKEN)).await;
+    let listed = &log["entries"][0];
+    assert_eq!((listed["action"].as_str(), listed["actor"]["sub"].as_str()), (Some("dnc.added"), Some("callops:webhook")), "{log}");
+    let (_, log) = host.get(&format!("/api/audit?entityType=call&entityId={}", waiting.id), Some(DEMO_TOKEN)).await;
+    assert_eq!((log["entries"][0]["action"].as_str(), log["entries"][0]["actor"]["sub"].as_str()), (Some("call.cancelled"), Some("callops:webhook")));
 }
 
 #[tokio::test]
@@ -94,7 +100,7 @@ async fn every_outbound_path_rests_on_a_consent_its_call_type_accepts_and_a_revo
     assert_eq!(status, StatusCode::CREATED, "{intake}");
     assert_eq!(
         (intake["basis"].clone(), intake["capturedBy"]["sub"].clone(), intake["revoked"].clone()),
-        (json!("prior_express"), json!("local:demo"), Value::Null)
+        (json!("prior_express"), json!(callops_tests::subject_of(DEMO_TOKEN)), Value::Null)
     );
     let (status, booking) = record(&host, json!({"phoneNumber": written, "basis": "prior_express_written", "source": "web booking form"})).await;
     assert_eq!(status, StatusCode::CREATED, "{booking}");
@@ -152,7 +158,7 @@ async fn every_outbound_path_rests_on_a_consent_its_call_type_accepts_and_a_revo
     );
     let (_, listed) = host.get(&format!("/api/consents?phoneNumber={encoded}"), Some(DEMO_TOKEN)).await;
     assert_eq!(listed["consents"].as_array().unwrap().len(), 1, "kept: {listed}");
-    assert_eq!(listed["consents"][0]["revoked"]["by"]["sub"], json!("local:demo"));
+    assert_eq!(listed["consents"][0]["revoked"]["by"]["sub"], json!(callops_tests::subject_of(DEMO_TOKEN)));
 
     // After the revocation nothing more is scheduled or moved, and the dialer refuses at the claim.
     assert_error(
@@ -308,7 +314,7 @@ async fn an_opt_out_from_any_channel_cancels_every_waiting_call_and_revokes_ever
     assert_eq!(host.host.scheduler().pending().len(), pending_before - 4, "their schedules are gone");
     let consents = host.host.store().consents("demo", &patient).await.unwrap();
     let revocation = consents[0].revoked.as_ref().expect("revoked");
-    assert_eq!((revocation.channel.as_str(), revocation.by.sub.as_str()), ("letter", "local:demo"));
+    assert_eq!((revocation.channel.as_str(), revocation.by.sub.as_str()), ("letter", callops_tests::subject_of(DEMO_TOKEN).as_str()));
     assert!(host.host.store().consents("demo", &neighbour).await.unwrap()[0].revoked.is_none(), "the neighbour's stands");
 
     // The list keeps its history: who added, how and why; a removal needs its reason and is kept too.
@@ -324,9 +330,13 @@ async fn an_opt_out_from_any_channel_cancels_every_waiting_call_and_revokes_ever
         .iter()
         .map(|h| (h["action"].as_str().unwrap(), h["channel"].as_str(), h["reason"].as_str(), h["by"]["sub"].as_str().unwrap()))
         .collect();
+    let admin = callops_tests::subject_of(DEMO_TOKEN);
     assert_eq!(
         entries,
-        vec![("added", Some("letter"), Some("asked not to be called"), "local:demo"), ("removed", None, Some("patient asked again in person"), "local:demo"),]
+        vec![
+            ("added", Some("letter"), Some("asked not to be called"), admin.as_str()),
+            ("removed", None, Some("patient asked again in person"), admin.as_str()),
+        ]
     );
     // Off the list, the revoked consent still stands revoked: no call until a new consent is recorded.
     assert_error(
@@ -437,7 +447,10 @@ async fn an_opt_out_landing_between_a_claim_and_the_call_withdraws_the_claimed_a
         reason: None,
         by: callops_domain::caller::Actor { sub: "sms-gateway".into(), name: None },
     };
-    direct.add_do_not_call("demo", &number, &change).await.unwrap();
+    direct
+        .add_do_not_call("demo", &number, &change, &callops_tests::system_audit("demo", callops_domain::audit::Action::DoNotCallAdded, &number))
+        .await
+        .unwrap();
     hold.release();
     assert_eq!(dialing.await.unwrap().unwrap(), Dialed::NotDialed("on-do-not-call-list"), "withdrawn before Vapi was asked");
     let withdrawn = direct.get_call("demo", &call.id).await.unwrap().unwrap().call;

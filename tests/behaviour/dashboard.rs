@@ -303,17 +303,45 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     let revoked = host.host.store().consents("demo", "+12125550188").await.unwrap();
     assert_eq!(revoked[0].revoked.as_ref().map(|r| r.channel.as_str()), Some("staff"));
     // The number's last calls: the demo's history has calls to and from +12125550177.
+    let content_reads = || async {
+        let (_, reads) = host.get("/api/audit?limit=200&entityType=call", Some(DEMO_TOKEN)).await;
+        reads["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "call.content_read")
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let reads_before = content_reads().await;
     let lookup = browser.client.find(Locator::Id("number-form")).await.unwrap();
     let input = lookup.find(Locator::Css("[name=phoneNumber]")).await.unwrap();
     input.clear().await.unwrap();
     input.send_keys("+12125550177").await.unwrap();
     lookup.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
     let shown = browser.until("the number's calls show", "return document.querySelectorAll('#number-calls li[data-call]').length || null").await;
-    let (_, theirs) = host.get("/api/analytics/calls/recent?limit=10&phoneNumber=%2B12125550177", Some(DEMO_TOKEN)).await;
+    let (_, theirs) = host.get("/api/analytics/calls/recent?limit=10&content=false&phoneNumber=%2B12125550177", Some(DEMO_TOKEN)).await;
     let ids: Vec<&str> = theirs["calls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert!(!ids.is_empty() && ids.len() as u64 == shown.as_u64().unwrap(), "{shown} vs {ids:?}");
     let all = host.host.store().all_calls().await.unwrap();
     assert!(ids.iter().all(|id| all.iter().any(|c| c.id.as_str() == *id && c.phone_number == "+12125550177")), "only that number's calls");
+    // The page's lists ask for no content: looking the number up read none, so it left no content read in the audit log.
+    assert_eq!(content_reads().await, reads_before, "no content read");
+    // The patient's records: erased from the page (confirmed), analytics unchanged; the audit log shows it.
+    let (_, before) = host.get("/api/analytics/calls?startDate=2000-01-01&endDate=2099-01-01", Some(DEMO_TOKEN)).await;
+    browser.eval("window.confirm = () => true; return true").await;
+    browser.client.find(Locator::Id("erase-records")).await.unwrap().click().await.unwrap();
+    let said = browser
+        .until("the erasure is reported", "const t = document.querySelector('#records-status')?.textContent; return t && t.startsWith('Erased') ? t : null")
+        .await;
+    assert_eq!(said.as_str().unwrap(), format!("Erased {} calls.", ids.len()));
+    let (_, after) = host.get("/api/analytics/calls?startDate=2000-01-01&endDate=2099-01-01", Some(DEMO_TOKEN)).await;
+    assert_eq!(after, before, "every figure stays");
+    assert!(!host.host.store().all_calls().await.unwrap().iter().any(|c| c.phone_number == "+12125550177"));
+    let audit = browser.client.find(Locator::Id("audit-form")).await.unwrap();
+    audit.find(Locator::Css("[name=entityType]")).await.unwrap().select_by_value("patient").await.unwrap();
+    audit.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.until("the audit log shows the erasure", "return document.querySelector('#audit-rows tr[data-action=\"patient.erased\"]')").await;
 
     // Phone width: nothing wider than the screen.
     browser.client.set_window_size(390, 844).await.unwrap();

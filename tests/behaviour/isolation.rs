@@ -1,7 +1,7 @@
 //! Tenant isolation and auth, route by route: every `/api` route refuses a
 //! caller without an identity (401), and one tenant cannot read, change or
 //! cancel another's calls, agents, campaigns or do-not-call entries (404, as
-//! if they did not exist, with nothing changed). Logs carry no phone number,
+//! if they did not exist, with nothing changed). Logs of every flow carry no patient content, phone number,
 //! secret, token or API key in full.
 
 use std::sync::{Arc, Mutex};
@@ -129,7 +129,7 @@ impl std::io::Write for Captured {
 }
 
 #[tokio::test]
-async fn logs_carry_no_phone_number_secret_or_token_in_full() {
+async fn logs_of_every_flow_carry_no_patient_content_number_secret_or_token_in_full() {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -169,6 +169,28 @@ async fn logs_carry_no_phone_number_secret_or_token_in_full() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(finished, "the simulator played the call out");
+    // The patient's words, as the call kept them: none of them may reach a log.
+    let (_, call) = host.get(&format!("/api/calls/{id}"), Some(DEMO_TOKEN)).await;
+    let mut words: Vec<String> = Vec::new();
+    for field in ["transcript", "summary"] {
+        if let Some(text) = call[field].as_str() {
+            words.extend(text.lines().map(str::trim).filter(|l| l.len() > 12).map(|l| l.chars().take(40).collect::<String>()));
+        }
+    }
+    // Every other flow that touches patient data: consents, an opt-out, the patient's records, the audit log, retention.
+    let (_, consent) = host
+        .send(Method::POST, "/api/consents", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": number, "basis": "prior_express", "source": "Ada's intake form"})))
+        .await;
+    let consent_path = format!("/api/consents/{}/revoke", consent["id"].as_str().unwrap());
+    host.send(Method::POST, &consent_path, Some(DEMO_TOKEN), Some(&json!({"channel": "staff", "reason": "Ada asked"}))).await;
+    host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": number, "channel": "letter", "reason": "Ada wrote in"}))).await;
+    let patient = format!("/api/patients/{}", number.replace('+', "%2B"));
+    for path in [patient.clone(), format!("{patient}/export?format=csv"), format!("{patient}/export?format=json"), "/api/audit?limit=50".to_string()] {
+        assert_eq!(host.get(&path, Some(DEMO_TOKEN)).await.0, StatusCode::OK, "{path}");
+    }
+    host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"retention": {"contentDays": 1}}))).await;
+    host.host.dialer().reconcile(&host.host.calls(), &Default::default(), chrono::Utc::now() + chrono::Duration::days(2)).await.unwrap();
+    assert_eq!(host.send(Method::DELETE, &patient, Some(DEMO_TOKEN), None).await.0, StatusCode::OK);
     // A forged webhook and a refused schedule (a number on the do-not-call list).
     let forged = reqwest::Client::new()
         .post(format!("{}/webhooks/vapi", host.base))
@@ -183,7 +205,13 @@ async fn logs_carry_no_phone_number_secret_or_token_in_full() {
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("call scheduled") && logs.contains("+1***87"), "the logs were captured, numbers masked:\n{logs}");
     let api_key = host.host.simulator().expect("the simulator runs").api_key().to_string();
-    for secret in [number, "2125550187", "+12125550199", DEMO_VAPI_SECRET, DEMO_TOKEN, "Ada Byron", api_key.as_str()] {
+    assert!(!words.is_empty(), "the call kept a transcript to look for");
+    for secret in [number, "2125550187", "+12125550199", DEMO_VAPI_SECRET, DEMO_TOKEN, "Ada Byron", "Ada's intake", "Ada asked", "Ada wrote", api_key.as_str()]
+    {
         assert!(!logs.contains(secret), "{secret:?} is in the logs:\n{logs}");
     }
+    for said in &words {
+        assert!(!logs.contains(said.as_str()), "the patient's words {said:?} are in the logs:\n{logs}");
+    }
+    assert!(logs.contains("a patient's records were erased"), "the flows ran and logged:\n{logs}");
 }

@@ -14,4 +14,5 @@ mod isolation;
 mod load;
 mod migrate;
 mod outbound;
+mod records;
 mod webhook;

@@ -18,6 +18,10 @@ use serde_json::Value;
 pub const DEMO_TOKEN: &str = "dev-token";
 /// A second tenant, for isolation checks.
 pub const OTHER_TOKEN: &str = "globex-token";
+/// A token of the demo practice's front desk: no role claim, so `staff`.
+pub const DEMO_STAFF_TOKEN: &str = "demo-staff-token";
+/// A token of someone who may see the demo practice's figures, never its patients' words.
+pub const DEMO_VIEWER_TOKEN: &str = "demo-viewer-token";
 pub const OTHER_ORG: &str = "globex";
 
 /// The demo tenant's Vapi secret, and another tenant's.
@@ -41,7 +45,12 @@ pub struct TestHost {
 /// The options every test host starts with: tokens for `demo` and `globex`,
 /// and their Vapi secrets.
 pub fn host_options(demo: bool, data_dir: Option<std::path::PathBuf>) -> HostOptions {
-    let tokens = HashMap::from([(DEMO_TOKEN.to_string(), "demo".to_string()), (OTHER_TOKEN.to_string(), OTHER_ORG.to_string())]);
+    let tokens = HashMap::from([
+        (DEMO_TOKEN.to_string(), callops::DevToken::admin("demo")),
+        (OTHER_TOKEN.to_string(), callops::DevToken::admin(OTHER_ORG)),
+        (DEMO_STAFF_TOKEN.to_string(), callops::DevToken { org: "demo".into(), role: None }),
+        (DEMO_VIEWER_TOKEN.to_string(), callops::DevToken { org: "demo".into(), role: Some(callops_domain::caller::Role::Viewer) }),
+    ]);
     HostOptions { data_dir, tokens, demo, vapi_credentials: vapi_credentials(), ..HostOptions::default() }
 }
 
@@ -127,6 +136,17 @@ pub async fn report_end(host: &TestHost, call_id: &str, vapi_call_id: &str, mess
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// The subject the local host gives a token of the test hosts' (never the token itself).
+pub fn subject_of(token: &str) -> String {
+    let options = host_options(false, None);
+    options.tokens[token].subject(token)
+}
+
+/// An audit entry of the tests' own, for the store writes that need one.
+pub fn system_audit(org: &str, action: callops_domain::audit::Action, entity_id: &str) -> callops_domain::audit::AuditEntry {
+    callops_domain::audit::AuditEntry::system(org, "test", action, entity_id, chrono::Utc::now())
+}
+
 /// [`TestHost::consent`], straight into a store.
 pub async fn consent(store: &callops_aws::DynamoStore, org: &str, numbers: &[&str]) {
     let by = callops_domain::caller::Actor { sub: "test".into(), name: Some("Test".into()) };
@@ -143,7 +163,8 @@ pub async fn consent(store: &callops_aws::DynamoStore, org: &str, numbers: &[&st
             input.check(callops_domain::call::new_call_id().into_string(), org, by.clone(), now).expect("a number that normalises")
         })
         .collect();
-    for outcome in store.record_consents(&consents).await.expect("consents are stored") {
+    let audits: Vec<_> = consents.iter().map(|c| system_audit(org, callops_domain::audit::Action::ConsentRecorded, &c.id)).collect();
+    for outcome in store.record_consents(&consents, &audits).await.expect("consents are stored") {
         outcome.expect("each consent is recorded");
     }
 }

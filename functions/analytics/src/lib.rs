@@ -3,6 +3,7 @@
 
 use callops_aws::{CallQuery, DynamoStore, PageRequest, rollup::ALL_AGENTS, store::MAX_PAGE};
 use callops_domain::agent::valid_agent_id;
+use callops_domain::audit;
 use callops_domain::{
     CallLog, DomainError,
     analytics::{self, CallStats, ComponentCost, LatencyFigures, OutcomeShare, SuccessFigures, Tally, TypeCost, UsageTotals, WindowPlan},
@@ -10,7 +11,7 @@ use callops_domain::{
     time::{self, Span},
 };
 use callops_http::{
-    ApiError, Caller, caller, id_param, integer_param, json, paging_binding, query_param, respond, route_key,
+    ApiError, Caller, Role, caller, id_param, integer_param, json, paging_binding, query_param, require, respond, route_key,
     window::{Zoned, parse_window},
 };
 use chrono::{DateTime, Utc};
@@ -26,7 +27,37 @@ pub const ROUTES: &[&str] = &[
     "GET /api/analytics/costs",
     "GET /api/analytics/quality",
     "GET /api/calls/{id}",
+    "GET /api/audit",
+    "GET /api/patients/{phoneNumber}",
+    "GET /api/patients/{phoneNumber}/export",
+    "DELETE /api/patients/{phoneNumber}",
 ];
+
+/// The least role each route needs: analytics and calls' facts are for
+/// every role, a patient's records and the audit log for admins.
+pub fn required_role(route: &str) -> Role {
+    match route {
+        "GET /api/analytics/calls"
+        | "GET /api/analytics/calls/outcomes"
+        | "GET /api/analytics/calls/daily"
+        | "GET /api/analytics/calls/recent"
+        | "GET /api/analytics/costs"
+        | "GET /api/analytics/quality"
+        | "GET /api/calls/{id}" => Role::Viewer,
+        _ => Role::Admin,
+    }
+}
+
+pub mod records;
+
+/// `content=false` leaves the calls' content out of the answer (and out of the audit log).
+fn with_content(req: &Request) -> Result<bool, DomainError> {
+    match query_param(req, "content").as_deref() {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(DomainError::invalid("invalid_content", "content is true or false")),
+    }
+}
 
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
@@ -150,6 +181,7 @@ impl Analytics {
     async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {
         let caller = caller(&req)?;
         let route = route_key(&req);
+        require(&caller, required_role(&route))?;
         match route.as_str() {
             "GET /api/analytics/calls" => self.call_stats(&caller, &req).await,
             "GET /api/analytics/calls/outcomes" => self.outcomes(&caller, &req).await,
@@ -158,6 +190,10 @@ impl Analytics {
             "GET /api/analytics/quality" => self.quality(&caller, &req).await,
             "GET /api/analytics/calls/recent" => self.recent_calls(&caller, &req).await,
             "GET /api/calls/{id}" => self.get_call(&caller, &req).await,
+            "GET /api/audit" => self.audit_log(&caller, &req).await,
+            "GET /api/patients/{phoneNumber}" => self.patient(&caller, &req).await,
+            "GET /api/patients/{phoneNumber}/export" => self.patient_export(&caller, &req).await,
+            "DELETE /api/patients/{phoneNumber}" => self.erase_patient(&caller, &req).await,
             known if ROUTES.contains(&known) => Err(ApiError::NotImplemented(route)),
             _ => Err(ApiError::NoRoute(route)),
         }
@@ -373,7 +409,11 @@ impl Analytics {
                 },
             )
             .await?;
-        let calls = page.items.into_iter().skip(offset).collect();
+        let calls: Vec<CallLog> = page.items.into_iter().skip(offset).collect();
+        // A list may ask for the calls without their content (what a dashboard's list shows).
+        let calls = if with_content(req)? { calls } else { calls.into_iter().map(CallLog::facts_only).collect() };
+        let (calls, reads) = audit::answer_calls(caller, calls, Utc::now());
+        self.store.record_audit(&reads).await?;
         Ok(json(StatusCode::OK, &RecentCalls { calls, next_cursor: page.next_cursor }))
     }
 
@@ -386,6 +426,9 @@ impl Analytics {
             .map(|stored| stored.call)
             .filter(|call| caller.may_see_agent(&call.voice_agent_id))
             .ok_or(DomainError::NotFound { what: "call" })?;
-        Ok(json(StatusCode::OK, &call))
+        let call = if with_content(req)? { call } else { call.facts_only() };
+        let (mut calls, reads) = audit::answer_calls(caller, vec![call], Utc::now());
+        self.store.record_audit(&reads).await?;
+        Ok(json(StatusCode::OK, &calls.remove(0)))
     }
 }

@@ -276,7 +276,7 @@
       rows.append(el('tr', { tabindex: '0', 'data-call-id': call.id, onclick: open, onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } } },
         el('td', { text: when(call.callStartedAt || call.createdAt) }),
         el('td', { class: 'hide-narrow', text: agentName(call.voiceAgentId) }),
-        el('td', { text: call.phoneNumber }),
+        el('td', { text: shownNumber(call.phoneNumber) }),
         el('td', { class: 'hide-narrow', text: CALL_TYPES[call.callType] || call.callType }),
         el('td', { class: 'hide-narrow' }, statusBadge(call.status)),
         el('td', {}, outcomeBadge(call.outcome)),
@@ -341,6 +341,10 @@
     setState('campaigns', 'ready');
   }
 
+  // An erased patient's calls keep a token instead of the number: shown as what it is.
+  const erased = (number) => typeof number === 'string' && number.startsWith('erased-');
+  const shownNumber = (number) => (erased(number) ? 'Erased' : number);
+
   const COST_PARTS = [['transportCents', 'Phone'], ['sttCents', 'Transcriber'], ['llmCents', 'Model'], ['ttsCents', 'Voice'], ['vapiCents', 'Vapi'], ['analysisCents', 'Analysis']];
 
   function costParts(breakdown) {
@@ -356,12 +360,12 @@
     if (!dialog.open) dialog.showModal();
     try {
       const call = await api(`/api/calls/${encodeURIComponent(id)}`);
-      $('detail-title').textContent = `${CALL_TYPES[call.callType] || 'Call'} · ${call.customerName || call.phoneNumber}`;
+      $('detail-title').textContent = `${CALL_TYPES[call.callType] || 'Call'} · ${call.customerName || shownNumber(call.phoneNumber)}`;
       const fact = (label, value) => el('div', {}, el('dt', { text: label }), el('dd', {}, value ?? '—'));
       const facts = el('dl', { class: 'facts' },
         fact('Started', when(call.callStartedAt)), fact('Ended', when(call.callEndedAt)), fact('Duration', duration(call.duration)),
         fact('Status', statusBadge(call.status)), fact('Outcome', outcomeBadge(call.outcome)), fact('Agent', agentName(call.voiceAgentId)),
-        fact('Number', call.phoneNumber), fact('Cost', cents(call.costCents)), fact('Insurance verified', yes(call.insuranceVerified)),
+        fact('Number', shownNumber(call.phoneNumber)), fact('Cost', cents(call.costCents)), fact('Insurance verified', yes(call.insuranceVerified)),
         fact('Insurance provider', call.insuranceProvider), fact('Payment plan', call.paymentPlanDiscussed ? cents(call.paymentPlanAmount) : 'No'),
         fact('Collection', call.collectionAttempt ? `${call.collectionSuccess ? 'Collected' : 'Not collected'} ${cents(call.collectionAmount)}` : 'No'),
         fact('Transferred', call.transferredToStaff ? call.transferredTo || 'Yes' : 'No'), fact('Follow-up', call.followUpRequired ? when(call.followUpDate) : 'No'),
@@ -391,8 +395,13 @@
       if (call.recordingWithheld) parts.push(el('p', { class: 'meta', text: `No recording kept: ${call.recordingWithheld}.` }));
       const listed = el('p', { class: 'meta dnc-state', text: 'Checking the do-not-call list…' });
       parts.push(listed);
-      dncState(call.phoneNumber).then((text) => { listed.textContent = text; }).catch(() => { listed.textContent = 'Could not read the do-not-call list.'; });
+      if (erased(call.phoneNumber)) listed.textContent = 'The patient\u2019s records were erased: the call keeps no number.';
+      else dncState(call.phoneNumber).then((text) => { listed.textContent = text; }).catch(() => { listed.textContent = 'Could not read the do-not-call list.'; });
       if (call.imported) parts.push(el('p', { class: 'meta', text: 'Imported from the legacy call log.' }));
+      if (call.contentRemoved) {
+        const why = call.contentRemoved.reason === 'erasure' ? "the patient's records were erased" : "it passed the practice's retention";
+        parts.push(el('p', { class: 'meta content-removed', text: `Transcript, summary and recording removed ${when(call.contentRemoved.at)}: ${why}.` }));
+      }
       body.replaceChildren(...parts);
     } catch (err) {
       body.replaceChildren(el('p', { class: 'form-status error', text: `Could not load the call: ${err.message}` }));
@@ -421,7 +430,7 @@
     box.dataset.state = 'loading';
     try {
       const [consents, history, recent] = await Promise.all([
-        api(`/api/consents?phoneNumber=${encodeURIComponent(number)}`), dncHistory(number), api(`/api/analytics/calls/recent?limit=10&phoneNumber=${encodeURIComponent(number)}`)]);
+        api(`/api/consents?phoneNumber=${encodeURIComponent(number)}`), dncHistory(number), api(`/api/analytics/calls/recent?limit=10&content=false&phoneNumber=${encodeURIComponent(number)}`)]);
       const calls = (recent.calls || []).map((c) => el('li', { 'data-call': c.id },
         el('button', { type: 'button', class: 'link', onclick: () => showCall(c.id) }, `${when(c.callStartedAt || c.createdAt)} · ${CALL_TYPES[c.callType] || c.callType} · ${STATUSES[c.status] || c.status}${c.outcome ? ` · ${outcomeInfo(c.outcome)[1]}` : ''}`)));
       const rows = (consents.consents || []).map((c) => el('li', { 'data-consent': c.id, class: c.revoked ? 'revoked' : 'active' },
@@ -441,11 +450,86 @@
         el('h4', { text: 'Consents' }), rows.length ? el('ul', { class: 'consent-list', id: 'consent-rows' }, ...rows) : el('p', { class: 'meta', id: 'consent-rows', text: 'No consent on record: no outbound call can be placed.' }),
         form,
         el('h4', { text: 'Do-not-call history' }), changes.length ? el('ul', { class: 'history-list' }, ...changes) : el('p', { class: 'meta', text: 'Never on the list.' }),
-        el('h4', { text: 'Last calls' }), calls.length ? el('ul', { class: 'history-list', id: 'number-calls' }, ...calls) : el('p', { class: 'meta', id: 'number-calls', text: 'No calls yet.' }));
+        el('h4', { text: 'Last calls' }), calls.length ? el('ul', { class: 'history-list', id: 'number-calls' }, ...calls) : el('p', { class: 'meta', id: 'number-calls', text: 'No calls yet.' }),
+        el('h4', { text: "The patient's records (admins)" }),
+        el('div', { class: 'record-actions' },
+          el('button', { type: 'button', id: 'export-json', onclick: () => exportRecords(number, 'json') }, 'Export JSON'),
+          el('button', { type: 'button', id: 'export-csv', onclick: () => exportRecords(number, 'csv') }, 'Export CSV'),
+          el('button', { type: 'button', id: 'erase-records', class: 'danger', onclick: () => eraseRecords(number) }, 'Erase records')),
+        el('p', { class: 'form-status', id: 'records-status', role: 'status' }));
       box.dataset.state = 'ready';
     } catch (err) {
       box.dataset.state = 'error';
       box.querySelector('.error-note').textContent = `Could not look this number up: ${err.message}`;
+    }
+  }
+
+  // A patient's own copy: the file comes with the page's token, then is handed to the browser to save.
+  async function exportRecords(number, format) {
+    const status = $('records-status');
+    try {
+      const res = await fetch(`/api/patients/${numberPath(number)}/export?format=${format}`, { headers: { Authorization: `Bearer ${state.token}` } });
+      if (!res.ok) {
+        const body = await res.json().catch(() => null);
+        throw new ApiError(res.status, body?.error?.code || `http_${res.status}`, body?.error?.message || `The server answered ${res.status}.`);
+      }
+      const url = URL.createObjectURL(await res.blob());
+      const link = el('a', { href: url, download: `patient-${number.replace(/\D/g, '')}.${format}` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      status.className = 'form-status';
+      status.textContent = `Exported as ${format.toUpperCase()}.`;
+    } catch (err) {
+      status.className = 'form-status error';
+      status.textContent = err.message;
+    }
+  }
+
+  async function eraseRecords(number) {
+    const status = $('records-status');
+    if (!window.confirm(`Erase every call of ${number}? Transcripts, summaries and recordings go, and the calls keep no number. Consents and the do-not-call entry stay.`)) return;
+    try {
+      const done = await api(`/api/patients/${numberPath(number)}`, { method: 'DELETE' });
+      await showNumber(number);
+      const after = $('records-status');
+      after.className = 'form-status';
+      after.textContent = `Erased ${done.erasedCalls} calls${done.cancelledCalls ? ` (${done.cancelledCalls} waiting, cancelled)` : ''}.`;
+    } catch (err) {
+      status.className = 'form-status error';
+      status.textContent = err.message;
+    }
+  }
+
+  // ---------- the audit log (admins): read on demand, as each read is itself an entry ----------
+  const ENTITY_TYPES = ['call', 'campaign', 'agent', 'tenant', 'consent', 'number', 'patient'];
+  const audit = { cursor: null };
+
+  async function loadAudit(more) {
+    const box = $('audit');
+    const form = $('audit-form');
+    const q = new URLSearchParams({ limit: '25' });
+    for (const name of ['entityType', 'entityId', 'actor']) {
+      const value = (form.elements[name].value || '').trim();
+      if (value) q.set(name, value);
+    }
+    if (more && audit.cursor) q.set('cursor', audit.cursor);
+    if (!more) box.dataset.state = 'loading';
+    try {
+      const page = await api(`/api/audit?${q}`);
+      const rows = page.entries.map((e) => el('tr', { 'data-action': e.action },
+        el('td', { text: when(e.at) }), el('td', { text: e.actor.name || e.actor.sub }), el('td', { text: e.action }),
+        el('td', { text: `${e.entityType} ${e.entityId}` }), el('td', { text: Object.keys(e.changes || {}).join(', ') }),
+        el('td', { text: [e.sourceIp, e.userAgent].filter(Boolean).join(' · ') })));
+      const body = $('audit-rows');
+      if (more) body.append(...rows); else body.replaceChildren(...rows);
+      audit.cursor = page.nextCursor;
+      $('audit-more').hidden = !page.nextCursor;
+      box.dataset.state = body.children.length ? 'ready' : 'empty';
+    } catch (err) {
+      box.dataset.state = 'error';
+      box.querySelector('.error-note').textContent = err.status === 403 ? 'Only a practice admin may read the audit log.' : `Could not load the audit log: ${err.message}`;
     }
   }
 
@@ -515,6 +599,8 @@
     const { query } = windowQuery();
     const q = new URLSearchParams(query);
     q.set('limit', String(PAGE_SIZE));
+    // A list shows facts: it asks for no content, so it reads none and the audit log has nothing to say of it.
+    q.set('content', 'false');
     const cursor = state.cursors[state.page];
     if (cursor) q.set('cursor', cursor);
     return panel('recent', async (g) => { const result = await api(`/api/analytics/calls/recent?${q}`); if (current(g)) renderRecent(result); }, quiet);
@@ -622,6 +708,10 @@
     const form = $('schedule-form');
     form.elements.scheduledAt.value = defaultScheduleTime();
     form.addEventListener('submit', submitSchedule);
+    const auditForm = $('audit-form');
+    auditForm.elements.entityType.append(...ENTITY_TYPES.map((t) => el('option', { value: t, text: t })));
+    auditForm.addEventListener('submit', (event) => { event.preventDefault(); loadAudit(false); });
+    $('audit-more').addEventListener('click', () => loadAudit(true));
     $('number-form').addEventListener('submit', (event) => {
       event.preventDefault();
       const number = $('number-input').value.trim();

@@ -5,6 +5,7 @@
 
 use callops_domain::{
     DomainError,
+    audit::{Action, AuditEntry},
     call::new_call_id,
     consent::{Channel, Consent, ConsentInput, EvidenceInput, Revocation},
     limits, phone,
@@ -98,8 +99,10 @@ pub fn parse_consent_csv(body: &[u8]) -> Result<Vec<ConsentInput>, DomainError> 
 
 impl Outbound {
     pub(crate) async fn record_consent(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let consent = json_body::<ConsentInput>(req)?.check(new_call_id().into_string(), &caller.org_id, caller.actor.clone(), Utc::now())?;
-        match self.store.record_consents(std::slice::from_ref(&consent)).await?.remove(0) {
+        let now = Utc::now();
+        let consent = json_body::<ConsentInput>(req)?.check(new_call_id().into_string(), &caller.org_id, caller.actor.clone(), now)?;
+        let audit = AuditEntry::of_change(caller, Action::ConsentRecorded, &consent.id, None::<&Consent>, &consent, now);
+        match self.store.record_consents(std::slice::from_ref(&consent), &[audit]).await?.remove(0) {
             Ok(()) => Ok(json(StatusCode::CREATED, &consent)),
             Err(err) => Err(err.into()),
         }
@@ -130,8 +133,11 @@ impl Outbound {
         if consent.revoked.is_some() {
             return Err(DomainError::conflict("already_revoked", "this consent is revoked already").into());
         }
-        let revocation = Revocation { at: callops_domain::time::to_millis(Utc::now()), channel, reason, by: caller.actor.clone() };
-        let revoked = self.store.revoke_consent(&consent, &revocation).await?;
+        let now = Utc::now();
+        let revocation = Revocation { at: callops_domain::time::to_millis(now), channel, reason, by: caller.actor.clone() };
+        let after = Consent { revoked: Some(revocation.clone()), ..consent.clone() };
+        let audit = AuditEntry::of_change(caller, Action::ConsentRevoked, &consent.id, Some(&consent), &after, now);
+        let revoked = self.store.revoke_consent(&consent, &revocation, &audit).await?;
         tracing::info!(consent_id = %revoked.id, number = %phone::mask(&revoked.phone_number), channel = channel.as_str(), "consent revoked");
         Ok(json(StatusCode::OK, &revoked))
     }
@@ -151,7 +157,9 @@ impl Outbound {
             }
         }
         let consents: Vec<Consent> = checked.iter().map(|(_, c)| c.clone()).collect();
-        let outcomes = self.store.record_consents(&consents).await?;
+        let audits: Vec<AuditEntry> =
+            consents.iter().map(|c| AuditEntry::of_change(caller, Action::ConsentRecorded, &c.id, None::<&Consent>, c, now)).collect();
+        let outcomes = self.store.record_consents(&consents, &audits).await?;
         let mut accepted = 0;
         for ((row, _), outcome) in checked.iter().zip(outcomes) {
             match outcome {

@@ -5,6 +5,7 @@
 use callops_aws::store::DoNotCallChange;
 use callops_domain::{
     DomainError,
+    audit::{self, Action, AuditEntry},
     clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
     consent::Channel,
     phone,
@@ -73,7 +74,7 @@ impl Outbound {
         let source = callops_domain::limits::optional_text(request.source, 200, "invalid_source", "source")?;
         let channel = request.channel.as_deref().map(Channel::parse).transpose()?.unwrap_or(Channel::Api);
         let opt_out = OptOut { number: number.into_string(), channel, source, reason, by: caller.actor.clone() };
-        let done = self.calls.opt_out(&caller.org_id, opt_out, Utc::now()).await?;
+        let done = self.calls.opt_out(caller, opt_out, Utc::now()).await?;
         let body = Added { entry: done.entry, cancelled_calls: done.cancelled_calls, revoked_consents: done.revoked_consents };
         Ok(json(if done.added { StatusCode::CREATED } else { StatusCode::OK }, &body))
     }
@@ -84,15 +85,17 @@ impl Outbound {
         let number = listed_number(req)?;
         let reason = callops_domain::limits::optional_text(query_param(req, "reason"), 500, "invalid_reason", "reason")?
             .ok_or_else(|| DomainError::invalid("reason_required", "say why the number comes off the list: ?reason=..."))?;
+        let now = Utc::now();
         let change = DoNotCallChange {
-            at: callops_domain::time::to_millis(Utc::now()),
+            at: callops_domain::time::to_millis(now),
             action: "removed".into(),
             channel: None,
             source: None,
             reason: Some(reason),
             by: caller.actor.clone(),
         };
-        self.store.remove_do_not_call(&caller.org_id, &number, &change).await?;
+        let audit = AuditEntry::new(caller, Action::DoNotCallRemoved, &number, audit::changes(None::<&DoNotCallChange>, &change), now);
+        self.store.remove_do_not_call(&caller.org_id, &number, &change, &audit).await?;
         Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).expect("a valid response"))
     }
 
@@ -155,7 +158,15 @@ impl Outbound {
                 .ok_or_else(|| DomainError::invalid("invalid_inconvenient_times", "start and end are times of day, HH:MM (00:00 to 24:00)"))
         };
         let times = request.times.into_iter().map(|t| InconvenientTime::new(t.days, clock(&t.start)?, clock(&t.end)?)).collect::<Result<Vec<_>, _>>()?;
-        self.store.set_inconvenient_times(&caller.org_id, &number, &times).await?;
+        let before = self.store.ledger(&caller.org_id, &number).await?.inconvenient;
+        let audit = AuditEntry::new(
+            caller,
+            Action::InconvenientTimesSet,
+            &number,
+            audit::changes(Some(&serde_json::json!({"times": before})), &serde_json::json!({"times": times})),
+            Utc::now(),
+        );
+        self.store.set_inconvenient_times(&caller.org_id, &number, &times, &audit).await?;
         Ok(json(StatusCode::OK, &InconvenientTimes { phone_number: number, times }))
     }
 }

@@ -10,6 +10,7 @@ pub mod scheduling;
 use std::sync::Arc;
 
 use callops_aws::DynamoStore;
+use callops_domain::audit::{Action, AuditEntry};
 use callops_domain::{
     DomainError, VoiceAgent,
     agent::{AgentInput, valid_agent_id},
@@ -17,7 +18,7 @@ use callops_domain::{
     secret::SecretNamespace,
     settings::SettingsInput,
 };
-use callops_http::{ApiError, Caller, caller, json, json_body, path_param, respond, route_key};
+use callops_http::{ApiError, Caller, Role, caller, json, json_body, path_param, require, respond, route_key};
 use callops_service::Calls;
 use chrono::Utc;
 use lambda_http::{Body, Request, Response, http::StatusCode};
@@ -51,6 +52,31 @@ pub const ROUTES: &[&str] = &[
     "POST /api/consents/import",
 ];
 
+/// The least role each route needs; a route not named needs `admin`.
+pub fn required_role(route: &str) -> Role {
+    match route {
+        "GET /api/agents" | "GET /api/agents/{id}" | "GET /api/campaigns" | "GET /api/campaigns/{id}" | "GET /api/outbound/scheduled" | "GET /api/settings" => {
+            Role::Viewer
+        }
+        "POST /api/outbound/schedule"
+        | "DELETE /api/outbound/scheduled/{id}"
+        | "PATCH /api/outbound/scheduled/{id}"
+        | "POST /api/campaigns"
+        | "DELETE /api/campaigns/{id}"
+        | "GET /api/dnc"
+        | "POST /api/dnc"
+        | "GET /api/dnc/{phoneNumber}/history"
+        | "GET /api/compliance/check"
+        | "GET /api/numbers/{phoneNumber}/inconvenient-times"
+        | "PUT /api/numbers/{phoneNumber}/inconvenient-times"
+        | "POST /api/consents"
+        | "GET /api/consents"
+        | "POST /api/consents/{id}/revoke"
+        | "POST /api/consents/import" => Role::Staff,
+        _ => Role::Admin,
+    }
+}
+
 #[derive(Clone)]
 pub struct Outbound {
     store: DynamoStore,
@@ -78,6 +104,7 @@ impl Outbound {
     async fn route(&self, req: Request) -> Result<Response<Body>, ApiError> {
         let caller = caller(&req)?;
         let route = route_key(&req);
+        require(&caller, required_role(&route))?;
         match route.as_str() {
             "GET /api/agents" => self.list_agents(&caller).await,
             "POST /api/agents" => self.create_agent(&caller, &req).await,
@@ -123,8 +150,10 @@ impl Outbound {
         if caller.agent_ids.is_some() {
             return Err(ApiError::Forbidden("a caller limited to some agents cannot create agents".into()));
         }
-        let agent = json_body::<AgentInput>(req)?.create(&caller.org_id, Utc::now(), &self.secrets)?;
-        self.store.put_agent(&agent, true).await?;
+        let now = Utc::now();
+        let agent = json_body::<AgentInput>(req)?.create(&caller.org_id, now, &self.secrets)?;
+        let audit = AuditEntry::of_change(caller, Action::AgentCreated, &agent.id, None::<&VoiceAgent>, &agent, now);
+        self.store.put_agent(&agent, true, &audit).await?;
         Ok(json(StatusCode::CREATED, &agent))
     }
 
@@ -134,15 +163,19 @@ impl Outbound {
             return Err(ApiError::Forbidden("a caller limited to some agents cannot change the practice's settings".into()));
         }
         let current = self.store.settings(&caller.org_id).await?;
-        let next = json_body::<SettingsInput>(req)?.apply_to(&current, Utc::now())?;
-        self.store.put_settings(&next).await?;
+        let now = Utc::now();
+        let next = json_body::<SettingsInput>(req)?.apply_to(&current, now)?;
+        let audit = AuditEntry::of_change(caller, Action::SettingsUpdated, &caller.org_id, Some(&current), &next, now);
+        self.store.put_settings(&next, &audit).await?;
         Ok(json(StatusCode::OK, &next))
     }
 
     async fn update_agent(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let current = self.agent(caller, req).await?;
-        let next = json_body::<AgentInput>(req)?.apply_to(&current, Utc::now(), &self.secrets)?;
-        self.store.put_agent(&next, false).await?;
+        let now = Utc::now();
+        let next = json_body::<AgentInput>(req)?.apply_to(&current, now, &self.secrets)?;
+        let audit = AuditEntry::of_change(caller, Action::AgentUpdated, &next.id, Some(&current), &next, now);
+        self.store.put_agent(&next, false, &audit).await?;
         Ok(json(StatusCode::OK, &next))
     }
 }

@@ -193,7 +193,7 @@ impl Outbound {
 
     pub(crate) async fn cancel_scheduled(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let stored = self.calls.caller_call(caller, &id_param(req, "id", "call")?).await?;
-        Ok(json(StatusCode::OK, &self.calls.cancel_call(stored, Utc::now()).await?))
+        Ok(json(StatusCode::OK, &self.calls.cancel_call(caller, stored, Utc::now()).await?))
     }
 
     pub(crate) async fn reschedule(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -228,6 +228,8 @@ impl Outbound {
             ..PageRequest::new(&query, limit)
         };
         let page = self.store.query_calls(&caller.org_id, &request).await?;
-        Ok(json(StatusCode::OK, &ScheduledCalls { calls: page.items, next_cursor: page.next_cursor }))
+        let (calls, reads) = callops_domain::audit::answer_calls(caller, page.items, Utc::now());
+        self.store.record_audit(&reads).await?;
+        Ok(json(StatusCode::OK, &ScheduledCalls { calls, next_cursor: page.next_cursor }))
     }
 }

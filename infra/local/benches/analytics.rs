@@ -94,10 +94,23 @@ async fn main() {
     let client = reqwest::Client::new();
     let mut rows = Vec::new();
     for size in SIZES {
-        let tokens = [("dev-token".to_string(), demo::DEMO_ORG.to_string())].into();
+        let tokens = [("dev-token".to_string(), callops::DevToken::admin(demo::DEMO_ORG))].into();
         let host = Host::start(HostOptions { tokens, ..HostOptions::default() }).await.unwrap();
         for agent in demo::demo_agents(demo::DEMO_ORG, now) {
-            host.store().put_agent(&agent, true).await.unwrap();
+            host.store()
+                .put_agent(
+                    &agent,
+                    true,
+                    &callops_domain::audit::AuditEntry::system(
+                        &agent.org_id,
+                        "bench",
+                        callops_domain::audit::Action::AgentCreated,
+                        &agent.id,
+                        chrono::Utc::now(),
+                    ),
+                )
+                .await
+                .unwrap();
         }
         let loading = Instant::now();
         let all = calls(size, now);

@@ -25,7 +25,7 @@ fn number(round: usize, i: usize) -> String {
 
 #[tokio::main]
 async fn main() {
-    let tokens = [("dev-token".to_string(), demo::DEMO_ORG.to_string())].into();
+    let tokens = [("dev-token".to_string(), callops::DevToken::admin(demo::DEMO_ORG))].into();
     let host = Host::start(HostOptions { tokens, demo: true, ..HostOptions::default() }).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

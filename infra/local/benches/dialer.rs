@@ -30,7 +30,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(900);
 
 #[tokio::main]
 async fn main() {
-    let tokens = [("dev-token".to_string(), "demo".to_string())].into();
+    let tokens = [("dev-token".to_string(), callops::DevToken::admin("demo"))].into();
     let vapi_credentials = vec![Credential { secret: "dev-secret".into(), org_id: "demo".into() }];
     let options = HostOptions {
         tokens,

@@ -80,7 +80,7 @@ async fn main() {
     assert_eq!(booked, rounds);
 
     // (2) The handler through the local host.
-    let tokens = [("dev-token".to_string(), demo::DEMO_ORG.to_string())].into();
+    let tokens = [("dev-token".to_string(), callops::DevToken::admin(demo::DEMO_ORG))].into();
     let vapi_credentials = vec![Credential { secret: "dev-secret".into(), org_id: demo::DEMO_ORG.into() }];
     let host = Host::start(HostOptions { tokens, demo: true, vapi_credentials, ..HostOptions::default() }).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -4,6 +4,7 @@
 //! time, relative to now.
 
 use callops_aws::DynamoStore;
+use callops_domain::audit::{Action, AuditEntry};
 use callops_domain::campaign::{Campaign, CampaignStatus};
 use callops_domain::{
     CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent, agent::DEFAULT_MAX_CONCURRENT_CALLS,
@@ -297,8 +298,10 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
         return Ok(0);
     }
     let agents = demo_agents(org_id, now);
+    let demo = callops_domain::caller::Caller::system(org_id, "demo");
     for agent in &agents {
-        store.put_agent(agent, true).await?;
+        let audit = AuditEntry::of_change(&demo, Action::AgentCreated, &agent.id, None::<&VoiceAgent>, agent, now);
+        store.put_agent(agent, true, &audit).await?;
     }
     let mut rng = StdRng::seed_from_u64(20_240_207);
     let mut campaign_calls = Vec::new();
@@ -326,7 +329,8 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
         created_at: starts_at,
         updated_at: starts_at,
     };
-    store.create_campaign(&campaign, None).await?;
+    let audit = AuditEntry::of_change(&demo, Action::CampaignCreated, &campaign.id, None::<&Campaign>, &campaign, now);
+    store.create_campaign(&campaign, None, &audit).await?;
     Ok(DEMO_CALLS)
 }
 
@@ -336,7 +340,7 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
 /// so every rule applies, and a newcomer
 /// watches them dialed, played and reported whatever the hour.
 pub async fn schedule_upcoming(calls: &callops_service::Calls, now: DateTime<Utc>) -> Result<Vec<CallLog>, DomainError> {
-    let caller = callops_domain::caller::Caller { org_id: DEMO_ORG.into(), agent_ids: None, actor: callops_domain::caller::Actor::system("demo") };
+    let caller = callops_domain::caller::Caller::system(DEMO_ORG, "demo");
     let mut scheduled = Vec::new();
     for (i, customer) in CUSTOMERS.iter().take(3).enumerate() {
         let Some(number) = number_in_its_morning(9_100 + i as u16, now) else { continue };
@@ -374,7 +378,8 @@ async fn consent_on_intake(store: &DynamoStore, caller: &callops_domain::caller:
         ..Default::default()
     };
     let consent = input.check(callops_domain::call::new_call_id().into_string(), &caller.org_id, caller.actor.clone(), now)?;
-    store.record_consents(&[consent]).await?.remove(0)
+    let audit = AuditEntry::of_change(caller, Action::ConsentRecorded, &consent.id, None::<&callops_domain::consent::Consent>, &consent, now);
+    store.record_consents(&[consent], &[audit]).await?.remove(0)
 }
 
 #[cfg(test)]

@@ -226,6 +226,41 @@ mod template_tests {
     }
 
     #[test]
+    fn the_template_keeps_patient_data_as_a_practice_must() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        let template: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let resources = template["Resources"].as_mapping().unwrap();
+        let table = &template["Resources"]["CallOpsTable"]["Properties"];
+        // The table: encrypted, with the practice's own key when one is given, and a time to live for the audit log.
+        assert_eq!(table["SSESpecification"]["SSEEnabled"], Value::Bool(true));
+        let key = serde_yaml_ng::to_string(&table["SSESpecification"]["KMSMasterKeyId"]).unwrap();
+        assert!(key.contains("HasTableKmsKey") && key.contains("TableKmsKeyArn"), "the table takes the practice's key when given: {key}");
+        assert_eq!(template["Parameters"]["TableKmsKeyArn"]["Default"].as_str(), Some(""));
+        assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(callops_aws::table::TTL_ATTRIBUTE));
+        assert_eq!(table["TimeToLiveSpecification"]["Enabled"], Value::Bool(true));
+        assert_eq!(template["Parameters"]["AuditRetentionDays"]["MinValue"].as_u64(), Some(u64::from(callops_domain::audit::MIN_RETENTION_DAYS)));
+        // Every function logs to a group of its own that expires.
+        let groups: BTreeSet<String> = resources
+            .iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Logs::LogGroup"))
+            .inspect(|(id, r)| assert!(!r["Properties"]["RetentionInDays"].is_null(), "{id:?} keeps its logs for ever"))
+            .map(|(id, _)| id.as_str().unwrap().to_string())
+            .collect();
+        let functions: Vec<_> = resources.iter().filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function")).collect();
+        assert_eq!(functions.len(), 5);
+        for (id, function) in functions {
+            let group = &function["Properties"]["LoggingConfig"]["LogGroup"];
+            let named = serde_yaml_ng::to_string(group).unwrap();
+            assert!(groups.iter().any(|g| named.contains(g.as_str())), "{id:?} logs to {named}, not a group with a retention");
+            // A function that writes the table may not change or delete an audit entry.
+            let policies = serde_yaml_ng::to_string(&function["Properties"]["Policies"]).unwrap();
+            if policies.contains("DynamoDBCrudPolicy") {
+                assert!(policies.contains("Deny") && policies.contains("ORG#*#AUDIT"), "{id:?}: {policies}");
+            }
+        }
+    }
+
+    #[test]
     fn the_host_serves_exactly_the_templates_routes() {
         let ours: BTreeSet<_> = routes().into_iter().map(|r| (r.function.logical_id().to_string(), r.key.to_string(), r.authorized)).collect();
         assert_eq!(ours, template_routes());

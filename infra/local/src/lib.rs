@@ -54,8 +54,8 @@ pub struct HostOptions {
     /// A DynamoDB endpoint to use instead of the embedded engine (its table
     /// is created when missing). `data_dir` is then unused.
     pub dynamodb_endpoint: Option<String>,
-    /// Bearer token -> tenant, standing in for the identity provider.
-    pub tokens: HashMap<String, String>,
+    /// Bearer token -> tenant and role, standing in for the identity provider.
+    pub tokens: HashMap<String, DevToken>,
     /// Seed the demo tenant when it is empty.
     pub demo: bool,
     /// Vapi server credentials, each naming its tenant.
@@ -68,6 +68,28 @@ pub struct HostOptions {
     pub reconcile: Option<(Duration, ReconcileSettings)>,
     /// How the dashboard page signs in; `None` hands it the demo tenant's token.
     pub page_sign_in: Option<SignIn>,
+}
+
+/// What a local bearer token stands for: a tenant, and the role its claims
+/// carry (`None`: no `role` claim, which the functions read as `staff`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevToken {
+    pub org: String,
+    pub role: Option<callops_domain::caller::Role>,
+}
+
+impl DevToken {
+    /// A token of the practice's admin.
+    pub fn admin(org: &str) -> DevToken {
+        DevToken { org: org.to_string(), role: Some(callops_domain::caller::Role::Admin) }
+    }
+
+    /// The token's own subject: stable for the token, never the token itself
+    /// (FNV-1a of it, which tells tokens apart and gives nothing back).
+    pub fn subject(&self, token: &str) -> String {
+        let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+        format!("local:{}:{hash:016x}", self.org)
+    }
 }
 
 /// The Vapi the local dialer talks to.
@@ -104,9 +126,9 @@ pub fn openapi() -> &'static serde_json::Value {
 
 /// The token the local dashboard is handed: the demo tenant's, else the
 /// first one the host was started with.
-fn page_token(tokens: &HashMap<String, String>) -> String {
-    let mut tokens: Vec<(&String, &String)> = tokens.iter().collect();
-    tokens.sort_by_key(|(token, org)| (org.as_str() != demo::DEMO_ORG, token.as_str()));
+fn page_token(tokens: &HashMap<String, DevToken>) -> String {
+    let mut tokens: Vec<(&String, &DevToken)> = tokens.iter().collect();
+    tokens.sort_by_key(|(token, dev)| (dev.org.as_str() != demo::DEMO_ORG, dev.role != Some(callops_domain::caller::Role::Admin), token.as_str()));
     tokens.first().map(|(token, _)| token.to_string()).unwrap_or_default()
 }
 
@@ -142,7 +164,7 @@ impl Functions {
 struct HostState {
     functions: Functions,
     routes: Vec<Route>,
-    tokens: HashMap<String, String>,
+    tokens: HashMap<String, DevToken>,
 }
 
 /// A host with its engine up, its table ready and its scheduler firing,
@@ -257,6 +279,15 @@ impl Host {
         &self.scheduler
     }
 
+    /// Runs the embedded engine's time-to-live sweep now (it runs every
+    /// minute by itself); with a DynamoDB endpoint, that service's own does.
+    pub async fn sweep_expired(&self) -> Result<usize, DomainError> {
+        match &self._engine {
+            Some(engine) => engine.sweep_expired().await,
+            None => Ok(0),
+        }
+    }
+
     /// The DynamoDB endpoint the host uses: its embedded engine's, or the one it was given.
     pub fn dynamodb_endpoint(&self) -> &str {
         &self.endpoint
@@ -296,15 +327,20 @@ fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
     (parts.status, parts.headers, bytes).into_response()
 }
 
-/// The bearer token's tenant, if the token is one the host was started with.
-fn claims_for(headers: &HeaderMap, tokens: &HashMap<String, String>) -> Option<serde_json::Value> {
+/// The claims of the bearer token, if it is one the host was started with:
+/// its tenant, its role (when it has one) and its own subject.
+fn claims_for(headers: &HeaderMap, tokens: &HashMap<String, DevToken>) -> Option<serde_json::Value> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    let org = tokens.get(token.trim())?;
-    Some(json!({ ORG_CLAIM: org, "sub": format!("local:{org}"), "iss": "callops-local" }))
+    let dev = tokens.get(token.trim())?;
+    let mut claims = json!({ ORG_CLAIM: dev.org, "sub": dev.subject(token.trim()), "iss": "callops-local" });
+    if let Some(role) = dev.role {
+        claims[callops_http::ROLE_CLAIM] = json!(role.as_str());
+    }
+    Some(claims)
 }
 
 async fn api_gateway(

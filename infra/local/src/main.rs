@@ -87,10 +87,12 @@ struct DevArgs {
     /// instead of the embedded engine.
     #[arg(long, value_name = "URL", conflicts_with_all = ["memory"])]
     dynamodb_endpoint: Option<String>,
-    /// Accept `Authorization: Bearer TOKEN` for tenant ORG (repeatable).
-    /// `dev-token` for `demo` is always accepted.
-    #[arg(long = "dev-token", value_name = "TOKEN:ORG", value_parser = parse_token)]
-    dev_tokens: Vec<(String, String)>,
+    /// Accept `Authorization: Bearer TOKEN` for tenant ORG (repeatable),
+    /// as ROLE (viewer, staff or admin; without one the token carries no
+    /// role claim, which is staff). The demo's `dev-token` (admin), `dev-staff-token`
+    /// and `dev-viewer-token` are always accepted.
+    #[arg(long = "dev-token", value_name = "TOKEN:ORG[:ROLE]", value_parser = parse_token)]
+    dev_tokens: Vec<(String, callops::DevToken)>,
     /// Accept Vapi server messages with this secret for tenant ORG (repeatable).
     /// `dev-secret` for `demo` is always accepted.
     #[arg(long = "vapi-secret", value_name = "SECRET:ORG", value_parser = callops_webhook::auth::parse_credential)]
@@ -103,12 +105,16 @@ struct DevArgs {
     vapi_api_key: Option<String>,
 }
 
-fn parse_token(text: &str) -> Result<(String, String), String> {
-    let (token, org) = text.split_once(':').ok_or("expected TOKEN:ORG")?;
+fn parse_token(text: &str) -> Result<(String, callops::DevToken), String> {
+    let (token, rest) = text.split_once(':').ok_or("expected TOKEN:ORG[:ROLE]")?;
+    let (org, role) = match rest.split_once(':') {
+        Some((org, role)) => (org, Some(callops_http::Role::parse(role).ok_or("ROLE is viewer, staff or admin")?)),
+        None => (rest, None),
+    };
     if token.is_empty() || !callops_http::valid_org_id(org) {
-        return Err("expected TOKEN:ORG with a non-empty token and an org of letters, digits, - and _".into());
+        return Err("expected TOKEN:ORG[:ROLE] with a non-empty token and an org of letters, digits, - and _".into());
     }
-    Ok((token.to_string(), org.to_string()))
+    Ok((token.to_string(), callops::DevToken { org: org.to_string(), role }))
 }
 
 #[tokio::main]
@@ -134,7 +140,12 @@ async fn main() -> ExitCode {
 }
 
 async fn dev(args: DevArgs) -> Result<(), String> {
-    let mut tokens = HashMap::from([("dev-token".to_string(), demo::DEMO_ORG.to_string())]);
+    // The demo practice's admin, a member of its front desk, and someone who may see its figures only.
+    let mut tokens = HashMap::from([
+        ("dev-token".to_string(), callops::DevToken::admin(demo::DEMO_ORG)),
+        ("dev-staff-token".to_string(), callops::DevToken { org: demo::DEMO_ORG.into(), role: Some(callops_http::Role::Staff) }),
+        ("dev-viewer-token".to_string(), callops::DevToken { org: demo::DEMO_ORG.into(), role: Some(callops_http::Role::Viewer) }),
+    ]);
     tokens.extend(args.dev_tokens);
     let data_dir = (!args.memory).then_some(args.data_dir);
     let mut vapi_credentials = vec![callops_webhook::auth::Credential { secret: "dev-secret".into(), org_id: demo::DEMO_ORG.into() }];
@@ -168,9 +179,10 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     }
     println!("  dynamodb:  {} (table {})", host.dynamodb_endpoint(), callops::TABLE);
     let mut orgs: Vec<_> = tokens.iter().collect();
-    orgs.sort();
-    for (token, org) in orgs {
-        println!("  token:     Authorization: Bearer {token}  -> tenant {org}");
+    orgs.sort_by_key(|(token, _)| token.as_str());
+    for (token, dev) in orgs {
+        let role = dev.role.map_or("staff", |r| r.as_str());
+        println!("  token:     Authorization: Bearer {token}  -> tenant {}, {role}", dev.org);
     }
     println!("  webhook:   POST http://{addr}/webhooks/vapi  (X-Vapi-Secret for tenants {})", vapi_orgs.join(", "));
     match host.simulator() {

@@ -14,7 +14,12 @@ pub use dynoxide::Database;
 pub struct EmbeddedDynamo {
     endpoint: String,
     stop: Option<oneshot::Sender<()>>,
+    db: Database,
 }
+
+/// How often the engine deletes items past their time to live, as
+/// DynamoDB's own background process does (DynamoDB takes up to a few days).
+pub const TTL_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl EmbeddedDynamo {
     /// An engine holding nothing but memory.
@@ -36,15 +41,39 @@ impl EmbeddedDynamo {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| DomainError::Unavailable(format!("cannot listen on {addr}: {e}")))?;
         let local = listener.local_addr().map_err(|e| DomainError::Unavailable(e.to_string()))?;
         let (stop, stopped) = oneshot::channel::<()>();
+        let swept = db.clone();
+        let sweeper = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TTL_SWEEP_EVERY).await;
+                let db = swept.clone();
+                match tokio::task::spawn_blocking(move || db.sweep_ttl()).await {
+                    Ok(Ok(deleted)) if deleted > 0 => tracing::info!(deleted, "items past their time to live were deleted"),
+                    Ok(Err(err)) => tracing::warn!(error = %err, "the time-to-live sweep failed; it runs again"),
+                    _ => {}
+                }
+            }
+        });
+        let served = db.clone();
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(err) = dynoxide::server::serve_with_shutdown(listener, db, shutdown).await {
+            if let Err(err) = dynoxide::server::serve_with_shutdown(listener, served, shutdown).await {
                 tracing::error!(error = %err, "embedded DynamoDB engine stopped");
             }
+            sweeper.abort();
         });
-        Ok(EmbeddedDynamo { endpoint: format!("http://{local}"), stop: Some(stop) })
+        Ok(EmbeddedDynamo { endpoint: format!("http://{local}"), stop: Some(stop), db })
+    }
+
+    /// Deletes every item past its time to live now (the sweep the engine
+    /// runs every [`TTL_SWEEP_EVERY`]); returns how many went.
+    pub async fn sweep_expired(&self) -> Result<usize, DomainError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.sweep_ttl())
+            .await
+            .map_err(|e| DomainError::Unavailable(e.to_string()))?
+            .map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))
     }
 
     /// The DynamoDB endpoint URL, for `AWS_ENDPOINT_URL_DYNAMODB` or a client.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
     error::{DisplayErrorContext, SdkError},
-    operation::{put_item::PutItemError, transact_write_items::TransactWriteItemsError},
+    operation::transact_write_items::TransactWriteItemsError,
     types::AttributeValue,
 };
 use callops_domain::DomainError;
@@ -93,13 +93,6 @@ pub(crate) fn readable<T: serde::de::DeserializeOwned>(item: Item, what: &str) -
 /// anything else is `Unavailable` with the full context for the log.
 pub(crate) fn unavailable<E: std::error::Error + 'static>(err: SdkError<E>) -> DomainError {
     DomainError::Unavailable(format!("DynamoDB: {}", DisplayErrorContext(&err)))
-}
-
-pub(crate) fn put_conflict(err: SdkError<PutItemError>, conflict: DomainError) -> DomainError {
-    match err.as_service_error() {
-        Some(PutItemError::ConditionalCheckFailedException(_)) => conflict,
-        _ => unavailable(err),
-    }
 }
 
 pub(crate) fn transaction_conflict(err: SdkError<TransactWriteItemsError>, conflict: DomainError) -> DomainError {

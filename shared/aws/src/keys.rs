@@ -68,6 +68,11 @@ pub fn consent_pk(org_id: &str, id: &str) -> String {
     format!("{}#CONSENT#{id}", org(org_id))
 }
 
+/// A tenant's audit log: one item per entry, sorted by time then id.
+pub fn audit_pk(org_id: &str) -> String {
+    format!("{}#AUDIT", org(org_id))
+}
+
 /// A tenant's settings (holidays, its own attempt cap).
 pub fn settings_pk(org_id: &str) -> String {
     format!("{}#SETTINGS", org(org_id))

@@ -270,7 +270,7 @@ fn an_agent_the_store_takes_reads_back_as_it_was() {
             }
         };
         seen.count(true);
-        match rt.block_on(store.put_agent(&agent, true)) {
+        match rt.block_on(store.put_agent(&agent, true, &crate::store::audit::test_entry("acme"))) {
             Ok(()) => prop_assert_eq!(rt.block_on(store.get_agent("acme", &agent.id)).ok().flatten(), Some(agent)),
             Err(DomainError::Conflict { .. }) => {}
             Err(err) => prop_assert!(false, "an agent the input made was not stored: {err:?}"),
@@ -299,7 +299,7 @@ fn a_campaign_the_store_takes_reads_back_as_it_was() {
             created_at: created,
             updated_at: created,
         };
-        let written = rt.block_on(store.create_campaign(&campaign, Some("print")));
+        let written = rt.block_on(store.create_campaign(&campaign, Some("print"), &crate::store::audit::test_entry("acme")));
         seen.count(written.is_ok());
         match written {
             Ok(()) => {
@@ -327,7 +327,7 @@ fn a_do_not_call_number_from_anywhere_is_listed_found_and_removed_in_one_form() 
             reason,
             by: callops_domain::caller::Actor { sub: "test".into(), name: None },
         };
-        match rt.block_on(store.add_do_not_call("acme", &key, &change("added", reason.clone()))) {
+        match rt.block_on(store.add_do_not_call("acme", &key, &change("added", reason.clone()), &crate::store::audit::test_entry("acme"))) {
             Ok((entry, _)) => {
                 prop_assert_eq!(&entry.phone_number, &key);
                 prop_assert!(rt.block_on(store.is_on_do_not_call("acme", &key)).unwrap_or(false));
@@ -335,7 +335,7 @@ fn a_do_not_call_number_from_anywhere_is_listed_found_and_removed_in_one_form() 
                 prop_assert!(listed.items.iter().any(|e| e.phone_number == key));
                 // Removed by the number as it was sent, in whatever form.
                 prop_assert_eq!(phone::do_not_call_key(&sent), Some(key.clone()));
-                prop_assert!(rt.block_on(store.remove_do_not_call("acme", &key, &change("removed", None))).is_ok());
+                prop_assert!(rt.block_on(store.remove_do_not_call("acme", &key, &change("removed", None), &crate::store::audit::test_entry("acme"))).is_ok());
                 prop_assert!(!rt.block_on(store.is_on_do_not_call("acme", &key)).unwrap_or(true));
             }
             Err(err) => prop_assert!(refused(&err) && reason.is_some_and(|r| r.len() > 500), "{:?}", err),

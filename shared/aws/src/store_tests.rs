@@ -132,7 +132,7 @@ async fn a_revocation_landing_between_a_claims_read_and_its_write_makes_the_clai
     let input =
         callops_domain::consent::ConsentInput { phone_number: number.into(), basis: "prior_express".into(), source: "intake".into(), ..Default::default() };
     let consent = input.check("consent-1".into(), "acme", by.clone(), at("2024-02-01T00:00:00Z")).unwrap();
-    store.record_consents(std::slice::from_ref(&consent)).await.unwrap().remove(0).unwrap();
+    store.record_consents(std::slice::from_ref(&consent), &[crate::store::audit::test_entry("acme")]).await.unwrap().remove(0).unwrap();
     let new = NewCall {
         org_id: "acme".into(),
         voice_agent_id: "agent-1".into(),
@@ -147,8 +147,14 @@ async fn a_revocation_landing_between_a_claims_read_and_its_write_makes_the_clai
     assert_eq!(read.consents, vec![consent.clone()]);
     // The patient revokes before the claim is written.
     let revocation = callops_domain::consent::Revocation { at: at("2024-02-07T14:59:00Z"), channel: callops_domain::consent::Channel::Call, reason: None, by };
-    let revoked = store.revoke_consent(&consent, &revocation).await.unwrap();
-    assert!(matches!(store.revoke_consent(&consent, &revocation).await, Err(DomainError::Conflict { code: "already_revoked", .. })), "once");
+    let revoked = store.revoke_consent(&consent, &revocation, &crate::store::audit::test_entry("acme")).await.unwrap();
+    assert!(
+        matches!(
+            store.revoke_consent(&consent, &revocation, &crate::store::audit::test_entry("acme")).await,
+            Err(DomainError::Conflict { code: "already_revoked", .. })
+        ),
+        "once"
+    );
     let now = at("2024-02-07T15:00:00Z");
     let also = [crate::AlongWithCall::RecordAttempt(Box::new(read.ledger.with_attempt(&waiting.call, now)))];
     let lost = store.update_call_with(&waiting, &waiting.call.claim(now).unwrap(), &also).await;
@@ -356,11 +362,11 @@ async fn agents_are_stored_per_tenant() {
         created_at: now,
         updated_at: now,
     };
-    store.put_agent(&agent, true).await.unwrap();
-    assert!(matches!(store.put_agent(&agent, true).await, Err(DomainError::Conflict { code: "agent_exists", .. })));
+    store.put_agent(&agent, true, &crate::store::audit::test_entry("acme")).await.unwrap();
+    assert!(matches!(store.put_agent(&agent, true, &crate::store::audit::test_entry("acme")).await, Err(DomainError::Conflict { code: "agent_exists", .. })));
     let mut ghost = agent.clone();
     ghost.id = "ghost".into();
-    assert!(matches!(store.put_agent(&ghost, false).await, Err(DomainError::NotFound { .. })));
+    assert!(matches!(store.put_agent(&ghost, false, &crate::store::audit::test_entry("acme")).await, Err(DomainError::NotFound { .. })));
 
     assert_eq!(store.get_agent("acme", "front-desk").await.unwrap(), Some(agent.clone()));
     assert_eq!(store.get_agent("globex", "front-desk").await.unwrap(), None);

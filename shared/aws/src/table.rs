@@ -151,14 +151,35 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str) -
         .set_global_secondary_indexes(Some(global_secondary_indexes()))
         .send()
         .await;
-    if let Err(err) = result {
-        match aws_sdk_dynamodb::Error::from(err) {
-            aws_sdk_dynamodb::Error::ResourceInUseException(_) => {}
+    let created = match result {
+        Ok(_) => true,
+        Err(err) => match aws_sdk_dynamodb::Error::from(err) {
+            aws_sdk_dynamodb::Error::ResourceInUseException(_) => false,
             other => return Err(DomainError::Unavailable(format!("DynamoDB: {other}"))),
+        },
+    };
+    wait_until_active(client, table_name, TABLE_WAIT).await?;
+    enable_time_to_live(client, table_name, created).await
+}
+
+/// Turns on the table's time to live over [`TTL_ATTRIBUTE`] (audit entries
+/// past their retention), as the template declares it; a table that has it already is left.
+async fn enable_time_to_live(client: &aws_sdk_dynamodb::Client, table_name: &str, created: bool) -> Result<(), DomainError> {
+    use aws_sdk_dynamodb::types::{TimeToLiveSpecification, TimeToLiveStatus};
+    if !created {
+        let described = client.describe_time_to_live().table_name(table_name).send().await.map_err(crate::item::unavailable)?;
+        let status = described.time_to_live_description().and_then(|d| d.time_to_live_status().cloned());
+        if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+            return Ok(());
         }
     }
-    wait_until_active(client, table_name, TABLE_WAIT).await
+    let spec = TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL_ATTRIBUTE).build().expect("enabled and attribute are set");
+    client.update_time_to_live().table_name(table_name).time_to_live_specification(spec).send().await.map_err(crate::item::unavailable)?;
+    Ok(())
 }
+
+/// The attribute the table's time to live reads: epoch seconds after which DynamoDB deletes the item.
+pub const TTL_ATTRIBUTE: &str = "expiresAtEpoch";
 
 /// Polls `DescribeTable` until the table and its indexes are `ACTIVE`.
 pub async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table_name: &str, at_most: std::time::Duration) -> Result<(), DomainError> {

@@ -221,11 +221,96 @@ pub struct CallLog {
     #[serde(default)]
     pub cost_breakdown: Option<CostBreakdown>,
 
+    /// When and why the call's content (transcript, summary, recording
+    /// link, notes) was removed: its retention ran out, or the patient's
+    /// records were erased. Content that arrives later is not kept.
+    #[serde(default)]
+    pub content_removed: Option<ContentRemoval>,
+
     #[serde(with = "time::ms")]
     pub updated_at: DateTime<Utc>,
 }
 
+/// Why a call's content is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemovalReason {
+    /// The tenant's retention period for content passed.
+    Retention,
+    /// The patient's records were erased; the number is a token too.
+    Erasure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentRemoval {
+    #[serde(with = "time::ms")]
+    pub at: DateTime<Utc>,
+    pub reason: RemovalReason,
+}
+
+/// The prefix of the token an erased call's number is replaced by.
+pub const ERASED_NUMBER_PREFIX: &str = "erased-";
+
 impl CallLog {
+    /// Whether the call keeps any content (transcript, summary, recording link, notes).
+    pub fn has_content(&self) -> bool {
+        self.transcript.is_some() || self.summary.is_some() || self.recording_url.is_some() || self.call_notes.is_some()
+    }
+
+    /// The content fields the call holds, by their JSON names.
+    pub fn content_fields(&self) -> Vec<&'static str> {
+        [
+            ("transcript", self.transcript.is_some()),
+            ("summary", self.summary.is_some()),
+            ("recordingUrl", self.recording_url.is_some()),
+            ("callNotes", self.call_notes.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, held)| held.then_some(name))
+        .collect()
+    }
+
+    /// The call as someone who may not see content sees it: its facts only
+    /// (no content, and not the patient's name or the prompt's values either).
+    pub fn facts_only(mut self) -> CallLog {
+        self.strip_content();
+        self.customer_name = None;
+        self.variable_values.clear();
+        self
+    }
+
+    fn strip_content(&mut self) {
+        self.transcript = None;
+        self.summary = None;
+        self.recording_url = None;
+        self.call_notes = None;
+        self.transcript_truncated = false;
+        self.truncated_fields.retain(|f| !crate::audit::CONTENT_FIELDS.contains(&f.as_str()));
+    }
+
+    /// The call with its content removed for `reason` at `at`; every fact
+    /// analytics count stays. An erasure also replaces the number by
+    /// `token` and drops what names the patient (name, prompt values, debt).
+    pub fn remove_content(&self, reason: RemovalReason, at: DateTime<Utc>, token: Option<&str>) -> CallLog {
+        let mut next = self.clone();
+        next.strip_content();
+        if let Some(token) = token {
+            next.phone_number = token.to_string();
+            next.customer_name = None;
+            next.variable_values.clear();
+            next.debt_id = None;
+        }
+        next.content_removed = Some(ContentRemoval { at: time::to_millis(at), reason });
+        next.updated_at = time::to_millis(at.max(self.updated_at));
+        next
+    }
+
+    /// Whether the call's content was removed (so none is kept from now on).
+    pub fn content_is_removed(&self) -> bool {
+        self.content_removed.is_some()
+    }
+
     /// Whether the call holds one of its agent's concurrent-call slots: an
     /// attempt CallOps dials, from the dialer's claim (DIALING) until it ends
     /// or goes back to the queue. Calls CallOps did not place (attempt 0)
@@ -302,6 +387,7 @@ impl CallLog {
             awaiting_output: None,
             cost_cents: None,
             cost_breakdown: None,
+            content_removed: None,
             updated_at: now,
         }
     }

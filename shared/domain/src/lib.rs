@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod analytics;
+pub mod audit;
 pub mod call;
 pub mod call_rules;
 mod call_text;
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod compliance;
 pub mod consent;
 pub mod error;
+pub mod export;
 pub mod followup;
 pub mod frequency;
 pub mod idempotency;

@@ -66,6 +66,8 @@ pub enum EndedReason {
     NoCallingHoursAhead,
     /// No consent on record covers it (none, revoked, expired, out of scope).
     NoConsent,
+    /// The patient's records were erased while it waited.
+    RecordsErased,
     /// The request to the provider could not be built (a missing number or secret).
     ConfigurationError,
     /// The provider refused the call, with its message.
@@ -88,6 +90,7 @@ impl EndedReason {
             EndedReason::VoiceAgentNotFound => "voice-agent-not-found",
             EndedReason::NoCallingHoursAhead => "no-calling-hours-ahead",
             EndedReason::NoConsent => "no-consent",
+            EndedReason::RecordsErased => "records-erased",
             EndedReason::ConfigurationError => "callops-configuration-error",
             EndedReason::ProviderRejected(_) => "vapi-rejected",
             EndedReason::ProviderUnauthorized(_) => "vapi-unauthorized",

@@ -29,8 +29,56 @@ pub struct TenantSettings {
     /// Calls to callees whose state needs everyone's consent to record: disclose and ask, or do not record.
     #[serde(default)]
     pub recording_policy: crate::recording::RecordingPolicy,
+    /// How long calls' content is kept.
+    #[serde(default)]
+    pub retention: Retention,
     #[serde(with = "time::ms::option", default)]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// How long a tenant keeps what it holds, in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retention {
+    /// Calls' content (transcript, summary, recording link, notes), from
+    /// the call's start (or its creation, for a call never started).
+    #[serde(default = "default_content_days")]
+    pub content_days: u32,
+}
+
+/// Content is kept two years unless the practice says otherwise.
+pub const DEFAULT_CONTENT_DAYS: u32 = 730;
+/// Content may be kept at most ten years (the longest of the states'
+/// medical-record periods for adults), at least one day.
+pub const MAX_CONTENT_DAYS: u32 = 3653;
+
+fn default_content_days() -> u32 {
+    DEFAULT_CONTENT_DAYS
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { content_days: DEFAULT_CONTENT_DAYS }
+    }
+}
+
+impl Retention {
+    /// Content of calls that started (or were created) before this is past its retention at `now`.
+    pub fn content_cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - chrono::Duration::days(i64::from(self.content_days))
+    }
+
+    /// Whether `call`'s content is past its retention at `now`.
+    pub fn content_expired(&self, call: &crate::CallLog, now: DateTime<Utc>) -> bool {
+        call.call_started_at.unwrap_or(call.created_at) < self.content_cutoff(now)
+    }
+
+    fn check(&self) -> Result<(), DomainError> {
+        if !(1..=MAX_CONTENT_DAYS).contains(&self.content_days) {
+            return Err(DomainError::invalid("invalid_retention", format!("retention.contentDays must be 1 to {MAX_CONTENT_DAYS}")));
+        }
+        Ok(())
+    }
 }
 
 fn default_cap() -> u32 {
@@ -46,6 +94,7 @@ impl TenantSettings {
             max_attempts_per_number_per_day: DEFAULT_TENANT_CAP_PER_DAY,
             consent_policy: Default::default(),
             recording_policy: Default::default(),
+            retention: Retention::default(),
             updated_at: None,
         }
     }
@@ -57,6 +106,9 @@ impl TenantSettings {
         }
         if !(1..=MAX_TENANT_CAP_PER_DAY).contains(&self.max_attempts_per_number_per_day) {
             return refuse("maxAttemptsPerNumberPerDay must be 1 to 20");
+        }
+        if self.retention.check().is_err() {
+            return refuse("the retention periods are out of range");
         }
         Ok(())
     }
@@ -73,6 +125,14 @@ pub struct SettingsInput {
     pub consent_policy: Option<std::collections::BTreeMap<String, Vec<String>>>,
     /// `disclose` or `do_not_record`.
     pub recording_policy: Option<String>,
+    /// `{contentDays}`: how long calls' content is kept.
+    pub retention: Option<RetentionInput>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetentionInput {
+    pub content_days: Option<u32>,
 }
 
 impl SettingsInput {
@@ -116,6 +176,11 @@ impl SettingsInput {
                 _ => return Err(DomainError::invalid("invalid_recording_policy", "recordingPolicy is disclose or do_not_record")),
             };
         }
+        if let Some(retention) = &self.retention {
+            let asked = Retention { content_days: retention.content_days.unwrap_or(next.retention.content_days) };
+            asked.check()?;
+            next.retention = asked;
+        }
         next.updated_at = Some(time::to_millis(now));
         next.check_storable()?;
         Ok(next)
@@ -136,6 +201,7 @@ mod tests {
             max_attempts_per_number_per_day: Some(2),
             consent_policy: None,
             recording_policy: None,
+            retention: None,
         };
         let next = input.apply_to(&base, now).unwrap();
         assert_eq!(next.holidays.iter().map(|d| d.to_string()).collect::<Vec<_>>(), vec!["2024-01-01", "2024-12-25"]);
@@ -143,6 +209,8 @@ mod tests {
         for bad in [
             SettingsInput { holidays: Some(vec!["Christmas".into()]), ..SettingsInput::default() },
             SettingsInput { max_attempts_per_number_per_day: Some(0), ..SettingsInput::default() },
+            SettingsInput { retention: Some(RetentionInput { content_days: Some(0) }), ..SettingsInput::default() },
+            SettingsInput { retention: Some(RetentionInput { content_days: Some(MAX_CONTENT_DAYS + 1) }), ..SettingsInput::default() },
         ] {
             assert!(matches!(bad.apply_to(&base, now), Err(DomainError::Invalid { .. })));
         }
@@ -151,5 +219,10 @@ mod tests {
             ..SettingsInput::default()
         };
         assert!(too_many.apply_to(&base, now).is_err());
+        assert_eq!(base.retention, Retention { content_days: 730 });
+        let shorter = SettingsInput { retention: Some(RetentionInput { content_days: Some(30) }), ..SettingsInput::default() };
+        let next = shorter.apply_to(&base, now).unwrap();
+        assert_eq!(next.retention, Retention { content_days: 30 });
+        assert_eq!(next.retention.content_cutoff(now), now - chrono::Duration::days(30));
     }
 }

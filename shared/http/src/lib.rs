@@ -21,6 +21,81 @@ pub mod window;
 pub const ORG_CLAIM: &str = "org_id";
 /// The optional claim narrowing the caller to some voice agents.
 pub const AGENTS_CLAIM: &str = "agent_ids";
+/// The claim naming the caller's role (`viewer`, `staff`, `admin`).
+pub const ROLE_CLAIM: &str = "role";
+/// Where a deployment maps its identity provider's groups to roles:
+/// `group=role,group=role` (the highest role of the caller's groups wins).
+pub const ROLE_GROUPS_VAR: &str = "CALLOPS_ROLE_GROUPS";
+/// The claim carrying the caller's groups (`cognito:groups` unless set).
+pub const GROUPS_CLAIM_VAR: &str = "CALLOPS_GROUPS_CLAIM";
+pub const DEFAULT_GROUPS_CLAIM: &str = "cognito:groups";
+
+/// How a deployment reads roles from its identity provider's groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupRoles {
+    pub claim: String,
+    pub groups: Vec<(String, Role)>,
+}
+
+impl GroupRoles {
+    /// The mapping in the environment ([`ROLE_GROUPS_VAR`], [`GROUPS_CLAIM_VAR`]); none when unset.
+    pub fn from_env() -> Result<GroupRoles, String> {
+        let claim = std::env::var(GROUPS_CLAIM_VAR).ok().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| DEFAULT_GROUPS_CLAIM.into());
+        match std::env::var(ROLE_GROUPS_VAR) {
+            Ok(text) if !text.trim().is_empty() => GroupRoles::parse(claim.trim(), &text),
+            _ => Ok(GroupRoles { claim, groups: Vec::new() }),
+        }
+    }
+
+    /// Reads `group=role,group=role`.
+    pub fn parse(claim: &str, text: &str) -> Result<GroupRoles, String> {
+        let mut groups = Vec::new();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (group, role) = pair.split_once('=').ok_or_else(|| format!("configuration: {ROLE_GROUPS_VAR} takes group=role pairs, not {pair:?}"))?;
+            let role = Role::parse(role).ok_or_else(|| format!("configuration: {role:?} in {ROLE_GROUPS_VAR} is not viewer, staff or admin"))?;
+            groups.push((group.trim().to_string(), role));
+        }
+        Ok(GroupRoles { claim: claim.to_string(), groups })
+    }
+
+    /// The deployment's mapping, read once.
+    pub fn configured() -> &'static GroupRoles {
+        static ROLES: std::sync::OnceLock<GroupRoles> = std::sync::OnceLock::new();
+        ROLES.get_or_init(|| {
+            GroupRoles::from_env().unwrap_or_else(|err| {
+                // A mapping that does not read maps nothing: every caller without a role claim is staff.
+                tracing::error!(error = %err, "the role mapping is ignored");
+                GroupRoles::default()
+            })
+        })
+    }
+}
+
+/// The caller's role: the `role` claim, else the highest role its groups
+/// map to, else `staff` (the contract's default). A `role` claim that names
+/// no role is refused.
+pub fn role_of(claims: &std::collections::HashMap<String, String>, mapping: &GroupRoles) -> Result<Role, ApiError> {
+    if let Some(text) = claims.get(ROLE_CLAIM).map(|r| r.trim()).filter(|r| !r.is_empty()) {
+        return Role::parse(text).ok_or_else(|| ApiError::Forbidden("the token's role is not viewer, staff or admin".into()));
+    }
+    if !mapping.groups.is_empty()
+        && let Some(raw) = claims.get(&mapping.claim)
+    {
+        let groups = parse_list_claim(raw);
+        if let Some(role) = mapping.groups.iter().filter(|(group, _)| groups.contains(group)).map(|(_, role)| *role).max() {
+            return Ok(role);
+        }
+    }
+    Ok(Role::Staff)
+}
+
+/// Refuses a caller whose role is below `needed`.
+pub fn require(caller: &Caller, needed: Role) -> Result<(), ApiError> {
+    if caller.role < needed {
+        return Err(ApiError::Forbidden(format!("this needs the {} role; the caller is {}", needed.as_str(), caller.role.as_str())));
+    }
+    Ok(())
+}
 
 /// Everything that can stop a request, mapped to a status in [`error_response`].
 #[derive(Debug, Error)]
@@ -45,7 +120,7 @@ impl From<lambda_http::Error> for ApiError {
     }
 }
 
-pub use callops_domain::caller::Caller;
+pub use callops_domain::caller::{Caller, Origin, Role};
 
 pub use callops_domain::agent::valid_org_id;
 
@@ -53,8 +128,10 @@ pub use callops_domain::agent::valid_org_id;
 /// the local host) put them. No claims, or no valid `org_id`: `Unauthorized`.
 pub fn caller(req: &Request) -> Result<Caller, ApiError> {
     let context = req.request_context_ref().ok_or(ApiError::Unauthorized)?;
-    let claims = match context {
-        RequestContext::ApiGatewayV2(ctx) => ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims).ok_or(ApiError::Unauthorized)?,
+    let (claims, http) = match context {
+        RequestContext::ApiGatewayV2(ctx) => {
+            (ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims).ok_or(ApiError::Unauthorized)?, &ctx.http)
+        }
         _ => return Err(ApiError::Unauthorized),
     };
     let org_id = claims.get(ORG_CLAIM).map(|s| s.trim()).filter(|s| valid_org_id(s)).ok_or(ApiError::Unauthorized)?;
@@ -63,7 +140,9 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
         return Err(ApiError::Forbidden(format!("a token may narrow its caller to at most {MAX_CLAIM_AGENTS} agents")));
     }
     let actor = callops_domain::caller::Actor::from_claims(claims.get("sub").map(String::as_str), claims.get("name").map(String::as_str));
-    Ok(Caller { org_id: org_id.into(), agent_ids, actor })
+    let role = role_of(claims, GroupRoles::configured())?;
+    let origin = Origin::new(http.source_ip.as_deref(), http.user_agent.as_deref());
+    Ok(Caller { org_id: org_id.into(), agent_ids, actor, role, origin })
 }
 
 /// The most agents an `agent_ids` claim may name (the store's filter takes
@@ -229,6 +308,25 @@ mod tests {
         assert_eq!(parse_list_claim(r#"["a1","a2"]"#), vec!["a1", "a2"]);
         assert_eq!(parse_list_claim("a1, a2"), vec!["a1", "a2"]);
         assert!(parse_list_claim("[]").is_empty());
+    }
+
+    #[test]
+    fn roles_come_from_the_role_claim_or_the_groups_and_default_to_staff() {
+        let claims = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::HashMap<_, _>>();
+        let mapping = GroupRoles::parse("cognito:groups", "front-desk=staff, owners=admin,billing=viewer").unwrap();
+        assert_eq!(role_of(&claims(&[]), &mapping).unwrap(), Role::Staff);
+        assert_eq!(role_of(&claims(&[("role", "Viewer")]), &mapping).unwrap(), Role::Viewer);
+        assert_eq!(role_of(&claims(&[("role", "admin"), ("cognito:groups", "[billing]")]), &mapping).unwrap(), Role::Admin, "the role claim wins");
+        assert_eq!(role_of(&claims(&[("cognito:groups", "[billing owners]")]), &mapping).unwrap(), Role::Admin, "the highest group wins");
+        assert_eq!(role_of(&claims(&[("cognito:groups", "[billing]")]), &mapping).unwrap(), Role::Viewer);
+        assert_eq!(role_of(&claims(&[("cognito:groups", "[strangers]")]), &mapping).unwrap(), Role::Staff);
+        assert!(matches!(role_of(&claims(&[("role", "root")]), &mapping), Err(ApiError::Forbidden(_))));
+        assert!(GroupRoles::parse("g", "owners=god").is_err() && GroupRoles::parse("g", "owners").is_err());
+        let origin = Origin::new(Some("203.0.113.9"), Some("Mozilla/5.0\u{7}"));
+        assert_eq!(origin.source_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(origin.user_agent.as_deref(), Some("Mozilla/5.0"));
+        assert_eq!(Origin::new(Some("not an address"), Some(&"x".repeat(1000))).source_ip, None);
+        assert_eq!(Origin::new(None, Some(&"x".repeat(1000))).user_agent.unwrap().len(), Origin::MAX_USER_AGENT);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use callops_aws::NumberState;
 use callops_domain::{
     CallLog, DomainError,
+    audit::{Action, AuditEntry},
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
     campaign_plan::{CampaignAsk, CampaignPlan, DeferredContact, Known, RejectedContact, check_contacts, check_request, plan_campaign},
@@ -49,7 +50,9 @@ impl Calls {
     ) -> Result<CampaignCreated, DomainError> {
         let plan = self.plan(caller, agent_id, &ask, key.as_ref(), now).await?;
         let print = key.as_ref().map(|(_, print)| print.as_str());
-        let (campaign, replayed) = match self.stored_campaign(caller, &plan.campaign, print).await? {
+        let mut audit = AuditEntry::of_change(caller, Action::CampaignCreated, &plan.campaign.id, None::<&Campaign>, &plan.campaign, now);
+        audit.changes.insert("calls".into(), serde_json::json!({"from": null, "to": plan.calls.len()}));
+        let (campaign, replayed) = match self.stored_campaign(caller, &plan.campaign, print, &audit).await? {
             Some(campaign) if campaign.status == CampaignStatus::Cancelled => {
                 return Ok(CampaignCreated { campaign, accepted: 0, rejected: plan.refused, deferred: Vec::new(), replayed: true });
             }
@@ -121,11 +124,11 @@ impl Calls {
     /// The stored campaign for this plan: the one an earlier request with the
     /// same key made (`Conflict` when that request was another), or this one,
     /// stored now (`None`).
-    async fn stored_campaign(&self, caller: &Caller, campaign: &Campaign, print: Option<&str>) -> Result<Option<Campaign>, DomainError> {
+    async fn stored_campaign(&self, caller: &Caller, campaign: &Campaign, print: Option<&str>, audit: &AuditEntry) -> Result<Option<Campaign>, DomainError> {
         if let Some(earlier) = self.replayed_campaign(caller, &campaign.id, print).await? {
             return Ok(Some(earlier));
         }
-        match self.store.create_campaign(campaign, print).await {
+        match self.store.create_campaign(campaign, print, audit).await {
             Ok(()) => Ok(None),
             // The same key won a race with this request: go on as its repeat.
             Err(DomainError::Conflict { .. }) if print.is_some() => match self.replayed_campaign(caller, &campaign.id, print).await? {

@@ -15,8 +15,10 @@ use futures::{StreamExt, stream};
 
 use crate::{
     Calls,
-    change::{Decided, change_call},
+    change::{Change, Decided, change_call},
 };
+use callops_aws::AlongWithCall;
+use callops_domain::audit::{Action, AuditEntry};
 
 /// How many calls are cancelled at once when a campaign is.
 const CANCEL_CONCURRENCY: usize = 16;
@@ -30,14 +32,20 @@ pub struct CampaignCancelled {
 }
 
 impl Calls {
-    /// Cancels a waiting call; `not_cancellable` once it is dialed.
-    pub async fn cancel_call(&self, stored: StoredCall, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
-        self.cancel_call_because(stored, EndedReason::CancelledBeforeDialing, now).await
+    /// Cancels a waiting call for `caller`; `not_cancellable` once it is dialed.
+    pub async fn cancel_call(&self, caller: &Caller, stored: StoredCall, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        self.cancel_call_because(caller, stored, EndedReason::CancelledBeforeDialing, now).await
     }
 
-    /// [`Self::cancel_call`], with the reason it ends with.
-    pub async fn cancel_call_because(&self, stored: StoredCall, reason: EndedReason, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
-        let cancel = |call: &CallLog| call.cancel(reason.clone(), now).map(|next| Some(next.into()));
+    /// [`Self::cancel_call`], with the reason it ends with. The audit entry
+    /// of the cancel is written with it.
+    pub async fn cancel_call_because(&self, caller: &Caller, stored: StoredCall, reason: EndedReason, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        let cancel = |call: &CallLog| {
+            call.cancel(reason.clone(), now).map(|next| {
+                let entry = AuditEntry::of_change(caller, Action::CallCancelled, &call.id, Some(call), &next, now);
+                Some(Change { call: next, also: vec![AlongWithCall::Audit(Box::new(entry))] })
+            })
+        };
         let written = change_call(&self.store, stored, &mut Decided(cancel)).await?.ok_or_else(|| DomainError::Unavailable("a cancel wrote nothing".into()))?;
         if let Err(err) = self.scheduler.unschedule(&DialRequest::for_call(&written.call)).await {
             tracing::warn!(call_id = %written.call.id, error = %err, "schedule of a cancelled call is left; the dialer will not dial it");
@@ -49,11 +57,13 @@ impl Calls {
     /// Cancelling again finishes what an interrupted cancel left.
     pub async fn cancel_campaign(&self, caller: &Caller, campaign_id: &str, now: DateTime<Utc>) -> Result<CampaignCancelled, DomainError> {
         let campaign = self.caller_campaign(caller, campaign_id).await?;
-        self.store.cancel_campaign(&caller.org_id, &campaign.id, now).await?;
-        let campaign = campaign.cancelled(now);
+        let cancelled = campaign.clone().cancelled(now);
+        let entry = AuditEntry::of_change(caller, Action::CampaignCancelled, &campaign.id, Some(&campaign), &cancelled, now);
+        self.store.cancel_campaign(&caller.org_id, &campaign.id, now, &entry).await?;
+        let campaign = cancelled;
         let waiting = self.store.campaign_calls(&caller.org_id, &campaign.id, Some(CallStatus::Scheduled)).await?;
         let ids = waiting.into_iter().map(|w| w.call_id).collect();
-        let cancelled = self.cancel_waiting(&caller.org_id, ids, EndedReason::CancelledBeforeDialing, now).await?;
+        let cancelled = self.cancel_waiting(caller, ids, EndedReason::CancelledBeforeDialing, now).await?;
         let counts = self.campaign_counts(&campaign).await?;
         Ok(CampaignCancelled { campaign, cancelled, counts })
     }
@@ -61,12 +71,13 @@ impl Calls {
     /// Cancels each of `call_ids` that still waits, `CANCEL_CONCURRENCY` at
     /// once, with `reason`; returns how many it cancelled. A call dialed in
     /// the meantime is left to the dialer, which asks again before it places one.
-    pub async fn cancel_waiting(&self, org_id: &str, call_ids: Vec<String>, reason: EndedReason, now: DateTime<Utc>) -> Result<usize, DomainError> {
+    pub async fn cancel_waiting(&self, caller: &Caller, call_ids: Vec<String>, reason: EndedReason, now: DateTime<Utc>) -> Result<usize, DomainError> {
         let reason = &reason;
+        let org_id = caller.org_id.as_str();
         let results: Vec<Result<bool, DomainError>> = stream::iter(call_ids)
             .map(|call_id| async move {
                 let Some(stored) = self.store.get_call(org_id, &call_id).await? else { return Ok(false) };
-                match self.cancel_call_because(stored, reason.clone(), now).await {
+                match self.cancel_call_because(caller, stored, reason.clone(), now).await {
                     Ok(_) => Ok(true),
                     Err(DomainError::Conflict { .. }) => Ok(false),
                     Err(other) => Err(other),

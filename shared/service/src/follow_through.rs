@@ -84,8 +84,18 @@ pub async fn follow_through(
     if let Some(date) = decided.follow_up_too_far {
         tracing::warn!(call_id = %after.id, follow_up_date = %time::format(&date), "the agreed follow-up is more than a year ahead: no call is made for it");
     }
-    let mut also: Vec<AlongWithCall> =
-        decided.do_not_call.iter().map(|number| AlongWithCall::DoNotCall { number: number.clone(), reason: "requested during a call".into() }).collect();
+    let mut also: Vec<AlongWithCall> = Vec::new();
+    if let Some(number) = &decided.do_not_call {
+        let reason = "requested during a call";
+        also.push(AlongWithCall::DoNotCall { number: number.clone(), reason: reason.into() });
+        // The listing is a change like any other: its entry goes in the same write, CallOps' webhook its author.
+        let mut changes = callops_domain::audit::fields_read(&[]);
+        changes.insert("reason".into(), serde_json::json!({"from": null, "to": reason}));
+        changes.insert("callId".into(), serde_json::json!({"from": null, "to": after.id.as_str()}));
+        let webhook = callops_domain::caller::Caller::system(&after.org_id, "webhook");
+        let entry = callops_domain::audit::AuditEntry::new(&webhook, callops_domain::audit::Action::DoNotCallAdded, number, changes, now);
+        also.push(AlongWithCall::Audit(Box::new(entry)));
+    }
     also.extend(decided.conversation.clone().map(AlongWithCall::Conversation));
     let follow_ons: Vec<CallLog> = decided
         .retry

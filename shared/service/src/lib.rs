@@ -25,6 +25,7 @@ pub mod opt_out;
 pub mod place;
 pub mod reconcile;
 pub mod record_report;
+pub mod records;
 pub mod schedule;
 
 use std::sync::Arc;

@@ -8,8 +8,9 @@
 use callops_aws::store::{DoNotCallChange, DoNotCallEntry};
 use callops_domain::{
     DomainError,
-    caller::Actor,
-    consent::{Channel, Revocation},
+    audit::{self, Action, AuditEntry},
+    caller::{Actor, Caller},
+    consent::{Channel, Consent, Revocation},
     lifecycle::EndedReason,
     time,
 };
@@ -41,7 +42,8 @@ pub struct OptedOut {
 impl Calls {
     /// Lists the number (history kept), then revokes its consents and
     /// cancels its waiting calls: [`Calls::honour_opt_out`].
-    pub async fn opt_out(&self, org_id: &str, opt_out: OptOut, now: DateTime<Utc>) -> Result<OptedOut, DomainError> {
+    pub async fn opt_out(&self, caller: &Caller, opt_out: OptOut, now: DateTime<Utc>) -> Result<OptedOut, DomainError> {
+        let org_id = caller.org_id.as_str();
         let change = DoNotCallChange {
             at: time::to_millis(now),
             action: "added".into(),
@@ -50,15 +52,17 @@ impl Calls {
             reason: opt_out.reason.clone(),
             by: opt_out.by.clone(),
         };
-        let (entry, added) = self.store.add_do_not_call(org_id, &opt_out.number, &change).await?;
-        let (revoked_consents, cancelled_calls) = self.honour_opt_out(org_id, &opt_out, now).await?;
+        let audit = AuditEntry::new(caller, Action::DoNotCallAdded, &opt_out.number, audit::changes(None::<&DoNotCallChange>, &change), now);
+        let (entry, added) = self.store.add_do_not_call(org_id, &opt_out.number, &change, &audit).await?;
+        let (revoked_consents, cancelled_calls) = self.honour_opt_out(caller, &opt_out, now).await?;
         tracing::info!(org_id, channel = opt_out.channel.as_str(), revoked_consents, cancelled_calls, "opt-out honoured");
         Ok(OptedOut { entry, added, revoked_consents, cancelled_calls })
     }
 
     /// For a number now on the list: revokes every consent on record for it
     /// and cancels every call waiting for it. Returns how many of each.
-    pub async fn honour_opt_out(&self, org_id: &str, opt_out: &OptOut, now: DateTime<Utc>) -> Result<(usize, usize), DomainError> {
+    pub async fn honour_opt_out(&self, caller: &Caller, opt_out: &OptOut, now: DateTime<Utc>) -> Result<(usize, usize), DomainError> {
+        let org_id = caller.org_id.as_str();
         let state = self.store.number_state(org_id, &opt_out.number).await?;
         let revocation = Revocation {
             at: time::to_millis(now),
@@ -68,7 +72,9 @@ impl Calls {
         };
         let mut revoked = 0;
         for consent in state.consents.iter().filter(|c| c.revoked.is_none()) {
-            match self.store.revoke_consent(consent, &revocation).await {
+            let revoked_one = Consent { revoked: Some(revocation.clone()), ..consent.clone() };
+            let audit = AuditEntry::of_change(caller, Action::ConsentRevoked, &consent.id, Some(consent), &revoked_one, now);
+            match self.store.revoke_consent(consent, &revocation, &audit).await {
                 Ok(_) => revoked += 1,
                 // Revoked by someone else meanwhile: it is revoked all the same.
                 Err(DomainError::Conflict { .. }) => {}
@@ -76,7 +82,7 @@ impl Calls {
             }
         }
         let waiting: Vec<String> = state.ledger.planned.iter().map(|p| p.call_id.clone()).collect();
-        let cancelled = self.cancel_waiting(org_id, waiting, EndedReason::OnDoNotCallList, now).await?;
+        let cancelled = self.cancel_waiting(caller, waiting, EndedReason::OnDoNotCallList, now).await?;
         Ok((revoked, cancelled))
     }
 }

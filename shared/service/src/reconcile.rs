@@ -62,6 +62,8 @@ pub struct Reconciled {
     pub redialed: usize,
     /// Ended calls read again for the structured output they await.
     pub outputs_read: usize,
+    /// Calls whose content passed the tenant's retention: content removed.
+    pub content_expired: usize,
     /// Tenants whose run failed (logged; tried again next run).
     pub tenants_failed: usize,
 }
@@ -81,6 +83,14 @@ impl Dialer {
             if let Err(err) = self.reconcile_tenant(&org_id, calls, settings, now, &mut done).await {
                 done.tenants_failed += 1;
                 tracing::error!(org_id = %org_id, error = %err, "the reconciler could not finish this tenant; it goes on with the next");
+            }
+            // Content past its retention goes on the same round, tenant by tenant.
+            match crate::records::expire_content(self.store(), &org_id, now).await {
+                Ok(expired) => done.content_expired += expired,
+                Err(err) => {
+                    done.tenants_failed += 1;
+                    tracing::error!(org_id = %org_id, error = %err, "content past its retention is left for the next run");
+                }
             }
         }
         if done != Reconciled::default() {

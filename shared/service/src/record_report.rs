@@ -111,7 +111,8 @@ impl Calls {
                 reason: Some("requested during a call".into()),
                 by: callops_domain::caller::Actor::system("webhook"),
             };
-            let (revoked, cancelled) = self.honour_opt_out(&written.call.org_id, &opt_out, now).await?;
+            let webhook = callops_domain::caller::Caller::system(&written.call.org_id, "webhook");
+            let (revoked, cancelled) = self.honour_opt_out(&webhook, &opt_out, now).await?;
             tracing::info!(call_id = %written.call.id, revoked_consents = revoked, cancelled_calls = cancelled, "an opt-out asked during a call is honoured");
         }
         // Only a write that set or changed the cost reports it, so a duplicate counts nothing.

@@ -12,6 +12,7 @@ use callops_aws::{AlongWithCall, NumberState, StoredCall};
 use callops_domain::{
     CallId, CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::valid_agent_id,
+    audit::{Action, AuditEntry},
     callee::{Callee, Whereabouts},
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
@@ -124,7 +125,8 @@ impl Calls {
         let at = call.scheduled_at.ok_or_else(|| DomainError::Unavailable(format!("scheduled call {} has no time", call.id)))?;
         let dial = ScheduledDial { request: DialRequest::for_call(&call), at };
         self.scheduler.schedule(&dial).await?;
-        let also: Vec<AlongWithCall> = key.iter().map(|(_, print)| AlongWithCall::IdempotencyKey { fingerprint: print.clone() }).collect();
+        let mut also: Vec<AlongWithCall> = key.iter().map(|(_, print)| AlongWithCall::IdempotencyKey { fingerprint: print.clone() }).collect();
+        also.push(AlongWithCall::Audit(Box::new(AuditEntry::of_change(caller, Action::CallScheduled, &call.id, None::<&CallLog>, &call, now))));
         match self.store.create_call_with(&call, &also).await {
             Ok(stored) => {
                 tracing::info!(call_id = %call.id, agent_id = %call.voice_agent_id, number = %phone::mask(&call.phone_number), at = %time::format(&dial.at), "call scheduled");
@@ -343,7 +345,8 @@ impl Calls {
             next.variable_values = variables;
         }
         next.updated_at = time::to_millis(now);
-        let written = self.store.update_call(&stored, &next).await?;
+        let audit = AuditEntry::of_change(caller, Action::CallMoved, &next.id, Some(&stored.call), &next, now);
+        let written = self.store.update_call_with(&stored, &next, &[AlongWithCall::Audit(Box::new(audit))]).await?;
         if let Some(at) = next.scheduled_at
             && next.scheduled_at != stored.call.scheduled_at
         {
@@ -352,7 +355,9 @@ impl Calls {
                 // The schedule still fires at the old time: put the call back to say so.
                 let mut undo = stored.call.clone();
                 undo.updated_at = time::to_millis(Utc::now());
-                if let Err(undo_err) = self.store.update_call(&written, &undo).await {
+                let audit =
+                    AuditEntry::of_change(&Caller::system(&caller.org_id, "scheduler"), Action::CallMoved, &next.id, Some(&written.call), &undo, Utc::now());
+                if let Err(undo_err) = self.store.update_call_with(&written, &undo, &[AlongWithCall::Audit(Box::new(audit))]).await {
                     tracing::error!(call_id = %next.id, error = %undo_err, "a moved call could not be put back after its schedule did not move");
                 }
                 return Err(err);

@@ -293,6 +293,8 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
     report.complete = true;
     if !options.dry_run {
         store.put_marker(&options.org_id, CHECKPOINT, &[("state", "done".into())]).await.map_err(|e| e.to_string())?;
+        // History older than the retention sweep's mark: the next round reads the tenant from the start.
+        store.put_marker(&options.org_id, callops_service::records::RETENTION_MARKER, &[]).await.map_err(|e| e.to_string())?;
     }
     Ok(report)
 }

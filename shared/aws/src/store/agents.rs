@@ -16,33 +16,23 @@ impl DynamoStore {
     /// Stores a voice agent: `create` fails with `Conflict` when the id is
     /// taken (and registers the tenant in the directory the reconciler
     /// reads, in the same transaction); otherwise it must exist already.
-    pub async fn put_agent(&self, agent: &VoiceAgent, create: bool) -> Result<(), DomainError> {
+    pub async fn put_agent(&self, agent: &VoiceAgent, create: bool, audit: &callops_domain::audit::AuditEntry) -> Result<(), DomainError> {
         agent.check_storable()?;
         let mut item = to_item(agent)?;
         item.insert(PK.into(), s(keys::agents_pk(&agent.org_id)));
         item.insert(SK.into(), s(keys::agent_sk(&agent.id)));
         item.insert(KIND.into(), s("agent"));
         if !create {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_exists(PK)")
-                .send()
-                .await
-                .map_err(|e| put_conflict(e, DomainError::NotFound { what: "voice agent" }))?;
+            let put = TransactWriteItem::builder().put(self.put(item, "attribute_exists(PK)", None)).build();
+            self.transact_audited(vec![put], audit).await.map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "voice agent" }))?;
             return Ok(());
         }
         let tenant = HashMap::from([(PK.to_string(), s(keys::TENANTS_PK)), (SK.to_string(), s(&agent.org_id)), (KIND.to_string(), s("tenant"))]);
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(Put::builder().table_name(&self.table).set_item(Some(tenant)).build().expect("table and item are set"))
-                    .build(),
-            )
-            .send()
+        let items = vec![
+            TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build(),
+            TransactWriteItem::builder().put(Put::builder().table_name(&self.table).set_item(Some(tenant)).build().expect("table and item are set")).build(),
+        ];
+        self.transact_audited(items, audit)
             .await
             .map_err(|e| transaction_conflict(e, DomainError::conflict("agent_exists", format!("agent {} already exists", agent.id))))?;
         Ok(())

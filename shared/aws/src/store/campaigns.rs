@@ -30,7 +30,7 @@ pub struct CampaignCall {
 impl DynamoStore {
     /// Stores a new campaign (with the fingerprint of the request that made
     /// it, when it came with an `Idempotency-Key`); `Conflict` when the id is taken.
-    pub async fn create_campaign(&self, campaign: &Campaign, fingerprint: Option<&str>) -> Result<(), DomainError> {
+    pub async fn create_campaign(&self, campaign: &Campaign, fingerprint: Option<&str>, audit: &callops_domain::audit::AuditEntry) -> Result<(), DomainError> {
         campaign.check_storable()?;
         let mut item = to_item(campaign)?;
         item.insert(PK.into(), s(keys::campaigns_pk(&campaign.org_id)));
@@ -39,14 +39,10 @@ impl DynamoStore {
         if let Some(fingerprint) = fingerprint {
             item.insert("fingerprint".into(), s(fingerprint));
         }
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
+        let put = aws_sdk_dynamodb::types::TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build();
+        self.transact_audited(vec![put], audit)
             .await
-            .map_err(|e| put_conflict(e, DomainError::conflict("campaign_exists", format!("campaign {} already exists", campaign.id))))?;
+            .map_err(|e| transaction_conflict(e, DomainError::conflict("campaign_exists", format!("campaign {} already exists", campaign.id))))?;
         Ok(())
     }
 
@@ -68,9 +64,14 @@ impl DynamoStore {
     }
 
     /// Marks a campaign cancelled (so nothing more of it is dialed).
-    pub async fn cancel_campaign(&self, org_id: &str, campaign_id: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
-        self.client()
-            .update_item()
+    pub async fn cancel_campaign(
+        &self,
+        org_id: &str,
+        campaign_id: &str,
+        at: DateTime<Utc>,
+        audit: &callops_domain::audit::AuditEntry,
+    ) -> Result<(), DomainError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(self.table())
             .key(PK, s(keys::campaigns_pk(org_id)))
             .key(SK, s(keys::campaign_sk(campaign_id)))
@@ -80,9 +81,10 @@ impl DynamoStore {
             .expression_attribute_names("#updated", "updatedAt")
             .expression_attribute_values(":cancelled", AttributeValue::S(status_name(CampaignStatus::Cancelled)))
             .expression_attribute_values(":at", s(time::format(&at)))
-            .send()
-            .await
-            .map_err(unavailable)?;
+            .build()
+            .expect("table, key and expression are set");
+        let items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()];
+        self.transact_audited(items, audit).await.map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "campaign" }))?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use callops_domain::{
     DomainError,
+    audit::AuditEntry,
     consent::{Consent, MAX_CONSENTS_PER_NUMBER, Revocation},
 };
 use futures::StreamExt;
@@ -47,7 +48,12 @@ impl DynamoStore {
     /// most [`MAX_CONSENTS_PER_NUMBER`] records; a consent over it is
     /// refused (`too_many_consents`) and the others are stored. Returns,
     /// for each consent in order, `Ok` or why it was refused.
-    pub async fn record_consents(&self, consents: &[Consent]) -> Result<Vec<Result<(), DomainError>>, DomainError> {
+    /// `audits` holds the audit entry of each consent, in the same order;
+    /// each is written in the transaction of its consent.
+    pub async fn record_consents(&self, consents: &[Consent], audits: &[AuditEntry]) -> Result<Vec<Result<(), DomainError>>, DomainError> {
+        if audits.len() != consents.len() {
+            return Err(DomainError::Unavailable("every consent recorded needs its audit entry".into()));
+        }
         // How many records each number holds already, read 16 numbers at a time.
         let numbers: std::collections::BTreeSet<NumberKey> = consents.iter().map(|c| (c.org_id.to_string(), c.phone_number.clone())).collect();
         let counted: Vec<Result<(NumberKey, usize), DomainError>> = futures::stream::iter(numbers)
@@ -62,7 +68,7 @@ impl DynamoStore {
         }
         let mut outcome = Vec::with_capacity(consents.len());
         let mut writes = Vec::new();
-        for consent in consents {
+        for (consent, audit) in consents.iter().zip(audits) {
             let count = held.entry((consent.org_id.to_string(), consent.phone_number.clone())).or_default();
             if *count >= MAX_CONSENTS_PER_NUMBER {
                 outcome.push(Err(DomainError::conflict(
@@ -72,10 +78,11 @@ impl DynamoStore {
                 continue;
             }
             *count += 1;
-            writes.push(self.consent_puts(consent)?);
+            let [item, pointer] = self.consent_puts(consent)?;
+            writes.push([item, pointer, self.audit_put(audit)?]);
             outcome.push(Ok(()));
         }
-        for chunk in writes.chunks(50) {
+        for chunk in writes.chunks(33) {
             let items: Vec<TransactWriteItem> = chunk.iter().flatten().cloned().collect();
             self.transact(items)
                 .await
@@ -103,7 +110,7 @@ impl DynamoStore {
     /// Revokes `consent` (as read): the revocation is written on the item,
     /// on the condition that it was not revoked since, and the number's
     /// ledger revision moves with it. `Conflict` `already_revoked` otherwise.
-    pub async fn revoke_consent(&self, consent: &Consent, revocation: &Revocation) -> Result<Consent, DomainError> {
+    pub async fn revoke_consent(&self, consent: &Consent, revocation: &Revocation, audit: &AuditEntry) -> Result<Consent, DomainError> {
         let value = serde_dynamo::to_attribute_value(revocation).map_err(|e| DomainError::Unavailable(format!("a revocation does not serialise: {e}")))?;
         let update = Update::builder()
             .table_name(self.table())
@@ -119,7 +126,9 @@ impl DynamoStore {
             TransactWriteItem::builder().update(update).build(),
             TransactWriteItem::builder().update(self.ledger_moved(&consent.org_id, &consent.phone_number)).build(),
         ];
-        self.transact(items).await.map_err(|e| transaction_conflict(e, DomainError::conflict("already_revoked", "this consent is revoked already")))?;
+        self.transact_audited(items, audit)
+            .await
+            .map_err(|e| transaction_conflict(e, DomainError::conflict("already_revoked", "this consent is revoked already")))?;
         Ok(Consent { revoked: Some(revocation.clone()), ..consent.clone() })
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, TransactWriteItem, Update};
-use callops_domain::{DomainError, time};
+use callops_domain::{DomainError, audit::AuditEntry, time};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -143,7 +143,13 @@ impl DynamoStore {
     /// decided before it decides again). `true` when it was not listed; a
     /// number listed already keeps its first time and reason, and the new
     /// request is kept in the history all the same.
-    pub async fn add_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<(DoNotCallEntry, bool), DomainError> {
+    pub async fn add_do_not_call(
+        &self,
+        org_id: &str,
+        number: &str,
+        change: &DoNotCallChange,
+        audit: &AuditEntry,
+    ) -> Result<(DoNotCallEntry, bool), DomainError> {
         check_entry(number, change.reason.as_deref())?;
         let existing = self.get_item(keys::do_not_call_pk(org_id), number).await?;
         let mut expression = "SET #kind = :kind, #added = if_not_exists(#added, :at)".to_string();
@@ -165,7 +171,7 @@ impl DynamoStore {
             self.history_put(org_id, number, change)?,
             TransactWriteItem::builder().update(self.ledger_moved(org_id, number)).build(),
         ];
-        self.transact(items).await.map_err(unavailable)?;
+        self.transact_audited(items, audit).await.map_err(unavailable)?;
         let entry = match &existing {
             Some(old) => do_not_call_entry(old),
             None => DoNotCallEntry { phone_number: number.into(), reason: change.reason.clone(), added_at: time::format(&change.at) },
@@ -175,7 +181,7 @@ impl DynamoStore {
 
     /// Takes a number off the tenant's list and keeps the removal in its
     /// history, in one transaction; `NotFound` when it was not on it.
-    pub async fn remove_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<(), DomainError> {
+    pub async fn remove_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange, audit: &AuditEntry) -> Result<(), DomainError> {
         let delete = Delete::builder()
             .table_name(self.table())
             .key(PK, s(keys::do_not_call_pk(org_id)))
@@ -184,7 +190,7 @@ impl DynamoStore {
             .build()
             .expect("table and key are set");
         let items = vec![TransactWriteItem::builder().delete(delete).build(), self.history_put(org_id, number, change)?];
-        self.transact(items).await.map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "do-not-call entry" }))
+        self.transact_audited(items, audit).await.map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "do-not-call entry" }))
     }
 
     /// A number's do-not-call history, oldest first (the newest [`MAX_HISTORY`]).
@@ -192,6 +198,11 @@ impl DynamoStore {
         let items = self.partition_items(keys::do_not_call_history_pk(org_id, number), None, true).await?;
         let skip = items.len().saturating_sub(MAX_HISTORY);
         items.into_iter().skip(skip).map(from_item).collect()
+    }
+
+    /// A number's entry on the tenant's list, if it is on it.
+    pub async fn do_not_call_entry(&self, org_id: &str, number: &str) -> Result<Option<DoNotCallEntry>, DomainError> {
+        Ok(self.get_item(keys::do_not_call_pk(org_id), number).await?.as_ref().map(do_not_call_entry))
     }
 
     /// Whether a number is on the tenant's do-not-call list.

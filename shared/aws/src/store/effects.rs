@@ -44,6 +44,8 @@ pub enum AlongWithCall {
     Conversation(Conversation),
     /// Add times the callee said are inconvenient to the call's number's ledger.
     InconvenientTimes(Vec<callops_domain::clock::InconvenientTime>),
+    /// Append the audit entry of the change this write makes.
+    Audit(Box<callops_domain::audit::AuditEntry>),
 }
 
 /// The code of the conflict when an agent has no free slot.
@@ -227,6 +229,7 @@ impl DynamoStore {
             AlongWithCall::InconvenientTimes(times) => {
                 TransactWriteItem::builder().update(self.ledger_inconvenient_append(&call.org_id, &call.phone_number, times)?).build()
             }
+            AlongWithCall::Audit(entry) => self.audit_put(entry)?,
             AlongWithCall::IdempotencyKey { fingerprint } => {
                 let item = HashMap::from([
                     (PK.to_string(), s(keys::call_pk(&call.org_id, &call.id))),

@@ -159,9 +159,15 @@ impl DynamoStore {
 
     /// Replaces the times the callee at `number` said are inconvenient (and
     /// moves the ledger's revision, so a claim decided without them is decided again).
-    pub async fn set_inconvenient_times(&self, org_id: &str, number: &str, times: &[InconvenientTime]) -> Result<(), DomainError> {
+    pub async fn set_inconvenient_times(
+        &self,
+        org_id: &str,
+        number: &str,
+        times: &[InconvenientTime],
+        audit: &callops_domain::audit::AuditEntry,
+    ) -> Result<(), DomainError> {
         let update = self.ledger_change(org_id, number, "SET #v = :v", INCONVENIENT, list(times)?);
-        self.transact(vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()]).await.map_err(unavailable)?;
+        self.transact_audited(vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()], audit).await.map_err(unavailable)?;
         Ok(())
     }
 

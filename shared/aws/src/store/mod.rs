@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::{Client, types::ConsumedCapacity};
 use callops_domain::CallLog;
 
 pub mod agents;
+pub mod audit;
 pub mod calls;
 pub mod campaigns;
 pub mod consents;

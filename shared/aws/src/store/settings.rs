@@ -20,13 +20,16 @@ impl DynamoStore {
         }
     }
 
-    pub async fn put_settings(&self, settings: &TenantSettings) -> Result<(), DomainError> {
+    /// Stores the settings, with the audit entry of the change in the same transaction.
+    pub async fn put_settings(&self, settings: &TenantSettings, audit: &callops_domain::audit::AuditEntry) -> Result<(), DomainError> {
         settings.check_storable()?;
         let mut item = to_item(settings)?;
         item.insert(PK.into(), s(keys::settings_pk(&settings.org_id)));
         item.insert(SK.into(), s(SETTINGS_SK));
         item.insert(KIND.into(), s("settings"));
-        self.client().put_item().table_name(self.table()).set_item(Some(item)).send().await.map_err(unavailable)?;
+        let put = aws_sdk_dynamodb::types::Put::builder().table_name(self.table()).set_item(Some(item)).build().expect("table and item are set");
+        let put = aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build();
+        self.transact_audited(vec![put], audit).await.map_err(unavailable)?;
         Ok(())
     }
 }

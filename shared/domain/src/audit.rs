@@ -1,0 +1,380 @@
+//! The audit log: who did what to which record, when, and from where. An
+//! entry is written in the transaction of the change it records (a change
+//! never lands without it), and for every read of a call's content before
+//! the content is answered. Entries are never changed; they expire after
+//! the deployment's audit retention: six years unless it keeps them longer
+//! (45 CFR 164.316(b)(2)(i)).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{
+    DomainError, OrgId,
+    caller::{Actor, Caller, Origin, bounded},
+    time,
+};
+
+/// What an entry records, by a stable name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Action {
+    #[serde(rename = "call.scheduled")]
+    CallScheduled,
+    #[serde(rename = "call.moved")]
+    CallMoved,
+    #[serde(rename = "call.cancelled")]
+    CallCancelled,
+    /// A call's transcript, summary, recording link or notes were answered to someone.
+    #[serde(rename = "call.content_read")]
+    CallContentRead,
+    #[serde(rename = "campaign.created")]
+    CampaignCreated,
+    #[serde(rename = "campaign.cancelled")]
+    CampaignCancelled,
+    #[serde(rename = "agent.created")]
+    AgentCreated,
+    #[serde(rename = "agent.updated")]
+    AgentUpdated,
+    #[serde(rename = "settings.updated")]
+    SettingsUpdated,
+    #[serde(rename = "consent.recorded")]
+    ConsentRecorded,
+    #[serde(rename = "consent.revoked")]
+    ConsentRevoked,
+    #[serde(rename = "dnc.added")]
+    DoNotCallAdded,
+    #[serde(rename = "dnc.removed")]
+    DoNotCallRemoved,
+    #[serde(rename = "number.inconvenient_times_set")]
+    InconvenientTimesSet,
+    #[serde(rename = "patient.read")]
+    PatientRead,
+    #[serde(rename = "patient.exported")]
+    PatientExported,
+    #[serde(rename = "patient.erased")]
+    PatientErased,
+    /// One call of an erased patient's: content removed, number replaced.
+    #[serde(rename = "call.erased")]
+    CallErased,
+    /// A call's content removed because it outlived the tenant's retention.
+    #[serde(rename = "call.content_expired")]
+    ContentExpired,
+    #[serde(rename = "audit.read")]
+    AuditRead,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::CallScheduled => "call.scheduled",
+            Action::CallMoved => "call.moved",
+            Action::CallCancelled => "call.cancelled",
+            Action::CallContentRead => "call.content_read",
+            Action::CampaignCreated => "campaign.created",
+            Action::CampaignCancelled => "campaign.cancelled",
+            Action::AgentCreated => "agent.created",
+            Action::AgentUpdated => "agent.updated",
+            Action::SettingsUpdated => "settings.updated",
+            Action::ConsentRecorded => "consent.recorded",
+            Action::ConsentRevoked => "consent.revoked",
+            Action::DoNotCallAdded => "dnc.added",
+            Action::DoNotCallRemoved => "dnc.removed",
+            Action::InconvenientTimesSet => "number.inconvenient_times_set",
+            Action::PatientRead => "patient.read",
+            Action::PatientExported => "patient.exported",
+            Action::PatientErased => "patient.erased",
+            Action::CallErased => "call.erased",
+            Action::ContentExpired => "call.content_expired",
+            Action::AuditRead => "audit.read",
+        }
+    }
+
+    /// The kind of record the action is about.
+    pub fn entity_type(self) -> EntityType {
+        match self {
+            Action::CallScheduled | Action::CallMoved | Action::CallCancelled | Action::CallContentRead | Action::ContentExpired | Action::CallErased => {
+                EntityType::Call
+            }
+            Action::CampaignCreated | Action::CampaignCancelled => EntityType::Campaign,
+            Action::AgentCreated | Action::AgentUpdated => EntityType::Agent,
+            Action::SettingsUpdated | Action::AuditRead => EntityType::Tenant,
+            Action::ConsentRecorded | Action::ConsentRevoked => EntityType::Consent,
+            Action::DoNotCallAdded | Action::DoNotCallRemoved | Action::InconvenientTimesSet => EntityType::Number,
+            Action::PatientRead | Action::PatientExported | Action::PatientErased => EntityType::Patient,
+        }
+    }
+}
+
+/// The kinds of record entries are about, as `entityType` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityType {
+    Call,
+    Campaign,
+    Agent,
+    /// The practice itself: its settings, its audit log.
+    Tenant,
+    Consent,
+    /// A phone number's do-not-call state and ledger.
+    Number,
+    /// A patient's records, by their phone number.
+    Patient,
+}
+
+impl EntityType {
+    pub const ALL: [EntityType; 7] =
+        [EntityType::Call, EntityType::Campaign, EntityType::Agent, EntityType::Tenant, EntityType::Consent, EntityType::Number, EntityType::Patient];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityType::Call => "call",
+            EntityType::Campaign => "campaign",
+            EntityType::Agent => "agent",
+            EntityType::Tenant => "tenant",
+            EntityType::Consent => "consent",
+            EntityType::Number => "number",
+            EntityType::Patient => "patient",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EntityType> {
+        EntityType::ALL.into_iter().find(|t| t.as_str() == text.trim())
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Unique within the tenant; entries sort by `at`, then by id.
+    pub id: String,
+    pub org_id: OrgId,
+    #[serde(with = "time::ms")]
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub action: Action,
+    pub entity_type: EntityType,
+    pub entity_id: String,
+    /// Each field changed: `{"field": {"from": .., "to": ..}}`; for a read,
+    /// the fields read: `{"field": true}`. Content is named, never copied.
+    #[serde(default)]
+    pub changes: Map<String, Value>,
+    #[serde(default)]
+    pub source_ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// The fields of a call that are its content: never copied into the log.
+pub const CONTENT_FIELDS: &[&str] = &["transcript", "summary", "recordingUrl", "callNotes"];
+/// Fields every write moves, which say nothing of what changed.
+const NOISE: &[&str] = &["updatedAt", "revision", "orgId"];
+/// The most fields an entry names, and the most bytes of one value it keeps.
+pub const MAX_FIELDS: usize = 60;
+pub const MAX_VALUE_BYTES: usize = 300;
+/// The audit log is kept six years (45 CFR 164.316(b)(2)(i)) unless a
+/// deployment keeps it longer, at most ten.
+pub const MIN_RETENTION_DAYS: u32 = 2192;
+pub const MAX_RETENTION_DAYS: u32 = 3653;
+
+/// How much of one entity id an entry keeps.
+pub const MAX_ENTITY_ID: usize = 200;
+
+impl AuditEntry {
+    /// An entry of `action` on `entity_id`, by `caller`, at `at`.
+    pub fn new(caller: &Caller, action: Action, entity_id: &str, changes: Map<String, Value>, at: DateTime<Utc>) -> AuditEntry {
+        AuditEntry::by(&caller.org_id, &caller.actor, &caller.origin, action, entity_id, changes, at)
+    }
+
+    pub fn by(org_id: &str, actor: &Actor, origin: &Origin, action: Action, entity_id: &str, changes: Map<String, Value>, at: DateTime<Utc>) -> AuditEntry {
+        AuditEntry {
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            org_id: org_id.into(),
+            at: time::to_millis(at),
+            actor: actor.clone(),
+            action,
+            entity_type: action.entity_type(),
+            entity_id: bounded(entity_id, MAX_ENTITY_ID),
+            changes: bounded_changes(changes),
+            source_ip: origin.source_ip.clone(),
+            user_agent: origin.user_agent.clone(),
+        }
+    }
+
+    /// An entry of CallOps' own (`what`: the demo, a test, an operator's command).
+    pub fn system(org_id: &str, what: &str, action: Action, entity_id: &str, at: DateTime<Utc>) -> AuditEntry {
+        AuditEntry::by(org_id, &Actor::system(what), &Origin::default(), action, entity_id, Map::new(), at)
+    }
+
+    /// The entry of a change to a record, naming the fields it moved.
+    pub fn of_change<T: Serialize, U: Serialize>(
+        caller: &Caller,
+        action: Action,
+        entity_id: &str,
+        before: Option<&T>,
+        after: &U,
+        at: DateTime<Utc>,
+    ) -> AuditEntry {
+        AuditEntry::new(caller, action, entity_id, changes(before, after), at)
+    }
+
+    /// When the entry may go: `at` plus the audit retention, as epoch seconds.
+    pub fn expires_at(&self, retention_days: u32) -> i64 {
+        (self.at + chrono::Duration::days(i64::from(retention_days))).timestamp()
+    }
+}
+
+/// The fields that differ between two records (as their JSON objects),
+/// each `{"from", "to"}`, content named but not copied, values cut short.
+/// `before` is `None` for a record created.
+pub fn changes<T: Serialize, U: Serialize>(before: Option<&T>, after: &U) -> Map<String, Value> {
+    let object = |value: Value| match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let before = before.and_then(|b| serde_json::to_value(b).ok()).map(object).unwrap_or_default();
+    let after = serde_json::to_value(after).ok().map(object).unwrap_or_default();
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut changes = Map::new();
+    for name in names {
+        if NOISE.contains(&name.as_str()) {
+            continue;
+        }
+        let (from, to) = (before.get(name).cloned().unwrap_or(Value::Null), after.get(name).cloned().unwrap_or(Value::Null));
+        if from == to {
+            continue;
+        }
+        let (from, to) = if CONTENT_FIELDS.contains(&name.as_str()) { (present(&from), present(&to)) } else { (from, to) };
+        changes.insert(name.clone(), serde_json::json!({"from": from, "to": to}));
+    }
+    changes
+}
+
+/// The fields that name a patient on a call: an erasure's entry says they
+/// went, never what they were or what replaced them (the log must not tie
+/// the token back to the number).
+pub const IDENTITY_FIELDS: &[&str] = &["phoneNumber", "customerName", "variableValues", "debtId"];
+
+/// [`changes`], with the patient's identity named but not copied.
+pub fn changes_without_identity<T: Serialize, U: Serialize>(before: Option<&T>, after: &U) -> Map<String, Value> {
+    let mut changes = changes(before, after);
+    for field in IDENTITY_FIELDS {
+        if let Some(change) = changes.get_mut(*field) {
+            *change = serde_json::json!({"from": "removed", "to": "removed"});
+        }
+    }
+    changes
+}
+
+/// Content as the log keeps it: whether there was any.
+fn present(value: &Value) -> Value {
+    Value::Bool(!value.is_null())
+}
+
+/// Fields read, as a read's entry names them.
+pub fn fields_read(fields: &[&str]) -> Map<String, Value> {
+    fields.iter().map(|f| (f.to_string(), Value::Bool(true))).collect()
+}
+
+/// What `caller` may be answered of `calls`, and the audit entries the
+/// answer needs first: a viewer gets each call's facts only; anyone else
+/// gets the content too, and each call whose transcript, summary or
+/// recording is answered is an entry of its own.
+pub fn answer_calls(caller: &Caller, calls: Vec<crate::CallLog>, at: DateTime<Utc>) -> (Vec<crate::CallLog>, Vec<AuditEntry>) {
+    if !caller.role.sees_content() {
+        return (calls.into_iter().map(crate::CallLog::facts_only).collect(), Vec::new());
+    }
+    let reads = calls
+        .iter()
+        .filter_map(|call| {
+            let read: Vec<&str> = call.content_fields().into_iter().filter(|f| *f != "callNotes").collect();
+            (!read.is_empty()).then(|| AuditEntry::new(caller, Action::CallContentRead, &call.id, fields_read(&read), at))
+        })
+        .collect();
+    (calls, reads)
+}
+
+/// `changes` within bounds: at most [`MAX_FIELDS`] fields, each value's text at most [`MAX_VALUE_BYTES`].
+fn bounded_changes(changes: Map<String, Value>) -> Map<String, Value> {
+    changes
+        .into_iter()
+        .take(MAX_FIELDS)
+        .map(|(name, value)| {
+            let text = value.to_string();
+            let value = if text.len() > MAX_VALUE_BYTES { Value::String(format!("{}…", bounded(&text, MAX_VALUE_BYTES))) } else { value };
+            (bounded(&name, 100), value)
+        })
+        .collect()
+}
+
+/// What `GET /api/audit` asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub entity_type: Option<EntityType>,
+    pub entity_id: Option<String>,
+}
+
+impl AuditFilter {
+    pub fn matches(&self, entry: &AuditEntry) -> bool {
+        self.actor.as_ref().is_none_or(|a| *a == entry.actor.sub)
+            && self.entity_type.is_none_or(|t| t == entry.entity_type)
+            && self.entity_id.as_ref().is_none_or(|id| *id == entry.entity_id)
+    }
+}
+
+/// Checks an entry before it is stored: nothing written may be unreadable.
+pub fn check_storable(entry: &AuditEntry) -> Result<(), DomainError> {
+    if entry.id.is_empty() || !crate::limits::is_key_safe(&entry.id) || entry.entity_id.len() > MAX_ENTITY_ID || !time::is_supported(&entry.at) {
+        return Err(DomainError::invalid("unstorable_audit_entry", "an audit entry needs an id, a bounded entity id and a time in range"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn changes_name_each_field_moved_and_never_copy_content() {
+        let before = json!({"id": "c1", "scheduledAt": "2024-01-01T10:00:00.000Z", "transcript": "I have a toothache", "updatedAt": "a", "notes": null});
+        let after = json!({"id": "c1", "scheduledAt": "2024-01-02T10:00:00.000Z", "transcript": null, "updatedAt": "b", "callNotes": "call back"});
+        let changes = changes(Some(&before), &after);
+        assert_eq!(changes["scheduledAt"], json!({"from": "2024-01-01T10:00:00.000Z", "to": "2024-01-02T10:00:00.000Z"}));
+        assert_eq!(changes["transcript"], json!({"from": true, "to": false}));
+        assert_eq!(changes["callNotes"], json!({"from": false, "to": true}));
+        assert!(!changes.contains_key("updatedAt") && !changes.contains_key("id") && !changes.contains_key("notes"));
+        assert!(!serde_json::to_string(&changes).unwrap().contains("toothache"));
+        let created = super::changes(None::<&Value>, &json!({"a": 1}));
+        assert_eq!(created["a"], json!({"from": null, "to": 1}));
+    }
+
+    #[test]
+    fn entries_are_bounded_and_filtered() {
+        let caller = Caller::system("o", "test");
+        let long = "x".repeat(5000);
+        let mut many = Map::new();
+        for i in 0..100 {
+            many.insert(format!("f{i:03}"), json!(long));
+        }
+        let entry = AuditEntry::new(&caller, Action::CallMoved, &long, many, time::parse("2024-01-01T00:00:00Z").unwrap());
+        assert_eq!(entry.entity_type, EntityType::Call);
+        assert!(entry.entity_id.len() <= MAX_ENTITY_ID);
+        assert_eq!(entry.changes.len(), MAX_FIELDS);
+        assert!(entry.changes.values().all(|v| v.to_string().len() <= MAX_VALUE_BYTES + 10));
+        check_storable(&entry).unwrap();
+        assert_eq!(entry.expires_at(1), time::parse("2024-01-02T00:00:00Z").unwrap().timestamp());
+        let text = serde_json::to_value(&entry).unwrap();
+        assert_eq!(text["action"], "call.moved");
+        assert_eq!(text["entityType"], "call");
+        assert_eq!(serde_json::from_value::<AuditEntry>(text).unwrap(), entry);
+        assert!(AuditFilter { entity_type: Some(EntityType::Call), ..Default::default() }.matches(&entry));
+        assert!(!AuditFilter { actor: Some("someone".into()), ..Default::default() }.matches(&entry));
+        for action in [Action::PatientErased, Action::AuditRead, Action::ConsentRevoked] {
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+        }
+    }
+}
