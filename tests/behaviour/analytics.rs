@@ -84,7 +84,8 @@ fn expected_stats(calls: &[&CallLog]) -> Value {
         "collections": {
             "attempts": attempts,
             "successes": successes,
-            "totalCollectedCents": sum(&|c| c.collection_amount.filter(|_| c.collection_attempt && c.collection_success)),
+            "totalCollectedCents": sum(&|c| c.collection_amount.filter(|_| c.collection_attempt)),
+            "collectedOnSuccessCents": sum(&|c| c.collection_amount.filter(|_| c.collection_attempt && c.collection_success)),
             "collectionRate": rate(successes, attempts),
         },
         "cost": { "totalCents": cost, "avgPerCallCents": avg(cost, cost_calls) },

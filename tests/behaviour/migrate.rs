@@ -233,6 +233,14 @@ async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
     let host = TestHost::start(false).await;
     let report = migrate(host.host.store(), &MigrateOptions { batch: 500, ..options(&pg, "agree") }).await.unwrap();
     assert_eq!((report.written, report.refused.len()), (2000, 0));
+    let unsuccessful: i64 = client
+        .query_one("SELECT count(*) FROM call_logs WHERE collection_attempt AND NOT collection_success AND collection_amount IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(unsuccessful > 0, "the generated rows have unsuccessful attempts with an amount");
+    assert_eq!(report.unsuccessful_with_amount, unsuccessful as u64);
+    assert!(report.render().contains(&format!("unsuccessful collection attempts with an amount: {unsuccessful}")));
 
     // The legacy table after the same mapping, in SQL.
     client.batch_execute(include_str!("../fixtures/legacy/mapping.sql")).await.expect("the mapping runs");
@@ -264,6 +272,7 @@ async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
         assert_eq!(api["collections"]["attempts"].as_i64(), Some(row.get::<_, i64>("collection_attempts")), "{window}");
         assert_eq!(api["collections"]["successes"].as_i64(), Some(row.get::<_, i64>("collection_successes")), "{window}");
         assert_eq!(api["collections"]["totalCollectedCents"].as_i64(), Some(row.get::<_, i64>("collected_cents")), "{window}");
+        assert_eq!(api["collections"]["collectedOnSuccessCents"].as_i64(), Some(row.get::<_, i64>("collected_on_success_cents")), "{window}");
         assert!(close(float(&api["collections"]["collectionRate"]), row.get("collection_rate")), "collection rate {window}");
         assert_eq!(api["cost"]["totalCents"].as_i64(), Some(row.get::<_, i64>("cost_cents")), "{window}");
         assert!(close(float(&api["cost"]["avgPerCallCents"]), row.get("avg_cost_cents")), "avg cost {window}");

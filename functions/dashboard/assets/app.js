@@ -212,7 +212,7 @@
     set('insuranceVerified', stats.insuranceVerified, number.format(stats.insuranceVerified), 'calls verified insurance');
     set('paymentPlans', stats.paymentPlans.count, number.format(stats.paymentPlans.count), `${cents(stats.paymentPlans.totalAmountCents)} in plans`);
     const c = stats.collections;
-    set('collections', c.totalCollectedCents, cents(c.totalCollectedCents), `${number.format(c.successes)} of ${number.format(c.attempts)} attempts · ${percent(c.collectionRate)}`);
+    set('collections', c.totalCollectedCents, cents(c.totalCollectedCents), `${number.format(c.successes)} of ${number.format(c.attempts)} attempts · ${percent(c.collectionRate)} · ${cents(c.collectedOnSuccessCents)} on success`);
     set('cost', stats.cost.totalCents, cents(stats.cost.totalCents), stats.cost.avgPerCallCents == null ? 'no costs yet' : `${cents(stats.cost.avgPerCallCents)} per call`);
     box.dataset.state = 'ready';
   }

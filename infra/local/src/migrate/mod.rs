@@ -64,6 +64,10 @@ pub struct Report {
     pub notes: BTreeMap<Note, u64>,
     /// Imported in status SCHEDULED: kept as history, never dialed by CallOps.
     pub scheduled: u64,
+    /// Collection attempts that did not succeed but carry an amount: counted
+    /// in `totalCollectedCents` (as the migration document sums it), not in
+    /// `collectedOnSuccessCents`.
+    pub unsuccessful_with_amount: u64,
     /// Whether the run went through to the end (not stopped early).
     pub complete: bool,
     /// Where the time went: reading PostgreSQL, comparing with the store,
@@ -92,6 +96,12 @@ impl Report {
         out.push_str(&format!("refused:          {}\n", self.refused.len()));
         if self.scheduled > 0 {
             out.push_str(&format!("scheduled rows:   {} (kept as history; CallOps never dials an imported call)\n", self.scheduled));
+        }
+        if self.unsuccessful_with_amount > 0 {
+            out.push_str(&format!(
+                "unsuccessful collection attempts with an amount: {} (in totalCollectedCents, as the migration document sums it; not in collectedOnSuccessCents)\n",
+                self.unsuccessful_with_amount
+            ));
         }
         for kind in [NoteKind::Defaulted, NoteKind::Unmapped] {
             let label = match kind {
@@ -165,6 +175,7 @@ struct Batch {
     refused: Vec<Refusal>,
     notes: Vec<Note>,
     scheduled: u64,
+    unsuccessful_with_amount: u64,
     read_time: std::time::Duration,
     compare_time: std::time::Duration,
 }
@@ -176,6 +187,7 @@ impl Batch {
         report.unchanged += self.unchanged;
         report.refused.extend(self.refused);
         report.scheduled += self.scheduled;
+        report.unsuccessful_with_amount += self.unsuccessful_with_amount;
         for note in self.notes {
             *report.notes.entry(note).or_default() += 1;
         }
@@ -206,6 +218,7 @@ async fn read_batch(client: &tokio_postgres::Client, store: &DynamoStore, option
         refused: Vec::new(),
         notes: Vec::new(),
         scheduled: 0,
+        unsuccessful_with_amount: 0,
         read_time,
         compare_time: std::time::Duration::ZERO,
     };
@@ -215,6 +228,8 @@ async fn read_batch(client: &tokio_postgres::Client, store: &DynamoStore, option
             Ok(ok) => {
                 batch.notes.extend(ok.notes);
                 batch.scheduled += u64::from(ok.call.status == CallStatus::Scheduled);
+                let call = &ok.call;
+                batch.unsuccessful_with_amount += u64::from(call.collection_attempt && !call.collection_success && call.collection_amount.is_some());
                 mapped.push(ok.call);
             }
             Err(refusal) => batch.refused.push(refusal),

@@ -30,7 +30,11 @@ pub struct PaymentPlans {
 pub struct Collections {
     pub attempts: i64,
     pub successes: i64,
+    /// `collectionAmount` summed over every collection attempt, as the
+    /// migration document's query sums it.
     pub total_collected_cents: i64,
+    /// The same over the successful attempts only.
+    pub collected_on_success_cents: i64,
     pub collection_rate: Option<f64>,
 }
 
@@ -155,7 +159,8 @@ impl CallStats {
             collections: Collections {
                 attempts: t.get(COLLECTION_ATTEMPTS),
                 successes: t.get(COLLECTION_SUCCESSES),
-                total_collected_cents: t.get(COLLECTED_CENTS),
+                total_collected_cents: t.get(COLLECTION_AMOUNT_CENTS),
+                collected_on_success_cents: t.get(COLLECTED_CENTS),
                 collection_rate: percent(t.get(COLLECTION_SUCCESSES), t.get(COLLECTION_ATTEMPTS)),
             },
             cost: Cost { total_cents: t.get(COST_CENTS), avg_per_call_cents: mean(t.get(COST_CENTS), t.get(CALLS_WITH_COST)) },

@@ -86,7 +86,11 @@ pub const PAYMENT_PLAN_CENTS: &str = "pc";
 /// Collection attempts, successful ones, and the sum collected (cents).
 pub const COLLECTION_ATTEMPTS: &str = "ca";
 pub const COLLECTION_SUCCESSES: &str = "cs";
+/// The amount of successful attempts only (`collectedOnSuccessCents`).
 pub const COLLECTED_CENTS: &str = "cc";
+/// The amount of every collection attempt, as the migration document sums
+/// it (`totalCollectedCents`).
+pub const COLLECTION_AMOUNT_CENTS: &str = "cac";
 /// Sum of costs (cents), and how many calls had one.
 pub const COST_CENTS: &str = "k";
 pub const CALLS_WITH_COST: &str = "kn";
@@ -207,6 +211,7 @@ impl Tally {
         }
         if call.collection_attempt {
             tally.put(COLLECTION_ATTEMPTS, 1);
+            tally.put(COLLECTION_AMOUNT_CENTS, call.collection_amount.unwrap_or(0));
             if call.collection_success {
                 tally.put(COLLECTION_SUCCESSES, 1);
                 tally.put(COLLECTED_CENTS, call.collection_amount.unwrap_or(0));
@@ -339,6 +344,7 @@ impl Tally {
             (COST_CENTS, CALLS_WITH_COST, MAX_COST_CENTS),
             (PAYMENT_PLAN_CENTS, PAYMENT_PLANS, MAX_AMOUNT_CENTS),
             (COLLECTED_CENTS, COLLECTION_SUCCESSES, MAX_AMOUNT_CENTS),
+            (COLLECTION_AMOUNT_CENTS, COLLECTION_ATTEMPTS, MAX_AMOUNT_CENTS),
         ];
         bounded.extend(CostComponent::ALL.map(|c| (cost_counter(c), CALLS_WITH_BREAKDOWN, MAX_COST_CENTS)));
         bounded.extend(Usage::ALL.map(|u| (usage_counter(u), CALLS_WITH_BREAKDOWN, MAX_USAGE)));
@@ -402,6 +408,7 @@ mod tests {
             COLLECTION_ATTEMPTS,
             COLLECTION_SUCCESSES,
             COLLECTED_CENTS,
+            COLLECTION_AMOUNT_CENTS,
             COST_CENTS,
             CALLS_WITH_COST,
             SUCCESS_EVALUATED,
@@ -448,7 +455,18 @@ mod tests {
         assert_eq!(stats.avg_call_time_seconds, Some(90.0));
         assert_eq!(stats.payment_plans, PaymentPlans { count: 1, total_amount_cents: 12_000 });
         assert_eq!(stats.collections.total_collected_cents, 5_000);
+        assert_eq!(stats.collections.collected_on_success_cents, 5_000);
         assert_eq!(stats.collections.collection_rate, Some(100.0));
+        // An attempt that failed but names an amount counts in the total, as the migration document sums it, not in the successful sum.
+        let mut failed = c.clone();
+        failed.collection_success = false;
+        let both = CallStats::from_tally(&{
+            let mut two = t.clone();
+            two.add(&Tally::of(&failed)).unwrap();
+            two
+        });
+        assert_eq!((both.collections.attempts, both.collections.successes), (2, 1));
+        assert_eq!((both.collections.total_collected_cents, both.collections.collected_on_success_cents), (10_000, 5_000));
         assert_eq!(stats.cost, Cost { total_cents: 42, avg_per_call_cents: Some(42.0) });
         assert_eq!(cost_by_type(&t)[0].call_type, CallType::OutboundDebt);
 
