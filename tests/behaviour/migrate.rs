@@ -63,7 +63,16 @@ const ACCEPTED: u64 = 26;
 const REFUSED: usize = 11;
 
 fn options(pg: &Postgres, database: &str) -> MigrateOptions {
-    MigrateOptions { url: pg.url(database), org_id: "demo".into(), dry_run: false, batch: 5, concurrency: 4, progress: false, stop_after_batches: None }
+    MigrateOptions {
+        url: pg.url(database),
+        org_id: "demo".into(),
+        dry_run: false,
+        batch: 5,
+        concurrency: 4,
+        progress: false,
+        stop_after_batches: None,
+        agent_map: Default::default(),
+    }
 }
 
 async fn stored_calls(host: &TestHost) -> Vec<CallLog> {
@@ -231,8 +240,43 @@ async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
     let client = pg.legacy_database("agree").await;
     client.batch_execute(GENERATED).await.expect("rows load");
     let host = TestHost::start(false).await;
-    let report = migrate(host.host.store(), &MigrateOptions { batch: 500, ..options(&pg, "agree") }).await.unwrap();
+    // The practice's own agent takes the legacy "front" desk's calls; "billing" and "recall" become imported agents.
+    let (status, agent) = host
+        .send(
+            reqwest::Method::POST,
+            "/api/agents",
+            Some(DEMO_TOKEN),
+            Some(&serde_json::json!({"id": "front-desk", "name": "Front desk", "vapiAssistantId": "asst-1", "vapiPhoneNumberId": "pn-1", "timeZone": "America/New_York"})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{agent}");
+    let mut agent_map = std::collections::BTreeMap::new();
+    agent_map.insert("front".to_string(), "front-desk".to_string());
+    let wrong = std::collections::BTreeMap::from([("front".to_string(), "nobody".to_string())]);
+    let refused = migrate(host.host.store(), &MigrateOptions { agent_map: wrong, ..options(&pg, "agree") }).await.unwrap_err();
+    assert!(refused.contains("nobody"), "{refused}");
+    let report = migrate(host.host.store(), &MigrateOptions { batch: 500, agent_map, ..options(&pg, "agree") }).await.unwrap();
     assert_eq!((report.written, report.refused.len()), (2000, 0));
+    let lines: Vec<(&str, &str, bool)> = report.agents.iter().map(|l| (l.legacy.as_str(), l.agent_id.as_str(), l.imported)).collect();
+    assert_eq!(lines, [("billing", "legacy-billing", true), ("front", "front-desk", false), ("recall", "legacy-recall", true)]);
+    assert!(report.render().contains("agent: legacy \"billing\" -> legacy-billing (imported"));
+    let (_, agents) = host.get("/api/agents", Some(DEMO_TOKEN)).await;
+    let listed: Vec<(&str, Option<&str>)> =
+        agents["agents"].as_array().unwrap().iter().map(|a| (a["id"].as_str().unwrap(), a["importedFrom"].as_str())).collect();
+    assert_eq!(listed, [("front-desk", None), ("legacy-billing", Some("billing")), ("legacy-recall", Some("recall"))]);
+    let (_, recall) = host.get("/api/analytics/calls/recent?limit=100&agentId=legacy-recall&content=false", Some(DEMO_TOKEN)).await;
+    assert!(!recall["calls"].as_array().unwrap().is_empty() && recall["calls"].as_array().unwrap().iter().all(|c| c["voiceAgentId"] == "legacy-recall"));
+    let ask = serde_json::json!({"phoneNumber": "+12125550142", "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339(), "voiceAgentId": "legacy-billing"});
+    callops_tests::assert_error(
+        &host.send(reqwest::Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&ask)).await,
+        reqwest::StatusCode::BAD_REQUEST,
+        "agent_not_dialable",
+    );
+    callops_tests::assert_error(
+        &host.send(reqwest::Method::PATCH, "/api/agents/legacy-billing", Some(DEMO_TOKEN), Some(&serde_json::json!({"name": "x"}))).await,
+        reqwest::StatusCode::CONFLICT,
+        "imported_agent",
+    );
     let unsuccessful: i64 = client
         .query_one("SELECT count(*) FROM call_logs WHERE collection_attempt AND NOT collection_success AND collection_amount IS NOT NULL", &[])
         .await
@@ -245,6 +289,10 @@ async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
     // The legacy table after the same mapping, in SQL.
     client.batch_execute(include_str!("../fixtures/legacy/mapping.sql")).await.expect("the mapping runs");
     let dashboard = include_str!("../fixtures/legacy/dashboard.sql");
+    // The same figures for one legacy agent's rows, against the agent they became.
+    let by_agent = dashboard
+        .replace("WHERE call_started_at >= $1 AND call_started_at < $2", "WHERE call_started_at >= $1 AND call_started_at < $2 AND voice_agent_id = $3");
+    assert_ne!(by_agent, dashboard);
     let at = |text: &str| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").unwrap();
     for (start, end) in [
         ("2024-01-01T00:00:00.000", "2024-03-01T00:00:00.000"),
@@ -254,28 +302,33 @@ async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
         ("2024-02-29T12:00:00.000", "2024-03-05T00:00:00.000"),
         ("2023-12-01T00:00:00.000", "2024-01-01T00:00:00.000"),
     ] {
-        let row = client.query_one(dashboard, &[&at(start), &at(end)]).await.unwrap();
-        let (_, api) = host.get(&format!("/api/analytics/calls?startDate={start}Z&endDate={end}Z"), Some(DEMO_TOKEN)).await;
-        let window = format!("{start}..{end}: {api}");
-        let float = |v: &Value| v.as_f64();
-        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) => (a - b).abs() < 1e-9,
-            (None, None) => true,
-            _ => false,
-        };
-        assert_eq!(api["totalCalls"].as_i64(), Some(row.get::<_, i64>("total_calls")), "{window}");
-        assert!(close(float(&api["bookingRate"]), row.get("booking_rate")), "booking rate {window}");
-        assert!(close(float(&api["avgCallTimeSeconds"]), row.get("avg_call_time_seconds")), "avg time {window}");
-        assert_eq!(api["insuranceVerified"].as_i64(), Some(row.get::<_, i64>("insurance_verified")), "{window}");
-        assert_eq!(api["paymentPlans"]["count"].as_i64(), Some(row.get::<_, i64>("payment_plans")), "{window}");
-        assert_eq!(api["paymentPlans"]["totalAmountCents"].as_i64(), Some(row.get::<_, i64>("payment_plan_cents")), "{window}");
-        assert_eq!(api["collections"]["attempts"].as_i64(), Some(row.get::<_, i64>("collection_attempts")), "{window}");
-        assert_eq!(api["collections"]["successes"].as_i64(), Some(row.get::<_, i64>("collection_successes")), "{window}");
-        assert_eq!(api["collections"]["totalCollectedCents"].as_i64(), Some(row.get::<_, i64>("collected_cents")), "{window}");
-        assert_eq!(api["collections"]["collectedOnSuccessCents"].as_i64(), Some(row.get::<_, i64>("collected_on_success_cents")), "{window}");
-        assert!(close(float(&api["collections"]["collectionRate"]), row.get("collection_rate")), "collection rate {window}");
-        assert_eq!(api["cost"]["totalCents"].as_i64(), Some(row.get::<_, i64>("cost_cents")), "{window}");
-        assert!(close(float(&api["cost"]["avgPerCallCents"]), row.get("avg_cost_cents")), "avg cost {window}");
+        for scope in [None, Some(("front", "front-desk")), Some(("billing", "legacy-billing")), Some(("recall", "legacy-recall"))] {
+            let (row, filter) = match scope {
+                None => (client.query_one(dashboard, &[&at(start), &at(end)]).await.unwrap(), String::new()),
+                Some((legacy, agent)) => (client.query_one(&by_agent, &[&at(start), &at(end), &legacy]).await.unwrap(), format!("&agentId={agent}")),
+            };
+            let (_, api) = host.get(&format!("/api/analytics/calls?startDate={start}Z&endDate={end}Z{filter}"), Some(DEMO_TOKEN)).await;
+            let window = format!("{start}..{end}{filter}: {api}");
+            let float = |v: &Value| v.as_f64();
+            let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+                (None, None) => true,
+                _ => false,
+            };
+            assert_eq!(api["totalCalls"].as_i64(), Some(row.get::<_, i64>("total_calls")), "{window}");
+            assert!(close(float(&api["bookingRate"]), row.get("booking_rate")), "booking rate {window}");
+            assert!(close(float(&api["avgCallTimeSeconds"]), row.get("avg_call_time_seconds")), "avg time {window}");
+            assert_eq!(api["insuranceVerified"].as_i64(), Some(row.get::<_, i64>("insurance_verified")), "{window}");
+            assert_eq!(api["paymentPlans"]["count"].as_i64(), Some(row.get::<_, i64>("payment_plans")), "{window}");
+            assert_eq!(api["paymentPlans"]["totalAmountCents"].as_i64(), Some(row.get::<_, i64>("payment_plan_cents")), "{window}");
+            assert_eq!(api["collections"]["attempts"].as_i64(), Some(row.get::<_, i64>("collection_attempts")), "{window}");
+            assert_eq!(api["collections"]["successes"].as_i64(), Some(row.get::<_, i64>("collection_successes")), "{window}");
+            assert_eq!(api["collections"]["totalCollectedCents"].as_i64(), Some(row.get::<_, i64>("collected_cents")), "{window}");
+            assert_eq!(api["collections"]["collectedOnSuccessCents"].as_i64(), Some(row.get::<_, i64>("collected_on_success_cents")), "{window}");
+            assert!(close(float(&api["collections"]["collectionRate"]), row.get("collection_rate")), "collection rate {window}");
+            assert_eq!(api["cost"]["totalCents"].as_i64(), Some(row.get::<_, i64>("cost_cents")), "{window}");
+            assert!(close(float(&api["cost"]["avgPerCallCents"]), row.get("avg_cost_cents")), "avg cost {window}");
+        }
     }
     let empty = host.host.store().count_calls("demo", &CallQuery::Scheduled, Span::ALL).await.unwrap();
     assert_eq!(empty, 0);

@@ -48,6 +48,7 @@ async fn main() {
         concurrency: concurrency(),
         progress: false,
         stop_after_batches: None,
+        agent_map: Default::default(),
     };
     let started = Instant::now();
     let report = migrate(&store, &options).await.expect("the migration runs");

@@ -636,7 +636,8 @@
     const form = $('schedule-agent');
     for (const a of agents) {
       filter.append(el('option', { value: a.id, text: a.name }));
-      form.append(el('option', { value: a.id, text: a.name }));
+      // An agent imported with legacy history is a filter, never a line to call from.
+      if (!a.importedFrom) form.append(el('option', { value: a.id, text: a.name }));
     }
   }
 

@@ -53,6 +53,7 @@ pub fn demo_agents(org_id: &str, now: DateTime<Utc>) -> Vec<VoiceAgent> {
         retry_policy: RetryPolicy::default(),
         follow_up_calls: true,
         structured_output_name: None,
+        imported_from: None,
         created_at: now,
         updated_at: now,
     };

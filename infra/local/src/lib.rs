@@ -208,7 +208,11 @@ impl Host {
         let sign_in = options.page_sign_in.clone().unwrap_or_else(|| SignIn::Token { token: page_token(&options.tokens) });
         let dashboard = Dashboard::new(sign_in, PAGE_REFRESH_SECONDS).map_err(DomainError::Unavailable)?;
         let client = callops_aws::embedded::client_for_endpoint(&endpoint);
-        table::create_table(&client, TABLE).await.map_err(|e| DomainError::Unavailable(format!("cannot create the table: {e}")))?;
+        let created = match engine {
+            Some(_) => table::create_embedded_table(&client, TABLE).await,
+            None => table::create_table(&client, TABLE).await,
+        };
+        created.map_err(|e| DomainError::Unavailable(format!("cannot create the table: {e}")))?;
         let store = DynamoStore::new(client, TABLE);
         if options.demo {
             demo::seed(&store, demo::DEMO_ORG, chrono::Utc::now()).await?;

@@ -48,6 +48,14 @@ struct MigrateArgs {
     /// Write requests in flight at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Put the calls of legacy voice agent LEGACY on the practice's agent
+    /// AGENT (repeatable). A legacy agent left out becomes an imported agent,
+    /// `legacy-<id>`: listed and filtered like any agent, it never dials.
+    #[arg(long = "agent-map", value_name = "LEGACY=AGENT", value_parser = callops::migrate::agents::parse_map_entry)]
+    agent_map: Vec<(String, String)>,
+    /// The same, as LEGACY=AGENT lines of a file (`#` starts a comment).
+    #[arg(long = "agent-map-file", value_name = "FILE")]
+    agent_map_file: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -225,7 +233,7 @@ async fn open_store(args: &StoreArgs, create: bool) -> Result<(Option<EmbeddedDy
                 return Err(format!("no local data in {} (run `callops dev` first, or pass --data-dir)", args.data_dir.display()));
             }
             let engine = EmbeddedDynamo::on_disk(&args.data_dir).await.map_err(|e| e.to_string())?;
-            callops_aws::table::create_table(&engine.client(), callops::TABLE).await.map_err(|e| e.to_string())?;
+            callops_aws::table::create_embedded_table(&engine.client(), callops::TABLE).await.map_err(|e| e.to_string())?;
             let store = DynamoStore::new(engine.client(), callops::TABLE);
             Ok((Some(engine), store))
         }
@@ -234,8 +242,19 @@ async fn open_store(args: &StoreArgs, create: bool) -> Result<(Option<EmbeddedDy
 
 async fn migrate(args: MigrateArgs) -> Result<(), String> {
     use std::io::IsTerminal;
-    let (_engine, store) = open_store(&args.store, true).await?;
+    let mut agent_map: std::collections::BTreeMap<String, String> = args.agent_map.into_iter().collect();
+    if let Some(file) = &args.agent_map_file {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        agent_map.extend(callops::migrate::agents::parse_map_lines(&text).map_err(|e| format!("{}: {e}", file.display()))?);
+    }
+    let (engine, store) = open_store(&args.store, true).await?;
+    if let Some(engine) = &engine
+        && !args.dry_run
+    {
+        engine.begin_bulk_load().map_err(|e| e.to_string())?;
+    }
     let options = callops::migrate::MigrateOptions {
+        agent_map,
         url: args.from_postgres,
         org_id: args.org,
         dry_run: args.dry_run,
@@ -244,14 +263,27 @@ async fn migrate(args: MigrateArgs) -> Result<(), String> {
         progress: std::io::stderr().is_terminal(),
         stop_after_batches: None,
     };
-    let report = callops::migrate::migrate(&store, &options).await?;
+    let report = callops::migrate::migrate(&store, &options).await;
+    if let Some(engine) = &engine {
+        engine.end_bulk_load().map_err(|e| e.to_string())?;
+    }
+    let report = report?;
     print!("{}", report.render());
     Ok(())
 }
 
 async fn rollups(args: StoreArgs, repair: bool) -> Result<(), String> {
+    use std::io::IsTerminal;
     let (_engine, store) = open_store(&args, false).await?;
-    let report = if repair { store.rebuild_rollups().await } else { store.verify_rollups().await }.map_err(|e| e.to_string())?;
+    // The calls read so far, on a terminal: the count of a table's calls would cost a scan of its own.
+    let bar = if std::io::stderr().is_terminal() { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} calls read  {per_sec}  {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let progress = |read: u64| bar.set_position(read);
+    let report = if repair { store.rebuild_rollups_with(&progress).await } else { store.verify_rollups_with(&progress).await }.map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
     println!("checked {} calls against {} rollup items", report.calls, report.rollup_items);
     for drift in &report.drift {
         let names: std::collections::BTreeSet<&str> = drift.expected.counters().chain(drift.actual.counters()).map(|(name, _)| name).collect();

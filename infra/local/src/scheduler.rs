@@ -13,7 +13,10 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use callops_aws::DynamoStore;
+use callops_aws::{CallQuery, DynamoStore, PageRequest};
+
+/// Waiting calls read at a time when the queue is restored.
+const RESTORE_PAGE: usize = 1_000;
 use callops_dialer::Dialer;
 use callops_domain::{
     CallStatus, DomainError,
@@ -51,14 +54,27 @@ impl LocalScheduler {
         Self::default()
     }
 
-    /// Puts every call waiting in the store (all tenants) back in the queue.
+    /// Puts every call waiting in the store back in the queue: each tenant's
+    /// `byScheduledAt` index (the calls in `SCHEDULED` with a time, and
+    /// nothing else), so a start costs what waits, not what is stored.
     pub async fn restore(&self, store: &DynamoStore) -> Result<usize, DomainError> {
         let mut restored = 0;
-        for call in store.all_calls().await? {
-            // Attempt 0: a call CallOps did not schedule (imported history); nothing fires it.
-            if let (CallStatus::Scheduled, Some(at), 1..) = (call.status, call.scheduled_at, call.attempt) {
-                self.insert(&ScheduledDial { request: DialRequest::for_call(&call), at })?;
-                restored += 1;
+        for org_id in store.tenants().await? {
+            let mut cursor: Option<String> = None;
+            loop {
+                let request = PageRequest { cursor: cursor.as_deref(), ..PageRequest::new(&CallQuery::Scheduled, RESTORE_PAGE) };
+                let page = store.query_calls(&org_id, &request).await?;
+                for call in &page.items {
+                    // Attempt 0: a call CallOps did not schedule (imported history); nothing fires it.
+                    if let (CallStatus::Scheduled, Some(at), 1..) = (call.status, call.scheduled_at, call.attempt) {
+                        self.insert(&ScheduledDial { request: DialRequest::for_call(call), at })?;
+                        restored += 1;
+                    }
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
             }
         }
         Ok(restored)

@@ -66,6 +66,20 @@ impl EmbeddedDynamo {
         Ok(EmbeddedDynamo { endpoint: format!("http://{local}"), stop: Some(stop), db })
     }
 
+    /// Puts the engine's file in bulk-loading mode for an import: SQLite
+    /// stops waiting for each write to reach the disk (`synchronous = OFF`)
+    /// and keeps more pages in memory. A crash of the machine (not of the
+    /// process) during the import can lose its last writes; `callops
+    /// migrate` is safe to run again and finds what is missing. [`Self::end_bulk_load`] restores the normal settings.
+    pub fn begin_bulk_load(&self) -> Result<(), DomainError> {
+        self.db.enable_bulk_loading().map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))
+    }
+
+    /// Back to the normal settings (`synchronous = NORMAL`: each transaction durable once it returns).
+    pub fn end_bulk_load(&self) -> Result<(), DomainError> {
+        self.db.disable_bulk_loading().map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))
+    }
+
     /// Deletes every item past its time to live now (the sweep the engine
     /// runs every [`TTL_SWEEP_EVERY`]); returns how many went.
     pub async fn sweep_expired(&self) -> Result<usize, DomainError> {
@@ -115,6 +129,6 @@ pub fn client_for_endpoint(endpoint: &str) -> Client {
 pub async fn fresh_store() -> (EmbeddedDynamo, crate::DynamoStore) {
     let engine = EmbeddedDynamo::in_memory().await.expect("the embedded engine starts");
     let client = engine.client();
-    crate::table::create_table(&client, "callops").await.expect("the table is created");
+    crate::table::create_embedded_table(&client, "callops").await.expect("the table is created");
     (engine, crate::DynamoStore::new(client, "callops"))
 }

@@ -113,12 +113,18 @@ pub fn rollup_deltas(previous: Option<&CallLog>, next: &CallLog) -> Result<BTree
 pub fn expected_rollups<'a>(calls: impl IntoIterator<Item = &'a CallLog>) -> Result<BTreeMap<RollupKey, Tally>, TallyOverflow> {
     let mut rollups: BTreeMap<RollupKey, Tally> = BTreeMap::new();
     for call in calls {
-        let tally = Tally::of(call);
-        for key in rollup_keys(call) {
-            rollups.entry(key).or_default().add(&tally)?;
-        }
+        add_expected(&mut rollups, call)?;
     }
     Ok(rollups)
+}
+
+/// Adds what `call` contributes to each of its rollup items to `rollups`.
+pub fn add_expected(rollups: &mut BTreeMap<RollupKey, Tally>, call: &CallLog) -> Result<(), TallyOverflow> {
+    let tally = Tally::of(call);
+    for key in rollup_keys(call) {
+        rollups.entry(key).or_default().add(&tally)?;
+    }
+    Ok(())
 }
 
 /// The transaction element that adds `delta` to a rollup item (creating it).

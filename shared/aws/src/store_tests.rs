@@ -359,6 +359,7 @@ async fn agents_are_stored_per_tenant() {
         retry_policy: RetryPolicy::default(),
         follow_up_calls: false,
         structured_output_name: None,
+        imported_from: None,
         created_at: now,
         updated_at: now,
     };

@@ -141,6 +141,22 @@ const TABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 /// least and does not look at the indexes, so this polls from 100 ms,
 /// doubling to 5 s.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str) -> Result<(), DomainError> {
+    let created = send_create_table(client, table_name).await?;
+    wait_until_active(client, table_name, TABLE_WAIT).await?;
+    enable_time_to_live(client, table_name, created).await
+}
+
+/// [`create_table`] on the embedded engine, which builds a table before it
+/// answers the create: nothing to wait for. (Its `DescribeTable` counts
+/// every item, which with a million calls stored takes seconds: a start
+/// that asked it would cost what is stored.)
+pub async fn create_embedded_table(client: &aws_sdk_dynamodb::Client, table_name: &str) -> Result<(), DomainError> {
+    let created = send_create_table(client, table_name).await?;
+    enable_time_to_live(client, table_name, created).await
+}
+
+/// Sends `CreateTable`; `true` when it created the table, `false` when it existed.
+async fn send_create_table(client: &aws_sdk_dynamodb::Client, table_name: &str) -> Result<bool, DomainError> {
     let result = client
         .create_table()
         .table_name(table_name)
@@ -151,15 +167,13 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table_name: &str) -
         .set_global_secondary_indexes(Some(global_secondary_indexes()))
         .send()
         .await;
-    let created = match result {
-        Ok(_) => true,
+    match result {
+        Ok(_) => Ok(true),
         Err(err) => match aws_sdk_dynamodb::Error::from(err) {
-            aws_sdk_dynamodb::Error::ResourceInUseException(_) => false,
-            other => return Err(DomainError::Unavailable(format!("DynamoDB: {other}"))),
+            aws_sdk_dynamodb::Error::ResourceInUseException(_) => Ok(false),
+            other => Err(DomainError::Unavailable(format!("DynamoDB: {other}"))),
         },
-    };
-    wait_until_active(client, table_name, TABLE_WAIT).await?;
-    enable_time_to_live(client, table_name, created).await
+    }
 }
 
 /// Turns on the table's time to live over [`TTL_ATTRIBUTE`] (audit entries

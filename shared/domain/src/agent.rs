@@ -40,6 +40,11 @@ pub struct VoiceAgent {
     /// [`DEFAULT_OUTPUT_NAME`] is read when it comes, and none is awaited.
     #[serde(default)]
     pub structured_output_name: Option<String>,
+    /// The legacy `voice_agent_id` an agent made by `callops migrate` stands
+    /// for: it holds imported history, is listed and filtered like any
+    /// agent, and never dials (it has no assistant or number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
     #[serde(with = "time::ms")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "time::ms")]
@@ -142,24 +147,7 @@ impl AgentInput {
         required(&self.name, "invalid_name", "name")?;
         required(&self.vapi_assistant_id, "invalid_vapi_assistant_id", "vapiAssistantId")?;
         required(&self.time_zone, "invalid_time_zone", "timeZone")?;
-        let blank = VoiceAgent {
-            id: id.into(),
-            org_id: org_id.into(),
-            name: String::new(),
-            vapi_assistant_id: String::new(),
-            vapi_phone_number_id: None,
-            twilio_number: None,
-            time_zone: Tz::UTC,
-            calling_hours: CallingHours::default(),
-            hours_by_day: Default::default(),
-            closed_days: Vec::new(),
-            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
-            retry_policy: RetryPolicy::default(),
-            follow_up_calls: false,
-            structured_output_name: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let blank = VoiceAgent::blank(org_id, &id, now);
         AgentInput { id: None, ..self }.apply_to(&blank, now, secrets)
     }
 
@@ -246,6 +234,46 @@ impl AgentInput {
 }
 
 impl VoiceAgent {
+    /// The agent `callops migrate` makes for a legacy `voice_agent_id` no
+    /// CallOps agent stands for: named after it, in UTC, never dialing.
+    pub fn imported(org_id: &str, id: &str, legacy_id: &str, now: DateTime<Utc>) -> VoiceAgent {
+        let legacy: String = legacy_id.chars().filter(|c| !c.is_control()).take(180).collect();
+        VoiceAgent {
+            name: format!("Imported: {legacy}"),
+            max_concurrent_calls: 1,
+            imported_from: Some(legacy),
+            ..VoiceAgent::blank(org_id, id, time::to_millis(now))
+        }
+    }
+
+    /// An agent with nothing set yet: no name, assistant or number, the default hours, in UTC.
+    fn blank(org_id: &str, id: &str, now: DateTime<Utc>) -> VoiceAgent {
+        VoiceAgent {
+            id: id.into(),
+            org_id: org_id.into(),
+            name: String::new(),
+            vapi_assistant_id: String::new(),
+            vapi_phone_number_id: None,
+            twilio_number: None,
+            time_zone: Tz::UTC,
+            calling_hours: CallingHours::default(),
+            hours_by_day: Default::default(),
+            closed_days: Vec::new(),
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            retry_policy: RetryPolicy::default(),
+            follow_up_calls: false,
+            structured_output_name: None,
+            imported_from: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Whether the agent places calls (an imported one never does).
+    pub fn dials(&self) -> bool {
+        self.imported_from.is_none()
+    }
+
     /// The agent's window on a day of the week; `None` when it is closed.
     pub fn hours_on(&self, weekday: chrono::Weekday) -> Option<CallingHours> {
         let day = Day::of(weekday);
@@ -270,6 +298,14 @@ impl VoiceAgent {
         let text_ok = |text: &str| !text.is_empty() && text.len() <= 200 && !text.chars().any(char::is_control);
         if !valid_agent_id(&self.id) || !valid_org_id(&self.org_id) {
             return refuse("its id or tenant id is not one");
+        }
+        if let Some(legacy) = &self.imported_from {
+            // An imported agent has no assistant and no number: it never dials.
+            let bare = self.vapi_assistant_id.is_empty() && self.vapi_phone_number_id.is_none() && self.twilio_number.is_none();
+            if !text_ok(legacy) || !text_ok(&self.name) || !bare {
+                return refuse("an imported agent names its legacy id and has no assistant or number");
+            }
+            return Ok(());
         }
         if !text_ok(&self.name) || !text_ok(&self.vapi_assistant_id) || self.vapi_phone_number_id.as_deref().is_some_and(|id| !text_ok(id)) {
             return refuse("name, vapiAssistantId and vapiPhoneNumberId must be 1 to 200 characters");

@@ -259,7 +259,17 @@ impl Calls {
     }
 
     /// The agent a request names, or the tenant's only agent when it names none.
+    /// The agent a call goes out through: one that dials (an agent imported
+    /// with legacy history never does: `agent_not_dialable`).
     pub async fn resolve_agent(&self, caller: &Caller, agent_id: Option<&str>) -> Result<VoiceAgent, DomainError> {
+        let agent = self.find_agent(caller, agent_id).await?;
+        if !agent.dials() {
+            return Err(DomainError::invalid("agent_not_dialable", format!("{:?} holds imported history and places no calls", agent.id)));
+        }
+        Ok(agent)
+    }
+
+    async fn find_agent(&self, caller: &Caller, agent_id: Option<&str>) -> Result<VoiceAgent, DomainError> {
         match agent_id {
             Some(id) if !valid_agent_id(id) => Err(DomainError::invalid("unknown_agent", "voiceAgentId is not an agent id (letters, digits, - and _)")),
             Some(id) => self
@@ -269,7 +279,8 @@ impl Calls {
                 .filter(|agent| caller.may_see_agent(&agent.id))
                 .ok_or_else(|| DomainError::invalid("unknown_agent", format!("there is no voice agent {id:?}"))),
             None => {
-                let mut agents: Vec<VoiceAgent> = self.store.list_agents(&caller.org_id).await?.into_iter().filter(|a| caller.may_see_agent(&a.id)).collect();
+                let mut agents: Vec<VoiceAgent> =
+                    self.store.list_agents(&caller.org_id).await?.into_iter().filter(|a| caller.may_see_agent(&a.id) && a.dials()).collect();
                 match agents.len() {
                     1 => Ok(agents.remove(0)),
                     0 => Err(DomainError::invalid("unknown_agent", "this practice has no voice agent yet; create one first")),

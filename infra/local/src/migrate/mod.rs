@@ -11,6 +11,7 @@
 //! every transaction and nothing is counted twice however often the run
 //! stops or repeats. `--dry-run` reads, maps and compares, and writes nothing.
 
+pub mod agents;
 pub mod mapping;
 
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +48,9 @@ pub struct MigrateOptions {
     pub progress: bool,
     /// Stop after this many batches, as if interrupted (for tests).
     pub stop_after_batches: Option<usize>,
+    /// Legacy `voice_agent_id` -> the tenant's agent its calls go to; the
+    /// ones left out become imported agents ([`agents`]).
+    pub agent_map: BTreeMap<String, String>,
 }
 
 /// What a run did.
@@ -68,6 +72,8 @@ pub struct Report {
     /// in `totalCollectedCents` (as the migration document sums it), not in
     /// `collectedOnSuccessCents`.
     pub unsuccessful_with_amount: u64,
+    /// Each legacy agent id and the agent it became.
+    pub agents: Vec<agents::AgentLine>,
     /// Whether the run went through to the end (not stopped early).
     pub complete: bool,
     /// Where the time went: reading PostgreSQL, comparing with the store,
@@ -102,6 +108,10 @@ impl Report {
                 "unsuccessful collection attempts with an amount: {} (in totalCollectedCents, as the migration document sums it; not in collectedOnSuccessCents)\n",
                 self.unsuccessful_with_amount
             ));
+        }
+        for line in &self.agents {
+            let how = if line.imported { "imported: listed and filtered like any agent, never dials" } else { "mapped" };
+            out.push_str(&format!("agent: legacy {:?} -> {} ({how})\n", line.legacy, line.agent_id));
         }
         for kind in [NoteKind::Defaulted, NoteKind::Unmapped] {
             let label = match kind {
@@ -199,7 +209,13 @@ impl Batch {
 
 /// Reads the batch after `after` (the first when None), maps its rows and
 /// keeps the calls the store does not hold as they are. None past the end.
-async fn read_batch(client: &tokio_postgres::Client, store: &DynamoStore, options: &MigrateOptions, after: Option<&str>) -> Result<Option<Batch>, String> {
+async fn read_batch(
+    client: &tokio_postgres::Client,
+    store: &DynamoStore,
+    options: &MigrateOptions,
+    agents: &agents::AgentMap,
+    after: Option<&str>,
+) -> Result<Option<Batch>, String> {
     let pg = |e: tokio_postgres::Error| format!("PostgreSQL: {e}");
     let limit = options.batch.max(1) as i64;
     let clock = std::time::Instant::now();
@@ -224,8 +240,10 @@ async fn read_batch(client: &tokio_postgres::Client, store: &DynamoStore, option
     };
     let mut mapped: Vec<CallLog> = Vec::with_capacity(rows.len());
     for row in &rows {
-        match map_row(&legacy_row(row).map_err(pg)?, &options.org_id) {
-            Ok(ok) => {
+        let legacy = legacy_row(row).map_err(pg)?;
+        match map_row(&legacy, &options.org_id) {
+            Ok(mut ok) => {
+                ok.call.voice_agent_id = agents.agent_for(&legacy.voice_agent_id).into();
                 batch.notes.extend(ok.notes);
                 batch.scheduled += u64::from(ok.call.status == CallStatus::Scheduled);
                 let call = &ok.call;
@@ -272,7 +290,11 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
     );
     bar.set_position(done_before.max(0) as u64);
 
-    let mut next = read_batch(&client, store, options, after.as_deref()).await?;
+    let legacy_agents: Vec<String> =
+        client.query("SELECT DISTINCT voice_agent_id FROM call_logs ORDER BY 1", &[]).await.map_err(pg)?.iter().map(|row| row.get(0)).collect();
+    let agents = agents::resolve(store, &options.org_id, &legacy_agents, &options.agent_map, options.dry_run, chrono::Utc::now()).await?;
+    report.agents = agents.lines.clone();
+    let mut next = read_batch(&client, store, options, &agents, after.as_deref()).await?;
     let mut batches = 0;
     while let Some(batch) = next.take() {
         if options.stop_after_batches.is_some_and(|stop| batches >= stop) {
@@ -284,14 +306,14 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
         let (last_id, rows, changed) = batch.count_in(&mut report);
         if options.dry_run {
             report.written += changed.len() as u64;
-            next = read_batch(&client, store, options, Some(&last_id)).await?;
+            next = read_batch(&client, store, options, &agents, Some(&last_id)).await?;
         } else {
             let write = async {
                 let clock = std::time::Instant::now();
                 let not_taken = store.import_calls(&changed, options.concurrency).await.map_err(|e| e.to_string());
                 (not_taken, clock.elapsed())
             };
-            let ((not_taken, write_time), following) = tokio::join!(write, read_batch(&client, store, options, Some(&last_id)));
+            let ((not_taken, write_time), following) = tokio::join!(write, read_batch(&client, store, options, &agents, Some(&last_id)));
             let not_taken = not_taken?;
             report.written += (changed.len() - not_taken.len()) as u64;
             report.refused.extend(not_taken.into_iter().map(|NotImported { id, reason }| Refusal { id, reason }));

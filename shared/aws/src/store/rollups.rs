@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use callops_domain::{
-    DomainError,
+    CallLog, DomainError,
     analytics::{self, Tally, hour_key},
     time::Span,
 };
@@ -16,6 +16,9 @@ use crate::{
     rollup::*,
     table::{PK, SK},
 };
+
+/// The parallel scan segments a check of the rollups reads the calls in.
+pub const SCAN_SEGMENTS: i32 = 4;
 
 impl DynamoStore {
     /// The sum of the hour rollups of `scope` for the whole hours in `range`.
@@ -173,8 +176,24 @@ impl DynamoStore {
     /// differs (missing, extra, or with other counters), each item whose
     /// totals are impossible, and each call that cannot be read.
     pub async fn verify_rollups(&self) -> Result<RollupReport, DomainError> {
-        let (calls, unreadable) = self.scan_calls().await?;
-        let expected = expected_rollups(&calls)?;
+        self.verify_rollups_with(&|_| {}).await
+    }
+
+    /// [`Self::verify_rollups`], calling `progress` with the calls read so
+    /// far. The calls are streamed: [`SCAN_SEGMENTS`] parallel scan segments,
+    /// each folding its calls into the rollups they make as it reads them, so
+    /// memory holds the rollup items, never the calls.
+    pub async fn verify_rollups_with(&self, progress: &(dyn Fn(u64) + Sync)) -> Result<RollupReport, DomainError> {
+        let read = std::sync::atomic::AtomicU64::new(0);
+        let segments = futures::future::try_join_all((0..SCAN_SEGMENTS).map(|segment| self.expected_segment(segment, &read, progress))).await?;
+        let (mut calls, mut expected, mut unreadable) = (0, BTreeMap::new(), Vec::new());
+        for (count, part, bad) in segments {
+            calls += count;
+            unreadable.extend(bad);
+            for (key, tally) in part {
+                expected.entry(key).or_insert_with(Tally::default).add(&tally)?;
+            }
+        }
         let (actual, impossible) = self.all_rollups().await?;
         let mut drift = Vec::new();
         for key in expected.keys().chain(actual.keys()).collect::<std::collections::BTreeSet<_>>() {
@@ -184,14 +203,60 @@ impl DynamoStore {
                 drift.push(Drift { key: key.clone(), expected: want, actual: have });
             }
         }
-        Ok(RollupReport { calls: calls.len(), rollup_items: actual.len(), drift, impossible, unreadable, expected })
+        Ok(RollupReport { calls, rollup_items: actual.len(), drift, impossible, unreadable, expected })
+    }
+
+    /// One scan segment's calls folded into their rollups: how many, what they add up to, and the items that do not parse.
+    async fn expected_segment(
+        &self,
+        segment: i32,
+        read: &std::sync::atomic::AtomicU64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(usize, BTreeMap<RollupKey, Tally>, Vec<Unreadable>), DomainError> {
+        let mut pages = self
+            .client()
+            .scan()
+            .table_name(self.table())
+            .filter_expression("#kind = :kind")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":kind", s("call"))
+            .segment(segment)
+            .total_segments(SCAN_SEGMENTS)
+            .into_paginator()
+            .send();
+        let (mut calls, mut expected, mut unreadable) = (0, BTreeMap::new(), Vec::new());
+        while let Some(page) = pages.next().await {
+            let items = page.map_err(unavailable)?.items.unwrap_or_default();
+            let count = items.len() as u64;
+            for item in items {
+                let key = ItemKey::of(&item);
+                match from_item::<CallLog>(item) {
+                    Ok(call) => {
+                        calls += 1;
+                        crate::rollup::add_expected(&mut expected, &call)?;
+                    }
+                    Err(err) => {
+                        let found = key.unreadable(&err);
+                        found.log("call");
+                        unreadable.push(found);
+                    }
+                }
+            }
+            progress(read.fetch_add(count, std::sync::atomic::Ordering::Relaxed) + count);
+        }
+        Ok((calls, expected, unreadable))
     }
 
     /// Sets every drifted rollup item to what its calls add up to; returns
     /// what it found before repairing. Run it while no calls are written.
     pub async fn rebuild_rollups(&self) -> Result<RollupReport, DomainError> {
+        self.rebuild_rollups_with(&|_| {}).await
+    }
+
+    /// [`Self::rebuild_rollups`], calling `progress` with the calls read so far.
+    pub async fn rebuild_rollups_with(&self, progress: &(dyn Fn(u64) + Sync)) -> Result<RollupReport, DomainError> {
         use futures::{StreamExt, TryStreamExt};
-        let report = self.verify_rollups().await?;
+        let report = self.verify_rollups_with(progress).await?;
         // 25 items to a request (BatchWriteItem's most), a few requests at a time.
         let writes: Vec<WriteRequest> = report.repairs().into_iter().map(|(key, tally)| rollup_write(key, &tally)).collect();
         futures::stream::iter(writes.chunks(25).map(|chunk| self.write_batch(chunk.to_vec()))).buffer_unordered(8).try_collect::<Vec<()>>().await?;
