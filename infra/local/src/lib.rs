@@ -87,9 +87,14 @@ impl DevToken {
     /// The token's own subject: stable for the token, never the token itself
     /// (FNV-1a of it, which tells tokens apart and gives nothing back).
     pub fn subject(&self, token: &str) -> String {
-        let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
-        format!("local:{}:{hash:016x}", self.org)
+        format!("local:{}:{:016x}", self.org, stable_hash(token))
     }
+}
+
+/// FNV-1a of `text`: the same on every run and machine, for names derived
+/// from a value that must not show it (a token's subject, a long legacy id).
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// The Vapi the local dialer talks to.

@@ -12,7 +12,7 @@
 //! the audit trail.
 
 use callops_aws::{
-    AlongWithCall, CallQuery, DynamoStore, PageRequest,
+    AlongWithCall, CallQuery, DynamoStore, PageRequest, StoredCall,
     store::{DoNotCallChange, DoNotCallEntry},
 };
 use callops_domain::{
@@ -81,7 +81,7 @@ pub async fn patient_records(
 
 /// Every call of `number` (newest first, at most [`MAX_EXPORT_CALLS`]), its consents and do-not-call state.
 pub async fn patient_export(store: &DynamoStore, caller: &Caller, number: &str, format: &str) -> Result<PatientRecords, DomainError> {
-    let calls = calls_of_number(store, caller, number, MAX_EXPORT_CALLS).await?;
+    let calls: Vec<CallLog> = calls_of_number(store, caller, number, MAX_EXPORT_CALLS).await?.into_iter().map(|stored| stored.call).collect();
     let now = Utc::now();
     let mut changes = audit::fields_read(&["calls", "consents", "doNotCall"]);
     changes.insert("format".into(), serde_json::Value::String(format.to_string()));
@@ -113,13 +113,13 @@ async fn records_with(
 }
 
 /// Every call of `number` the caller may see, newest first; more than `max`: `export_too_large`.
-async fn calls_of_number(store: &DynamoStore, caller: &Caller, number: &str, max: usize) -> Result<Vec<CallLog>, DomainError> {
+async fn calls_of_number(store: &DynamoStore, caller: &Caller, number: &str, max: usize) -> Result<Vec<StoredCall>, DomainError> {
     let query = CallQuery::ByNumber(number.to_string());
     let mut calls = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let request = PageRequest { newest_first: true, cursor: cursor.as_deref(), only_agents: caller.agent_ids.as_deref(), ..PageRequest::new(&query, PAGE) };
-        let page = store.query_calls(&caller.org_id, &request).await?;
+        let page = store.query_stored_calls(&caller.org_id, &request).await?;
         calls.extend(page.items);
         if calls.len() > max {
             return Err(DomainError::conflict("export_too_large", format!("this number has more than {max} calls; export them by window")));
@@ -137,7 +137,7 @@ async fn calls_of_number(store: &DynamoStore, caller: &Caller, number: &str, max
 /// way stops the erasure (`call_in_progress`) before anything changes.
 pub async fn erase_patient(store: &DynamoStore, caller: &Caller, number: &str, now: DateTime<Utc>) -> Result<Erased, DomainError> {
     let calls = calls_of_number(store, caller, number, usize::MAX).await?;
-    if calls.iter().any(|c| matches!(c.status, CallStatus::Dialing | CallStatus::InProgress)) {
+    if calls.iter().any(|c| matches!(c.call.status, CallStatus::Dialing | CallStatus::InProgress)) {
         return Err(DomainError::conflict("call_in_progress", "a call to this number is under way; erase the records once it has ended"));
     }
     let token = format!("{ERASED_NUMBER_PREFIX}{}", uuid_token());
@@ -146,10 +146,7 @@ pub async fn erase_patient(store: &DynamoStore, caller: &Caller, number: &str, n
     // The request is on record before any call changes, so one cut short is known.
     store.record_audit(&[AuditEntry::new(caller, Action::PatientErased, number, summary, now)]).await?;
     let mut erased = Erased { erased_calls: 0, cancelled_calls: 0 };
-    let ids: Vec<String> = calls.iter().map(|c| c.id.to_string()).collect();
-    let stored = store.calls_by_id(&caller.org_id, &ids).await?;
-    for id in &ids {
-        let Some(call) = stored.get(id).cloned() else { continue };
+    for call in calls {
         let mut cancelled = false;
         let erase = |call: &CallLog| -> Result<Option<Change>, DomainError> {
             if call.phone_number != number {
@@ -201,9 +198,8 @@ pub async fn expire_content(store: &DynamoStore, org_id: &str, now: DateTime<Utc
         let mut cursor: Option<String> = None;
         loop {
             let request = PageRequest { window: Span::new(through, Some(cutoff)), cursor: cursor.as_deref(), ..PageRequest::new(&query, PAGE) };
-            let page = store.query_calls(org_id, &request).await?;
-            let due: Vec<String> = page.items.iter().filter(|c| c.has_content()).map(|c| c.id.to_string()).collect();
-            for (_, call) in store.calls_by_id(org_id, &due).await? {
+            let page = store.query_stored_calls(org_id, &request).await?;
+            for call in page.items.into_iter().filter(|stored| stored.call.has_content()) {
                 let expire = |call: &CallLog| -> Result<Option<Change>, DomainError> {
                     if !call.has_content() || !retention.content_expired(call, now) {
                         return Ok(None);

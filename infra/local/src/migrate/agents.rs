@@ -46,7 +46,7 @@ pub fn imported_agent_id(legacy: &str) -> String {
     if whole.len() <= 64 && valid_agent_id(&whole) {
         return whole;
     }
-    let hash = legacy.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    let hash = crate::stable_hash(legacy);
     let kept: String = legacy.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64 - IMPORTED_PREFIX.len() - 17).collect();
     format!("{IMPORTED_PREFIX}{kept}-{hash:016x}")
 }

@@ -233,14 +233,9 @@ impl DynamoStore {
     pub async fn scan_calls(&self) -> Result<(Vec<CallLog>, Vec<Unreadable>), DomainError> {
         let (mut calls, mut unreadable) = (Vec::new(), Vec::new());
         self.scan_kind("call", |item| {
-            let key = ItemKey::of(&item);
-            match from_item(item) {
+            match read_call_item(item) {
                 Ok(call) => calls.push(call),
-                Err(err) => {
-                    let found = key.unreadable(&err);
-                    found.log("call");
-                    unreadable.push(found);
-                }
+                Err(found) => unreadable.push(found),
             }
             Ok(())
         })
@@ -253,4 +248,14 @@ impl DynamoStore {
     pub async fn request_fingerprint(&self, org_id: &str, call_id: &str) -> Result<Option<String>, DomainError> {
         Ok(self.get_item(keys::call_pk(org_id, call_id), keys::IDEMPOTENCY_SK).await?.as_ref().and_then(|item| string_attr(item, "fingerprint")))
     }
+}
+
+/// A call item as a call, or, when it does not parse, the item named by its key (logged).
+pub(crate) fn read_call_item(item: Item) -> Result<CallLog, Unreadable> {
+    let key = ItemKey::of(&item);
+    from_item(item).map_err(|err| {
+        let found = key.unreadable(&err);
+        found.log("call");
+        found
+    })
 }

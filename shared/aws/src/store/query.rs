@@ -12,7 +12,7 @@ use callops_domain::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{DynamoStore, MAX_PAGE, Page};
+use super::{DynamoStore, MAX_PAGE, Page, StoredCall};
 use crate::{
     cursor::Cursor,
     item::*,
@@ -118,11 +118,17 @@ impl DynamoStore {
     /// A page of a tenant's calls from one index, within `window` on the
     /// index's time, newest first or oldest first.
     pub async fn query_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallLog>, DomainError> {
+        let page = self.query_stored_calls(org_id, request).await?;
+        Ok(Page { items: page.items.into_iter().map(|stored| stored.call).collect(), next_cursor: page.next_cursor })
+    }
+
+    /// [`Self::query_calls`], each call with the revision a later write must match.
+    pub async fn query_stored_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<StoredCall>, DomainError> {
         let page = self.query_index(org_id, request).await?;
         let keys: Vec<String> = page.items.iter().filter_map(|item| string_attr(item, PK)).collect();
         let mut calls = self.batch_get_calls(&keys, false).await?;
         // Keep the index's order; a call deleted since the index was read is skipped.
-        let items = keys.iter().filter_map(|pk| calls.remove(pk)).map(|stored| stored.call).collect();
+        let items = keys.iter().filter_map(|pk| calls.remove(pk)).collect();
         Ok(Page { items, next_cursor: page.next_cursor })
     }
 

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use callops_domain::{
-    CallLog, DomainError,
+    DomainError,
     analytics::{self, Tally, hour_key},
     time::Span,
 };
@@ -229,17 +229,12 @@ impl DynamoStore {
             let items = page.map_err(unavailable)?.items.unwrap_or_default();
             let count = items.len() as u64;
             for item in items {
-                let key = ItemKey::of(&item);
-                match from_item::<CallLog>(item) {
+                match super::calls::read_call_item(item) {
                     Ok(call) => {
                         calls += 1;
                         crate::rollup::add_expected(&mut expected, &call)?;
                     }
-                    Err(err) => {
-                        let found = key.unreadable(&err);
-                        found.log("call");
-                        unreadable.push(found);
-                    }
+                    Err(found) => unreadable.push(found),
                 }
             }
             progress(read.fetch_add(count, std::sync::atomic::Ordering::Relaxed) + count);
