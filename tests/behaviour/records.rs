@@ -307,6 +307,12 @@ async fn every_change_is_audited_in_its_own_write_and_the_log_pages_and_filters(
     assert_eq!(paged, calls);
     assert!(calls.len() >= 4);
     assert_error(&host.get("/api/audit?entityType=spaceship", admin).await, StatusCode::BAD_REQUEST, "invalid_entity_type");
+    assert_error(&host.get(&format!("/api/audit?entityId={}", "x".repeat(201)), admin).await, StatusCode::BAD_REQUEST, "invalid_filter");
+    assert_error(&host.get("/api/audit?limit=201", admin).await, StatusCode::BAD_REQUEST, "invalid_limit");
+    assert_error(&host.get("/api/audit?startDate=2200-01-01", admin).await, StatusCode::BAD_REQUEST, "invalid_start_date");
+    // Another practice's log holds none of this one's entries.
+    let (_, theirs) = host.get("/api/audit?limit=200", Some(callops_tests::OTHER_TOKEN)).await;
+    assert!(theirs["entries"].as_array().unwrap().iter().all(|e| e["orgId"] != "demo"), "{theirs}");
     assert_error(&host.get("/api/audit?cursor=bogus", admin).await, StatusCode::BAD_REQUEST, "invalid_cursor");
     let window = format!("startDate={}&endDate={}", (Utc::now() - Duration::days(1)).format("%Y-%m-%d"), (Utc::now() + Duration::days(1)).format("%Y-%m-%d"));
     assert!(!audit(&host, &window).await.is_empty());
@@ -457,6 +463,12 @@ async fn a_patients_records_are_listed_exported_and_erased_with_analytics_unchan
     assert_eq!(rest["calls"][0]["id"], "visit-1");
     assert!(rest["nextCursor"].is_null());
     assert_error(&host.get("/api/patients/not-a-number", Some(DEMO_TOKEN)).await, StatusCode::BAD_REQUEST, "invalid_phone_number");
+    assert_error(&host.get(&format!("{path}?limit=101"), Some(DEMO_TOKEN)).await, StatusCode::BAD_REQUEST, "invalid_limit");
+    // Another practice sees none of this patient's records, and erasing there changes nothing here.
+    let (_, elsewhere) = host.get(path, Some(callops_tests::OTHER_TOKEN)).await;
+    assert_eq!((elsewhere["calls"].clone(), elsewhere["consents"].clone(), elsewhere["doNotCall"].clone()), (json!([]), json!([]), Value::Null));
+    assert_eq!(host.send(Method::DELETE, path, Some(callops_tests::OTHER_TOKEN), None).await.1, json!({"erasedCalls": 0, "cancelledCalls": 0}));
+    assert!(store.get_call("demo", "visit-1").await.unwrap().unwrap().call.has_content());
 
     // The export: every call, consent and entry, as JSON and as CSV safe to open.
     let (status, export) = host.get(&format!("{path}/export?format=json"), Some(DEMO_TOKEN)).await;
