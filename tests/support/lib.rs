@@ -7,6 +7,7 @@ pub mod fake_vapi;
 pub mod faults;
 pub mod load;
 pub mod postgres;
+pub mod process;
 
 use std::collections::HashMap;
 

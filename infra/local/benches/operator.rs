@@ -7,8 +7,11 @@
 //!   waits, not what is stored. Target: under 2 s with 1,000,000 calls.
 //! - `callops rebuild-rollups` and then `callops verify-rollups` on it: the
 //!   time and the peak resident memory of each (the process's high-water
-//!   mark, read from /proc while it runs). Both stream the calls through
-//!   parallel scan segments, so memory holds the rollup items, not the calls.
+//!   mark, read from /proc while it runs), and the passes each made. Both
+//!   stream the calls and hold at most `--held-items` rollup items
+//!   (`CALLOPS_BENCH_HELD`, else the command's default): memory is bounded
+//!   whatever the number of calls, and each further key range costs a
+//!   further pass over the calls.
 //!
 //! The data dirs are built once, in `target/bench-data/startup-<calls>`
 //! (calls written straight into the engine, without rollups: the first
@@ -114,31 +117,23 @@ fn start_once(dir: &Path) -> Duration {
     serving
 }
 
-/// Runs `callops <args>` to its end: how long it took, its peak resident memory in bytes, and whether it succeeded.
-fn run_command(args: &[&str], dir: &Path) -> (Duration, u64, bool) {
+/// Runs `callops <args>` to its end: how long it took, its peak resident memory in bytes, whether it succeeded, and its first line of output.
+fn run_command(args: &[&str], dir: &Path) -> (Duration, u64, bool, String) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_callops"))
         .args(args)
         .arg("--data-dir")
         .arg(dir)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("the command starts");
-    let status = format!("/proc/{}/status", child.id());
-    let mut peak_kb = 0;
-    let succeeded = loop {
-        if let Ok(text) = std::fs::read_to_string(&status)
-            && let Some(kb) = text.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            peak_kb = peak_kb.max(kb);
-        }
-        match child.try_wait().expect("the command is waited for") {
-            Some(exit) => break exit.success(),
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    (started.elapsed(), peak_kb * 1024, succeeded)
+    let stdout = child.stdout.take().expect("its output");
+    // Read to the end: a reader that stopped early would close the pipe under the command's later lines.
+    let first_line =
+        std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).fold(None, |first, line| first.or(Some(line))).unwrap_or_default());
+    let (exit, peak) = callops_tests::process::wait_with_peak_memory(&mut child);
+    (started.elapsed(), peak, exit.success(), first_line.join().unwrap_or_default())
 }
 
 #[tokio::main]
@@ -164,10 +159,15 @@ async fn main() {
             TARGET.as_secs()
         );
         assert!(slowest < TARGET, "the start took {slowest:?} with {calls} calls");
+        let held = std::env::var("CALLOPS_BENCH_HELD").unwrap_or_else(|_| callops_aws::store::HELD_ITEMS.to_string());
         for command in ["rebuild-rollups", "verify-rollups"] {
-            let (took, peak, ok) = run_command(&[command], &dir);
+            let (took, peak, ok, checked) = run_command(&[command, "--held-items", &held], &dir);
             assert!(ok, "{command} failed on {calls} calls");
-            println!("callops {command} --data-dir with {calls} calls: {:.1} s, peak memory {:.0} MB", took.as_secs_f64(), peak as f64 / 1e6);
+            println!(
+                "callops {command} --held-items {held} --data-dir with {calls} calls: {:.1} s, peak memory {:.0} MB ({checked})",
+                took.as_secs_f64(),
+                peak as f64 / 1e6
+            );
         }
     }
 }

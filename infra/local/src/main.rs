@@ -22,9 +22,9 @@ enum Command {
     /// Run every function locally over the embedded DynamoDB-compatible engine.
     Dev(DevArgs),
     /// Recompute every analytics rollup from the raw calls and report drift (exit 1 on any).
-    VerifyRollups(StoreArgs),
+    VerifyRollups(RollupArgs),
     /// Recompute every analytics rollup from the raw calls and repair drift.
-    RebuildRollups(StoreArgs),
+    RebuildRollups(RollupArgs),
     /// Import a practice's history from the legacy PostgreSQL call_logs table
     /// (safe to repeat and to interrupt; --dry-run writes nothing).
     Migrate(MigrateArgs),
@@ -74,6 +74,23 @@ struct StoreArgs {
     /// (credentials, region, AWS_ENDPOINT_URL_DYNAMODB) instead.
     #[arg(long)]
     table: Option<String>,
+}
+
+/// How `verify-rollups` and `rebuild-rollups` read the table.
+#[derive(clap::Args)]
+struct RollupArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Parallel scan segments to read the calls in [default: 4 for a
+    /// DynamoDB table, 1 for a data dir, whose engine reads every row to
+    /// serve one segment's page].
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    segments: Option<i32>,
+    /// The most rollup items held in memory at once (about 1 KB each). More
+    /// than the calls make: one pass over the calls. Fewer: a pass for each
+    /// key range that fits.
+    #[arg(long, default_value_t = callops_aws::store::HELD_ITEMS as u64, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    held_items: u64,
 }
 
 #[derive(clap::Args)]
@@ -227,6 +244,8 @@ async fn dev(args: DevArgs) -> Result<(), String> {
 /// fine (its table is made).
 async fn open_store(args: &StoreArgs, create: bool) -> Result<(Option<EmbeddedDynamo>, DynamoStore), String> {
     match &args.table {
+        // `create` is the migration: a bulk writer, which waits out throttling.
+        Some(table) if create => Ok((None, DynamoStore::new(callops_aws::dynamodb_bulk_client_from_env().await, table.clone()).patient())),
         Some(table) => Ok((None, DynamoStore::new(callops_aws::dynamodb_client_from_env().await, table.clone()))),
         None => {
             if !create && !args.data_dir.join("callops.db").exists() {
@@ -272,9 +291,13 @@ async fn migrate(args: MigrateArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn rollups(args: StoreArgs, repair: bool) -> Result<(), String> {
+async fn rollups(args: RollupArgs, repair: bool) -> Result<(), String> {
     use std::io::IsTerminal;
-    let (_engine, store) = open_store(&args, false).await?;
+    let (engine, store) = open_store(&args.store, false).await?;
+    let options = callops_aws::store::CheckOptions {
+        segments: args.segments.unwrap_or(if engine.is_some() { 1 } else { 4 }),
+        held_items: usize::try_from(args.held_items).unwrap_or(usize::MAX),
+    };
     // The calls read so far, on a terminal: the count of a table's calls would cost a scan of its own.
     let bar = if std::io::stderr().is_terminal() { indicatif::ProgressBar::new_spinner() } else { indicatif::ProgressBar::hidden() };
     bar.set_style(
@@ -282,9 +305,9 @@ async fn rollups(args: StoreArgs, repair: bool) -> Result<(), String> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     let progress = |read: u64| bar.set_position(read);
-    let report = if repair { store.rebuild_rollups_with(&progress).await } else { store.verify_rollups_with(&progress).await }.map_err(|e| e.to_string())?;
+    let report = store.check_rollups(&options, repair, &progress).await.map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    println!("checked {} calls against {} rollup items", report.calls, report.rollup_items);
+    println!("checked {} calls against {} rollup items in {} passes", report.calls, report.rollup_items, report.passes);
     for drift in &report.drift {
         let names: std::collections::BTreeSet<&str> = drift.expected.counters().chain(drift.actual.counters()).map(|(name, _)| name).collect();
         let counters: Vec<String> = names
@@ -300,23 +323,31 @@ async fn rollups(args: StoreArgs, repair: bool) -> Result<(), String> {
     for unreadable in &report.unreadable {
         println!("unreadable call {} / {}: {}", unreadable.pk, unreadable.sk, unreadable.error);
     }
-    if !report.unreadable.is_empty() {
-        println!("{} call items cannot be read; they count in no rollup (fix or remove them by their keys)", report.unreadable.len());
+    for (listed, all, what) in [
+        (report.drift.len(), report.drifted, "drifted items"),
+        (report.impossible.len(), report.impossible_items, "impossible items"),
+        (report.unreadable.len(), report.unreadable_items, "unreadable calls"),
+    ] {
+        if all > listed {
+            println!("... and {} more {what} not listed", all - listed);
+        }
+    }
+    if report.unreadable_items > 0 {
+        println!("{} call items cannot be read; they count in no rollup (fix or remove them by their keys)", report.unreadable_items);
     }
     if report.is_clean() {
         println!("rollups are exact");
         return Ok(());
     }
     if repair {
-        println!("repaired {} rollup items", report.repairs().len());
+        println!("repaired {} rollup items", report.repaired);
     }
-    match (repair, report.unreadable.len()) {
+    match (repair, report.unreadable_items) {
         (true, 0) => Ok(()),
         (true, n) => Err(format!("{n} call items cannot be read")),
         (false, unreadable) => Err(format!(
             "{} rollup items drifted, {} hold impossible totals, {unreadable} call items cannot be read; `callops rebuild-rollups` repairs the rollups",
-            report.drift.len(),
-            report.impossible.len(),
+            report.drifted, report.impossible_items,
         )),
     }
 }

@@ -35,6 +35,20 @@ pub async fn dynamodb_client_from_env() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// The client of a bulk writer (`callops migrate --table`): the SDK's
+/// adaptive retry mode, which also slows the sender itself while DynamoDB
+/// throttles it, with more attempts and longer pauses than a webhook can
+/// wait for. A new on-demand table, or a provisioned one below the import's
+/// rate, throttles for seconds at a time; an import can wait.
+pub async fn dynamodb_bulk_client_from_env() -> aws_sdk_dynamodb::Client {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let retry = aws_sdk_dynamodb::config::retry::RetryConfig::adaptive()
+        .with_max_attempts(10)
+        .with_initial_backoff(std::time::Duration::from_millis(100))
+        .with_max_backoff(std::time::Duration::from_secs(20));
+    aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&config).retry_config(retry).build())
+}
+
 /// The DynamoDB client a Lambda function uses (see [`lambda_env`]).
 pub fn dynamodb_client_in_lambda() -> aws_sdk_dynamodb::Client {
     let mut config = aws_sdk_dynamodb::Config::builder()

@@ -400,7 +400,7 @@ async fn a_caller_narrowed_to_some_agents_sees_only_their_calls() {
 
 mod rollups {
     use super::*;
-    use crate::rollup::{ALL_AGENTS, rollup_keys};
+    use crate::rollup::{ALL_AGENTS, RollupKey, rollup_keys};
     use callops_domain::analytics::{self, Tally};
 
     fn day(text: &str) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -481,6 +481,57 @@ mod rollups {
         let repaired = store.rebuild_rollups().await.unwrap();
         assert_eq!(repaired.drift.len(), 1);
         assert!(store.verify_rollups().await.unwrap().drift.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_check_that_holds_few_items_finds_and_repairs_what_one_pass_does() {
+        use crate::store::CheckOptions;
+        let (_engine, store) = fresh_store().await;
+        // Two tenants, two agents, calls over three months: about a hundred rollup items.
+        let mut calls = Vec::new();
+        for i in 0..40i64 {
+            let org = if i % 5 == 0 { "globex" } else { "acme" };
+            let agent = if i % 2 == 0 { "agent-1" } else { "agent-2" };
+            let c = call(org, agent, Some(at("2024-01-30T09:30:00Z") + Duration::hours(i * 37)));
+            store.create_call(&c).await.unwrap();
+            calls.push(c);
+        }
+        let clean = store.check_rollups(&CheckOptions { segments: 1, held_items: 7 }, false, &|_| {}).await.unwrap();
+        assert!(clean.is_clean(), "{clean:?}");
+        assert!(clean.passes > 5, "a pass for each range of at most 7 items: {}", clean.passes);
+        assert_eq!((clean.calls, clean.rollup_items), (40, crate::rollup::expected_rollups(&calls).unwrap().len()));
+
+        // Drift of every kind, in several tenants, scopes and months: a wrong item, a missing one, an extra one, an impossible one.
+        let keys: Vec<RollupKey> = [0, 13, 26, 39].iter().map(|i: &usize| rollup_keys(&calls[*i])[*i % 4].clone()).collect();
+        let mut wrong = Tally::of(&calls[0]);
+        wrong.add(&Tally::of(&calls[0])).unwrap();
+        store.set_rollup(&keys[0], &wrong).await.unwrap();
+        store.set_rollup(&keys[1], &Tally::default()).await.unwrap();
+        let extra = RollupKey { pk: keys[2].pk.clone(), sk: "2024-03-31T23#5".into() };
+        store.set_rollup(&extra, &Tally::of(&calls[26])).await.unwrap();
+        let impossible = Tally::default().minus(&Tally::of(&calls[39])).unwrap();
+        store.set_rollup(&keys[3], &impossible).await.unwrap();
+
+        let whole = store.check_rollups(&CheckOptions { segments: 4, held_items: 100_000 }, false, &|_| {}).await.unwrap();
+        assert_eq!(whole.passes, 1);
+        let mut narrow = store.check_rollups(&CheckOptions { segments: 2, held_items: 3 }, false, &|_| {}).await.unwrap();
+        assert!(narrow.passes > whole.passes);
+        assert_eq!(narrow.drifted, 4, "{narrow:?}");
+        assert_eq!(narrow.impossible_items, 1);
+        assert_eq!(narrow.drift, whole.drift, "the same items, in key order, with the same counters");
+        narrow.passes = whole.passes;
+        assert_eq!(narrow, whole, "everything else the same");
+        let mut found: Vec<RollupKey> = narrow.drift.iter().map(|d| d.key.clone()).collect();
+        found.sort();
+        let mut planted = vec![keys[0].clone(), keys[1].clone(), extra, keys[3].clone()];
+        planted.sort();
+        assert_eq!(found, planted);
+
+        let repaired = store.check_rollups(&CheckOptions { segments: 1, held_items: 3 }, true, &|_| {}).await.unwrap();
+        assert_eq!(repaired.repaired, 4);
+        let after = store.check_rollups(&CheckOptions { segments: 1, held_items: 5 }, false, &|_| {}).await.unwrap();
+        assert!(after.is_clean(), "{after:?}");
+        assert_eq!(store.all_rollups().await.unwrap().0, crate::rollup::expected_rollups(&calls).unwrap(), "every item as the calls make it, and no other");
     }
 }
 

@@ -79,6 +79,9 @@ pub struct Report {
     /// Where the time went: reading PostgreSQL, comparing with the store,
     /// writing (the next batch's reading and comparing overlap a batch's writing).
     pub timings: Timings,
+    /// Write units the table reported for the run's transactions: what a
+    /// DynamoDB table's capacity must carry (0 when it reports none).
+    pub write_units: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -100,6 +103,9 @@ impl Report {
         out.push_str(&format!("{:<18}{}\n", format!("{verb}:"), self.written));
         out.push_str(&format!("unchanged:        {}\n", self.unchanged));
         out.push_str(&format!("refused:          {}\n", self.refused.len()));
+        if self.write_units > 0.0 {
+            out.push_str(&format!("write units:      {:.0} ({:.2} a row written)\n", self.write_units, self.write_units / self.written.max(1) as f64));
+        }
         if self.scheduled > 0 {
             out.push_str(&format!("scheduled rows:   {} (kept as history; CallOps never dials an imported call)\n", self.scheduled));
         }
@@ -276,6 +282,7 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
     let total: i64 = client.query_one("SELECT count(*) FROM call_logs", &[]).await.map_err(pg)?.get(0);
 
     let mut report = Report { dry_run: options.dry_run, ..Report::default() };
+    let units_before = store.write_units();
     let checkpoint = store.marker(&options.org_id, CHECKPOINT).await.map_err(|e| e.to_string())?;
     let after: Option<String> = checkpoint.filter(|c| c.get("state").map(String::as_str) == Some("running")).and_then(|c| c.get("lastId").cloned());
     report.resumed_after = after.clone();
@@ -328,6 +335,7 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
     drop(client);
     let _ = connection.await;
     report.complete = true;
+    report.write_units = store.write_units() - units_before;
     if !options.dry_run {
         store.put_marker(&options.org_id, CHECKPOINT, &[("state", "done".into())]).await.map_err(|e| e.to_string())?;
         // History older than the retention sweep's mark: the next round reads the tenant from the start.

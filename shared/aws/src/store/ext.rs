@@ -19,6 +19,8 @@ use crate::{
 /// How many times a transaction cancelled for meeting another on the same
 /// item, or for throttling, is tried.
 pub(crate) const TRANSACTION_ATTEMPTS: u32 = 8;
+/// The same for a bulk writer ([`DynamoStore::patient`]).
+pub const BULK_TRANSACTION_ATTEMPTS: u32 = 24;
 
 impl DynamoStore {
     /// A conditional put for a transaction.
@@ -36,9 +38,20 @@ impl DynamoStore {
     pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), SdkError<TransactWriteItemsError>> {
         let mut attempt = 1;
         loop {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            if let Ok(output) = &result {
+                for consumed in output.consumed_capacity() {
+                    self.write_meter.record(Some(consumed));
+                }
+            }
             match result {
-                Err(err) if attempt < TRANSACTION_ATTEMPTS && cancelled_but_retryable(&err) => {
+                Err(err) if attempt < self.transaction_attempts && cancelled_but_retryable(&err) => {
                     crate::retry::back_off(attempt).await;
                     attempt += 1;
                 }
@@ -92,6 +105,7 @@ impl DynamoStore {
             .client
             .scan()
             .table_name(&self.table)
+            .limit(super::rollups::SCAN_PAGE_ITEMS)
             .filter_expression("#kind = :kind")
             .expression_attribute_names("#kind", KIND)
             .expression_attribute_values(":kind", s(kind))

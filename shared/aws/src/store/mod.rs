@@ -42,7 +42,7 @@ pub use do_not_call::{DoNotCallChange, DoNotCallEntry, MAX_REASON_BYTES};
 pub use effects::{AlongWithCall, Effect, NO_FREE_SLOT, effects};
 pub use ledgers::NumberState;
 pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest};
-pub use rollups::{Drift, Impossible, RollupReport};
+pub use rollups::{CheckOptions, Drift, HELD_ITEMS, Impossible, LISTED, RollupReport, SCAN_SEGMENTS};
 
 /// The most items one query returns.
 pub const MAX_PAGE: usize = 10_100;
@@ -55,10 +55,15 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     meter: Arc<ReadMeter>,
+    /// Write units the table reports for transactions (an import's cost).
+    write_meter: Arc<ReadMeter>,
+    /// How often a transaction cancelled for a conflict or throttling is sent.
+    transaction_attempts: u32,
 }
 
-/// Read capacity consumed by the store's analytics reads, as DynamoDB
-/// reports it (`ReturnConsumedCapacity`), for benchmarks and logs.
+/// Capacity consumed by the store's analytics reads (or, for the write
+/// meter, its transactions), as DynamoDB reports it
+/// (`ReturnConsumedCapacity`), for benchmarks, reports and logs.
 #[derive(Debug, Default)]
 pub struct ReadMeter {
     /// Thousandths of a read unit.
@@ -94,11 +99,24 @@ pub struct Page<T> {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore { client, table: table.into(), meter: Arc::default() }
+        DynamoStore { client, table: table.into(), meter: Arc::default(), write_meter: Arc::default(), transaction_attempts: ext::TRANSACTION_ATTEMPTS }
     }
 
     pub fn meter(&self) -> &ReadMeter {
         &self.meter
+    }
+
+    /// A store for a bulk writer: a transaction cancelled for throttling is
+    /// sent up to 24 times (about 20 s of
+    /// pauses), not 8, so an import rides out a table that throttles it.
+    pub fn patient(mut self) -> Self {
+        self.transaction_attempts = ext::BULK_TRANSACTION_ATTEMPTS;
+        self
+    }
+
+    /// Write units consumed by this store's transactions so far, as the table reported them.
+    pub fn write_units(&self) -> f64 {
+        self.write_meter.read_units()
     }
 
     pub fn client(&self) -> &Client {

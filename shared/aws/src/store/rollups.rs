@@ -20,6 +20,12 @@ use crate::{
 /// The parallel scan segments a check of the rollups reads the calls in.
 pub const SCAN_SEGMENTS: i32 = 4;
 
+/// The most items a scan page evaluates (`Limit`). DynamoDB ends a page at
+/// 1 MB first (about 300 calls); the embedded engine reads every row after
+/// the page's start when no limit is given, and keeps them until it cuts
+/// the page, so without one each page costs the rest of the table.
+pub const SCAN_PAGE_ITEMS: i32 = 1_000;
+
 impl DynamoStore {
     /// The sum of the hour rollups of `scope` for the whole hours in `range`.
     pub async fn hour_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError> {
@@ -139,35 +145,114 @@ pub struct Impossible {
     pub problems: Vec<String>,
 }
 
+/// The most drifted, impossible or unreadable items a report lists of each
+/// kind; it counts them all.
+pub const LISTED: usize = 1_000;
+
+/// The most rollup items a check holds at once by default: what the calls
+/// add up to in the key range of one pass (about 100 MB).
+pub const HELD_ITEMS: usize = 100_000;
+
+/// How a check of the rollups reads the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// The parallel scan segments the calls are read in. DynamoDB serves
+    /// segments side by side; the embedded engine finds a segment's rows by
+    /// reading every row of the table for each page, so it is read in one.
+    pub segments: i32,
+    /// The most rollup items of what the calls add up to held at once. When
+    /// the calls make more, the check narrows the key range it holds and
+    /// checks the rest in a further pass over the calls: memory stays
+    /// bounded whatever the number of calls, and the time grows with the
+    /// passes.
+    pub held_items: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions { segments: SCAN_SEGMENTS, held_items: HELD_ITEMS }
+    }
+}
+
 /// What a check of the rollups against the calls found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RollupReport {
+    /// Readable call items.
     pub calls: usize,
     pub rollup_items: usize,
+    /// Passes over the calls, one per key range held.
+    pub passes: usize,
+    /// Items whose counters differ from what the calls add up to (missing,
+    /// extra, or other counters), the first [`LISTED`] of them...
     pub drift: Vec<Drift>,
-    /// Rollup items with totals no calls can make.
+    /// ...and how many in all.
+    pub drifted: usize,
+    /// Rollup items with totals no calls can make, the first [`LISTED`]...
     pub impossible: Vec<Impossible>,
-    /// Call items that do not parse: they count in no expected rollup.
+    /// ...and how many in all.
+    pub impossible_items: usize,
+    /// Call items that do not parse (they count in no expected rollup), the first [`LISTED`]...
     pub unreadable: Vec<Unreadable>,
-    /// What the readable calls add up to, item by item.
-    pub expected: BTreeMap<RollupKey, Tally>,
+    /// ...and how many in all.
+    pub unreadable_items: usize,
+    /// Rollup items a rebuild set to what the calls add up to.
+    pub repaired: usize,
 }
 
 impl RollupReport {
     /// Whether nothing is wrong.
     pub fn is_clean(&self) -> bool {
-        self.drift.is_empty() && self.impossible.is_empty() && self.unreadable.is_empty()
+        self.drifted == 0 && self.impossible_items == 0 && self.unreadable_items == 0
     }
 
-    /// What a rebuild writes: every drifted item, and every impossible one
-    /// (a counter no `i64` holds may hide from the comparison), set to what
-    /// the readable calls add up to.
-    pub fn repairs(&self) -> BTreeMap<&RollupKey, Tally> {
-        let mut writes: BTreeMap<&RollupKey, Tally> = self.drift.iter().map(|d| (&d.key, d.expected.clone())).collect();
-        for impossible in &self.impossible {
-            writes.entry(&impossible.key).or_insert_with(|| self.expected.get(&impossible.key).cloned().unwrap_or_default());
+    fn found_drift(&mut self, key: RollupKey, expected: Tally, actual: Tally) {
+        self.drifted += 1;
+        if self.drift.len() < LISTED {
+            self.drift.push(Drift { key, expected, actual });
         }
-        writes
+    }
+
+    fn found_unreadable(&mut self, found: Unreadable) {
+        self.unreadable_items += 1;
+        if self.unreadable.len() < LISTED {
+            self.unreadable.push(found);
+        }
+    }
+}
+
+/// What one pass over the calls holds: what they add up to for the keys
+/// after the pass's start, up to `upto` (the end of the table when None).
+#[derive(Default)]
+struct Fold {
+    expected: BTreeMap<RollupKey, Tally>,
+    upto: Option<RollupKey>,
+    calls: usize,
+    unreadable: Vec<Unreadable>,
+}
+
+impl Fold {
+    fn holds(&self, key: &RollupKey) -> bool {
+        self.upto.as_ref().is_none_or(|upto| key <= upto)
+    }
+
+    /// Adds contributions, then drops the upper keys while more than `held`
+    /// are held (an eighth of them, so a range ends near full and few
+    /// passes are needed): the range ends at the last key kept, and the
+    /// next pass starts after it.
+    fn add(&mut self, contributions: Vec<(RollupKey, Tally)>, held: usize) -> Result<(), DomainError> {
+        for (key, tally) in contributions {
+            if self.holds(&key) {
+                self.expected.entry(key).or_default().add(&tally)?;
+            }
+            if self.expected.len() > held {
+                let keep = (held - held / 8).max(1);
+                if let Some(cut) = self.expected.keys().nth(keep).cloned() {
+                    drop(self.expected.split_off(&cut));
+                    self.upto = self.expected.keys().next_back().cloned();
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -176,85 +261,219 @@ impl DynamoStore {
     /// differs (missing, extra, or with other counters), each item whose
     /// totals are impossible, and each call that cannot be read.
     pub async fn verify_rollups(&self) -> Result<RollupReport, DomainError> {
-        self.verify_rollups_with(&|_| {}).await
+        self.check_rollups(&CheckOptions::default(), false, &|_| {}).await
     }
 
-    /// [`Self::verify_rollups`], calling `progress` with the calls read so
-    /// far. The calls are streamed: [`SCAN_SEGMENTS`] parallel scan segments,
-    /// each folding its calls into the rollups they make as it reads them, so
-    /// memory holds the rollup items, never the calls.
-    pub async fn verify_rollups_with(&self, progress: &(dyn Fn(u64) + Sync)) -> Result<RollupReport, DomainError> {
+    /// Sets every drifted or impossible rollup item to what its calls add up
+    /// to; reports what it found before repairing. Run it while no calls are written.
+    pub async fn rebuild_rollups(&self) -> Result<RollupReport, DomainError> {
+        self.check_rollups(&CheckOptions::default(), true, &|_| {}).await
+    }
+
+    /// The check behind [`Self::verify_rollups`] and (`repair`)
+    /// [`Self::rebuild_rollups`], calling `progress` with the call items read
+    /// so far (over every pass).
+    ///
+    /// The calls are streamed: `options.segments` scan segments side by
+    /// side, each folding its calls into the rollup items they make as it
+    /// reads them. Memory holds at most `options.held_items` of those (a key
+    /// range, in key order: tenant by tenant, scope by scope, month by
+    /// month), the rollup partitions' names, one page of stored rollup
+    /// items, and what the report lists. A range is compared with the stored
+    /// items as soon as its pass ends, partition by partition, and repaired
+    /// then.
+    pub async fn check_rollups(&self, options: &CheckOptions, repair: bool, progress: &(dyn Fn(u64) + Sync)) -> Result<RollupReport, DomainError> {
+        let partitions = self.rollup_partitions().await?;
+        let mut report = RollupReport::default();
         let read = std::sync::atomic::AtomicU64::new(0);
-        let segments = futures::future::try_join_all((0..SCAN_SEGMENTS).map(|segment| self.expected_segment(segment, &read, progress))).await?;
-        let (mut calls, mut expected, mut unreadable) = (0, BTreeMap::new(), Vec::new());
-        for (count, part, bad) in segments {
-            calls += count;
-            unreadable.extend(bad);
-            for (key, tally) in part {
-                expected.entry(key).or_insert_with(Tally::default).add(&tally)?;
+        let mut after: Option<RollupKey> = None;
+        loop {
+            let first = report.passes == 0;
+            let fold = std::sync::Mutex::new(Fold::default());
+            let segments = options.segments.max(1);
+            futures::future::try_join_all(
+                (0..segments).map(|segment| self.fold_segment(segment, segments, after.as_ref(), first, options.held_items.max(1), &fold, &read, progress)),
+            )
+            .await?;
+            let fold = fold.into_inner().map_err(|_| DomainError::Unavailable("a scan segment failed while folding".into()))?;
+            report.passes += 1;
+            if first {
+                report.calls = fold.calls;
+                for found in fold.unreadable {
+                    report.found_unreadable(found);
+                }
+            }
+            let upto = fold.upto.clone();
+            self.compare_range(&partitions, after.as_ref(), upto.as_ref(), fold.expected, repair, &mut report).await?;
+            match upto {
+                Some(upto) => after = Some(upto),
+                None => return Ok(report),
             }
         }
-        let (actual, impossible) = self.all_rollups().await?;
-        let mut drift = Vec::new();
-        for key in expected.keys().chain(actual.keys()).collect::<std::collections::BTreeSet<_>>() {
-            let want = expected.get(key).cloned().unwrap_or_default();
-            let have = actual.get(key).cloned().unwrap_or_default();
-            if want != have {
-                drift.push(Drift { key: key.clone(), expected: want, actual: have });
-            }
-        }
-        Ok(RollupReport { calls, rollup_items: actual.len(), drift, impossible, unreadable, expected })
     }
 
-    /// One scan segment's calls folded into their rollups: how many, what they add up to, and the items that do not parse.
-    async fn expected_segment(
-        &self,
-        segment: i32,
-        read: &std::sync::atomic::AtomicU64,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(usize, BTreeMap<RollupKey, Tally>, Vec<Unreadable>), DomainError> {
+    /// The names of the rollup partitions (tenant, scope and month or year),
+    /// from a scan of the rollup items that reads only their keys.
+    async fn rollup_partitions(&self) -> Result<std::collections::BTreeSet<String>, DomainError> {
         let mut pages = self
             .client()
             .scan()
             .table_name(self.table())
             .filter_expression("#kind = :kind")
+            .projection_expression("#pk")
+            .limit(SCAN_PAGE_ITEMS)
             .expression_attribute_names("#kind", KIND)
-            .expression_attribute_values(":kind", s("call"))
-            .segment(segment)
-            .total_segments(SCAN_SEGMENTS)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":kind", s(ROLLUP_KIND))
             .into_paginator()
             .send();
-        let (mut calls, mut expected, mut unreadable) = (0, BTreeMap::new(), Vec::new());
+        let mut partitions = std::collections::BTreeSet::new();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(unavailable)?.items.unwrap_or_default() {
+                if let Some(AttributeValue::S(pk)) = item.get(PK) {
+                    partitions.insert(pk.clone());
+                }
+            }
+        }
+        Ok(partitions)
+    }
+
+    /// One scan segment's calls folded into `fold`: each page's calls are
+    /// read and turned into their contributions first, then added under the
+    /// lock. The first pass also counts the calls and names the unreadable ones.
+    #[allow(clippy::too_many_arguments)]
+    async fn fold_segment(
+        &self,
+        segment: i32,
+        segments: i32,
+        after: Option<&RollupKey>,
+        first: bool,
+        held: usize,
+        fold: &std::sync::Mutex<Fold>,
+        read: &std::sync::atomic::AtomicU64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), DomainError> {
+        let mut scan = self
+            .client()
+            .scan()
+            .table_name(self.table())
+            .filter_expression("#kind = :kind")
+            .limit(SCAN_PAGE_ITEMS)
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":kind", s("call"));
+        if segments > 1 {
+            scan = scan.segment(segment).total_segments(segments);
+        }
+        let mut pages = scan.into_paginator().send();
         while let Some(page) = pages.next().await {
             let items = page.map_err(unavailable)?.items.unwrap_or_default();
             let count = items.len() as u64;
+            let (mut calls, mut unreadable, mut contributions) = (0, Vec::new(), Vec::new());
             for item in items {
                 match super::calls::read_call_item(item) {
                     Ok(call) => {
                         calls += 1;
-                        crate::rollup::add_expected(&mut expected, &call)?;
+                        let tally = Tally::of(&call);
+                        contributions
+                            .extend(rollup_keys(&call).into_iter().filter(|key| after.is_none_or(|after| key > after)).map(|key| (key, tally.clone())));
                     }
                     Err(found) => unreadable.push(found),
                 }
             }
+            {
+                let mut fold = fold.lock().map_err(|_| DomainError::Unavailable("a scan segment failed while folding".into()))?;
+                if first {
+                    fold.calls += calls;
+                    fold.unreadable.extend(unreadable);
+                }
+                fold.add(contributions, held)?;
+            }
             progress(read.fetch_add(count, std::sync::atomic::Ordering::Relaxed) + count);
         }
-        Ok((calls, expected, unreadable))
+        Ok(())
     }
 
-    /// Sets every drifted rollup item to what its calls add up to; returns
-    /// what it found before repairing. Run it while no calls are written.
-    pub async fn rebuild_rollups(&self) -> Result<RollupReport, DomainError> {
-        self.rebuild_rollups_with(&|_| {}).await
+    /// Compares what the calls add up to in the key range `(after, upto]`
+    /// with the stored rollup items there, partition by partition in key
+    /// order, page by page; with `repair`, sets each item that differs or is
+    /// impossible to what the calls add up to (removing it when that is nothing).
+    async fn compare_range(
+        &self,
+        partitions: &std::collections::BTreeSet<String>,
+        after: Option<&RollupKey>,
+        upto: Option<&RollupKey>,
+        expected: BTreeMap<RollupKey, Tally>,
+        repair: bool,
+        report: &mut RollupReport,
+    ) -> Result<(), DomainError> {
+        let in_range = |key: &RollupKey| after.is_none_or(|after| key > after) && upto.is_none_or(|upto| key <= upto);
+        let lowest = after.map(|key| key.pk.as_str()).unwrap_or("");
+        let stored: Vec<&String> = partitions.iter().filter(|pk| pk.as_str() >= lowest && upto.is_none_or(|upto| pk.as_str() <= upto.pk.as_str())).collect();
+        let mut names: Vec<String> = stored.iter().map(|pk| pk.to_string()).collect();
+        names.extend(expected.keys().map(|key| key.pk.clone()).filter(|pk| !partitions.contains(pk)));
+        names.sort();
+        names.dedup();
+        let mut wanted = expected.into_iter().peekable();
+        let mut writes = Vec::new();
+        for pk in names {
+            if partitions.contains(&pk) {
+                let mut pages = self
+                    .client()
+                    .query()
+                    .table_name(self.table())
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_values(":pk", s(pk.clone()))
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    for item in page.map_err(unavailable)?.items.unwrap_or_default() {
+                        let Some(AttributeValue::S(sk)) = item.get(SK) else { continue };
+                        let key = RollupKey { pk: pk.clone(), sk: sk.clone() };
+                        if !in_range(&key) {
+                            continue;
+                        }
+                        report.rollup_items += 1;
+                        let (actual, mut problems) = tally_of_item(&item);
+                        problems.extend(actual.impossibilities());
+                        while let Some((missing, want)) = wanted.next_if(|(want, _)| *want < key) {
+                            writes.extend(repair.then(|| rollup_write(&missing, &want)));
+                            report.found_drift(missing, want, Tally::default());
+                        }
+                        let want = wanted.next_if(|(next, _)| *next == key).map(|(_, want)| want).unwrap_or_default();
+                        let wrong = !problems.is_empty();
+                        if wrong {
+                            report.impossible_items += 1;
+                            if report.impossible.len() < LISTED {
+                                report.impossible.push(Impossible { key: key.clone(), problems });
+                            }
+                        }
+                        if want != actual || wrong {
+                            writes.extend(repair.then(|| rollup_write(&key, &want)));
+                        }
+                        if want != actual {
+                            report.found_drift(key, want, actual);
+                        }
+                    }
+                    if writes.len() >= 200 {
+                        report.repaired += writes.len();
+                        self.write_repairs(std::mem::take(&mut writes)).await?;
+                    }
+                }
+            }
+            while let Some((missing, want)) = wanted.next_if(|(key, _)| key.pk == pk) {
+                writes.extend(repair.then(|| rollup_write(&missing, &want)));
+                report.found_drift(missing, want, Tally::default());
+            }
+        }
+        report.repaired += writes.len();
+        self.write_repairs(writes).await
     }
 
-    /// [`Self::rebuild_rollups`], calling `progress` with the calls read so far.
-    pub async fn rebuild_rollups_with(&self, progress: &(dyn Fn(u64) + Sync)) -> Result<RollupReport, DomainError> {
+    /// Repair writes, 25 to a request (BatchWriteItem's most), a few requests at a time.
+    async fn write_repairs(&self, writes: Vec<WriteRequest>) -> Result<(), DomainError> {
         use futures::{StreamExt, TryStreamExt};
-        let report = self.verify_rollups_with(progress).await?;
-        // 25 items to a request (BatchWriteItem's most), a few requests at a time.
-        let writes: Vec<WriteRequest> = report.repairs().into_iter().map(|(key, tally)| rollup_write(key, &tally)).collect();
         futures::stream::iter(writes.chunks(25).map(|chunk| self.write_batch(chunk.to_vec()))).buffer_unordered(8).try_collect::<Vec<()>>().await?;
-        Ok(report)
+        Ok(())
     }
 }
