@@ -307,7 +307,8 @@ async fn rollups(args: RollupArgs, repair: bool) -> Result<(), String> {
     let progress = |read: u64| bar.set_position(read);
     let report = store.check_rollups(&options, repair, &progress).await.map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    println!("checked {} calls against {} rollup items in {} passes", report.calls, report.rollup_items, report.passes);
+    let passes = if report.passes == 1 { "1 pass".to_string() } else { format!("{} passes", report.passes) };
+    println!("checked {} calls against {} rollup items in {passes} over the calls", report.calls, report.rollup_items);
     for drift in &report.drift {
         let names: std::collections::BTreeSet<&str> = drift.expected.counters().chain(drift.actual.counters()).map(|(name, _)| name).collect();
         let counters: Vec<String> = names
