@@ -14,9 +14,6 @@ use std::{
 };
 
 use callops_aws::{CallQuery, DynamoStore, PageRequest};
-
-/// Waiting calls read at a time when the queue is restored.
-const RESTORE_PAGE: usize = 1_000;
 use callops_dialer::Dialer;
 use callops_domain::{
     CallStatus, DomainError,
@@ -24,6 +21,9 @@ use callops_domain::{
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
+
+/// Waiting calls read at a time when the queue is restored.
+const RESTORE_PAGE: usize = 1_000;
 
 /// Delays before a delivery the dialer refused is tried again.
 const REDELIVERY_DELAYS_MS: [u64; 4] = [500, 2_000, 5_000, 15_000];

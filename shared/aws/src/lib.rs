@@ -30,9 +30,12 @@ pub use store::{AlongWithCall, CallQuery, DynamoStore, NumberState, Page, PageRe
 /// Builds a DynamoDB client from the normal AWS configuration (environment,
 /// profile, role; `AWS_ENDPOINT_URL_DYNAMODB` is honoured).
 pub async fn dynamodb_client_from_env() -> aws_sdk_dynamodb::Client {
+    client_from_env(dynamodb_retry_config()).await
+}
+
+async fn client_from_env(retry: aws_sdk_dynamodb::config::retry::RetryConfig) -> aws_sdk_dynamodb::Client {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&config).retry_config(dynamodb_retry_config()).build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+    aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&config).retry_config(retry).build())
 }
 
 /// The client of a bulk writer (`callops migrate --table`): the SDK's
@@ -41,12 +44,13 @@ pub async fn dynamodb_client_from_env() -> aws_sdk_dynamodb::Client {
 /// wait for. A new on-demand table, or a provisioned one below the import's
 /// rate, throttles for seconds at a time; an import can wait.
 pub async fn dynamodb_bulk_client_from_env() -> aws_sdk_dynamodb::Client {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let retry = aws_sdk_dynamodb::config::retry::RetryConfig::adaptive()
-        .with_max_attempts(10)
-        .with_initial_backoff(std::time::Duration::from_millis(100))
-        .with_max_backoff(std::time::Duration::from_secs(20));
-    aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&config).retry_config(retry).build())
+    client_from_env(
+        aws_sdk_dynamodb::config::retry::RetryConfig::adaptive()
+            .with_max_attempts(10)
+            .with_initial_backoff(std::time::Duration::from_millis(100))
+            .with_max_backoff(std::time::Duration::from_secs(20)),
+    )
+    .await
 }
 
 /// The DynamoDB client a Lambda function uses (see [`lambda_env`]).

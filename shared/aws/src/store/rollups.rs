@@ -278,7 +278,7 @@ impl DynamoStore {
     /// side, each folding its calls into the rollup items they make as it
     /// reads them. Memory holds at most `options.held_items` of those (a key
     /// range, in key order: tenant by tenant, scope by scope, month by
-    /// month), the rollup partitions' names, one page of stored rollup
+    /// month), the rollup partitions' names, one partition of stored rollup
     /// items, and what the report lists. A range is compared with the stored
     /// items as soon as its pass ends, partition by partition, and repaired
     /// then.
@@ -395,7 +395,7 @@ impl DynamoStore {
 
     /// Compares what the calls add up to in the key range `(after, upto]`
     /// with the stored rollup items there, partition by partition in key
-    /// order, page by page; with `repair`, sets each item that differs or is
+    /// order; with `repair`, sets each item that differs or is
     /// impossible to what the calls add up to (removing it when that is nothing).
     async fn compare_range(
         &self,
@@ -408,62 +408,54 @@ impl DynamoStore {
     ) -> Result<(), DomainError> {
         let in_range = |key: &RollupKey| after.is_none_or(|after| key > after) && upto.is_none_or(|upto| key <= upto);
         let lowest = after.map(|key| key.pk.as_str()).unwrap_or("");
-        let stored: Vec<&String> = partitions.iter().filter(|pk| pk.as_str() >= lowest && upto.is_none_or(|upto| pk.as_str() <= upto.pk.as_str())).collect();
-        let mut names: Vec<String> = stored.iter().map(|pk| pk.to_string()).collect();
-        names.extend(expected.keys().map(|key| key.pk.clone()).filter(|pk| !partitions.contains(pk)));
+        let mut names: Vec<String> = partitions
+            .iter()
+            .filter(|pk| pk.as_str() >= lowest && upto.is_none_or(|upto| pk.as_str() <= upto.pk.as_str()))
+            .cloned()
+            .chain(expected.keys().map(|key| key.pk.clone()).filter(|pk| !partitions.contains(pk)))
+            .collect();
         names.sort();
         names.dedup();
         let mut wanted = expected.into_iter().peekable();
         let mut writes = Vec::new();
         for pk in names {
-            if partitions.contains(&pk) {
-                let mut pages = self
-                    .client()
-                    .query()
-                    .table_name(self.table())
-                    .key_condition_expression("#pk = :pk")
-                    .expression_attribute_names("#pk", PK)
-                    .expression_attribute_values(":pk", s(pk.clone()))
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    for item in page.map_err(unavailable)?.items.unwrap_or_default() {
-                        let Some(AttributeValue::S(sk)) = item.get(SK) else { continue };
-                        let key = RollupKey { pk: pk.clone(), sk: sk.clone() };
-                        if !in_range(&key) {
-                            continue;
-                        }
-                        report.rollup_items += 1;
-                        let (actual, mut problems) = tally_of_item(&item);
-                        problems.extend(actual.impossibilities());
-                        while let Some((missing, want)) = wanted.next_if(|(want, _)| *want < key) {
-                            writes.extend(repair.then(|| rollup_write(&missing, &want)));
-                            report.found_drift(missing, want, Tally::default());
-                        }
-                        let want = wanted.next_if(|(next, _)| *next == key).map(|(_, want)| want).unwrap_or_default();
-                        let wrong = !problems.is_empty();
-                        if wrong {
-                            report.impossible_items += 1;
-                            if report.impossible.len() < LISTED {
-                                report.impossible.push(Impossible { key: key.clone(), problems });
-                            }
-                        }
-                        if want != actual || wrong {
-                            writes.extend(repair.then(|| rollup_write(&key, &want)));
-                        }
-                        if want != actual {
-                            report.found_drift(key, want, actual);
-                        }
+            // One partition at a time: a scope's hours of one month or days of one year, a few thousand items at most.
+            let stored = if partitions.contains(&pk) { self.partition_items(pk.clone(), None, false).await? } else { Vec::new() };
+            for item in stored {
+                let Some(AttributeValue::S(sk)) = item.get(SK) else { continue };
+                let key = RollupKey { pk: pk.clone(), sk: sk.clone() };
+                if !in_range(&key) {
+                    continue;
+                }
+                report.rollup_items += 1;
+                let (actual, mut problems) = tally_of_item(&item);
+                problems.extend(actual.impossibilities());
+                while let Some((missing, want)) = wanted.next_if(|(want, _)| *want < key) {
+                    writes.extend(repair.then(|| rollup_write(&missing, &want)));
+                    report.found_drift(missing, want, Tally::default());
+                }
+                let want = wanted.next_if(|(next, _)| *next == key).map(|(_, want)| want).unwrap_or_default();
+                let wrong = !problems.is_empty();
+                if wrong {
+                    report.impossible_items += 1;
+                    if report.impossible.len() < LISTED {
+                        report.impossible.push(Impossible { key: key.clone(), problems });
                     }
-                    if writes.len() >= 200 {
-                        report.repaired += writes.len();
-                        self.write_repairs(std::mem::take(&mut writes)).await?;
-                    }
+                }
+                if want != actual || wrong {
+                    writes.extend(repair.then(|| rollup_write(&key, &want)));
+                }
+                if want != actual {
+                    report.found_drift(key, want, actual);
                 }
             }
             while let Some((missing, want)) = wanted.next_if(|(key, _)| key.pk == pk) {
                 writes.extend(repair.then(|| rollup_write(&missing, &want)));
                 report.found_drift(missing, want, Tally::default());
+            }
+            if writes.len() >= 200 {
+                report.repaired += writes.len();
+                self.write_repairs(std::mem::take(&mut writes)).await?;
             }
         }
         report.repaired += writes.len();
