@@ -146,39 +146,48 @@ async fn logs_of_every_flow_carry_no_patient_content_number_secret_or_token_in_f
     // A callsite first hit by another test's thread while this subscriber was
     // being set up can keep the interest it had without it: ask again.
     tracing::callsite::rebuild_interest_cache();
-    // A callee in their morning, so the call is inside calling hours whatever the hour the test runs at.
-    let number = callable(187);
-    let number = number.as_str();
-    host.consent("demo", &[number]).await;
-    // A call scheduled two seconds ahead, dialed through the simulator and reported back.
-    let (status, created) = host
-        .send(
-            Method::POST,
-            "/api/outbound/schedule",
-            Some(DEMO_TOKEN),
-            Some(&json!({"phoneNumber": number, "callType": "OUTBOUND_LEAD", "scheduledAt": (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339(), "voiceAgentId": "front-desk", "customerName": "Ada Byron"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
-    let mut finished = false;
-    for _ in 0..300 {
+    // A call scheduled two seconds ahead, dialed through the simulator and reported back, to a callee
+    // in their morning (inside calling hours whatever the hour the test runs at). The simulator draws
+    // each call's outcome from its id, and about one in six finds no one and keeps no transcript: a
+    // call goes to the next number until one keeps the patient's words.
+    let mut tried: Vec<String> = Vec::new();
+    let mut words: Vec<String> = Vec::new();
+    for attempt in 0..8u16 {
+        let number = callable(187 + 100 * attempt);
+        host.consent("demo", &[number.as_str()]).await;
+        tried.push(number.clone());
+        let (status, created) = host
+            .send(
+                Method::POST,
+                "/api/outbound/schedule",
+                Some(DEMO_TOKEN),
+                Some(&json!({"phoneNumber": number, "callType": "OUTBOUND_LEAD", "scheduledAt": (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339(), "voiceAgentId": "front-desk", "customerName": "Ada Byron"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        let mut finished = false;
+        for _ in 0..300 {
+            let (_, call) = host.get(&format!("/api/calls/{id}"), Some(DEMO_TOKEN)).await;
+            if matches!(call["status"].as_str(), Some("COMPLETED" | "MISSED" | "VOICEMAIL" | "FAILED")) {
+                finished = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(finished, "the simulator played the call out");
+        // The patient's words, as the call kept them: none of them may reach a log.
         let (_, call) = host.get(&format!("/api/calls/{id}"), Some(DEMO_TOKEN)).await;
-        if matches!(call["status"].as_str(), Some("COMPLETED" | "MISSED" | "VOICEMAIL" | "FAILED")) {
-            finished = true;
+        for field in ["transcript", "summary"] {
+            if let Some(text) = call[field].as_str() {
+                words.extend(text.lines().map(str::trim).filter(|l| l.len() > 12).map(|l| l.chars().take(40).collect::<String>()));
+            }
+        }
+        if !words.is_empty() {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(finished, "the simulator played the call out");
-    // The patient's words, as the call kept them: none of them may reach a log.
-    let (_, call) = host.get(&format!("/api/calls/{id}"), Some(DEMO_TOKEN)).await;
-    let mut words: Vec<String> = Vec::new();
-    for field in ["transcript", "summary"] {
-        if let Some(text) = call[field].as_str() {
-            words.extend(text.lines().map(str::trim).filter(|l| l.len() > 12).map(|l| l.chars().take(40).collect::<String>()));
-        }
-    }
+    let number = tried.last().expect("a number was called").as_str();
     // Every other flow that touches patient data: consents, an opt-out, the patient's records, the audit log, retention.
     let (_, consent) = host
         .send(Method::POST, "/api/consents", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": number, "basis": "prior_express", "source": "Ada's intake form"})))
@@ -210,18 +219,10 @@ async fn logs_of_every_flow_carry_no_patient_content_number_secret_or_token_in_f
     assert!(logs.contains("call scheduled") && logs.contains(&masked), "the logs were captured, numbers masked:\n{logs}");
     let api_key = host.host.simulator().expect("the simulator runs").api_key().to_string();
     assert!(!words.is_empty(), "the call kept a transcript to look for");
-    for secret in [
-        number,
-        number.trim_start_matches('+'),
-        "+12125550199",
-        DEMO_VAPI_SECRET,
-        DEMO_TOKEN,
-        "Ada Byron",
-        "Ada's intake",
-        "Ada asked",
-        "Ada wrote",
-        api_key.as_str(),
-    ] {
+    for tried in &tried {
+        assert!(!logs.contains(tried.as_str()) && !logs.contains(tried.trim_start_matches('+')), "{tried} is in the logs:\n{logs}");
+    }
+    for secret in ["+12125550199", DEMO_VAPI_SECRET, DEMO_TOKEN, "Ada Byron", "Ada's intake", "Ada asked", "Ada wrote", api_key.as_str()] {
         assert!(!logs.contains(secret), "{secret:?} is in the logs:\n{logs}");
     }
     for said in &words {
