@@ -7,7 +7,7 @@
 use callops::migrate::{
     MigrateOptions, Report,
     mapping::{Note, NoteKind},
-    migrate,
+    migrate, migrate_alone,
 };
 use callops_aws::CallQuery;
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, time::Span};
@@ -75,6 +75,15 @@ fn options(pg: &Postgres, database: &str) -> MigrateOptions {
     }
 }
 
+/// How a run writes: in conditional transactions, as into a DynamoDB table
+/// others write to, or (`alone`) as into a data dir the command holds alone.
+async fn run(host: &TestHost, options: &MigrateOptions, alone: bool) -> Result<Report, String> {
+    match alone {
+        true => migrate_alone(host.host.store(), host.host.engine().expect("an embedded engine"), options).await,
+        false => migrate(host.host.store(), options).await,
+    }
+}
+
 async fn stored_calls(host: &TestHost) -> Vec<CallLog> {
     host.host.store().all_calls().await.unwrap().into_iter().filter(|c| c.org_id == "demo").collect()
 }
@@ -87,9 +96,14 @@ fn note(report: &Report, kind: NoteKind, column: &str, value: &str) -> u64 {
 async fn every_rule_maps_every_refusal_is_reported_and_a_second_run_changes_nothing() {
     let pg = Postgres::start().await;
     pg.legacy_database("rules").await.batch_execute(ROWS).await.expect("rows load");
-    let host = TestHost::start(false).await;
+    for alone in [false, true] {
+        every_rule_maps(&pg, alone).await;
+    }
+}
 
-    let report = migrate(host.host.store(), &options(&pg, "rules")).await.unwrap();
+async fn every_rule_maps(pg: &Postgres, alone: bool) {
+    let host = TestHost::start(false).await;
+    let report = run(&host, &options(pg, "rules"), alone).await.unwrap();
     assert!(report.complete);
     assert_eq!((report.read, report.written, report.unchanged), (ACCEPTED + REFUSED as u64, ACCEPTED, 0));
     let refused: Vec<(&str, &str)> = report.refused.iter().map(|r| (r.id.as_str(), r.reason.as_str())).collect();
@@ -168,7 +182,7 @@ async fn every_rule_maps_every_refusal_is_reported_and_a_second_run_changes_noth
 
     // Again: nothing changes, nothing counts twice.
     let (_, before) = host.get("/api/analytics/calls?startDate=2024-01-01&endDate=2024-03-01", Some(DEMO_TOKEN)).await;
-    let again = migrate(host.host.store(), &options(&pg, "rules")).await.unwrap();
+    let again = run(&host, &options(pg, "rules"), alone).await.unwrap();
     assert_eq!((again.written, again.unchanged, again.refused.len()), (0, ACCEPTED, REFUSED));
     assert_eq!(stored_calls(&host).await, calls);
     let (_, after) = host.get("/api/analytics/calls?startDate=2024-01-01&endDate=2024-03-01", Some(DEMO_TOKEN)).await;
@@ -181,22 +195,28 @@ async fn every_rule_maps_every_refusal_is_reported_and_a_second_run_changes_noth
 async fn a_stopped_run_continues_where_it_stopped_and_a_dry_run_writes_nothing() {
     let pg = Postgres::start().await;
     pg.legacy_database("resume").await.batch_execute(ROWS).await.expect("rows load");
+    for alone in [false, true] {
+        a_stopped_run_continues(&pg, alone).await;
+    }
+}
+
+async fn a_stopped_run_continues(pg: &Postgres, alone: bool) {
     let host = TestHost::start(false).await;
 
-    let dry = migrate(host.host.store(), &MigrateOptions { dry_run: true, ..options(&pg, "resume") }).await.unwrap();
+    let dry = migrate(host.host.store(), &MigrateOptions { dry_run: true, ..options(pg, "resume") }).await.unwrap();
     assert_eq!((dry.read, dry.written, dry.refused.len()), (ACCEPTED + REFUSED as u64, ACCEPTED, REFUSED));
     assert!(dry.render().contains("would write:"), "{}", dry.render());
     assert!(stored_calls(&host).await.is_empty(), "a dry run writes nothing");
     assert!(host.host.store().marker("demo", "MIGRATION").await.unwrap().is_none(), "not even a checkpoint");
 
     // Stopped after two batches of five.
-    let stopped = migrate(host.host.store(), &MigrateOptions { stop_after_batches: Some(2), ..options(&pg, "resume") }).await.unwrap();
+    let stopped = run(&host, &MigrateOptions { stop_after_batches: Some(2), ..options(pg, "resume") }, alone).await.unwrap();
     assert!(!stopped.complete);
     assert_eq!(stopped.read, 10);
     assert_eq!(stored_calls(&host).await.len(), 10);
     assert!(host.host.store().verify_rollups().await.unwrap().drift.is_empty(), "the rollups are right wherever a run stops");
 
-    let resumed = migrate(host.host.store(), &options(&pg, "resume")).await.unwrap();
+    let resumed = run(&host, &options(pg, "resume"), alone).await.unwrap();
     assert_eq!(resumed.resumed_after.as_deref(), Some("r10"));
     assert_eq!(resumed.read, ACCEPTED + REFUSED as u64 - 10, "only what was left");
     assert!(resumed.complete);
@@ -204,8 +224,68 @@ async fn a_stopped_run_continues_where_it_stopped_and_a_dry_run_writes_nothing()
     assert!(host.host.store().verify_rollups().await.unwrap().drift.is_empty(), "counted once");
 
     // A finished migration run again starts over, and finds everything in place.
-    let again = migrate(host.host.store(), &options(&pg, "resume")).await.unwrap();
+    let again = run(&host, &options(pg, "resume"), alone).await.unwrap();
     assert_eq!((again.resumed_after, again.written, again.unchanged), (None, 0, ACCEPTED));
+}
+
+#[tokio::test]
+async fn a_vapi_call_id_another_call_holds_is_refused_and_a_changed_row_moves_the_rollups_once() {
+    let pg = Postgres::start().await;
+    let client = pg.legacy_database("taken").await;
+    client
+        .batch_execute(
+            "INSERT INTO call_logs (id, voice_agent_id, phone_number, direction, status, duration, call_started_at, outcome, cost_cents, vapi_call_id, created_at, updated_at) VALUES
+             ('t1', 'front', '+12125550301', 'inbound', 'completed', 60, '2024-02-01 10:00:00', 'BOOKED', 40, 'vapi-live', '2024-02-01 10:00:00', '2024-02-01 10:00:00'),
+             ('t2', 'front', '+12125550302', 'inbound', 'completed', 90, '2024-02-01 10:30:00', 'BOOKED', 50, 'vapi-t2', '2024-02-01 10:30:00', '2024-02-01 10:30:00'),
+             ('t3', 'front', '+12125550303', 'inbound', 'completed', 30, '2024-02-01 11:00:00', NULL, 10, 'vapi-t3', '2024-02-01 11:00:00', '2024-02-01 11:00:00');",
+        )
+        .await
+        .expect("rows load");
+    for alone in [false, true] {
+        let host = TestHost::start(false).await;
+        // A call CallOps placed holds the Vapi call id one legacy row also names.
+        let mut live = callops_tests::dialed_call("live-1");
+        live.vapi_call_id = Some("vapi-live".into());
+        host.host.store().create_call(&live).await.unwrap();
+
+        let report = run(&host, &options(&pg, "taken"), alone).await.unwrap();
+        assert_eq!(report.written, 2, "alone={alone}");
+        let refused: Vec<(&str, &str)> = report.refused.iter().map(|r| (r.id.as_str(), r.reason.as_str())).collect();
+        assert_eq!(refused, [("t1", "vapi_call_id vapi-live already belongs to call live-1")], "alone={alone}");
+        let found = host.host.store().find_call_by_vapi_id("demo", "vapi-t2").await.unwrap().expect("the pointer of an imported call");
+        assert_eq!(found.call.id, "t2");
+        let (_, first) = host.get("/api/analytics/calls?startDate=2024-02-01&endDate=2024-02-02", Some(DEMO_TOKEN)).await;
+        assert_eq!((first["totalCalls"].as_i64(), first["cost"]["totalCents"].as_i64(), first["bookingRate"].as_f64()), (Some(2), Some(60), Some(50.0)));
+
+        // The practice corrects a row in the legacy table: the next run writes that call alone, and its rollups move once.
+        client
+            .batch_execute("UPDATE call_logs SET outcome = 'BOOKED', cost_cents = 25, call_started_at = '2024-02-01 12:15:00' WHERE id = 't3'")
+            .await
+            .unwrap();
+        let again = run(&host, &options(&pg, "taken"), alone).await.unwrap();
+        assert_eq!((again.written, again.unchanged, again.refused.len()), (1, 1, 1), "alone={alone}");
+        let (_, second) = host.get("/api/analytics/calls?startDate=2024-02-01&endDate=2024-02-02", Some(DEMO_TOKEN)).await;
+        assert_eq!((second["totalCalls"].as_i64(), second["cost"]["totalCents"].as_i64(), second["bookingRate"].as_f64()), (Some(2), Some(75), Some(100.0)));
+        let report = host.host.store().verify_rollups().await.unwrap();
+        assert!(report.is_clean(), "alone={alone}: {report:?}");
+        client.batch_execute("UPDATE call_logs SET outcome = NULL, cost_cents = 10, call_started_at = '2024-02-01 11:00:00' WHERE id = 't3'").await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_migration_holds_its_data_dir_alone() {
+    use callops_aws::embedded::{DirAccess, EmbeddedDynamo};
+    let dir = tempfile::tempdir().unwrap();
+    let host = EmbeddedDynamo::on_disk(dir.path()).await.expect("the host opens the dir");
+    let operator = EmbeddedDynamo::on_disk(dir.path()).await.expect("so may an operator command, beside it");
+    let refused = EmbeddedDynamo::on_disk_with(dir.path(), DirAccess::Alone).await.err().expect("a migration waits for both");
+    assert!(refused.to_string().contains("in use by another callops process"), "{refused}");
+    drop((host, operator));
+    let migration = EmbeddedDynamo::on_disk_with(dir.path(), DirAccess::Alone).await.expect("alone once they are gone");
+    let refused = EmbeddedDynamo::on_disk(dir.path()).await.err().expect("nothing opens the dir while a migration holds it");
+    assert!(refused.to_string().contains("held by a `callops migrate` run"), "{refused}");
+    drop(migration);
+    EmbeddedDynamo::on_disk(dir.path()).await.expect("open again after it");
 }
 
 /// 2,000 varied rows over 60 days, none refused.
@@ -255,7 +335,8 @@ async fn the_analytics_api_agrees_with_the_migration_documents_sql() {
     let wrong = std::collections::BTreeMap::from([("front".to_string(), "nobody".to_string())]);
     let refused = migrate(host.host.store(), &MigrateOptions { agent_map: wrong, ..options(&pg, "agree") }).await.unwrap_err();
     assert!(refused.contains("nobody"), "{refused}");
-    let report = migrate(host.host.store(), &MigrateOptions { batch: 500, agent_map, ..options(&pg, "agree") }).await.unwrap();
+    // As into a data dir: the command holds it alone and writes each batch in one write of the engine's own.
+    let report = run(&host, &MigrateOptions { batch: 500, agent_map, ..options(&pg, "agree") }, true).await.unwrap();
     assert_eq!((report.written, report.refused.len()), (2000, 0));
     let lines: Vec<(&str, &str, bool)> = report.agents.iter().map(|l| (l.legacy.as_str(), l.agent_id.as_str(), l.imported)).collect();
     assert_eq!(lines, [("billing", "legacy-billing", true), ("front", "front-desk", false), ("recall", "legacy-recall", true)]);

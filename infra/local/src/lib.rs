@@ -177,7 +177,7 @@ struct HostState {
 pub struct Host {
     /// The embedded engine (unless the host was given an endpoint), kept
     /// running for as long as the host lives.
-    _engine: Option<EmbeddedDynamo>,
+    engine: Option<EmbeddedDynamo>,
     endpoint: String,
     store: DynamoStore,
     options: HostOptions,
@@ -197,6 +197,11 @@ impl Drop for Host {
 }
 
 impl Host {
+    /// The embedded engine, unless the host was given an endpoint.
+    pub fn engine(&self) -> Option<&EmbeddedDynamo> {
+        self.engine.as_ref()
+    }
+
     /// Starts the embedded engine (or uses the endpoint it was given), creates the table, and seeds the demo tenant.
     pub async fn start(options: HostOptions) -> Result<Host, DomainError> {
         let (engine, endpoint) = match (&options.dynamodb_endpoint, &options.data_dir) {
@@ -261,7 +266,7 @@ impl Host {
                 }
             }));
         }
-        Ok(Host { _engine: engine, endpoint, store, options, scheduler, dialer, simulator, dashboard, tasks })
+        Ok(Host { engine, endpoint, store, options, scheduler, dialer, simulator, dashboard, tasks })
     }
 
     /// The dialer, as the scheduler fires it.
@@ -291,7 +296,7 @@ impl Host {
     /// Runs the embedded engine's time-to-live sweep now (it runs every
     /// minute by itself); with a DynamoDB endpoint, that service's own does.
     pub async fn sweep_expired(&self) -> Result<usize, DomainError> {
-        match &self._engine {
+        match &self.engine {
             Some(engine) => engine.sweep_expired().await,
             None => Ok(0),
         }

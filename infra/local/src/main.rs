@@ -3,7 +3,10 @@
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use callops::{Host, HostOptions, demo};
-use callops_aws::{DynamoStore, embedded::EmbeddedDynamo};
+use callops_aws::{
+    DynamoStore,
+    embedded::{DirAccess, EmbeddedDynamo},
+};
 use clap::{Parser, Subcommand};
 
 /// mimalloc rather than glibc's malloc: see infra/local/Cargo.toml.
@@ -251,7 +254,9 @@ async fn open_store(args: &StoreArgs, create: bool) -> Result<(Option<EmbeddedDy
             if !create && !args.data_dir.join("callops.db").exists() {
                 return Err(format!("no local data in {} (run `callops dev` first, or pass --data-dir)", args.data_dir.display()));
             }
-            let engine = EmbeddedDynamo::on_disk(&args.data_dir).await.map_err(|e| e.to_string())?;
+            // The migration holds the data dir alone: it writes without conditions.
+            let access = if create { DirAccess::Alone } else { DirAccess::Shared };
+            let engine = EmbeddedDynamo::on_disk_with(&args.data_dir, access).await.map_err(|e| e.to_string())?;
             callops_aws::table::create_embedded_table(&engine.client(), callops::TABLE).await.map_err(|e| e.to_string())?;
             let store = DynamoStore::new(engine.client(), callops::TABLE);
             Ok((Some(engine), store))
@@ -282,7 +287,10 @@ async fn migrate(args: MigrateArgs) -> Result<(), String> {
         progress: std::io::stderr().is_terminal(),
         stop_after_batches: None,
     };
-    let report = callops::migrate::migrate(&store, &options).await;
+    let report = match &engine {
+        Some(engine) if !options.dry_run => callops::migrate::migrate_alone(&store, engine, &options).await,
+        _ => callops::migrate::migrate(&store, &options).await,
+    };
     if let Some(engine) = &engine {
         engine.end_bulk_load().map_err(|e| e.to_string())?;
     }

@@ -15,6 +15,18 @@ pub struct EmbeddedDynamo {
     endpoint: String,
     stop: Option<oneshot::Sender<()>>,
     db: Database,
+    /// The data dir's lock, held as long as the engine runs (none in memory).
+    _lock: Option<std::fs::File>,
+}
+
+/// How a process holds a data dir. Every process that opens one takes its
+/// lock: the host and the operator commands share it; a bulk import
+/// ([`EmbeddedDynamo::load_items`]) writes without conditions and so holds it
+/// alone, and no other process may open the dir meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirAccess {
+    Shared,
+    Alone,
 }
 
 /// How often the engine deletes items past their time to live, as
@@ -28,12 +40,23 @@ impl EmbeddedDynamo {
         Self::serve(db, "127.0.0.1:0".parse().expect("a socket address")).await
     }
 
-    /// An engine whose data lives in a SQLite file under `dir`.
+    /// An engine whose data lives in a SQLite file under `dir`, shared with
+    /// the other processes that open it.
     pub async fn on_disk(dir: &Path) -> Result<Self, DomainError> {
+        Self::on_disk_with(dir, DirAccess::Shared).await
+    }
+
+    /// An engine whose data lives in a SQLite file under `dir`, holding the
+    /// dir as `access` says: refused while another process holds it in a way
+    /// that excludes this one.
+    pub async fn on_disk_with(dir: &Path, access: DirAccess) -> Result<Self, DomainError> {
         std::fs::create_dir_all(dir).map_err(|e| DomainError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let lock = lock_dir(dir, access)?;
         let file = dir.join("callops.db");
         let db = Database::new(&file.to_string_lossy()).map_err(|e| DomainError::Unavailable(format!("embedded engine at {}: {e}", file.display())))?;
-        Self::serve(db, "127.0.0.1:0".parse().expect("a socket address")).await
+        let mut engine = Self::serve(db, "127.0.0.1:0".parse().expect("a socket address")).await?;
+        engine._lock = Some(lock);
+        Ok(engine)
     }
 
     /// Serves `db` on `addr` (port 0 picks a free one) until dropped.
@@ -63,7 +86,7 @@ impl EmbeddedDynamo {
             }
             sweeper.abort();
         });
-        Ok(EmbeddedDynamo { endpoint: format!("http://{local}"), stop: Some(stop), db })
+        Ok(EmbeddedDynamo { endpoint: format!("http://{local}"), stop: Some(stop), db, _lock: None })
     }
 
     /// Puts the engine's file in bulk-loading mode for an import: SQLite
@@ -78,6 +101,21 @@ impl EmbeddedDynamo {
     /// Back to the normal settings (`synchronous = NORMAL`: each transaction durable once it returns).
     pub fn end_bulk_load(&self) -> Result<(), DomainError> {
         self.db.disable_bulk_loading().map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))
+    }
+
+    /// Puts `items` (built by the store's own item builders) into `table` in
+    /// one write of the engine's own, all or none, with their index entries:
+    /// no conditions and no `ADD`s, so only for a process that holds the
+    /// data dir alone ([`DirAccess::Alone`]) and has read what each item replaces
+    /// ([`crate::DynamoStore::plan_bulk_load`]).
+    pub async fn load_items(&self, table: &str, items: Vec<crate::item::Item>) -> Result<(), DomainError> {
+        let items: Vec<dynoxide::Item> = items.into_iter().map(|item| item.into_iter().map(|(name, value)| (name, engine_value(value))).collect()).collect();
+        let (db, table) = (self.db.clone(), table.to_string());
+        tokio::task::spawn_blocking(move || db.import_items(&table, items, dynoxide::ImportOptions::default()))
+            .await
+            .map_err(|e| DomainError::Unavailable(e.to_string()))?
+            .map(|_| ())
+            .map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))
     }
 
     /// Deletes every item past its time to live now (the sweep the engine
@@ -106,6 +144,49 @@ impl Drop for EmbeddedDynamo {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Takes the lock of the data dir `dir` (the file `callops.lock` in it).
+fn lock_dir(dir: &Path, access: DirAccess) -> Result<std::fs::File, DomainError> {
+    let path = dir.join("callops.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| DomainError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    let taken = match access {
+        DirAccess::Shared => file.try_lock_shared(),
+        DirAccess::Alone => file.try_lock(),
+    };
+    match taken {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DomainError::Unavailable(match access {
+            DirAccess::Shared => format!("{} is held by a `callops migrate` run; wait for it to end", dir.display()),
+            DirAccess::Alone => format!("{} is in use by another callops process (`callops dev`, say); stop it first", dir.display()),
+        })),
+        Err(std::fs::TryLockError::Error(e)) => Err(DomainError::Unavailable(format!("cannot lock {}: {e}", path.display()))),
+    }
+}
+
+/// An SDK attribute value as the engine's own type.
+fn engine_value(value: aws_sdk_dynamodb::types::AttributeValue) -> dynoxide::AttributeValue {
+    use aws_sdk_dynamodb::types::AttributeValue as Sdk;
+    use dynoxide::AttributeValue as Engine;
+    match value {
+        Sdk::S(text) => Engine::S(text),
+        Sdk::N(number) => Engine::N(number),
+        Sdk::B(blob) => Engine::B(blob.into_inner()),
+        Sdk::Bool(flag) => Engine::BOOL(flag),
+        Sdk::Ss(texts) => Engine::SS(texts),
+        Sdk::Ns(numbers) => Engine::NS(numbers),
+        Sdk::Bs(blobs) => Engine::BS(blobs.into_iter().map(|blob| blob.into_inner()).collect()),
+        Sdk::L(list) => Engine::L(list.into_iter().map(engine_value).collect()),
+        Sdk::M(map) => Engine::M(map.into_iter().map(|(name, value)| (name, engine_value(value))).collect()),
+        Sdk::Null(flag) => Engine::NULL(flag),
+        // A kind a later SDK adds: the store's item builders write none.
+        _ => Engine::NULL(true),
     }
 }
 

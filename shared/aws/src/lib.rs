@@ -10,6 +10,7 @@
 //! - [`embedded`] (feature `embedded`): the in-process DynamoDB-compatible
 //!   engine for the local host and the tests.
 
+pub mod bulk_load;
 pub mod cursor;
 pub mod import;
 mod item;

@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, HashMap};
 use self::mapping::{LegacyRow, Note, NoteKind, Refusal, map_row};
 use callops_aws::{
     DynamoStore, StoredCall,
+    bulk_load::PreparedLoad,
+    embedded::EmbeddedDynamo,
     import::{ImportCall, NotImported},
 };
 use callops_domain::{CallLog, CallStatus};
@@ -106,6 +108,13 @@ impl Report {
         if self.write_units > 0.0 {
             out.push_str(&format!("write units:      {:.0} ({:.2} a row written)\n", self.write_units, self.write_units / self.written.max(1) as f64));
         }
+        let t = &self.timings;
+        out.push_str(&format!(
+            "time:             reading PostgreSQL {:.1} s, comparing with the store {:.1} s, writing {:.1} s (the next batch is read and compared while one is written)\n",
+            t.read.as_secs_f64(),
+            t.compare.as_secs_f64(),
+            t.write.as_secs_f64()
+        ));
         if self.scheduled > 0 {
             out.push_str(&format!("scheduled rows:   {} (kept as history; CallOps never dials an imported call)\n", self.scheduled));
         }
@@ -186,7 +195,7 @@ struct Batch {
     last_id: String,
     rows: u64,
     /// The calls that differ from what the store holds.
-    changed: Vec<ImportCall>,
+    changed: Changed,
     unchanged: u64,
     refused: Vec<Refusal>,
     notes: Vec<Note>,
@@ -196,9 +205,26 @@ struct Batch {
     compare_time: std::time::Duration,
 }
 
+/// The calls of a batch that differ from what the store holds: as read, or
+/// (for a bulk load) already worked out as far as they can be without
+/// reading the table again, while the previous batch was written.
+enum Changed {
+    Calls(Vec<ImportCall>),
+    Prepared(PreparedLoad),
+}
+
+impl Changed {
+    fn len(&self) -> usize {
+        match self {
+            Changed::Calls(calls) => calls.len(),
+            Changed::Prepared(prepared) => prepared.len(),
+        }
+    }
+}
+
 impl Batch {
     /// Counts the batch as read in `report`, and hands back what to write.
-    fn count_in(self, report: &mut Report) -> (String, u64, Vec<ImportCall>) {
+    fn count_in(self, report: &mut Report) -> (String, u64, Changed) {
         report.read += self.rows;
         report.unchanged += self.unchanged;
         report.refused.extend(self.refused);
@@ -215,12 +241,16 @@ impl Batch {
 
 /// Reads the batch after `after` (the first when None), maps its rows and
 /// keeps the calls the store does not hold as they are. None past the end.
+/// `bulk`: the batch is prepared for a bulk load ([`DynamoStore::prepare_bulk_load`]).
+/// `compared` is dropped once the batch's calls have been read from the store.
 async fn read_batch(
     client: &tokio_postgres::Client,
     store: &DynamoStore,
     options: &MigrateOptions,
     agents: &agents::AgentMap,
     after: Option<&str>,
+    bulk: bool,
+    compared: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Option<Batch>, String> {
     let pg = |e: tokio_postgres::Error| format!("PostgreSQL: {e}");
     let limit = options.batch.max(1) as i64;
@@ -235,7 +265,7 @@ async fn read_batch(
     let mut batch = Batch {
         last_id: last.get("id"),
         rows: rows.len() as u64,
-        changed: Vec::new(),
+        changed: Changed::Calls(Vec::new()),
         unchanged: 0,
         refused: Vec::new(),
         notes: Vec::new(),
@@ -262,20 +292,65 @@ async fn read_batch(
     let clock = std::time::Instant::now();
     let ids: Vec<String> = mapped.iter().map(|c| c.id.to_string()).collect();
     let mut existing: HashMap<String, StoredCall> = store.calls_by_id(&options.org_id, &ids).await.map_err(|e| e.to_string())?;
-    batch.changed = mapped
+    let changed: Vec<ImportCall> = mapped
         .into_iter()
         .map(|call| ImportCall { stored: existing.remove(call.id.as_str()), call })
         .filter(|import| import.stored.as_ref().map(|stored| &stored.call) != Some(&import.call))
         .collect();
-    batch.unchanged = (ids.len() - batch.changed.len()) as u64;
+    batch.unchanged = (ids.len() - changed.len()) as u64;
+    drop(compared);
+    batch.changed = match bulk {
+        true => Changed::Prepared(store.prepare_bulk_load(changed).map_err(|e| e.to_string())?),
+        false => Changed::Calls(changed),
+    };
     batch.compare_time = clock.elapsed();
     Ok(Some(batch))
 }
 
-/// Runs one migration into `store`. While a batch is written, the next one
-/// is read and compared (their ids differ, so neither sees the other's
-/// writes); the checkpoint moves only once a batch is written.
+/// Runs one migration into `store`, a table others may write to at the same
+/// time: each batch in conditional transactions ([`DynamoStore::import_calls`]).
 pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Report, String> {
+    run(store, None, options).await
+}
+
+/// Runs one migration into the data dir of `engine`, which this process
+/// holds alone ([`callops_aws::embedded::DirAccess::Alone`]): each batch is read against the table
+/// ([`DynamoStore::plan_bulk_load`]) and written in one write of the engine's
+/// own, all or none ([`EmbeddedDynamo::load_items`]); the few calls that must
+/// remove an item, or claim a Vapi call id another call holds, go through the
+/// conditional path after it. `store` must talk to `engine`.
+pub async fn migrate_alone(store: &DynamoStore, engine: &EmbeddedDynamo, options: &MigrateOptions) -> Result<Report, String> {
+    run(store, Some(engine), options).await
+}
+
+/// Writes one batch's changed calls; returns those the table would not take.
+/// A bulk load starts writing once `compared` fires (the next batch has read
+/// its calls from the store), so those reads do not wait behind the write.
+async fn write_batch(
+    store: &DynamoStore,
+    engine: Option<&EmbeddedDynamo>,
+    changed: Changed,
+    concurrency: usize,
+    compared: tokio::sync::oneshot::Receiver<()>,
+) -> Result<Vec<NotImported>, String> {
+    let (prepared, engine) = match (changed, engine) {
+        (Changed::Calls(calls), _) => return store.import_calls(&calls, concurrency).await.map_err(|e| e.to_string()),
+        (Changed::Prepared(prepared), Some(_)) if prepared.is_empty() => return Ok(Vec::new()),
+        (Changed::Prepared(prepared), Some(engine)) => (prepared, engine),
+        (Changed::Prepared(_), None) => return Err("a bulk load needs the embedded engine".into()),
+    };
+    let load = store.plan_bulk_load(prepared).await.map_err(|e| e.to_string())?;
+    let _ = compared.await;
+    engine.load_items(store.table(), load.items).await.map_err(|e| e.to_string())?;
+    let mut refused = load.refused;
+    refused.extend(store.import_calls(&load.alone, 1).await.map_err(|e| e.to_string())?);
+    Ok(refused)
+}
+
+/// One migration. While a batch is written, the next one is read and
+/// compared (their ids differ, so neither sees the other's writes); the
+/// checkpoint moves only once a batch is written.
+async fn run(store: &DynamoStore, engine: Option<&EmbeddedDynamo>, options: &MigrateOptions) -> Result<Report, String> {
     let (client, connection) = tokio_postgres::connect(&options.url, NoTls).await.map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
     let connection = tokio::spawn(connection);
     let pg = |e: tokio_postgres::Error| format!("PostgreSQL: {e}");
@@ -301,7 +376,8 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
         client.query("SELECT DISTINCT voice_agent_id FROM call_logs ORDER BY 1", &[]).await.map_err(pg)?.iter().map(|row| row.get(0)).collect();
     let agents = agents::resolve(store, &options.org_id, &legacy_agents, &options.agent_map, options.dry_run, chrono::Utc::now()).await?;
     report.agents = agents.lines.clone();
-    let mut next = read_batch(&client, store, options, &agents, after.as_deref()).await?;
+    let bulk = engine.is_some() && !options.dry_run;
+    let mut next = read_batch(&client, store, options, &agents, after.as_deref(), bulk, tokio::sync::oneshot::channel().0).await?;
     let mut batches = 0;
     while let Some(batch) = next.take() {
         if options.stop_after_batches.is_some_and(|stop| batches >= stop) {
@@ -313,16 +389,18 @@ pub async fn migrate(store: &DynamoStore, options: &MigrateOptions) -> Result<Re
         let (last_id, rows, changed) = batch.count_in(&mut report);
         if options.dry_run {
             report.written += changed.len() as u64;
-            next = read_batch(&client, store, options, &agents, Some(&last_id)).await?;
+            next = read_batch(&client, store, options, &agents, Some(&last_id), bulk, tokio::sync::oneshot::channel().0).await?;
         } else {
+            let count = changed.len();
+            let (compared, read) = tokio::sync::oneshot::channel();
             let write = async {
                 let clock = std::time::Instant::now();
-                let not_taken = store.import_calls(&changed, options.concurrency).await.map_err(|e| e.to_string());
+                let not_taken = write_batch(store, engine, changed, options.concurrency, read).await;
                 (not_taken, clock.elapsed())
             };
-            let ((not_taken, write_time), following) = tokio::join!(write, read_batch(&client, store, options, &agents, Some(&last_id)));
+            let ((not_taken, write_time), following) = tokio::join!(write, read_batch(&client, store, options, &agents, Some(&last_id), bulk, compared));
             let not_taken = not_taken?;
-            report.written += (changed.len() - not_taken.len()) as u64;
+            report.written += (count - not_taken.len()) as u64;
             report.refused.extend(not_taken.into_iter().map(|NotImported { id, reason }| Refusal { id, reason }));
             store.put_marker(&options.org_id, CHECKPOINT, &[("state", "running".into()), ("lastId", last_id.clone())]).await.map_err(|e| e.to_string())?;
             report.timings.write += write_time;

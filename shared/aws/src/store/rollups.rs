@@ -122,10 +122,16 @@ pub(crate) fn rollup_write(key: &RollupKey, tally: &Tally) -> WriteRequest {
     if tally.is_zero() {
         return WriteRequest::builder().delete_request(DeleteRequest::builder().set_key(Some(keys())).build().expect("the key is set")).build();
     }
-    let mut item: HashMap<String, AttributeValue> = tally.counters().map(|(name, value)| (name.to_string(), AttributeValue::N(value.to_string()))).collect();
-    item.extend(keys());
+    WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(rollup_item(key, tally))).build().expect("the item is set")).build()
+}
+
+/// A rollup item holding exactly `tally` (zero counters are not kept).
+pub(crate) fn rollup_item(key: &RollupKey, tally: &Tally) -> Item {
+    let mut item: Item = tally.counters().map(|(name, value)| (name.to_string(), AttributeValue::N(value.to_string()))).collect();
+    item.insert(PK.into(), AttributeValue::S(key.pk.clone()));
+    item.insert(SK.into(), AttributeValue::S(key.sk.clone()));
     item.insert(KIND.into(), AttributeValue::S(ROLLUP_KIND.into()));
-    WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("the item is set")).build()
+    item
 }
 
 /// One rollup item whose counters differ from what its calls add up to.
