@@ -2,8 +2,11 @@
 //! demo practice: its KPI cards equal `GET /api/analytics/calls` for the
 //! range and agent it shows, they follow the filters and move while calls
 //! come in, a call scheduled through its form appears in its list, text
-//! meets WCAG AA contrast, outcome colours agree across charts, and
-//! screenshots are saved at desktop and phone width (target/screenshots/).
+//! meets WCAG AA contrast, outcome colours agree across charts, the
+//! manager's panels (agents side by side, when patients call, how calls
+//! felt, the missed calls to return) show the API's figures, sort, follow
+//! the calls filter, export and call a patient back, and screenshots are
+//! saved at desktop and phone width (target/screenshots/).
 
 use callops::{HostOptions, SignIn};
 use callops_tests::{
@@ -361,6 +364,109 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     browser.client.set_window_size(1366, height as u32).await.unwrap();
     browser.eval("window.scrollTo(0, 0); return true").await;
     browser.screenshot("dashboard-desktop-full").await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_managers_panels_show_the_apis_figures_sort_filter_export_and_call_a_missed_patient_back() {
+    let host = TestHost::start(true).await;
+    let browser = Browser::start(1440, 900, TZ).await;
+    browser.client.goto(&format!("{}/", host.base)).await.expect("the page loads");
+    let (query, figures) = cards_equal_the_api(&browser, &host, "").await;
+    for panel in ["agents", "hourly", "quality", "missed"] {
+        browser.until(&format!("{panel} is loaded"), &format!("return document.getElementById('{panel}').dataset.state === 'ready'")).await;
+    }
+
+    // Each card shows how its figure moved against the window before.
+    let trend = browser.eval("return document.querySelector('[data-kpi=totalCalls] .change').dataset.trend").await;
+    let (now, before) = (figures["totalCalls"].as_i64().unwrap(), figures["previous"]["totalCalls"].as_i64().unwrap());
+    assert_eq!(
+        trend,
+        json!(match now.cmp(&before) {
+            std::cmp::Ordering::Greater => "up",
+            std::cmp::Ordering::Less => "down",
+            _ => "flat",
+        })
+    );
+    let missed_card = browser.eval("return document.querySelector('[data-kpi=notReturned]').dataset.value").await;
+    assert_eq!(missed_card, json!(figures["missedCalls"]["notReturned"].to_string()));
+
+    // The agents side by side: the API's rows and total; sorted by a click on a column.
+    let (_, agents) = host.get(&format!("/api/analytics/agents?{query}"), Some(DEMO_TOKEN)).await;
+    let shown = browser.eval("return [...document.querySelectorAll('#agents-rows tr')].map((r) => [r.dataset.agentId, r.children[1].textContent])").await;
+    let mut want: Vec<(String, i64)> =
+        agents["agents"].as_array().unwrap().iter().map(|a| (a["agentId"].as_str().unwrap().to_string(), a["totalCalls"].as_i64().unwrap())).collect();
+    want.sort_by_key(|agent| std::cmp::Reverse(agent.1));
+    let shown: Vec<(String, i64)> =
+        shown.as_array().unwrap().iter().map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_str().unwrap().replace(',', "").parse().unwrap())).collect();
+    assert_eq!(shown, want, "most calls first");
+    let total = browser.eval("return document.querySelector('#agents-total tr').children[1].textContent").await;
+    assert_eq!(total.as_str().unwrap().replace(',', ""), agents["total"]["totalCalls"].to_string());
+    browser.client.find(Locator::Css("#agents-table th[data-sort=totalCalls] button")).await.unwrap().click().await.unwrap();
+    let sorted = browser.eval("return [document.querySelector('#agents-table th[data-sort=totalCalls]').getAttribute('aria-sort'), document.querySelector('#agents-rows tr').dataset.agentId]").await;
+    assert_eq!(sorted, json!(["ascending", want.last().unwrap().0]));
+
+    // When patients call: each cell of the week is the API's.
+    let (_, hourly) = host.get(&format!("/api/analytics/calls/hourly?{query}"), Some(DEMO_TOKEN)).await;
+    let cells = browser
+        .eval("return [...document.querySelectorAll('#heat .cell')].map((c) => [Number(c.dataset.weekday), Number(c.dataset.hour), Number(c.dataset.calls)])")
+        .await;
+    let want: Vec<Value> = hourly["cells"].as_array().unwrap().iter().map(|c| json!([c["weekday"], c["hour"], c["calls"]])).collect();
+    assert_eq!(cells, json!(want));
+    let split = browser.eval("return document.getElementById('hourly-split').textContent").await;
+    assert!(split.as_str().unwrap().contains(&format!("{} after hours", hourly["afterHours"]["calls"])), "{split}");
+
+    // Readable: AA contrast on the new panels.
+    for selector in [
+        "#agents-table th, #agents-table td",
+        ".kpi .change",
+        ".split, .heat-legend, #missed-caption, .missed-list .who, #sentiment-legend li span, .ratings dt, .ratings dd",
+    ] {
+        let (ratio, worst) = lowest_contrast(&browser, selector).await;
+        assert!(ratio >= 4.5, "{selector}: contrast {ratio:.2} at {worst}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let height = browser.eval("return document.documentElement.scrollHeight").await.as_u64().unwrap();
+    browser.client.set_window_size(1440, height as u32).await.unwrap();
+    browser.eval("window.scrollTo(0, 0); return true").await;
+    let shot = browser.screenshot("manager-desktop").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 20_000, "a real screenshot");
+    browser.client.set_window_size(1440, 900).await.unwrap();
+
+    // The worklist is the API's; "Call back" schedules a follow-up through the outbound rules.
+    let (_, missed) = host.get(&format!("/api/analytics/missed?{query}&limit=10"), Some(DEMO_TOKEN)).await;
+    let listed = browser.eval("return [...document.querySelectorAll('#missed-rows li')].map((li) => li.dataset.callId)").await;
+    let want: Vec<Value> = missed["calls"].as_array().unwrap().iter().map(|c| c["id"].clone()).collect();
+    assert!(!want.is_empty(), "the demo practice has missed calls to return");
+    assert_eq!(listed, json!(want));
+    let number = missed["calls"][0]["phoneNumber"].as_str().unwrap().to_string();
+    browser.client.find(Locator::Css("#missed-rows li button")).await.unwrap().click().await.unwrap();
+    let said = browser.until("the call back is scheduled", "const s = document.querySelector('#missed-rows li .form-status'); return s && s.textContent && !s.textContent.endsWith('…') ? s.textContent : null").await;
+    assert!(said.as_str().unwrap().starts_with("Call back scheduled"), "{said}");
+    let (_, scheduled) = host.get("/api/outbound/scheduled?limit=100", Some(DEMO_TOKEN)).await;
+    assert!(scheduled["calls"].as_array().unwrap().iter().any(|c| c["phoneNumber"] == number.as_str() && c["callType"] == "OUTBOUND_FOLLOWUP"), "{scheduled}");
+
+    // The calls filter: inbound only, every panel follows.
+    browser.client.find(Locator::Id("kind")).await.unwrap().select_by_value("direction=inbound").await.unwrap();
+    let (inbound_query, inbound) = cards_equal_the_api(&browser, &host, &query).await;
+    assert!(inbound_query.contains("direction=inbound"), "{inbound_query}");
+    assert!(inbound["totalCalls"].as_i64() < figures["totalCalls"].as_i64());
+
+    // Export: the range's calls as one CSV, every part of it.
+    // The file the page hands to the browser to save is kept here instead.
+    browser.eval("window.exported = null; URL.createObjectURL = (blob) => { window.exported = blob; return '#saved'; }; HTMLAnchorElement.prototype.click = function () {}; return true").await;
+    browser.client.find(Locator::Id("export-calls")).await.unwrap().click().await.unwrap();
+    let text = browser.until("the export is ready", "if (!window.exported) return null; if (!window.exportedText) window.exported.text().then((t) => { window.exportedText = t; }); return window.exportedText || null").await;
+    let rows = csv::Reader::from_reader(text.as_str().unwrap().as_bytes()).records().count();
+    assert_eq!(rows as i64, inbound["totalCalls"].as_i64().unwrap(), "one row per call of the range");
+
+    // Phone width: the new panels fit too.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.until("the page fits the phone's width", "return document.documentElement.scrollWidth - document.documentElement.clientWidth == 0").await;
+    let height = browser.eval("return document.documentElement.scrollHeight").await.as_u64().unwrap();
+    browser.client.set_window_size(390, height as u32).await.unwrap();
+    browser.eval("window.scrollTo(0, 0); return true").await;
+    browser.screenshot("manager-phone").await;
     browser.client.clone().close().await.unwrap();
 }
 

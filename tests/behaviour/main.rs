@@ -12,6 +12,7 @@ mod foundation;
 mod hostile;
 mod isolation;
 mod load;
+mod manager;
 mod migrate;
 mod outbound;
 mod records;

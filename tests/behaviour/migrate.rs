@@ -288,6 +288,35 @@ async fn a_migration_holds_its_data_dir_alone() {
     EmbeddedDynamo::on_disk(dir.path()).await.expect("open again after it");
 }
 
+#[tokio::test]
+async fn a_migration_into_a_data_dir_reads_beside_its_writes_and_counts_every_call_once() {
+    use callops_aws::{
+        DynamoStore,
+        embedded::{DirAccess, EmbeddedDynamo},
+        table,
+    };
+    let pg = Postgres::start().await;
+    // Five and a half days of history in batches of 500: the batches share hours and days,
+    // and each is planned on what the one before leaves while that one is written.
+    callops_tests::postgres::generate_rows(&pg.legacy_database("dir").await, 3_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = EmbeddedDynamo::on_disk_with(dir.path(), DirAccess::Alone).await.unwrap();
+    table::create_embedded_table(&engine.client(), "callops").await.unwrap();
+    let store = DynamoStore::new(engine.client(), "callops");
+    let options = MigrateOptions { url: pg.url("dir"), org_id: "acme".into(), batch: 500, ..options(&pg, "dir") };
+
+    let stopped = migrate_alone(&store, &engine, &MigrateOptions { stop_after_batches: Some(3), ..options.clone() }).await.unwrap();
+    assert_eq!(stopped.read, 1_500);
+    assert!(store.verify_rollups().await.unwrap().is_clean(), "exact wherever a run stops");
+    let report = migrate_alone(&store, &engine, &options).await.unwrap();
+    assert_eq!((report.resumed_after.is_some(), report.written, report.refused.len()), (true, 1_500, 0));
+    let check = store.verify_rollups().await.unwrap();
+    assert!(check.is_clean(), "{check:?}");
+    assert_eq!(check.calls, 3_000);
+    let again = migrate_alone(&store, &engine, &options).await.unwrap();
+    assert_eq!((again.written, again.unchanged), (0, 3_000));
+}
+
 /// 2,000 varied rows over 60 days, none refused.
 const GENERATED: &str = r#"
 INSERT INTO call_logs (id, voice_agent_id, phone_number, direction, status, duration, call_started_at, call_ended_at,

@@ -1,12 +1,12 @@
 //! The analytics function: the dashboard's read side. Call statistics and the
 //! outcome distribution over a window, recent calls, and single calls.
 
-use callops_aws::{CallQuery, DynamoStore, PageRequest, rollup::ALL_AGENTS, store::MAX_PAGE};
+use callops_aws::{CallQuery, DynamoStore, PageRequest};
 use callops_domain::agent::valid_agent_id;
 use callops_domain::audit;
 use callops_domain::{
     CallLog, DomainError,
-    analytics::{self, CallStats, ComponentCost, LatencyFigures, OutcomeShare, SuccessFigures, Tally, TypeCost, UsageTotals, WindowPlan},
+    analytics::{self, CallStats, ComponentCost, LatencyFigures, OutcomeShare, Ratings, SentimentShare, SuccessFigures, Tally, TypeCost, UsageTotals},
     phone,
     time::{self, Span},
 };
@@ -26,7 +26,11 @@ pub const ROUTES: &[&str] = &[
     "GET /api/analytics/calls/recent",
     "GET /api/analytics/costs",
     "GET /api/analytics/quality",
+    "GET /api/analytics/agents",
+    "GET /api/analytics/calls/hourly",
+    "GET /api/analytics/missed",
     "GET /api/calls/{id}",
+    "GET /api/calls/export",
     "GET /api/audit",
     "GET /api/patients/{phoneNumber}",
     "GET /api/patients/{phoneNumber}/export",
@@ -43,12 +47,21 @@ pub fn required_role(route: &str) -> Role {
         | "GET /api/analytics/calls/recent"
         | "GET /api/analytics/costs"
         | "GET /api/analytics/quality"
+        | "GET /api/analytics/agents"
+        | "GET /api/analytics/calls/hourly"
+        | "GET /api/analytics/missed"
+        | "GET /api/calls/export"
         | "GET /api/calls/{id}" => Role::Viewer,
         _ => Role::Admin,
     }
 }
 
+mod export;
+mod figures;
 pub mod records;
+mod views;
+
+use figures::{Kind, Scope};
 
 /// `content=false` leaves the calls' content out of the answer (and out of the audit log).
 fn with_content(req: &Request) -> Result<bool, DomainError> {
@@ -69,16 +82,6 @@ pub struct Analytics {
     store: DynamoStore,
 }
 
-/// Whose calls a figure counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Scope {
-    /// Every agent of the tenant.
-    All,
-    Agent(String),
-    /// A caller narrowed to some agents by their token.
-    Agents(Vec<String>),
-}
-
 /// The window and agent a figure is for, echoed in every response.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -88,6 +91,8 @@ struct Echo {
     #[serde(with = "time::ms")]
     end_date: DateTime<Utc>,
     agent_id: Option<String>,
+    call_type: Option<callops_domain::CallType>,
+    direction: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -95,6 +100,19 @@ struct Echo {
 struct StatsResponse {
     #[serde(flatten)]
     echo: Echo,
+    #[serde(flatten)]
+    stats: CallStats,
+    /// The same figures for the window of equal length just before.
+    previous: PreviousStats,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PreviousStats {
+    #[serde(with = "time::ms")]
+    start_date: DateTime<Utc>,
+    #[serde(with = "time::ms")]
+    end_date: DateTime<Utc>,
     #[serde(flatten)]
     stats: CallStats,
 }
@@ -141,6 +159,9 @@ struct QualityResponse {
     total_calls: i64,
     success_evaluation: SuccessFigures,
     latency: LatencyFigures,
+    sentiment: Vec<SentimentShare>,
+    #[serde(flatten)]
+    ratings: Ratings,
 }
 
 #[derive(Serialize)]
@@ -188,6 +209,10 @@ impl Analytics {
             "GET /api/analytics/calls/daily" => self.daily(&caller, &req).await,
             "GET /api/analytics/costs" => self.costs(&caller, &req).await,
             "GET /api/analytics/quality" => self.quality(&caller, &req).await,
+            "GET /api/analytics/agents" => self.agents(&caller, &req).await,
+            "GET /api/analytics/calls/hourly" => self.hourly(&caller, &req).await,
+            "GET /api/analytics/missed" => self.missed(&caller, &req).await,
+            "GET /api/calls/export" => self.export(&caller, &req).await,
             "GET /api/analytics/calls/recent" => self.recent_calls(&caller, &req).await,
             "GET /api/calls/{id}" => self.get_call(&caller, &req).await,
             "GET /api/audit" => self.audit_log(&caller, &req).await,
@@ -210,82 +235,49 @@ impl Analytics {
         Ok(Some(agent_id))
     }
 
-    /// Reads `startDate`, `endDate`, `tz` and `agentId`.
-    async fn window_and_scope(&self, caller: &Caller, req: &Request) -> Result<(Zoned, Scope, Echo), DomainError> {
+    /// Reads `startDate`, `endDate`, `tz`, `agentId`, `callType` and `direction`.
+    async fn window_and_scope(&self, caller: &Caller, req: &Request) -> Result<(Zoned, Scope, Kind, Echo), DomainError> {
         let window =
             parse_window(query_param(req, "startDate").as_deref(), query_param(req, "endDate").as_deref(), query_param(req, "tz").as_deref(), Utc::now())?;
+        let kind = Kind::from_request(req)?;
         let agent_id = self.agent_scope(caller, req).await?;
         let scope = match (&agent_id, &caller.agent_ids) {
             (Some(agent), _) => Scope::Agent(agent.clone()),
             (None, Some(agents)) => Scope::Agents(agents.clone()),
             (None, None) => Scope::All,
         };
-        let echo = Echo { start_date: window.span.start, end_date: window.span.end, agent_id };
-        Ok((window, scope, echo))
+        let direction = kind.direction.map(|d| match d {
+            figures::Direction::Inbound => "inbound",
+            figures::Direction::Outbound => "outbound",
+        });
+        let echo = Echo { start_date: window.span.start, end_date: window.span.end, agent_id, call_type: kind.call_type, direction };
+        Ok((window, scope, kind, echo))
     }
 
-    /// The counters of every call of `scope` that started in `[start, end)`:
-    /// whole days and hours from the rollups, the partial hours at the two
-    /// ends from the calls themselves.
-    async fn tally(&self, org_id: &str, scope: &Scope, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Tally, DomainError> {
-        let plan = WindowPlan::new(start, end);
-        let scopes: Vec<&str> = match scope {
-            Scope::All => vec![ALL_AGENTS],
-            Scope::Agent(agent) => vec![agent.as_str()],
-            Scope::Agents(agents) => agents.iter().map(String::as_str).collect(),
-        };
-        let mut total = Tally::default();
-        for scope in &scopes {
-            if let Some(days) = plan.days {
-                total.add(&self.store.day_rollups(org_id, scope, days).await?)?;
-            }
-            for hours in &plan.hours {
-                total.add(&self.store.hour_rollups(org_id, scope, *hours).await?)?;
-            }
-        }
-        let (query, only_agents) = match scope {
-            Scope::All => (CallQuery::ByOrg, None),
-            Scope::Agent(agent) => (CallQuery::ByAgent(agent.clone()), None),
-            Scope::Agents(agents) => (CallQuery::ByOrg, Some(agents.as_slice())),
-        };
-        for Span { start: from, end: to } in plan.raw {
-            let mut cursor: Option<String> = None;
-            loop {
-                let page = self
-                    .store
-                    .query_call_facts(
-                        org_id,
-                        &PageRequest { window: Span::new(Some(from), Some(to)), cursor: cursor.as_deref(), only_agents, ..PageRequest::new(&query, MAX_PAGE) },
-                    )
-                    .await?;
-                for facts in &page.items {
-                    total.add(&Tally::of_facts(facts))?;
-                }
-                match page.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
-        }
-        Ok(total)
+    /// The counters of every call of `scope` and `kind` that started in `[start, end)`.
+    async fn tally(&self, org_id: &str, scope: &Scope, kind: Kind, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Tally, DomainError> {
+        figures::tally(&self.store, org_id, scope, kind, Span::new(start, end)).await
     }
 
     async fn call_stats(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
-        let tally = self.tally(&caller.org_id, &scope, window.span.start, window.span.end).await?;
-        Ok(json(StatusCode::OK, &StatsResponse { echo, stats: CallStats::from_tally(&tally) }))
+        let (window, scope, kind, echo) = self.window_and_scope(caller, req).await?;
+        let tally = self.tally(&caller.org_id, &scope, kind, window.span.start, window.span.end).await?;
+        let (start, end) = (window.span.start - (window.span.end - window.span.start), window.span.start);
+        let before = self.tally(&caller.org_id, &scope, kind, start, end).await?;
+        let previous = PreviousStats { start_date: start, end_date: end, stats: CallStats::from_tally(&before) };
+        Ok(json(StatusCode::OK, &StatsResponse { echo, stats: CallStats::from_tally(&tally), previous }))
     }
 
     async fn outcomes(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
-        let tally = self.tally(&caller.org_id, &scope, window.span.start, window.span.end).await?;
+        let (window, scope, kind, echo) = self.window_and_scope(caller, req).await?;
+        let tally = self.tally(&caller.org_id, &scope, kind, window.span.start, window.span.end).await?;
         let body = OutcomesResponse { echo, total_calls: tally.get(analytics::CALLS), outcomes: analytics::outcome_distribution(&tally) };
         Ok(json(StatusCode::OK, &body))
     }
 
     /// The tally of each local day (in the window's `tz`) the window touches,
     /// cut to the window at its two ends.
-    async fn by_local_day(&self, org_id: &str, scope: &Scope, window: &Zoned) -> Result<Vec<(chrono::NaiveDate, Tally)>, DomainError> {
+    async fn by_local_day(&self, org_id: &str, scope: &Scope, kind: Kind, window: &Zoned) -> Result<Vec<(chrono::NaiveDate, Tally)>, DomainError> {
         let mut days = Vec::new();
         let mut day = window.span.start.with_timezone(&window.tz).date_naive();
         let midnight = chrono::NaiveTime::MIN;
@@ -299,7 +291,7 @@ impl Analytics {
             let day_end = time::local_to_utc(window.tz, next.and_time(midnight));
             let (from, to) = (day_start.max(window.span.start), day_end.min(window.span.end));
             if from < to {
-                days.push((day, self.tally(org_id, scope, from, to).await?));
+                days.push((day, self.tally(org_id, scope, kind, from, to).await?));
             }
             day = next;
         }
@@ -308,9 +300,9 @@ impl Analytics {
 
     /// Calls and their outcomes per local day of the window (in `tz`).
     async fn daily(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
+        let (window, scope, kind, echo) = self.window_and_scope(caller, req).await?;
         let days = self
-            .by_local_day(&caller.org_id, &scope, &window)
+            .by_local_day(&caller.org_id, &scope, kind, &window)
             .await?
             .into_iter()
             .map(|(day, tally)| DayCalls {
@@ -324,10 +316,10 @@ impl Analytics {
 
     /// Cost per local day of the window (in `tz`) and per call type.
     async fn costs(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
+        let (window, scope, kind, echo) = self.window_and_scope(caller, req).await?;
         let mut total = Tally::default();
         let mut by_day = Vec::new();
-        for (day, tally) in self.by_local_day(&caller.org_id, &scope, &window).await? {
+        for (day, tally) in self.by_local_day(&caller.org_id, &scope, kind, &window).await? {
             let stats = CallStats::from_tally(&tally);
             by_day.push(DayCost {
                 date: day.format("%Y-%m-%d").to_string(),
@@ -354,13 +346,15 @@ impl Analytics {
     /// How the calls went by the provider's measures: the success
     /// evaluation's rate and the assistant's response times.
     async fn quality(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (window, scope, echo) = self.window_and_scope(caller, req).await?;
-        let tally = self.tally(&caller.org_id, &scope, window.span.start, window.span.end).await?;
+        let (window, scope, kind, echo) = self.window_and_scope(caller, req).await?;
+        let tally = self.tally(&caller.org_id, &scope, kind, window.span.start, window.span.end).await?;
         let body = QualityResponse {
             echo,
             total_calls: tally.get(analytics::CALLS),
             success_evaluation: SuccessFigures::from_tally(&tally),
             latency: LatencyFigures::from_tally(&tally),
+            sentiment: analytics::sentiment_distribution(&tally),
+            ratings: Ratings::from_tally(&tally),
         };
         Ok(json(StatusCode::OK, &body))
     }
@@ -373,6 +367,7 @@ impl Analytics {
             return Err(DomainError::invalid("invalid_paging", "use either cursor or offset, not both").into());
         }
         let agent = self.agent_scope(caller, req).await?;
+        let types = Kind::from_request(req)?.types();
         let number = match query_param(req, "phoneNumber") {
             Some(text) => Some(phone::normalize(&text)?.into_string()),
             None => None,
@@ -403,6 +398,7 @@ impl Analytics {
                     newest_first: true,
                     cursor: cursor.as_deref(),
                     only_agents,
+                    only_types: types.as_deref(),
                     window,
                     binding: &binding,
                     ..PageRequest::new(&query, offset + limit)

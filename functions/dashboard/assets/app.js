@@ -36,7 +36,11 @@
     from: null,
     to: null,
     agentId: '',
+    kind: '', // a direction or call type: `direction=inbound`, `callType=OUTBOUND_DEBT`
     agents: [],
+    agentRows: null,
+    agentSort: { key: 'totalCalls', descending: true },
+    missedCursor: null,
     tz: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
     cursors: [null], // the cursor of each recent-calls page seen so far
     page: 0,
@@ -163,13 +167,15 @@
     else { from = state.from; to = state.to; }
     const q = new URLSearchParams({ startDate: from, endDate: to, tz: state.tz });
     if (state.agentId) q.set('agentId', state.agentId);
+    if (state.kind) { const [name, value] = state.kind.split('='); q.set(name, value); }
     return { query: q.toString(), from, to };
   }
 
   function describeRange(from, to) {
     const fmt = (ymd) => new Date(`${ymd}T12:00:00`).toLocaleDateString(undefined, { weekday: 'short', month: 'short', day: 'numeric', year: 'numeric' });
     const who = state.agentId ? agentName(state.agentId) : 'all agents';
-    return `${from === to ? fmt(from) : `${fmt(from)} – ${fmt(to)}`} · ${who} · times in ${state.tz}`;
+    const which = state.kind ? $('kind').selectedOptions[0].textContent.toLowerCase() : 'all calls';
+    return `${from === to ? fmt(from) : `${fmt(from)} – ${fmt(to)}`} · ${who} · ${which} · times in ${state.tz}`;
   }
 
   function setPreset(preset) {
@@ -187,6 +193,7 @@
     state.generation += 1;
     state.cursors = [null];
     state.page = 0;
+    state.missedCursor = null;
     loadAll(false);
   }
 
@@ -197,24 +204,220 @@
     if (message != null) { const note = box.querySelector('.error-note'); if (note) note.textContent = message; }
   }
 
+  // How a figure moved against the window of equal length just before:
+  // counts and money by how much (%), rates by how many points.
+  function change(now, before, kind) {
+    if (now == null || before == null) return { text: 'nothing to compare with', trend: 'flat' };
+    const diff = now - before;
+    const trend = Math.abs(diff) < 1e-9 ? 'flat' : diff > 0 ? 'up' : 'down';
+    const arrow = trend === 'up' ? '▲' : trend === 'down' ? '▼' : '■';
+    if (kind === 'points') return { text: `${arrow} ${Math.abs(diff).toFixed(1)} pts vs the period before`, trend };
+    if (before === 0) return { text: now === 0 ? '■ same as the period before' : `${arrow} from none the period before`, trend };
+    return { text: `${arrow} ${Math.abs((diff / before) * 100).toFixed(0)}% vs the period before`, trend };
+  }
+
   function renderKpis(stats, query) {
     const box = $('kpis');
     box.dataset.query = query;
-    const set = (kpi, raw, value, sub) => {
+    const before = stats.previous;
+    const set = (kpi, raw, value, sub, was, kind) => {
       const card = box.querySelector(`[data-kpi="${kpi}"]`);
       card.dataset.value = raw == null ? '' : String(raw);
       card.querySelector('.value').textContent = value;
       card.querySelector('.sub').textContent = sub || '\u00a0';
+      const moved = change(raw, was, kind);
+      const line = card.querySelector('.change');
+      line.textContent = moved.text;
+      line.dataset.trend = moved.trend;
     };
-    set('totalCalls', stats.totalCalls, number.format(stats.totalCalls), stats.totalCalls === 1 ? 'call started' : 'calls started');
-    set('bookingRate', stats.bookingRate, percent(stats.bookingRate), stats.bookingRate == null ? 'no calls yet' : 'of calls booked');
-    set('avgCallTimeSeconds', stats.avgCallTimeSeconds, duration(stats.avgCallTimeSeconds), 'per call with a duration');
-    set('insuranceVerified', stats.insuranceVerified, number.format(stats.insuranceVerified), 'calls verified insurance');
-    set('paymentPlans', stats.paymentPlans.count, number.format(stats.paymentPlans.count), `${cents(stats.paymentPlans.totalAmountCents)} in plans`);
+    set('totalCalls', stats.totalCalls, number.format(stats.totalCalls), stats.totalCalls === 1 ? 'call started' : 'calls started', before.totalCalls);
+    set('answered', stats.answered, number.format(stats.answered), stats.totalCalls ? `${percent((stats.answered * 100) / stats.totalCalls)} of calls connected` : 'no calls yet', before.answered);
+    const m = stats.missedCalls;
+    set('notReturned', m.notReturned, number.format(m.notReturned), `of ${number.format(m.missed)} missed inbound calls`, before.missedCalls.notReturned);
+    set('bookingRate', stats.bookingRate, percent(stats.bookingRate), stats.bookingRate == null ? 'no calls yet' : 'of calls booked', before.bookingRate, 'points');
+    set('avgCallTimeSeconds', stats.avgCallTimeSeconds, duration(stats.avgCallTimeSeconds), 'per call with a duration', before.avgCallTimeSeconds);
+    set('insuranceVerified', stats.insuranceVerified, number.format(stats.insuranceVerified), 'calls verified insurance', before.insuranceVerified);
+    set('paymentPlans', stats.paymentPlans.count, number.format(stats.paymentPlans.count), `${cents(stats.paymentPlans.totalAmountCents)} in plans`, before.paymentPlans.count);
     const c = stats.collections;
-    set('collections', c.totalCollectedCents, cents(c.totalCollectedCents), `${number.format(c.successes)} of ${number.format(c.attempts)} attempts · ${percent(c.collectionRate)} · ${cents(c.collectedOnSuccessCents)} on success`);
-    set('cost', stats.cost.totalCents, cents(stats.cost.totalCents), stats.cost.avgPerCallCents == null ? 'no costs yet' : `${cents(stats.cost.avgPerCallCents)} per call`);
+    set('collections', c.totalCollectedCents, cents(c.totalCollectedCents), `${number.format(c.successes)} of ${number.format(c.attempts)} attempts · ${percent(c.collectionRate)} · ${cents(c.collectedOnSuccessCents)} on success`, before.collections.totalCollectedCents);
+    set('cost', stats.cost.totalCents, cents(stats.cost.totalCents), stats.cost.avgPerCallCents == null ? 'no costs yet' : `${cents(stats.cost.avgPerCallCents)} per call`, before.cost.totalCents);
     box.dataset.state = 'ready';
+  }
+
+  // ---------- agents side by side ----------
+  const AGENT_COLUMNS = {
+    name: (r) => (r.name || 'Unassigned').toLowerCase(),
+    totalCalls: (r) => r.totalCalls,
+    answered: (r) => r.answered,
+    bookingRate: (r) => r.bookingRate ?? -1,
+    avgCallTimeSeconds: (r) => r.avgCallTimeSeconds ?? -1,
+    insuranceVerified: (r) => r.insuranceVerified,
+    collected: (r) => r.collections.totalCollectedCents,
+    notReturned: (r) => r.missedCalls.notReturned,
+    cost: (r) => r.cost.totalCents,
+  };
+
+  function agentCells(r, name) {
+    return [
+      el('th', { scope: 'row', text: name }),
+      el('td', { class: 'num', text: number.format(r.totalCalls) }),
+      el('td', { class: 'num hide-narrow', text: number.format(r.answered) }),
+      el('td', { class: 'num', text: percent(r.bookingRate) }),
+      el('td', { class: 'num hide-narrow', text: duration(r.avgCallTimeSeconds) }),
+      el('td', { class: 'num hide-narrow', text: number.format(r.insuranceVerified) }),
+      el('td', { class: 'num hide-narrow', text: cents(r.collections.totalCollectedCents) }),
+      el('td', { class: 'num', text: `${number.format(r.missedCalls.notReturned)} / ${number.format(r.missedCalls.missed)}` }),
+      el('td', { class: 'num hide-narrow', text: cents(r.cost.totalCents) }),
+    ];
+  }
+
+  function renderAgents(result) {
+    if (result) state.agentRows = result;
+    const data = state.agentRows;
+    if (!data) return;
+    const { key, descending } = state.agentSort;
+    for (const th of document.querySelectorAll('#agents-table th[data-sort]')) th.setAttribute('aria-sort', th.dataset.sort === key ? (descending ? 'descending' : 'ascending') : 'none');
+    const value = AGENT_COLUMNS[key];
+    const rows = [...data.agents].sort((a, b) => {
+      const [x, y] = [value(a), value(b)];
+      const order = x < y ? -1 : x > y ? 1 : 0;
+      return (descending ? -order : order) || (a.name || '').localeCompare(b.name || '');
+    });
+    $('agents-rows').replaceChildren(...rows.map((r) => el('tr', { 'data-agent-id': r.agentId }, ...agentCells(r, r.name || 'Unassigned'))));
+    $('agents-total').replaceChildren(el('tr', {}, ...agentCells(data.total, 'All agents')));
+    setState('agents', data.agents.length ? 'ready' : 'empty');
+  }
+
+  function sortAgents(key) {
+    const sort = state.agentSort;
+    state.agentSort = { key, descending: sort.key === key ? !sort.descending : key !== 'name' };
+    renderAgents();
+  }
+
+  // ---------- when patients call ----------
+  const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+  const hourLabel = (h) => (h === 0 ? '12a' : h < 12 ? `${h}a` : h === 12 ? '12p' : `${h - 12}p`);
+
+  function renderHourly(result) {
+    const heat = $('heat');
+    const busiest = Math.max(0, ...result.cells.map((c) => c.calls));
+    const { inHours, afterHours } = result;
+    const split = inHours.calls + afterHours.calls;
+    $('hourly-split').textContent = split
+      ? `${number.format(inHours.calls)} calls in the agents' hours (${percent((inHours.calls * 100) / split)}), ${number.format(afterHours.calls)} after hours, ${number.format(afterHours.answered)} of them answered · ${result.tz}`
+      : `No calls · ${result.tz}`;
+    const cells = [el('span', { class: 'corner', 'aria-hidden': 'true' })];
+    for (let h = 0; h < 24; h += 1) cells.push(el('span', { class: 'hour-label', 'aria-hidden': 'true', text: h % 3 === 0 ? hourLabel(h) : '' }));
+    for (let d = 1; d <= 7; d += 1) {
+      cells.push(el('span', { class: 'day-label', text: WEEKDAYS[d - 1] }));
+      for (let h = 0; h < 24; h += 1) {
+        const c = result.cells.find((x) => x.weekday === d && x.hour === h) || { calls: 0, answered: 0, booked: 0 };
+        const level = busiest ? Math.ceil((c.calls / busiest) * 5) : 0;
+        const label = `${WEEKDAYS[d - 1]} ${hourLabel(h)}: ${c.calls} calls, ${c.answered} answered, ${c.booked} booked`;
+        cells.push(el('span', { class: `cell l${level}${c.calls && c.answered * 2 < c.calls ? ' unanswered' : ''}`, role: 'gridcell', title: label, 'aria-label': label, 'data-weekday': d, 'data-hour': h, 'data-calls': c.calls }));
+      }
+    }
+    heat.replaceChildren(...cells);
+    setState('hourly', busiest ? 'ready' : 'empty');
+  }
+
+  // ---------- how calls felt ----------
+  const SENTIMENTS = [['positive', 'Positive', '#15803d'], ['neutral', 'Neutral', '#64748b'], ['negative', 'Negative', '#dc2626'], ['other', 'Other', '#ca8a04'], [null, 'Not rated', '#cbd5e1']];
+
+  function renderQuality(result) {
+    if (!result.totalCalls) { setState('quality', 'empty'); return; }
+    const bar = $('sentiment-bar');
+    const legend = $('sentiment-legend');
+    bar.replaceChildren();
+    legend.replaceChildren();
+    for (const share of result.sentiment) {
+      const [code, label, colour] = SENTIMENTS.find(([c]) => c === share.sentiment) || SENTIMENTS[4];
+      if (share.count > 0) { const seg = el('span', { title: `${label}: ${share.count}` }); seg.style.width = `${share.percentage}%`; seg.style.background = colour; bar.append(seg); }
+      legend.append(el('li', { 'data-sentiment': code ?? 'null' }, swatch(colour), el('span', { text: label }), el('span', { class: 'count', text: number.format(share.count) }), el('span', { class: 'pct', text: percent(share.percentage) })));
+    }
+    const fact = (label, value) => el('div', {}, el('dt', { text: label }), el('dd', { text: value }));
+    $('ratings').replaceChildren(
+      fact('Call quality', result.avgCallQuality == null ? '—' : `${result.avgCallQuality.toFixed(2)} / 5 (${number.format(result.callsWithQuality)} calls)`),
+      fact('AI confidence', result.avgAiConfidence == null ? '—' : `${percent(result.avgAiConfidence * 100)} (${number.format(result.callsWithConfidence)} calls)`),
+      fact('Success evaluation', result.successEvaluation.successRate == null ? '—' : `${percent(result.successEvaluation.successRate)} of ${number.format(result.successEvaluation.evaluated)}`));
+    setState('quality', 'ready');
+  }
+
+  // ---------- missed calls to win back ----------
+  function renderMissed(result, more) {
+    const list = $('missed-rows');
+    if (!more) list.replaceChildren();
+    $('missed-caption').textContent = `${number.format(result.notReturned)} of ${number.format(result.missed)} missed inbound calls in this range wait to be returned (no later call with the number connected).`;
+    state.missedCursor = result.nextCursor;
+    $('missed-more').hidden = !result.nextCursor;
+    for (const call of result.calls) {
+      const back = el('button', { type: 'button', class: 'primary', 'aria-label': `Call ${call.phoneNumber} back` }, 'Call back');
+      const status = el('span', { class: 'form-status', role: 'status' });
+      back.addEventListener('click', () => callBack(call, back, status));
+      const what = [call.phoneNumber, agentName(call.voiceAgentId), outcomeInfo(call.outcome)[1], call.duration != null ? duration(call.duration) : null].filter(Boolean).join(' · ');
+      list.append(el('li', { 'data-call-id': call.id, 'data-phone': call.phoneNumber }, el('span', { class: 'when', text: when(call.callStartedAt) }), el('span', { class: 'who', text: what }), back, status));
+    }
+    setState('missed', list.children.length ? 'ready' : 'empty');
+  }
+
+  // A call back is a scheduled call like any other: every rule of the outbound path applies, and a refusal says which.
+  async function callBack(call, button, status) {
+    const own = state.agents.find((a) => a.id === call.voiceAgentId && !a.importedFrom);
+    const agent = own || state.agents.find((a) => !a.importedFrom);
+    button.disabled = true;
+    status.className = 'form-status';
+    status.textContent = 'Scheduling…';
+    try {
+      const body = {
+        phoneNumber: call.phoneNumber, callType: 'OUTBOUND_FOLLOWUP', scheduledAt: new Date(Date.now() + 2 * 60 * 1000).toISOString(),
+        voiceAgentId: agent?.id, purpose: 'Returning a missed call', moveToCallingHours: true,
+      };
+      const placed = await api('/api/outbound/schedule', { method: 'POST', body: JSON.stringify(body) });
+      status.className = 'form-status ok';
+      status.textContent = `Call back scheduled for ${when(placed.scheduledAt)}.`;
+      await loadScheduled(true);
+    } catch (err) {
+      status.className = 'form-status error';
+      status.textContent = err.message;
+      button.disabled = false;
+    }
+  }
+
+  // ---------- export ----------
+  // The calls of the range as one CSV file: the API answers a part at a time (X-Next-Cursor), each part is appended as it comes.
+  async function exportCalls() {
+    const button = $('export-calls');
+    const { query, from, to } = windowQuery();
+    const parts = [];
+    let cursor = null;
+    button.disabled = true;
+    try {
+      do {
+        const q = new URLSearchParams(query);
+        q.set('format', 'csv');
+        q.set('content', 'false');
+        if (cursor) q.set('cursor', cursor);
+        button.textContent = `Exporting… ${parts.length ? `part ${parts.length + 1}` : ''}`;
+        const res = await fetch(`/api/calls/export?${q}`, { headers: { Authorization: `Bearer ${state.token}` } });
+        if (!res.ok) {
+          const body = await res.json().catch(() => null);
+          throw new ApiError(res.status, body?.error?.code || `http_${res.status}`, body?.error?.message || `The server answered ${res.status}.`);
+        }
+        parts.push(await res.blob());
+        cursor = res.headers.get('X-Next-Cursor');
+      } while (cursor);
+      const url = URL.createObjectURL(new Blob(parts, { type: 'text/csv' }));
+      const link = el('a', { href: url, download: `calls-${from}-to-${to}.csv` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) {
+      banner(`Could not export the calls: ${err.message}`);
+    } finally {
+      button.disabled = false;
+      button.textContent = 'Export CSV';
+    }
   }
 
   function chartDefaults() {
@@ -585,6 +788,9 @@
     const results = await Promise.allSettled([
       panel('daily', async (g) => { const [, , daily] = await figures; if (current(g)) renderDaily(daily); }, quiet),
       panel('outcomes', async (g) => { const [, outcomes] = await figures; if (current(g)) renderOutcomes(outcomes); }, quiet),
+      panel('agents', async (g) => { const result = await api(`/api/analytics/agents?${query}`); if (current(g)) renderAgents(result); }, quiet),
+      panel('hourly', async (g) => { const result = await api(`/api/analytics/calls/hourly?${query}`); if (current(g)) renderHourly(result); }, quiet),
+      panel('quality', async (g) => { const result = await api(`/api/analytics/quality?${query}`); if (current(g)) renderQuality(result); }, quiet),
     ]);
     try {
       const [stats] = await figures;
@@ -606,6 +812,14 @@
     return panel('recent', async (g) => { const result = await api(`/api/analytics/calls/recent?${q}`); if (current(g)) renderRecent(result); }, quiet);
   }
 
+  async function loadMissed(quiet, more) {
+    const { query } = windowQuery();
+    const q = new URLSearchParams(query);
+    q.set('limit', '10');
+    if (more && state.missedCursor) q.set('cursor', state.missedCursor);
+    return panel('missed', async (g) => { const result = await api(`/api/analytics/missed?${q}`); if (current(g)) renderMissed(result, more); }, quiet || more);
+  }
+
   async function loadScheduled(quiet) {
     const q = new URLSearchParams({ limit: '20' });
     if (state.agentId) q.set('agentId', state.agentId);
@@ -622,7 +836,9 @@
   }
 
   async function loadAll(quiet) {
-    const ok = await Promise.all([loadFigures(quiet), state.page === 0 || !quiet ? loadRecent(quiet) : true, loadScheduled(quiet), loadCampaigns(quiet)]);
+    // A refresh keeps the worklist the user is working through; a change of filters reads it afresh.
+    const missed = !quiet || !state.missedCursor ? loadMissed(quiet) : true;
+    const ok = await Promise.all([loadFigures(quiet), state.page === 0 || !quiet ? loadRecent(quiet) : true, missed, loadScheduled(quiet), loadCampaigns(quiet)]);
     const live = $('live');
     const fine = ok.every(Boolean);
     live.dataset.live = fine ? 'on' : 'off';
@@ -697,6 +913,10 @@
         if (state.from && state.to) filtersChanged();
       });
     }
+    $('kind').addEventListener('change', (e) => { state.kind = e.target.value; filtersChanged(); });
+    for (const th of document.querySelectorAll('#agents-table th[data-sort]')) th.querySelector('button').addEventListener('click', () => sortAgents(th.dataset.sort));
+    $('missed-more').addEventListener('click', () => loadMissed(true, true));
+    $('export-calls').addEventListener('click', exportCalls);
     $('agent').addEventListener('change', (e) => {
       state.agentId = e.target.value;
       if (state.agentId) $('schedule-agent').value = state.agentId;

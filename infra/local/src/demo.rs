@@ -1,6 +1,7 @@
 //! Demo data for the local host: a practice (`demo`) with two voice agents and
-//! a few hundred varied calls over the last 30 days, so a newcomer sees a
-//! living dashboard at once. Generated from a fixed seed: the same mix every
+//! a few hundred varied calls over the last 30 days (missed ones among them,
+//! some returned and some waiting, with their patients' consent to be called
+//! back), so a newcomer sees a living dashboard at once. Generated from a fixed seed: the same mix every
 //! time, relative to now.
 
 use callops_aws::DynamoStore;
@@ -305,14 +306,28 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
         store.put_agent(agent, true, &audit).await?;
     }
     let mut rng = StdRng::seed_from_u64(20_240_207);
+    let mut calls: Vec<CallLog> = (0..DEMO_CALLS).map(|i| demo_call(&mut rng, org_id, &agents[if i % 3 == 0 { 1 } else { 0 }], now)).collect();
+    // In the order they happened, so a missed call is returned by a later
+    // connected call with its number as it would have been live.
+    calls.sort_by_key(|call| call.call_started_at.unwrap_or(call.created_at));
     let mut campaign_calls = Vec::new();
-    for i in 0..DEMO_CALLS {
-        let agent = &agents[if i % 3 == 0 { 1 } else { 0 }];
-        let call = demo_call(&mut rng, org_id, agent, now);
+    for call in &calls {
         if call.campaign_id.is_some() {
             campaign_calls.push(call.created_at);
         }
-        store.create_call(&call).await?;
+        store.create_call(call).await?;
+    }
+    // The patients whose missed calls wait to be returned gave their consent
+    // on intake, so the worklist's "call back" goes through every rule and is placed.
+    let mut waiting: Vec<&str> = Vec::new();
+    for call in &calls {
+        let stored = store.get_call(org_id, &call.id).await?.map(|stored| stored.call);
+        if stored.as_ref().is_some_and(callops_domain::missed::awaits_return) && !waiting.contains(&call.phone_number.as_str()) {
+            waiting.push(&call.phone_number);
+        }
+    }
+    for number in waiting {
+        consent_on_intake(store, &demo, number, now).await?;
     }
     // The campaign the demo's campaign calls belong to.
     let starts_at = campaign_calls.iter().min().copied().unwrap_or(now);

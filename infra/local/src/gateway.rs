@@ -86,9 +86,15 @@ pub fn routes() -> Vec<Route> {
     routes
 }
 
-/// Finds the route for a method and path, with its path parameters.
+/// Finds the route for a method and path, with its path parameters. As in
+/// API Gateway, the most specific route wins: `GET /api/calls/export` over
+/// `GET /api/calls/{id}` (the fewest path parameters).
 pub fn find_route<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<(&'a Route, HashMap<String, String>)> {
-    routes.iter().filter(|route| route.method() == method).find_map(|route| route.matches(path).map(|params| (route, params)))
+    routes
+        .iter()
+        .filter(|route| route.method() == method)
+        .filter_map(|route| route.matches(path).map(|params| (route, params)))
+        .min_by_key(|(_, params)| params.len())
 }
 
 /// The parts of an incoming request the gateway needs.
@@ -178,6 +184,8 @@ mod tests {
         let (route, params) = find_route(&routes, "GET", "/api/calls/abc%20d").unwrap();
         assert_eq!(route.key, "GET /api/calls/{id}");
         assert_eq!(params["id"], "abc d");
+        let (export, none) = find_route(&routes, "GET", "/api/calls/export").unwrap();
+        assert_eq!((export.key, none.len()), ("GET /api/calls/export", 0), "the static route is the more specific");
         assert_eq!(find_route(&routes, "POST", "/api/outbound/schedule").unwrap().0.function, Function::Outbound);
         assert_eq!(find_route(&routes, "GET", "/api/outbound/scheduled").unwrap().0.key, "GET /api/outbound/scheduled");
         assert!(find_route(&routes, "GET", "/api/calls/").is_none());

@@ -13,7 +13,7 @@
 //! path writes (the same item builders), so the table cannot tell the two
 //! apart, and the rollups are exact after every batch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use callops_domain::{DomainError, analytics::Tally};
@@ -39,6 +39,8 @@ pub struct PreparedLoad {
     ready: Vec<Prepared>,
     alone: Vec<usize>,
     refused: Vec<NotImported>,
+    /// What the ready calls move every rollup item by, all together.
+    moves: BTreeMap<RollupKey, Tally>,
 }
 
 impl PreparedLoad {
@@ -52,9 +54,21 @@ impl PreparedLoad {
     }
 }
 
+/// What a bulk load leaves: its rollup items as they end up, and the Vapi
+/// pointers it claims. The next batch may be planned from these while this
+/// one is written (nothing else writes meanwhile), so it reads from the
+/// table only what this load does not write.
+#[derive(Debug, Default, Clone)]
+pub struct Loaded {
+    rollups: HashMap<RollupKey, Tally>,
+    pointers: HashSet<String>,
+}
+
 /// What one batch of an import writes when the writer holds the table alone.
 #[derive(Debug, Default)]
 pub struct BulkLoad {
+    /// How many calls the batch changes (those written, alone and refused).
+    pub calls: usize,
     /// Every item to put, each as it must end up: the calls, the Vapi
     /// pointers they claim, their planned attempts and the rollup items they
     /// move (absolute sums). One write of these is the whole batch.
@@ -67,6 +81,8 @@ pub struct BulkLoad {
     pub alone: Vec<ImportCall>,
     /// Calls the store cannot keep, and why.
     pub refused: Vec<NotImported>,
+    /// What `items` leave.
+    pub leaves: Loaded,
 }
 
 /// One call of a batch, ready to write.
@@ -77,6 +93,7 @@ struct Prepared {
     items: Vec<Item>,
     /// The Vapi pointer it claims, when its Vapi call id is new to it.
     pointer: Option<Item>,
+    /// What it moves each rollup item by (summed into the batch's moves as it is prepared).
     deltas: Vec<(RollupKey, Tally)>,
 }
 
@@ -124,9 +141,18 @@ impl DynamoStore {
             }
             if goes_alone {
                 load.alone.push(index);
-            } else {
-                load.ready.push(ready);
+                continue;
             }
+            // Sums of calls within their bounds cannot overflow; checked all the same.
+            for (key, delta) in std::mem::take(&mut ready.deltas) {
+                match load.moves.get_mut(&key) {
+                    Some(sum) => sum.add(&delta)?,
+                    None => {
+                        load.moves.insert(key, delta);
+                    }
+                }
+            }
+            load.ready.push(ready);
         }
         load.calls = calls;
         Ok(load)
@@ -134,14 +160,19 @@ impl DynamoStore {
 
     /// Finishes a prepared batch for a writer that holds the table alone and
     /// writes [`BulkLoad::items`] before anything else changes: reads the
-    /// Vapi pointers its calls claim and the rollup items they move.
-    pub async fn plan_bulk_load(&self, prepared: PreparedLoad) -> Result<BulkLoad, DomainError> {
-        let PreparedLoad { calls, ready, mut alone, refused } = prepared;
-        // A Vapi call id another call holds (in the table, or earlier in this
-        // batch): that call goes through the live path, which refuses it.
-        let owners = self.pointer_owners(ready.iter().filter_map(|call| call.pointer.as_ref())).await?;
+    /// Vapi pointers its calls claim and the rollup items they move, but for
+    /// what the load before it leaves (`before`: written or being written,
+    /// and nothing else written since).
+    pub async fn plan_bulk_load(&self, prepared: PreparedLoad, before: &Loaded) -> Result<BulkLoad, DomainError> {
+        let PreparedLoad { calls, ready, mut alone, refused, mut moves } = prepared;
+        // A Vapi call id another call holds (in the table, claimed by the
+        // load before, or earlier in this batch): that call goes through the
+        // live path, which refuses it.
+        let unread =
+            ready.iter().filter_map(|call| call.pointer.as_ref()).filter(|pointer| string_attr(pointer, PK).is_none_or(|pk| !before.pointers.contains(&pk)));
+        let mut owners = self.pointer_owners(unread).await?;
+        owners.extend(before.pointers.iter().map(|pk| (pk.clone(), String::new())));
         let mut claimed: HashMap<String, String> = HashMap::new();
-        let mut moves: BTreeMap<RollupKey, Tally> = BTreeMap::new();
         let mut items = Vec::new();
         for mut call in ready {
             if let Some(pointer) = call.pointer.take() {
@@ -150,6 +181,11 @@ impl DynamoStore {
                 match owners.get(&pk).or(claimed.get(&pk)) {
                     Some(owner) if *owner == call_id => {}
                     Some(_) => {
+                        // It goes alone: its rollup changes come with its own write, not these.
+                        let import = &calls[call.index];
+                        for (key, delta) in rollup::rollup_deltas(import.stored.as_ref().map(|stored| &stored.call), &import.call)? {
+                            moves.entry(key).or_default().add(&Tally::default().minus(&delta)?)?;
+                        }
                         alone.push(call.index);
                         continue;
                     }
@@ -159,16 +195,14 @@ impl DynamoStore {
                     }
                 }
             }
-            // Sums of calls within their bounds cannot overflow; checked all the same.
-            for (key, delta) in call.deltas {
-                moves.entry(key).or_default().add(&delta)?;
-            }
             items.append(&mut call.items);
         }
-        items.extend(self.rollup_sums(moves).await?);
+        let rollups = self.rollup_sums(moves, &before.rollups).await?;
+        items.extend(rollups.iter().map(|(key, sum)| rollup_item(key, sum)));
         alone.sort_unstable();
         let alone = alone.into_iter().filter_map(|index| calls.get(index).cloned()).collect();
-        Ok(BulkLoad { items, alone, refused })
+        let leaves = Loaded { rollups: rollups.into_iter().collect(), pointers: claimed.into_keys().collect() };
+        Ok(BulkLoad { calls: calls.len(), items, alone, refused, leaves })
     }
 
     /// The call each Vapi pointer's key already points to, by the pointer's partition key.
@@ -178,12 +212,17 @@ impl DynamoStore {
     }
 
     /// Each rollup item `moves` touches, as it must end up: what the table
-    /// holds plus the move. An item whose sum comes to zero is kept with no
-    /// counters (a write that puts cannot remove it), which every reader and
-    /// check takes as zero.
-    async fn rollup_sums(&self, moves: BTreeMap<RollupKey, Tally>) -> Result<Vec<Item>, DomainError> {
+    /// holds (or, for those in `known`, what the load before leaves) plus
+    /// the move. An item whose sum comes to zero is kept with no counters (a
+    /// write that puts cannot remove it), which every reader and check takes
+    /// as zero.
+    async fn rollup_sums(&self, moves: BTreeMap<RollupKey, Tally>, known: &HashMap<RollupKey, Tally>) -> Result<Vec<(RollupKey, Tally)>, DomainError> {
         let moves: BTreeMap<RollupKey, Tally> = moves.into_iter().filter(|(_, delta)| !delta.is_zero()).collect();
-        let keys = moves.keys().map(|key| HashMap::from([(PK.to_string(), s(&key.pk)), (SK.to_string(), s(&key.sk))])).collect();
+        let keys = moves
+            .keys()
+            .filter(|key| !known.contains_key(*key))
+            .map(|key| HashMap::from([(PK.to_string(), s(&key.pk)), (SK.to_string(), s(&key.sk))]))
+            .collect();
         let mut held: HashMap<RollupKey, Tally> = HashMap::new();
         for item in self.get_many(keys).await? {
             let key = RollupKey { pk: string_attr(&item, PK).unwrap_or_default(), sk: string_attr(&item, SK).unwrap_or_default() };
@@ -198,13 +237,13 @@ impl DynamoStore {
             }
             held.insert(key, tally);
         }
-        let mut items = Vec::with_capacity(moves.len());
+        let mut sums = Vec::with_capacity(moves.len());
         for (key, delta) in moves {
-            let mut sum = held.remove(&key).unwrap_or_default();
+            let mut sum = held.remove(&key).or_else(|| known.get(&key).cloned()).unwrap_or_default();
             sum.add(&delta)?;
-            items.push(rollup_item(&key, &sum));
+            sums.push((key, sum));
         }
-        Ok(items)
+        Ok(sums)
     }
 
     /// The items under `keys` that exist, read consistently, 100 keys a request.

@@ -103,19 +103,32 @@ impl EmbeddedDynamo {
         self.db.disable_bulk_loading().map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))
     }
 
+    /// A second engine over the same SQLite file, on a connection of its
+    /// own, for reads beside this one's writes: SQLite's write-ahead log
+    /// lets a reader go on while the writer writes, and each read sees every
+    /// write committed before it began. None for an engine in memory.
+    pub async fn reader(&self) -> Result<Option<EmbeddedDynamo>, DomainError> {
+        let Some(path) = self.db.db_path().map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))? else { return Ok(None) };
+        let db = Database::new(&path).map_err(|e| DomainError::Unavailable(format!("embedded engine at {path}: {e}")))?;
+        Self::serve(db, "127.0.0.1:0".parse().expect("a socket address")).await.map(Some)
+    }
+
     /// Puts `items` (built by the store's own item builders) into `table` in
     /// one write of the engine's own, all or none, with their index entries:
     /// no conditions and no `ADD`s, so only for a process that holds the
     /// data dir alone ([`DirAccess::Alone`]) and has read what each item replaces
     /// ([`crate::DynamoStore::plan_bulk_load`]).
     pub async fn load_items(&self, table: &str, items: Vec<crate::item::Item>) -> Result<(), DomainError> {
-        let items: Vec<dynoxide::Item> = items.into_iter().map(|item| item.into_iter().map(|(name, value)| (name, engine_value(value))).collect()).collect();
         let (db, table) = (self.db.clone(), table.to_string());
-        tokio::task::spawn_blocking(move || db.import_items(&table, items, dynoxide::ImportOptions::default()))
-            .await
-            .map_err(|e| DomainError::Unavailable(e.to_string()))?
-            .map(|_| ())
-            .map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))
+        tokio::task::spawn_blocking(move || {
+            let items: Vec<dynoxide::Item> =
+                items.into_iter().map(|item| item.into_iter().map(|(name, value)| (name, engine_value(value))).collect()).collect();
+            db.import_items(&table, items, dynoxide::ImportOptions::default())
+        })
+        .await
+        .map_err(|e| DomainError::Unavailable(e.to_string()))?
+        .map(|_| ())
+        .map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))
     }
 
     /// Deletes every item past its time to live now (the sweep the engine

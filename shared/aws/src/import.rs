@@ -163,13 +163,14 @@ impl DynamoStore {
         Ok((TransactWriteItem::builder().put(put).build(), bytes))
     }
 
-    /// The planned attempt a waiting call keeps at its number, put or
-    /// removed as the import changes the call ([`effects`]).
+    /// The planned attempt a waiting call keeps at its number, and the marks
+    /// a missed call keeps while it waits to be returned, put or removed as
+    /// the import changes the call ([`effects`]).
     fn planned_changes(&self, import: &ImportCall) -> Result<Vec<TransactWriteItem>, DomainError> {
         let previous = import.stored.as_ref().map(|stored| &stored.call);
         let mut items = Vec::new();
         for effect in effects(previous, &import.call, &[]).map_err(|e| DomainError::Unavailable(e.to_string()))? {
-            if matches!(effect, Effect::Unplan(..) | Effect::Plan) {
+            if matches!(effect, Effect::Unplan(..) | Effect::Plan | Effect::Mark(..) | Effect::Unmark(..)) {
                 items.extend(self.effect_item(&import.call, effect)?);
             }
         }

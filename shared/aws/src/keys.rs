@@ -63,6 +63,28 @@ pub fn planned_attempt_of(call: &CallLog) -> Option<(String, String)> {
     Some((ledger_pk(&call.org_id, &call.phone_number), format!("{PLANNED_PREFIX}{}#{}", time::format(&at), call.id)))
 }
 
+/// A tenant's missed calls that wait to be returned, by when they started:
+/// the worklist ([`callops_domain::missed`]).
+pub fn missed_pk(org_id: &str) -> String {
+    format!("{}#MISSED", org(org_id))
+}
+
+/// The prefix of the marks of missed calls kept beside a number's ledger.
+pub const MISSED_PREFIX: &str = "MISSED#";
+
+/// The marks a missed call keeps while it waits to be returned: one in the
+/// tenant's worklist, sorted by its start, and one at its number, which
+/// the write of a later connected call with the number reads to return it.
+pub fn missed_marks_of(call: &CallLog) -> Vec<(String, String)> {
+    let started = call.call_started_at.filter(|_| callops_domain::missed::awaits_return(call));
+    started
+        .map(|at| {
+            let sk = index_sk(&at, &call.id);
+            vec![(missed_pk(&call.org_id), sk.clone()), (ledger_pk(&call.org_id, &call.phone_number), format!("{MISSED_PREFIX}{sk}"))]
+        })
+        .unwrap_or_default()
+}
+
 /// The pointer from a consent's id to its number (the consent lives in the number's partition).
 pub fn consent_pk(org_id: &str, id: &str) -> String {
     format!("{}#CONSENT#{id}", org(org_id))
@@ -119,6 +141,7 @@ pub fn agent_sk(agent_id: &str) -> String {
 /// The partition key value a call has in `index`, for the query side.
 pub fn index_pk(index: Index, org_id: &str, value: &str) -> String {
     match index.name {
+        n if n == table::MISSED_WORKLIST.name => missed_pk(org_id),
         n if n == table::BY_ORG.name => org(org_id),
         n if n == table::BY_SCHEDULED_AT.name => format!("{}#SCHEDULED", org(org_id)),
         n if n == table::BY_AGENT.name => format!("{}#AGENT#{value}", org(org_id)),

@@ -4,7 +4,13 @@
 //! rollup items, whatever the number of calls in it.
 //!
 //! - Scope: each call counts in its agent's rollups and in the tenant's
-//!   (`*`), so "all agents" is one read, not one per agent.
+//!   (`*`), so "all agents" is one read, not one per agent; and in each of
+//!   those again for its call type alone (`front@INBOUND`, `*@INBOUND`), so a
+//!   call type or a direction is read from rollups too (outbound is every
+//!   call less the inbound ones).
+//! - Grains: hours (the counters, and the hour's calls by quarter hour),
+//!   days (the counters) and day profiles (the day's calls by quarter hour,
+//!   [`callops_domain::analytics::profile`]): twelve items a call.
 //! - Shards: each rollup is split into [`SHARDS`] items by a hash of the call
 //!   id, so a busy tenant's calls update eight items in turn rather than one:
 //!   at 50 call changes a second that is about six a second per item, and
@@ -15,9 +21,10 @@
 //!   call. A call always lands in the same shard (its id and `imported` never
 //!   change), so a correction reaches the item that holds its old
 //!   contribution.
-//! - Keys: hours are partitioned by month, days by year:
-//!   `ORG#<org>#ROLLUP#<scope>#H#<yyyy-mm>` / `<yyyy-mm-ddThh>#<shard>` and
-//!   `ORG#<org>#ROLLUP#<scope>#D#<yyyy>` / `<yyyy-mm-dd>#<shard>`.
+//! - Keys: hours are partitioned by month, days and profiles by year:
+//!   `ORG#<org>#ROLLUP#<scope>#H#<yyyy-mm>` / `<yyyy-mm-ddThh>#<shard>`,
+//!   `ORG#<org>#ROLLUP#<scope>#D#<yyyy>` / `<yyyy-mm-dd>#<shard>` and
+//!   `ORG#<org>#ROLLUP#<scope>#W#<yyyy>` / `<yyyy-mm-dd>#<shard>`.
 //! - Exactly once: the call item is written on the condition of its revision
 //!   (or its absence), and the rollup change is the difference between the
 //!   call's old and new contribution, in the same transaction. A retried or
@@ -27,8 +34,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use callops_domain::{
-    CallLog,
-    analytics::{Tally, TallyOverflow, day_key, hour_key},
+    CallLog, CallType,
+    analytics::{CallFacts, Tally, TallyOverflow, day_key, hour_key},
     time::Span,
 };
 use chrono::{Datelike, Duration};
@@ -65,6 +72,15 @@ pub fn shard_of(call: &CallLog) -> u32 {
     hash % SHARDS
 }
 
+/// The scope of an agent's calls (or, `ALL_AGENTS`, the tenant's), of every
+/// call type or (`call_type`) of one: `front`, `*`, `front@INBOUND`, `*@OUTBOUND_DEBT`.
+pub fn scope(agent: &str, call_type: Option<CallType>) -> String {
+    match call_type {
+        None => agent.to_string(),
+        Some(call_type) => format!("{agent}@{call_type}"),
+    }
+}
+
 /// The partition of a scope's hour rollups in one month (`yyyy-mm`).
 pub(crate) fn hour_pk(org_id: &str, scope: &str, month: &str) -> String {
     format!("ORG#{org_id}#ROLLUP#{scope}#H#{month}")
@@ -75,36 +91,49 @@ pub(crate) fn day_pk(org_id: &str, scope: &str, year: &str) -> String {
     format!("ORG#{org_id}#ROLLUP#{scope}#D#{year}")
 }
 
-/// The rollup items a call counts in: its hour and day, for its agent and for
-/// the tenant. None for a call that never started.
-pub fn rollup_keys(call: &CallLog) -> Vec<RollupKey> {
+/// The partition of a scope's day profiles (calls by quarter hour) in one year (`yyyy`).
+pub(crate) fn profile_pk(org_id: &str, scope: &str, year: &str) -> String {
+    format!("ORG#{org_id}#ROLLUP#{scope}#W#{year}")
+}
+
+/// The rollup items a call counts in, and what it adds to each: its hour
+/// (the dashboard's counters and the hour's quarters), its day (the
+/// counters) and its day's profile (the day's quarters), for its agent and
+/// the tenant, of every call type and of its own. None for a call that
+/// never started.
+pub fn rollup_contributions(call: &CallLog) -> Vec<(RollupKey, Tally)> {
     let Some(started) = call.call_started_at else { return Vec::new() };
+    let facts = CallFacts::from(call);
+    let counters = Tally::of_facts(&facts);
+    let mut hour = counters.clone();
+    // A call's own counters and its quarter's have different names: nothing to overflow.
+    let _ = hour.add(&Tally::hour_profile_of(&facts));
+    let profile = Tally::day_profile_of(&facts);
     let shard = shard_of(call);
-    [call.voice_agent_id.as_str(), ALL_AGENTS]
-        .into_iter()
-        .flat_map(|scope| {
-            [
-                RollupKey { pk: hour_pk(&call.org_id, scope, &started.format("%Y-%m").to_string()), sk: format!("{}#{shard}", hour_key(&started)) },
-                RollupKey { pk: day_pk(&call.org_id, scope, &started.format("%Y").to_string()), sk: format!("{}#{shard}", day_key(&started)) },
-            ]
-        })
-        .collect()
+    let (month, year) = (started.format("%Y-%m").to_string(), started.format("%Y").to_string());
+    let (hour_sk, day_sk) = (format!("{}#{shard}", hour_key(&started)), format!("{}#{shard}", day_key(&started)));
+    let mut out = Vec::with_capacity(12);
+    for agent in [call.voice_agent_id.as_str(), ALL_AGENTS] {
+        for call_type in [None, Some(call.call_type)] {
+            let scope = scope(agent, call_type);
+            out.push((RollupKey { pk: hour_pk(&call.org_id, &scope, &month), sk: hour_sk.clone() }, hour.clone()));
+            out.push((RollupKey { pk: day_pk(&call.org_id, &scope, &year), sk: day_sk.clone() }, counters.clone()));
+            out.push((RollupKey { pk: profile_pk(&call.org_id, &scope, &year), sk: day_sk.clone() }, profile.clone()));
+        }
+    }
+    out
 }
 
 /// What a change from `previous` to `next` must add to each rollup item:
 /// the old contribution out, the new one in, nothing where they cancel.
 pub fn rollup_deltas(previous: Option<&CallLog>, next: &CallLog) -> Result<BTreeMap<RollupKey, Tally>, TallyOverflow> {
+    // A new call's contributions are its deltas (each key once).
+    let Some(previous) = previous else { return Ok(rollup_contributions(next).into_iter().filter(|(_, tally)| !tally.is_zero()).collect()) };
     let mut deltas: BTreeMap<RollupKey, Tally> = BTreeMap::new();
-    if let Some(previous) = previous {
-        let old = Tally::default().minus(&Tally::of(previous))?;
-        for key in rollup_keys(previous) {
-            deltas.entry(key).or_default().add(&old)?;
-        }
+    for (key, old) in rollup_contributions(previous) {
+        deltas.entry(key).or_default().add(&Tally::default().minus(&old)?)?;
     }
-    let new = Tally::of(next);
-    for key in rollup_keys(next) {
-        deltas.entry(key).or_default().add(&new)?;
-    }
+    add_expected(&mut deltas, next)?;
     deltas.retain(|_, delta| !delta.is_zero());
     Ok(deltas)
 }
@@ -120,8 +149,7 @@ pub fn expected_rollups<'a>(calls: impl IntoIterator<Item = &'a CallLog>) -> Res
 
 /// Adds what `call` contributes to each of its rollup items to `rollups`.
 pub fn add_expected(rollups: &mut BTreeMap<RollupKey, Tally>, call: &CallLog) -> Result<(), TallyOverflow> {
-    let tally = Tally::of(call);
-    for key in rollup_keys(call) {
+    for (key, tally) in rollup_contributions(call) {
         rollups.entry(key).or_default().add(&tally)?;
     }
     Ok(())

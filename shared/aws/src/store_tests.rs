@@ -400,8 +400,8 @@ async fn a_caller_narrowed_to_some_agents_sees_only_their_calls() {
 
 mod rollups {
     use super::*;
-    use crate::rollup::{ALL_AGENTS, RollupKey, rollup_keys};
-    use callops_domain::analytics::{self, Tally};
+    use crate::rollup::{ALL_AGENTS, RollupKey, rollup_contributions, scope};
+    use callops_domain::analytics::{self, CallFacts, Tally};
 
     fn day(text: &str) -> (DateTime<Utc>, DateTime<Utc>) {
         let start = at(text);
@@ -415,13 +415,26 @@ mod rollups {
         c.outcome = Some(CallOutcome::Booked);
         c.cost_cents = Some(40);
         let first = store.create_call(&c).await.unwrap();
-        assert_eq!(rollup_keys(&c).len(), 4, "agent and tenant, hour and day");
+        assert_eq!(rollup_contributions(&c).len(), 12, "agent and tenant, of every type and of its own, hour, day and day profile");
 
         let tenant_day = store.day_rollups("acme", ALL_AGENTS, day("2024-02-07T00:00:00Z").into()).await.unwrap();
         assert_eq!(tenant_day, Tally::of(&c));
-        let agent_hour = store.hour_rollups("acme", "agent-1", (at("2024-02-07T09:00:00Z"), at("2024-02-07T10:00:00Z")).into()).await.unwrap();
-        assert_eq!(agent_hour, Tally::of(&c));
+        let facts = CallFacts::from(&c);
+        let hour = (at("2024-02-07T09:00:00Z"), at("2024-02-07T10:00:00Z"));
+        let agent_hour = store.hour_rollups("acme", "agent-1", hour.into()).await.unwrap();
+        let mut with_quarters = Tally::of(&c);
+        with_quarters.add(&Tally::hour_profile_of(&facts)).unwrap();
+        assert_eq!(agent_hour, with_quarters, "an hour keeps its calls by quarter hour too");
+        assert_eq!(store.hour_tallies("acme", "agent-1", hour.into()).await.unwrap(), vec![(hour.0, with_quarters)]);
         assert!(store.day_rollups("globex", ALL_AGENTS, day("2024-02-07T00:00:00Z").into()).await.unwrap().is_zero());
+        // Its call type's own rollups count it; another type's do not.
+        let own_type = scope(ALL_AGENTS, Some(c.call_type));
+        assert_eq!(store.day_rollups("acme", &own_type, day("2024-02-07T00:00:00Z").into()).await.unwrap(), Tally::of(&c));
+        let other_type = scope("agent-1", Some(CallType::OutboundDebt));
+        assert_ne!(c.call_type, CallType::OutboundDebt);
+        assert!(store.day_rollups("acme", &other_type, day("2024-02-07T00:00:00Z").into()).await.unwrap().is_zero());
+        let profiles = store.day_profiles("acme", &scope("agent-1", Some(c.call_type)), day("2024-02-07T00:00:00Z").into()).await.unwrap();
+        assert_eq!(profiles, vec![(at("2024-02-07T00:00:00Z").date_naive(), Tally::day_profile_of(&facts))]);
 
         // A correction (outcome fixed, cost arriving late) swaps the contribution.
         let mut corrected = c.clone();
@@ -469,9 +482,9 @@ mod rollups {
         let (_engine, store) = fresh_store().await;
         let c = call("acme", "agent-1", Some(at("2024-02-07T09:30:00Z")));
         store.create_call(&c).await.unwrap();
-        let key = rollup_keys(&c).remove(0);
-        let mut wrong = Tally::of(&c);
-        wrong.add(&Tally::of(&c)).unwrap();
+        let (key, right) = rollup_contributions(&c).remove(0);
+        let mut wrong = right.clone();
+        wrong.add(&right).unwrap();
         store.set_rollup(&key, &wrong).await.unwrap();
 
         let report = store.verify_rollups().await.unwrap();
@@ -502,9 +515,9 @@ mod rollups {
         assert_eq!((clean.calls, clean.rollup_items), (40, crate::rollup::expected_rollups(&calls).unwrap().len()));
 
         // Drift of every kind, in several tenants, scopes and months: a wrong item, a missing one, an extra one, an impossible one.
-        let keys: Vec<RollupKey> = [0, 13, 26, 39].iter().map(|i: &usize| rollup_keys(&calls[*i])[*i % 4].clone()).collect();
-        let mut wrong = Tally::of(&calls[0]);
-        wrong.add(&Tally::of(&calls[0])).unwrap();
+        let keys: Vec<RollupKey> = [0, 13, 26, 39].iter().map(|i: &usize| rollup_contributions(&calls[*i])[*i % 12].0.clone()).collect();
+        let mut wrong = rollup_contributions(&calls[0])[0].1.clone();
+        wrong.add(&rollup_contributions(&calls[0])[0].1).unwrap();
         store.set_rollup(&keys[0], &wrong).await.unwrap();
         store.set_rollup(&keys[1], &Tally::default()).await.unwrap();
         let extra = RollupKey { pk: keys[2].pk.clone(), sk: "2024-03-31T23#5".into() };
@@ -610,8 +623,15 @@ async fn imported_history_counts_in_one_shard_and_moves_each_rollup_item_once() 
     let rollups = store.all_rollups().await.unwrap().0;
     let mut keys: Vec<&str> = rollups.keys().map(|key| key.sk.as_str()).collect();
     keys.sort();
-    assert_eq!(keys, ["2024-03-04#0", "2024-03-04#0", "2024-03-04T08#0", "2024-03-04T08#0"], "agent and tenant, hour and day, shard 0");
-    assert!(rollups.values().all(|tally| tally.get(callops_domain::analytics::CALLS) == 40), "{rollups:?}");
+    assert_eq!(keys, [&["2024-03-04#0"; 8][..], &["2024-03-04T08#0"; 4]].concat(), "agent and tenant, every type and its own, hour, day and profile, shard 0");
+    for (key, tally) in &rollups {
+        let calls = match key.pk.contains("#W#") {
+            // A day's profile counts its calls by quarter hour: `<quarter><n|a|b>`.
+            true => tally.counters().filter(|(name, _)| name.len() == 3 && name.ends_with('n')).map(|(_, n)| n).sum(),
+            false => tally.get(callops_domain::analytics::CALLS),
+        };
+        assert_eq!(calls, 40, "{key:?}: {tally:?}");
+    }
     assert!(store.verify_rollups().await.unwrap().drift.is_empty());
 
     // A live call in the same hour spreads as live calls do; both count.
@@ -619,7 +639,7 @@ async fn imported_history_counts_in_one_shard_and_moves_each_rollup_item_once() 
     store.create_call(&live).await.unwrap();
     let hour = store.hour_rollups("acme", "front", (started, started + Duration::hours(1)).into()).await.unwrap();
     assert_eq!(hour.get(callops_domain::analytics::CALLS), 41);
-    assert_eq!(store.all_rollups().await.unwrap().0.len(), 8);
+    assert_eq!(store.all_rollups().await.unwrap().0.len(), 24);
     assert!(store.verify_rollups().await.unwrap().drift.is_empty());
 }
 

@@ -55,6 +55,11 @@ pub const ANALYTICS_FIELDS: &[&str] = &[
     "costBreakdown",
     "successEvaluation",
     "latency",
+    "status",
+    "returnedAt",
+    "customerSentiment",
+    "callQuality",
+    "aiConfidence",
 ];
 
 /// A tenant's calls per voice agent, by start time.
@@ -83,6 +88,12 @@ pub const BY_SCHEDULED_AT: Index =
 pub const NUMBER_FIELDS: &[&str] = &["voiceAgentId"];
 /// A tenant's calls to and from one number, by start (or creation) time: a patient's calls.
 pub const BY_NUMBER: Index = Index { name: "byNumber", pk: "byNumberPk", sk: "byNumberSk", projection: Projected::Fields(NUMBER_FIELDS) };
+
+/// Not an index: the tenant's worklist of missed calls waiting to be
+/// returned, a partition of the table whose sort keys have an index's shape
+/// (`<startedAt>#<callId>`), read through the same paging as the indexes
+/// ([`crate::store::CallQuery::Missed`]).
+pub const MISSED_WORKLIST: Index = Index { name: "missedWorklist", pk: PK, sk: SK, projection: Projected::Fields(SCHEDULED_FIELDS) };
 
 pub const INDEXES: [Index; 8] = [BY_AGENT, BY_ORG, BY_TYPE, BY_OUTCOME, BY_STATUS, BY_CAMPAIGN, BY_SCHEDULED_AT, BY_NUMBER];
 

@@ -283,6 +283,14 @@ impl VoiceAgent {
         Some(self.hours_by_day.get(&day).copied().unwrap_or(self.calling_hours))
     }
 
+    /// Whether the agent's hours cover `at` on its own clock: the day is not
+    /// one of its closed days nor one of the practice's `holidays`, and the
+    /// time is within that day's window.
+    pub fn open_at(&self, at: DateTime<Utc>, holidays: &[chrono::NaiveDate]) -> bool {
+        let local = at.with_timezone(&self.time_zone);
+        !holidays.contains(&local.date_naive()) && self.hours_on(chrono::Datelike::weekday(&local)).is_some_and(|hours| hours.allows(at, self.time_zone))
+    }
+
     /// The structured output this agent's reports are read from, and whether it is expected on every conversation.
     pub fn structured_output(&self) -> (&str, bool) {
         match &self.structured_output_name {

@@ -192,6 +192,10 @@ pub struct CallLog {
     /// different report only fills in what is still empty.
     #[serde(with = "time::ms::option", default)]
     pub reported_at: Option<DateTime<Utc>>,
+    /// For a missed call ([`crate::missed`]): when a later call with the
+    /// same number connected, which takes it off the worklist of calls to return.
+    #[serde(with = "time::ms::option", default)]
+    pub returned_at: Option<DateTime<Utc>>,
 
     // Quality.
     pub follow_up_required: bool,
@@ -377,6 +381,7 @@ impl CallLog {
             imported: false,
             ended_reason: None,
             reported_at: None,
+            returned_at: None,
             follow_up_required: false,
             follow_up_date: None,
             call_quality: None,
@@ -431,6 +436,7 @@ impl CallLog {
             ("scheduledAt", self.scheduled_at),
             ("followUpDate", self.follow_up_date),
             ("reportedAt", self.reported_at),
+            ("returnedAt", self.returned_at),
             ("awaitingOutput.nextReadAt", self.awaiting_output.as_ref().map(|a| a.next_read_at)),
         ];
         for (name, at) in times {

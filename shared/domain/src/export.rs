@@ -23,6 +23,37 @@ pub fn cell_text(value: &Value) -> String {
     }
 }
 
+/// The columns of a call as a spreadsheet row: every field of the call,
+/// by its JSON name, in one fixed order (so the rows of every part of an
+/// export line up under the header of the first).
+pub fn call_columns() -> Vec<String> {
+    let blank = crate::CallLog::new(
+        crate::NewCall {
+            org_id: "o".into(),
+            voice_agent_id: "a".into(),
+            phone_number: "+1".into(),
+            call_type: crate::CallType::Inbound,
+            status: crate::CallStatus::Completed,
+            attempt: 0,
+        },
+        "c".into(),
+        chrono::DateTime::UNIX_EPOCH,
+    );
+    match serde_json::to_value(&blank) {
+        Ok(Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A call as one row under [`call_columns`], every cell safe to open.
+pub fn call_row(call: &crate::CallLog, columns: &[String]) -> Vec<String> {
+    let fields = match serde_json::to_value(call) {
+        Ok(Value::Object(fields)) => fields,
+        _ => Map::new(),
+    };
+    columns.iter().map(|column| spreadsheet_safe(&cell_text(fields.get(column).unwrap_or(&Value::Null))).into_owned()).collect()
+}
+
 /// Rows of records of several kinds: the first column names the kind,
 /// then the union of every record's fields (each record's by name), in the order first seen.
 #[derive(Debug, Default)]
@@ -74,6 +105,34 @@ mod tests {
         ] {
             assert_eq!(spreadsheet_safe(cell), safe);
         }
+    }
+
+    #[test]
+    fn a_call_row_has_every_field_under_its_column_and_runs_nothing() {
+        let columns = call_columns();
+        for field in ["id", "phoneNumber", "transcript", "costBreakdown", "returnedAt", "variableValues", "updatedAt"] {
+            assert!(columns.iter().any(|c| c == field), "{field} in {columns:?}");
+        }
+        let mut call = crate::CallLog::new(
+            crate::NewCall {
+                org_id: "o".into(),
+                voice_agent_id: "a".into(),
+                phone_number: "+12125550142".into(),
+                call_type: crate::CallType::Inbound,
+                status: crate::CallStatus::Completed,
+                attempt: 0,
+            },
+            "c1".into(),
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        call.summary = Some("=HYPERLINK(\"http://x\",\"click\")".into());
+        call.cost_cents = Some(42);
+        let row = call_row(&call, &columns);
+        assert_eq!(row.len(), columns.len());
+        let cell = |name: &str| row[columns.iter().position(|c| c == name).unwrap()].as_str();
+        assert_eq!(cell("summary"), "'=HYPERLINK(\"http://x\",\"click\")");
+        assert_eq!(cell("phoneNumber"), "'+12125550142");
+        assert_eq!((cell("costCents"), cell("transcript"), cell("id")), ("42", "", "c1"));
     }
 
     #[test]

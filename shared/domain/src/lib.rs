@@ -28,6 +28,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod limits;
 pub mod measures;
+pub mod missed;
 pub mod phone;
 pub mod policy;
 pub mod recording;

@@ -19,11 +19,12 @@ use std::collections::{BTreeMap, HashMap};
 use self::mapping::{LegacyRow, Note, NoteKind, Refusal, map_row};
 use callops_aws::{
     DynamoStore, StoredCall,
-    bulk_load::PreparedLoad,
+    bulk_load::{BulkLoad, Loaded, PreparedLoad},
     embedded::EmbeddedDynamo,
     import::{ImportCall, NotImported},
 };
-use callops_domain::{CallLog, CallStatus};
+use callops_domain::{CallLog, CallStatus, missed};
+use chrono::{DateTime, Utc};
 use tokio_postgres::{NoTls, Row};
 
 /// The checkpoint's name in the tenant's partition.
@@ -36,6 +37,37 @@ const SELECT: &str = "SELECT id, voice_agent_id, phone_number, direction, status
     collection_success, transferred_to_staff, transferred_to, vapi_call_id, call_type::text AS call_type, campaign_id, \
     scheduled_at, call_purpose, call_notes, follow_up_required, follow_up_date, call_quality, customer_sentiment, \
     ai_confidence, cost_cents, updated_at FROM call_logs";
+
+/// [`SELECT`] without the long texts no rule of [`connections`] reads.
+fn select_facts() -> String {
+    ["transcript", "summary", "recording_url", "call_purpose", "call_notes"]
+        .iter()
+        .fold(SELECT.to_string(), |select, column| select.replacen(&format!(" {column},"), &format!(" NULL::text AS {column},"), 1))
+}
+
+/// The start of every connected call of the legacy table, by its number as
+/// the mapping keeps it, sorted: a missed call is returned by the first of
+/// its number's that started after it ([`missed::first_connection_after`]),
+/// wherever in the table that row is. One pass over the table, streamed,
+/// before the first batch.
+async fn connections(client: &tokio_postgres::Client, org_id: &str) -> Result<HashMap<String, Vec<DateTime<Utc>>>, String> {
+    use futures::TryStreamExt;
+    let pg = |e: tokio_postgres::Error| format!("PostgreSQL: {e}");
+    let rows = client.query_raw(&select_facts(), std::iter::empty::<&str>()).await.map_err(pg)?;
+    futures::pin_mut!(rows);
+    let mut starts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+    while let Some(row) = rows.try_next().await.map_err(pg)? {
+        if let Ok(mapped) = map_row(&legacy_row(&row).map_err(pg)?, org_id)
+            && let Some(started) = mapped.call.call_started_at.filter(|_| missed::connected(&mapped.call))
+        {
+            starts.entry(mapped.call.phone_number).or_default().push(started);
+        }
+    }
+    for list in starts.values_mut() {
+        list.sort_unstable();
+    }
+    Ok(starts)
+}
 
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
@@ -211,6 +243,8 @@ struct Batch {
 enum Changed {
     Calls(Vec<ImportCall>),
     Prepared(PreparedLoad),
+    /// Planned on what the load before it leaves, while that one was written.
+    Planned(BulkLoad),
 }
 
 impl Changed {
@@ -218,6 +252,7 @@ impl Changed {
         match self {
             Changed::Calls(calls) => calls.len(),
             Changed::Prepared(prepared) => prepared.len(),
+            Changed::Planned(load) => load.calls,
         }
     }
 }
@@ -242,15 +277,14 @@ impl Batch {
 /// Reads the batch after `after` (the first when None), maps its rows and
 /// keeps the calls the store does not hold as they are. None past the end.
 /// `bulk`: the batch is prepared for a bulk load ([`DynamoStore::prepare_bulk_load`]).
-/// `compared` is dropped once the batch's calls have been read from the store.
 async fn read_batch(
     client: &tokio_postgres::Client,
     store: &DynamoStore,
     options: &MigrateOptions,
     agents: &agents::AgentMap,
+    connections: &HashMap<String, Vec<DateTime<Utc>>>,
     after: Option<&str>,
     bulk: bool,
-    compared: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Option<Batch>, String> {
     let pg = |e: tokio_postgres::Error| format!("PostgreSQL: {e}");
     let limit = options.batch.max(1) as i64;
@@ -280,6 +314,9 @@ async fn read_batch(
         match map_row(&legacy, &options.org_id) {
             Ok(mut ok) => {
                 ok.call.voice_agent_id = agents.agent_for(&legacy.voice_agent_id).into();
+                if let (Some(started), true) = (ok.call.call_started_at, missed::is_missed(&ok.call)) {
+                    ok.call.returned_at = connections.get(&ok.call.phone_number).and_then(|starts| missed::first_connection_after(starts, started));
+                }
                 batch.notes.extend(ok.notes);
                 batch.scheduled += u64::from(ok.call.status == CallStatus::Scheduled);
                 let call = &ok.call;
@@ -298,9 +335,13 @@ async fn read_batch(
         .filter(|import| import.stored.as_ref().map(|stored| &stored.call) != Some(&import.call))
         .collect();
     batch.unchanged = (ids.len() - changed.len()) as u64;
-    drop(compared);
     batch.changed = match bulk {
-        true => Changed::Prepared(store.prepare_bulk_load(changed).map_err(|e| e.to_string())?),
+        // On a thread of its own: the write of the batch before, in this task, goes on meanwhile.
+        true => {
+            let store = store.clone();
+            let prepared = tokio::task::spawn_blocking(move || store.prepare_bulk_load(changed)).await.map_err(|e| e.to_string())?;
+            Changed::Prepared(prepared.map_err(|e| e.to_string())?)
+        }
         false => Changed::Calls(changed),
     };
     batch.compare_time = clock.elapsed();
@@ -324,27 +365,32 @@ pub async fn migrate_alone(store: &DynamoStore, engine: &EmbeddedDynamo, options
 }
 
 /// Writes one batch's changed calls; returns those the table would not take.
-/// A bulk load starts writing once `compared` fires (the next batch has read
-/// its calls from the store), so those reads do not wait behind the write.
-async fn write_batch(
-    store: &DynamoStore,
-    engine: Option<&EmbeddedDynamo>,
-    changed: Changed,
-    concurrency: usize,
-    compared: tokio::sync::oneshot::Receiver<()>,
-) -> Result<Vec<NotImported>, String> {
-    let (prepared, engine) = match (changed, engine) {
-        (Changed::Calls(calls), _) => return store.import_calls(&calls, concurrency).await.map_err(|e| e.to_string()),
-        (Changed::Prepared(prepared), Some(_)) if prepared.is_empty() => return Ok(Vec::new()),
-        (Changed::Prepared(prepared), Some(engine)) => (prepared, engine),
-        (Changed::Prepared(_), None) => return Err("a bulk load needs the embedded engine".into()),
+async fn write_batch(store: &DynamoStore, engine: Option<&EmbeddedDynamo>, changed: Changed, concurrency: usize) -> Result<Vec<NotImported>, String> {
+    let load = match changed {
+        Changed::Calls(calls) => return store.import_calls(&calls, concurrency).await.map_err(|e| e.to_string()),
+        Changed::Prepared(prepared) => store.plan_bulk_load(prepared, &Loaded::default()).await.map_err(|e| e.to_string())?,
+        Changed::Planned(load) => load,
     };
-    let load = store.plan_bulk_load(prepared).await.map_err(|e| e.to_string())?;
-    let _ = compared.await;
+    let engine = engine.ok_or("a bulk load needs the embedded engine")?;
     engine.load_items(store.table(), load.items).await.map_err(|e| e.to_string())?;
     let mut refused = load.refused;
     refused.extend(store.import_calls(&load.alone, 1).await.map_err(|e| e.to_string())?);
     Ok(refused)
+}
+
+/// The next batch, read, and (for a bulk load, when the one being written
+/// leaves `leaves`) planned on what that one leaves.
+async fn read_and_plan(
+    read: impl std::future::Future<Output = Result<Option<Batch>, String>>,
+    reads: &DynamoStore,
+    leaves: Option<&Loaded>,
+) -> Result<Option<Batch>, String> {
+    let Some(mut batch) = read.await? else { return Ok(None) };
+    if let (Some(leaves), Changed::Prepared(_)) = (leaves, &batch.changed) {
+        let Changed::Prepared(prepared) = std::mem::replace(&mut batch.changed, Changed::Calls(Vec::new())) else { unreachable!() };
+        batch.changed = Changed::Planned(reads.plan_bulk_load(prepared, leaves).await.map_err(|e| e.to_string())?);
+    }
+    Ok(Some(batch))
 }
 
 /// One migration. While a batch is written, the next one is read and
@@ -376,8 +422,16 @@ async fn run(store: &DynamoStore, engine: Option<&EmbeddedDynamo>, options: &Mig
         client.query("SELECT DISTINCT voice_agent_id FROM call_logs ORDER BY 1", &[]).await.map_err(pg)?.iter().map(|row| row.get(0)).collect();
     let agents = agents::resolve(store, &options.org_id, &legacy_agents, &options.agent_map, options.dry_run, chrono::Utc::now()).await?;
     report.agents = agents.lines.clone();
+    let connections = connections(&client, &options.org_id).await?;
     let bulk = engine.is_some() && !options.dry_run;
-    let mut next = read_batch(&client, store, options, &agents, after.as_deref(), bulk, tokio::sync::oneshot::channel().0).await?;
+    // A bulk load reads the next batch's calls on a connection of their own, beside the write.
+    let reader = match engine.filter(|_| bulk) {
+        Some(engine) => engine.reader().await.map_err(|e| e.to_string())?,
+        None => None,
+    };
+    let read_store = reader.as_ref().map(|reader| DynamoStore::new(reader.client(), store.table()));
+    let reads = read_store.as_ref().unwrap_or(store);
+    let mut next = read_batch(&client, reads, options, &agents, &connections, after.as_deref(), bulk).await?;
     let mut batches = 0;
     while let Some(batch) = next.take() {
         if options.stop_after_batches.is_some_and(|stop| batches >= stop) {
@@ -389,16 +443,25 @@ async fn run(store: &DynamoStore, engine: Option<&EmbeddedDynamo>, options: &Mig
         let (last_id, rows, changed) = batch.count_in(&mut report);
         if options.dry_run {
             report.written += changed.len() as u64;
-            next = read_batch(&client, store, options, &agents, Some(&last_id), bulk, tokio::sync::oneshot::channel().0).await?;
+            next = read_batch(&client, reads, options, &agents, &connections, Some(&last_id), bulk).await?;
         } else {
             let count = changed.len();
-            let (compared, read) = tokio::sync::oneshot::channel();
+            let clock = std::time::Instant::now();
+            // A bulk load is planned before its write; what it leaves lets the next one be planned beside it.
+            let changed = match changed {
+                Changed::Prepared(prepared) => Changed::Planned(store.plan_bulk_load(prepared, &Loaded::default()).await.map_err(|e| e.to_string())?),
+                other => other,
+            };
+            let leaves = match &changed {
+                Changed::Planned(load) if load.alone.is_empty() => Some(load.leaves.clone()),
+                _ => None,
+            };
             let write = async {
-                let clock = std::time::Instant::now();
-                let not_taken = write_batch(store, engine, changed, options.concurrency, read).await;
+                let not_taken = write_batch(store, engine, changed, options.concurrency).await;
                 (not_taken, clock.elapsed())
             };
-            let ((not_taken, write_time), following) = tokio::join!(write, read_batch(&client, store, options, &agents, Some(&last_id), bulk, compared));
+            let following = read_and_plan(read_batch(&client, reads, options, &agents, &connections, Some(&last_id), bulk), reads, leaves.as_ref());
+            let ((not_taken, write_time), following) = tokio::join!(write, following);
             let not_taken = not_taken?;
             report.written += (count - not_taken.len()) as u64;
             report.refused.extend(not_taken.into_iter().map(|NotImported { id, reason }| Refusal { id, reason }));

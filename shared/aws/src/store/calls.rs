@@ -13,6 +13,7 @@ use futures::StreamExt;
 use super::{
     DynamoStore, REVISION, StoredCall,
     effects::{AlongWithCall, NO_FREE_SLOT},
+    missed::RETURNED_WITH_THE_CALL,
 };
 use crate::{
     item::*,
@@ -74,8 +75,12 @@ impl DynamoStore {
     /// `create_call`, with more writes in the same transaction.
     pub async fn create_call_with(&self, call: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
         let put_call = self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None);
-        let items = self.call_transaction(None, call, put_call, also)?;
+        // A connection returns the number's missed calls: the newest few in this transaction, the rest right after.
+        let mut returns = self.returns(None, call).await?;
+        let rest = returns.split_off(returns.len().min(RETURNED_WITH_THE_CALL));
+        let items = self.call_transaction_coded(None, call, put_call, also, &returns)?.into_iter().map(|(item, _)| item).collect();
         self.transact(items).await.map_err(|e| transaction_conflict(e, DomainError::conflict("call_exists", format!("call {} already exists", call.id))))?;
+        self.return_the_rest(&rest).await;
         Ok(StoredCall { call: call.clone(), revision: 1 })
     }
 
@@ -93,7 +98,10 @@ impl DynamoStore {
         }
         let revision = previous.revision + 1;
         let put_call = self.put(call_item(next, revision)?, "#rev = :rev", Some(previous.revision));
-        let (items, codes): (Vec<_>, Vec<_>) = self.call_transaction_coded(Some(&previous.call), next, put_call, also)?.into_iter().unzip();
+        // A connection returns the number's missed calls: the newest few in this transaction, the rest right after.
+        let mut returns = self.returns(Some(&previous.call), next).await?;
+        let rest = returns.split_off(returns.len().min(RETURNED_WITH_THE_CALL));
+        let (items, codes): (Vec<_>, Vec<_>) = self.call_transaction_coded(Some(&previous.call), next, put_call, also, &returns)?.into_iter().unzip();
         self.transact(items).await.map_err(|e| {
             // The call's own condition comes first; a failed condition of the slot or the ledger has its own code.
             if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = e.as_service_error() {
@@ -109,6 +117,7 @@ impl DynamoStore {
             }
             transaction_conflict(e, DomainError::conflict("call_changed", format!("call {} changed since it was read", next.id)))
         })?;
+        self.return_the_rest(&rest).await;
         Ok(StoredCall { call: next.clone(), revision })
     }
 

@@ -74,6 +74,10 @@ pub enum Effect<'a> {
     PlanNew(&'a CallLog),
     /// Keep a do-not-call request made during the call in the number's history (number, reason).
     LogDoNotCall(&'a str, &'a str),
+    /// Forget a mark the call kept while it was a missed call waiting to be returned (its key).
+    Unmark(String, String),
+    /// Keep a mark of the call as a missed call waiting to be returned ([`keys::missed_marks_of`]).
+    Mark(String, String),
 }
 
 /// Everything that changes when a call goes from `previous` (`None`: it is
@@ -113,6 +117,9 @@ pub fn effects<'a>(previous: Option<&CallLog>, next: &CallLog, also: &'a [AlongW
             effects.push(Effect::PlanNew(new));
         }
     }
+    let (marked, marks) = (previous.map(keys::missed_marks_of).unwrap_or_default(), keys::missed_marks_of(next));
+    effects.extend(marked.iter().filter(|mark| !marks.contains(mark)).map(|(pk, sk)| Effect::Unmark(pk.clone(), sk.clone())));
+    effects.extend(marks.iter().filter(|mark| !marked.contains(mark)).map(|(pk, sk)| Effect::Mark(pk.clone(), sk.clone())));
     Ok(effects)
 }
 
@@ -127,27 +134,50 @@ impl DynamoStore {
         put_call: Put,
         also: &[AlongWithCall],
     ) -> Result<Vec<TransactWriteItem>, DomainError> {
-        Ok(self.call_transaction_coded(previous, next, put_call, also)?.into_iter().map(|(item, _)| item).collect())
+        Ok(self.call_transaction_coded(previous, next, put_call, also, &[])?.into_iter().map(|(item, _)| item).collect())
     }
 
     /// [`Self::call_transaction`], each element with the conflict code its
-    /// condition failing means (the slot's, the ledger's), where it has one.
+    /// condition failing means (the slot's, the ledger's), where it has one;
+    /// with it, the missed calls the write returns ([`super::missed`]), each
+    /// on its revision. A transaction may touch an item once, so the rollup
+    /// changes of every call in it are added up, one update an item, last.
     pub(crate) fn call_transaction_coded(
         &self,
         previous: Option<&CallLog>,
         next: &CallLog,
         put_call: Put,
         also: &[AlongWithCall],
+        returns: &[super::missed::Return],
     ) -> Result<Vec<(TransactWriteItem, Option<&'static str>)>, DomainError> {
         let mut items = vec![(TransactWriteItem::builder().put(put_call).build(), None)];
+        let mut rollups: std::collections::BTreeMap<RollupKey, Tally> = std::collections::BTreeMap::new();
+        let mut rollup = |key: RollupKey, delta: Tally| -> Result<(), DomainError> { Ok(rollups.entry(key).or_default().add(&delta)?) };
         for effect in effects(previous, next, also)? {
             let code = match effect {
                 Effect::Along(AlongWithCall::TakeSlot { .. }) => Some(NO_FREE_SLOT),
                 Effect::Along(AlongWithCall::RecordAttempt(_)) => Some(super::ledgers::ATTEMPTS_CHANGED),
+                Effect::Rollup(key, delta) => {
+                    rollup(key, delta)?;
+                    continue;
+                }
                 _ => None,
             };
             let item = self.effect_item(next, effect)?;
             items.extend(item.map(|item| (item, code)));
+        }
+        for (stored, returned) in returns {
+            let put = self.put(call_item(returned, stored.revision + 1)?, "#rev = :rev", Some(stored.revision));
+            items.push((TransactWriteItem::builder().put(put).build(), None));
+            for effect in effects(Some(&stored.call), returned, &[])? {
+                match effect {
+                    Effect::Rollup(key, delta) => rollup(key, delta)?,
+                    other => items.extend(self.effect_item(returned, other)?.map(|item| (item, None))),
+                }
+            }
+        }
+        for (key, delta) in rollups.iter().filter(|(_, delta)| !delta.is_zero()) {
+            items.push((TransactWriteItem::builder().update(rollup::rollup_update(&self.table, key, delta)).build(), None));
         }
         Ok(items)
     }
@@ -164,6 +194,8 @@ impl DynamoStore {
             Effect::Unplan(pk, sk) => Some(TransactWriteItem::builder().delete(self.planned_delete(pk, sk)).build()),
             Effect::Plan => self.planned_put(next)?.map(|put| TransactWriteItem::builder().put(put).build()),
             Effect::PlanNew(new) => self.planned_put(new)?.map(|put| TransactWriteItem::builder().put(put).build()),
+            Effect::Mark(pk, sk) => Some(TransactWriteItem::builder().put(self.missed_mark(next, pk, sk)).build()),
+            Effect::Unmark(pk, sk) => Some(TransactWriteItem::builder().delete(self.missed_unmark(pk, sk)).build()),
             Effect::LogDoNotCall(number, reason) => {
                 let change = super::do_not_call::DoNotCallChange {
                     at: next.updated_at,

@@ -31,6 +31,7 @@ pub mod effects;
 mod ext;
 pub mod ledgers;
 pub mod markers;
+pub mod missed;
 pub mod outputs;
 pub mod query;
 pub mod rollups;

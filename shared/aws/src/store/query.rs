@@ -36,6 +36,9 @@ pub enum CallQuery {
     Scheduled,
     /// Calls to and from one number (as the call keeps it), by start or creation time.
     ByNumber(String),
+    /// Missed calls waiting to be returned, by start time (the worklist,
+    /// [`crate::table::MISSED_WORKLIST`]).
+    Missed,
 }
 
 impl CallQuery {
@@ -49,7 +52,21 @@ impl CallQuery {
             CallQuery::ByCampaign(c) => (table::BY_CAMPAIGN, c.clone()),
             CallQuery::Scheduled => (table::BY_SCHEDULED_AT, String::new()),
             CallQuery::ByNumber(number) => (table::BY_NUMBER, number.clone()),
+            CallQuery::Missed => (table::MISSED_WORKLIST, String::new()),
         }
+    }
+}
+
+/// Whether `index` is a partition of the table itself rather than an index.
+fn in_table(index: Index) -> bool {
+    index == table::MISSED_WORKLIST
+}
+
+/// The key of the call an item read from `index` stands for.
+fn call_key_of(index: Index, org_id: &str, item: &Item) -> Option<String> {
+    match in_table(index) {
+        true => string_attr(item, "callId").map(|call_id| keys::call_pk(org_id, &call_id)),
+        false => string_attr(item, PK),
     }
 }
 
@@ -66,6 +83,8 @@ pub struct PageRequest<'a> {
     pub only_agents: Option<&'a [String]>,
     /// Only calls in this status (for indexes that carry the status).
     pub only_status: Option<CallStatus>,
+    /// Only calls of these types (for indexes that carry the call type).
+    pub only_types: Option<&'a [CallType]>,
     /// The request's own description of what it lists (its query
     /// parameters but the paging ones): a cursor continues only the query
     /// that made it, in the window of its first page.
@@ -75,7 +94,7 @@ pub struct PageRequest<'a> {
 impl<'a> PageRequest<'a> {
     /// Oldest first, everything, no cursor: the usual start.
     pub fn new(query: &'a CallQuery, limit: usize) -> Self {
-        PageRequest { query, window: Span::ALL, newest_first: false, limit, cursor: None, only_agents: None, only_status: None, binding: "" }
+        PageRequest { query, window: Span::ALL, newest_first: false, limit, cursor: None, only_agents: None, only_status: None, only_types: None, binding: "" }
     }
 }
 
@@ -125,7 +144,8 @@ impl DynamoStore {
     /// [`Self::query_calls`], each call with the revision a later write must match.
     pub async fn query_stored_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<StoredCall>, DomainError> {
         let page = self.query_index(org_id, request).await?;
-        let keys: Vec<String> = page.items.iter().filter_map(|item| string_attr(item, PK)).collect();
+        let (index, _) = request.query.index_and_partition();
+        let keys: Vec<String> = page.items.iter().filter_map(|item| call_key_of(index, org_id, item)).collect();
         let mut calls = self.batch_get_calls(&keys, false).await?;
         // Keep the index's order; a call deleted since the index was read is skipped.
         let items = keys.iter().filter_map(|pk| calls.remove(pk)).collect();
@@ -146,7 +166,7 @@ impl DynamoStore {
 
     /// A page of raw index items, and the cursor after the last one.
     pub(crate) async fn query_index(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<Item>, DomainError> {
-        let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status, binding } = *request;
+        let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status, only_types, binding } = *request;
         let (index, partition) = query.index_and_partition();
         let mut agents: Vec<&str> = only_agents.unwrap_or_default().iter().map(String::as_str).collect();
         agents.sort_unstable();
@@ -156,7 +176,9 @@ impl DynamoStore {
         let status = only_status.map_or("", CallStatus::as_str);
         let order = if newest_first { "newest" } else { "oldest" };
         let narrowed = if only_agents.is_some() { "agents" } else { "all" };
-        let digest = crate::cursor::query_digest(&[index.name, &partition, order, status, narrowed, &agents.join(","), binding]);
+        let types: Vec<&str> = only_types.unwrap_or_default().iter().map(|t| t.as_str()).collect();
+        let typed = if only_types.is_some() { "types" } else { "any type" };
+        let digest = crate::cursor::query_digest(&[index.name, &partition, order, status, narrowed, &agents.join(","), typed, &types.join(","), binding]);
         // A cursor continues its own query, in the window of its first page.
         let (window, start_key) = match cursor {
             None => (window, None),
@@ -166,12 +188,15 @@ impl DynamoStore {
                     return Err(crate::cursor::invalid());
                 }
                 let (_, call_id) = keys::split_index_sk(&cursor.sort_key).ok_or_else(crate::cursor::invalid)?;
-                let start = HashMap::from([
-                    (PK.to_string(), s(keys::call_pk(org_id, call_id))),
-                    (SK.to_string(), s(keys::CALL_SK)),
-                    (index.pk.to_string(), s(keys::index_pk(index, org_id, &partition))),
-                    (index.sk.to_string(), s(&cursor.sort_key)),
-                ]);
+                let start = match in_table(index) {
+                    true => HashMap::from([(PK.to_string(), s(keys::index_pk(index, org_id, &partition))), (SK.to_string(), s(&cursor.sort_key))]),
+                    false => HashMap::from([
+                        (PK.to_string(), s(keys::call_pk(org_id, call_id))),
+                        (SK.to_string(), s(keys::CALL_SK)),
+                        (index.pk.to_string(), s(keys::index_pk(index, org_id, &partition))),
+                        (index.sk.to_string(), s(&cursor.sort_key)),
+                    ]),
+                };
                 (Span::new(cursor.from, cursor.to), Some(start))
             }
         };
@@ -207,10 +232,25 @@ impl DynamoStore {
             values.insert(":status".into(), s(status.as_str()));
             "#status = :status".to_string()
         });
-        let filter = match (agent_filter, status_filter) {
-            (Some(a), Some(b)) => Some(format!("{a} AND {b}")),
-            (a, b) => a.or(b),
-        };
+        let type_filter = only_types.map(|_| {
+            names.insert("#ctype".into(), "callType".into());
+            let placeholders: Vec<String> = types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    values.insert(format!(":t{i}"), s(*t));
+                    format!(":t{i}")
+                })
+                .collect();
+            match placeholders.is_empty() {
+                true => {
+                    values.insert(":t0".into(), s(""));
+                    "#ctype = :t0".to_string()
+                }
+                false => format!("#ctype IN ({})", placeholders.join(", ")),
+            }
+        });
+        let filter = [agent_filter, status_filter, type_filter].into_iter().flatten().reduce(|a, b| format!("{a} AND {b}"));
 
         let limit = limit.clamp(1, MAX_PAGE);
         let mut items = Vec::with_capacity(limit);
@@ -221,7 +261,7 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(index.name)
+                .set_index_name((!in_table(index)).then(|| index.name.to_string()))
                 .key_condition_expression(&condition)
                 .set_filter_expression(filter.clone())
                 .set_expression_attribute_names(Some(names.clone()))
@@ -262,7 +302,7 @@ impl DynamoStore {
             .client
             .query()
             .table_name(&self.table)
-            .index_name(index.name)
+            .set_index_name((!in_table(index)).then(|| index.name.to_string()))
             .key_condition_expression(&condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))

@@ -8,7 +8,7 @@ use callops_domain::{
     analytics::{self, Tally, hour_key},
     time::Span,
 };
-use chrono::Duration;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 use super::DynamoStore;
 use crate::{
@@ -48,6 +48,53 @@ impl DynamoStore {
             total.add(&self.sum_rollups(day_pk(org_id, scope, &year), &key, &key).await?)?;
         }
         Ok(total)
+    }
+
+    /// The hour rollups of `scope` for each whole hour in `range` that has
+    /// any, the shards of each summed, in time order: a window's hours one by one.
+    pub async fn hour_tallies(&self, org_id: &str, scope: &str, range: Span) -> Result<Vec<(DateTime<Utc>, Tally)>, DomainError> {
+        let (first, last) = (hour_key(&range.start), hour_key(&range.end.checked_sub_signed(Duration::hours(1)).unwrap_or(range.end)));
+        let mut hours = Vec::new();
+        for month in months_of(range) {
+            for (period, tally) in self.periods(hour_pk(org_id, scope, &month), &first, &last).await? {
+                if let Ok(hour) = chrono::NaiveDateTime::parse_from_str(&format!("{period}:00"), "%Y-%m-%dT%H:%M") {
+                    hours.push((hour.and_utc(), tally));
+                }
+            }
+        }
+        Ok(hours)
+    }
+
+    /// The day profiles of `scope` (its calls by quarter hour) for each
+    /// whole UTC day in `range` that has any, in time order: one query a
+    /// year, so a window's cost follows its days, not its calls.
+    pub async fn day_profiles(&self, org_id: &str, scope: &str, range: Span) -> Result<Vec<(NaiveDate, Tally)>, DomainError> {
+        let Some(last_day) = analytics::days_of(range).last() else { return Ok(Vec::new()) };
+        let (first, last) = (range.start.format("%Y-%m-%d").to_string(), last_day.format("%Y-%m-%d").to_string());
+        let mut days = Vec::new();
+        for year in range.start.year()..=last_day.year() {
+            for (period, tally) in self.periods(profile_pk(org_id, scope, &format!("{year:04}")), &first, &last).await? {
+                if let Ok(day) = NaiveDate::parse_from_str(&period, "%Y-%m-%d") {
+                    days.push((day, tally));
+                }
+            }
+        }
+        Ok(days)
+    }
+
+    /// A partition's rollup items from `first` to `last`, the shards of
+    /// each period (the sort key before its `#`) summed, in period order.
+    async fn periods(&self, pk: String, first: &str, last: &str) -> Result<Vec<(String, Tally)>, DomainError> {
+        let mut periods: BTreeMap<String, Tally> = BTreeMap::new();
+        for item in self.rollup_items(pk, first, last).await? {
+            let Some(period) = string_attr(&item, SK).and_then(|sk| sk.split('#').next().map(str::to_string)) else { continue };
+            let (tally, problems) = tally_of_item(&item);
+            if !problems.is_empty() {
+                tracing::error!(pk = %string_attr(&item, PK).unwrap_or_default(), period, ?problems, "a rollup item holds impossible counters; run callops verify-rollups");
+            }
+            periods.entry(period).or_default().add(&tally)?;
+        }
+        Ok(periods.into_iter().collect())
     }
 
     /// The sum of a partition's rollup items in a period. A counter an item
@@ -379,9 +426,7 @@ impl DynamoStore {
                 match super::calls::read_call_item(item) {
                     Ok(call) => {
                         calls += 1;
-                        let tally = Tally::of(&call);
-                        contributions
-                            .extend(rollup_keys(&call).into_iter().filter(|key| after.is_none_or(|after| key > after)).map(|key| (key, tally.clone())));
+                        contributions.extend(rollup_contributions(&call).into_iter().filter(|(key, _)| after.is_none_or(|after| key > after)));
                     }
                     Err(found) => unreadable.push(found),
                 }

@@ -45,11 +45,23 @@ pub struct Cost {
     pub avg_per_call_cents: Option<f64>,
 }
 
+/// Missed calls (inbound calls that found no one, [`crate::missed`]) and
+/// how many of them no later connected call with the number has returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissedCalls {
+    pub missed: i64,
+    pub not_returned: i64,
+}
+
 /// The figures of `GET /api/analytics/calls`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallStats {
     pub total_calls: i64,
+    /// Calls that connected ([`crate::missed::connected`]).
+    pub answered: i64,
+    pub missed_calls: MissedCalls,
     pub booking_rate: Option<f64>,
     pub avg_call_time_seconds: Option<f64>,
     pub insurance_verified: i64,
@@ -152,6 +164,8 @@ impl CallStats {
     pub fn from_tally(t: &Tally) -> CallStats {
         CallStats {
             total_calls: t.get(CALLS),
+            answered: t.get(ANSWERED),
+            missed_calls: MissedCalls { missed: t.get(MISSED), not_returned: t.get(MISSED_NOT_RETURNED) },
             booking_rate: percent(t.get(BOOKED), t.get(CALLS)),
             avg_call_time_seconds: mean(t.get(DURATION_SECONDS), t.get(CALLS_WITH_DURATION)),
             insurance_verified: t.get(INSURANCE_VERIFIED),
@@ -165,6 +179,50 @@ impl CallStats {
             },
             cost: Cost { total_cents: t.get(COST_CENTS), avg_per_call_cents: mean(t.get(COST_CENTS), t.get(CALLS_WITH_COST)) },
             success_evaluation: SuccessFigures::from_tally(t),
+        }
+    }
+}
+
+/// One entry of the sentiment distribution; `null` for calls with none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SentimentShare {
+    pub sentiment: Option<Sentiment>,
+    pub count: i64,
+    /// % of all calls.
+    pub percentage: f64,
+}
+
+/// The customers' sentiment over the calls: each sentiment in
+/// [`Sentiment::ALL`]'s order, then the calls with none, zeros included.
+pub fn sentiment_distribution(t: &Tally) -> Vec<SentimentShare> {
+    let total = t.get(CALLS);
+    let counted: i64 = Sentiment::ALL.iter().map(|s| t.get(sentiment_counter(*s))).sum();
+    Sentiment::ALL
+        .iter()
+        .map(|s| (Some(*s), t.get(sentiment_counter(*s))))
+        .chain([(None, total.saturating_sub(counted).max(0))])
+        .map(|(sentiment, count)| SentimentShare { sentiment, count, percentage: percent(count, total).unwrap_or(0.0) })
+        .collect()
+}
+
+/// The call quality (1 to 5) and the AI's confidence (0 to 1) the
+/// assistant's analysis gave, each the mean over the calls that have one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ratings {
+    pub avg_call_quality: Option<f64>,
+    pub calls_with_quality: i64,
+    pub avg_ai_confidence: Option<f64>,
+    pub calls_with_confidence: i64,
+}
+
+impl Ratings {
+    pub fn from_tally(t: &Tally) -> Ratings {
+        Ratings {
+            avg_call_quality: mean(t.get(QUALITY_SUM), t.get(QUALITY_RATED)),
+            calls_with_quality: t.get(QUALITY_RATED),
+            avg_ai_confidence: mean(t.get(CONFIDENCE_MILLIONTHS), t.get(CONFIDENCE_RATED)).map(|m| m / CONFIDENCE_SCALE),
+            calls_with_confidence: t.get(CONFIDENCE_RATED),
         }
     }
 }

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CallLog, CallOutcome, CallType,
+    CallLog, CallOutcome, CallStatus, CallType,
     measures::{CallLatency, CostBreakdown, CostComponent, LatencyPart, MAX_LATENCY_MS, MAX_USAGE, Usage, success_of},
     time,
 };
@@ -45,6 +45,15 @@ pub struct CallFacts {
     pub success_evaluation: Option<String>,
     #[serde(default)]
     pub latency: Option<CallLatency>,
+    pub status: CallStatus,
+    #[serde(with = "time::ms::option", default)]
+    pub returned_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub customer_sentiment: Option<String>,
+    #[serde(default)]
+    pub call_quality: Option<u8>,
+    #[serde(default)]
+    pub ai_confidence: Option<f64>,
 }
 
 impl From<&CallLog> for CallFacts {
@@ -66,6 +75,11 @@ impl From<&CallLog> for CallFacts {
             cost_breakdown: call.cost_breakdown.clone(),
             success_evaluation: call.success_evaluation.clone(),
             latency: call.latency.clone(),
+            status: call.status,
+            returned_at: call.returned_at,
+            customer_sentiment: call.customer_sentiment.clone(),
+            call_quality: call.call_quality,
+            ai_confidence: call.ai_confidence,
         }
     }
 }
@@ -100,6 +114,59 @@ pub const SUCCESS_EVALUATED: &str = "se";
 pub const SUCCESSES: &str = "ss";
 /// Calls with a cost breakdown.
 pub const CALLS_WITH_BREAKDOWN: &str = "kb";
+
+/// Calls that connected ([`crate::missed::connected`]).
+pub const ANSWERED: &str = "an";
+/// Missed calls (inbound calls that found no one), and those of them not yet returned.
+pub const MISSED: &str = "mi";
+pub const MISSED_NOT_RETURNED: &str = "mr";
+/// The sum of calls' quality (1 to 5), and how many calls had one.
+pub const QUALITY_SUM: &str = "qs";
+pub const QUALITY_RATED: &str = "qn";
+/// The sum of the AI's confidence in millionths (0 to 1,000,000 a call), and how many calls had one.
+pub const CONFIDENCE_MILLIONTHS: &str = "cf";
+pub const CONFIDENCE_RATED: &str = "cfn";
+/// A confidence of 1, in the millionths [`CONFIDENCE_MILLIONTHS`] sums.
+pub const CONFIDENCE_SCALE: f64 = 1_000_000.0;
+
+/// How the customer felt, as the assistant's analysis says: `positive`,
+/// `neutral` or `negative` (in any case); any other word is `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sentiment {
+    Positive,
+    Neutral,
+    Negative,
+    Other,
+}
+
+impl Sentiment {
+    pub const ALL: [Sentiment; 4] = [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative, Sentiment::Other];
+
+    pub fn of(text: &str) -> Sentiment {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "positive" => Sentiment::Positive,
+            "neutral" => Sentiment::Neutral,
+            "negative" => Sentiment::Negative,
+            _ => Sentiment::Other,
+        }
+    }
+}
+
+/// `s<code>`: calls whose customer sentiment is this one.
+pub fn sentiment_counter(sentiment: Sentiment) -> &'static str {
+    match sentiment {
+        Sentiment::Positive => "sP",
+        Sentiment::Neutral => "sU",
+        Sentiment::Negative => "sN",
+        Sentiment::Other => "sO",
+    }
+}
+
+/// A confidence (0 to 1) in millionths, as [`CONFIDENCE_MILLIONTHS`] sums it.
+pub fn confidence_millionths(confidence: f64) -> Option<i64> {
+    (confidence.is_finite() && (0.0..=1.0).contains(&confidence)).then(|| (confidence * CONFIDENCE_SCALE).round() as i64)
+}
 
 /// `k<code>`: the sum of one part of the cost (cents) over calls with a breakdown.
 pub fn cost_counter(component: CostComponent) -> &'static str {
@@ -247,6 +314,44 @@ impl Tally {
         }
         tally.put(&outcome_counter(call.outcome), 1);
         tally.put(&type_counter(call.call_type, CALLS), 1);
+        tally.put(ANSWERED, i64::from(crate::missed::connected(call)));
+        if crate::missed::is_missed(call) {
+            tally.put(MISSED, 1);
+            tally.put(MISSED_NOT_RETURNED, i64::from(call.returned_at.is_none()));
+        }
+        if let Some(sentiment) = call.customer_sentiment.as_deref() {
+            tally.put(sentiment_counter(Sentiment::of(sentiment)), 1);
+        }
+        if let Some(quality) = call.call_quality.filter(|q| (1..=5).contains(q)) {
+            tally.put(QUALITY_SUM, i64::from(quality));
+            tally.put(QUALITY_RATED, 1);
+        }
+        if let Some(millionths) = call.ai_confidence.and_then(confidence_millionths) {
+            tally.put(CONFIDENCE_MILLIONTHS, millionths);
+            tally.put(CONFIDENCE_RATED, 1);
+        }
+        tally
+    }
+
+    /// What a call adds to its hour's profile: calls, answered and booked
+    /// in the quarter hour of the hour it started in (`q<0-3><n|a|b>`).
+    pub fn hour_profile_of(call: &CallFacts) -> Tally {
+        Tally::profile_of(call, |started| format!("q{}", started.minute() / 15))
+    }
+
+    /// What a call adds to its UTC day's profile: calls, answered and
+    /// booked in the quarter hour of the day it started in (`<00-95><n|a|b>`).
+    pub fn day_profile_of(call: &CallFacts) -> Tally {
+        Tally::profile_of(call, |started| format!("{:02}", started.hour() * 4 + started.minute() / 15))
+    }
+
+    fn profile_of(call: &CallFacts, quarter: impl Fn(&DateTime<Utc>) -> String) -> Tally {
+        let mut tally = Tally::default();
+        let Some(started) = &call.call_started_at else { return tally };
+        let quarter = quarter(started);
+        tally.put(&format!("{quarter}{}", profile::CALLS), 1);
+        tally.put(&format!("{quarter}{}", profile::ANSWERED), i64::from(crate::missed::connected(call)));
+        tally.put(&format!("{quarter}{}", profile::BOOKED), i64::from(call.outcome == Some(CallOutcome::Booked)));
         tally
     }
 
@@ -268,8 +373,16 @@ impl Tally {
     }
 
     fn bump(&mut self, name: &str, by: i64) -> Result<(), TallyOverflow> {
-        let value = self.get(name).checked_add(by).ok_or_else(|| TallyOverflow { counter: name.to_string() })?;
-        self.put(name, value);
+        let overflow = || TallyOverflow { counter: name.to_string() };
+        // A counter already held is changed in place: sums add up most counters many times.
+        if let Some(value) = self.0.get_mut(name) {
+            *value = value.checked_add(by).ok_or_else(overflow)?;
+            if *value == 0 {
+                self.0.remove(name);
+            }
+            return Ok(());
+        }
+        self.put(name, by);
         Ok(())
     }
 
@@ -330,12 +443,32 @@ impl Tally {
         };
         let calls = self.get(CALLS);
         let latency_counts = LatencyPart::ALL.map(|p| latency_counters(p).1);
-        for part in
-            [BOOKED, CALLS_WITH_DURATION, INSURANCE_VERIFIED, PAYMENT_PLANS, COLLECTION_ATTEMPTS, CALLS_WITH_COST, SUCCESS_EVALUATED, CALLS_WITH_BREAKDOWN]
-                .into_iter()
-                .chain(latency_counts)
+        for part in [
+            BOOKED,
+            CALLS_WITH_DURATION,
+            INSURANCE_VERIFIED,
+            PAYMENT_PLANS,
+            COLLECTION_ATTEMPTS,
+            CALLS_WITH_COST,
+            SUCCESS_EVALUATED,
+            CALLS_WITH_BREAKDOWN,
+            ANSWERED,
+            MISSED,
+            QUALITY_RATED,
+            CONFIDENCE_RATED,
+        ]
+        .into_iter()
+        .chain(latency_counts)
         {
             at_most(&mut found, part, CALLS, Some(calls));
+        }
+        at_most(&mut found, MISSED_NOT_RETURNED, MISSED, Some(self.get(MISSED)));
+        let sentiments = Sentiment::ALL.iter().try_fold(0i64, |total, s| total.checked_add(self.get(sentiment_counter(*s))));
+        if sentiments.is_none_or(|total| total > calls) {
+            found.push(format!("the sentiment counters add up to more than the {calls} calls"));
+        }
+        if self.get(QUALITY_SUM) < self.get(QUALITY_RATED) {
+            found.push(format!("{QUALITY_SUM} ({}) is below one a rated call ({})", self.get(QUALITY_SUM), self.get(QUALITY_RATED)));
         }
         at_most(&mut found, COLLECTION_SUCCESSES, COLLECTION_ATTEMPTS, Some(self.get(COLLECTION_ATTEMPTS)));
         at_most(&mut found, SUCCESSES, SUCCESS_EVALUATED, Some(self.get(SUCCESS_EVALUATED)));
@@ -349,6 +482,8 @@ impl Tally {
         bounded.extend(CostComponent::ALL.map(|c| (cost_counter(c), CALLS_WITH_BREAKDOWN, MAX_COST_CENTS)));
         bounded.extend(Usage::ALL.map(|u| (usage_counter(u), CALLS_WITH_BREAKDOWN, MAX_USAGE)));
         bounded.extend(LatencyPart::ALL.map(|p| (latency_counters(p).0, latency_counters(p).1, i64::from(MAX_LATENCY_MS))));
+        bounded.push((QUALITY_SUM, QUALITY_RATED, 5));
+        bounded.push((CONFIDENCE_MILLIONTHS, CONFIDENCE_RATED, CONFIDENCE_SCALE as i64));
         for (sum, count, bound) in bounded {
             at_most(&mut found, sum, &format!("{count} x {bound}"), self.get(count).checked_mul(bound));
         }
@@ -364,6 +499,7 @@ impl Tally {
 }
 
 mod figures;
+pub mod profile;
 mod window_plan;
 
 pub use figures::*;
@@ -414,6 +550,13 @@ mod tests {
             SUCCESS_EVALUATED,
             SUCCESSES,
             CALLS_WITH_BREAKDOWN,
+            ANSWERED,
+            MISSED,
+            MISSED_NOT_RETURNED,
+            QUALITY_SUM,
+            QUALITY_RATED,
+            CONFIDENCE_MILLIONTHS,
+            CONFIDENCE_RATED,
         ]
         .iter()
         .map(|n| n.to_string())
@@ -422,6 +565,7 @@ mod tests {
         names.extend(Usage::ALL.map(|u| usage_counter(u).to_string()));
         names.extend(LatencyPart::ALL.into_iter().flat_map(|p| [latency_counters(p).0.to_string(), latency_counters(p).1.to_string()]));
         names.extend(CallOutcome::ALL.iter().map(|o| outcome_counter(Some(*o))).chain([outcome_counter(None)]));
+        names.extend(Sentiment::ALL.map(|s| sentiment_counter(s).to_string()));
         for t in CallType::ALL {
             names.extend([CALLS, COST_CENTS, CALLS_WITH_COST].iter().map(|w| type_counter(*t, w)));
         }
