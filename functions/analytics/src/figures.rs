@@ -15,6 +15,11 @@ use callops_domain::{
 };
 use callops_http::query_param;
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::{
+    StreamExt, TryStreamExt,
+    future::{BoxFuture, try_join_all},
+    stream,
+};
 use lambda_http::Request;
 
 /// Whose calls a figure counts.
@@ -116,20 +121,34 @@ fn fold(total: &mut Tally, tally: &Tally, add: bool) -> Result<(), DomainError> 
     Ok(())
 }
 
+/// How many agents' rollups one request reads at once.
+const AGENTS_AT_ONCE: usize = 8;
+
 /// The counters of one rollup scope (an agent, or `*`) and kind over the
-/// whole days and hours of `plan`.
+/// whole days and hours of `plan`: each term's days and hours read together.
 async fn rollup_tally(store: &DynamoStore, org_id: &str, agent: &str, kind: Kind, plan: &WindowPlan) -> Result<Tally, DomainError> {
-    let mut total = Tally::default();
+    let mut reads: Vec<BoxFuture<'_, Result<(Tally, bool), DomainError>>> = Vec::new();
     for (call_type, add) in kind.terms() {
         let scope = rollup::scope(agent, call_type);
         if let Some(days) = plan.days {
-            fold(&mut total, &store.day_rollups(org_id, &scope, days).await?, add)?;
+            let scope = scope.clone();
+            reads.push(Box::pin(async move { Ok((store.day_rollups(org_id, &scope, days).await?, add)) }));
         }
-        for hours in &plan.hours {
-            fold(&mut total, &store.hour_rollups(org_id, &scope, *hours).await?, add)?;
+        for hours in plan.hours.iter().copied() {
+            let scope = scope.clone();
+            reads.push(Box::pin(async move { Ok((store.hour_rollups(org_id, &scope, hours).await?, add)) }));
         }
     }
+    let mut total = Tally::default();
+    for (tally, add) in try_join_all(reads).await? {
+        fold(&mut total, &tally, add)?;
+    }
     Ok(total)
+}
+
+/// Runs `reads` (one an agent), [`AGENTS_AT_ONCE`] at a time; the results in their order.
+async fn per_agent<T>(reads: Vec<BoxFuture<'_, Result<T, DomainError>>>) -> Result<Vec<T>, DomainError> {
+    stream::iter(reads).buffered(AGENTS_AT_ONCE).try_collect().await
 }
 
 /// What the analytics indexes hold of the scope's calls of this kind that
@@ -153,14 +172,19 @@ async fn raw_facts(store: &DynamoStore, org_id: &str, scope: &Scope, kind: Kind,
     Ok(facts)
 }
 
-/// The counters of every call of `scope` and `kind` that started in `[start, end)`.
+/// The counters of every call of `scope` and `kind` that started in
+/// `[start, end)`: the rollups and the partial hours read together.
 pub(crate) async fn tally(store: &DynamoStore, org_id: &str, scope: &Scope, kind: Kind, span: Span) -> Result<Tally, DomainError> {
     let plan = WindowPlan::new(span.start, span.end);
+    let (tallies, raw) = futures::try_join!(
+        per_agent(scope.agents().into_iter().map(|agent| Box::pin(rollup_tally(store, org_id, agent, kind, &plan)) as BoxFuture<'_, _>).collect()),
+        raw_facts(store, org_id, scope, kind, &plan)
+    )?;
     let mut total = Tally::default();
-    for agent in scope.agents() {
-        total.add(&rollup_tally(store, org_id, agent, kind, &plan).await?)?;
+    for tally in &tallies {
+        total.add(tally)?;
     }
-    for facts in raw_facts(store, org_id, scope, kind, &plan).await? {
+    for facts in raw {
         total.add(&Tally::of_facts(&facts))?;
     }
     Ok(total)
@@ -179,15 +203,14 @@ pub(crate) async fn tally_by_agent(
     span: Span,
 ) -> Result<Vec<(String, Tally)>, DomainError> {
     let plan = WindowPlan::new(span.start, span.end);
-    let mut rows = Vec::with_capacity(agents.len() + 1);
-    for agent in agents {
-        rows.push((agent.clone(), rollup_tally(store, org_id, agent, kind, &plan).await?));
-    }
     let unassigned = callops_domain::agent::UNASSIGNED_AGENT;
-    if *scope == Scope::All {
-        rows.push((unassigned.to_string(), rollup_tally(store, org_id, unassigned, kind, &plan).await?));
-    }
-    for facts in raw_facts(store, org_id, scope, kind, &plan).await? {
+    let read: Vec<&str> = agents.iter().map(String::as_str).chain((*scope == Scope::All).then_some(unassigned)).collect();
+    let (tallies, raw) = futures::try_join!(
+        per_agent(read.iter().map(|agent| Box::pin(rollup_tally(store, org_id, agent, kind, &plan)) as BoxFuture<'_, _>).collect()),
+        raw_facts(store, org_id, scope, kind, &plan)
+    )?;
+    let mut rows: Vec<(String, Tally)> = read.iter().map(|agent| agent.to_string()).zip(tallies).collect();
+    for facts in raw {
         if let Some((_, tally)) = rows.iter_mut().find(|(agent, _)| *agent == facts.voice_agent_id) {
             tally.add(&Tally::of_facts(&facts))?;
         }
@@ -196,20 +219,38 @@ pub(crate) async fn tally_by_agent(
 }
 
 /// The quarter hours of one rollup scope and kind over `plan`: the whole
-/// days from the day profiles, the whole hours from the hour rollups.
+/// days from the day profiles, the whole hours from the hour rollups, each
+/// term's read together.
 async fn rollup_quarters(store: &DynamoStore, org_id: &str, agent: &str, kind: Kind, plan: &WindowPlan) -> Result<Vec<QuarterCounts>, DomainError> {
-    let mut days: std::collections::BTreeMap<NaiveDate, Tally> = Default::default();
-    let mut hours: std::collections::BTreeMap<DateTime<Utc>, Tally> = Default::default();
+    enum Read {
+        Days(Vec<(NaiveDate, Tally)>, bool),
+        Hours(Vec<(DateTime<Utc>, Tally)>, bool),
+    }
+    let mut reads: Vec<BoxFuture<'_, Result<Read, DomainError>>> = Vec::new();
     for (call_type, add) in kind.terms() {
         let scope = rollup::scope(agent, call_type);
         if let Some(range) = plan.days {
-            for (day, tally) in store.day_profiles(org_id, &scope, range).await? {
-                fold(days.entry(day).or_default(), &tally, add)?;
-            }
+            let scope = scope.clone();
+            reads.push(Box::pin(async move { Ok(Read::Days(store.day_profiles(org_id, &scope, range).await?, add)) }));
         }
-        for range in &plan.hours {
-            for (hour, tally) in store.hour_tallies(org_id, &scope, *range).await? {
-                fold(hours.entry(hour).or_default(), &tally, add)?;
+        for range in plan.hours.iter().copied() {
+            let scope = scope.clone();
+            reads.push(Box::pin(async move { Ok(Read::Hours(store.hour_tallies(org_id, &scope, range).await?, add)) }));
+        }
+    }
+    let mut days: std::collections::BTreeMap<NaiveDate, Tally> = Default::default();
+    let mut hours: std::collections::BTreeMap<DateTime<Utc>, Tally> = Default::default();
+    for read in try_join_all(reads).await? {
+        match read {
+            Read::Days(list, add) => {
+                for (day, tally) in list {
+                    fold(days.entry(day).or_default(), &tally, add)?;
+                }
+            }
+            Read::Hours(list, add) => {
+                for (hour, tally) in list {
+                    fold(hours.entry(hour).or_default(), &tally, add)?;
+                }
             }
         }
     }
@@ -243,12 +284,16 @@ pub(crate) async fn heat(
         Scope::Agent(agent) => vec![agent.as_str()],
         Scope::Agents(list) => list.iter().map(String::as_str).collect(),
     };
-    for agent in read {
-        for quarter in rollup_quarters(store, org_id, agent, kind, &plan).await? {
+    let (quarters, raw) = futures::try_join!(
+        per_agent(read.iter().map(|agent| Box::pin(rollup_quarters(store, org_id, agent, kind, &plan)) as BoxFuture<'_, _>).collect()),
+        raw_facts(store, org_id, scope, kind, &plan)
+    )?;
+    for (agent, quarters) in read.iter().zip(quarters) {
+        for quarter in quarters {
             heat.add(&quarter, open(agent, quarter.start));
         }
     }
-    for facts in raw_facts(store, org_id, scope, kind, &plan).await? {
+    for facts in raw {
         if let Some(quarter) = profile::call_quarter(&facts) {
             heat.add(&quarter, open(&facts.voice_agent_id, quarter.start));
         }

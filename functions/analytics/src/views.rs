@@ -115,34 +115,36 @@ impl Analytics {
         let limit = integer_param(req, "limit", "invalid_limit", 1..=MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
         let cursor = query_param(req, "cursor");
         let (window, scope, kind, echo) = self.window_and_scope(caller, req).await?;
-        let tally = self.tally(&caller.org_id, &scope, kind, window.span.start, window.span.end).await?;
-        let MissedCalls { missed, not_returned } = CallStats::from_tally(&tally).missed_calls;
         // Only inbound calls are missed calls: a kind without them lists none.
-        let (calls, next_cursor) = match kind.counts(CallType::Inbound) {
-            false => (Vec::new(), None),
-            true => {
-                let one_agent: Vec<String> = match &scope {
-                    Scope::Agent(agent) => vec![agent.clone()],
-                    _ => Vec::new(),
-                };
-                let only_agents = match &scope {
-                    Scope::All => None,
-                    Scope::Agent(_) => Some(one_agent.as_slice()),
-                    Scope::Agents(agents) => Some(agents.as_slice()),
-                };
-                let binding = paging_binding(req);
-                let request = PageRequest {
-                    newest_first: true,
-                    cursor: cursor.as_deref(),
-                    only_agents,
-                    window: window.span.into(),
-                    binding: &binding,
-                    ..PageRequest::new(&CallQuery::Missed, limit)
-                };
-                let page = self.store.query_calls(&caller.org_id, &request).await?;
-                (page.items, page.next_cursor)
+        let page = async {
+            match kind.counts(CallType::Inbound) {
+                false => Ok((Vec::new(), None)),
+                true => {
+                    let one_agent: Vec<String> = match &scope {
+                        Scope::Agent(agent) => vec![agent.clone()],
+                        _ => Vec::new(),
+                    };
+                    let only_agents = match &scope {
+                        Scope::All => None,
+                        Scope::Agent(_) => Some(one_agent.as_slice()),
+                        Scope::Agents(agents) => Some(agents.as_slice()),
+                    };
+                    let binding = paging_binding(req);
+                    let request = PageRequest {
+                        newest_first: true,
+                        cursor: cursor.as_deref(),
+                        only_agents,
+                        window: window.span.into(),
+                        binding: &binding,
+                        ..PageRequest::new(&CallQuery::Missed, limit)
+                    };
+                    let page = self.store.query_calls(&caller.org_id, &request).await?;
+                    Ok::<_, DomainError>((page.items, page.next_cursor))
+                }
             }
         };
+        let (tally, (calls, next_cursor)) = futures::try_join!(self.tally(&caller.org_id, &scope, kind, window.span.start, window.span.end), page)?;
+        let MissedCalls { missed, not_returned } = CallStats::from_tally(&tally).missed_calls;
         // A worklist shows the calls' facts: no content is read, so none is audited.
         let calls: Vec<CallLog> = calls.into_iter().map(CallLog::facts_only).collect();
         Ok(json(StatusCode::OK, &MissedResponse { echo, calls, missed, not_returned, next_cursor }))

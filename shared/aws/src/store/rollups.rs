@@ -30,22 +30,28 @@ impl DynamoStore {
     /// The sum of the hour rollups of `scope` for the whole hours in `range`.
     pub async fn hour_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError> {
         let (first, last) = (hour_key(&range.start), hour_key(&range.end.checked_sub_signed(Duration::hours(1)).unwrap_or(range.end)));
+        let reads = months_of(range).into_iter().map(|month| self.sum_rollups(hour_pk(org_id, scope, &month), &first, &last));
         let mut total = Tally::default();
-        for month in months_of(range) {
-            total.add(&self.sum_rollups(hour_pk(org_id, scope, &month), &first, &last).await?)?;
+        for tally in futures::future::try_join_all(reads).await? {
+            total.add(&tally)?;
         }
         Ok(total)
     }
 
     /// The sum of the day rollups of `scope` for the whole days in `range`:
-    /// one query per day, so each reads one day's shards (a few hundred bytes
-    /// each, far inside one 4 KB read unit however large the counts grow).
+    /// one query per year partition, for the days' shards (a few hundred
+    /// bytes each, however large the counts grow), read together.
     pub async fn day_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError> {
+        let Some(last_day) = analytics::days_of(range).last() else { return Ok(Tally::default()) };
+        let (first, last) = (range.start.date_naive(), last_day);
+        let reads = (first.year()..=last.year()).map(|year| {
+            let from = first.max(NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(first)).format("%Y-%m-%d").to_string();
+            let to = last.min(NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(last)).format("%Y-%m-%d").to_string();
+            async move { self.sum_rollups(day_pk(org_id, scope, &format!("{year:04}")), &from, &to).await }
+        });
         let mut total = Tally::default();
-        for day in analytics::days_of(range) {
-            let key = day.format("%Y-%m-%d").to_string();
-            let year = day.format("%Y").to_string();
-            total.add(&self.sum_rollups(day_pk(org_id, scope, &year), &key, &key).await?)?;
+        for tally in futures::future::try_join_all(reads).await? {
+            total.add(&tally)?;
         }
         Ok(total)
     }
