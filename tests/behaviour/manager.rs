@@ -225,6 +225,8 @@ fn check_quality(got: &Value, calls: &[&CallLog], what: &str) {
 
 #[tokio::test]
 async fn every_view_of_the_manager_equals_a_plain_computation_over_the_calls() {
+    // One of the generated numbers, whose calls the recent list filters.
+    const NUMBER: &str = "+12025551007";
     let host = TestHost::start(false).await;
     create_agents(&host).await;
     let store = host.host.store().clone();
@@ -238,7 +240,7 @@ async fn every_view_of_the_manager_equals_a_plain_computation_over_the_calls() {
         ("startDate=2024-03-06T13:17:00Z&endDate=2024-03-12T08:05:30Z", "UTC", at("2024-03-06T13:17:00Z"), at("2024-03-12T08:05:30Z")),
     ];
     // Missed calls waiting and returned, calls in and after hours: the data has every case.
-    let mut seen = [0usize; 4];
+    let mut seen = [0usize; 5];
     for (params, tz, start, end) in windows {
         let tz: Tz = tz.parse().unwrap();
         let previous = (start - (end - start), start);
@@ -277,6 +279,18 @@ async fn every_view_of_the_manager_equals_a_plain_computation_over_the_calls() {
                     check_stats(row, &started_in(&calls, start, end, one), &calls, &format!("{what} row {}", row["agentId"]));
                 }
                 check_stats(&agents["total"], &selected, &calls, &format!("{what} total"));
+
+                // A patient's calls, through the same filters (read from the number's own index).
+                let path = format!("/api/analytics/calls/recent?{params}{}&phoneNumber=%2B{}&limit=100&content=false", filter.query(), &NUMBER[1..]);
+                let (status, recent) = host.get(&path, Some(DEMO_TOKEN)).await;
+                assert_eq!(status, StatusCode::OK, "{what}: {recent}");
+                let got: Vec<&str> = recent["calls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+                let mut theirs: Vec<&&CallLog> = selected.iter().filter(|c| c.phone_number == NUMBER).collect();
+                theirs.sort_by_key(|c| std::cmp::Reverse((c.call_started_at, c.id.to_string())));
+                assert_eq!(got, theirs.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), "{what}: the number's calls");
+                if !kind.is_empty() {
+                    seen[4] += theirs.len();
+                }
 
                 // The worklist: every missed call not returned, newest first, a page at a time.
                 let mut listed = Vec::new();

@@ -277,6 +277,14 @@ async fn each_index_answers_its_query_for_its_tenant_only() {
     assert_eq!(ids(&q(CallQuery::ByCampaign("spring".into())).await), ids(&[booked.clone(), scheduled.clone()]));
     assert_eq!(ids(&q(CallQuery::Scheduled).await), ids(&[scheduled.clone()]));
     assert_eq!(store.count_calls("acme", &CallQuery::ByOrg, all).await.unwrap(), 2);
+    // A filter on a field the index does not carry would match nothing: refused instead.
+    let types = [CallType::OutboundLead];
+    let unfiltered = CallQuery::ByType(CallType::OutboundLead);
+    let refused = store.query_calls("acme", &PageRequest { only_types: Some(&types), ..PageRequest::new(&unfiltered, 100) }).await;
+    assert!(matches!(refused, Err(DomainError::Unavailable(ref why)) if why.contains("callType")), "{refused:?}");
+    let by_number = CallQuery::ByNumber(booked.phone_number.clone());
+    let typed = store.query_calls("acme", &PageRequest { only_types: Some(&types), ..PageRequest::new(&by_number, 100) }).await.unwrap();
+    assert_eq!(ids(&typed.items), ids(&[booked.clone()]), "a number's calls by type");
 
     // Leaving SCHEDULED takes the call out of the scheduled index.
     let stored = store.get_call("acme", &scheduled.id).await.unwrap().unwrap();

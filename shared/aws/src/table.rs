@@ -24,6 +24,19 @@ pub struct Index {
     pub projection: Projected,
 }
 
+impl Index {
+    /// Whether the index carries `field` (besides the keys): what a query on
+    /// it may filter by. DynamoDB takes a field an index does not carry as
+    /// missing, so a filter on it matches nothing rather than failing.
+    pub fn carries(&self, field: &str) -> bool {
+        match self.projection {
+            Projected::KeysOnly => false,
+            Projected::AnalyticsFields => ANALYTICS_FIELDS.contains(&field),
+            Projected::Fields(fields) => fields.contains(&field),
+        }
+    }
+}
+
 /// What an index carries besides the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Projected {
@@ -84,8 +97,8 @@ pub const BY_CAMPAIGN: Index = Index { name: "byCampaign", pk: "byCampaignPk", s
 pub const BY_SCHEDULED_AT: Index =
     Index { name: "byScheduledAt", pk: "byScheduledAtPk", sk: "byScheduledAtSk", projection: Projected::Fields(SCHEDULED_FIELDS) };
 
-/// What `byNumber` carries: the agent, to filter a number's calls by.
-pub const NUMBER_FIELDS: &[&str] = &["voiceAgentId"];
+/// What `byNumber` carries: the agent and the call type, to filter a number's calls by.
+pub const NUMBER_FIELDS: &[&str] = &["voiceAgentId", "callType"];
 /// A tenant's calls to and from one number, by start (or creation) time: a patient's calls.
 pub const BY_NUMBER: Index = Index { name: "byNumber", pk: "byNumberPk", sk: "byNumberSk", projection: Projected::Fields(NUMBER_FIELDS) };
 

@@ -168,6 +168,10 @@ impl DynamoStore {
     pub(crate) async fn query_index(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<Item>, DomainError> {
         let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status, only_types, binding } = *request;
         let (index, partition) = query.index_and_partition();
+        let filtered = [(only_agents.is_some(), "voiceAgentId"), (only_status.is_some(), "status"), (only_types.is_some(), "callType")];
+        if let Some((_, field)) = filtered.iter().find(|(asked, field)| *asked && !index.carries(field)) {
+            return Err(DomainError::Unavailable(format!("{} does not carry {field}, so it cannot be filtered by it", index.name)));
+        }
         let mut agents: Vec<&str> = only_agents.unwrap_or_default().iter().map(String::as_str).collect();
         agents.sort_unstable();
         if agents.len() > MAX_FILTER_AGENTS {
