@@ -371,6 +371,26 @@ async fn a_missed_call_is_called_back_through_every_rule_and_leaves_the_worklist
     assert_eq!(after["notReturned"].as_i64(), Some(waiting - 1));
     let (_, returned) = host.get("/api/calls/missed-1", Some(DEMO_TOKEN)).await;
     assert_eq!(returned["returnedAt"], json!(time::format(&connected.call_started_at.unwrap())));
+
+    // A withheld caller's label is nobody's number: a connected call from one returns no other caller's missed call.
+    for (id, status, ago) in [("withheld-missed", CallStatus::Missed, 50), ("withheld-answered", CallStatus::Completed, 40)] {
+        let at = time::to_millis(Utc::now() - Duration::minutes(ago));
+        let new = NewCall {
+            org_id: "demo".into(),
+            voice_agent_id: "front-desk".into(),
+            phone_number: "anonymous".into(),
+            call_type: CallType::Inbound,
+            status,
+            attempt: 0,
+        };
+        let mut call = CallLog::new(new, id.into(), at);
+        (call.call_started_at, call.duration) = (Some(at), Some(if status == CallStatus::Missed { 0 } else { 120 }));
+        store.create_call(&call).await.unwrap();
+    }
+    let withheld = worklist().await;
+    assert!(withheld["calls"].as_array().unwrap().iter().any(|c| c["id"] == "withheld-missed"), "{withheld}");
+    assert_eq!(withheld["notReturned"].as_i64(), Some(waiting), "it still waits: nobody knows who called");
+    assert!(host.get("/api/calls/withheld-missed", Some(DEMO_TOKEN)).await.1["returnedAt"].is_null());
     assert!(store.verify_rollups().await.unwrap().is_clean());
 }
 

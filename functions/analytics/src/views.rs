@@ -145,7 +145,7 @@ impl Analytics {
         };
         let (tally, (calls, next_cursor)) = futures::try_join!(self.tally(&caller.org_id, &scope, kind, window.span.start, window.span.end), page)?;
         let MissedCalls { missed, not_returned } = CallStats::from_tally(&tally).missed_calls;
-        // A worklist shows the calls' facts: no content is read, so none is audited.
+        // A worklist shows the calls' facts: no content is answered, so none is audited.
         let calls: Vec<CallLog> = calls.into_iter().map(CallLog::facts_only).collect();
         Ok(json(StatusCode::OK, &MissedResponse { echo, calls, missed, not_returned, next_cursor }))
     }

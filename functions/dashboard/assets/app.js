@@ -351,9 +351,13 @@
     state.missedCursor = result.nextCursor;
     $('missed-more').hidden = !result.nextCursor;
     for (const call of result.calls) {
-      const back = el('button', { type: 'button', class: 'primary', 'aria-label': `Call ${call.phoneNumber} back` }, 'Call back');
       const status = el('span', { class: 'form-status', role: 'status' });
-      back.addEventListener('click', () => callBack(call, back, status));
+      // A withheld caller's label or an erased number's token cannot be dialed: nothing to call back.
+      const dialable = /^\+[1-9][0-9]{6,14}$/.test(call.phoneNumber);
+      const back = dialable
+        ? el('button', { type: 'button', class: 'primary', 'aria-label': `Call ${call.phoneNumber} back` }, 'Call back')
+        : el('span', { class: 'no-callback', text: 'No number to call back' });
+      if (dialable) back.addEventListener('click', () => callBack(call, back, status));
       const what = [call.phoneNumber, agentName(call.voiceAgentId), outcomeInfo(call.outcome)[1], call.duration != null ? duration(call.duration) : null].filter(Boolean).join(' · ');
       list.append(el('li', { 'data-call-id': call.id, 'data-phone': call.phoneNumber }, el('span', { class: 'when', text: when(call.callStartedAt) }), el('span', { class: 'who', text: what }), back, status));
     }

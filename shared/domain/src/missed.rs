@@ -17,6 +17,11 @@
 //!   answered by the practice or placed by it) connects: the write that
 //!   records that connection marks it (`returnedAt`), in its own
 //!   transaction. Until then it is on the worklist.
+//! - Only a call from a number that can be dialed back (one that normalises
+//!   to E.164: [`returnable`]) can be returned. A missed call whose caller
+//!   withheld the number (`anonymous`, `unknown`) or whose number was
+//!   erased stays on the worklist, not returned, and is never returned by
+//!   another call that carries the same label.
 
 use chrono::{DateTime, Utc};
 
@@ -98,6 +103,13 @@ pub fn connects(previous: Option<&CallLog>, next: &CallLog) -> bool {
     connected(next) && next.call_started_at.is_some() && !previous.is_some_and(connected)
 }
 
+/// Whether a call with `number` can return, or be returned by, another:
+/// the number is one CallOps can dial (E.164, as calls keep a number that
+/// normalises), not a withheld caller's label or an erased number's token.
+pub fn returnable(number: &str) -> bool {
+    crate::phone::normalize(number).is_ok_and(|normal| normal.as_str() == number)
+}
+
 /// `missed` as returned by the connected call `by`, when `by` returns it:
 /// it is another call of the tenant's that awaits return, with the same
 /// number, and started before `by` did (a call that was missed and is
@@ -105,7 +117,7 @@ pub fn connects(previous: Option<&CallLog>, next: &CallLog) -> bool {
 pub fn returned_by(missed: &CallLog, by: &CallLog) -> Option<CallLog> {
     let (Some(missed_at), Some(by_at)) = (missed.call_started_at, by.call_started_at) else { return None };
     let another = missed.id != by.id && missed.org_id == by.org_id;
-    if !another || !awaits_return(missed) || !connected(by) || missed.phone_number != by.phone_number || by_at <= missed_at {
+    if !another || !awaits_return(missed) || !connected(by) || missed.phone_number != by.phone_number || by_at <= missed_at || !returnable(&by.phone_number) {
         return None;
     }
     let mut returned = missed.clone();
@@ -177,6 +189,14 @@ mod tests {
         let unanswered = call("u", CallType::OutboundFollowup, CallStatus::Missed, "2024-02-01T11:00:00Z");
         assert!(returned_by(&missed, &unanswered).is_none(), "a callback nobody answered returns nothing");
         assert!(connects(None, &callback) && !connects(Some(&callback), &callback) && !connects(None, &unanswered));
+        // A withheld caller's label, or an erased number's token, is nobody's number: one never returns another.
+        for label in ["anonymous", "unknown", "Restricted", "erased-0f3a", "+1 000 000 0000"] {
+            let (mut withheld, mut answered) = (missed.clone(), callback.clone());
+            (withheld.phone_number, answered.phone_number) = (label.into(), label.into());
+            assert!(returned_by(&withheld, &answered).is_none(), "{label}");
+            assert!(!returnable(label), "{label}");
+        }
+        assert!(returnable(&missed.phone_number) && !returnable(" +12125550100"), "only the form calls keep a number in");
     }
 
     #[test]

@@ -58,7 +58,7 @@ async fn connections(client: &tokio_postgres::Client, org_id: &str) -> Result<Ha
     let mut starts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
     while let Some(row) = rows.try_next().await.map_err(pg)? {
         if let Ok(mapped) = map_row(&legacy_row(&row).map_err(pg)?, org_id)
-            && let Some(started) = mapped.call.call_started_at.filter(|_| missed::connected(&mapped.call))
+            && let Some(started) = mapped.call.call_started_at.filter(|_| missed::connected(&mapped.call) && missed::returnable(&mapped.call.phone_number))
         {
             starts.entry(mapped.call.phone_number).or_default().push(started);
         }

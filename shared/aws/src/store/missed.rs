@@ -51,7 +51,9 @@ impl DynamoStore {
     /// write makes a connection, those of the number's marks that started
     /// before it, read consistently, newest first.
     pub(crate) async fn returns(&self, previous: Option<&CallLog>, next: &CallLog) -> Result<Vec<Return>, DomainError> {
-        let Some(started) = next.call_started_at.filter(|_| missed::connects(previous, next)) else { return Ok(Vec::new()) };
+        let Some(started) = next.call_started_at.filter(|_| missed::connects(previous, next) && missed::returnable(&next.phone_number)) else {
+            return Ok(Vec::new());
+        };
         let prefix = keys::MISSED_PREFIX;
         let marks = self
             .client
