@@ -4,7 +4,8 @@
 //! A window may hold years of calls, and a Lambda behind API Gateway's HTTP
 //! API answers at most 6 MB at once, so an export comes in parts: each
 //! answer holds the calls of some index pages, oldest first, written out as
-//! each page is read, and stops once it passes [`PART_BYTES`]; the header
+//! each page is read, and stops once it passes [`PART_BYTES`] (a page that
+//! would take it past [`MAX_ANSWER_BYTES`] waits for the next part); the header
 //! `X-Next-Cursor` continues it (the CSV header row comes with the first
 //! part only). What one answer holds is bounded whatever the window's size.
 //! A cell a spreadsheet would run as a formula is prefixed with `'`
@@ -24,10 +25,15 @@ use lambda_http::{
 
 use crate::{Analytics, figures::Scope, with_content};
 
-/// A part stops once its text passes this. With the largest calls a page
-/// can bring after it, and the escaping API Gateway's JSON adds, an answer
-/// stays under Lambda's 6 MB.
+/// A part stops once its text passes this, as the JSON a Lambda answers in
+/// carries it (escaped: [`export::json_escaped_len`]).
 pub const PART_BYTES: usize = 1_500_000;
+/// The most an answer's text may weigh, escaped: a page that would take it
+/// past this waits for the next part (and a part's first page that would is
+/// read again one call at a time: one call, at most DynamoDB's 400 KB item,
+/// weighs at most 1.6 MB escaped). Lambda answers at most 6 MB (6,291,456
+/// bytes) with its headers and envelope.
+pub const MAX_ANSWER_BYTES: usize = 5_000_000;
 /// Calls read a page: few when the calls carry their content (a
 /// transcript may be 200 KB), more when they are facts only (about 3 KB).
 const PAGE_WITH_CONTENT: usize = 5;
@@ -64,32 +70,49 @@ impl Analytics {
         if format == Format::Csv && cursor.is_none() {
             text.push_str(&csv_line(&columns)?);
         }
-        let mut next = cursor;
-        let mut first = true;
-        while first || (next.is_some() && text.len() < PART_BYTES) {
-            first = false;
+        let page_size = if content { PAGE_WITH_CONTENT } else { PAGE_OF_FACTS };
+        let (mut next, mut weight, mut calls_in_part, mut limit) = (cursor, export::json_escaped_len(&text), 0, page_size);
+        loop {
             let request = PageRequest {
                 cursor: next.as_deref(),
                 only_agents,
                 only_types: types.as_deref(),
                 window: window.span.into(),
                 binding: &binding,
-                ..PageRequest::new(&query, if content { PAGE_WITH_CONTENT } else { PAGE_OF_FACTS })
+                ..PageRequest::new(&query, limit)
             };
             let page = self.store.query_calls(&caller.org_id, &request).await?;
             let calls: Vec<CallLog> = page.items.into_iter().map(|call| if content { call } else { call.facts_only() }).collect();
             let (calls, reads) = audit::answer_calls(caller, calls, Utc::now());
-            self.store.record_audit(&reads).await?;
+            let mut lines = String::new();
             for call in &calls {
                 match format {
-                    Format::Csv => text.push_str(&csv_line(&export::call_row(call, &columns))?),
+                    Format::Csv => lines.push_str(&csv_line(&export::call_row(call, &columns))?),
                     Format::JsonLines => {
-                        text.push_str(&serde_json::to_string(call).map_err(|e| DomainError::Unavailable(e.to_string()))?);
-                        text.push('\n');
+                        lines.push_str(&serde_json::to_string(call).map_err(|e| DomainError::Unavailable(e.to_string()))?);
+                        lines.push('\n');
                     }
                 }
             }
-            next = page.next_cursor;
+            let lines_weight = export::json_escaped_len(&lines);
+            if weight + lines_weight > MAX_ANSWER_BYTES {
+                match (calls_in_part, limit) {
+                    // The part ends before this page; the cursor still names where it starts.
+                    (1.., _) => break,
+                    (0, 2..) => {
+                        limit = 1;
+                        continue;
+                    }
+                    (0, _) => {}
+                }
+            }
+            // Only what is answered is a read.
+            self.store.record_audit(&reads).await?;
+            text.push_str(&lines);
+            (weight, calls_in_part, limit, next) = (weight + lines_weight, calls_in_part + calls.len(), page_size, page.next_cursor);
+            if next.is_none() || weight >= PART_BYTES {
+                break;
+            }
         }
         let (content_type, extension) = match format {
             Format::Csv => ("text/csv; charset=utf-8", "csv"),

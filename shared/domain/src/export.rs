@@ -14,6 +14,18 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// How many bytes `text` takes inside a JSON string (as serde_json escapes
+/// it): what an answer's body weighs in the JSON a Lambda returns it in.
+pub fn json_escaped_len(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if u32::from(c) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
 /// A value as one cell's text: strings as they are, nothing as empty, the rest as JSON.
 pub fn cell_text(value: &Value) -> String {
     match value {
@@ -89,6 +101,14 @@ impl Table {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_escaped_length_is_what_serde_json_writes() {
+        let every_control: String = (0u8..0x20).map(char::from).collect();
+        for text in ["", "plain", "\"\"\"", "a\\b", "Zürich — 東京 🦷", "line\nline\r\n\ttab\u{7f}", every_control.as_str()] {
+            assert_eq!(json_escaped_len(text), serde_json::to_string(text).unwrap().len() - 2, "{text:?}");
+        }
+    }
 
     #[test]
     fn cells_that_would_run_as_formulas_are_quoted_and_the_rest_kept() {
