@@ -140,12 +140,15 @@ async fn logs_of_every_flow_carry_no_patient_content_number_secret_or_token_in_f
         .with_writer(move || writer.clone())
         .finish();
     // The test's runtime is on this one thread: the host's tasks log here too.
+    // Other tests run on other threads without a subscriber. With one
+    // dispatcher registered, tracing works out a callsite's interest from the
+    // default of whichever thread hits it first, so a log line another test
+    // reached first would stay off here; with a second one registered it asks
+    // every dispatcher, this one included.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let host = TestHost::start(true).await;
-    // A callsite first hit by another test's thread while this subscriber was
-    // being set up can keep the interest it had without it: ask again.
-    tracing::callsite::rebuild_interest_cache();
     // A call scheduled two seconds ahead, dialed through the simulator and reported back, to a callee
     // in their morning (inside calling hours whatever the hour the test runs at). The simulator draws
     // each call's outcome from its id, and about one in six finds no one and keeps no transcript: a

@@ -135,10 +135,7 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
         _ => return Err(ApiError::Unauthorized),
     };
     let org_id = claims.get(ORG_CLAIM).map(|s| s.trim()).filter(|s| valid_org_id(s)).ok_or(ApiError::Unauthorized)?;
-    let agent_ids = claims.get(AGENTS_CLAIM).map(|raw| parse_list_claim(raw)).filter(|ids| !ids.is_empty());
-    if agent_ids.as_ref().is_some_and(|ids| ids.len() > MAX_CLAIM_AGENTS) {
-        return Err(ApiError::Forbidden(format!("a token may narrow its caller to at most {MAX_CLAIM_AGENTS} agents")));
-    }
+    let agent_ids = claims.get(AGENTS_CLAIM).map(|raw| agents_claim(raw)).transpose()?.filter(|ids| !ids.is_empty());
     let actor = callops_domain::caller::Actor::from_claims(claims.get("sub").map(String::as_str), claims.get("name").map(String::as_str));
     let role = role_of(claims, GroupRoles::configured())?;
     let origin = Origin::new(http.source_ip.as_deref(), http.user_agent.as_deref());
@@ -148,6 +145,23 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
 /// The most agents an `agent_ids` claim may name (the store's filter takes
 /// no more: see `callops_aws::store::MAX_FILTER_AGENTS`).
 pub const MAX_CLAIM_AGENTS: usize = 500;
+
+/// The agents an `agent_ids` claim narrows its caller to, each once, in
+/// order. `Forbidden` for more than [`MAX_CLAIM_AGENTS`], or for an id no
+/// agent can have (which could name something else in a key, such as the
+/// tenant-wide rollups).
+pub fn agents_claim(raw: &str) -> Result<Vec<String>, ApiError> {
+    let mut ids = parse_list_claim(raw);
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > MAX_CLAIM_AGENTS {
+        return Err(ApiError::Forbidden(format!("a token may narrow its caller to at most {MAX_CLAIM_AGENTS} agents")));
+    }
+    match ids.iter().find(|id| !callops_domain::agent::valid_agent_id(id) && id.as_str() != callops_domain::agent::UNASSIGNED_AGENT) {
+        Some(id) => Err(ApiError::Forbidden(format!("the token's agent_ids names {id:?}, which no agent can be"))),
+        None => Ok(ids),
+    }
+}
 
 /// API Gateway flattens an array claim to `[a b c]`; identity providers may
 /// also send a JSON array or a comma-separated string. All three are read.
@@ -308,6 +322,12 @@ mod tests {
         assert_eq!(parse_list_claim(r#"["a1","a2"]"#), vec!["a1", "a2"]);
         assert_eq!(parse_list_claim("a1, a2"), vec!["a1", "a2"]);
         assert!(parse_list_claim("[]").is_empty());
+        assert_eq!(agents_claim("[b a b unassigned]").unwrap(), vec!["a", "b", "unassigned"], "each once");
+        for forged in ["[a *]", r#"["a#b"]"#, &format!("[{}]", "x".repeat(65))] {
+            assert!(matches!(agents_claim(forged), Err(ApiError::Forbidden(_))), "{forged}");
+        }
+        let many: Vec<String> = (0..=MAX_CLAIM_AGENTS).map(|i| format!("a{i}")).collect();
+        assert!(matches!(agents_claim(&format!("[{}]", many.join(" "))), Err(ApiError::Forbidden(_))));
     }
 
     #[test]
