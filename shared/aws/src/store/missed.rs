@@ -55,7 +55,7 @@ impl DynamoStore {
             return Ok(Vec::new());
         };
         let prefix = keys::MISSED_PREFIX;
-        let marks = self
+        let mut marks = self
             .client
             .query()
             .table_name(&self.table)
@@ -67,11 +67,14 @@ impl DynamoStore {
             .expression_attribute_values(":to", s(format!("{prefix}{}", callops_domain::time::format(&started))))
             .consistent_read(true)
             .scan_index_forward(false)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let call_pks: Vec<String> =
-            marks.items().iter().filter_map(|mark| string_attr(mark, CALL_ID)).map(|call_id| keys::call_pk(&next.org_id, &call_id)).collect();
+            .into_paginator()
+            .send();
+        // Every page: marks are small, but a number may have missed many calls since it last connected.
+        let mut call_pks = Vec::new();
+        while let Some(page) = marks.next().await {
+            let page = page.map_err(unavailable)?;
+            call_pks.extend(page.items().iter().filter_map(|mark| string_attr(mark, CALL_ID)).map(|call_id| keys::call_pk(&next.org_id, &call_id)));
+        }
         if call_pks.is_empty() {
             return Ok(Vec::new());
         }
