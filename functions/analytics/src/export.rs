@@ -11,7 +11,7 @@
 //! A cell a spreadsheet would run as a formula is prefixed with `'`
 //! ([`callops_domain::export::spreadsheet_safe`]).
 
-use callops_aws::{CallQuery, PageRequest};
+use callops_aws::PageRequest;
 use callops_domain::{CallLog, DomainError, audit, export};
 use callops_http::{ApiError, Caller, paging_binding, query_param};
 use chrono::Utc;
@@ -23,7 +23,7 @@ use lambda_http::{
     },
 };
 
-use crate::{Analytics, figures::Scope, with_content};
+use crate::{Analytics, with_content};
 
 /// A part stops once its text passes this, as the JSON a Lambda answers in
 /// carries it (escaped: [`export::json_escaped_len`]).
@@ -59,11 +59,7 @@ impl Analytics {
         let cursor = query_param(req, "cursor");
         let (window, scope, kind, _) = self.window_and_scope(caller, req).await?;
         let types = kind.types();
-        let (query, only_agents) = match &scope {
-            Scope::All => (CallQuery::ByOrg, None),
-            Scope::Agent(agent) => (CallQuery::ByAgent(agent.clone()), None),
-            Scope::Agents(agents) => (CallQuery::ByOrg, Some(agents.as_slice())),
-        };
+        let (query, only_agents) = scope.query();
         let binding = paging_binding(req);
         let columns = export::call_columns();
         let mut text = String::new();

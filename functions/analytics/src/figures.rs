@@ -43,7 +43,7 @@ impl Scope {
     }
 
     /// The analytics index the partial hours are read from, and the agents it is narrowed to.
-    fn query(&self) -> (CallQuery, Option<&[String]>) {
+    pub(crate) fn query(&self) -> (CallQuery, Option<&[String]>) {
         match self {
             Scope::All => (CallQuery::ByOrg, None),
             Scope::Agent(agent) => (CallQuery::ByAgent(agent.clone()), None),
