@@ -369,7 +369,8 @@ async fn a_recording_is_kept_only_with_the_consent_the_callees_state_needs() {
     let in_california = |number: &str| {
         let mut call = callops_tests::due_call("front-desk", number);
         call.call_type = CallType::OutboundFollowup;
-        call.callee_state = Some("CA".parse().unwrap());
+        // The record gives its zone too (the number's own, in its morning now), so the call's hours are the number's.
+        (call.callee_state, call.callee_time_zone) = (Some("CA".parse().unwrap()), callops_domain::callee::zones_of_number(number).first().copied());
         call
     };
     let recording = |url: &str, consent: Value| {

@@ -489,6 +489,8 @@ async fn due_to(host: &TestHost, number: &str, call_type: CallType, debt: Option
     call.call_type = call_type;
     call.debt_id = debt.map(str::to_string);
     call.callee_state = state.map(|s| s.parse().unwrap());
+    // A record that names a state gives its zone too (the number's own, in its morning now): a state alone would add all of its zones.
+    call.callee_time_zone = state.and_then(|_| callops_domain::callee::zones_of_number(number).first().copied());
     host.consent("demo", &[number]).await;
     host.host.store().create_call(&call).await.unwrap();
     DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }

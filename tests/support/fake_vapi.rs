@@ -1,11 +1,14 @@
 //! A fake Vapi for the dialer's tests: it records every request (headers
 //! and body), answers `POST /call` from a script (status, body, delay,
 //! `Retry-After`, whether the call really got made), and serves `GET /call`
-//! and `GET /call/{id}` from the calls it made, as Vapi would.
+//! and `GET /call/{id}` from the calls it made, as Vapi would. Every call
+//! carries `monitor.controlUrl`, served here as `POST /control/{id}` (no key,
+//! as with Vapi's default `monitorPlan`): an `end-call` ends a live call and
+//! is remembered, so tests can tell which calls were ended.
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -14,7 +17,7 @@ use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use serde_json::{Value, json};
 
@@ -68,6 +71,17 @@ struct Fake {
     script: Mutex<VecDeque<Answer>>,
     requests: Mutex<Vec<Recorded>>,
     calls: Mutex<Vec<Value>>,
+    /// The calls an `end-call` on their control URL ended, in order.
+    ended: Mutex<Vec<String>>,
+    base: OnceLock<String>,
+}
+
+impl Fake {
+    /// The `monitor` of a call, with Vapi's default monitorPlan (listen and control on).
+    fn monitor(&self, id: &str) -> Value {
+        let base = self.base.get().map_or("", String::as_str);
+        json!({"listenUrl": format!("{}/listen/{id}", base.replacen("http", "ws", 1)), "controlUrl": format!("{base}/control/{id}")})
+    }
 }
 
 #[derive(Clone)]
@@ -98,12 +112,14 @@ async fn create(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String)
         return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Invalid Key", "statusCode": 401}))).into_response();
     }
     let answer = fake.script.lock().unwrap().pop_front().unwrap_or_else(Answer::created);
+    let id = uuid::Uuid::new_v4().to_string();
     let call = json!({
-        "id": uuid::Uuid::new_v4().to_string(), "orgId": "vapi-org", "type": "outboundPhoneCall", "status": "queued",
+        "id": id, "orgId": "vapi-org", "type": "outboundPhoneCall", "status": "queued",
         "createdAt": callops_domain::time::format(&chrono::Utc::now()),
         "assistantId": body["assistantId"], "phoneNumberId": body["phoneNumberId"], "customer": body["customer"],
         "assistantOverrides": body["assistantOverrides"],
         "subscriptionLimits": {"concurrencyBlocked": answer.concurrency_blocked},
+        "monitor": fake.monitor(&id),
     });
     if answer.makes_call {
         fake.calls.lock().unwrap().push(call.clone());
@@ -142,12 +158,36 @@ async fn one(State(fake): State<Arc<Fake>>, headers: HeaderMap, Path(id): Path<S
     }
 }
 
+/// `POST /control/{id}`, a call's `monitor.controlUrl`: `end-call` ends a
+/// live call (an ended one: a no-op); other messages are refused.
+async fn control(State(fake): State<Arc<Fake>>, headers: HeaderMap, Path(id): Path<String>, body: String) -> Response {
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    record(&fake, "POST", &format!("/control/{id}"), "", &headers, body.clone());
+    let mut calls = fake.calls.lock().unwrap();
+    let Some(call) = calls.iter_mut().find(|c| c["id"] == id.as_str()) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found", "statusCode": 404}))).into_response();
+    };
+    if body["type"] != "end-call" {
+        return (StatusCode::BAD_REQUEST, Json(json!({"message": ["the fake takes only end-call"], "error": "Bad Request", "statusCode": 400})))
+            .into_response();
+    }
+    if call["status"] != "ended" {
+        call["status"] = json!("ended");
+        call["endedReason"] = json!(callops::vapi_sim::CONTROL_ENDED_REASON);
+        call["endedAt"] = json!(callops_domain::time::format(&chrono::Utc::now()));
+        fake.ended.lock().unwrap().push(id);
+    }
+    StatusCode::OK.into_response()
+}
+
 impl FakeVapi {
     pub async fn start() -> FakeVapi {
         let fake = Arc::new(Fake::default());
-        let app = Router::new().route("/call", get(list).post(create)).route("/call/{id}", get(one)).with_state(fake.clone());
+        let app =
+            Router::new().route("/call", get(list).post(create)).route("/call/{id}", get(one)).route("/control/{id}", post(control)).with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        fake.base.set(base.clone()).expect("set once");
         tokio::spawn(async move { axum::serve(listener, app).await });
         FakeVapi { fake, base }
     }
@@ -161,8 +201,24 @@ impl FakeVapi {
         self.fake.requests.lock().unwrap().clone()
     }
 
+    /// The `POST /call` requests (not those to the calls' control URLs).
     pub fn posts(&self) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| r.method == "POST").collect()
+        self.requests().into_iter().filter(|r| r.method == "POST" && r.path == "/call").collect()
+    }
+
+    /// The requests to the calls' control URLs.
+    pub fn controls(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.path.starts_with("/control/")).collect()
+    }
+
+    /// The calls an `end-call` on their control URL ended, in order.
+    pub fn ended(&self) -> Vec<String> {
+        self.fake.ended.lock().unwrap().clone()
+    }
+
+    /// A call's control URL, as the calls the fake makes carry it.
+    pub fn control_url(&self, id: &str) -> String {
+        format!("{}/control/{id}", self.base)
     }
 
     pub fn lookups(&self) -> Vec<Recorded> {
@@ -174,8 +230,14 @@ impl FakeVapi {
         self.fake.calls.lock().unwrap().clone()
     }
 
-    /// Makes a call as if `POST /call` had been answered (for a crash right after it).
-    pub fn make_call(&self, call: Value) {
+    /// Makes a call as if `POST /call` had been answered (for a crash right
+    /// after it); it gets the fake's `monitor` unless it has one.
+    pub fn make_call(&self, mut call: Value) {
+        if call.get("monitor").is_none()
+            && let Some(id) = call["id"].as_str()
+        {
+            call["monitor"] = self.fake.monitor(id);
+        }
         self.fake.calls.lock().unwrap().push(call);
     }
 

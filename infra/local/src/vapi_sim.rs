@@ -4,7 +4,9 @@
 //! concurrent calls), and then plays each call out: after a short ring it
 //! sends the local webhook authentic `status-update` messages and, when the
 //! call ends, an `end-of-call-report` with a varied, realistic outcome,
-//! cost, duration, transcript and structured data.
+//! cost, duration, transcript and structured data. Every call carries
+//! `monitor.controlUrl`, served here (`POST /control/{id}`, no key, as with
+//! Vapi's default `monitorPlan`): an `end-call` there ends the call at once.
 
 use std::{
     collections::HashMap,
@@ -21,11 +23,12 @@ use axum::{
     extract::{Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
+use tokio::sync::Notify;
 
 /// How the simulated account behaves.
 #[derive(Debug, Clone)]
@@ -55,6 +58,10 @@ struct Sim {
     webhook_url: RwLock<Option<String>>,
     secrets: HashMap<String, String>,
     http: reqwest::Client,
+    /// Where the simulator serves, for the calls' monitor URLs.
+    base: String,
+    /// Wakes a playing call that was ended through its control URL, so it stops.
+    hangups: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
 /// A running simulator; clones share it.
@@ -160,6 +167,8 @@ async fn create_call(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Stri
         "assistantOverrides": body.get("assistantOverrides"),
         "phoneCallProvider": "twilio", "phoneCallProviderId": format!("CA{}", uuid::Uuid::new_v4().simple()),
         "cost": 0,
+        // With Vapi's default monitorPlan (listen and control on, no authentication).
+        "monitor": {"listenUrl": format!("{}/listen/{id}", sim.base.replacen("http", "ws", 1)), "controlUrl": format!("{}/control/{id}", sim.base)},
     });
     // The account's limit on calls at once: a full account still answers 201, with the flag set.
     let taken = sim.active.fetch_add(1, Ordering::SeqCst);
@@ -173,6 +182,7 @@ async fn create_call(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Stri
     sim.most_active.fetch_max(taken + 1, Ordering::SeqCst);
     sim.created.fetch_add(1, Ordering::SeqCst);
     sim.calls.lock().expect("never poisoned").insert(id.clone(), call.clone());
+    sim.hangups.lock().expect("never poisoned").insert(id.clone(), Arc::default());
     let playing = sim.clone();
     tokio::spawn(async move { play(playing, id).await });
     (StatusCode::CREATED, Json(call)).into_response()
@@ -213,6 +223,50 @@ async fn get_call(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Pat
         Some(call) => Json(call.clone()).into_response(),
         None => (StatusCode::NOT_FOUND, Json(json!({"message": "Call not found", "error": "Not Found", "statusCode": 404}))).into_response(),
     }
+}
+
+/// The `endedReason` Vapi gives a call ended through its control URL
+/// (`{"type": "end-call"}`). Vapi's OpenAPI document (VapiAI/docs,
+/// fern/apis/api/openapi.json, commit eabfa53, the `endedReason` enum of
+/// `Call`, `ServerMessageStatusUpdate` and `ServerMessageEndOfCallReport`)
+/// has no value of its own for it (no `call.ended.by-control` or the like);
+/// the one for a call ended from outside it is `manually-canceled`, "The call
+/// was manually canceled via the API or dashboard"
+/// (fern/calls/call-ended-reason.mdx, same commit).
+pub const CONTROL_ENDED_REASON: &str = "manually-canceled";
+
+/// `POST /control/{id}`, the call's `monitor.controlUrl`: no key (Vapi's
+/// default `monitorPlan.controlAuthenticationEnabled: false`); the simulator
+/// takes `end-call` only.
+async fn control(State(sim): State<Arc<Sim>>, Path(id): Path<String>, body: String) -> Response {
+    let live = match sim.calls.lock().expect("never poisoned").get(&id) {
+        Some(call) => call["status"] != "ended",
+        None => return (StatusCode::NOT_FOUND, Json(json!({"message": "Call not found", "error": "Not Found", "statusCode": 404}))).into_response(),
+    };
+    let kind = serde_json::from_str::<Value>(&body).ok().and_then(|body| body.get("type").and_then(Value::as_str).map(str::to_string));
+    if kind.as_deref() != Some("end-call") {
+        let kind = kind.map_or_else(|| "a body without a type".to_string(), |kind| format!("type {kind}"));
+        return bad_request(vec![format!("the simulator's control URL takes only {{\"type\": \"end-call\"}}, not {kind}")]);
+    }
+    if live {
+        let now = Utc::now();
+        let started = sim.calls.lock().expect("never poisoned").get(&id).and_then(|c| c["startedAt"].as_str().and_then(callops_domain::time::parse));
+        let seconds = started.map_or(0, |at| (now - at).num_seconds().max(0));
+        let report = json!({
+            "type": "end-of-call-report", "endedReason": CONTROL_ENDED_REASON,
+            "startedAt": started.map(iso), "endedAt": iso(now), "durationSeconds": seconds,
+            "cost": 0.01, "costs": [{"type": "vapi", "cost": 0.01, "minutes": seconds as f64 / 60.0}],
+            "artifact": {"transcript": "", "messages": []},
+            "analysis": {"summary": "The call was ended through its control URL."},
+            "compliance": Value::Null,
+        });
+        let ending = sim.clone();
+        // Ended now (GET /call/{id} says so at once); the messages follow, as from Vapi.
+        if let Some(snapshot) = end(&sim, &id, &report) {
+            tokio::spawn(async move { announce_end(&ending, &snapshot, report).await });
+        }
+    }
+    StatusCode::OK.into_response()
 }
 
 /// What came of a simulated call: Vapi's endedReason and the analysis the assistant extracted.
@@ -307,14 +361,30 @@ async fn play(sim: Arc<Sim>, id: String) {
         .and_then(|c| c.pointer("/assistantOverrides/compliancePlan/recordingConsentPlan/type").and_then(Value::as_str).map(str::to_string));
     let answered = !matches!(ended_reason, "customer-did-not-answer" | "customer-busy");
 
-    tokio::time::sleep(pause(&mut rng, sim.settings.ring_ms)).await;
-    let snapshot = set_status(&sim, &id, "ringing");
+    // A call ended through its control URL stops here, wherever it is.
+    let hangup = sim.hangups.lock().expect("never poisoned").get(&id).cloned().unwrap_or_default();
+    let wait = |pause: Duration| {
+        let hangup = hangup.clone();
+        async move {
+            tokio::select! {
+                () = tokio::time::sleep(pause) => true,
+                () = hangup.notified() => false,
+            }
+        }
+    };
+
+    if !wait(pause(&mut rng, sim.settings.ring_ms)).await {
+        return;
+    }
+    let Some(snapshot) = set_status(&sim, &id, "ringing") else { return };
     deliver(&sim, &snapshot, json!({"type": "status-update", "status": "ringing"})).await;
     let started = Utc::now();
     if answered {
-        let snapshot = set_status(&sim, &id, "in-progress");
+        let Some(snapshot) = set_status(&sim, &id, "in-progress") else { return };
         deliver(&sim, &snapshot, json!({"type": "status-update", "status": "in-progress"})).await;
-        tokio::time::sleep(pause(&mut rng, sim.settings.talk_ms)).await;
+        if !wait(pause(&mut rng, sim.settings.talk_ms)).await {
+            return;
+        }
     }
     // Reported durations are those of real calls; the simulator plays them faster.
     let seconds: i64 = if answered { rng.random_range(35..420) } else { 0 };
@@ -388,9 +458,20 @@ async fn play(sim: Arc<Sim>, id: String) {
         "analysis": analysis,
         "compliance": consent_asked.map(|kind| json!({"recordingConsent": if answered { json!({"type": kind, "grantedAt": iso(started)}) } else { json!({"type": kind}) }})),
     });
+    if let Some(snapshot) = end(&sim, &id, &report) {
+        announce_end(&sim, &snapshot, report).await;
+    }
+}
+
+/// Ends a call with `report`'s outcome, once: `None` when it had already
+/// ended (through its control URL while it played, or the other way round).
+fn end(sim: &Sim, id: &str, report: &Value) -> Option<Value> {
     let snapshot = {
         let mut calls = sim.calls.lock().expect("never poisoned");
-        let call = calls.get_mut(&id).expect("a playing call exists");
+        let call = calls.get_mut(id).expect("a playing call exists");
+        if call["status"] == "ended" {
+            return None;
+        }
         for field in ["endedReason", "startedAt", "endedAt", "cost", "costs", "artifact", "analysis", "compliance"] {
             call[field] = report[field].clone();
         }
@@ -399,16 +480,32 @@ async fn play(sim: Arc<Sim>, id: String) {
         call.clone()
     };
     sim.active.fetch_sub(1, Ordering::SeqCst);
-    deliver(&sim, &snapshot, json!({"type": "status-update", "status": "ended", "endedReason": ended_reason})).await;
-    deliver(&sim, &snapshot, report).await;
+    // Stops the call's play if it is still waiting (a stored wake-up if not yet).
+    if let Some(hangup) = sim.hangups.lock().expect("never poisoned").remove(id) {
+        hangup.notify_one();
+    }
+    Some(snapshot)
 }
 
-fn set_status(sim: &Sim, id: &str, status: &str) -> Value {
+/// The messages of a call's end: `status-update` ended, then the report.
+async fn announce_end(sim: &Sim, snapshot: &Value, report: Value) {
+    deliver(sim, snapshot, json!({"type": "status-update", "status": "ended", "endedReason": report["endedReason"]})).await;
+    deliver(sim, snapshot, report).await;
+}
+
+/// Moves a live call on; `None` once it has ended (its play then stops).
+fn set_status(sim: &Sim, id: &str, status: &str) -> Option<Value> {
     let mut calls = sim.calls.lock().expect("never poisoned");
     let call = calls.get_mut(id).expect("a playing call exists");
+    if call["status"] == "ended" {
+        return None;
+    }
     call["status"] = json!(status);
+    if status == "in-progress" {
+        call["startedAt"] = json!(iso(Utc::now()));
+    }
     call["updatedAt"] = json!(iso(Utc::now()));
-    call.clone()
+    Some(call.clone())
 }
 
 /// POSTs a server message about `call` to the webhook with the tenant's secret.
@@ -434,6 +531,8 @@ impl VapiSimulator {
     /// Starts serving on a free local port. `secrets`: tenant -> the Vapi
     /// secret its webhook accepts.
     pub async fn start(settings: SimSettings, secrets: HashMap<String, String>) -> std::io::Result<VapiSimulator> {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let base = format!("http://{}", listener.local_addr()?);
         let sim = Arc::new(Sim {
             settings,
             calls: Mutex::default(),
@@ -443,10 +542,14 @@ impl VapiSimulator {
             webhook_url: RwLock::new(None),
             secrets,
             http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("an HTTP client"),
+            base: base.clone(),
+            hangups: Mutex::default(),
         });
-        let app = Router::new().route("/call", get(list_calls).post(create_call)).route("/call/{id}", get(get_call)).with_state(sim.clone());
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let base = format!("http://{}", listener.local_addr()?);
+        let app = Router::new()
+            .route("/call", get(list_calls).post(create_call))
+            .route("/call/{id}", get(get_call))
+            .route("/control/{id}", post(control))
+            .with_state(sim.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -479,5 +582,191 @@ impl VapiSimulator {
     /// Every call the account knows, as Vapi's Call objects.
     pub fn calls(&self) -> Vec<Value> {
         self.sim.calls.lock().expect("never poisoned").values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use callops_tests::fake_vapi::{FAKE_VAPI_KEY, FakeVapi};
+    use callops_vapi::{
+        VapiApi, VapiError,
+        api::{AssistantOverrides, CallMetadata, CreateCall, Customer, EndCall},
+        client::VapiClient,
+    };
+
+    use super::*;
+
+    const ORG: &str = "demo";
+
+    /// A webhook that keeps the server messages it is sent.
+    async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
+        let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let keep = got.clone();
+        let app = Router::new().route(
+            "/webhook",
+            post(move |Json(body): Json<Value>| async move {
+                keep.lock().unwrap().push(body["message"].clone());
+                StatusCode::OK
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, got)
+    }
+
+    /// A simulator whose calls ring for `ring_ms` and then talk for a minute, its webhook, and a client.
+    async fn simulator(ring_ms: u64) -> (VapiSimulator, VapiClient, Arc<Mutex<Vec<Value>>>) {
+        let settings = SimSettings { ring_ms: (ring_ms, ring_ms), talk_ms: (60_000, 60_000), ..SimSettings::default() };
+        let sim = VapiSimulator::start(settings, HashMap::from([(ORG.to_string(), "sim-secret".to_string())])).await.unwrap();
+        let (url, messages) = webhook().await;
+        sim.send_webhooks_to(url);
+        let client = VapiClient::new(sim.base_url(), sim.api_key(), Duration::from_secs(5)).unwrap();
+        (sim, client, messages)
+    }
+
+    fn new_call(attempt: u32) -> CreateCall {
+        CreateCall {
+            assistant_id: "assistant-1".into(),
+            phone_number_id: Some("pn-1".into()),
+            phone_number: None,
+            customer: Customer { number: "+12025550123".into(), name: Some("Ada".into()) },
+            name: "End-call test".into(),
+            assistant_overrides: AssistantOverrides {
+                metadata: CallMetadata { org_id: ORG.into(), call_id: "call-1".into(), attempt },
+                variable_values: serde_json::Map::new(),
+                compliance_plan: None,
+                artifact_plan: None,
+            },
+        }
+    }
+
+    /// The messages about call `id` the webhook got so far.
+    fn about(messages: &Mutex<Vec<Value>>, id: &str) -> Vec<Value> {
+        messages.lock().unwrap().iter().filter(|m| m["call"]["id"] == id).cloned().collect()
+    }
+
+    /// Waits (up to 5 s) until the webhook got a message about `id` that `wanted` accepts.
+    async fn wait_for(messages: &Mutex<Vec<Value>>, id: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..100 {
+            if let Some(message) = about(messages, id).into_iter().find(&wanted) {
+                return message;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the webhook never got the message; it got {:?}", about(messages, id));
+    }
+
+    fn kinds(messages: &[Value]) -> Vec<(String, String)> {
+        messages.iter().map(|m| (m["type"].as_str().unwrap_or_default().to_string(), m["status"].as_str().unwrap_or_default().to_string())).collect()
+    }
+
+    #[tokio::test]
+    async fn end_call_ends_a_live_call_at_once_and_reports_it_to_the_webhook() {
+        let (sim, client, messages) = simulator(400).await;
+        let created = client.create_call(&new_call(1)).await.unwrap();
+        let id = created.id.clone();
+        assert_eq!(created.control_url, Some(format!("{}/control/{id}", sim.base_url())));
+        assert_eq!(created.raw["monitor"]["listenUrl"].as_str().map(|url| url.starts_with("ws://")), Some(true), "{}", created.raw);
+
+        assert_eq!(client.end_call(&id).await.unwrap(), EndCall::Ended);
+        let ended = client.get_call(&id).await.unwrap().unwrap();
+        assert_eq!(ended.status.as_deref(), Some("ended"), "ended at once");
+        assert_eq!(ended.raw["endedReason"], CONTROL_ENDED_REASON);
+        assert_eq!(sim.sim.active.load(Ordering::SeqCst), 0, "its slot came back");
+
+        let report = wait_for(&messages, &id, |m| m["type"] == "end-of-call-report").await;
+        assert_eq!(report["endedReason"], CONTROL_ENDED_REASON);
+        assert_eq!(report["call"]["status"], "ended");
+        // Past the ring: the call's play stopped, nothing more comes.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let sent = about(&messages, &id);
+        assert_eq!(kinds(&sent), vec![("status-update".to_string(), "ended".to_string()), ("end-of-call-report".to_string(), String::new())], "{sent:?}");
+        assert_eq!(sent[0]["endedReason"], CONTROL_ENDED_REASON);
+        assert_eq!(client.get_call(&id).await.unwrap().unwrap().status.as_deref(), Some("ended"));
+        assert!(sim.sim.hangups.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn end_call_ends_a_call_in_progress() {
+        let (sim, client, messages) = simulator(0).await;
+        // Some simulated calls are never answered: place calls until one is.
+        let mut talking = None;
+        for attempt in 1..=12 {
+            let id = client.create_call(&new_call(attempt)).await.unwrap().id;
+            let news = wait_for(&messages, &id, |m| m["status"] == "in-progress" || m["type"] == "end-of-call-report").await;
+            if news["status"] == "in-progress" {
+                talking = Some(id);
+                break;
+            }
+        }
+        let id = talking.expect("one of twelve calls was answered");
+        assert_eq!(client.end_call(&id).await.unwrap(), EndCall::Ended);
+        let report = wait_for(&messages, &id, |m| m["type"] == "end-of-call-report").await;
+        assert_eq!(report["endedReason"], CONTROL_ENDED_REASON);
+        assert!(report["startedAt"].is_string(), "{report}");
+        let call = client.get_call(&id).await.unwrap().unwrap();
+        assert_eq!((call.status.as_deref(), &call.raw["endedReason"]), (Some("ended"), &json!(CONTROL_ENDED_REASON)));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let statuses: Vec<String> = kinds(&about(&messages, &id)).into_iter().map(|(kind, status)| format!("{kind}:{status}")).collect();
+        assert_eq!(statuses, ["status-update:ringing", "status-update:in-progress", "status-update:ended", "end-of-call-report:"]);
+        assert_eq!(sim.sim.active.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn an_ended_call_is_already_ended_an_unknown_one_not_found_and_the_control_url_takes_only_end_call() {
+        let (_sim, client, messages) = simulator(60_000).await;
+        let created = client.create_call(&new_call(1)).await.unwrap();
+        let control = created.control_url.clone().unwrap();
+        let http = reqwest::Client::new();
+
+        for refused in [json!({"type": "say", "content": "Hello"}), json!({"type": "control", "control": "mute-assistant"}), json!({})] {
+            let answer = http.post(&control).json(&refused).send().await.unwrap();
+            assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{refused}");
+        }
+        let answer = http.post(&control).header("content-type", "application/json").body("not json").send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(client.get_call(&created.id).await.unwrap().unwrap().status.as_deref(), Some("queued"), "still live");
+
+        assert_eq!(client.end_call(&created.id).await.unwrap(), EndCall::Ended);
+        assert_eq!(client.end_call(&created.id).await.unwrap(), EndCall::AlreadyEnded);
+        let again = http.post(&control).json(&json!({"type": "end-call"})).send().await.unwrap();
+        assert!(again.status().is_success(), "ending an ended call is a no-op: {}", again.status());
+        wait_for(&messages, &created.id, |m| m["type"] == "end-of-call-report").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(about(&messages, &created.id).len(), 2, "one ending, reported once");
+
+        assert_eq!(client.end_call("no-such-call").await.unwrap(), EndCall::NotFound);
+        let unknown = http.post(control.replace(&created.id, "no-such-call")).json(&json!({"type": "end-call"})).send().await.unwrap();
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_client_sends_the_control_url_no_private_key() {
+        let fake = FakeVapi::start().await;
+        let client = VapiClient::new(&fake.base, FAKE_VAPI_KEY, Duration::from_secs(5)).unwrap();
+        let created = client.create_call(&new_call(1)).await.unwrap();
+        assert_eq!(created.control_url, Some(fake.control_url(&created.id)), "on the API's own host, even");
+
+        assert_eq!(client.end_call(&created.id).await.unwrap(), EndCall::Ended);
+        assert_eq!(fake.ended(), vec![created.id.clone()]);
+        let controls = fake.controls();
+        assert_eq!(controls.len(), 1, "{controls:?}");
+        assert_eq!(controls[0].authorization, None, "the private key never goes to a URL from an answer");
+        assert_eq!(controls[0].body, json!({"type": "end-call"}));
+        assert_eq!(controls[0].content_type.as_deref(), Some("application/json"));
+        let lookup = fake.lookups().into_iter().find(|r| r.path == format!("/call/{}", created.id)).expect("asked Vapi first");
+        assert_eq!(lookup.authorization, Some(format!("Bearer {FAKE_VAPI_KEY}")));
+        assert_eq!(fake.posts().len(), 1, "posts() counts the POST /call only");
+
+        assert_eq!(client.end_call(&created.id).await.unwrap(), EndCall::AlreadyEnded);
+        assert_eq!(client.end_call("no-such-call").await.unwrap(), EndCall::NotFound);
+        assert_eq!(fake.controls().len(), 1, "an ended or unknown call is not sent end-call");
+
+        // A call placed with monitorPlan.controlEnabled off has no control URL.
+        fake.make_call(json!({"id": "uncontrolled", "status": "in-progress", "monitor": {"listenUrl": "wss://x/listen"}}));
+        assert!(matches!(client.end_call("uncontrolled").await, Err(VapiError::Rejected { .. })));
+        assert_eq!(fake.controls().len(), 1);
+        assert!(fake.ended().len() == 1);
     }
 }

@@ -52,6 +52,11 @@ pub fn ledger_pk(org_id: &str, number: &str) -> String {
     format!("{}#NUMBER#{number}", org(org_id))
 }
 
+/// The partition of the ledger of one debt of a tenant's (every number's attempts about it).
+pub fn debt_ledger_pk(org_id: &str, debt_id: &str) -> String {
+    format!("{}#DEBT#{debt_id}", org(org_id))
+}
+
 /// The prefix of the planned attempts kept beside a number's ledger.
 pub const PLANNED_PREFIX: &str = "PLANNED#";
 

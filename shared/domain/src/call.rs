@@ -479,7 +479,10 @@ impl CallLog {
             return refuse(why);
         }
         if let Some(record) = &self.compliance
-            && (record.rules.len() > 32 || record.zones.len() > 16 || record.rules.iter().any(|r| r.rule.len() > 64 || r.detail.len() > 600))
+            && (record.rules.len() > crate::compliance::MAX_RULES
+                || record.zones.len() > crate::compliance::MAX_ZONES
+                || record.states.len() > crate::compliance::MAX_ZONES
+                || record.rules.iter().any(|r| r.rule.len() > 64 || r.detail.len() > 600))
         {
             return refuse("compliance holds more than its bounds".into());
         }

@@ -69,6 +69,8 @@ pub struct Known<'a> {
     pub consents: &'a HashMap<String, Vec<Consent>>,
     /// The bases a campaign call accepts (the tenant's policy for `OUTBOUND_CAMPAIGN`).
     pub accepted: &'a [crate::consent::Basis],
+    /// The tenant refuses calls to a callee whose place nothing gives.
+    pub refuse_unknown_location: bool,
 }
 
 /// What a campaign request asks for, before it is checked.
@@ -132,11 +134,11 @@ pub fn check_contact(input: &Contact) -> Result<Contact, DomainError> {
 }
 
 impl Contact {
-    /// The contact's callee, for an agent in `agent_zone` (a checked contact's zone and state read).
-    pub fn callee(&self, agent_zone: chrono_tz::Tz) -> crate::callee::Callee {
+    /// The contact's callee, held to the places its number's `history` carried (a checked contact's zone and state read).
+    pub fn callee(&self, history: &crate::callee::Places) -> crate::callee::Callee {
         let zone = self.time_zone.as_deref().and_then(|z| z.parse().ok());
         let state = self.state.as_deref().and_then(|s| s.parse().ok());
-        crate::callee::Callee::of(&self.number, zone, state, agent_zone)
+        crate::callee::Callee::of(&self.number, &crate::callee::Places::of_contact(zone, state).with(history))
     }
 }
 
@@ -180,18 +182,24 @@ pub struct CampaignPlan {
 
 impl ContactCheck {
     /// Refuses the accepted contacts the placement policy refuses (a number
-    /// on the do-not-call list, `listed`), by their row in `sent`.
+    /// on the do-not-call list, `listed`; a callee nothing places, when the
+    /// tenant refuses those), by their row in `sent`.
     pub fn placeable(
         mut self,
         sent: &[Contact],
         agent: &VoiceAgent,
         holidays: &[chrono::NaiveDate],
         listed: &HashSet<String>,
+        refuse_unknown_location: bool,
         at: DateTime<Utc>,
     ) -> ContactCheck {
         self.accepted.retain(|(index, contact)| {
-            let callee = contact.callee(agent.time_zone);
-            let facts = PlacementFacts { on_do_not_call: listed.contains(&contact.number), ..planning(agent, &callee, holidays) };
+            let callee = contact.callee(&crate::callee::Places::default());
+            let facts = PlacementFacts {
+                on_do_not_call: listed.contains(&contact.number),
+                refuse_unknown_location,
+                ..planning(CallType::OutboundCampaign, agent, &callee, holidays)
+            };
             match earliest_placement(&facts, at) {
                 // Whether its hours open in time is the spread's to say, for all the calls at once.
                 Ok(_) | Err(Refusal::NoCallingHoursAhead) => true,
@@ -226,7 +234,9 @@ pub fn plan_campaign(
         return Err(no_valid(check.refused.len()));
     }
     let start = draft.start.max(now);
-    let callees: Vec<crate::callee::Callee> = check.accepted.iter().map(|(_, c)| c.callee(agent.time_zone)).collect();
+    let no_history = crate::callee::Places::default();
+    let callees: Vec<crate::callee::Callee> =
+        check.accepted.iter().map(|(_, c)| c.callee(&known.ledgers.get(&c.number).map_or_else(|| no_history.clone(), Ledger::history))).collect();
     let ids: Vec<crate::CallId> = check.accepted.iter().map(|(index, _)| campaign_call_id(org_id, &id, *index)).collect();
     let contacts: Vec<PlacementFacts> = check
         .accepted
@@ -235,10 +245,17 @@ pub fn plan_campaign(
         .zip(&ids)
         .map(|(((_, contact), callee), call_id)| {
             let who = Attempting { call_id: call_id.as_str(), call_type: CallType::OutboundCampaign, debt_id: contact.debt_id.as_deref() };
-            let frequency = known.ledgers.get(&contact.number).map(|ledger| Frequency { call: who, ledger, tenant_cap_per_day: known.tenant_cap_per_day });
+            let ledger = known.ledgers.get(&contact.number);
+            let frequency = ledger.map(|ledger| Frequency { call: who, ledger, debt: None, tenant_cap_per_day: known.tenant_cap_per_day });
             let consents = known.consents.get(&contact.number).map_or(&[][..], Vec::as_slice);
-            let consent = Some(Consenting { call_type: CallType::OutboundCampaign, consents, accepted: known.accepted });
-            PlacementFacts { frequency, consent, ..planning(agent, callee, known.holidays) }
+            let opted_out_at = ledger.and_then(|l| l.opted_out_at);
+            let consent = Some(Consenting { call_type: CallType::OutboundCampaign, consents, accepted: known.accepted, opted_out_at });
+            PlacementFacts {
+                frequency,
+                consent,
+                refuse_unknown_location: known.refuse_unknown_location,
+                ..planning(CallType::OutboundCampaign, agent, callee, known.holidays)
+            }
         })
         .collect();
     let planned = spread(start, &contacts, draft.per_minute, latest_dial(now))?;
@@ -348,6 +365,7 @@ mod tests {
             tenant_cap_per_day: 3,
             consents: Box::leak(Box::new(consents)),
             accepted: &[crate::consent::Basis::PriorExpressWritten],
+            refuse_unknown_location: false,
         }
     }
 
@@ -364,6 +382,7 @@ mod tests {
             call_type: CallType::OutboundLead,
             debt_id: None,
             call_id: id.into(),
+            places: Default::default(),
         };
         let ledgers = HashMap::from([
             (
@@ -375,7 +394,7 @@ mod tests {
             ),
             ("+12125550142".to_string(), Ledger { planned: vec![attempt("2024-01-15T19:00:00Z", "w")], ..Ledger::default() }),
         ]);
-        let check = check_contacts(&sent).placeable(&sent, &agent, &[], &HashSet::new(), now);
+        let check = check_contacts(&sent).placeable(&sent, &agent, &[], &HashSet::new(), false, now);
         let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known(&ledgers, &sent, &["+12125550111"]), check, now).unwrap();
         assert_eq!(plan.refused.iter().map(|r| (r.row, r.code)).collect::<Vec<_>>(), vec![(4, "no_consent")], "no consent: refused by row");
         let times: Vec<(&str, DateTime<Utc>)> = plan.calls.iter().map(|c| (c.phone_number.as_str(), c.scheduled_at.unwrap())).collect();
@@ -412,8 +431,8 @@ mod tests {
         let check = check_contacts(&sent);
         let listed = HashSet::from(["+12125550199".to_string()]);
         let none = HashMap::new();
-        let plan =
-            plan_campaign("camp".into(), "o", &draft, &agent, &known(&none, &sent, &[]), check.placeable(&sent, &agent, &[], &listed, now), now).unwrap();
+        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known(&none, &sent, &[]), check.placeable(&sent, &agent, &[], &listed, false, now), now)
+            .unwrap();
         let refused: Vec<(usize, &str)> = plan.refused.iter().map(|r| (r.row, r.code)).collect();
         assert_eq!(refused, vec![(2, "invalid_phone_number"), (3, "duplicate_number"), (4, "on_do_not_call_list")]);
         assert_eq!(plan.calls.len(), 2);
@@ -421,7 +440,7 @@ mod tests {
         assert_eq!(plan.calls[1].scheduled_at, Some(now + chrono::Duration::seconds(30)), "two a minute");
         assert_eq!(plan.calls[1].id, campaign_call_id("o", "camp", 4), "the id follows the contact's row");
         assert!(plan.calls.iter().all(|c| c.status == CallStatus::Scheduled && c.campaign_id.as_deref() == Some("camp")));
-        let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &agent, &[], &HashSet::from(["+12125550142".to_string()]), now);
+        let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &agent, &[], &HashSet::from(["+12125550142".to_string()]), false, now);
         let none_left = plan_campaign("camp".into(), "o", &draft, &agent, &known(&none, &sent, &[]), all_listed, now);
         assert!(matches!(none_left, Err(DomainError::Invalid { code: "no_valid_contacts", .. })));
     }

@@ -2,21 +2,24 @@
 //! the agent's window for that day of the week (or none: a closed day),
 //! the tenant's holidays (closed dates), and the law's windows
 //! ([`crate::call_rules::WINDOWS`]: 08:00-21:00 everywhere, 08:00-20:00 in
-//! the states that say so), all at once, in every zone the callee may be
-//! in ([`crate::callee::Callee`]). A call fits when every zone's local time
+//! the states that say so, the days and hours of the states' and Canada's
+//! telemarketing rules), all at once, in every zone the callee may be in
+//! ([`crate::callee::Callee`]). A call fits when every zone's local time
 //! is inside that zone's day's window.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::{VoiceAgent, call_rules::WINDOWS, callee::Callee, time};
+use crate::{CallType, VoiceAgent, call_rules::WINDOWS, callee::Callee, time};
 
 /// What the clock rules of one call are made of.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock<'a> {
     pub agent: &'a VoiceAgent,
     pub callee: &'a Callee,
+    /// What the call is: some rules hold only some types (telemarketing).
+    pub call_type: CallType,
     /// The tenant's closed dates, read as local dates where the callee is.
     pub holidays: &'a [NaiveDate],
     /// Times the callee said are inconvenient (kept for collection calls,
@@ -106,9 +109,10 @@ impl Clock<'_> {
         }
         let hours = self.agent.hours_on(day.weekday())?;
         let (mut start, mut end) = (hours.start, hours.end);
-        for rule in WINDOWS.iter().filter(|r| r.scope.applies(&self.callee.states)) {
-            start = start.max(rule.start);
-            end = end.min(rule.end);
+        for rule in WINDOWS.iter().filter(|r| r.holds(self.callee, self.call_type)) {
+            let (rule_start, rule_end) = rule.window_on(day)?;
+            start = start.max(rule_start);
+            end = end.min(rule_end);
         }
         (start < end).then_some((start, end))
     }
@@ -208,10 +212,15 @@ impl Clock<'_> {
                 detail: format!("{} time(s) the callee said are inconvenient (12 CFR 1006.6(b)(1)(i))", self.inconvenient.len()),
             });
         }
-        for rule in WINDOWS.iter().filter(|r| r.scope.applies(&self.callee.states)) {
-            let ok = locals.iter().all(|l| (rule.start..rule.end).contains(&minute_of(l)));
-            let window = format!("{:02}:{:02}-{:02}:{:02}", rule.start / 60, rule.start % 60, rule.end / 60, rule.end % 60);
-            checks.push(RuleCheck { rule: rule.rule.into(), ok, detail: format!("{window} the callee's local time ({})", rule.source) });
+        let clock = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        for rule in WINDOWS.iter().filter(|r| r.holds(self.callee, self.call_type)) {
+            let windows: Vec<Option<(u16, u16)>> = locals.iter().map(|l| rule.window_on(l.date_naive())).collect();
+            let ok = locals.iter().zip(&windows).all(|(l, w)| w.is_some_and(|(start, end)| (start..end).contains(&minute_of(l))));
+            let said: Vec<String> =
+                windows.iter().map(|w| w.map_or_else(|| "no calls that day".to_string(), |(a, b)| format!("{}-{}", clock(a), clock(b)))).collect();
+            let mut said_once = said.clone();
+            said_once.dedup();
+            checks.push(RuleCheck { rule: rule.rule.into(), ok, detail: format!("{} the callee's local time ({})", said_once.join(" / "), rule.source) });
         }
         checks
     }
@@ -220,14 +229,14 @@ impl Clock<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallingHours, callee::UsState, fixtures::agent};
+    use crate::{CallingHours, fixtures::agent};
 
     fn at(text: &str) -> DateTime<Utc> {
         time::parse(text).unwrap()
     }
 
     fn callee(zones: &[&str], states: &[&str]) -> Callee {
-        Callee { zones: zones.iter().map(|z| z.parse().unwrap()).collect(), states: states.iter().map(|s| s.parse::<UsState>().unwrap()).collect() }
+        Callee::in_zones(zones, states)
     }
 
     #[test]
@@ -235,7 +244,7 @@ mod tests {
         let mut agent = agent();
         agent.calling_hours = CallingHours::WHOLE_DAY;
         let la = callee(&["America/Los_Angeles"], &["CA"]);
-        let clock = Clock { agent: &agent, callee: &la, holidays: &[], inconvenient: &[] };
+        let clock = Clock { agent: &agent, call_type: CallType::OutboundFollowup, callee: &la, holidays: &[], inconvenient: &[] };
         // 08:00 in New York is 05:00 in Los Angeles.
         assert_eq!(clock.refusal(at("2024-01-16T13:00:00Z")), Some(ClockRefusal::OutsideHours));
         assert_eq!(clock.next_opening(at("2024-01-16T13:00:00Z")), Some(at("2024-01-16T16:00:00Z")), "08:00 Pacific");
@@ -249,12 +258,12 @@ mod tests {
         agent.calling_hours = CallingHours::WHOLE_DAY;
         for state in ["FL", "OK", "MD", "WA"] {
             let c = callee(&["America/New_York"], &[state]);
-            let clock = Clock { agent: &agent, callee: &c, holidays: &[], inconvenient: &[] };
+            let clock = Clock { agent: &agent, call_type: CallType::OutboundFollowup, callee: &c, holidays: &[], inconvenient: &[] };
             assert_eq!(clock.refusal(at("2024-01-16T00:59:00Z")), None, "{state}: 19:59");
             assert_eq!(clock.refusal(at("2024-01-16T01:00:00Z")), Some(ClockRefusal::OutsideHours), "{state}: 20:00");
         }
         let ny = callee(&["America/New_York"], &["NY"]);
-        let clock = Clock { agent: &agent, callee: &ny, holidays: &[], inconvenient: &[] };
+        let clock = Clock { agent: &agent, call_type: CallType::OutboundFollowup, callee: &ny, holidays: &[], inconvenient: &[] };
         assert_eq!(clock.refusal(at("2024-01-16T01:00:00Z")), None, "New York: 20:00 is fine");
         assert_eq!(clock.refusal(at("2024-01-16T02:00:00Z")), Some(ClockRefusal::OutsideHours), "21:00 federally");
         assert_eq!(clock.refusal(at("2024-01-16T12:59:00Z")), Some(ClockRefusal::OutsideHours), "07:59");
@@ -265,7 +274,7 @@ mod tests {
         let mut agent = agent();
         agent.calling_hours = CallingHours::WHOLE_DAY;
         let split = callee(&["America/Boise", "America/Los_Angeles"], &["ID"]);
-        let clock = Clock { agent: &agent, callee: &split, holidays: &[], inconvenient: &[] };
+        let clock = Clock { agent: &agent, call_type: CallType::OutboundFollowup, callee: &split, holidays: &[], inconvenient: &[] };
         // 08:00 Mountain is 07:00 Pacific: wait for 08:00 Pacific; the evening ends at 21:00 Mountain.
         assert_eq!(clock.next_opening(at("2024-01-16T15:00:00Z")), Some(at("2024-01-16T16:00:00Z")));
         assert_eq!(clock.refusal(at("2024-01-17T03:59:00Z")), None, "20:59 Mountain, 19:59 Pacific");
@@ -273,7 +282,11 @@ mod tests {
         // Windows that never meet (mornings in New York and in Tokyo): no time fits, and no loop forever.
         agent.calling_hours = CallingHours::new(9 * 60, 12 * 60).unwrap();
         let apart = callee(&["America/New_York", "Asia/Tokyo"], &[]);
-        assert_eq!(Clock { agent: &agent, callee: &apart, holidays: &[], inconvenient: &[] }.next_opening(at("2024-01-16T15:00:00Z")), None);
+        assert_eq!(
+            Clock { agent: &agent, call_type: CallType::OutboundFollowup, callee: &apart, holidays: &[], inconvenient: &[] }
+                .next_opening(at("2024-01-16T15:00:00Z")),
+            None
+        );
     }
 
     #[test]
@@ -283,7 +296,7 @@ mod tests {
         agent.hours_by_day.insert(crate::agent::Day::of(chrono::Weekday::Sat), CallingHours::new(9 * 60, 13 * 60).unwrap());
         let ny = callee(&["America/New_York"], &[]);
         let holiday = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap(); // a Monday
-        let clock = Clock { agent: &agent, callee: &ny, holidays: &[holiday], inconvenient: &[] };
+        let clock = Clock { agent: &agent, call_type: CallType::OutboundFollowup, callee: &ny, holidays: &[holiday], inconvenient: &[] };
         // Saturday 2024-01-13 14:00 local: after Saturday's hours; Sunday closed; Monday a holiday: Tuesday 08:00.
         assert_eq!(clock.next_opening(at("2024-01-13T19:00:00Z")), Some(at("2024-01-16T13:00:00Z")));
         assert_eq!(clock.refusal(at("2024-01-14T15:00:00Z")), Some(ClockRefusal::ClosedDay));
@@ -301,7 +314,7 @@ mod tests {
         let lunch = InconvenientTime::new(vec![], 12 * 60, 14 * 60).unwrap();
         let weekday_mornings = InconvenientTime::new(vec![crate::agent::Day::of(chrono::Weekday::Tue)], 8 * 60, 10 * 60).unwrap();
         let times = [lunch, weekday_mornings];
-        let clock = Clock { agent: &agent, callee: &ny, holidays: &[], inconvenient: &times };
+        let clock = Clock { agent: &agent, call_type: CallType::OutboundFollowup, callee: &ny, holidays: &[], inconvenient: &times };
         // Tuesday 2024-01-16 12:30 New York: lunch; next 14:00.
         assert_eq!(clock.refusal(at("2024-01-16T17:30:00Z")), Some(ClockRefusal::Inconvenient));
         assert_eq!(clock.next_opening(at("2024-01-16T17:30:00Z")), Some(at("2024-01-16T19:00:00Z")));
@@ -317,7 +330,7 @@ mod tests {
         let mut agent = agent();
         agent.calling_hours = CallingHours::WHOLE_DAY;
         let la = callee(&["America/Los_Angeles"], &[]);
-        let clock = Clock { agent: &agent, callee: &la, holidays: &[], inconvenient: &[] };
+        let clock = Clock { agent: &agent, call_type: CallType::OutboundFollowup, callee: &la, holidays: &[], inconvenient: &[] };
         // 2024-03-10: Pacific time moves from UTC-8 to UTC-7 at 02:00.
         assert_eq!(clock.next_opening(at("2024-03-10T10:00:00Z")), Some(at("2024-03-10T15:00:00Z")), "08:00 PDT");
         assert_eq!(clock.next_opening(at("2024-03-09T10:00:00Z")), Some(at("2024-03-09T16:00:00Z")), "08:00 PST the day before");

@@ -11,11 +11,17 @@ use serde::{Deserialize, Serialize};
 use crate::{
     CallType,
     call_rules::{FREQUENCY, REGF_AFTER_CONVERSATION},
-    clock::{Clock, RuleCheck},
-    frequency::Limits,
-    policy::PlacementFacts,
+    clock::RuleCheck,
+    consent::Basis,
+    frequency::holds,
+    policy::{EXEMPTION_CALL_TYPES, EXEMPTION_MAX_SECONDS, PlacementFacts},
     time,
 };
+
+/// The most rules one record holds: every window and limit of every state, and the rest.
+pub const MAX_RULES: usize = 64;
+/// The most zones (or states) one record holds: the fifty states and DC, and a few more.
+pub const MAX_ZONES: usize = 64;
 
 /// The rules weighed for one attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +39,50 @@ pub struct ComplianceRecord {
     /// What the dialer asked Vapi about recording the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<crate::recording::RecordingDecision>,
+    /// The exemption the attempt rests on, with the conditions it keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exemption: Option<Exemption>,
+    /// Nothing said where the callee is: `zones` and `states` are every one of the fifty states and DC.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub place_unknown: bool,
+}
+
+/// An exemption an attempt rests on, and the conditions the call keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exemption {
+    /// `healthcare_relationship`.
+    pub name: String,
+    pub source: String,
+    /// The longest the call may last (the dialer asks Vapi for it).
+    pub max_duration_seconds: u32,
+    /// Each condition, as kept.
+    pub conditions: Vec<String>,
+    /// What the call says first (the practice's name and callback number), as sent to Vapi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_message: Option<String>,
+}
+
+/// What a call on the healthcare exemption says first: the practice's name and callback number.
+pub fn exemption_first_message(practice_name: &str, callback_number: &str) -> String {
+    format!("Hello, this is {practice_name} calling. You can reach us at {callback_number}.")
+}
+
+/// The healthcare exemption's record for a call it carries.
+pub fn healthcare_exemption() -> Exemption {
+    Exemption {
+        name: Basis::HealthcareRelationship.as_str().into(),
+        source: "47 CFR 64.1200(a)(9)(iv); FCC 15-72".into(),
+        max_duration_seconds: EXEMPTION_MAX_SECONDS,
+        conditions: vec![
+            "a care call (OUTBOUND_FOLLOWUP or OUTBOUND_OTHER): no telemarketing, billing or collection content".into(),
+            "to the number the patient gave the practice (the consent's own number)".into(),
+            format!("one minute at most: Vapi's maxDurationSeconds is {EXEMPTION_MAX_SECONDS}"),
+            "the practice's name and callback number stated at the start (the first message)".into(),
+            "at most one call a day and three a week to the number".into(),
+        ],
+        first_message: None,
+    }
 }
 
 /// One rule, and whether it held.
@@ -49,6 +99,28 @@ impl From<RuleCheck> for Check {
     }
 }
 
+impl ComplianceRecord {
+    /// The record of an inbound call from `caller` (answered at `at`): where they may be, and whether its recording is kept.
+    pub fn inbound(caller: &crate::callee::Callee, disclosed: bool, at: DateTime<Utc>) -> ComplianceRecord {
+        let recording = crate::recording::decide_inbound(caller, disclosed);
+        let detail = match recording.asked {
+            crate::recording::RecordingAsk::Record => "one party's consent is enough where the caller may be".to_string(),
+            crate::recording::RecordingAsk::DisclosedInbound => "the caller may be where everyone's consent is needed: the practice's inbound assistant discloses the recording".into(),
+            _ => "the caller may be where everyone's consent is needed, and the practice has not recorded that its inbound assistant discloses the recording (inboundRecordingDisclosed): the recording is not kept".into(),
+        };
+        ComplianceRecord {
+            decided_at: time::to_millis(at),
+            zones: caller.zones.iter().map(|z| z.name().to_string()).collect(),
+            states: caller.states.iter().map(|s| s.to_string()).collect(),
+            rules: vec![Check { rule: "recording_consent".into(), ok: recording.asked != crate::recording::RecordingAsk::NotDisclosed, detail }],
+            consent: None,
+            recording: Some(recording),
+            exemption: None,
+            place_unknown: caller.place_unknown,
+        }
+    }
+}
+
 /// Every rule `facts` holds an attempt at `at` to.
 pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
     let mut rules = vec![Check {
@@ -56,7 +128,28 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         ok: !facts.on_do_not_call,
         detail: if facts.on_do_not_call { "the number is on the practice's do-not-call list".into() } else { "not on the practice's do-not-call list".into() },
     }];
-    let relied = facts.consent.and_then(|c| c.relied_on(at));
+    if facts.call_type == CallType::OutboundDebt {
+        rules.push(Check {
+            rule: "regf_debt_id".into(),
+            ok: facts.debt_id.is_some(),
+            detail: match facts.debt_id {
+                Some(debt) => format!("about debt {debt}: Regulation F counts calls per person and debt (12 CFR 1006.14(b)(2)(i))"),
+                None => "a collection call names its debt (debtId): Regulation F counts calls per person and debt (12 CFR 1006.14(b)(2)(i))".into(),
+            },
+        });
+    }
+    if facts.callee.place_unknown {
+        rules.push(Check {
+            rule: "callee_location".into(),
+            ok: !facts.refuse_unknown_location,
+            detail: if facts.refuse_unknown_location {
+                "the number gives no place and no record names one: the practice refuses such calls (unknownCalleeLocation)".into()
+            } else {
+                "the number gives no place and no record names one: the call fits every zone and state of the fifty states and DC".into()
+            },
+        });
+    }
+    let relied = facts.relied_on(at);
     if let Some(consenting) = facts.consent {
         let accepted: Vec<&str> = consenting.accepted.iter().map(|b| b.as_str()).collect();
         rules.push(Check {
@@ -70,14 +163,28 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
             },
         });
     }
+    let exempt = relied.is_some_and(|c| c.basis == Basis::HealthcareRelationship);
+    if exempt {
+        let fits = facts.practice_identified && EXEMPTION_CALL_TYPES.contains(&facts.call_type);
+        rules.push(Check {
+            rule: "healthcare_exemption".into(),
+            ok: fits,
+            detail: if fits {
+                format!("rests on the healthcare exemption (47 CFR 64.1200(a)(9)(iv)): a {} call of one minute at most, stating the practice's name and callback number", facts.call_type)
+            } else {
+                "the healthcare exemption carries only care calls (OUTBOUND_FOLLOWUP, OUTBOUND_OTHER) that state the practice's name and callback number (practiceName, callbackNumber in the settings)".into()
+            },
+        });
+    }
     if let Some(agent) = facts.agent {
-        rules.extend(Clock { agent, callee: facts.callee, holidays: facts.holidays, inconvenient: facts.inconvenient }.checks(at).into_iter().map(Check::from));
+        rules.extend(facts.clock(agent).checks(at).into_iter().map(Check::from));
     }
     if let Some(frequency) = facts.frequency {
-        let over = frequency.ledger.over_limits(frequency.call, at, &Limits { callee: facts.callee, tenant_cap_per_day: frequency.tenant_cap_per_day });
+        let limits = facts.limits(&frequency, at);
+        let over = frequency.ledger.over_limits(frequency.call, at, &limits);
         let until = |rule: &str| over.iter().find(|o| o.rule == rule).map(|o| format!("; not before {}", time::format(&o.next_allowed_at)));
         let debt = frequency.call.call_type == CallType::OutboundDebt;
-        for rule in FREQUENCY.iter().filter(|r| r.scope.applies(&facts.callee.states) && r.call_types.is_none_or(|t| t.contains(&frequency.call.call_type))) {
+        for rule in FREQUENCY.iter().filter(|r| holds(r, frequency.call.call_type, &limits)) {
             let hours = rule.within.num_hours();
             let window = if hours % 24 == 0 && hours > 24 { format!("{} days", hours / 24) } else { format!("{hours} hours") };
             let blocked = until(rule.rule);
@@ -114,6 +221,8 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         rules,
         consent: relied.map(Into::into),
         recording: None,
+        exemption: exempt.then(healthcare_exemption),
+        place_unknown: facts.callee.place_unknown,
     }
 }
 
@@ -130,12 +239,15 @@ mod tests {
     #[test]
     fn the_record_names_every_rule_weighed_and_which_failed() {
         let agent = fixtures::agent();
-        let callee = Callee::of("+13055550100", None, None, chrono_tz::Tz::UTC);
+        let callee = Callee::of("+13055550100", &crate::callee::Places::default());
         let mut call = fixtures::call(crate::CallStatus::Scheduled);
         call.call_type = CallType::OutboundDebt;
         let ledger = Ledger::default();
-        let facts =
-            PlacementFacts { frequency: Some(Frequency { call: (&call).into(), ledger: &ledger, tenant_cap_per_day: 3 }), ..planning(&agent, &callee, &[]) };
+        let facts = PlacementFacts {
+            debt_id: Some("inv-1"),
+            frequency: Some(Frequency { call: (&call).into(), ledger: &ledger, debt: None, tenant_cap_per_day: 3 }),
+            ..planning(CallType::OutboundDebt, &agent, &callee, &[])
+        };
         // 20:30 in Miami: past Florida's 20:00.
         let record = evaluate(&facts, time::parse("2024-01-16T01:30:00Z").unwrap());
         let names: Vec<(&str, bool)> = record.rules.iter().map(|c| (c.rule.as_str(), c.ok)).collect();
@@ -143,6 +255,7 @@ mod tests {
             names,
             vec![
                 ("do_not_call", true),
+                ("regf_debt_id", true),
                 ("open_day", true),
                 ("agent_hours", true),
                 ("tcpa_hours", true),
@@ -160,7 +273,7 @@ mod tests {
     #[test]
     fn the_record_names_the_consent_an_attempt_rests_on() {
         let agent = fixtures::agent();
-        let callee = Callee::of("+12125550142", None, None, chrono_tz::Tz::UTC);
+        let callee = Callee::of("+12125550142", &crate::callee::Places::default());
         let noon = time::parse("2024-01-16T17:00:00Z").unwrap();
         let by = crate::caller::Actor { sub: "u".into(), name: None };
         let input = crate::consent::ConsentInput {
@@ -173,13 +286,13 @@ mod tests {
         let policy = crate::consent::ConsentPolicy::default();
         let accepted = policy.accepts(CallType::OutboundFollowup);
         let consents = [consent];
-        let consenting = crate::consent::Consenting { call_type: CallType::OutboundFollowup, consents: &consents, accepted };
-        let record = evaluate(&PlacementFacts { consent: Some(consenting), ..planning(&agent, &callee, &[]) }, noon);
+        let consenting = crate::consent::Consenting { call_type: CallType::OutboundFollowup, consents: &consents, accepted, opted_out_at: None };
+        let record = evaluate(&PlacementFacts { consent: Some(consenting), ..planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]) }, noon);
         assert_eq!(record.rules[1].rule, "consent");
         assert!(record.rules[1].ok && record.rules[1].detail.contains("consent-1"), "{:?}", record.rules[1]);
         assert_eq!(record.consent.as_ref().map(|c| (c.id.as_str(), c.basis)), Some(("consent-1", crate::consent::Basis::PriorExpress)));
         let lead = crate::consent::Consenting { call_type: CallType::OutboundLead, accepted: &[crate::consent::Basis::PriorExpressWritten], ..consenting };
-        let refused = evaluate(&PlacementFacts { consent: Some(lead), ..planning(&agent, &callee, &[]) }, noon);
+        let refused = evaluate(&PlacementFacts { consent: Some(lead), ..planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]) }, noon);
         assert!(!refused.rules[1].ok && refused.rules[1].detail.contains("prior_express_written"), "{:?}", refused.rules[1]);
         assert_eq!(refused.consent, None);
     }

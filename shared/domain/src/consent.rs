@@ -260,11 +260,14 @@ impl ConsentInput {
 #[serde(transparent)]
 pub struct ConsentPolicy(pub BTreeMap<CallType, Vec<Basis>>);
 
-/// The bases a call type needs by default. Campaigns and lead calls
-/// (marketing): written consent. Follow-ups and other calls: prior express
-/// consent, or the healthcare relationship. Collections: prior express
-/// consent (the healthcare exemption excludes billing and collection content).
-fn default_bases(call_type: CallType) -> &'static [Basis] {
+/// The bases the law lets a call type rest on: the legal floor, and the
+/// default. Campaigns and lead calls (telemarketing): written consent (47
+/// CFR 64.1200(a)(2), (f)(9)). Follow-ups and other calls: prior express
+/// consent, or the healthcare relationship (47 U.S.C. 227(b)(1); FCC 15-72).
+/// Collections: prior express consent (the healthcare exemption excludes
+/// billing and collection content, 64.1200(a)(9)(iv)). A tenant's policy may
+/// only narrow these.
+pub fn legal_bases(call_type: CallType) -> &'static [Basis] {
     use Basis::*;
     match call_type {
         CallType::OutboundLead | CallType::OutboundCampaign => &[PriorExpressWritten],
@@ -276,19 +279,26 @@ fn default_bases(call_type: CallType) -> &'static [Basis] {
 
 impl Default for ConsentPolicy {
     fn default() -> Self {
-        ConsentPolicy(CallType::ALL.iter().filter(|t| t.is_outbound()).map(|t| (*t, default_bases(*t).to_vec())).collect())
+        ConsentPolicy(CallType::ALL.iter().filter(|t| t.is_outbound()).map(|t| (*t, legal_bases(*t).to_vec())).collect())
     }
 }
 
 impl ConsentPolicy {
-    /// The bases `call_type` accepts: the policy's, or the default's for a type it leaves out.
+    /// The bases `call_type` accepts: the policy's, never beyond the law's
+    /// ([`legal_bases`]); the law's for a type it leaves out (or one a
+    /// stored policy would take below the floor: it never loosens the law).
     pub fn accepts(&self, call_type: CallType) -> &[Basis] {
-        self.0.get(&call_type).map_or(default_bases(call_type), Vec::as_slice)
+        let legal = legal_bases(call_type);
+        match self.0.get(&call_type) {
+            Some(bases) if !bases.is_empty() && bases.iter().all(|b| legal.contains(b)) => bases,
+            _ => legal,
+        }
     }
 
     /// A policy from a client: outbound types, each with at least one basis
-    /// (every call needs some consent: no setting lifts that). Types it
-    /// leaves out keep their default.
+    /// (every call needs some consent: no setting lifts that), each one the
+    /// law lets the type rest on (`consent_policy_below_floor` otherwise:
+    /// the policy may only be tightened). Types it leaves out keep their default.
     pub fn from_input(input: &BTreeMap<String, Vec<String>>) -> Result<ConsentPolicy, DomainError> {
         let mut policy = ConsentPolicy::default();
         for (name, bases) in input {
@@ -303,6 +313,16 @@ impl ConsentPolicy {
                 let basis = Basis::parse(basis).map_err(|_| {
                     DomainError::invalid("invalid_consent_policy", "a basis is one of prior_express, prior_express_written, healthcare_relationship")
                 })?;
+                if !legal_bases(call_type).contains(&basis) {
+                    return Err(DomainError::invalid(
+                        "consent_policy_below_floor",
+                        format!(
+                            "{call_type} may not rest on {}: the law lets it rest only on {} (the policy may only be tightened)",
+                            basis.as_str(),
+                            legal_bases(call_type).iter().map(|b| b.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
                 if !accepted.contains(&basis) {
                     accepted.push(basis);
                 }
@@ -325,16 +345,76 @@ pub struct Consenting<'a> {
     pub consents: &'a [Consent],
     /// The bases its call type accepts.
     pub accepted: &'a [Basis],
+    /// The number's latest opt-out or revocation as its ledger keeps it.
+    pub opted_out_at: Option<DateTime<Utc>>,
+}
+
+/// Why a consent on record does not cover an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotCovering {
+    /// Its basis is not one the call type accepts.
+    WrongBasis,
+    /// Expired by then, or captured after.
+    Expired,
+    /// Its scope leaves the call type out.
+    OutOfScope,
+    Revoked,
+    /// Captured before the number's latest opt-out or revocation.
+    BeforeOptOut,
 }
 
 impl<'a> Consenting<'a> {
+    /// The number's latest opt-out or revocation: its ledger's mark, or the latest revocation of a consent.
+    pub fn last_opt_out(&self) -> Option<DateTime<Utc>> {
+        self.consents.iter().filter_map(|c| c.revoked.as_ref().map(|r| r.at)).chain(self.opted_out_at).max()
+    }
+
+    /// Why `consent` does not cover an attempt at `at`, or `None` when it does.
+    pub fn why_not(&self, consent: &Consent, at: DateTime<Utc>) -> Option<NotCovering> {
+        if consent.revoked.is_some() {
+            Some(NotCovering::Revoked)
+        } else if self.last_opt_out().is_some_and(|out| consent.captured_at <= out) {
+            Some(NotCovering::BeforeOptOut)
+        } else if !self.accepted.contains(&consent.basis) {
+            Some(NotCovering::WrongBasis)
+        } else if !consent.scope.is_empty() && !consent.scope.contains(&self.call_type) {
+            Some(NotCovering::OutOfScope)
+        } else if !consent.covers(self.call_type, at) {
+            Some(NotCovering::Expired)
+        } else {
+            None
+        }
+    }
+
+    /// The `no_consent` refusal of an attempt at `at`, explained: the bases
+    /// the call type accepts, and each consent on record with why it does not cover the call.
+    pub fn refusal(&self, at: DateTime<Utc>) -> DomainError {
+        let accepted: Vec<&str> = self.accepted.iter().map(|b| b.as_str()).collect();
+        let consents: Vec<serde_json::Value> =
+            self.consents.iter().filter_map(|c| self.why_not(c, at).map(|why| serde_json::json!({"id": c.id, "basis": c.basis, "why": why}))).collect();
+        let mut message = format!("no consent on record covers this {} call: it needs one of {}", self.call_type, accepted.join(", "));
+        if consents.iter().any(|c| c["why"] == "before_opt_out") {
+            message.push_str(", captured after the number's latest opt-out or revocation");
+        }
+        message.push_str(". Record the patient's consent first (basis, scope and when it was given)");
+        let mut details = serde_json::Map::new();
+        details.insert("acceptedBases".into(), accepted.into());
+        details.insert("consents".into(), consents.into());
+        DomainError::Explained { code: "no_consent", message, details }
+    }
+
     /// The consent an attempt at `at` rests on: of those that cover it with
-    /// a basis its type accepts, the one captured last (the freshest evidence).
+    /// a basis its type accepts, captured after the number's latest opt-out
+    /// or revocation (an earlier consent never revives: 47 CFR
+    /// 64.1200(a)(10); FCC 24-24), one that needs no exemption before one
+    /// that rests on the healthcare exemption, then the one captured last
+    /// (the freshest evidence).
     pub fn relied_on(&self, at: DateTime<Utc>) -> Option<&'a Consent> {
-        self.consents
-            .iter()
-            .filter(|c| self.accepted.contains(&c.basis) && c.covers(self.call_type, at))
-            .max_by(|a, b| a.captured_at.cmp(&b.captured_at).then_with(|| a.id.cmp(&b.id)))
+        self.consents.iter().filter(|c| self.why_not(c, at).is_none()).max_by(|a, b| {
+            let plain = |c: &Consent| c.basis != Basis::HealthcareRelationship;
+            plain(a).cmp(&plain(b)).then_with(|| a.captured_at.cmp(&b.captured_at)).then_with(|| a.id.cmp(&b.id))
+        })
     }
 }
 
@@ -402,8 +482,9 @@ mod tests {
         let policy = ConsentPolicy::default();
         let consent = |basis: &str| input(basis).check(format!("c-{basis}"), "o", by(), now).unwrap();
         let (express, written, healthcare) = (consent("prior_express"), consent("prior_express_written"), consent("healthcare_relationship"));
-        let decide =
-            |call_type: CallType, consents: &[Consent]| Consenting { call_type, consents, accepted: policy.accepts(call_type) }.relied_on(now).map(|c| c.basis);
+        let decide = |call_type: CallType, consents: &[Consent]| {
+            Consenting { call_type, consents, accepted: policy.accepts(call_type), opted_out_at: None }.relied_on(now).map(|c| c.basis)
+        };
         assert_eq!(decide(CallType::OutboundLead, std::slice::from_ref(&express)), None, "marketing needs written consent");
         assert_eq!(decide(CallType::OutboundCampaign, &[express.clone(), written.clone()]), Some(Basis::PriorExpressWritten));
         assert_eq!(decide(CallType::OutboundFollowup, std::slice::from_ref(&healthcare)), Some(Basis::HealthcareRelationship));
@@ -416,7 +497,7 @@ mod tests {
         assert_eq!(decide(CallType::OutboundFollowup, std::slice::from_ref(&scoped)), None);
         let accepted = policy.accepts(CallType::OutboundFollowup);
         let expiring = Consent { expires_at: Some(at("2024-06-01T00:00:00Z")), ..express.clone() };
-        let check = Consenting { call_type: CallType::OutboundFollowup, consents: std::slice::from_ref(&expiring), accepted };
+        let check = Consenting { call_type: CallType::OutboundFollowup, consents: std::slice::from_ref(&expiring), accepted, opted_out_at: None };
         assert!(check.relied_on(at("2024-05-31T23:59:59Z")).is_some());
         assert!(check.relied_on(at("2024-06-01T00:00:00Z")).is_none(), "not at or after its expiry");
         assert!(check.relied_on(at("2024-04-30T00:00:00Z")).is_none(), "not before it was captured");

@@ -25,6 +25,12 @@ pub enum DomainError {
     #[error("{message}; the next allowed time is {}", crate::time::format(next_allowed_at))]
     NotAllowedYet { code: &'static str, message: String, next_allowed_at: chrono::DateTime<chrono::Utc> },
 
+    /// The request is wrong, with more to say than a message: `details` go
+    /// into the error beside `code` and `message` (a `no_consent` refusal's
+    /// accepted bases and the consents that did not fit, and why).
+    #[error("{message}")]
+    Explained { code: &'static str, message: String, details: serde_json::Map<String, serde_json::Value> },
+
     /// A dependency failed (DynamoDB, Vapi). Logged in full, never shown.
     #[error("dependency failed: {0}")]
     Unavailable(String),

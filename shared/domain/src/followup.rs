@@ -33,8 +33,11 @@ pub struct FollowThrough {
     /// about its debt, for Regulation F's seven days after.
     pub conversation: Option<crate::frequency::Conversation>,
     /// Why a retry or follow-up due by its policy was not planned, when the
-    /// placement policy refused it outright (no consent covers it).
+    /// placement policy refused it outright (the number on the do-not-call
+    /// list, no consent covers it).
     pub not_planned: Option<crate::policy::Refusal>,
+    /// An agreed follow-up whose day had passed when the call ended: no call is made for it.
+    pub follow_up_past: Option<DateTime<Utc>>,
 }
 
 impl FollowThrough {
@@ -57,21 +60,56 @@ impl FollowThrough {
 pub struct Known<'a> {
     pub holidays: &'a [chrono::NaiveDate],
     pub ledger: Option<&'a Ledger>,
+    /// The ledger of the call's debt across every number, once read (a collection call's).
+    pub debt: Option<&'a Ledger>,
     pub tenant_cap_per_day: u32,
     /// The number's consents and the tenant's consent policy, once read.
     pub consents: Option<(&'a [Consent], &'a ConsentPolicy)>,
+    /// Whether the number is on the do-not-call list, once read.
+    pub on_do_not_call: bool,
+    /// The tenant's settings that the placement policy weighs, once read.
+    pub refuse_unknown_location: bool,
+    pub practice_identified: bool,
 }
 
 impl<'a> Known<'a> {
     /// The facts a call `who` to `callee` by `agent` is planned on.
     fn facts(&self, agent: &'a VoiceAgent, callee: &'a crate::callee::Callee, who: Attempting<'a>) -> PlacementFacts<'a> {
+        let opted_out_at = self.ledger.and_then(|l| l.opted_out_at);
         PlacementFacts {
+            debt_id: who.debt_id,
             inconvenient: self.ledger.map_or(&[], |l| l.inconvenient_for(who.call_type)),
-            frequency: self.ledger.map(|ledger| Frequency { call: who, ledger, tenant_cap_per_day: self.tenant_cap_per_day }),
-            consent: self.consents.map(|(consents, policy)| Consenting { call_type: who.call_type, consents, accepted: policy.accepts(who.call_type) }),
-            ..crate::policy::planning(agent, callee, self.holidays)
+            frequency: self.ledger.map(|ledger| Frequency { call: who, ledger, debt: self.debt, tenant_cap_per_day: self.tenant_cap_per_day }),
+            consent: self.consents.map(|(consents, policy)| Consenting {
+                call_type: who.call_type,
+                consents,
+                accepted: policy.accepts(who.call_type),
+                opted_out_at,
+            }),
+            on_do_not_call: self.on_do_not_call,
+            refuse_unknown_location: self.refuse_unknown_location,
+            practice_identified: self.practice_identified,
+            ..crate::policy::planning(who.call_type, agent, callee, self.holidays)
         }
     }
+}
+
+/// How long an answered call lasts before it is a conversation even
+/// without the callee's words in a transcript.
+pub const CONVERSATION_SECONDS: u32 = 5;
+
+/// Whether the callee spoke on `call`: Regulation F's telephone
+/// conversation (the collector and the person actually speak, 12 CFR
+/// 1006.14(b)(2)(i)(B)), whatever the call's end status. Nobody reached (no
+/// answer, busy, voicemail: a limited-content message is not one) is not;
+/// the callee's words in the transcript are; an answered call past a few
+/// seconds is.
+pub fn reached_the_callee(call: &CallLog) -> bool {
+    if matches!(call.outcome, Some(CallOutcome::NoAnswer | CallOutcome::Busy | CallOutcome::Voicemail)) {
+        return false;
+    }
+    call.transcript.as_deref().is_some_and(crate::stop_request::callee_spoke)
+        || (call.call_started_at.is_some() && call.duration.is_some_and(|d| d >= CONVERSATION_SECONDS))
 }
 
 /// Whether something may follow `before` becoming `after`: the change ends
@@ -131,7 +169,7 @@ fn decide(
     let mut follow = FollowThrough::default();
     let outbound = after.call_type.is_outbound();
     follow.release_slot = before.holds_dialer_slot();
-    if retry && after.call_type == crate::CallType::OutboundDebt && after.status == crate::CallStatus::Completed {
+    if retry && after.call_type == crate::CallType::OutboundDebt && reached_the_callee(after) {
         let at = after.call_started_at.unwrap_or(now);
         follow.conversation = Some(crate::frequency::Conversation { debt_id: after.debt_id.clone(), at: crate::time::to_millis(at) });
     }
@@ -140,7 +178,8 @@ fn decide(
         return follow;
     }
     let Some(agent) = agent else { return follow };
-    let callee = crate::callee::Callee::of_call(after, agent.time_zone);
+    let history = known.ledger.map(Ledger::history).unwrap_or_default();
+    let callee = crate::callee::Callee::of_call(after, &history);
     let latest = crate::schedule::latest_dial(now);
     let nobody_reached = matches!(after.outcome, Some(CallOutcome::NoAnswer | CallOutcome::Busy | CallOutcome::Voicemail));
     if retry && outbound && nobody_reached {
@@ -163,7 +202,7 @@ fn decide(
     let with_retry = known.ledger.zip(follow.retry).map(|(ledger, (attempt, at))| {
         let id = crate::idempotency::retry_call_id(&after.org_id, &after.id, attempt).into_string();
         let mut ledger = ledger.clone();
-        ledger.planned.push(Attempt { at, call_type: after.call_type, debt_id: after.debt_id.clone(), call_id: id });
+        ledger.planned.push(Attempt { call_id: id, ..Attempt::of(after, at) });
         ledger
     });
     let known = Known { ledger: with_retry.as_ref().or(known.ledger), ..*known };
@@ -171,14 +210,19 @@ fn decide(
         && (retry || before.follow_up_date.is_none())
         && let Some(date) = after.follow_up_date
     {
-        // A follow-up date is a day in the practice's own zone: its calling hours that day.
-        let day_start = crate::time::local_to_utc(agent.time_zone, date.date_naive().and_time(chrono::NaiveTime::MIN));
-        let id = crate::idempotency::follow_up_call_id(&after.org_id, &after.id);
+        // A follow-up date is a day in the practice's own zone: its calling hours that day; a day already past is no call.
+        let day = date.date_naive();
+        let day_start = crate::time::local_to_utc(agent.time_zone, day.and_time(chrono::NaiveTime::MIN));
+        let id = crate::idempotency::follow_up_call_id(&after.org_id, &after.phone_number, day);
         let who = Attempting { call_id: id.as_str(), call_type: crate::CallType::OutboundFollowup, debt_id: None };
-        match crate::policy::earliest_placement(&known.facts(agent, &callee, who), day_start.max(now)) {
-            Ok(at) if at <= latest => follow.follow_up_at = Some(at),
-            Err(refusal) if refusal != crate::policy::Refusal::NoCallingHoursAhead => follow.not_planned = Some(refusal),
-            _ => follow.follow_up_too_far = Some(date),
+        if day < now.with_timezone(&agent.time_zone).date_naive() {
+            follow.follow_up_past = Some(date);
+        } else {
+            match crate::policy::earliest_placement(&known.facts(agent, &callee, who), day_start.max(now)) {
+                Ok(at) if at <= latest => follow.follow_up_at = Some(at),
+                Err(refusal) if refusal != crate::policy::Refusal::NoCallingHoursAhead => follow.not_planned = Some(refusal),
+                _ => follow.follow_up_too_far = Some(date),
+            }
         }
     }
     follow
@@ -198,9 +242,11 @@ pub fn retry_call(ended: &CallLog, attempt: u32, at: DateTime<Utc>, now: DateTim
     retry
 }
 
-/// The OUTBOUND_FOLLOWUP call a patient agreed to, waiting for `at`.
+/// The OUTBOUND_FOLLOWUP call a patient agreed to, waiting for `at`: one a
+/// number and agreed day (its id derives from both).
 pub fn follow_up_call(ended: &CallLog, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
-    let id = crate::idempotency::follow_up_call_id(&ended.org_id, &ended.id);
+    let day = ended.follow_up_date.unwrap_or(at).date_naive();
+    let id = crate::idempotency::follow_up_call_id(&ended.org_id, &ended.phone_number, day);
     let mut call = waiting_call(ended, crate::CallType::OutboundFollowup, 1, id, at, now);
     call.call_purpose = Some(match &ended.summary {
         Some(summary) => format!("Follow-up agreed on an earlier call: {}", summary.chars().take(300).collect::<String>()),
@@ -293,12 +339,18 @@ mod tests {
         // Miami, three attempts in 24 hours at most: this one and two before it this morning.
         let (mut before, mut after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
         (before.phone_number, after.phone_number) = ("+13055550100".into(), "+13055550100".into());
-        let made = |at_text: &str, id: &str| Attempt { at: at(at_text), call_type: CallType::OutboundLead, debt_id: None, call_id: id.into() };
+        let made = |at_text: &str, id: &str| Attempt {
+            at: at(at_text),
+            call_type: CallType::OutboundLead,
+            debt_id: None,
+            call_id: id.into(),
+            places: Default::default(),
+        };
         let ledger = Ledger {
             attempts: vec![made("2024-01-15T13:30:00Z", "x"), made("2024-01-15T14:00:00Z", "y"), made("2024-01-15T15:00:00Z", "c")],
             ..Ledger::default()
         };
-        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20, consents: None };
+        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20, consents: None, ..Known::default() };
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), &Known::default(), false, now).retry, Some((2, at("2024-01-15T15:31:00Z"))));
         assert_eq!(
             follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry,
@@ -308,9 +360,10 @@ mod tests {
         // A collection call's retry keeps out of the hours the debtor said are inconvenient (10:00-12:00 in Washington).
         let (mut before, mut after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
         (before.call_type, after.call_type) = (CallType::OutboundDebt, CallType::OutboundDebt);
+        (before.debt_id, after.debt_id) = (Some("inv-1".into()), Some("inv-1".into()));
         let inconvenient = vec![crate::clock::InconvenientTime::new(vec![], 600, 720).unwrap()];
         let ledger = Ledger { inconvenient, ..Ledger::default() };
-        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20, consents: None };
+        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20, consents: None, ..Known::default() };
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry, Some((2, at("2024-01-15T17:00:00Z"))));
         // The same times do not bind a call that is not about a debt.
         let (before, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);

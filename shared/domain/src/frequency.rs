@@ -12,13 +12,12 @@
 //! racing for the last one allowed cannot both pass.
 
 use chrono::{DateTime, Days, Duration, NaiveTime, Utc};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     CallLog, CallType,
     call_rules::{FREQUENCY, FrequencyRule, Per, REGF_AFTER_CONVERSATION},
-    callee::Callee,
+    callee::{Callee, Places},
     time,
 };
 
@@ -36,6 +35,22 @@ pub struct Attempt {
     #[serde(default)]
     pub debt_id: Option<String>,
     pub call_id: String,
+    /// Where the call's own record said its callee may be: it binds every later call to the number.
+    #[serde(default, skip_serializing_if = "Places::is_empty")]
+    pub places: Places,
+}
+
+impl Attempt {
+    /// `call`'s attempt at `at`.
+    pub fn of(call: &CallLog, at: DateTime<Utc>) -> Attempt {
+        Attempt {
+            at: time::to_millis(at),
+            call_type: call.call_type,
+            debt_id: call.debt_id.clone(),
+            call_id: call.id.to_string(),
+            places: Places::of_call(call),
+        }
+    }
 }
 
 /// A telephone conversation about a debt: Regulation F counts seven days from it.
@@ -60,6 +75,14 @@ pub struct Ledger {
     /// The times the callee said are inconvenient (collection calls keep to them).
     #[serde(default)]
     pub inconvenient: Vec<crate::clock::InconvenientTime>,
+    /// Every place a call to the number carried ([`Attempt::places`]),
+    /// kept for good: where the callee may be binds every later call.
+    #[serde(default)]
+    pub places: Places,
+    /// The latest opt-out or revocation for the number: a consent captured
+    /// before it never makes the number callable again.
+    #[serde(with = "time::ms::option", default)]
+    pub opted_out_at: Option<DateTime<Utc>>,
     /// The calls waiting for the number, each at its time: attempts to come.
     /// Read beside the ledger when a call is planned; the dialer's claim
     /// counts only the attempts made.
@@ -86,6 +109,11 @@ pub struct Limits<'a> {
     pub callee: &'a Callee,
     /// The tenant's own cap on attempts to one number within 24 hours.
     pub tenant_cap_per_day: u32,
+    /// The ledger of the attempt's debt, kept across every number
+    /// (Regulation F counts calls to a person about a debt, on any number).
+    pub debt: Option<&'a Ledger>,
+    /// The attempt rests on the healthcare exemption: its limits apply ([`FrequencyRule::exemption`]).
+    pub healthcare_exemption: bool,
 }
 
 /// The attempt the limits are checked for: which call, of which type, about which debt.
@@ -100,6 +128,11 @@ impl<'a> From<&'a CallLog> for Attempting<'a> {
     fn from(call: &'a CallLog) -> Self {
         Attempting { call_id: call.id.as_str(), call_type: call.call_type, debt_id: call.debt_id.as_deref() }
     }
+}
+
+/// Whether `rule` holds an attempt of `call_type` under `limits`.
+pub fn holds(rule: &FrequencyRule, call_type: CallType, limits: &Limits) -> bool {
+    rule.scope.applies(limits.callee) && rule.call_types.is_none_or(|types| types.contains(&call_type)) && (!rule.exemption || limits.healthcare_exemption)
 }
 
 /// Whether `rule` counts `attempt` in the same tally as `who`.
@@ -134,9 +167,14 @@ fn when_fits(times: &mut [DateTime<Utc>], max: u32, within: Duration, at: DateTi
 }
 
 impl Ledger {
-    /// Whether nothing is known of the number: no attempt made or planned, no conversation, no inconvenient time.
+    /// Whether nothing is known of the number: no attempt made or planned, no conversation, no inconvenient time, no place, no opt-out.
     pub fn is_empty(&self) -> bool {
-        self.attempts.is_empty() && self.planned.is_empty() && self.conversations.is_empty() && self.inconvenient.is_empty()
+        self.attempts.is_empty()
+            && self.planned.is_empty()
+            && self.conversations.is_empty()
+            && self.inconvenient.is_empty()
+            && self.places.is_empty()
+            && self.opted_out_at.is_none()
     }
 
     /// The inconvenient times that apply to a call of `call_type`: a collection call's only.
@@ -149,18 +187,28 @@ impl Ledger {
         Ledger {
             attempts: self.attempts.iter().filter(|a| a.at > now - KEPT).cloned().collect(),
             conversations: self.conversations.iter().filter(|c| c.at > now - KEPT).cloned().collect(),
-            inconvenient: self.inconvenient.clone(),
-            planned: self.planned.clone(),
-            revision: self.revision,
+            ..self.clone()
         }
     }
 
-    /// The ledger with `call`'s attempt at `at` in it (pruned).
+    /// The ledger with `call`'s attempt at `at` in it (pruned), and the places its record carried.
     pub fn with_attempt(&self, call: &CallLog, at: DateTime<Utc>) -> Ledger {
         let mut next = self.pruned(at);
         next.attempts.retain(|a| a.call_id != call.id.as_str());
-        next.attempts.push(Attempt { at: time::to_millis(at), call_type: call.call_type, debt_id: call.debt_id.clone(), call_id: call.id.to_string() });
+        let attempt = Attempt::of(call, at);
+        next.places.add(&attempt.places);
+        next.attempts.push(attempt);
         next
+    }
+
+    /// Every place a call to the number carried: those kept, and those of
+    /// the attempts made and waiting. Every later call is held to them.
+    pub fn history(&self) -> Places {
+        let mut places = self.places.clone();
+        for attempt in self.attempts.iter().chain(&self.planned) {
+            places.add(&attempt.places);
+        }
+        places
     }
 
     /// The limits an attempt by `who` at `at` would break, with each one's
@@ -171,22 +219,34 @@ impl Ledger {
         let who: Attempting = who.into();
         let debt = who.debt_id;
         let others: Vec<&Attempt> = self.attempts.iter().chain(&self.planned).filter(|a| a.call_id != who.call_id).collect();
+        // About the debt: this number's attempts and, once each, those to the person's other numbers.
+        let mut about_debt: Vec<&Attempt> = others.clone();
+        for attempt in limits.debt.map_or(&[][..], |d| d.attempts.as_slice()) {
+            if attempt.call_id != who.call_id && !about_debt.iter().any(|a| a.call_id == attempt.call_id) {
+                about_debt.push(attempt);
+            }
+        }
         let mut over = Vec::new();
-        for rule in FREQUENCY.iter().filter(|r| r.scope.applies(&limits.callee.states)) {
-            let mut times: Vec<DateTime<Utc>> = others.iter().filter(|a| counted(rule, a, who)).map(|a| a.at).collect();
+        for rule in FREQUENCY.iter().filter(|r| holds(r, who.call_type, limits)) {
+            let pool = if rule.per == Per::Debt { &about_debt } else { &others };
+            let mut times: Vec<DateTime<Utc>> = pool.iter().filter(|a| counted(rule, a, who)).map(|a| a.at).collect();
             if let Some(next) = when_fits(&mut times, rule.max, rule.within, at) {
                 over.push(OverLimit { code: rule.code, rule: rule.rule, next_allowed_at: next });
             }
         }
         if who.call_type == CallType::OutboundDebt {
             let (rule, code, days, _) = REGF_AFTER_CONVERSATION;
-            let zone = limits.callee.zones.first().copied().unwrap_or(Tz::UTC);
-            for conversation in self.conversations.iter().filter(|c| c.debt_id.as_deref() == debt) {
-                // The conversation's date is day 1: calls may come again on day 8, at local midnight.
-                let day_one = conversation.at.with_timezone(&zone).date_naive();
-                let Some(day_eight) = day_one.checked_add_days(Days::new(days as u64)) else { continue };
-                let allowed = time::local_to_utc(zone, day_eight.and_time(NaiveTime::MIN));
-                if at < allowed {
+            let conversations = self.conversations.iter().chain(limits.debt.map_or(&[][..], |d| d.conversations.as_slice()));
+            for conversation in conversations.filter(|c| c.debt_id.as_deref() == debt) {
+                // The conversation's date is day 1: calls may come again on day 8, at local midnight, in every zone the callee may be in.
+                let allowed = limits.callee.zones.iter().filter_map(|zone| {
+                    let day_one = conversation.at.with_timezone(zone).date_naive();
+                    let day_eight = day_one.checked_add_days(Days::new(days as u64))?;
+                    Some(time::local_to_utc(*zone, day_eight.and_time(NaiveTime::MIN)))
+                });
+                if let Some(allowed) = allowed.max()
+                    && at < allowed
+                {
                     over.push(OverLimit { code, rule, next_allowed_at: allowed });
                 }
             }
@@ -223,21 +283,21 @@ mod tests {
     }
 
     fn attempt(at_text: &str, call_type: CallType, debt: Option<&str>, id: &str) -> Attempt {
-        Attempt { at: at(at_text), call_type, debt_id: debt.map(str::to_string), call_id: id.into() }
+        Attempt { at: at(at_text), call_type, debt_id: debt.map(str::to_string), call_id: id.into(), places: Default::default() }
     }
 
     fn florida() -> Callee {
-        Callee::of("+13055550100", None, None, Tz::UTC)
+        Callee::of("+13055550100", &crate::callee::Places::default())
     }
 
     fn new_york() -> Callee {
-        Callee::of("+12125550100", None, None, Tz::UTC)
+        Callee::of("+12125550100", &crate::callee::Places::default())
     }
 
     #[test]
     fn florida_allows_three_calls_in_twenty_four_hours() {
         let callee = florida();
-        let limits = Limits { callee: &callee, tenant_cap_per_day: 20 };
+        let limits = Limits { callee: &callee, tenant_cap_per_day: 20, debt: None, healthcare_exemption: false };
         let ledger = Ledger {
             attempts: vec![
                 attempt("2024-01-15T14:00:00Z", CallType::OutboundLead, None, "a"),
@@ -258,15 +318,20 @@ mod tests {
         assert!(ledger.over_limits(&call("c", CallType::OutboundCampaign, None), at("2024-01-15T20:00:00Z"), &limits).is_empty());
         // New York has no such state limit; the tenant's cap still holds.
         let ny = new_york();
-        assert!(ledger.over_limits(&fourth, at("2024-01-15T20:00:00Z"), &Limits { callee: &ny, tenant_cap_per_day: 20 }).is_empty());
-        let capped = ledger.over_limits(&fourth, at("2024-01-15T20:00:00Z"), &Limits { callee: &ny, tenant_cap_per_day: 3 });
+        assert!(
+            ledger
+                .over_limits(&fourth, at("2024-01-15T20:00:00Z"), &Limits { callee: &ny, tenant_cap_per_day: 20, debt: None, healthcare_exemption: false })
+                .is_empty()
+        );
+        let capped =
+            ledger.over_limits(&fourth, at("2024-01-15T20:00:00Z"), &Limits { callee: &ny, tenant_cap_per_day: 3, debt: None, healthcare_exemption: false });
         assert_eq!(capped.iter().map(|o| o.rule).collect::<Vec<_>>(), vec!["tenant_cap"]);
     }
 
     #[test]
     fn calls_waiting_for_the_number_count_before_and_after_the_new_one() {
         let callee = florida();
-        let limits = Limits { callee: &callee, tenant_cap_per_day: 20 };
+        let limits = Limits { callee: &callee, tenant_cap_per_day: 20, debt: None, healthcare_exemption: false };
         // One call made this morning, two waiting for this afternoon.
         let ledger = Ledger {
             attempts: vec![attempt("2024-01-15T14:00:00Z", CallType::OutboundLead, None, "made")],
@@ -301,7 +366,7 @@ mod tests {
     #[test]
     fn regulation_f_counts_seven_in_seven_days_per_debt() {
         let callee = new_york();
-        let limits = Limits { callee: &callee, tenant_cap_per_day: 20 };
+        let limits = Limits { callee: &callee, tenant_cap_per_day: 20, debt: None, healthcare_exemption: false };
         let seven: Vec<Attempt> =
             (1..=7).map(|d| attempt(&format!("2024-01-0{d}T15:00:00Z"), CallType::OutboundDebt, Some("inv-1"), &format!("a{d}"))).collect();
         let ledger = Ledger { attempts: seven, ..Ledger::default() };
@@ -316,7 +381,7 @@ mod tests {
     #[test]
     fn after_a_conversation_about_a_debt_none_for_seven_days_counting_its_day() {
         let callee = new_york();
-        let limits = Limits { callee: &callee, tenant_cap_per_day: 20 };
+        let limits = Limits { callee: &callee, tenant_cap_per_day: 20, debt: None, healthcare_exemption: false };
         // A conversation on Monday 2024-01-15 at 10:00 New York: day 1; calls may come again from Monday 2024-01-22 00:00 local.
         let ledger = Ledger { conversations: vec![Conversation { debt_id: Some("inv-1".into()), at: at("2024-01-15T15:00:00Z") }], ..Ledger::default() };
         let debt = call("x", CallType::OutboundDebt, Some("inv-1"));

@@ -80,9 +80,10 @@ pub fn retry_call_id(org_id: &str, ended_call_id: &str, attempt: u32) -> CallId 
     derived_id(&["retry", org_id, ended_call_id, &attempt.to_string()]).into()
 }
 
-/// The follow-up call an ended call agreed to.
-pub fn follow_up_call_id(org_id: &str, ended_call_id: &str) -> CallId {
-    derived_id(&["follow-up", org_id, ended_call_id]).into()
+/// The follow-up call agreed for `number` on `date`: one a number and day,
+/// however many calls agree it.
+pub fn follow_up_call_id(org_id: &str, number: &str, date: chrono::NaiveDate) -> CallId {
+    derived_id(&["follow-up", org_id, number, &date.to_string()]).into()
 }
 
 #[cfg(test)]

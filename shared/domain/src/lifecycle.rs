@@ -66,6 +66,14 @@ pub enum EndedReason {
     NoCallingHoursAhead,
     /// No consent on record covers it (none, revoked, expired, out of scope).
     NoConsent,
+    /// A collection call that names no debt.
+    DebtIdRequired,
+    /// Nothing says where its callee is, and the tenant refuses such calls.
+    UnknownCalleeLocation,
+    /// It would rest on the healthcare exemption without the exemption's conditions.
+    ExemptionConditions,
+    /// Ended through the provider because the number opted out while it was live.
+    OptedOutDuringCall,
     /// The patient's records were erased while it waited.
     RecordsErased,
     /// The request to the provider could not be built (a missing number or secret).
@@ -90,6 +98,10 @@ impl EndedReason {
             EndedReason::VoiceAgentNotFound => "voice-agent-not-found",
             EndedReason::NoCallingHoursAhead => "no-calling-hours-ahead",
             EndedReason::NoConsent => "no-consent",
+            EndedReason::DebtIdRequired => "debt-id-required",
+            EndedReason::UnknownCalleeLocation => "unknown-callee-location",
+            EndedReason::ExemptionConditions => "healthcare-exemption-conditions",
+            EndedReason::OptedOutDuringCall => "opted-out-during-call",
             EndedReason::RecordsErased => "records-erased",
             EndedReason::ConfigurationError => "callops-configuration-error",
             EndedReason::ProviderRejected(_) => "vapi-rejected",

@@ -10,9 +10,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{
-    CallStatus, DomainError, VoiceAgent,
+    CallStatus, CallType, DomainError, VoiceAgent,
     callee::Callee,
     clock::{Clock, ClockRefusal},
+    consent::Basis,
     frequency::Limits,
     lifecycle::EndedReason,
 };
@@ -21,14 +22,8 @@ use crate::{
 /// `agent` to `callee` ([`Clock`]: the agent's week, the tenant's holidays
 /// and the law's windows, in every zone of the callee), and why `at` itself
 /// does not fit when it does not. `None` when no time comes.
-pub fn next_opening(
-    agent: &VoiceAgent,
-    callee: &Callee,
-    holidays: &[NaiveDate],
-    inconvenient: &[crate::clock::InconvenientTime],
-    at: DateTime<Utc>,
-) -> Option<(DateTime<Utc>, Option<ClockRefusal>)> {
-    let clock = Clock { agent, callee, holidays, inconvenient };
+pub fn next_opening(facts: &PlacementFacts, agent: &VoiceAgent, at: DateTime<Utc>) -> Option<(DateTime<Utc>, Option<ClockRefusal>)> {
+    let clock = facts.clock(agent);
     clock.next_opening(at).map(|opening| (opening, clock.refusal(at)))
 }
 
@@ -47,10 +42,19 @@ pub enum Slot {
 /// What is known about an attempt when it is to be placed.
 #[derive(Debug, Clone, Copy)]
 pub struct PlacementFacts<'a> {
+    /// What the call is.
+    pub call_type: CallType,
+    /// The debt a collection call is about.
+    pub debt_id: Option<&'a str>,
     /// The call's agent; `None` when it no longer exists.
     pub agent: Option<&'a VoiceAgent>,
-    /// Where the callee is ([`Callee::of_call`]).
+    /// Where the callee may be ([`Callee::of_call`]).
     pub callee: &'a Callee,
+    /// The tenant refuses calls to a callee whose place nothing gives (`unknownCalleeLocation: refuse`).
+    pub refuse_unknown_location: bool,
+    /// The tenant's settings name the practice and its callback number, which
+    /// a call resting on the healthcare exemption must state.
+    pub practice_identified: bool,
     /// The tenant's closed dates.
     pub holidays: &'a [NaiveDate],
     /// For a collection call, the times the callee said are inconvenient; empty otherwise.
@@ -72,7 +76,44 @@ pub struct Frequency<'a> {
     /// The attempt checked.
     pub call: crate::frequency::Attempting<'a>,
     pub ledger: &'a crate::frequency::Ledger,
+    /// The ledger of the call's debt, across every number (a collection call's).
+    pub debt: Option<&'a crate::frequency::Ledger>,
     pub tenant_cap_per_day: u32,
+}
+
+/// The call types the healthcare exemption may carry: no telemarketing,
+/// billing or collection content (47 CFR 64.1200(a)(9)(iv); FCC 15-72).
+pub const EXEMPTION_CALL_TYPES: &[CallType] = &[CallType::OutboundFollowup, CallType::OutboundOther];
+
+/// The longest a call resting on the healthcare exemption may last, in
+/// seconds: one minute (47 CFR 64.1200(a)(9)(iv)(E); FCC 15-72).
+pub const EXEMPTION_MAX_SECONDS: u32 = 60;
+
+impl<'a> PlacementFacts<'a> {
+    /// The clock rules of the call by `agent`.
+    pub fn clock(&self, agent: &'a VoiceAgent) -> Clock<'a> {
+        Clock { agent, callee: self.callee, call_type: self.call_type, holidays: self.holidays, inconvenient: self.inconvenient }
+    }
+
+    /// The consent an attempt at `at` rests on, when consent is weighed and one covers it.
+    pub fn relied_on(&self, at: DateTime<Utc>) -> Option<&'a crate::consent::Consent> {
+        self.consent.and_then(|c| c.relied_on(at))
+    }
+
+    /// Whether an attempt at `at` rests on the healthcare exemption.
+    pub fn rests_on_exemption(&self, at: DateTime<Utc>) -> bool {
+        self.relied_on(at).is_some_and(|c| c.basis == Basis::HealthcareRelationship)
+    }
+
+    /// The frequency limits of an attempt at `at`.
+    pub fn limits(&self, frequency: &Frequency<'a>, at: DateTime<Utc>) -> Limits<'a> {
+        Limits {
+            callee: self.callee,
+            tenant_cap_per_day: frequency.tenant_cap_per_day,
+            debt: frequency.debt,
+            healthcare_exemption: self.rests_on_exemption(at),
+        }
+    }
 }
 
 /// Why an attempt will never be placed.
@@ -80,7 +121,14 @@ pub struct Frequency<'a> {
 pub enum Refusal {
     CampaignCancelled,
     OnDoNotCallList,
+    /// A collection call that names no debt: Regulation F counts calls per debt.
+    DebtIdRequired,
+    /// Nothing says where the callee is, and the tenant refuses such calls.
+    UnknownCalleeLocation,
     NoConsent,
+    /// The call rests on the healthcare exemption without one of its conditions
+    /// (a call type it may carry, the practice's name and callback number).
+    ExemptionConditions,
     NoAgent,
     NoCallingHoursAhead,
 }
@@ -89,7 +137,13 @@ impl Refusal {
     /// The status a waiting attempt ends in for this refusal.
     pub fn status(self) -> CallStatus {
         match self {
-            Refusal::CampaignCancelled | Refusal::OnDoNotCallList | Refusal::NoConsent | Refusal::NoCallingHoursAhead => CallStatus::Cancelled,
+            Refusal::CampaignCancelled
+            | Refusal::OnDoNotCallList
+            | Refusal::DebtIdRequired
+            | Refusal::UnknownCalleeLocation
+            | Refusal::NoConsent
+            | Refusal::ExemptionConditions
+            | Refusal::NoCallingHoursAhead => CallStatus::Cancelled,
             Refusal::NoAgent => CallStatus::Failed,
         }
     }
@@ -99,9 +153,21 @@ impl Refusal {
         match self {
             Refusal::OnDoNotCallList => DomainError::conflict("on_do_not_call_list", "this number is on the practice's do-not-call list"),
             Refusal::CampaignCancelled => DomainError::conflict("campaign_cancelled", "the campaign is cancelled"),
+            Refusal::DebtIdRequired => DomainError::invalid(
+                "debt_id_required",
+                "a collection call (OUTBOUND_DEBT) names the debt it is about in debtId: Regulation F counts calls per person and debt",
+            ),
+            Refusal::UnknownCalleeLocation => DomainError::invalid(
+                "unknown_callee_location",
+                "the number gives no place (toll-free, 5XX, 900 or unassigned) and the contact names none: give timeZone or state, or change the unknownCalleeLocation setting",
+            ),
             Refusal::NoConsent => {
                 DomainError::invalid("no_consent", "no consent on record covers this call (its basis, scope and time): record one with POST /api/consents")
             }
+            Refusal::ExemptionConditions => DomainError::invalid(
+                "healthcare_exemption_conditions",
+                "this call would rest on the healthcare exemption, which needs the practice's name and callback number (practiceName, callbackNumber in the settings) and a care call (OUTBOUND_FOLLOWUP or OUTBOUND_OTHER); or record a prior express consent",
+            ),
             Refusal::NoAgent => DomainError::invalid("unknown_agent", "the call's voice agent does not exist"),
             Refusal::NoCallingHoursAhead => {
                 DomainError::invalid("no_calling_hours", "no time comes when the callee's calling hours are open in every zone they may be in")
@@ -114,6 +180,9 @@ impl Refusal {
             Refusal::CampaignCancelled => EndedReason::CampaignCancelled,
             Refusal::OnDoNotCallList => EndedReason::OnDoNotCallList,
             Refusal::NoConsent => EndedReason::NoConsent,
+            Refusal::DebtIdRequired => EndedReason::DebtIdRequired,
+            Refusal::UnknownCalleeLocation => EndedReason::UnknownCalleeLocation,
+            Refusal::ExemptionConditions => EndedReason::ExemptionConditions,
             Refusal::NoAgent => EndedReason::VoiceAgentNotFound,
             Refusal::NoCallingHoursAhead => EndedReason::NoCallingHoursAhead,
         }
@@ -133,9 +202,11 @@ pub enum Placement {
 }
 
 /// Whether an attempt may be placed at `at`. The rules, in order: its
-/// campaign was cancelled, its number is on the do-not-call list, no
-/// consent covers it, its agent is gone, the clock rules ([`next_opening`])
-/// and the frequency limits, a free slot.
+/// campaign was cancelled, its number is on the do-not-call list, a
+/// collection call names no debt, nothing says where the callee is (when
+/// the tenant refuses that), no consent covers it, the healthcare
+/// exemption's conditions (when it rests on it), its agent is gone, the
+/// clock rules ([`next_opening`]) and the frequency limits, a free slot.
 pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
     if facts.campaign_cancelled {
         return Placement::Refused(Refusal::CampaignCancelled);
@@ -143,36 +214,53 @@ pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
     if facts.on_do_not_call {
         return Placement::Refused(Refusal::OnDoNotCallList);
     }
-    let unconsented = |t: DateTime<Utc>| facts.consent.is_some_and(|c| c.relied_on(t).is_none());
-    if unconsented(at) {
-        return Placement::Refused(Refusal::NoConsent);
+    if facts.call_type == CallType::OutboundDebt && facts.debt_id.is_none() {
+        return Placement::Refused(Refusal::DebtIdRequired);
+    }
+    if facts.refuse_unknown_location && facts.callee.place_unknown {
+        return Placement::Refused(Refusal::UnknownCalleeLocation);
+    }
+    // Without consent, or resting on the healthcare exemption without its conditions: refused.
+    let unconsented = |t: DateTime<Utc>| match facts.consent.map(|c| c.relied_on(t)) {
+        Some(None) => Some(Refusal::NoConsent),
+        Some(Some(c)) if c.basis == Basis::HealthcareRelationship && !(facts.practice_identified && EXEMPTION_CALL_TYPES.contains(&facts.call_type)) => {
+            Some(Refusal::ExemptionConditions)
+        }
+        _ => None,
+    };
+    if let Some(refusal) = unconsented(at) {
+        return Placement::Refused(refusal);
     }
     let Some(agent) = facts.agent else { return Placement::Refused(Refusal::NoAgent) };
     // The first time both the clock and the frequency limits allow, and why `at` itself is refused.
     let (mut t, mut why) = (at, None);
     for _ in 0..32 {
-        let Some((opening, refusal)) = next_opening(agent, facts.callee, facts.holidays, facts.inconvenient, t) else {
+        let Some((opening, refusal)) = next_opening(facts, agent, t) else {
             return Placement::Refused(Refusal::NoCallingHoursAhead);
         };
         if opening > t {
             why = why.or(Some(refusal.unwrap_or(ClockRefusal::OutsideHours).code()));
             t = opening;
         }
-        let over = facts.frequency.map(|f| f.ledger.over_limits(f.call, t, &Limits { callee: facts.callee, tenant_cap_per_day: f.tenant_cap_per_day }));
+        let over = facts.frequency.map(|f| f.ledger.over_limits(f.call, t, &facts.limits(&f, t)));
         match over.as_deref().and_then(|o| o.iter().max_by_key(|o| o.next_allowed_at)) {
             Some(limit) => {
                 why = why.or(over.as_ref().and_then(|o| o.first()).map(|o| o.code));
                 t = limit.next_allowed_at;
             }
             // A consent that has expired by then covers no later time either.
-            None if t > at && unconsented(t) => return Placement::Refused(Refusal::NoConsent),
-            None if t > at => return Placement::Later { at: t, why: why.unwrap_or("outside_calling_hours") },
+            None if t > at => {
+                return match unconsented(t) {
+                    Some(refusal) => Placement::Refused(refusal),
+                    None => Placement::Later { at: t, why: why.unwrap_or("outside_calling_hours") },
+                };
+            }
             None => break,
         }
     }
     if t > at {
-        if unconsented(t) {
-            return Placement::Refused(Refusal::NoConsent);
+        if let Some(refusal) = unconsented(t) {
+            return Placement::Refused(refusal);
         }
         return Placement::Later { at: t, why: why.unwrap_or("frequency_limit") };
     }
@@ -193,9 +281,13 @@ pub fn earliest_placement(facts: &PlacementFacts, at: DateTime<Utc>) -> Result<D
     }
 }
 
-/// What is known when a call by `agent` to `callee` is planned: nothing stops it but the clock.
-pub fn planning<'a>(agent: &'a VoiceAgent, callee: &'a Callee, holidays: &'a [NaiveDate]) -> PlacementFacts<'a> {
+/// What is known when a call of `call_type` by `agent` to `callee` is planned: nothing stops it but the clock.
+pub fn planning<'a>(call_type: CallType, agent: &'a VoiceAgent, callee: &'a Callee, holidays: &'a [NaiveDate]) -> PlacementFacts<'a> {
     PlacementFacts {
+        call_type,
+        debt_id: None,
+        refuse_unknown_location: false,
+        practice_identified: false,
         agent: Some(agent),
         callee,
         holidays,
@@ -214,7 +306,7 @@ mod tests {
     use crate::{fixtures::agent, time};
 
     fn new_yorker() -> Callee {
-        Callee::of("+12125550142", None, None, chrono_tz::Tz::UTC)
+        Callee::of("+12125550142", &crate::callee::Places::default())
     }
 
     #[test]
@@ -224,6 +316,10 @@ mod tests {
         let noon = time::parse("2024-01-15T17:00:00Z").unwrap();
         let night = time::parse("2024-01-16T03:00:00Z").unwrap();
         let facts = PlacementFacts {
+            call_type: crate::CallType::OutboundFollowup,
+            debt_id: None,
+            refuse_unknown_location: false,
+            practice_identified: false,
             agent: Some(&agent),
             callee: &callee,
             holidays: &[],
@@ -244,7 +340,12 @@ mod tests {
         let cancelled = PlacementFacts { campaign_cancelled: true, ..dnc };
         assert_eq!(may_place(&cancelled, noon), Placement::Refused(Refusal::CampaignCancelled));
         // No consent, no call; one that expires before the hours open covers nothing.
-        let none = crate::consent::Consenting { call_type: crate::CallType::OutboundFollowup, consents: &[], accepted: &[crate::consent::Basis::PriorExpress] };
+        let none = crate::consent::Consenting {
+            call_type: crate::CallType::OutboundFollowup,
+            consents: &[],
+            accepted: &[crate::consent::Basis::PriorExpress],
+            opted_out_at: None,
+        };
         assert_eq!(may_place(&PlacementFacts { consent: Some(none), ..facts }, noon), Placement::Refused(Refusal::NoConsent));
         let by = crate::caller::Actor { sub: "u".into(), name: None };
         let input = crate::consent::ConsentInput {
@@ -268,10 +369,13 @@ mod tests {
         let agent = agent();
         let callee = new_yorker();
         let night = time::parse("2024-01-16T03:00:00Z").unwrap();
-        assert_eq!(earliest_placement(&planning(&agent, &callee, &[]), night), Ok(time::parse("2024-01-16T13:00:00Z").unwrap()));
-        let busy = PlacementFacts { slot: Slot::Busy { retry_at: night }, ..planning(&agent, &callee, &[]) };
+        assert_eq!(
+            earliest_placement(&planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]), night),
+            Ok(time::parse("2024-01-16T13:00:00Z").unwrap())
+        );
+        let busy = PlacementFacts { slot: Slot::Busy { retry_at: night }, ..planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]) };
         assert_eq!(earliest_placement(&busy, night), Ok(time::parse("2024-01-16T13:00:00Z").unwrap()), "a plan assumes the claim's slot");
-        let listed = PlacementFacts { on_do_not_call: true, ..planning(&agent, &callee, &[]) };
+        let listed = PlacementFacts { on_do_not_call: true, ..planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]) };
         assert_eq!(earliest_placement(&listed, night), Err(Refusal::OnDoNotCallList));
         assert!(matches!(Refusal::OnDoNotCallList.error(), DomainError::Conflict { code: "on_do_not_call_list", .. }));
     }

@@ -38,6 +38,12 @@ pub enum RecordingAsk {
     Disclose,
     /// Recording switched off (`artifactPlan.recordingEnabled: false`).
     Off,
+    /// An inbound call whose assistant discloses the recording, as the tenant records it does.
+    DisclosedInbound,
+    /// An inbound call from a caller who may be where everyone's consent is
+    /// needed, and the tenant has not recorded that its assistant discloses:
+    /// the recording is not kept.
+    NotDisclosed,
 }
 
 /// The recording decision a placed call keeps.
@@ -56,11 +62,32 @@ pub const DISCLOSURE: &str = "This call may be recorded for quality and for your
 /// state (another country, or a number whose state is unknown) is treated as
 /// needing everyone's consent, the stricter rule.
 pub fn decide(callee: &Callee, policy: RecordingPolicy) -> RecordingDecision {
-    let all_party = callee.states.is_empty() || callee.states.iter().any(|s| ALL_PARTY_STATES.contains(&s.as_str()));
+    let all_party = needs_everyone(callee);
     let asked = match (all_party, policy) {
         (false, _) => RecordingAsk::Record,
         (true, RecordingPolicy::Disclose) => RecordingAsk::Disclose,
         (true, RecordingPolicy::DoNotRecord) => RecordingAsk::Off,
+    };
+    RecordingDecision { all_party, asked }
+}
+
+/// Whether everyone on a call with `callee` must consent to its recording:
+/// any state they may be in needs it (their number's, their record's and
+/// every state that keeps their record's zone's clock), or no US state is
+/// known (another country, an unknown code): the stricter rule.
+fn needs_everyone(callee: &Callee) -> bool {
+    callee.recording_states.is_empty() || callee.recording_states.iter().any(|s| ALL_PARTY_STATES.contains(&s.as_str()))
+}
+
+/// The decision for an inbound call from `caller`: kept where one party's
+/// consent is enough, or where the tenant records that its inbound assistant
+/// discloses the recording (`inboundRecordingDisclosed`); otherwise not kept.
+pub fn decide_inbound(caller: &Callee, disclosed: bool) -> RecordingDecision {
+    let all_party = needs_everyone(caller);
+    let asked = match (all_party, disclosed) {
+        (false, _) => RecordingAsk::Record,
+        (true, true) => RecordingAsk::DisclosedInbound,
+        (true, false) => RecordingAsk::NotDisclosed,
     };
     RecordingDecision { all_party, asked }
 }
@@ -78,7 +105,10 @@ pub struct RecordingConsent {
 /// were kept (no decision) keeps its recording.
 pub fn keep(decision: Option<&RecordingDecision>, consent: Option<&RecordingConsent>) -> Result<(), &'static str> {
     match decision.map(|d| d.asked) {
-        None | Some(RecordingAsk::Record) => Ok(()),
+        None | Some(RecordingAsk::Record | RecordingAsk::DisclosedInbound) => Ok(()),
+        Some(RecordingAsk::NotDisclosed) => Err(
+            "the caller may be in a state that needs everyone's consent to record, and the practice has not recorded that its inbound assistant discloses recording (inboundRecordingDisclosed)",
+        ),
         Some(RecordingAsk::Off) => Err("recording was switched off for this call: the callee's state needs everyone's consent"),
         Some(RecordingAsk::Disclose) => match consent.and_then(|c| c.granted_at) {
             Some(_) => Ok(()),
@@ -93,7 +123,7 @@ mod tests {
     use crate::time;
 
     fn callee(number: &str, state: Option<&str>) -> Callee {
-        Callee::of(number, None, state.map(|s| s.parse().unwrap()), chrono_tz::Tz::UTC)
+        Callee::of(number, &crate::callee::Places::of_contact(None, state.map(|s| s.parse().unwrap())))
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub fn placement_time(at: DateTime<Utc>, facts: &PlacementFacts, move_into_hours
         Placement::Later { at: opening, .. } if move_into_hours => Ok(opening),
         Placement::Later { at: opening, why } => Err(DomainError::NotAllowedYet { code: why, message: not_yet_message(why), next_allowed_at: opening }),
         Placement::Refused(Refusal::NoCallingHoursAhead) => Err(too_far()),
+        Placement::Refused(Refusal::NoConsent) if let Some(consenting) = facts.consent => Err(consenting.refusal(at)),
         Placement::Refused(refusal) => Err(refusal.error()),
     }
 }
@@ -198,11 +199,11 @@ mod tests {
 
     fn new_yorker() -> &'static Callee {
         static CALLEE: std::sync::OnceLock<Callee> = std::sync::OnceLock::new();
-        CALLEE.get_or_init(|| Callee::of("+12125550142", None, None, chrono_tz::Tz::UTC))
+        CALLEE.get_or_init(|| Callee::of("+12125550142", &crate::callee::Places::default()))
     }
 
     fn facts(agent: &VoiceAgent) -> PlacementFacts<'_> {
-        crate::policy::planning(agent, new_yorker(), &[])
+        crate::policy::planning(crate::CallType::OutboundFollowup, agent, new_yorker(), &[])
     }
 
     /// [`spread`] over calls to `callees` that only the clock stops.
@@ -214,7 +215,8 @@ mod tests {
         holidays: &[chrono::NaiveDate],
         latest: DateTime<Utc>,
     ) -> Result<Vec<Option<DateTime<Utc>>>, DomainError> {
-        let contacts: Vec<PlacementFacts> = callees.iter().map(|callee| crate::policy::planning(agent, callee, holidays)).collect();
+        let contacts: Vec<PlacementFacts> =
+            callees.iter().map(|callee| crate::policy::planning(crate::CallType::OutboundFollowup, agent, callee, holidays)).collect();
         Ok(spread(start, &contacts, per_minute, latest)?.into_iter().map(Result::ok).collect())
     }
 
@@ -313,12 +315,12 @@ mod tests {
         assert!(times.iter().flatten().all(|t| agent.calling_hours.allows(*t, agent.time_zone)));
 
         // A Californian waits for 08:00 Pacific; the New Yorkers after them keep their pace.
-        let la = Callee::of("+13105550100", None, None, chrono_tz::Tz::UTC);
+        let la = Callee::of("+13105550100", &crate::callee::Places::default());
         let mixed = spread_to(at("2024-01-16T14:00:00Z"), &[new_yorker(), &la, new_yorker()], 1, &agent, &[], latest).unwrap();
         assert_eq!(mixed, vec![Some(at("2024-01-16T14:00:00Z")), Some(at("2024-01-16T16:00:00Z")), Some(at("2024-01-16T14:01:00Z"))]);
         // Morning hours in New York and in Tokyo never meet: that contact alone gets no time.
         let mornings = self::agent(CallingHours::new(9 * 60, 12 * 60).unwrap());
-        let apart = Callee { zones: vec!["America/New_York".parse().unwrap(), "Asia/Tokyo".parse().unwrap()], states: vec![] };
+        let apart = Callee::in_zones(&["America/New_York", "Asia/Tokyo"], &[]);
         let times = spread_to(at("2024-01-16T14:00:00Z"), &[&apart, new_yorker()], 1, &mornings, &[], latest).unwrap();
         assert_eq!(times, vec![None, Some(at("2024-01-16T14:00:00Z"))]);
     }

@@ -32,9 +32,39 @@ pub struct TenantSettings {
     /// How long calls' content is kept.
     #[serde(default)]
     pub retention: Retention,
+    /// What a call to a callee nothing places (a number that gives no place, no record) does.
+    #[serde(default)]
+    pub unknown_callee_location: UnknownCalleeLocation,
+    /// The practice's name as callees hear it, and the number they can call
+    /// it back on: what every artificial-voice call states (47 CFR
+    /// 64.1200(b)), and what a call resting on the healthcare exemption
+    /// must say at its start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_number: Option<String>,
+    /// The tenant's inbound assistant tells callers the call is recorded: only
+    /// then is an inbound call's recording kept when the caller may be in a
+    /// state that needs everyone's consent.
+    #[serde(default)]
+    pub inbound_recording_disclosed: bool,
     #[serde(with = "time::ms::option", default)]
     pub updated_at: Option<DateTime<Utc>>,
 }
+
+/// What a call to a callee whose place nothing gives does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownCalleeLocation {
+    /// It fits every zone and honours every state of the fifty states and DC.
+    #[default]
+    EveryZone,
+    /// It is refused (`unknown_callee_location`).
+    Refuse,
+}
+
+/// The longest practice name kept.
+pub const MAX_PRACTICE_NAME: usize = 100;
 
 /// How long a tenant keeps what it holds, in days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,8 +125,17 @@ impl TenantSettings {
             consent_policy: Default::default(),
             recording_policy: Default::default(),
             retention: Retention::default(),
+            unknown_callee_location: UnknownCalleeLocation::default(),
+            practice_name: None,
+            callback_number: None,
+            inbound_recording_disclosed: false,
             updated_at: None,
         }
+    }
+
+    /// Whether the practice's name and callback number are set (what a call on the healthcare exemption states).
+    pub fn practice_identified(&self) -> bool {
+        self.practice_name.is_some() && self.callback_number.is_some()
     }
 
     pub fn check_storable(&self) -> Result<(), DomainError> {
@@ -127,6 +166,13 @@ pub struct SettingsInput {
     pub recording_policy: Option<String>,
     /// `{contentDays}`: how long calls' content is kept.
     pub retention: Option<RetentionInput>,
+    /// `every_zone` or `refuse`.
+    pub unknown_callee_location: Option<String>,
+    /// The practice's name; an empty one clears it.
+    pub practice_name: Option<String>,
+    /// The practice's callback number; an empty one clears it.
+    pub callback_number: Option<String>,
+    pub inbound_recording_disclosed: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -176,6 +222,36 @@ impl SettingsInput {
                 _ => return Err(DomainError::invalid("invalid_recording_policy", "recordingPolicy is disclose or do_not_record")),
             };
         }
+        if let Some(choice) = &self.unknown_callee_location {
+            next.unknown_callee_location = match choice.trim() {
+                "every_zone" => UnknownCalleeLocation::EveryZone,
+                "refuse" => UnknownCalleeLocation::Refuse,
+                _ => return Err(DomainError::invalid("invalid_unknown_callee_location", "unknownCalleeLocation is every_zone or refuse")),
+            };
+        }
+        if let Some(name) = self.practice_name {
+            if name.chars().any(char::is_control) {
+                return Err(DomainError::invalid("invalid_practice_name", "practiceName is one line of text"));
+            }
+            next.practice_name = crate::limits::optional_text(Some(name), MAX_PRACTICE_NAME, "invalid_practice_name", "practiceName")?;
+        }
+        if let Some(number) = self.callback_number {
+            next.callback_number = match number.trim() {
+                "" => None,
+                text => {
+                    let number = crate::phone::normalize(text)
+                        .map_err(|_| DomainError::invalid("invalid_callback_number", "callbackNumber must be a phone number such as +15551234567"))?;
+                    // 47 CFR 64.1200(b)(2): the number stated may not be a 900 number.
+                    if number.starts_with("+1900") {
+                        return Err(DomainError::invalid("invalid_callback_number", "callbackNumber may not be a 900 number (47 CFR 64.1200(b)(2))"));
+                    }
+                    Some(number.into_string())
+                }
+            };
+        }
+        if let Some(disclosed) = self.inbound_recording_disclosed {
+            next.inbound_recording_disclosed = disclosed;
+        }
         if let Some(retention) = &self.retention {
             let asked = Retention { content_days: retention.content_days.unwrap_or(next.retention.content_days) };
             asked.check()?;
@@ -199,9 +275,7 @@ mod tests {
         let input = SettingsInput {
             holidays: Some(vec!["2024-12-25".into(), "2024-01-01".into(), "2024-12-25".into()]),
             max_attempts_per_number_per_day: Some(2),
-            consent_policy: None,
-            recording_policy: None,
-            retention: None,
+            ..SettingsInput::default()
         };
         let next = input.apply_to(&base, now).unwrap();
         assert_eq!(next.holidays.iter().map(|d| d.to_string()).collect::<Vec<_>>(), vec!["2024-01-01", "2024-12-25"]);

@@ -79,6 +79,11 @@ fn callee_lines(transcript: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Whether the callee said anything at all (a line of theirs with words in it).
+pub fn callee_spoke(transcript: &str) -> bool {
+    callee_lines(transcript).any(|words| words.chars().any(char::is_alphanumeric))
+}
+
 /// The first phrase in which the callee asks not to be called again, if any.
 pub fn asks_to_stop(transcript: &str) -> Option<&'static str> {
     for line in callee_lines(transcript) {

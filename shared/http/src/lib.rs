@@ -265,6 +265,9 @@ struct ErrorDetail<'a> {
     /// For `outside_calling_hours`: when the agent may call next.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_allowed_at: Option<String>,
+    /// What an explained refusal adds (`acceptedBases`, `consents` for `no_consent`).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    details: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The one mapping from errors to responses: `{"error": {"code", "message"}}`.
@@ -280,6 +283,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         ApiError::Domain(DomainError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found", err.to_string()),
         ApiError::Domain(DomainError::Conflict { code, message }) => (StatusCode::CONFLICT, *code, message.clone()),
         ApiError::Domain(DomainError::NotAllowedYet { code, .. }) => (StatusCode::BAD_REQUEST, *code, err.to_string()),
+        ApiError::Domain(DomainError::Explained { code, message, .. }) => (StatusCode::BAD_REQUEST, *code, message.clone()),
         ApiError::Domain(DomainError::Unavailable(detail)) => {
             tracing::error!(error = %detail, "request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side; try again".to_string())
@@ -289,7 +293,11 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         ApiError::Domain(DomainError::NotAllowedYet { next_allowed_at, .. }) => Some(callops_domain::time::format(next_allowed_at)),
         _ => None,
     };
-    let body = ErrorBody { error: ErrorDetail { code, message, next_allowed_at } };
+    let details = match err {
+        ApiError::Domain(DomainError::Explained { details, .. }) => Some(details),
+        _ => None,
+    };
+    let body = ErrorBody { error: ErrorDetail { code, message, next_allowed_at, details } };
     // A struct of strings always serialises.
     let mut response = Response::new(Body::Text(serde_json::to_string(&body).unwrap_or_default()));
     *response.status_mut() = status;

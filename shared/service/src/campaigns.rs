@@ -108,7 +108,8 @@ impl Calls {
         };
         let settings = self.store.settings(&caller.org_id).await?;
         let holidays = &settings.holidays;
-        let check = check.placeable(&ask.contacts, &agent, holidays, &listed, draft.start);
+        let refuse_unknown_location = settings.unknown_callee_location == callops_domain::settings::UnknownCalleeLocation::Refuse;
+        let check = check.placeable(&ask.contacts, &agent, holidays, &listed, refuse_unknown_location, draft.start);
         let numbers: Vec<String> = check.accepted.iter().map(|(_, c)| c.number.clone()).collect();
         let (ledgers, consents) = self.number_states(&caller.org_id, numbers).await?;
         let known = Known {
@@ -117,6 +118,7 @@ impl Calls {
             tenant_cap_per_day: settings.max_attempts_per_number_per_day,
             consents: &consents,
             accepted: settings.consent_policy.accepts(callops_domain::CallType::OutboundCampaign),
+            refuse_unknown_location,
         };
         plan_campaign(id, &caller.org_id, &draft, &agent, &known, check, now)
     }

@@ -68,12 +68,31 @@ pub async fn follow_through(
     if decided.plans_a_call() {
         let settings = store.settings(&after.org_id).await?;
         let state = store.number_state(&after.org_id, &after.phone_number).await?;
+        let debt = match (after.call_type, &after.debt_id) {
+            (callops_domain::CallType::OutboundDebt, Some(debt_id)) => Some(store.debt_ledger(&after.org_id, debt_id).await?),
+            _ => None,
+        };
         decided = decide(&Known {
             holidays: &settings.holidays,
             ledger: Some(&state.ledger),
+            debt: debt.as_ref(),
             tenant_cap_per_day: settings.max_attempts_per_number_per_day,
             consents: Some((&state.consents, &settings.consent_policy)),
+            on_do_not_call: store.is_on_do_not_call(&after.org_id, &after.phone_number).await?,
+            refuse_unknown_location: settings.unknown_callee_location == callops_domain::settings::UnknownCalleeLocation::Refuse,
+            practice_identified: settings.practice_identified(),
         });
+    }
+    // One follow-up a number and agreed day: a day another call planned already is planned.
+    if let Some(at) = decided.follow_up_at {
+        let planned = followup::follow_up_call(after, at, now);
+        if store.get_call(&after.org_id, &planned.id).await?.is_some() {
+            tracing::info!(call_id = %after.id, follow_up = %planned.id, "the agreed follow-up is planned already for this number and day");
+            decided.follow_up_at = None;
+        }
+    }
+    if let Some(date) = decided.follow_up_past {
+        tracing::warn!(call_id = %after.id, follow_up_date = %time::format(&date), "the agreed follow-up day had passed: no call is made for it");
     }
     if let Some(refusal) = decided.not_planned {
         tracing::warn!(call_id = %after.id, reason = refusal.ended_reason().code(), "a retry or follow-up is due but the placement policy refuses it: none is planned");
@@ -96,7 +115,13 @@ pub async fn follow_through(
         let entry = callops_domain::audit::AuditEntry::new(&webhook, callops_domain::audit::Action::DoNotCallAdded, number, changes, now);
         also.push(AlongWithCall::Audit(Box::new(entry)));
     }
-    also.extend(decided.conversation.clone().map(AlongWithCall::Conversation));
+    if let Some(conversation) = &decided.conversation {
+        also.push(AlongWithCall::Conversation(conversation.clone()));
+        // Regulation F counts per person and debt, on any number: the debt's own ledger keeps it too.
+        if after.debt_id.is_some() {
+            also.push(AlongWithCall::DebtConversation(conversation.clone()));
+        }
+    }
     let follow_ons: Vec<CallLog> = decided
         .retry
         .map(|(attempt, at)| followup::retry_call(after, attempt, at, now))

@@ -31,7 +31,7 @@ use callops_domain::{
     policy::{Frequency, Placement, PlacementFacts, Refusal, Slot, may_place},
     schedule::{CLOCK_SKEW, DialScheduler, ScheduledDial},
     secret::{SecretNamespace, SecretSource},
-    settings::TenantSettings,
+    settings::{TenantSettings, UnknownCalleeLocation},
     time,
 };
 use callops_vapi::{
@@ -171,23 +171,32 @@ impl Dialer {
             Some(_) => self.store.settings(&call.org_id).await?,
             None => TenantSettings::defaults(&call.org_id),
         };
-        let callee = Callee::of_call(call, agent.as_ref().map_or(chrono_tz::Tz::UTC, |a| a.time_zone));
         let accepted = settings.consent_policy.accepts(call.call_type);
-        // The number's attempts and consents, read again when another claim (or a revocation) wrote them first.
+        // The number's attempts and consents (and its debt's), read again when another claim (or a revocation) wrote them first.
         for _ in 0..crate::change::WRITE_ATTEMPTS {
             let NumberState { mut ledger, consents } = self.store.number_state(&call.org_id, &call.phone_number).await?;
+            let debt = match (call.call_type, &call.debt_id) {
+                (callops_domain::CallType::OutboundDebt, Some(debt_id)) => Some(self.store.debt_ledger(&call.org_id, debt_id).await?),
+                _ => None,
+            };
+            // Every place a call to the number carried, waiting ones included, binds this one.
+            let callee = Callee::of_call(call, &ledger.history());
             // The claim counts the attempts made; the calls waiting are checked when their own time comes.
             ledger.planned.clear();
-            let frequency = Frequency { call: call.into(), ledger: &ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day };
+            let frequency = Frequency { call: call.into(), ledger: &ledger, debt: debt.as_ref(), tenant_cap_per_day: settings.max_attempts_per_number_per_day };
             let facts = PlacementFacts {
+                call_type: call.call_type,
+                debt_id: call.debt_id.as_deref(),
                 agent: agent.as_ref(),
                 callee: &callee,
+                refuse_unknown_location: settings.unknown_callee_location == UnknownCalleeLocation::Refuse,
+                practice_identified: settings.practice_identified(),
                 holidays: &settings.holidays,
                 inconvenient: ledger.inconvenient_for(call.call_type),
                 frequency: Some(frequency),
                 campaign_cancelled,
                 on_do_not_call,
-                consent: Some(Consenting { call_type: call.call_type, consents: &consents, accepted }),
+                consent: Some(Consenting { call_type: call.call_type, consents: &consents, accepted, opted_out_at: ledger.opted_out_at }),
                 slot: Slot::Free,
             };
             let agent = match (may_place(&facts, now), agent.as_ref()) {
@@ -200,10 +209,15 @@ impl Dialer {
                 (Placement::Allowed, Some(agent)) => agent,
                 (Placement::Allowed, None) => return self.end_unplaced(stored, Refusal::NoAgent, now).await,
             };
-            let also = [AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
+            let mut also =
+                vec![AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
+            also.extend(debt.as_ref().map(|debt| AlongWithCall::RecordDebtAttempt(Box::new(debt.with_attempt(call, now)))));
             let mut claim = call.claim(now)?;
             let mut record = callops_domain::compliance::evaluate(&facts, now);
             record.recording = Some(callops_domain::recording::decide(&callee, settings.recording_policy));
+            if let (Some(exemption), Some(name), Some(number)) = (&mut record.exemption, &settings.practice_name, &settings.callback_number) {
+                exemption.first_message = Some(callops_domain::compliance::exemption_first_message(name, number));
+            }
             claim.compliance = Some(record);
             let claimed = match self.store.update_call_with(&stored, &claim, &also).await {
                 Ok(claimed) => claimed,
@@ -236,13 +250,13 @@ impl Dialer {
     }
 
     /// Whether the number went on the do-not-call list, or lost every
-    /// consent `call` could rest on, since the claim read them.
+    /// consent `call` could rest on (a revocation, an opt-out), since the claim read them.
     async fn refused_since_claim(&self, call: &CallLog, accepted: &[callops_domain::consent::Basis]) -> Result<Option<Refusal>, DomainError> {
         if self.store.is_on_do_not_call(&call.org_id, &call.phone_number).await? {
             return Ok(Some(Refusal::OnDoNotCallList));
         }
-        let consents = self.store.number_state(&call.org_id, &call.phone_number).await?.consents;
-        let consenting = Consenting { call_type: call.call_type, consents: &consents, accepted };
+        let NumberState { ledger, consents } = self.store.number_state(&call.org_id, &call.phone_number).await?;
+        let consenting = Consenting { call_type: call.call_type, consents: &consents, accepted, opted_out_at: ledger.opted_out_at };
         Ok(consenting.relied_on(Utc::now()).is_none().then_some(Refusal::NoConsent))
     }
 
@@ -418,7 +432,7 @@ fn recording_overrides(mut overrides: AssistantOverrides, call: &CallLog) -> Ass
                 "type": "stay-on-line", "message": DISCLOSURE, "firstMessageMode": "assistant-waits-for-user", "waitSeconds": 3}}));
         }
         Some(RecordingAsk::Off) => overrides.artifact_plan = Some(serde_json::json!({"recordingEnabled": false})),
-        Some(RecordingAsk::Record) | None => {}
+        Some(RecordingAsk::Record | RecordingAsk::DisclosedInbound | RecordingAsk::NotDisclosed) | None => {}
     }
     overrides
 }

@@ -169,6 +169,12 @@ impl Calls {
             call.set_text(CallText::CustomerName, name);
         }
         call.call_started_at = report.started_at.or(Some(time::to_millis(created)));
+        if call_type == CallType::Inbound {
+            // Whether its recording may be kept: where the caller may be, and what the practice says its inbound assistant discloses.
+            let settings = self.store.settings(org_id).await?;
+            let caller = callops_domain::callee::Callee::of(&call.phone_number, &callops_domain::callee::Places::default());
+            call.compliance = Some(callops_domain::compliance::ComplianceRecord::inbound(&caller, settings.inbound_recording_disclosed, created));
+        }
         Ok(call)
     }
 }

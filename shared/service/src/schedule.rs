@@ -13,7 +13,7 @@ use callops_domain::{
     CallId, CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::valid_agent_id,
     audit::{Action, AuditEntry},
-    callee::{Callee, Whereabouts},
+    callee::{Callee, Places, Whereabouts},
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
     consent::Consenting,
@@ -23,12 +23,19 @@ use callops_domain::{
     phone::{self, PhoneNumber},
     policy::{Frequency, PlacementFacts, Slot},
     schedule::{DialRequest, ScheduledDial, placement_time},
-    settings::TenantSettings,
+    settings::{TenantSettings, UnknownCalleeLocation},
     time,
 };
 use chrono::{DateTime, Utc};
 
 use crate::Calls;
+
+/// What is on record for a call being planned ([`Calls::on_record`]).
+struct OnRecord {
+    state: NumberState,
+    debt: Option<callops_domain::frequency::Ledger>,
+    callee: Callee,
+}
 
 /// The API code of a refusal.
 fn refusal_code(refusal: callops_domain::policy::Refusal) -> &'static str {
@@ -91,6 +98,11 @@ pub struct ComplianceAnswer {
     pub state: Option<String>,
     pub states: Vec<String>,
     pub rules: Vec<callops_domain::compliance::Check>,
+    /// Nothing said where the callee is: `zones` and `states` are every one of the fifty states and DC.
+    pub place_unknown: bool,
+    /// The exemption the call would rest on, with its conditions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exemption: Option<callops_domain::compliance::Exemption>,
 }
 
 /// A call scheduled, and whether it repeats what an earlier request with the same key made.
@@ -156,31 +168,46 @@ impl Calls {
         }
     }
 
+    /// What is on record for a call of `call_type` (about `debt_id`) to
+    /// `number`: the number's state (its ledger with the calls waiting for
+    /// it, and its consents), its debt's ledger, and where its callee may be
+    /// by the number, what the request says (`contact`) and the number's history.
+    async fn on_record(&self, org_id: &str, number: &str, contact: &Places, call_type: CallType, debt_id: Option<&str>) -> Result<OnRecord, DomainError> {
+        let state = self.store.number_state(org_id, number).await?;
+        let debt = match (call_type, debt_id) {
+            (CallType::OutboundDebt, Some(debt_id)) => Some(self.store.debt_ledger(org_id, debt_id).await?),
+            _ => None,
+        };
+        let callee = Callee::of(number, &contact.clone().with(&state.ledger.history()));
+        Ok(OnRecord { state, debt, callee })
+    }
+
     /// The facts the placement policy needs about an attempt `who` to
-    /// `number` by `agent` (its `callee`, the tenant's `settings`, the
-    /// number's `ledger` with the calls waiting for it).
-    #[allow(clippy::too_many_arguments)]
+    /// `number` by `agent` (the tenant's `settings`, what is `known` of the number).
     async fn placement_facts<'a>(
         &self,
         agent: &'a VoiceAgent,
-        callee: &'a Callee,
         settings: &'a TenantSettings,
-        state: &'a NumberState,
+        known: &'a OnRecord,
         who: Attempting<'a>,
         number: &str,
         campaign: Option<&Campaign>,
     ) -> Result<PlacementFacts<'a>, DomainError> {
-        let ledger = &state.ledger;
+        let ledger = &known.state.ledger;
         let accepted = settings.consent_policy.accepts(who.call_type);
         Ok(PlacementFacts {
+            call_type: who.call_type,
+            debt_id: who.debt_id,
             agent: Some(agent),
-            callee,
+            callee: &known.callee,
+            refuse_unknown_location: settings.unknown_callee_location == UnknownCalleeLocation::Refuse,
+            practice_identified: settings.practice_identified(),
             holidays: &settings.holidays,
             inconvenient: ledger.inconvenient_for(who.call_type),
-            frequency: Some(Frequency { call: who, ledger, tenant_cap_per_day: settings.max_attempts_per_number_per_day }),
+            frequency: Some(Frequency { call: who, ledger, debt: known.debt.as_ref(), tenant_cap_per_day: settings.max_attempts_per_number_per_day }),
             campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
             on_do_not_call: self.store.is_on_do_not_call(&agent.org_id, number).await?,
-            consent: Some(Consenting { call_type: who.call_type, consents: &state.consents, accepted }),
+            consent: Some(Consenting { call_type: who.call_type, consents: &known.state.consents, accepted, opted_out_at: ledger.opted_out_at }),
             slot: Slot::Free,
         })
     }
@@ -193,10 +220,10 @@ impl Calls {
             None => None,
         };
         let settings = self.store.settings(&caller.org_id).await?;
-        let callee = Callee::of(&ask.number, ask.whereabouts.time_zone, ask.whereabouts.state, agent.time_zone);
-        let state = self.store.number_state(&caller.org_id, &ask.number).await?;
+        let contact = Places::of_contact(ask.whereabouts.time_zone, ask.whereabouts.state);
+        let known = self.on_record(&caller.org_id, &ask.number, &contact, ask.call_type, ask.whereabouts.debt_id.as_deref()).await?;
         let who = Attempting { call_id: id.as_str(), call_type: ask.call_type, debt_id: ask.whereabouts.debt_id.as_deref() };
-        let facts = self.placement_facts(&agent, &callee, &settings, &state, who, &ask.number, campaign.as_ref()).await?;
+        let facts = self.placement_facts(&agent, &settings, &known, who, &ask.number, campaign.as_ref()).await?;
         let at = placement_time(ask.at, &facts, ask.move_to_calling_hours, now)?;
         let new = NewCall {
             org_id: caller.org_id.clone(),
@@ -224,8 +251,8 @@ impl Calls {
     pub async fn compliance_check(&self, caller: &Caller, ask: ComplianceAsk, now: DateTime<Utc>) -> Result<ComplianceAnswer, DomainError> {
         let agent = self.resolve_agent(caller, ask.agent_id.as_deref()).await?;
         let settings = self.store.settings(&caller.org_id).await?;
-        let callee = Callee::of(&ask.number, ask.whereabouts.time_zone, ask.whereabouts.state, agent.time_zone);
-        let state = self.store.number_state(&caller.org_id, &ask.number).await?;
+        let contact = Places::of_contact(ask.whereabouts.time_zone, ask.whereabouts.state);
+        let known = self.on_record(&caller.org_id, &ask.number, &contact, ask.call_type, ask.whereabouts.debt_id.as_deref()).await?;
         let mut call = CallLog::new(
             NewCall {
                 org_id: caller.org_id.clone(),
@@ -239,7 +266,7 @@ impl Calls {
             now,
         );
         call.debt_id = ask.whereabouts.debt_id.clone();
-        let facts = self.placement_facts(&agent, &callee, &settings, &state, (&call).into(), &ask.number, None).await?;
+        let facts = self.placement_facts(&agent, &settings, &known, (&call).into(), &ask.number, None).await?;
         let at = time::to_millis(ask.at);
         let (allowed, code, next_allowed_at) = match callops_domain::policy::may_place(&facts, at) {
             callops_domain::policy::Placement::Allowed => (true, None, None),
@@ -255,6 +282,8 @@ impl Calls {
             zones: record.zones,
             states: record.states,
             rules: record.rules,
+            place_unknown: record.place_unknown,
+            exemption: record.exemption,
         })
     }
 
@@ -338,9 +367,8 @@ impl Calls {
                 None => None,
             };
             let settings = self.store.settings(&caller.org_id).await?;
-            let callee = Callee::of_call(&next, agent.time_zone);
-            let state = self.store.number_state(&caller.org_id, &next.phone_number).await?;
-            let facts = self.placement_facts(&agent, &callee, &settings, &state, (&next).into(), &next.phone_number, campaign.as_ref()).await?;
+            let known = self.on_record(&caller.org_id, &next.phone_number, &Places::of_call(&next), next.call_type, next.debt_id.as_deref()).await?;
+            let facts = self.placement_facts(&agent, &settings, &known, (&next).into(), &next.phone_number, campaign.as_ref()).await?;
             next = next.requeue(placement_time(at, &facts, change.move_to_calling_hours, now)?, now)?;
         }
         if let Some(purpose) = change.purpose {

@@ -1,9 +1,10 @@
 //! The Vapi API as CallOps uses it, behind [`VapiApi`]: create an outbound
 //! call, find the calls created for an attempt (POST /call has no
 //! idempotency key, so after a timeout or a 5xx the dialer asks before it
-//! tries again), and read one call (for the reconciler). Every answer Vapi
-//! gives becomes one [`VapiError`] variant, so each branch of the callers
-//! can be tested against a fake of the trait.
+//! tries again), read one call (for the reconciler), and end a live call
+//! through its control URL. Every answer Vapi gives becomes one
+//! [`VapiError`] variant, so each branch of the callers can be tested
+//! against a fake of the trait.
 
 use std::time::Duration;
 
@@ -22,6 +23,24 @@ pub trait VapiApi: Send + Sync {
     async fn find_attempt(&self, metadata: &CallMetadata, phone_number_id: Option<&str>, created_after: DateTime<Utc>) -> Result<Option<VapiCall>, VapiError>;
     /// `GET /call/{id}`; `None` when Vapi does not know it.
     async fn get_call(&self, id: &str) -> Result<Option<VapiCall>, VapiError>;
+    /// Ends a live call: `GET /call/{id}`, then `POST {"type": "end-call"}`
+    /// to the call's `monitor.controlUrl`. That URL comes from Vapi's answer,
+    /// so it is sent no credential: with Vapi's defaults
+    /// (`monitorPlan.controlAuthenticationEnabled: false`) the URL alone is
+    /// enough. A call that carries no control URL (`monitorPlan.controlEnabled`
+    /// off) cannot be ended this way: [`VapiError::Rejected`].
+    async fn end_call(&self, id: &str) -> Result<EndCall, VapiError>;
+}
+
+/// What came of [`VapiApi::end_call`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndCall {
+    /// The call was live and its control URL took the `end-call`.
+    Ended,
+    /// The call had already ended (or ended while we asked).
+    AlreadyEnded,
+    /// Vapi does not know the call.
+    NotFound,
 }
 
 /// What the dialer sends to `POST /call`.
@@ -86,6 +105,8 @@ pub struct VapiCall {
     pub created_at: Option<DateTime<Utc>>,
     pub concurrency_blocked: bool,
     pub metadata: Option<CallMetadata>,
+    /// `monitor.controlUrl`: where the live call takes control messages.
+    pub control_url: Option<String>,
     pub raw: Value,
 }
 
@@ -105,6 +126,7 @@ impl VapiCall {
             created_at: text(&["createdAt"]).and_then(Value::as_str).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc)),
             concurrency_blocked: text(&["subscriptionLimits", "concurrencyBlocked"]).and_then(Value::as_bool).unwrap_or(false),
             metadata: text(&["assistantOverrides", "metadata"]).and_then(|m| serde_json::from_value(m.clone()).ok()),
+            control_url: text(&["monitor", "controlUrl"]).and_then(Value::as_str).filter(|url| !url.is_empty()).map(str::to_string),
             raw: raw.clone(),
         })
     }

@@ -1,13 +1,14 @@
-//! The Vapi API over HTTP: every request carries the private key and has a
-//! timeout; every answer Vapi gives becomes one [`VapiError`] variant.
+//! The Vapi API over HTTP: every request to the API carries the private key
+//! and has a timeout; every answer Vapi gives becomes one [`VapiError`]
+//! variant. A call's control URL, taken from an answer, is sent no key.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::{StatusCode, header::RETRY_AFTER};
 
-use crate::api::{CallMetadata, CreateCall, VapiApi, VapiCall, VapiError};
-use serde_json::Value;
+use crate::api::{CallMetadata, CreateCall, EndCall, VapiApi, VapiCall, VapiError};
+use serde_json::{Value, json};
 
 /// A 400 body mentions concurrency: the account is full, not the request wrong.
 fn mentions_concurrency(message: &str) -> bool {
@@ -114,6 +115,32 @@ impl VapiApi for VapiClient {
         }
         Ok(VapiCall::from_json(Self::answer(response).await?))
     }
+
+    /// `GET /call/{id}`, then `{"type": "end-call"}` POSTed to the call's
+    /// `monitor.controlUrl`, with the same timeout and without the private
+    /// key: that URL comes from an answer, and the key goes only to `base`.
+    async fn end_call(&self, id: &str) -> Result<EndCall, VapiError> {
+        let Some(call) = self.get_call(id).await? else { return Ok(EndCall::NotFound) };
+        if call.status.as_deref() == Some("ended") {
+            return Ok(EndCall::AlreadyEnded);
+        }
+        let Some(control_url) = call.control_url.as_deref() else {
+            return Err(VapiError::Rejected { message: format!("call {id} has no monitor.controlUrl (monitorPlan.controlEnabled is off)") });
+        };
+        let sent = match self.http.post(control_url).json(&json!({"type": "end-call"})).send().await {
+            Ok(response) => Self::answer(response).await.map(drop),
+            Err(err) => Err(Self::transport(err)),
+        };
+        match sent {
+            Ok(()) => Ok(EndCall::Ended),
+            // The call may have ended between the GET and the POST (its
+            // control URL then goes away): ask again before failing.
+            Err(err) => match self.get_call(id).await {
+                Ok(Some(now)) if now.status.as_deref() == Some("ended") => Ok(EndCall::AlreadyEnded),
+                _ => Err(err),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -145,5 +172,18 @@ mod tests {
         assert_eq!(call.metadata, Some(CallMetadata { org_id: "demo".into(), call_id: "c1".into(), attempt: 2 }));
         assert!(VapiCall::from_json(serde_json::json!({"status": "queued"})).is_none());
         assert!(mentions_concurrency("Over Concurrency Limit."));
+    }
+
+    #[test]
+    fn a_call_object_gives_its_control_url() {
+        let raw = serde_json::json!({
+            "id": "vapi-1", "status": "in-progress",
+            "monitor": {"listenUrl": "wss://example.vapi.ai/vapi-1/listen", "controlUrl": "https://example.vapi.ai/vapi-1/control"},
+        });
+        assert_eq!(VapiCall::from_json(raw).unwrap().control_url.as_deref(), Some("https://example.vapi.ai/vapi-1/control"));
+        for monitor in [serde_json::json!(null), serde_json::json!({"listenUrl": "wss://x"}), serde_json::json!({"controlUrl": ""})] {
+            let call = VapiCall::from_json(serde_json::json!({"id": "vapi-2", "monitor": monitor})).unwrap();
+            assert_eq!(call.control_url, None, "{monitor}");
+        }
     }
 }

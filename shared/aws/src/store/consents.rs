@@ -124,7 +124,7 @@ impl DynamoStore {
             .expect("table, key and expression are set");
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
-            TransactWriteItem::builder().update(self.ledger_moved(&consent.org_id, &consent.phone_number)).build(),
+            TransactWriteItem::builder().update(self.ledger_opted_out(&consent.org_id, &consent.phone_number, revocation.at)).build(),
         ];
         self.transact_audited(items, audit)
             .await

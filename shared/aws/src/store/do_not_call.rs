@@ -169,7 +169,7 @@ impl DynamoStore {
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
             self.history_put(org_id, number, change)?,
-            TransactWriteItem::builder().update(self.ledger_moved(org_id, number)).build(),
+            TransactWriteItem::builder().update(self.ledger_opted_out(org_id, number, change.at)).build(),
         ];
         self.transact_audited(items, audit).await.map_err(unavailable)?;
         let entry = match &existing {

@@ -40,12 +40,23 @@ pub enum AlongWithCall {
     /// revision it was read at; otherwise the write fails with
     /// [`super::ledgers::ATTEMPTS_CHANGED`].
     RecordAttempt(Box<Ledger>),
+    /// Write the ledger of the call's debt with this attempt in it, on the
+    /// revision it was read at; otherwise the write fails with
+    /// [`super::ledgers::ATTEMPTS_CHANGED`].
+    RecordDebtAttempt(Box<Ledger>),
     /// Note a conversation about a debt in the call's number's ledger.
     Conversation(Conversation),
+    /// Note a conversation about the call's debt in the debt's own ledger.
+    DebtConversation(Conversation),
     /// Add times the callee said are inconvenient to the call's number's ledger.
     InconvenientTimes(Vec<callops_domain::clock::InconvenientTime>),
     /// Append the audit entry of the change this write makes.
     Audit(Box<callops_domain::audit::AuditEntry>),
+}
+
+/// The debt a write about a debt's ledger names: the call's.
+fn debt_of(call: &CallLog) -> Result<&str, DomainError> {
+    call.debt_id.as_deref().ok_or_else(|| DomainError::Unavailable(format!("call {} names no debt to keep a ledger of", call.id)))
 }
 
 /// The code of the conflict when an agent has no free slot.
@@ -156,7 +167,7 @@ impl DynamoStore {
         for effect in effects(previous, next, also)? {
             let code = match effect {
                 Effect::Along(AlongWithCall::TakeSlot { .. }) => Some(NO_FREE_SLOT),
-                Effect::Along(AlongWithCall::RecordAttempt(_)) => Some(super::ledgers::ATTEMPTS_CHANGED),
+                Effect::Along(AlongWithCall::RecordAttempt(_) | AlongWithCall::RecordDebtAttempt(_)) => Some(super::ledgers::ATTEMPTS_CHANGED),
                 Effect::Rollup(key, delta) => {
                     rollup(key, delta)?;
                     continue;
@@ -257,6 +268,12 @@ impl DynamoStore {
             AlongWithCall::RecordAttempt(ledger) => TransactWriteItem::builder().update(self.ledger_write(&call.org_id, &call.phone_number, ledger)?).build(),
             AlongWithCall::Conversation(conversation) => {
                 TransactWriteItem::builder().update(self.ledger_conversation(&call.org_id, &call.phone_number, conversation)?).build()
+            }
+            AlongWithCall::RecordDebtAttempt(ledger) => {
+                TransactWriteItem::builder().update(self.debt_ledger_write(&call.org_id, debt_of(call)?, ledger)?).build()
+            }
+            AlongWithCall::DebtConversation(conversation) => {
+                TransactWriteItem::builder().update(self.debt_conversation(&call.org_id, debt_of(call)?, conversation)?).build()
             }
             AlongWithCall::InconvenientTimes(times) => {
                 TransactWriteItem::builder().update(self.ledger_inconvenient_append(&call.org_id, &call.phone_number, times)?).build()

@@ -2,7 +2,14 @@
 //! one item per tenant and number, read consistently by the dialer before
 //! it claims an attempt and written in the claim's own transaction on the
 //! revision it read, so two claims racing for the last attempt a limit
-//! allows cannot both land.
+//! allows cannot both land. It also keeps every place a call to the number
+//! carried, and the number's latest opt-out or revocation.
+//!
+//! Each debt a collection call names has a ledger of its own
+//! (`ORG#<org>#DEBT#<debtId>` / `ATTEMPTS`): the attempts about it and the
+//! conversations about it, on every number, since Regulation F counts
+//! calls to a person about a debt on any of their numbers. The claim writes
+//! it beside the number's, on its own revision.
 //!
 //! Beside the ledger, in the same partition, each call waiting for the
 //! number has a small item ([`keys::planned_attempt_of`]), put and removed
@@ -15,9 +22,11 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Update};
 use callops_domain::{
     CallLog, DomainError,
+    callee::Places,
     clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
     consent::Consent,
     frequency::{Attempt, Conversation, Ledger},
+    time,
 };
 
 use super::DynamoStore;
@@ -32,6 +41,8 @@ const PLANNED_KIND: &str = "plannedAttempt";
 const ATTEMPTS: &str = "attempts";
 const CONVERSATIONS: &str = "conversations";
 const INCONVENIENT: &str = "inconvenient";
+const PLACES: &str = "places";
+const OPTED_OUT_AT: &str = "optedOutAt";
 const REVISION: &str = "rev";
 /// The code of the conflict when the ledger changed since it was read.
 pub const ATTEMPTS_CHANGED: &str = "attempts_changed";
@@ -53,6 +64,11 @@ fn ledger_of(mut item: crate::item::Item) -> Result<Ledger, DomainError> {
     let attempts: Option<Vec<Attempt>> = item.remove(ATTEMPTS).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
     let conversations: Option<Vec<Conversation>> = item.remove(CONVERSATIONS).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
     let inconvenient: Option<Vec<InconvenientTime>> = item.remove(INCONVENIENT).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
+    let places: Option<Places> = item.remove(PLACES).map(serde_dynamo::from_attribute_value).transpose().map_err(unreadable)?;
+    let opted_out_at = match item.get(OPTED_OUT_AT) {
+        Some(AttributeValue::S(text)) => time::parse(text),
+        _ => None,
+    };
     let revision = match item.get(REVISION) {
         Some(AttributeValue::N(n)) => n.parse().ok(),
         _ => None,
@@ -65,7 +81,15 @@ fn ledger_of(mut item: crate::item::Item) -> Result<Ledger, DomainError> {
         }
     }
     kept.reverse();
-    Ok(Ledger { attempts: attempts.unwrap_or_default(), conversations: conversations.unwrap_or_default(), inconvenient: kept, planned: Vec::new(), revision })
+    Ok(Ledger {
+        attempts: attempts.unwrap_or_default(),
+        conversations: conversations.unwrap_or_default(),
+        inconvenient: kept,
+        places: places.unwrap_or_default(),
+        opted_out_at,
+        planned: Vec::new(),
+        revision,
+    })
 }
 
 impl DynamoStore {
@@ -103,26 +127,23 @@ impl DynamoStore {
         Ok(state)
     }
 
-    /// The update that only moves `number`'s ledger revision, so a claim
-    /// decided before a change that concerns it (a revoked consent) is decided again.
-    pub(crate) fn ledger_moved(&self, org_id: &str, number: &str) -> Update {
-        Update::builder()
-            .table_name(&self.table)
-            .key(PK, s(keys::ledger_pk(org_id, number)))
-            .key(SK, s(LEDGER_SK))
-            .update_expression("SET #kind = :kind ADD #rev :inc")
-            .expression_attribute_names("#rev", REVISION)
-            .expression_attribute_names("#kind", KIND)
-            .expression_attribute_values(":inc", n(1))
-            .expression_attribute_values(":kind", s("ledger"))
-            .build()
-            .expect("table, key and expression are set")
+    /// The ledger of `debt_id` for `org_id`, across every number (empty when no attempt about it was recorded).
+    pub async fn debt_ledger(&self, org_id: &str, debt_id: &str) -> Result<Ledger, DomainError> {
+        let item = self.get_item(keys::debt_ledger_pk(org_id, debt_id), LEDGER_SK).await?;
+        item.map_or(Ok(Ledger::default()), ledger_of)
+    }
+
+    /// The update that marks an opt-out or a revocation for `number` at
+    /// `at` (a consent captured before it never counts again) and moves the
+    /// ledger's revision, so a claim decided before it is decided again.
+    pub(crate) fn ledger_opted_out(&self, org_id: &str, number: &str, at: chrono::DateTime<chrono::Utc>) -> Update {
+        self.ledger_change(org_id, number, "SET #v = :v", OPTED_OUT_AT, s(time::format(&at)))
     }
 
     /// The put that keeps `call`, waiting, as a planned attempt beside its number's ledger.
     pub(crate) fn planned_put(&self, call: &CallLog) -> Result<Option<Put>, DomainError> {
         let (Some((pk, sk)), Some(at)) = (keys::planned_attempt_of(call), call.scheduled_at) else { return Ok(None) };
-        let attempt = Attempt { at, call_type: call.call_type, debt_id: call.debt_id.clone(), call_id: call.id.to_string() };
+        let attempt = Attempt::of(call, at);
         let mut item: crate::item::Item =
             serde_dynamo::to_item(&attempt).map_err(|e| DomainError::Unavailable(format!("a planned attempt does not serialise: {e}")))?;
         item.extend([(PK.to_string(), s(pk)), (SK.to_string(), s(sk)), (KIND.to_string(), s(PLANNED_KIND))]);
@@ -136,18 +157,32 @@ impl DynamoStore {
 
     /// The update that writes `ledger` for `number`, on the revision it was read at.
     pub(crate) fn ledger_write(&self, org_id: &str, number: &str, ledger: &Ledger) -> Result<Update, DomainError> {
+        self.ledger_write_at(keys::ledger_pk(org_id, number), ledger)
+    }
+
+    /// The update that writes the ledger of `debt_id`, on the revision it was read at.
+    pub(crate) fn debt_ledger_write(&self, org_id: &str, debt_id: &str, ledger: &Ledger) -> Result<Update, DomainError> {
+        self.ledger_write_at(keys::debt_ledger_pk(org_id, debt_id), ledger)
+    }
+
+    /// The update that writes a ledger's attempts, conversations and places at `pk`, on the revision it was read at.
+    fn ledger_write_at(&self, pk: String, ledger: &Ledger) -> Result<Update, DomainError> {
         let next = ledger.revision.unwrap_or(0) + 1;
+        let places =
+            serde_dynamo::to_attribute_value(&ledger.places).map_err(|e| DomainError::Unavailable(format!("a ledger's places do not serialise: {e}")))?;
         let update = Update::builder()
             .table_name(&self.table)
-            .key(PK, s(keys::ledger_pk(org_id, number)))
+            .key(PK, s(pk))
             .key(SK, s(LEDGER_SK))
-            .update_expression("SET #a = :a, #c = :c, #rev = :next, #kind = :kind")
+            .update_expression("SET #a = :a, #c = :c, #p = :p, #rev = :next, #kind = :kind")
             .expression_attribute_names("#a", ATTEMPTS)
             .expression_attribute_names("#c", CONVERSATIONS)
+            .expression_attribute_names("#p", PLACES)
             .expression_attribute_names("#rev", REVISION)
             .expression_attribute_names("#kind", KIND)
             .expression_attribute_values(":a", list(&ledger.attempts)?)
             .expression_attribute_values(":c", list(&ledger.conversations)?)
+            .expression_attribute_values(":p", places)
             .expression_attribute_values(":next", n(next))
             .expression_attribute_values(":kind", s("ledger"));
         let update = match ledger.revision {
@@ -183,14 +218,25 @@ impl DynamoStore {
         Ok(self.ledger_change(org_id, number, "SET #v = list_append(if_not_exists(#v, :empty), :v)", CONVERSATIONS, one))
     }
 
+    /// The update that adds a conversation to its debt's ledger.
+    pub(crate) fn debt_conversation(&self, org_id: &str, debt_id: &str, conversation: &Conversation) -> Result<Update, DomainError> {
+        let one = list(std::slice::from_ref(conversation))?;
+        Ok(self.ledger_change_at(keys::debt_ledger_pk(org_id, debt_id), "SET #v = list_append(if_not_exists(#v, :empty), :v)", CONVERSATIONS, one))
+    }
+
     /// An unconditional change of one attribute (`#v`, to `:v`) of
     /// `number`'s ledger by `expression`, which also moves the ledger's
     /// revision, so a claim decided without the change is decided again.
     fn ledger_change(&self, org_id: &str, number: &str, expression: &str, attribute: &str, value: AttributeValue) -> Update {
+        self.ledger_change_at(keys::ledger_pk(org_id, number), expression, attribute, value)
+    }
+
+    /// [`Self::ledger_change`] of the ledger at `pk`.
+    fn ledger_change_at(&self, pk: String, expression: &str, attribute: &str, value: AttributeValue) -> Update {
         let empty = expression.contains(":empty");
         let update = Update::builder()
             .table_name(&self.table)
-            .key(PK, s(keys::ledger_pk(org_id, number)))
+            .key(PK, s(pk))
             .key(SK, s(LEDGER_SK))
             .update_expression(format!("{expression}, #kind = :kind ADD #rev :inc"))
             .expression_attribute_names("#v", attribute)
