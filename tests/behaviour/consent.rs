@@ -4,28 +4,15 @@
 //! relied on; revocations are writes that stay on record; the CSV import
 //! answers by row; and a tenant's consents are its own.
 
-use std::time::Duration;
-
-use callops::{HostOptions, VapiBackend};
-use callops_dialer::{DialRequest, DialSettings, Dialed};
+use callops_dialer::{DialRequest, Dialed};
 use callops_domain::{CallStatus, CallType};
-use callops_tests::{
-    DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, callable,
-    fake_vapi::{FAKE_VAPI_KEY, FakeVapi},
-    host_options, read,
-};
+use callops_tests::{DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, callable, fake_vapi::FakeVapi, read};
 use chrono::Utc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn start() -> (TestHost, FakeVapi) {
-    let fake = FakeVapi::start().await;
-    let options = HostOptions {
-        vapi: VapiBackend::Remote { base_url: fake.base.clone(), api_key: FAKE_VAPI_KEY.into() },
-        dial: DialSettings { max_posts: 3, backoff: Duration::from_millis(50), request_timeout: Duration::from_millis(400), ..DialSettings::default() },
-        ..host_options(true, None)
-    };
-    (TestHost::start_with(options).await, fake)
+    callops_tests::host_with_fake_vapi().await
 }
 
 fn in_minutes(minutes: i64) -> String {

@@ -532,6 +532,10 @@ async fn state_limits_and_regulation_f_stop_the_call_one_too_many() {
     let fourth = due_to(&host, &number, CallType::OutboundCampaign, None, Some("FL")).await;
     let Dialed::Moved { why, .. } = dial(&host, &fourth).await else { panic!("the fourth call in Florida is moved") };
     assert_eq!(why, "frequency_limit");
+    // The number's history keeps Florida: a call whose own record is silent on the state is held all the same.
+    let silent = due_to(&host, &number, CallType::OutboundFollowup, None, None).await;
+    let Dialed::Moved { why, .. } = dial(&host, &silent).await else { panic!("a call without a state is held by the number's history") };
+    assert_eq!(why, "frequency_limit");
     let elsewhere = due_to(&host, &callable(151), CallType::OutboundLead, None, None).await;
     assert!(matches!(dial(&host, &elsewhere).await, Dialed::Placed { .. }), "another number is not counted");
 

@@ -3,6 +3,7 @@
 
 mod agents;
 mod analytics;
+mod call_safety;
 mod consent;
 mod dashboard;
 mod dialer;

@@ -146,9 +146,10 @@ async fn main() {
             ("CALLOPS_DIALER_DLQ_ARN", "arn:aws:sqs:us-east-1:000000000000:callops-dlq".to_string()),
         ]
     };
+    let vapi_env = || vec![("VAPI_BASE_URL", "http://127.0.0.1:9".to_string()), ("VAPI_API_KEY", "unused".to_string())];
     let functions = [
         Function { binary: "analytics", event: http_event("GET", "/api/analytics/calls", "", &[], "", Some(claims.clone())), env: vec![] },
-        Function { binary: "outbound", event: http_event("GET", "/api/agents", "", &[], "", Some(claims.clone())), env: schedule_env() },
+        Function { binary: "outbound", event: http_event("GET", "/api/agents", "", &[], "", Some(claims.clone())), env: [vapi_env(), schedule_env()].concat() },
         Function {
             binary: "webhook",
             event: http_event(
@@ -159,13 +160,9 @@ async fn main() {
                 r#"{"message":{"type":"speech-update","status":"started","role":"assistant"}}"#,
                 None,
             ),
-            env: [vec![("CALLOPS_VAPI_CREDENTIALS", "cold-secret:demo".to_string())], schedule_env()].concat(),
+            env: [vec![("CALLOPS_VAPI_CREDENTIALS", "cold-secret:demo".to_string())], vapi_env(), schedule_env()].concat(),
         },
-        Function {
-            binary: "dialer",
-            event: json!({ "orgId": "demo", "callId": "cold-start-call", "attempt": 1 }),
-            env: [vec![("VAPI_BASE_URL", "http://127.0.0.1:9".to_string()), ("VAPI_API_KEY", "unused".to_string())], schedule_env()].concat(),
-        },
+        Function { binary: "dialer", event: json!({ "orgId": "demo", "callId": "cold-start-call", "attempt": 1 }), env: [vapi_env(), schedule_env()].concat() },
         Function {
             binary: "dashboard",
             event: http_event("GET", "/", "", &[], "", None),

@@ -119,6 +119,17 @@ impl TestHost {
     }
 }
 
+/// A host with the demo tenant whose Vapi is a [`fake_vapi::FakeVapi`]
+/// (three posts an attempt, short backoff and timeout), and the fake.
+pub async fn host_with_fake_vapi() -> (TestHost, fake_vapi::FakeVapi) {
+    let fake = fake_vapi::FakeVapi::start().await;
+    let mut options = host_options(true, None);
+    options.vapi = callops::VapiBackend::Remote { base_url: fake.base.clone(), api_key: fake_vapi::FAKE_VAPI_KEY.into() };
+    (options.dial.max_posts, options.dial.backoff, options.dial.request_timeout) =
+        (3, std::time::Duration::from_millis(50), std::time::Duration::from_millis(400));
+    (TestHost::start_with(options).await, fake)
+}
+
 /// Vapi's end-of-call report (`message`, its other fields) for `demo`'s
 /// placed call `call_id` (Vapi's `vapi_call_id`), delivered to the webhook.
 pub async fn report_end(host: &TestHost, call_id: &str, vapi_call_id: &str, message: Value) {

@@ -22,8 +22,9 @@ async fn main() -> Result<(), Error> {
     let target = DialTarget::from_env()?;
     let store = DynamoStore::new(dynamodb_client_in_lambda(), table);
     let scheduler = Arc::new(EventBridgeScheduler::in_lambda(target));
-    let dialer = Dialer::new(store.clone(), scheduler.clone(), Arc::new(vapi), Arc::new(SecretResolver::in_lambda()), config::secret_namespace()?, settings);
-    let calls = Calls::new(store, scheduler);
+    let vapi: Arc<dyn callops_vapi::VapiApi> = Arc::new(vapi);
+    let dialer = Dialer::new(store.clone(), scheduler.clone(), vapi.clone(), Arc::new(SecretResolver::in_lambda()), config::secret_namespace()?, settings);
+    let calls = Calls::new(store, scheduler, vapi);
     let (dialer, calls) = (&dialer, &calls);
     run(service_fn(move |event: LambdaEvent<DialerEvent>| async move { handle(dialer, calls, event.payload).await })).await
 }

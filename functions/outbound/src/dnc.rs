@@ -41,6 +41,8 @@ struct Added {
     entry: callops_aws::store::DoNotCallEntry,
     cancelled_calls: usize,
     revoked_consents: usize,
+    /// The calls to the number that were ringing or talking, ended through Vapi.
+    ended_calls: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -75,7 +77,7 @@ impl Outbound {
         let channel = request.channel.as_deref().map(Channel::parse).transpose()?.unwrap_or(Channel::Api);
         let opt_out = OptOut { number: number.into_string(), channel, source, reason, by: caller.actor.clone() };
         let done = self.calls.opt_out(caller, opt_out, Utc::now()).await?;
-        let body = Added { entry: done.entry, cancelled_calls: done.cancelled_calls, revoked_consents: done.revoked_consents };
+        let body = Added { entry: done.entry, cancelled_calls: done.cancelled_calls, revoked_consents: done.revoked_consents, ended_calls: done.ended_calls };
         Ok(json(if done.added { StatusCode::CREATED } else { StatusCode::OK }, &body))
     }
 

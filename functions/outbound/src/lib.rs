@@ -92,8 +92,8 @@ struct Agents {
 }
 
 impl Outbound {
-    pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>, secrets: SecretNamespace) -> Self {
-        Outbound { calls: Calls::new(store.clone(), scheduler), store, secrets }
+    pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>, vapi: Arc<dyn callops_vapi::VapiApi>, secrets: SecretNamespace) -> Self {
+        Outbound { calls: Calls::new(store.clone(), scheduler, vapi), store, secrets }
     }
 
     /// Handles one API Gateway request; every error is already a response.

@@ -8,6 +8,7 @@ use callops_aws::{
 };
 use callops_http::config;
 use callops_outbound::Outbound;
+use callops_vapi::client::VapiClient;
 use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
@@ -16,7 +17,9 @@ async fn main() -> Result<(), Error> {
     let table = config::required(config::TABLE_VAR)?;
     let target = DialTarget::from_env()?;
     let scheduler = Arc::new(EventBridgeScheduler::in_lambda(target));
-    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_in_lambda(), table), scheduler, config::secret_namespace()?);
+    // Vapi, to end a call that is live when its number opts out.
+    let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, std::time::Duration::from_secs(8))?;
+    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_in_lambda(), table), scheduler, Arc::new(vapi), config::secret_namespace()?);
     let outbound = &outbound;
     run(service_fn(move |req| async move { Ok::<_, Error>(outbound.handle(req).await) })).await
 }

@@ -34,8 +34,8 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn new(store: DynamoStore, auth: WebhookAuth, scheduler: Arc<dyn DialScheduler>) -> Self {
-        Webhook { calls: Calls::new(store, scheduler), auth }
+    pub fn new(store: DynamoStore, auth: WebhookAuth, scheduler: Arc<dyn DialScheduler>, vapi: Arc<dyn callops_vapi::VapiApi>) -> Self {
+        Webhook { calls: Calls::new(store, scheduler, vapi), auth }
     }
 
     /// Handles one API Gateway request; every error is already a response.

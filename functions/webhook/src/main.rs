@@ -7,6 +7,7 @@ use callops_aws::{
     scheduler::{DialTarget, EventBridgeScheduler},
 };
 use callops_http::config;
+use callops_vapi::client::VapiClient;
 use callops_webhook::{Webhook, auth::WebhookAuth};
 use lambda_http::{Error, run, service_fn};
 
@@ -16,7 +17,9 @@ async fn main() -> Result<(), Error> {
     let table = config::required(config::TABLE_VAR)?;
     let auth = WebhookAuth::from_env()?;
     let scheduler = Arc::new(EventBridgeScheduler::in_lambda(DialTarget::from_env()?));
-    let webhook = Webhook::new(DynamoStore::new(dynamodb_client_in_lambda(), table), auth, scheduler);
+    // Vapi, to end another live call to a number that opted out during a call.
+    let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, std::time::Duration::from_secs(8))?;
+    let webhook = Webhook::new(DynamoStore::new(dynamodb_client_in_lambda(), table), auth, scheduler, Arc::new(vapi));
     let webhook = &webhook;
     run(service_fn(move |req| async move { Ok::<_, Error>(webhook.handle(req).await) })).await
 }

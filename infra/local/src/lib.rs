@@ -31,7 +31,7 @@ use callops_domain::DomainError;
 use callops_http::{ApiError, ORG_CLAIM, error_response};
 use callops_outbound::Outbound;
 use callops_service::Calls;
-use callops_vapi::client::VapiClient;
+use callops_vapi::{VapiApi, client::VapiClient};
 use callops_webhook::{Webhook, auth::WebhookAuth};
 use serde_json::json;
 
@@ -147,11 +147,11 @@ pub struct Functions {
 }
 
 impl Functions {
-    pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler, dashboard: Dashboard) -> Self {
+    pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler, provider: Arc<dyn VapiApi>, dashboard: Dashboard) -> Self {
         Functions {
             analytics: Analytics::new(store.clone()),
-            outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone()), callops_domain::secret::SecretNamespace::local()),
-            webhook: Webhook::new(store, vapi, Arc::new(scheduler)),
+            outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone()), provider.clone(), callops_domain::secret::SecretNamespace::local()),
+            webhook: Webhook::new(store, vapi, Arc::new(scheduler), provider),
             dashboard,
         }
     }
@@ -183,6 +183,8 @@ pub struct Host {
     options: HostOptions,
     scheduler: LocalScheduler,
     dialer: Dialer,
+    /// Vapi (the simulator unless the host was given one), as every function reaches it.
+    vapi: Arc<dyn VapiApi>,
     simulator: Option<VapiSimulator>,
     dashboard: Dashboard,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -240,12 +242,12 @@ impl Host {
             }
             VapiBackend::Remote { base_url, api_key } => (VapiClient::new(base_url, api_key, options.dial.request_timeout), None),
         };
-        let vapi = vapi.map_err(DomainError::Unavailable)?;
+        let vapi: Arc<dyn VapiApi> = Arc::new(vapi.map_err(DomainError::Unavailable)?);
         let scheduler = LocalScheduler::new();
         let dialer = Dialer::new(
             store.clone(),
             Arc::new(scheduler.clone()),
-            Arc::new(vapi),
+            vapi.clone(),
             Arc::new(callops_aws::secrets::SecretResolver::env_only()),
             callops_domain::secret::SecretNamespace::local(),
             options.dial.clone(),
@@ -256,7 +258,7 @@ impl Host {
         }
         let mut tasks = vec![scheduler.run(dialer.clone())];
         if let Some((every, settings)) = options.reconcile.clone() {
-            let (dialer, calls) = (dialer.clone(), Calls::new(store.clone(), Arc::new(scheduler.clone())));
+            let (dialer, calls) = (dialer.clone(), Calls::new(store.clone(), Arc::new(scheduler.clone()), vapi.clone()));
             tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
@@ -266,7 +268,7 @@ impl Host {
                 }
             }));
         }
-        Ok(Host { engine, endpoint, store, options, scheduler, dialer, simulator, dashboard, tasks })
+        Ok(Host { engine, endpoint, store, options, scheduler, dialer, vapi, simulator, dashboard, tasks })
     }
 
     /// The dialer, as the scheduler fires it.
@@ -281,7 +283,7 @@ impl Host {
 
     /// The use cases on this host's store, for running the reconciler by hand.
     pub fn calls(&self) -> Calls {
-        Calls::new(self.store.clone(), Arc::new(self.scheduler.clone()))
+        Calls::new(self.store.clone(), Arc::new(self.scheduler.clone()), self.vapi.clone())
     }
 
     pub fn store(&self) -> &DynamoStore {
@@ -314,6 +316,7 @@ impl Host {
                 self.store.clone(),
                 WebhookAuth::new(self.options.vapi_credentials.clone()),
                 self.scheduler.clone(),
+                self.vapi.clone(),
                 self.dashboard.clone(),
             ),
             routes: gateway::routes(),

@@ -386,8 +386,12 @@ async fn play(sim: Arc<Sim>, id: String) {
             return;
         }
     }
-    // Reported durations are those of real calls; the simulator plays them faster.
-    let seconds: i64 = if answered { rng.random_range(35..420) } else { 0 };
+    // Reported durations are those of real calls; the simulator plays them faster. A call capped by
+    // `maxDurationSeconds` ends there, as Vapi ends it (`exceeded-max-duration`).
+    let cap = sim.calls.lock().expect("never poisoned").get(&id).and_then(|c| c.pointer("/assistantOverrides/maxDurationSeconds").and_then(Value::as_i64));
+    let drawn: i64 = if answered { rng.random_range(35..420) } else { 0 };
+    let seconds = cap.map_or(drawn, |cap| drawn.min(cap));
+    let ended_reason = if answered && cap.is_some_and(|cap| drawn > cap) { "exceeded-max-duration" } else { ended_reason };
     let ended = started + chrono::Duration::seconds(seconds);
     let cost = if answered { 0.02 + seconds as f64 * 0.0011 } else { 0.01 };
     let name = sim
@@ -637,6 +641,8 @@ mod tests {
                 variable_values: serde_json::Map::new(),
                 compliance_plan: None,
                 artifact_plan: None,
+                max_duration_seconds: None,
+                first_message: None,
             },
         }
     }

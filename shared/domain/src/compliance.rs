@@ -100,6 +100,21 @@ impl From<RuleCheck> for Check {
 }
 
 impl ComplianceRecord {
+    /// The record with the recording decision made for the call, and its rule.
+    pub fn with_recording(mut self, decision: crate::recording::RecordingDecision) -> ComplianceRecord {
+        use crate::recording::RecordingAsk;
+        let detail = match (decision.all_party, decision.asked) {
+            (false, _) => "one party's consent is enough everywhere the callee may be: recorded".to_string(),
+            (true, RecordingAsk::Disclose) => {
+                "the callee may be where everyone's consent is needed (Cal. Penal Code 632): the recording is disclosed, and kept only with the callee's consent".into()
+            }
+            (true, _) => "the callee may be where everyone's consent is needed (Cal. Penal Code 632): not recorded (the practice's recordingPolicy)".into(),
+        };
+        self.rules.push(Check { rule: "recording_consent".into(), ok: true, detail });
+        self.recording = Some(decision);
+        self
+    }
+
     /// The record of an inbound call from `caller` (answered at `at`): where they may be, and whether its recording is kept.
     pub fn inbound(caller: &crate::callee::Callee, disclosed: bool, at: DateTime<Utc>) -> ComplianceRecord {
         let recording = crate::recording::decide_inbound(caller, disclosed);
@@ -268,6 +283,35 @@ mod tests {
         );
         assert_eq!((record.zones, record.states), (vec!["America/New_York".to_string()], vec!["FL".to_string()]));
         assert_eq!(record.consent, None, "consent not weighed");
+    }
+
+    #[test]
+    fn the_widest_record_a_callee_nothing_places_gets_is_one_a_call_can_keep() {
+        // A toll-free number: every zone and state, every state's window and limit weighed, a telemarketing call, consent weighed.
+        let agent = fixtures::agent();
+        let callee = Callee::of("+18005550100", &crate::callee::Places::default());
+        assert!(callee.place_unknown && callee.states.len() == 51);
+        let mut call = fixtures::call(crate::CallStatus::Scheduled);
+        call.call_type = CallType::OutboundLead;
+        let ledger = Ledger::default();
+        let policy = crate::consent::ConsentPolicy::default();
+        let consenting = crate::consent::Consenting {
+            call_type: CallType::OutboundLead,
+            consents: &[],
+            accepted: policy.accepts(CallType::OutboundLead),
+            opted_out_at: None,
+        };
+        let facts = PlacementFacts {
+            frequency: Some(Frequency { call: (&call).into(), ledger: &ledger, debt: None, tenant_cap_per_day: 3 }),
+            consent: Some(consenting),
+            ..planning(CallType::OutboundLead, &agent, &callee, &[])
+        };
+        let record = evaluate(&facts, time::parse("2026-12-09T17:00:00Z").unwrap())
+            .with_recording(crate::recording::decide(&callee, crate::recording::RecordingPolicy::Disclose));
+        assert!(record.rules.len() > 25 && record.rules.len() <= MAX_RULES, "{}", record.rules.len());
+        assert!(record.place_unknown && record.zones.len() <= MAX_ZONES && record.states.len() <= MAX_ZONES);
+        call.compliance = Some(record);
+        assert_eq!(call.check_storable(), Ok(()));
     }
 
     #[test]

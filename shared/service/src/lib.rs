@@ -41,11 +41,13 @@ pub struct Calls {
     store: DynamoStore,
     /// For the retries and follow-up calls an ended call brings.
     scheduler: Arc<dyn DialScheduler>,
+    /// For ending a live call to a number that opted out while it rang or talked.
+    vapi: Arc<dyn callops_vapi::VapiApi>,
 }
 
 impl Calls {
-    pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>) -> Self {
-        Calls { store, scheduler }
+    pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>, vapi: Arc<dyn callops_vapi::VapiApi>) -> Self {
+        Calls { store, scheduler, vapi }
     }
 
     pub fn store(&self) -> &DynamoStore {

@@ -1,19 +1,24 @@
 //! An opt-out, from any channel, honoured at once: the number goes on the
 //! tenant's do-not-call list (with who, how and why in its history), every
-//! consent on record for it is revoked, and every call waiting for it (a
-//! scheduled call, a campaign's, a retry, a follow-up) is cancelled, all
+//! consent on record for it is revoked, every call waiting for it (a
+//! scheduled call, a campaign's, a retry, a follow-up) is cancelled, and
+//! every call to it already ringing or talking is ended through Vapi, all
 //! before the request answers. A dial claimed already asks again just
-//! before it places the call ([`crate::place`]).
+//! before it places the call, and once more when Vapi has taken it ([`crate::place`]).
 
-use callops_aws::store::{DoNotCallChange, DoNotCallEntry};
+use callops_aws::{
+    CallQuery, PageRequest,
+    store::{DoNotCallChange, DoNotCallEntry},
+};
 use callops_domain::{
-    DomainError,
+    CallStatus, DomainError,
     audit::{self, Action, AuditEntry},
     caller::{Actor, Caller},
     consent::{Channel, Consent, Revocation},
     lifecycle::EndedReason,
-    time,
+    time::{self, Span},
 };
+use callops_vapi::api::EndCall;
 use chrono::{DateTime, Utc};
 
 use crate::Calls;
@@ -37,7 +42,20 @@ pub struct OptedOut {
     pub added: bool,
     pub revoked_consents: usize,
     pub cancelled_calls: usize,
+    /// The calls to the number that were live (dialing or in progress) and were ended through Vapi.
+    pub ended_calls: Vec<String>,
 }
+
+/// What honouring an opt-out did to what was on record for the number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Honoured {
+    pub revoked_consents: usize,
+    pub cancelled_calls: usize,
+    pub ended_calls: Vec<String>,
+}
+
+/// How far back a live call to a number is looked for: longer than any call lasts.
+const LIVE_WITHIN: chrono::Duration = chrono::Duration::hours(13);
 
 impl Calls {
     /// Lists the number (history kept), then revokes its consents and
@@ -54,14 +72,21 @@ impl Calls {
         };
         let audit = AuditEntry::new(caller, Action::DoNotCallAdded, &opt_out.number, audit::changes(None::<&DoNotCallChange>, &change), now);
         let (entry, added) = self.store.add_do_not_call(org_id, &opt_out.number, &change, &audit).await?;
-        let (revoked_consents, cancelled_calls) = self.honour_opt_out(caller, &opt_out, now).await?;
-        tracing::info!(org_id, channel = opt_out.channel.as_str(), revoked_consents, cancelled_calls, "opt-out honoured");
-        Ok(OptedOut { entry, added, revoked_consents, cancelled_calls })
+        let done = self.honour_opt_out(caller, &opt_out, now).await?;
+        tracing::info!(
+            org_id,
+            channel = opt_out.channel.as_str(),
+            revoked_consents = done.revoked_consents,
+            cancelled_calls = done.cancelled_calls,
+            ended_calls = done.ended_calls.len(),
+            "opt-out honoured"
+        );
+        Ok(OptedOut { entry, added, revoked_consents: done.revoked_consents, cancelled_calls: done.cancelled_calls, ended_calls: done.ended_calls })
     }
 
-    /// For a number now on the list: revokes every consent on record for it
-    /// and cancels every call waiting for it. Returns how many of each.
-    pub async fn honour_opt_out(&self, caller: &Caller, opt_out: &OptOut, now: DateTime<Utc>) -> Result<(usize, usize), DomainError> {
+    /// For a number now on the list: revokes every consent on record for it,
+    /// cancels every call waiting for it and ends every live call to it.
+    pub async fn honour_opt_out(&self, caller: &Caller, opt_out: &OptOut, now: DateTime<Utc>) -> Result<Honoured, DomainError> {
         let org_id = caller.org_id.as_str();
         let state = self.store.number_state(org_id, &opt_out.number).await?;
         let revocation = Revocation {
@@ -83,6 +108,27 @@ impl Calls {
         }
         let waiting: Vec<String> = state.ledger.planned.iter().map(|p| p.call_id.clone()).collect();
         let cancelled = self.cancel_waiting(caller, waiting, EndedReason::OnDoNotCallList, now).await?;
-        Ok((revoked, cancelled))
+        let ended = self.end_live_calls(org_id, &opt_out.number, now).await?;
+        Ok(Honoured { revoked_consents: revoked, cancelled_calls: cancelled, ended_calls: ended })
+    }
+
+    /// Ends through Vapi every call to `number` that is dialing or in
+    /// progress (one whose dial Vapi has not answered yet is ended by the
+    /// dialer when it does). Returns the ids of the calls ended. A call Vapi
+    /// cannot end now is logged and left to end as it will.
+    pub async fn end_live_calls(&self, org_id: &str, number: &str, now: DateTime<Utc>) -> Result<Vec<String>, DomainError> {
+        let query = CallQuery::ByNumber(number.to_string());
+        let request = PageRequest { window: Span { start: Some(now - LIVE_WITHIN), end: None }, newest_first: true, ..PageRequest::new(&query, 100) };
+        let page = self.store.query_calls(org_id, &request).await?;
+        let mut ended = Vec::new();
+        for call in page.items.iter().filter(|c| matches!(c.status, CallStatus::Dialing | CallStatus::InProgress)) {
+            let Some(vapi_id) = &call.vapi_call_id else { continue };
+            match self.vapi.end_call(vapi_id).await {
+                Ok(EndCall::Ended) => ended.push(call.id.to_string()),
+                Ok(EndCall::AlreadyEnded | EndCall::NotFound) => {}
+                Err(err) => tracing::error!(call_id = %call.id, error = %err, "a live call to a number that opted out could not be ended through Vapi"),
+            }
+        }
+        Ok(ended)
     }
 }

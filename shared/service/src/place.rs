@@ -213,8 +213,8 @@ impl Dialer {
                 vec![AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
             also.extend(debt.as_ref().map(|debt| AlongWithCall::RecordDebtAttempt(Box::new(debt.with_attempt(call, now)))));
             let mut claim = call.claim(now)?;
-            let mut record = callops_domain::compliance::evaluate(&facts, now);
-            record.recording = Some(callops_domain::recording::decide(&callee, settings.recording_policy));
+            let mut record =
+                callops_domain::compliance::evaluate(&facts, now).with_recording(callops_domain::recording::decide(&callee, settings.recording_policy));
             if let (Some(exemption), Some(name), Some(number)) = (&mut record.exemption, &settings.practice_name, &settings.callback_number) {
                 exemption.first_message = Some(callops_domain::compliance::exemption_first_message(name, number));
             }
@@ -340,8 +340,18 @@ impl Dialer {
             phone_number,
             customer: Customer { number: call.phone_number.clone(), name: call.customer_name.clone() },
             name: format!("CallOps {} #{}", call.call_type.as_str().trim_start_matches("OUTBOUND_").to_lowercase(), call.attempt),
-            assistant_overrides: recording_overrides(
-                AssistantOverrides { metadata: metadata(call), variable_values: variables, compliance_plan: None, artifact_plan: None },
+            assistant_overrides: exemption_overrides(
+                recording_overrides(
+                    AssistantOverrides {
+                        metadata: metadata(call),
+                        variable_values: variables,
+                        compliance_plan: None,
+                        artifact_plan: None,
+                        max_duration_seconds: None,
+                        first_message: None,
+                    },
+                    call,
+                ),
                 call,
             ),
         })
@@ -406,9 +416,20 @@ impl Dialer {
 
     /// Records that Vapi took the call: its id, IN_PROGRESS, the start. A
     /// webhook about the call may have landed first; what it wrote stands.
+    /// An opt-out that landed between the last check and Vapi's answer
+    /// found no live call to end: the call is ended through Vapi now.
     pub async fn record_placed(&self, stored: StoredCall, created: &VapiCall) -> Result<Dialed, DomainError> {
         let started = created.created_at.unwrap_or_else(Utc::now);
+        let (org_id, number) = (stored.call.org_id.clone(), stored.call.phone_number.clone());
         change_call(&self.store, stored, &mut Decided(|call: &CallLog| Ok(call.placed(&created.id, started, Utc::now()).map(Into::into)))).await?;
+        if self.store.is_on_do_not_call(&org_id, &number).await? {
+            match self.vapi.end_call(&created.id).await {
+                Ok(_) => tracing::info!(vapi_call_id = %created.id, "the number opted out while the call was placed: it is ended through Vapi"),
+                Err(err) => {
+                    tracing::error!(vapi_call_id = %created.id, error = %err, "the number opted out while the call was placed, and Vapi could not end it")
+                }
+            }
+        }
         Ok(Dialed::Placed { vapi_call_id: created.id.clone() })
     }
 
@@ -433,6 +454,17 @@ fn recording_overrides(mut overrides: AssistantOverrides, call: &CallLog) -> Ass
         }
         Some(RecordingAsk::Off) => overrides.artifact_plan = Some(serde_json::json!({"recordingEnabled": false})),
         Some(RecordingAsk::Record | RecordingAsk::DisclosedInbound | RecordingAsk::NotDisclosed) | None => {}
+    }
+    overrides
+}
+
+/// The overrides that keep a call resting on the healthcare exemption to
+/// its conditions (47 CFR 64.1200(a)(9)(iv)): one minute at most, and the
+/// practice's name and callback number said first.
+fn exemption_overrides(mut overrides: AssistantOverrides, call: &CallLog) -> AssistantOverrides {
+    if let Some(exemption) = call.compliance.as_ref().and_then(|c| c.exemption.as_ref()) {
+        overrides.max_duration_seconds = Some(exemption.max_duration_seconds);
+        overrides.first_message = exemption.first_message.clone();
     }
     overrides
 }

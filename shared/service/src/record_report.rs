@@ -112,8 +112,14 @@ impl Calls {
                 by: callops_domain::caller::Actor::system("webhook"),
             };
             let webhook = callops_domain::caller::Caller::system(&written.call.org_id, "webhook");
-            let (revoked, cancelled) = self.honour_opt_out(&webhook, &opt_out, now).await?;
-            tracing::info!(call_id = %written.call.id, revoked_consents = revoked, cancelled_calls = cancelled, "an opt-out asked during a call is honoured");
+            let done = self.honour_opt_out(&webhook, &opt_out, now).await?;
+            tracing::info!(
+                call_id = %written.call.id,
+                revoked_consents = done.revoked_consents,
+                cancelled_calls = done.cancelled_calls,
+                ended_calls = done.ended_calls.len(),
+                "an opt-out asked during a call is honoured"
+            );
         }
         // Only a write that set or changed the cost reports it, so a duplicate counts nothing.
         if written.call.cost_cents != before.cost_cents {

@@ -103,6 +103,8 @@ pub struct ComplianceAnswer {
     /// The exemption the call would rest on, with its conditions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exemption: Option<callops_domain::compliance::Exemption>,
+    /// Whether everyone's consent to record is needed, and what the dialer would ask Vapi.
+    pub recording: Option<callops_domain::recording::RecordingDecision>,
 }
 
 /// A call scheduled, and whether it repeats what an earlier request with the same key made.
@@ -273,7 +275,8 @@ impl Calls {
             callops_domain::policy::Placement::Later { at, why } => (false, Some(why), Some(at)),
             callops_domain::policy::Placement::Refused(refusal) => (false, Some(refusal_code(refusal)), None),
         };
-        let record = callops_domain::compliance::evaluate(&facts, at);
+        let record =
+            callops_domain::compliance::evaluate(&facts, at).with_recording(callops_domain::recording::decide(&known.callee, settings.recording_policy));
         Ok(ComplianceAnswer {
             allowed,
             code,
@@ -284,6 +287,7 @@ impl Calls {
             rules: record.rules,
             place_unknown: record.place_unknown,
             exemption: record.exemption,
+            recording: record.recording,
         })
     }
 

@@ -85,6 +85,12 @@ pub struct AssistantOverrides {
     /// `recordingEnabled: false`, when the call is not to be recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_plan: Option<Value>,
+    /// The longest the call may last, in seconds (Vapi ends it then: `exceeded-max-duration`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_duration_seconds: Option<u32>,
+    /// What the assistant says first, instead of its own greeting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_message: Option<String>,
 }
 
 /// Our ids, as they travel through Vapi and back.
