@@ -71,7 +71,6 @@ const AROUND_THE_CLOCK: &[&str] = &[
     "+1312555",  // Chicago
     "+1303555",  // Denver
     "+1310555",  // Los Angeles
-    "+1907269",  // Alaska
     "+1808555",  // Honolulu
     "+1671555",  // Guam
     "+6129876",  // Sydney
