@@ -133,6 +133,11 @@ impl TenantSettings {
         }
     }
 
+    /// Whether a call to a callee nothing places is refused (`unknown_callee_location`).
+    pub fn refuses_unknown_location(&self) -> bool {
+        self.unknown_callee_location == UnknownCalleeLocation::Refuse
+    }
+
     /// Whether the practice's name and callback number are set (what a call on the healthcare exemption states).
     pub fn practice_identified(&self) -> bool {
         self.practice_name.is_some() && self.callback_number.is_some()
@@ -298,5 +303,34 @@ mod tests {
         let next = shorter.apply_to(&base, now).unwrap();
         assert_eq!(next.retention, Retention { content_days: 30 });
         assert_eq!(next.retention.content_cutoff(now), now - chrono::Duration::days(30));
+    }
+
+    #[test]
+    fn the_practices_identity_and_choices_are_checked_at_the_edge() {
+        let now = time::parse("2024-01-15T12:00:00Z").unwrap();
+        let base = TenantSettings::defaults("o");
+        assert!(!base.practice_identified() && !base.refuses_unknown_location() && !base.inbound_recording_disclosed);
+        let input = SettingsInput {
+            practice_name: Some(" Riverside Dental ".into()),
+            callback_number: Some("(212) 555-0100".into()),
+            unknown_callee_location: Some("refuse".into()),
+            inbound_recording_disclosed: Some(true),
+            ..SettingsInput::default()
+        };
+        let next = input.apply_to(&base, now).unwrap();
+        assert_eq!((next.practice_name.as_deref(), next.callback_number.as_deref()), (Some("Riverside Dental"), Some("+12125550100")));
+        assert!(next.practice_identified() && next.refuses_unknown_location() && next.inbound_recording_disclosed);
+        let cleared =
+            SettingsInput { practice_name: Some(String::new()), callback_number: Some(" ".into()), ..SettingsInput::default() }.apply_to(&next, now).unwrap();
+        assert!(!cleared.practice_identified());
+        for (bad, code) in [
+            (SettingsInput { practice_name: Some("Riverside\nDental".into()), ..SettingsInput::default() }, "invalid_practice_name"),
+            (SettingsInput { practice_name: Some("x".repeat(MAX_PRACTICE_NAME + 1)), ..SettingsInput::default() }, "invalid_practice_name"),
+            (SettingsInput { callback_number: Some("+1 900 555 0100".into()), ..SettingsInput::default() }, "invalid_callback_number"),
+            (SettingsInput { callback_number: Some("call us".into()), ..SettingsInput::default() }, "invalid_callback_number"),
+            (SettingsInput { unknown_callee_location: Some("guess".into()), ..SettingsInput::default() }, "invalid_unknown_callee_location"),
+        ] {
+            assert!(matches!(bad.apply_to(&base, now), Err(DomainError::Invalid { code: c, .. }) if c == code), "{code}");
+        }
     }
 }

@@ -108,7 +108,7 @@ impl Calls {
         };
         let settings = self.store.settings(&caller.org_id).await?;
         let holidays = &settings.holidays;
-        let refuse_unknown_location = settings.unknown_callee_location == callops_domain::settings::UnknownCalleeLocation::Refuse;
+        let refuse_unknown_location = settings.refuses_unknown_location();
         let check = check.placeable(&ask.contacts, &agent, holidays, &listed, refuse_unknown_location, draft.start);
         let numbers: Vec<String> = check.accepted.iter().map(|(_, c)| c.number.clone()).collect();
         let (ledgers, consents) = self.number_states(&caller.org_id, numbers).await?;

@@ -68,10 +68,7 @@ pub async fn follow_through(
     if decided.plans_a_call() {
         let settings = store.settings(&after.org_id).await?;
         let state = store.number_state(&after.org_id, &after.phone_number).await?;
-        let debt = match (after.call_type, &after.debt_id) {
-            (callops_domain::CallType::OutboundDebt, Some(debt_id)) => Some(store.debt_ledger(&after.org_id, debt_id).await?),
-            _ => None,
-        };
+        let debt = store.debt_ledger_of(&after.org_id, after.call_type, after.debt_id.as_deref()).await?;
         decided = decide(&Known {
             holidays: &settings.holidays,
             ledger: Some(&state.ledger),
@@ -79,7 +76,7 @@ pub async fn follow_through(
             tenant_cap_per_day: settings.max_attempts_per_number_per_day,
             consents: Some((&state.consents, &settings.consent_policy)),
             on_do_not_call: store.is_on_do_not_call(&after.org_id, &after.phone_number).await?,
-            refuse_unknown_location: settings.unknown_callee_location == callops_domain::settings::UnknownCalleeLocation::Refuse,
+            refuse_unknown_location: settings.refuses_unknown_location(),
             practice_identified: settings.practice_identified(),
         });
     }

@@ -31,7 +31,7 @@ use callops_domain::{
     policy::{Frequency, Placement, PlacementFacts, Refusal, Slot, may_place},
     schedule::{CLOCK_SKEW, DialScheduler, ScheduledDial},
     secret::{SecretNamespace, SecretSource},
-    settings::{TenantSettings, UnknownCalleeLocation},
+    settings::TenantSettings,
     time,
 };
 use callops_vapi::{
@@ -175,10 +175,7 @@ impl Dialer {
         // The number's attempts and consents (and its debt's), read again when another claim (or a revocation) wrote them first.
         for _ in 0..crate::change::WRITE_ATTEMPTS {
             let NumberState { mut ledger, consents } = self.store.number_state(&call.org_id, &call.phone_number).await?;
-            let debt = match (call.call_type, &call.debt_id) {
-                (callops_domain::CallType::OutboundDebt, Some(debt_id)) => Some(self.store.debt_ledger(&call.org_id, debt_id).await?),
-                _ => None,
-            };
+            let debt = self.store.debt_ledger_of(&call.org_id, call.call_type, call.debt_id.as_deref()).await?;
             // Every place a call to the number carried, waiting ones included, binds this one.
             let callee = Callee::of_call(call, &ledger.history());
             // The claim counts the attempts made; the calls waiting are checked when their own time comes.
@@ -189,7 +186,7 @@ impl Dialer {
                 debt_id: call.debt_id.as_deref(),
                 agent: agent.as_ref(),
                 callee: &callee,
-                refuse_unknown_location: settings.unknown_callee_location == UnknownCalleeLocation::Refuse,
+                refuse_unknown_location: settings.refuses_unknown_location(),
                 practice_identified: settings.practice_identified(),
                 holidays: &settings.holidays,
                 inconvenient: ledger.inconvenient_for(call.call_type),

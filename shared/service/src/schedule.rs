@@ -23,7 +23,7 @@ use callops_domain::{
     phone::{self, PhoneNumber},
     policy::{Frequency, PlacementFacts, Slot},
     schedule::{DialRequest, ScheduledDial, placement_time},
-    settings::{TenantSettings, UnknownCalleeLocation},
+    settings::TenantSettings,
     time,
 };
 use chrono::{DateTime, Utc};
@@ -176,10 +176,7 @@ impl Calls {
     /// by the number, what the request says (`contact`) and the number's history.
     async fn on_record(&self, org_id: &str, number: &str, contact: &Places, call_type: CallType, debt_id: Option<&str>) -> Result<OnRecord, DomainError> {
         let state = self.store.number_state(org_id, number).await?;
-        let debt = match (call_type, debt_id) {
-            (CallType::OutboundDebt, Some(debt_id)) => Some(self.store.debt_ledger(org_id, debt_id).await?),
-            _ => None,
-        };
+        let debt = self.store.debt_ledger_of(org_id, call_type, debt_id).await?;
         let callee = Callee::of(number, &contact.clone().with(&state.ledger.history()));
         Ok(OnRecord { state, debt, callee })
     }
@@ -202,7 +199,7 @@ impl Calls {
             debt_id: who.debt_id,
             agent: Some(agent),
             callee: &known.callee,
-            refuse_unknown_location: settings.unknown_callee_location == UnknownCalleeLocation::Refuse,
+            refuse_unknown_location: settings.refuses_unknown_location(),
             practice_identified: settings.practice_identified(),
             holidays: &settings.holidays,
             inconvenient: ledger.inconvenient_for(who.call_type),

@@ -133,6 +133,15 @@ impl DynamoStore {
         item.map_or(Ok(Ledger::default()), ledger_of)
     }
 
+    /// The ledger of the debt a call of `call_type` is about: a collection
+    /// call's that names one; `None` for any other call.
+    pub async fn debt_ledger_of(&self, org_id: &str, call_type: callops_domain::CallType, debt_id: Option<&str>) -> Result<Option<Ledger>, DomainError> {
+        match (call_type, debt_id) {
+            (callops_domain::CallType::OutboundDebt, Some(debt_id)) => Ok(Some(self.debt_ledger(org_id, debt_id).await?)),
+            _ => Ok(None),
+        }
+    }
+
     /// The update that marks an opt-out or a revocation for `number` at
     /// `at` (a consent captured before it never counts again) and moves the
     /// ledger's revision, so a claim decided before it is decided again.
