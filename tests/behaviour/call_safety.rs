@@ -178,7 +178,8 @@ async fn regulation_f_counts_calls_about_a_debt_on_every_number_of_the_person() 
     let started = Utc::now() - chrono::Duration::minutes(3);
     let ended = json!({"endedReason": "pipeline-error-openai-llm-failed", "startedAt": time::format(&started),
         "endedAt": time::format(&(started + chrono::Duration::seconds(90))),
-        "artifact": {"transcript": "AI: I'm calling about your balance.\nUser: I can pay half of it on Friday."}});
+        "artifact": {"transcript": "AI: I'm calling about your balance.\nUser: I can pay half of it on Friday. Never call me at dinner time."},
+        "analysis": {"structuredData": {"outcome": "INFORMATION", "inconvenientTimes": [{"start": "18:00", "end": "20:00"}]}}});
     callops_tests::report_end(&host, &talk.call_id, &vapi_call_id, ended).await;
     let recorded = host.host.store().get_call("demo", &talk.call_id).await.unwrap().unwrap().call;
     assert_eq!(recorded.status, CallStatus::Failed, "{:?}", recorded.ended_reason);
@@ -188,6 +189,12 @@ async fn regulation_f_counts_calls_about_a_debt_on_every_number_of_the_person() 
     assert!(to > Utc::now() + chrono::Duration::days(6), "{to}");
     let posts = fake.posts().len();
     assert_eq!(posts, 8, "seven calls about one debt and one conversation about another reached Vapi");
+    // The time the person said is inconvenient, on the first number, holds a call about the debt to the second one.
+    let zone = callops_domain::callee::zones_of_number(&second)[0].name().to_string();
+    let dinner = check(&host, &second, "OUTBOUND_DEBT", ahead(Weekday::Wed, &zone, 18, 30), "&debtId=inv-901").await;
+    assert_eq!(rule(&dinner, "regf_inconvenient_time")["ok"], false, "{dinner}");
+    let other_debt = check(&host, &second, "OUTBOUND_DEBT", ahead(Weekday::Wed, &zone, 18, 30), "&debtId=inv-902").await;
+    assert!(other_debt["rules"].as_array().unwrap().iter().all(|r| r["rule"] != "regf_inconvenient_time"), "{other_debt}");
 }
 
 #[tokio::test]

@@ -65,6 +65,8 @@ pub struct Known<'a> {
     pub tenant_cap_per_day: u32,
     /// The number's consents and the tenant's consent policy, once read.
     pub consents: Option<(&'a [Consent], &'a ConsentPolicy)>,
+    /// The times the person said are inconvenient, for a collection call (its number's and its debt's), once read.
+    pub inconvenient: &'a [crate::clock::InconvenientTime],
     /// Whether the number is on the do-not-call list, once read.
     pub on_do_not_call: bool,
     /// The tenant's settings that the placement policy weighs, once read.
@@ -78,7 +80,7 @@ impl<'a> Known<'a> {
         let opted_out_at = self.ledger.and_then(|l| l.opted_out_at);
         PlacementFacts {
             debt_id: who.debt_id,
-            inconvenient: self.ledger.map_or(&[], |l| l.inconvenient_for(who.call_type)),
+            inconvenient: if who.call_type == crate::CallType::OutboundDebt { self.inconvenient } else { &[] },
             frequency: self.ledger.map(|ledger| Frequency { call: who, ledger, debt: self.debt, tenant_cap_per_day: self.tenant_cap_per_day }),
             consent: self.consents.map(|(consents, policy)| Consenting {
                 call_type: who.call_type,
@@ -363,8 +365,17 @@ mod tests {
         (before.debt_id, after.debt_id) = (Some("inv-1".into()), Some("inv-1".into()));
         let inconvenient = vec![crate::clock::InconvenientTime::new(vec![], 600, 720).unwrap()];
         let ledger = Ledger { inconvenient, ..Ledger::default() };
-        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20, consents: None, ..Known::default() };
+        // Said on another number about the same debt: they bind this number's call as much.
+        let debt = Ledger { inconvenient: vec![crate::clock::InconvenientTime::new(vec![], 16 * 60, 18 * 60).unwrap()], ..Ledger::default() };
+        let times = ledger.inconvenient_for(CallType::OutboundDebt, Some(&debt));
+        let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20, consents: None, inconvenient: &times, ..Known::default() };
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry, Some((2, at("2024-01-15T17:00:00Z"))));
+        let at_five = Known { ledger: Some(&Ledger::default()), ..known };
+        let later = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1).1;
+        let mut later = CallLog { call_type: CallType::OutboundDebt, debt_id: Some("inv-1".into()), ..later };
+        later.call_ended_at = Some(at("2024-01-15T21:00:00Z"));
+        let retried = follow_through(&before, &later, Some(&agent(false)), &at_five, false, at("2024-01-15T21:00:00Z")).retry;
+        assert_eq!(retried, Some((2, at("2024-01-15T23:00:00Z"))), "16:30 in Washington is inside 16:00-18:00 said on the other number: 18:00");
         // The same times do not bind a call that is not about a debt.
         let (before, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry, Some((2, at("2024-01-15T15:31:00Z"))));

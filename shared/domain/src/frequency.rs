@@ -177,9 +177,22 @@ impl Ledger {
             && self.opted_out_at.is_none()
     }
 
-    /// The inconvenient times that apply to a call of `call_type`: a collection call's only.
-    pub fn inconvenient_for(&self, call_type: CallType) -> &[crate::clock::InconvenientTime] {
-        if call_type == CallType::OutboundDebt { &self.inconvenient } else { &[] }
+    /// The inconvenient times that apply to a call of `call_type`: a
+    /// collection call's only, the number's and those the person gave on
+    /// any number about the call's debt (`debt`, its ledger): a time the
+    /// consumer said is inconvenient is inconvenient on every number
+    /// (12 CFR 1006.6(b)(1)(i)).
+    pub fn inconvenient_for(&self, call_type: CallType, debt: Option<&Ledger>) -> Vec<crate::clock::InconvenientTime> {
+        if call_type != CallType::OutboundDebt {
+            return Vec::new();
+        }
+        let mut times = self.inconvenient.clone();
+        for time in debt.map_or(&[][..], |d| d.inconvenient.as_slice()) {
+            if !times.contains(time) {
+                times.push(time.clone());
+            }
+        }
+        times
     }
 
     /// The attempts and conversations still within [`KEPT`] of `now`.

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use callops_aws::{AlongWithCall, DynamoStore};
+use callops_aws::{AlongWithCall, DynamoStore, store::LedgerNotes};
 use callops_domain::{
     CallLog, DomainError, VoiceAgent,
     followup::{self, FollowThrough, Known},
@@ -69,10 +69,12 @@ pub async fn follow_through(
         let settings = store.settings(&after.org_id).await?;
         let state = store.number_state(&after.org_id, &after.phone_number).await?;
         let debt = store.debt_ledger_of(&after.org_id, after.call_type, after.debt_id.as_deref()).await?;
+        let inconvenient = state.ledger.inconvenient_for(after.call_type, debt.as_ref());
         decided = decide(&Known {
             holidays: &settings.holidays,
             ledger: Some(&state.ledger),
             debt: debt.as_ref(),
+            inconvenient: &inconvenient,
             tenant_cap_per_day: settings.max_attempts_per_number_per_day,
             consents: Some((&state.consents, &settings.consent_policy)),
             on_do_not_call: store.is_on_do_not_call(&after.org_id, &after.phone_number).await?,
@@ -113,10 +115,11 @@ pub async fn follow_through(
         also.push(AlongWithCall::Audit(Box::new(entry)));
     }
     if let Some(conversation) = &decided.conversation {
-        also.push(AlongWithCall::Conversation(conversation.clone()));
+        let notes = || LedgerNotes { conversation: Some(conversation.clone()), inconvenient: Vec::new() };
+        AlongWithCall::add_ledger_notes(&mut also, false, notes());
         // Regulation F counts per person and debt, on any number: the debt's own ledger keeps it too.
         if after.debt_id.is_some() {
-            also.push(AlongWithCall::DebtConversation(conversation.clone()));
+            AlongWithCall::add_ledger_notes(&mut also, true, notes());
         }
     }
     let follow_ons: Vec<CallLog> = decided

@@ -178,6 +178,7 @@ impl Dialer {
             let debt = self.store.debt_ledger_of(&call.org_id, call.call_type, call.debt_id.as_deref()).await?;
             // Every place a call to the number carried, waiting ones included, binds this one.
             let callee = Callee::of_call(call, &ledger.history());
+            let inconvenient = ledger.inconvenient_for(call.call_type, debt.as_ref());
             // The claim counts the attempts made; the calls waiting are checked when their own time comes.
             ledger.planned.clear();
             let frequency = Frequency { call: call.into(), ledger: &ledger, debt: debt.as_ref(), tenant_cap_per_day: settings.max_attempts_per_number_per_day };
@@ -189,7 +190,7 @@ impl Dialer {
                 refuse_unknown_location: settings.refuses_unknown_location(),
                 practice_identified: settings.practice_identified(),
                 holidays: &settings.holidays,
-                inconvenient: ledger.inconvenient_for(call.call_type),
+                inconvenient: &inconvenient,
                 frequency: Some(frequency),
                 campaign_cancelled,
                 on_do_not_call,

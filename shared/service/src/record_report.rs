@@ -4,7 +4,7 @@
 //! what follows its end, and write it all in one transaction, redone on
 //! the fresh call when another report won the race.
 
-use callops_aws::{AlongWithCall, StoredCall};
+use callops_aws::{AlongWithCall, StoredCall, store::LedgerNotes};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::UNASSIGNED_AGENT,
@@ -49,7 +49,7 @@ impl Calls {
             let report = &self.reading_output(&mut agent, &before, report).await?;
             let next = report::apply(&before, report, now).unwrap_or_else(|| before.clone());
             let mut follow = follow_through(&self.store, &self.scheduler, &mut agent, &before, &next, report.asks_not_to_call(), false, now).await?;
-            follow.also.extend(inconvenient_times(report, &before, &next, false));
+            add_inconvenient_times(&mut follow.also, report, &before, &next, false);
             match self.store.create_call_with(&next, &follow.also).await {
                 // Another report created it first: record this one on it.
                 Err(DomainError::Conflict { .. }) => continue,
@@ -185,16 +185,24 @@ impl Calls {
     }
 }
 
-/// The times the callee said are inconvenient, to keep with the number,
-/// when this write records the report that says so (the first end-of-call
-/// report, or the awaited output when it comes).
-fn inconvenient_times(report: &CallReport, before: &CallLog, after: &CallLog, awaited_output: bool) -> Option<AlongWithCall> {
-    let times = report.analysis.inconvenient_times.clone()?;
+/// The times the callee said are inconvenient, to keep with the number
+/// (and with the call's debt, for every number of the person), when this
+/// write records the report that says so (the first end-of-call report, or
+/// the awaited output when it comes).
+fn add_inconvenient_times(also: &mut Vec<AlongWithCall>, report: &CallReport, before: &CallLog, after: &CallLog, awaited_output: bool) {
+    let Some(times) = report.analysis.inconvenient_times.clone() else { return };
     let recorded = match awaited_output {
         false => before.reported_at.is_none() && after.reported_at.is_some(),
         true => before.awaiting_output.is_some() && after.awaiting_output.is_none() && report.output_found,
     };
-    recorded.then_some(AlongWithCall::InconvenientTimes(times))
+    if !recorded {
+        return;
+    }
+    let notes = || LedgerNotes { conversation: None, inconvenient: times.clone() };
+    AlongWithCall::add_ledger_notes(also, false, notes());
+    if after.call_type == CallType::OutboundDebt && after.debt_id.is_some() {
+        AlongWithCall::add_ledger_notes(also, true, notes());
+    }
 }
 
 /// The report applied to the call as stored, and what its end brings.
@@ -226,7 +234,7 @@ impl Decide for ApplyReport<'_> {
             self.now,
         )
         .await?;
-        follow.also.extend(inconvenient_times(self.report, call, &next, self.awaited_output));
+        add_inconvenient_times(&mut follow.also, self.report, call, &next, self.awaited_output);
         (self.before, self.follow) = (call.clone(), follow.decided);
         Ok(Some(Change { call: next, also: follow.also }))
     }

@@ -35,6 +35,8 @@ struct OnRecord {
     state: NumberState,
     debt: Option<callops_domain::frequency::Ledger>,
     callee: Callee,
+    /// The times the person said are inconvenient, for a collection call.
+    inconvenient: Vec<callops_domain::clock::InconvenientTime>,
 }
 
 /// The API code of a refusal.
@@ -178,7 +180,8 @@ impl Calls {
         let state = self.store.number_state(org_id, number).await?;
         let debt = self.store.debt_ledger_of(org_id, call_type, debt_id).await?;
         let callee = Callee::of(number, &contact.clone().with(&state.ledger.history()));
-        Ok(OnRecord { state, debt, callee })
+        let inconvenient = state.ledger.inconvenient_for(call_type, debt.as_ref());
+        Ok(OnRecord { state, debt, callee, inconvenient })
     }
 
     /// The facts the placement policy needs about an attempt `who` to
@@ -202,7 +205,7 @@ impl Calls {
             refuse_unknown_location: settings.refuses_unknown_location(),
             practice_identified: settings.practice_identified(),
             holidays: &settings.holidays,
-            inconvenient: ledger.inconvenient_for(who.call_type),
+            inconvenient: &known.inconvenient,
             frequency: Some(Frequency { call: who, ledger, debt: known.debt.as_ref(), tenant_cap_per_day: settings.max_attempts_per_number_per_day }),
             campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
             on_do_not_call: self.store.is_on_do_not_call(&agent.org_id, number).await?,

@@ -44,14 +44,35 @@ pub enum AlongWithCall {
     /// revision it was read at; otherwise the write fails with
     /// [`super::ledgers::ATTEMPTS_CHANGED`].
     RecordDebtAttempt(Box<Ledger>),
-    /// Note a conversation about a debt in the call's number's ledger.
-    Conversation(Conversation),
-    /// Note a conversation about the call's debt in the debt's own ledger.
-    DebtConversation(Conversation),
-    /// Add times the callee said are inconvenient to the call's number's ledger.
-    InconvenientTimes(Vec<callops_domain::clock::InconvenientTime>),
+    /// Note in the call's number's ledger (`of_debt`: in its debt's own
+    /// ledger) a conversation about a debt and the times the callee said are
+    /// inconvenient: one update a ledger, since a transaction touches an item once.
+    LedgerNotes { of_debt: bool, notes: LedgerNotes },
     /// Append the audit entry of the change this write makes.
     Audit(Box<callops_domain::audit::AuditEntry>),
+}
+
+/// What a call's end adds to a ledger: a conversation about a debt, and times the callee said are inconvenient.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LedgerNotes {
+    pub conversation: Option<Conversation>,
+    pub inconvenient: Vec<callops_domain::clock::InconvenientTime>,
+}
+
+impl AlongWithCall {
+    /// Adds `notes` to the ledger notes `also` holds for the same ledger, or holds them anew.
+    pub fn add_ledger_notes(also: &mut Vec<AlongWithCall>, of_debt: bool, notes: LedgerNotes) {
+        for write in also.iter_mut() {
+            if let AlongWithCall::LedgerNotes { of_debt: same, notes: held } = write
+                && *same == of_debt
+            {
+                held.conversation = held.conversation.take().or(notes.conversation);
+                held.inconvenient.extend(notes.inconvenient);
+                return;
+            }
+        }
+        also.push(AlongWithCall::LedgerNotes { of_debt, notes });
+    }
 }
 
 /// The debt a write about a debt's ledger names: the call's.
@@ -266,17 +287,15 @@ impl DynamoStore {
                 .build(),
             AlongWithCall::NewCall(new) => TransactWriteItem::builder().put(self.put(call_item(new, 1)?, "attribute_not_exists(PK)", None)).build(),
             AlongWithCall::RecordAttempt(ledger) => TransactWriteItem::builder().update(self.ledger_write(&call.org_id, &call.phone_number, ledger)?).build(),
-            AlongWithCall::Conversation(conversation) => {
-                TransactWriteItem::builder().update(self.ledger_conversation(&call.org_id, &call.phone_number, conversation)?).build()
-            }
             AlongWithCall::RecordDebtAttempt(ledger) => {
                 TransactWriteItem::builder().update(self.debt_ledger_write(&call.org_id, debt_of(call)?, ledger)?).build()
             }
-            AlongWithCall::DebtConversation(conversation) => {
-                TransactWriteItem::builder().update(self.debt_conversation(&call.org_id, debt_of(call)?, conversation)?).build()
-            }
-            AlongWithCall::InconvenientTimes(times) => {
-                TransactWriteItem::builder().update(self.ledger_inconvenient_append(&call.org_id, &call.phone_number, times)?).build()
+            AlongWithCall::LedgerNotes { of_debt, notes } => {
+                let pk = match of_debt {
+                    true => keys::debt_ledger_pk(&call.org_id, debt_of(call)?),
+                    false => keys::ledger_pk(&call.org_id, &call.phone_number),
+                };
+                TransactWriteItem::builder().update(self.ledger_notes(pk, notes)?).build()
             }
             AlongWithCall::Audit(entry) => self.audit_put(entry)?,
             AlongWithCall::IdempotencyKey { fingerprint } => {

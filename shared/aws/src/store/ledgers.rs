@@ -146,7 +146,7 @@ impl DynamoStore {
     /// `at` (a consent captured before it never counts again) and moves the
     /// ledger's revision, so a claim decided before it is decided again.
     pub(crate) fn ledger_opted_out(&self, org_id: &str, number: &str, at: chrono::DateTime<chrono::Utc>) -> Update {
-        self.ledger_change(org_id, number, "SET #v = :v", OPTED_OUT_AT, s(time::format(&at)))
+        self.ledger_set(org_id, number, OPTED_OUT_AT, s(time::format(&at)))
     }
 
     /// The put that keeps `call`, waiting, as a planned attempt beside its number's ledger.
@@ -210,51 +210,51 @@ impl DynamoStore {
         times: &[InconvenientTime],
         audit: &callops_domain::audit::AuditEntry,
     ) -> Result<(), DomainError> {
-        let update = self.ledger_change(org_id, number, "SET #v = :v", INCONVENIENT, list(times)?);
+        let update = self.ledger_set(org_id, number, INCONVENIENT, list(times)?);
         self.transact_audited(vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()], audit).await.map_err(unavailable)?;
         Ok(())
     }
 
-    /// The update that adds inconvenient times to `number`'s ledger (the
-    /// latest [`MAX_INCONVENIENT_TIMES`] are read back).
-    pub(crate) fn ledger_inconvenient_append(&self, org_id: &str, number: &str, times: &[InconvenientTime]) -> Result<Update, DomainError> {
-        Ok(self.ledger_change(org_id, number, "SET #v = list_append(if_not_exists(#v, :empty), :v)", INCONVENIENT, list(times)?))
-    }
-
-    /// The update that adds a conversation to `number`'s ledger.
-    pub(crate) fn ledger_conversation(&self, org_id: &str, number: &str, conversation: &Conversation) -> Result<Update, DomainError> {
-        let one = list(std::slice::from_ref(conversation))?;
-        Ok(self.ledger_change(org_id, number, "SET #v = list_append(if_not_exists(#v, :empty), :v)", CONVERSATIONS, one))
-    }
-
-    /// The update that adds a conversation to its debt's ledger.
-    pub(crate) fn debt_conversation(&self, org_id: &str, debt_id: &str, conversation: &Conversation) -> Result<Update, DomainError> {
-        let one = list(std::slice::from_ref(conversation))?;
-        Ok(self.ledger_change_at(keys::debt_ledger_pk(org_id, debt_id), "SET #v = list_append(if_not_exists(#v, :empty), :v)", CONVERSATIONS, one))
-    }
-
-    /// An unconditional change of one attribute (`#v`, to `:v`) of
-    /// `number`'s ledger by `expression`, which also moves the ledger's
-    /// revision, so a claim decided without the change is decided again.
-    fn ledger_change(&self, org_id: &str, number: &str, expression: &str, attribute: &str, value: AttributeValue) -> Update {
-        self.ledger_change_at(keys::ledger_pk(org_id, number), expression, attribute, value)
-    }
-
-    /// [`Self::ledger_change`] of the ledger at `pk`.
-    fn ledger_change_at(&self, pk: String, expression: &str, attribute: &str, value: AttributeValue) -> Update {
-        let empty = expression.contains(":empty");
+    /// The update that appends `notes` (a conversation, inconvenient times:
+    /// the latest [`MAX_INCONVENIENT_TIMES`] are read back) to the ledger at
+    /// `pk` and moves its revision, so a claim decided without them is decided again.
+    pub(crate) fn ledger_notes(&self, pk: String, notes: &super::effects::LedgerNotes) -> Result<Update, DomainError> {
+        let conversations: Vec<&Conversation> = notes.conversation.iter().collect();
         let update = Update::builder()
             .table_name(&self.table)
             .key(PK, s(pk))
             .key(SK, s(LEDGER_SK))
-            .update_expression(format!("{expression}, #kind = :kind ADD #rev :inc"))
+            .update_expression(
+                "SET #c = list_append(if_not_exists(#c, :empty), :c), #i = list_append(if_not_exists(#i, :empty), :i), #kind = :kind ADD #rev :inc",
+            )
+            .expression_attribute_names("#c", CONVERSATIONS)
+            .expression_attribute_names("#i", INCONVENIENT)
+            .expression_attribute_names("#rev", REVISION)
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":c", list(&conversations)?)
+            .expression_attribute_values(":i", list(&notes.inconvenient)?)
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":inc", n(1))
+            .expression_attribute_values(":kind", s("ledger"));
+        Ok(update.build().expect("table, key and expression are set"))
+    }
+
+    /// An unconditional change of one attribute of `number`'s ledger to
+    /// `value`, which also moves the ledger's revision, so a claim decided
+    /// without the change is decided again.
+    fn ledger_set(&self, org_id: &str, number: &str, attribute: &str, value: AttributeValue) -> Update {
+        Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(keys::ledger_pk(org_id, number)))
+            .key(SK, s(LEDGER_SK))
+            .update_expression("SET #v = :v, #kind = :kind ADD #rev :inc")
             .expression_attribute_names("#v", attribute)
             .expression_attribute_names("#rev", REVISION)
             .expression_attribute_names("#kind", KIND)
             .expression_attribute_values(":v", value)
             .expression_attribute_values(":inc", n(1))
-            .expression_attribute_values(":kind", s("ledger"));
-        let update = if empty { update.expression_attribute_values(":empty", AttributeValue::L(Vec::new())) } else { update };
-        update.build().expect("table, key and expression are set")
+            .expression_attribute_values(":kind", s("ledger"))
+            .build()
+            .expect("table, key and expression are set")
     }
 }

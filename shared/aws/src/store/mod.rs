@@ -40,7 +40,7 @@ pub mod settings;
 pub use crate::item::Unreadable;
 pub use campaigns::CampaignCall;
 pub use do_not_call::{DoNotCallChange, DoNotCallEntry, MAX_REASON_BYTES};
-pub use effects::{AlongWithCall, Effect, NO_FREE_SLOT, effects};
+pub use effects::{AlongWithCall, Effect, LedgerNotes, NO_FREE_SLOT, effects};
 pub use ledgers::NumberState;
 pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest};
 pub use rollups::{CheckOptions, Drift, HELD_ITEMS, Impossible, LISTED, RollupReport, SCAN_SEGMENTS};
