@@ -52,7 +52,8 @@ async fn bad_agents_are_refused_and_nothing_is_stored() {
     for (body, code) in [
         (with("timeZone", json!("Nowhere/Else")), "invalid_time_zone"),
         (with("callingHours", json!({"start": "22:00", "end": "06:00"})), "invalid_calling_hours"),
-        (with("callingHours", json!({"start": "8am", "end": "9pm"})), "invalid_body"),
+        (with("callingHours", json!({"start": "8am", "end": "9pm"})), "invalid_hours"),
+        (with("callingHours", json!({"start": "09:00", "end": "25:00"})), "invalid_hours"),
         (with("maxConcurrentCalls", json!(500)), "invalid_max_concurrent_calls"),
         (with("retryPolicy", json!({"maxAttempts": 20, "delaysMinutes": [5]})), "invalid_retry_policy"),
         (with("id", json!("has spaces")), "invalid_agent_id"),

@@ -5,7 +5,8 @@
 //! consent floor no setting goes below, the healthcare exemption only with
 //! its conditions, opt-outs no earlier consent revives and that end a live
 //! call, follow-ups that respect the list, their day and each other, the
-//! states' and Canada's telemarketing days, and inbound recordings.
+//! states' and Canada's telemarketing days, inbound recordings, and live
+//! listening off unless asked for and then locked.
 //!
 //! The compliance check answers for a chosen time, so most cases here name
 //! their instant (a weekday some weeks ahead) and hold whatever the hour the
@@ -272,6 +273,12 @@ async fn an_opt_out_stays_won_and_ends_a_call_already_live() {
     assert_eq!(status, StatusCode::CREATED, "{opted}");
     assert_eq!(opted["endedCalls"], json!([request.call_id.to_string()]), "{opted}");
     assert_eq!(fake.ended(), vec![vapi_call_id], "ended through its control URL");
+    let control = fake.controls().pop().unwrap();
+    assert_eq!(
+        control.authorization.as_deref(),
+        Some(format!("Bearer {}", callops_tests::fake_vapi::FAKE_VAPI_PUBLIC_KEY).as_str()),
+        "the locked control URL takes the public key"
+    );
 
     // Off the list again, the old consent (and a re-import of it, backdated) does not make the number callable.
     let (status, _) = host.send(Method::DELETE, &format!("/api/dnc/{}?reason=asked%20again", number.replace('+', "%2B")), Some(DEMO_TOKEN), None).await;
@@ -397,6 +404,52 @@ async fn an_inbound_recording_from_an_all_party_state_is_kept_only_when_the_assi
 }
 
 /// A call for `demo` due now, stored as the scheduler would leave it.
+#[tokio::test]
+async fn live_listening_is_off_unless_asked_for_and_then_locked_and_shown_to_staff_only() {
+    let (host, fake) = start().await;
+    let plan =
+        |listen: bool| json!({"listenEnabled": listen, "listenAuthenticationEnabled": true, "controlEnabled": true, "controlAuthenticationEnabled": true});
+    // By default: no listening; control on (CallOps holds the public key, to end a call whose number opts out) and locked.
+    let number = callable(900);
+    host.consent("demo", &[&number]).await;
+    let quiet = due(&host, &number, CallType::OutboundFollowup, None).await;
+    let Dialed::Placed { .. } = dial(&host, &quiet).await else { panic!("placed") };
+    assert_eq!(fake.posts().last().unwrap().body["assistantOverrides"]["monitorPlan"], plan(false));
+    let stored = host.host.store().get_call("demo", &quiet.call_id).await.unwrap().unwrap().call;
+    assert_eq!(stored.listen_url, None);
+    assert_eq!(stored.compliance.unwrap().monitor, Some(callops_domain::compliance::Monitor { listen: false, control: true }));
+
+    // Asked for: listening on, behind the public key too, and the link kept while the call is live.
+    settings(&host, json!({"liveListening": true})).await;
+    let heard = due(&host, &callable(901), CallType::OutboundFollowup, None).await;
+    host.consent("demo", &[&callable(901)]).await;
+    let Dialed::Placed { vapi_call_id } = dial(&host, &heard).await else { panic!("placed") };
+    assert_eq!(fake.posts().last().unwrap().body["assistantOverrides"]["monitorPlan"], plan(true));
+    let path = format!("/api/calls/{}", heard.call_id);
+    let (status, staff) = host.get(&path, Some(callops_tests::DEMO_STAFF_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{staff}");
+    let link = staff["listenUrl"].as_str().expect("staff see the listen link").to_string();
+    assert!(link.ends_with(&format!("/listen/{vapi_call_id}")), "{link}");
+    let (_, viewer) = host.get(&path, Some(callops_tests::DEMO_VIEWER_TOKEN)).await;
+    assert!(viewer["listenUrl"].is_null(), "viewers do not: {viewer}");
+    let (_, log) = host.get(&format!("/api/audit?entityId={}&limit=20", heard.call_id), Some(DEMO_TOKEN)).await;
+    let read = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "call.content_read" && e["actor"]["sub"] == callops_tests::subject_of(callops_tests::DEMO_STAFF_TOKEN))
+        .unwrap_or_else(|| panic!("the staff read is on the record: {log}"));
+    assert_eq!(read["changes"]["listenUrl"], true, "{read}");
+    assert!(!log.to_string().contains(&link), "the log names the field, never the link");
+
+    // The call ends: the link goes with it.
+    let message = json!({"endedReason": "customer-ended-call", "startedAt": time::format(&(Utc::now() - chrono::Duration::seconds(40))),
+        "endedAt": time::format(&Utc::now()), "analysis": {"structuredData": {"outcome": "INFORMATION"}}});
+    callops_tests::report_end(&host, &heard.call_id, &vapi_call_id, message).await;
+    let ended = host.host.store().get_call("demo", &heard.call_id).await.unwrap().unwrap().call;
+    assert!(ended.status.is_terminal() && ended.listen_url.is_none(), "{:?} {:?}", ended.status, ended.listen_url);
+}
+
 async fn due(host: &TestHost, number: &str, call_type: CallType, debt: Option<&str>) -> DialRequest {
     let mut call = callops_tests::due_call("front-desk", number);
     call.call_type = call_type;

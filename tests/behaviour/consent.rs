@@ -68,9 +68,9 @@ async fn a_patients_own_words_in_the_transcript_are_an_opt_out_even_when_the_ass
     // The audit log says so, with CallOps' webhook as the author of each change.
     let (_, log) = host.get(&format!("/api/audit?entityType=number&entityId={}", asks.replace('+', "%2B")), Some(DEMO_TOKEN)).await;
     let listed = &log["entries"][0];
-    assert_eq!((listed["action"].as_str(), listed["actor"]["sub"].as_str()), (Some("dnc.added"), Some("callops:webhook")), "{log}");
+    assert_eq!((listed["action"].as_str(), listed["actor"]["sub"].as_str()), (Some("dnc.added"), Some("system:webhook")), "{log}");
     let (_, log) = host.get(&format!("/api/audit?entityType=call&entityId={}", waiting.id), Some(DEMO_TOKEN)).await;
-    assert_eq!((log["entries"][0]["action"].as_str(), log["entries"][0]["actor"]["sub"].as_str()), (Some("call.cancelled"), Some("callops:webhook")));
+    assert_eq!((log["entries"][0]["action"].as_str(), log["entries"][0]["actor"]["sub"].as_str()), (Some("call.cancelled"), Some("system:webhook")));
 }
 
 #[tokio::test]
@@ -343,7 +343,7 @@ async fn an_opt_out_from_any_channel_cancels_every_waiting_call_and_revokes_ever
     }
     assert!(host.host.store().consents("demo", &neighbour).await.unwrap().iter().all(|c| c.revoked.is_some()), "revoked by the call");
     let (_, history) = host.get(&format!("/api/dnc/{}/history", neighbour.replace('+', "%2B")), Some(DEMO_TOKEN)).await;
-    assert_eq!((history["history"][0]["channel"].clone(), history["history"][0]["by"]["sub"].clone()), (json!("call"), json!("callops:webhook")));
+    assert_eq!((history["history"][0]["channel"].clone(), history["history"][0]["by"]["sub"].clone()), (json!("call"), json!("system:webhook")));
     assert_eq!(fake.posts().len(), 1, "only the call that was placed before the opt-out");
 }
 

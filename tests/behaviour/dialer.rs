@@ -20,7 +20,11 @@ use serde_json::{Value, json};
 async fn start() -> (TestHost, FakeVapi) {
     let fake = FakeVapi::start().await;
     let options = HostOptions {
-        vapi: VapiBackend::Remote { base_url: fake.base.clone(), api_key: FAKE_VAPI_KEY.into() },
+        vapi: VapiBackend::Remote {
+            base_url: fake.base.clone(),
+            api_key: FAKE_VAPI_KEY.into(),
+            public_key: Some(callops_tests::fake_vapi::FAKE_VAPI_PUBLIC_KEY.into()),
+        },
         dial: DialSettings {
             busy_delay: Duration::from_secs(30),
             busy_jitter: Duration::ZERO,

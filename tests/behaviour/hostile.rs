@@ -39,6 +39,7 @@ impl Hostile {
     async fn start() -> Hostile {
         let ProxiedHost { host, proxy, fake, engine } = ProxiedHost::start(true, |_| {}).await;
         host.consent("demo", &[&callable(142)]).await;
+        host.keep_content_ten_years().await;
         Hostile { host, proxy, engine, fake }
     }
 

@@ -233,3 +233,48 @@ async fn logs_of_every_flow_carry_no_patient_content_number_secret_or_token_in_f
     }
     assert!(logs.contains("a patient's records were erased"), "the flows ran and logged:\n{logs}");
 }
+
+/// The local host mints every claim the deployed authorizer passes, so a
+/// token narrowed to one agent is tried through the same route code: it
+/// sees that agent's calls and agents only, cannot schedule for another,
+/// and its name is on the record of what it did.
+#[tokio::test]
+async fn a_token_narrowed_to_an_agent_sees_and_acts_for_that_agent_only() {
+    let mut options = callops_tests::host_options(true, None);
+    for spec in ["billing-desk:demo:staff:agents=billing:name=Dana at Billing", "named-admin:demo:admin:name=Dr Ada Park:groups=owners,front"] {
+        let (token, dev) = callops::DevToken::parse(spec).unwrap();
+        options.tokens.insert(token, dev);
+    }
+    assert_eq!(options.tokens["billing-desk"].claims("billing-desk")["agent_ids"], "[billing]", "a list claim as API Gateway flattens it");
+    assert_eq!(options.tokens["named-admin"].claims("named-admin")["cognito:groups"], "[owners front]");
+    let named_admin = options.tokens["named-admin"].subject("named-admin");
+    let host = TestHost::start_with(options).await;
+
+    let (_, agents) = host.get("/api/agents", Some("billing-desk")).await;
+    let ids: Vec<&str> = agents["agents"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["billing"]);
+    assert_error(&host.get("/api/agents/front-desk", Some("billing-desk")).await, StatusCode::NOT_FOUND, "not_found");
+
+    let (status, everyone) = host.get("/api/analytics/calls/recent?limit=100", Some(DEMO_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    let agents_of =
+        |page: &Value| page["calls"].as_array().unwrap().iter().map(|c| c["voiceAgentId"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>();
+    assert!(agents_of(&everyone).iter().any(|a| a != "billing"), "the demo has calls of other agents");
+    let (_, narrowed) = host.get("/api/analytics/calls/recent?limit=100", Some("billing-desk")).await;
+    let narrowed = agents_of(&narrowed);
+    assert!(!narrowed.is_empty() && narrowed.iter().all(|a| a == "billing"), "{narrowed:?}");
+
+    let at = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT15:00:00Z").to_string();
+    let other =
+        json!({"phoneNumber": "+12125550188", "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": at, "voiceAgentId": "front-desk", "moveToCallingHours": true});
+    // Another agent is, to this token, no agent at all.
+    let calls_before = host.host.store().all_calls().await.unwrap().len();
+    assert_error(&host.send(Method::POST, "/api/outbound/schedule", Some("billing-desk"), Some(&other)).await, StatusCode::BAD_REQUEST, "unknown_agent");
+    assert_eq!(host.host.store().all_calls().await.unwrap().len(), calls_before, "nothing scheduled");
+
+    let (status, _) = host.get("/api/patients/%2B12125550188", Some("named-admin")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, log) = host.get("/api/audit?limit=5", Some(DEMO_TOKEN)).await;
+    let read = log["entries"].as_array().unwrap().iter().find(|e| e["actor"]["name"] == "Dr Ada Park").expect("the named admin's read is on the record");
+    assert_eq!(read["actor"]["sub"], named_admin.as_str());
+}

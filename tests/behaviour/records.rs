@@ -4,6 +4,7 @@
 //! change that failed), retention (content goes, every figure stays), and a
 //! patient's own records (listed, exported as JSON and CSV, erased).
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use callops_aws::DynamoStore;
 use callops_dialer::reconcile::ReconcileSettings;
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, time};
@@ -55,6 +56,7 @@ const MATRIX: &[(&str, &str)] = &[
     ("PUT /api/settings", "admin"),
     ("DELETE /api/dnc/{phoneNumber}", "admin"),
     ("GET /api/audit", "admin"),
+    ("GET /api/audit/verify", "admin"),
     ("GET /api/patients/{phoneNumber}", "admin"),
     ("GET /api/patients/{phoneNumber}/export", "admin"),
     ("DELETE /api/patients/{phoneNumber}", "admin"),
@@ -175,28 +177,34 @@ async fn a_viewer_gets_the_facts_of_a_call_and_staff_the_content_each_read_audit
     assert_eq!((seen["outcome"].as_str(), seen["costCents"].as_i64(), seen["duration"].as_i64()), (Some("BOOKED"), Some(42), Some(95)));
     let (_, recent) = host.get(&format!("/api/analytics/calls/recent?phoneNumber={}", "%2B12125550142"), Some(DEMO_VIEWER_TOKEN)).await;
     assert!(recent["calls"][0]["transcript"].is_null() && recent["calls"][0]["id"] == "call-with-content");
-    assert!(audit(&host, "entityId=call-with-content").await.is_empty(), "facts are not content: nothing to audit");
+    // Facts are patient data too: each read of them is on the record, naming what was read.
+    let viewed = audit(&host, "entityId=call-with-content").await;
+    assert_eq!(actions(&viewed), ["call.read", "call.read"], "the call, then the list");
+    assert_eq!(viewed[0]["changes"], json!({"facts": true}));
 
     let request = host.request(Method::GET, "/api/calls/call-with-content", Some(DEMO_STAFF_TOKEN)).header("user-agent", "FrontDesk/2.1");
     let (status, read, _) = callops_tests::read(request).await;
     assert_eq!(status, StatusCode::OK);
     assert!(read["transcript"].as_str().unwrap().contains("tooth"));
     let entries = audit(&host, "entityId=call-with-content").await;
-    assert_eq!(actions(&entries), ["call.content_read"]);
+    assert_eq!(actions(&entries), ["call.content_read", "call.read", "call.read"]);
     let entry = &entries[0];
     assert_eq!(entry["entityType"], "call");
     assert!(entry["actor"]["sub"].as_str().unwrap().starts_with("local:demo:"), "{entry}");
     assert_ne!(entry["actor"]["sub"], DEMO_STAFF_TOKEN, "the subject is never the token");
     assert_eq!(entry["sourceIp"], "127.0.0.1");
     assert_eq!(entry["userAgent"], "FrontDesk/2.1");
-    assert_eq!(entry["changes"], json!({"transcript": true, "summary": true, "recordingUrl": true}));
+    for field in ["transcript", "summary", "recordingUrl", "facts"] {
+        assert_eq!(entry["changes"][field], true, "{entry}");
+    }
     assert!(!entry.to_string().contains("tooth"), "the log names content, never copies it");
-    // A list with content is a read of each call in it; `content=false` is none.
-    host.get("/api/analytics/calls/recent?limit=5&content=false", Some(DEMO_STAFF_TOKEN)).await;
-    assert_eq!(audit(&host, "entityId=call-with-content").await.len(), 1);
+    // A list is a read of each call in it: of its content, or (`content=false`) of its facts.
+    host.get("/api/analytics/calls/recent?phoneNumber=%2B12125550142&content=false", Some(DEMO_STAFF_TOKEN)).await;
+    assert_eq!(actions(&audit(&host, "entityId=call-with-content").await)[0], "call.read");
     let (_, recent) = host.get("/api/analytics/calls/recent?limit=100", Some(DEMO_STAFF_TOKEN)).await;
     assert!(recent["calls"].as_array().unwrap().iter().any(|c| c["transcript"].as_str().is_some_and(|t| t.contains("tooth"))));
-    assert_eq!(audit(&host, "entityId=call-with-content").await.len(), 2);
+    let entries = audit(&host, "entityId=call-with-content").await;
+    assert_eq!((entries.len(), entries[0]["action"].as_str()), (5, Some("call.content_read")));
     assert_error(&host.get("/api/calls/call-with-content?content=maybe", Some(DEMO_STAFF_TOKEN)).await, StatusCode::BAD_REQUEST, "invalid_content");
 }
 
@@ -228,7 +236,9 @@ async fn every_change_is_audited_in_its_own_write_and_the_log_pages_and_filters(
     assert_eq!(history[1]["changes"]["scheduledAt"]["from"], call["scheduledAt"]);
     assert_eq!(history[1]["changes"]["scheduledAt"]["to"], moved["scheduledAt"]);
     assert_eq!(history[0]["changes"]["status"], json!({"from": "SCHEDULED", "to": "CANCELLED"}));
-    assert!(history[2]["changes"]["phoneNumber"]["to"] == number.as_str());
+    // The number is named, never kept: the log holds no number, name, variable or purpose.
+    assert_eq!(history[2]["changes"]["phoneNumber"], json!({"from": false, "to": true}));
+    assert!(!history.iter().any(|e| e.to_string().contains(&number[2..])), "{history:?}");
 
     // Agents, settings, consents, the do-not-call list, campaigns, a number's inconvenient times.
     let (status, agent) = host
@@ -379,11 +389,11 @@ async fn a_change_that_fails_leaves_no_entry_and_one_that_landed_always_has_its_
     let mut call = ended_call("read-me", "+12125550143", Utc::now() - Duration::hours(1), "User: my jaw clicks");
     call.voice_agent_id = "front-desk".into();
     direct.create_call(&call).await.unwrap();
-    proxy.set(Faults::Outage(vec!["BatchWriteItem"]));
+    proxy.set(Faults::Outage(vec!["BatchWriteItem", "TransactWriteItems"]));
     let (status, body) = host.get("/api/calls/read-me", admin).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "no content without its entry: {body}");
     assert!(!body.to_string().contains("jaw"));
-    assert_eq!(host.get("/api/calls/read-me?content=false", admin).await.0, StatusCode::OK, "the facts need no entry");
+    assert_eq!(host.get("/api/calls/read-me?content=false", admin).await.0, StatusCode::INTERNAL_SERVER_ERROR, "nor the facts: every read has its entry first");
     proxy.set(Faults::None);
     assert_eq!(host.get("/api/calls/read-me", admin).await.0, StatusCode::OK);
 }
@@ -422,8 +432,8 @@ async fn content_past_the_practices_retention_goes_while_every_figure_stays_exac
     assert_eq!(figures(&host).await, before, "every figure is as it was");
     rollups_clean(store).await;
     let expired = audit(&host, "entityId=old-call").await;
-    assert_eq!(actions(&expired)[0], "call.content_expired");
-    assert_eq!(expired[0]["actor"]["sub"], "callops:retention");
+    let removal = expired.iter().find(|e| e["action"] == "call.content_expired").expect("the removal's entry");
+    assert_eq!(removal["actor"]["sub"], "system:retention");
     // The next round reads only what crossed the line since: nothing.
     let again = host.host.dialer().reconcile(&host.host.calls(), &ReconcileSettings::default(), Utc::now()).await.unwrap();
     assert_eq!(again.content_expired, 0);
@@ -471,7 +481,8 @@ async fn a_patients_records_are_listed_exported_and_erased_with_analytics_unchan
     // Another practice sees none of this patient's records, and erasing there changes nothing here.
     let (_, elsewhere) = host.get(path, Some(callops_tests::OTHER_TOKEN)).await;
     assert_eq!((elsewhere["calls"].clone(), elsewhere["consents"].clone(), elsewhere["doNotCall"].clone()), (json!([]), json!([]), Value::Null));
-    assert_eq!(host.send(Method::DELETE, path, Some(callops_tests::OTHER_TOKEN), None).await.1, json!({"erasedCalls": 0, "cancelledCalls": 0}));
+    let (_, nothing) = host.send(Method::DELETE, path, Some(callops_tests::OTHER_TOKEN), None).await;
+    assert_eq!((nothing["erasedCalls"].clone(), nothing["cancelledCalls"].clone(), nothing["records"]["items"].clone()), (json!(0), json!(0), json!(0)));
     assert!(store.get_call("demo", "visit-1").await.unwrap().unwrap().call.has_content());
 
     // The export: every call, consent and entry, as JSON and as CSV safe to open.
@@ -524,13 +535,20 @@ async fn a_patients_records_are_listed_exported_and_erased_with_analytics_unchan
 
     let before = figures(&host).await;
     let (status, erased) = host.send(Method::DELETE, path, Some(DEMO_TOKEN), None).await;
-    assert_eq!((status, erased), (StatusCode::OK, json!({"erasedCalls": 3, "cancelledCalls": 0})));
+    assert_eq!(status, StatusCode::OK, "{erased}");
+    assert_eq!((erased["erasedCalls"].clone(), erased["cancelledCalls"].clone()), (json!(3), json!(0)));
+    assert_eq!((erased["records"]["consents"].clone(), erased["records"]["stillOnDoNotCall"].clone()), (json!(1), json!(true)), "{erased}");
+    assert_eq!(erased["backups"]["pointInTimeRecoveryDays"], 0, "the embedded engine keeps no point-in-time backups: {erased}");
     assert_eq!(figures(&host).await, before, "analytics are exactly as they were");
     rollups_clean(store).await;
     let (_, after) = host.get(path, Some(DEMO_TOKEN)).await;
     assert_eq!(after["calls"], json!([]), "no call is the number's any more");
-    assert_eq!(after["consents"][0]["id"], consent["id"], "the consent stays, the proof of what was allowed");
-    assert!(after["doNotCall"].is_object(), "the do-not-call entry stays, so the number is never called");
+    assert_eq!((after["consents"].clone(), after["doNotCall"].clone()), (json!([]), Value::Null), "nothing names the number");
+    // What must hold still holds, under the number's pseudonym: it is never called.
+    assert!(store.is_on_do_not_call("demo", number).await.unwrap(), "still on the list");
+    let proof = store.erased_mark("demo", number).await.unwrap();
+    assert!(proof.do_not_call_since.is_some() && proof.opted_out_at.is_some(), "{proof:?}");
+    let _ = consent;
     let mut tokens = Vec::new();
     for id in ["visit-1", "visit-2", "visit-3"] {
         let call = store.get_call("demo", id).await.unwrap().unwrap().call;
@@ -546,18 +564,24 @@ async fn a_patients_records_are_listed_exported_and_erased_with_analytics_unchan
     let trail = audit(&host, "entityId=visit-2").await;
     assert_eq!(actions(&trail)[0], "call.erased");
     let all = audit(&host, "").await;
-    assert!(all.iter().any(|e| e["action"] == "patient.erased" && e["entityId"] == number && e["entityType"] == "patient"));
+    // Entries about the patient name the number's pseudonym, never the number.
+    let pseudonym = store.pseudonym("demo", number);
+    assert!(all.iter().any(|e| e["action"] == "patient.erased" && e["entityId"] == pseudonym.as_str() && e["entityType"] == "patient"));
     assert!(all.iter().any(|e| e["action"] == "patient.exported" && e["changes"]["format"] == "csv"));
-    assert!(all.iter().any(|e| e["action"] == "patient.read" && e["entityId"] == number));
+    assert!(all.iter().any(|e| e["action"] == "patient.read" && e["entityId"] == pseudonym.as_str()));
+    assert!(!all.iter().any(|e| e.to_string().contains("2125550160")), "no entry holds the number");
+    let by_number = audit(&host, &format!("entityId={}", number.replace('+', "%2B"))).await;
+    assert!(by_number.iter().any(|e| e["action"] == "patient.erased"), "an admin still finds a number's entries by the number");
     assert!(!all.iter().any(|e| e.to_string().contains(&tokens[0])), "no entry ties the token to the number");
     // Erasing again finds nothing; the waiting call of the other number, once the call under way ends, goes cancelled.
-    assert_eq!(host.send(Method::DELETE, path, Some(DEMO_TOKEN), None).await.1, json!({"erasedCalls": 0, "cancelledCalls": 0}));
+    let (_, again) = host.send(Method::DELETE, path, Some(DEMO_TOKEN), None).await;
+    assert_eq!((again["erasedCalls"].clone(), again["records"]["stillOnDoNotCall"].clone()), (json!(0), json!(true)), "{again}");
     let stored = store.get_call("demo", "live-call").await.unwrap().unwrap();
     let mut ended = stored.call.clone();
     ended.status = CallStatus::Completed;
     store.update_call(&stored, &ended).await.unwrap();
     let (status, erased) = host.send(Method::DELETE, &patient_path, Some(DEMO_TOKEN), None).await;
-    assert_eq!((status, erased), (StatusCode::OK, json!({"erasedCalls": 2, "cancelledCalls": 1})));
+    assert_eq!((status, erased["erasedCalls"].clone(), erased["cancelledCalls"].clone()), (StatusCode::OK, json!(2), json!(1)), "{erased}");
     let cancelled = store.get_call("demo", waiting["id"].as_str().unwrap()).await.unwrap().unwrap().call;
     assert_eq!((cancelled.status, cancelled.ended_reason.as_deref()), (CallStatus::Cancelled, Some("records-erased")));
     assert!(cancelled.phone_number.starts_with("erased-"));
@@ -575,5 +599,343 @@ async fn audit_entries_outlive_six_years_and_no_longer() {
     let read = |store: DynamoStore| async move { store.audit_entries("demo", time::Span::ALL, &Default::default(), 10, None, "").await.unwrap().items };
     assert_eq!(read(store.clone()).await.len(), 2);
     assert_eq!(engine.sweep_expired().await.unwrap(), 1, "the engine's time to live removes the entry past six years");
-    assert_eq!(read(store.clone()).await, vec![kept]);
+    let left = read(store.clone()).await;
+    assert_eq!(left.len(), 1);
+    let as_kept = callops_domain::audit::AuditEntry {
+        entity_id: store.pseudonym("demo", "+12125550100"),
+        seq: 2,
+        prev: left[0].prev.clone(),
+        prev_at: Some(old.at),
+        hash: left[0].hash.clone(),
+        ..kept
+    };
+    assert_eq!(left, vec![as_kept], "kept with the number's pseudonym, second in the chain");
+    // The oldest went by the time to live, past the retention: the chain still holds.
+    assert!(store.verify_audit("demo", callops_domain::audit::MIN_RETENTION_DAYS, Utc::now()).await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn the_audit_log_is_a_chain_that_proves_nothing_was_changed_or_removed() {
+    // Through the host: every change and read is chained, and the admin's walk says the chain holds.
+    let host = TestHost::start(true).await;
+    let number = callable(330);
+    host.consent("demo", &[&number]).await;
+    let ask = json!({"phoneNumber": number, "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (Utc::now() + Duration::hours(2)).to_rfc3339(), "voiceAgentId": "front-desk"});
+    let (status, call) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&ask)).await;
+    assert_eq!(status, StatusCode::CREATED, "{call}");
+    host.get(&format!("/api/calls/{}", call["id"].as_str().unwrap()), Some(DEMO_STAFF_TOKEN)).await;
+    assert_error(&host.get("/api/audit/verify", Some(DEMO_STAFF_TOKEN)).await, StatusCode::FORBIDDEN, "forbidden");
+    let (status, walked) = host.get("/api/audit/verify", Some(DEMO_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{walked}");
+    assert_eq!((walked["ok"].clone(), walked["problems"].clone()), (json!(true), json!([])), "{walked}");
+    assert!(walked["entries"].as_u64().unwrap() >= 3 && walked["lastSeq"] == walked["headSeq"] && walked["firstSeq"] == 1, "{walked}");
+    let entries = audit(&host, "").await;
+    assert!(entries.iter().all(|e| e["seq"].as_u64().unwrap() > 0 && e["hash"].as_str().unwrap().len() == 64), "every entry is chained");
+
+    // In the table: an entry changed, one removed, the newest removed: each is found.
+    let (_engine, store) = callops_aws::embedded::fresh_store().await;
+    let caller = callops_domain::caller::Caller::system("demo", "test");
+    let entry = |action| callops_domain::audit::AuditEntry::new(&caller, action, "settings", Default::default(), Utc::now());
+    let written: Vec<_> = (0..5).map(|_| entry(callops_domain::audit::Action::SettingsUpdated)).collect();
+    store.record_audit(&written[..2]).await.unwrap();
+    store.record_audit(&written[2..]).await.unwrap();
+    let walk = |store: DynamoStore| async move { store.verify_audit("demo", 2192, Utc::now()).await.unwrap() };
+    let whole = walk(store.clone()).await;
+    assert!(whole.ok && whole.entries == 5 && whole.last_seq == 5 && whole.head_seq == 5, "{whole:?}");
+    let items = |store: DynamoStore| async move {
+        store
+            .client()
+            .query()
+            .table_name("callops")
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S("ORG#demo#AUDIT".into()))
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap()
+    };
+    let all = items(store.clone()).await;
+    let key = |item: &std::collections::HashMap<String, AttributeValue>| (item["PK"].clone(), item["SK"].clone());
+    let (pk, sk) = key(&all[1]);
+    store
+        .client()
+        .update_item()
+        .table_name("callops")
+        .key("PK", pk)
+        .key("SK", sk)
+        .update_expression("SET entityId = :x")
+        .expression_attribute_values(":x", AttributeValue::S("someone-else".into()))
+        .send()
+        .await
+        .unwrap();
+    let changed = walk(store.clone()).await;
+    assert!(!changed.ok && changed.problems.iter().any(|p| p.contains("was changed")), "{changed:?}");
+    let (pk, sk) = key(&all[2]);
+    store.client().delete_item().table_name("callops").key("PK", pk).key("SK", sk).send().await.unwrap();
+    let removed = walk(store.clone()).await;
+    assert!(removed.problems.iter().any(|p| p.contains("missing")), "{removed:?}");
+    let (pk, sk) = key(&all[4]);
+    store.client().delete_item().table_name("callops").key("PK", pk).key("SK", sk).send().await.unwrap();
+    let newest = walk(store).await;
+    assert!(newest.problems.iter().any(|p| p.contains("newest were removed")), "{newest:?}");
+}
+
+/// Every item of the table, as text (each attribute's value), to search.
+async fn every_item(store: &DynamoStore) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut pages = store.client().scan().table_name("callops").into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for item in page.unwrap().items.unwrap_or_default() {
+            items.push(format!("{item:?}"));
+        }
+    }
+    items
+}
+
+/// Every file of a data dir, as bytes (the database, its write-ahead log, its shared memory).
+fn every_file(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+fn holds(bytes: &[u8], needle: &str) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// A patient with everything a practice keeps about them: calls with their
+/// words, a scheduled call with their name, notes and prompt values, a
+/// consent, an opt-out with their words, inconvenient times, and reads.
+/// The needles are what must not be found once they are erased.
+async fn patient_everywhere(host: &TestHost, number: &str) -> Vec<String> {
+    let store = host.host.store();
+    let mut visit = ended_call("erase-visit-1", number, Utc::now() - Duration::days(2), "User: my name is Zelda Quixote, the crown on tooth 14 aches");
+    visit.customer_name = Some("Zelda Quixote".into());
+    visit.insurance_provider = Some("Quixote Mutual Dental".into());
+    visit.call_notes = Some("bring the mouthguard-77".into());
+    store.create_call(&visit).await.unwrap();
+    let (status, consent) = host
+        .send(
+            Method::POST,
+            "/api/consents",
+            Some(DEMO_TOKEN),
+            Some(&json!({"phoneNumber": number, "basis": "prior_express_written", "source": "signed by Zelda Quixote at intake"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{consent}");
+    let ask = json!({"phoneNumber": number, "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (Utc::now() + Duration::days(3)).to_rfc3339(), "voiceAgentId": "front-desk",
+        "customerName": "Zelda Quixote", "notes": "bring the mouthguard-77", "variables": {"balance": "Q-77341"}, "moveToCallingHours": true});
+    let (status, scheduled) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&ask)).await;
+    assert_eq!(status, StatusCode::CREATED, "{scheduled}");
+    let path = format!("/api/numbers/{}/inconvenient-times", number.replace('+', "%2B"));
+    let (status, times) = host.send(Method::PUT, &path, Some(DEMO_TOKEN), Some(&json!({"times": [{"days": ["MON"], "start": "08:00", "end": "10:00"}]}))).await;
+    assert!(status.is_success(), "{times}");
+    let (status, listed) = host
+        .send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&json!({"phoneNumber": number, "channel": "sms", "reason": "Zelda Quixote texted STOP"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{listed}");
+    let encoded = number.replace('+', "%2B");
+    for read in [format!("/api/patients/{encoded}"), format!("/api/patients/{encoded}/export?format=json"), format!("/api/dnc/{encoded}/history"), path] {
+        let (status, body) = host.get(&read, Some(DEMO_TOKEN)).await;
+        assert_eq!(status, StatusCode::OK, "{read}: {body}");
+    }
+    let digits = number.trim_start_matches('+').to_string();
+    vec![number.to_string(), digits[1..].to_string(), "Zelda".into(), "Quixote".into(), "Q-77341".into(), "mouthguard-77".into(), "tooth 14".into()]
+}
+
+#[tokio::test]
+async fn an_erased_patient_is_found_in_no_answer_no_stored_item_and_no_file_and_stays_uncalled() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = TestHost::start_with(callops_tests::host_options(true, Some(dir.path().to_path_buf()))).await;
+    let store = host.host.store();
+    let number = callable(7341);
+    let needles = patient_everywhere(&host, &number).await;
+    let items = every_item(store).await.join("\n");
+    assert!(needles.iter().all(|n| items.contains(n.as_str())), "before: every needle is stored somewhere");
+
+    let encoded = number.replace('+', "%2B");
+    let (status, erased) = host.send(Method::DELETE, &format!("/api/patients/{encoded}"), Some(DEMO_TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK, "{erased}");
+    assert_eq!(
+        (erased["erasedCalls"].clone(), erased["cancelledCalls"].clone(), erased["records"]["stillOnDoNotCall"].clone()),
+        (json!(2), json!(0), json!(true)),
+        "the opt-out cancelled the waiting call already"
+    );
+
+    // Every API answer, the audit log as an admin reads it included, page by page.
+    let window = format!("startDate={}&endDate={}", (Utc::now() - Duration::days(30)).format("%Y-%m-%d"), (Utc::now() + Duration::days(30)).format("%Y-%m-%d"));
+    let mut answers = Vec::new();
+    for route in callops::gateway::routes().iter().filter(|r| r.authorized && r.key.starts_with("GET ")) {
+        let path = route.key[4..].replace("{phoneNumber}", &encoded).replace("{id}", "erase-visit-1");
+        let query = if path.contains('?') { String::new() } else { format!("?{window}&limit=100") };
+        let (status, mut body) = host.get(&format!("{path}{query}"), Some(DEMO_TOKEN)).await;
+        assert!(status.is_success() || status.is_client_error(), "{path}: {status} {body}");
+        // A route given the number answers about it by it: that echo is the request's, not a record.
+        if body.get("phoneNumber").and_then(Value::as_str) == Some(number.as_str()) {
+            body["phoneNumber"] = Value::Null;
+        }
+        answers.push((route.key, body.to_string()));
+    }
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = cursor.as_ref().map_or(String::new(), |c| format!("&cursor={c}"));
+        let (_, page) = host.get(&format!("/api/audit?limit=200{query}"), Some(DEMO_TOKEN)).await;
+        answers.push(("GET /api/audit (every page)", page.to_string()));
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    for (route, body) in &answers {
+        for needle in &needles {
+            assert!(!body.contains(needle.as_str()), "{route} holds {needle:?}: {body}");
+        }
+    }
+    // Every stored item.
+    for item in every_item(store).await {
+        for needle in &needles {
+            assert!(!item.contains(needle.as_str()), "a stored item holds {needle:?}: {item}");
+        }
+    }
+    // The engine's files: nothing left in free pages or the write-ahead log.
+    for (file, bytes) in every_file(dir.path()) {
+        for needle in needles.iter().skip(2) {
+            assert!(!holds(&bytes, needle), "{file} holds {needle:?}");
+        }
+        assert!(!holds(&bytes, &number), "{file} holds the number");
+    }
+
+    // And the number is never called: it stays on the list under its pseudonym.
+    let ask = json!({"phoneNumber": number, "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (Utc::now() + Duration::days(3)).to_rfc3339(), "voiceAgentId": "front-desk", "moveToCallingHours": true});
+    assert_error(&host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&ask)).await, StatusCode::CONFLICT, "on_do_not_call_list");
+    let (status, check) =
+        host.get(&format!("/api/compliance/check?phoneNumber={encoded}&callType=OUTBOUND_FOLLOWUP&voiceAgentId=front-desk"), Some(DEMO_TOKEN)).await;
+    assert_eq!((status, check["allowed"].clone()), (StatusCode::OK, json!(false)), "{check}");
+    // Off the list by an admin, it is still not callable on the consent it gave before it opted out.
+    let (status, _) = host.send(Method::DELETE, &format!("/api/dnc/{encoded}?reason=asked%20again"), Some(DEMO_TOKEN), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!store.is_on_do_not_call("demo", &number).await.unwrap());
+    let old =
+        json!({"phoneNumber": number, "basis": "prior_express_written", "source": "re-import", "capturedAt": (Utc::now() - Duration::days(1)).to_rfc3339()});
+    assert_eq!(host.send(Method::POST, "/api/consents", Some(DEMO_TOKEN), Some(&old)).await.0, StatusCode::CREATED);
+    assert_error(&host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&ask)).await, StatusCode::BAD_REQUEST, "no_consent");
+    assert!(store.verify_audit("demo", 2192, Utc::now()).await.unwrap().ok, "the log still holds, every entry in place");
+}
+
+#[tokio::test]
+async fn a_restore_from_a_backup_gets_its_erasures_again_from_the_audit_log() {
+    let live = tempfile::tempdir().unwrap();
+    let backup = tempfile::tempdir().unwrap();
+    let number = callable(7342);
+    let needles = {
+        let host = TestHost::start_with(callops_tests::host_options(true, Some(live.path().to_path_buf()))).await;
+        patient_everywhere(&host, &number).await
+    };
+    // The backup is taken, then the patient is erased.
+    for (name, bytes) in every_file(live.path()) {
+        let name = std::path::Path::new(&name).file_name().unwrap().to_owned();
+        if name != "lock" {
+            std::fs::write(backup.path().join(name), bytes).unwrap();
+        }
+    }
+    {
+        let host = TestHost::start_with(callops_tests::host_options(false, Some(live.path().to_path_buf()))).await;
+        let (status, erased) = host.send(Method::DELETE, &format!("/api/patients/{}", number.replace('+', "%2B")), Some(DEMO_TOKEN), None).await;
+        assert_eq!(status, StatusCode::OK, "{erased}");
+        assert!(erased["backups"]["note"].as_str().is_some());
+    }
+    // Restored, the backup holds the patient again; the live log says they were erased.
+    let open = |dir: std::path::PathBuf| async move {
+        let engine = callops_aws::embedded::EmbeddedDynamo::on_disk(&dir).await.unwrap();
+        let store = DynamoStore::new(engine.client(), "callops").with_pseudonym_key(callops::pseudonym_key_of(&dir).unwrap());
+        (engine, store)
+    };
+    let (restored_engine, restored) = open(backup.path().to_path_buf()).await;
+    let (_live_engine, log) = open(live.path().to_path_buf()).await;
+    assert!(every_item(&restored).await.join("\n").contains("Q-77341"), "the backup holds what was erased");
+    let done = callops_service::records::reapply_erasures(&restored, &log, "demo", Utc::now()).await.unwrap();
+    assert_eq!((done.erasures, done.numbers, done.calls, done.failed.len()), (1, 1, 2, 0), "{done:?}");
+    restored_engine.scrub().await.unwrap();
+    for item in every_item(&restored).await {
+        for needle in &needles {
+            assert!(!item.contains(needle.as_str()), "the restored table holds {needle:?}: {item}");
+        }
+    }
+    for (file, bytes) in every_file(backup.path()) {
+        assert!(!holds(&bytes, "Q-77341") && !holds(&bytes, "Quixote"), "{file} still holds the patient's words");
+    }
+    assert!(restored.is_on_do_not_call("demo", &number).await.unwrap(), "and the restored number stays on the list");
+    let again = callops_service::records::reapply_erasures(&restored, &log, "demo", Utc::now()).await.unwrap();
+    assert_eq!((again.numbers, again.calls), (0, 0), "nothing left to erase: {again:?}");
+}
+
+/// Follows `first`'s `nextCursor` (or its `X-Next-Cursor` header) to the
+/// end: every answer on the way is read through [`callops_tests::read`],
+/// which fails on one over 5 MB as Lambda's JSON. The ids of the calls
+/// of every part, and how many parts.
+async fn every_part(host: &TestHost, token: &str, path: &str, calls_of: impl Fn(&Value) -> Vec<String>) -> (Vec<String>, usize) {
+    let (mut ids, mut parts, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = cursor.as_ref().map_or(path.to_string(), |c| format!("{path}{sep}cursor={c}"));
+        let (status, body, headers) = callops_tests::read(host.request(Method::GET, &url, Some(token))).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        parts += 1;
+        ids.extend(calls_of(&body));
+        cursor = body["nextCursor"].as_str().map(str::to_string).or_else(|| headers.get("x-next-cursor").map(|v| v.to_str().unwrap().to_string()));
+        if cursor.is_none() {
+            return (ids, parts);
+        }
+        assert!(parts < 200, "the cursor goes on");
+    }
+}
+
+#[tokio::test]
+async fn no_answer_outgrows_lambda_with_a_hundred_calls_at_the_transcript_bound() {
+    let host = TestHost::start(true).await;
+    let store = host.host.store();
+    let number = "+12125550999";
+    // The worst text there is: every byte a control character, which JSON escapes to six bytes and Lambda's envelope to seven.
+    let transcript = "\u{1}".repeat(callops_domain::call::MAX_TRANSCRIPT_BYTES);
+    let mut ours = Vec::new();
+    for i in 0..100 {
+        let id = format!("heavy-{i:03}");
+        let mut call = ended_call(&id, number, Utc::now() - Duration::minutes(200 - i), &transcript);
+        call.summary = Some("\"".repeat(callops_domain::limits::MAX_SUMMARY_BYTES));
+        store.create_call(&call).await.unwrap();
+        ours.push(id);
+    }
+    let ids_in = |list: &'static str| {
+        move |body: &Value| -> Vec<String> {
+            body[list].as_array().map(|calls| calls.iter().filter_map(|c| c["id"].as_str().map(str::to_string)).collect()).unwrap_or_default()
+        }
+    };
+    let mine = |ids: Vec<String>| {
+        let mut ids: Vec<String> = ids.into_iter().filter(|id| id.starts_with("heavy-")).collect();
+        ids.sort();
+        ids
+    };
+
+    let (recent, parts) = every_part(&host, DEMO_STAFF_TOKEN, "/api/analytics/calls/recent?limit=100", ids_in("calls")).await;
+    assert_eq!(mine(recent), ours, "recent calls: every one, across {parts} pages");
+    assert!(parts >= 25, "a page closes by size before it passes 5 MB: {parts} pages");
+
+    let patient = "/api/patients/%2B12125550999";
+    let (records, parts) = every_part(&host, DEMO_TOKEN, &format!("{patient}?limit=100"), ids_in("calls")).await;
+    assert_eq!(mine(records), ours, "a patient's records, across {parts} pages");
+    let (export, parts) = every_part(&host, DEMO_TOKEN, &format!("{patient}/export?format=json"), ids_in("calls")).await;
+    assert_eq!(mine(export), ours, "a patient's export, in {parts} parts");
+    let window = format!("startDate={}&endDate={}", (Utc::now() - Duration::days(1)).format("%Y-%m-%d"), (Utc::now() + Duration::days(1)).format("%Y-%m-%d"));
+    let lines = |body: &Value| -> Vec<String> {
+        let text = body.as_str().map(str::to_string).unwrap_or_else(|| body.to_string());
+        text.lines().filter_map(|line| serde_json::from_str::<Value>(line).ok()).filter_map(|call| call["id"].as_str().map(str::to_string)).collect()
+    };
+    let (exported, parts) = every_part(&host, DEMO_STAFF_TOKEN, &format!("/api/calls/export?{window}&format=jsonl"), lines).await;
+    assert_eq!(mine(exported), ours, "the calls export, in {parts} parts");
+    let (status, one) = host.get("/api/calls/heavy-050", Some(DEMO_STAFF_TOKEN)).await;
+    assert_eq!((status, one["transcript"].as_str().map(str::len)), (StatusCode::OK, Some(callops_domain::call::MAX_TRANSCRIPT_BYTES)));
 }

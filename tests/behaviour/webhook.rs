@@ -44,6 +44,7 @@ async fn call_count(host: &TestHost) -> usize {
 #[tokio::test]
 async fn forged_stale_and_unsigned_messages_store_nothing() {
     let host = TestHost::start(false).await;
+    host.keep_content_ten_years().await;
     let body = fixture("end-of-call-report-inbound", "", "vapi-forged");
     let before = call_count(&host).await;
     let stamp = chrono::Utc::now().timestamp_millis().to_string();
@@ -73,6 +74,7 @@ async fn forged_stale_and_unsigned_messages_store_nothing() {
 #[tokio::test]
 async fn an_outbound_call_is_recorded_field_by_field() {
     let host = TestHost::start(true).await;
+    host.keep_content_ten_years().await;
     let id = "call-webhook-1";
     dialed_call(&host, id).await;
 
@@ -116,6 +118,7 @@ async fn an_outbound_call_is_recorded_field_by_field() {
 #[tokio::test]
 async fn order_does_not_change_the_final_call() {
     let host = TestHost::start(false).await;
+    host.keep_content_ten_years().await;
     let orders: [&[&str]; 3] = [
         &["status-update-in-progress", "status-update-ended", "end-of-call-report-booked"],
         &["end-of-call-report-booked", "status-update-in-progress", "status-update-ended"],
@@ -151,6 +154,7 @@ async fn order_does_not_change_the_final_call() {
 #[tokio::test]
 async fn an_inbound_call_becomes_a_new_call_under_its_agent() {
     let host = TestHost::start(true).await;
+    host.keep_content_ten_years().await;
     let body = fixture("end-of-call-report-inbound", "", "vapi-inbound-1");
     assert_eq!(deliver_as_demo(&host, &body).await.0, StatusCode::OK);
     assert_eq!(deliver_as_demo(&host, &body).await.0, StatusCode::OK, "a duplicate is fine");
@@ -182,6 +186,7 @@ async fn an_inbound_call_becomes_a_new_call_under_its_agent() {
 #[tokio::test]
 async fn other_messages_are_acknowledged_and_ignored() {
     let host = TestHost::start(false).await;
+    host.keep_content_ten_years().await;
     let before = call_count(&host).await;
     let (status, body) = deliver_as_demo(&host, &fixture("speech-update", "", "vapi-x")).await;
     assert_eq!((status, body["handled"].clone()), (StatusCode::OK, json!(false)));
@@ -192,6 +197,7 @@ async fn other_messages_are_acknowledged_and_ignored() {
 #[tokio::test]
 async fn one_tenants_credential_cannot_write_into_another() {
     let host = TestHost::start(false).await;
+    host.keep_content_ten_years().await;
     let id = "call-isolated";
     dialed_call(&host, id).await;
     let before = stored(&host, id).await;
@@ -206,6 +212,7 @@ async fn one_tenants_credential_cannot_write_into_another() {
 #[tokio::test]
 async fn a_do_not_call_request_puts_the_number_on_the_list() {
     let host = TestHost::start(true).await;
+    host.keep_content_ten_years().await;
     let id = "call-stop";
     dialed_call(&host, id).await;
     let body = fixture("end-of-call-report-booked", id, "vapi-stop").replace("\"notes\": \"Prefers mornings.\"", "\"doNotCallRequested\": \"yes\"");
@@ -218,6 +225,7 @@ async fn a_do_not_call_request_puts_the_number_on_the_list() {
 #[tokio::test]
 async fn a_report_with_only_structured_outputs_fills_every_analytics_field() {
     let host = TestHost::start(true).await;
+    host.keep_content_ten_years().await;
     let id = "call-webhook-outputs";
     dialed_call(&host, id).await;
     let (status, body) = deliver_as_demo(&host, &fixture("end-of-call-report-structured-outputs", id, "vapi-outputs")).await;
@@ -243,6 +251,7 @@ async fn a_report_with_only_structured_outputs_fills_every_analytics_field() {
 #[tokio::test]
 async fn a_current_report_keeps_cost_parts_latency_transfers_and_success_and_the_analytics_count_them() {
     let host = TestHost::start(true).await;
+    host.keep_content_ten_years().await;
     let id = "call-webhook-current";
     dialed_call(&host, id).await;
     // During the call, Vapi says it is transferring the patient.
@@ -363,6 +372,7 @@ async fn every_fixture_follows_vapis_own_types_and_replays_through_the_host() {
     // The older copies real reports still carry at their top level (../shared/vapi.md).
     let legacy = ["durationSeconds", "durationMs", "summary", "transcript", "recordingUrl", "costBreakdown"];
     let host = TestHost::start(true).await;
+    host.keep_content_ten_years().await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vapi");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

@@ -195,6 +195,7 @@ async fn main() {
                 .env("CALLOPS_TABLE", "callops")
                 .env("CALLOPS_AWS_ACCOUNT_ID", "000000000000")
                 .env("CALLOPS_AWS_PARTITION", "aws")
+                .env("CALLOPS_PSEUDONYM_KEY", "5e".repeat(32))
                 .env("RUST_LOG", "warn")
                 .envs(function.env.iter().map(|(k, v)| (*k, v.as_str())))
                 .stdout(Stdio::null())

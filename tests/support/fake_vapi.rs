@@ -1,10 +1,12 @@
 //! A fake Vapi for the dialer's tests: it records every request (headers
 //! and body), answers `POST /call` from a script (status, body, delay,
 //! `Retry-After`, whether the call really got made), and serves `GET /call`
-//! and `GET /call/{id}` from the calls it made, as Vapi would. Every call
-//! carries `monitor.controlUrl`, served here as `POST /control/{id}` (no key,
-//! as with Vapi's default `monitorPlan`): an `end-call` ends a live call and
-//! is remembered, so tests can tell which calls were ended.
+//! and `GET /call/{id}` from the calls it made, as Vapi would. A call
+//! carries `monitor.listenUrl` and `monitor.controlUrl` as its
+//! `monitorPlan` asks (Vapi's defaults: both, no key); the control URL is
+//! served here as `POST /control/{id}`, and takes [`FAKE_VAPI_PUBLIC_KEY`]
+//! when the plan turns its authentication on. An `end-call` ends a live
+//! call and is remembered, so tests can tell which calls were ended.
 
 use std::{
     collections::VecDeque,
@@ -22,6 +24,8 @@ use axum::{
 use serde_json::{Value, json};
 
 pub const FAKE_VAPI_KEY: &str = "fake-vapi-private-key";
+/// The account's public key, which an authenticated control URL takes.
+pub const FAKE_VAPI_PUBLIC_KEY: &str = "fake-vapi-public-key";
 
 /// One scripted answer to `POST /call`.
 #[derive(Debug, Clone)]
@@ -77,10 +81,10 @@ struct Fake {
 }
 
 impl Fake {
-    /// The `monitor` of a call, with Vapi's default monitorPlan (listen and control on).
-    fn monitor(&self, id: &str) -> Value {
-        let base = self.base.get().map_or("", String::as_str);
-        json!({"listenUrl": format!("{}/listen/{id}", base.replacen("http", "ws", 1)), "controlUrl": format!("{base}/control/{id}")})
+    /// The `monitor` of a call, as its `monitorPlan` asks (Vapi's
+    /// defaults, listen and control on, for a call without one).
+    fn monitor(&self, id: &str, plan: &Value) -> Value {
+        callops::vapi_sim::monitor(self.base.get().map_or("", String::as_str), id, plan)
     }
 }
 
@@ -119,7 +123,7 @@ async fn create(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String)
         "assistantId": body["assistantId"], "phoneNumberId": body["phoneNumberId"], "customer": body["customer"],
         "assistantOverrides": body["assistantOverrides"],
         "subscriptionLimits": {"concurrencyBlocked": answer.concurrency_blocked},
-        "monitor": fake.monitor(&id),
+        "monitor": fake.monitor(&id, &body["assistantOverrides"]["monitorPlan"]),
     });
     if answer.makes_call {
         fake.calls.lock().unwrap().push(call.clone());
@@ -159,7 +163,8 @@ async fn one(State(fake): State<Arc<Fake>>, headers: HeaderMap, Path(id): Path<S
 }
 
 /// `POST /control/{id}`, a call's `monitor.controlUrl`: `end-call` ends a
-/// live call (an ended one: a no-op); other messages are refused.
+/// live call (an ended one: a no-op); other messages are refused. A call
+/// whose plan turned control authentication on takes only the public key.
 async fn control(State(fake): State<Arc<Fake>>, headers: HeaderMap, Path(id): Path<String>, body: String) -> Response {
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     record(&fake, "POST", &format!("/control/{id}"), "", &headers, body.clone());
@@ -167,6 +172,10 @@ async fn control(State(fake): State<Arc<Fake>>, headers: HeaderMap, Path(id): Pa
     let Some(call) = calls.iter_mut().find(|c| c["id"] == id.as_str()) else {
         return (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found", "statusCode": 404}))).into_response();
     };
+    let locked = call["assistantOverrides"]["monitorPlan"]["controlAuthenticationEnabled"] == true;
+    if locked && header(&headers, "authorization").as_deref() != Some(&format!("Bearer {FAKE_VAPI_PUBLIC_KEY}")) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Unauthorized", "statusCode": 401}))).into_response();
+    }
     if body["type"] != "end-call" {
         return (StatusCode::BAD_REQUEST, Json(json!({"message": ["the fake takes only end-call"], "error": "Bad Request", "statusCode": 400})))
             .into_response();
@@ -236,7 +245,7 @@ impl FakeVapi {
         if call.get("monitor").is_none()
             && let Some(id) = call["id"].as_str()
         {
-            call["monitor"] = self.fake.monitor(id);
+            call["monitor"] = self.fake.monitor(id, &Value::Null);
         }
         self.fake.calls.lock().unwrap().push(call);
     }

@@ -568,7 +568,11 @@ impl ProxiedHost {
         let fake = crate::fake_vapi::FakeVapi::start().await;
         let mut options = callops::HostOptions {
             dynamodb_endpoint: Some(proxy.endpoint.clone()),
-            vapi: callops::VapiBackend::Remote { base_url: fake.base.clone(), api_key: crate::fake_vapi::FAKE_VAPI_KEY.into() },
+            vapi: callops::VapiBackend::Remote {
+                base_url: fake.base.clone(),
+                api_key: crate::fake_vapi::FAKE_VAPI_KEY.into(),
+                public_key: Some(crate::fake_vapi::FAKE_VAPI_PUBLIC_KEY.into()),
+            },
             ..crate::host_options(true, None)
         };
         configure(&mut options);

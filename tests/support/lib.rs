@@ -49,8 +49,8 @@ pub fn host_options(demo: bool, data_dir: Option<std::path::PathBuf>) -> HostOpt
     let tokens = HashMap::from([
         (DEMO_TOKEN.to_string(), callops::DevToken::admin("demo")),
         (OTHER_TOKEN.to_string(), callops::DevToken::admin(OTHER_ORG)),
-        (DEMO_STAFF_TOKEN.to_string(), callops::DevToken { org: "demo".into(), role: None }),
-        (DEMO_VIEWER_TOKEN.to_string(), callops::DevToken { org: "demo".into(), role: Some(callops_domain::caller::Role::Viewer) }),
+        (DEMO_STAFF_TOKEN.to_string(), callops::DevToken::with_role("demo", None)),
+        (DEMO_VIEWER_TOKEN.to_string(), callops::DevToken::with_role("demo", Some(callops_domain::caller::Role::Viewer))),
     ]);
     HostOptions { data_dir, tokens, demo, vapi_credentials: vapi_credentials(), ..HostOptions::default() }
 }
@@ -111,6 +111,15 @@ impl TestHost {
         self.send(Method::GET, path, token, None).await
     }
 
+    /// Keeps `demo`'s calls' content ten years, the longest a practice may:
+    /// the Vapi fixtures' calls are from 2024, past the default two years,
+    /// and content that comes for a call past its retention is not stored.
+    pub async fn keep_content_ten_years(&self) {
+        let retention = serde_json::json!({"retention": {"contentDays": callops_domain::settings::MAX_CONTENT_DAYS}});
+        let (status, body) = self.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&retention)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// Records, in `org`, the patient's written consent to every outbound
     /// call type for each of `numbers` (each must normalise): what every
     /// outbound call the tests place rests on.
@@ -124,7 +133,11 @@ impl TestHost {
 pub async fn host_with_fake_vapi() -> (TestHost, fake_vapi::FakeVapi) {
     let fake = fake_vapi::FakeVapi::start().await;
     let mut options = host_options(true, None);
-    options.vapi = callops::VapiBackend::Remote { base_url: fake.base.clone(), api_key: fake_vapi::FAKE_VAPI_KEY.into() };
+    options.vapi = callops::VapiBackend::Remote {
+        base_url: fake.base.clone(),
+        api_key: fake_vapi::FAKE_VAPI_KEY.into(),
+        public_key: Some(fake_vapi::FAKE_VAPI_PUBLIC_KEY.into()),
+    };
     (options.dial.max_posts, options.dial.backoff, options.dial.request_timeout) =
         (3, std::time::Duration::from_millis(50), std::time::Duration::from_millis(400));
     (TestHost::start_with(options).await, fake)
@@ -182,11 +195,17 @@ pub async fn consent(store: &callops_aws::DynamoStore, org: &str, numbers: &[&st
 }
 
 /// Sends a request and reads its status, JSON body and headers.
+/// The most any answer in the tests may weigh as the JSON a Lambda answers
+/// in (its body escaped): 5 MB, under Lambda's 6 MB with room for the rest.
+pub const MAX_TEST_ANSWER_BYTES: usize = callops_domain::export::MAX_ANSWER_BYTES;
+
 pub async fn read(request: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::header::HeaderMap) {
     let response = request.send().await.expect("the host answers");
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.expect("a body");
+    let weight = callops_domain::export::json_escaped_len(&text);
+    assert!(weight <= MAX_TEST_ANSWER_BYTES, "an answer weighs {weight} bytes as Lambda's JSON, over {MAX_TEST_ANSWER_BYTES}");
     let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
     (status, json, headers)
 }

@@ -33,7 +33,7 @@ pub const PART_BYTES: usize = 1_500_000;
 /// read again one call at a time: one call, at most DynamoDB's 400 KB item,
 /// weighs at most 1.6 MB escaped). Lambda answers at most 6 MB (6,291,456
 /// bytes) with its headers and envelope.
-pub const MAX_ANSWER_BYTES: usize = 5_000_000;
+pub use callops_domain::export::MAX_ANSWER_BYTES;
 /// Calls read a page: few when the calls carry their content (a
 /// transcript may be 200 KB), more when they are facts only (about 3 KB).
 const PAGE_WITH_CONTENT: usize = 5;

@@ -33,6 +33,7 @@ pub const ROUTES: &[&str] = &[
     "GET /api/calls/{id}",
     "GET /api/calls/export",
     "GET /api/audit",
+    "GET /api/audit/verify",
     "GET /api/patients/{phoneNumber}",
     "GET /api/patients/{phoneNumber}/export",
     "DELETE /api/patients/{phoneNumber}",
@@ -84,6 +85,8 @@ pub const MAX_OFFSET: usize = 10_000;
 #[derive(Clone)]
 pub struct Analytics {
     store: DynamoStore,
+    /// The table's point-in-time recovery window, which the erase answer states.
+    backup_days: u32,
 }
 
 /// The window and agent a figure is for, echoed in every response.
@@ -194,8 +197,16 @@ struct RecentCalls {
 }
 
 impl Analytics {
+    /// The analytics over `store`, whose backups keep
+    /// [`callops_service::records::backup_recovery_days`] days.
     pub fn new(store: DynamoStore) -> Self {
-        Analytics { store }
+        Analytics { store, backup_days: callops_service::records::backup_recovery_days() }
+    }
+
+    /// The analytics over a store whose point-in-time backups keep `days` days (0: none).
+    pub fn with_backup_days(mut self, days: u32) -> Self {
+        self.backup_days = days.min(callops_service::records::MAX_BACKUP_RECOVERY_DAYS);
+        self
     }
 
     /// Handles one API Gateway request; every error is already a response.
@@ -220,6 +231,7 @@ impl Analytics {
             "GET /api/analytics/calls/recent" => self.recent_calls(&caller, &req).await,
             "GET /api/calls/{id}" => self.get_call(&caller, &req).await,
             "GET /api/audit" => self.audit_log(&caller, &req).await,
+            "GET /api/audit/verify" => self.verify_audit(&caller).await,
             "GET /api/patients/{phoneNumber}" => self.patient(&caller, &req).await,
             "GET /api/patients/{phoneNumber}/export" => self.patient_export(&caller, &req).await,
             "DELETE /api/patients/{phoneNumber}" => self.erase_patient(&caller, &req).await,
@@ -391,6 +403,8 @@ impl Analytics {
         };
         // A window only when one is asked for: without, every call.
         let (start, end) = (query_param(req, "startDate"), query_param(req, "endDate"));
+        // A zone is checked whether or not a date reads it.
+        callops_http::window::parse_tz(query_param(req, "tz").as_deref())?;
         let window = match (&start, &end) {
             (None, None) => Span::ALL,
             _ => {
@@ -410,6 +424,7 @@ impl Analytics {
                     only_types: types.as_deref(),
                     window,
                     binding: &binding,
+                    max_bytes: Some(callops_domain::export::MAX_PAGE_BYTES),
                     ..PageRequest::new(&query, offset + limit)
                 },
             )

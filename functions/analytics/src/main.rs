@@ -9,6 +9,7 @@ use lambda_http::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
+    callops_aws::pseudonym::require_env_key()?;
     let analytics = Analytics::new(DynamoStore::new(dynamodb_client_in_lambda(), table));
     let analytics = &analytics;
     run(service_fn(move |req| async move { Ok::<_, Error>(analytics.handle(req).await) })).await

@@ -44,6 +44,8 @@ impl Analytics {
     pub(crate) async fn audit_log(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let limit = integer_param(req, "limit", "invalid_limit", 1..=MAX_AUDIT_LIMIT)?.unwrap_or(DEFAULT_AUDIT_LIMIT);
         let (start, end) = (query_param(req, "startDate"), query_param(req, "endDate"));
+        // A zone is checked whether or not a date reads it.
+        callops_http::window::parse_tz(query_param(req, "tz").as_deref())?;
         let window = match (&start, &end) {
             (None, None) => Span::ALL,
             _ => parse_window(start.as_deref(), end.as_deref(), query_param(req, "tz").as_deref(), Utc::now())?.span.into(),
@@ -83,6 +85,17 @@ impl Analytics {
         Ok(json(StatusCode::OK, &records))
     }
 
+    /// `GET /api/audit/verify`: the tenant's audit log walked, its hash chain
+    /// proved whole (nothing changed, nothing removed), or what does not hold.
+    pub(crate) async fn verify_audit(&self, caller: &Caller) -> Result<Response<Body>, ApiError> {
+        let now = Utc::now();
+        let report = self.store.verify_audit(&caller.org_id, callops_aws::store::audit::audit_retention_days(), now).await?;
+        self.store
+            .record_audit(&[AuditEntry::new(caller, Action::AuditRead, &caller.org_id, callops_domain::audit::fields_read(&["verification"]), now)])
+            .await?;
+        Ok(json(StatusCode::OK, &report))
+    }
+
     /// `GET /api/patients/{phoneNumber}/export?format=json|csv`: everything, as a file.
     pub(crate) async fn patient_export(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let number = patient_number(req)?;
@@ -90,7 +103,9 @@ impl Analytics {
         if !matches!(format.as_str(), "json" | "csv") {
             return Err(DomainError::invalid("invalid_format", "format is json or csv").into());
         }
-        let records = records::patient_export(&self.store, caller, &number, &format).await?;
+        let cursor = query_param(req, "cursor");
+        let binding = format!("patient-export={number}");
+        let records = records::patient_export(&self.store, caller, &number, &format, cursor.as_deref(), &binding).await?;
         let digits: String = number.chars().filter(char::is_ascii_digit).collect();
         let (body, content_type) = match format.as_str() {
             "csv" => (patient_csv(&records)?, "text/csv; charset=utf-8"),
@@ -100,13 +115,20 @@ impl Analytics {
         response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         let disposition = format!("attachment; filename=\"patient-{digits}.{format}\"");
         response.headers_mut().insert(CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(|e| DomainError::Unavailable(e.to_string()))?);
+        // An export larger than one answer comes in parts: the header names the next one.
+        if let Some(next) = &records.next_cursor {
+            response.headers_mut().insert(
+                lambda_http::http::HeaderName::from_static(crate::export::NEXT_CURSOR),
+                HeaderValue::from_str(next).map_err(|e| DomainError::Unavailable(e.to_string()))?,
+            );
+        }
         Ok(callops_http::no_store(response))
     }
 
     /// `DELETE /api/patients/{phoneNumber}`: the number's calls erased; analytics unchanged.
     pub(crate) async fn erase_patient(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let number = patient_number(req)?;
-        let erased = records::erase_patient(&self.store, caller, &number, Utc::now()).await?;
+        let erased = records::erase_patient(&self.store, caller, &number, self.backup_days, Utc::now()).await?;
         Ok(json(StatusCode::OK, &erased))
     }
 }

@@ -136,6 +136,7 @@ impl Analytics {
                         only_agents,
                         window: window.span.into(),
                         binding: &binding,
+                        max_bytes: Some(callops_domain::export::MAX_PAGE_BYTES),
                         ..PageRequest::new(&CallQuery::Missed, limit)
                     };
                     let page = self.store.query_calls(&caller.org_id, &request).await?;
@@ -145,8 +146,10 @@ impl Analytics {
         };
         let (tally, (calls, next_cursor)) = futures::try_join!(self.tally(&caller.org_id, &scope, kind, window.span.start, window.span.end), page)?;
         let MissedCalls { missed, not_returned } = CallStats::from_tally(&tally).missed_calls;
-        // A worklist shows the calls' facts: no content is answered, so none is audited.
+        // A worklist shows the calls' facts, each read on the record.
         let calls: Vec<CallLog> = calls.into_iter().map(CallLog::facts_only).collect();
+        let (calls, reads) = callops_domain::audit::answer_calls(caller, calls, chrono::Utc::now());
+        self.store.record_audit(&reads).await?;
         Ok(json(StatusCode::OK, &MissedResponse { echo, calls, missed, not_returned, next_cursor }))
     }
 }

@@ -17,8 +17,10 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
+    callops_aws::pseudonym::require_env_key()?;
     let settings = DialSettings::default();
-    let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, settings.request_timeout)?;
+    let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, settings.request_timeout)?
+        .with_public_key(std::env::var("VAPI_PUBLIC_KEY").ok());
     let target = DialTarget::from_env()?;
     let store = DynamoStore::new(dynamodb_client_in_lambda(), table);
     let scheduler = Arc::new(EventBridgeScheduler::in_lambda(target));

@@ -121,6 +121,7 @@ impl Outbound {
         let mut rest: Vec<Consent> = all.into_iter().filter(|c| after.as_deref().is_none_or(|a| c.id.as_str() > a)).collect();
         let next_cursor = (rest.len() > limit).then(|| rest[limit - 1].id.clone());
         rest.truncate(limit);
+        self.store.record_audit(&[AuditEntry::new(caller, Action::NumberRead, &number, callops_domain::audit::fields_read(&["consents"]), Utc::now())]).await?;
         Ok(json(StatusCode::OK, &Consents { consents: rest, next_cursor }))
     }
 

@@ -104,12 +104,18 @@ impl Outbound {
     /// Every add and removal of a number, with who, when, how and why.
     pub(crate) async fn do_not_call_history(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let number = listed_number(req)?;
-        Ok(json(StatusCode::OK, &History { history: self.store.do_not_call_history(&caller.org_id, &number).await? }))
+        let history = self.store.do_not_call_history(&caller.org_id, &number).await?;
+        self.store.record_audit(&[AuditEntry::new(caller, Action::NumberRead, &number, audit::fields_read(&["doNotCallHistory"]), Utc::now())]).await?;
+        Ok(json(StatusCode::OK, &History { history }))
     }
 
     pub(crate) async fn list_do_not_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let limit = integer_param(req, "limit", "invalid_limit", 1..=MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
         let page = self.store.list_do_not_call(&caller.org_id, limit, query_param(req, "cursor").as_deref()).await?;
+        let now = Utc::now();
+        let reads: Vec<AuditEntry> =
+            page.items.iter().map(|entry| AuditEntry::new(caller, Action::NumberRead, &entry.phone_number, audit::fields_read(&["doNotCall"]), now)).collect();
+        self.store.record_audit(&reads).await?;
         Ok(json(StatusCode::OK, &Entries { entries: page.items, next_cursor: page.next_cursor }))
     }
 }
@@ -145,6 +151,7 @@ impl Outbound {
     pub(crate) async fn inconvenient_times(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let number = Self::path_number(req)?;
         let times = self.store.ledger(&caller.org_id, &number).await?.inconvenient;
+        self.store.record_audit(&[AuditEntry::new(caller, Action::NumberRead, &number, audit::fields_read(&["inconvenientTimes"]), Utc::now())]).await?;
         Ok(json(StatusCode::OK, &InconvenientTimes { phone_number: number, times }))
     }
 

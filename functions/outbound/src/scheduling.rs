@@ -180,15 +180,25 @@ impl Outbound {
         };
         let whereabouts =
             Whereabouts::parse(query_param(req, "timeZone").as_deref(), query_param(req, "state").as_deref(), query_param(req, "debtId").as_deref())?;
-        let ask = callops_service::schedule::ComplianceAsk { number, call_type, at, agent_id: query_param(req, "voiceAgentId"), whereabouts };
-        Ok(json(StatusCode::OK, &self.calls.compliance_check(caller, ask, now).await?))
+        let ask = callops_service::schedule::ComplianceAsk { number: number.clone(), call_type, at, agent_id: query_param(req, "voiceAgentId"), whereabouts };
+        let answer = self.calls.compliance_check(caller, ask, now).await?;
+        // The answer names the consent on record for the number: a read of what is on record for it.
+        let read = callops_domain::audit::fields_read(&["consents", "doNotCall", "ledger"]);
+        self.store.record_audit(&[callops_domain::audit::AuditEntry::new(caller, callops_domain::audit::Action::NumberRead, &number, read, now)]).await?;
+        Ok(json(StatusCode::OK, &answer))
     }
 
     pub(crate) async fn schedule_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let request: ScheduleRequest = json_body(req)?;
         let key = idempotency(req, &request)?;
         let scheduled = self.calls.schedule_call(caller, request.try_into()?, key, Utc::now()).await?;
-        Ok(created(&scheduled.call, scheduled.replayed))
+        if !scheduled.replayed {
+            return Ok(created(&scheduled.call, false));
+        }
+        // A replay answers the call as it is now: a read, answered as the caller's role may see it, and on the record.
+        let (mut calls, reads) = callops_domain::audit::answer_calls(caller, vec![scheduled.call], Utc::now());
+        self.store.record_audit(&reads).await?;
+        Ok(created(&calls.remove(0), true))
     }
 
     pub(crate) async fn cancel_scheduled(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -220,6 +230,7 @@ impl Outbound {
         };
         let binding = paging_binding(req);
         let request = PageRequest {
+            max_bytes: Some(callops_domain::export::MAX_PAGE_BYTES),
             window: bounds.span,
             cursor: cursor.as_deref(),
             only_agents: agent_filter.as_deref(),

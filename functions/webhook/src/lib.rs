@@ -64,7 +64,7 @@ impl Webhook {
         }
         let handled = match &message.report {
             Some(report) => {
-                self.calls.record_report(&org_id, &message.subject(), report, now).await?;
+                self.calls.record_report(&org_id, &message.subject(), report, "webhook", now).await?;
                 true
             }
             None => false,

@@ -15,10 +15,12 @@ use lambda_http::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     callops_http::init_tracing();
     let table = config::required(config::TABLE_VAR)?;
+    callops_aws::pseudonym::require_env_key()?;
     let auth = WebhookAuth::from_env()?;
     let scheduler = Arc::new(EventBridgeScheduler::in_lambda(DialTarget::from_env()?));
     // Vapi, to end another live call to a number that opted out during a call.
-    let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, std::time::Duration::from_secs(8))?;
+    let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, std::time::Duration::from_secs(8))?
+        .with_public_key(std::env::var("VAPI_PUBLIC_KEY").ok());
     let webhook = Webhook::new(DynamoStore::new(dynamodb_client_in_lambda(), table), auth, scheduler, Arc::new(vapi));
     let webhook = &webhook;
     run(service_fn(move |req| async move { Ok::<_, Error>(webhook.handle(req).await) })).await

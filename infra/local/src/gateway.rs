@@ -163,6 +163,22 @@ pub fn lambda_request(event: &Value) -> Result<Request, serde_json::Error> {
 }
 
 /// The response body's bytes and the parts to send back.
+/// Lambda's limit on what a function answers (6 MB), its JSON envelope included.
+pub const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+
+/// What `response` weighs as the JSON a Lambda answers API Gateway with: its
+/// body as a JSON string (text escaped, binary in base64), its headers and
+/// the envelope around them.
+pub fn lambda_weight(response: &Response<Body>) -> usize {
+    let body = match response.body() {
+        Body::Text(text) => callops_domain::export::json_escaped_len(text),
+        Body::Binary(bytes) => bytes.len().div_ceil(3) * 4,
+        _ => 0,
+    };
+    let headers: usize = response.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 6).sum();
+    body + headers + 100
+}
+
 pub fn into_parts(response: Response<Body>) -> (lambda_http::http::response::Parts, Vec<u8>) {
     let (parts, body) = response.into_parts();
     let bytes = match body {

@@ -70,18 +70,81 @@ pub struct HostOptions {
     pub page_sign_in: Option<SignIn>,
 }
 
-/// What a local bearer token stands for: a tenant, and the role its claims
-/// carry (`None`: no `role` claim, which the functions read as `staff`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a local bearer token stands for: every claim the deployed JWT
+/// authorizer passes on. A tenant; the role its claims carry (`None`: no
+/// `role` claim, which the functions read as `staff`, or as its groups map);
+/// the agents it is narrowed to (`agent_ids`; none: every agent); the
+/// user's name; and the identity provider's groups (in the claim
+/// `CALLOPS_GROUPS_CLAIM` names, `cognito:groups` unless set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DevToken {
     pub org: String,
     pub role: Option<callops_domain::caller::Role>,
+    pub agent_ids: Vec<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
 }
 
 impl DevToken {
     /// A token of the practice's admin.
     pub fn admin(org: &str) -> DevToken {
-        DevToken { org: org.to_string(), role: Some(callops_domain::caller::Role::Admin) }
+        DevToken::with_role(org, Some(callops_domain::caller::Role::Admin))
+    }
+
+    /// A token of `org` with `role` (or no role claim) and no other claims.
+    pub fn with_role(org: &str, role: Option<callops_domain::caller::Role>) -> DevToken {
+        DevToken { org: org.to_string(), role, ..DevToken::default() }
+    }
+
+    /// Reads `TOKEN:ORG[:ROLE[:CLAIM=VALUE]...]`, where ROLE is `viewer`,
+    /// `staff`, `admin` or empty (no role claim) and each CLAIM is
+    /// `agents` (comma-separated agent ids), `name` or `groups`
+    /// (comma-separated).
+    pub fn parse(text: &str) -> Result<(String, DevToken), String> {
+        const FORM: &str = "expected TOKEN:ORG[:ROLE[:agents=ID,ID][:name=NAME][:groups=GROUP,GROUP]]";
+        let mut parts = text.split(':');
+        let token = parts.next().filter(|t| !t.is_empty()).ok_or(FORM)?;
+        let org = parts.next().ok_or(FORM)?;
+        if !callops_http::valid_org_id(org) {
+            return Err(format!("{FORM}: the org is letters, digits, - and _"));
+        }
+        let role = match parts.next() {
+            None | Some("") => None,
+            Some(role) => Some(callops_http::Role::parse(role).ok_or("ROLE is viewer, staff or admin (or empty for no role claim)")?),
+        };
+        let mut dev = DevToken::with_role(org, role);
+        let list = |value: &str| value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(String::from).collect::<Vec<_>>();
+        for part in parts {
+            match part.split_once('=') {
+                Some(("agents", ids)) => {
+                    dev.agent_ids = list(ids);
+                    callops_http::agents_claim(&dev.agent_ids.join(" ")).map_err(|err| err.to_string())?;
+                }
+                Some(("name", name)) if !name.trim().is_empty() => dev.name = Some(name.trim().to_string()),
+                Some(("groups", groups)) => dev.groups = list(groups),
+                _ => return Err(format!("{FORM}: {part:?} is not agents=, name= or groups=")),
+            }
+        }
+        Ok((token.to_string(), dev))
+    }
+
+    /// The claims API Gateway's JWT authorizer hands the function for this
+    /// token: strings, lists flattened as `[a b]` as the authorizer does.
+    pub fn claims(&self, token: &str) -> serde_json::Value {
+        let mut claims = json!({ ORG_CLAIM: self.org, "sub": self.subject(token), "iss": "callops-local" });
+        if let Some(role) = self.role {
+            claims[callops_http::ROLE_CLAIM] = json!(role.as_str());
+        }
+        if !self.agent_ids.is_empty() {
+            claims[callops_http::AGENTS_CLAIM] = json!(format!("[{}]", self.agent_ids.join(" ")));
+        }
+        if let Some(name) = &self.name {
+            claims["name"] = json!(name);
+        }
+        if !self.groups.is_empty() {
+            claims[callops_http::GroupRoles::configured().claim.as_str()] = json!(format!("[{}]", self.groups.join(" ")));
+        }
+        claims
     }
 
     /// The token's own subject: stable for the token, never the token itself
@@ -102,8 +165,9 @@ pub fn stable_hash(text: &str) -> u64 {
 pub enum VapiBackend {
     /// The simulator, started with the host (the default).
     Simulator(SimSettings),
-    /// A Vapi API at this base URL (the real one, or a test's fake).
-    Remote { base_url: String, api_key: String },
+    /// A Vapi API at this base URL (the real one, or a test's fake), with
+    /// its private key and, to end live calls, its public key.
+    Remote { base_url: String, api_key: String, public_key: Option<String> },
 }
 
 impl Default for VapiBackend {
@@ -122,6 +186,26 @@ pub fn dev_timings() -> (DialSettings, Option<(Duration, ReconcileSettings)>) {
 
 /// How often the local dashboard refreshes its figures (calls move fast here).
 const PAGE_REFRESH_SECONDS: u32 = 5;
+
+/// The key a data dir's pseudonyms are made with: the deployment's
+/// (`CALLOPS_PSEUDONYM_KEY`) when set, else the dir's own `pseudonym.key`,
+/// drawn the first time, so a number's pseudonym stays the same across
+/// restarts and commands.
+pub fn pseudonym_key_of(dir: &std::path::Path) -> Result<callops_aws::pseudonym::PseudonymKey, DomainError> {
+    use callops_aws::pseudonym::{PSEUDONYM_KEY_VAR, PseudonymKey};
+    if let Some(key) = std::env::var(PSEUDONYM_KEY_VAR).ok().and_then(|text| PseudonymKey::from_hex(&text)) {
+        return Ok(key);
+    }
+    let path = dir.join("pseudonym.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return PseudonymKey::from_hex(&text).ok_or_else(|| DomainError::Unavailable(format!("{} does not hold a key (64 hex digits)", path.display())));
+    }
+    let key = PseudonymKey::random();
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, key.to_hex()))
+        .map_err(|e| DomainError::Unavailable(format!("cannot keep {}: {e}", path.display())))?;
+    Ok(key)
+}
 
 /// The API's OpenAPI document (infra/openapi.yaml), as JSON.
 pub fn openapi() -> &'static serde_json::Value {
@@ -149,7 +233,8 @@ pub struct Functions {
 impl Functions {
     pub fn new(store: DynamoStore, vapi: WebhookAuth, scheduler: LocalScheduler, provider: Arc<dyn VapiApi>, dashboard: Dashboard) -> Self {
         Functions {
-            analytics: Analytics::new(store.clone()),
+            // The embedded engine and a DynamoDB-compatible endpoint keep no point-in-time backups.
+            analytics: Analytics::new(store.clone()).with_backup_days(0),
             outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone()), provider.clone(), callops_domain::secret::SecretNamespace::local()),
             webhook: Webhook::new(store, vapi, Arc::new(scheduler), provider),
             dashboard,
@@ -170,7 +255,12 @@ struct HostState {
     functions: Functions,
     routes: Vec<Route>,
     tokens: HashMap<String, DevToken>,
+    /// Scrubs the engine's files after an erasure (none without a data dir's engine).
+    scrubber: Option<callops_aws::embedded::Scrubber>,
 }
+
+/// The routes after whose success nothing removed may stay in the engine's files.
+const SCRUBBED_AFTER: &[&str] = &["DELETE /api/patients/{phoneNumber}"];
 
 /// A host with its engine up, its table ready and its scheduler firing,
 /// not yet listening. Dropping it stops the scheduler and the engine.
@@ -226,6 +316,10 @@ impl Host {
         };
         created.map_err(|e| DomainError::Unavailable(format!("cannot create the table: {e}")))?;
         let store = DynamoStore::new(client, TABLE);
+        let store = match &options.data_dir {
+            Some(dir) if options.dynamodb_endpoint.is_none() => store.with_pseudonym_key(pseudonym_key_of(dir)?),
+            _ => store,
+        };
         if options.demo {
             demo::seed(&store, demo::DEMO_ORG, chrono::Utc::now()).await?;
         }
@@ -238,9 +332,13 @@ impl Host {
                 let simulator = VapiSimulator::start(settings.clone(), secrets)
                     .await
                     .map_err(|e| DomainError::Unavailable(format!("the Vapi simulator cannot start: {e}")))?;
-                (VapiClient::new(simulator.base_url(), simulator.api_key(), options.dial.request_timeout), Some(simulator))
+                let client = VapiClient::new(simulator.base_url(), simulator.api_key(), options.dial.request_timeout)
+                    .map(|client| client.with_public_key(Some(settings.public_key.clone())));
+                (client, Some(simulator))
             }
-            VapiBackend::Remote { base_url, api_key } => (VapiClient::new(base_url, api_key, options.dial.request_timeout), None),
+            VapiBackend::Remote { base_url, api_key, public_key } => {
+                (VapiClient::new(base_url, api_key, options.dial.request_timeout).map(|client| client.with_public_key(public_key.clone())), None)
+            }
         };
         let vapi: Arc<dyn VapiApi> = Arc::new(vapi.map_err(DomainError::Unavailable)?);
         let scheduler = LocalScheduler::new();
@@ -259,11 +357,21 @@ impl Host {
         let mut tasks = vec![scheduler.run(dialer.clone())];
         if let Some((every, settings)) = options.reconcile.clone() {
             let (dialer, calls) = (dialer.clone(), Calls::new(store.clone(), Arc::new(scheduler.clone()), vapi.clone()));
+            let scrubber = engine.as_ref().map(EmbeddedDynamo::scrubber);
             tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
-                    if let Err(err) = dialer.reconcile(&calls, &settings, chrono::Utc::now()).await {
-                        tracing::warn!(error = %err, "the reconciler's run failed");
+                    match dialer.reconcile(&calls, &settings, chrono::Utc::now()).await {
+                        // Content past its retention went: none of it stays in the engine's files.
+                        Ok(done) if done.content_expired > 0 => {
+                            if let Some(scrubber) = &scrubber
+                                && let Err(err) = scrubber.scrub().await
+                            {
+                                tracing::error!(error = %err, "expired content may remain in the engine's files until the next scrub");
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!(error = %err, "the reconciler's run failed"),
                     }
                 }
             }));
@@ -321,6 +429,7 @@ impl Host {
             ),
             routes: gateway::routes(),
             tokens: self.options.tokens.clone(),
+            scrubber: self.engine.as_ref().map(EmbeddedDynamo::scrubber),
         });
         Router::new()
             .route("/healthz", get(|| async { axum::Json(json!({ "status": "ok" })) }))
@@ -352,12 +461,7 @@ fn claims_for(headers: &HeaderMap, tokens: &HashMap<String, DevToken>) -> Option
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    let dev = tokens.get(token.trim())?;
-    let mut claims = json!({ ORG_CLAIM: dev.org, "sub": dev.subject(token.trim()), "iss": "callops-local" });
-    if let Some(role) = dev.role {
-        claims[callops_http::ROLE_CLAIM] = json!(role.as_str());
-    }
-    Some(claims)
+    Some(tokens.get(token.trim())?.claims(token.trim()))
 }
 
 async fn api_gateway(
@@ -390,5 +494,19 @@ async fn api_gateway(
             return (StatusCode::INTERNAL_SERVER_ERROR, "gateway event did not parse").into_response();
         }
     };
-    to_axum(state.functions.call(route.function, request).await)
+    let response = state.functions.call(route.function, request).await;
+    // What Lambda would refuse to carry, API Gateway answers with a 502: so does the host.
+    let weight = gateway::lambda_weight(&response);
+    if weight > gateway::LAMBDA_RESPONSE_LIMIT {
+        tracing::error!(route = route.key, weight, "the answer passes Lambda's 6 MB response limit");
+        return (StatusCode::BAD_GATEWAY, axum::Json(json!({"message": "Internal Server Error"}))).into_response();
+    }
+    if let Some(scrubber) = &state.scrubber
+        && response.status().is_success()
+        && SCRUBBED_AFTER.contains(&route.key)
+        && let Err(err) = scrubber.scrub().await
+    {
+        tracing::error!(error = %err, "erased records may remain in the engine's files until the next scrub");
+    }
+    to_axum(response)
 }

@@ -31,6 +31,37 @@ enum Command {
     /// Import a practice's history from the legacy PostgreSQL call_logs table
     /// (safe to repeat and to interrupt; --dry-run writes nothing).
     Migrate(MigrateArgs),
+    /// Walk a practice's audit log and prove no entry was changed or removed (exit 1 when one was).
+    VerifyAudit(VerifyAuditArgs),
+    /// After a restore from a backup: erase again every patient and call the
+    /// audit log says was erased (exit 1 when one could not be).
+    ReapplyErasures(ReapplyArgs),
+}
+
+#[derive(clap::Args)]
+struct ReapplyArgs {
+    /// The restored data (its data dir or table).
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The practice whose erasures are applied again.
+    #[arg(long, value_name = "ORG", value_parser = parse_org)]
+    org: String,
+    /// Where the full audit log is, when not in the restored data: the data
+    /// dir the backup was taken of.
+    #[arg(long, value_name = "DIR", conflicts_with = "log_table")]
+    log_data_dir: Option<PathBuf>,
+    /// ...or the table the backup was taken of.
+    #[arg(long, value_name = "TABLE")]
+    log_table: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct VerifyAuditArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The practice whose log is walked.
+    #[arg(long, value_name = "ORG", value_parser = parse_org)]
+    org: String,
 }
 
 #[derive(clap::Args)]
@@ -116,10 +147,12 @@ struct DevArgs {
     #[arg(long, value_name = "URL", conflicts_with_all = ["memory"])]
     dynamodb_endpoint: Option<String>,
     /// Accept `Authorization: Bearer TOKEN` for tenant ORG (repeatable),
-    /// as ROLE (viewer, staff or admin; without one the token carries no
-    /// role claim, which is staff). The demo's `dev-token` (admin), `dev-staff-token`
-    /// and `dev-viewer-token` are always accepted.
-    #[arg(long = "dev-token", value_name = "TOKEN:ORG[:ROLE]", value_parser = parse_token)]
+    /// as ROLE (viewer, staff or admin; empty or left out: no role claim,
+    /// which is staff or what the token's groups map to), with the claims
+    /// the deployed authorizer passes: `agents=ID,ID` (narrowed to those
+    /// agents), `name=NAME`, `groups=GROUP,GROUP`. The demo's `dev-token`
+    /// (admin), `dev-staff-token` and `dev-viewer-token` are always accepted.
+    #[arg(long = "dev-token", value_name = "TOKEN:ORG[:ROLE[:CLAIM=VALUE]...]", value_parser = callops::DevToken::parse)]
     dev_tokens: Vec<(String, callops::DevToken)>,
     /// Accept Vapi server messages with this secret for tenant ORG (repeatable).
     /// `dev-secret` for `demo` is always accepted.
@@ -131,18 +164,11 @@ struct DevArgs {
     vapi_base_url: Option<String>,
     #[arg(long, env = "VAPI_API_KEY", hide_env_values = true, hide = true)]
     vapi_api_key: Option<String>,
-}
-
-fn parse_token(text: &str) -> Result<(String, callops::DevToken), String> {
-    let (token, rest) = text.split_once(':').ok_or("expected TOKEN:ORG[:ROLE]")?;
-    let (org, role) = match rest.split_once(':') {
-        Some((org, role)) => (org, Some(callops_http::Role::parse(role).ok_or("ROLE is viewer, staff or admin")?)),
-        None => (rest, None),
-    };
-    if token.is_empty() || !callops_http::valid_org_id(org) {
-        return Err("expected TOKEN:ORG[:ROLE] with a non-empty token and an org of letters, digits, - and _".into());
-    }
-    Ok((token.to_string(), callops::DevToken { org: org.to_string(), role }))
+    /// The Vapi account's public key (VAPI_PUBLIC_KEY), which a live call's
+    /// control URL takes: without it calls are placed with control off, and
+    /// a call whose number opts out cannot be ended while it is live.
+    #[arg(long, env = "VAPI_PUBLIC_KEY", hide_env_values = true, hide = true)]
+    vapi_public_key: Option<String>,
 }
 
 #[tokio::main]
@@ -157,6 +183,8 @@ async fn main() -> ExitCode {
         Command::VerifyRollups(args) => rollups(args, false).await,
         Command::RebuildRollups(args) => rollups(args, true).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::VerifyAudit(args) => verify_audit(args).await,
+        Command::ReapplyErasures(args) => reapply_erasures(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -167,12 +195,40 @@ async fn main() -> ExitCode {
     }
 }
 
+async fn verify_audit(args: VerifyAuditArgs) -> Result<(), String> {
+    let (_engine, store) = open_store(&args.store, false).await?;
+    let report = store.verify_audit(&args.org, callops_aws::store::audit::audit_retention_days(), chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    match report.ok {
+        true => Ok(()),
+        false => Err(format!("the audit log of {} does not hold: {} problem(s)", args.org, report.problems.len())),
+    }
+}
+
+async fn reapply_erasures(args: ReapplyArgs) -> Result<(), String> {
+    let (engine, target) = open_store(&args.store, false).await?;
+    let log_store = StoreArgs { data_dir: args.log_data_dir.clone().unwrap_or_default(), table: args.log_table.clone() };
+    let (_log_engine, log) = match (&args.log_data_dir, &args.log_table) {
+        (None, None) => (None, target.clone()),
+        _ => open_store(&log_store, false).await?,
+    };
+    let done = callops_service::records::reapply_erasures(&target, &log, &args.org, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+    if let Some(engine) = &engine {
+        engine.scrub().await.map_err(|e| e.to_string())?;
+    }
+    println!("{}", serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?);
+    match done.failed.is_empty() {
+        true => Ok(()),
+        false => Err(format!("{} number(s) could not be erased again; run it again once they can", done.failed.len())),
+    }
+}
+
 async fn dev(args: DevArgs) -> Result<(), String> {
     // The demo practice's admin, a member of its front desk, and someone who may see its figures only.
     let mut tokens = HashMap::from([
         ("dev-token".to_string(), callops::DevToken::admin(demo::DEMO_ORG)),
-        ("dev-staff-token".to_string(), callops::DevToken { org: demo::DEMO_ORG.into(), role: Some(callops_http::Role::Staff) }),
-        ("dev-viewer-token".to_string(), callops::DevToken { org: demo::DEMO_ORG.into(), role: Some(callops_http::Role::Viewer) }),
+        ("dev-staff-token".to_string(), callops::DevToken::with_role(demo::DEMO_ORG, Some(callops_http::Role::Staff))),
+        ("dev-viewer-token".to_string(), callops::DevToken::with_role(demo::DEMO_ORG, Some(callops_http::Role::Viewer))),
     ]);
     tokens.extend(args.dev_tokens);
     let data_dir = (!args.memory).then_some(args.data_dir);
@@ -180,7 +236,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     vapi_credentials.extend(args.vapi_secrets);
     let vapi_orgs: Vec<String> = vapi_credentials.iter().map(|c| c.org_id.clone()).collect();
     let vapi = match (args.vapi_base_url, args.vapi_api_key) {
-        (Some(base_url), Some(api_key)) => callops::VapiBackend::Remote { base_url, api_key },
+        (Some(base_url), Some(api_key)) => callops::VapiBackend::Remote { base_url, api_key, public_key: args.vapi_public_key },
         _ => callops::VapiBackend::default(),
     };
     let (dial, reconcile) = callops::dev_timings();
@@ -246,6 +302,12 @@ async fn dev(args: DevArgs) -> Result<(), String> {
 /// lives as long as the returned guard. `create`: a new data directory is
 /// fine (its table is made).
 async fn open_store(args: &StoreArgs, create: bool) -> Result<(Option<EmbeddedDynamo>, DynamoStore), String> {
+    if args.table.is_some() && std::env::var(callops_aws::pseudonym::PSEUDONYM_KEY_VAR).is_err() {
+        return Err(format!(
+            "set {} to the deployment's key (its Secrets Manager secret): the audit log and erased numbers are kept under pseudonyms made with it",
+            callops_aws::pseudonym::PSEUDONYM_KEY_VAR
+        ));
+    }
     match &args.table {
         // `create` is the migration: a bulk writer, which waits out throttling.
         Some(table) if create => Ok((None, DynamoStore::new(callops_aws::dynamodb_bulk_client_from_env().await, table.clone()).patient())),
@@ -258,7 +320,8 @@ async fn open_store(args: &StoreArgs, create: bool) -> Result<(Option<EmbeddedDy
             let access = if create { DirAccess::Alone } else { DirAccess::Shared };
             let engine = EmbeddedDynamo::on_disk_with(&args.data_dir, access).await.map_err(|e| e.to_string())?;
             callops_aws::table::create_embedded_table(&engine.client(), callops::TABLE).await.map_err(|e| e.to_string())?;
-            let store = DynamoStore::new(engine.client(), callops::TABLE);
+            let store =
+                DynamoStore::new(engine.client(), callops::TABLE).with_pseudonym_key(callops::pseudonym_key_of(&args.data_dir).map_err(|e| e.to_string())?);
             Ok((Some(engine), store))
         }
     }

@@ -4,9 +4,11 @@
 //! concurrent calls), and then plays each call out: after a short ring it
 //! sends the local webhook authentic `status-update` messages and, when the
 //! call ends, an `end-of-call-report` with a varied, realistic outcome,
-//! cost, duration, transcript and structured data. Every call carries
-//! `monitor.controlUrl`, served here (`POST /control/{id}`, no key, as with
-//! Vapi's default `monitorPlan`): an `end-call` there ends the call at once.
+//! cost, duration, transcript and structured data. A call carries
+//! `monitor.listenUrl` and `monitor.controlUrl` as its `monitorPlan` asks
+//! (Vapi's defaults: both on, no key); the control URL is served here
+//! (`POST /control/{id}`, taking the public key when the plan turns its
+//! authentication on): an `end-call` there ends the call at once.
 
 use std::{
     collections::HashMap,
@@ -35,6 +37,8 @@ use tokio::sync::Notify;
 pub struct SimSettings {
     /// The private key requests must carry.
     pub api_key: String,
+    /// The public key a control URL with authentication on takes.
+    pub public_key: String,
     /// Concurrent calls the account allows (Vapi's default is 10).
     pub concurrency_limit: usize,
     /// Ringing, then talking: real time, from..to.
@@ -44,7 +48,13 @@ pub struct SimSettings {
 
 impl Default for SimSettings {
     fn default() -> Self {
-        SimSettings { api_key: "local-vapi-key".into(), concurrency_limit: 10, ring_ms: (1_000, 2_500), talk_ms: (3_000, 8_000) }
+        SimSettings {
+            api_key: "local-vapi-key".into(),
+            public_key: "local-vapi-public-key".into(),
+            concurrency_limit: 10,
+            ring_ms: (1_000, 2_500),
+            talk_ms: (3_000, 8_000),
+        }
     }
 }
 
@@ -141,6 +151,20 @@ fn unauthorized() -> Response {
     (StatusCode::UNAUTHORIZED, Json(json!({"message": "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.", "error": "Unauthorized", "statusCode": 401}))).into_response()
 }
 
+/// A call's `monitor`, as its `monitorPlan` asks: each URL only when its
+/// part is on (Vapi's default for a field left out: on), both served at `base`.
+pub fn monitor(base: &str, id: &str, plan: &Value) -> Value {
+    let on = |field: &str| plan.get(field).and_then(Value::as_bool).unwrap_or(true);
+    let mut monitor = json!({});
+    if on("listenEnabled") {
+        monitor["listenUrl"] = json!(format!("{}/listen/{id}", base.replacen("http", "ws", 1)));
+    }
+    if on("controlEnabled") {
+        monitor["controlUrl"] = json!(format!("{base}/control/{id}"));
+    }
+    monitor
+}
+
 fn iso(at: DateTime<Utc>) -> String {
     callops_domain::time::format(&at)
 }
@@ -167,8 +191,7 @@ async fn create_call(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Stri
         "assistantOverrides": body.get("assistantOverrides"),
         "phoneCallProvider": "twilio", "phoneCallProviderId": format!("CA{}", uuid::Uuid::new_v4().simple()),
         "cost": 0,
-        // With Vapi's default monitorPlan (listen and control on, no authentication).
-        "monitor": {"listenUrl": format!("{}/listen/{id}", sim.base.replacen("http", "ws", 1)), "controlUrl": format!("{}/control/{id}", sim.base)},
+        "monitor": monitor(&sim.base, &id, &body["assistantOverrides"]["monitorPlan"]),
     });
     // The account's limit on calls at once: a full account still answers 201, with the flag set.
     let taken = sim.active.fetch_add(1, Ordering::SeqCst);
@@ -235,14 +258,22 @@ async fn get_call(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Pat
 /// (fern/calls/call-ended-reason.mdx, same commit).
 pub const CONTROL_ENDED_REASON: &str = "manually-canceled";
 
-/// `POST /control/{id}`, the call's `monitor.controlUrl`: no key (Vapi's
-/// default `monitorPlan.controlAuthenticationEnabled: false`); the simulator
-/// takes `end-call` only.
-async fn control(State(sim): State<Arc<Sim>>, Path(id): Path<String>, body: String) -> Response {
-    let live = match sim.calls.lock().expect("never poisoned").get(&id) {
-        Some(call) => call["status"] != "ended",
+/// `POST /control/{id}`, the call's `monitor.controlUrl`: the public key
+/// when the call's `monitorPlan.controlAuthenticationEnabled` is on, else
+/// none (Vapi's default); a call whose plan turned control off has no
+/// control URL. The simulator takes `end-call` only.
+async fn control(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Path<String>, body: String) -> Response {
+    let (live, plan) = match sim.calls.lock().expect("never poisoned").get(&id) {
+        Some(call) => (call["status"] != "ended", call["assistantOverrides"]["monitorPlan"].clone()),
         None => return (StatusCode::NOT_FOUND, Json(json!({"message": "Call not found", "error": "Not Found", "statusCode": 404}))).into_response(),
     };
+    if plan.get("controlEnabled") == Some(&json!(false)) {
+        return (StatusCode::NOT_FOUND, Json(json!({"message": "Control is not enabled for this call", "error": "Not Found", "statusCode": 404})))
+            .into_response();
+    }
+    if plan.get("controlAuthenticationEnabled") == Some(&json!(true)) && !authorized(&headers, &sim.settings.public_key) {
+        return unauthorized();
+    }
     let kind = serde_json::from_str::<Value>(&body).ok().and_then(|body| body.get("type").and_then(Value::as_str).map(str::to_string));
     if kind.as_deref() != Some("end-call") {
         let kind = kind.map_or_else(|| "a body without a type".to_string(), |kind| format!("type {kind}"));
@@ -594,7 +625,7 @@ mod tests {
     use callops_tests::fake_vapi::{FAKE_VAPI_KEY, FakeVapi};
     use callops_vapi::{
         VapiApi, VapiError,
-        api::{AssistantOverrides, CallMetadata, CreateCall, Customer, EndCall},
+        api::{AssistantOverrides, CallMetadata, CreateCall, Customer, EndCall, MonitorPlan},
         client::VapiClient,
     };
 
@@ -629,7 +660,15 @@ mod tests {
         (sim, client, messages)
     }
 
+    /// Vapi's default monitor plan: listen and control on, no key.
+    const OPEN: MonitorPlan =
+        MonitorPlan { listen_enabled: true, listen_authentication_enabled: false, control_enabled: true, control_authentication_enabled: false };
+
     fn new_call(attempt: u32) -> CreateCall {
+        with_plan(attempt, OPEN)
+    }
+
+    fn with_plan(attempt: u32, monitor_plan: MonitorPlan) -> CreateCall {
         CreateCall {
             assistant_id: "assistant-1".into(),
             phone_number_id: Some("pn-1".into()),
@@ -643,6 +682,7 @@ mod tests {
                 artifact_plan: None,
                 max_duration_seconds: None,
                 first_message: None,
+                monitor_plan,
             },
         }
     }
@@ -774,5 +814,34 @@ mod tests {
         assert!(matches!(client.end_call("uncontrolled").await, Err(VapiError::Rejected { .. })));
         assert_eq!(fake.controls().len(), 1);
         assert!(fake.ended().len() == 1);
+    }
+
+    #[tokio::test]
+    async fn a_locked_control_url_takes_the_public_key_and_a_plan_with_a_part_off_gives_no_url_for_it() {
+        let (sim, open_client, _messages) = simulator(60_000).await;
+        let client = open_client.clone().with_public_key(Some(sim.sim.settings.public_key.clone()));
+        assert!(client.controls_calls() && !open_client.controls_calls());
+
+        let locked = client.create_call(&with_plan(1, MonitorPlan::locked(false, true))).await.unwrap();
+        assert_eq!(locked.listen_url, None, "listening off: no listen link");
+        let control = locked.control_url.clone().expect("control on");
+        let http = reqwest::Client::new();
+        let bare = http.post(&control).json(&json!({"type": "end-call"})).send().await.unwrap();
+        assert_eq!(bare.status(), StatusCode::UNAUTHORIZED, "the URL alone is not enough");
+        let private = http.post(&control).bearer_auth(sim.api_key()).json(&json!({"type": "end-call"})).send().await.unwrap();
+        assert_eq!(private.status(), StatusCode::UNAUTHORIZED, "nor the private key");
+        assert!(matches!(open_client.end_call(&locked.id).await, Err(VapiError::Unauthorized { .. })), "a client without the public key cannot end it");
+        assert_eq!(client.end_call(&locked.id).await.unwrap(), EndCall::Ended);
+
+        let listened = client.create_call(&with_plan(2, MonitorPlan::locked(true, false))).await.unwrap();
+        assert!(listened.listen_url.is_some() && listened.control_url.is_none(), "{}", listened.raw["monitor"]);
+        assert!(matches!(client.end_call(&listened.id).await, Err(VapiError::Rejected { .. })), "no control URL to end it by");
+
+        let body = serde_json::to_value(with_plan(3, MonitorPlan::locked(false, false))).unwrap();
+        assert_eq!(
+            body["assistantOverrides"]["monitorPlan"],
+            json!({"listenEnabled": false, "listenAuthenticationEnabled": true, "controlEnabled": false, "controlAuthenticationEnabled": true}),
+            "Vapi's own field names (MonitorPlan in its OpenAPI document), every one stated"
+        );
     }
 }

@@ -89,6 +89,53 @@ impl EmbeddedDynamo {
         Ok(EmbeddedDynamo { endpoint: format!("http://{local}"), stop: Some(stop), db, _lock: None })
     }
 
+    /// Leaves nothing removed in the engine's files: the database is
+    /// rebuilt without its free pages (`VACUUM`, so a deleted or rewritten
+    /// item's old bytes are not left in a page SQLite marked free), and
+    /// the write-ahead log, which keeps old versions of pages until it is
+    /// overwritten, is checkpointed into the file and truncated to nothing.
+    /// Run after an erasure, a retention round that removed content, and a
+    /// restore's re-applied erasures. Nothing to do in memory.
+    pub async fn scrub(&self) -> Result<(), DomainError> {
+        self.scrubber().scrub().await
+    }
+
+    /// What scrubs this engine's files from elsewhere (a request's handler, a sweep).
+    pub fn scrubber(&self) -> Scrubber {
+        Scrubber { db: self.db.clone() }
+    }
+}
+
+/// Scrubs an engine's files ([`EmbeddedDynamo::scrub`]); clones share the engine.
+#[derive(Clone)]
+pub struct Scrubber {
+    db: Database,
+}
+
+impl Scrubber {
+    /// See [`EmbeddedDynamo::scrub`].
+    pub async fn scrub(&self) -> Result<(), DomainError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), DomainError> {
+            let Some(path) = db.db_path().map_err(|e| DomainError::Unavailable(format!("embedded engine: {e}")))? else { return Ok(()) };
+            db.vacuum().map_err(|e| DomainError::Unavailable(format!("embedded engine: VACUUM: {e}")))?;
+            let conn = rusqlite::Connection::open(&path).map_err(|e| DomainError::Unavailable(format!("embedded engine at {path}: {e}")))?;
+            conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| DomainError::Unavailable(e.to_string()))?;
+            // (busy, log frames, frames checkpointed): busy means a reader held the log, and it was not truncated.
+            let (busy, _, _): (i64, i64, i64) = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .map_err(|e| DomainError::Unavailable(format!("embedded engine: checkpoint: {e}")))?;
+            if busy != 0 {
+                return Err(DomainError::Unavailable("the write-ahead log is in use and was not truncated; scrub again".into()));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| DomainError::Unavailable(e.to_string()))?
+    }
+}
+
+impl EmbeddedDynamo {
     /// Puts the engine's file in bulk-loading mode for an import: SQLite
     /// stops waiting for each write to reach the disk (`synchronous = OFF`)
     /// and keeps more pages in memory. A crash of the machine (not of the

@@ -21,6 +21,11 @@ fn org(org_id: &str) -> String {
     format!("ORG#{org_id}")
 }
 
+/// The prefix of every partition of a tenant's.
+pub fn org_prefix(org_id: &str) -> String {
+    org(org_id)
+}
+
 /// The call's own partition: one call per partition spreads writes evenly.
 pub fn call_pk(org_id: &str, call_id: &str) -> String {
     format!("{}#CALL#{call_id}", org(org_id))
@@ -99,6 +104,11 @@ pub fn consent_pk(org_id: &str, id: &str) -> String {
 }
 
 /// A tenant's audit log: one item per entry, sorted by time then id.
+/// The partition of the head of a tenant's audit chain (its last entry's place and hash).
+pub fn audit_head_pk(org_id: &str) -> String {
+    format!("{}#AUDITHEAD", org(org_id))
+}
+
 pub fn audit_pk(org_id: &str) -> String {
     format!("{}#AUDIT", org(org_id))
 }
@@ -130,6 +140,12 @@ pub fn campaigns_pk(org_id: &str) -> String {
 
 pub fn campaign_sk(campaign_id: &str) -> String {
     format!("{CAMPAIGN_SK_PREFIX}{campaign_id}")
+}
+
+/// What erased numbers keep, each under its pseudonym: that it stays on
+/// the do-not-call list, and its last opt-out.
+pub fn erased_pk(org_id: &str) -> String {
+    format!("{}#ERASED", org(org_id))
 }
 
 /// A small operator record of the tenant's (a migration's checkpoint).

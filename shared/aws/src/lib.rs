@@ -16,6 +16,7 @@ pub mod import;
 mod item;
 pub mod keys;
 pub mod lambda_env;
+pub mod pseudonym;
 pub mod retry;
 pub mod rollup;
 pub mod scheduler;

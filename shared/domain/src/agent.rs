@@ -76,10 +76,11 @@ pub struct AgentInput {
     pub vapi_phone_number_id: Option<String>,
     pub twilio_number: Option<TwilioNumber>,
     pub time_zone: Option<String>,
-    /// Checked when applied, so a bad value is `invalid_calling_hours`.
-    pub calling_hours: Option<ClockHours>,
+    /// Checked when applied: a time that is not one is `invalid_hours`,
+    /// hours that never open `invalid_calling_hours`.
+    pub calling_hours: Option<HoursInput>,
     /// Replaces the windows by day (an empty object clears them).
-    pub hours_by_day: Option<std::collections::BTreeMap<Day, ClockHours>>,
+    pub hours_by_day: Option<std::collections::BTreeMap<Day, HoursInput>>,
     /// Replaces the closed days.
     pub closed_days: Option<Vec<Day>>,
     pub max_concurrent_calls: Option<u32>,
@@ -88,6 +89,30 @@ pub struct AgentInput {
     /// Absent keeps it; `null` clears it.
     #[serde(default, deserialize_with = "present")]
     pub structured_output_name: Option<Option<String>>,
+}
+
+/// Calling hours as a client writes them, read when applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoursInput {
+    pub start: String,
+    pub end: String,
+}
+
+impl HoursInput {
+    /// The hours: each end a time of day (`HH:MM`, 00:00 to 24:00; else
+    /// `invalid_hours`), the start before the end (else `invalid_calling_hours`).
+    pub fn hours(&self) -> Result<CallingHours, DomainError> {
+        let clock = |text: &str| {
+            parse_clock(text).ok_or_else(|| {
+                DomainError::invalid(
+                    "invalid_hours",
+                    format!("{:?} is not a time of day: write HH:MM, 00:00 to 24:00", text.chars().take(20).collect::<String>()),
+                )
+            })
+        };
+        CallingHours::new(clock(&self.start)?, clock(&self.end)?)
+    }
 }
 
 /// A field that is present, even as `null` (`Some(None)`), as opposed to absent (`None`).
@@ -185,10 +210,10 @@ impl AgentInput {
             next.time_zone = zone.parse().map_err(|_| invalid("invalid_time_zone", "timeZone must be an IANA time zone name, e.g. America/New_York"))?;
         }
         if let Some(hours) = self.calling_hours {
-            next.calling_hours = CallingHours::new(hours.start, hours.end)?;
+            next.calling_hours = hours.hours()?;
         }
         if let Some(by_day) = self.hours_by_day {
-            next.hours_by_day = by_day.into_iter().map(|(day, h)| CallingHours::new(h.start, h.end).map(|h| (day, h))).collect::<Result<_, _>>()?;
+            next.hours_by_day = by_day.into_iter().map(|(day, h)| h.hours().map(|h| (day, h))).collect::<Result<_, _>>()?;
         }
         if let Some(mut closed) = self.closed_days {
             closed.sort();
@@ -386,6 +411,8 @@ mod input_tests {
             (format!(r#"{{{base},"vapiPhoneNumberId":"pn","id":"no spaces"}}"#), "invalid_agent_id"),
             (format!(r#"{{{base},"vapiPhoneNumberId":"pn","maxConcurrentCalls":0}}"#), "invalid_max_concurrent_calls"),
             (format!(r#"{{{base},"vapiPhoneNumberId":"pn","callingHours":{{"start":"21:00","end":"08:00"}}}}"#), "invalid_calling_hours"),
+            (format!(r#"{{{base},"vapiPhoneNumberId":"pn","callingHours":{{"start":"25:00","end":"26:00"}}}}"#), "invalid_hours"),
+            (format!(r#"{{{base},"vapiPhoneNumberId":"pn","hoursByDay":{{"sat":{{"start":"9am","end":"13:00"}}}}}}"#), "invalid_hours"),
             (format!(r#"{{{base},"vapiPhoneNumberId":"pn","retryPolicy":{{"maxAttempts":3,"delaysMinutes":[]}}}}"#), "invalid_retry_policy"),
             (format!(r#"{{{base},"twilioNumber":{{"number":"+12025550100","accountSid":"AC1","authTokenSecret":"raw-token"}}}}"#), "invalid_twilio_number"),
         ] {

@@ -24,6 +24,24 @@ pub enum Action {
     CallMoved,
     #[serde(rename = "call.cancelled")]
     CallCancelled,
+    /// The dialer claimed an attempt to place it.
+    #[serde(rename = "call.dialed")]
+    CallDialed,
+    /// Vapi took the call.
+    #[serde(rename = "call.placed")]
+    CallPlaced,
+    /// The provider's report of a call was recorded (status, outcome, content).
+    #[serde(rename = "call.reported")]
+    CallReported,
+    /// The attempt failed for good.
+    #[serde(rename = "call.failed")]
+    CallFailed,
+    /// A call's facts (and, for a role that may, its content) were answered to someone.
+    #[serde(rename = "call.read")]
+    CallRead,
+    /// Calls brought in from the legacy table by a migration.
+    #[serde(rename = "calls.imported")]
+    CallsImported,
     /// A call's transcript, summary, recording link or notes were answered to someone.
     #[serde(rename = "call.content_read")]
     CallContentRead,
@@ -47,6 +65,9 @@ pub enum Action {
     DoNotCallRemoved,
     #[serde(rename = "number.inconvenient_times_set")]
     InconvenientTimesSet,
+    /// What is on record for a number (its consents, list entry and history, inconvenient times) was answered.
+    #[serde(rename = "number.read")]
+    NumberRead,
     #[serde(rename = "patient.read")]
     PatientRead,
     #[serde(rename = "patient.exported")]
@@ -69,6 +90,12 @@ impl Action {
             Action::CallScheduled => "call.scheduled",
             Action::CallMoved => "call.moved",
             Action::CallCancelled => "call.cancelled",
+            Action::CallDialed => "call.dialed",
+            Action::CallPlaced => "call.placed",
+            Action::CallReported => "call.reported",
+            Action::CallFailed => "call.failed",
+            Action::CallRead => "call.read",
+            Action::CallsImported => "calls.imported",
             Action::CallContentRead => "call.content_read",
             Action::CampaignCreated => "campaign.created",
             Action::CampaignCancelled => "campaign.cancelled",
@@ -80,6 +107,7 @@ impl Action {
             Action::DoNotCallAdded => "dnc.added",
             Action::DoNotCallRemoved => "dnc.removed",
             Action::InconvenientTimesSet => "number.inconvenient_times_set",
+            Action::NumberRead => "number.read",
             Action::PatientRead => "patient.read",
             Action::PatientExported => "patient.exported",
             Action::PatientErased => "patient.erased",
@@ -92,14 +120,23 @@ impl Action {
     /// The kind of record the action is about.
     pub fn entity_type(self) -> EntityType {
         match self {
-            Action::CallScheduled | Action::CallMoved | Action::CallCancelled | Action::CallContentRead | Action::ContentExpired | Action::CallErased => {
-                EntityType::Call
-            }
+            Action::CallScheduled
+            | Action::CallMoved
+            | Action::CallCancelled
+            | Action::CallDialed
+            | Action::CallPlaced
+            | Action::CallReported
+            | Action::CallFailed
+            | Action::CallRead
+            | Action::CallContentRead
+            | Action::ContentExpired
+            | Action::CallErased => EntityType::Call,
+            Action::CallsImported => EntityType::Tenant,
             Action::CampaignCreated | Action::CampaignCancelled => EntityType::Campaign,
             Action::AgentCreated | Action::AgentUpdated => EntityType::Agent,
             Action::SettingsUpdated | Action::AuditRead => EntityType::Tenant,
             Action::ConsentRecorded | Action::ConsentRevoked => EntityType::Consent,
-            Action::DoNotCallAdded | Action::DoNotCallRemoved | Action::InconvenientTimesSet => EntityType::Number,
+            Action::DoNotCallAdded | Action::DoNotCallRemoved | Action::InconvenientTimesSet | Action::NumberRead => EntityType::Number,
             Action::PatientRead | Action::PatientExported | Action::PatientErased => EntityType::Patient,
         }
     }
@@ -163,10 +200,20 @@ pub struct AuditEntry {
     pub source_ip: Option<String>,
     #[serde(default)]
     pub user_agent: Option<String>,
+    /// The entry's place in its tenant's log (1 for the first), set as it is written.
+    #[serde(default)]
+    pub seq: u64,
+    /// The hash of the entry before it (`seq - 1`), and when that one was written.
+    #[serde(default)]
+    pub prev: String,
+    #[serde(with = "time::ms::option", default)]
+    pub prev_at: Option<DateTime<Utc>>,
+    /// SHA-256 of this entry with `prev` in it and this field empty: change
+    /// or remove an entry and the chain no longer holds.
+    #[serde(default)]
+    pub hash: String,
 }
 
-/// The fields of a call that are its content: never copied into the log.
-pub const CONTENT_FIELDS: &[&str] = &["transcript", "summary", "recordingUrl", "callNotes"];
 /// Fields every write moves, which say nothing of what changed.
 const NOISE: &[&str] = &["updatedAt", "revision", "orgId"];
 /// The most fields an entry names, and the most bytes of one value it keeps.
@@ -198,7 +245,16 @@ impl AuditEntry {
             changes: bounded_changes(changes),
             source_ip: origin.source_ip.clone(),
             user_agent: origin.user_agent.clone(),
+            seq: 0,
+            prev: String::new(),
+            prev_at: None,
+            hash: String::new(),
         }
+    }
+
+    /// The entry of a change CallOps made itself (`what`: `dialer`, `webhook`, `reconciler`...) to a call.
+    pub fn of_system_change(what: &str, action: Action, before: Option<&crate::CallLog>, after: &crate::CallLog, at: DateTime<Utc>) -> AuditEntry {
+        AuditEntry::by(&after.org_id, &Actor::system(what), &Origin::default(), action, &after.id, changes(before, after), at)
     }
 
     /// An entry of CallOps' own (`what`: the demo, a test, an operator's command).
@@ -224,9 +280,48 @@ impl AuditEntry {
     }
 }
 
+/// The fields whose values an entry may keep: facts that identify no one
+/// (states, types, times of the schedule, the practice's settings). Every
+/// other field is named with whether it held a value before and after,
+/// never what the value was: no number, name, variable, purpose or content
+/// reaches the log.
+pub const VALUE_FIELDS: &[&str] = &[
+    "status",
+    "callType",
+    "attempt",
+    "outcome",
+    "scheduledAt",
+    "voiceAgentId",
+    "campaignId",
+    "basis",
+    "scope",
+    "channel",
+    "capturedAt",
+    "expiresAt",
+    "action",
+    "holidays",
+    "maxAttemptsPerNumberPerDay",
+    "consentPolicy",
+    "recordingPolicy",
+    "unknownCalleeLocation",
+    "inboundRecordingDisclosed",
+    "liveListening",
+    "retention",
+    "timeZone",
+    "callingHours",
+    "hoursByDay",
+    "closedDays",
+    "maxConcurrentCalls",
+    "retryPolicy",
+    "followUpCalls",
+    "contentRemoved",
+    "format",
+    "calls",
+];
+
 /// The fields that differ between two records (as their JSON objects),
-/// each `{"from", "to"}`, content named but not copied, values cut short.
-/// `before` is `None` for a record created.
+/// each `{"from", "to"}`: the values of [`VALUE_FIELDS`], cut short;
+/// whether any other field held a value. `before` is `None` for a record created.
 pub fn changes<T: Serialize, U: Serialize>(before: Option<&T>, after: &U) -> Map<String, Value> {
     let object = |value: Value| match value {
         Value::Object(map) => map,
@@ -246,29 +341,13 @@ pub fn changes<T: Serialize, U: Serialize>(before: Option<&T>, after: &U) -> Map
         if from == to {
             continue;
         }
-        let (from, to) = if CONTENT_FIELDS.contains(&name.as_str()) { (present(&from), present(&to)) } else { (from, to) };
+        let (from, to) = if VALUE_FIELDS.contains(&name.as_str()) { (from, to) } else { (present(&from), present(&to)) };
         changes.insert(name.clone(), serde_json::json!({"from": from, "to": to}));
     }
     changes
 }
 
-/// The fields that name a patient on a call: an erasure's entry says they
-/// went, never what they were or what replaced them (the log must not tie
-/// the token back to the number).
-pub const IDENTITY_FIELDS: &[&str] = &["phoneNumber", "customerName", "variableValues", "debtId"];
-
-/// [`changes`], with the patient's identity named but not copied.
-pub fn changes_without_identity<T: Serialize, U: Serialize>(before: Option<&T>, after: &U) -> Map<String, Value> {
-    let mut changes = changes(before, after);
-    for field in IDENTITY_FIELDS {
-        if let Some(change) = changes.get_mut(*field) {
-            *change = serde_json::json!({"from": "removed", "to": "removed"});
-        }
-    }
-    changes
-}
-
-/// Content as the log keeps it: whether there was any.
+/// A value as the log keeps it when it may not keep the value: whether there was one.
 fn present(value: &Value) -> Value {
     Value::Bool(!value.is_null())
 }
@@ -279,18 +358,19 @@ pub fn fields_read(fields: &[&str]) -> Map<String, Value> {
 }
 
 /// What `caller` may be answered of `calls`, and the audit entries the
-/// answer needs first: a viewer gets each call's facts only; anyone else
-/// gets the content too, and each call whose transcript, summary or
-/// recording is answered is an entry of its own.
+/// answer needs first: a viewer gets each call's facts only, anyone else
+/// the content too; every call answered is an entry of its own
+/// (`call.read` for its facts, `call.content_read` naming the content
+/// fields answered with them).
 pub fn answer_calls(caller: &Caller, calls: Vec<crate::CallLog>, at: DateTime<Utc>) -> (Vec<crate::CallLog>, Vec<AuditEntry>) {
-    if !caller.role.sees_content() {
-        return (calls.into_iter().map(crate::CallLog::facts_only).collect(), Vec::new());
-    }
+    let calls: Vec<crate::CallLog> = if caller.role.sees_content() { calls } else { calls.into_iter().map(crate::CallLog::facts_only).collect() };
     let reads = calls
         .iter()
-        .filter_map(|call| {
-            let read: Vec<&str> = call.content_fields().into_iter().filter(|f| *f != "callNotes").collect();
-            (!read.is_empty()).then(|| AuditEntry::new(caller, Action::CallContentRead, &call.id, fields_read(&read), at))
+        .map(|call| {
+            let mut read = call.content_fields();
+            let action = if read.is_empty() { Action::CallRead } else { Action::CallContentRead };
+            read.push("facts");
+            AuditEntry::new(caller, action, &call.id, fields_read(&read), at)
         })
         .collect();
     (calls, reads)
@@ -348,8 +428,18 @@ mod tests {
         assert_eq!(changes["callNotes"], json!({"from": false, "to": true}));
         assert!(!changes.contains_key("updatedAt") && !changes.contains_key("id") && !changes.contains_key("notes"));
         assert!(!serde_json::to_string(&changes).unwrap().contains("toothache"));
-        let created = super::changes(None::<&Value>, &json!({"a": 1}));
-        assert_eq!(created["a"], json!({"from": null, "to": 1}));
+        let created = super::changes(None::<&Value>, &json!({"attempt": 1}));
+        assert_eq!(created["attempt"], json!({"from": null, "to": 1}));
+        // Numbers, names, variables, purposes and anything else unlisted: named, with whether they held a value, never the value.
+        let scheduled = json!({"phoneNumber": "+12125550142", "customerName": "Ada Lovelace", "variableValues": {"balance": "$120"},
+            "callPurpose": "Crown follow-up", "debtId": "inv-7", "consent": {"source": "Ada's intake form"}, "status": "SCHEDULED"});
+        let entry = super::changes(None::<&Value>, &scheduled);
+        let text = serde_json::to_string(&entry).unwrap();
+        for secret in ["2125550142", "Ada", "120", "Crown", "inv-7", "intake"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(entry["phoneNumber"], json!({"from": false, "to": true}));
+        assert_eq!(entry["status"], json!({"from": null, "to": "SCHEDULED"}));
     }
 
     #[test]

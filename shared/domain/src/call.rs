@@ -131,6 +131,11 @@ pub struct CallLog {
     pub truncated_fields: Vec<String>,
     pub summary: Option<String>,
     pub recording_url: Option<String>,
+    /// The live call's listen link (Vapi's `monitor.listenUrl`): kept only
+    /// while the call is live and only when the tenant turned live listening
+    /// on; shown to staff and admins, each read on the record.
+    #[serde(default)]
+    pub listen_url: Option<String>,
     pub appointment_set: bool,
     #[serde(with = "time::ms")]
     pub created_at: DateTime<Utc>,
@@ -256,10 +261,102 @@ pub struct ContentRemoval {
 /// The prefix of the token an erased call's number is replaced by.
 pub const ERASED_NUMBER_PREFIX: &str = "erased-";
 
+/// How one stored field of a call is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldClass {
+    /// The patient's words or identity, or what was written from them: the
+    /// one set that roles (a viewer never sees it), retention (removes it
+    /// when it ages out) and erasure (removes it) treat. Never copied into
+    /// the audit log, nor outside the call's own set.
+    Content,
+    /// The patient's number: what the call is about; an erasure replaces it by a token.
+    Number,
+    /// A fact of the call (times, status, outcome, money, cost, bookkeeping): kept for analytics.
+    Fact,
+}
+
+/// Every field a stored call holds, by its JSON name, and its class. A test
+/// serialises a call with every field set and fails on a field left out.
+pub const CALL_FIELDS: &[(&str, FieldClass)] = &[
+    ("id", FieldClass::Fact),
+    ("orgId", FieldClass::Fact),
+    ("voiceAgentId", FieldClass::Fact),
+    ("phoneNumber", FieldClass::Number),
+    ("status", FieldClass::Fact),
+    ("duration", FieldClass::Fact),
+    ("callStartedAt", FieldClass::Fact),
+    ("callEndedAt", FieldClass::Fact),
+    ("transcript", FieldClass::Content),
+    ("transcriptTruncated", FieldClass::Fact),
+    ("truncatedFields", FieldClass::Fact),
+    ("summary", FieldClass::Content),
+    ("recordingUrl", FieldClass::Content),
+    // A way into the live call's audio.
+    ("listenUrl", FieldClass::Content),
+    ("appointmentSet", FieldClass::Fact),
+    ("createdAt", FieldClass::Fact),
+    ("outcome", FieldClass::Fact),
+    ("insuranceVerified", FieldClass::Fact),
+    // The patient's health plan: identity.
+    ("insuranceProvider", FieldClass::Content),
+    ("paymentPlanDiscussed", FieldClass::Fact),
+    ("paymentPlanAmount", FieldClass::Fact),
+    ("collectionAttempt", FieldClass::Fact),
+    ("collectionAmount", FieldClass::Fact),
+    ("collectionSuccess", FieldClass::Fact),
+    ("transferredToStaff", FieldClass::Fact),
+    // The practice's staff member or line the call went to.
+    ("transferredTo", FieldClass::Fact),
+    ("vapiCallId", FieldClass::Fact),
+    ("callType", FieldClass::Fact),
+    ("campaignId", FieldClass::Fact),
+    ("scheduledAt", FieldClass::Fact),
+    // Free text, written by staff or from an earlier call's content.
+    ("callPurpose", FieldClass::Content),
+    ("callNotes", FieldClass::Content),
+    ("customerName", FieldClass::Content),
+    // The contact's zone and state: no place smaller than a state.
+    ("calleeTimeZone", FieldClass::Fact),
+    ("calleeState", FieldClass::Fact),
+    // The patient's account with the practice.
+    ("debtId", FieldClass::Content),
+    ("compliance", FieldClass::Fact),
+    ("recordingWithheld", FieldClass::Fact),
+    // The prompt's values: a contact's CSV columns, names, balances.
+    ("variableValues", FieldClass::Content),
+    ("attempt", FieldClass::Fact),
+    ("imported", FieldClass::Fact),
+    ("endedReason", FieldClass::Fact),
+    ("reportedAt", FieldClass::Fact),
+    ("returnedAt", FieldClass::Fact),
+    ("followUpRequired", FieldClass::Fact),
+    ("followUpDate", FieldClass::Fact),
+    ("callQuality", FieldClass::Fact),
+    ("customerSentiment", FieldClass::Fact),
+    ("aiConfidence", FieldClass::Fact),
+    ("successEvaluation", FieldClass::Fact),
+    ("latency", FieldClass::Fact),
+    ("awaitingOutput", FieldClass::Fact),
+    ("costCents", FieldClass::Fact),
+    ("costBreakdown", FieldClass::Fact),
+    ("contentRemoved", FieldClass::Fact),
+    ("updatedAt", FieldClass::Fact),
+];
+
+/// The JSON names of the fields in the content set.
+pub fn content_field_names() -> impl Iterator<Item = &'static str> {
+    CALL_FIELDS.iter().filter(|(_, class)| *class == FieldClass::Content).map(|(name, _)| *name)
+}
+
+/// Whether `field` (a JSON name) is in the content set.
+pub fn is_content_field(field: &str) -> bool {
+    content_field_names().any(|name| name == field)
+}
+
 impl CallLog {
-    /// Whether the call keeps any content (transcript, summary, recording link, notes).
+    /// Whether the call keeps any content ([`FieldClass::Content`]).
     pub fn has_content(&self) -> bool {
-        self.transcript.is_some() || self.summary.is_some() || self.recording_url.is_some() || self.call_notes.is_some()
+        !self.content_fields().is_empty()
     }
 
     /// The content fields the call holds, by their JSON names.
@@ -268,42 +365,80 @@ impl CallLog {
             ("transcript", self.transcript.is_some()),
             ("summary", self.summary.is_some()),
             ("recordingUrl", self.recording_url.is_some()),
+            ("listenUrl", self.listen_url.is_some()),
+            ("insuranceProvider", self.insurance_provider.is_some()),
+            ("callPurpose", self.call_purpose.is_some()),
             ("callNotes", self.call_notes.is_some()),
+            ("customerName", self.customer_name.is_some()),
+            ("debtId", self.debt_id.is_some()),
+            ("variableValues", !self.variable_values.is_empty()),
         ]
         .into_iter()
         .filter_map(|(name, held)| held.then_some(name))
         .collect()
     }
 
-    /// The call as someone who may not see content sees it: its facts only
-    /// (no content, and not the patient's name or the prompt's values either).
+    /// The call as someone who may not see content sees it: its facts and number only.
     pub fn facts_only(mut self) -> CallLog {
         self.strip_content();
-        self.customer_name = None;
-        self.variable_values.clear();
         self
     }
 
+    /// Empties every field of the content set.
     fn strip_content(&mut self) {
         self.transcript = None;
         self.summary = None;
         self.recording_url = None;
+        self.listen_url = None;
+        self.insurance_provider = None;
+        self.call_purpose = None;
         self.call_notes = None;
+        self.customer_name = None;
+        self.debt_id = None;
+        self.variable_values.clear();
         self.transcript_truncated = false;
-        self.truncated_fields.retain(|f| !crate::audit::CONTENT_FIELDS.contains(&f.as_str()));
+        self.truncated_fields.retain(|f| !is_content_field(f));
+    }
+
+    /// The content set of `other` over this call's: what a change that may not touch content keeps.
+    pub fn keep_content_of(&mut self, other: &CallLog) {
+        self.transcript = other.transcript.clone();
+        self.summary = other.summary.clone();
+        self.recording_url = other.recording_url.clone();
+        self.listen_url = other.listen_url.clone();
+        self.insurance_provider = other.insurance_provider.clone();
+        self.call_purpose = other.call_purpose.clone();
+        self.call_notes = other.call_notes.clone();
+        self.customer_name = other.customer_name.clone();
+        self.debt_id = other.debt_id.clone();
+        self.variable_values = other.variable_values.clone();
+        self.transcript_truncated = other.transcript_truncated;
+        self.truncated_fields.retain(|f| !is_content_field(f));
+        self.truncated_fields.extend(other.truncated_fields.iter().filter(|f| is_content_field(f)).cloned());
+        self.truncated_fields.sort();
+        self.truncated_fields.dedup();
+    }
+
+    /// This call (a new version of `stored`, from elsewhere: a migration's
+    /// legacy row) as removed as `stored` is: when its content was removed,
+    /// none comes back, nor the number an erasure replaced.
+    pub fn stay_removed_as(&mut self, stored: &CallLog) {
+        if let Some(removal) = stored.content_removed {
+            self.keep_content_of(stored);
+            if removal.reason == RemovalReason::Erasure {
+                self.phone_number = stored.phone_number.clone();
+            }
+            self.content_removed = Some(removal);
+        }
     }
 
     /// The call with its content removed for `reason` at `at`; every fact
-    /// analytics count stays. An erasure also replaces the number by
-    /// `token` and drops what names the patient (name, prompt values, debt).
+    /// analytics count stays. An erasure also replaces the number by `token`.
     pub fn remove_content(&self, reason: RemovalReason, at: DateTime<Utc>, token: Option<&str>) -> CallLog {
         let mut next = self.clone();
         next.strip_content();
         if let Some(token) = token {
             next.phone_number = token.to_string();
-            next.customer_name = None;
-            next.variable_values.clear();
-            next.debt_id = None;
         }
         next.content_removed = Some(ContentRemoval { at: time::to_millis(at), reason });
         next.updated_at = time::to_millis(at.max(self.updated_at));
@@ -352,6 +487,7 @@ impl CallLog {
             truncated_fields: Vec::new(),
             summary: None,
             recording_url: None,
+            listen_url: None,
             appointment_set: false,
             created_at: now,
             outcome: None,
@@ -459,6 +595,11 @@ impl CallLog {
         {
             return refuse("recordingUrl must be an https: URL".into());
         }
+        if let Some(url) = &self.listen_url
+            && !crate::limits::is_live_url(url)
+        {
+            return refuse("listenUrl must be a wss: or https: URL".into());
+        }
         for (name, id) in [("vapiCallId", &self.vapi_call_id), ("campaignId", &self.campaign_id), ("debtId", &self.debt_id)] {
             if id.as_ref().is_some_and(|id| !is_key_safe(id)) {
                 return refuse(format!("{name} must be 1 to {MAX_ID_BYTES} bytes without '#' or control characters"));
@@ -510,6 +651,49 @@ pub use crate::idempotency::derived_id;
 mod tests {
     use super::*;
     use CallStatus::*;
+
+    #[test]
+    fn every_stored_field_of_a_call_is_classified() {
+        let call = crate::fixtures::call(Completed);
+        let stored = serde_json::to_value(&call).unwrap();
+        let mut held: Vec<&str> = stored.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut classified: Vec<&str> = CALL_FIELDS.iter().map(|(name, _)| *name).collect();
+        held.sort();
+        classified.sort();
+        assert_eq!(held, classified, "a field a call stores is not classified in CALL_FIELDS (or one classified is gone)");
+        let set: Vec<&str> = content_field_names().collect();
+        for field in
+            ["transcript", "summary", "recordingUrl", "listenUrl", "callNotes", "callPurpose", "customerName", "variableValues", "debtId", "insuranceProvider"]
+        {
+            assert!(set.contains(&field), "{field}");
+        }
+    }
+
+    #[test]
+    fn the_content_set_is_what_viewers_lose_and_removal_takes() {
+        let mut call = crate::fixtures::call(Completed);
+        call.transcript = Some("AI: Hi\nUser: my crown hurts".into());
+        call.summary = Some("crown".into());
+        call.recording_url = Some("https://r".into());
+        call.listen_url = Some("wss://l".into());
+        call.call_notes = Some("n".into());
+        call.call_purpose = Some("p".into());
+        call.customer_name = Some("Ada".into());
+        call.debt_id = Some("inv-1".into());
+        call.insurance_provider = Some("Delta".into());
+        call.variable_values.insert("balance".into(), "$120".into());
+        call.truncated_fields = vec!["summary".into(), "endedReason".into()];
+        assert_eq!(call.content_fields().len(), 10);
+        let seen = call.clone().facts_only();
+        assert!(!seen.has_content() && seen.phone_number == call.phone_number && seen.truncated_fields == vec!["endedReason".to_string()]);
+        let at = crate::time::parse("2024-02-01T00:00:00Z").unwrap();
+        let erased = call.remove_content(RemovalReason::Erasure, at, Some("erased-x"));
+        assert!(!erased.has_content() && erased.phone_number == "erased-x");
+        // A later change keeps the removed set removed.
+        let mut later = call.clone();
+        later.keep_content_of(&erased);
+        assert!(!later.has_content());
+    }
 
     #[test]
     fn enums_serialise_as_their_upper_case_names() {

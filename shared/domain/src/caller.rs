@@ -86,6 +86,9 @@ pub fn bounded(text: &str, max: usize) -> String {
         .collect()
 }
 
+/// How an actor that is CallOps itself is named: `system:<part>`.
+pub const SYSTEM_PREFIX: &str = "system:";
+
 /// A person or system acting: the token's subject and display name.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
@@ -102,12 +105,14 @@ impl Actor {
     pub fn from_claims(sub: Option<&str>, name: Option<&str>) -> Actor {
         let bounded = |text: &str| bounded(text, Actor::MAX_TEXT);
         let sub = sub.map(bounded).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".into());
+        // `system:` names CallOps itself; a token cannot pass for it.
+        let sub = if sub.starts_with(SYSTEM_PREFIX) { format!("user:{sub}") } else { sub };
         Actor { sub, name: name.map(bounded).filter(|n| !n.is_empty()) }
     }
 
     /// CallOps itself (the webhook reading a call's words, the dialer).
     pub fn system(what: &str) -> Actor {
-        Actor { sub: format!("callops:{what}"), name: None }
+        Actor { sub: format!("{SYSTEM_PREFIX}{what}"), name: None }
     }
 }
 

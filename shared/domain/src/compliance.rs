@@ -45,6 +45,20 @@ pub struct ComplianceRecord {
     /// Nothing said where the callee is: `zones` and `states` are every one of the fifty states and DC.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub place_unknown: bool,
+    /// Whether the live call can be listened to and controlled, as asked of Vapi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<Monitor>,
+}
+
+/// The live call's monitor, as the dialer asked Vapi for it: listening only
+/// when the tenant turned `liveListening` on; control only when CallOps holds
+/// the public key that unlocks it (to end a call whose number opted out);
+/// each, when on, locked behind that key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Monitor {
+    pub listen: bool,
+    pub control: bool,
 }
 
 /// An exemption an attempt rests on, and the conditions the call keeps.
@@ -132,6 +146,7 @@ impl ComplianceRecord {
             recording: Some(recording),
             exemption: None,
             place_unknown: caller.place_unknown,
+            monitor: None,
         }
     }
 }
@@ -238,6 +253,7 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         recording: None,
         exemption: exempt.then(healthcare_exemption),
         place_unknown: facts.callee.place_unknown,
+        monitor: None,
     }
 }
 

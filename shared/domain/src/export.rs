@@ -14,14 +14,29 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The most an answer's body may weigh as the Lambda's JSON carries it
+/// (escaped): Lambda answers at most 6 MB, and the rest of the envelope,
+/// headers included, fits in what is left.
+pub const MAX_ANSWER_BYTES: usize = 5_000_000;
+
+/// The most one page of records may weigh: an answer's bound, less room for
+/// what the answer adds around them (its window, counts, cursor).
+pub const MAX_PAGE_BYTES: usize = MAX_ANSWER_BYTES - 100_000;
+
+/// What `value` weighs as JSON inside a Lambda answer's body (escaped once more).
+pub fn json_weight<T: Serialize>(value: &T) -> usize {
+    serde_json::to_string(value).map_or(0, |text| json_escaped_len(&text))
+}
+
 /// How many bytes `text` takes inside a JSON string (as serde_json escapes
 /// it): what an answer's body weighs in the JSON a Lambda returns it in.
 pub fn json_escaped_len(text: &str) -> usize {
-    text.chars()
-        .map(|c| match c {
-            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
-            c if u32::from(c) < 0x20 => 6,
-            c => c.len_utf8(),
+    // Byte by byte: every byte of a multi-byte character is 0x80 or more and stays as it is.
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
         })
         .sum()
 }

@@ -250,10 +250,8 @@ pub fn follow_up_call(ended: &CallLog, at: DateTime<Utc>, now: DateTime<Utc>) ->
     let day = ended.follow_up_date.unwrap_or(at).date_naive();
     let id = crate::idempotency::follow_up_call_id(&ended.org_id, &ended.phone_number, day);
     let mut call = waiting_call(ended, crate::CallType::OutboundFollowup, 1, id, at, now);
-    call.call_purpose = Some(match &ended.summary {
-        Some(summary) => format!("Follow-up agreed on an earlier call: {}", summary.chars().take(300).collect::<String>()),
-        None => "Follow-up agreed on an earlier call".into(),
-    });
+    // A fixed text naming the call it follows: nothing of that call's content is copied.
+    call.call_purpose = Some(format!("Follow-up agreed on call {}", ended.id));
     call
 }
 

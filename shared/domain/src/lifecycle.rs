@@ -132,6 +132,10 @@ impl CallLog {
     /// Moves the status to `next` when the lifecycle allows it.
     pub(crate) fn advance(&mut self, next: CallStatus) -> Result<(), DomainError> {
         self.status = self.status.transition(next)?;
+        // A call that ended has no live audio: its listen link goes with it.
+        if self.status.is_terminal() {
+            self.listen_url = None;
+        }
         Ok(())
     }
 
@@ -158,15 +162,24 @@ impl CallLog {
         Ok(next.touched(now))
     }
 
-    /// The provider took the call: its id, IN_PROGRESS, the start. What a
-    /// report already wrote stands; `None` when nothing changes.
-    pub fn placed(&self, vapi_call_id: &str, started_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<CallLog> {
+    /// The provider took the call: its id, IN_PROGRESS, the start, and the
+    /// listen link when one was asked for (a link that is not a
+    /// `wss:`/`https:` URL is left out). What a report already wrote
+    /// stands; `None` when nothing changes.
+    pub fn placed(&self, vapi_call_id: &str, started_at: DateTime<Utc>, listen_url: Option<&str>, now: DateTime<Utc>) -> Option<CallLog> {
         let mut next = self.clone();
         if next.vapi_call_id.is_none() {
             next.vapi_call_id = Some(vapi_call_id.to_string());
         }
         if next.status == CallStatus::Dialing {
             next.advance(CallStatus::InProgress).ok()?;
+        }
+        if let Some(url) = listen_url.filter(|url| crate::limits::is_live_url(url))
+            && next.status == CallStatus::InProgress
+            && next.listen_url.is_none()
+            && next.compliance.as_ref().and_then(|c| c.monitor).is_some_and(|m| m.listen)
+        {
+            next.listen_url = Some(url.to_string());
         }
         if next.call_started_at.is_none() {
             next.call_started_at = Some(time::to_millis(started_at));
@@ -265,9 +278,9 @@ mod tests {
         let claimed = call(Scheduled).claim(now).unwrap();
         assert_eq!((claimed.status, claimed.updated_at), (Dialing, now));
         assert!(claimed.claim(now).is_err(), "claimed once");
-        let placed = claimed.placed("v1", now, now).unwrap();
+        let placed = claimed.placed("v1", now, None, now).unwrap();
         assert_eq!((placed.status, placed.vapi_call_id.as_deref(), placed.call_started_at), (InProgress, Some("v1"), Some(now)));
-        assert_eq!(placed.placed("v2", now, now), None, "what was recorded stands");
+        assert_eq!(placed.placed("v2", now, None, now), None, "what was recorded stands");
         assert!(placed.requeue(now, now).is_err(), "a placed call does not go back");
         let back = claimed.requeue(now + chrono::Duration::minutes(5), now).unwrap();
         assert_eq!((back.status, back.scheduled_at), (Scheduled, Some(now + chrono::Duration::minutes(5))));

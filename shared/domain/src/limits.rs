@@ -62,6 +62,17 @@ pub fn is_https_url(url: &str) -> bool {
     url.len() <= MAX_URL_BYTES && url::Url::parse(url).is_ok_and(|parsed| parsed.scheme() == "https" && parsed.host_str().is_some_and(|h| !h.is_empty()))
 }
 
+/// A live call's link: `wss:` or `https:`, bounded; `ws:` and `http:` only
+/// to this machine (a local simulator's).
+pub fn is_live_url(url: &str) -> bool {
+    url.len() <= MAX_URL_BYTES
+        && url::Url::parse(url).is_ok_and(|parsed| match parsed.scheme() {
+            "wss" | "https" => parsed.host_str().is_some_and(|h| !h.is_empty()),
+            "ws" | "http" => matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+            _ => false,
+        })
+}
+
 /// Optional text from a request, trimmed (empty is absent), refused with
 /// `code` beyond `max` bytes.
 pub fn optional_text(value: Option<String>, max: usize, code: &'static str, what: &str) -> Result<Option<String>, crate::DomainError> {

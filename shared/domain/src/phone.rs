@@ -79,6 +79,10 @@ pub fn normalize(text: &str) -> Result<PhoneNumber, DomainError> {
         return Err(refuse("expected a number such as +15551234567"));
     }
     let number = phonenumber::parse(Some(phonenumber::country::Id::US), trimmed).map_err(|e| refuse(&e.to_string()))?;
+    // A voice agent dials a number, not an extension behind it: refused, never cut off.
+    if number.extension().is_some() {
+        return Err(refuse("it has an extension, which a call cannot dial: give the number alone, and the extension in the call's notes"));
+    }
     if !phonenumber::is_valid(&number) {
         return Err(refuse("no such number is in use in its country's numbering plan"));
     }
@@ -211,7 +215,9 @@ mod tests {
 
     #[test]
     fn what_cannot_be_dialled_is_refused() {
-        for bad in ["", "hello", "123", "+1 000 000 0000", "+999 1234 5678", "+1212555014212345678901234567890123"] {
+        for bad in
+            ["", "hello", "123", "+1 000 000 0000", "+999 1234 5678", "+1212555014212345678901234567890123", "+1 212 555 0142 ext. 7", "212-555-0142 x12"]
+        {
             let err = normalize(bad).unwrap_err();
             assert!(matches!(err, DomainError::Invalid { code: "invalid_phone_number", .. }), "{bad}: {err:?}");
         }

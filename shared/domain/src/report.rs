@@ -328,11 +328,8 @@ pub fn apply_awaited_output(call: &CallLog, report: &CallReport, now: DateTime<U
 
 fn changed(call: &CallLog, mut next: CallLog, now: DateTime<Utc>) -> Option<CallLog> {
     if call.content_is_removed() {
-        // Content removed (retention, erasure) is never brought back by a report.
-        next.transcript = None;
-        next.summary = None;
-        next.recording_url = None;
-        next.call_notes = None;
+        // Content removed (retention, erasure) is never brought back by a report: the whole set stays as removed.
+        next.keep_content_of(call);
     }
     next.updated_at = call.updated_at;
     if &next == call {

@@ -48,6 +48,11 @@ pub struct TenantSettings {
     /// state that needs everyone's consent.
     #[serde(default)]
     pub inbound_recording_disclosed: bool,
+    /// Staff may listen to the tenant's live calls: only then is a placed
+    /// call's listening on (locked behind Vapi's public key), and its listen
+    /// link kept on the call for staff and admins.
+    #[serde(default)]
+    pub live_listening: bool,
     #[serde(with = "time::ms::option", default)]
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -81,6 +86,7 @@ pub const DEFAULT_CONTENT_DAYS: u32 = 730;
 /// Content may be kept at most ten years (the longest of the states'
 /// medical-record periods for adults), at least one day.
 pub const MAX_CONTENT_DAYS: u32 = 3653;
+pub const MIN_CONTENT_DAYS: u32 = 1;
 
 fn default_content_days() -> u32 {
     DEFAULT_CONTENT_DAYS
@@ -104,7 +110,7 @@ impl Retention {
     }
 
     fn check(&self) -> Result<(), DomainError> {
-        if !(1..=MAX_CONTENT_DAYS).contains(&self.content_days) {
+        if !(MIN_CONTENT_DAYS..=MAX_CONTENT_DAYS).contains(&self.content_days) {
             return Err(DomainError::invalid("invalid_retention", format!("retention.contentDays must be 1 to {MAX_CONTENT_DAYS}")));
         }
         Ok(())
@@ -129,6 +135,7 @@ impl TenantSettings {
             practice_name: None,
             callback_number: None,
             inbound_recording_disclosed: false,
+            live_listening: false,
             updated_at: None,
         }
     }
@@ -178,6 +185,7 @@ pub struct SettingsInput {
     /// The practice's callback number; an empty one clears it.
     pub callback_number: Option<String>,
     pub inbound_recording_disclosed: Option<bool>,
+    pub live_listening: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -256,6 +264,9 @@ impl SettingsInput {
         }
         if let Some(disclosed) = self.inbound_recording_disclosed {
             next.inbound_recording_disclosed = disclosed;
+        }
+        if let Some(listening) = self.live_listening {
+            next.live_listening = listening;
         }
         if let Some(retention) = &self.retention {
             let asked = Retention { content_days: retention.content_days.unwrap_or(next.retention.content_days) };

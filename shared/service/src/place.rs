@@ -23,8 +23,10 @@ use callops_aws::{
 pub use callops_domain::schedule::DialRequest;
 use callops_domain::{
     CallLog, CallStatus, DomainError, VoiceAgent,
+    audit::{Action, AuditEntry},
     callee::Callee,
     campaign::CampaignStatus,
+    compliance::Monitor,
     consent::Consenting,
     lifecycle::EndedReason,
     phone,
@@ -36,12 +38,12 @@ use callops_domain::{
 };
 use callops_vapi::{
     VapiApi, VapiCall, VapiError,
-    api::{AssistantOverrides, CallMetadata, CreateCall, Customer, TransientNumber},
+    api::{AssistantOverrides, CallMetadata, CreateCall, Customer, MonitorPlan, TransientNumber},
 };
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use crate::change::{Decided, change_call};
+use crate::change::{Change, Decided, change_call};
 
 #[derive(Debug, Error)]
 pub enum DialError {
@@ -203,7 +205,7 @@ impl Dialer {
                 (Placement::Later { at, .. }, _) if at > callops_domain::schedule::latest_dial(call.created_at) => {
                     return self.end_unplaced(stored, Refusal::NoCallingHoursAhead, now).await;
                 }
-                (Placement::Later { at, why }, _) => return self.move_attempt(stored, at, why, now).await,
+                (Placement::Later { at, why }, _) => return self.move_attempt(stored, at, why, DIALER, now).await,
                 (Placement::Allowed, Some(agent)) => agent,
                 (Placement::Allowed, None) => return self.end_unplaced(stored, Refusal::NoAgent, now).await,
             };
@@ -216,13 +218,15 @@ impl Dialer {
             if let (Some(exemption), Some(name), Some(number)) = (&mut record.exemption, &settings.practice_name, &settings.callback_number) {
                 exemption.first_message = Some(callops_domain::compliance::exemption_first_message(name, number));
             }
+            record.monitor = Some(Monitor { listen: settings.live_listening, control: self.vapi.controls_calls() });
             claim.compliance = Some(record);
+            also.push(audited(DIALER, Action::CallDialed, call, &claim, now));
             let claimed = match self.store.update_call_with(&stored, &claim, &also).await {
                 Ok(claimed) => claimed,
                 Err(DomainError::Conflict { code, .. }) if code == NO_FREE_SLOT => {
                     let busy = PlacementFacts { slot: Slot::Busy { retry_at: self.busy_later(now) }, ..facts };
                     return match may_place(&busy, now) {
-                        Placement::Later { at, why } => self.move_attempt(stored, at, why, now).await,
+                        Placement::Later { at, why } => self.move_attempt(stored, at, why, DIALER, now).await,
                         _ => Ok(Dialed::AlreadyHandled),
                     };
                 }
@@ -263,7 +267,7 @@ impl Dialer {
         let reason = refusal.ended_reason();
         tracing::info!(call_id = %claimed.call.id, reason = reason.code(), "a claimed attempt is withdrawn before it was placed");
         let Ok(next) = claimed.call.withdraw(reason.clone(), now) else { return Ok(Dialed::AlreadyHandled) };
-        match self.store.update_call(&claimed, &next).await {
+        match self.store.update_call_with(&claimed, &next, &[audited(DIALER, Action::CallCancelled, &claimed.call, &next, now)]).await {
             Ok(_) | Err(DomainError::Conflict { .. }) => Ok(Dialed::NotDialed(reason.code())),
             Err(other) => Err(other.into()),
         }
@@ -277,7 +281,8 @@ impl Dialer {
             _ => stored.call.fail(reason.clone(), now),
         };
         let Some(next) = next else { return Ok(Dialed::AlreadyHandled) };
-        match self.store.update_call(&stored, &next).await {
+        let action = if next.status == CallStatus::Cancelled { Action::CallCancelled } else { Action::CallFailed };
+        match self.store.update_call_with(&stored, &next, &[audited(DIALER, action, &stored.call, &next, now)]).await {
             Ok(_) | Err(DomainError::Conflict { .. }) => Ok(Dialed::NotDialed(reason.code())),
             Err(other) => Err(other.into()),
         }
@@ -285,13 +290,20 @@ impl Dialer {
 
     /// Puts the attempt back in the queue at `to` (from DIALING this gives
     /// its slot back), then moves its schedule there.
-    pub(crate) async fn move_attempt(&self, stored: StoredCall, to: DateTime<Utc>, why: &'static str, now: DateTime<Utc>) -> Result<Dialed, DialError> {
+    pub(crate) async fn move_attempt(
+        &self,
+        stored: StoredCall,
+        to: DateTime<Utc>,
+        why: &'static str,
+        by: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<Dialed, DialError> {
         let to = time::to_millis(to);
         let next = match stored.call.requeue(to, now) {
             Ok(next) => next,
             Err(_) => return Ok(Dialed::AlreadyHandled),
         };
-        match self.store.update_call(&stored, &next).await {
+        match self.store.update_call_with(&stored, &next, &[audited(by, Action::CallMoved, &stored.call, &next, now)]).await {
             Ok(moved) => {
                 self.scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&moved.call), at: to }).await?;
                 Ok(Dialed::Moved { to, why })
@@ -347,6 +359,7 @@ impl Dialer {
                         artifact_plan: None,
                         max_duration_seconds: None,
                         first_message: None,
+                        monitor_plan: monitor_plan(call),
                     },
                     call,
                 ),
@@ -361,35 +374,35 @@ impl Dialer {
             Ok(body) => body,
             Err(err) => {
                 tracing::error!(call_id = %claimed.call.id, error = %err, "cannot build the Vapi request");
-                return self.fail(claimed, EndedReason::ConfigurationError).await;
+                return self.fail(claimed, EndedReason::ConfigurationError, DIALER).await;
             }
         };
         let number = phone::mask(&claimed.call.phone_number);
         let mut wait = self.settings.backoff;
         for post in 1..=self.settings.max_posts {
             let err = match self.vapi.create_call(&body).await {
-                Ok(created) => return self.record_placed(claimed, &created).await,
+                Ok(created) => return self.record_placed(claimed, &created, DIALER).await,
                 Err(err) => err,
             };
             match err {
                 VapiError::ConcurrencyBlocked => {
                     let later = self.busy_later(Utc::now());
-                    return Ok(self.move_attempt(claimed, later, "Vapi concurrency limit", Utc::now()).await.unwrap_or(Dialed::Unconfirmed));
+                    return Ok(self.move_attempt(claimed, later, "Vapi concurrency limit", DIALER, Utc::now()).await.unwrap_or(Dialed::Unconfirmed));
                 }
                 VapiError::Rejected { message } => {
                     tracing::warn!(call_id = %claimed.call.id, number = %number, reason = %phone::mask_numbers_in(&message), "Vapi refused the call");
-                    return self.fail(claimed, EndedReason::ProviderRejected(message)).await;
+                    return self.fail(claimed, EndedReason::ProviderRejected(message), DIALER).await;
                 }
                 VapiError::Unauthorized { status } => {
                     tracing::error!(alarm = "VapiUnauthorized", call_id = %claimed.call.id, status, "Vapi refused the API key; no call can be placed");
-                    return self.fail(claimed, EndedReason::ProviderUnauthorized(status)).await;
+                    return self.fail(claimed, EndedReason::ProviderUnauthorized(status), DIALER).await;
                 }
                 err => {
                     tracing::warn!(call_id = %claimed.call.id, post, error = %err, "Vapi gave no usable answer; asking whether it made the call");
                     // Before any new POST: did Vapi create this attempt's call after all?
                     let since = started - chrono::Duration::minutes(2);
                     match self.vapi.find_attempt(&metadata(&claimed.call), body.phone_number_id.as_deref(), since).await {
-                        Ok(Some(found)) => return self.record_placed(claimed, &found).await,
+                        Ok(Some(found)) => return self.record_placed(claimed, &found, DIALER).await,
                         Ok(None) => {}
                         Err(lookup) => {
                             tracing::warn!(call_id = %claimed.call.id, error = %lookup, "cannot tell whether Vapi made the call; the reconciler will");
@@ -397,7 +410,7 @@ impl Dialer {
                         }
                     }
                     if post == self.settings.max_posts {
-                        return self.fail(claimed, EndedReason::ProviderUnavailable(err.to_string())).await;
+                        return self.fail(claimed, EndedReason::ProviderUnavailable(err.to_string()), DIALER).await;
                     }
                     let pause = match &err {
                         VapiError::RateLimited { retry_after: Some(after) } => *after,
@@ -409,17 +422,24 @@ impl Dialer {
             }
         }
         // The last POST returns above; a setting of no POSTs at all places nothing.
-        self.fail(claimed, EndedReason::ProviderUnavailable("no attempt was made".into())).await
+        self.fail(claimed, EndedReason::ProviderUnavailable("no attempt was made".into()), DIALER).await
     }
 
     /// Records that Vapi took the call: its id, IN_PROGRESS, the start. A
     /// webhook about the call may have landed first; what it wrote stands.
     /// An opt-out that landed between the last check and Vapi's answer
     /// found no live call to end: the call is ended through Vapi now.
-    pub async fn record_placed(&self, stored: StoredCall, created: &VapiCall) -> Result<Dialed, DomainError> {
+    pub async fn record_placed(&self, stored: StoredCall, created: &VapiCall, by: &'static str) -> Result<Dialed, DomainError> {
         let started = created.created_at.unwrap_or_else(Utc::now);
         let (org_id, number) = (stored.call.org_id.clone(), stored.call.phone_number.clone());
-        change_call(&self.store, stored, &mut Decided(|call: &CallLog| Ok(call.placed(&created.id, started, Utc::now()).map(Into::into)))).await?;
+        let placed = |call: &CallLog| {
+            let now = Utc::now();
+            Ok(call.placed(&created.id, started, created.listen_url.as_deref(), now).map(|next| {
+                let also = vec![audited(by, Action::CallPlaced, call, &next, now)];
+                Change { call: next, also }
+            }))
+        };
+        change_call(&self.store, stored, &mut Decided(placed)).await?;
         if self.store.is_on_do_not_call(&org_id, &number).await? {
             match self.vapi.end_call(&created.id).await {
                 Ok(_) => tracing::info!(vapi_call_id = %created.id, "the number opted out while the call was placed: it is ended through Vapi"),
@@ -432,11 +452,26 @@ impl Dialer {
     }
 
     /// The attempt failed for good (its slot is given back by the same write).
-    pub(crate) async fn fail(&self, stored: StoredCall, reason: EndedReason) -> Result<Dialed, DomainError> {
+    pub(crate) async fn fail(&self, stored: StoredCall, reason: EndedReason, by: &'static str) -> Result<Dialed, DomainError> {
         let text = reason.text();
-        change_call(&self.store, stored, &mut Decided(|call: &CallLog| Ok(call.fail(reason.clone(), Utc::now()).map(Into::into)))).await?;
+        let failed = |call: &CallLog| {
+            let now = Utc::now();
+            Ok(call.fail(reason.clone(), now).map(|next| {
+                let also = vec![audited(by, Action::CallFailed, call, &next, now)];
+                Change { call: next, also }
+            }))
+        };
+        change_call(&self.store, stored, &mut Decided(failed)).await?;
         Ok(Dialed::Failed(text))
     }
+}
+
+/// The dialer, as the audit log names it.
+const DIALER: &str = "dialer";
+
+/// The audit entry of a change `by` makes to a call, written with it.
+fn audited(by: &'static str, action: Action, before: &CallLog, after: &CallLog, at: DateTime<Utc>) -> AlongWithCall {
+    AlongWithCall::Audit(Box::new(AuditEntry::of_system_change(by, action, Some(before), after, at)))
 }
 
 /// The overrides that carry out the call's recording decision: Vapi's
@@ -465,6 +500,14 @@ fn exemption_overrides(mut overrides: AssistantOverrides, call: &CallLog) -> Ass
         overrides.first_message = exemption.first_message.clone();
     }
     overrides
+}
+
+/// The live call's monitor plan as the claim decided it: listening and
+/// control each only when decided on, and then locked behind the public
+/// key. A call claimed without a decision gets neither.
+fn monitor_plan(call: &CallLog) -> MonitorPlan {
+    let monitor = call.compliance.as_ref().and_then(|c| c.monitor).unwrap_or(Monitor { listen: false, control: false });
+    MonitorPlan::locked(monitor.listen, monitor.control)
 }
 
 /// The ids that travel with the call through Vapi.

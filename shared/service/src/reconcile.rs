@@ -69,6 +69,8 @@ pub struct Reconciled {
 }
 
 const PAGE: usize = 500;
+/// The reconciler, as the audit log names it.
+const RECONCILER: &str = "reconciler";
 
 fn ago(now: DateTime<Utc>, age: Duration) -> DateTime<Utc> {
     now - chrono::Duration::from_std(age).unwrap_or_default()
@@ -149,7 +151,7 @@ impl Dialer {
         };
         // A call Vapi does not know (any more) has no output to give: the look counts as one that found none.
         let report = report.unwrap_or_else(|| CallReport::new(ReportKind::Ended));
-        calls.record_awaited_output(stored, &report, now).await
+        calls.record_awaited_output(stored, &report, RECONCILER, now).await
     }
 
     async fn reconcile_call(&self, call: &CallLog, calls: &Calls, now: DateTime<Utc>, done: &mut Reconciled) -> Result<(), DomainError> {
@@ -159,7 +161,7 @@ impl Dialer {
                 Some(found) => found,
                 None => {
                     let stored = self.store().get_call(&call.org_id, &call.id).await?.ok_or(DomainError::NotFound { what: "call" })?;
-                    self.fail(stored, EndedReason::ProviderCallNotFound).await?;
+                    self.fail(stored, EndedReason::ProviderCallNotFound, RECONCILER).await?;
                     done.failed += 1;
                     return Ok(());
                 }
@@ -171,12 +173,12 @@ impl Dialer {
                 let stored = self.store().get_call(&call.org_id, &call.id).await?.ok_or(DomainError::NotFound { what: "call" })?;
                 match self.vapi().find_attempt(&metadata(call), number_id, since).await.map_err(vapi)? {
                     Some(found) => {
-                        self.record_placed(stored, &found).await?;
+                        self.record_placed(stored, &found, RECONCILER).await?;
                         found
                     }
                     None => {
                         // Vapi never made it: the attempt goes back in the queue, now.
-                        self.move_attempt(stored, now, "never placed", now).await.map_err(|e| DomainError::Unavailable(e.to_string()))?;
+                        self.move_attempt(stored, now, "never placed", RECONCILER, now).await.map_err(|e| DomainError::Unavailable(e.to_string()))?;
                         done.requeued += 1;
                         return Ok(());
                     }
@@ -185,7 +187,7 @@ impl Dialer {
         };
         let message = read_vapi_call(&found.raw, now)?;
         if let Some(report) = &message.report {
-            calls.record_report(&call.org_id, &message.subject(), report, now).await?;
+            calls.record_report(&call.org_id, &message.subject(), report, RECONCILER, now).await?;
         }
         done.finished += 1;
         Ok(())

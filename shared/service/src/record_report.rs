@@ -8,6 +8,7 @@ use callops_aws::{AlongWithCall, StoredCall, store::LedgerNotes};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::UNASSIGNED_AGENT,
+    audit::{Action, AuditEntry},
     call::{CallText, new_call_id},
     followup::FollowThrough,
     report::{self, CallReport, ReportSubject},
@@ -24,8 +25,16 @@ use crate::{
 
 impl Calls {
     /// Records `report` about `subject` for the tenant `org_id` (whose
-    /// credential the report came with).
-    pub async fn record_report(&self, org_id: &str, subject: &ReportSubject, report: &CallReport, now: DateTime<Utc>) -> Result<(), DomainError> {
+    /// credential the report came with); `by` is the part of CallOps that
+    /// brings it (`webhook`, `reconciler`), the audit entry's actor.
+    pub async fn record_report(
+        &self,
+        org_id: &str,
+        subject: &ReportSubject,
+        report: &CallReport,
+        by: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
         for _ in 0..crate::change::WRITE_ATTEMPTS {
             let stored = match self.find_call(org_id, subject, report).await? {
                 Some(stored) if stored.call.was_never_placed() => {
@@ -35,7 +44,7 @@ impl Calls {
                 Some(stored) => {
                     let mut agent = AgentOnce::default();
                     let report = self.reading_output(&mut agent, &stored.call, report).await?;
-                    return self.record_on(stored, &report, agent, now, false).await;
+                    return self.record_on(stored, &report, agent, by, now, false).await;
                 }
                 None if report.vapi_call_id.is_none() => {
                     tracing::warn!(org_id, "a report names no call CallOps knows and no provider call id: nothing to record it under");
@@ -48,8 +57,11 @@ impl Calls {
             let mut agent = AgentOnce::default();
             let report = &self.reading_output(&mut agent, &before, report).await?;
             let next = report::apply(&before, report, now).unwrap_or_else(|| before.clone());
+            let mut retention = None;
+            let (next, expired) = self.within_retention(&mut retention, next, by, now).await?;
             let mut follow = follow_through(&self.store, &self.scheduler, &mut agent, &before, &next, report.asks_not_to_call(), false, now).await?;
             add_inconvenient_times(&mut follow.also, report, &before, &next, false);
+            audit_report(&mut follow.also, None, &next, expired, by, now);
             match self.store.create_call_with(&next, &follow.also).await {
                 // Another report created it first: record this one on it.
                 Err(DomainError::Conflict { .. }) => continue,
@@ -67,10 +79,37 @@ impl Calls {
     /// it awaits ([`report::apply_awaited_output`]): applied once when it
     /// is there, else the next read planned. A call that awaits nothing
     /// (any more) is left as it is.
-    pub async fn record_awaited_output(&self, stored: StoredCall, report: &CallReport, now: DateTime<Utc>) -> Result<(), DomainError> {
+    pub async fn record_awaited_output(&self, stored: StoredCall, report: &CallReport, by: &'static str, now: DateTime<Utc>) -> Result<(), DomainError> {
         let Some(awaited) = &stored.call.awaiting_output else { return Ok(()) };
         let report = report.clone().reading_output(&awaited.name, true);
-        self.record_on(stored, &report, AgentOnce::default(), now, true).await
+        self.record_on(stored, &report, AgentOnce::default(), by, now, true).await
+    }
+
+    /// `next` as it may be kept: content that arrives for a call already
+    /// past the tenant's retention is not stored (its removal's audit entry
+    /// comes back with it). The tenant's retention is read once, when first needed.
+    async fn within_retention(
+        &self,
+        retention: &mut Option<callops_domain::settings::Retention>,
+        next: CallLog,
+        by: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<(CallLog, Option<AuditEntry>), DomainError> {
+        // The shortest retention is a day: a call of the last day keeps its content, and the settings need no read.
+        let started = next.call_started_at.unwrap_or(next.created_at);
+        if !next.has_content() || next.content_is_removed() || now - started < chrono::Duration::days(callops_domain::settings::MIN_CONTENT_DAYS.into()) {
+            return Ok((next, None));
+        }
+        let kept = match retention {
+            Some(kept) => *kept,
+            None => *retention.insert(self.store.settings(&next.org_id).await?.retention),
+        };
+        if !kept.content_expired(&next, now) {
+            return Ok((next, None));
+        }
+        let removed = next.remove_content(callops_domain::call::RemovalReason::Retention, now, None);
+        let entry = AuditEntry::of_system_change(by, Action::ContentExpired, Some(&next), &removed, now);
+        Ok((removed, Some(entry)))
     }
 
     /// `report` with its analysis read from the structured output the call
@@ -90,8 +129,18 @@ impl Calls {
         Ok(report.clone().reading_output(name, expected))
     }
 
-    async fn record_on(&self, stored: StoredCall, report: &CallReport, agent: AgentOnce, now: DateTime<Utc>, awaited_output: bool) -> Result<(), DomainError> {
-        let mut apply = ApplyReport { calls: self, report, now, awaited_output, agent, before: stored.call.clone(), follow: FollowThrough::default() };
+    #[allow(clippy::too_many_arguments)]
+    async fn record_on(
+        &self,
+        stored: StoredCall,
+        report: &CallReport,
+        agent: AgentOnce,
+        by: &'static str,
+        now: DateTime<Utc>,
+        awaited_output: bool,
+    ) -> Result<(), DomainError> {
+        let mut apply =
+            ApplyReport { calls: self, report, now, by, awaited_output, agent, retention: None, before: stored.call.clone(), follow: FollowThrough::default() };
         if let Some(written) = change_call(&self.store, stored, &mut apply).await? {
             self.recorded(&apply.before, &written, &apply.follow, now).await?;
         }
@@ -205,11 +254,29 @@ fn add_inconvenient_times(also: &mut Vec<AlongWithCall>, report: &CallReport, be
     }
 }
 
+/// The audit entries of a report's write, by `by`: the call's change, a
+/// removal of content that came past its retention, and each call it
+/// schedules (a retry, a follow-up).
+fn audit_report(also: &mut Vec<AlongWithCall>, before: Option<&CallLog>, next: &CallLog, expired: Option<AuditEntry>, by: &'static str, now: DateTime<Utc>) {
+    let mut entries = vec![AuditEntry::of_system_change(by, Action::CallReported, before, next, now)];
+    entries.extend(expired);
+    for write in also.iter() {
+        if let AlongWithCall::NewCall(call) = write {
+            entries.push(AuditEntry::of_system_change(by, Action::CallScheduled, None, call, now));
+        }
+    }
+    also.extend(entries.into_iter().map(|entry| AlongWithCall::Audit(Box::new(entry))));
+}
+
 /// The report applied to the call as stored, and what its end brings.
 struct ApplyReport<'a> {
     calls: &'a Calls,
     report: &'a CallReport,
     now: DateTime<Utc>,
+    /// The part of CallOps that brings the report: the audit entries' actor.
+    by: &'static str,
+    /// The tenant's retention, once read.
+    retention: Option<callops_domain::settings::Retention>,
     /// The report is a later read for the output the call awaits.
     awaited_output: bool,
     agent: AgentOnce,
@@ -223,6 +290,7 @@ impl Decide for ApplyReport<'_> {
     async fn decide(&mut self, call: &CallLog) -> Result<Option<Change>, DomainError> {
         let next = if self.awaited_output { report::apply_awaited_output(call, self.report, self.now) } else { report::apply(call, self.report, self.now) };
         let Some(next) = next else { return Ok(None) };
+        let (next, expired) = self.calls.within_retention(&mut self.retention, next, self.by, self.now).await?;
         let mut follow = follow_through(
             &self.calls.store,
             &self.calls.scheduler,
@@ -235,6 +303,7 @@ impl Decide for ApplyReport<'_> {
         )
         .await?;
         add_inconvenient_times(&mut follow.also, self.report, call, &next, self.awaited_output);
+        audit_report(&mut follow.also, Some(call), &next, expired, self.by, self.now);
         (self.before, self.follow) = (call.clone(), follow.decided);
         Ok(Some(Change { call: next, also: follow.also }))
     }

@@ -50,14 +50,64 @@ pub struct PatientRecords {
 }
 
 /// What an erasure did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Erased {
     /// Calls whose content and number were removed.
     pub erased_calls: usize,
     /// Of them, calls that were still waiting and were cancelled first.
     pub cancelled_calls: usize,
+    /// The number's other records: consents kept as proof under its
+    /// pseudonym, items removed, and whether it stays on the do-not-call list.
+    pub records: callops_aws::store::ErasedNumber,
+    /// What the table's point-in-time backups still hold.
+    pub backups: Backups,
 }
+
+/// What an erasure leaves in the table's point-in-time backups: the erased
+/// content, until their recovery window has passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Backups {
+    /// The deployment's recovery window (0: the store keeps no backups).
+    pub point_in_time_recovery_days: u32,
+    /// Until when a backup may still hold what was erased.
+    #[serde(with = "time::ms::option")]
+    pub kept_until: Option<DateTime<Utc>>,
+    pub note: String,
+}
+
+impl Backups {
+    /// What a deployment with `days` of point-in-time recovery keeps of an erasure made `now`.
+    pub fn after(days: u32, now: DateTime<Utc>) -> Backups {
+        if days == 0 {
+            return Backups { point_in_time_recovery_days: 0, kept_until: None, note: "this store keeps no point-in-time backups".into() };
+        }
+        Backups {
+            point_in_time_recovery_days: days,
+            kept_until: Some(time::to_millis(now + chrono::Duration::days(i64::from(days)))),
+            note: format!(
+                "the table's point-in-time backups keep the erased content for their recovery window ({days} days); \
+                 after a restore, `callops reapply-erasures` erases it again from the audit log"
+            ),
+        }
+    }
+}
+
+/// The point-in-time recovery window the deployment states
+/// (`CALLOPS_BACKUP_RECOVERY_DAYS`, 0 to 35); unset, DynamoDB's longest, 35,
+/// so an answer never promises less than a backup may keep.
+pub fn backup_recovery_days() -> u32 {
+    std::env::var(BACKUP_RECOVERY_VAR)
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .map_or(MAX_BACKUP_RECOVERY_DAYS, |days| days.min(MAX_BACKUP_RECOVERY_DAYS))
+}
+
+/// The variable that states the deployment's point-in-time recovery window.
+pub const BACKUP_RECOVERY_VAR: &str = "CALLOPS_BACKUP_RECOVERY_DAYS";
+/// DynamoDB's longest point-in-time recovery window.
+pub const MAX_BACKUP_RECOVERY_DAYS: u32 = 35;
 
 /// A page of `number`'s calls (newest first) with its consents and
 /// do-not-call state, the audit entries of the read written first.
@@ -70,7 +120,9 @@ pub async fn patient_records(
     binding: &str,
 ) -> Result<PatientRecords, DomainError> {
     let query = CallQuery::ByNumber(number.to_string());
-    let request = PageRequest { newest_first: true, cursor, only_agents: caller.agent_ids.as_deref(), binding, ..PageRequest::new(&query, limit) };
+    // The calls leave room for the number's consents and do-not-call history (each bounded) in one answer.
+    let max_bytes = Some(callops_domain::export::MAX_PAGE_BYTES - RECORDS_ROOM);
+    let request = PageRequest { newest_first: true, cursor, only_agents: caller.agent_ids.as_deref(), binding, max_bytes, ..PageRequest::new(&query, limit) };
     let page = store.query_calls(&caller.org_id, &request).await?;
     let now = Utc::now();
     let (calls, mut entries) = audit::answer_calls(caller, page.items, now);
@@ -79,17 +131,51 @@ pub async fn patient_records(
     records_with(store, caller, number, calls, page.next_cursor, &entries).await
 }
 
-/// Every call of `number` (newest first, at most [`MAX_EXPORT_CALLS`]), its consents and do-not-call state.
-pub async fn patient_export(store: &DynamoStore, caller: &Caller, number: &str, format: &str) -> Result<PatientRecords, DomainError> {
-    let calls: Vec<CallLog> = calls_of_number(store, caller, number, MAX_EXPORT_CALLS).await?.into_iter().map(|stored| stored.call).collect();
+/// One part of `number`'s export: its calls from `cursor` (newest first)
+/// as many as one answer holds, its consents and do-not-call state; the
+/// cursor of the next part when there is one.
+pub async fn patient_export(
+    store: &DynamoStore,
+    caller: &Caller,
+    number: &str,
+    format: &str,
+    cursor: Option<&str>,
+    binding: &str,
+) -> Result<PatientRecords, DomainError> {
+    let query = CallQuery::ByNumber(number.to_string());
+    let mut calls: Vec<CallLog> = Vec::new();
+    let mut next: Option<String> = cursor.map(str::to_string);
+    let mut room = callops_domain::export::MAX_PAGE_BYTES - RECORDS_ROOM;
+    loop {
+        let request = PageRequest {
+            newest_first: true,
+            cursor: next.as_deref(),
+            only_agents: caller.agent_ids.as_deref(),
+            binding,
+            max_bytes: Some(room),
+            ..PageRequest::new(&query, PAGE)
+        };
+        let page = store.query_calls(&caller.org_id, &request).await?;
+        let cut = page.next_cursor.is_some() && page.items.len() < PAGE;
+        room = room.saturating_sub(page.items.iter().map(|c| callops_domain::export::json_weight(c) + 1).sum());
+        calls.extend(page.items);
+        next = page.next_cursor;
+        if next.is_none() || cut || room == 0 || calls.len() >= MAX_EXPORT_CALLS {
+            break;
+        }
+    }
     let now = Utc::now();
     let mut changes = audit::fields_read(&["calls", "consents", "doNotCall"]);
     changes.insert("format".into(), serde_json::Value::String(format.to_string()));
     changes.insert("calls".into(), serde_json::json!(calls.len()));
     let (calls, mut entries) = audit::answer_calls(caller, calls, now);
     entries.insert(0, AuditEntry::new(caller, Action::PatientExported, number, changes, now));
-    records_with(store, caller, number, calls, None, &entries).await
+    records_with(store, caller, number, calls, next, &entries).await
 }
+
+/// The room a patient's answer keeps for what is not calls: 50 consents and
+/// 500 do-not-call changes, each within its bounds.
+const RECORDS_ROOM: usize = 1_500_000;
 
 /// `calls` with the number's consents and do-not-call state, once the read's `entries` are written.
 async fn records_with(
@@ -135,7 +221,7 @@ async fn calls_of_number(store: &DynamoStore, caller: &Caller, number: &str, max
 /// becomes a token, in one write with the call's audit entry; a call still
 /// waiting is cancelled in the same write. A call being dialed or under
 /// way stops the erasure (`call_in_progress`) before anything changes.
-pub async fn erase_patient(store: &DynamoStore, caller: &Caller, number: &str, now: DateTime<Utc>) -> Result<Erased, DomainError> {
+pub async fn erase_patient(store: &DynamoStore, caller: &Caller, number: &str, backup_days: u32, now: DateTime<Utc>) -> Result<Erased, DomainError> {
     let calls = calls_of_number(store, caller, number, usize::MAX).await?;
     if calls.iter().any(|c| matches!(c.call.status, CallStatus::Dialing | CallStatus::InProgress)) {
         return Err(DomainError::conflict("call_in_progress", "a call to this number is under way; erase the records once it has ended"));
@@ -145,7 +231,8 @@ pub async fn erase_patient(store: &DynamoStore, caller: &Caller, number: &str, n
     summary.insert("calls".into(), serde_json::json!(calls.len()));
     // The request is on record before any call changes, so one cut short is known.
     store.record_audit(&[AuditEntry::new(caller, Action::PatientErased, number, summary, now)]).await?;
-    let mut erased = Erased { erased_calls: 0, cancelled_calls: 0 };
+    let mut erased =
+        Erased { erased_calls: 0, cancelled_calls: 0, records: callops_aws::store::ErasedNumber::default(), backups: Backups::after(backup_days, now) };
     for call in calls {
         let mut cancelled = false;
         let erase = |call: &CallLog| -> Result<Option<Change>, DomainError> {
@@ -160,7 +247,7 @@ pub async fn erase_patient(store: &DynamoStore, caller: &Caller, number: &str, n
                 return Err(DomainError::conflict("call_in_progress", "a call to this number started meanwhile; erase again once it has ended"));
             }
             let next = next.remove_content(RemovalReason::Erasure, now, Some(&token));
-            let entry = AuditEntry::new(caller, Action::CallErased, &call.id, audit::changes_without_identity(Some(call), &next), now);
+            let entry = AuditEntry::new(caller, Action::CallErased, &call.id, audit::changes(Some(call), &next), now);
             Ok(Some(Change { call: next, also: vec![AlongWithCall::Audit(Box::new(entry))] }))
         };
         if change_call(store, call, &mut Decided(erase)).await?.is_some() {
@@ -168,6 +255,8 @@ pub async fn erase_patient(store: &DynamoStore, caller: &Caller, number: &str, n
             erased.cancelled_calls += usize::from(cancelled);
         }
     }
+    // Every call is rewritten first: a call's write keeps its planned attempt and missed mark at the number, which go with it.
+    erased.records = store.erase_number_records(&caller.org_id, number, now).await?;
     tracing::info!(org_id = %caller.org_id, erased_calls = erased.erased_calls, cancelled_calls = erased.cancelled_calls, "a patient's records were erased");
     Ok(erased)
 }
@@ -223,4 +312,71 @@ pub async fn expire_content(store: &DynamoStore, org_id: &str, now: DateTime<Utc
         tracing::info!(org_id, expired, "calls' content past its retention was removed");
     }
     Ok(expired)
+}
+
+/// What re-applying erasures to a restored table did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reapplied {
+    /// Erasures the log holds (`patient.erased` entries).
+    pub erasures: usize,
+    /// Numbers found in the restored table and erased again.
+    pub numbers: usize,
+    /// Calls erased again.
+    pub calls: usize,
+    /// What could not be erased again (a pseudonym and why); run it again once it can.
+    pub failed: Vec<String>,
+}
+
+/// Re-applies `org_id`'s erasures, as `log` records them, to `target` (a
+/// table restored from a point-in-time backup, which holds what was erased
+/// after that point): every number whose pseudonym a `patient.erased` entry
+/// names, and every call a `call.erased` entry names, that the restored
+/// table holds again is erased again, with its audit entries
+/// (`system:reapply-erasures`). `log` is where the full log lives (the
+/// table the backup was taken of); it may be `target` itself. One number
+/// that cannot be erased (a call restored as under way) never stops the
+/// others. Safe to run again.
+pub async fn reapply_erasures(target: &DynamoStore, log: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Result<Reapplied, DomainError> {
+    let mut pseudonyms = std::collections::BTreeSet::new();
+    let mut calls = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = log.audit_entries(org_id, Span::new(None, None), &audit::AuditFilter::default(), 500, cursor.as_deref(), "reapply-erasures").await?;
+        for entry in page.items {
+            match entry.action {
+                Action::PatientErased => {
+                    pseudonyms.insert(entry.entity_id);
+                }
+                Action::CallErased => calls.push(entry.entity_id),
+                _ => {}
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut numbers: std::collections::BTreeSet<String> =
+        target.numbers_on_record(org_id).await?.into_iter().filter(|number| pseudonyms.contains(&target.pseudonym(org_id, number))).collect();
+    for id in &calls {
+        if let Some(stored) = target.get_call(org_id, id).await?
+            && !stored.call.phone_number.starts_with(ERASED_NUMBER_PREFIX)
+        {
+            numbers.insert(stored.call.phone_number.clone());
+        }
+    }
+    let system = Caller::system(org_id, "reapply-erasures");
+    let mut reapplied = Reapplied { erasures: pseudonyms.len(), ..Reapplied::default() };
+    for number in numbers {
+        match erase_patient(target, &system, &number, 0, now).await {
+            Ok(erased) => {
+                reapplied.numbers += 1;
+                reapplied.calls += erased.erased_calls;
+            }
+            Err(err) => reapplied.failed.push(format!("{}: {err}", target.pseudonym(org_id, &number))),
+        }
+    }
+    tracing::info!(org_id, numbers = reapplied.numbers, calls = reapplied.calls, failed = reapplied.failed.len(), "erasures were applied again");
+    Ok(reapplied)
 }

@@ -25,11 +25,40 @@ pub trait VapiApi: Send + Sync {
     async fn get_call(&self, id: &str) -> Result<Option<VapiCall>, VapiError>;
     /// Ends a live call: `GET /call/{id}`, then `POST {"type": "end-call"}`
     /// to the call's `monitor.controlUrl`. That URL comes from Vapi's answer,
-    /// so it is sent no credential: with Vapi's defaults
-    /// (`monitorPlan.controlAuthenticationEnabled: false`) the URL alone is
-    /// enough. A call that carries no control URL (`monitorPlan.controlEnabled`
-    /// off) cannot be ended this way: [`VapiError::Rejected`].
+    /// so it is sent no private key: CallOps places every call with
+    /// `monitorPlan.controlAuthenticationEnabled` on, and the URL takes the
+    /// account's public key ([`VapiApi::controls_calls`]). A call that
+    /// carries no control URL (`monitorPlan.controlEnabled` off) cannot be
+    /// ended this way: [`VapiError::Rejected`].
     async fn end_call(&self, id: &str) -> Result<EndCall, VapiError>;
+    /// Whether this client holds the account's public key, which a control
+    /// URL with authentication on takes: without it, CallOps could not use
+    /// a call's control URL, so it places calls with control off.
+    fn controls_calls(&self) -> bool;
+}
+
+/// Vapi's `monitorPlan`: whether a live call can be listened to
+/// (`monitor.listenUrl`) and controlled (`monitor.controlUrl`), and whether
+/// each URL takes the account's public key (`Authorization: Bearer`) rather
+/// than the URL alone. Field names from Vapi's OpenAPI document
+/// (VapiAI/docs, fern/apis/api/openapi.json, commit eabfa53, `MonitorPlan`):
+/// Vapi's defaults are listen and control on, authentication off, so the
+/// plan is always sent in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorPlan {
+    pub listen_enabled: bool,
+    pub listen_authentication_enabled: bool,
+    pub control_enabled: bool,
+    pub control_authentication_enabled: bool,
+}
+
+impl MonitorPlan {
+    /// Listening only when asked for, control only when CallOps can use it,
+    /// and each, when on, locked behind the public key.
+    pub fn locked(listen: bool, control: bool) -> MonitorPlan {
+        MonitorPlan { listen_enabled: listen, listen_authentication_enabled: true, control_enabled: control, control_authentication_enabled: true }
+    }
 }
 
 /// What came of [`VapiApi::end_call`].
@@ -91,6 +120,8 @@ pub struct AssistantOverrides {
     /// What the assistant says first, instead of its own greeting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_message: Option<String>,
+    /// Live listening and control, always stated ([`MonitorPlan`]).
+    pub monitor_plan: MonitorPlan,
 }
 
 /// Our ids, as they travel through Vapi and back.
@@ -113,6 +144,8 @@ pub struct VapiCall {
     pub metadata: Option<CallMetadata>,
     /// `monitor.controlUrl`: where the live call takes control messages.
     pub control_url: Option<String>,
+    /// `monitor.listenUrl`: where the live call's audio can be listened to.
+    pub listen_url: Option<String>,
     pub raw: Value,
 }
 
@@ -133,6 +166,7 @@ impl VapiCall {
             concurrency_blocked: text(&["subscriptionLimits", "concurrencyBlocked"]).and_then(Value::as_bool).unwrap_or(false),
             metadata: text(&["assistantOverrides", "metadata"]).and_then(|m| serde_json::from_value(m.clone()).ok()),
             control_url: text(&["monitor", "controlUrl"]).and_then(Value::as_str).filter(|url| !url.is_empty()).map(str::to_string),
+            listen_url: text(&["monitor", "listenUrl"]).and_then(Value::as_str).filter(|url| !url.is_empty()).map(str::to_string),
             raw: raw.clone(),
         })
     }

@@ -1,6 +1,7 @@
 //! The Vapi API over HTTP: every request to the API carries the private key
 //! and has a timeout; every answer Vapi gives becomes one [`VapiError`]
-//! variant. A call's control URL, taken from an answer, is sent no key.
+//! variant. A call's control URL, taken from an answer, is sent the public
+//! key only, never the private one.
 
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub struct VapiClient {
     http: reqwest::Client,
     base: String,
     api_key: String,
+    /// The account's public key, for control URLs with authentication on.
+    public_key: Option<String>,
 }
 
 impl VapiClient {
@@ -49,7 +52,15 @@ impl VapiClient {
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(VapiClient { http, base: base.trim_end_matches('/').to_string(), api_key: api_key.to_string() })
+        Ok(VapiClient { http, base: base.trim_end_matches('/').to_string(), api_key: api_key.to_string(), public_key: None })
+    }
+
+    /// The account's public key (`VAPI_PUBLIC_KEY`), which a call's control
+    /// URL takes when `monitorPlan.controlAuthenticationEnabled` is on. An
+    /// empty key is none.
+    pub fn with_public_key(mut self, public_key: Option<String>) -> Self {
+        self.public_key = public_key.map(|key| key.trim().to_string()).filter(|key| !key.is_empty());
+        self
     }
 
     fn transport(err: reqwest::Error) -> VapiError {
@@ -117,8 +128,9 @@ impl VapiApi for VapiClient {
     }
 
     /// `GET /call/{id}`, then `{"type": "end-call"}` POSTed to the call's
-    /// `monitor.controlUrl`, with the same timeout and without the private
-    /// key: that URL comes from an answer, and the key goes only to `base`.
+    /// `monitor.controlUrl`, with the same timeout and the public key (never
+    /// the private one: that URL comes from an answer, and the private key
+    /// goes only to `base`).
     async fn end_call(&self, id: &str) -> Result<EndCall, VapiError> {
         let Some(call) = self.get_call(id).await? else { return Ok(EndCall::NotFound) };
         if call.status.as_deref() == Some("ended") {
@@ -127,7 +139,11 @@ impl VapiApi for VapiClient {
         let Some(control_url) = call.control_url.as_deref() else {
             return Err(VapiError::Rejected { message: format!("call {id} has no monitor.controlUrl (monitorPlan.controlEnabled is off)") });
         };
-        let sent = match self.http.post(control_url).json(&json!({"type": "end-call"})).send().await {
+        let mut post = self.http.post(control_url).json(&json!({"type": "end-call"}));
+        if let Some(public_key) = &self.public_key {
+            post = post.bearer_auth(public_key);
+        }
+        let sent = match post.send().await {
             Ok(response) => Self::answer(response).await.map(drop),
             Err(err) => Err(Self::transport(err)),
         };
@@ -140,6 +156,10 @@ impl VapiApi for VapiClient {
                 _ => Err(err),
             },
         }
+    }
+
+    fn controls_calls(&self) -> bool {
+        self.public_key.is_some()
     }
 }
 

@@ -309,6 +309,9 @@ async fn read_batch(
         compare_time: std::time::Duration::ZERO,
     };
     let mut mapped: Vec<CallLog> = Vec::with_capacity(rows.len());
+    // Content past the tenant's retention is not stored: such a row comes in with its content removed when it ran out.
+    let retention = store.settings(&options.org_id).await.map_err(|e| e.to_string())?.retention;
+    let now = chrono::Utc::now();
     for row in &rows {
         let legacy = legacy_row(row).map_err(pg)?;
         match map_row(&legacy, &options.org_id) {
@@ -316,6 +319,10 @@ async fn read_batch(
                 ok.call.voice_agent_id = agents.agent_for(&legacy.voice_agent_id).into();
                 if let (Some(started), true) = (ok.call.call_started_at, missed::is_missed(&ok.call)) {
                     ok.call.returned_at = connections.get(&ok.call.phone_number).and_then(|starts| missed::first_connection_after(starts, started));
+                }
+                if ok.call.has_content() && retention.content_expired(&ok.call, now) {
+                    let ran_out = ok.call.call_started_at.unwrap_or(ok.call.created_at) + chrono::Duration::days(i64::from(retention.content_days));
+                    ok.call = ok.call.remove_content(callops_domain::call::RemovalReason::Retention, ran_out, None);
                 }
                 batch.notes.extend(ok.notes);
                 batch.scheduled += u64::from(ok.call.status == CallStatus::Scheduled);
@@ -331,7 +338,14 @@ async fn read_batch(
     let mut existing: HashMap<String, StoredCall> = store.calls_by_id(&options.org_id, &ids).await.map_err(|e| e.to_string())?;
     let changed: Vec<ImportCall> = mapped
         .into_iter()
-        .map(|call| ImportCall { stored: existing.remove(call.id.as_str()), call })
+        .map(|mut call| {
+            let stored = existing.remove(call.id.as_str());
+            // A call whose content was removed (its retention ran out, its patient was erased) takes none again from the legacy row.
+            if let Some(stored) = &stored {
+                call.stay_removed_as(&stored.call);
+            }
+            ImportCall { stored, call }
+        })
         .filter(|import| import.stored.as_ref().map(|stored| &stored.call) != Some(&import.call))
         .collect();
     batch.unchanged = (ids.len() - changed.len()) as u64;
@@ -466,6 +480,21 @@ async fn run(store: &DynamoStore, engine: Option<&EmbeddedDynamo>, options: &Mig
             report.written += (count - not_taken.len()) as u64;
             report.refused.extend(not_taken.into_iter().map(|NotImported { id, reason }| Refusal { id, reason }));
             store.put_marker(&options.org_id, CHECKPOINT, &[("state", "running".into()), ("lastId", last_id.clone())]).await.map_err(|e| e.to_string())?;
+            if count > 0 {
+                // The calls the migration wrote, on the record as CallOps' own change.
+                let mut changes = callops_domain::audit::fields_read(&[]);
+                changes.insert("calls".into(), serde_json::json!({"from": null, "to": count}));
+                let entry = callops_domain::audit::AuditEntry::by(
+                    &options.org_id,
+                    &callops_domain::caller::Actor::system("migrate"),
+                    &Default::default(),
+                    callops_domain::audit::Action::CallsImported,
+                    &options.org_id,
+                    changes,
+                    chrono::Utc::now(),
+                );
+                store.record_audit(&[entry]).await.map_err(|e| e.to_string())?;
+            }
             report.timings.write += write_time;
             next = following?;
         }

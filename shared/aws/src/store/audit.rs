@@ -3,7 +3,7 @@
 //! changed. Each carries the epoch second it may go ([`AUDIT_TTL`]), which
 //! the table's time to live deletes after.
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use callops_domain::{
     DomainError,
     audit::{self, AuditEntry, AuditFilter},
@@ -47,12 +47,24 @@ fn audit_sk(entry: &AuditEntry) -> String {
 impl DynamoStore {
     fn audit_item(&self, entry: &AuditEntry) -> Result<Item, DomainError> {
         audit::check_storable(entry)?;
+        let entry = &self.without_numbers(entry);
         let mut item = to_item(entry)?;
         item.insert(PK.into(), s(keys::audit_pk(&entry.org_id)));
         item.insert(SK.into(), s(audit_sk(entry)));
         item.insert(KIND.into(), s("audit"));
         item.insert(AUDIT_TTL.into(), n(entry.expires_at(audit_retention_days())));
         Ok(item)
+    }
+
+    /// `entry` as the log keeps it: a number it is about (a patient's
+    /// records, a number's list entry or ledger) becomes its pseudonym.
+    fn without_numbers(&self, entry: &AuditEntry) -> AuditEntry {
+        use callops_domain::audit::EntityType;
+        let about_number = matches!(entry.entity_type, EntityType::Number | EntityType::Patient) || crate::pseudonym::is_number(&entry.entity_id);
+        if !about_number || entry.entity_id.starts_with(crate::pseudonym::PREFIX) {
+            return entry.clone();
+        }
+        AuditEntry { entity_id: self.pseudonym(&entry.org_id, entry.entity_id.trim()), ..entry.clone() }
     }
 
     /// The transaction element that appends `entry` (never over another).
@@ -74,15 +86,12 @@ impl DynamoStore {
         self.transact(items).await
     }
 
-    /// Appends entries that record reads (no change goes with them), 25 a request.
+    /// Appends entries that record reads (no change goes with them), chained
+    /// ([`super::audit_chain`]), 99 a transaction.
     pub async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), DomainError> {
-        for chunk in entries.chunks(25) {
-            let mut requests = Vec::with_capacity(chunk.len());
-            for entry in chunk {
-                let put = PutRequest::builder().set_item(Some(self.audit_item(entry)?)).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-            self.write_batch(requests).await?;
+        for chunk in entries.chunks(99) {
+            let items = chunk.iter().map(|entry| self.audit_put(entry)).collect::<Result<Vec<_>, _>>()?;
+            self.transact(items).await.map_err(unavailable)?;
         }
         Ok(())
     }
@@ -99,6 +108,15 @@ impl DynamoStore {
         cursor: Option<&str>,
         binding: &str,
     ) -> Result<Page<AuditEntry>, DomainError> {
+        // Entries keep a number's pseudonym: a filter by the number looks for that.
+        let pseudonymous;
+        let filter = match filter.entity_id.as_deref().map(str::trim) {
+            Some(id) if crate::pseudonym::is_number(id) => {
+                pseudonymous = AuditFilter { entity_id: Some(self.pseudonym(org_id, id)), ..filter.clone() };
+                &pseudonymous
+            }
+            _ => filter,
+        };
         let digest = crate::cursor::query_digest(&[AUDIT_CURSOR, binding]);
         let (from, to) = match cursor {
             Some(text) => {
@@ -116,6 +134,7 @@ impl DynamoStore {
         let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
         let mut last_key: Option<String> = None;
         let mut more = false;
+        let (mut weight, mut full) = (0, false);
         for _ in 0..MAX_PAGES_PER_REQUEST {
             let output = self
                 .client()
@@ -140,23 +159,30 @@ impl DynamoStore {
                 if key == high {
                     continue;
                 }
-                last_key = Some(key);
                 if let Some(entry) = readable::<AuditEntry>(item, "audit entry")
                     && filter.matches(&entry)
                 {
+                    // A page closes by size too: the entry that would take it past an answer's bound starts the next.
+                    weight += callops_domain::export::json_weight(&entry) + 1;
+                    if weight > callops_domain::export::MAX_PAGE_BYTES && !entries.is_empty() {
+                        full = true;
+                        break;
+                    }
                     entries.push(entry);
                     if entries.len() == limit {
+                        last_key = Some(key);
                         break;
                     }
                 }
+                last_key = Some(key);
             }
-            more = evaluated.is_some();
-            if entries.len() == limit || !more {
+            more = evaluated.is_some() || full;
+            if entries.len() == limit || !more || full {
                 break;
             }
             start = evaluated;
         }
-        let next_cursor = match (more || entries.len() == limit, last_key) {
+        let next_cursor = match (more || full || entries.len() == limit, last_key) {
             (true, Some(key)) => Some(Cursor { index: AUDIT_CURSOR.into(), partition: String::new(), sort_key: key, query: digest, from, to: None }.encode()),
             _ => None,
         };

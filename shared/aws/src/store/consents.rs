@@ -24,7 +24,7 @@ use crate::{
 pub(crate) const CONSENT_PREFIX: &str = "CONSENT#";
 /// A tenant and one of its numbers.
 type NumberKey = (String, String);
-const POINTER_SK: &str = "CONSENT";
+pub(crate) const POINTER_SK: &str = "CONSENT";
 const NUMBER: &str = "phoneNumber";
 
 impl DynamoStore {

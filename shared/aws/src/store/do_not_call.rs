@@ -113,17 +113,33 @@ impl DynamoStore {
         Ok(Page { items, next_cursor })
     }
 
-    /// Which of `numbers` are on the tenant's list (100 keys a request).
+    /// Which of `numbers` are on the tenant's list, as themselves or, once
+    /// erased, under their pseudonyms (100 keys a request).
     pub async fn do_not_call_among(&self, org_id: &str, numbers: &[String]) -> Result<HashSet<String>, DomainError> {
         let unique: Vec<&String> = numbers.iter().collect::<HashSet<_>>().into_iter().collect();
         let mut listed = HashSet::new();
-        for chunk in unique.chunks(100) {
-            let keys: Vec<Item> =
-                chunk.iter().map(|number| HashMap::from([(PK.to_string(), s(keys::do_not_call_pk(org_id))), (SK.to_string(), s(number.as_str()))])).collect();
+        for chunk in unique.chunks(50) {
+            let erased = self.erased_keys(org_id, chunk);
+            let by_pseudonym: HashMap<&str, &str> = erased.iter().map(|(_, sk, number)| (sk.as_str(), number.as_str())).collect();
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|number| (keys::do_not_call_pk(org_id), number.to_string()))
+                .chain(erased.iter().map(|(pk, sk, _)| (pk.clone(), sk.clone())))
+                .map(|(pk, sk)| HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))]))
+                .collect();
             let request =
                 KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
             for item in self.batch_get(request).await? {
-                listed.extend(string_attr(&item, SK));
+                let Some(sk) = string_attr(&item, SK) else { continue };
+                match by_pseudonym.get(sk.as_str()) {
+                    Some(number) if super::erasure::keeps_listed(&item) => {
+                        listed.insert(number.to_string());
+                    }
+                    Some(_) => {}
+                    None => {
+                        listed.insert(sk);
+                    }
+                }
             }
         }
         Ok(listed)
@@ -180,8 +196,13 @@ impl DynamoStore {
     }
 
     /// Takes a number off the tenant's list and keeps the removal in its
-    /// history, in one transaction; `NotFound` when it was not on it.
+    /// history, in one transaction; `NotFound` when it was not on it. A
+    /// number whose records were erased, kept on the list under its
+    /// pseudonym, comes off it there.
     pub async fn remove_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange, audit: &AuditEntry) -> Result<(), DomainError> {
+        if self.get_item(keys::do_not_call_pk(org_id), number).await?.is_none() && self.unlist_erased(org_id, number).await? {
+            return self.record_audit(std::slice::from_ref(audit)).await;
+        }
         let delete = Delete::builder()
             .table_name(self.table())
             .key(PK, s(keys::do_not_call_pk(org_id)))
@@ -205,8 +226,9 @@ impl DynamoStore {
         Ok(self.get_item(keys::do_not_call_pk(org_id), number).await?.as_ref().map(do_not_call_entry))
     }
 
-    /// Whether a number is on the tenant's do-not-call list.
+    /// Whether a number is on the tenant's do-not-call list, as itself or,
+    /// once erased, under its pseudonym (one batch read of both).
     pub async fn is_on_do_not_call(&self, org_id: &str, number: &str) -> Result<bool, DomainError> {
-        Ok(self.get_item(keys::do_not_call_pk(org_id), number).await?.is_some())
+        Ok(!self.do_not_call_among(org_id, &[number.to_string()]).await?.is_empty())
     }
 }

@@ -354,7 +354,7 @@ mod tests {
         let claimed = waiting.claim(now).unwrap();
         let take = [AlongWithCall::TakeSlot { max: 2 }];
         assert_eq!(effects(Some(&waiting), &claimed, &take).unwrap(), vec![Effect::Along(&take[0]), Effect::Unplan(pk, sk)], "claimed, it is planned no more");
-        let placed = claimed.placed("v1", now, now).unwrap();
+        let placed = claimed.placed("v1", now, None, now).unwrap();
         let on_placing = effects(Some(&claimed), &placed, &[]).unwrap();
         assert_eq!(on_placing[0], Effect::ClaimVapiCallId, "the Vapi id is claimed the first time it is set");
         assert!(!on_placing.contains(&Effect::ReleaseSlot));

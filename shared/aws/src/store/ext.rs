@@ -36,6 +36,11 @@ impl DynamoStore {
     /// while it was only cancelled for meeting another transaction on an
     /// item or for throttling; a failed condition is returned as is.
     pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), SdkError<TransactWriteItemsError>> {
+        self.transact_chained(items).await
+    }
+
+    /// [`Self::transact`] of items with no audit entry among them (or chained already).
+    pub(crate) async fn transact_unchained(&self, items: Vec<TransactWriteItem>) -> Result<(), SdkError<TransactWriteItemsError>> {
         let mut attempt = 1;
         loop {
             let result = self

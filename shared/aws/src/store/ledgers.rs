@@ -42,7 +42,7 @@ const ATTEMPTS: &str = "attempts";
 const CONVERSATIONS: &str = "conversations";
 const INCONVENIENT: &str = "inconvenient";
 const PLACES: &str = "places";
-const OPTED_OUT_AT: &str = "optedOutAt";
+pub(crate) const OPTED_OUT_AT: &str = "optedOutAt";
 const REVISION: &str = "rev";
 /// The code of the conflict when the ledger changed since it was read.
 pub const ATTEMPTS_CHANGED: &str = "attempts_changed";
@@ -106,9 +106,13 @@ impl DynamoStore {
     /// dialer's claim drops them) and its consents. An item that cannot be
     /// read is left out and said: a planned attempt or a consent fewer is
     /// the safe side of every rule but a limit, which the claim checks again.
+    /// The last opt-out of a number whose records were erased is read
+    /// beside it ([`super::erasure`]): an erasure never revives a consent.
     pub async fn number_state(&self, org_id: &str, number: &str) -> Result<NumberState, DomainError> {
         let mut state = NumberState::default();
-        for item in self.partition_items(keys::ledger_pk(org_id, number), None, true).await? {
+        let (items, erased) = tokio::join!(self.partition_items(keys::ledger_pk(org_id, number), None, true), self.erased_mark(org_id, number));
+        let erased = erased?;
+        for item in items? {
             match item.get(SK) {
                 Some(AttributeValue::S(sk)) if sk == LEDGER_SK => {
                     state.ledger = Ledger { planned: std::mem::take(&mut state.ledger.planned), ..ledger_of(item)? }
@@ -124,6 +128,7 @@ impl DynamoStore {
                 _ => {}
             }
         }
+        state.ledger.opted_out_at = state.ledger.opted_out_at.max(erased.opted_out_at);
         Ok(state)
     }
 

@@ -23,11 +23,13 @@ use callops_domain::CallLog;
 
 pub mod agents;
 pub mod audit;
+pub mod audit_chain;
 pub mod calls;
 pub mod campaigns;
 pub mod consents;
 pub mod do_not_call;
 pub mod effects;
+pub mod erasure;
 mod ext;
 pub mod ledgers;
 pub mod markers;
@@ -41,6 +43,7 @@ pub use crate::item::Unreadable;
 pub use campaigns::CampaignCall;
 pub use do_not_call::{DoNotCallChange, DoNotCallEntry, MAX_REASON_BYTES};
 pub use effects::{AlongWithCall, Effect, LedgerNotes, NO_FREE_SLOT, effects};
+pub use erasure::{ErasedMark, ErasedNumber};
 pub use ledgers::NumberState;
 pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest};
 pub use rollups::{CheckOptions, Drift, HELD_ITEMS, Impossible, LISTED, RollupReport, SCAN_SEGMENTS};
@@ -60,6 +63,8 @@ pub struct DynamoStore {
     write_meter: Arc<ReadMeter>,
     /// How often a transaction cancelled for a conflict or throttling is sent.
     transaction_attempts: u32,
+    /// What the audit log keeps instead of a phone number.
+    pseudonyms: crate::pseudonym::PseudonymKey,
 }
 
 /// Capacity consumed by the store's analytics reads (or, for the write
@@ -100,7 +105,25 @@ pub struct Page<T> {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore { client, table: table.into(), meter: Arc::default(), write_meter: Arc::default(), transaction_attempts: ext::TRANSACTION_ATTEMPTS }
+        DynamoStore {
+            client,
+            table: table.into(),
+            meter: Arc::default(),
+            write_meter: Arc::default(),
+            transaction_attempts: ext::TRANSACTION_ATTEMPTS,
+            pseudonyms: crate::pseudonym::PseudonymKey::of_process(),
+        }
+    }
+
+    /// The store, making pseudonyms with `key` (a data dir's own).
+    pub fn with_pseudonym_key(mut self, key: crate::pseudonym::PseudonymKey) -> Self {
+        self.pseudonyms = key;
+        self
+    }
+
+    /// The pseudonym of `number` in `org_id`'s records: what the audit log keeps instead.
+    pub fn pseudonym(&self, org_id: &str, number: &str) -> String {
+        self.pseudonyms.of(org_id, number)
     }
 
     pub fn meter(&self) -> &ReadMeter {

@@ -57,6 +57,31 @@ impl CallQuery {
     }
 }
 
+/// What a cursor of `request`'s query is bound to: the index, its partition,
+/// the order and every filter, and the request's own binding.
+fn page_digest(request: &PageRequest) -> String {
+    let (index, partition) = request.query.index_and_partition();
+    let mut agents: Vec<&str> = request.only_agents.unwrap_or_default().iter().map(String::as_str).collect();
+    agents.sort_unstable();
+    let status = request.only_status.map_or("", CallStatus::as_str);
+    let order = if request.newest_first { "newest" } else { "oldest" };
+    let narrowed = if request.only_agents.is_some() { "agents" } else { "all" };
+    let types: Vec<&str> = request.only_types.unwrap_or_default().iter().map(|t| t.as_str()).collect();
+    let typed = if request.only_types.is_some() { "types" } else { "any type" };
+    crate::cursor::query_digest(&[index.name, &partition, order, status, narrowed, &agents.join(","), typed, &types.join(","), request.binding])
+}
+
+/// The cursor that continues `request`'s query after `item` (an index item it read).
+fn cursor_after(request: &PageRequest, item: &Item) -> Option<String> {
+    let (index, partition) = request.query.index_and_partition();
+    let window = match request.cursor {
+        Some(text) => Cursor::decode(text).map(|cursor| Span::new(cursor.from, cursor.to)).ok()?,
+        None => request.window,
+    };
+    let sort_key = string_attr(item, index.sk)?;
+    Some(Cursor { index: index.name.into(), partition, sort_key, query: page_digest(request), from: window.start, to: window.end }.encode())
+}
+
 /// Whether `index` is a partition of the table itself rather than an index.
 fn in_table(index: Index) -> bool {
     index == table::MISSED_WORKLIST
@@ -89,12 +114,28 @@ pub struct PageRequest<'a> {
     /// parameters but the paging ones): a cursor continues only the query
     /// that made it, in the window of its first page.
     pub binding: &'a str,
+    /// The most the page's calls may weigh as a Lambda answer carries them
+    /// ([`callops_domain::export::json_weight`]): the page closes before the
+    /// call that would pass it (never before its first), the cursor
+    /// continuing from there.
+    pub max_bytes: Option<usize>,
 }
 
 impl<'a> PageRequest<'a> {
     /// Oldest first, everything, no cursor: the usual start.
     pub fn new(query: &'a CallQuery, limit: usize) -> Self {
-        PageRequest { query, window: Span::ALL, newest_first: false, limit, cursor: None, only_agents: None, only_status: None, only_types: None, binding: "" }
+        PageRequest {
+            query,
+            window: Span::ALL,
+            newest_first: false,
+            limit,
+            cursor: None,
+            only_agents: None,
+            only_status: None,
+            only_types: None,
+            binding: "",
+            max_bytes: None,
+        }
     }
 }
 
@@ -133,6 +174,11 @@ pub(crate) fn key_condition(index: Index, partition_key: String, window: Span<Op
     (format!("#pk = :pk{range}"), names, values)
 }
 
+/// How many calls a page bounded by size reads at once (a call with its
+/// content may weigh 1.5 MB as an answer carries it; four pages of the
+/// heaviest fill an answer).
+const SIZED_READ_CHUNK: usize = 10;
+
 impl DynamoStore {
     /// A page of a tenant's calls from one index, within `window` on the
     /// index's time, newest first or oldest first.
@@ -145,10 +191,29 @@ impl DynamoStore {
     pub async fn query_stored_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<StoredCall>, DomainError> {
         let page = self.query_index(org_id, request).await?;
         let (index, _) = request.query.index_and_partition();
-        let keys: Vec<String> = page.items.iter().filter_map(|item| call_key_of(index, org_id, item)).collect();
-        let mut calls = self.batch_get_calls(&keys, false).await?;
+        let keys: Vec<(String, &Item)> = page.items.iter().filter_map(|item| call_key_of(index, org_id, item).map(|key| (key, item))).collect();
+        // A page bounded by size reads its calls a few at a time, and stops
+        // reading once it is full: heavy calls cost what is answered, not the whole limit.
+        let chunk = if request.max_bytes.is_some() { SIZED_READ_CHUNK } else { keys.len().max(1) };
         // Keep the index's order; a call deleted since the index was read is skipped.
-        let items = keys.iter().filter_map(|pk| calls.remove(pk)).collect();
+        let mut items = Vec::with_capacity(keys.len());
+        let (mut weight, mut last) = (0, None);
+        for part in keys.chunks(chunk) {
+            let call_keys: Vec<String> = part.iter().map(|(key, _)| key.clone()).collect();
+            let mut calls = self.batch_get_calls(&call_keys, false).await?;
+            for (key, index_item) in part {
+                let Some(call) = calls.remove(key) else { continue };
+                if let Some(max) = request.max_bytes {
+                    weight += callops_domain::export::json_weight(&call.call) + 1;
+                    if weight > max && !items.is_empty() {
+                        // The page closes here: the next one starts after the last call answered.
+                        return Ok(Page { items, next_cursor: last.and_then(|item| cursor_after(request, item)) });
+                    }
+                }
+                items.push(call);
+                last = Some(*index_item);
+            }
+        }
         Ok(Page { items, next_cursor: page.next_cursor })
     }
 
@@ -166,7 +231,7 @@ impl DynamoStore {
 
     /// A page of raw index items, and the cursor after the last one.
     pub(crate) async fn query_index(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<Item>, DomainError> {
-        let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status, only_types, binding } = *request;
+        let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status, only_types, .. } = *request;
         let (index, partition) = query.index_and_partition();
         let filtered = [(only_agents.is_some(), "voiceAgentId"), (only_status.is_some(), "status"), (only_types.is_some(), "callType")];
         if let Some((_, field)) = filtered.iter().find(|(asked, field)| *asked && !index.carries(field)) {
@@ -177,12 +242,8 @@ impl DynamoStore {
         if agents.len() > MAX_FILTER_AGENTS {
             return Err(DomainError::invalid("too_many_agents", format!("a caller may be narrowed to at most {MAX_FILTER_AGENTS} agents")));
         }
-        let status = only_status.map_or("", CallStatus::as_str);
-        let order = if newest_first { "newest" } else { "oldest" };
-        let narrowed = if only_agents.is_some() { "agents" } else { "all" };
         let types: Vec<&str> = only_types.unwrap_or_default().iter().map(|t| t.as_str()).collect();
-        let typed = if only_types.is_some() { "types" } else { "any type" };
-        let digest = crate::cursor::query_digest(&[index.name, &partition, order, status, narrowed, &agents.join(","), typed, &types.join(","), binding]);
+        let digest = page_digest(request);
         // A cursor continues its own query, in the window of its first page.
         let (window, start_key) = match cursor {
             None => (window, None),
