@@ -812,6 +812,14 @@ async fn an_erased_patient_is_found_in_no_answer_no_stored_item_and_no_file_and_
     // And the number is never called: it stays on the list under its pseudonym.
     let ask = json!({"phoneNumber": number, "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": (Utc::now() + Duration::days(3)).to_rfc3339(), "voiceAgentId": "front-desk", "moveToCallingHours": true});
     assert_error(&host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&ask)).await, StatusCode::CONFLICT, "on_do_not_call_list");
+    let other = callable(7343);
+    host.consent("demo", &[&other]).await;
+    let campaign =
+        json!({"name": "After the erasure", "voiceAgentId": "front-desk", "callsPerMinute": 10, "contacts": [{"number": other}, {"number": number}]});
+    let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&campaign)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let codes: Vec<&str> = created["rejected"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!((created["accepted"].clone(), codes), (json!(1), vec!["on_do_not_call_list"]), "a campaign's check of many numbers finds it too");
     let (status, check) =
         host.get(&format!("/api/compliance/check?phoneNumber={encoded}&callType=OUTBOUND_FOLLOWUP&voiceAgentId=front-desk"), Some(DEMO_TOKEN)).await;
     assert_eq!((status, check["allowed"].clone()), (StatusCode::OK, json!(false)), "{check}");

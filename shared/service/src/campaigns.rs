@@ -70,8 +70,9 @@ impl Calls {
     /// anything (attempts made, calls waiting) and the consents, by number.
     async fn number_states(&self, org_id: &str, numbers: Vec<String>) -> Result<(HashMap<String, Ledger>, HashMap<String, Vec<Consent>>), DomainError> {
         let store = &self.store;
+        let erased = &store.erased_marks(org_id).await?;
         let read: Vec<Result<(String, NumberState), DomainError>> = stream::iter(numbers)
-            .map(|number| async move { store.number_state(org_id, &number).await.map(|state| (number, state)) })
+            .map(|number| async move { store.number_state_among(org_id, &number, erased).await.map(|state| (number, state)) })
             .buffer_unordered(LEDGER_READS)
             .collect()
             .await;

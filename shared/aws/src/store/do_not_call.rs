@@ -117,6 +117,24 @@ impl DynamoStore {
     /// erased, under their pseudonyms (100 keys a request).
     pub async fn do_not_call_among(&self, org_id: &str, numbers: &[String]) -> Result<HashSet<String>, DomainError> {
         let unique: Vec<&String> = numbers.iter().collect::<HashSet<_>>().into_iter().collect();
+        if unique.len() > 1 {
+            // Many numbers: the tenant's erased marks in one query, the list by number.
+            let erased = self.erased_marks(org_id).await?;
+            let mut listed: HashSet<String> =
+                unique.iter().filter(|number| erased.of(self, number).do_not_call_since.is_some()).map(|number| number.to_string()).collect();
+            for chunk in unique.chunks(100) {
+                let keys: Vec<Item> = chunk
+                    .iter()
+                    .map(|number| HashMap::from([(PK.to_string(), s(keys::do_not_call_pk(org_id))), (SK.to_string(), s(number.as_str()))]))
+                    .collect();
+                let request =
+                    KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
+                for item in self.batch_get(request).await? {
+                    listed.extend(string_attr(&item, SK));
+                }
+            }
+            return Ok(listed);
+        }
         let mut listed = HashSet::new();
         for chunk in unique.chunks(50) {
             let erased = self.erased_keys(org_id, chunk);

@@ -109,10 +109,23 @@ impl DynamoStore {
     /// The last opt-out of a number whose records were erased is read
     /// beside it ([`super::erasure`]): an erasure never revives a consent.
     pub async fn number_state(&self, org_id: &str, number: &str) -> Result<NumberState, DomainError> {
+        let (state, erased) = tokio::join!(self.number_state_as_kept(org_id, number), self.erased_mark(org_id, number));
+        let mut state = state?;
+        state.ledger.opted_out_at = state.ledger.opted_out_at.max(erased?.opted_out_at);
+        Ok(state)
+    }
+
+    /// [`Self::number_state`] of one of many numbers, with the tenant's erased marks read once beforehand.
+    pub async fn number_state_among(&self, org_id: &str, number: &str, erased: &super::ErasedMarks) -> Result<NumberState, DomainError> {
+        let mut state = self.number_state_as_kept(org_id, number).await?;
+        state.ledger.opted_out_at = state.ledger.opted_out_at.max(erased.of(self, number).opted_out_at);
+        Ok(state)
+    }
+
+    /// The number's partition, read in one query.
+    async fn number_state_as_kept(&self, org_id: &str, number: &str) -> Result<NumberState, DomainError> {
         let mut state = NumberState::default();
-        let (items, erased) = tokio::join!(self.partition_items(keys::ledger_pk(org_id, number), None, true), self.erased_mark(org_id, number));
-        let erased = erased?;
-        for item in items? {
+        for item in self.partition_items(keys::ledger_pk(org_id, number), None, true).await? {
             match item.get(SK) {
                 Some(AttributeValue::S(sk)) if sk == LEDGER_SK => {
                     state.ledger = Ledger { planned: std::mem::take(&mut state.ledger.planned), ..ledger_of(item)? }
@@ -128,7 +141,6 @@ impl DynamoStore {
                 _ => {}
             }
         }
-        state.ledger.opted_out_at = state.ledger.opted_out_at.max(erased.opted_out_at);
         Ok(state)
     }
 

@@ -43,7 +43,7 @@ pub use crate::item::Unreadable;
 pub use campaigns::CampaignCall;
 pub use do_not_call::{DoNotCallChange, DoNotCallEntry, MAX_REASON_BYTES};
 pub use effects::{AlongWithCall, Effect, LedgerNotes, NO_FREE_SLOT, effects};
-pub use erasure::{ErasedMark, ErasedNumber};
+pub use erasure::{ErasedMark, ErasedMarks, ErasedNumber};
 pub use ledgers::NumberState;
 pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest};
 pub use rollups::{CheckOptions, Drift, HELD_ITEMS, Impossible, LISTED, RollupReport, SCAN_SEGMENTS};
