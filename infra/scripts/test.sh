@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 export SAM_CLI_TELEMETRY=0
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%s s] %s\n' "$SECONDS" "$*"; }
 
 step "Python tools (.venv)"
 if [ ! -x .venv/bin/python ]; then
@@ -75,3 +75,5 @@ PY
   --generation-with-security-parameters false \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing,stateful --max-examples 50 --seed 20261124 --workers 1 --no-color
+
+step "Done in ${SECONDS} s"

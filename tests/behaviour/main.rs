@@ -3,6 +3,7 @@
 
 mod agents;
 mod analytics;
+mod artifact;
 mod call_safety;
 mod consent;
 mod dashboard;

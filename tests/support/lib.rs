@@ -5,6 +5,7 @@ pub mod browser;
 pub mod fake_idp;
 pub mod fake_vapi;
 pub mod faults;
+pub mod lambda_rig;
 pub mod load;
 pub mod postgres;
 pub mod process;
