@@ -15,8 +15,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-dev.txt
 
-step "Debian packages: postgresql (migration tests), chromium + chromium-driver (dashboard browser test)"
+step "Debian packages: postgresql (migration tests), chromium + chromium-driver (dashboard browser test), curl (the README's quickstart)"
 missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)

@@ -146,8 +146,11 @@ async fn under_dynamodb_faults_webhooks_store_all_or_nothing_and_the_reconciler_
         assert_eq!(untouched[id], seeded[id], "{id} is as it was, version and all");
     }
 
-    // 4. Any request may fail, most attempts do: each call is finished whole, or left as it was.
-    proxy.set(Faults::Random { rate: 0.6, seed: 20261127 });
+    // 4. Any request may fail, many attempts do: each call is finished whole, or left as it was.
+    // A delivery makes about 14 requests (the audit chain's head read before each audited write among them),
+    // each with the SDK's three attempts: at 40% an attempt, about 4 in 10 deliveries land and the rest
+    // fail somewhere along the way (at 60%, 3 in 100 would land: none, often, in 15).
+    proxy.set(Faults::Random { rate: 0.4, seed: 20261127 });
     let answers = deliver(45..60).await;
     assert!(answers.iter().all(|(status, _)| matches!(*status, StatusCode::OK | StatusCode::INTERNAL_SERVER_ERROR)), "{answers:?}");
     let failed = answers.iter().filter(|(status, _)| status.is_server_error()).count();

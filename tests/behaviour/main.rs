@@ -8,6 +8,7 @@ mod call_safety;
 mod consent;
 mod dashboard;
 mod dialer;
+mod docs;
 mod eventbridge;
 mod faults;
 mod foundation;

@@ -16,7 +16,7 @@ use callops::{Host, HostOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-/// The demo tenant's token, as the README gives it.
+/// The demo tenant's token, as the README's quickstart gives it.
 pub const DEMO_TOKEN: &str = "dev-token";
 /// A second tenant, for isolation checks.
 pub const OTHER_TOKEN: &str = "globex-token";

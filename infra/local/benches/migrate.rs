@@ -12,7 +12,7 @@
 //! - into a DynamoDB table through the DynamoDB API (`--table`, with
 //!   `AWS_ENDPOINT_URL_DYNAMODB` pointing at an endpoint this benchmark
 //!   serves from another data dir): the same first run over HTTP, with the
-//!   write units the engine reports per row, from which the README works
+//!   write units the engine reports per row, from which docs/migration.md works
 //!   out the rate a DynamoDB table of a given capacity allows.
 //!
 //! Target: at least 5,000 rows a second into the data dir.

@@ -1,5 +1,5 @@
-//! The bounds every value from outside is held to, in one place (the
-//! README's "Bounds" lists them). A value beyond its bound is refused when
+//! The bounds every value from outside is held to, in one place
+//! (`docs/api.md`, "Bounds", lists them). A value beyond its bound is refused when
 //! a client sends it (`400`), and ignored with a log line when Vapi sends
 //! it; long free text from Vapi or the legacy table is cut on a character
 //! boundary and the call says which fields were cut. Held to these, a call

@@ -1,0 +1,163 @@
+//! The docs stay true: every link in the README, `docs/` and `infra/TABLE.md`
+//! leads to a file of this repository and, when it names one, a heading
+//! that exists; the README stays a front door (at most 200 lines); and the
+//! README's quickstart runs as written (its dates computed, never stale)
+//! against a local host.
+
+use std::path::{Path, PathBuf};
+
+use callops_tests::{DEMO_TOKEN, TestHost};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// The documents the checks read, relative to the root.
+fn documents() -> Vec<String> {
+    let mut docs = vec!["README.md".to_string(), "infra/TABLE.md".to_string()];
+    let mut more: Vec<String> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    more.sort();
+    docs.extend(more);
+    docs
+}
+
+/// A heading as GitHub makes its anchor: lower case, no punctuation but `-`, spaces as `-`.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| !matches!(c, '`' | '*' | '_'))
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == ' ')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of a document's headings (code blocks left out).
+fn anchors(text: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut found = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        }
+        if !in_code && line.starts_with('#') {
+            let heading = line.trim_start_matches('#');
+            if heading.starts_with(' ') {
+                found.push(slug(heading));
+            }
+        }
+    }
+    found
+}
+
+/// Every `[label](target)` of a text.
+fn links(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("](") {
+        let after = &rest[at + 2..];
+        match after.find(')') {
+            Some(end) if !after[..end].contains(char::is_whitespace) => found.push(after[..end].to_string()),
+            _ => {}
+        }
+        rest = &rest[at + 2..];
+    }
+    found
+}
+
+fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[test]
+fn every_link_in_the_docs_leads_to_a_file_and_heading_of_this_repository() {
+    let mut broken = Vec::new();
+    for doc in documents() {
+        let text = std::fs::read_to_string(root().join(&doc)).unwrap();
+        let dir = Path::new(&doc).parent().unwrap_or(Path::new(""));
+        for target in links(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').map_or((target.as_str(), None), |(p, a)| (p, Some(a)));
+            let resolved = if path.is_empty() { PathBuf::from(&doc) } else { normalise(&dir.join(path)) };
+            if resolved.starts_with("..") || resolved.is_absolute() {
+                broken.push(format!("{doc}: {target} leaves the repository"));
+                continue;
+            }
+            let file = root().join(&resolved);
+            if !file.exists() {
+                broken.push(format!("{doc}: {target}: no such file"));
+                continue;
+            }
+            if let Some(anchor) = anchor
+                && resolved.extension().is_some_and(|e| e == "md")
+                && !anchors(&std::fs::read_to_string(&file).unwrap()).iter().any(|a| a == anchor)
+            {
+                broken.push(format!("{doc}: {target}: no such heading"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{broken:#?}");
+    assert_eq!(
+        slug("Patient data: roles, the audit log, retention and patients' requests"),
+        "patient-data-roles-the-audit-log-retention-and-patients-requests"
+    );
+}
+
+#[test]
+fn the_readme_is_a_front_door() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 200, "the README has {lines} lines: reference belongs in docs/");
+    for command in ["cargo run -p callops -- dev", "infra/scripts/test.sh"] {
+        assert!(readme.contains(command), "the README gives {command}");
+    }
+    for doc in documents().iter().filter(|d| d.starts_with("docs/")) {
+        assert!(readme.contains(&format!("]({doc})")), "the README's index names {doc}");
+    }
+}
+
+/// The README's quickstart, run as written by `sh` with `curl`, against a
+/// local host on its own port: the consent is recorded, the call scheduled,
+/// read back and listed.
+#[tokio::test]
+async fn the_readmes_quickstart_runs_as_written() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let marker = readme.find("<!-- quickstart:").expect("the quickstart is marked");
+    let block = &readme[marker..];
+    let start = block.find("```sh\n").unwrap() + "```sh\n".len();
+    let script = &block[start..start + block[start..].find("```").unwrap()];
+    assert!(script.contains("BASE=http://127.0.0.1:3000"), "{script}");
+    let host = TestHost::start(true).await;
+    let script = script.replace("BASE=http://127.0.0.1:3000", &format!("BASE={}", host.base));
+    let output =
+        tokio::task::spawn_blocking(move || std::process::Command::new("sh").arg("-eu").arg("-c").arg(&script).output()).await.unwrap().expect("sh runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the quickstart failed: {}\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    let scheduled: serde_json::Value = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .find(|v: &serde_json::Value| v["callType"] == "OUTBOUND_FOLLOWUP")
+        .expect("the scheduled call is printed");
+    let id = scheduled["id"].as_str().unwrap();
+    let (status, call) = host.get(&format!("/api/calls/{id}"), Some(DEMO_TOKEN)).await;
+    assert_eq!((status.as_u16(), call["phoneNumber"].as_str()), (200, Some("+12125550142")), "{call}");
+    assert!(stdout.matches(id).count() >= 2, "the call is read back by its id: {stdout}");
+}
