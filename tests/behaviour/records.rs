@@ -642,6 +642,23 @@ async fn the_audit_log_is_a_chain_that_proves_nothing_was_changed_or_removed() {
     let walk = |store: DynamoStore| async move { store.verify_audit("demo", 2192, Utc::now()).await.unwrap() };
     let whole = walk(store.clone()).await;
     assert!(whole.ok && whole.entries == 5 && whole.last_seq == 5 && whole.head_seq == 5, "{whole:?}");
+    // Walked while writers append, the chain holds up to the head the walk read first.
+    let (writing, walking) = (store.clone(), store.clone());
+    let later: Vec<_> = (0..20).map(|_| entry(callops_domain::audit::Action::SettingsUpdated)).collect();
+    let writer = tokio::spawn(async move {
+        for one in later {
+            writing.record_audit(&[one]).await.unwrap();
+        }
+    });
+    while !writer.is_finished() {
+        let during = walk(walking.clone()).await;
+        assert!(during.ok, "a walk during writes: {during:?}");
+    }
+    writer.await.unwrap();
+    // Back to the five entries the rest of this test tampers with.
+    let (_engine, store) = callops_aws::embedded::fresh_store().await;
+    store.record_audit(&written[..2]).await.unwrap();
+    store.record_audit(&written[2..]).await.unwrap();
     let items = |store: DynamoStore| async move {
         store
             .client()

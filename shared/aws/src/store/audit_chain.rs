@@ -172,25 +172,39 @@ impl DynamoStore {
         }
     }
 
-    /// Walks `org_id`'s audit log, oldest first, and says whether its chain holds.
+    /// Walks `org_id`'s audit log, oldest first, and says whether its chain
+    /// holds, up to the head as it is read first: an entry and its head's
+    /// move are one transaction, so every entry up to that place is there to
+    /// read, and entries written while the walk goes on (past that place)
+    /// are left for the next walk.
     pub async fn verify_audit(&self, org_id: &str, retention_days: u32, now: DateTime<Utc>) -> Result<AuditVerification, DomainError> {
+        let head = self.audit_head(org_id).await?;
         let mut entries: Vec<AuditEntry> = Vec::new();
         let mut unchained = 0;
+        let mut past_the_head = Vec::new();
         for item in self.partition_items(keys::audit_pk(org_id), None, true).await? {
             match from_item::<AuditEntry>(item) {
                 Ok(entry) if entry.seq == 0 => unchained += 1,
+                // Written since the head was read (new), or never with a head (an hour old and still past it).
+                Ok(entry) if entry.seq > head.seq => {
+                    if entry.at < now - chrono::Duration::hours(1) {
+                        past_the_head.push(entry.id);
+                    }
+                }
                 Ok(entry) => entries.push(entry),
                 Err(err) => return Err(DomainError::Unavailable(format!("an audit entry is unreadable: {err}"))),
             }
         }
         entries.sort_by_key(|e| e.seq);
-        let head = self.audit_head(org_id).await?;
         let mut report = AuditVerification { entries: entries.len() as u64, head_seq: head.seq, unchained, ..Default::default() };
         let mut problem = |text: String| {
             if report.problems.len() < 100 {
                 report.problems.push(text);
             }
         };
+        for id in past_the_head {
+            problem(format!("entry {id} is past the chain's head: it was not written with the head"));
+        }
         let mut before: Option<&AuditEntry> = None;
         for entry in &entries {
             if entry_hash(entry) != entry.hash {
