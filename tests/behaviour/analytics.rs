@@ -161,7 +161,10 @@ async fn every_figure_equals_a_plain_computation_over_the_calls() {
     third.id = AGENTS[2].into();
     agents.push(third);
     for agent in &agents {
-        store.put_agent(agent, true, &callops_tests::system_audit(&agent.org_id, callops_domain::audit::Action::AgentCreated, &agent.id)).await.unwrap();
+        store
+            .put_agent(agent, true, &callops_tests::system_audit(&agent.org_id, callops_domain::records::audit::Action::AgentCreated, &agent.id))
+            .await
+            .unwrap();
     }
 
     let mut rng = StdRng::seed_from_u64(5_000);

@@ -13,7 +13,7 @@
 //! tests run at; those that dial use numbers in their morning now.
 
 use callops_dialer::{DialRequest, Dialed};
-use callops_domain::{CallStatus, CallType, call_rules::FEDERAL_HOLIDAYS, time};
+use callops_domain::{CallStatus, CallType, placement::call_rules::FEDERAL_HOLIDAYS, time};
 use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost, assert_error, callable, fake_vapi::FakeVapi};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
@@ -191,7 +191,7 @@ async fn regulation_f_counts_calls_about_a_debt_on_every_number_of_the_person() 
     let posts = fake.posts().len();
     assert_eq!(posts, 8, "seven calls about one debt and one conversation about another reached Vapi");
     // The time the person said is inconvenient, on the first number, holds a call about the debt to the second one.
-    let zone = callops_domain::callee::zones_of_number(&second)[0].name().to_string();
+    let zone = callops_domain::placement::callee::zones_of_number(&second)[0].name().to_string();
     let dinner = check(&host, &second, "OUTBOUND_DEBT", ahead(Weekday::Wed, &zone, 18, 30), "&debtId=inv-901").await;
     assert_eq!(rule(&dinner, "regf_inconvenient_time")["ok"], false, "{dinner}");
     let other_debt = check(&host, &second, "OUTBOUND_DEBT", ahead(Weekday::Wed, &zone, 18, 30), "&debtId=inv-902").await;
@@ -337,7 +337,7 @@ async fn follow_ups_keep_to_the_list_their_day_and_each_other() {
                 reason: Some("test".into()),
                 by: callops_domain::caller::Actor { sub: "test".into(), name: None },
             },
-            &callops_tests::system_audit("demo", callops_domain::audit::Action::DoNotCallAdded, &listed),
+            &callops_tests::system_audit("demo", callops_domain::records::audit::Action::DoNotCallAdded, &listed),
         )
         .await
         .unwrap();
@@ -417,7 +417,7 @@ async fn live_listening_is_off_unless_asked_for_and_then_locked_and_shown_to_sta
     assert_eq!(fake.posts().last().unwrap().body["assistantOverrides"]["monitorPlan"], plan(false));
     let stored = host.host.store().get_call("demo", &quiet.call_id).await.unwrap().unwrap().call;
     assert_eq!(stored.listen_url, None);
-    assert_eq!(stored.compliance.unwrap().monitor, Some(callops_domain::compliance::Monitor { listen: false, control: true }));
+    assert_eq!(stored.compliance.unwrap().monitor, Some(callops_domain::call::compliance::Monitor { listen: false, control: true }));
 
     // Asked for: listening on, behind the public key too, and the link kept while the call is live.
     settings(&host, json!({"liveListening": true})).await;

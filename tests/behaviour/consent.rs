@@ -357,7 +357,7 @@ async fn a_recording_is_kept_only_with_the_consent_the_callees_state_needs() {
         let mut call = callops_tests::due_call("front-desk", number);
         call.call_type = CallType::OutboundFollowup;
         // The record gives its zone too (the number's own, in its morning now), so the call's hours are the number's.
-        (call.callee_state, call.callee_time_zone) = (Some("CA".parse().unwrap()), callops_domain::callee::zones_of_number(number).first().copied());
+        (call.callee_state, call.callee_time_zone) = (Some("CA".parse().unwrap()), callops_domain::placement::callee::zones_of_number(number).first().copied());
         call
     };
     let recording = |url: &str, consent: Value| {
@@ -378,7 +378,7 @@ async fn a_recording_is_kept_only_with_the_consent_the_callees_state_needs() {
         end_call(&host, &request, &vapi_call_id, recording("https://storage.vapi.ai/recordings/r.wav", consent)).await;
         let stored = host.host.store().get_call("demo", &call.id).await.unwrap().unwrap().call;
         let asked = stored.compliance.as_ref().and_then(|c| c.recording.clone()).expect("the decision is kept");
-        assert_eq!((asked.all_party, asked.asked), (true, callops_domain::recording::RecordingAsk::Disclose));
+        assert_eq!((asked.all_party, asked.asked), (true, callops_domain::placement::recording::RecordingAsk::Disclose));
         outcomes.push((stored.recording_url, stored.recording_withheld));
     }
     // Declined (no grantedAt): the link is dropped and the call says why; granted: kept.
@@ -436,7 +436,7 @@ async fn an_opt_out_landing_between_a_claim_and_the_call_withdraws_the_claimed_a
         by: callops_domain::caller::Actor { sub: "sms-gateway".into(), name: None },
     };
     direct
-        .add_do_not_call("demo", &number, &change, &callops_tests::system_audit("demo", callops_domain::audit::Action::DoNotCallAdded, &number))
+        .add_do_not_call("demo", &number, &change, &callops_tests::system_audit("demo", callops_domain::records::audit::Action::DoNotCallAdded, &number))
         .await
         .unwrap();
     hold.release();

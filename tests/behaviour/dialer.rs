@@ -144,7 +144,7 @@ async fn outside_calling_hours_the_attempt_moves_to_the_next_opening() {
     let (host, fake) = start().await;
     // The callee is in their morning; the agent's hours open there two hours on, at the top of the hour, read on the callee's clock.
     let number = callable(142);
-    let zone = callops_domain::callee::zones_of_number(&number)[0];
+    let zone = callops_domain::placement::callee::zones_of_number(&number)[0];
     let local_hour = chrono::Timelike::hour(&Utc::now().with_timezone(&zone));
     make_agent(
         &host,
@@ -494,7 +494,7 @@ async fn due_to(host: &TestHost, number: &str, call_type: CallType, debt: Option
     call.debt_id = debt.map(str::to_string);
     call.callee_state = state.map(|s| s.parse().unwrap());
     // A record that names a state gives its zone too (the number's own, in its morning now): a state alone would add all of its zones.
-    call.callee_time_zone = state.and_then(|_| callops_domain::callee::zones_of_number(number).first().copied());
+    call.callee_time_zone = state.and_then(|_| callops_domain::placement::callee::zones_of_number(number).first().copied());
     host.consent("demo", &[number]).await;
     host.host.store().create_call(&call).await.unwrap();
     DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
@@ -599,7 +599,7 @@ async fn the_compliance_check_answers_what_the_dialer_would_decide_and_a_placed_
     let (status, now) = check(format!("phoneNumber={encoded}&callType=OUTBOUND_LEAD&voiceAgentId=front-desk")).await;
     assert_eq!(status, StatusCode::OK, "{now}");
     assert_eq!((now["allowed"].clone(), now["code"].clone()), (json!(true), Value::Null), "{now}");
-    let zone = callops_domain::callee::zones_of_number(&number)[0];
+    let zone = callops_domain::placement::callee::zones_of_number(&number)[0];
     assert_eq!(now["zones"], json!([zone.name()]));
     // 23:00 tomorrow on the callee's clock: refused, with the morning after's 08:00.
     let tomorrow = (Utc::now().with_timezone(&zone) + chrono::Duration::days(1)).date_naive();
@@ -642,7 +642,7 @@ async fn on_a_holiday_where_the_callee_is_nothing_is_scheduled_or_dialed() {
     let (host, fake) = start().await;
     let number = callable(180);
     host.consent("demo", &[&number]).await;
-    let zone = callops_domain::callee::zones_of_number(&number)[0];
+    let zone = callops_domain::placement::callee::zones_of_number(&number)[0];
     let today = Utc::now().with_timezone(&zone).date_naive();
     let (status, settings) = host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"holidays": [today.to_string()]}))).await;
     assert_eq!(status, StatusCode::OK, "{settings}");
@@ -670,7 +670,7 @@ async fn a_collection_call_keeps_to_the_times_the_patient_said_are_inconvenient(
     let (host, fake) = start().await;
     let number = callable(190);
     host.consent("demo", &[&number]).await;
-    let zone = callops_domain::callee::zones_of_number(&number)[0];
+    let zone = callops_domain::placement::callee::zones_of_number(&number)[0];
     let local = Utc::now().with_timezone(&zone);
     let hour = chrono::Timelike::hour(&local);
     let path = format!("/api/numbers/{}/inconvenient-times", number.replace('+', "%2B"));

@@ -1,6 +1,6 @@
 //! The docs stay true: every link in the README, `docs/` and `infra/TABLE.md`
 //! leads to a file of this repository and, when it names one, a heading
-//! that exists; the README stays a front door (at most 200 lines); and the
+//! that exists; every path they name in code is there; the README stays a front door (at most 200 lines); and the
 //! README's quickstart runs as written (its dates computed, never stale)
 //! against a local host.
 
@@ -118,6 +118,31 @@ fn every_link_in_the_docs_leads_to_a_file_and_heading_of_this_repository() {
     assert_eq!(
         slug("Patient data: roles, the audit log, retention and patients' requests"),
         "patient-data-roles-the-audit-log-retention-and-patients-requests"
+    );
+}
+
+/// Every `code span` of a text that names a path in the repository's own folders.
+fn named_paths(text: &str) -> Vec<String> {
+    const FOLDERS: [&str; 6] = ["shared/", "functions/", "infra/", "tests/", "docs/", ".ci/"];
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| FOLDERS.iter().any(|f| span.starts_with(f)) && !span.contains(char::is_whitespace) && !span.contains('*'))
+        .map(|span| span.trim_end_matches(['.', ',', ':']).split(['#', ':']).next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn every_path_the_docs_name_exists() {
+    let mut missing = Vec::new();
+    for doc in documents() {
+        let text = std::fs::read_to_string(root().join(&doc)).unwrap();
+        missing.extend(named_paths(&text).into_iter().filter(|path| !root().join(path).exists()).map(|path| format!("{doc}: `{path}`")));
+    }
+    assert!(missing.is_empty(), "the docs name files that are not there (moved or renamed?): {missing:#?}");
+    assert_eq!(
+        named_paths("see `shared/domain/src/placement/` and `infra/template.yaml`, not `cargo test`"),
+        ["shared/domain/src/placement/", "infra/template.yaml"]
     );
 }
 

@@ -18,7 +18,7 @@ use aws_sdk_scheduler::{
 };
 use callops_aws::scheduler::{DialTarget, EventBridgeScheduler, MAX_EVENT_AGE_SECONDS, MAX_RETRY_ATTEMPTS};
 use callops_domain::{
-    schedule::{DialRequest, DialScheduler, ScheduledDial},
+    placement::schedule::{DialRequest, DialScheduler, ScheduledDial},
     time,
 };
 use serde_json::{Value, json};
@@ -130,7 +130,7 @@ async fn each_attempt_gets_one_schedule_that_fires_the_dialer_once_at_its_time()
 async fn a_secret_is_read_by_its_arn_and_kept() {
     use aws_sdk_secretsmanager::config::{Credentials as SecretCredentials, Region as SecretRegion};
     use callops_aws::secrets::SecretResolver;
-    use callops_domain::secret::SecretSource;
+    use callops_domain::agent::secret::SecretSource;
 
     let moto = start_moto().await;
     let config = aws_sdk_secretsmanager::Config::builder()

@@ -295,7 +295,10 @@ async fn an_unreadable_item_takes_down_only_itself() {
     stuck.voice_agent_id = "globex-agent".into();
     stuck.updated_at = time::to_millis(Utc::now() - Duration::hours(1));
     let agent = callops_domain::VoiceAgent { id: "globex-agent".into(), org_id: "globex".into(), ..callops::demo::demo_agents("globex", Utc::now()).remove(0) };
-    h.store().put_agent(&agent, true, &callops_tests::system_audit(&agent.org_id, callops_domain::audit::Action::AgentCreated, &agent.id)).await.unwrap();
+    h.store()
+        .put_agent(&agent, true, &callops_tests::system_audit(&agent.org_id, callops_domain::records::audit::Action::AgentCreated, &agent.id))
+        .await
+        .unwrap();
     h.store().create_call(&stuck).await.unwrap();
     let settings = callops_dialer::reconcile::ReconcileSettings::default();
     let done = h.host.host.dialer().reconcile(&h.host.host.calls(), &settings, Utc::now()).await.unwrap();
@@ -427,11 +430,14 @@ async fn a_tenant_names_only_its_own_secrets() {
         account_sid: "AC-attacker".into(),
         auth_token_secret: "env:CALLOPS_HOSTILE_OPERATOR_SECRET".into(),
     });
-    h.store().put_agent(&planted, true, &callops_tests::system_audit(&planted.org_id, callops_domain::audit::Action::AgentCreated, &planted.id)).await.unwrap();
+    h.store()
+        .put_agent(&planted, true, &callops_tests::system_audit(&planted.org_id, callops_domain::records::audit::Action::AgentCreated, &planted.id))
+        .await
+        .unwrap();
     let mut due = callops_tests::due_call("planted", &callable(142));
     due.voice_agent_id = "planted".into();
     h.store().create_call(&due).await.unwrap();
-    let dialed = h.host.host.dialer().dial(callops_domain::schedule::DialRequest::for_call(&due)).await.unwrap();
+    let dialed = h.host.host.dialer().dial(callops_domain::placement::schedule::DialRequest::for_call(&due)).await.unwrap();
     assert!(matches!(dialed, callops_dialer::Dialed::Failed(_)), "{dialed:?}");
     assert!(h.fake.posts().iter().all(|post| !post.body.to_string().contains("operator-only")), "the secret never reached Vapi");
     assert_eq!(stored(&h, &due.id).await.status, CallStatus::Failed);

@@ -455,7 +455,7 @@ async fn an_export_holds_every_call_of_the_window_with_every_field_and_runs_no_f
     let (records, parts) = export(&host, window, DEMO_TOKEN).await;
     assert!(parts > 1, "the calls with their content come in parts");
     let header: Vec<&str> = records[0].iter().collect();
-    assert_eq!(header, callops_domain::export::call_columns());
+    assert_eq!(header, callops_domain::records::export::call_columns());
     assert_eq!(records.len() - 1, want.len(), "every call of the window once, and no header again");
     for (record, call) in records[1..].iter().zip(&want) {
         let field = |name: &str| record.get(header.iter().position(|h| *h == name).unwrap()).unwrap().to_string();

@@ -5,7 +5,7 @@
 
 use callops_aws::CallQuery;
 use callops_domain::time::Span;
-use callops_domain::{CallLog, schedule::DialRequest, time};
+use callops_domain::{CallLog, placement::schedule::DialRequest, time};
 use callops_tests::{DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, callable, host_options, read};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::{Method, StatusCode};

@@ -383,7 +383,7 @@ async fn a_change_that_fails_leaves_no_entry_and_one_that_landed_always_has_its_
     let landed: Vec<&CallLog> = calls.iter().filter(|c| c.phone_number == number).collect();
     assert_eq!(landed.len(), 1, "the write happened");
     let logged = entries(direct.clone()).await;
-    let scheduled = logged.iter().filter(|e| e.action == callops_domain::audit::Action::CallScheduled && e.entity_id == landed[0].id.as_str()).count();
+    let scheduled = logged.iter().filter(|e| e.action == callops_domain::records::audit::Action::CallScheduled && e.entity_id == landed[0].id.as_str()).count();
     assert_eq!(scheduled, 1, "and its entry with it, once");
     // A read of content is answered only once its entry is written.
     let mut call = ended_call("read-me", "+12125550143", Utc::now() - Duration::hours(1), "User: my jaw clicks");
@@ -439,9 +439,9 @@ async fn content_past_the_practices_retention_goes_while_every_figure_stays_exac
     assert_eq!(again.content_expired, 0);
     // A late report cannot bring it back.
     let reported = store.get_call("demo", "old-call").await.unwrap().unwrap();
-    let mut report = callops_domain::report::CallReport::new(callops_domain::report::ReportKind::Ended);
+    let mut report = callops_domain::ending::report::CallReport::new(callops_domain::ending::report::ReportKind::Ended);
     report.transcript = Some("User: old words again".into());
-    let next = callops_domain::report::apply(&reported.call, &report, Utc::now());
+    let next = callops_domain::ending::report::apply(&reported.call, &report, Utc::now());
     assert!(next.is_none_or(|n| n.transcript.is_none()), "content removed stays removed");
 }
 
@@ -593,15 +593,27 @@ async fn audit_entries_outlive_six_years_and_no_longer() {
     let (engine, store) = callops_aws::embedded::fresh_store().await;
     let caller = callops_domain::caller::Caller::system("demo", "test");
     let at = |years: i64| Utc::now() - Duration::days(365 * years + years / 4);
-    let old = callops_domain::audit::AuditEntry::new(&caller, callops_domain::audit::Action::PatientRead, "+12125550100", Default::default(), at(7));
-    let kept = callops_domain::audit::AuditEntry::new(&caller, callops_domain::audit::Action::PatientRead, "+12125550100", Default::default(), at(5));
+    let old = callops_domain::records::audit::AuditEntry::new(
+        &caller,
+        callops_domain::records::audit::Action::PatientRead,
+        "+12125550100",
+        Default::default(),
+        at(7),
+    );
+    let kept = callops_domain::records::audit::AuditEntry::new(
+        &caller,
+        callops_domain::records::audit::Action::PatientRead,
+        "+12125550100",
+        Default::default(),
+        at(5),
+    );
     store.record_audit(&[old.clone(), kept.clone()]).await.unwrap();
     let read = |store: DynamoStore| async move { store.audit_entries("demo", time::Span::ALL, &Default::default(), 10, None, "").await.unwrap().items };
     assert_eq!(read(store.clone()).await.len(), 2);
     assert_eq!(engine.sweep_expired().await.unwrap(), 1, "the engine's time to live removes the entry past six years");
     let left = read(store.clone()).await;
     assert_eq!(left.len(), 1);
-    let as_kept = callops_domain::audit::AuditEntry {
+    let as_kept = callops_domain::records::audit::AuditEntry {
         entity_id: store.pseudonym("demo", "+12125550100"),
         seq: 2,
         prev: left[0].prev.clone(),
@@ -611,7 +623,7 @@ async fn audit_entries_outlive_six_years_and_no_longer() {
     };
     assert_eq!(left, vec![as_kept], "kept with the number's pseudonym, second in the chain");
     // The oldest went by the time to live, past the retention: the chain still holds.
-    assert!(store.verify_audit("demo", callops_domain::audit::MIN_RETENTION_DAYS, Utc::now()).await.unwrap().ok);
+    assert!(store.verify_audit("demo", callops_domain::records::audit::MIN_RETENTION_DAYS, Utc::now()).await.unwrap().ok);
 }
 
 #[tokio::test]
@@ -635,8 +647,8 @@ async fn the_audit_log_is_a_chain_that_proves_nothing_was_changed_or_removed() {
     // In the table: an entry changed, one removed, the newest removed: each is found.
     let (_engine, store) = callops_aws::embedded::fresh_store().await;
     let caller = callops_domain::caller::Caller::system("demo", "test");
-    let entry = |action| callops_domain::audit::AuditEntry::new(&caller, action, "settings", Default::default(), Utc::now());
-    let written: Vec<_> = (0..5).map(|_| entry(callops_domain::audit::Action::SettingsUpdated)).collect();
+    let entry = |action| callops_domain::records::audit::AuditEntry::new(&caller, action, "settings", Default::default(), Utc::now());
+    let written: Vec<_> = (0..5).map(|_| entry(callops_domain::records::audit::Action::SettingsUpdated)).collect();
     store.record_audit(&written[..2]).await.unwrap();
     store.record_audit(&written[2..]).await.unwrap();
     let walk = |store: DynamoStore| async move { store.verify_audit("demo", 2192, Utc::now()).await.unwrap() };
@@ -644,7 +656,7 @@ async fn the_audit_log_is_a_chain_that_proves_nothing_was_changed_or_removed() {
     assert!(whole.ok && whole.entries == 5 && whole.last_seq == 5 && whole.head_seq == 5, "{whole:?}");
     // Walked while writers append, the chain holds up to the head the walk read first.
     let (writing, walking) = (store.clone(), store.clone());
-    let later: Vec<_> = (0..20).map(|_| entry(callops_domain::audit::Action::SettingsUpdated)).collect();
+    let later: Vec<_> = (0..20).map(|_| entry(callops_domain::records::audit::Action::SettingsUpdated)).collect();
     let writer = tokio::spawn(async move {
         for one in later {
             writing.record_audit(&[one]).await.unwrap();

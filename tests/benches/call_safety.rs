@@ -39,7 +39,7 @@ async fn main() {
     due.scheduled_at = Some(callops_domain::time::to_millis(Utc::now()));
     host.host.store().create_call(&due).await.unwrap();
     let before = requests();
-    let placed = host.host.dialer().dial(callops_domain::schedule::DialRequest::for_call(&due)).await.unwrap();
+    let placed = host.host.dialer().dial(callops_domain::placement::schedule::DialRequest::for_call(&due)).await.unwrap();
     assert!(matches!(placed, callops_dialer::Dialed::Placed { .. }), "{placed:?}");
     let per_placed = requests() - before;
 

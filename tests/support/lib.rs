@@ -169,8 +169,8 @@ pub fn subject_of(token: &str) -> String {
 }
 
 /// An audit entry of the tests' own, for the store writes that need one.
-pub fn system_audit(org: &str, action: callops_domain::audit::Action, entity_id: &str) -> callops_domain::audit::AuditEntry {
-    callops_domain::audit::AuditEntry::system(org, "test", action, entity_id, chrono::Utc::now())
+pub fn system_audit(org: &str, action: callops_domain::records::audit::Action, entity_id: &str) -> callops_domain::records::audit::AuditEntry {
+    callops_domain::records::audit::AuditEntry::system(org, "test", action, entity_id, chrono::Utc::now())
 }
 
 /// [`TestHost::consent`], straight into a store.
@@ -189,7 +189,7 @@ pub async fn consent(store: &callops_aws::DynamoStore, org: &str, numbers: &[&st
             input.check(callops_domain::call::new_call_id().into_string(), org, by.clone(), now).expect("a number that normalises")
         })
         .collect();
-    let audits: Vec<_> = consents.iter().map(|c| system_audit(org, callops_domain::audit::Action::ConsentRecorded, &c.id)).collect();
+    let audits: Vec<_> = consents.iter().map(|c| system_audit(org, callops_domain::records::audit::Action::ConsentRecorded, &c.id)).collect();
     for outcome in store.record_consents(&consents, &audits).await.expect("consents are stored") {
         outcome.expect("each consent is recorded");
     }
@@ -198,14 +198,14 @@ pub async fn consent(store: &callops_aws::DynamoStore, org: &str, numbers: &[&st
 /// Sends a request and reads its status, JSON body and headers.
 /// The most any answer in the tests may weigh as the JSON a Lambda answers
 /// in (its body escaped): 5 MB, under Lambda's 6 MB with room for the rest.
-pub const MAX_TEST_ANSWER_BYTES: usize = callops_domain::export::MAX_ANSWER_BYTES;
+pub const MAX_TEST_ANSWER_BYTES: usize = callops_domain::records::export::MAX_ANSWER_BYTES;
 
 pub async fn read(request: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::header::HeaderMap) {
     let response = request.send().await.expect("the host answers");
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.expect("a body");
-    let weight = callops_domain::export::json_escaped_len(&text);
+    let weight = callops_domain::records::export::json_escaped_len(&text);
     assert!(weight <= MAX_TEST_ANSWER_BYTES, "an answer weighs {weight} bytes as Lambda's JSON, over {MAX_TEST_ANSWER_BYTES}");
     let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
     (status, json, headers)

@@ -9,10 +9,10 @@
 //! `X-Next-Cursor` continues it (the CSV header row comes with the first
 //! part only). What one answer holds is bounded whatever the window's size.
 //! A cell a spreadsheet would run as a formula is prefixed with `'`
-//! ([`callops_domain::export::spreadsheet_safe`]).
+//! ([`callops_domain::records::export::spreadsheet_safe`]).
 
 use callops_aws::PageRequest;
-use callops_domain::{CallLog, DomainError, audit, export};
+use callops_domain::{CallLog, DomainError, records::audit, records::export};
 use callops_http::{ApiError, Caller, paging_binding, query_param};
 use chrono::Utc;
 use lambda_http::{
@@ -33,7 +33,7 @@ pub const PART_BYTES: usize = 1_500_000;
 /// read again one call at a time: one call, at most DynamoDB's 400 KB item,
 /// weighs at most 1.6 MB escaped). Lambda answers at most 6 MB (6,291,456
 /// bytes) with its headers and envelope.
-pub use callops_domain::export::MAX_ANSWER_BYTES;
+pub use callops_domain::records::export::MAX_ANSWER_BYTES;
 /// Calls read a page: few when the calls carry their content (a
 /// transcript may be 200 KB), more when they are facts only (about 3 KB).
 const PAGE_WITH_CONTENT: usize = 5;

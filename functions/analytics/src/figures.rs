@@ -203,7 +203,7 @@ pub(crate) async fn tally_by_agent(
     span: Span,
 ) -> Result<Vec<(String, Tally)>, DomainError> {
     let plan = WindowPlan::new(span.start, span.end);
-    let unassigned = callops_domain::agent::UNASSIGNED_AGENT;
+    let unassigned = callops_domain::ids::UNASSIGNED_AGENT;
     let read: Vec<&str> = agents.iter().map(String::as_str).chain((*scope == Scope::All).then_some(unassigned)).collect();
     let (tallies, raw) = futures::try_join!(
         per_agent(read.iter().map(|agent| Box::pin(rollup_tally(store, org_id, agent, kind, &plan)) as BoxFuture<'_, _>).collect()),
@@ -278,7 +278,7 @@ pub(crate) async fn heat(
 ) -> Result<(), DomainError> {
     let plan = WindowPlan::new(span.start, span.end);
     let open = |id: &str, at: DateTime<Utc>| agents.iter().find(|agent| agent.id == id).map(|agent| agent.open_at(at, holidays));
-    let unassigned = callops_domain::agent::UNASSIGNED_AGENT;
+    let unassigned = callops_domain::ids::UNASSIGNED_AGENT;
     let read: Vec<&str> = match scope {
         Scope::All => agents.iter().map(|agent| agent.id.as_str()).chain([unassigned]).collect(),
         Scope::Agent(agent) => vec![agent.as_str()],

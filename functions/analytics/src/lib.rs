@@ -2,8 +2,8 @@
 //! outcome distribution over a window, recent calls, and single calls.
 
 use callops_aws::{CallQuery, DynamoStore, PageRequest};
-use callops_domain::agent::valid_agent_id;
-use callops_domain::audit;
+use callops_domain::ids::valid_agent_id;
+use callops_domain::records::audit;
 use callops_domain::{
     CallLog, DomainError,
     analytics::{self, CallStats, ComponentCost, LatencyFigures, OutcomeShare, Ratings, SentimentShare, SuccessFigures, Tally, TypeCost, UsageTotals},
@@ -424,7 +424,7 @@ impl Analytics {
                     only_types: types.as_deref(),
                     window,
                     binding: &binding,
-                    max_bytes: Some(callops_domain::export::MAX_PAGE_BYTES),
+                    max_bytes: Some(callops_domain::records::export::MAX_PAGE_BYTES),
                     ..PageRequest::new(&query, offset + limit)
                 },
             )

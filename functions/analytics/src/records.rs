@@ -2,10 +2,9 @@
 //! own records (read a page at a time, exported as JSON or CSV, erased).
 
 use callops_domain::{
-    DomainError,
-    audit::{Action, AuditEntry, AuditFilter, EntityType},
-    export::Table,
-    phone,
+    DomainError, phone,
+    records::audit::{Action, AuditEntry, AuditFilter, EntityType},
+    records::export::Table,
     time::Span,
 };
 use callops_http::{ApiError, Caller, integer_param, json, paging_binding, path_param, query_param, window::parse_window};
@@ -69,7 +68,7 @@ impl Analytics {
         let binding = paging_binding(req);
         let cursor = query_param(req, "cursor");
         let page = self.store.audit_entries(&caller.org_id, window, &filter, limit, cursor.as_deref(), &binding).await?;
-        let mut read = callops_domain::audit::fields_read(&["entries"]);
+        let mut read = callops_domain::records::audit::fields_read(&["entries"]);
         read.insert("query".into(), serde_json::Value::String(binding));
         self.store.record_audit(&[AuditEntry::new(caller, Action::AuditRead, &caller.org_id, read, Utc::now())]).await?;
         Ok(json(StatusCode::OK, &AuditPage { entries: page.items, next_cursor: page.next_cursor }))
@@ -91,7 +90,7 @@ impl Analytics {
         let now = Utc::now();
         let report = self.store.verify_audit(&caller.org_id, callops_aws::store::audit::audit_retention_days(), now).await?;
         self.store
-            .record_audit(&[AuditEntry::new(caller, Action::AuditRead, &caller.org_id, callops_domain::audit::fields_read(&["verification"]), now)])
+            .record_audit(&[AuditEntry::new(caller, Action::AuditRead, &caller.org_id, callops_domain::records::audit::fields_read(&["verification"]), now)])
             .await?;
         Ok(json(StatusCode::OK, &report))
     }

@@ -136,7 +136,7 @@ impl Analytics {
                         only_agents,
                         window: window.span.into(),
                         binding: &binding,
-                        max_bytes: Some(callops_domain::export::MAX_PAGE_BYTES),
+                        max_bytes: Some(callops_domain::records::export::MAX_PAGE_BYTES),
                         ..PageRequest::new(&CallQuery::Missed, limit)
                     };
                     let page = self.store.query_calls(&caller.org_id, &request).await?;
@@ -148,7 +148,7 @@ impl Analytics {
         let MissedCalls { missed, not_returned } = CallStats::from_tally(&tally).missed_calls;
         // A worklist shows the calls' facts, each read on the record.
         let calls: Vec<CallLog> = calls.into_iter().map(CallLog::facts_only).collect();
-        let (calls, reads) = callops_domain::audit::answer_calls(caller, calls, chrono::Utc::now());
+        let (calls, reads) = callops_domain::records::audit::answer_calls(caller, calls, chrono::Utc::now());
         self.store.record_audit(&reads).await?;
         Ok(json(StatusCode::OK, &MissedResponse { echo, calls, missed, not_returned, next_cursor }))
     }

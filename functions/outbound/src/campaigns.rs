@@ -6,8 +6,8 @@
 
 use callops_domain::{
     DomainError,
+    campaign::plan::{CampaignAsk, DeferredContact, RejectedContact},
     campaign::{Campaign, CampaignCounts, Contact},
-    campaign_plan::{CampaignAsk, DeferredContact, RejectedContact},
     time,
 };
 use callops_http::{ApiError, Caller, header, id_param, json, query_param};
@@ -204,7 +204,7 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
-    use callops_domain::{campaign::check_variables, campaign_plan::check_contact};
+    use callops_domain::{call::check_variables, campaign::plan::check_contact};
     use proptest::prelude::*;
 
     /// CSV-shaped text: a header, rows of cells with quotes, commas,

@@ -5,10 +5,10 @@
 
 use callops_domain::{
     DomainError,
-    audit::{Action, AuditEntry},
     call::new_call_id,
     consent::{Channel, Consent, ConsentInput, EvidenceInput, Revocation},
     limits, phone,
+    records::audit::{Action, AuditEntry},
 };
 use callops_http::{ApiError, Caller, header, integer_param, json, json_body, path_param, query_param};
 use chrono::Utc;
@@ -121,7 +121,9 @@ impl Outbound {
         let mut rest: Vec<Consent> = all.into_iter().filter(|c| after.as_deref().is_none_or(|a| c.id.as_str() > a)).collect();
         let next_cursor = (rest.len() > limit).then(|| rest[limit - 1].id.clone());
         rest.truncate(limit);
-        self.store.record_audit(&[AuditEntry::new(caller, Action::NumberRead, &number, callops_domain::audit::fields_read(&["consents"]), Utc::now())]).await?;
+        self.store
+            .record_audit(&[AuditEntry::new(caller, Action::NumberRead, &number, callops_domain::records::audit::fields_read(&["consents"]), Utc::now())])
+            .await?;
         Ok(json(StatusCode::OK, &Consents { consents: rest, next_cursor }))
     }
 

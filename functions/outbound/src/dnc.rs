@@ -5,10 +5,10 @@
 use callops_aws::store::DoNotCallChange;
 use callops_domain::{
     DomainError,
-    audit::{self, Action, AuditEntry},
-    clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
     consent::Channel,
     phone,
+    placement::clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
+    records::audit::{self, Action, AuditEntry},
 };
 use callops_http::{ApiError, Caller, integer_param, json, json_body, path_param, query_param};
 use callops_service::opt_out::OptOut;

@@ -10,12 +10,9 @@ pub mod scheduling;
 use std::sync::Arc;
 
 use callops_aws::DynamoStore;
-use callops_domain::audit::{Action, AuditEntry};
+use callops_domain::records::audit::{Action, AuditEntry};
 use callops_domain::{
-    DomainError, VoiceAgent,
-    agent::{AgentInput, valid_agent_id},
-    schedule::DialScheduler,
-    secret::SecretNamespace,
+    DomainError, VoiceAgent, agent::AgentInput, agent::secret::SecretNamespace, ids::valid_agent_id, placement::schedule::DialScheduler,
     settings::SettingsInput,
 };
 use callops_http::{ApiError, Caller, Role, caller, json, json_body, path_param, require, respond, route_key};

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use callops_aws::{CallQuery, PageRequest};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError,
-    callee::Whereabouts,
-    campaign::check_variables,
+    call::check_variables,
     idempotency::{IdempotencyKey, fingerprint},
     limits::{self, optional_text},
     phone,
+    placement::callee::Whereabouts,
 };
 use callops_http::{ApiError, Caller, id_param, integer_param, json, json_body, paging_binding, query_param, window::parse_bounds};
 use callops_service::schedule::{CallToSchedule, WaitingCallChange};
@@ -183,8 +183,10 @@ impl Outbound {
         let ask = callops_service::schedule::ComplianceAsk { number: number.clone(), call_type, at, agent_id: query_param(req, "voiceAgentId"), whereabouts };
         let answer = self.calls.compliance_check(caller, ask, now).await?;
         // The answer names the consent on record for the number: a read of what is on record for it.
-        let read = callops_domain::audit::fields_read(&["consents", "doNotCall", "ledger"]);
-        self.store.record_audit(&[callops_domain::audit::AuditEntry::new(caller, callops_domain::audit::Action::NumberRead, &number, read, now)]).await?;
+        let read = callops_domain::records::audit::fields_read(&["consents", "doNotCall", "ledger"]);
+        self.store
+            .record_audit(&[callops_domain::records::audit::AuditEntry::new(caller, callops_domain::records::audit::Action::NumberRead, &number, read, now)])
+            .await?;
         Ok(json(StatusCode::OK, &answer))
     }
 
@@ -196,7 +198,7 @@ impl Outbound {
             return Ok(created(&scheduled.call, false));
         }
         // A replay answers the call as it is now: a read, answered as the caller's role may see it, and on the record.
-        let (mut calls, reads) = callops_domain::audit::answer_calls(caller, vec![scheduled.call], Utc::now());
+        let (mut calls, reads) = callops_domain::records::audit::answer_calls(caller, vec![scheduled.call], Utc::now());
         self.store.record_audit(&reads).await?;
         Ok(created(&calls.remove(0), true))
     }
@@ -230,7 +232,7 @@ impl Outbound {
         };
         let binding = paging_binding(req);
         let request = PageRequest {
-            max_bytes: Some(callops_domain::export::MAX_PAGE_BYTES),
+            max_bytes: Some(callops_domain::records::export::MAX_PAGE_BYTES),
             window: bounds.span,
             cursor: cursor.as_deref(),
             only_agents: agent_filter.as_deref(),
@@ -239,7 +241,7 @@ impl Outbound {
             ..PageRequest::new(&query, limit)
         };
         let page = self.store.query_calls(&caller.org_id, &request).await?;
-        let (calls, reads) = callops_domain::audit::answer_calls(caller, page.items, Utc::now());
+        let (calls, reads) = callops_domain::records::audit::answer_calls(caller, page.items, Utc::now());
         self.store.record_audit(&reads).await?;
         Ok(json(StatusCode::OK, &ScheduledCalls { calls, next_cursor: page.next_cursor }))
     }

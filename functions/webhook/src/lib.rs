@@ -11,7 +11,7 @@ pub mod auth;
 use std::sync::Arc;
 
 use callops_aws::DynamoStore;
-use callops_domain::schedule::DialScheduler;
+use callops_domain::placement::schedule::DialScheduler;
 use callops_http::{ApiError, json, respond, route_key};
 use callops_service::Calls;
 use callops_vapi::parse_server_message;
@@ -25,7 +25,7 @@ use crate::auth::WebhookAuth;
 pub const ROUTES: &[&str] = &["POST /webhooks/vapi"];
 /// Bodies above this are refused before anything else.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-pub use callops_domain::agent::UNASSIGNED_AGENT;
+pub use callops_domain::ids::UNASSIGNED_AGENT;
 
 #[derive(Clone)]
 pub struct Webhook {

@@ -33,7 +33,7 @@ use std::{
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, response::IntoResponse};
 use callops::{Host, HostOptions, demo};
 use callops_aws::{bulk_load::Loaded, embedded::EmbeddedDynamo, import::ImportCall};
-use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, missed, time};
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, analytics::missed, time};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use chrono_tz::Tz;
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
@@ -350,7 +350,13 @@ async fn main() {
         let (metered_host, metered) = serve(&metered_endpoint).await;
         let (direct_host, direct) = serve(engine.endpoint()).await;
         for agent in demo::demo_agents(demo::DEMO_ORG, now) {
-            let audit = callops_domain::audit::AuditEntry::system(&agent.org_id, "bench", callops_domain::audit::Action::AgentCreated, &agent.id, now);
+            let audit = callops_domain::records::audit::AuditEntry::system(
+                &agent.org_id,
+                "bench",
+                callops_domain::records::audit::Action::AgentCreated,
+                &agent.id,
+                now,
+            );
             direct_host.store().put_agent(&agent, true, &audit).await.unwrap();
         }
         let loading = Instant::now();

@@ -28,7 +28,7 @@ use std::{
 };
 
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
-use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, VoiceAgent, audit::AuditEntry, time};
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, VoiceAgent, records::audit::AuditEntry, time};
 use chrono::Utc;
 
 const WAITING: usize = 1_000;
@@ -48,7 +48,7 @@ fn agent(now: chrono::DateTime<Utc>) -> VoiceAgent {
         "id": "front-desk", "name": "Front desk", "vapiAssistantId": "asst-bench", "vapiPhoneNumberId": "pn-bench", "timeZone": "America/New_York"
     }))
     .expect("an agent input");
-    input.create(ORG, now, &callops_domain::secret::SecretNamespace::local()).expect("a valid agent")
+    input.create(ORG, now, &callops_domain::agent::secret::SecretNamespace::local()).expect("a valid agent")
 }
 
 /// `calls` stored calls, the last `WAITING` of them scheduled days ahead (attempt 1), the rest ended over the last 600 days.
@@ -58,7 +58,10 @@ async fn build(dir: &Path, calls: usize) {
     let store = DynamoStore::new(engine.client(), callops::TABLE);
     let now = Utc::now();
     let agent = agent(now);
-    store.put_agent(&agent, true, &AuditEntry::system(ORG, "bench", callops_domain::audit::Action::AgentCreated, &agent.id, now)).await.expect("the agent");
+    store
+        .put_agent(&agent, true, &AuditEntry::system(ORG, "bench", callops_domain::records::audit::Action::AgentCreated, &agent.id, now))
+        .await
+        .expect("the agent");
     let started = Instant::now();
     let mut batch = Vec::with_capacity(5_000);
     for i in 0..calls {

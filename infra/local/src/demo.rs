@@ -5,8 +5,8 @@
 //! time, relative to now.
 
 use callops_aws::DynamoStore;
-use callops_domain::audit::{Action, AuditEntry};
 use callops_domain::campaign::{Campaign, CampaignStatus};
+use callops_domain::records::audit::{Action, AuditEntry};
 use callops_domain::{
     CallLog, CallOutcome, CallStatus, CallType, CallingHours, DomainError, NewCall, RetryPolicy, VoiceAgent, agent::DEFAULT_MAX_CONCURRENT_CALLS,
     call::new_call_id, time,
@@ -94,7 +94,7 @@ const AROUND_THE_CLOCK: &[&str] = &[
 /// made to rule out).
 pub fn number_in_its_morning(last4: u16, now: DateTime<Utc>) -> Option<String> {
     static ZONES: std::sync::OnceLock<Vec<(&'static str, Vec<chrono_tz::Tz>)>> = std::sync::OnceLock::new();
-    let zones = ZONES.get_or_init(|| AROUND_THE_CLOCK.iter().map(|p| (*p, callops_domain::callee::zones_of_number(&format!("{p}0000")))).collect());
+    let zones = ZONES.get_or_init(|| AROUND_THE_CLOCK.iter().map(|p| (*p, callops_domain::placement::callee::zones_of_number(&format!("{p}0000")))).collect());
     zones
         .iter()
         .find(|(_, zones)| !zones.is_empty() && zones.iter().all(|zone| (9..13).contains(&chrono::Timelike::hour(&now.with_timezone(zone)))))
@@ -321,7 +321,7 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
     let mut waiting: Vec<&str> = Vec::new();
     for call in &calls {
         let stored = store.get_call(org_id, &call.id).await?.map(|stored| stored.call);
-        if stored.as_ref().is_some_and(callops_domain::missed::awaits_return) && !waiting.contains(&call.phone_number.as_str()) {
+        if stored.as_ref().is_some_and(callops_domain::analytics::missed::awaits_return) && !waiting.contains(&call.phone_number.as_str()) {
             waiting.push(&call.phone_number);
         }
     }
@@ -406,7 +406,7 @@ mod morning_tests {
         for prefix in AROUND_THE_CLOCK {
             let number = format!("{prefix}0142");
             assert!(callops_domain::phone::normalize(&number).is_ok(), "{number} is not a valid number");
-            assert_eq!(callops_domain::callee::zones_of_number(&number).len(), 1, "{number}: one zone");
+            assert_eq!(callops_domain::placement::callee::zones_of_number(&number).len(), 1, "{number}: one zone");
         }
         let start = callops_domain::time::parse("2024-01-01T00:00:00Z").unwrap();
         for hour in 0..(366 * 24 / 3) {

@@ -171,7 +171,7 @@ pub const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 /// the envelope around them.
 pub fn lambda_weight(response: &Response<Body>) -> usize {
     let body = match response.body() {
-        Body::Text(text) => callops_domain::export::json_escaped_len(text),
+        Body::Text(text) => callops_domain::records::export::json_escaped_len(text),
         Body::Binary(bytes) => bytes.len().div_ceil(3) * 4,
         _ => 0,
     };
@@ -262,7 +262,7 @@ mod template_tests {
         assert_eq!(template["Parameters"]["TableKmsKeyArn"]["Default"].as_str(), Some(""));
         assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(callops_aws::table::TTL_ATTRIBUTE));
         assert_eq!(table["TimeToLiveSpecification"]["Enabled"], Value::Bool(true));
-        assert_eq!(template["Parameters"]["AuditRetentionDays"]["MinValue"].as_u64(), Some(u64::from(callops_domain::audit::MIN_RETENTION_DAYS)));
+        assert_eq!(template["Parameters"]["AuditRetentionDays"]["MinValue"].as_u64(), Some(u64::from(callops_domain::records::audit::MIN_RETENTION_DAYS)));
         // Every function logs to a group of its own that expires.
         let groups: BTreeSet<String> = resources
             .iter()

@@ -235,7 +235,7 @@ impl Functions {
         Functions {
             // The embedded engine and a DynamoDB-compatible endpoint keep no point-in-time backups.
             analytics: Analytics::new(store.clone()).with_backup_days(0),
-            outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone()), provider.clone(), callops_domain::secret::SecretNamespace::local()),
+            outbound: Outbound::new(store.clone(), Arc::new(scheduler.clone()), provider.clone(), callops_domain::agent::secret::SecretNamespace::local()),
             webhook: Webhook::new(store, vapi, Arc::new(scheduler), provider),
             dashboard,
         }
@@ -347,7 +347,7 @@ impl Host {
             Arc::new(scheduler.clone()),
             vapi.clone(),
             Arc::new(callops_aws::secrets::SecretResolver::env_only()),
-            callops_domain::secret::SecretNamespace::local(),
+            callops_domain::agent::secret::SecretNamespace::local(),
             options.dial.clone(),
         );
         let restored = scheduler.restore(&store).await?;

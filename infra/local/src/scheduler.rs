@@ -17,7 +17,7 @@ use callops_aws::{CallQuery, DynamoStore, PageRequest};
 use callops_dialer::Dialer;
 use callops_domain::{
     CallStatus, DomainError,
-    schedule::{DialRequest, DialScheduler, ScheduledDial},
+    placement::schedule::{DialRequest, DialScheduler, ScheduledDial},
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;

@@ -74,7 +74,7 @@ pub fn planned_attempt_of(call: &CallLog) -> Option<(String, String)> {
 }
 
 /// A tenant's missed calls that wait to be returned, by when they started:
-/// the worklist ([`callops_domain::missed`]).
+/// the worklist ([`callops_domain::analytics::missed`]).
 pub fn missed_pk(org_id: &str) -> String {
     format!("{}#MISSED", org(org_id))
 }
@@ -85,14 +85,14 @@ pub const MISSED_PREFIX: &str = "MISSED#";
 /// The marks a missed call keeps while it waits to be returned: one in the
 /// tenant's worklist, sorted by its start, and one at its number, which
 /// the write of a later connected call with the number reads to return it
-/// (only for a number that can be returned: [`callops_domain::missed::returnable`]).
+/// (only for a number that can be returned: [`callops_domain::analytics::missed::returnable`]).
 pub fn missed_marks_of(call: &CallLog) -> Vec<(String, String)> {
-    let started = call.call_started_at.filter(|_| callops_domain::missed::awaits_return(call));
+    let started = call.call_started_at.filter(|_| callops_domain::analytics::missed::awaits_return(call));
     started
         .map(|at| {
             let sk = index_sk(&at, &call.id);
-            let at_number =
-                callops_domain::missed::returnable(&call.phone_number).then(|| (ledger_pk(&call.org_id, &call.phone_number), format!("{MISSED_PREFIX}{sk}")));
+            let at_number = callops_domain::analytics::missed::returnable(&call.phone_number)
+                .then(|| (ledger_pk(&call.org_id, &call.phone_number), format!("{MISSED_PREFIX}{sk}")));
             std::iter::once((missed_pk(&call.org_id), sk)).chain(at_number).collect()
         })
         .unwrap_or_default()

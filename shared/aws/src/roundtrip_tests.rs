@@ -10,12 +10,11 @@ use std::collections::BTreeMap;
 use callops_domain::{
     CallLog, CallOutcome, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     agent::AgentInput,
+    agent::secret::SecretNamespace,
     analytics::Tally,
     call::CallText,
     campaign::{Campaign, CampaignStatus},
-    limits, phone,
-    secret::SecretNamespace,
-    time,
+    limits, phone, time,
 };
 use chrono::{DateTime, Utc};
 use proptest::{prelude::*, test_runner::TestRunner};
@@ -83,9 +82,9 @@ fn call_strategy() -> impl Strategy<Value = CallLog> {
             prop::collection::btree_map(prop_oneof![40 => "[a-z_]{1,10}", 1 => "\\PC{0,10}"], "\\PC{0,30}", 0..4),
         ),
     );
-    let usage = || prop::option::of(prop_oneof![40 => 0..=callops_domain::measures::MAX_USAGE, 1 => any::<i64>()]);
+    let usage = || prop::option::of(prop_oneof![40 => 0..=callops_domain::call::measures::MAX_USAGE, 1 => any::<i64>()]);
     let part = || prop::option::of(prop_oneof![40 => 0..=limits::MAX_COST_CENTS, 1 => any::<i64>()]);
-    let ms = || prop::option::of(prop_oneof![40 => 0..=callops_domain::measures::MAX_LATENCY_MS, 1 => any::<u32>()]);
+    let ms = || prop::option::of(prop_oneof![40 => 0..=callops_domain::call::measures::MAX_LATENCY_MS, 1 => any::<u32>()]);
     let measures = (
         prop::option::of((part(), part(), part(), part(), part(), part(), usage(), usage(), usage())),
         prop::option::of((ms(), ms(), ms(), ms(), ms(), prop::option::of(any::<u32>()))),
@@ -123,7 +122,7 @@ fn call_strategy() -> impl Strategy<Value = CallLog> {
         call.variable_values = variables;
         let (breakdown, latency, awaited, evaluation) = measures;
         call.cost_breakdown =
-            breakdown.map(|(transport, stt, llm, tts, vapi, analysis, prompt, completion, characters)| callops_domain::measures::CostBreakdown {
+            breakdown.map(|(transport, stt, llm, tts, vapi, analysis, prompt, completion, characters)| callops_domain::call::measures::CostBreakdown {
                 transport_cents: transport,
                 stt_cents: stt,
                 llm_cents: llm,
@@ -134,7 +133,7 @@ fn call_strategy() -> impl Strategy<Value = CallLog> {
                 llm_completion_tokens: completion,
                 tts_characters: characters,
             });
-        call.latency = latency.map(|(turn_ms, model_ms, voice_ms, transcriber_ms, endpointing_ms, turns)| callops_domain::measures::CallLatency {
+        call.latency = latency.map(|(turn_ms, model_ms, voice_ms, transcriber_ms, endpointing_ms, turns)| callops_domain::call::measures::CallLatency {
             turn_ms,
             model_ms,
             voice_ms,
@@ -142,7 +141,7 @@ fn call_strategy() -> impl Strategy<Value = CallLog> {
             endpointing_ms,
             turns,
         });
-        call.awaiting_output = awaited.map(|(name, tries, next_read_at)| callops_domain::measures::AwaitedOutput { name, tries, next_read_at });
+        call.awaiting_output = awaited.map(|(name, tries, next_read_at)| callops_domain::call::measures::AwaitedOutput { name, tries, next_read_at });
         call.success_evaluation = evaluation;
         call
     })

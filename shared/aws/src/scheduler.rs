@@ -12,7 +12,7 @@ use aws_sdk_scheduler::{
 };
 use callops_domain::{
     DomainError,
-    schedule::{DialRequest, DialScheduler, ScheduledDial},
+    placement::schedule::{DialRequest, DialScheduler, ScheduledDial},
 };
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 

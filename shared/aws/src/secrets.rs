@@ -4,12 +4,12 @@
 //! kept for the life of the process); `env:NAME` from the environment, on
 //! the local host only: a Lambda never resolves `env:`, so no reference can
 //! reach the function's own configuration. Which references a tenant may
-//! name at all is [`callops_domain::secret::SecretNamespace`]'s to say.
+//! name at all is [`callops_domain::agent::secret::SecretNamespace`]'s to say.
 
 use std::{collections::HashMap, sync::Mutex};
 
 use aws_sdk_secretsmanager::{Client, error::DisplayErrorContext};
-use callops_domain::{DomainError, secret::SecretSource};
+use callops_domain::{DomainError, agent::secret::SecretSource};
 
 pub struct SecretResolver {
     client: Option<Client>,

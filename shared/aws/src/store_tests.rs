@@ -105,7 +105,7 @@ async fn two_claims_on_one_ledger_revision_cannot_both_land() {
     let (a, b) = (store.create_call(&waiting("call-a")).await.unwrap(), store.create_call(&waiting("call-b")).await.unwrap());
     // Both claims read the empty ledger.
     let read = store.ledger("acme", "+12125550142").await.unwrap();
-    assert_eq!(read, callops_domain::frequency::Ledger::default());
+    assert_eq!(read, callops_domain::placement::frequency::Ledger::default());
     let claim = |stored: &crate::StoredCall| {
         let also = [crate::AlongWithCall::RecordAttempt(Box::new(read.with_attempt(&stored.call, now)))];
         (stored.call.claim(now).unwrap(), also)
@@ -185,7 +185,7 @@ async fn a_waiting_call_is_a_planned_attempt_at_its_number_from_every_write_that
         call.debt_id = Some("inv-1".into());
         call
     };
-    let planned = |ledger: &callops_domain::frequency::Ledger| {
+    let planned = |ledger: &callops_domain::placement::frequency::Ledger| {
         let mut planned: Vec<(String, DateTime<Utc>)> = ledger.planned.iter().map(|p| (p.call_id.clone(), p.at)).collect();
         planned.sort();
         planned
@@ -660,7 +660,7 @@ async fn a_call_with_every_text_at_its_bound_fits_far_inside_an_item_and_is_stor
         c.set_text(field, &"é".repeat(field.max_bytes() / 2));
     }
     c.recording_url = Some(format!("https://recordings.example/{}", "r".repeat(limits::MAX_URL_BYTES - 40)));
-    for i in 0..callops_domain::campaign::MAX_VARIABLES {
+    for i in 0..callops_domain::call::MAX_VARIABLES {
         c.variable_values.insert(format!("{i:0>64}"), "v".repeat(1_000));
     }
     c.vapi_call_id = Some("v".repeat(limits::MAX_ID_BYTES));

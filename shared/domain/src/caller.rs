@@ -5,7 +5,7 @@
 /// The caller, as the authorizer vouched for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub org_id: crate::OrgId,
+    pub org_id: crate::ids::OrgId,
     /// `None`: every agent of the tenant. `Some`: only these.
     pub agent_ids: Option<Vec<String>>,
     /// Who is calling: what consents, revocations, opt-outs and the audit log record as their author.

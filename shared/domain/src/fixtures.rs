@@ -1,6 +1,6 @@
 //! Calls and agents for the unit tests of the domain's rules.
 
-use crate::{CallLog, CallStatus, CallType, CallingHours, NewCall, RetryPolicy, VoiceAgent, time};
+use crate::{agent::CallingHours, agent::RetryPolicy, agent::VoiceAgent, call::CallLog, call::CallStatus, call::CallType, call::NewCall, time};
 
 /// An outbound lead call, first attempt, in `status`, created 2024-07-27 21:00 UTC.
 pub fn call(status: CallStatus) -> CallLog {

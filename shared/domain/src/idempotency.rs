@@ -6,7 +6,7 @@
 //! keyed request created (`AlongWithCall::IdempotencyKey`, a campaign's
 //! `fingerprint`).
 
-use crate::{CallId, DomainError};
+use crate::{error::DomainError, ids::CallId};
 
 /// The namespace of the ids CallOps derives from what it already knows.
 const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5b0e_4c8a_9d1f_4e7a_b3c2_6f1d_0a9e_7c41);

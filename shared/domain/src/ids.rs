@@ -134,3 +134,18 @@ id_type! {
     /// One voice agent of a tenant.
     AgentId
 }
+
+/// A tenant id is a short run of letters, digits, `-` and `_`: it is part of
+/// every key, so nothing else may appear in it.
+pub fn valid_org_id(org_id: &str) -> bool {
+    !org_id.is_empty() && org_id.len() <= 64 && org_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The agent an inbound call is recorded under when no agent of the tenant
+/// owns the number or assistant it came in on.
+pub const UNASSIGNED_AGENT: &str = "unassigned";
+
+/// An agent id is part of keys and URLs: letters, digits, `-` and `_`.
+pub fn valid_agent_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') && id != UNASSIGNED_AGENT
+}

@@ -75,9 +75,9 @@ pub fn is_live_url(url: &str) -> bool {
 
 /// Optional text from a request, trimmed (empty is absent), refused with
 /// `code` beyond `max` bytes.
-pub fn optional_text(value: Option<String>, max: usize, code: &'static str, what: &str) -> Result<Option<String>, crate::DomainError> {
+pub fn optional_text(value: Option<String>, max: usize, code: &'static str, what: &str) -> Result<Option<String>, crate::error::DomainError> {
     match value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) {
-        Some(v) if v.len() > max => Err(crate::DomainError::invalid(code, format!("{what} must be at most {max} bytes"))),
+        Some(v) if v.len() > max => Err(crate::error::DomainError::invalid(code, format!("{what} must be at most {max} bytes"))),
         other => Ok(other),
     }
 }

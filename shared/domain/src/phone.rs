@@ -7,7 +7,7 @@ use std::{fmt, ops::Deref};
 
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
+use crate::error::DomainError;
 
 /// A number CallOps can dial: E.164, made only by [`normalize`] (also when
 /// read from JSON), so holding one means the number was checked.

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use crate::{DomainError, phone};
+use crate::{error::DomainError, phone};
 
 /// Text that looks like a phone number often, and like anything else sometimes.
 fn number_text() -> impl Strategy<Value = String> {
@@ -39,7 +39,7 @@ proptest! {
     #[test]
     fn calling_hours_from_any_text_parse_or_are_refused(start in "\\PC{0,6}|[0-9]{2}:[0-9]{2}", end in "\\PC{0,6}|[0-9]{2}:[0-9]{2}", at in any::<i64>()) {
         let json = serde_json::json!({"start": start, "end": end});
-        if let Ok(hours) = serde_json::from_value::<crate::CallingHours>(json) {
+        if let Ok(hours) = serde_json::from_value::<crate::agent::CallingHours>(json) {
             prop_assert!(hours.start < hours.end && hours.end <= 24 * 60);
             let at = chrono::DateTime::from_timestamp_millis(at).unwrap_or_default();
             let zone: chrono_tz::Tz = "Pacific/Apia".parse().unwrap();
@@ -51,10 +51,10 @@ proptest! {
 
     #[test]
     fn a_call_read_back_from_json_is_the_call(call in any::<u32>().prop_map(|n| {
-        let new = crate::NewCall { org_id: "o".into(), voice_agent_id: "a".into(), phone_number: format!("+1212555{:04}", n % 10_000), call_type: crate::CallType::Inbound, status: crate::CallStatus::Completed, attempt: n % 4 };
-        crate::CallLog::new(new, format!("c{n}").into(), chrono::Utc::now())
+        let new = crate::call::NewCall { org_id: "o".into(), voice_agent_id: "a".into(), phone_number: format!("+1212555{:04}", n % 10_000), call_type: crate::call::CallType::Inbound, status: crate::call::CallStatus::Completed, attempt: n % 4 };
+        crate::call::CallLog::new(new, format!("c{n}").into(), chrono::Utc::now())
     })) {
-        let back: crate::CallLog = serde_json::from_value(serde_json::to_value(&call).unwrap()).unwrap();
+        let back: crate::call::CallLog = serde_json::from_value(serde_json::to_value(&call).unwrap()).unwrap();
         prop_assert_eq!(back, call);
     }
 }

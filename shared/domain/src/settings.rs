@@ -6,7 +6,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{DomainError, OrgId, call_rules::DEFAULT_TENANT_CAP_PER_DAY, time};
+use crate::{error::DomainError, ids::OrgId, placement::call_rules::DEFAULT_TENANT_CAP_PER_DAY, time};
 
 /// The most holidays a tenant may keep.
 pub const MAX_HOLIDAYS: usize = 400;
@@ -28,7 +28,7 @@ pub struct TenantSettings {
     pub consent_policy: crate::consent::ConsentPolicy,
     /// Calls to callees whose state needs everyone's consent to record: disclose and ask, or do not record.
     #[serde(default)]
-    pub recording_policy: crate::recording::RecordingPolicy,
+    pub recording_policy: crate::placement::recording::RecordingPolicy,
     /// How long calls' content is kept.
     #[serde(default)]
     pub retention: Retention,
@@ -105,7 +105,7 @@ impl Retention {
     }
 
     /// Whether `call`'s content is past its retention at `now`.
-    pub fn content_expired(&self, call: &crate::CallLog, now: DateTime<Utc>) -> bool {
+    pub fn content_expired(&self, call: &crate::call::CallLog, now: DateTime<Utc>) -> bool {
         call.call_started_at.unwrap_or(call.created_at) < self.content_cutoff(now)
     }
 
@@ -230,8 +230,8 @@ impl SettingsInput {
         }
         if let Some(policy) = &self.recording_policy {
             next.recording_policy = match policy.trim() {
-                "disclose" => crate::recording::RecordingPolicy::Disclose,
-                "do_not_record" => crate::recording::RecordingPolicy::DoNotRecord,
+                "disclose" => crate::placement::recording::RecordingPolicy::Disclose,
+                "do_not_record" => crate::placement::recording::RecordingPolicy::DoNotRecord,
                 _ => return Err(DomainError::invalid("invalid_recording_policy", "recordingPolicy is disclose or do_not_record")),
             };
         }

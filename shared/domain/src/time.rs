@@ -140,6 +140,8 @@ pub mod ms {
     }
 }
 
+/// How far in the past a requested time may be (clocks differ a little).
+pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(30);
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,8 @@ pub const PARTITION_VAR: &str = "CALLOPS_AWS_PARTITION";
 
 /// Where this deployment's tenants may keep their secrets: Secrets Manager
 /// in its own account and region, never `env:`.
-pub fn secret_namespace() -> Result<callops_domain::secret::SecretNamespace, String> {
-    Ok(callops_domain::secret::SecretNamespace {
+pub fn secret_namespace() -> Result<callops_domain::agent::secret::SecretNamespace, String> {
+    Ok(callops_domain::agent::secret::SecretNamespace {
         partition: required(PARTITION_VAR)?,
         region: required("AWS_REGION")?,
         account: required(ACCOUNT_VAR)?,

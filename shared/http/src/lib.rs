@@ -122,7 +122,7 @@ impl From<lambda_http::Error> for ApiError {
 
 pub use callops_domain::caller::{Caller, Origin, Role};
 
-pub use callops_domain::agent::valid_org_id;
+pub use callops_domain::ids::valid_org_id;
 
 /// Reads the caller from the JWT authorizer's claims, where API Gateway (and
 /// the local host) put them. No claims, or no valid `org_id`: `Unauthorized`.
@@ -157,7 +157,7 @@ pub fn agents_claim(raw: &str) -> Result<Vec<String>, ApiError> {
     if ids.len() > MAX_CLAIM_AGENTS {
         return Err(ApiError::Forbidden(format!("a token may narrow its caller to at most {MAX_CLAIM_AGENTS} agents")));
     }
-    match ids.iter().find(|id| !callops_domain::agent::valid_agent_id(id) && id.as_str() != callops_domain::agent::UNASSIGNED_AGENT) {
+    match ids.iter().find(|id| !callops_domain::ids::valid_agent_id(id) && id.as_str() != callops_domain::ids::UNASSIGNED_AGENT) {
         Some(id) => Err(ApiError::Forbidden(format!("the token's agent_ids names {id:?}, which no agent can be"))),
         None => Ok(ids),
     }

@@ -1,5 +1,5 @@
 //! Creating a campaign: read what the plan needs (the agent, the
-//! do-not-call list), plan it ([`callops_domain::campaign_plan`]), store
+//! do-not-call list), plan it ([`callops_domain::campaign::plan`]), store
 //! the campaign, then schedule and store its calls. A repeated request
 //! with the same key finishes what the first left.
 
@@ -8,14 +8,14 @@ use std::collections::{HashMap, HashSet};
 use callops_aws::NumberState;
 use callops_domain::{
     CallLog, DomainError,
-    audit::{Action, AuditEntry},
     caller::Caller,
+    campaign::plan::{CampaignAsk, CampaignPlan, DeferredContact, Known, RejectedContact, check_contacts, check_request, plan_campaign},
     campaign::{Campaign, CampaignStatus},
-    campaign_plan::{CampaignAsk, CampaignPlan, DeferredContact, Known, RejectedContact, check_contacts, check_request, plan_campaign},
     consent::Consent,
-    frequency::Ledger,
     idempotency::{self, IdempotencyKey},
-    schedule::{DialRequest, ScheduledDial},
+    placement::frequency::Ledger,
+    placement::schedule::{DialRequest, ScheduledDial},
+    records::audit::{Action, AuditEntry},
 };
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};

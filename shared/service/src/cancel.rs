@@ -5,10 +5,10 @@
 use callops_aws::StoredCall;
 use callops_domain::{
     CallLog, CallStatus, DomainError,
+    call::lifecycle::EndedReason,
     caller::Caller,
     campaign::{Campaign, CampaignCounts},
-    lifecycle::EndedReason,
-    schedule::DialRequest,
+    placement::schedule::DialRequest,
 };
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
@@ -18,7 +18,7 @@ use crate::{
     change::{Change, Decided, change_call},
 };
 use callops_aws::AlongWithCall;
-use callops_domain::audit::{Action, AuditEntry};
+use callops_domain::records::audit::{Action, AuditEntry};
 
 /// How many calls are cancelled at once when a campaign is.
 const CANCEL_CONCURRENCY: usize = 16;

@@ -1,5 +1,5 @@
 //! What follows when a call ends, carried out: the domain decides
-//! ([`callops_domain::followup::follow_through`], against the tenant's
+//! ([`callops_domain::ending::follow_through::follow_through`], against the tenant's
 //! holidays and consent policy and the number's ledger and consents, read
 //! only when a call follows) and this use case
 //! schedules the retry and the follow-up call and lists what is written in
@@ -12,8 +12,8 @@ use std::sync::Arc;
 use callops_aws::{AlongWithCall, DynamoStore, store::LedgerNotes};
 use callops_domain::{
     CallLog, DomainError, VoiceAgent,
-    followup::{self, FollowThrough, Known},
-    schedule::{DialRequest, DialScheduler, ScheduledDial},
+    ending::follow_through::{self, FollowThrough, Known},
+    placement::schedule::{DialRequest, DialScheduler, ScheduledDial},
     time,
 };
 use chrono::{DateTime, Utc};
@@ -55,13 +55,13 @@ pub async fn follow_through(
     now: DateTime<Utc>,
 ) -> Result<FollowOn, DomainError> {
     // Nothing can follow: the agent is not read.
-    if !followup::follows(before, after, late_output) {
+    if !follow_through::follows(before, after, late_output) {
         return Ok(FollowOn::default());
     }
     let agent = agent.get(store, after).await?;
     let decide = |known: &Known| match late_output {
-        false => followup::follow_through(before, after, agent, known, do_not_call_requested, now),
-        true => followup::follow_through_late_output(before, after, agent, known, do_not_call_requested, now),
+        false => follow_through::follow_through(before, after, agent, known, do_not_call_requested, now),
+        true => follow_through::follow_through_late_output(before, after, agent, known, do_not_call_requested, now),
     };
     // The tenant's holidays and the number's ledger matter only to a call that follows: read them then.
     let mut decided = decide(&Known::default());
@@ -84,7 +84,7 @@ pub async fn follow_through(
     }
     // One follow-up a number and agreed day: a day another call planned already is planned.
     if let Some(at) = decided.follow_up_at {
-        let planned = followup::follow_up_call(after, at, now);
+        let planned = follow_through::follow_up_call(after, at, now);
         if store.get_call(&after.org_id, &planned.id).await?.is_some() {
             tracing::info!(call_id = %after.id, follow_up = %planned.id, "the agreed follow-up is planned already for this number and day");
             decided.follow_up_at = None;
@@ -107,11 +107,11 @@ pub async fn follow_through(
         let reason = "requested during a call";
         also.push(AlongWithCall::DoNotCall { number: number.clone(), reason: reason.into() });
         // The listing is a change like any other: its entry goes in the same write, CallOps' webhook its author.
-        let mut changes = callops_domain::audit::fields_read(&[]);
+        let mut changes = callops_domain::records::audit::fields_read(&[]);
         changes.insert("reason".into(), serde_json::json!({"from": null, "to": reason}));
         changes.insert("callId".into(), serde_json::json!({"from": null, "to": after.id.as_str()}));
         let webhook = callops_domain::caller::Caller::system(&after.org_id, "webhook");
-        let entry = callops_domain::audit::AuditEntry::new(&webhook, callops_domain::audit::Action::DoNotCallAdded, number, changes, now);
+        let entry = callops_domain::records::audit::AuditEntry::new(&webhook, callops_domain::records::audit::Action::DoNotCallAdded, number, changes, now);
         also.push(AlongWithCall::Audit(Box::new(entry)));
     }
     if let Some(conversation) = &decided.conversation {
@@ -124,9 +124,9 @@ pub async fn follow_through(
     }
     let follow_ons: Vec<CallLog> = decided
         .retry
-        .map(|(attempt, at)| followup::retry_call(after, attempt, at, now))
+        .map(|(attempt, at)| follow_through::retry_call(after, attempt, at, now))
         .into_iter()
-        .chain(decided.follow_up_at.map(|at| followup::follow_up_call(after, at, now)))
+        .chain(decided.follow_up_at.map(|at| follow_through::follow_up_call(after, at, now)))
         .collect();
     for call in follow_ons {
         let Some(at) = call.scheduled_at else { continue };

@@ -12,9 +12,9 @@
 //! - [`metrics`]: the call cost metric.
 //!
 //! The rules they apply are the domain's: the lifecycle
-//! ([`callops_domain::lifecycle`]), what a report does
-//! ([`callops_domain::report`]), whether a call may be placed
-//! ([`callops_domain::policy`]).
+//! ([`callops_domain::call::lifecycle`]), what a report does
+//! ([`callops_domain::ending::report`]), whether a call may be placed
+//! ([`callops_domain::placement`]).
 
 pub mod campaigns;
 pub mod cancel;
@@ -31,7 +31,7 @@ pub mod schedule;
 use std::sync::Arc;
 
 use callops_aws::DynamoStore;
-use callops_domain::schedule::DialScheduler;
+use callops_domain::placement::schedule::DialScheduler;
 
 pub use place::{DialError, DialRequest, DialSettings, Dialed, Dialer};
 

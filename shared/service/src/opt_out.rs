@@ -12,10 +12,10 @@ use callops_aws::{
 };
 use callops_domain::{
     CallStatus, DomainError,
-    audit::{self, Action, AuditEntry},
+    call::lifecycle::EndedReason,
     caller::{Actor, Caller},
     consent::{Channel, Consent, Revocation},
-    lifecycle::EndedReason,
+    records::audit::{self, Action, AuditEntry},
     time::{self, Span},
 };
 use callops_vapi::api::EndCall;

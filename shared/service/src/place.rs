@@ -1,7 +1,7 @@
 //! Placing an attempt: EventBridge Scheduler fires the dialer at each
 //! scheduled attempt's time with `{orgId, callId, attempt}`, and this use
 //! case places that attempt through Vapi exactly once, if the placement
-//! policy ([`callops_domain::policy`]) allows it then.
+//! policy ([`callops_domain::placement`]) allows it then.
 //!
 //! Delivery is at least once and Vapi's `POST /call` has no idempotency key,
 //! so: an attempt is claimed by one conditional write (SCHEDULED -> DIALING,
@@ -20,21 +20,22 @@ use callops_aws::{
     AlongWithCall, DynamoStore, NumberState, StoredCall,
     store::{NO_FREE_SLOT, ledgers::ATTEMPTS_CHANGED},
 };
-pub use callops_domain::schedule::DialRequest;
+pub use callops_domain::placement::schedule::DialRequest;
 use callops_domain::{
     CallLog, CallStatus, DomainError, VoiceAgent,
-    audit::{Action, AuditEntry},
-    callee::Callee,
+    agent::secret::{SecretNamespace, SecretSource},
+    call::compliance::Monitor,
+    call::lifecycle::EndedReason,
     campaign::CampaignStatus,
-    compliance::Monitor,
     consent::Consenting,
-    lifecycle::EndedReason,
     phone,
-    policy::{Frequency, Placement, PlacementFacts, Refusal, Slot, may_place},
-    schedule::{CLOCK_SKEW, DialScheduler, ScheduledDial},
-    secret::{SecretNamespace, SecretSource},
+    placement::callee::Callee,
+    placement::schedule::{DialScheduler, ScheduledDial},
+    placement::{Frequency, Placement, PlacementFacts, Refusal, Slot, may_place},
+    records::audit::{Action, AuditEntry},
     settings::TenantSettings,
     time,
+    time::CLOCK_SKEW,
 };
 use callops_vapi::{
     VapiApi, VapiCall, VapiError,
@@ -202,7 +203,7 @@ impl Dialer {
             let agent = match (may_place(&facts, now), agent.as_ref()) {
                 (Placement::Refused(refusal), _) => return self.end_unplaced(stored, refusal, now).await,
                 // No allowed time within the attempt's life (a year from when it was made): it ends, and says why.
-                (Placement::Later { at, .. }, _) if at > callops_domain::schedule::latest_dial(call.created_at) => {
+                (Placement::Later { at, .. }, _) if at > callops_domain::placement::schedule::latest_dial(call.created_at) => {
                     return self.end_unplaced(stored, Refusal::NoCallingHoursAhead, now).await;
                 }
                 (Placement::Later { at, why }, _) => return self.move_attempt(stored, at, why, DIALER, now).await,
@@ -213,10 +214,10 @@ impl Dialer {
                 vec![AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
             also.extend(debt.as_ref().map(|debt| AlongWithCall::RecordDebtAttempt(Box::new(debt.with_attempt(call, now)))));
             let mut claim = call.claim(now)?;
-            let mut record =
-                callops_domain::compliance::evaluate(&facts, now).with_recording(callops_domain::recording::decide(&callee, settings.recording_policy));
+            let mut record = callops_domain::placement::record::evaluate(&facts, now)
+                .with_recording(callops_domain::placement::recording::decide(&callee, settings.recording_policy));
             if let (Some(exemption), Some(name), Some(number)) = (&mut record.exemption, &settings.practice_name, &settings.callback_number) {
-                exemption.first_message = Some(callops_domain::compliance::exemption_first_message(name, number));
+                exemption.first_message = Some(callops_domain::placement::record::exemption_first_message(name, number));
             }
             record.monitor = Some(Monitor { listen: settings.live_listening, control: self.vapi.controls_calls() });
             claim.compliance = Some(record);
@@ -479,7 +480,7 @@ fn audited(by: &'static str, action: Action, before: &CallLog, after: &CallLog, 
 /// to agree; the assistant waits for them to speak first, as Vapi advises
 /// for outbound calls), or recording switched off.
 fn recording_overrides(mut overrides: AssistantOverrides, call: &CallLog) -> AssistantOverrides {
-    use callops_domain::recording::{DISCLOSURE, RecordingAsk};
+    use callops_domain::placement::recording::{DISCLOSURE, RecordingAsk};
     match call.compliance.as_ref().and_then(|c| c.recording.as_ref()).map(|r| r.asked) {
         Some(RecordingAsk::Disclose) => {
             overrides.compliance_plan = Some(serde_json::json!({"recordingConsentPlan": {

@@ -13,7 +13,7 @@
 //! - SCHEDULED well past its time (its trigger was lost): dialed now. Calls
 //!   CallOps did not schedule (attempt 0: imported history) are never dialed.
 //! - Ended, awaiting a structured output its report did not carry, and due
-//!   for another look ([`callops_domain::measures::AwaitedOutput`]): Vapi
+//!   for another look ([`callops_domain::call::measures::AwaitedOutput`]): Vapi
 //!   is asked for the call, and the output applied once when it is there
 //!   ([`Calls::record_awaited_output`]); after the last look, no more.
 
@@ -22,9 +22,9 @@ use std::time::Duration;
 use callops_aws::{CallQuery, PageRequest};
 use callops_domain::{
     CallLog, CallStatus, DomainError,
-    lifecycle::EndedReason,
-    report::{CallReport, ReportKind},
-    schedule::DialRequest,
+    call::lifecycle::EndedReason,
+    ending::report::{CallReport, ReportKind},
+    placement::schedule::DialRequest,
 };
 use callops_vapi::{VapiError, read_vapi_call};
 use chrono::{DateTime, Utc};

@@ -1,17 +1,17 @@
 //! Recording what the voice provider says of a call, from the webhook or
 //! the reconciler alike: find the call (or make the one CallOps did not
-//! place), apply the report ([`callops_domain::report::apply`]), carry out
+//! place), apply the report ([`callops_domain::ending::report::apply`]), carry out
 //! what follows its end, and write it all in one transaction, redone on
 //! the fresh call when another report won the race.
 
 use callops_aws::{AlongWithCall, StoredCall, store::LedgerNotes};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
-    agent::UNASSIGNED_AGENT,
-    audit::{Action, AuditEntry},
     call::{CallText, new_call_id},
-    followup::FollowThrough,
-    report::{self, CallReport, ReportSubject},
+    ending::follow_through::FollowThrough,
+    ending::report::{self, CallReport, ReportSubject},
+    ids::UNASSIGNED_AGENT,
+    records::audit::{Action, AuditEntry},
     time,
 };
 use chrono::{DateTime, Utc};
@@ -227,8 +227,8 @@ impl Calls {
         if call_type == CallType::Inbound {
             // Whether its recording may be kept: where the caller may be, and what the practice says its inbound assistant discloses.
             let settings = self.store.settings(org_id).await?;
-            let caller = callops_domain::callee::Callee::of(&call.phone_number, &callops_domain::callee::Places::default());
-            call.compliance = Some(callops_domain::compliance::ComplianceRecord::inbound(&caller, settings.inbound_recording_disclosed, created));
+            let caller = callops_domain::placement::callee::Callee::of(&call.phone_number, &callops_domain::placement::callee::Places::default());
+            call.compliance = Some(callops_domain::call::compliance::ComplianceRecord::inbound(&caller, settings.inbound_recording_disclosed, created));
         }
         Ok(call)
     }

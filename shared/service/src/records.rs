@@ -17,11 +17,11 @@ use callops_aws::{
 };
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError,
-    audit::{self, Action, AuditEntry},
+    call::lifecycle::EndedReason,
     call::{ERASED_NUMBER_PREFIX, RemovalReason},
     caller::Caller,
     consent::Consent,
-    lifecycle::EndedReason,
+    records::audit::{self, Action, AuditEntry},
     time::{self, Span},
 };
 use chrono::{DateTime, Utc};
@@ -121,7 +121,7 @@ pub async fn patient_records(
 ) -> Result<PatientRecords, DomainError> {
     let query = CallQuery::ByNumber(number.to_string());
     // The calls leave room for the number's consents and do-not-call history (each bounded) in one answer.
-    let max_bytes = Some(callops_domain::export::MAX_PAGE_BYTES - RECORDS_ROOM);
+    let max_bytes = Some(callops_domain::records::export::MAX_PAGE_BYTES - RECORDS_ROOM);
     let request = PageRequest { newest_first: true, cursor, only_agents: caller.agent_ids.as_deref(), binding, max_bytes, ..PageRequest::new(&query, limit) };
     let page = store.query_calls(&caller.org_id, &request).await?;
     let now = Utc::now();
@@ -145,7 +145,7 @@ pub async fn patient_export(
     let query = CallQuery::ByNumber(number.to_string());
     let mut calls: Vec<CallLog> = Vec::new();
     let mut next: Option<String> = cursor.map(str::to_string);
-    let mut room = callops_domain::export::MAX_PAGE_BYTES - RECORDS_ROOM;
+    let mut room = callops_domain::records::export::MAX_PAGE_BYTES - RECORDS_ROOM;
     loop {
         let request = PageRequest {
             newest_first: true,
@@ -157,7 +157,7 @@ pub async fn patient_export(
         };
         let page = store.query_calls(&caller.org_id, &request).await?;
         let cut = page.next_cursor.is_some() && page.items.len() < PAGE;
-        room = room.saturating_sub(page.items.iter().map(|c| callops_domain::export::json_weight(c) + 1).sum());
+        room = room.saturating_sub(page.items.iter().map(|c| callops_domain::records::export::json_weight(c) + 1).sum());
         calls.extend(page.items);
         next = page.next_cursor;
         if next.is_none() || cut || room == 0 || calls.len() >= MAX_EXPORT_CALLS {

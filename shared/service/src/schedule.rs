@@ -4,25 +4,25 @@
 //! is made before the call is stored (a schedule that fires for a call that
 //! never got stored finds nothing to dial), and a move that could not reach
 //! the scheduler is undone. Every time goes through the placement policy
-//! ([`callops_domain::schedule::placement_time`]).
+//! ([`callops_domain::placement::schedule::placement_time`]).
 
 use std::collections::BTreeMap;
 
 use callops_aws::{AlongWithCall, NumberState, StoredCall};
 use callops_domain::{
     CallId, CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
-    agent::valid_agent_id,
-    audit::{Action, AuditEntry},
-    callee::{Callee, Places, Whereabouts},
     caller::Caller,
     campaign::{Campaign, CampaignStatus},
     consent::Consenting,
-    frequency::Attempting,
     idempotency::{IdempotencyKey, scheduled_call_id},
+    ids::valid_agent_id,
     limits,
     phone::{self, PhoneNumber},
-    policy::{Frequency, PlacementFacts, Slot},
-    schedule::{DialRequest, ScheduledDial, placement_time},
+    placement::callee::{Callee, Places, Whereabouts},
+    placement::frequency::Attempting,
+    placement::schedule::{DialRequest, ScheduledDial, placement_time},
+    placement::{Frequency, PlacementFacts, Slot},
+    records::audit::{Action, AuditEntry},
     settings::TenantSettings,
     time,
 };
@@ -33,14 +33,14 @@ use crate::Calls;
 /// What is on record for a call being planned ([`Calls::on_record`]).
 struct OnRecord {
     state: NumberState,
-    debt: Option<callops_domain::frequency::Ledger>,
+    debt: Option<callops_domain::placement::frequency::Ledger>,
     callee: Callee,
     /// The times the person said are inconvenient, for a collection call.
-    inconvenient: Vec<callops_domain::clock::InconvenientTime>,
+    inconvenient: Vec<callops_domain::placement::clock::InconvenientTime>,
 }
 
 /// The API code of a refusal.
-fn refusal_code(refusal: callops_domain::policy::Refusal) -> &'static str {
+fn refusal_code(refusal: callops_domain::placement::Refusal) -> &'static str {
     match refusal.error() {
         DomainError::Invalid { code, .. } | DomainError::Conflict { code, .. } | DomainError::NotAllowedYet { code, .. } => code,
         _ => "refused",
@@ -99,14 +99,14 @@ pub struct ComplianceAnswer {
     /// The first of the callee's states, when there is one.
     pub state: Option<String>,
     pub states: Vec<String>,
-    pub rules: Vec<callops_domain::compliance::Check>,
+    pub rules: Vec<callops_domain::call::compliance::Check>,
     /// Nothing said where the callee is: `zones` and `states` are every one of the fifty states and DC.
     pub place_unknown: bool,
     /// The exemption the call would rest on, with its conditions.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub exemption: Option<callops_domain::compliance::Exemption>,
+    pub exemption: Option<callops_domain::call::compliance::Exemption>,
     /// Whether everyone's consent to record is needed, and what the dialer would ask Vapi.
-    pub recording: Option<callops_domain::recording::RecordingDecision>,
+    pub recording: Option<callops_domain::placement::recording::RecordingDecision>,
 }
 
 /// A call scheduled, and whether it repeats what an earlier request with the same key made.
@@ -270,13 +270,13 @@ impl Calls {
         call.debt_id = ask.whereabouts.debt_id.clone();
         let facts = self.placement_facts(&agent, &settings, &known, (&call).into(), &ask.number, None).await?;
         let at = time::to_millis(ask.at);
-        let (allowed, code, next_allowed_at) = match callops_domain::policy::may_place(&facts, at) {
-            callops_domain::policy::Placement::Allowed => (true, None, None),
-            callops_domain::policy::Placement::Later { at, why } => (false, Some(why), Some(at)),
-            callops_domain::policy::Placement::Refused(refusal) => (false, Some(refusal_code(refusal)), None),
+        let (allowed, code, next_allowed_at) = match callops_domain::placement::may_place(&facts, at) {
+            callops_domain::placement::Placement::Allowed => (true, None, None),
+            callops_domain::placement::Placement::Later { at, why } => (false, Some(why), Some(at)),
+            callops_domain::placement::Placement::Refused(refusal) => (false, Some(refusal_code(refusal)), None),
         };
-        let record =
-            callops_domain::compliance::evaluate(&facts, at).with_recording(callops_domain::recording::decide(&known.callee, settings.recording_policy));
+        let record = callops_domain::placement::record::evaluate(&facts, at)
+            .with_recording(callops_domain::placement::recording::decide(&known.callee, settings.recording_policy));
         Ok(ComplianceAnswer {
             allowed,
             code,

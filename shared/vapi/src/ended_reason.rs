@@ -2,7 +2,7 @@
 //! and growing; unknown ones fall into a catch-all) classified into the
 //! domain's [`CallEnd`], and its call statuses into CallOps's.
 
-use callops_domain::{CallStatus, report::CallEnd};
+use callops_domain::{CallStatus, ending::report::CallEnd};
 
 /// The reason Vapi gives when the account's concurrency limit was full.
 pub const CONCURRENCY_LIMIT_REASON: &str = "call.start.error-subscription-concurrency-limit-reached";

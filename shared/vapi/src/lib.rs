@@ -1,7 +1,7 @@
 //! The Vapi adapter: everything that knows Vapi's words.
 //!
 //! - [`message`]: server messages (and Call objects from `GET /call`) read
-//!   leniently into the domain's [`callops_domain::report::CallReport`].
+//!   leniently into the domain's [`callops_domain::ending::report::CallReport`].
 //! - [`ended_reason`]: `endedReason` and Vapi's statuses classified.
 //! - [`structured_data`]: the assistant's structured data into the analytics fields.
 //! - [`api`]: the Vapi API behind the [`api::VapiApi`] trait, with its

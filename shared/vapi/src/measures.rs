@@ -5,9 +5,9 @@
 //! bounds are left out and named, as everywhere in a message.
 
 use callops_domain::{
+    call::measures::{CallLatency, CostBreakdown, CostComponent, LatencyPart, MAX_LATENCY_MS, MAX_TURNS, MAX_USAGE, Usage},
+    ending::report::TransferSeen,
     limits::{self, MAX_COST_CENTS},
-    measures::{CallLatency, CostBreakdown, CostComponent, LatencyPart, MAX_LATENCY_MS, MAX_TURNS, MAX_USAGE, Usage},
-    report::TransferSeen,
 };
 use serde_json::Value;
 

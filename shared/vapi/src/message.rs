@@ -10,10 +10,9 @@
 
 use callops_domain::{
     DomainError,
+    ending::report::{CallAnalysis, CallReport, ReportKind, ReportSubject},
     limits::{self, MAX_COST_CENTS, MAX_DURATION_SECONDS},
-    phone,
-    report::{CallAnalysis, CallReport, ReportKind, ReportSubject},
-    time,
+    phone, time,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -160,10 +159,13 @@ fn caller_number(text: String) -> Result<String, ()> {
 
 /// Vapi's recording-consent result (`compliance.recordingConsent {type,
 /// grantedAt}`; no `grantedAt`: declined).
-fn recording_consent(compliance: Option<&Value>, ignored: &mut Ignored) -> Option<callops_domain::recording::RecordingConsent> {
+fn recording_consent(compliance: Option<&Value>, ignored: &mut Ignored) -> Option<callops_domain::placement::recording::RecordingConsent> {
     let consent = compliance?.get("recordingConsent")?.as_object()?;
     let kind = consent.get("type").and_then(Value::as_str).unwrap_or("unknown").chars().take(40).collect();
-    Some(callops_domain::recording::RecordingConsent { kind, granted_at: ignored.time("compliance.recordingConsent.grantedAt", consent.get("grantedAt")) })
+    Some(callops_domain::placement::recording::RecordingConsent {
+        kind,
+        granted_at: ignored.time("compliance.recordingConsent.grantedAt", consent.get("grantedAt")),
+    })
 }
 
 /// Parses a server message body (`{"message": {...}}`).
@@ -314,7 +316,7 @@ fn read(kind: String, m: RawMessage, call: RawCall) -> ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callops_domain::report::TransferSeen;
+    use callops_domain::ending::report::TransferSeen;
 
     #[test]
     fn timestamps_come_in_every_form() {
@@ -398,7 +400,10 @@ mod tests {
             [serde_json::json!([1, 2]), serde_json::json!({"a": {"name": "callops"}}), serde_json::json!({"a": {"name": 7, "result": {"outcome": "BOOKED"}}})]
         {
             let body = serde_json::json!({"message": {"type": "end-of-call-report", "artifact": {"structuredOutputs": outputs}}});
-            assert_eq!(parse_server_message(body.to_string().as_bytes()).unwrap().report.unwrap().analysis, callops_domain::report::CallAnalysis::default());
+            assert_eq!(
+                parse_server_message(body.to_string().as_bytes()).unwrap().report.unwrap().analysis,
+                callops_domain::ending::report::CallAnalysis::default()
+            );
         }
     }
 

@@ -2,9 +2,9 @@
 //! every value within its bounds, and a call the store can keep after it.
 
 use callops_domain::{
-    CallLog, CallStatus, CallType, NewCall, limits,
-    report::{apply_end_of_call_report, apply_status_update},
-    time,
+    CallLog, CallStatus, CallType, NewCall,
+    ending::report::{apply_end_of_call_report, apply_status_update},
+    limits, time,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -13,9 +13,9 @@ use serde_json::{Map, Value};
 
 use callops_domain::{
     agent::Day,
-    clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
+    ending::report::{CallAnalysis, NamedOutput},
     limits,
-    report::{CallAnalysis, NamedOutput},
+    placement::clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
     time,
 };
 

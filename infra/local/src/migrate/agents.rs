@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use callops_aws::DynamoStore;
 use callops_domain::{
     DomainError, VoiceAgent,
-    agent::valid_agent_id,
-    audit::{Action, AuditEntry},
+    ids::valid_agent_id,
+    records::audit::{Action, AuditEntry},
 };
 use chrono::{DateTime, Utc};
 

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, agent::valid_agent_id, call::CallText};
+use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, call::CallText, ids::valid_agent_id};
 
 /// One `call_logs` row, as PostgreSQL holds it (timestamps are UTC without a zone).
 #[derive(Debug, Clone, Default, PartialEq)]

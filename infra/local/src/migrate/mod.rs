@@ -23,7 +23,7 @@ use callops_aws::{
     embedded::EmbeddedDynamo,
     import::{ImportCall, NotImported},
 };
-use callops_domain::{CallLog, CallStatus, missed};
+use callops_domain::{CallLog, CallStatus, analytics::missed};
 use chrono::{DateTime, Utc};
 use tokio_postgres::{NoTls, Row};
 
@@ -482,13 +482,13 @@ async fn run(store: &DynamoStore, engine: Option<&EmbeddedDynamo>, options: &Mig
             store.put_marker(&options.org_id, CHECKPOINT, &[("state", "running".into()), ("lastId", last_id.clone())]).await.map_err(|e| e.to_string())?;
             if count > 0 {
                 // The calls the migration wrote, on the record as CallOps' own change.
-                let mut changes = callops_domain::audit::fields_read(&[]);
+                let mut changes = callops_domain::records::audit::fields_read(&[]);
                 changes.insert("calls".into(), serde_json::json!({"from": null, "to": count}));
-                let entry = callops_domain::audit::AuditEntry::by(
+                let entry = callops_domain::records::audit::AuditEntry::by(
                     &options.org_id,
                     &callops_domain::caller::Actor::system("migrate"),
                     &Default::default(),
-                    callops_domain::audit::Action::CallsImported,
+                    callops_domain::records::audit::Action::CallsImported,
                     &options.org_id,
                     changes,
                     chrono::Utc::now(),

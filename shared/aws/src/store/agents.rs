@@ -16,7 +16,7 @@ impl DynamoStore {
     /// Stores a voice agent: `create` fails with `Conflict` when the id is
     /// taken (and registers the tenant in the directory the reconciler
     /// reads, in the same transaction); otherwise it must exist already.
-    pub async fn put_agent(&self, agent: &VoiceAgent, create: bool, audit: &callops_domain::audit::AuditEntry) -> Result<(), DomainError> {
+    pub async fn put_agent(&self, agent: &VoiceAgent, create: bool, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError> {
         agent.check_storable()?;
         let mut item = to_item(agent)?;
         item.insert(PK.into(), s(keys::agents_pk(&agent.org_id)));

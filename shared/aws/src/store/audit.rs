@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use callops_domain::{
     DomainError,
-    audit::{self, AuditEntry, AuditFilter},
+    records::audit::{self, AuditEntry, AuditFilter},
     time::{self, Span},
 };
 use chrono::{DateTime, Utc};
@@ -59,7 +59,7 @@ impl DynamoStore {
     /// `entry` as the log keeps it: a number it is about (a patient's
     /// records, a number's list entry or ledger) becomes its pseudonym.
     fn without_numbers(&self, entry: &AuditEntry) -> AuditEntry {
-        use callops_domain::audit::EntityType;
+        use callops_domain::records::audit::EntityType;
         let about_number = matches!(entry.entity_type, EntityType::Number | EntityType::Patient) || crate::pseudonym::is_number(&entry.entity_id);
         if !about_number || entry.entity_id.starts_with(crate::pseudonym::PREFIX) {
             return entry.clone();
@@ -163,8 +163,8 @@ impl DynamoStore {
                     && filter.matches(&entry)
                 {
                     // A page closes by size too: the entry that would take it past an answer's bound starts the next.
-                    weight += callops_domain::export::json_weight(&entry) + 1;
-                    if weight > callops_domain::export::MAX_PAGE_BYTES && !entries.is_empty() {
+                    weight += callops_domain::records::export::json_weight(&entry) + 1;
+                    if weight > callops_domain::records::export::MAX_PAGE_BYTES && !entries.is_empty() {
                         full = true;
                         break;
                     }
@@ -193,5 +193,5 @@ impl DynamoStore {
 /// An audit entry of CallOps' own, for the store's tests of the writes that need one.
 #[cfg(test)]
 pub(crate) fn test_entry(org_id: &str) -> AuditEntry {
-    AuditEntry::system(org_id, "test", callops_domain::audit::Action::SettingsUpdated, org_id, Utc::now())
+    AuditEntry::system(org_id, "test", callops_domain::records::audit::Action::SettingsUpdated, org_id, Utc::now())
 }

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::{
     operation::transact_write_items::TransactWriteItemsError,
     types::{AttributeValue, TransactWriteItem, Update},
 };
-use callops_domain::{DomainError, audit::AuditEntry, time};
+use callops_domain::{DomainError, records::audit::AuditEntry, time};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -30,7 +30,12 @@ pub struct CampaignCall {
 impl DynamoStore {
     /// Stores a new campaign (with the fingerprint of the request that made
     /// it, when it came with an `Idempotency-Key`); `Conflict` when the id is taken.
-    pub async fn create_campaign(&self, campaign: &Campaign, fingerprint: Option<&str>, audit: &callops_domain::audit::AuditEntry) -> Result<(), DomainError> {
+    pub async fn create_campaign(
+        &self,
+        campaign: &Campaign,
+        fingerprint: Option<&str>,
+        audit: &callops_domain::records::audit::AuditEntry,
+    ) -> Result<(), DomainError> {
         campaign.check_storable()?;
         let mut item = to_item(campaign)?;
         item.insert(PK.into(), s(keys::campaigns_pk(&campaign.org_id)));
@@ -69,7 +74,7 @@ impl DynamoStore {
         org_id: &str,
         campaign_id: &str,
         at: DateTime<Utc>,
-        audit: &callops_domain::audit::AuditEntry,
+        audit: &callops_domain::records::audit::AuditEntry,
     ) -> Result<(), DomainError> {
         let update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(self.table())

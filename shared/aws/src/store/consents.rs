@@ -9,8 +9,8 @@
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use callops_domain::{
     DomainError,
-    audit::AuditEntry,
     consent::{Consent, MAX_CONSENTS_PER_NUMBER, Revocation},
+    records::audit::AuditEntry,
 };
 use futures::StreamExt;
 

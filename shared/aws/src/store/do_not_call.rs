@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, TransactWriteItem, Update};
-use callops_domain::{DomainError, audit::AuditEntry, time};
+use callops_domain::{DomainError, records::audit::AuditEntry, time};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

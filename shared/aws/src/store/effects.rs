@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use callops_domain::{
     CallLog, DomainError,
     analytics::{Tally, TallyOverflow},
-    frequency::{Conversation, Ledger},
+    placement::frequency::{Conversation, Ledger},
     time,
 };
 
@@ -49,14 +49,14 @@ pub enum AlongWithCall {
     /// inconvenient: one update a ledger, since a transaction touches an item once.
     LedgerNotes { of_debt: bool, notes: LedgerNotes },
     /// Append the audit entry of the change this write makes.
-    Audit(Box<callops_domain::audit::AuditEntry>),
+    Audit(Box<callops_domain::records::audit::AuditEntry>),
 }
 
 /// What a call's end adds to a ledger: a conversation about a debt, and times the callee said are inconvenient.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LedgerNotes {
     pub conversation: Option<Conversation>,
-    pub inconvenient: Vec<callops_domain::clock::InconvenientTime>,
+    pub inconvenient: Vec<callops_domain::placement::clock::InconvenientTime>,
 }
 
 impl AlongWithCall {
@@ -358,12 +358,12 @@ mod tests {
         let on_placing = effects(Some(&claimed), &placed, &[]).unwrap();
         assert_eq!(on_placing[0], Effect::ClaimVapiCallId, "the Vapi id is claimed the first time it is set");
         assert!(!on_placing.contains(&Effect::ReleaseSlot));
-        let failed = placed.fail(callops_domain::lifecycle::EndedReason::ProviderCallNotFound, now).unwrap();
+        let failed = placed.fail(callops_domain::call::lifecycle::EndedReason::ProviderCallNotFound, now).unwrap();
         let on_ending = effects(Some(&placed), &failed, &[]).unwrap();
         assert!(on_ending.contains(&Effect::ReleaseSlot), "the write that ends the call gives its slot back");
         assert!(on_ending.iter().any(|e| matches!(e, Effect::Rollup(..))), "and moves the rollups");
         assert!(!on_ending.contains(&Effect::ClaimVapiCallId));
-        let retry = callops_domain::followup::retry_call(&failed, 2, now + chrono::Duration::hours(1), now);
+        let retry = callops_domain::ending::follow_through::retry_call(&failed, 2, now + chrono::Duration::hours(1), now);
         let with_retry = [AlongWithCall::NewCall(Box::new(retry.clone()))];
         let on_retrying = effects(Some(&placed), &failed, &with_retry).unwrap();
         assert_eq!(on_retrying.last(), Some(&Effect::PlanNew(&retry)), "a retry stored with the ending is planned with it");

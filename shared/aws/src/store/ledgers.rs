@@ -1,4 +1,4 @@
-//! Each number's ledger of attempts ([`callops_domain::frequency::Ledger`]):
+//! Each number's ledger of attempts ([`callops_domain::placement::frequency::Ledger`]):
 //! one item per tenant and number, read consistently by the dialer before
 //! it claims an attempt and written in the claim's own transaction on the
 //! revision it read, so two claims racing for the last attempt a limit
@@ -22,10 +22,10 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Update};
 use callops_domain::{
     CallLog, DomainError,
-    callee::Places,
-    clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
     consent::Consent,
-    frequency::{Attempt, Conversation, Ledger},
+    placement::callee::Places,
+    placement::clock::{InconvenientTime, MAX_INCONVENIENT_TIMES},
+    placement::frequency::{Attempt, Conversation, Ledger},
     time,
 };
 
@@ -225,7 +225,7 @@ impl DynamoStore {
         org_id: &str,
         number: &str,
         times: &[InconvenientTime],
-        audit: &callops_domain::audit::AuditEntry,
+        audit: &callops_domain::records::audit::AuditEntry,
     ) -> Result<(), DomainError> {
         let update = self.ledger_set(org_id, number, INCONVENIENT, list(times)?);
         self.transact_audited(vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()], audit).await.map_err(unavailable)?;

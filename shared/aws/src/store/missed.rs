@@ -1,4 +1,4 @@
-//! Missed calls that wait to be returned ([`callops_domain::missed`]): two
+//! Missed calls that wait to be returned ([`callops_domain::analytics::missed`]): two
 //! small marks each ([`keys::missed_marks_of`]), written and removed in the
 //! transaction of the call write that makes or ends the wait
 //! ([`super::effects`]). The tenant's marks, sorted by start, are the
@@ -7,7 +7,7 @@
 //! own transaction.
 
 use aws_sdk_dynamodb::types::{Delete, Put};
-use callops_domain::{CallLog, DomainError, missed};
+use callops_domain::{CallLog, DomainError, analytics::missed};
 
 use super::{DynamoStore, StoredCall};
 use crate::{

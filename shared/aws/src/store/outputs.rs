@@ -1,5 +1,5 @@
 //! The reads planned for structured outputs that calls still await
-//! ([`callops_domain::measures::AwaitedOutput`]): one small item per
+//! ([`callops_domain::call::measures::AwaitedOutput`]): one small item per
 //! waiting call in the tenant's `OUTPUTS` partition, sorted by when the
 //! read is due, written and removed in the transaction of the call write
 //! that starts or ends the wait ([`super::effects`]). The reconciler reads

@@ -115,7 +115,7 @@ pub struct PageRequest<'a> {
     /// that made it, in the window of its first page.
     pub binding: &'a str,
     /// The most the page's calls may weigh as a Lambda answer carries them
-    /// ([`callops_domain::export::json_weight`]): the page closes before the
+    /// ([`callops_domain::records::export::json_weight`]): the page closes before the
     /// call that would pass it (never before its first), the cursor
     /// continuing from there.
     pub max_bytes: Option<usize>,
@@ -204,7 +204,7 @@ impl DynamoStore {
             for (key, index_item) in part {
                 let Some(call) = calls.remove(key) else { continue };
                 if let Some(max) = request.max_bytes {
-                    weight += callops_domain::export::json_weight(&call.call) + 1;
+                    weight += callops_domain::records::export::json_weight(&call.call) + 1;
                     if weight > max && !items.is_empty() {
                         // The page closes here: the next one starts after the last call answered.
                         return Ok(Page { items, next_cursor: last.and_then(|item| cursor_after(request, item)) });

@@ -21,7 +21,7 @@ impl DynamoStore {
     }
 
     /// Stores the settings, with the audit entry of the change in the same transaction.
-    pub async fn put_settings(&self, settings: &TenantSettings, audit: &callops_domain::audit::AuditEntry) -> Result<(), DomainError> {
+    pub async fn put_settings(&self, settings: &TenantSettings, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError> {
         settings.check_storable()?;
         let mut item = to_item(settings)?;
         item.insert(PK.into(), s(keys::settings_pk(&settings.org_id)));

@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use super::*;
 use crate::{
-    CallOutcome, CallType,
-    measures::{CostComponent, LatencyPart, Usage},
+    call::CallOutcome,
+    call::CallType,
+    call::measures::{CostComponent, LatencyPart, Usage},
 };
 
 /// A percentage of `part` in `whole`; `None` when `whole` is zero.
@@ -45,7 +46,7 @@ pub struct Cost {
     pub avg_per_call_cents: Option<f64>,
 }
 
-/// Missed calls (inbound calls that found no one, [`crate::missed`]) and
+/// Missed calls (inbound calls that found no one, [`crate::analytics::missed`]) and
 /// how many of them no later connected call with the number has returned.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -59,7 +60,7 @@ pub struct MissedCalls {
 #[serde(rename_all = "camelCase")]
 pub struct CallStats {
     pub total_calls: i64,
-    /// Calls that connected ([`crate::missed::connected`]).
+    /// Calls that connected ([`crate::analytics::missed::connected`]).
     pub answered: i64,
     pub missed_calls: MissedCalls,
     pub booking_rate: Option<f64>,

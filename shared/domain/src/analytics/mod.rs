@@ -10,8 +10,11 @@ use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CallLog, CallOutcome, CallStatus, CallType,
-    measures::{CallLatency, CostBreakdown, CostComponent, LatencyPart, MAX_LATENCY_MS, MAX_USAGE, Usage, success_of},
+    call::CallLog,
+    call::CallOutcome,
+    call::CallStatus,
+    call::CallType,
+    call::measures::{CallLatency, CostBreakdown, CostComponent, LatencyPart, MAX_LATENCY_MS, MAX_USAGE, Usage, success_of},
     time,
 };
 
@@ -115,7 +118,7 @@ pub const SUCCESSES: &str = "ss";
 /// Calls with a cost breakdown.
 pub const CALLS_WITH_BREAKDOWN: &str = "kb";
 
-/// Calls that connected ([`crate::missed::connected`]).
+/// Calls that connected ([`crate::analytics::missed::connected`]).
 pub const ANSWERED: &str = "an";
 /// Missed calls (inbound calls that found no one), and those of them not yet returned.
 pub const MISSED: &str = "mi";
@@ -246,9 +249,9 @@ pub struct TallyOverflow {
     pub counter: String,
 }
 
-impl From<TallyOverflow> for crate::DomainError {
+impl From<TallyOverflow> for crate::error::DomainError {
     fn from(err: TallyOverflow) -> Self {
-        crate::DomainError::Unavailable(err.to_string())
+        crate::error::DomainError::Unavailable(err.to_string())
     }
 }
 
@@ -314,8 +317,8 @@ impl Tally {
         }
         tally.put(&outcome_counter(call.outcome), 1);
         tally.put(&type_counter(call.call_type, CALLS), 1);
-        tally.put(ANSWERED, i64::from(crate::missed::connected(call)));
-        if crate::missed::is_missed(call) {
+        tally.put(ANSWERED, i64::from(crate::analytics::missed::connected(call)));
+        if crate::analytics::missed::is_missed(call) {
             tally.put(MISSED, 1);
             tally.put(MISSED_NOT_RETURNED, i64::from(call.returned_at.is_none()));
         }
@@ -350,7 +353,7 @@ impl Tally {
         let Some(started) = &call.call_started_at else { return tally };
         let quarter = quarter(started);
         tally.put(&format!("{quarter}{}", profile::CALLS), 1);
-        tally.put(&format!("{quarter}{}", profile::ANSWERED), i64::from(crate::missed::connected(call)));
+        tally.put(&format!("{quarter}{}", profile::ANSWERED), i64::from(crate::analytics::missed::connected(call)));
         tally.put(&format!("{quarter}{}", profile::BOOKED), i64::from(call.outcome == Some(CallOutcome::Booked)));
         tally
     }
@@ -499,6 +502,7 @@ impl Tally {
 }
 
 mod figures;
+pub mod missed;
 pub mod profile;
 mod window_plan;
 
@@ -508,7 +512,7 @@ pub use window_plan::*;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallStatus, NewCall, time};
+    use crate::{call::CallStatus, call::NewCall, time};
 
     fn at(text: &str) -> DateTime<Utc> {
         time::parse(text).unwrap()

@@ -139,7 +139,7 @@ impl Heat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallLog, CallOutcome, CallStatus, CallType, NewCall, time::parse};
+    use crate::{call::CallLog, call::CallOutcome, call::CallStatus, call::CallType, call::NewCall, time::parse};
 
     fn facts(started: &str, booked: bool) -> CallFacts {
         let new = NewCall {

@@ -5,7 +5,7 @@
 //! operator's secrets, or another tenant's, and have the dialer hand them
 //! to Vapi.
 
-use crate::DomainError;
+use crate::error::DomainError;
 
 #[async_trait::async_trait]
 pub trait SecretSource: Send + Sync {

@@ -54,13 +54,13 @@ pub fn cell_text(value: &Value) -> String {
 /// by its JSON name, in one fixed order (so the rows of every part of an
 /// export line up under the header of the first).
 pub fn call_columns() -> Vec<String> {
-    let blank = crate::CallLog::new(
-        crate::NewCall {
+    let blank = crate::call::CallLog::new(
+        crate::call::NewCall {
             org_id: "o".into(),
             voice_agent_id: "a".into(),
             phone_number: "+1".into(),
-            call_type: crate::CallType::Inbound,
-            status: crate::CallStatus::Completed,
+            call_type: crate::call::CallType::Inbound,
+            status: crate::call::CallStatus::Completed,
             attempt: 0,
         },
         "c".into(),
@@ -73,7 +73,7 @@ pub fn call_columns() -> Vec<String> {
 }
 
 /// A call as one row under [`call_columns`], every cell safe to open.
-pub fn call_row(call: &crate::CallLog, columns: &[String]) -> Vec<String> {
+pub fn call_row(call: &crate::call::CallLog, columns: &[String]) -> Vec<String> {
     let fields = match serde_json::to_value(call) {
         Ok(Value::Object(fields)) => fields,
         _ => Map::new(),
@@ -148,13 +148,13 @@ mod tests {
         for field in ["id", "phoneNumber", "transcript", "costBreakdown", "returnedAt", "variableValues", "updatedAt"] {
             assert!(columns.iter().any(|c| c == field), "{field} in {columns:?}");
         }
-        let mut call = crate::CallLog::new(
-            crate::NewCall {
+        let mut call = crate::call::CallLog::new(
+            crate::call::NewCall {
                 org_id: "o".into(),
                 voice_agent_id: "a".into(),
                 phone_number: "+12125550142".into(),
-                call_type: crate::CallType::Inbound,
-                status: crate::CallStatus::Completed,
+                call_type: crate::call::CallType::Inbound,
+                status: crate::call::CallStatus::Completed,
                 attempt: 0,
             },
             "c1".into(),

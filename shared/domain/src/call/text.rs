@@ -2,7 +2,7 @@
 //! put in them: cut to the bound on a character boundary, and the field
 //! named in `truncatedFields` when it was cut.
 
-use crate::CallLog;
+use crate::call::CallLog;
 
 pub use crate::limits::MAX_TRANSCRIPT_BYTES;
 

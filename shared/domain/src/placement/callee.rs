@@ -16,8 +16,8 @@
 //! - **The contact's record** (`timeZone`, `state`): its zone, or, for a
 //!   state without a zone, every zone of the state (`data/us_state_zones.txt`);
 //!   its state. A zone also implies every state that keeps its clock, which
-//!   the recording rule ([`crate::recording`]) heeds.
-//! - **The number's history** ([`crate::frequency::Ledger::history`]): the
+//!   the recording rule ([`crate::placement::recording`]) heeds.
+//! - **The number's history** ([`crate::placement::frequency::Ledger::history`]): the
 //!   places every earlier call to the number carried.
 //!
 //! A number that gives no place (toll-free, 5XX, 900, an unassigned code)
@@ -30,11 +30,12 @@ use chrono::{DateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::DomainError;
+use crate::error::DomainError;
+pub use crate::us_state::{US_STATES, UsState};
 
-const TABLE: &str = include_str!("../data/phone_zones.txt");
-const OVERLAYS: &str = include_str!("../data/nanp_overlays.txt");
-const STATE_ZONES: &str = include_str!("../data/us_state_zones.txt");
+const TABLE: &str = include_str!("../../data/phone_zones.txt");
+const OVERLAYS: &str = include_str!("../../data/nanp_overlays.txt");
+const STATE_ZONES: &str = include_str!("../../data/us_state_zones.txt");
 
 /// Zones and states a place may be in.
 #[derive(Debug, Clone, Default)]
@@ -237,59 +238,6 @@ pub fn country_of_number(number: &str) -> Option<phonenumber::country::Id> {
     phonenumber::parse(None, number).ok()?.country().id()
 }
 
-/// A US state (or DC) by its two-letter code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct UsState([u8; 2]);
-
-/// The codes [`UsState`] takes: the fifty states and DC.
-pub const US_STATES: [&str; 51] = [
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT",
-    "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC",
-];
-
-impl UsState {
-    pub fn as_str(&self) -> &str {
-        // Only made from US_STATES entries, which are ASCII.
-        std::str::from_utf8(&self.0).unwrap_or("??")
-    }
-}
-
-impl std::str::FromStr for UsState {
-    type Err = DomainError;
-
-    fn from_str(text: &str) -> Result<Self, DomainError> {
-        let code = text.trim().to_ascii_uppercase();
-        match US_STATES.iter().find(|s| **s == code) {
-            Some(s) => Ok(UsState([s.as_bytes()[0], s.as_bytes()[1]])),
-            None => Err(DomainError::invalid(
-                "invalid_state",
-                format!("state must be a US state's two-letter code (or DC), not {:?}", text.chars().take(20).collect::<String>()),
-            )),
-        }
-    }
-}
-
-impl TryFrom<String> for UsState {
-    type Error = DomainError;
-
-    fn try_from(text: String) -> Result<Self, DomainError> {
-        text.parse()
-    }
-}
-
-impl From<UsState> for String {
-    fn from(state: UsState) -> String {
-        state.as_str().to_string()
-    }
-}
-
-impl std::fmt::Display for UsState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// What a request says of where its contact is and what the call is about,
 /// checked: `timeZone` an IANA zone, `state` a US state's code, `debtId` 1
 /// to 200 bytes fit for a key.
@@ -346,7 +294,7 @@ impl Places {
     }
 
     /// What a call's own record says of its callee (`calleeTimeZone`, `calleeState`).
-    pub fn of_call(call: &crate::CallLog) -> Places {
+    pub fn of_call(call: &crate::call::CallLog) -> Places {
         Places::of_contact(call.callee_time_zone, call.callee_state)
     }
 
@@ -423,7 +371,7 @@ impl Callee {
 
     /// The callee of a call, from its number, its own `calleeTimeZone` and
     /// `calleeState`, and the number's `history`.
-    pub fn of_call(call: &crate::CallLog, history: &Places) -> Callee {
+    pub fn of_call(call: &crate::call::CallLog, history: &Places) -> Callee {
         Callee::of(&call.phone_number, &Places::of_call(call).with(history))
     }
 }

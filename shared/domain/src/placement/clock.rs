@@ -1,17 +1,17 @@
 //! The rules of the clock for one call, in the callee's own local time:
 //! the agent's window for that day of the week (or none: a closed day),
 //! the tenant's holidays (closed dates), and the law's windows
-//! ([`crate::call_rules::WINDOWS`]: 08:00-21:00 everywhere, 08:00-20:00 in
+//! ([`crate::placement::call_rules::WINDOWS`]: 08:00-21:00 everywhere, 08:00-20:00 in
 //! the states that say so, the days and hours of the states' and Canada's
 //! telemarketing rules), all at once, in every zone the callee may be in
-//! ([`crate::callee::Callee`]). A call fits when every zone's local time
+//! ([`crate::placement::callee::Callee`]). A call fits when every zone's local time
 //! is inside that zone's day's window.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::{CallType, VoiceAgent, call_rules::WINDOWS, callee::Callee, time};
+use crate::{agent::VoiceAgent, call::CallType, placement::call_rules::WINDOWS, placement::callee::Callee, time};
 
 /// What the clock rules of one call are made of.
 #[derive(Debug, Clone, Copy)]
@@ -34,9 +34,9 @@ pub struct Clock<'a> {
 pub struct InconvenientTime {
     #[serde(default)]
     pub days: Vec<crate::agent::Day>,
-    #[serde(with = "crate::calling_hours::clock_text")]
+    #[serde(with = "crate::agent::hours::clock_text")]
     pub start: u16,
-    #[serde(with = "crate::calling_hours::clock_text")]
+    #[serde(with = "crate::agent::hours::clock_text")]
     pub end: u16,
 }
 
@@ -45,9 +45,9 @@ pub const MAX_INCONVENIENT_TIMES: usize = 14;
 
 impl InconvenientTime {
     /// Checked: a window that starts before it ends, within a day.
-    pub fn new(days: Vec<crate::agent::Day>, start: u16, end: u16) -> Result<InconvenientTime, crate::DomainError> {
+    pub fn new(days: Vec<crate::agent::Day>, start: u16, end: u16) -> Result<InconvenientTime, crate::error::DomainError> {
         if start >= end || end > 24 * 60 {
-            return Err(crate::DomainError::invalid(
+            return Err(crate::error::DomainError::invalid(
                 "invalid_inconvenient_times",
                 "an inconvenient time must start before it ends, within one day (00:00 to 24:00)",
             ));
@@ -229,7 +229,7 @@ impl Clock<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallingHours, fixtures::agent};
+    use crate::{agent::CallingHours, fixtures::agent};
 
     fn at(text: &str) -> DateTime<Utc> {
         time::parse(text).unwrap()

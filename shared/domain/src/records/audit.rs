@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::{
-    DomainError, OrgId,
     caller::{Actor, Caller, Origin, bounded},
+    error::DomainError,
+    ids::OrgId,
     time,
 };
 
@@ -253,7 +254,7 @@ impl AuditEntry {
     }
 
     /// The entry of a change CallOps made itself (`what`: `dialer`, `webhook`, `reconciler`...) to a call.
-    pub fn of_system_change(what: &str, action: Action, before: Option<&crate::CallLog>, after: &crate::CallLog, at: DateTime<Utc>) -> AuditEntry {
+    pub fn of_system_change(what: &str, action: Action, before: Option<&crate::call::CallLog>, after: &crate::call::CallLog, at: DateTime<Utc>) -> AuditEntry {
         AuditEntry::by(&after.org_id, &Actor::system(what), &Origin::default(), action, &after.id, changes(before, after), at)
     }
 
@@ -362,8 +363,8 @@ pub fn fields_read(fields: &[&str]) -> Map<String, Value> {
 /// the content too; every call answered is an entry of its own
 /// (`call.read` for its facts, `call.content_read` naming the content
 /// fields answered with them).
-pub fn answer_calls(caller: &Caller, calls: Vec<crate::CallLog>, at: DateTime<Utc>) -> (Vec<crate::CallLog>, Vec<AuditEntry>) {
-    let calls: Vec<crate::CallLog> = if caller.role.sees_content() { calls } else { calls.into_iter().map(crate::CallLog::facts_only).collect() };
+pub fn answer_calls(caller: &Caller, calls: Vec<crate::call::CallLog>, at: DateTime<Utc>) -> (Vec<crate::call::CallLog>, Vec<AuditEntry>) {
+    let calls: Vec<crate::call::CallLog> = if caller.role.sees_content() { calls } else { calls.into_iter().map(crate::call::CallLog::facts_only).collect() };
     let reads = calls
         .iter()
         .map(|call| {

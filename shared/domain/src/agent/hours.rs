@@ -1,12 +1,12 @@
 //! The clock rules an agent keeps: its calling hours (a local window,
 //! every day, in the agent's time zone) and how a call that found nobody is
-//! tried again. [`crate::policy`] applies them.
+//! tried again. [`crate::placement`] applies them.
 
 use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
 
-use crate::{DomainError, time};
+use crate::{error::DomainError, time};
 
 /// The local window in which outbound calls may be placed, every day.
 /// `start` is inclusive, `end` exclusive; `00:00`-`24:00` is the whole day.

@@ -2,20 +2,17 @@
 //! hours, followed as a whole (how many are waiting, dialing, done, and with
 //! what outcome) and cancelled as a whole.
 
+pub mod plan;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CallStatus, DomainError, time};
+use crate::{call::CallStatus, error::DomainError, time};
 
 /// The most contacts one campaign request may carry.
 pub const MAX_CONTACTS: usize = 10_000;
-/// The most variables one contact may carry, and their sizes.
-pub const MAX_VARIABLES: usize = 50;
-const MAX_VARIABLE_NAME: usize = 64;
-const MAX_VARIABLE_VALUE: usize = 1_000;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CampaignStatus {
@@ -27,9 +24,9 @@ pub enum CampaignStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Campaign {
     pub id: String,
-    pub org_id: crate::OrgId,
+    pub org_id: crate::ids::OrgId,
     pub name: String,
-    pub voice_agent_id: crate::AgentId,
+    pub voice_agent_id: crate::ids::AgentId,
     pub call_purpose: Option<String>,
     pub status: CampaignStatus,
     /// How many calls are started a minute at most.
@@ -61,7 +58,7 @@ impl Campaign {
     pub fn check_storable(&self) -> Result<(), DomainError> {
         let refuse = |why: &str| Err(DomainError::invalid("unstorable_campaign", format!("campaign cannot be stored: {why}")));
         let text_ok = |text: &str, max: usize| !text.is_empty() && text.len() <= max;
-        if !crate::limits::is_key_safe(&self.id) || !crate::agent::valid_org_id(&self.org_id) || !crate::agent::valid_agent_id(&self.voice_agent_id) {
+        if !crate::limits::is_key_safe(&self.id) || !crate::ids::valid_org_id(&self.org_id) || !crate::ids::valid_agent_id(&self.voice_agent_id) {
             return refuse("its id, tenant or agent is not one");
         }
         if !text_ok(&self.name, 200) || self.call_purpose.as_deref().is_some_and(|p| !text_ok(p, 500)) {
@@ -99,27 +96,6 @@ pub struct Contact {
     /// The debt a collection call is about.
     #[serde(default)]
     pub debt_id: Option<String>,
-}
-
-/// Checks a contact's (or a call's) variables: names and values of a sane size.
-pub fn check_variables(variables: &BTreeMap<String, String>) -> Result<(), DomainError> {
-    if variables.len() > MAX_VARIABLES {
-        return Err(DomainError::invalid("invalid_variables", format!("at most {MAX_VARIABLES} variables")));
-    }
-    for (name, value) in variables {
-        let name_ok =
-            !name.is_empty() && name.len() <= MAX_VARIABLE_NAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-        if !name_ok {
-            return Err(DomainError::invalid(
-                "invalid_variables",
-                format!("variable name {name:?} must be 1 to {MAX_VARIABLE_NAME} letters, digits, _, - or ."),
-            ));
-        }
-        if value.len() > MAX_VARIABLE_VALUE {
-            return Err(DomainError::invalid("invalid_variables", format!("variable {name:?} is longer than {MAX_VARIABLE_VALUE} bytes")));
-        }
-    }
-    Ok(())
 }
 
 /// Where a campaign's calls are: how many in each status, and with which outcome.
@@ -162,6 +138,7 @@ impl CampaignCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::check_variables;
 
     #[test]
     fn counts_add_up_by_status_and_outcome() {

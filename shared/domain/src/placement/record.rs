@@ -1,81 +1,25 @@
-//! Why a call may be placed, written down: every rule the policy weighed
-//! for an attempt at a time (the do-not-call list, the consent it rests
-//! on, each rule of the clock, each frequency limit), where the callee is,
-//! and whether it held. The
-//! dialer keeps it on every call it places (`compliance`), and
-//! `GET /api/compliance/check` answers with it, placing nothing.
+//! The compliance record of an attempt, written from what the placement
+//! policy weighed: every rule, where the callee may be, the consent or
+//! exemption it rests on. The record's shape is the call's
+//! ([`crate::call::compliance`]); what goes in it is decided here.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::{
-    CallType,
-    call_rules::{FREQUENCY, REGF_AFTER_CONVERSATION},
-    clock::RuleCheck,
-    consent::Basis,
-    frequency::holds,
-    policy::{EXEMPTION_CALL_TYPES, EXEMPTION_MAX_SECONDS, PlacementFacts},
+    call::{
+        CallType,
+        compliance::{Basis, Check, ComplianceRecord, Exemption},
+    },
+    placement::{
+        EXEMPTION_CALL_TYPES, EXEMPTION_MAX_SECONDS, PlacementFacts,
+        call_rules::{FREQUENCY, REGF_AFTER_CONVERSATION},
+        callee::Callee,
+        clock::RuleCheck,
+        frequency::holds,
+        recording::{self, RecordingAsk},
+    },
     time,
 };
-
-/// The most rules one record holds: every window and limit of every state, and the rest.
-pub const MAX_RULES: usize = 64;
-/// The most zones (or states) one record holds: the fifty states and DC, and a few more.
-pub const MAX_ZONES: usize = 64;
-
-/// The rules weighed for one attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ComplianceRecord {
-    #[serde(with = "time::ms")]
-    pub decided_at: DateTime<Utc>,
-    /// The callee's zones (IANA names) and US states.
-    pub zones: Vec<String>,
-    pub states: Vec<String>,
-    pub rules: Vec<Check>,
-    /// The consent the attempt rests on, when one covers it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent: Option<crate::consent::ConsentRelied>,
-    /// What the dialer asked Vapi about recording the call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recording: Option<crate::recording::RecordingDecision>,
-    /// The exemption the attempt rests on, with the conditions it keeps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exemption: Option<Exemption>,
-    /// Nothing said where the callee is: `zones` and `states` are every one of the fifty states and DC.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub place_unknown: bool,
-    /// Whether the live call can be listened to and controlled, as asked of Vapi.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub monitor: Option<Monitor>,
-}
-
-/// The live call's monitor, as the dialer asked Vapi for it: listening only
-/// when the tenant turned `liveListening` on; control only when CallOps holds
-/// the public key that unlocks it (to end a call whose number opted out);
-/// each, when on, locked behind that key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Monitor {
-    pub listen: bool,
-    pub control: bool,
-}
-
-/// An exemption an attempt rests on, and the conditions the call keeps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Exemption {
-    /// `healthcare_relationship`.
-    pub name: String,
-    pub source: String,
-    /// The longest the call may last (the dialer asks Vapi for it).
-    pub max_duration_seconds: u32,
-    /// Each condition, as kept.
-    pub conditions: Vec<String>,
-    /// What the call says first (the practice's name and callback number), as sent to Vapi.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_message: Option<String>,
-}
 
 /// What a call on the healthcare exemption says first: the practice's name and callback number.
 pub fn exemption_first_message(practice_name: &str, callback_number: &str) -> String {
@@ -99,55 +43,9 @@ pub fn healthcare_exemption() -> Exemption {
     }
 }
 
-/// One rule, and whether it held.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    pub rule: String,
-    pub ok: bool,
-    pub detail: String,
-}
-
 impl From<RuleCheck> for Check {
     fn from(check: RuleCheck) -> Check {
         Check { rule: check.rule, ok: check.ok, detail: check.detail }
-    }
-}
-
-impl ComplianceRecord {
-    /// The record with the recording decision made for the call, and its rule.
-    pub fn with_recording(mut self, decision: crate::recording::RecordingDecision) -> ComplianceRecord {
-        use crate::recording::RecordingAsk;
-        let detail = match (decision.all_party, decision.asked) {
-            (false, _) => "one party's consent is enough everywhere the callee may be: recorded".to_string(),
-            (true, RecordingAsk::Disclose) => {
-                "the callee may be where everyone's consent is needed (Cal. Penal Code 632): the recording is disclosed, and kept only with the callee's consent".into()
-            }
-            (true, _) => "the callee may be where everyone's consent is needed (Cal. Penal Code 632): not recorded (the practice's recordingPolicy)".into(),
-        };
-        self.rules.push(Check { rule: "recording_consent".into(), ok: true, detail });
-        self.recording = Some(decision);
-        self
-    }
-
-    /// The record of an inbound call from `caller` (answered at `at`): where they may be, and whether its recording is kept.
-    pub fn inbound(caller: &crate::callee::Callee, disclosed: bool, at: DateTime<Utc>) -> ComplianceRecord {
-        let recording = crate::recording::decide_inbound(caller, disclosed);
-        let detail = match recording.asked {
-            crate::recording::RecordingAsk::Record => "one party's consent is enough where the caller may be".to_string(),
-            crate::recording::RecordingAsk::DisclosedInbound => "the caller may be where everyone's consent is needed: the practice's inbound assistant discloses the recording".into(),
-            _ => "the caller may be where everyone's consent is needed, and the practice has not recorded that its inbound assistant discloses the recording (inboundRecordingDisclosed): the recording is not kept".into(),
-        };
-        ComplianceRecord {
-            decided_at: time::to_millis(at),
-            zones: caller.zones.iter().map(|z| z.name().to_string()).collect(),
-            states: caller.states.iter().map(|s| s.to_string()).collect(),
-            rules: vec![Check { rule: "recording_consent".into(), ok: recording.asked != crate::recording::RecordingAsk::NotDisclosed, detail }],
-            consent: None,
-            recording: Some(recording),
-            exemption: None,
-            place_unknown: caller.place_unknown,
-            monitor: None,
-        }
     }
 }
 
@@ -257,21 +155,45 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
     }
 }
 
+impl ComplianceRecord {
+    /// The record of an inbound call from `caller` (answered at `at`): where they may be, and whether its recording is kept.
+    pub fn inbound(caller: &Callee, disclosed: bool, at: DateTime<Utc>) -> ComplianceRecord {
+        let recording = recording::decide_inbound(caller, disclosed);
+        let detail = match recording.asked {
+            RecordingAsk::Record => "one party's consent is enough where the caller may be".to_string(),
+            RecordingAsk::DisclosedInbound => "the caller may be where everyone's consent is needed: the practice's inbound assistant discloses the recording".into(),
+            _ => "the caller may be where everyone's consent is needed, and the practice has not recorded that its inbound assistant discloses the recording (inboundRecordingDisclosed): the recording is not kept".into(),
+        };
+        ComplianceRecord {
+            decided_at: time::to_millis(at),
+            zones: caller.zones.iter().map(|z| z.name().to_string()).collect(),
+            states: caller.states.iter().map(|s| s.to_string()).collect(),
+            rules: vec![Check { rule: "recording_consent".into(), ok: recording.asked != RecordingAsk::NotDisclosed, detail }],
+            consent: None,
+            recording: Some(recording),
+            exemption: None,
+            place_unknown: caller.place_unknown,
+            monitor: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::compliance::{MAX_RULES, MAX_ZONES};
     use crate::{
-        callee::Callee,
         fixtures,
-        frequency::Ledger,
-        policy::{Frequency, planning},
+        placement::callee::Callee,
+        placement::frequency::Ledger,
+        placement::{Frequency, planning},
     };
 
     #[test]
     fn the_record_names_every_rule_weighed_and_which_failed() {
         let agent = fixtures::agent();
-        let callee = Callee::of("+13055550100", &crate::callee::Places::default());
-        let mut call = fixtures::call(crate::CallStatus::Scheduled);
+        let callee = Callee::of("+13055550100", &crate::placement::callee::Places::default());
+        let mut call = fixtures::call(crate::call::CallStatus::Scheduled);
         call.call_type = CallType::OutboundDebt;
         let ledger = Ledger::default();
         let facts = PlacementFacts {
@@ -305,9 +227,9 @@ mod tests {
     fn the_widest_record_a_callee_nothing_places_gets_is_one_a_call_can_keep() {
         // A toll-free number: every zone and state, every state's window and limit weighed, a telemarketing call, consent weighed.
         let agent = fixtures::agent();
-        let callee = Callee::of("+18005550100", &crate::callee::Places::default());
+        let callee = Callee::of("+18005550100", &crate::placement::callee::Places::default());
         assert!(callee.place_unknown && callee.states.len() == 51);
-        let mut call = fixtures::call(crate::CallStatus::Scheduled);
+        let mut call = fixtures::call(crate::call::CallStatus::Scheduled);
         call.call_type = CallType::OutboundLead;
         let ledger = Ledger::default();
         let policy = crate::consent::ConsentPolicy::default();
@@ -323,7 +245,7 @@ mod tests {
             ..planning(CallType::OutboundLead, &agent, &callee, &[])
         };
         let record = evaluate(&facts, time::parse("2026-12-09T17:00:00Z").unwrap())
-            .with_recording(crate::recording::decide(&callee, crate::recording::RecordingPolicy::Disclose));
+            .with_recording(crate::placement::recording::decide(&callee, crate::placement::recording::RecordingPolicy::Disclose));
         assert!(record.rules.len() > 25 && record.rules.len() <= MAX_RULES, "{}", record.rules.len());
         assert!(record.place_unknown && record.zones.len() <= MAX_ZONES && record.states.len() <= MAX_ZONES);
         call.compliance = Some(record);
@@ -333,7 +255,7 @@ mod tests {
     #[test]
     fn the_record_names_the_consent_an_attempt_rests_on() {
         let agent = fixtures::agent();
-        let callee = Callee::of("+12125550142", &crate::callee::Places::default());
+        let callee = Callee::of("+12125550142", &crate::placement::callee::Places::default());
         let noon = time::parse("2024-01-16T17:00:00Z").unwrap();
         let by = crate::caller::Actor { sub: "u".into(), name: None };
         let input = crate::consent::ConsentInput {
@@ -347,12 +269,12 @@ mod tests {
         let accepted = policy.accepts(CallType::OutboundFollowup);
         let consents = [consent];
         let consenting = crate::consent::Consenting { call_type: CallType::OutboundFollowup, consents: &consents, accepted, opted_out_at: None };
-        let record = evaluate(&PlacementFacts { consent: Some(consenting), ..planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]) }, noon);
+        let record = evaluate(&PlacementFacts { consent: Some(consenting), ..planning(crate::call::CallType::OutboundFollowup, &agent, &callee, &[]) }, noon);
         assert_eq!(record.rules[1].rule, "consent");
         assert!(record.rules[1].ok && record.rules[1].detail.contains("consent-1"), "{:?}", record.rules[1]);
         assert_eq!(record.consent.as_ref().map(|c| (c.id.as_str(), c.basis)), Some(("consent-1", crate::consent::Basis::PriorExpress)));
         let lead = crate::consent::Consenting { call_type: CallType::OutboundLead, accepted: &[crate::consent::Basis::PriorExpressWritten], ..consenting };
-        let refused = evaluate(&PlacementFacts { consent: Some(lead), ..planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]) }, noon);
+        let refused = evaluate(&PlacementFacts { consent: Some(lead), ..planning(crate::call::CallType::OutboundFollowup, &agent, &callee, &[]) }, noon);
         assert!(!refused.rules[1].ok && refused.rules[1].detail.contains("prior_express_written"), "{:?}", refused.rules[1]);
         assert_eq!(refused.consent, None);
     }

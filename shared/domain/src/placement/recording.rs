@@ -11,7 +11,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::callee::Callee;
+pub use crate::call::compliance::{RecordingAsk, RecordingDecision};
+use crate::placement::callee::Callee;
 
 /// All-party consent states, with the mixed ones (CT, MI, OR) among them:
 /// the stricter rule is followed. COMPLIANCE.md "Recording".
@@ -26,33 +27,6 @@ pub enum RecordingPolicy {
     Disclose,
     /// Switch recording off for those calls.
     DoNotRecord,
-}
-
-/// What the dialer asked Vapi for one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordingAsk {
-    /// Record as the assistant does: one-party consent where the callee is.
-    Record,
-    /// Disclose and ask (Vapi's `stay-on-line` recording-consent plan).
-    Disclose,
-    /// Recording switched off (`artifactPlan.recordingEnabled: false`).
-    Off,
-    /// An inbound call whose assistant discloses the recording, as the tenant records it does.
-    DisclosedInbound,
-    /// An inbound call from a caller who may be where everyone's consent is
-    /// needed, and the tenant has not recorded that its assistant discloses:
-    /// the recording is not kept.
-    NotDisclosed,
-}
-
-/// The recording decision a placed call keeps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordingDecision {
-    /// Whether everyone's consent is needed where the callee is.
-    pub all_party: bool,
-    pub asked: RecordingAsk,
 }
 
 /// What the callee must hear before a disclosed recording starts.
@@ -123,7 +97,7 @@ mod tests {
     use crate::time;
 
     fn callee(number: &str, state: Option<&str>) -> Callee {
-        Callee::of(number, &crate::callee::Places::of_contact(None, state.map(|s| s.parse().unwrap())))
+        Callee::of(number, &crate::placement::callee::Places::of_contact(None, state.map(|s| s.parse().unwrap())))
     }
 
     #[test]

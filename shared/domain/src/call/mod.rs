@@ -2,13 +2,23 @@
 //! lifecycle and what came of it. Field names and enum values are those of the
 //! migration document, so the JSON a client sees matches the legacy model.
 
+pub mod compliance;
+pub mod lifecycle;
+pub mod measures;
+pub mod text;
+
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use crate::call_text::{CallText, MAX_TRANSCRIPT_BYTES, cut_transcript};
+pub use crate::call::text::{CallText, MAX_TRANSCRIPT_BYTES, cut_transcript};
 use crate::{
-    AgentId, CallId, DomainError, OrgId,
-    measures::{AwaitedOutput, CallLatency, CostBreakdown},
+    call::measures::{AwaitedOutput, CallLatency, CostBreakdown},
+    error::DomainError,
+    ids::AgentId,
+    ids::CallId,
+    ids::OrgId,
     time,
 };
 
@@ -84,7 +94,7 @@ upper_case_enum! {
 }
 
 upper_case_enum! {
-    /// Where a call is in its life. [`crate::lifecycle`] draws the lifecycle.
+    /// Where a call is in its life. [`crate::call::lifecycle`] draws the lifecycle.
     CallStatus {
         Scheduled => "SCHEDULED",
         Dialing => "DIALING",
@@ -164,18 +174,18 @@ pub struct CallLog {
     pub call_notes: Option<String>,
     pub customer_name: Option<String>,
     /// Where the contact's own record puts them: the call fits this zone
-    /// and this state's rules as well as the number's ([`crate::callee`]).
+    /// and this state's rules as well as the number's ([`crate::placement::callee`]).
     #[serde(default)]
     pub callee_time_zone: Option<chrono_tz::Tz>,
     #[serde(default)]
-    pub callee_state: Option<crate::callee::UsState>,
+    pub callee_state: Option<crate::us_state::UsState>,
     /// The debt an `OUTBOUND_DEBT` call is about (Regulation F counts per debt).
     #[serde(default)]
     pub debt_id: Option<String>,
     /// Why the call was allowed when it was placed: the callee's zones and
-    /// states and every rule weighed ([`crate::compliance`]).
+    /// states and every rule weighed ([`crate::call::compliance`]).
     #[serde(default)]
-    pub compliance: Option<crate::compliance::ComplianceRecord>,
+    pub compliance: Option<crate::call::compliance::ComplianceRecord>,
     /// Why the call keeps no recording link although Vapi sent one (the
     /// consent its callee's state needs was not given, or recording was off).
     #[serde(default)]
@@ -197,7 +207,7 @@ pub struct CallLog {
     /// different report only fills in what is still empty.
     #[serde(with = "time::ms::option", default)]
     pub reported_at: Option<DateTime<Utc>>,
-    /// For a missed call ([`crate::missed`]): when a later call with the
+    /// For a missed call ([`crate::analytics::missed`]): when a later call with the
     /// same number connected, which takes it off the worklist of calls to return.
     #[serde(with = "time::ms::option", default)]
     pub returned_at: Option<DateTime<Utc>>,
@@ -213,7 +223,7 @@ pub struct CallLog {
     /// 0 to 1.
     pub ai_confidence: Option<f64>,
     /// The provider's success evaluation, as it wrote it (a rubric's value:
-    /// `true`, `8`, `Good`...); [`crate::measures::success_of`] reads it.
+    /// `true`, `8`, `Good`...); [`crate::call::measures::success_of`] reads it.
     #[serde(default)]
     pub success_evaluation: Option<String>,
     /// The assistant's average response times over the call.
@@ -555,10 +565,10 @@ impl CallLog {
         if !is_key_safe(&self.id) {
             return refuse("its id must be 1 to 200 bytes without '#' or control characters".into());
         }
-        if !crate::agent::valid_org_id(&self.org_id) {
+        if !crate::ids::valid_org_id(&self.org_id) {
             return refuse("its tenant id is not one".into());
         }
-        if !(crate::agent::valid_agent_id(&self.voice_agent_id) || self.voice_agent_id == crate::agent::UNASSIGNED_AGENT) {
+        if !(crate::ids::valid_agent_id(&self.voice_agent_id) || self.voice_agent_id == crate::ids::UNASSIGNED_AGENT) {
             return refuse("its voice agent id is not one".into());
         }
         if self.phone_number.is_empty() || self.phone_number.len() > MAX_PHONE_TEXT_BYTES || self.phone_number.chars().any(char::is_control) {
@@ -620,14 +630,14 @@ impl CallLog {
             return refuse(why);
         }
         if let Some(record) = &self.compliance
-            && (record.rules.len() > crate::compliance::MAX_RULES
-                || record.zones.len() > crate::compliance::MAX_ZONES
-                || record.states.len() > crate::compliance::MAX_ZONES
+            && (record.rules.len() > crate::call::compliance::MAX_RULES
+                || record.zones.len() > crate::call::compliance::MAX_ZONES
+                || record.states.len() > crate::call::compliance::MAX_ZONES
                 || record.rules.iter().any(|r| r.rule.len() > 64 || r.detail.len() > 600))
         {
             return refuse("compliance holds more than its bounds".into());
         }
-        if self.awaiting_output.as_ref().is_some_and(|a| !crate::agent::valid_output_name(&a.name)) {
+        if self.awaiting_output.as_ref().is_some_and(|a| !crate::call::measures::valid_output_name(&a.name)) {
             return refuse("awaitingOutput.name must be 1 to 40 characters without control characters".into());
         }
         if self.call_quality.is_some_and(|q| !(1..=5).contains(&q)) {
@@ -636,7 +646,7 @@ impl CallLog {
         if self.ai_confidence.is_some_and(|c| !(0.0..=1.0).contains(&c) || !is_storable_number(c)) {
             return refuse("aiConfidence must be a number from 0 to 1 DynamoDB can store".into());
         }
-        crate::campaign::check_variables(&self.variable_values).or_else(|err| refuse(err.to_string()))
+        check_variables(&self.variable_values).or_else(|err| refuse(err.to_string()))
     }
 }
 
@@ -646,6 +656,32 @@ pub fn new_call_id() -> CallId {
 }
 
 pub use crate::idempotency::derived_id;
+
+/// The most variables one contact may carry, and their sizes.
+pub const MAX_VARIABLES: usize = 50;
+const MAX_VARIABLE_NAME: usize = 64;
+const MAX_VARIABLE_VALUE: usize = 1_000;
+
+/// Checks a contact's (or a call's) variables: names and values of a sane size.
+pub fn check_variables(variables: &BTreeMap<String, String>) -> Result<(), DomainError> {
+    if variables.len() > MAX_VARIABLES {
+        return Err(DomainError::invalid("invalid_variables", format!("at most {MAX_VARIABLES} variables")));
+    }
+    for (name, value) in variables {
+        let name_ok =
+            !name.is_empty() && name.len() <= MAX_VARIABLE_NAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        if !name_ok {
+            return Err(DomainError::invalid(
+                "invalid_variables",
+                format!("variable name {name:?} must be 1 to {MAX_VARIABLE_NAME} letters, digits, _, - or ."),
+            ));
+        }
+        if value.len() > MAX_VARIABLE_VALUE {
+            return Err(DomainError::invalid("invalid_variables", format!("variable {name:?} is longer than {MAX_VARIABLE_VALUE} bytes")));
+        }
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,11 +2,11 @@
 //! callee (in the callee's own local time) and how often, each with its
 //! source (../shared/COMPLIANCE.md). No setting loosens them: an agent's
 //! hours and a tenant's own limit only narrow what these allow.
-//! [`crate::clock`] applies the windows, [`crate::frequency`] the limits.
+//! [`crate::placement::clock`] applies the windows, [`crate::placement::frequency`] the limits.
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
-use crate::{CallType, callee::Callee};
+use crate::{call::CallType, placement::callee::Callee};
 
 /// Where a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -583,7 +583,7 @@ mod tests {
 
     #[test]
     fn the_docs_show_every_rule_as_the_data_holds_it() {
-        let docs = include_str!("../../../docs/call-safety.md");
+        let docs = include_str!("../../../../docs/call-safety.md");
         let (begin, end) = ("<!-- rules-table:begin -->\n", "<!-- rules-table:end -->");
         let shown = docs.split_once(begin).and_then(|(_, rest)| rest.split_once(end)).map(|(table, _)| table);
         if std::env::var_os("CALLOPS_WRITE_DOCS").is_some() {

@@ -10,10 +10,12 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    CallLog, CallOutcome, CallStatus,
+    call::CallLog,
+    call::CallOutcome,
+    call::CallStatus,
     call::CallText,
+    call::measures::{AwaitedOutput, CallLatency, CostBreakdown},
     limits::{MAX_DURATION_SECONDS, is_storable_number},
-    measures::{AwaitedOutput, CallLatency, CostBreakdown},
     time,
 };
 
@@ -104,7 +106,7 @@ pub struct CallAnalysis {
     pub notes: Option<String>,
     pub do_not_call_requested: Option<bool>,
     /// Times the callee said are inconvenient for calls.
-    pub inconvenient_times: Option<Vec<crate::clock::InconvenientTime>>,
+    pub inconvenient_times: Option<Vec<crate::placement::clock::InconvenientTime>>,
     /// Fields whose values were there but out of bounds (an amount over
     /// [`crate::limits::MAX_AMOUNT_CENTS`], a date outside the supported
     /// range), by name: ignored, and logged.
@@ -165,7 +167,7 @@ pub struct CallReport {
     /// Only an `https:` URL.
     pub recording_url: Option<String>,
     /// Vapi's recording-consent result, when the call asked for one.
-    pub recording_consent: Option<crate::recording::RecordingConsent>,
+    pub recording_consent: Option<crate::placement::recording::RecordingConsent>,
     pub customer_name: Option<String>,
     /// What the call's analysis says: the structured output read
     /// ([`CallReport::reading_output`]) field by field over the structured data.
@@ -257,19 +259,19 @@ impl CallReport {
     /// Whether the patient asked not to be called again.
     /// Whether the callee asked not to be called again: the assistant's
     /// judgement (`doNotCallRequested`) or their own words in the transcript
-    /// ([`crate::stop_request::asks_to_stop`]).
+    /// ([`crate::consent::stop_request::asks_to_stop`]).
     pub fn asks_not_to_call(&self) -> bool {
-        self.analysis.do_not_call_requested == Some(true) || self.transcript.as_deref().is_some_and(|t| crate::stop_request::asks_to_stop(t).is_some())
+        self.analysis.do_not_call_requested == Some(true) || self.transcript.as_deref().is_some_and(|t| crate::consent::stop_request::asks_to_stop(t).is_some())
     }
 }
 
 /// Drops the recording link of a call whose recording decision the report
-/// does not meet ([`crate::recording::keep`]: recording switched off, or
+/// does not meet ([`crate::placement::recording::keep`]: recording switched off, or
 /// everyone's consent needed and none granted), and says why on the call.
 fn withhold_recording(next: &mut CallLog, report: &CallReport) {
     let decision = next.compliance.as_ref().and_then(|c| c.recording.as_ref());
     if next.recording_url.is_some()
-        && let Err(why) = crate::recording::keep(decision, report.recording_consent.as_ref())
+        && let Err(why) = crate::placement::recording::keep(decision, report.recording_consent.as_ref())
     {
         next.recording_url = None;
         next.recording_withheld = Some(why.to_string());
@@ -413,7 +415,7 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
     // A conversation whose expected output has not come yet: read again later.
     let conversed = matches!(report.end, None | Some(CallEnd::Normal | CallEnd::Transferred | CallEnd::Unknown));
     next.awaiting_output = match &report.expected_output {
-        Some(name) if conversed && !report.output_found && crate::agent::valid_output_name(name) => Some(AwaitedOutput::new(name, now)),
+        Some(name) if conversed && !report.output_found && crate::call::measures::valid_output_name(name) => Some(AwaitedOutput::new(name, now)),
         _ => None,
     };
     next.reported_at = Some(time::to_millis(now).max(call.updated_at));
@@ -536,7 +538,7 @@ pub fn fill_in_late_report(call: &CallLog, report: &CallReport, now: DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{fixtures::call, lifecycle::EndedReason};
+    use crate::{call::lifecycle::EndedReason, fixtures::call};
 
     fn ended(end: CallEnd, reason: &str, cost_cents: i64, outcome: CallOutcome) -> CallReport {
         let mut report = CallReport::new(ReportKind::Ended);
@@ -648,7 +650,7 @@ mod tests {
 
         // A read that finds nothing plans the next; after the last, nothing is awaited.
         let mut waiting = first.clone();
-        for tries in 1..crate::measures::AwaitedOutput::TRIES {
+        for tries in 1..crate::call::measures::AwaitedOutput::TRIES {
             waiting = apply_awaited_output(&waiting, &report, now).unwrap();
             assert_eq!(waiting.awaiting_output.as_ref().map(|a| a.tries), Some(tries));
         }

@@ -1,7 +1,7 @@
 //! How often one number may be called: every outbound attempt to a number
 //! of a tenant is kept in its ledger ([`Ledger`]), whatever the call type,
 //! campaign, retry or follow-up, and each new attempt is checked against
-//! the law's limits ([`crate::call_rules::FREQUENCY`]: 3 in 24 hours in
+//! the law's limits ([`crate::placement::call_rules::FREQUENCY`]: 3 in 24 hours in
 //! Florida, Oklahoma and Maryland; Regulation F's 7 in 7 days per debt and
 //! none in the 7 days after a conversation about it) and the tenant's own
 //! cap. The calls waiting for the number count too, as planned attempts
@@ -15,9 +15,10 @@ use chrono::{DateTime, Days, Duration, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CallLog, CallType,
-    call_rules::{FREQUENCY, FrequencyRule, Per, REGF_AFTER_CONVERSATION},
-    callee::{Callee, Places},
+    call::CallLog,
+    call::CallType,
+    placement::call_rules::{FREQUENCY, FrequencyRule, Per, REGF_AFTER_CONVERSATION},
+    placement::callee::{Callee, Places},
     time,
 };
 
@@ -74,7 +75,7 @@ pub struct Ledger {
     pub conversations: Vec<Conversation>,
     /// The times the callee said are inconvenient (collection calls keep to them).
     #[serde(default)]
-    pub inconvenient: Vec<crate::clock::InconvenientTime>,
+    pub inconvenient: Vec<crate::placement::clock::InconvenientTime>,
     /// Every place a call to the number carried ([`Attempt::places`]),
     /// kept for good: where the callee may be binds every later call.
     #[serde(default)]
@@ -182,7 +183,7 @@ impl Ledger {
     /// any number about the call's debt (`debt`, its ledger): a time the
     /// consumer said is inconvenient is inconvenient on every number
     /// (12 CFR 1006.6(b)(1)(i)).
-    pub fn inconvenient_for(&self, call_type: CallType, debt: Option<&Ledger>) -> Vec<crate::clock::InconvenientTime> {
+    pub fn inconvenient_for(&self, call_type: CallType, debt: Option<&Ledger>) -> Vec<crate::placement::clock::InconvenientTime> {
         if call_type != CallType::OutboundDebt {
             return Vec::new();
         }
@@ -275,7 +276,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallStatus, NewCall};
+    use crate::{call::CallStatus, call::NewCall};
 
     fn at(text: &str) -> DateTime<Utc> {
         time::parse(text).unwrap()
@@ -300,11 +301,11 @@ mod tests {
     }
 
     fn florida() -> Callee {
-        Callee::of("+13055550100", &crate::callee::Places::default())
+        Callee::of("+13055550100", &crate::placement::callee::Places::default())
     }
 
     fn new_york() -> Callee {
-        Callee::of("+12125550100", &crate::callee::Places::default())
+        Callee::of("+12125550100", &crate::placement::callee::Places::default())
     }
 
     #[test]

@@ -10,46 +10,18 @@
 //! policy asks [`relied_on`] for the consent an attempt rests on; without
 //! one the attempt is refused (`no_consent`).
 
+pub mod stop_request;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CallType, DomainError, caller::Actor, limits, time};
+pub use crate::call::compliance::{Basis, ConsentRelied};
+use crate::{call::CallType, caller::Actor, error::DomainError, limits, time};
 
 /// The most consent records (revoked ones included) kept for one number.
 pub const MAX_CONSENTS_PER_NUMBER: usize = 50;
-
-/// The legal basis of a consent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Basis {
-    /// Prior express consent: the patient gave the number for calls like these.
-    PriorExpress,
-    /// Prior express written consent, signed: what telemarketing needs.
-    PriorExpressWritten,
-    /// The practice's healthcare relationship with the patient (FCC 15-72's healthcare messages).
-    HealthcareRelationship,
-}
-
-impl Basis {
-    pub const ALL: [Basis; 3] = [Basis::PriorExpress, Basis::PriorExpressWritten, Basis::HealthcareRelationship];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Basis::PriorExpress => "prior_express",
-            Basis::PriorExpressWritten => "prior_express_written",
-            Basis::HealthcareRelationship => "healthcare_relationship",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Basis, DomainError> {
-        Basis::ALL
-            .into_iter()
-            .find(|b| b.as_str() == text.trim())
-            .ok_or_else(|| DomainError::invalid("invalid_basis", "basis must be one of prior_express, prior_express_written, healthcare_relationship"))
-    }
-}
 
 /// How a consent was given or taken back, or how an opt-out came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,7 +95,7 @@ pub struct Revocation {
 #[serde(rename_all = "camelCase")]
 pub struct Consent {
     pub id: String,
-    pub org_id: crate::OrgId,
+    pub org_id: crate::ids::OrgId,
     pub phone_number: String,
     pub basis: Basis,
     /// The outbound call types it covers; empty: every one.
@@ -231,7 +203,7 @@ impl ConsentInput {
         };
         let now = time::to_millis(now);
         let captured_at = time_field(self.captured_at.as_deref(), "invalid_captured_at", "capturedAt")?.unwrap_or(now);
-        if captured_at > now + crate::schedule::CLOCK_SKEW {
+        if captured_at > now + crate::time::CLOCK_SKEW {
             return Err(DomainError::invalid("invalid_captured_at", "capturedAt cannot be in the future"));
         }
         let expires_at = time_field(self.expires_at.as_deref(), "invalid_expires_at", "expiresAt")?;
@@ -416,17 +388,6 @@ impl<'a> Consenting<'a> {
             plain(a).cmp(&plain(b)).then_with(|| a.captured_at.cmp(&b.captured_at)).then_with(|| a.id.cmp(&b.id))
         })
     }
-}
-
-/// The consent a placed call relied on, as the call keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConsentRelied {
-    pub id: String,
-    pub basis: Basis,
-    pub source: String,
-    #[serde(with = "time::ms")]
-    pub captured_at: DateTime<Utc>,
 }
 
 impl From<&Consent> for ConsentRelied {

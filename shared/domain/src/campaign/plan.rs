@@ -10,16 +10,23 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::{
-    CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
-    campaign::{Campaign, CampaignStatus, Contact, MAX_CALLS_PER_MINUTE, MAX_CONTACTS, check_variables},
+    agent::VoiceAgent,
+    call::CallLog,
+    call::CallStatus,
+    call::CallType,
+    call::NewCall,
+    call::check_variables,
+    campaign::{Campaign, CampaignStatus, Contact, MAX_CALLS_PER_MINUTE, MAX_CONTACTS},
     consent::{Consent, Consenting},
-    frequency::{Attempting, Ledger},
+    error::DomainError,
     idempotency::campaign_call_id,
     limits::optional_text,
     phone,
-    policy::{Frequency, Placement, PlacementFacts, Refusal, earliest_placement, may_place, planning},
-    schedule::{CLOCK_SKEW, latest_dial, spread},
+    placement::frequency::{Attempting, Ledger},
+    placement::schedule::{latest_dial, spread},
+    placement::{Frequency, Placement, PlacementFacts, Refusal, earliest_placement, may_place, planning},
     time,
+    time::CLOCK_SKEW,
 };
 
 /// A contact that was not made into a call, and why.
@@ -122,7 +129,7 @@ pub fn check_contact(input: &Contact) -> Result<Contact, DomainError> {
     let number = phone::normalize(&input.number)?;
     let name = optional_text(input.name.clone(), 200, "invalid_customer_name", "name")?;
     check_variables(&input.variables)?;
-    let whereabouts = crate::callee::Whereabouts::parse(input.time_zone.as_deref(), input.state.as_deref(), input.debt_id.as_deref())?;
+    let whereabouts = crate::placement::callee::Whereabouts::parse(input.time_zone.as_deref(), input.state.as_deref(), input.debt_id.as_deref())?;
     Ok(Contact {
         number: number.into_string(),
         name,
@@ -135,10 +142,10 @@ pub fn check_contact(input: &Contact) -> Result<Contact, DomainError> {
 
 impl Contact {
     /// The contact's callee, held to the places its number's `history` carried (a checked contact's zone and state read).
-    pub fn callee(&self, history: &crate::callee::Places) -> crate::callee::Callee {
+    pub fn callee(&self, history: &crate::placement::callee::Places) -> crate::placement::callee::Callee {
         let zone = self.time_zone.as_deref().and_then(|z| z.parse().ok());
         let state = self.state.as_deref().and_then(|s| s.parse().ok());
-        crate::callee::Callee::of(&self.number, &crate::callee::Places::of_contact(zone, state).with(history))
+        crate::placement::callee::Callee::of(&self.number, &crate::placement::callee::Places::of_contact(zone, state).with(history))
     }
 }
 
@@ -194,7 +201,7 @@ impl ContactCheck {
         at: DateTime<Utc>,
     ) -> ContactCheck {
         self.accepted.retain(|(index, contact)| {
-            let callee = contact.callee(&crate::callee::Places::default());
+            let callee = contact.callee(&crate::placement::callee::Places::default());
             let facts = PlacementFacts {
                 on_do_not_call: listed.contains(&contact.number),
                 refuse_unknown_location,
@@ -234,10 +241,10 @@ pub fn plan_campaign(
         return Err(no_valid(check.refused.len()));
     }
     let start = draft.start.max(now);
-    let no_history = crate::callee::Places::default();
-    let callees: Vec<crate::callee::Callee> =
+    let no_history = crate::placement::callee::Places::default();
+    let callees: Vec<crate::placement::callee::Callee> =
         check.accepted.iter().map(|(_, c)| c.callee(&known.ledgers.get(&c.number).map_or_else(|| no_history.clone(), Ledger::history))).collect();
-    let ids: Vec<crate::CallId> = check.accepted.iter().map(|(index, _)| campaign_call_id(org_id, &id, *index)).collect();
+    let ids: Vec<crate::ids::CallId> = check.accepted.iter().map(|(index, _)| campaign_call_id(org_id, &id, *index)).collect();
     let contacts: Vec<PlacementFacts> = check
         .accepted
         .iter()
@@ -377,7 +384,7 @@ mod tests {
         let sent = vec![contact("+13055550100"), contact("+12125550142"), contact("+12125550199"), contact("+12125550111")];
         let ask = CampaignAsk { name: "Recall".into(), purpose: None, start_at: None, calls_per_minute: Some(1), contacts: sent.clone() };
         let draft = check_request(&ask, &agent, now).unwrap();
-        let attempt = |at: &str, id: &str| crate::frequency::Attempt {
+        let attempt = |at: &str, id: &str| crate::placement::frequency::Attempt {
             at: time::parse(at).unwrap(),
             call_type: CallType::OutboundLead,
             debt_id: None,

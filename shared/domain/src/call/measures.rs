@@ -265,6 +265,12 @@ impl AwaitedOutput {
     }
 }
 
+/// A structured output's name as Vapi takes it: 1 to 40 characters, without control characters.
+pub fn valid_output_name(name: &str) -> bool {
+    let length = name.chars().count();
+    (1..=40).contains(&length) && !name.chars().any(char::is_control) && name.trim() == name
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CallId, DomainError, OrgId,
-    callee::Callee,
-    policy::{Placement, PlacementFacts, Refusal, may_place},
+    error::DomainError,
+    ids::CallId,
+    ids::OrgId,
+    placement::callee::Callee,
+    placement::{Placement, PlacementFacts, Refusal, may_place},
     time,
 };
 
@@ -25,7 +27,7 @@ pub struct DialRequest {
 
 impl DialRequest {
     /// The request that fires the call's current attempt.
-    pub fn for_call(call: &crate::CallLog) -> DialRequest {
+    pub fn for_call(call: &crate::call::CallLog) -> DialRequest {
         DialRequest { org_id: call.org_id.clone(), call_id: call.id.clone(), attempt: call.attempt }
     }
 
@@ -54,8 +56,6 @@ pub trait DialScheduler: Send + Sync {
     async fn unschedule(&self, request: &DialRequest) -> Result<(), DomainError>;
 }
 
-/// How far in the past a requested time may be (clocks differ a little).
-pub const CLOCK_SKEW: Duration = Duration::seconds(30);
 /// How far ahead anything may be dialed: a scheduled call, every call of a
 /// campaign, a retry, a follow-up call.
 pub const MAX_LEAD: Duration = Duration::days(365);
@@ -77,14 +77,14 @@ pub fn not_yet_message(code: &str) -> String {
 
 /// The time an attempt will be placed at, for a requested `at`: never in the
 /// past, at most [`MAX_LEAD`] ahead, and where the placement policy
-/// ([`crate::policy::may_place`]) allows it. Outside calling hours the
+/// ([`crate::placement::may_place`]) allows it. Outside calling hours the
 /// request is refused with the next allowed time, unless `move_into_hours`
 /// asks to take it; a refusal by the policy is the refusal's own error.
 pub fn placement_time(at: DateTime<Utc>, facts: &PlacementFacts, move_into_hours: bool, now: DateTime<Utc>) -> Result<DateTime<Utc>, DomainError> {
     if !time::is_supported(&at) {
         return Err(DomainError::invalid("invalid_scheduled_at", format!("scheduledAt must be {}", time::SUPPORTED_TEXT)));
     }
-    if at < now - CLOCK_SKEW {
+    if at < now - crate::time::CLOCK_SKEW {
         return Err(DomainError::invalid("scheduled_in_past", format!("scheduledAt {} is in the past (now is {})", time::format(&at), time::format(&now))));
     }
     let too_far = || DomainError::invalid("scheduled_too_far", "scheduledAt must be within a year");
@@ -129,7 +129,7 @@ impl Slots {
 /// The times for calls planned on `contacts` (one's facts each), in
 /// order, from `start`, at most `per_minute` a minute: each at the first
 /// free slot of that pace that every rule of its own facts allows (its
-/// callee's clock, [`crate::clock::Clock`], and its number's limits where
+/// callee's clock, [`crate::placement::clock::Clock`], and its number's limits where
 /// it has any), so a contact in another zone, or one called enough today,
 /// waits without holding up the others. The policy's refusal for a
 /// contact it refuses (hours that never open, no consent);
@@ -161,7 +161,7 @@ pub fn spread(
         let kind = (facts.frequency.is_none() && facts.inconvenient.is_empty()).then_some(facts.callee);
         let mut from = kind.and_then(|callee| cursors.get(callee).copied()).unwrap_or(start);
         let at = loop {
-            let open = match crate::policy::earliest_placement(facts, from) {
+            let open = match crate::placement::earliest_placement(facts, from) {
                 Ok(open) => open,
                 Err(refusal) => break Err(refusal),
             };
@@ -174,7 +174,7 @@ pub fn spread(
             if at > latest {
                 return Err(too_long(placed));
             }
-            if crate::policy::earliest_placement(facts, at) == Ok(at) {
+            if crate::placement::earliest_placement(facts, at) == Ok(at) {
                 slots.take(k);
                 break Ok(at);
             }
@@ -191,7 +191,7 @@ pub fn spread(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallingHours, RetryPolicy, VoiceAgent};
+    use crate::{agent::CallingHours, agent::RetryPolicy, agent::VoiceAgent};
 
     fn at(text: &str) -> DateTime<Utc> {
         time::parse(text).unwrap()
@@ -199,11 +199,11 @@ mod tests {
 
     fn new_yorker() -> &'static Callee {
         static CALLEE: std::sync::OnceLock<Callee> = std::sync::OnceLock::new();
-        CALLEE.get_or_init(|| Callee::of("+12125550142", &crate::callee::Places::default()))
+        CALLEE.get_or_init(|| Callee::of("+12125550142", &crate::placement::callee::Places::default()))
     }
 
     fn facts(agent: &VoiceAgent) -> PlacementFacts<'_> {
-        crate::policy::planning(crate::CallType::OutboundFollowup, agent, new_yorker(), &[])
+        crate::placement::planning(crate::call::CallType::OutboundFollowup, agent, new_yorker(), &[])
     }
 
     /// [`spread`] over calls to `callees` that only the clock stops.
@@ -216,7 +216,7 @@ mod tests {
         latest: DateTime<Utc>,
     ) -> Result<Vec<Option<DateTime<Utc>>>, DomainError> {
         let contacts: Vec<PlacementFacts> =
-            callees.iter().map(|callee| crate::policy::planning(crate::CallType::OutboundFollowup, agent, callee, holidays)).collect();
+            callees.iter().map(|callee| crate::placement::planning(crate::call::CallType::OutboundFollowup, agent, callee, holidays)).collect();
         Ok(spread(start, &contacts, per_minute, latest)?.into_iter().map(Result::ok).collect())
     }
 
@@ -315,7 +315,7 @@ mod tests {
         assert!(times.iter().flatten().all(|t| agent.calling_hours.allows(*t, agent.time_zone)));
 
         // A Californian waits for 08:00 Pacific; the New Yorkers after them keep their pace.
-        let la = Callee::of("+13105550100", &crate::callee::Places::default());
+        let la = Callee::of("+13105550100", &crate::placement::callee::Places::default());
         let mixed = spread_to(at("2024-01-16T14:00:00Z"), &[new_yorker(), &la, new_yorker()], 1, &agent, &[], latest).unwrap();
         assert_eq!(mixed, vec![Some(at("2024-01-16T14:00:00Z")), Some(at("2024-01-16T16:00:00Z")), Some(at("2024-01-16T14:01:00Z"))]);
         // Morning hours in New York and in Tokyo never meet: that contact alone gets no time.

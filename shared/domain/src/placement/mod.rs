@@ -7,15 +7,26 @@
 //! scheduling and moves through `schedule::placement_time`);
 //! [`earliest_placement`] plans one (a campaign's calls, retries, follow-ups).
 
+pub mod call_rules;
+pub mod callee;
+pub mod clock;
+pub mod frequency;
+pub mod record;
+pub mod recording;
+pub mod schedule;
+
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{
-    CallStatus, CallType, DomainError, VoiceAgent,
-    callee::Callee,
-    clock::{Clock, ClockRefusal},
+    agent::VoiceAgent,
+    call::CallStatus,
+    call::CallType,
+    call::lifecycle::EndedReason,
     consent::Basis,
-    frequency::Limits,
-    lifecycle::EndedReason,
+    error::DomainError,
+    placement::callee::Callee,
+    placement::clock::{Clock, ClockRefusal},
+    placement::frequency::Limits,
 };
 
 /// The earliest time at or after `at` that the clock rules allow a call by
@@ -58,7 +69,7 @@ pub struct PlacementFacts<'a> {
     /// The tenant's closed dates.
     pub holidays: &'a [NaiveDate],
     /// For a collection call, the times the callee said are inconvenient; empty otherwise.
-    pub inconvenient: &'a [crate::clock::InconvenientTime],
+    pub inconvenient: &'a [crate::placement::clock::InconvenientTime],
     /// The number's attempts (made, and planned when a call is planned),
     /// when the attempt's frequency is checked.
     pub frequency: Option<Frequency<'a>>,
@@ -74,10 +85,10 @@ pub struct PlacementFacts<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Frequency<'a> {
     /// The attempt checked.
-    pub call: crate::frequency::Attempting<'a>,
-    pub ledger: &'a crate::frequency::Ledger,
+    pub call: crate::placement::frequency::Attempting<'a>,
+    pub ledger: &'a crate::placement::frequency::Ledger,
     /// The ledger of the call's debt, across every number (a collection call's).
-    pub debt: Option<&'a crate::frequency::Ledger>,
+    pub debt: Option<&'a crate::placement::frequency::Ledger>,
     pub tenant_cap_per_day: u32,
 }
 
@@ -306,7 +317,7 @@ mod tests {
     use crate::{fixtures::agent, time};
 
     fn new_yorker() -> Callee {
-        Callee::of("+12125550142", &crate::callee::Places::default())
+        Callee::of("+12125550142", &crate::placement::callee::Places::default())
     }
 
     #[test]
@@ -316,7 +327,7 @@ mod tests {
         let noon = time::parse("2024-01-15T17:00:00Z").unwrap();
         let night = time::parse("2024-01-16T03:00:00Z").unwrap();
         let facts = PlacementFacts {
-            call_type: crate::CallType::OutboundFollowup,
+            call_type: crate::call::CallType::OutboundFollowup,
             debt_id: None,
             refuse_unknown_location: false,
             practice_identified: false,
@@ -341,7 +352,7 @@ mod tests {
         assert_eq!(may_place(&cancelled, noon), Placement::Refused(Refusal::CampaignCancelled));
         // No consent, no call; one that expires before the hours open covers nothing.
         let none = crate::consent::Consenting {
-            call_type: crate::CallType::OutboundFollowup,
+            call_type: crate::call::CallType::OutboundFollowup,
             consents: &[],
             accepted: &[crate::consent::Basis::PriorExpress],
             opted_out_at: None,
@@ -370,12 +381,12 @@ mod tests {
         let callee = new_yorker();
         let night = time::parse("2024-01-16T03:00:00Z").unwrap();
         assert_eq!(
-            earliest_placement(&planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]), night),
+            earliest_placement(&planning(crate::call::CallType::OutboundFollowup, &agent, &callee, &[]), night),
             Ok(time::parse("2024-01-16T13:00:00Z").unwrap())
         );
-        let busy = PlacementFacts { slot: Slot::Busy { retry_at: night }, ..planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]) };
+        let busy = PlacementFacts { slot: Slot::Busy { retry_at: night }, ..planning(crate::call::CallType::OutboundFollowup, &agent, &callee, &[]) };
         assert_eq!(earliest_placement(&busy, night), Ok(time::parse("2024-01-16T13:00:00Z").unwrap()), "a plan assumes the claim's slot");
-        let listed = PlacementFacts { on_do_not_call: true, ..planning(crate::CallType::OutboundFollowup, &agent, &callee, &[]) };
+        let listed = PlacementFacts { on_do_not_call: true, ..planning(crate::call::CallType::OutboundFollowup, &agent, &callee, &[]) };
         assert_eq!(earliest_placement(&listed, night), Err(Refusal::OnDoNotCallList));
         assert!(matches!(Refusal::OnDoNotCallList.error(), DomainError::Conflict { code: "on_do_not_call_list", .. }));
     }

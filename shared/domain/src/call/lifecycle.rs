@@ -15,7 +15,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::{CallLog, CallOutcome, CallStatus, DomainError, call::CallText, time};
+use crate::{call::CallLog, call::CallOutcome, call::CallStatus, call::CallText, error::DomainError, time};
 
 impl CallStatus {
     pub fn is_terminal(self) -> bool {

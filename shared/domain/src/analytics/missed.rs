@@ -25,7 +25,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{CallLog, CallOutcome, CallStatus, CallType, time};
+use crate::{call::CallLog, call::CallOutcome, call::CallStatus, call::CallType, time};
 
 /// A call shorter than this (seconds) reached no one who stayed to talk.
 pub const SHORT_CALL_SECONDS: u32 = 10;
@@ -137,7 +137,7 @@ pub fn first_connection_after(connected_starts: &[DateTime<Utc>], missed_at: Dat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{NewCall, time::parse};
+    use crate::{call::NewCall, time::parse};
 
     fn call(id: &str, call_type: CallType, status: CallStatus, started: &str) -> CallLog {
         let new = NewCall { org_id: "o".into(), voice_agent_id: "a".into(), phone_number: "+12125550100".into(), call_type, status, attempt: 0 };

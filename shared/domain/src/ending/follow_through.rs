@@ -7,10 +7,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    CallId, CallLog, CallOutcome, VoiceAgent,
+    agent::VoiceAgent,
+    call::CallLog,
+    call::CallOutcome,
     consent::{Consent, ConsentPolicy, Consenting},
-    frequency::{Attempt, Attempting, Ledger},
-    policy::{Frequency, PlacementFacts},
+    ids::CallId,
+    placement::frequency::{Attempt, Attempting, Ledger},
+    placement::{Frequency, PlacementFacts},
 };
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,18 +27,18 @@ pub struct FollowThrough {
     /// for agents that opt in.
     pub follow_up_at: Option<DateTime<Utc>>,
     /// An agreed follow-up that would be dialed more than a year ahead
-    /// ([`crate::schedule::MAX_LEAD`]): no call is made for it.
+    /// ([`crate::placement::schedule::MAX_LEAD`]): no call is made for it.
     pub follow_up_too_far: Option<DateTime<Utc>>,
     /// A number to add to the tenant's do-not-call list, in the form the
     /// list keeps ([`crate::phone::do_not_call_key`]).
     pub do_not_call: Option<String>,
     /// A collection call that reached the patient: a telephone conversation
     /// about its debt, for Regulation F's seven days after.
-    pub conversation: Option<crate::frequency::Conversation>,
+    pub conversation: Option<crate::placement::frequency::Conversation>,
     /// Why a retry or follow-up due by its policy was not planned, when the
     /// placement policy refused it outright (the number on the do-not-call
     /// list, no consent covers it).
-    pub not_planned: Option<crate::policy::Refusal>,
+    pub not_planned: Option<crate::placement::Refusal>,
     /// An agreed follow-up whose day had passed when the call ended: no call is made for it.
     pub follow_up_past: Option<DateTime<Utc>>,
 }
@@ -66,7 +69,7 @@ pub struct Known<'a> {
     /// The number's consents and the tenant's consent policy, once read.
     pub consents: Option<(&'a [Consent], &'a ConsentPolicy)>,
     /// The times the person said are inconvenient, for a collection call (its number's and its debt's), once read.
-    pub inconvenient: &'a [crate::clock::InconvenientTime],
+    pub inconvenient: &'a [crate::placement::clock::InconvenientTime],
     /// Whether the number is on the do-not-call list, once read.
     pub on_do_not_call: bool,
     /// The tenant's settings that the placement policy weighs, once read.
@@ -76,11 +79,11 @@ pub struct Known<'a> {
 
 impl<'a> Known<'a> {
     /// The facts a call `who` to `callee` by `agent` is planned on.
-    fn facts(&self, agent: &'a VoiceAgent, callee: &'a crate::callee::Callee, who: Attempting<'a>) -> PlacementFacts<'a> {
+    fn facts(&self, agent: &'a VoiceAgent, callee: &'a crate::placement::callee::Callee, who: Attempting<'a>) -> PlacementFacts<'a> {
         let opted_out_at = self.ledger.and_then(|l| l.opted_out_at);
         PlacementFacts {
             debt_id: who.debt_id,
-            inconvenient: if who.call_type == crate::CallType::OutboundDebt { self.inconvenient } else { &[] },
+            inconvenient: if who.call_type == crate::call::CallType::OutboundDebt { self.inconvenient } else { &[] },
             frequency: self.ledger.map(|ledger| Frequency { call: who, ledger, debt: self.debt, tenant_cap_per_day: self.tenant_cap_per_day }),
             consent: self.consents.map(|(consents, policy)| Consenting {
                 call_type: who.call_type,
@@ -91,7 +94,7 @@ impl<'a> Known<'a> {
             on_do_not_call: self.on_do_not_call,
             refuse_unknown_location: self.refuse_unknown_location,
             practice_identified: self.practice_identified,
-            ..crate::policy::planning(who.call_type, agent, callee, self.holidays)
+            ..crate::placement::planning(who.call_type, agent, callee, self.holidays)
         }
     }
 }
@@ -110,7 +113,7 @@ pub fn reached_the_callee(call: &CallLog) -> bool {
     if matches!(call.outcome, Some(CallOutcome::NoAnswer | CallOutcome::Busy | CallOutcome::Voicemail)) {
         return false;
     }
-    call.transcript.as_deref().is_some_and(crate::stop_request::callee_spoke)
+    call.transcript.as_deref().is_some_and(crate::consent::stop_request::callee_spoke)
         || (call.call_started_at.is_some() && call.duration.is_some_and(|d| d >= CONVERSATION_SECONDS))
 }
 
@@ -171,9 +174,9 @@ fn decide(
     let mut follow = FollowThrough::default();
     let outbound = after.call_type.is_outbound();
     follow.release_slot = before.holds_dialer_slot();
-    if retry && after.call_type == crate::CallType::OutboundDebt && reached_the_callee(after) {
+    if retry && after.call_type == crate::call::CallType::OutboundDebt && reached_the_callee(after) {
         let at = after.call_started_at.unwrap_or(now);
-        follow.conversation = Some(crate::frequency::Conversation { debt_id: after.debt_id.clone(), at: crate::time::to_millis(at) });
+        follow.conversation = Some(crate::placement::frequency::Conversation { debt_id: after.debt_id.clone(), at: crate::time::to_millis(at) });
     }
     if do_not_call_requested {
         follow.do_not_call = crate::phone::do_not_call_key(&after.phone_number);
@@ -181,19 +184,19 @@ fn decide(
     }
     let Some(agent) = agent else { return follow };
     let history = known.ledger.map(Ledger::history).unwrap_or_default();
-    let callee = crate::callee::Callee::of_call(after, &history);
-    let latest = crate::schedule::latest_dial(now);
+    let callee = crate::placement::callee::Callee::of_call(after, &history);
+    let latest = crate::placement::schedule::latest_dial(now);
     let nobody_reached = matches!(after.outcome, Some(CallOutcome::NoAnswer | CallOutcome::Busy | CallOutcome::Voicemail));
     if retry && outbound && nobody_reached {
         // After the call ended, but never later than now allows: a report's end time is Vapi's word.
-        let ended = after.call_ended_at.unwrap_or(now).clamp(now, now + crate::schedule::CLOCK_SKEW);
+        let ended = after.call_ended_at.unwrap_or(now).clamp(now, now + crate::time::CLOCK_SKEW);
         let attempt = after.attempt.max(1);
         let id = crate::idempotency::retry_call_id(&after.org_id, &after.id, attempt.saturating_add(1));
         let who = Attempting { call_id: id.as_str(), call_type: after.call_type, debt_id: after.debt_id.as_deref() };
         follow.retry =
-            match agent.retry_policy.next_attempt_after(attempt, ended).map(|at| crate::policy::earliest_placement(&known.facts(agent, &callee, who), at)) {
+            match agent.retry_policy.next_attempt_after(attempt, ended).map(|at| crate::placement::earliest_placement(&known.facts(agent, &callee, who), at)) {
                 Some(Ok(at)) if at <= latest => Some((attempt.saturating_add(1), at)),
-                Some(Err(refusal)) if refusal != crate::policy::Refusal::NoCallingHoursAhead => {
+                Some(Err(refusal)) if refusal != crate::placement::Refusal::NoCallingHoursAhead => {
                     follow.not_planned = Some(refusal);
                     None
                 }
@@ -216,13 +219,13 @@ fn decide(
         let day = date.date_naive();
         let day_start = crate::time::local_to_utc(agent.time_zone, day.and_time(chrono::NaiveTime::MIN));
         let id = crate::idempotency::follow_up_call_id(&after.org_id, &after.phone_number, day);
-        let who = Attempting { call_id: id.as_str(), call_type: crate::CallType::OutboundFollowup, debt_id: None };
+        let who = Attempting { call_id: id.as_str(), call_type: crate::call::CallType::OutboundFollowup, debt_id: None };
         if day < now.with_timezone(&agent.time_zone).date_naive() {
             follow.follow_up_past = Some(date);
         } else {
-            match crate::policy::earliest_placement(&known.facts(agent, &callee, who), day_start.max(now)) {
+            match crate::placement::earliest_placement(&known.facts(agent, &callee, who), day_start.max(now)) {
                 Ok(at) if at <= latest => follow.follow_up_at = Some(at),
-                Err(refusal) if refusal != crate::policy::Refusal::NoCallingHoursAhead => follow.not_planned = Some(refusal),
+                Err(refusal) if refusal != crate::placement::Refusal::NoCallingHoursAhead => follow.not_planned = Some(refusal),
                 _ => follow.follow_up_too_far = Some(date),
             }
         }
@@ -249,20 +252,20 @@ pub fn retry_call(ended: &CallLog, attempt: u32, at: DateTime<Utc>, now: DateTim
 pub fn follow_up_call(ended: &CallLog, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
     let day = ended.follow_up_date.unwrap_or(at).date_naive();
     let id = crate::idempotency::follow_up_call_id(&ended.org_id, &ended.phone_number, day);
-    let mut call = waiting_call(ended, crate::CallType::OutboundFollowup, 1, id, at, now);
+    let mut call = waiting_call(ended, crate::call::CallType::OutboundFollowup, 1, id, at, now);
     // A fixed text naming the call it follows: nothing of that call's content is copied.
     call.call_purpose = Some(format!("Follow-up agreed on call {}", ended.id));
     call
 }
 
-fn waiting_call(ended: &CallLog, call_type: crate::CallType, attempt: u32, id: CallId, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
+fn waiting_call(ended: &CallLog, call_type: crate::call::CallType, attempt: u32, id: CallId, at: DateTime<Utc>, now: DateTime<Utc>) -> CallLog {
     let mut call = CallLog::new(
-        crate::NewCall {
+        crate::call::NewCall {
             org_id: ended.org_id.clone(),
             voice_agent_id: ended.voice_agent_id.clone(),
             phone_number: ended.phone_number.clone(),
             call_type,
-            status: crate::CallStatus::Scheduled,
+            status: crate::call::CallStatus::Scheduled,
             attempt,
         },
         id,
@@ -280,7 +283,7 @@ fn waiting_call(ended: &CallLog, call_type: crate::CallType, attempt: u32, id: C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallStatus, CallType, NewCall, time};
+    use crate::{call::CallStatus, call::CallType, call::NewCall, time};
 
     fn at(text: &str) -> DateTime<Utc> {
         time::parse(text).unwrap()
@@ -361,10 +364,10 @@ mod tests {
         let (mut before, mut after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
         (before.call_type, after.call_type) = (CallType::OutboundDebt, CallType::OutboundDebt);
         (before.debt_id, after.debt_id) = (Some("inv-1".into()), Some("inv-1".into()));
-        let inconvenient = vec![crate::clock::InconvenientTime::new(vec![], 600, 720).unwrap()];
+        let inconvenient = vec![crate::placement::clock::InconvenientTime::new(vec![], 600, 720).unwrap()];
         let ledger = Ledger { inconvenient, ..Ledger::default() };
         // Said on another number about the same debt: they bind this number's call as much.
-        let debt = Ledger { inconvenient: vec![crate::clock::InconvenientTime::new(vec![], 16 * 60, 18 * 60).unwrap()], ..Ledger::default() };
+        let debt = Ledger { inconvenient: vec![crate::placement::clock::InconvenientTime::new(vec![], 16 * 60, 18 * 60).unwrap()], ..Ledger::default() };
         let times = ledger.inconvenient_for(CallType::OutboundDebt, Some(&debt));
         let known = Known { holidays: &[], ledger: Some(&ledger), tenant_cap_per_day: 20, consents: None, inconvenient: &times, ..Known::default() };
         assert_eq!(follow_through(&before, &after, Some(&agent(false)), &known, false, now).retry, Some((2, at("2024-01-15T17:00:00Z"))));
@@ -381,7 +384,7 @@ mod tests {
         let policy = ConsentPolicy::default();
         let unconsented = Known { consents: Some((&[], &policy)), ..known };
         let follow = follow_through(&before, &after, Some(&agent(false)), &unconsented, false, now);
-        assert_eq!((follow.retry, follow.not_planned), (None, Some(crate::policy::Refusal::NoConsent)));
+        assert_eq!((follow.retry, follow.not_planned), (None, Some(crate::placement::Refusal::NoConsent)));
     }
 
     #[test]

@@ -2,12 +2,17 @@
 //! with the rules its outbound calls must keep (calling hours in its own time
 //! zone, how many calls at once, how often to retry).
 
+pub mod hours;
+pub mod secret;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-pub use crate::calling_hours::{CallingHours, ClockHours, Day, RetryPolicy, parse_clock};
-use crate::{AgentId, DomainError, OrgId, secret::SecretNamespace, time};
+pub use crate::agent::hours::{CallingHours, ClockHours, Day, RetryPolicy, parse_clock};
+use crate::call::measures::valid_output_name;
+use crate::ids::{valid_agent_id, valid_org_id};
+use crate::{agent::secret::SecretNamespace, error::DomainError, ids::AgentId, ids::OrgId, time};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -123,12 +128,6 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: 
 /// The structured output read when an agent names none.
 pub const DEFAULT_OUTPUT_NAME: &str = "callops";
 
-/// A structured output's name as Vapi takes it: 1 to 40 characters, without control characters.
-pub fn valid_output_name(name: &str) -> bool {
-    let length = name.chars().count();
-    (1..=40).contains(&length) && !name.chars().any(char::is_control) && name.trim() == name
-}
-
 fn invalid(code: &'static str, message: &str) -> DomainError {
     DomainError::invalid(code, message.to_string())
 }
@@ -140,21 +139,6 @@ fn non_empty(value: Option<String>, code: &'static str, what: &str) -> Result<Op
         }
         other => Ok(other),
     }
-}
-
-/// A tenant id is a short run of letters, digits, `-` and `_`: it is part of
-/// every key, so nothing else may appear in it.
-pub fn valid_org_id(org_id: &str) -> bool {
-    !org_id.is_empty() && org_id.len() <= 64 && org_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The agent an inbound call is recorded under when no agent of the tenant
-/// owns the number or assistant it came in on.
-pub const UNASSIGNED_AGENT: &str = "unassigned";
-
-/// An agent id is part of keys and URLs: letters, digits, `-` and `_`.
-pub fn valid_agent_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') && id != UNASSIGNED_AGENT
 }
 
 impl AgentInput {

@@ -1,0 +1,163 @@
+//! Why a call may be placed, written down: every rule the policy weighed
+//! for an attempt at a time (the do-not-call list, the consent it rests
+//! on, each rule of the clock, each frequency limit), where the callee is,
+//! and whether it held. The
+//! dialer keeps it on every call it places (`compliance`), and
+//! `GET /api/compliance/check` answers with it, placing nothing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{error::DomainError, time};
+
+/// The most rules one record holds: every window and limit of every state, and the rest.
+pub const MAX_RULES: usize = 64;
+/// The most zones (or states) one record holds: the fifty states and DC, and a few more.
+pub const MAX_ZONES: usize = 64;
+
+/// The rules weighed for one attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComplianceRecord {
+    #[serde(with = "time::ms")]
+    pub decided_at: DateTime<Utc>,
+    /// The callee's zones (IANA names) and US states.
+    pub zones: Vec<String>,
+    pub states: Vec<String>,
+    pub rules: Vec<Check>,
+    /// The consent the attempt rests on, when one covers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentRelied>,
+    /// What the dialer asked Vapi about recording the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingDecision>,
+    /// The exemption the attempt rests on, with the conditions it keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exemption: Option<Exemption>,
+    /// Nothing said where the callee is: `zones` and `states` are every one of the fifty states and DC.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub place_unknown: bool,
+    /// Whether the live call can be listened to and controlled, as asked of Vapi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<Monitor>,
+}
+
+/// The live call's monitor, as the dialer asked Vapi for it: listening only
+/// when the tenant turned `liveListening` on; control only when CallOps holds
+/// the public key that unlocks it (to end a call whose number opted out);
+/// each, when on, locked behind that key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Monitor {
+    pub listen: bool,
+    pub control: bool,
+}
+
+/// An exemption an attempt rests on, and the conditions the call keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exemption {
+    /// `healthcare_relationship`.
+    pub name: String,
+    pub source: String,
+    /// The longest the call may last (the dialer asks Vapi for it).
+    pub max_duration_seconds: u32,
+    /// Each condition, as kept.
+    pub conditions: Vec<String>,
+    /// What the call says first (the practice's name and callback number), as sent to Vapi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_message: Option<String>,
+}
+
+/// One rule, and whether it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub rule: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl ComplianceRecord {
+    /// The record with the recording decision made for the call, and its rule.
+    pub fn with_recording(mut self, decision: RecordingDecision) -> ComplianceRecord {
+        let detail = match (decision.all_party, decision.asked) {
+            (false, _) => "one party's consent is enough everywhere the callee may be: recorded".to_string(),
+            (true, RecordingAsk::Disclose) => {
+                "the callee may be where everyone's consent is needed (Cal. Penal Code 632): the recording is disclosed, and kept only with the callee's consent".into()
+            }
+            (true, _) => "the callee may be where everyone's consent is needed (Cal. Penal Code 632): not recorded (the practice's recordingPolicy)".into(),
+        };
+        self.rules.push(Check { rule: "recording_consent".into(), ok: true, detail });
+        self.recording = Some(decision);
+        self
+    }
+}
+
+/// The legal basis of a consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Prior express consent: the patient gave the number for calls like these.
+    PriorExpress,
+    /// Prior express written consent, signed: what telemarketing needs.
+    PriorExpressWritten,
+    /// The practice's healthcare relationship with the patient (FCC 15-72's healthcare messages).
+    HealthcareRelationship,
+}
+
+impl Basis {
+    pub const ALL: [Basis; 3] = [Basis::PriorExpress, Basis::PriorExpressWritten, Basis::HealthcareRelationship];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::PriorExpress => "prior_express",
+            Basis::PriorExpressWritten => "prior_express_written",
+            Basis::HealthcareRelationship => "healthcare_relationship",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Basis, DomainError> {
+        Basis::ALL
+            .into_iter()
+            .find(|b| b.as_str() == text.trim())
+            .ok_or_else(|| DomainError::invalid("invalid_basis", "basis must be one of prior_express, prior_express_written, healthcare_relationship"))
+    }
+}
+
+/// The consent a placed call relied on, as the call keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentRelied {
+    pub id: String,
+    pub basis: Basis,
+    pub source: String,
+    #[serde(with = "time::ms")]
+    pub captured_at: DateTime<Utc>,
+}
+
+/// What the dialer asked Vapi for one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingAsk {
+    /// Record as the assistant does: one-party consent where the callee is.
+    Record,
+    /// Disclose and ask (Vapi's `stay-on-line` recording-consent plan).
+    Disclose,
+    /// Recording switched off (`artifactPlan.recordingEnabled: false`).
+    Off,
+    /// An inbound call whose assistant discloses the recording, as the tenant records it does.
+    DisclosedInbound,
+    /// An inbound call from a caller who may be where everyone's consent is
+    /// needed, and the tenant has not recorded that its assistant discloses:
+    /// the recording is not kept.
+    NotDisclosed,
+}
+
+/// The recording decision a placed call keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingDecision {
+    /// Whether everyone's consent is needed where the callee is.
+    pub all_party: bool,
+    pub asked: RecordingAsk,
+}
