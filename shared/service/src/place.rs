@@ -37,9 +37,10 @@ use callops_domain::{
     time,
     time::CLOCK_SKEW,
 };
+pub use callops_vapi::request::metadata;
 use callops_vapi::{
     VapiApi, VapiCall, VapiError,
-    api::{AssistantOverrides, CallMetadata, CreateCall, Customer, MonitorPlan, TransientNumber},
+    api::{CreateCall, TransientNumber},
 };
 use chrono::{DateTime, Utc};
 use thiserror::Error;
@@ -331,42 +332,7 @@ impl Dialer {
             }
             (None, None) => return Err(DomainError::Unavailable(format!("agent {} has no number to call from", agent.id))),
         };
-        let mut variables = serde_json::Map::new();
-        for (name, value) in &call.variable_values {
-            variables.insert(name.clone(), value.clone().into());
-        }
-        let mut set = |name: &str, value: Option<&String>| {
-            if let Some(value) = value {
-                variables.entry(name.to_string()).or_insert_with(|| value.clone().into());
-            }
-        };
-        set("purpose", call.call_purpose.as_ref());
-        set("customerName", call.customer_name.as_ref());
-        set("notes", call.call_notes.as_ref());
-        set("callType", Some(&call.call_type.to_string()));
-        set("practiceAgent", Some(&agent.name));
-        Ok(CreateCall {
-            assistant_id: agent.vapi_assistant_id.clone(),
-            phone_number_id: agent.vapi_phone_number_id.clone(),
-            phone_number,
-            customer: Customer { number: call.phone_number.clone(), name: call.customer_name.clone() },
-            name: format!("CallOps {} #{}", call.call_type.as_str().trim_start_matches("OUTBOUND_").to_lowercase(), call.attempt),
-            assistant_overrides: exemption_overrides(
-                recording_overrides(
-                    AssistantOverrides {
-                        metadata: metadata(call),
-                        variable_values: variables,
-                        compliance_plan: None,
-                        artifact_plan: None,
-                        max_duration_seconds: None,
-                        first_message: None,
-                        monitor_plan: monitor_plan(call),
-                    },
-                    call,
-                ),
-                call,
-            ),
-        })
+        Ok(callops_vapi::request::create_call(call, agent, phone_number))
     }
 
     /// Sends the claimed attempt to Vapi and records the answer.
@@ -473,45 +439,4 @@ const DIALER: &str = "dialer";
 /// The audit entry of a change `by` makes to a call, written with it.
 fn audited(by: &'static str, action: Action, before: &CallLog, after: &CallLog, at: DateTime<Utc>) -> AlongWithCall {
     AlongWithCall::Audit(Box::new(AuditEntry::of_system_change(by, action, Some(before), after, at)))
-}
-
-/// The overrides that carry out the call's recording decision: Vapi's
-/// recording-consent plan to disclose and ask (the callee stays on the line
-/// to agree; the assistant waits for them to speak first, as Vapi advises
-/// for outbound calls), or recording switched off.
-fn recording_overrides(mut overrides: AssistantOverrides, call: &CallLog) -> AssistantOverrides {
-    use callops_domain::placement::recording::{DISCLOSURE, RecordingAsk};
-    match call.compliance.as_ref().and_then(|c| c.recording.as_ref()).map(|r| r.asked) {
-        Some(RecordingAsk::Disclose) => {
-            overrides.compliance_plan = Some(serde_json::json!({"recordingConsentPlan": {
-                "type": "stay-on-line", "message": DISCLOSURE, "firstMessageMode": "assistant-waits-for-user", "waitSeconds": 3}}));
-        }
-        Some(RecordingAsk::Off) => overrides.artifact_plan = Some(serde_json::json!({"recordingEnabled": false})),
-        Some(RecordingAsk::Record | RecordingAsk::DisclosedInbound | RecordingAsk::NotDisclosed) | None => {}
-    }
-    overrides
-}
-
-/// The overrides that keep a call resting on the healthcare exemption to
-/// its conditions (47 CFR 64.1200(a)(9)(iv)): one minute at most, and the
-/// practice's name and callback number said first.
-fn exemption_overrides(mut overrides: AssistantOverrides, call: &CallLog) -> AssistantOverrides {
-    if let Some(exemption) = call.compliance.as_ref().and_then(|c| c.exemption.as_ref()) {
-        overrides.max_duration_seconds = Some(exemption.max_duration_seconds);
-        overrides.first_message = exemption.first_message.clone();
-    }
-    overrides
-}
-
-/// The live call's monitor plan as the claim decided it: listening and
-/// control each only when decided on, and then locked behind the public
-/// key. A call claimed without a decision gets neither.
-fn monitor_plan(call: &CallLog) -> MonitorPlan {
-    let monitor = call.compliance.as_ref().and_then(|c| c.monitor).unwrap_or(Monitor { listen: false, control: false });
-    MonitorPlan::locked(monitor.listen, monitor.control)
-}
-
-/// The ids that travel with the call through Vapi.
-pub fn metadata(call: &CallLog) -> CallMetadata {
-    CallMetadata { org_id: call.org_id.clone().into(), call_id: call.id.clone().into(), attempt: call.attempt }
 }

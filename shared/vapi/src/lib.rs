@@ -6,6 +6,7 @@
 //! - [`structured_data`]: the assistant's structured data into the analytics fields.
 //! - [`api`]: the Vapi API behind the [`api::VapiApi`] trait, with its
 //!   request and answer types; [`client`] (feature `client`) is its HTTP client.
+//! - [`request`]: the `POST /call` a decided call becomes.
 
 pub mod api;
 #[cfg(feature = "client")]
@@ -14,6 +15,7 @@ pub mod ended_reason;
 mod lenient;
 mod measures;
 pub mod message;
+pub mod request;
 pub mod structured_data;
 mod wire;
 
