@@ -43,6 +43,37 @@ struct PageConfig<'a> {
     sign_in: &'a SignIn,
     /// How often the page refreshes its figures.
     refresh_seconds: u32,
+    labels: Labels,
+}
+
+/// The API's closed values as a practice reads them, each list in the
+/// API's own order, from the Rust enums themselves: the page cannot name a
+/// value the API does not have, nor miss one it has.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Labels {
+    outcomes: Vec<(&'static str, &'static str)>,
+    call_types: Vec<(&'static str, &'static str)>,
+    statuses: Vec<(&'static str, &'static str)>,
+    bases: Vec<(&'static str, &'static str)>,
+    recording_asks: Vec<(String, &'static str)>,
+}
+
+impl Labels {
+    fn of_the_api() -> Labels {
+        use callops_domain::{
+            CallOutcome, CallStatus, CallType,
+            call::compliance::{Basis, RecordingAsk},
+        };
+        let code = |ask: RecordingAsk| serde_json::to_value(ask).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        Labels {
+            outcomes: CallOutcome::ALL.iter().map(|v| (v.as_str(), v.label())).collect(),
+            call_types: CallType::ALL.iter().map(|v| (v.as_str(), v.label())).collect(),
+            statuses: CallStatus::ALL.iter().map(|v| (v.as_str(), v.label())).collect(),
+            bases: Basis::ALL.iter().map(|v| (v.as_str(), v.label())).collect(),
+            recording_asks: RecordingAsk::ALL.iter().map(|&v| (code(v), v.label())).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +89,7 @@ impl Dashboard {
             SignIn::Oidc { issuer, .. } => Some(origin_of(issuer).ok_or_else(|| format!("the dashboard's OpenID issuer is not an https URL: {issuer}"))?),
             SignIn::Token { .. } => None,
         };
-        let config = serde_json::to_string(&PageConfig { sign_in: &sign_in, refresh_seconds }).map_err(|e| e.to_string())?;
+        let config = serde_json::to_string(&PageConfig { sign_in: &sign_in, refresh_seconds, labels: Labels::of_the_api() }).map_err(|e| e.to_string())?;
         // The page talks to this API and, to sign in, to the identity provider; nothing else.
         let connect = provider.map(|origin| format!("'self' {origin}")).unwrap_or_else(|| "'self'".into());
         let policy = format!(
@@ -124,5 +155,18 @@ mod tests {
         assert!(Dashboard::new(plain, 30).is_err(), "an issuer must be https");
         let local = SignIn::Oidc { issuer: "http://127.0.0.1:9000/realm".into(), client_id: "abc".into(), scope: "openid".into() };
         assert!(Dashboard::new(local, 30).unwrap().policy.contains("connect-src 'self' http://127.0.0.1:9000;"), "plain http on this machine only");
+    }
+
+    #[test]
+    fn the_page_reads_every_closed_value_of_the_api_with_its_label() {
+        let config: serde_json::Value = serde_json::from_str(&Dashboard::new(SignIn::Token { token: "t".into() }, 30).unwrap().config).unwrap();
+        let labels = &config["labels"];
+        let codes = |list: &str| labels[list].as_array().unwrap().iter().map(|pair| pair[0].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        assert_eq!(codes("callTypes"), callops_domain::CallType::ALL.iter().map(|t| t.as_str().to_string()).collect::<Vec<_>>());
+        assert_eq!(codes("outcomes").len(), callops_domain::CallOutcome::ALL.len());
+        assert_eq!(codes("statuses").len(), callops_domain::CallStatus::ALL.len());
+        assert_eq!(codes("recordingAsks"), ["record", "disclose", "off", "disclosed_inbound", "not_disclosed"]);
+        assert_eq!(labels["callTypes"][1], serde_json::json!(["OUTBOUND_LEAD", "Lead follow-up"]));
+        assert_eq!(labels["bases"][1], serde_json::json!(["prior_express_written", "prior express written"]));
     }
 }

@@ -116,6 +116,15 @@ impl Basis {
         }
     }
 
+    /// The basis as a practice reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Basis::PriorExpress => "prior express",
+            Basis::PriorExpressWritten => "prior express written",
+            Basis::HealthcareRelationship => "healthcare relationship",
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Basis, DomainError> {
         Basis::ALL
             .into_iter()
@@ -151,6 +160,22 @@ pub enum RecordingAsk {
     /// needed, and the tenant has not recorded that its assistant discloses:
     /// the recording is not kept.
     NotDisclosed,
+}
+
+impl RecordingAsk {
+    pub const ALL: [RecordingAsk; 5] =
+        [RecordingAsk::Record, RecordingAsk::Disclose, RecordingAsk::Off, RecordingAsk::DisclosedInbound, RecordingAsk::NotDisclosed];
+
+    /// The decision as a practice reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RecordingAsk::Record => "recorded (one-party consent where the callee is)",
+            RecordingAsk::Disclose => "disclosed and asked (everyone\u{2019}s consent needed)",
+            RecordingAsk::Off => "switched off (everyone\u{2019}s consent needed)",
+            RecordingAsk::DisclosedInbound => "recorded (the practice\u{2019}s inbound assistant discloses it)",
+            RecordingAsk::NotDisclosed => "not kept (everyone\u{2019}s consent needed, and no disclosure on record)",
+        }
+    }
 }
 
 /// The recording decision a placed call keeps.

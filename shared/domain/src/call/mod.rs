@@ -23,9 +23,10 @@ use crate::{
 };
 
 /// Declares a closed enum that serialises as its upper-case name, parses that
-/// name case-insensitively, and lists its values.
+/// name case-insensitively, lists its values and names each as a practice
+/// reads it (the dashboard's labels come from here, so they cannot drift).
 macro_rules! upper_case_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal, $label:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name {
@@ -37,6 +38,11 @@ macro_rules! upper_case_enum {
 
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
+            }
+
+            /// The value as a practice reads it.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
             }
         }
 
@@ -68,42 +74,42 @@ macro_rules! upper_case_enum {
 upper_case_enum! {
     /// What came of a call, as the dashboard counts it.
     CallOutcome {
-        Booked => "BOOKED",
-        Transferred => "TRANSFERRED",
-        InsuranceInquiry => "INSURANCE_INQUIRY",
-        PaymentPlan => "PAYMENT_PLAN",
-        Information => "INFORMATION",
-        Voicemail => "VOICEMAIL",
-        NoAnswer => "NO_ANSWER",
-        Busy => "BUSY",
-        Failed => "FAILED",
-        Other => "OTHER",
+        Booked => "BOOKED", "Booked",
+        Transferred => "TRANSFERRED", "Transferred",
+        InsuranceInquiry => "INSURANCE_INQUIRY", "Insurance inquiry",
+        PaymentPlan => "PAYMENT_PLAN", "Payment plan",
+        Information => "INFORMATION", "Information",
+        Voicemail => "VOICEMAIL", "Voicemail",
+        NoAnswer => "NO_ANSWER", "No answer",
+        Busy => "BUSY", "Busy",
+        Failed => "FAILED", "Failed",
+        Other => "OTHER", "Other",
     }
 }
 
 upper_case_enum! {
     /// Why the call exists: a patient calling in, or one of the outbound purposes.
     CallType {
-        Inbound => "INBOUND",
-        OutboundLead => "OUTBOUND_LEAD",
-        OutboundDebt => "OUTBOUND_DEBT",
-        OutboundFollowup => "OUTBOUND_FOLLOWUP",
-        OutboundCampaign => "OUTBOUND_CAMPAIGN",
-        OutboundOther => "OUTBOUND_OTHER",
+        Inbound => "INBOUND", "Inbound",
+        OutboundLead => "OUTBOUND_LEAD", "Lead follow-up",
+        OutboundDebt => "OUTBOUND_DEBT", "Collection",
+        OutboundFollowup => "OUTBOUND_FOLLOWUP", "Follow-up",
+        OutboundCampaign => "OUTBOUND_CAMPAIGN", "Campaign",
+        OutboundOther => "OUTBOUND_OTHER", "Outbound",
     }
 }
 
 upper_case_enum! {
     /// Where a call is in its life. [`crate::call::lifecycle`] draws the lifecycle.
     CallStatus {
-        Scheduled => "SCHEDULED",
-        Dialing => "DIALING",
-        InProgress => "IN_PROGRESS",
-        Completed => "COMPLETED",
-        Missed => "MISSED",
-        Voicemail => "VOICEMAIL",
-        Failed => "FAILED",
-        Cancelled => "CANCELLED",
+        Scheduled => "SCHEDULED", "Scheduled",
+        Dialing => "DIALING", "Dialing",
+        InProgress => "IN_PROGRESS", "In progress",
+        Completed => "COMPLETED", "Completed",
+        Missed => "MISSED", "Missed",
+        Voicemail => "VOICEMAIL", "Voicemail",
+        Failed => "FAILED", "Failed",
+        Cancelled => "CANCELLED", "Cancelled",
     }
 }
 
