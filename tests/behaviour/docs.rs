@@ -1,6 +1,7 @@
 //! The docs stay true: every link in the README, `docs/` and `infra/TABLE.md`
 //! leads to a file of this repository and, when it names one, a heading
-//! that exists; every path they name in code is there; the README stays a front door (at most 200 lines); and the
+//! that exists; every path they name in code is there; no source file
+//! passes 500 lines outside tests and data; the README stays a front door (at most 200 lines); and the
 //! README's quickstart runs as written (its dates computed, never stale)
 //! against a local host.
 
@@ -144,6 +145,39 @@ fn every_path_the_docs_name_exists() {
         named_paths("see `shared/domain/src/placement/` and `infra/template.yaml`, not `cargo test`"),
         ["shared/domain/src/placement/", "infra/template.yaml"]
     );
+}
+
+/// The lines of a source file a reader must hold: a Rust file's up to its
+/// tests, any other file whole.
+fn code_lines(path: &Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let is_rust = path.extension().is_some_and(|e| e == "rs");
+    text.lines().take_while(|line| !(is_rust && line.starts_with("#[cfg(test)]"))).count()
+}
+
+#[test]
+fn no_source_file_passes_500_lines_outside_tests_and_data() {
+    const SKIPPED: [&str; 6] = ["tests", "benches", "data", "vendor", "target", "node_modules"];
+    // The SAM template and the OpenAPI document are declarations, read by section: data here.
+    const SOURCES: [&str; 6] = ["rs", "js", "css", "html", "sh", "py"];
+    let mut long = Vec::new();
+    let mut stack: Vec<PathBuf> = ["shared", "functions", "infra"].iter().map(|dir| root().join(dir)).collect();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+            let name = entry.file_name().unwrap_or_default().to_string_lossy().to_string();
+            if entry.is_dir() {
+                if !SKIPPED.contains(&name.as_str()) {
+                    stack.push(entry);
+                }
+            } else if entry.extension().is_some_and(|e| SOURCES.iter().any(|s| e == *s)) && !name.ends_with("_tests.rs") && !name.ends_with(".min.js") {
+                let lines = code_lines(&entry);
+                if lines > 500 {
+                    long.push(format!("{} ({lines} lines)", entry.strip_prefix(root()).unwrap().display()));
+                }
+            }
+        }
+    }
+    assert!(long.is_empty(), "split these by job (a file a reader can hold is at most 500 lines, tests and data aside): {long:#?}");
 }
 
 #[test]

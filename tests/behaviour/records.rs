@@ -441,7 +441,7 @@ async fn content_past_the_practices_retention_goes_while_every_figure_stays_exac
     let reported = store.get_call("demo", "old-call").await.unwrap().unwrap();
     let mut report = callops_domain::ending::report::CallReport::new(callops_domain::ending::report::ReportKind::Ended);
     report.transcript = Some("User: old words again".into());
-    let next = callops_domain::ending::report::apply(&reported.call, &report, Utc::now());
+    let next = callops_domain::ending::apply::apply(&reported.call, &report, Utc::now());
     assert!(next.is_none_or(|n| n.transcript.is_none()), "content removed stays removed");
 }
 

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use callops::{Host, HostOptions, demo};
-use callops_domain::ending::report::apply_end_of_call_report;
+use callops_domain::ending::apply::apply_end_of_call_report;
 use callops_domain::{CallLog, CallStatus, CallType, NewCall};
 use callops_vapi::parse_server_message;
 use callops_webhook::auth::Credential;

@@ -13,7 +13,7 @@
 //!
 //! The rules they apply are the domain's: the lifecycle
 //! ([`callops_domain::call::lifecycle`]), what a report does
-//! ([`callops_domain::ending::report`]), whether a call may be placed
+//! ([`callops_domain::ending`]), whether a call may be placed
 //! ([`callops_domain::placement`]).
 
 pub mod campaigns;

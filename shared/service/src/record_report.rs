@@ -1,6 +1,6 @@
 //! Recording what the voice provider says of a call, from the webhook or
 //! the reconciler alike: find the call (or make the one CallOps did not
-//! place), apply the report ([`callops_domain::ending::report::apply`]), carry out
+//! place), apply the report ([`callops_domain::ending::apply::apply`]), carry out
 //! what follows its end, and write it all in one transaction, redone on
 //! the fresh call when another report won the race.
 
@@ -9,7 +9,10 @@ use callops_domain::{
     CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,
     call::{CallText, new_call_id},
     ending::follow_through::FollowThrough,
-    ending::report::{self, CallReport, ReportSubject},
+    ending::{
+        apply,
+        report::{CallReport, ReportKind, ReportSubject},
+    },
     ids::UNASSIGNED_AGENT,
     records::audit::{Action, AuditEntry},
     time,
@@ -56,7 +59,7 @@ impl Calls {
             let before = stored;
             let mut agent = AgentOnce::default();
             let report = &self.reading_output(&mut agent, &before, report).await?;
-            let next = report::apply(&before, report, now).unwrap_or_else(|| before.clone());
+            let next = apply::apply(&before, report, now).unwrap_or_else(|| before.clone());
             let mut retention = None;
             let (next, expired) = self.within_retention(&mut retention, next, by, now).await?;
             let mut follow = follow_through(&self.store, &self.scheduler, &mut agent, &before, &next, report.asks_not_to_call(), false, now).await?;
@@ -76,7 +79,7 @@ impl Calls {
     }
 
     /// Records what a later read of a call says of the structured output
-    /// it awaits ([`report::apply_awaited_output`]): applied once when it
+    /// it awaits ([`apply::apply_awaited_output`]): applied once when it
     /// is there, else the next read planned. A call that awaits nothing
     /// (any more) is left as it is.
     pub async fn record_awaited_output(&self, stored: StoredCall, report: &CallReport, by: &'static str, now: DateTime<Utc>) -> Result<(), DomainError> {
@@ -115,7 +118,7 @@ impl Calls {
     /// `report` with its analysis read from the structured output the call
     /// awaits, else the one its agent names (and expects), else the default one.
     async fn reading_output(&self, agent: &mut AgentOnce, call: &CallLog, report: &CallReport) -> Result<CallReport, DomainError> {
-        if report.kind != report::ReportKind::Ended {
+        if report.kind != ReportKind::Ended {
             return Ok(report.clone());
         }
         if let Some(awaited) = &call.awaiting_output {
@@ -288,7 +291,7 @@ struct ApplyReport<'a> {
 #[async_trait::async_trait]
 impl Decide for ApplyReport<'_> {
     async fn decide(&mut self, call: &CallLog) -> Result<Option<Change>, DomainError> {
-        let next = if self.awaited_output { report::apply_awaited_output(call, self.report, self.now) } else { report::apply(call, self.report, self.now) };
+        let next = if self.awaited_output { apply::apply_awaited_output(call, self.report, self.now) } else { apply::apply(call, self.report, self.now) };
         let Some(next) = next else { return Ok(None) };
         let (next, expired) = self.calls.within_retention(&mut self.retention, next, self.by, self.now).await?;
         let mut follow = follow_through(

@@ -3,7 +3,7 @@
 
 use callops_domain::{
     CallLog, CallStatus, CallType, NewCall,
-    ending::report::{apply_end_of_call_report, apply_status_update},
+    ending::apply::{apply_end_of_call_report, apply_status_update},
     limits, time,
 };
 use proptest::prelude::*;

@@ -36,6 +36,7 @@ pub mod markers;
 pub mod missed;
 pub mod outputs;
 pub mod query;
+pub mod rollup_check;
 pub mod rollups;
 pub mod settings;
 
@@ -46,7 +47,8 @@ pub use effects::{AlongWithCall, Effect, LedgerNotes, NO_FREE_SLOT, effects};
 pub use erasure::{ErasedMark, ErasedMarks, ErasedNumber};
 pub use ledgers::NumberState;
 pub use query::{CallQuery, MAX_FILTER_AGENTS, PageRequest};
-pub use rollups::{CheckOptions, Drift, HELD_ITEMS, Impossible, LISTED, RollupReport, SCAN_SEGMENTS};
+pub use rollup_check::{CheckOptions, Drift, HELD_ITEMS, Impossible, LISTED, RollupReport};
+pub use rollups::SCAN_SEGMENTS;
 
 /// The most items one query returns.
 pub const MAX_PAGE: usize = 10_100;

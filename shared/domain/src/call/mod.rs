@@ -3,16 +3,20 @@
 //! migration document, so the JSON a client sees matches the legacy model.
 
 pub mod compliance;
+pub mod content;
+pub mod kinds;
 pub mod lifecycle;
 pub mod measures;
 pub mod text;
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use crate::call::text::{CallText, MAX_TRANSCRIPT_BYTES, cut_transcript};
+pub use crate::call::{
+    content::{CALL_FIELDS, ContentRemoval, ERASED_NUMBER_PREFIX, FieldClass, RemovalReason, content_field_names, is_content_field},
+    kinds::{CallOutcome, CallStatus, CallType},
+    text::{CallText, MAX_TRANSCRIPT_BYTES, MAX_VARIABLES, check_variables, cut_transcript},
+};
 use crate::{
     call::measures::{AwaitedOutput, CallLatency, CostBreakdown},
     error::DomainError,
@@ -21,103 +25,6 @@ use crate::{
     ids::OrgId,
     time,
 };
-
-/// Declares a closed enum that serialises as its upper-case name, parses that
-/// name case-insensitively, lists its values and names each as a practice
-/// reads it (the dashboard's labels come from here, so they cannot drift).
-macro_rules! upper_case_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal, $label:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            /// The value as a practice reads it.
-            pub fn label(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = DomainError;
-
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                let wanted = text.trim();
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|value| value.as_str().eq_ignore_ascii_case(wanted))
-                    .ok_or_else(|| DomainError::invalid(
-                        concat!("invalid_", stringify!($name)),
-                        format!("{wanted:?} is not a {}; expected one of {}", stringify!($name),
-                            Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")),
-                    ))
-            }
-        }
-    };
-}
-
-upper_case_enum! {
-    /// What came of a call, as the dashboard counts it.
-    CallOutcome {
-        Booked => "BOOKED", "Booked",
-        Transferred => "TRANSFERRED", "Transferred",
-        InsuranceInquiry => "INSURANCE_INQUIRY", "Insurance inquiry",
-        PaymentPlan => "PAYMENT_PLAN", "Payment plan",
-        Information => "INFORMATION", "Information",
-        Voicemail => "VOICEMAIL", "Voicemail",
-        NoAnswer => "NO_ANSWER", "No answer",
-        Busy => "BUSY", "Busy",
-        Failed => "FAILED", "Failed",
-        Other => "OTHER", "Other",
-    }
-}
-
-upper_case_enum! {
-    /// Why the call exists: a patient calling in, or one of the outbound purposes.
-    CallType {
-        Inbound => "INBOUND", "Inbound",
-        OutboundLead => "OUTBOUND_LEAD", "Lead follow-up",
-        OutboundDebt => "OUTBOUND_DEBT", "Collection",
-        OutboundFollowup => "OUTBOUND_FOLLOWUP", "Follow-up",
-        OutboundCampaign => "OUTBOUND_CAMPAIGN", "Campaign",
-        OutboundOther => "OUTBOUND_OTHER", "Outbound",
-    }
-}
-
-upper_case_enum! {
-    /// Where a call is in its life. [`crate::call::lifecycle`] draws the lifecycle.
-    CallStatus {
-        Scheduled => "SCHEDULED", "Scheduled",
-        Dialing => "DIALING", "Dialing",
-        InProgress => "IN_PROGRESS", "In progress",
-        Completed => "COMPLETED", "Completed",
-        Missed => "MISSED", "Missed",
-        Voicemail => "VOICEMAIL", "Voicemail",
-        Failed => "FAILED", "Failed",
-        Cancelled => "CANCELLED", "Cancelled",
-    }
-}
-
-impl CallType {
-    pub fn is_outbound(self) -> bool {
-        self != CallType::Inbound
-    }
-}
 
 /// One call, with every field of the migration document's `CallLog` model plus
 /// the tenant and the dial attempt. Money is integer cents, times are UTC.
@@ -254,119 +161,6 @@ pub struct CallLog {
 
     #[serde(with = "time::ms")]
     pub updated_at: DateTime<Utc>,
-}
-
-/// Why a call's content is gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RemovalReason {
-    /// The tenant's retention period for content passed.
-    Retention,
-    /// The patient's records were erased; the number is a token too.
-    Erasure,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContentRemoval {
-    #[serde(with = "time::ms")]
-    pub at: DateTime<Utc>,
-    pub reason: RemovalReason,
-}
-
-/// The prefix of the token an erased call's number is replaced by.
-pub const ERASED_NUMBER_PREFIX: &str = "erased-";
-
-/// How one stored field of a call is treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldClass {
-    /// The patient's words or identity, or what was written from them: the
-    /// one set that roles (a viewer never sees it), retention (removes it
-    /// when it ages out) and erasure (removes it) treat. Never copied into
-    /// the audit log, nor outside the call's own set.
-    Content,
-    /// The patient's number: what the call is about; an erasure replaces it by a token.
-    Number,
-    /// A fact of the call (times, status, outcome, money, cost, bookkeeping): kept for analytics.
-    Fact,
-}
-
-/// Every field a stored call holds, by its JSON name, and its class. A test
-/// serialises a call with every field set and fails on a field left out.
-pub const CALL_FIELDS: &[(&str, FieldClass)] = &[
-    ("id", FieldClass::Fact),
-    ("orgId", FieldClass::Fact),
-    ("voiceAgentId", FieldClass::Fact),
-    ("phoneNumber", FieldClass::Number),
-    ("status", FieldClass::Fact),
-    ("duration", FieldClass::Fact),
-    ("callStartedAt", FieldClass::Fact),
-    ("callEndedAt", FieldClass::Fact),
-    ("transcript", FieldClass::Content),
-    ("transcriptTruncated", FieldClass::Fact),
-    ("truncatedFields", FieldClass::Fact),
-    ("summary", FieldClass::Content),
-    ("recordingUrl", FieldClass::Content),
-    // A way into the live call's audio.
-    ("listenUrl", FieldClass::Content),
-    ("appointmentSet", FieldClass::Fact),
-    ("createdAt", FieldClass::Fact),
-    ("outcome", FieldClass::Fact),
-    ("insuranceVerified", FieldClass::Fact),
-    // The patient's health plan: identity.
-    ("insuranceProvider", FieldClass::Content),
-    ("paymentPlanDiscussed", FieldClass::Fact),
-    ("paymentPlanAmount", FieldClass::Fact),
-    ("collectionAttempt", FieldClass::Fact),
-    ("collectionAmount", FieldClass::Fact),
-    ("collectionSuccess", FieldClass::Fact),
-    ("transferredToStaff", FieldClass::Fact),
-    // The practice's staff member or line the call went to.
-    ("transferredTo", FieldClass::Fact),
-    ("vapiCallId", FieldClass::Fact),
-    ("callType", FieldClass::Fact),
-    ("campaignId", FieldClass::Fact),
-    ("scheduledAt", FieldClass::Fact),
-    // Free text, written by staff or from an earlier call's content.
-    ("callPurpose", FieldClass::Content),
-    ("callNotes", FieldClass::Content),
-    ("customerName", FieldClass::Content),
-    // The contact's zone and state: no place smaller than a state.
-    ("calleeTimeZone", FieldClass::Fact),
-    ("calleeState", FieldClass::Fact),
-    // The patient's account with the practice.
-    ("debtId", FieldClass::Content),
-    ("compliance", FieldClass::Fact),
-    ("recordingWithheld", FieldClass::Fact),
-    // The prompt's values: a contact's CSV columns, names, balances.
-    ("variableValues", FieldClass::Content),
-    ("attempt", FieldClass::Fact),
-    ("imported", FieldClass::Fact),
-    ("endedReason", FieldClass::Fact),
-    ("reportedAt", FieldClass::Fact),
-    ("returnedAt", FieldClass::Fact),
-    ("followUpRequired", FieldClass::Fact),
-    ("followUpDate", FieldClass::Fact),
-    ("callQuality", FieldClass::Fact),
-    ("customerSentiment", FieldClass::Fact),
-    ("aiConfidence", FieldClass::Fact),
-    ("successEvaluation", FieldClass::Fact),
-    ("latency", FieldClass::Fact),
-    ("awaitingOutput", FieldClass::Fact),
-    ("costCents", FieldClass::Fact),
-    ("costBreakdown", FieldClass::Fact),
-    ("contentRemoved", FieldClass::Fact),
-    ("updatedAt", FieldClass::Fact),
-];
-
-/// The JSON names of the fields in the content set.
-pub fn content_field_names() -> impl Iterator<Item = &'static str> {
-    CALL_FIELDS.iter().filter(|(_, class)| *class == FieldClass::Content).map(|(name, _)| *name)
-}
-
-/// Whether `field` (a JSON name) is in the content set.
-pub fn is_content_field(field: &str) -> bool {
-    content_field_names().any(|name| name == field)
 }
 
 impl CallLog {
@@ -662,32 +456,6 @@ pub fn new_call_id() -> CallId {
 }
 
 pub use crate::idempotency::derived_id;
-
-/// The most variables one contact may carry, and their sizes.
-pub const MAX_VARIABLES: usize = 50;
-const MAX_VARIABLE_NAME: usize = 64;
-const MAX_VARIABLE_VALUE: usize = 1_000;
-
-/// Checks a contact's (or a call's) variables: names and values of a sane size.
-pub fn check_variables(variables: &BTreeMap<String, String>) -> Result<(), DomainError> {
-    if variables.len() > MAX_VARIABLES {
-        return Err(DomainError::invalid("invalid_variables", format!("at most {MAX_VARIABLES} variables")));
-    }
-    for (name, value) in variables {
-        let name_ok =
-            !name.is_empty() && name.len() <= MAX_VARIABLE_NAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-        if !name_ok {
-            return Err(DomainError::invalid(
-                "invalid_variables",
-                format!("variable name {name:?} must be 1 to {MAX_VARIABLE_NAME} letters, digits, _, - or ."),
-            ));
-        }
-        if value.len() > MAX_VARIABLE_VALUE {
-            return Err(DomainError::invalid("invalid_variables", format!("variable {name:?} is longer than {MAX_VARIABLE_VALUE} bytes")));
-        }
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,9 @@
 //! put in them: cut to the bound on a character boundary, and the field
 //! named in `truncatedFields` when it was cut.
 
-use crate::call::CallLog;
+use std::collections::BTreeMap;
+
+use crate::{call::CallLog, error::DomainError};
 
 pub use crate::limits::MAX_TRANSCRIPT_BYTES;
 
@@ -122,4 +124,29 @@ impl CallText {
             }
         }
     }
+}
+/// The most variables one contact may carry, and their sizes.
+pub const MAX_VARIABLES: usize = 50;
+const MAX_VARIABLE_NAME: usize = 64;
+const MAX_VARIABLE_VALUE: usize = 1_000;
+
+/// Checks a contact's (or a call's) variables: names and values of a sane size.
+pub fn check_variables(variables: &BTreeMap<String, String>) -> Result<(), DomainError> {
+    if variables.len() > MAX_VARIABLES {
+        return Err(DomainError::invalid("invalid_variables", format!("at most {MAX_VARIABLES} variables")));
+    }
+    for (name, value) in variables {
+        let name_ok =
+            !name.is_empty() && name.len() <= MAX_VARIABLE_NAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        if !name_ok {
+            return Err(DomainError::invalid(
+                "invalid_variables",
+                format!("variable name {name:?} must be 1 to {MAX_VARIABLE_NAME} letters, digits, _, - or ."),
+            ));
+        }
+        if value.len() > MAX_VARIABLE_VALUE {
+            return Err(DomainError::invalid("invalid_variables", format!("variable {name:?} is longer than {MAX_VARIABLE_VALUE} bytes")));
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ pub mod call_rules;
 pub mod callee;
 pub mod clock;
 pub mod frequency;
+pub mod holidays;
 pub mod record;
 pub mod recording;
 pub mod schedule;
