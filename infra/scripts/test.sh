@@ -53,7 +53,10 @@ step "Rust tests (unit, store against the embedded engine, behaviour through the
 cargo test --workspace --locked
 
 step "API contract: schemathesis against the local host, from its own /openapi.json"
-cargo build -p callops --locked
+# The host binary with the test build's features (--tests brings every
+# dev-dependency into the feature resolution): it reuses every dependency
+# the tests compiled instead of compiling the tree again for a narrower set.
+cargo build --workspace --bin callops --tests --locked
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
 target/debug/callops dev --memory --listen "127.0.0.1:$port" > target/schemathesis-host.log 2>&1 &

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 /// A route's method and a concrete path for it.
 fn concrete(key: &str) -> (Method, String) {
     let (method, path) = key.split_once(' ').unwrap();
-    let path = path.replace("{id}", "spring-cleaning").replace("{phoneNumber}", "%2B12125550100").replace("{file}", "app.js");
+    let path = path.replace("{id}", "spring-cleaning").replace("{phoneNumber}", "%2B12125550100").replace("{file}", "main.js");
     (method.parse().unwrap(), path)
 }
 

@@ -19,4 +19,5 @@ mod manager;
 mod migrate;
 mod outbound;
 mod records;
+mod structure;
 mod webhook;

@@ -19,7 +19,27 @@ pub const ROUTES: &[&str] = &["GET /", "GET /config.json", "GET /assets/{file}"]
 
 /// The page's files: name, content type, bytes.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../assets/app.js")),
+    // The script: native ES modules, `main.js` first, each importing the others by a relative path.
+    ("main.js", "text/javascript; charset=utf-8", include_str!("../assets/main.js")),
+    ("api.js", "text/javascript; charset=utf-8", include_str!("../assets/api.js")),
+    ("signin.js", "text/javascript; charset=utf-8", include_str!("../assets/signin.js")),
+    ("labels.js", "text/javascript; charset=utf-8", include_str!("../assets/labels.js")),
+    ("format.js", "text/javascript; charset=utf-8", include_str!("../assets/format.js")),
+    ("state.js", "text/javascript; charset=utf-8", include_str!("../assets/state.js")),
+    ("panel.js", "text/javascript; charset=utf-8", include_str!("../assets/panel.js")),
+    ("kpis.js", "text/javascript; charset=utf-8", include_str!("../assets/kpis.js")),
+    ("charts.js", "text/javascript; charset=utf-8", include_str!("../assets/charts.js")),
+    ("agents.js", "text/javascript; charset=utf-8", include_str!("../assets/agents.js")),
+    ("hourly.js", "text/javascript; charset=utf-8", include_str!("../assets/hourly.js")),
+    ("quality.js", "text/javascript; charset=utf-8", include_str!("../assets/quality.js")),
+    ("missed.js", "text/javascript; charset=utf-8", include_str!("../assets/missed.js")),
+    ("calls.js", "text/javascript; charset=utf-8", include_str!("../assets/calls.js")),
+    ("detail.js", "text/javascript; charset=utf-8", include_str!("../assets/detail.js")),
+    ("dnc.js", "text/javascript; charset=utf-8", include_str!("../assets/dnc.js")),
+    ("number.js", "text/javascript; charset=utf-8", include_str!("../assets/number.js")),
+    ("campaigns.js", "text/javascript; charset=utf-8", include_str!("../assets/campaigns.js")),
+    ("audit.js", "text/javascript; charset=utf-8", include_str!("../assets/audit.js")),
+    ("schedule.js", "text/javascript; charset=utf-8", include_str!("../assets/schedule.js")),
     ("app.css", "text/css; charset=utf-8", include_str!("../assets/app.css")),
     // Chart.js 4 (MIT, assets/vendor/chart.js-LICENSE.md), as published on npm.
     ("chart.umd.min.js", "text/javascript; charset=utf-8", include_str!("../assets/vendor/chart.umd.min.js")),
@@ -155,6 +175,27 @@ mod tests {
         assert!(Dashboard::new(plain, 30).is_err(), "an issuer must be https");
         let local = SignIn::Oidc { issuer: "http://127.0.0.1:9000/realm".into(), client_id: "abc".into(), scope: "openid".into() };
         assert!(Dashboard::new(local, 30).unwrap().policy.contains("connect-src 'self' http://127.0.0.1:9000;"), "plain http on this machine only");
+    }
+
+    #[test]
+    fn every_script_the_page_loads_or_a_module_imports_is_served() {
+        let served = |name: &str| ASSETS.iter().any(|(file, _, _)| *file == name);
+        let named_after = |text: &str, marker: &str| -> Vec<String> {
+            text.split(marker).skip(1).filter_map(|rest| rest.split(['\'', '"']).next()).map(str::to_string).collect()
+        };
+        for script in named_after(INDEX, "src=\"assets/") {
+            assert!(served(&script), "index.html loads {script}, which is not served");
+        }
+        for (file, content_type, body) in ASSETS {
+            if !content_type.starts_with("text/javascript") || file.ends_with(".min.js") {
+                continue;
+            }
+            assert!(body.starts_with("// "), "{file} starts with a comment saying what it does");
+            assert!(body.lines().count() <= 400, "{file} stays small");
+            for import in named_after(body, " from './") {
+                assert!(served(&import), "{file} imports {import}, which is not served");
+            }
+        }
     }
 
     #[test]

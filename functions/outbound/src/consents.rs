@@ -52,7 +52,8 @@ struct Imported {
 
 fn rejected(row: usize, err: DomainError) -> RejectedRow {
     let (code, message) = match err {
-        DomainError::Invalid { code, message } | DomainError::Conflict { code, message } => (code, message),
+        DomainError::Invalid { code, message } => (code, message),
+        DomainError::Conflict { kind, message } => (kind.code(), message),
         other => ("consent_refused", other.to_string()),
     };
     RejectedRow { row, code, message }
@@ -134,7 +135,7 @@ impl Outbound {
         let reason = limits::optional_text(request.reason, 500, "invalid_reason", "reason")?;
         let consent = self.store.consent(&caller.org_id, &id).await?.ok_or(DomainError::NotFound { what: "consent" })?;
         if consent.revoked.is_some() {
-            return Err(DomainError::conflict("already_revoked", "this consent is revoked already").into());
+            return Err(DomainError::conflict(callops_domain::error::Conflict::AlreadyRevoked, "this consent is revoked already").into());
         }
         let now = Utc::now();
         let revocation = Revocation { at: callops_domain::time::to_millis(now), channel, reason, by: caller.actor.clone() };

@@ -170,7 +170,11 @@ impl Outbound {
     async fn update_agent(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let current = self.agent(caller, req).await?;
         if !current.dials() {
-            return Err(DomainError::conflict("imported_agent", "an agent imported with legacy history stays as it was imported").into());
+            return Err(DomainError::conflict(
+                callops_domain::error::Conflict::ImportedAgent,
+                "an agent imported with legacy history stays as it was imported",
+            )
+            .into());
         }
         let now = Utc::now();
         let next = json_body::<AgentInput>(req)?.apply_to(&current, now, &self.secrets)?;

@@ -263,7 +263,7 @@ impl Bench {
         .await
     }
 
-    /// The dashboard's first load, as `functions/dashboard/assets/app.js`
+    /// The dashboard's first load, as `functions/dashboard/assets/main.js`
     /// makes it: its configuration and the agents, then every panel's
     /// requests at once, then each campaign's view.
     async fn page(&self, base: &str, window: &str) {

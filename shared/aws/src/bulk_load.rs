@@ -24,7 +24,7 @@ use crate::{
     rollup::{self, RollupKey},
     store::{
         DynamoStore, Effect,
-        calls::{call_item, vapi_pointer_item},
+        call_item::{call_item, vapi_pointer_item},
         effects,
         rollups::rollup_item,
     },

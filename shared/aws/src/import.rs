@@ -21,7 +21,7 @@ use crate::{
     rollup::{self, RollupKey},
     store::{
         DynamoStore, StoredCall,
-        calls::{call_item, vapi_pointer_item},
+        call_item::{call_item, vapi_pointer_item},
         effects::{Effect, effects},
     },
 };

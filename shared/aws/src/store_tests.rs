@@ -63,7 +63,7 @@ async fn conditional_writes_conflict() {
     let (_engine, store) = fresh_store().await;
     let c = call("acme", "agent-1", Some(at("2024-02-07T09:30:00Z")));
     let first = store.create_call(&c).await.unwrap();
-    assert!(matches!(store.create_call(&c).await, Err(DomainError::Conflict { code: "call_exists", .. })));
+    assert!(matches!(store.create_call(&c).await, Err(DomainError::Conflict { kind: callops_domain::error::Conflict::CallExists, .. })));
 
     // Two writers read revision 1; the second one to write loses.
     let mut a = c.clone();
@@ -72,7 +72,7 @@ async fn conditional_writes_conflict() {
     b.summary = Some("second".into());
     let after_a = store.update_call(&first, &a).await.unwrap();
     assert_eq!(after_a.revision, 2);
-    assert!(matches!(store.update_call(&first, &b).await, Err(DomainError::Conflict { code: "call_changed", .. })));
+    assert!(matches!(store.update_call(&first, &b).await, Err(DomainError::Conflict { kind: callops_domain::error::Conflict::CallChanged, .. })));
     assert_eq!(store.get_call("acme", &c.id).await.unwrap().unwrap().call.summary.as_deref(), Some("first"));
 
     // A Vapi call id belongs to one call only; the losing write changes nothing.
@@ -114,7 +114,7 @@ async fn two_claims_on_one_ledger_revision_cannot_both_land() {
     store.update_call_with(&a, &next_a, &also_a).await.unwrap();
     let (next_b, also_b) = claim(&b);
     let lost = store.update_call_with(&b, &next_b, &also_b).await;
-    assert!(matches!(lost, Err(DomainError::Conflict { code: crate::store::ledgers::ATTEMPTS_CHANGED, .. })), "{lost:?}");
+    assert!(matches!(lost, Err(DomainError::Conflict { kind: callops_domain::error::Conflict::AttemptsChanged, .. })), "{lost:?}");
     assert_eq!(store.get_call("acme", "call-b").await.unwrap().unwrap(), b, "the losing claim changed nothing");
     let ledger = store.ledger("acme", "+12125550142").await.unwrap();
     assert_eq!((ledger.attempts.len(), ledger.attempts[0].call_id.as_str(), ledger.revision), (1, "call-a", Some(1)));
@@ -151,14 +151,14 @@ async fn a_revocation_landing_between_a_claims_read_and_its_write_makes_the_clai
     assert!(
         matches!(
             store.revoke_consent(&consent, &revocation, &crate::store::audit::test_entry("acme")).await,
-            Err(DomainError::Conflict { code: "already_revoked", .. })
+            Err(DomainError::Conflict { kind: callops_domain::error::Conflict::AlreadyRevoked, .. })
         ),
         "once"
     );
     let now = at("2024-02-07T15:00:00Z");
     let also = [crate::AlongWithCall::RecordAttempt(Box::new(read.ledger.with_attempt(&waiting.call, now)))];
     let lost = store.update_call_with(&waiting, &waiting.call.claim(now).unwrap(), &also).await;
-    assert!(matches!(lost, Err(DomainError::Conflict { code: crate::store::ledgers::ATTEMPTS_CHANGED, .. })), "{lost:?}");
+    assert!(matches!(lost, Err(DomainError::Conflict { kind: callops_domain::error::Conflict::AttemptsChanged, .. })), "{lost:?}");
     assert_eq!(store.get_call("acme", "call-a").await.unwrap().unwrap(), waiting, "the claim changed nothing");
     // Read again, the consent is revoked (and kept): the policy refuses.
     let again = store.number_state("acme", number).await.unwrap();
@@ -372,7 +372,10 @@ async fn agents_are_stored_per_tenant() {
         updated_at: now,
     };
     store.put_agent(&agent, true, &crate::store::audit::test_entry("acme")).await.unwrap();
-    assert!(matches!(store.put_agent(&agent, true, &crate::store::audit::test_entry("acme")).await, Err(DomainError::Conflict { code: "agent_exists", .. })));
+    assert!(matches!(
+        store.put_agent(&agent, true, &crate::store::audit::test_entry("acme")).await,
+        Err(DomainError::Conflict { kind: callops_domain::error::Conflict::AgentExists, .. })
+    ));
     let mut ghost = agent.clone();
     ghost.id = "ghost".into();
     assert!(matches!(store.put_agent(&ghost, false, &crate::store::audit::test_entry("acme")).await, Err(DomainError::NotFound { .. })));
@@ -666,7 +669,7 @@ async fn a_call_with_every_text_at_its_bound_fits_far_inside_an_item_and_is_stor
     c.vapi_call_id = Some("v".repeat(limits::MAX_ID_BYTES));
     c.campaign_id = Some("c".repeat(limits::MAX_ID_BYTES));
     assert!(c.truncated_fields.is_empty(), "at the bound, nothing is cut");
-    let bytes = crate::import::item_bytes(&crate::store::calls::call_item(&c, 1).unwrap());
+    let bytes = crate::import::item_bytes(&crate::store::call_item::call_item(&c, 1).unwrap());
     assert!(bytes < 300 * 1024, "{bytes} bytes: far under DynamoDB's 400 KB");
     store.create_call(&c).await.unwrap();
     assert_eq!(store.get_call("acme", &c.id).await.unwrap().unwrap().call, c);

@@ -3,6 +3,71 @@
 
 use thiserror::Error;
 
+/// Why the stored state refuses a change. Code tells them apart by kind;
+/// clients by [`Conflict::code`], the stable code of the `409` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// A call with this id exists already.
+    CallExists,
+    /// The call changed since it was read (its revision moved on).
+    CallChanged,
+    /// The agent's concurrent-call slots are all taken.
+    NoFreeSlot,
+    /// The attempts to the number changed since its ledger was read.
+    AttemptsChanged,
+    CampaignExists,
+    AgentExists,
+    ConsentExists,
+    /// The consent is revoked already.
+    AlreadyRevoked,
+    /// The number keeps as many consent records as it may.
+    TooManyConsents,
+    /// An `Idempotency-Key` came back with another request.
+    IdempotencyKeyReused,
+    /// A patient's export would be too large for one answer.
+    ExportTooLarge,
+    /// A call to the number is under way.
+    CallInProgress,
+    /// Only a waiting call can change.
+    NotScheduled,
+    /// The number is on the practice's do-not-call list.
+    OnDoNotCallList,
+    CampaignCancelled,
+    /// A status change the lifecycle forbids.
+    InvalidTransition,
+    NotCancellable,
+    NotWithdrawable,
+    /// An agent imported with legacy history stays as imported.
+    ImportedAgent,
+}
+
+impl Conflict {
+    /// The stable code clients see.
+    pub fn code(self) -> &'static str {
+        match self {
+            Conflict::CallExists => "call_exists",
+            Conflict::CallChanged => "call_changed",
+            Conflict::NoFreeSlot => "no_free_slot",
+            Conflict::AttemptsChanged => "attempts_changed",
+            Conflict::CampaignExists => "campaign_exists",
+            Conflict::AgentExists => "agent_exists",
+            Conflict::ConsentExists => "consent_exists",
+            Conflict::AlreadyRevoked => "already_revoked",
+            Conflict::TooManyConsents => "too_many_consents",
+            Conflict::IdempotencyKeyReused => "idempotency_key_reused",
+            Conflict::ExportTooLarge => "export_too_large",
+            Conflict::CallInProgress => "call_in_progress",
+            Conflict::NotScheduled => "not_scheduled",
+            Conflict::OnDoNotCallList => "on_do_not_call_list",
+            Conflict::CampaignCancelled => "campaign_cancelled",
+            Conflict::InvalidTransition => "invalid_transition",
+            Conflict::NotCancellable => "not_cancellable",
+            Conflict::NotWithdrawable => "not_withdrawable",
+            Conflict::ImportedAgent => "imported_agent",
+        }
+    }
+}
+
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum DomainError {
     /// The request itself is wrong: a stable machine-readable `code` and a
@@ -15,9 +80,9 @@ pub enum DomainError {
     NotFound { what: &'static str },
 
     /// The stored state does not allow the change (a failed DynamoDB condition,
-    /// a transition the lifecycle forbids).
+    /// a transition the lifecycle forbids): which conflict, and a message.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { kind: Conflict, message: String },
 
     /// An outbound call asked for a time a rule does not allow (outside the
     /// callee's calling hours, on a closed day, over a frequency limit): the
@@ -41,7 +106,7 @@ impl DomainError {
         Self::Invalid { code, message: message.into() }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict { code, message: message.into() }
+    pub fn conflict(kind: Conflict, message: impl Into<String>) -> Self {
+        Self::Conflict { kind, message: message.into() }
     }
 }

@@ -19,8 +19,8 @@
 //!
 //! `call` imports no capability room, and no room imports another in a
 //! circle; inside the domain an import names its room, not the root
-//! re-exports (those stay for the other crates). The `structure` tests keep
-//! both.
+//! re-exports (those stay for the other crates). The behaviour suite's
+//! `structure` tests keep both.
 
 pub mod agent;
 pub mod analytics;
@@ -44,8 +44,6 @@ pub mod us_state;
 mod fixtures;
 #[cfg(test)]
 mod properties;
-#[cfg(test)]
-mod structure;
 
 pub use agent::{CallingHours, RetryPolicy, VoiceAgent};
 pub use call::{CallLog, CallOutcome, CallStatus, CallType, NewCall};

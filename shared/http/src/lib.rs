@@ -281,7 +281,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", err.to_string()),
         ApiError::Domain(DomainError::Invalid { code, message }) => (StatusCode::BAD_REQUEST, *code, message.clone()),
         ApiError::Domain(DomainError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found", err.to_string()),
-        ApiError::Domain(DomainError::Conflict { code, message }) => (StatusCode::CONFLICT, *code, message.clone()),
+        ApiError::Domain(DomainError::Conflict { kind, message }) => (StatusCode::CONFLICT, kind.code(), message.clone()),
         ApiError::Domain(DomainError::NotAllowedYet { code, .. }) => (StatusCode::BAD_REQUEST, *code, err.to_string()),
         ApiError::Domain(DomainError::Explained { code, message, .. }) => (StatusCode::BAD_REQUEST, *code, message.clone()),
         ApiError::Domain(DomainError::Unavailable(detail)) => {

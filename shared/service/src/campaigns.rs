@@ -147,7 +147,7 @@ impl Calls {
         let Some(print) = print else { return Ok(None) };
         match self.store.get_campaign(&caller.org_id, campaign_id).await? {
             Some((_, earlier)) if earlier.as_deref() != Some(print) => {
-                Err(DomainError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request"))
+                Err(DomainError::conflict(callops_domain::error::Conflict::IdempotencyKeyReused, "this Idempotency-Key was used with a different request"))
             }
             Some((campaign, _)) => Ok(Some(campaign)),
             None => Ok(None),

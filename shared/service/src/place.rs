@@ -16,10 +16,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use callops_aws::{
-    AlongWithCall, DynamoStore, NumberState, StoredCall,
-    store::{NO_FREE_SLOT, ledgers::ATTEMPTS_CHANGED},
-};
+use callops_aws::{AlongWithCall, DynamoStore, NumberState, StoredCall};
 pub use callops_domain::placement::schedule::DialRequest;
 use callops_domain::{
     CallLog, CallStatus, DomainError, VoiceAgent,
@@ -28,6 +25,7 @@ use callops_domain::{
     call::lifecycle::EndedReason,
     campaign::CampaignStatus,
     consent::Consenting,
+    error::Conflict,
     phone,
     placement::callee::Callee,
     placement::schedule::{DialScheduler, ScheduledDial},
@@ -225,7 +223,7 @@ impl Dialer {
             also.push(audited(DIALER, Action::CallDialed, call, &claim, now));
             let claimed = match self.store.update_call_with(&stored, &claim, &also).await {
                 Ok(claimed) => claimed,
-                Err(DomainError::Conflict { code, .. }) if code == NO_FREE_SLOT => {
+                Err(DomainError::Conflict { kind: Conflict::NoFreeSlot, .. }) => {
                     let busy = PlacementFacts { slot: Slot::Busy { retry_at: self.busy_later(now) }, ..facts };
                     return match may_place(&busy, now) {
                         Placement::Later { at, why } => self.move_attempt(stored, at, why, DIALER, now).await,
@@ -233,7 +231,7 @@ impl Dialer {
                     };
                 }
                 // Another call to the number was claimed since the ledger was read: decide again on the fresh ledger.
-                Err(DomainError::Conflict { code, .. }) if code == ATTEMPTS_CHANGED => continue,
+                Err(DomainError::Conflict { kind: Conflict::AttemptsChanged, .. }) => continue,
                 // Another trigger changed the call first; what it did stands.
                 Err(DomainError::Conflict { .. }) => return Ok(Dialed::AlreadyHandled),
                 Err(other) => return Err(other.into()),

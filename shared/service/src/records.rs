@@ -208,7 +208,10 @@ async fn calls_of_number(store: &DynamoStore, caller: &Caller, number: &str, max
         let page = store.query_stored_calls(&caller.org_id, &request).await?;
         calls.extend(page.items);
         if calls.len() > max {
-            return Err(DomainError::conflict("export_too_large", format!("this number has more than {max} calls; export them by window")));
+            return Err(DomainError::conflict(
+                callops_domain::error::Conflict::ExportTooLarge,
+                format!("this number has more than {max} calls; export them by window"),
+            ));
         }
         match page.next_cursor {
             Some(next) => cursor = Some(next),
@@ -224,7 +227,10 @@ async fn calls_of_number(store: &DynamoStore, caller: &Caller, number: &str, max
 pub async fn erase_patient(store: &DynamoStore, caller: &Caller, number: &str, backup_days: u32, now: DateTime<Utc>) -> Result<Erased, DomainError> {
     let calls = calls_of_number(store, caller, number, usize::MAX).await?;
     if calls.iter().any(|c| matches!(c.call.status, CallStatus::Dialing | CallStatus::InProgress)) {
-        return Err(DomainError::conflict("call_in_progress", "a call to this number is under way; erase the records once it has ended"));
+        return Err(DomainError::conflict(
+            callops_domain::error::Conflict::CallInProgress,
+            "a call to this number is under way; erase the records once it has ended",
+        ));
     }
     let token = format!("{ERASED_NUMBER_PREFIX}{}", uuid_token());
     let mut summary = audit::fields_read(&["calls"]);
@@ -244,7 +250,10 @@ pub async fn erase_patient(store: &DynamoStore, caller: &Caller, number: &str, b
                 next = next.cancel(EndedReason::RecordsErased, now)?;
                 cancelled = true;
             } else if matches!(call.status, CallStatus::Dialing | CallStatus::InProgress) {
-                return Err(DomainError::conflict("call_in_progress", "a call to this number started meanwhile; erase again once it has ended"));
+                return Err(DomainError::conflict(
+                    callops_domain::error::Conflict::CallInProgress,
+                    "a call to this number started meanwhile; erase again once it has ended",
+                ));
             }
             let next = next.remove_content(RemovalReason::Erasure, now, Some(&token));
             let entry = AuditEntry::new(caller, Action::CallErased, &call.id, audit::changes(Some(call), &next), now);

@@ -42,7 +42,8 @@ struct OnRecord {
 /// The API code of a refusal.
 fn refusal_code(refusal: callops_domain::placement::Refusal) -> &'static str {
     match refusal.error() {
-        DomainError::Invalid { code, .. } | DomainError::Conflict { code, .. } | DomainError::NotAllowedYet { code, .. } => code,
+        DomainError::Invalid { code, .. } | DomainError::NotAllowedYet { code, .. } => code,
+        DomainError::Conflict { kind, .. } => kind.code(),
         _ => "refused",
     }
 }
@@ -168,7 +169,7 @@ impl Calls {
         let Some(stored) = self.store.get_call(&caller.org_id, call_id).await? else { return Ok(None) };
         match self.store.request_fingerprint(&caller.org_id, call_id).await? {
             Some(earlier) if earlier == print => Ok(Some(stored.call)),
-            _ => Err(DomainError::conflict("idempotency_key_reused", "this Idempotency-Key was used with a different request")),
+            _ => Err(DomainError::conflict(callops_domain::error::Conflict::IdempotencyKeyReused, "this Idempotency-Key was used with a different request")),
         }
     }
 
@@ -361,7 +362,10 @@ impl Calls {
     pub async fn change_waiting_call(&self, caller: &Caller, call_id: &str, change: WaitingCallChange, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
         let stored = self.caller_call(caller, call_id).await?;
         if stored.call.status != CallStatus::Scheduled {
-            return Err(DomainError::conflict("not_scheduled", format!("call {} is {}; only a waiting call can change", stored.call.id, stored.call.status)));
+            return Err(DomainError::conflict(
+                callops_domain::error::Conflict::NotScheduled,
+                format!("call {} is {}; only a waiting call can change", stored.call.id, stored.call.status),
+            ));
         }
         let mut next = stored.call.clone();
         if let Some(at) = change.at {

@@ -32,9 +32,9 @@ impl DynamoStore {
             TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build(),
             TransactWriteItem::builder().put(Put::builder().table_name(&self.table).set_item(Some(tenant)).build().expect("table and item are set")).build(),
         ];
-        self.transact_audited(items, audit)
-            .await
-            .map_err(|e| transaction_conflict(e, DomainError::conflict("agent_exists", format!("agent {} already exists", agent.id))))?;
+        self.transact_audited(items, audit).await.map_err(|e| {
+            transaction_conflict(e, DomainError::conflict(callops_domain::error::Conflict::AgentExists, format!("agent {} already exists", agent.id)))
+        })?;
         Ok(())
     }
 

@@ -5,14 +5,15 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
     operation::transact_write_items::TransactWriteItemsError,
-    types::{AttributeValue, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest},
+    types::{KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest},
 };
-use callops_domain::{CallLog, DomainError};
+use callops_domain::{CallLog, DomainError, error::Conflict};
 use futures::StreamExt;
 
 use super::{
-    DynamoStore, REVISION, StoredCall,
-    effects::{AlongWithCall, NO_FREE_SLOT},
+    DynamoStore, StoredCall,
+    call_item::{call_item, read_call_item, stored_call, vapi_pointer_item},
+    effects::AlongWithCall,
     missed::RETURNED_WITH_THE_CALL,
 };
 use crate::{
@@ -20,43 +21,6 @@ use crate::{
     keys,
     table::{PK, SK},
 };
-
-/// The item a call is stored as; refused (`unstorable_call`) when it could
-/// not be read back as it is.
-pub(crate) fn call_item(call: &CallLog, revision: u64) -> Result<Item, DomainError> {
-    call.check_storable()?;
-    let mut item = to_item(call)?;
-    item.insert(PK.into(), s(keys::call_pk(&call.org_id, &call.id)));
-    item.insert(SK.into(), s(keys::CALL_SK));
-    item.insert(KIND.into(), s("call"));
-    item.insert(REVISION.into(), n(revision));
-    for (index, pk, sk) in keys::index_entries(call) {
-        item.insert(index.pk.into(), s(pk));
-        item.insert(index.sk.into(), s(sk));
-    }
-    Ok(item)
-}
-
-/// The item that points from a Vapi call id to our call.
-pub(crate) fn vapi_pointer_item(call: &CallLog) -> Option<Item> {
-    let vapi_call_id = call.vapi_call_id.as_deref()?;
-    Some(HashMap::from([
-        (PK.to_string(), s(keys::vapi_call_pk(&call.org_id, vapi_call_id))),
-        (SK.to_string(), s(keys::VAPI_CALL_SK)),
-        (KIND.to_string(), s("vapiCall")),
-        ("callId".to_string(), s(&call.id)),
-    ]))
-}
-
-pub(crate) fn stored_call(item: Item) -> Result<StoredCall, DomainError> {
-    let revision = match item.get(REVISION) {
-        Some(AttributeValue::N(text)) => text.parse().unwrap_or(0),
-        _ => 0,
-    };
-    let pk = string_attr(&item, PK).unwrap_or_default();
-    let call = from_item(item).map_err(|err| DomainError::Unavailable(format!("call item {pk} is unreadable: {err}")))?;
-    Ok(StoredCall { call, revision })
-}
 
 /// How many transactions of new calls run at once.
 const NEW_CALL_TRANSACTIONS: usize = 4;
@@ -79,7 +43,9 @@ impl DynamoStore {
         let mut returns = self.returns(None, call).await?;
         let rest = returns.split_off(returns.len().min(RETURNED_WITH_THE_CALL));
         let items = self.call_transaction_coded(None, call, put_call, also, &returns)?.into_iter().map(|(item, _)| item).collect();
-        self.transact(items).await.map_err(|e| transaction_conflict(e, DomainError::conflict("call_exists", format!("call {} already exists", call.id))))?;
+        self.transact(items).await.map_err(|e| {
+            transaction_conflict(e, DomainError::conflict(callops_domain::error::Conflict::CallExists, format!("call {} already exists", call.id)))
+        })?;
         self.return_the_rest(&rest).await;
         Ok(StoredCall { call: call.clone(), revision: 1 })
     }
@@ -108,14 +74,16 @@ impl DynamoStore {
                 let failed: Vec<bool> = cancelled.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
                 let coded = failed.iter().zip(&codes).skip(1).find_map(|(failed, code)| code.filter(|_| *failed));
                 match (failed.first(), coded) {
-                    (Some(false), Some(NO_FREE_SLOT)) => return DomainError::conflict(NO_FREE_SLOT, format!("agent {} has no free slot", next.voice_agent_id)),
-                    (Some(false), Some(code)) => {
-                        return DomainError::conflict(code, format!("the attempts to call {}'s number changed since they were read", next.id));
+                    (Some(false), Some(kind @ Conflict::NoFreeSlot)) => {
+                        return DomainError::conflict(kind, format!("agent {} has no free slot", next.voice_agent_id));
+                    }
+                    (Some(false), Some(kind)) => {
+                        return DomainError::conflict(kind, format!("the attempts to call {}'s number changed since they were read", next.id));
                     }
                     _ => {}
                 }
             }
-            transaction_conflict(e, DomainError::conflict("call_changed", format!("call {} changed since it was read", next.id)))
+            transaction_conflict(e, DomainError::conflict(callops_domain::error::Conflict::CallChanged, format!("call {} changed since it was read", next.id)))
         })?;
         self.return_the_rest(&rest).await;
         Ok(StoredCall { call: next.clone(), revision })
@@ -257,14 +225,4 @@ impl DynamoStore {
     pub async fn request_fingerprint(&self, org_id: &str, call_id: &str) -> Result<Option<String>, DomainError> {
         Ok(self.get_item(keys::call_pk(org_id, call_id), keys::IDEMPOTENCY_SK).await?.as_ref().and_then(|item| string_attr(item, "fingerprint")))
     }
-}
-
-/// A call item as a call, or, when it does not parse, the item named by its key (logged).
-pub(crate) fn read_call_item(item: Item) -> Result<CallLog, Unreadable> {
-    let key = ItemKey::of(&item);
-    from_item(item).map_err(|err| {
-        let found = key.unreadable(&err);
-        found.log("call");
-        found
-    })
 }

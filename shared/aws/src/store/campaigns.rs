@@ -45,9 +45,9 @@ impl DynamoStore {
             item.insert("fingerprint".into(), s(fingerprint));
         }
         let put = aws_sdk_dynamodb::types::TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build();
-        self.transact_audited(vec![put], audit)
-            .await
-            .map_err(|e| transaction_conflict(e, DomainError::conflict("campaign_exists", format!("campaign {} already exists", campaign.id))))?;
+        self.transact_audited(vec![put], audit).await.map_err(|e| {
+            transaction_conflict(e, DomainError::conflict(callops_domain::error::Conflict::CampaignExists, format!("campaign {} already exists", campaign.id)))
+        })?;
         Ok(())
     }
 

@@ -72,7 +72,7 @@ impl DynamoStore {
             let count = held.entry((consent.org_id.to_string(), consent.phone_number.clone())).or_default();
             if *count >= MAX_CONSENTS_PER_NUMBER {
                 outcome.push(Err(DomainError::conflict(
-                    "too_many_consents",
+                    callops_domain::error::Conflict::TooManyConsents,
                     format!("a number keeps at most {MAX_CONSENTS_PER_NUMBER} consent records; revoked ones stay on record"),
                 )));
                 continue;
@@ -84,9 +84,9 @@ impl DynamoStore {
         }
         for chunk in writes.chunks(33) {
             let items: Vec<TransactWriteItem> = chunk.iter().flatten().cloned().collect();
-            self.transact(items)
-                .await
-                .map_err(|e| transaction_conflict(e, DomainError::conflict("consent_exists", "a consent with this id exists already")))?;
+            self.transact(items).await.map_err(|e| {
+                transaction_conflict(e, DomainError::conflict(callops_domain::error::Conflict::ConsentExists, "a consent with this id exists already"))
+            })?;
         }
         Ok(outcome)
     }
@@ -128,7 +128,7 @@ impl DynamoStore {
         ];
         self.transact_audited(items, audit)
             .await
-            .map_err(|e| transaction_conflict(e, DomainError::conflict("already_revoked", "this consent is revoked already")))?;
+            .map_err(|e| transaction_conflict(e, DomainError::conflict(callops_domain::error::Conflict::AlreadyRevoked, "this consent is revoked already")))?;
         Ok(Consent { revoked: Some(revocation.clone()), ..consent.clone() })
     }
 }

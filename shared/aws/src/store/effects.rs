@@ -8,11 +8,12 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use callops_domain::{
     CallLog, DomainError,
     analytics::{Tally, TallyOverflow},
-    placement::frequency::{Conversation, Ledger},
+    error::Conflict,
+    placement::frequency::Ledger,
     time,
 };
 
-use super::{DynamoStore, calls::call_item};
+use super::{DynamoStore, call_item::call_item, ledgers::LedgerNotes};
 use crate::{
     item::*,
     keys,
@@ -38,11 +39,11 @@ pub enum AlongWithCall {
     NewCall(Box<CallLog>),
     /// Write the call's number's ledger with this attempt in it, on the
     /// revision it was read at; otherwise the write fails with
-    /// [`super::ledgers::ATTEMPTS_CHANGED`].
+    /// [`Conflict::AttemptsChanged`].
     RecordAttempt(Box<Ledger>),
     /// Write the ledger of the call's debt with this attempt in it, on the
     /// revision it was read at; otherwise the write fails with
-    /// [`super::ledgers::ATTEMPTS_CHANGED`].
+    /// [`Conflict::AttemptsChanged`].
     RecordDebtAttempt(Box<Ledger>),
     /// Note in the call's number's ledger (`of_debt`: in its debt's own
     /// ledger) a conversation about a debt and the times the callee said are
@@ -50,13 +51,6 @@ pub enum AlongWithCall {
     LedgerNotes { of_debt: bool, notes: LedgerNotes },
     /// Append the audit entry of the change this write makes.
     Audit(Box<callops_domain::records::audit::AuditEntry>),
-}
-
-/// What a call's end adds to a ledger: a conversation about a debt, and times the callee said are inconvenient.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LedgerNotes {
-    pub conversation: Option<Conversation>,
-    pub inconvenient: Vec<callops_domain::placement::clock::InconvenientTime>,
 }
 
 impl AlongWithCall {
@@ -79,9 +73,6 @@ impl AlongWithCall {
 fn debt_of(call: &CallLog) -> Result<&str, DomainError> {
     call.debt_id.as_deref().ok_or_else(|| DomainError::Unavailable(format!("call {} names no debt to keep a ledger of", call.id)))
 }
-
-/// The code of the conflict when an agent has no free slot.
-pub const NO_FREE_SLOT: &str = "no_free_slot";
 
 /// One thing a call write does besides writing the call item.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,14 +172,14 @@ impl DynamoStore {
         put_call: Put,
         also: &[AlongWithCall],
         returns: &[super::missed::Return],
-    ) -> Result<Vec<(TransactWriteItem, Option<&'static str>)>, DomainError> {
+    ) -> Result<Vec<(TransactWriteItem, Option<Conflict>)>, DomainError> {
         let mut items = vec![(TransactWriteItem::builder().put(put_call).build(), None)];
         let mut rollups: std::collections::BTreeMap<RollupKey, Tally> = std::collections::BTreeMap::new();
         let mut rollup = |key: RollupKey, delta: Tally| -> Result<(), DomainError> { Ok(rollups.entry(key).or_default().add(&delta)?) };
         for effect in effects(previous, next, also)? {
             let code = match effect {
-                Effect::Along(AlongWithCall::TakeSlot { .. }) => Some(NO_FREE_SLOT),
-                Effect::Along(AlongWithCall::RecordAttempt(_) | AlongWithCall::RecordDebtAttempt(_)) => Some(super::ledgers::ATTEMPTS_CHANGED),
+                Effect::Along(AlongWithCall::TakeSlot { .. }) => Some(Conflict::NoFreeSlot),
+                Effect::Along(AlongWithCall::RecordAttempt(_) | AlongWithCall::RecordDebtAttempt(_)) => Some(Conflict::AttemptsChanged),
                 Effect::Rollup(key, delta) => {
                     rollup(key, delta)?;
                     continue;

@@ -44,8 +44,6 @@ const INCONVENIENT: &str = "inconvenient";
 const PLACES: &str = "places";
 pub(crate) const OPTED_OUT_AT: &str = "optedOutAt";
 const REVISION: &str = "rev";
-/// The code of the conflict when the ledger changed since it was read.
-pub const ATTEMPTS_CHANGED: &str = "attempts_changed";
 
 fn list<T: serde::Serialize>(values: &[T]) -> Result<AttributeValue, DomainError> {
     serde_dynamo::to_attribute_value(values).map_err(|e| DomainError::Unavailable(format!("a ledger does not serialise: {e}")))
@@ -235,7 +233,7 @@ impl DynamoStore {
     /// The update that appends `notes` (a conversation, inconvenient times:
     /// the latest [`MAX_INCONVENIENT_TIMES`] are read back) to the ledger at
     /// `pk` and moves its revision, so a claim decided without them is decided again.
-    pub(crate) fn ledger_notes(&self, pk: String, notes: &super::effects::LedgerNotes) -> Result<Update, DomainError> {
+    pub(crate) fn ledger_notes(&self, pk: String, notes: &LedgerNotes) -> Result<Update, DomainError> {
         let conversations: Vec<&Conversation> = notes.conversation.iter().collect();
         let update = Update::builder()
             .table_name(&self.table)
@@ -274,4 +272,10 @@ impl DynamoStore {
             .build()
             .expect("table, key and expression are set")
     }
+}
+/// What a call's end adds to a ledger: a conversation about a debt, and times the callee said are inconvenient.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LedgerNotes {
+    pub conversation: Option<Conversation>,
+    pub inconvenient: Vec<callops_domain::placement::clock::InconvenientTime>,
 }

@@ -103,7 +103,7 @@ impl DynamoStore {
 
     /// The transaction that writes `returned` over `stored`, on its revision.
     fn put_returned(&self, stored: &StoredCall, returned: &CallLog) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, DomainError> {
-        let put = self.put(super::calls::call_item(returned, stored.revision + 1)?, "#rev = :rev", Some(stored.revision));
+        let put = self.put(super::call_item::call_item(returned, stored.revision + 1)?, "#rev = :rev", Some(stored.revision));
         self.call_transaction(Some(&stored.call), returned, put, &[])
     }
 }

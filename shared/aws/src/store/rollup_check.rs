@@ -280,7 +280,7 @@ impl DynamoStore {
             let count = items.len() as u64;
             let (mut calls, mut unreadable, mut contributions) = (0, Vec::new(), Vec::new());
             for item in items {
-                match super::calls::read_call_item(item) {
+                match super::call_item::read_call_item(item) {
                     Ok(call) => {
                         calls += 1;
                         contributions.extend(rollup_contributions(&call).into_iter().filter(|(key, _)| after.is_none_or(|after| key > after)));

@@ -46,7 +46,11 @@ impl CallStatus {
 
     /// The checked transition: `Conflict` when the lifecycle forbids it.
     pub fn transition(self, next: CallStatus) -> Result<CallStatus, DomainError> {
-        if self.can_become(next) { Ok(next) } else { Err(DomainError::conflict("invalid_transition", format!("a {self} call cannot become {next}"))) }
+        if self.can_become(next) {
+            Ok(next)
+        } else {
+            Err(DomainError::conflict(crate::error::Conflict::InvalidTransition, format!("a {self} call cannot become {next}")))
+        }
     }
 }
 
@@ -142,7 +146,7 @@ impl CallLog {
     /// Ends the call in the terminal status `status` when the lifecycle allows it.
     pub(crate) fn end(&mut self, status: CallStatus) -> Result<(), DomainError> {
         if !status.is_terminal() {
-            return Err(DomainError::conflict("invalid_transition", format!("{status} does not end a call")));
+            return Err(DomainError::conflict(crate::error::Conflict::InvalidTransition, format!("{status} does not end a call")));
         }
         self.advance(status)
     }
@@ -155,7 +159,7 @@ impl CallLog {
     /// The dialer takes a waiting attempt: SCHEDULED -> DIALING.
     pub fn claim(&self, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
         if self.status != CallStatus::Scheduled {
-            return Err(DomainError::conflict("invalid_transition", format!("a {} call cannot be claimed", self.status)));
+            return Err(DomainError::conflict(crate::error::Conflict::InvalidTransition, format!("a {} call cannot be claimed", self.status)));
         }
         let mut next = self.clone();
         next.advance(CallStatus::Dialing)?;
@@ -201,7 +205,10 @@ impl CallLog {
     /// A waiting call that will never be dialed: CANCELLED, with why.
     pub fn cancel(&self, reason: EndedReason, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
         if self.status != CallStatus::Scheduled {
-            return Err(DomainError::conflict("not_cancellable", format!("call {} is {} and can no longer be cancelled", self.id, self.status)));
+            return Err(DomainError::conflict(
+                crate::error::Conflict::NotCancellable,
+                format!("call {} is {} and can no longer be cancelled", self.id, self.status),
+            ));
         }
         let mut next = self.clone();
         next.advance(CallStatus::Cancelled)?;
@@ -213,7 +220,10 @@ impl CallLog {
     /// revocation landed after the claim): CANCELLED, with why, no outcome.
     pub fn withdraw(&self, reason: EndedReason, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
         if self.status != CallStatus::Dialing || self.vapi_call_id.is_some() {
-            return Err(DomainError::conflict("not_withdrawable", format!("call {} is {} and was placed or not claimed", self.id, self.status)));
+            return Err(DomainError::conflict(
+                crate::error::Conflict::NotWithdrawable,
+                format!("call {} is {} and was placed or not claimed", self.id, self.status),
+            ));
         }
         let mut next = self.clone();
         next.advance(CallStatus::Cancelled)?;
@@ -269,7 +279,10 @@ mod tests {
             assert!(InProgress.can_become(end));
             assert!(end.stage() > InProgress.stage());
         }
-        assert_eq!(Completed.transition(InProgress), Err(DomainError::conflict("invalid_transition", "a COMPLETED call cannot become IN_PROGRESS")));
+        assert_eq!(
+            Completed.transition(InProgress),
+            Err(DomainError::conflict(crate::error::Conflict::InvalidTransition, "a COMPLETED call cannot become IN_PROGRESS"))
+        );
     }
 
     #[test]
@@ -286,7 +299,10 @@ mod tests {
         assert_eq!((back.status, back.scheduled_at), (Scheduled, Some(now + chrono::Duration::minutes(5))));
         let cancelled = back.cancel(EndedReason::CancelledBeforeDialing, now).unwrap();
         assert_eq!((cancelled.status, cancelled.ended_reason.as_deref()), (Cancelled, Some("cancelled-before-dialing")));
-        assert!(matches!(placed.cancel(EndedReason::CancelledBeforeDialing, now), Err(DomainError::Conflict { code: "not_cancellable", .. })));
+        assert!(matches!(
+            placed.cancel(EndedReason::CancelledBeforeDialing, now),
+            Err(DomainError::Conflict { kind: crate::error::Conflict::NotCancellable, .. })
+        ));
         let failed = placed.fail(EndedReason::ProviderRejected("bad number".into()), now).unwrap();
         assert_eq!((failed.status, failed.outcome, failed.ended_reason.as_deref()), (Failed, Some(CallOutcome::Failed), Some("vapi-rejected: bad number")));
         assert_eq!(failed.fail(EndedReason::ProviderCallNotFound, now), None, "an ended call stays ended");

@@ -43,7 +43,8 @@ pub struct RejectedContact {
 impl RejectedContact {
     pub fn new(row: usize, number: &str, err: DomainError) -> Self {
         let (code, message) = match err {
-            DomainError::Invalid { code, message } | DomainError::Conflict { code, message } => (code, message),
+            DomainError::Invalid { code, message } => (code, message),
+            DomainError::Conflict { kind, message } => (kind.code(), message),
             other => ("contact_refused", other.to_string()),
         };
         RejectedContact { row, number: number.to_string(), code, message }

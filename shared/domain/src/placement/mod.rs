@@ -163,8 +163,8 @@ impl Refusal {
     /// The refusal as an API error, for a request that asked for the call.
     pub fn error(self) -> DomainError {
         match self {
-            Refusal::OnDoNotCallList => DomainError::conflict("on_do_not_call_list", "this number is on the practice's do-not-call list"),
-            Refusal::CampaignCancelled => DomainError::conflict("campaign_cancelled", "the campaign is cancelled"),
+            Refusal::OnDoNotCallList => DomainError::conflict(crate::error::Conflict::OnDoNotCallList, "this number is on the practice's do-not-call list"),
+            Refusal::CampaignCancelled => DomainError::conflict(crate::error::Conflict::CampaignCancelled, "the campaign is cancelled"),
             Refusal::DebtIdRequired => DomainError::invalid(
                 "debt_id_required",
                 "a collection call (OUTBOUND_DEBT) names the debt it is about in debtId: Regulation F counts calls per person and debt",
@@ -389,6 +389,6 @@ mod tests {
         assert_eq!(earliest_placement(&busy, night), Ok(time::parse("2024-01-16T13:00:00Z").unwrap()), "a plan assumes the claim's slot");
         let listed = PlacementFacts { on_do_not_call: true, ..planning(crate::call::CallType::OutboundFollowup, &agent, &callee, &[]) };
         assert_eq!(earliest_placement(&listed, night), Err(Refusal::OnDoNotCallList));
-        assert!(matches!(Refusal::OnDoNotCallList.error(), DomainError::Conflict { code: "on_do_not_call_list", .. }));
+        assert!(matches!(Refusal::OnDoNotCallList.error(), DomainError::Conflict { kind: crate::error::Conflict::OnDoNotCallList, .. }));
     }
 }

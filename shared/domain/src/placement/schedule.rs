@@ -271,9 +271,9 @@ mod tests {
         let agent = agent(CallingHours::default());
         let now = at("2024-01-15T12:00:00Z");
         let listed = PlacementFacts { on_do_not_call: true, ..facts(&agent) };
-        assert!(matches!(placement_time(now, &listed, true, now), Err(DomainError::Conflict { code: "on_do_not_call_list", .. })));
+        assert!(matches!(placement_time(now, &listed, true, now), Err(DomainError::Conflict { kind: crate::error::Conflict::OnDoNotCallList, .. })));
         let cancelled = PlacementFacts { campaign_cancelled: true, ..facts(&agent) };
-        assert!(matches!(placement_time(now, &cancelled, true, now), Err(DomainError::Conflict { code: "campaign_cancelled", .. })));
+        assert!(matches!(placement_time(now, &cancelled, true, now), Err(DomainError::Conflict { kind: crate::error::Conflict::CampaignCancelled, .. })));
     }
 
     #[test]

@@ -1,0 +1,34 @@
+// The audit log (admins): read on demand, as each read is itself an entry;
+// filtered by kind of record, record and who, older entries a page at a time.
+import { api } from './api.js';
+import { $, el, when } from './format.js';
+
+export const ENTITY_TYPES = ['call', 'campaign', 'agent', 'tenant', 'consent', 'number', 'patient'];
+const audit = { cursor: null };
+
+export async function loadAudit(more) {
+  const box = $('audit');
+  const form = $('audit-form');
+  const q = new URLSearchParams({ limit: '25' });
+  for (const name of ['entityType', 'entityId', 'actor']) {
+    const value = (form.elements[name].value || '').trim();
+    if (value) q.set(name, value);
+  }
+  if (more && audit.cursor) q.set('cursor', audit.cursor);
+  if (!more) box.dataset.state = 'loading';
+  try {
+    const page = await api(`/api/audit?${q}`);
+    const rows = page.entries.map((e) => el('tr', { 'data-action': e.action },
+      el('td', { text: when(e.at) }), el('td', { text: e.actor.name || e.actor.sub }), el('td', { text: e.action }),
+      el('td', { text: `${e.entityType} ${e.entityId}` }), el('td', { text: Object.keys(e.changes || {}).join(', ') }),
+      el('td', { text: [e.sourceIp, e.userAgent].filter(Boolean).join(' · ') })));
+    const body = $('audit-rows');
+    if (more) body.append(...rows); else body.replaceChildren(...rows);
+    audit.cursor = page.nextCursor;
+    $('audit-more').hidden = !page.nextCursor;
+    box.dataset.state = body.children.length ? 'ready' : 'empty';
+  } catch (err) {
+    box.dataset.state = 'error';
+    box.querySelector('.error-note').textContent = err.status === 403 ? 'Only a practice admin may read the audit log.' : `Could not load the audit log: ${err.message}`;
+  }
+}

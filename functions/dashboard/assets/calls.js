@@ -1,0 +1,107 @@
+// Recent calls (ten to a page, newer and older by cursor; a row opens the
+// call), the range's calls exported as one CSV file, and the scheduled
+// outbound calls with a two-click cancel.
+import { api, apiFile } from './api.js';
+import { $, cents, duration, el, save, shownNumber, when } from './format.js';
+import { showCall } from './detail.js';
+import { callTypeLabel, outcomeBadge, statusBadge } from './labels.js';
+import { banner, current, panel, setState } from './panel.js';
+import { PAGE_SIZE, agentName, state, windowQuery } from './state.js';
+
+export async function loadRecent(quiet) {
+  const { query } = windowQuery();
+  const q = new URLSearchParams(query);
+  q.set('limit', String(PAGE_SIZE));
+  // A list shows facts: it asks for no content, so it reads none and the audit log has nothing to say of it.
+  q.set('content', 'false');
+  const cursor = state.cursors[state.page];
+  if (cursor) q.set('cursor', cursor);
+  return panel('recent', async (g) => { const result = await api(`/api/analytics/calls/recent?${q}`); if (current(g)) renderRecent(result); }, quiet);
+}
+
+function renderRecent(result) {
+  const rows = $('recent-rows');
+  rows.replaceChildren();
+  state.cursors[state.page + 1] = result.nextCursor;
+  $('newer').disabled = state.page === 0;
+  $('older').disabled = !result.nextCursor;
+  $('page-label').textContent = `Page ${state.page + 1}`;
+  if (result.calls.length === 0) { setState('recent', 'empty'); return; }
+  for (const call of result.calls) {
+    const open = () => showCall(call.id);
+    rows.append(el('tr', { tabindex: '0', 'data-call-id': call.id, onclick: open, onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } } },
+      el('td', { text: when(call.callStartedAt || call.createdAt) }),
+      el('td', { class: 'hide-narrow', text: agentName(call.voiceAgentId) }),
+      el('td', { text: shownNumber(call.phoneNumber) }),
+      el('td', { class: 'hide-narrow', text: callTypeLabel(call.callType) || call.callType }),
+      el('td', { class: 'hide-narrow' }, statusBadge(call.status)),
+      el('td', {}, outcomeBadge(call.outcome)),
+      el('td', { class: 'num hide-narrow', text: duration(call.duration) }),
+      el('td', { class: 'num', text: cents(call.costCents) })));
+  }
+  setState('recent', 'ready');
+}
+
+// The calls of the range as one CSV file: the API answers a part at a time (X-Next-Cursor), each part is appended as it comes.
+export async function exportCalls() {
+  const button = $('export-calls');
+  const { query, from, to } = windowQuery();
+  const parts = [];
+  let cursor = null;
+  button.disabled = true;
+  try {
+    do {
+      const q = new URLSearchParams(query);
+      q.set('format', 'csv');
+      q.set('content', 'false');
+      if (cursor) q.set('cursor', cursor);
+      button.textContent = `Exporting… ${parts.length ? `part ${parts.length + 1}` : ''}`;
+      const res = await apiFile(`/api/calls/export?${q}`);
+      parts.push(await res.blob());
+      cursor = res.headers.get('X-Next-Cursor');
+    } while (cursor);
+    save(URL.createObjectURL(new Blob(parts, { type: 'text/csv' })), `calls-${from}-to-${to}.csv`);
+  } catch (err) {
+    banner(`Could not export the calls: ${err.message}`);
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Export CSV';
+  }
+}
+
+export async function loadScheduled(quiet) {
+  const q = new URLSearchParams({ limit: '20' });
+  if (state.agentId) q.set('agentId', state.agentId);
+  return panel('scheduled', async (g) => { const result = await api(`/api/outbound/scheduled?${q}`); if (current(g)) renderScheduled(result); }, quiet);
+}
+
+function renderScheduled(result) {
+  const list = $('scheduled-rows');
+  list.replaceChildren();
+  if (result.calls.length === 0) { setState('scheduled', 'empty'); return; }
+  for (const call of result.calls) {
+    const cancel = el('button', { type: 'button', class: 'danger', 'aria-label': `Cancel the call to ${call.phoneNumber}` }, 'Cancel');
+    cancel.addEventListener('click', () => cancelCall(call, cancel));
+    const who = [call.customerName, call.phoneNumber, callTypeLabel(call.callType), agentName(call.voiceAgentId), call.callPurpose].filter(Boolean).join(' · ');
+    list.append(el('li', { 'data-call-id': call.id, 'data-phone': call.phoneNumber }, el('span', { class: 'when', text: when(call.scheduledAt) }), el('span', { class: 'who', text: who }), cancel));
+  }
+  setState('scheduled', 'ready');
+}
+
+// Two clicks to cancel: the first arms the button for a few seconds.
+async function cancelCall(call, button) {
+  if (!button.classList.contains('armed')) {
+    button.classList.add('armed');
+    button.textContent = 'Confirm cancel';
+    setTimeout(() => { button.classList.remove('armed'); button.textContent = 'Cancel'; }, 4000);
+    return;
+  }
+  button.disabled = true;
+  try {
+    await api(`/api/outbound/scheduled/${encodeURIComponent(call.id)}`, { method: 'DELETE' });
+    await loadScheduled();
+  } catch (err) {
+    banner(`Could not cancel the call to ${call.phoneNumber}: ${err.message}`);
+    button.disabled = false;
+  }
+}
