@@ -1,8 +1,10 @@
 //! The one way a call is changed when another writer may change it too
-//! (a webhook, the dialer, a user): decide the change from the call as
-//! stored, write it conditionally on the version read, and on a conflict
-//! read the call again and decide again. Every use case that changes a
-//! stored call goes through [`change_call`].
+//! (a webhook, the dialer, a user), in the shape of every use case: load
+//! the call, decide the change from it, act on what must happen before
+//! the write (a schedule for each call the change creates), write it
+//! conditionally on the version read; on a conflict load the call again
+//! and decide again. Every use case that changes a stored call goes
+//! through [`change_call`].
 
 use callops_aws::{AlongWithCall, DynamoStore, StoredCall};
 use callops_domain::{CallLog, DomainError};
@@ -28,6 +30,12 @@ impl From<CallLog> for Change {
 pub trait Decide: Send {
     /// The change, `None` when there is nothing to write, or an error that ends the change.
     async fn decide(&mut self, call: &CallLog) -> Result<Option<Change>, DomainError>;
+
+    /// What must happen before `change` is written (once for each write
+    /// tried): nothing, unless the change says so.
+    async fn act(&mut self, _change: &Change) -> Result<(), DomainError> {
+        Ok(())
+    }
 }
 
 /// A change decided by a plain function of the call.
@@ -45,6 +53,7 @@ impl<F: FnMut(&CallLog) -> Result<Option<Change>, DomainError> + Send> Decide fo
 pub async fn change_call(store: &DynamoStore, mut stored: StoredCall, decide: &mut dyn Decide) -> Result<Option<StoredCall>, DomainError> {
     for _ in 0..WRITE_ATTEMPTS {
         let Some(change) = decide.decide(&stored.call).await? else { return Ok(None) };
+        decide.act(&change).await?;
         match store.update_call_with(&stored, &change.call, &change.also).await {
             Ok(written) => return Ok(Some(written)),
             Err(DomainError::Conflict { .. }) => {

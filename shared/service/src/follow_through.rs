@@ -1,11 +1,11 @@
-//! What follows when a call ends, carried out: the domain decides
+//! What follows when a call ends: the domain decides
 //! ([`callops_domain::ending::follow_through::follow_through`], against the tenant's
 //! holidays and consent policy and the number's ledger and consents, read
-//! only when a call follows) and this use case
-//! schedules the retry and the follow-up call and lists what is written in
-//! the ended call's own transaction (the do-not-call entry, the calls that
-//! follow). Giving back the dialer slot is the store's, for every write
-//! that ends a call ([`callops_aws::store::effects`]).
+//! only when a call follows), this part lists what is written in the
+//! ended call's own transaction (the do-not-call entry, the calls that
+//! follow), and [`schedule_follow_ons`] acts on it before the write.
+//! Giving back the dialer slot is the store's, for every write that ends a
+//! call ([`callops_aws::store::effects`]).
 
 use std::sync::Arc;
 
@@ -40,13 +40,11 @@ pub struct FollowOn {
 
 /// Decides and prepares what follows `before` becoming `after`: nothing
 /// unless this change ends the call, or (`late_output`) applies the
-/// structured output the ended call awaited. The calls that follow are scheduled
-/// here, before they are stored (in the ended call's own transaction): a
-/// schedule that fires for a call never stored dials nothing.
-#[allow(clippy::too_many_arguments)]
+/// structured output the ended call awaited. It reads what the decision
+/// needs and schedules nothing: the calls that follow are in `also`, for
+/// [`schedule_follow_ons`].
 pub async fn follow_through(
     store: &DynamoStore,
-    scheduler: &Arc<dyn DialScheduler>,
     agent: &mut AgentOnce,
     before: &CallLog,
     after: &CallLog,
@@ -128,10 +126,20 @@ pub async fn follow_through(
         .into_iter()
         .chain(decided.follow_up_at.map(|at| follow_through::follow_up_call(after, at, now)))
         .collect();
-    for call in follow_ons {
-        let Some(at) = call.scheduled_at else { continue };
-        scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&call), at }).await?;
-        also.push(AlongWithCall::NewCall(Box::new(call)));
-    }
+    also.extend(follow_ons.into_iter().map(|call| AlongWithCall::NewCall(Box::new(call))));
     Ok(FollowOn { decided, also })
+}
+
+/// Schedules each call a write creates, before the write: a schedule that
+/// fires for a call never stored (the write lost a race) dials nothing,
+/// and one that a retried write schedules again is the same schedule.
+pub async fn schedule_follow_ons(scheduler: &Arc<dyn DialScheduler>, also: &[AlongWithCall]) -> Result<(), DomainError> {
+    for write in also {
+        if let AlongWithCall::NewCall(call) = write
+            && let Some(at) = call.scheduled_at
+        {
+            scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(call), at }).await?;
+        }
+    }
+    Ok(())
 }

@@ -27,6 +27,8 @@ pub mod reconcile;
 pub mod record_report;
 pub mod records;
 pub mod schedule;
+#[cfg(test)]
+mod use_case_tests;
 
 use std::sync::Arc;
 

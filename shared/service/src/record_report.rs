@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     Calls,
     change::{Change, Decide, change_call},
-    follow_through::{AgentOnce, follow_through},
+    follow_through::{AgentOnce, follow_through, schedule_follow_ons},
     metrics,
 };
 
@@ -39,7 +39,7 @@ impl Calls {
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         for _ in 0..crate::change::WRITE_ATTEMPTS {
-            let stored = match self.find_call(org_id, subject, report).await? {
+            let made = match self.find_call(org_id, subject, report).await? {
                 Some(stored) if stored.call.was_never_placed() => {
                     tracing::warn!(org_id, call_id = %stored.call.id, status = %stored.call.status, "a report about a call that was never placed changes nothing");
                     return Ok(());
@@ -55,22 +55,18 @@ impl Calls {
                 }
                 None => self.unplaced_call(org_id, subject, report, now).await?,
             };
-            // A call CallOps did not place: `before` is the call as it would have been before this report.
-            let before = stored;
+            // A call CallOps did not place: `made` is the call as it would have been before this report.
             let mut agent = AgentOnce::default();
-            let report = &self.reading_output(&mut agent, &before, report).await?;
-            let next = apply::apply(&before, report, now).unwrap_or_else(|| before.clone());
-            let mut retention = None;
-            let (next, expired) = self.within_retention(&mut retention, next, by, now).await?;
-            let mut follow = follow_through(&self.store, &self.scheduler, &mut agent, &before, &next, report.asks_not_to_call(), false, now).await?;
-            add_inconvenient_times(&mut follow.also, report, &before, &next, false);
-            audit_report(&mut follow.also, None, &next, expired, by, now);
-            match self.store.create_call_with(&next, &follow.also).await {
+            let report = &self.reading_output(&mut agent, &made, report).await?;
+            let mut apply = ApplyReport::new(self, report, agent, by, now, Reported::NewCall, made.clone());
+            let Some(change) = apply.decide(&made).await? else { return Ok(()) };
+            apply.act(&change).await?;
+            match self.store.create_call_with(&change.call, &change.also).await {
                 // Another report created it first: record this one on it.
                 Err(DomainError::Conflict { .. }) => continue,
                 Err(other) => return Err(other),
                 Ok(written) => {
-                    self.recorded(&before, &written, &follow.decided, now).await?;
+                    self.recorded(&apply.before, &written, &apply.follow, now).await?;
                     return Ok(());
                 }
             }
@@ -142,8 +138,8 @@ impl Calls {
         now: DateTime<Utc>,
         awaited_output: bool,
     ) -> Result<(), DomainError> {
-        let mut apply =
-            ApplyReport { calls: self, report, now, by, awaited_output, agent, retention: None, before: stored.call.clone(), follow: FollowThrough::default() };
+        let reported = if awaited_output { Reported::AwaitedOutput } else { Reported::OnTheCall };
+        let mut apply = ApplyReport::new(self, report, agent, by, now, reported, stored.call.clone());
         if let Some(written) = change_call(&self.store, stored, &mut apply).await? {
             self.recorded(&apply.before, &written, &apply.follow, now).await?;
         }
@@ -271,7 +267,22 @@ fn audit_report(also: &mut Vec<AlongWithCall>, before: Option<&CallLog>, next: &
     also.extend(entries.into_iter().map(|entry| AlongWithCall::Audit(Box::new(entry))));
 }
 
-/// The report applied to the call as stored, and what its end brings.
+/// What a report is recorded on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reported {
+    /// A stored call.
+    OnTheCall,
+    /// A stored call, by a later read for the structured output it awaits.
+    AwaitedOutput,
+    /// A call CallOps did not place, made from the report: written even
+    /// when the report adds nothing to it.
+    NewCall,
+}
+
+/// The report use case's one decision: the report applied to the call
+/// (as stored, or as made for a call CallOps did not place), kept within
+/// the tenant's retention, and what its end brings; then, before the
+/// write, the calls that follow scheduled.
 struct ApplyReport<'a> {
     calls: &'a Calls,
     report: &'a CallReport,
@@ -280,34 +291,39 @@ struct ApplyReport<'a> {
     by: &'static str,
     /// The tenant's retention, once read.
     retention: Option<callops_domain::settings::Retention>,
-    /// The report is a later read for the output the call awaits.
-    awaited_output: bool,
+    reported: Reported,
     agent: AgentOnce,
     /// The call the last decision started from, and what it decided follows.
     before: CallLog,
     follow: FollowThrough,
 }
 
+impl<'a> ApplyReport<'a> {
+    fn new(calls: &'a Calls, report: &'a CallReport, agent: AgentOnce, by: &'static str, now: DateTime<Utc>, reported: Reported, before: CallLog) -> Self {
+        ApplyReport { calls, report, now, by, retention: None, reported, agent, before, follow: FollowThrough::default() }
+    }
+}
+
 #[async_trait::async_trait]
 impl Decide for ApplyReport<'_> {
     async fn decide(&mut self, call: &CallLog) -> Result<Option<Change>, DomainError> {
-        let next = if self.awaited_output { apply::apply_awaited_output(call, self.report, self.now) } else { apply::apply(call, self.report, self.now) };
+        let awaited_output = self.reported == Reported::AwaitedOutput;
+        let next = match self.reported {
+            Reported::OnTheCall => apply::apply(call, self.report, self.now),
+            Reported::AwaitedOutput => apply::apply_awaited_output(call, self.report, self.now),
+            Reported::NewCall => Some(apply::apply(call, self.report, self.now).unwrap_or_else(|| call.clone())),
+        };
         let Some(next) = next else { return Ok(None) };
         let (next, expired) = self.calls.within_retention(&mut self.retention, next, self.by, self.now).await?;
-        let mut follow = follow_through(
-            &self.calls.store,
-            &self.calls.scheduler,
-            &mut self.agent,
-            call,
-            &next,
-            self.report.asks_not_to_call(),
-            self.awaited_output,
-            self.now,
-        )
-        .await?;
-        add_inconvenient_times(&mut follow.also, self.report, call, &next, self.awaited_output);
-        audit_report(&mut follow.also, Some(call), &next, expired, self.by, self.now);
+        let mut follow = follow_through(&self.calls.store, &mut self.agent, call, &next, self.report.asks_not_to_call(), awaited_output, self.now).await?;
+        add_inconvenient_times(&mut follow.also, self.report, call, &next, awaited_output);
+        let before = (self.reported != Reported::NewCall).then_some(call);
+        audit_report(&mut follow.also, before, &next, expired, self.by, self.now);
         (self.before, self.follow) = (call.clone(), follow.decided);
         Ok(Some(Change { call: next, also: follow.also }))
+    }
+
+    async fn act(&mut self, change: &Change) -> Result<(), DomainError> {
+        schedule_follow_ons(&self.calls.scheduler, &change.also).await
     }
 }
