@@ -3,7 +3,9 @@
 //! that exists; every path they name in code is there; no source file
 //! passes 500 lines outside tests and data; the README stays a front door (at most 200 lines); and the
 //! README's quickstart runs as written (its dates computed, never stale)
-//! against a local host.
+//! against a local host, as does every HTTP example of the docs; every
+//! other command is checked against what it names (the CLI's own parser,
+//! the workspace's packages and benches, the scripts).
 
 use std::path::{Path, PathBuf};
 
@@ -196,6 +198,141 @@ fn the_readme_is_a_front_door() {
 /// The README's quickstart, run as written by `sh` with `curl`, against a
 /// local host on its own port: the consent is recorded, the call scheduled,
 /// read back and listed.
+/// An `sh` example of the docs: its text, and the marker comment on the line before it, if any.
+struct Example {
+    doc: String,
+    marker: Option<String>,
+    script: String,
+}
+
+fn sh_examples() -> Vec<Example> {
+    let mut found = Vec::new();
+    for doc in documents() {
+        let text = std::fs::read_to_string(root().join(&doc)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut at = 0;
+        while at < lines.len() {
+            if lines[at].starts_with("```") && lines[at] != "```" {
+                let fence = lines[at];
+                let end = (at + 1..lines.len()).find(|&i| lines[i] == "```").expect("every code block ends");
+                let marker = lines[..at].iter().rev().find(|l| !l.trim().is_empty()).filter(|l| l.starts_with("<!--")).map(|l| l.to_string());
+                assert!(fence == "```sh" || fence == "```text", "{doc}: a {fence} block: an example is a `sh` block a test runs, or `text`");
+                if fence == "```sh" {
+                    found.push(Example { doc: doc.clone(), marker, script: lines[at + 1..end].join("\n") });
+                }
+                at = end;
+            }
+            at += 1;
+        }
+    }
+    found
+}
+
+/// The commands of a script: continuation lines joined, comments left out.
+fn commands(script: &str) -> Vec<String> {
+    script
+        .replace("\\\n", " ")
+        .lines()
+        .map(|line| line.split(" #").next().unwrap_or_default().trim().to_string())
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect()
+}
+
+/// The packages of the workspace, by name, with their manifests.
+fn manifests() -> std::collections::BTreeMap<String, String> {
+    let mut found = std::collections::BTreeMap::new();
+    for dir in ["shared", "functions"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let manifest = entry.unwrap().path().join("Cargo.toml");
+            if manifest.exists() {
+                found.insert(manifest.clone(), std::fs::read_to_string(&manifest).unwrap());
+            }
+        }
+    }
+    for manifest in [root().join("infra/local/Cargo.toml"), root().join("tests/Cargo.toml")] {
+        found.insert(manifest.clone(), std::fs::read_to_string(&manifest).unwrap());
+    }
+    found
+        .into_values()
+        .map(|text| {
+            let name = text.lines().find_map(|l| l.strip_prefix("name = \"")).map(|rest| rest.trim_end_matches('"').to_string()).unwrap();
+            (name, text)
+        })
+        .collect()
+}
+
+/// Why a command that is not an HTTP request cannot go stale, or what is wrong with it.
+fn check_command(command: &str, packages: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    match words.as_slice() {
+        ["cargo", "run", "-p", "callops", "--", args @ ..] => callops::cli::parse(std::iter::once("callops").chain(args.iter().copied())).map(|_| ()),
+        ["cargo", "bench", "-p", package, "--bench", bench] => {
+            let manifest = packages.get(*package).ok_or(format!("no package {package}"))?;
+            manifest.contains(&format!("name = \"{bench}\"")).then_some(()).ok_or(format!("{package} has no bench {bench}"))
+        }
+        ["cargo", "build", "--release", rest @ ..] => rest.chunks(2).try_for_each(|pair| match pair {
+            ["-p", package] if packages.contains_key(*package) => Ok(()),
+            other => Err(format!("not a package of the workspace: {other:?}")),
+        }),
+        [script] if script.starts_with("infra/scripts/") => {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(root().join(script)).map_err(|e| format!("{script}: {e}"))?.permissions().mode();
+            (mode & 0o111 != 0).then_some(()).ok_or(format!("{script} is not executable"))
+        }
+        _ => Err("a command no test runs or checks: run it in a test, or mark its block `<!-- not run: why -->`".into()),
+    }
+}
+
+#[tokio::test]
+async fn every_example_in_the_docs_runs_or_is_checked() {
+    let packages = manifests();
+    let (mut ran, mut checked, mut problems) = (0, 0, Vec::new());
+    for example in sh_examples() {
+        let marker = example.marker.as_deref().unwrap_or_default();
+        if marker.starts_with("<!-- not run:") || marker.starts_with("<!-- quickstart:") {
+            // Not runnable here (AWS), or the quickstart, which its own test runs and reads.
+            continue;
+        }
+        if example.script.contains("curl ") {
+            for command in commands(&example.script).iter().filter(|c| c.contains("curl ")) {
+                let fails_on_error = command.split_whitespace().any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('f'));
+                if !fails_on_error {
+                    problems.push(format!("{}: curl without -f cannot fail the example: {command}", example.doc));
+                }
+            }
+            let host = TestHost::start(true).await;
+            let script = example.script.replace("http://127.0.0.1:3000", &host.base);
+            let output = tokio::task::spawn_blocking(move || std::process::Command::new("bash").arg("-euo").arg("pipefail").arg("-c").arg(&script).output())
+                .await
+                .unwrap()
+                .expect("bash runs");
+            if !output.status.success() {
+                problems.push(format!(
+                    "{}: the example failed ({}):\n{}\n{}",
+                    example.doc,
+                    output.status,
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            ran += 1;
+            continue;
+        }
+        for command in commands(&example.script) {
+            match check_command(&command, &packages) {
+                Ok(()) => checked += 1,
+                Err(why) => problems.push(format!("{}: `{command}`: {why}", example.doc)),
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(ran >= 3 && checked >= 10, "the examples were found: {ran} run, {checked} checked");
+    let packages = manifests();
+    assert!(check_command("cargo run -p callops -- migrate --org acme", &packages).is_err(), "a command missing a required flag is caught");
+    assert!(check_command("cargo bench -p callops --bench nothing", &packages).is_err());
+    assert!(check_command("rm -rf /", &packages).is_err());
+}
+
 #[tokio::test]
 async fn the_readmes_quickstart_runs_as_written() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();

@@ -1,175 +1,18 @@
 //! `callops`: the local host and the operator's commands.
 
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf, process::ExitCode};
+use std::{collections::HashMap, process::ExitCode};
 
+use callops::cli::{Cli, Command, DevArgs, MigrateArgs, ReapplyArgs, RollupArgs, StoreArgs, VerifyAuditArgs};
 use callops::{Host, HostOptions, demo};
 use callops_aws::{
     DynamoStore,
     embedded::{DirAccess, EmbeddedDynamo},
 };
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 /// mimalloc rather than glibc's malloc: see infra/local/Cargo.toml.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[derive(Parser)]
-#[command(name = "callops", version, about = "CallOps: call analytics and outbound calling for practices using Vapi voice agents")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run every function locally over the embedded DynamoDB-compatible engine.
-    Dev(DevArgs),
-    /// Recompute every analytics rollup from the raw calls and report drift (exit 1 on any).
-    VerifyRollups(RollupArgs),
-    /// Recompute every analytics rollup from the raw calls and repair drift.
-    RebuildRollups(RollupArgs),
-    /// Import a practice's history from the legacy PostgreSQL call_logs table
-    /// (safe to repeat and to interrupt; --dry-run writes nothing).
-    Migrate(MigrateArgs),
-    /// Walk a practice's audit log and prove no entry was changed or removed (exit 1 when one was).
-    VerifyAudit(VerifyAuditArgs),
-    /// After a restore from a backup: erase again every patient and call the
-    /// audit log says was erased (exit 1 when one could not be).
-    ReapplyErasures(ReapplyArgs),
-}
-
-#[derive(clap::Args)]
-struct ReapplyArgs {
-    /// The restored data (its data dir or table).
-    #[command(flatten)]
-    store: StoreArgs,
-    /// The practice whose erasures are applied again.
-    #[arg(long, value_name = "ORG", value_parser = parse_org)]
-    org: String,
-    /// Where the full audit log is, when not in the restored data: the data
-    /// dir the backup was taken of.
-    #[arg(long, value_name = "DIR", conflicts_with = "log_table")]
-    log_data_dir: Option<PathBuf>,
-    /// ...or the table the backup was taken of.
-    #[arg(long, value_name = "TABLE")]
-    log_table: Option<String>,
-}
-
-#[derive(clap::Args)]
-struct VerifyAuditArgs {
-    #[command(flatten)]
-    store: StoreArgs,
-    /// The practice whose log is walked.
-    #[arg(long, value_name = "ORG", value_parser = parse_org)]
-    org: String,
-}
-
-#[derive(clap::Args)]
-struct MigrateArgs {
-    /// The legacy database, e.g. postgres://user:password@host:5432/dbname
-    #[arg(long = "from-postgres", value_name = "URL")]
-    from_postgres: String,
-    /// The tenant the calls belong to.
-    #[arg(long, value_name = "ORG", value_parser = parse_org)]
-    org: String,
-    /// Read, map and compare, and print what would happen; write nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// Rows read per batch (and per checkpoint). A batch's days are written
-    /// side by side, so a batch of several days keeps --concurrency busy.
-    #[arg(long, default_value_t = 5000)]
-    batch: usize,
-    /// Write requests in flight at once.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
-    /// Put the calls of legacy voice agent LEGACY on the practice's agent
-    /// AGENT (repeatable). A legacy agent left out becomes an imported agent,
-    /// `legacy-<id>`: listed and filtered like any agent, it never dials.
-    #[arg(long = "agent-map", value_name = "LEGACY=AGENT", value_parser = callops::migrate::agents::parse_map_entry)]
-    agent_map: Vec<(String, String)>,
-    /// The same, as LEGACY=AGENT lines of a file (`#` starts a comment).
-    #[arg(long = "agent-map-file", value_name = "FILE")]
-    agent_map_file: Option<PathBuf>,
-    #[command(flatten)]
-    store: StoreArgs,
-}
-
-fn parse_org(text: &str) -> Result<String, String> {
-    if callops_http::valid_org_id(text) { Ok(text.to_string()) } else { Err("an org is letters, digits, - and _".into()) }
-}
-
-/// Which table an operator command works on.
-#[derive(clap::Args)]
-struct StoreArgs {
-    /// The local host's data directory (embedded engine).
-    #[arg(long, default_value = ".callops", conflicts_with = "table")]
-    data_dir: PathBuf,
-    /// A DynamoDB table reached through the normal AWS configuration
-    /// (credentials, region, AWS_ENDPOINT_URL_DYNAMODB) instead.
-    #[arg(long)]
-    table: Option<String>,
-}
-
-/// How `verify-rollups` and `rebuild-rollups` read the table.
-#[derive(clap::Args)]
-struct RollupArgs {
-    #[command(flatten)]
-    store: StoreArgs,
-    /// Parallel scan segments to read the calls in [default: 4 for a
-    /// DynamoDB table, 1 for a data dir, whose engine reads every row to
-    /// serve one segment's page].
-    #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1000))]
-    segments: Option<i32>,
-    /// The most rollup items held in memory at once (about 1 KB each). More
-    /// than the calls make: one pass over the calls. Fewer: a pass for each
-    /// key range that fits.
-    #[arg(long, default_value_t = callops_aws::store::HELD_ITEMS as u64, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    held_items: u64,
-}
-
-#[derive(clap::Args)]
-struct DevArgs {
-    /// Address to serve on.
-    #[arg(long, default_value = "127.0.0.1:3000")]
-    listen: SocketAddr,
-    /// Where the embedded engine keeps its data.
-    #[arg(long, default_value = ".callops")]
-    data_dir: PathBuf,
-    /// Keep everything in memory (nothing survives a restart).
-    #[arg(long)]
-    memory: bool,
-    /// Do not seed the demo practice.
-    #[arg(long)]
-    no_demo: bool,
-    /// Use the local DynamoDB-compatible API at this URL (DynamoDB Local, a
-    /// proxy in front of one...; table `callops`, created when missing)
-    /// instead of the embedded engine.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["memory"])]
-    dynamodb_endpoint: Option<String>,
-    /// Accept `Authorization: Bearer TOKEN` for tenant ORG (repeatable),
-    /// as ROLE (viewer, staff or admin; empty or left out: no role claim,
-    /// which is staff or what the token's groups map to), with the claims
-    /// the deployed authorizer passes: `agents=ID,ID` (narrowed to those
-    /// agents), `name=NAME`, `groups=GROUP,GROUP`. The demo's `dev-token`
-    /// (admin), `dev-staff-token` and `dev-viewer-token` are always accepted.
-    #[arg(long = "dev-token", value_name = "TOKEN:ORG[:ROLE[:CLAIM=VALUE]...]", value_parser = callops::DevToken::parse)]
-    dev_tokens: Vec<(String, callops::DevToken)>,
-    /// Accept Vapi server messages with this secret for tenant ORG (repeatable).
-    /// `dev-secret` for `demo` is always accepted.
-    #[arg(long = "vapi-secret", value_name = "SECRET:ORG", value_parser = callops_webhook::auth::parse_credential)]
-    vapi_secrets: Vec<callops_webhook::auth::Credential>,
-    /// Dial through the Vapi API at this URL (e.g. https://api.vapi.ai) with
-    /// the private key in VAPI_API_KEY, instead of the built-in simulator.
-    #[arg(long, value_name = "URL", requires = "vapi_api_key")]
-    vapi_base_url: Option<String>,
-    #[arg(long, env = "VAPI_API_KEY", hide_env_values = true, hide = true)]
-    vapi_api_key: Option<String>,
-    /// The Vapi account's public key (VAPI_PUBLIC_KEY), which a live call's
-    /// control URL takes: without it calls are placed with control off, and
-    /// a call whose number opts out cannot be ended while it is live.
-    #[arg(long, env = "VAPI_PUBLIC_KEY", hide_env_values = true, hide = true)]
-    vapi_public_key: Option<String>,
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
