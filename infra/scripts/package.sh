@@ -69,6 +69,6 @@ fi
 
 step "The shipped bootstraps answer their first request as Lambda starts them (Runtime API emulator)"
 CALLOPS_ARTIFACT_DIR="$PWD/target/lambda" CALLOPS_ARTIFACT_RUNNER="$runner" \
-  cargo test --locked -p callops-tests --test behaviour artifact -- --ignored --nocapture
+  cargo test --workspace --profile ci --locked --test behaviour artifact -- --ignored --nocapture
 
 step "Done in ${SECONDS} s"

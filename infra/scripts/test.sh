@@ -50,16 +50,17 @@ if cargo tree -p callops-dialer --edges normal --prefix none | grep -E '^callops
 fi
 
 step "Rust tests (unit, store against the embedded engine, behaviour through the local host)"
-cargo test --workspace --locked
+# The `ci` profile: dependencies optimised (Cargo.toml says why).
+cargo test --workspace --profile ci --locked
 
 step "API contract: schemathesis against the local host, from its own /openapi.json"
 # The host binary with the test build's features (--tests brings every
 # dev-dependency into the feature resolution): it reuses every dependency
 # the tests compiled instead of compiling the tree again for a narrower set.
-cargo build --workspace --bin callops --tests --locked
+cargo build --workspace --profile ci --bin callops --tests --locked
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-target/debug/callops dev --memory --listen "127.0.0.1:$port" > target/schemathesis-host.log 2>&1 &
+target/ci/callops dev --memory --listen "127.0.0.1:$port" > target/schemathesis-host.log 2>&1 &
 host_pid=$!
 trap 'kill "$host_pid" 2>/dev/null || true' EXIT
 python3 - "$port" <<'PY'
