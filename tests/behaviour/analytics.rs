@@ -6,6 +6,7 @@
 //! in New York, for one agent and for all; after corrections too; and the
 //! rollups verify clean.
 
+use callops_aws::store::{AgentStore, CallStore, RollupCheckStore};
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, time};
 use callops_tests::{DEMO_TOKEN, TestHost, assert_error};
 use chrono::{DateTime, Duration, Utc};

@@ -12,6 +12,7 @@
 //! their instant (a weekday some weeks ahead) and hold whatever the hour the
 //! tests run at; those that dial use numbers in their morning now.
 
+use callops_aws::store::{CallStore, DoNotCallStore, LedgerStore};
 use callops_dialer::{DialRequest, Dialed};
 use callops_domain::{CallStatus, CallType, placement::call_rules::FEDERAL_HOLIDAYS, time};
 use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost, assert_error, callable, fake_vapi::FakeVapi};

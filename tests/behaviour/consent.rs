@@ -4,6 +4,7 @@
 //! relied on; revocations are writes that stay on record; the CSV import
 //! answers by row; and a tenant's consents are its own.
 
+use callops_aws::store::{AgentStore, CallStore, CampaignStore, ConsentStore, DoNotCallStore};
 use callops_dialer::{DialRequest, Dialed};
 use callops_domain::{CallStatus, CallType};
 use callops_tests::{DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, callable, fake_vapi::FakeVapi, read};

@@ -9,6 +9,7 @@
 //! saved at desktop and phone width (target/screenshots/).
 
 use callops::{HostOptions, SignIn};
+use callops_aws::store::{CallStore, ConsentStore};
 use callops_tests::{
     DEMO_TOKEN, DEMO_VAPI_SECRET, TestHost,
     browser::Browser,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use callops::{HostOptions, VapiBackend};
 use callops_aws::StoredCall;
+use callops_aws::store::{AgentStore, CallQueryStore, CallStore, LedgerStore, RollupCheckStore};
 use callops_dialer::{DialRequest, DialSettings, Dialed, reconcile::ReconcileSettings};
 use callops_domain::{CallStatus, CallType, call::new_call_id, time};
 use callops_tests::{

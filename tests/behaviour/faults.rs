@@ -7,6 +7,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use callops_aws::store::{AgentStore, CallStore, RollupCheckStore};
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo};
 use callops_dialer::{DialRequest, DialSettings, reconcile::ReconcileSettings};
 use callops_domain::{CallLog, CallOutcome, CallStatus};

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use callops_aws::CallQuery;
+use callops_aws::store::CallQueryStore;
 use callops_tests::{DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

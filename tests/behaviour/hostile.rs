@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use callops_aws::store::{AgentStore, CallQueryStore, CallStore, CampaignStore, DoNotCallStore, RollupCheckStore};
 use callops_aws::{CallQuery, DynamoStore, PageRequest, embedded::EmbeddedDynamo};
 use callops_domain::{CallLog, CallOutcome, CallStatus, limits, time};
 use callops_tests::{

@@ -6,6 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use callops_aws::store::{AgentStore, CallStore, CampaignStore, DoNotCallStore};
 use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_TOKEN, TestHost, assert_error, callable};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use callops_aws::store::{CallStore, RollupCheckStore};
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, time};
 use callops_tests::{DEMO_TOKEN, DEMO_VIEWER_TOKEN, TestHost, assert_error};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};

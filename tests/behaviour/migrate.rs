@@ -10,6 +10,7 @@ use callops::migrate::{
     migrate, migrate_alone,
 };
 use callops_aws::CallQuery;
+use callops_aws::store::{CallQueryStore, CallStore, MarkerStore, RollupCheckStore};
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, time::Span};
 use callops_tests::{DEMO_TOKEN, TestHost, postgres::Postgres};
 use serde_json::Value;

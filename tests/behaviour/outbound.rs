@@ -4,6 +4,7 @@
 //! the local scheduler firing what came due while the host was down.
 
 use callops_aws::CallQuery;
+use callops_aws::store::{CallQueryStore, CallStore};
 use callops_domain::time::Span;
 use callops_domain::{CallLog, placement::schedule::DialRequest, time};
 use callops_tests::{DEMO_TOKEN, OTHER_TOKEN, TestHost, assert_error, callable, host_options, read};

@@ -6,6 +6,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use callops_aws::DynamoStore;
+use callops_aws::store::{AgentStore, AuditChainStore, AuditStore, CallStore, DoNotCallStore, ErasureStore, RollupCheckStore, SettingsStore};
 use callops_dialer::reconcile::ReconcileSettings;
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, time};
 use callops_tests::{

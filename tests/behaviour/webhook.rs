@@ -2,6 +2,7 @@
 //! is stored, messages replayed from fixtures built to Vapi's shapes (with its
 //! quirks), duplicates and reordering, and rollups that count each call once.
 
+use callops_aws::store::{CallStore, DoNotCallStore, RollupCheckStore};
 use callops_domain::{CallLog, CallStatus, CallType, time};
 use callops_tests::{DEMO_TOKEN, DEMO_VAPI_SECRET, OTHER_VAPI_SECRET, TestHost, assert_error};
 use reqwest::StatusCode;

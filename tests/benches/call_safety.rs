@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use callops_aws::store::CallStore;
 use callops_tests::{DEMO_TOKEN, callable, faults::ProxiedHost};
 use chrono::{Duration, Utc};
 use reqwest::{Method, StatusCode};

@@ -21,6 +21,7 @@ use axum::{
     routing::{get, post},
 };
 use callops::gateway::{self, Incoming};
+use callops_aws::store::CallStore;
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;

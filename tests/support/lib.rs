@@ -13,6 +13,7 @@ pub mod process;
 use std::collections::HashMap;
 
 use callops::{Host, HostOptions};
+use callops_aws::store::ConsentStore;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use callops_aws::store::{CallStore, RollupCheckStore};
 use callops_domain::CallLog;
 use futures::{StreamExt, stream};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};

@@ -12,6 +12,7 @@
 //! ([`callops_domain::records::export::spreadsheet_safe`]).
 
 use callops_aws::PageRequest;
+use callops_aws::store::{AuditStore, CallQueryStore};
 use callops_domain::{CallLog, DomainError, records::audit, records::export};
 use callops_http::{ApiError, Caller, paging_binding, query_param};
 use chrono::Utc;

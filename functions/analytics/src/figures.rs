@@ -4,6 +4,7 @@
 //! Every route of the read side counts through here, so each figure has one
 //! definition and costs the same reads whatever the number of calls.
 
+use callops_aws::store::{CallQueryStore, RollupStore};
 use callops_aws::{CallQuery, DynamoStore, PageRequest, rollup, store::MAX_PAGE};
 use callops_domain::{
     CallType, DomainError, VoiceAgent,

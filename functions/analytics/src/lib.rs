@@ -1,6 +1,7 @@
 //! The analytics function: the dashboard's read side. Call statistics and the
 //! outcome distribution over a window, recent calls, and single calls.
 
+use callops_aws::store::{AgentStore, AuditStore, CallQueryStore, CallStore};
 use callops_aws::{CallQuery, DynamoStore, PageRequest};
 use callops_domain::ids::valid_agent_id;
 use callops_domain::records::audit;

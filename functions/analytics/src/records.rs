@@ -1,6 +1,7 @@
 //! The admin's routes over patient data: the audit log, and a patient's
 //! own records (read a page at a time, exported as JSON or CSV, erased).
 
+use callops_aws::store::{AuditChainStore, AuditStore};
 use callops_domain::{
     DomainError, phone,
     records::audit::{Action, AuditEntry, AuditFilter, EntityType},

@@ -1,6 +1,7 @@
 //! The practice manager's views of a window beyond the totals: the agents
 //! side by side, when patients call, and the missed calls to win back.
 
+use callops_aws::store::{AgentStore, AuditStore, CallQueryStore, SettingsStore};
 use callops_aws::{CallQuery, PageRequest};
 use callops_domain::{
     CallLog, CallType, DomainError,

@@ -4,6 +4,7 @@
 //! calling hours. Contacts that cannot be called are reported back, row by
 //! row. The handlers parse; [`callops_service::campaigns`] creates.
 
+use callops_aws::store::CampaignStore;
 use callops_domain::{
     DomainError,
     campaign::plan::{CampaignAsk, DeferredContact, RejectedContact},

@@ -3,6 +3,7 @@
 //! A revocation is written on the consent, never a delete; the placement
 //! policy refuses any outbound call that no consent covers (`no_consent`).
 
+use callops_aws::store::{AuditStore, ConsentStore};
 use callops_domain::{
     DomainError,
     call::new_call_id,

@@ -3,6 +3,7 @@
 //! and the times a patient said not to call, which collection calls keep to.
 
 use callops_aws::store::DoNotCallChange;
+use callops_aws::store::{AuditStore, DoNotCallStore, LedgerStore};
 use callops_domain::{
     DomainError,
     consent::Channel,

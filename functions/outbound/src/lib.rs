@@ -10,6 +10,7 @@ pub mod scheduling;
 use std::sync::Arc;
 
 use callops_aws::DynamoStore;
+use callops_aws::store::{AgentStore, SettingsStore};
 use callops_domain::records::audit::{Action, AuditEntry};
 use callops_domain::{
     DomainError, VoiceAgent, agent::AgentInput, agent::secret::SecretNamespace, ids::valid_agent_id, placement::schedule::DialScheduler,

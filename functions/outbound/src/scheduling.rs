@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use callops_aws::store::{AuditStore, CallQueryStore};
 use callops_aws::{CallQuery, PageRequest};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError,

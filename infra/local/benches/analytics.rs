@@ -32,6 +32,7 @@ use std::{
 
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, response::IntoResponse};
 use callops::{Host, HostOptions, demo};
+use callops_aws::store::AgentStore;
 use callops_aws::{bulk_load::Loaded, embedded::EmbeddedDynamo, import::ImportCall};
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, analytics::missed, time};
 use chrono::{DateTime, Duration, DurationRound, Utc};

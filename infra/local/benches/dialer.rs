@@ -18,6 +18,7 @@ use std::{
 };
 
 use callops::{Host, HostOptions, VapiBackend, vapi_sim::SimSettings};
+use callops_aws::store::{AgentStore, CallQueryStore, RollupCheckStore};
 use callops_aws::{CallQuery, PageRequest};
 use callops_dialer::{DialSettings, reconcile::ReconcileSettings};
 use callops_webhook::auth::Credential;

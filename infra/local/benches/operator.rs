@@ -27,6 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use callops_aws::store::{AgentStore, CallStore};
 use callops_aws::{DynamoStore, embedded::EmbeddedDynamo, table};
 use callops_domain::{CallLog, CallOutcome, CallStatus, CallType, NewCall, VoiceAgent, records::audit::AuditEntry, time};
 use chrono::Utc;

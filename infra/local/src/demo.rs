@@ -5,6 +5,7 @@
 //! time, relative to now.
 
 use callops_aws::DynamoStore;
+use callops_aws::store::{AgentStore, CallStore, CampaignStore, ConsentStore};
 use callops_domain::campaign::{Campaign, CampaignStatus};
 use callops_domain::records::audit::{Action, AuditEntry};
 use callops_domain::{

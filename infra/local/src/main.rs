@@ -4,6 +4,7 @@ use std::{collections::HashMap, process::ExitCode};
 
 use callops::cli::{Cli, Command, DevArgs, MigrateArgs, ReapplyArgs, RollupArgs, StoreArgs, VerifyAuditArgs};
 use callops::{Host, HostOptions, demo};
+use callops_aws::store::{AuditChainStore, RollupCheckStore};
 use callops_aws::{
     DynamoStore,
     embedded::{DirAccess, EmbeddedDynamo},

@@ -13,6 +13,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use callops_aws::store::{AgentStore, CallQueryStore};
 use callops_aws::{CallQuery, DynamoStore, PageRequest};
 use callops_dialer::Dialer;
 use callops_domain::{

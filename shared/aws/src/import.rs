@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use callops_domain::{CallLog, DomainError, analytics::Tally};
 use futures::{StreamExt, stream::FuturesUnordered};
 
+use crate::store::CallStore;
 use crate::{
     item::{Item, failed_condition, unavailable},
     rollup::{self, RollupKey},

@@ -19,6 +19,7 @@ use callops_domain::{
 use chrono::{DateTime, Utc};
 use proptest::{prelude::*, test_runner::TestRunner};
 
+use crate::store::{AgentStore, CallStore, CampaignStore, DoNotCallStore, RollupCheckStore, RollupStore};
 use crate::{DynamoStore, embedded::fresh_store};
 
 fn runner(cases: u32) -> TestRunner {

@@ -5,9 +5,10 @@ use callops_domain::{
 };
 use chrono::{DateTime, Duration, Utc};
 
+use crate::store::{AgentStore, CallQueryStore, CallStore, ConsentStore, LedgerStore, RollupStore};
 use crate::{
     embedded::fresh_store,
-    store::{CallQuery, PageRequest},
+    store::{CallQuery, PageRequest, RollupCheckStore},
 };
 
 fn at(text: &str) -> DateTime<Utc> {

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use callops_aws::NumberState;
+use callops_aws::store::{CallStore, CampaignStore, DoNotCallStore, ErasureStore, LedgerStore, SettingsStore};
 use callops_domain::{
     CallLog, DomainError,
     caller::Caller,

@@ -3,6 +3,7 @@
 //! with every call of it that still waits.
 
 use callops_aws::StoredCall;
+use callops_aws::store::{CallStore, CampaignStore};
 use callops_domain::{
     CallLog, CallStatus, DomainError,
     call::lifecycle::EndedReason,

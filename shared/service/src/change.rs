@@ -6,6 +6,7 @@
 //! and decide again. Every use case that changes a stored call goes
 //! through [`change_call`].
 
+use callops_aws::store::CallStore;
 use callops_aws::{AlongWithCall, DynamoStore, StoredCall};
 use callops_domain::{CallLog, DomainError};
 

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use callops_aws::store::{AgentStore, CallStore, DoNotCallStore, LedgerStore, SettingsStore};
 use callops_aws::{AlongWithCall, DynamoStore, store::LedgerNotes};
 use callops_domain::{
     CallLog, DomainError, VoiceAgent,

@@ -6,6 +6,7 @@
 //! before the request answers. A dial claimed already asks again just
 //! before it places the call, and once more when Vapi has taken it ([`crate::place`]).
 
+use callops_aws::store::{CallQueryStore, ConsentStore, DoNotCallStore, LedgerStore};
 use callops_aws::{
     CallQuery, PageRequest,
     store::{DoNotCallChange, DoNotCallEntry},

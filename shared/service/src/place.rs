@@ -16,6 +16,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use callops_aws::store::{AgentStore, CallStore, CampaignStore, DoNotCallStore, LedgerStore, SettingsStore};
 use callops_aws::{AlongWithCall, DynamoStore, NumberState, StoredCall};
 pub use callops_domain::placement::schedule::DialRequest;
 use callops_domain::{

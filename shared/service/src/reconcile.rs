@@ -19,6 +19,7 @@
 
 use std::time::Duration;
 
+use callops_aws::store::{AgentStore, AwaitedOutputStore, CallQueryStore, CallStore};
 use callops_aws::{CallQuery, PageRequest};
 use callops_domain::{
     CallLog, CallStatus, DomainError,

@@ -4,6 +4,7 @@
 //! what follows its end, and write it all in one transaction, redone on
 //! the fresh call when another report won the race.
 
+use callops_aws::store::{AgentStore, CallStore, SettingsStore};
 use callops_aws::{AlongWithCall, StoredCall, store::LedgerNotes};
 use callops_domain::{
     CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,

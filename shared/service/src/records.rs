@@ -11,6 +11,7 @@
 //! the next call), the number's attempt ledger (the frequency limits) and
 //! the audit trail.
 
+use callops_aws::store::{AuditStore, CallQueryStore, CallStore, ConsentStore, DoNotCallStore, ErasureStore, MarkerStore, SettingsStore};
 use callops_aws::{
     AlongWithCall, CallQuery, DynamoStore, PageRequest, StoredCall,
     store::{DoNotCallChange, DoNotCallEntry},

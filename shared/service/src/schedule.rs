@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use callops_aws::store::{AgentStore, CallStore, CampaignStore, DoNotCallStore, LedgerStore, SettingsStore};
 use callops_aws::{AlongWithCall, NumberState, StoredCall};
 use callops_domain::{
     CallId, CallLog, CallStatus, CallType, DomainError, NewCall, VoiceAgent,

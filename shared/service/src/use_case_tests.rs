@@ -4,7 +4,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use callops_aws::{DynamoStore, embedded::EmbeddedDynamo};
+use callops_aws::{
+    DynamoStore,
+    embedded::EmbeddedDynamo,
+    store::{AgentStore, CallStore, ConsentStore, DoNotCallStore},
+};
 use callops_domain::{
     CallLog, CallOutcome, CallStatus, CallType, NewCall, VoiceAgent,
     agent::{AgentInput, secret::SecretNamespace},
@@ -20,7 +24,11 @@ use callops_vapi::{
 };
 use chrono::{DateTime, Duration, Utc};
 
-use crate::{Calls, opt_out::OptOut};
+use crate::{
+    Calls, DialSettings, Dialer,
+    opt_out::OptOut,
+    reconcile::{ReconcileSettings, Reconciled},
+};
 
 const ORG: &str = "acme";
 const NUMBER: &str = "+12125550142";
@@ -45,10 +53,12 @@ impl DialScheduler for RecordingScheduler {
     }
 }
 
-/// A Vapi that ends every call it is asked to, and knows no other.
+/// A Vapi that knows the calls it is given (as `GET /call/{id}` answers
+/// them), ends every call it is asked to, and places none.
 #[derive(Default)]
 struct FakeVapi {
     ended: Mutex<Vec<String>>,
+    calls: Mutex<std::collections::HashMap<String, serde_json::Value>>,
 }
 
 #[async_trait::async_trait]
@@ -61,8 +71,8 @@ impl VapiApi for FakeVapi {
         Ok(None)
     }
 
-    async fn get_call(&self, _id: &str) -> Result<Option<VapiCall>, VapiError> {
-        Ok(None)
+    async fn get_call(&self, id: &str) -> Result<Option<VapiCall>, VapiError> {
+        Ok(self.calls.lock().unwrap().get(id).cloned().and_then(VapiCall::from_json))
     }
 
     async fn end_call(&self, id: &str) -> Result<EndCall, VapiError> {
@@ -124,6 +134,11 @@ async fn world() -> World {
 
 /// A lead call to `NUMBER` in `status`, stored.
 async fn stored_call(world: &World, id: &str, status: CallStatus, vapi_call_id: Option<&str>) -> CallLog {
+    stored_call_since(world, id, status, vapi_call_id, Duration::minutes(10)).await
+}
+
+/// The same, created `age` ago (and, in progress, started 2 minutes after).
+async fn stored_call_since(world: &World, id: &str, status: CallStatus, vapi_call_id: Option<&str>, age: Duration) -> CallLog {
     let new = NewCall {
         org_id: ORG.into(),
         voice_agent_id: world.agent.id.clone(),
@@ -133,13 +148,13 @@ async fn stored_call(world: &World, id: &str, status: CallStatus, vapi_call_id: 
         attempt: 1,
     };
     let now = callops_domain::time::to_millis(Utc::now());
-    let mut call = CallLog::new(new, id.to_string().into(), now - Duration::minutes(10));
+    let mut call = CallLog::new(new, id.to_string().into(), now - age);
     call.vapi_call_id = vapi_call_id.map(Into::into);
     if status == CallStatus::Scheduled {
         call.scheduled_at = Some(now + Duration::days(2));
     }
     if status == CallStatus::InProgress {
-        call.call_started_at = Some(now - Duration::minutes(2));
+        call.call_started_at = Some(now - age + Duration::minutes(2));
     }
     world.store.create_call(&call).await.unwrap();
     call
@@ -236,4 +251,80 @@ async fn an_opt_out_revokes_the_numbers_consents_cancels_its_waiting_calls_and_e
     assert_eq!(world.store.get_call(ORG, &waiting.id).await.unwrap().unwrap().call.status, CallStatus::Cancelled);
     assert!(world.scheduler.unscheduled.lock().unwrap().iter().any(|r| r.call_id == waiting.id.as_str()), "its schedule is removed");
     assert!(world.store.is_on_do_not_call(ORG, NUMBER).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_reconciler_finishes_an_ended_call_from_vapi_fails_one_vapi_lost_and_requeues_one_never_placed() {
+    let world = world().await;
+    let age = Duration::minutes(45);
+    let ended = stored_call_since(&world, "ended-1", CallStatus::InProgress, Some("vapi-ended"), age).await;
+    let lost = stored_call_since(&world, "lost-1", CallStatus::InProgress, Some("vapi-lost"), age).await;
+    let never = stored_call_since(&world, "never-1", CallStatus::Dialing, None, age).await;
+    let started = ended.call_started_at.unwrap();
+    world.vapi.calls.lock().unwrap().insert(
+        "vapi-ended".into(),
+        serde_json::json!({
+            "id": "vapi-ended", "status": "ended", "endedReason": "customer-ended-call",
+            "startedAt": callops_domain::time::format(&started),
+            "endedAt": callops_domain::time::format(&(started + Duration::minutes(3))),
+            "cost": 0.42, "type": "outboundPhoneCall",
+            "customer": {"number": NUMBER},
+            "assistantOverrides": {"metadata": {"orgId": ORG, "callId": "ended-1", "attempt": 1}}
+        }),
+    );
+    let dialer = Dialer::new(
+        world.store.clone(),
+        world.scheduler.clone(),
+        world.vapi.clone(),
+        Arc::new(callops_aws::secrets::SecretResolver::env_only()),
+        SecretNamespace::local(),
+        DialSettings::default(),
+    );
+    let done = dialer.reconcile(&world.calls, &ReconcileSettings::default(), Utc::now()).await.unwrap();
+
+    assert_eq!((done.finished, done.failed, done.requeued), (1, 1, 1), "{done:?}");
+    let status = |id: &str| {
+        let store = world.store.clone();
+        let id = id.to_string();
+        async move { store.get_call(ORG, &id).await.unwrap().unwrap().call }
+    };
+    let finished = status(&ended.id).await;
+    assert_eq!((finished.status, finished.cost_cents), (CallStatus::Completed, Some(42)), "what Vapi says is recorded as its report");
+    assert_eq!(status(&lost.id).await.status, CallStatus::Failed, "a call Vapi does not know fails and gives its slot back");
+    let requeued = status(&never.id).await;
+    assert_eq!(requeued.status, CallStatus::Scheduled, "an attempt Vapi never made goes back in the queue");
+    assert!(world.scheduler.scheduled.lock().unwrap().iter().any(|d| d.request.call_id == never.id.as_str()), "and is scheduled again");
+    // Nothing is left for the next run.
+    let again = dialer.reconcile(&world.calls, &ReconcileSettings::default(), Utc::now()).await.unwrap();
+    assert_eq!((again.finished, again.failed, again.requeued), (0, 0, 0), "{again:?}");
+    assert_ne!(again, Reconciled { checked: 99, ..Reconciled::default() });
+}
+
+#[tokio::test]
+async fn a_campaign_schedules_each_contact_it_may_call_and_says_why_of_each_it_may_not() {
+    let world = world().await;
+    let now = Utc::now();
+    let start = callops_domain::time::to_millis(now + Duration::days(1));
+    let contact =
+        |number: &str| callops_domain::campaign::Contact { number: number.into(), ..serde_json::from_value(serde_json::json!({"number": number})).unwrap() };
+    let ask = callops_domain::campaign::plan::CampaignAsk {
+        name: "Spring recall".into(),
+        purpose: Some("Recall visit".into()),
+        start_at: Some(start),
+        calls_per_minute: Some(5),
+        contacts: vec![contact(NUMBER), contact("+12125550143"), contact("12")],
+    };
+    let created = world.calls.create_campaign(&Caller::system(ORG, "test"), Some(&world.agent.id), ask, None, now).await.unwrap();
+
+    assert_eq!(created.accepted, 1, "{created:?}");
+    let mut codes: Vec<&str> = created.rejected.iter().map(|r| r.code).collect();
+    codes.sort();
+    assert_eq!(codes.len(), 2, "{:?}", created.rejected);
+    assert!(codes.contains(&"no_consent"), "a number without written consent is refused with its reason: {codes:?}");
+    let scheduled = world.scheduler.scheduled.lock().unwrap().clone();
+    assert_eq!(scheduled.len(), 1, "{scheduled:?}");
+    assert!(scheduled[0].at >= start, "not before the campaign starts");
+    let call = world.store.get_call(ORG, &scheduled[0].request.call_id).await.unwrap().expect("the call is stored").call;
+    assert_eq!((call.status, call.call_type, call.phone_number.as_str()), (CallStatus::Scheduled, CallType::OutboundCampaign, NUMBER));
+    assert_eq!(call.campaign_id.as_deref(), Some(created.campaign.id.as_str()));
 }

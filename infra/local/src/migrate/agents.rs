@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use callops_aws::DynamoStore;
+use callops_aws::store::AgentStore;
 use callops_domain::{
     DomainError, VoiceAgent,
     ids::valid_agent_id,

@@ -20,6 +20,7 @@ pub use report::{Report, Timings};
 use std::collections::{BTreeMap, HashMap};
 
 use self::mapping::{LegacyRow, Note, Refusal, map_row};
+use callops_aws::store::{AuditStore, CallStore, MarkerStore, SettingsStore};
 use callops_aws::{
     DynamoStore, StoredCall,
     bulk_load::{BulkLoad, Loaded, PreparedLoad},

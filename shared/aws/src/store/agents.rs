@@ -12,11 +12,28 @@ use crate::{
     table::{PK, SK},
 };
 
-impl DynamoStore {
+/// The practice's voice agents, and which tenants have any.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait AgentStore {
     /// Stores a voice agent: `create` fails with `Conflict` when the id is
     /// taken (and registers the tenant in the directory the reconciler
     /// reads, in the same transaction); otherwise it must exist already.
-    pub async fn put_agent(&self, agent: &VoiceAgent, create: bool, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError> {
+    async fn put_agent(&self, agent: &VoiceAgent, create: bool, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError>;
+
+    /// Every tenant with a voice agent, from the directory (the reconciler's list).
+    async fn tenants(&self) -> Result<Vec<String>, DomainError>;
+
+    async fn get_agent(&self, org_id: &str, agent_id: &str) -> Result<Option<VoiceAgent>, DomainError>;
+
+    /// A tenant's voice agents, in id order.
+    async fn list_agents(&self, org_id: &str) -> Result<Vec<VoiceAgent>, DomainError>;
+
+    /// How many of an agent's concurrent-call slots are taken.
+    async fn slots_in_use(&self, org_id: &str, agent_id: &str) -> Result<i64, DomainError>;
+}
+
+impl AgentStore for DynamoStore {
+    async fn put_agent(&self, agent: &VoiceAgent, create: bool, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError> {
         agent.check_storable()?;
         let mut item = to_item(agent)?;
         item.insert(PK.into(), s(keys::agents_pk(&agent.org_id)));
@@ -38,23 +55,20 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Every tenant with a voice agent, from the directory (the reconciler's list).
-    pub async fn tenants(&self) -> Result<Vec<String>, DomainError> {
+    async fn tenants(&self) -> Result<Vec<String>, DomainError> {
         Ok(self.partition_items(keys::TENANTS_PK.to_string(), None, false).await?.iter().filter_map(|item| string_attr(item, SK)).collect())
     }
 
-    pub async fn get_agent(&self, org_id: &str, agent_id: &str) -> Result<Option<VoiceAgent>, DomainError> {
+    async fn get_agent(&self, org_id: &str, agent_id: &str) -> Result<Option<VoiceAgent>, DomainError> {
         self.get_item(keys::agents_pk(org_id), keys::agent_sk(agent_id)).await?.map(from_item).transpose()
     }
 
-    /// A tenant's voice agents, in id order.
-    pub async fn list_agents(&self, org_id: &str) -> Result<Vec<VoiceAgent>, DomainError> {
+    async fn list_agents(&self, org_id: &str) -> Result<Vec<VoiceAgent>, DomainError> {
         let items = self.partition_items(keys::agents_pk(org_id), Some(keys::AGENT_SK_PREFIX), true).await?;
         Ok(items.into_iter().filter_map(|item| readable(item, "voice agent")).collect())
     }
 
-    /// How many of an agent's concurrent-call slots are taken.
-    pub async fn slots_in_use(&self, org_id: &str, agent_id: &str) -> Result<i64, DomainError> {
+    async fn slots_in_use(&self, org_id: &str, agent_id: &str) -> Result<i64, DomainError> {
         let item = self.get_item(keys::agents_pk(org_id), keys::slots_sk(agent_id)).await?;
         Ok(match item.as_ref().and_then(|item| item.get("inUse")) {
             Some(AttributeValue::N(text)) => text.parse().unwrap_or(0),

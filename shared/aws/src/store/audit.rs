@@ -44,51 +44,29 @@ fn audit_sk(entry: &AuditEntry) -> String {
     format!("{}#{}", time::format(&entry.at), entry.id)
 }
 
-impl DynamoStore {
-    fn audit_item(&self, entry: &AuditEntry) -> Result<Item, DomainError> {
-        audit::check_storable(entry)?;
-        let entry = &self.without_numbers(entry);
-        let mut item = to_item(entry)?;
-        item.insert(PK.into(), s(keys::audit_pk(&entry.org_id)));
-        item.insert(SK.into(), s(audit_sk(entry)));
-        item.insert(KIND.into(), s("audit"));
-        item.insert(AUDIT_TTL.into(), n(entry.expires_at(audit_retention_days())));
-        Ok(item)
-    }
-
-    /// `entry` as the log keeps it: a number it is about (a patient's
-    /// records, a number's list entry or ledger) becomes its pseudonym.
-    fn without_numbers(&self, entry: &AuditEntry) -> AuditEntry {
-        use callops_domain::records::audit::EntityType;
-        let about_number = matches!(entry.entity_type, EntityType::Number | EntityType::Patient) || crate::pseudonym::is_number(&entry.entity_id);
-        if !about_number || entry.entity_id.starts_with(crate::pseudonym::PREFIX) {
-            return entry.clone();
-        }
-        AuditEntry { entity_id: self.pseudonym(&entry.org_id, entry.entity_id.trim()), ..entry.clone() }
-    }
-
-    /// The transaction element that appends `entry` (never over another).
-    pub(crate) fn audit_put(&self, entry: &AuditEntry) -> Result<TransactWriteItem, DomainError> {
-        Ok(TransactWriteItem::builder().put(self.put(self.audit_item(entry)?, "attribute_not_exists(PK)", None)).build())
-    }
-
-    /// Sends `items` and the audit entry of the change they make in one transaction.
-    pub(crate) async fn transact_audited(
-        &self,
-        mut items: Vec<TransactWriteItem>,
-        entry: &AuditEntry,
-    ) -> Result<(), aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>> {
-        match self.audit_put(entry) {
-            Ok(put) => items.push(put),
-            // An entry always fits its bounds; one that does not would stop the change, never go unrecorded.
-            Err(err) => return Err(aws_sdk_dynamodb::error::SdkError::construction_failure(err.to_string())),
-        }
-        self.transact(items).await
-    }
-
+/// The audit log: entries written and read.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait AuditStore {
     /// Appends entries that record reads (no change goes with them), chained
     /// ([`super::audit_chain`]), 99 a transaction.
-    pub async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), DomainError> {
+    async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), DomainError>;
+
+    /// A page of the tenant's audit log, newest first, within `window`,
+    /// with the entries that match `filter`. `binding` ties a cursor to the
+    /// request that made it.
+    async fn audit_entries(
+        &self,
+        org_id: &str,
+        window: Span<Option<DateTime<Utc>>>,
+        filter: &AuditFilter,
+        limit: usize,
+        cursor: Option<&str>,
+        binding: &str,
+    ) -> Result<Page<AuditEntry>, DomainError>;
+}
+
+impl AuditStore for DynamoStore {
+    async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), DomainError> {
         for chunk in entries.chunks(99) {
             let items = chunk.iter().map(|entry| self.audit_put(entry)).collect::<Result<Vec<_>, _>>()?;
             self.transact(items).await.map_err(unavailable)?;
@@ -96,10 +74,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// A page of the tenant's audit log, newest first, within `window`,
-    /// with the entries that match `filter`. `binding` ties a cursor to the
-    /// request that made it.
-    pub async fn audit_entries(
+    async fn audit_entries(
         &self,
         org_id: &str,
         window: Span<Option<DateTime<Utc>>>,
@@ -187,6 +162,49 @@ impl DynamoStore {
             _ => None,
         };
         Ok(Page { items: entries, next_cursor })
+    }
+}
+
+impl DynamoStore {
+    fn audit_item(&self, entry: &AuditEntry) -> Result<Item, DomainError> {
+        audit::check_storable(entry)?;
+        let entry = &self.without_numbers(entry);
+        let mut item = to_item(entry)?;
+        item.insert(PK.into(), s(keys::audit_pk(&entry.org_id)));
+        item.insert(SK.into(), s(audit_sk(entry)));
+        item.insert(KIND.into(), s("audit"));
+        item.insert(AUDIT_TTL.into(), n(entry.expires_at(audit_retention_days())));
+        Ok(item)
+    }
+
+    /// `entry` as the log keeps it: a number it is about (a patient's
+    /// records, a number's list entry or ledger) becomes its pseudonym.
+    fn without_numbers(&self, entry: &AuditEntry) -> AuditEntry {
+        use callops_domain::records::audit::EntityType;
+        let about_number = matches!(entry.entity_type, EntityType::Number | EntityType::Patient) || crate::pseudonym::is_number(&entry.entity_id);
+        if !about_number || entry.entity_id.starts_with(crate::pseudonym::PREFIX) {
+            return entry.clone();
+        }
+        AuditEntry { entity_id: self.pseudonym(&entry.org_id, entry.entity_id.trim()), ..entry.clone() }
+    }
+
+    /// The transaction element that appends `entry` (never over another).
+    pub(crate) fn audit_put(&self, entry: &AuditEntry) -> Result<TransactWriteItem, DomainError> {
+        Ok(TransactWriteItem::builder().put(self.put(self.audit_item(entry)?, "attribute_not_exists(PK)", None)).build())
+    }
+
+    /// Sends `items` and the audit entry of the change they make in one transaction.
+    pub(crate) async fn transact_audited(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        entry: &AuditEntry,
+    ) -> Result<(), aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>> {
+        match self.audit_put(entry) {
+            Ok(put) => items.push(put),
+            // An entry always fits its bounds; one that does not would stop the change, never go unrecorded.
+            Err(err) => return Err(aws_sdk_dynamodb::error::SdkError::construction_failure(err.to_string())),
+        }
+        self.transact(items).await
     }
 }
 

@@ -5,7 +5,7 @@
 //! last place and hash, and every transaction that appends entries moves it
 //! on the place it read, so entries are chained one after another however
 //! many writers there are (a writer that lost the race reads the head again
-//! and chains anew). [`DynamoStore::verify_audit`] walks the log: an entry
+//! and chains anew). [`AuditChainStore::verify_audit`] walks the log: an entry
 //! changed breaks its hash, one removed leaves a gap in the places, the
 //! newest removed leaves the head ahead of the log; only entries the
 //! table's time to live removed (older than the audit retention) may be
@@ -70,6 +70,85 @@ pub struct AuditVerification {
     pub unchained: u64,
     /// What does not hold, each in a sentence (the first 100).
     pub problems: Vec<String>,
+}
+
+/// The audit log's chain, walked.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait AuditChainStore {
+    /// Walks `org_id`'s audit log, oldest first, and says whether its chain
+    /// holds, up to the head as it is read first: an entry and its head's
+    /// move are one transaction, so every entry up to that place is there to
+    /// read, and entries written while the walk goes on (past that place)
+    /// are left for the next walk.
+    async fn verify_audit(&self, org_id: &str, retention_days: u32, now: DateTime<Utc>) -> Result<AuditVerification, DomainError>;
+}
+
+impl AuditChainStore for DynamoStore {
+    async fn verify_audit(&self, org_id: &str, retention_days: u32, now: DateTime<Utc>) -> Result<AuditVerification, DomainError> {
+        let head = self.audit_head(org_id).await?;
+        let mut entries: Vec<AuditEntry> = Vec::new();
+        let mut unchained = 0;
+        let mut past_the_head = Vec::new();
+        for item in self.partition_items(keys::audit_pk(org_id), None, true).await? {
+            match from_item::<AuditEntry>(item) {
+                Ok(entry) if entry.seq == 0 => unchained += 1,
+                // Written since the head was read (new), or never with a head (an hour old and still past it).
+                Ok(entry) if entry.seq > head.seq => {
+                    if entry.at < now - chrono::Duration::hours(1) {
+                        past_the_head.push(entry.id);
+                    }
+                }
+                Ok(entry) => entries.push(entry),
+                Err(err) => return Err(DomainError::Unavailable(format!("an audit entry is unreadable: {err}"))),
+            }
+        }
+        entries.sort_by_key(|e| e.seq);
+        let mut report = AuditVerification { entries: entries.len() as u64, head_seq: head.seq, unchained, ..Default::default() };
+        let mut problem = |text: String| {
+            if report.problems.len() < 100 {
+                report.problems.push(text);
+            }
+        };
+        for id in past_the_head {
+            problem(format!("entry {id} is past the chain's head: it was not written with the head"));
+        }
+        let mut before: Option<&AuditEntry> = None;
+        for entry in &entries {
+            if entry_hash(entry) != entry.hash {
+                problem(format!("entry {} (place {}) was changed: its hash does not hold", entry.id, entry.seq));
+            }
+            match before {
+                Some(previous) if entry.seq != previous.seq + 1 => {
+                    problem(format!("places {} to {} are missing: entries were removed", previous.seq + 1, entry.seq - 1));
+                }
+                Some(previous) if entry.prev != previous.hash => {
+                    problem(format!("entry {} (place {}) does not follow the entry before it", entry.id, entry.seq));
+                }
+                None if entry.seq > 1 => {
+                    // Only entries the table's time to live removed may be missing at the start: older than the retention.
+                    let expired = entry.prev_at.is_some_and(|at| at + chrono::Duration::days(i64::from(retention_days)) <= now);
+                    if !expired {
+                        problem(format!("places 1 to {} are missing, and were not old enough to expire", entry.seq - 1));
+                    }
+                }
+                _ => {}
+            }
+            before = Some(entry);
+        }
+        let last = entries.last().map_or(0, |e| e.seq);
+        if head.seq != last {
+            problem(format!("the log ends at place {last}, but {} entries were written: the newest were removed", head.seq));
+        }
+        if let Some(last_entry) = entries.last()
+            && last_entry.hash != head.hash
+        {
+            problem(format!("the last entry ({}) is not the one the head names", last_entry.id));
+        }
+        report.first_seq = entries.first().map_or(0, |e| e.seq);
+        report.last_seq = last;
+        report.ok = report.problems.is_empty();
+        Ok(report)
+    }
 }
 
 impl DynamoStore {
@@ -170,77 +249,6 @@ impl DynamoStore {
                 other => return other,
             }
         }
-    }
-
-    /// Walks `org_id`'s audit log, oldest first, and says whether its chain
-    /// holds, up to the head as it is read first: an entry and its head's
-    /// move are one transaction, so every entry up to that place is there to
-    /// read, and entries written while the walk goes on (past that place)
-    /// are left for the next walk.
-    pub async fn verify_audit(&self, org_id: &str, retention_days: u32, now: DateTime<Utc>) -> Result<AuditVerification, DomainError> {
-        let head = self.audit_head(org_id).await?;
-        let mut entries: Vec<AuditEntry> = Vec::new();
-        let mut unchained = 0;
-        let mut past_the_head = Vec::new();
-        for item in self.partition_items(keys::audit_pk(org_id), None, true).await? {
-            match from_item::<AuditEntry>(item) {
-                Ok(entry) if entry.seq == 0 => unchained += 1,
-                // Written since the head was read (new), or never with a head (an hour old and still past it).
-                Ok(entry) if entry.seq > head.seq => {
-                    if entry.at < now - chrono::Duration::hours(1) {
-                        past_the_head.push(entry.id);
-                    }
-                }
-                Ok(entry) => entries.push(entry),
-                Err(err) => return Err(DomainError::Unavailable(format!("an audit entry is unreadable: {err}"))),
-            }
-        }
-        entries.sort_by_key(|e| e.seq);
-        let mut report = AuditVerification { entries: entries.len() as u64, head_seq: head.seq, unchained, ..Default::default() };
-        let mut problem = |text: String| {
-            if report.problems.len() < 100 {
-                report.problems.push(text);
-            }
-        };
-        for id in past_the_head {
-            problem(format!("entry {id} is past the chain's head: it was not written with the head"));
-        }
-        let mut before: Option<&AuditEntry> = None;
-        for entry in &entries {
-            if entry_hash(entry) != entry.hash {
-                problem(format!("entry {} (place {}) was changed: its hash does not hold", entry.id, entry.seq));
-            }
-            match before {
-                Some(previous) if entry.seq != previous.seq + 1 => {
-                    problem(format!("places {} to {} are missing: entries were removed", previous.seq + 1, entry.seq - 1));
-                }
-                Some(previous) if entry.prev != previous.hash => {
-                    problem(format!("entry {} (place {}) does not follow the entry before it", entry.id, entry.seq));
-                }
-                None if entry.seq > 1 => {
-                    // Only entries the table's time to live removed may be missing at the start: older than the retention.
-                    let expired = entry.prev_at.is_some_and(|at| at + chrono::Duration::days(i64::from(retention_days)) <= now);
-                    if !expired {
-                        problem(format!("places 1 to {} are missing, and were not old enough to expire", entry.seq - 1));
-                    }
-                }
-                _ => {}
-            }
-            before = Some(entry);
-        }
-        let last = entries.last().map_or(0, |e| e.seq);
-        if head.seq != last {
-            problem(format!("the log ends at place {last}, but {} entries were written: the newest were removed", head.seq));
-        }
-        if let Some(last_entry) = entries.last()
-            && last_entry.hash != head.hash
-        {
-            problem(format!("the last entry ({}) is not the one the head names", last_entry.id));
-        }
-        report.first_seq = entries.first().map_or(0, |e| e.seq);
-        report.last_seq = last;
-        report.ok = report.problems.is_empty();
-        Ok(report)
     }
 }
 

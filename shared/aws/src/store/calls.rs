@@ -25,19 +25,63 @@ use crate::{
 /// How many transactions of new calls run at once.
 const NEW_CALL_TRANSACTIONS: usize = 4;
 
-impl DynamoStore {
-    pub(crate) fn vapi_pointer(&self, call: &CallLog) -> Option<Put> {
-        Some(self.put(vapi_pointer_item(call)?, "attribute_not_exists(PK)", None))
-    }
-
+/// Calls: written, read by id or Vapi id, created in bulk, scanned.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait CallStore {
     /// Stores a new call, and claims its Vapi call id when it has one, in one
     /// transaction. `Conflict` when the id or the Vapi call id is taken.
-    pub async fn create_call(&self, call: &CallLog) -> Result<StoredCall, DomainError> {
+    async fn create_call(&self, call: &CallLog) -> Result<StoredCall, DomainError>;
+
+    /// `create_call`, with more writes in the same transaction.
+    async fn create_call_with(&self, call: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError>;
+
+    /// Replaces a stored call with `next`, provided nobody wrote it since
+    /// `previous` was read. A Vapi call id set for the first time is claimed
+    /// in the same transaction.
+    async fn update_call(&self, previous: &StoredCall, next: &CallLog) -> Result<StoredCall, DomainError>;
+
+    /// `update_call`, with more writes in the same transaction.
+    async fn update_call_with(&self, previous: &StoredCall, next: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError>;
+
+    async fn get_call(&self, org_id: &str, call_id: &str) -> Result<Option<StoredCall>, DomainError>;
+
+    /// The call that Vapi knows as `vapi_call_id`, within the tenant.
+    async fn find_call_by_vapi_id(&self, org_id: &str, vapi_call_id: &str) -> Result<Option<StoredCall>, DomainError>;
+
+    /// A tenant's calls by id (those that exist and parse), with their
+    /// revisions, read consistently from the table, 100 to a request.
+    async fn calls_by_id(&self, org_id: &str, ids: &[String]) -> Result<HashMap<String, StoredCall>, DomainError>;
+
+    /// Stores calls that have not started (a campaign's), each only if no
+    /// call with its id exists, with what each write brings ([`super::effects`]:
+    /// a waiting call's planned attempt): as many as fit one transaction of 100 items, and one by one
+    /// for a transaction one of whose calls exists already (a replayed
+    /// request racing the first). Returns the ids of the calls stored. A
+    /// call that has not started counts in no rollup, so none changes.
+    async fn create_new_calls(&self, calls: &[CallLog]) -> Result<Vec<String>, DomainError>;
+
+    /// Writes calls in batches, unconditionally and without touching the
+    /// rollups: for bulk loads, which rebuild the rollups afterwards.
+    async fn bulk_put_calls(&self, calls: &[CallLog]) -> Result<(), DomainError>;
+
+    /// Every call in the table, all tenants (operator tasks); an item that
+    /// does not parse is logged and left out.
+    async fn all_calls(&self) -> Result<Vec<CallLog>, DomainError>;
+
+    /// Every call in the table, all tenants, and every call item that does not parse.
+    async fn scan_calls(&self) -> Result<(Vec<CallLog>, Vec<Unreadable>), DomainError>;
+
+    /// The fingerprint of the request that created a call under an
+    /// `Idempotency-Key`, if one did.
+    async fn request_fingerprint(&self, org_id: &str, call_id: &str) -> Result<Option<String>, DomainError>;
+}
+
+impl CallStore for DynamoStore {
+    async fn create_call(&self, call: &CallLog) -> Result<StoredCall, DomainError> {
         self.create_call_with(call, &[]).await
     }
 
-    /// `create_call`, with more writes in the same transaction.
-    pub async fn create_call_with(&self, call: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
+    async fn create_call_with(&self, call: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
         let put_call = self.put(call_item(call, 1)?, "attribute_not_exists(PK)", None);
         // A connection returns the number's missed calls: the newest few in this transaction, the rest right after.
         let mut returns = self.returns(None, call).await?;
@@ -50,15 +94,11 @@ impl DynamoStore {
         Ok(StoredCall { call: call.clone(), revision: 1 })
     }
 
-    /// Replaces a stored call with `next`, provided nobody wrote it since
-    /// `previous` was read. A Vapi call id set for the first time is claimed
-    /// in the same transaction.
-    pub async fn update_call(&self, previous: &StoredCall, next: &CallLog) -> Result<StoredCall, DomainError> {
+    async fn update_call(&self, previous: &StoredCall, next: &CallLog) -> Result<StoredCall, DomainError> {
         self.update_call_with(previous, next, &[]).await
     }
 
-    /// `update_call`, with more writes in the same transaction.
-    pub async fn update_call_with(&self, previous: &StoredCall, next: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
+    async fn update_call_with(&self, previous: &StoredCall, next: &CallLog, also: &[AlongWithCall]) -> Result<StoredCall, DomainError> {
         if previous.call.id != next.id || previous.call.org_id != next.org_id {
             return Err(DomainError::Unavailable("update_call got two different calls".into()));
         }
@@ -89,12 +129,11 @@ impl DynamoStore {
         Ok(StoredCall { call: next.clone(), revision })
     }
 
-    pub async fn get_call(&self, org_id: &str, call_id: &str) -> Result<Option<StoredCall>, DomainError> {
+    async fn get_call(&self, org_id: &str, call_id: &str) -> Result<Option<StoredCall>, DomainError> {
         self.get_item(keys::call_pk(org_id, call_id), keys::CALL_SK).await?.map(stored_call).transpose()
     }
 
-    /// The call that Vapi knows as `vapi_call_id`, within the tenant.
-    pub async fn find_call_by_vapi_id(&self, org_id: &str, vapi_call_id: &str) -> Result<Option<StoredCall>, DomainError> {
+    async fn find_call_by_vapi_id(&self, org_id: &str, vapi_call_id: &str) -> Result<Option<StoredCall>, DomainError> {
         let pointer = self.get_item(keys::vapi_call_pk(org_id, vapi_call_id), keys::VAPI_CALL_SK).await?;
         match pointer.as_ref().and_then(|item| string_attr(item, "callId")) {
             Some(call_id) => self.get_call(org_id, &call_id).await,
@@ -102,43 +141,12 @@ impl DynamoStore {
         }
     }
 
-    /// Full calls by their partition keys, as a map from key to call, 100
-    /// keys a request; `consistent` reads what the last write left. A call
-    /// that does not parse is logged and left out.
-    pub(crate) async fn batch_get_calls(&self, call_pks: &[String], consistent: bool) -> Result<HashMap<String, StoredCall>, DomainError> {
-        let mut calls = HashMap::with_capacity(call_pks.len());
-        for chunk in call_pks.chunks(100) {
-            let keys: Vec<Item> = chunk.iter().map(|pk| HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(keys::CALL_SK))])).collect();
-            let request =
-                KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(consistent).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
-            for item in self.batch_get(request).await? {
-                let Some(pk) = string_attr(&item, PK) else { continue };
-                let key = ItemKey::of(&item);
-                match stored_call(item) {
-                    Ok(stored) => {
-                        calls.insert(pk, stored);
-                    }
-                    Err(err) => key.unreadable(&err).log("call"),
-                }
-            }
-        }
-        Ok(calls)
-    }
-
-    /// A tenant's calls by id (those that exist and parse), with their
-    /// revisions, read consistently from the table, 100 to a request.
-    pub async fn calls_by_id(&self, org_id: &str, ids: &[String]) -> Result<HashMap<String, StoredCall>, DomainError> {
+    async fn calls_by_id(&self, org_id: &str, ids: &[String]) -> Result<HashMap<String, StoredCall>, DomainError> {
         let keys: Vec<String> = ids.iter().map(|id| keys::call_pk(org_id, id)).collect();
         Ok(self.batch_get_calls(&keys, true).await?.into_values().map(|stored| (stored.call.id.to_string(), stored)).collect())
     }
 
-    /// Stores calls that have not started (a campaign's), each only if no
-    /// call with its id exists, with what each write brings ([`super::effects`]:
-    /// a waiting call's planned attempt): as many as fit one transaction of 100 items, and one by one
-    /// for a transaction one of whose calls exists already (a replayed
-    /// request racing the first). Returns the ids of the calls stored. A
-    /// call that has not started counts in no rollup, so none changes.
-    pub async fn create_new_calls(&self, calls: &[CallLog]) -> Result<Vec<String>, DomainError> {
+    async fn create_new_calls(&self, calls: &[CallLog]) -> Result<Vec<String>, DomainError> {
         if let Some(started) = calls.iter().find(|call| call.call_started_at.is_some()) {
             return Err(DomainError::Unavailable(format!("call {} has started; store it with create_call", started.id)));
         }
@@ -181,9 +189,7 @@ impl DynamoStore {
         Ok(created)
     }
 
-    /// Writes calls in batches, unconditionally and without touching the
-    /// rollups: for bulk loads, which rebuild the rollups afterwards.
-    pub async fn bulk_put_calls(&self, calls: &[CallLog]) -> Result<(), DomainError> {
+    async fn bulk_put_calls(&self, calls: &[CallLog]) -> Result<(), DomainError> {
         let mut requests = Vec::with_capacity(calls.len() * 2);
         for call in calls {
             requests.push(call_item(call, 1)?);
@@ -200,14 +206,11 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Every call in the table, all tenants (operator tasks); an item that
-    /// does not parse is logged and left out.
-    pub async fn all_calls(&self) -> Result<Vec<CallLog>, DomainError> {
+    async fn all_calls(&self) -> Result<Vec<CallLog>, DomainError> {
         Ok(self.scan_calls().await?.0)
     }
 
-    /// Every call in the table, all tenants, and every call item that does not parse.
-    pub async fn scan_calls(&self) -> Result<(Vec<CallLog>, Vec<Unreadable>), DomainError> {
+    async fn scan_calls(&self) -> Result<(Vec<CallLog>, Vec<Unreadable>), DomainError> {
         let (mut calls, mut unreadable) = (Vec::new(), Vec::new());
         self.scan_kind("call", |item| {
             match read_call_item(item) {
@@ -220,9 +223,36 @@ impl DynamoStore {
         Ok((calls, unreadable))
     }
 
-    /// The fingerprint of the request that created a call under an
-    /// `Idempotency-Key`, if one did.
-    pub async fn request_fingerprint(&self, org_id: &str, call_id: &str) -> Result<Option<String>, DomainError> {
+    async fn request_fingerprint(&self, org_id: &str, call_id: &str) -> Result<Option<String>, DomainError> {
         Ok(self.get_item(keys::call_pk(org_id, call_id), keys::IDEMPOTENCY_SK).await?.as_ref().and_then(|item| string_attr(item, "fingerprint")))
+    }
+}
+
+impl DynamoStore {
+    pub(crate) fn vapi_pointer(&self, call: &CallLog) -> Option<Put> {
+        Some(self.put(vapi_pointer_item(call)?, "attribute_not_exists(PK)", None))
+    }
+
+    /// Full calls by their partition keys, as a map from key to call, 100
+    /// keys a request; `consistent` reads what the last write left. A call
+    /// that does not parse is logged and left out.
+    pub(crate) async fn batch_get_calls(&self, call_pks: &[String], consistent: bool) -> Result<HashMap<String, StoredCall>, DomainError> {
+        let mut calls = HashMap::with_capacity(call_pks.len());
+        for chunk in call_pks.chunks(100) {
+            let keys: Vec<Item> = chunk.iter().map(|pk| HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(keys::CALL_SK))])).collect();
+            let request =
+                KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(consistent).build().map_err(|e| DomainError::Unavailable(e.to_string()))?;
+            for item in self.batch_get(request).await? {
+                let Some(pk) = string_attr(&item, PK) else { continue };
+                let key = ItemKey::of(&item);
+                match stored_call(item) {
+                    Ok(stored) => {
+                        calls.insert(pk, stored);
+                    }
+                    Err(err) => key.unreadable(&err).log("call"),
+                }
+            }
+        }
+        Ok(calls)
     }
 }

@@ -27,10 +27,39 @@ pub struct CampaignCall {
     pub outcome: Option<String>,
 }
 
-impl DynamoStore {
+/// Campaigns and their calls.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait CampaignStore {
     /// Stores a new campaign (with the fingerprint of the request that made
     /// it, when it came with an `Idempotency-Key`); `Conflict` when the id is taken.
-    pub async fn create_campaign(
+    async fn create_campaign(
+        &self,
+        campaign: &Campaign,
+        fingerprint: Option<&str>,
+        audit: &callops_domain::records::audit::AuditEntry,
+    ) -> Result<(), DomainError>;
+
+    /// A campaign, and the fingerprint of the request that created it.
+    async fn get_campaign(&self, org_id: &str, campaign_id: &str) -> Result<Option<(Campaign, Option<String>)>, DomainError>;
+
+    /// A tenant's campaigns, oldest id first.
+    async fn list_campaigns(&self, org_id: &str) -> Result<Vec<Campaign>, DomainError>;
+
+    /// Marks a campaign cancelled (so nothing more of it is dialed).
+    async fn cancel_campaign(
+        &self,
+        org_id: &str,
+        campaign_id: &str,
+        at: DateTime<Utc>,
+        audit: &callops_domain::records::audit::AuditEntry,
+    ) -> Result<(), DomainError>;
+
+    /// Every call of a campaign, from the `byCampaign` index alone.
+    async fn campaign_calls(&self, org_id: &str, campaign_id: &str, only_status: Option<CallStatus>) -> Result<Vec<CampaignCall>, DomainError>;
+}
+
+impl CampaignStore for DynamoStore {
+    async fn create_campaign(
         &self,
         campaign: &Campaign,
         fingerprint: Option<&str>,
@@ -51,8 +80,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// A campaign, and the fingerprint of the request that created it.
-    pub async fn get_campaign(&self, org_id: &str, campaign_id: &str) -> Result<Option<(Campaign, Option<String>)>, DomainError> {
+    async fn get_campaign(&self, org_id: &str, campaign_id: &str) -> Result<Option<(Campaign, Option<String>)>, DomainError> {
         match self.get_item(keys::campaigns_pk(org_id), keys::campaign_sk(campaign_id)).await? {
             Some(item) => {
                 let fingerprint = string_attr(&item, "fingerprint");
@@ -62,14 +90,12 @@ impl DynamoStore {
         }
     }
 
-    /// A tenant's campaigns, oldest id first.
-    pub async fn list_campaigns(&self, org_id: &str) -> Result<Vec<Campaign>, DomainError> {
+    async fn list_campaigns(&self, org_id: &str) -> Result<Vec<Campaign>, DomainError> {
         let items = self.partition_items(keys::campaigns_pk(org_id), Some(keys::CAMPAIGN_SK_PREFIX), false).await?;
         Ok(items.into_iter().filter_map(|item| readable(item, "campaign")).collect())
     }
 
-    /// Marks a campaign cancelled (so nothing more of it is dialed).
-    pub async fn cancel_campaign(
+    async fn cancel_campaign(
         &self,
         org_id: &str,
         campaign_id: &str,
@@ -93,8 +119,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Every call of a campaign, from the `byCampaign` index alone.
-    pub async fn campaign_calls(&self, org_id: &str, campaign_id: &str, only_status: Option<CallStatus>) -> Result<Vec<CampaignCall>, DomainError> {
+    async fn campaign_calls(&self, org_id: &str, campaign_id: &str, only_status: Option<CallStatus>) -> Result<Vec<CampaignCall>, DomainError> {
         let query = CallQuery::ByCampaign(campaign_id.to_string());
         let mut calls = Vec::new();
         let mut cursor: Option<String> = None;

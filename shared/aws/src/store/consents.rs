@@ -27,30 +27,31 @@ type NumberKey = (String, String);
 pub(crate) const POINTER_SK: &str = "CONSENT";
 const NUMBER: &str = "phoneNumber";
 
-impl DynamoStore {
-    /// The two puts that store a new consent: its item and its pointer.
-    fn consent_puts(&self, consent: &Consent) -> Result<[TransactWriteItem; 2], DomainError> {
-        let mut item = to_item(consent)?;
-        item.insert(PK.into(), s(keys::ledger_pk(&consent.org_id, &consent.phone_number)));
-        item.insert(SK.into(), s(format!("{CONSENT_PREFIX}{}", consent.id)));
-        item.insert(KIND.into(), s("consent"));
-        let pointer = std::collections::HashMap::from([
-            (PK.to_string(), s(keys::consent_pk(&consent.org_id, &consent.id))),
-            (SK.to_string(), s(POINTER_SK)),
-            (KIND.to_string(), s("consentPointer")),
-            (NUMBER.to_string(), s(&consent.phone_number)),
-        ]);
-        let put = |item| -> Put { self.put(item, "attribute_not_exists(PK)", None) };
-        Ok([TransactWriteItem::builder().put(put(item)).build(), TransactWriteItem::builder().put(put(pointer)).build()])
-    }
-
+/// A number's consents: recorded, read, revoked.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait ConsentStore {
     /// Stores new consents (ids unique), each only if its number keeps at
     /// most [`MAX_CONSENTS_PER_NUMBER`] records; a consent over it is
     /// refused (`too_many_consents`) and the others are stored. Returns,
     /// for each consent in order, `Ok` or why it was refused.
     /// `audits` holds the audit entry of each consent, in the same order;
     /// each is written in the transaction of its consent.
-    pub async fn record_consents(&self, consents: &[Consent], audits: &[AuditEntry]) -> Result<Vec<Result<(), DomainError>>, DomainError> {
+    async fn record_consents(&self, consents: &[Consent], audits: &[AuditEntry]) -> Result<Vec<Result<(), DomainError>>, DomainError>;
+
+    /// The consents on record for `number`, oldest first (ids sort by time).
+    async fn consents(&self, org_id: &str, number: &str) -> Result<Vec<Consent>, DomainError>;
+
+    /// One consent by id (through its pointer), if the tenant has it.
+    async fn consent(&self, org_id: &str, id: &str) -> Result<Option<Consent>, DomainError>;
+
+    /// Revokes `consent` (as read): the revocation is written on the item,
+    /// on the condition that it was not revoked since, and the number's
+    /// ledger revision moves with it. `Conflict` `already_revoked` otherwise.
+    async fn revoke_consent(&self, consent: &Consent, revocation: &Revocation, audit: &AuditEntry) -> Result<Consent, DomainError>;
+}
+
+impl ConsentStore for DynamoStore {
+    async fn record_consents(&self, consents: &[Consent], audits: &[AuditEntry]) -> Result<Vec<Result<(), DomainError>>, DomainError> {
         if audits.len() != consents.len() {
             return Err(DomainError::Unavailable("every consent recorded needs its audit entry".into()));
         }
@@ -91,14 +92,12 @@ impl DynamoStore {
         Ok(outcome)
     }
 
-    /// The consents on record for `number`, oldest first (ids sort by time).
-    pub async fn consents(&self, org_id: &str, number: &str) -> Result<Vec<Consent>, DomainError> {
+    async fn consents(&self, org_id: &str, number: &str) -> Result<Vec<Consent>, DomainError> {
         let items = self.partition_items(keys::ledger_pk(org_id, number), Some(CONSENT_PREFIX), true).await?;
         items.into_iter().map(from_item).collect()
     }
 
-    /// One consent by id (through its pointer), if the tenant has it.
-    pub async fn consent(&self, org_id: &str, id: &str) -> Result<Option<Consent>, DomainError> {
+    async fn consent(&self, org_id: &str, id: &str) -> Result<Option<Consent>, DomainError> {
         let Some(pointer) = self.get_item(keys::consent_pk(org_id, id), POINTER_SK).await? else { return Ok(None) };
         let Some(number) = string_attr(&pointer, NUMBER) else { return Ok(None) };
         match self.get_item(keys::ledger_pk(org_id, &number), format!("{CONSENT_PREFIX}{id}")).await? {
@@ -107,10 +106,7 @@ impl DynamoStore {
         }
     }
 
-    /// Revokes `consent` (as read): the revocation is written on the item,
-    /// on the condition that it was not revoked since, and the number's
-    /// ledger revision moves with it. `Conflict` `already_revoked` otherwise.
-    pub async fn revoke_consent(&self, consent: &Consent, revocation: &Revocation, audit: &AuditEntry) -> Result<Consent, DomainError> {
+    async fn revoke_consent(&self, consent: &Consent, revocation: &Revocation, audit: &AuditEntry) -> Result<Consent, DomainError> {
         let value = serde_dynamo::to_attribute_value(revocation).map_err(|e| DomainError::Unavailable(format!("a revocation does not serialise: {e}")))?;
         let update = Update::builder()
             .table_name(self.table())
@@ -130,5 +126,23 @@ impl DynamoStore {
             .await
             .map_err(|e| transaction_conflict(e, DomainError::conflict(callops_domain::error::Conflict::AlreadyRevoked, "this consent is revoked already")))?;
         Ok(Consent { revoked: Some(revocation.clone()), ..consent.clone() })
+    }
+}
+
+impl DynamoStore {
+    /// The two puts that store a new consent: its item and its pointer.
+    fn consent_puts(&self, consent: &Consent) -> Result<[TransactWriteItem; 2], DomainError> {
+        let mut item = to_item(consent)?;
+        item.insert(PK.into(), s(keys::ledger_pk(&consent.org_id, &consent.phone_number)));
+        item.insert(SK.into(), s(format!("{CONSENT_PREFIX}{}", consent.id)));
+        item.insert(KIND.into(), s("consent"));
+        let pointer = std::collections::HashMap::from([
+            (PK.to_string(), s(keys::consent_pk(&consent.org_id, &consent.id))),
+            (SK.to_string(), s(POINTER_SK)),
+            (KIND.to_string(), s("consentPointer")),
+            (NUMBER.to_string(), s(&consent.phone_number)),
+        ]);
+        let put = |item| -> Put { self.put(item, "attribute_not_exists(PK)", None) };
+        Ok([TransactWriteItem::builder().put(put(item)).build(), TransactWriteItem::builder().put(put(pointer)).build()])
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{DynamoStore, Page};
+use crate::store::{AuditStore, ErasureStore};
 use crate::{
     cursor::Cursor,
     item::*,
@@ -69,9 +70,42 @@ pub(crate) fn do_not_call_entry(item: &Item) -> DoNotCallEntry {
     }
 }
 
-impl DynamoStore {
+/// The practice's do-not-call list and its history.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait DoNotCallStore {
     /// A page of the tenant's list, in number order.
-    pub async fn list_do_not_call(&self, org_id: &str, limit: usize, cursor: Option<&str>) -> Result<Page<DoNotCallEntry>, DomainError> {
+    async fn list_do_not_call(&self, org_id: &str, limit: usize, cursor: Option<&str>) -> Result<Page<DoNotCallEntry>, DomainError>;
+
+    /// Which of `numbers` are on the tenant's list, as themselves or, once
+    /// erased, under their pseudonyms (100 keys a request).
+    async fn do_not_call_among(&self, org_id: &str, numbers: &[String]) -> Result<HashSet<String>, DomainError>;
+
+    /// Puts a number on the tenant's list with its history entry, in one
+    /// transaction that also moves the number's ledger revision (a claim
+    /// decided before it decides again). `true` when it was not listed; a
+    /// number listed already keeps its first time and reason, and the new
+    /// request is kept in the history all the same.
+    async fn add_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange, audit: &AuditEntry) -> Result<(DoNotCallEntry, bool), DomainError>;
+
+    /// Takes a number off the tenant's list and keeps the removal in its
+    /// history, in one transaction; `NotFound` when it was not on it. A
+    /// number whose records were erased, kept on the list under its
+    /// pseudonym, comes off it there.
+    async fn remove_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange, audit: &AuditEntry) -> Result<(), DomainError>;
+
+    /// A number's do-not-call history, oldest first (the newest [`MAX_HISTORY`]).
+    async fn do_not_call_history(&self, org_id: &str, number: &str) -> Result<Vec<DoNotCallChange>, DomainError>;
+
+    /// A number's entry on the tenant's list, if it is on it.
+    async fn do_not_call_entry(&self, org_id: &str, number: &str) -> Result<Option<DoNotCallEntry>, DomainError>;
+
+    /// Whether a number is on the tenant's do-not-call list, as itself or,
+    /// once erased, under its pseudonym (one batch read of both).
+    async fn is_on_do_not_call(&self, org_id: &str, number: &str) -> Result<bool, DomainError>;
+}
+
+impl DoNotCallStore for DynamoStore {
+    async fn list_do_not_call(&self, org_id: &str, limit: usize, cursor: Option<&str>) -> Result<Page<DoNotCallEntry>, DomainError> {
         let start = match cursor {
             None => None,
             Some(text) => {
@@ -113,9 +147,7 @@ impl DynamoStore {
         Ok(Page { items, next_cursor })
     }
 
-    /// Which of `numbers` are on the tenant's list, as themselves or, once
-    /// erased, under their pseudonyms (100 keys a request).
-    pub async fn do_not_call_among(&self, org_id: &str, numbers: &[String]) -> Result<HashSet<String>, DomainError> {
+    async fn do_not_call_among(&self, org_id: &str, numbers: &[String]) -> Result<HashSet<String>, DomainError> {
         let unique: Vec<&String> = numbers.iter().collect::<HashSet<_>>().into_iter().collect();
         if unique.len() > 1 {
             // Many numbers: the tenant's erased marks in one query, the list by number.
@@ -163,27 +195,7 @@ impl DynamoStore {
         Ok(listed)
     }
 
-    /// The put that keeps `change` in `number`'s history.
-    pub(crate) fn history_put(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<TransactWriteItem, DomainError> {
-        let mut item = to_item(change)?;
-        item.insert(PK.into(), s(keys::do_not_call_history_pk(org_id, number)));
-        item.insert(SK.into(), s(format!("{}#{}", time::format(&change.at), callops_domain::call::new_call_id())));
-        item.insert(KIND.into(), s("doNotCallChange"));
-        Ok(TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build())
-    }
-
-    /// Puts a number on the tenant's list with its history entry, in one
-    /// transaction that also moves the number's ledger revision (a claim
-    /// decided before it decides again). `true` when it was not listed; a
-    /// number listed already keeps its first time and reason, and the new
-    /// request is kept in the history all the same.
-    pub async fn add_do_not_call(
-        &self,
-        org_id: &str,
-        number: &str,
-        change: &DoNotCallChange,
-        audit: &AuditEntry,
-    ) -> Result<(DoNotCallEntry, bool), DomainError> {
+    async fn add_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange, audit: &AuditEntry) -> Result<(DoNotCallEntry, bool), DomainError> {
         check_entry(number, change.reason.as_deref())?;
         let existing = self.get_item(keys::do_not_call_pk(org_id), number).await?;
         let mut expression = "SET #kind = :kind, #added = if_not_exists(#added, :at)".to_string();
@@ -213,11 +225,7 @@ impl DynamoStore {
         Ok((entry, existing.is_none()))
     }
 
-    /// Takes a number off the tenant's list and keeps the removal in its
-    /// history, in one transaction; `NotFound` when it was not on it. A
-    /// number whose records were erased, kept on the list under its
-    /// pseudonym, comes off it there.
-    pub async fn remove_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange, audit: &AuditEntry) -> Result<(), DomainError> {
+    async fn remove_do_not_call(&self, org_id: &str, number: &str, change: &DoNotCallChange, audit: &AuditEntry) -> Result<(), DomainError> {
         if self.get_item(keys::do_not_call_pk(org_id), number).await?.is_none() && self.unlist_erased(org_id, number).await? {
             return self.record_audit(std::slice::from_ref(audit)).await;
         }
@@ -232,21 +240,28 @@ impl DynamoStore {
         self.transact_audited(items, audit).await.map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "do-not-call entry" }))
     }
 
-    /// A number's do-not-call history, oldest first (the newest [`MAX_HISTORY`]).
-    pub async fn do_not_call_history(&self, org_id: &str, number: &str) -> Result<Vec<DoNotCallChange>, DomainError> {
+    async fn do_not_call_history(&self, org_id: &str, number: &str) -> Result<Vec<DoNotCallChange>, DomainError> {
         let items = self.partition_items(keys::do_not_call_history_pk(org_id, number), None, true).await?;
         let skip = items.len().saturating_sub(MAX_HISTORY);
         items.into_iter().skip(skip).map(from_item).collect()
     }
 
-    /// A number's entry on the tenant's list, if it is on it.
-    pub async fn do_not_call_entry(&self, org_id: &str, number: &str) -> Result<Option<DoNotCallEntry>, DomainError> {
+    async fn do_not_call_entry(&self, org_id: &str, number: &str) -> Result<Option<DoNotCallEntry>, DomainError> {
         Ok(self.get_item(keys::do_not_call_pk(org_id), number).await?.as_ref().map(do_not_call_entry))
     }
 
-    /// Whether a number is on the tenant's do-not-call list, as itself or,
-    /// once erased, under its pseudonym (one batch read of both).
-    pub async fn is_on_do_not_call(&self, org_id: &str, number: &str) -> Result<bool, DomainError> {
+    async fn is_on_do_not_call(&self, org_id: &str, number: &str) -> Result<bool, DomainError> {
         Ok(!self.do_not_call_among(org_id, &[number.to_string()]).await?.is_empty())
+    }
+}
+
+impl DynamoStore {
+    /// The put that keeps `change` in `number`'s history.
+    pub(crate) fn history_put(&self, org_id: &str, number: &str, change: &DoNotCallChange) -> Result<TransactWriteItem, DomainError> {
+        let mut item = to_item(change)?;
+        item.insert(PK.into(), s(keys::do_not_call_history_pk(org_id, number)));
+        item.insert(SK.into(), s(format!("{}#{}", time::format(&change.at), callops_domain::call::new_call_id())));
+        item.insert(KIND.into(), s("doNotCallChange"));
+        Ok(TransactWriteItem::builder().put(self.put(item, "attribute_not_exists(PK)", None)).build())
     }
 }

@@ -10,8 +10,8 @@
 //! free-text source, the evidence's reference or a revocation's reason.
 //! The practice can still show a consent was this number's (the pseudonym
 //! is the number's keyed hash); no one without the key can tell whose.
-//! Every lookup by number reads both ([`DynamoStore::is_on_do_not_call`],
-//! [`DynamoStore::number_state`]).
+//! Every lookup by number reads both ([`super::DoNotCallStore::is_on_do_not_call`],
+//! [`super::LedgerStore::number_state`]).
 
 use std::collections::HashMap;
 
@@ -57,16 +57,33 @@ fn time_attr(item: &Item, name: &str) -> Option<DateTime<Utc>> {
     string_attr(item, name).as_deref().and_then(time::parse)
 }
 
-impl DynamoStore {
-    /// The key of `number`'s mark once erased.
-    fn erased_key(&self, org_id: &str, number: &str) -> (String, String) {
-        (keys::erased_pk(org_id), self.pseudonym(org_id, number))
-    }
-
+/// Erased numbers' marks, and erasing a number's records.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait ErasureStore {
     /// Every erased number's mark of the tenant, by pseudonym: for a
     /// check of many numbers at once (a campaign), one query where a read
     /// per number would double them. Erasures are few beside a tenant's numbers.
-    pub async fn erased_marks(&self, org_id: &str) -> Result<ErasedMarks, DomainError> {
+    async fn erased_marks(&self, org_id: &str) -> Result<ErasedMarks, DomainError>;
+
+    /// What an erased `number` keeps (nothing when it was never erased).
+    async fn erased_mark(&self, org_id: &str, number: &str) -> Result<ErasedMark, DomainError>;
+
+    /// Removes every record that names `number` outside its calls (which
+    /// the erasure rewrites one by one, each with its audit entry): the mark that
+    /// keeps its do-not-call state and last opt-out under its pseudonym is
+    /// written first, so the number is never callable in between; then the
+    /// records go. Safe to run again: what is gone stays gone, and the mark
+    /// keeps the later of each time.
+    async fn erase_number_records(&self, org_id: &str, number: &str, now: DateTime<Utc>) -> Result<ErasedNumber, DomainError>;
+
+    /// Every number the tenant keeps records for outside its calls (a
+    /// consent, a do-not-call entry, a ledger), read by a scan: for an
+    /// operator's restore ([`Self::erase_number_records`] again).
+    async fn numbers_on_record(&self, org_id: &str) -> Result<std::collections::BTreeSet<String>, DomainError>;
+}
+
+impl ErasureStore for DynamoStore {
+    async fn erased_marks(&self, org_id: &str) -> Result<ErasedMarks, DomainError> {
         let mut marks = HashMap::new();
         for item in self.partition_items(keys::erased_pk(org_id), None, true).await? {
             if let Some(sk) = string_attr(&item, SK).filter(|sk| !sk.contains('#')) {
@@ -76,19 +93,12 @@ impl DynamoStore {
         Ok(ErasedMarks { org_id: org_id.to_string(), marks })
     }
 
-    /// What an erased `number` keeps (nothing when it was never erased).
-    pub async fn erased_mark(&self, org_id: &str, number: &str) -> Result<ErasedMark, DomainError> {
+    async fn erased_mark(&self, org_id: &str, number: &str) -> Result<ErasedMark, DomainError> {
         let (pk, sk) = self.erased_key(org_id, number);
         Ok(self.get_item(pk, sk).await?.map(|item| mark_of(&item)).unwrap_or_default())
     }
 
-    /// Removes every record that names `number` outside its calls (which
-    /// the erasure rewrites one by one, each with its audit entry): the mark that
-    /// keeps its do-not-call state and last opt-out under its pseudonym is
-    /// written first, so the number is never callable in between; then the
-    /// records go. Safe to run again: what is gone stays gone, and the mark
-    /// keeps the later of each time.
-    pub async fn erase_number_records(&self, org_id: &str, number: &str, now: DateTime<Utc>) -> Result<ErasedNumber, DomainError> {
+    async fn erase_number_records(&self, org_id: &str, number: &str, now: DateTime<Utc>) -> Result<ErasedNumber, DomainError> {
         let ledger_items = self.partition_items(keys::ledger_pk(org_id, number), None, true).await?;
         let history = self.partition_items(keys::do_not_call_history_pk(org_id, number), None, true).await?;
         let listed = self.get_item(keys::do_not_call_pk(org_id), number).await?;
@@ -153,32 +163,7 @@ impl DynamoStore {
         Ok(ErasedNumber { consents: consents.len(), items, still_on_do_not_call: since.is_some() })
     }
 
-    /// Takes an erased number off the do-not-call list; `false` when its
-    /// pseudonym kept no listing.
-    pub(crate) async fn unlist_erased(&self, org_id: &str, number: &str) -> Result<bool, DomainError> {
-        let (pk, sk) = self.erased_key(org_id, number);
-        let removed = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .update_expression("REMOVE #since")
-            .condition_expression("attribute_exists(#since)")
-            .expression_attribute_names("#since", DO_NOT_CALL_SINCE)
-            .send()
-            .await;
-        match removed {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(unavailable(err)),
-        }
-    }
-
-    /// Every number the tenant keeps records for outside its calls (a
-    /// consent, a do-not-call entry, a ledger), read by a scan: for an
-    /// operator's restore ([`Self::erase_number_records`] again).
-    pub async fn numbers_on_record(&self, org_id: &str) -> Result<std::collections::BTreeSet<String>, DomainError> {
+    async fn numbers_on_record(&self, org_id: &str) -> Result<std::collections::BTreeSet<String>, DomainError> {
         let ledgers = format!("{}#NUMBER#", keys::org_prefix(org_id));
         let list = keys::do_not_call_pk(org_id);
         let mut numbers = std::collections::BTreeSet::new();
@@ -204,6 +189,35 @@ impl DynamoStore {
         })
         .await?;
         Ok(numbers)
+    }
+}
+
+impl DynamoStore {
+    /// The key of `number`'s mark once erased.
+    fn erased_key(&self, org_id: &str, number: &str) -> (String, String) {
+        (keys::erased_pk(org_id), self.pseudonym(org_id, number))
+    }
+
+    /// Takes an erased number off the do-not-call list; `false` when its
+    /// pseudonym kept no listing.
+    pub(crate) async fn unlist_erased(&self, org_id: &str, number: &str) -> Result<bool, DomainError> {
+        let (pk, sk) = self.erased_key(org_id, number);
+        let removed = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("REMOVE #since")
+            .condition_expression("attribute_exists(#since)")
+            .expression_attribute_names("#since", DO_NOT_CALL_SINCE)
+            .send()
+            .await;
+        match removed {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 
     /// The pseudonym keys of `numbers`' erased marks, for a batch read beside their list entries.
@@ -233,7 +247,7 @@ fn proof_of(mut consent: Consent, pseudonym: &str) -> Consent {
     consent
 }
 
-/// A tenant's erased marks, read at once ([`DynamoStore::erased_marks`]).
+/// A tenant's erased marks, read at once ([`ErasureStore::erased_marks`]).
 #[derive(Debug, Clone, Default)]
 pub struct ErasedMarks {
     org_id: String,

@@ -15,7 +15,7 @@
 //! number has a small item ([`keys::planned_attempt_of`]), put and removed
 //! in the transaction of the call write that starts or ends the wait
 //! ([`super::effects`]). Planning a call reads the partition at once
-//! ([`DynamoStore::number_state`]): the attempts made and those to come, and the consents.
+//! ([`LedgerStore::number_state`]): the attempts made and those to come, and the consents.
 //! Two plans made at the same moment for one number can both pass; the
 //! claim, which is exact, then moves the one over a limit.
 
@@ -30,6 +30,7 @@ use callops_domain::{
 };
 
 use super::DynamoStore;
+use crate::store::ErasureStore;
 use crate::{
     item::*,
     keys,
@@ -49,7 +50,7 @@ fn list<T: serde::Serialize>(values: &[T]) -> Result<AttributeValue, DomainError
     serde_dynamo::to_attribute_value(values).map_err(|e| DomainError::Unavailable(format!("a ledger does not serialise: {e}")))
 }
 
-/// What is on record for one number of a tenant ([`DynamoStore::number_state`]).
+/// What is on record for one number of a tenant ([`LedgerStore::number_state`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NumberState {
     pub ledger: Ledger,
@@ -90,13 +91,12 @@ fn ledger_of(mut item: crate::item::Item) -> Result<Ledger, DomainError> {
     })
 }
 
-impl DynamoStore {
+/// The ledgers of attempts to a number and about a debt.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait LedgerStore {
     /// The ledger of `number` for `org_id` (empty when no attempt was ever
     /// recorded), without the calls waiting for it: what the dialer's claim counts.
-    pub async fn ledger(&self, org_id: &str, number: &str) -> Result<Ledger, DomainError> {
-        let item = self.get_item(keys::ledger_pk(org_id, number), LEDGER_SK).await?;
-        item.map_or(Ok(Ledger::default()), ledger_of)
-    }
+    async fn ledger(&self, org_id: &str, number: &str) -> Result<Ledger, DomainError>;
 
     /// What is on record for `number`, read consistently in one query of
     /// its partition: the ledger with the calls waiting for it as planned
@@ -106,20 +106,74 @@ impl DynamoStore {
     /// the safe side of every rule but a limit, which the claim checks again.
     /// The last opt-out of a number whose records were erased is read
     /// beside it ([`super::erasure`]): an erasure never revives a consent.
-    pub async fn number_state(&self, org_id: &str, number: &str) -> Result<NumberState, DomainError> {
+    async fn number_state(&self, org_id: &str, number: &str) -> Result<NumberState, DomainError>;
+
+    /// [`Self::number_state`] of one of many numbers, with the tenant's erased marks read once beforehand.
+    async fn number_state_among(&self, org_id: &str, number: &str, erased: &super::ErasedMarks) -> Result<NumberState, DomainError>;
+
+    /// The ledger of `debt_id` for `org_id`, across every number (empty when no attempt about it was recorded).
+    async fn debt_ledger(&self, org_id: &str, debt_id: &str) -> Result<Ledger, DomainError>;
+
+    /// The ledger of the debt a call of `call_type` is about: a collection
+    /// call's that names one; `None` for any other call.
+    async fn debt_ledger_of(&self, org_id: &str, call_type: callops_domain::CallType, debt_id: Option<&str>) -> Result<Option<Ledger>, DomainError>;
+
+    /// Replaces the times the callee at `number` said are inconvenient (and
+    /// moves the ledger's revision, so a claim decided without them is decided again).
+    async fn set_inconvenient_times(
+        &self,
+        org_id: &str,
+        number: &str,
+        times: &[InconvenientTime],
+        audit: &callops_domain::records::audit::AuditEntry,
+    ) -> Result<(), DomainError>;
+}
+
+impl LedgerStore for DynamoStore {
+    async fn ledger(&self, org_id: &str, number: &str) -> Result<Ledger, DomainError> {
+        let item = self.get_item(keys::ledger_pk(org_id, number), LEDGER_SK).await?;
+        item.map_or(Ok(Ledger::default()), ledger_of)
+    }
+
+    async fn number_state(&self, org_id: &str, number: &str) -> Result<NumberState, DomainError> {
         let (state, erased) = tokio::join!(self.number_state_as_kept(org_id, number), self.erased_mark(org_id, number));
         let mut state = state?;
         state.ledger.opted_out_at = state.ledger.opted_out_at.max(erased?.opted_out_at);
         Ok(state)
     }
 
-    /// [`Self::number_state`] of one of many numbers, with the tenant's erased marks read once beforehand.
-    pub async fn number_state_among(&self, org_id: &str, number: &str, erased: &super::ErasedMarks) -> Result<NumberState, DomainError> {
+    async fn number_state_among(&self, org_id: &str, number: &str, erased: &super::ErasedMarks) -> Result<NumberState, DomainError> {
         let mut state = self.number_state_as_kept(org_id, number).await?;
         state.ledger.opted_out_at = state.ledger.opted_out_at.max(erased.of(self, number).opted_out_at);
         Ok(state)
     }
 
+    async fn debt_ledger(&self, org_id: &str, debt_id: &str) -> Result<Ledger, DomainError> {
+        let item = self.get_item(keys::debt_ledger_pk(org_id, debt_id), LEDGER_SK).await?;
+        item.map_or(Ok(Ledger::default()), ledger_of)
+    }
+
+    async fn debt_ledger_of(&self, org_id: &str, call_type: callops_domain::CallType, debt_id: Option<&str>) -> Result<Option<Ledger>, DomainError> {
+        match (call_type, debt_id) {
+            (callops_domain::CallType::OutboundDebt, Some(debt_id)) => Ok(Some(self.debt_ledger(org_id, debt_id).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn set_inconvenient_times(
+        &self,
+        org_id: &str,
+        number: &str,
+        times: &[InconvenientTime],
+        audit: &callops_domain::records::audit::AuditEntry,
+    ) -> Result<(), DomainError> {
+        let update = self.ledger_set(org_id, number, INCONVENIENT, list(times)?);
+        self.transact_audited(vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()], audit).await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+impl DynamoStore {
     /// The number's partition, read in one query.
     async fn number_state_as_kept(&self, org_id: &str, number: &str) -> Result<NumberState, DomainError> {
         let mut state = NumberState::default();
@@ -140,21 +194,6 @@ impl DynamoStore {
             }
         }
         Ok(state)
-    }
-
-    /// The ledger of `debt_id` for `org_id`, across every number (empty when no attempt about it was recorded).
-    pub async fn debt_ledger(&self, org_id: &str, debt_id: &str) -> Result<Ledger, DomainError> {
-        let item = self.get_item(keys::debt_ledger_pk(org_id, debt_id), LEDGER_SK).await?;
-        item.map_or(Ok(Ledger::default()), ledger_of)
-    }
-
-    /// The ledger of the debt a call of `call_type` is about: a collection
-    /// call's that names one; `None` for any other call.
-    pub async fn debt_ledger_of(&self, org_id: &str, call_type: callops_domain::CallType, debt_id: Option<&str>) -> Result<Option<Ledger>, DomainError> {
-        match (call_type, debt_id) {
-            (callops_domain::CallType::OutboundDebt, Some(debt_id)) => Ok(Some(self.debt_ledger(org_id, debt_id).await?)),
-            _ => Ok(None),
-        }
     }
 
     /// The update that marks an opt-out or a revocation for `number` at
@@ -214,20 +253,6 @@ impl DynamoStore {
             Some(revision) => update.condition_expression("#rev = :rev").expression_attribute_values(":rev", n(revision)),
         };
         Ok(update.build().expect("table, key and expression are set"))
-    }
-
-    /// Replaces the times the callee at `number` said are inconvenient (and
-    /// moves the ledger's revision, so a claim decided without them is decided again).
-    pub async fn set_inconvenient_times(
-        &self,
-        org_id: &str,
-        number: &str,
-        times: &[InconvenientTime],
-        audit: &callops_domain::records::audit::AuditEntry,
-    ) -> Result<(), DomainError> {
-        let update = self.ledger_set(org_id, number, INCONVENIENT, list(times)?);
-        self.transact_audited(vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()], audit).await.map_err(unavailable)?;
-        Ok(())
     }
 
     /// The update that appends `notes` (a conversation, inconvenient times:

@@ -12,9 +12,18 @@ use crate::{
     table::{PK, SK},
 };
 
-impl DynamoStore {
+/// Markers: what a periodic job last finished.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait MarkerStore {
     /// A small operator record (a migration's checkpoint, say) in the tenant's partition `name`.
-    pub async fn put_marker(&self, org_id: &str, name: &str, fields: &[(&str, String)]) -> Result<(), DomainError> {
+    async fn put_marker(&self, org_id: &str, name: &str, fields: &[(&str, String)]) -> Result<(), DomainError>;
+
+    /// The fields of a marker, if it exists.
+    async fn marker(&self, org_id: &str, name: &str) -> Result<Option<HashMap<String, String>>, DomainError>;
+}
+
+impl MarkerStore for DynamoStore {
+    async fn put_marker(&self, org_id: &str, name: &str, fields: &[(&str, String)]) -> Result<(), DomainError> {
         let mut item = HashMap::from([(PK.to_string(), s(keys::marker_pk(org_id, name))), (SK.to_string(), s(name)), (KIND.to_string(), s("marker"))]);
         for (field, value) in fields {
             item.insert((*field).to_string(), s(value.as_str()));
@@ -23,8 +32,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// The fields of a marker, if it exists.
-    pub async fn marker(&self, org_id: &str, name: &str) -> Result<Option<HashMap<String, String>>, DomainError> {
+    async fn marker(&self, org_id: &str, name: &str) -> Result<Option<HashMap<String, String>>, DomainError> {
         let item = self.get_item(keys::marker_pk(org_id, name), name).await?;
         Ok(item.map(|item| {
             item.into_iter()

@@ -8,6 +8,13 @@
 //! - [`campaigns`], [`do_not_call`], [`rollups`], [`markers`], [`outputs`], [`settings`], [`ledgers`], [`consents`].
 //! - [`ext`]: the DynamoDB plumbing they all share.
 //!
+//! A use case names what it touches: each aggregate's operations are a
+//! narrow trait ([`CallStore`], [`LedgerStore`], [`ConsentStore`],
+//! [`DoNotCallStore`], …) that [`DynamoStore`] implements, and a file that
+//! reads or writes calls imports `CallStore`, one that reads ledgers
+//! `LedgerStore`. The plumbing (transactions, metering, pages) stays on
+//! `DynamoStore` itself.
+//!
 //! Every write that depends on what is stored is conditional, and a failed
 //! condition comes back as [`DomainError::Conflict`]. Calls carry a revision
 //! number (`rev`) that each write checks and bumps, so two writers that read
@@ -41,6 +48,11 @@ pub mod rollup_check;
 pub mod rollups;
 pub mod settings;
 
+pub use self::{
+    agents::AgentStore, audit::AuditStore, audit_chain::AuditChainStore, calls::CallStore, campaigns::CampaignStore, consents::ConsentStore,
+    do_not_call::DoNotCallStore, erasure::ErasureStore, ledgers::LedgerStore, markers::MarkerStore, outputs::AwaitedOutputStore, query::CallQueryStore,
+    rollup_check::RollupCheckStore, rollups::RollupStore, settings::SettingsStore,
+};
 pub use crate::item::Unreadable;
 pub use campaigns::CampaignCall;
 pub use do_not_call::{DoNotCallChange, DoNotCallEntry, MAX_REASON_BYTES};

@@ -19,26 +19,15 @@ use crate::{
 const WATCH_KIND: &str = "outputWatch";
 const CALL_ID: &str = "callId";
 
-impl DynamoStore {
-    /// The put that plans the read for the output `call` awaits.
-    pub(crate) fn output_watch(&self, call: &CallLog) -> Option<Put> {
-        let (pk, sk) = keys::output_watch_of(call)?;
-        let item = std::collections::HashMap::from([
-            (PK.to_string(), s(pk)),
-            (SK.to_string(), s(sk)),
-            (KIND.to_string(), s(WATCH_KIND)),
-            (CALL_ID.to_string(), s(call.id.as_str())),
-        ]);
-        Some(Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("table and item are set"))
-    }
-
-    /// The delete that forgets a planned read.
-    pub(crate) fn output_unwatch(&self, pk: String, sk: String) -> Delete {
-        Delete::builder().table_name(&self.table).key(PK, s(pk)).key(SK, s(sk)).build().expect("table and key are set")
-    }
-
+/// Ended calls awaiting a structured output.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait AwaitedOutputStore {
     /// The calls of `org_id` whose planned read is due at `now`, soonest first, at most `limit`.
-    pub async fn calls_awaiting_output(&self, org_id: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<CallId>, DomainError> {
+    async fn calls_awaiting_output(&self, org_id: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<CallId>, DomainError>;
+}
+
+impl AwaitedOutputStore for DynamoStore {
+    async fn calls_awaiting_output(&self, org_id: &str, now: DateTime<Utc>, limit: usize) -> Result<Vec<CallId>, DomainError> {
         // Sort keys are `<due>#<call id>`: everything before `<now>$` ('$' follows '#') is due.
         let bound = format!("{}$", time::format(&now));
         let output = self
@@ -64,5 +53,24 @@ impl DynamoStore {
                 _ => None,
             })
             .collect())
+    }
+}
+
+impl DynamoStore {
+    /// The put that plans the read for the output `call` awaits.
+    pub(crate) fn output_watch(&self, call: &CallLog) -> Option<Put> {
+        let (pk, sk) = keys::output_watch_of(call)?;
+        let item = std::collections::HashMap::from([
+            (PK.to_string(), s(pk)),
+            (SK.to_string(), s(sk)),
+            (KIND.to_string(), s(WATCH_KIND)),
+            (CALL_ID.to_string(), s(call.id.as_str())),
+        ]);
+        Some(Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("table and item are set"))
+    }
+
+    /// The delete that forgets a planned read.
+    pub(crate) fn output_unwatch(&self, pk: String, sk: String) -> Delete {
+        Delete::builder().table_name(&self.table).key(PK, s(pk)).key(SK, s(sk)).build().expect("table and key are set")
     }
 }

@@ -179,16 +179,31 @@ pub(crate) fn key_condition(index: Index, partition_key: String, window: Span<Op
 /// heaviest fill an answer).
 const SIZED_READ_CHUNK: usize = 10;
 
-impl DynamoStore {
+/// Calls by index: pages of calls, facts and counts over a window.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait CallQueryStore {
     /// A page of a tenant's calls from one index, within `window` on the
     /// index's time, newest first or oldest first.
-    pub async fn query_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallLog>, DomainError> {
+    async fn query_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallLog>, DomainError>;
+
+    /// [`Self::query_calls`], each call with the revision a later write must match.
+    async fn query_stored_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<StoredCall>, DomainError>;
+
+    /// A page of what the analytics count of a tenant's calls, read from the
+    /// index alone (`byAgent` or `byOrg`), without transcripts.
+    async fn query_call_facts(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallFacts>, DomainError>;
+
+    /// How many of a tenant's calls one index holds in `window` (reads keys only).
+    async fn count_calls(&self, org_id: &str, query: &CallQuery, window: Span<Option<DateTime<Utc>>>) -> Result<u64, DomainError>;
+}
+
+impl CallQueryStore for DynamoStore {
+    async fn query_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallLog>, DomainError> {
         let page = self.query_stored_calls(org_id, request).await?;
         Ok(Page { items: page.items.into_iter().map(|stored| stored.call).collect(), next_cursor: page.next_cursor })
     }
 
-    /// [`Self::query_calls`], each call with the revision a later write must match.
-    pub async fn query_stored_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<StoredCall>, DomainError> {
+    async fn query_stored_calls(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<StoredCall>, DomainError> {
         let page = self.query_index(org_id, request).await?;
         let (index, _) = request.query.index_and_partition();
         let keys: Vec<(String, &Item)> = page.items.iter().filter_map(|item| call_key_of(index, org_id, item).map(|key| (key, item))).collect();
@@ -217,9 +232,7 @@ impl DynamoStore {
         Ok(Page { items, next_cursor: page.next_cursor })
     }
 
-    /// A page of what the analytics count of a tenant's calls, read from the
-    /// index alone (`byAgent` or `byOrg`), without transcripts.
-    pub async fn query_call_facts(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallFacts>, DomainError> {
+    async fn query_call_facts(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<CallFacts>, DomainError> {
         let (index, _) = request.query.index_and_partition();
         if index.projection != table::Projected::AnalyticsFields {
             return Err(DomainError::Unavailable(format!("{} does not carry the analytics fields", index.name)));
@@ -229,6 +242,29 @@ impl DynamoStore {
         Ok(Page { items, next_cursor: page.next_cursor })
     }
 
+    async fn count_calls(&self, org_id: &str, query: &CallQuery, window: Span<Option<DateTime<Utc>>>) -> Result<u64, DomainError> {
+        let (index, partition) = query.index_and_partition();
+        let (condition, names, values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name((!in_table(index)).then(|| index.name.to_string()))
+            .key_condition_expression(&condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .select(Select::Count)
+            .into_paginator()
+            .send();
+        let mut total = 0u64;
+        while let Some(page) = pages.next().await {
+            total += page.map_err(unavailable)?.count.max(0) as u64;
+        }
+        Ok(total)
+    }
+}
+
+impl DynamoStore {
     /// A page of raw index items, and the cursor after the last one.
     pub(crate) async fn query_index(&self, org_id: &str, request: &PageRequest<'_>) -> Result<Page<Item>, DomainError> {
         let PageRequest { query, window, newest_first, limit, cursor, only_agents, only_status, only_types, .. } = *request;
@@ -357,27 +393,5 @@ impl DynamoStore {
             _ => None,
         };
         Ok(Page { items, next_cursor })
-    }
-
-    /// How many of a tenant's calls one index holds in `window` (reads keys only).
-    pub async fn count_calls(&self, org_id: &str, query: &CallQuery, window: Span<Option<DateTime<Utc>>>) -> Result<u64, DomainError> {
-        let (index, partition) = query.index_and_partition();
-        let (condition, names, values) = key_condition(index, keys::index_pk(index, org_id, &partition), window);
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .set_index_name((!in_table(index)).then(|| index.name.to_string()))
-            .key_condition_expression(&condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .select(Select::Count)
-            .into_paginator()
-            .send();
-        let mut total = 0u64;
-        while let Some(page) = pages.next().await {
-            total += page.map_err(unavailable)?.count.max(0) as u64;
-        }
-        Ok(total)
     }
 }

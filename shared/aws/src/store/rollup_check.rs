@@ -145,10 +145,39 @@ impl Fold {
     }
 }
 
-impl DynamoStore {
+/// The rollups verified and rebuilt from the calls.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait RollupCheckStore {
     /// Every rollup item in the table, with its counters, and the problems
     /// of each item whose counters cannot be a sum of calls.
-    pub async fn all_rollups(&self) -> Result<(BTreeMap<RollupKey, Tally>, Vec<Impossible>), DomainError> {
+    async fn all_rollups(&self) -> Result<(BTreeMap<RollupKey, Tally>, Vec<Impossible>), DomainError>;
+
+    /// Recomputes every rollup from the raw calls and lists each item that
+    /// differs (missing, extra, or with other counters), each item whose
+    /// totals are impossible, and each call that cannot be read.
+    async fn verify_rollups(&self) -> Result<RollupReport, DomainError>;
+
+    /// Sets every drifted or impossible rollup item to what its calls add up
+    /// to; reports what it found before repairing. Run it while no calls are written.
+    async fn rebuild_rollups(&self) -> Result<RollupReport, DomainError>;
+
+    /// The check behind [`Self::verify_rollups`] and (`repair`)
+    /// [`Self::rebuild_rollups`], calling `progress` with the call items read
+    /// so far (over every pass).
+    ///
+    /// The calls are streamed: `options.segments` scan segments side by
+    /// side, each folding its calls into the rollup items they make as it
+    /// reads them. Memory holds at most `options.held_items` of those (a key
+    /// range, in key order: tenant by tenant, scope by scope, month by
+    /// month), the rollup partitions' names, one partition of stored rollup
+    /// items, and what the report lists. A range is compared with the stored
+    /// items as soon as its pass ends, partition by partition, and repaired
+    /// then.
+    async fn check_rollups(&self, options: &CheckOptions, repair: bool, progress: &(dyn Fn(u64) + Sync)) -> Result<RollupReport, DomainError>;
+}
+
+impl RollupCheckStore for DynamoStore {
+    async fn all_rollups(&self) -> Result<(BTreeMap<RollupKey, Tally>, Vec<Impossible>), DomainError> {
         let mut rollups = BTreeMap::new();
         let mut impossible = Vec::new();
         self.scan_kind(ROLLUP_KIND, |item| {
@@ -167,32 +196,15 @@ impl DynamoStore {
         Ok((rollups, impossible))
     }
 
-    /// Recomputes every rollup from the raw calls and lists each item that
-    /// differs (missing, extra, or with other counters), each item whose
-    /// totals are impossible, and each call that cannot be read.
-    pub async fn verify_rollups(&self) -> Result<RollupReport, DomainError> {
+    async fn verify_rollups(&self) -> Result<RollupReport, DomainError> {
         self.check_rollups(&CheckOptions::default(), false, &|_| {}).await
     }
 
-    /// Sets every drifted or impossible rollup item to what its calls add up
-    /// to; reports what it found before repairing. Run it while no calls are written.
-    pub async fn rebuild_rollups(&self) -> Result<RollupReport, DomainError> {
+    async fn rebuild_rollups(&self) -> Result<RollupReport, DomainError> {
         self.check_rollups(&CheckOptions::default(), true, &|_| {}).await
     }
 
-    /// The check behind [`Self::verify_rollups`] and (`repair`)
-    /// [`Self::rebuild_rollups`], calling `progress` with the call items read
-    /// so far (over every pass).
-    ///
-    /// The calls are streamed: `options.segments` scan segments side by
-    /// side, each folding its calls into the rollup items they make as it
-    /// reads them. Memory holds at most `options.held_items` of those (a key
-    /// range, in key order: tenant by tenant, scope by scope, month by
-    /// month), the rollup partitions' names, one partition of stored rollup
-    /// items, and what the report lists. A range is compared with the stored
-    /// items as soon as its pass ends, partition by partition, and repaired
-    /// then.
-    pub async fn check_rollups(&self, options: &CheckOptions, repair: bool, progress: &(dyn Fn(u64) + Sync)) -> Result<RollupReport, DomainError> {
+    async fn check_rollups(&self, options: &CheckOptions, repair: bool, progress: &(dyn Fn(u64) + Sync)) -> Result<RollupReport, DomainError> {
         let partitions = self.rollup_partitions().await?;
         let mut report = RollupReport::default();
         let read = std::sync::atomic::AtomicU64::new(0);
@@ -221,7 +233,9 @@ impl DynamoStore {
             }
         }
     }
+}
 
+impl DynamoStore {
     /// The names of the rollup partitions (tenant, scope and month or year),
     /// from a scan of the rollup items that reads only their keys.
     async fn rollup_partitions(&self) -> Result<std::collections::BTreeSet<String>, DomainError> {

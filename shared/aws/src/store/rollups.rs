@@ -27,9 +27,32 @@ pub const SCAN_SEGMENTS: i32 = 4;
 /// the page, so without one each page costs the rest of the table.
 pub const SCAN_PAGE_ITEMS: i32 = 1_000;
 
-impl DynamoStore {
+/// The analytics rollups read and set.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait RollupStore {
     /// The sum of the hour rollups of `scope` for the whole hours in `range`.
-    pub async fn hour_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError> {
+    async fn hour_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError>;
+
+    /// The sum of the day rollups of `scope` for the whole days in `range`:
+    /// one query per year partition, for the days' shards (a few hundred
+    /// bytes each, however large the counts grow), read together.
+    async fn day_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError>;
+
+    /// The hour rollups of `scope` for each whole hour in `range` that has
+    /// any, the shards of each summed, in time order: a window's hours one by one.
+    async fn hour_tallies(&self, org_id: &str, scope: &str, range: Span) -> Result<Vec<(DateTime<Utc>, Tally)>, DomainError>;
+
+    /// The day profiles of `scope` (its calls by quarter hour) for each
+    /// whole UTC day in `range` that has any, in time order: one query a
+    /// year, so a window's cost follows its days, not its calls.
+    async fn day_profiles(&self, org_id: &str, scope: &str, range: Span) -> Result<Vec<(NaiveDate, Tally)>, DomainError>;
+
+    /// Sets a rollup item to exactly `tally` (removing it when zero).
+    async fn set_rollup(&self, key: &RollupKey, tally: &Tally) -> Result<(), DomainError>;
+}
+
+impl RollupStore for DynamoStore {
+    async fn hour_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError> {
         let (first, last) = (hour_key(&range.start), hour_key(&range.end.checked_sub_signed(Duration::hours(1)).unwrap_or(range.end)));
         let reads = months_of(range).into_iter().map(|month| self.sum_rollups(hour_pk(org_id, scope, &month), &first, &last));
         let mut total = Tally::default();
@@ -39,10 +62,7 @@ impl DynamoStore {
         Ok(total)
     }
 
-    /// The sum of the day rollups of `scope` for the whole days in `range`:
-    /// one query per year partition, for the days' shards (a few hundred
-    /// bytes each, however large the counts grow), read together.
-    pub async fn day_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError> {
+    async fn day_rollups(&self, org_id: &str, scope: &str, range: Span) -> Result<Tally, DomainError> {
         let Some(last_day) = analytics::days_of(range).last() else { return Ok(Tally::default()) };
         let (first, last) = (range.start.date_naive(), last_day);
         let reads = (first.year()..=last.year()).map(|year| {
@@ -57,9 +77,7 @@ impl DynamoStore {
         Ok(total)
     }
 
-    /// The hour rollups of `scope` for each whole hour in `range` that has
-    /// any, the shards of each summed, in time order: a window's hours one by one.
-    pub async fn hour_tallies(&self, org_id: &str, scope: &str, range: Span) -> Result<Vec<(DateTime<Utc>, Tally)>, DomainError> {
+    async fn hour_tallies(&self, org_id: &str, scope: &str, range: Span) -> Result<Vec<(DateTime<Utc>, Tally)>, DomainError> {
         let (first, last) = (hour_key(&range.start), hour_key(&range.end.checked_sub_signed(Duration::hours(1)).unwrap_or(range.end)));
         let mut hours = Vec::new();
         for month in months_of(range) {
@@ -72,10 +90,7 @@ impl DynamoStore {
         Ok(hours)
     }
 
-    /// The day profiles of `scope` (its calls by quarter hour) for each
-    /// whole UTC day in `range` that has any, in time order: one query a
-    /// year, so a window's cost follows its days, not its calls.
-    pub async fn day_profiles(&self, org_id: &str, scope: &str, range: Span) -> Result<Vec<(NaiveDate, Tally)>, DomainError> {
+    async fn day_profiles(&self, org_id: &str, scope: &str, range: Span) -> Result<Vec<(NaiveDate, Tally)>, DomainError> {
         let Some(last_day) = analytics::days_of(range).last() else { return Ok(Vec::new()) };
         let (first, last) = (range.start.format("%Y-%m-%d").to_string(), last_day.format("%Y-%m-%d").to_string());
         let mut days = Vec::new();
@@ -89,6 +104,12 @@ impl DynamoStore {
         Ok(days)
     }
 
+    async fn set_rollup(&self, key: &RollupKey, tally: &Tally) -> Result<(), DomainError> {
+        self.write_batch(vec![rollup_write(key, tally)]).await
+    }
+}
+
+impl DynamoStore {
     /// A partition's rollup items from `first` to `last`, the shards of
     /// each period (the sort key before its `#`) summed, in period order.
     async fn periods(&self, pk: String, first: &str, last: &str) -> Result<Vec<(String, Tally)>, DomainError> {
@@ -141,11 +162,6 @@ impl DynamoStore {
             items.extend(page.items.unwrap_or_default());
         }
         Ok(items)
-    }
-
-    /// Sets a rollup item to exactly `tally` (removing it when zero).
-    pub async fn set_rollup(&self, key: &RollupKey, tally: &Tally) -> Result<(), DomainError> {
-        self.write_batch(vec![rollup_write(key, tally)]).await
     }
 }
 

@@ -11,17 +11,25 @@ use crate::{
 
 const SETTINGS_SK: &str = "SETTINGS";
 
-impl DynamoStore {
+/// A tenant's settings.
+#[allow(async_fn_in_trait)] // Implemented by DynamoStore alone and called on it: its futures are known, and Send.
+pub trait SettingsStore {
     /// The tenant's settings; the defaults when it never set any.
-    pub async fn settings(&self, org_id: &str) -> Result<TenantSettings, DomainError> {
+    async fn settings(&self, org_id: &str) -> Result<TenantSettings, DomainError>;
+
+    /// Stores the settings, with the audit entry of the change in the same transaction.
+    async fn put_settings(&self, settings: &TenantSettings, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError>;
+}
+
+impl SettingsStore for DynamoStore {
+    async fn settings(&self, org_id: &str) -> Result<TenantSettings, DomainError> {
         match self.get_item(keys::settings_pk(org_id), SETTINGS_SK).await? {
             Some(item) => from_item(item),
             None => Ok(TenantSettings::defaults(org_id)),
         }
     }
 
-    /// Stores the settings, with the audit entry of the change in the same transaction.
-    pub async fn put_settings(&self, settings: &TenantSettings, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError> {
+    async fn put_settings(&self, settings: &TenantSettings, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError> {
         settings.check_storable()?;
         let mut item = to_item(settings)?;
         item.insert(PK.into(), s(keys::settings_pk(&settings.org_id)));
