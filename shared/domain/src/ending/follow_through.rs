@@ -1,5 +1,5 @@
-//! What must follow when a call ends: give back the agent's dialer slot,
-//! try again when nobody was reached, place the follow-up call the patient
+//! What must follow when a call ends (the agent's dialer slot is given
+//! back by the write itself, the store's effects): try again when nobody was reached, place the follow-up call the patient
 //! agreed to, and honour a do-not-call request. Decided here, as a pure
 //! function of the call before and after its final write, so it happens
 //! exactly once: only the write that made the call terminal follows through.
@@ -18,8 +18,6 @@ use crate::{
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FollowThrough {
-    /// The outbound call held one of its agent's concurrent-call slots.
-    pub release_slot: bool,
     /// The next attempt (its number and time) by the agent's retry policy,
     /// inside calling hours.
     pub retry: Option<(u32, DateTime<Utc>)>,
@@ -173,7 +171,6 @@ fn decide(
 ) -> FollowThrough {
     let mut follow = FollowThrough::default();
     let outbound = after.call_type.is_outbound();
-    follow.release_slot = before.holds_dialer_slot();
     if retry && after.call_type == crate::call::CallType::OutboundDebt && reached_the_callee(after) {
         let at = after.call_started_at.unwrap_or(now);
         follow.conversation = Some(crate::placement::frequency::Conversation { debt_id: after.debt_id.clone(), at: crate::time::to_millis(at) });
@@ -317,7 +314,8 @@ mod tests {
     fn nobody_reached_means_a_retry_inside_calling_hours() {
         let (before, after) = calls(CallOutcome::NoAnswer, CallStatus::Missed, 1);
         let follow = follow_through(&before, &after, Some(&agent(false)), &Known::default(), false, at("2024-01-15T15:01:00Z"));
-        assert!(follow.release_slot);
+        // The slot is given back by the write that ends the call (the store's effects), by this rule.
+        assert!(before.holds_dialer_slot() && !after.holds_dialer_slot());
         assert_eq!(follow.retry, Some((2, at("2024-01-15T15:31:00Z"))));
 
         // Late in the evening the retry waits for the morning (08:00 New York = 13:00 UTC).
@@ -406,6 +404,6 @@ mod tests {
         let stop = follow_through(&before, &after, Some(&agent(true)), &Known::default(), true, now);
         assert_eq!(stop.do_not_call.as_deref(), Some("+12025550142"));
         assert_eq!(stop.follow_up_at, None, "no follow-up for someone who asked not to be called");
-        assert!(stop.release_slot);
+        assert!(before.holds_dialer_slot() && !after.holds_dialer_slot());
     }
 }
