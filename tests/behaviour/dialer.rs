@@ -1,6 +1,8 @@
 //! The dialer against a fake Vapi that checks what a real one would: each
 //! attempt dials exactly once, inside every limit, whatever Vapi answers,
-//! and the reconciler recovers what a crash or a lost webhook left.
+//! and the reconciler recovers what a crash or a lost webhook left. The
+//! rules each attempt is placed under are checked below HTTP, with a set
+//! clock (`shared/service/src/use_case_tests/placing.rs`).
 
 use std::time::Duration;
 
@@ -138,30 +140,6 @@ async fn cancelled_calls_and_listed_numbers_are_not_dialed() {
     assert_eq!((call.status, call.ended_reason.as_deref()), (CallStatus::Cancelled, Some("on-do-not-call-list")));
     assert!(fake.posts().is_empty(), "nothing reached Vapi");
     assert_eq!(slots(&host, "front-desk").await, 0);
-}
-
-#[tokio::test]
-async fn outside_calling_hours_the_attempt_moves_to_the_next_opening() {
-    let (host, fake) = start().await;
-    // The callee is in their morning; the agent's hours open there two hours on, at the top of the hour, read on the callee's clock.
-    let number = callable(142);
-    let zone = callops_domain::placement::callee::zones_of_number(&number)[0];
-    let local_hour = chrono::Timelike::hour(&Utc::now().with_timezone(&zone));
-    make_agent(
-        &host,
-        json!({"id": "later", "name": "Later", "vapiAssistantId": "asst-later", "vapiPhoneNumberId": "pn-later", "timeZone": "Pacific/Kiritimati",
-        "callingHours": {"start": format!("{:02}:00", local_hour + 2), "end": format!("{:02}:00", local_hour + 3)}}),
-    )
-    .await;
-    let request = due_call(&host, "later", &number).await;
-    let Dialed::Moved { to, why } = dial(&host, &request).await else { panic!("expected a move") };
-    assert_eq!(why, "outside_calling_hours");
-    assert_eq!(to.with_timezone(&zone).format("%H:%M").to_string(), format!("{:02}:00", local_hour + 2), "the next opening, on the callee's clock");
-    assert!(to > Utc::now() && to < Utc::now() + chrono::Duration::hours(3));
-    let call = stored(&host, &request).await.call;
-    assert_eq!((call.status, call.scheduled_at), (CallStatus::Scheduled, Some(to)));
-    assert!(host.host.scheduler().pending().contains(&(to, request.schedule_name())), "its schedule moved too");
-    assert!(fake.posts().is_empty());
 }
 
 #[tokio::test]
@@ -499,89 +477,6 @@ async fn due_to(host: &TestHost, number: &str, call_type: CallType, debt: Option
     host.consent("demo", &[number]).await;
     host.host.store().create_call(&call).await.unwrap();
     DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
-}
-
-#[tokio::test]
-async fn two_triggers_racing_for_the_last_attempt_a_cap_allows_place_one_call() {
-    let (host, fake) = start().await;
-    let (status, settings) = host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"maxAttemptsPerNumberPerDay": 1}))).await;
-    assert_eq!((status, settings["maxAttemptsPerNumberPerDay"].clone()), (StatusCode::OK, json!(1)), "{settings}");
-    let number = callable(142);
-    let (first, second) =
-        (due_to(&host, &number, CallType::OutboundLead, None, None).await, due_to(&host, &number, CallType::OutboundFollowup, None, None).await);
-    let (a, b) = tokio::join!(dial(&host, &first), dial(&host, &second));
-    let placed = [&a, &b].iter().filter(|d| matches!(d, Dialed::Placed { .. })).count();
-    assert_eq!(placed, 1, "one call placed: {a:?} {b:?}");
-    assert_eq!(fake.posts().len(), 1, "one reached Vapi");
-    let moved = [a, b].into_iter().find_map(|d| match d {
-        Dialed::Moved { to, why } => Some((to, why)),
-        _ => None,
-    });
-    let (to, why) = moved.expect("the other moved");
-    assert_eq!(why, "frequency_limit");
-    assert!(to >= Utc::now() + chrono::Duration::hours(23), "a day after the placed attempt: {to}");
-    let ledger = host.host.store().ledger("demo", &number).await.unwrap();
-    assert_eq!(ledger.attempts.len(), 1, "the ledger holds the one attempt");
-}
-
-#[tokio::test]
-async fn state_limits_and_regulation_f_stop_the_call_one_too_many() {
-    let (host, fake) = start().await;
-    host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"maxAttemptsPerNumberPerDay": 20}))).await;
-    // The contact's record says Florida: three calls in 24 hours, whatever the number's area code says.
-    let number = callable(150);
-    for _ in 0..3 {
-        let request = due_to(&host, &number, CallType::OutboundLead, None, Some("FL")).await;
-        assert!(matches!(dial(&host, &request).await, Dialed::Placed { .. }));
-    }
-    let fourth = due_to(&host, &number, CallType::OutboundCampaign, None, Some("FL")).await;
-    let Dialed::Moved { why, .. } = dial(&host, &fourth).await else { panic!("the fourth call in Florida is moved") };
-    assert_eq!(why, "frequency_limit");
-    // The number's history keeps Florida: a call whose own record is silent on the state is held all the same.
-    let silent = due_to(&host, &number, CallType::OutboundFollowup, None, None).await;
-    let Dialed::Moved { why, .. } = dial(&host, &silent).await else { panic!("a call without a state is held by the number's history") };
-    assert_eq!(why, "frequency_limit");
-    let elsewhere = due_to(&host, &callable(151), CallType::OutboundLead, None, None).await;
-    assert!(matches!(dial(&host, &elsewhere).await, Dialed::Placed { .. }), "another number is not counted");
-
-    // Regulation F: after a conversation about a debt, no call about it for seven days; other debts are counted apart.
-    let debtor = callable(160);
-    let talk = due_to(&host, &debtor, CallType::OutboundDebt, Some("inv-7"), None).await;
-    let Dialed::Placed { vapi_call_id } = dial(&host, &talk).await else { panic!("placed") };
-    let started = Utc::now() - chrono::Duration::minutes(2);
-    let message =
-        json!({"endedReason": "customer-ended-call", "startedAt": time::format(&started), "endedAt": time::format(&(started + chrono::Duration::seconds(90)))});
-    report_end(&host, &talk, &vapi_call_id, message).await;
-    assert_eq!(stored(&host, &talk).await.call.status, CallStatus::Completed);
-    let again = due_to(&host, &debtor, CallType::OutboundDebt, Some("inv-7"), None).await;
-    let Dialed::Moved { to, why } = dial(&host, &again).await else { panic!("moved") };
-    assert_eq!(why, "regf_after_conversation");
-    assert!(to > Utc::now() + chrono::Duration::days(6), "day 8 at the earliest: {to}");
-    let other_debt = due_to(&host, &debtor, CallType::OutboundDebt, Some("inv-8"), None).await;
-    assert!(matches!(dial(&host, &other_debt).await, Dialed::Placed { .. }), "another debt");
-    assert_eq!(fake.posts().len(), 6);
-}
-
-#[tokio::test]
-async fn an_attempt_no_time_will_allow_is_cancelled_at_dial_time_with_its_reason() {
-    let (host, fake) = start().await;
-    make_agent(
-        &host,
-        json!({"id": "mornings", "name": "Mornings", "vapiAssistantId": "asst-mornings", "vapiPhoneNumberId": "pn-mornings", "timeZone": "America/New_York",
-        "callingHours": {"start": "09:00", "end": "12:00"}}),
-    )
-    .await;
-    // A New York number whose contact's record says Tokyo: mornings in both never meet.
-    let mut call = callops_tests::due_call("mornings", "+12125550142");
-    call.callee_time_zone = Some("Asia/Tokyo".parse().unwrap());
-    host.consent("demo", &["+12125550142"]).await;
-    host.host.store().create_call(&call).await.unwrap();
-    let request = DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 };
-    assert_eq!(dial(&host, &request).await, Dialed::NotDialed("no-calling-hours-ahead"));
-    let ended = stored(&host, &request).await.call;
-    assert_eq!((ended.status, ended.ended_reason.as_deref()), (CallStatus::Cancelled, Some("no-calling-hours-ahead")));
-    assert!(fake.posts().is_empty(), "nothing reached Vapi");
-    assert_eq!(host.host.store().ledger("demo", "+12125550142").await.unwrap().attempts.len(), 0, "no attempt counted");
 }
 
 #[tokio::test]

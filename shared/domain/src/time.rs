@@ -13,6 +13,22 @@ use std::ops::Range;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+/// Where a use case reads the time. Production reads the system clock;
+/// a test sets the hour it needs (a callee's calling window, a weekday).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
 /// A span of time, `start` inclusive, `end` exclusive: the one name for a
 /// window, a range or the bounds of a query. `Span` has both ends;
 /// `Span<Option<DateTime<Utc>>>` may leave either open.

@@ -34,7 +34,7 @@ use callops_domain::{
     records::audit::{Action, AuditEntry},
     settings::TenantSettings,
     time,
-    time::CLOCK_SKEW,
+    time::{CLOCK_SKEW, Clock, SystemClock},
 };
 pub use callops_vapi::request::metadata;
 use callops_vapi::{
@@ -95,6 +95,8 @@ pub struct Dialer {
     /// before each is read, whatever the agent was stored with.
     namespace: SecretNamespace,
     settings: DialSettings,
+    /// What "now" is when a trigger is handled.
+    clock: Arc<dyn Clock>,
 }
 
 /// What one trigger did, for logs and tests.
@@ -130,7 +132,16 @@ impl Dialer {
         namespace: SecretNamespace,
         settings: DialSettings,
     ) -> Self {
-        Dialer { store, scheduler, vapi, secrets, namespace, settings }
+        Dialer { store, scheduler, vapi, secrets, namespace, settings, clock: Arc::new(SystemClock) }
+    }
+
+    /// The same dialer, reading the time from `clock`.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Dialer { clock, ..self }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     pub fn store(&self) -> &DynamoStore {
@@ -143,7 +154,7 @@ impl Dialer {
 
     /// Places the attempt's call, if it is still this attempt's turn.
     pub async fn dial(&self, request: DialRequest) -> Result<Dialed, DialError> {
-        let now = Utc::now();
+        let now = self.now();
         let Some(stored) = self.store.get_call(&request.org_id, &request.call_id).await? else {
             return Err(DialError::CallNotFound(request.call_id.into()));
         };
@@ -260,7 +271,7 @@ impl Dialer {
         }
         let NumberState { ledger, consents } = self.store.number_state(&call.org_id, &call.phone_number).await?;
         let consenting = Consenting { call_type: call.call_type, consents: &consents, accepted, opted_out_at: ledger.opted_out_at };
-        Ok(consenting.relied_on(Utc::now()).is_none().then_some(Refusal::NoConsent))
+        Ok(consenting.relied_on(self.now()).is_none().then_some(Refusal::NoConsent))
     }
 
     /// Takes back a claimed attempt that was not placed: CANCELLED with why, its slot given back.
@@ -352,8 +363,9 @@ impl Dialer {
             };
             match err {
                 VapiError::ConcurrencyBlocked => {
-                    let later = self.busy_later(Utc::now());
-                    return Ok(self.move_attempt(claimed, later, "Vapi concurrency limit", DIALER, Utc::now()).await.unwrap_or(Dialed::Unconfirmed));
+                    let now = self.now();
+                    let later = self.busy_later(now);
+                    return Ok(self.move_attempt(claimed, later, "Vapi concurrency limit", DIALER, now).await.unwrap_or(Dialed::Unconfirmed));
                 }
                 VapiError::Rejected { message } => {
                     tracing::warn!(call_id = %claimed.call.id, number = %number, reason = %phone::mask_numbers_in(&message), "Vapi refused the call");
@@ -396,10 +408,10 @@ impl Dialer {
     /// An opt-out that landed between the last check and Vapi's answer
     /// found no live call to end: the call is ended through Vapi now.
     pub async fn record_placed(&self, stored: StoredCall, created: &VapiCall, by: &'static str) -> Result<Dialed, DomainError> {
-        let started = created.created_at.unwrap_or_else(Utc::now);
+        let started = created.created_at.unwrap_or_else(|| self.now());
         let (org_id, number) = (stored.call.org_id.clone(), stored.call.phone_number.clone());
         let placed = |call: &CallLog| {
-            let now = Utc::now();
+            let now = self.now();
             Ok(call.placed(&created.id, started, created.listen_url.as_deref(), now).map(|next| {
                 let also = vec![audited(by, Action::CallPlaced, call, &next, now)];
                 Change { call: next, also }
@@ -421,7 +433,7 @@ impl Dialer {
     pub(crate) async fn fail(&self, stored: StoredCall, reason: EndedReason, by: &'static str) -> Result<Dialed, DomainError> {
         let text = reason.text();
         let failed = |call: &CallLog| {
-            let now = Utc::now();
+            let now = self.now();
             Ok(call.fail(reason.clone(), now).map(|next| {
                 let also = vec![audited(by, Action::CallFailed, call, &next, now)];
                 Change { call: next, also }

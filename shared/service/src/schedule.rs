@@ -358,8 +358,11 @@ impl Calls {
             .ok_or(DomainError::NotFound { what: "call" })
     }
 
-    /// Changes a waiting call: a new time goes through the placement policy,
-    /// and the schedule moves with it (or the change is undone).
+    /// Changes a waiting call: load it and what a new time is weighed
+    /// against, decide the time by the placement policy, write, then move
+    /// the schedule. The schedule is the one act after the write: moved
+    /// first, a write that lost a race would leave it firing at a time the
+    /// call does not hold; moved after, a scheduler that fails undoes the write.
     pub async fn change_waiting_call(&self, caller: &Caller, call_id: &str, change: WaitingCallChange, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
         let stored = self.caller_call(caller, call_id).await?;
         if stored.call.status != CallStatus::Scheduled {
@@ -402,9 +405,8 @@ impl Calls {
             if let Err(err) = self.scheduler.schedule(&dial).await {
                 // The schedule still fires at the old time: put the call back to say so.
                 let mut undo = stored.call.clone();
-                undo.updated_at = time::to_millis(Utc::now());
-                let audit =
-                    AuditEntry::of_change(&Caller::system(&caller.org_id, "scheduler"), Action::CallMoved, &next.id, Some(&written.call), &undo, Utc::now());
+                undo.updated_at = time::to_millis(now);
+                let audit = AuditEntry::of_change(&Caller::system(&caller.org_id, "scheduler"), Action::CallMoved, &next.id, Some(&written.call), &undo, now);
                 if let Err(undo_err) = self.store.update_call_with(&written, &undo, &[AlongWithCall::Audit(Box::new(audit))]).await {
                     tracing::error!(call_id = %next.id, error = %undo_err, "a moved call could not be put back after its schedule did not move");
                 }

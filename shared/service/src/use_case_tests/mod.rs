@@ -17,6 +17,7 @@ use callops_domain::{
     ending::report::{CallAnalysis, CallEnd, CallReport, ReportKind, ReportSubject},
     placement::schedule::{DialRequest, DialScheduler, ScheduledDial},
     records::audit::{Action, AuditEntry},
+    time::Clock,
 };
 use callops_vapi::{
     CreateCall, VapiApi, VapiCall, VapiError,
@@ -29,6 +30,8 @@ use crate::{
     opt_out::OptOut,
     reconcile::{ReconcileSettings, Reconciled},
 };
+
+mod placing;
 
 const ORG: &str = "acme";
 const NUMBER: &str = "+12125550142";
@@ -53,18 +56,32 @@ impl DialScheduler for RecordingScheduler {
     }
 }
 
-/// A Vapi that knows the calls it is given (as `GET /call/{id}` answers
-/// them), ends every call it is asked to, and places none.
+/// A Vapi that takes every call it is sent (or, `full`, answers that the
+/// account's concurrency is reached), knows the calls it is given (as
+/// `GET /call/{id}` answers them) and ends every call it is asked to.
 #[derive(Default)]
 struct FakeVapi {
+    posted: Mutex<Vec<CreateCall>>,
+    full: std::sync::atomic::AtomicBool,
     ended: Mutex<Vec<String>>,
     calls: Mutex<std::collections::HashMap<String, serde_json::Value>>,
 }
 
+impl FakeVapi {
+    fn posted(&self) -> Vec<CreateCall> {
+        self.posted.lock().unwrap().clone()
+    }
+}
+
 #[async_trait::async_trait]
 impl VapiApi for FakeVapi {
-    async fn create_call(&self, _call: &CreateCall) -> Result<VapiCall, VapiError> {
-        Err(VapiError::Rejected { message: "these tests place no call".into() })
+    async fn create_call(&self, call: &CreateCall) -> Result<VapiCall, VapiError> {
+        let mut posted = self.posted.lock().unwrap();
+        posted.push(call.clone());
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(VapiError::ConcurrencyBlocked);
+        }
+        Ok(VapiCall::from_json(serde_json::json!({"id": format!("vapi-{}", posted.len()), "status": "queued"})).expect("an id"))
     }
 
     async fn find_attempt(&self, _: &CallMetadata, _: Option<&str>, _: DateTime<Utc>) -> Result<Option<VapiCall>, VapiError> {
@@ -94,6 +111,61 @@ struct World {
     agent: VoiceAgent,
 }
 
+impl World {
+    /// A dialer over the world's store, scheduler and Vapi, reading the time from `clock`.
+    fn dialer(&self, clock: Arc<dyn Clock>) -> Dialer {
+        Dialer::new(
+            self.store.clone(),
+            self.scheduler.clone(),
+            self.vapi.clone(),
+            Arc::new(callops_aws::secrets::SecretResolver::env_only()),
+            SecretNamespace::local(),
+            DialSettings { busy_jitter: std::time::Duration::ZERO, ..DialSettings::default() },
+        )
+        .with_clock(clock)
+    }
+}
+
+/// A clock that says what it is set to.
+struct FixedClock(Mutex<DateTime<Utc>>);
+
+impl FixedClock {
+    fn at(at: DateTime<Utc>) -> Arc<FixedClock> {
+        Arc::new(FixedClock(Mutex::new(at)))
+    }
+
+    fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap() = at;
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// A written consent for `number`, captured a day ago (once).
+async fn consent(store: &DynamoStore, number: &str) {
+    if !store.consents(ORG, number).await.unwrap().is_empty() {
+        return;
+    }
+    let by = Actor { sub: "staff".into(), name: None };
+    let id = format!("consent-{number}");
+    let consent = ConsentInput {
+        phone_number: number.into(),
+        basis: "prior_express_written".into(),
+        scope: None,
+        source: "signed form".into(),
+        evidence: None,
+        captured_at: None,
+        expires_at: None,
+    }
+    .check(id.clone(), ORG, by, Utc::now() - Duration::days(1))
+    .unwrap();
+    assert!(store.record_consents(&[consent], &[audit(&id)]).await.unwrap().iter().all(Result::is_ok));
+}
+
 fn audit(what: &str) -> AuditEntry {
     AuditEntry::new(&Caller::system(ORG, "test"), Action::AgentCreated, what, Default::default(), Utc::now())
 }
@@ -113,19 +185,7 @@ async fn world() -> World {
     };
     let agent = input.create(ORG, now, &SecretNamespace::local()).unwrap();
     store.put_agent(&agent, true, &audit(&agent.id)).await.unwrap();
-    let by = Actor { sub: "staff".into(), name: None };
-    let consent = ConsentInput {
-        phone_number: NUMBER.into(),
-        basis: "prior_express_written".into(),
-        scope: None,
-        source: "signed form".into(),
-        evidence: None,
-        captured_at: None,
-        expires_at: None,
-    }
-    .check("consent-1".into(), ORG, by, now - Duration::days(1))
-    .unwrap();
-    assert!(store.record_consents(&[consent], &[audit("consent-1")]).await.unwrap().iter().all(Result::is_ok));
+    consent(&store, NUMBER).await;
     let scheduler = Arc::new(RecordingScheduler::default());
     let vapi = Arc::new(FakeVapi::default());
     let calls = Calls::new(store.clone(), scheduler.clone(), vapi.clone());
@@ -168,7 +228,7 @@ fn subject(call: &CallLog) -> ReportSubject {
         phone_number_id: Some("pn".into()),
         assistant_id: Some("asst".into()),
         outbound: true,
-        customer_number: Some(NUMBER.into()),
+        customer_number: Some(call.phone_number.clone()),
     }
 }
 
@@ -272,14 +332,7 @@ async fn the_reconciler_finishes_an_ended_call_from_vapi_fails_one_vapi_lost_and
             "assistantOverrides": {"metadata": {"orgId": ORG, "callId": "ended-1", "attempt": 1}}
         }),
     );
-    let dialer = Dialer::new(
-        world.store.clone(),
-        world.scheduler.clone(),
-        world.vapi.clone(),
-        Arc::new(callops_aws::secrets::SecretResolver::env_only()),
-        SecretNamespace::local(),
-        DialSettings::default(),
-    );
+    let dialer = world.dialer(Arc::new(callops_domain::time::SystemClock));
     let done = dialer.reconcile(&world.calls, &ReconcileSettings::default(), Utc::now()).await.unwrap();
 
     assert_eq!((done.finished, done.failed, done.requeued), (1, 1, 1), "{done:?}");
