@@ -328,6 +328,14 @@ async fn campaigns_that_cannot_run_are_refused_and_store_nothing() {
     ] {
         assert_error(&host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&body)).await, StatusCode::BAD_REQUEST, code);
     }
+    // Every row refused: each with its code and reason, the consent's naming the bases a campaign call needs.
+    let unconsented = campaign(json!([{"number": callable(181)}, {"number": "nope"}, {"number": callable(182)}]));
+    let refused = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&unconsented)).await;
+    assert_error(&refused, StatusCode::BAD_REQUEST, "no_valid_contacts");
+    let rows = refused.1["error"]["rejected"].as_array().cloned().unwrap_or_default();
+    let codes: Vec<(u64, &str)> = rows.iter().map(|r| (r["row"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
+    assert_eq!(codes, vec![(1, "no_consent"), (2, "invalid_phone_number"), (3, "no_consent")], "{}", refused.1);
+    assert!(rows[0]["message"].as_str().unwrap().contains("prior_express_written"), "{}", rows[0]);
     let (status, bad_csv, _) =
         read(host.request(Method::POST, "/api/campaigns?name=X", Some(DEMO_TOKEN)).header("content-type", "text/csv").body("phone_no\n1\n")).await;
     assert_eq!((status, bad_csv["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_csv")));

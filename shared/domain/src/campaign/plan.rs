@@ -40,10 +40,25 @@ pub struct RejectedContact {
     pub message: String,
 }
 
+/// A campaign none of whose contacts can be called: every row with its
+/// code and reason, so the list can be fixed in one go.
+fn no_valid(refused: &[RejectedContact]) -> DomainError {
+    let mut message = format!("none of the {} contacts can be called", refused.len());
+    let mut codes: Vec<&str> = refused.iter().map(|r| r.code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    if !codes.is_empty() {
+        message.push_str(&format!(" ({}); each row's reason is in rejected", codes.join(", ")));
+    }
+    let mut details = serde_json::Map::new();
+    details.insert("rejected".into(), serde_json::to_value(refused).unwrap_or_default());
+    DomainError::Explained { code: "no_valid_contacts", message, details }
+}
+
 impl RejectedContact {
     pub fn new(row: usize, number: &str, err: DomainError) -> Self {
         let (code, message) = match err {
-            DomainError::Invalid { code, message } => (code, message),
+            DomainError::Invalid { code, message } | DomainError::Explained { code, message, .. } => (code, message),
             DomainError::Conflict { kind, message } => (kind.code(), message),
             other => ("contact_refused", other.to_string()),
         };
@@ -237,9 +252,8 @@ pub fn plan_campaign(
     mut check: ContactCheck,
     now: DateTime<Utc>,
 ) -> Result<CampaignPlan, DomainError> {
-    let no_valid = |sent: usize| DomainError::invalid("no_valid_contacts", format!("none of the {sent} contacts can be called"));
     if check.accepted.is_empty() {
-        return Err(no_valid(check.refused.len()));
+        return Err(no_valid(&check.refused));
     }
     let start = draft.start.max(now);
     let no_history = crate::placement::callee::Places::default();
@@ -275,7 +289,17 @@ pub fn plan_campaign(
             deferred.push(DeferredContact { row: index + 1, number: contact.number.clone(), code: why, scheduled_at: *at });
         }
     }
-    // A contact the policy refuses (no consent, hours that never open) is refused alone; the times of the others stand.
+    // A contact the policy refuses (no consent, hours that never open) is refused alone, with why; the times of the others stand.
+    let planned: Vec<Result<DateTime<Utc>, DomainError>> = planned
+        .into_iter()
+        .zip(&contacts)
+        .map(|(at, facts)| {
+            at.map_err(|refusal| match (refusal, facts.consent) {
+                (Refusal::NoConsent, Some(consenting)) => consenting.refusal(start),
+                (refusal, _) => refusal.error(),
+            })
+        })
+        .collect();
     let mut times = Vec::with_capacity(planned.len());
     let mut accepted = Vec::with_capacity(planned.len());
     for ((index, contact), at) in check.accepted.into_iter().zip(planned) {
@@ -284,13 +308,13 @@ pub fn plan_campaign(
                 times.push(at);
                 accepted.push((index, contact));
             }
-            Err(refusal) => check.refused.push(RejectedContact::new(index + 1, &contact.number, refusal.error())),
+            Err(err) => check.refused.push(RejectedContact::new(index + 1, &contact.number, err)),
         }
     }
     check.accepted = accepted;
     check.refused.sort_by_key(|r| r.row);
     if check.accepted.is_empty() {
-        return Err(no_valid(check.refused.len()));
+        return Err(no_valid(&check.refused));
     }
     let campaign = Campaign {
         id,
@@ -450,7 +474,9 @@ mod tests {
         assert!(plan.calls.iter().all(|c| c.status == CallStatus::Scheduled && c.campaign_id.as_deref() == Some("camp")));
         let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &agent, &[], &HashSet::from(["+12125550142".to_string()]), false, now);
         let none_left = plan_campaign("camp".into(), "o", &draft, &agent, &known(&none, &sent, &[]), all_listed, now);
-        assert!(matches!(none_left, Err(DomainError::Invalid { code: "no_valid_contacts", .. })));
+        let Err(DomainError::Explained { code: "no_valid_contacts", message, details }) = none_left else { panic!("{none_left:?}") };
+        assert_eq!((details["rejected"][0]["row"].clone(), details["rejected"][0]["code"].clone()), (1.into(), "on_do_not_call_list".into()), "{details:?}");
+        assert!(message.contains("on_do_not_call_list"), "the reasons are named: {message}");
     }
 
     #[test]

@@ -174,7 +174,7 @@ impl Refusal {
                 "the number gives no place (toll-free, 5XX, 900 or unassigned) and the contact names none: give timeZone or state, or change the unknownCalleeLocation setting",
             ),
             Refusal::NoConsent => {
-                DomainError::invalid("no_consent", "no consent on record covers this call (its basis, scope and time): record one with POST /api/consents")
+                DomainError::invalid("no_consent", "no consent on record covers this call (its basis, scope and time): record the patient's consent first")
             }
             Refusal::ExemptionConditions => DomainError::invalid(
                 "healthcare_exemption_conditions",
