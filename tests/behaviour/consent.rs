@@ -252,7 +252,9 @@ async fn a_tenant_may_ask_more_consent_never_none_and_bad_consents_change_nothin
     let (status, body, _) = read(import("number,source\n+12125550142,x\n".into(), "text/csv")).await;
     assert_error(&(status, body), StatusCode::BAD_REQUEST, "invalid_csv");
     // With written consent for follow-ups on record, the stricter policy lets the call through again.
-    assert_eq!(host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&number, "OUTBOUND_FOLLOWUP", 60))).await.0, StatusCode::CREATED);
+    let mut again = call(&number, "OUTBOUND_FOLLOWUP", 60);
+    again["allowDuplicate"] = json!(true);
+    assert_eq!(host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&again)).await.0, StatusCode::CREATED);
 }
 
 #[tokio::test]

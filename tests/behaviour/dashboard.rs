@@ -391,6 +391,32 @@ async fn the_managers_panels_show_the_apis_figures_sort_filter_export_and_call_a
     );
     let missed_card = browser.eval("return document.querySelector('[data-kpi=notReturned]').dataset.value").await;
     assert_eq!(missed_card, json!(figures["missedCalls"]["notReturned"].to_string()));
+    // Its colour says what the move means: more missed calls left waiting, or more cost, is bad; more bookings is good.
+    let meaning = |now: f64, before: f64, better_up: bool| match (now - before).partial_cmp(&0.0) {
+        Some(std::cmp::Ordering::Greater) => {
+            if better_up {
+                "good"
+            } else {
+                "bad"
+            }
+        }
+        Some(std::cmp::Ordering::Less) => {
+            if better_up {
+                "bad"
+            } else {
+                "good"
+            }
+        }
+        _ => "neutral",
+    };
+    for (kpi, now, before, better_up) in [
+        ("notReturned", &figures["missedCalls"]["notReturned"], &figures["previous"]["missedCalls"]["notReturned"], false),
+        ("cost", &figures["cost"]["totalCents"], &figures["previous"]["cost"]["totalCents"], false),
+        ("answered", &figures["answered"], &figures["previous"]["answered"], true),
+    ] {
+        let shown = browser.eval(&format!("return document.querySelector('[data-kpi={kpi}] .change').dataset.meaning")).await;
+        assert_eq!(shown, json!(meaning(now.as_f64().unwrap(), before.as_f64().unwrap(), better_up)), "{kpi}: {now} against {before}");
+    }
 
     // The agents side by side: the API's rows and total; sorted by a click on a column.
     let (_, agents) = host.get(&format!("/api/analytics/agents?{query}"), Some(DEMO_TOKEN)).await;
@@ -445,13 +471,35 @@ async fn the_managers_panels_show_the_apis_figures_sort_filter_export_and_call_a
     let said = browser.until("the call back is scheduled", "const s = document.querySelector('#missed-rows li .form-status'); return s && s.textContent && !s.textContent.endsWith('…') ? s.textContent : null").await;
     assert!(said.as_str().unwrap().starts_with("Call back scheduled"), "{said}");
     let (_, scheduled) = host.get("/api/outbound/scheduled?limit=100", Some(DEMO_TOKEN)).await;
-    assert!(scheduled["calls"].as_array().unwrap().iter().any(|c| c["phoneNumber"] == number.as_str() && c["callType"] == "OUTBOUND_FOLLOWUP"), "{scheduled}");
+    let waiting = scheduled["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phoneNumber"] == number.as_str() && c["callType"] == "OUTBOUND_FOLLOWUP")
+        .cloned()
+        .unwrap_or_else(|| panic!("{scheduled}"));
 
     // The calls filter: inbound only, every panel follows.
     browser.client.find(Locator::Id("kind")).await.unwrap().select_by_value("direction=inbound").await.unwrap();
     let (inbound_query, inbound) = cards_equal_the_api(&browser, &host, &query).await;
     assert!(inbound_query.contains("direction=inbound"), "{inbound_query}");
     assert!(inbound["totalCalls"].as_i64() < figures["totalCalls"].as_i64());
+    // Redrawn, the list does not re-arm the call back: the number's rows say it waits.
+    browser.until("the worklist is redrawn", "return document.getElementById('missed').dataset.state === 'ready'").await;
+    let rows = browser
+        .eval(&format!("return [...document.querySelectorAll('#missed-rows li[data-phone=\"{number}\"] button')].map((b) => [b.disabled, b.textContent])"))
+        .await;
+    assert!(!rows.as_array().unwrap().is_empty() && rows.as_array().unwrap().iter().all(|r| r == &json!([true, "Call back waiting"])), "{rows}");
+    // Pressed again elsewhere (a second tab): the one waiting stands, and nothing new is scheduled.
+    let again = host
+        .send(
+            reqwest::Method::POST,
+            "/api/outbound/schedule",
+            Some(DEMO_TOKEN),
+            Some(&json!({"phoneNumber": number, "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": callops_domain::time::format(&(Utc::now() + Duration::minutes(2))), "moveToCallingHours": true, "voiceAgentId": waiting["voiceAgentId"]})),
+        )
+        .await;
+    callops_tests::assert_error(&again, reqwest::StatusCode::CONFLICT, "duplicate_call");
 
     // Export: the range's calls as one CSV, every part of it.
     // The file the page hands to the browser to save is kept here instead.

@@ -50,6 +50,36 @@ async fn schedule(host: &TestHost, body: &Value) -> (StatusCode, Value) {
 }
 
 #[tokio::test]
+async fn the_same_call_scheduled_twice_within_minutes_is_refused_with_the_one_waiting_unless_asked_for() {
+    let host = TestHost::start(true).await;
+    let number = callable(143);
+    host.consent("demo", &[&number]).await;
+    // Room for four calls to the number in a day, so only the duplicate rule speaks.
+    assert_eq!(host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"maxAttemptsPerNumberPerDay": 5}))).await.0, StatusCode::OK);
+    let (status, first) = schedule(&host, &lead(&number, &in_minutes(60))).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+
+    // The form sent again, a few minutes off: the patient would get two calls.
+    let again = schedule(&host, &lead(&number, &in_minutes(65))).await;
+    assert_error(&again, StatusCode::CONFLICT, "duplicate_call");
+    assert_eq!(again.1["error"]["existingCallId"], first["id"], "{}", again.1);
+    assert_eq!(again.1["error"]["existingCall"]["id"], first["id"], "the waiting call comes with it: {}", again.1);
+    assert_eq!(again.1["error"]["existingCall"]["customerName"], "Ada Lovelace");
+    assert_eq!(waiting_calls(&host, "demo").await, 1, "nothing stored");
+    assert_eq!(pending(&host).len(), 1, "nothing scheduled");
+
+    // Another type, another time, or on purpose: scheduled.
+    let mut follow_up = lead(&number, &in_minutes(62));
+    follow_up["callType"] = json!("OUTBOUND_FOLLOWUP");
+    assert_eq!(schedule(&host, &follow_up).await.0, StatusCode::CREATED);
+    assert_eq!(schedule(&host, &lead(&number, &in_minutes(80))).await.0, StatusCode::CREATED, "twenty minutes apart");
+    let mut on_purpose = lead(&number, &in_minutes(61));
+    on_purpose["allowDuplicate"] = json!(true);
+    assert_eq!(schedule(&host, &on_purpose).await.0, StatusCode::CREATED);
+    assert_eq!(waiting_calls(&host, "demo").await, 4);
+}
+
+#[tokio::test]
 async fn a_call_is_scheduled_listed_moved_and_cancelled() {
     let host = TestHost::start(true).await;
     host.consent("demo", &[&callable(142)]).await;
@@ -174,9 +204,11 @@ async fn the_idempotency_key_gives_the_same_call() {
     changed["purpose"] = json!("Something else");
     let (status, reused, _) = read(send(changed)).await;
     assert_eq!((status, reused["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("idempotency_key_reused")));
-    // Another tenant's same key is another call.
+    // Another key is another call (asked for on purpose: the same number, type and time would be refused as a duplicate).
+    let mut second = body.clone();
+    second["allowDuplicate"] = json!(true);
     let (status, _, _) =
-        read(host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8813").json(&body)).await;
+        read(host.request(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN)).header("Idempotency-Key", "crm-lead-8813").json(&second)).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(waiting_calls(&host, "demo").await, 2);
 }

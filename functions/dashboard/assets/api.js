@@ -4,10 +4,10 @@
 import { bearer, restart, signsInAtProvider } from './signin.js';
 
 export class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, details) { super(message); this.status = status; this.code = code; this.details = details || {}; }
 }
 
-const failure = (res, body) => new ApiError(res.status, body?.error?.code || `http_${res.status}`, body?.error?.message || `The server answered ${res.status}.`);
+const failure = (res, body) => new ApiError(res.status, body?.error?.code || `http_${res.status}`, body?.error?.message || `The server answered ${res.status}.`, body?.error);
 
 // A JSON request: the answer's body, parsed.
 export async function api(path, options = {}) {

@@ -1,7 +1,7 @@
 // The audit log (admins): read on demand, as each read is itself an entry;
 // filtered by kind of record, record and who, older entries a page at a time.
 import { api } from './api.js';
-import { $, el, when } from './format.js';
+import { $, el, plainError, when } from './format.js';
 
 export const ENTITY_TYPES = ['call', 'campaign', 'agent', 'tenant', 'consent', 'number', 'patient'];
 const audit = { cursor: null };
@@ -29,6 +29,6 @@ export async function loadAudit(more) {
     box.dataset.state = body.children.length ? 'ready' : 'empty';
   } catch (err) {
     box.dataset.state = 'error';
-    box.querySelector('.error-note').textContent = err.status === 403 ? 'Only a practice admin may read the audit log.' : `Could not load the audit log: ${err.message}`;
+    box.querySelector('.error-note').textContent = err.status === 403 ? 'Only a practice admin may read the audit log.' : `Could not load the audit log: ${plainError(err)}`;
   }
 }

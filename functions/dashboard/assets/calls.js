@@ -2,7 +2,7 @@
 // call), the range's calls exported as one CSV file, and the scheduled
 // outbound calls with a two-click cancel.
 import { api, apiFile } from './api.js';
-import { $, cents, duration, el, save, shownNumber, when } from './format.js';
+import { $, cents, duration, el, plainError, save, shownNumber, when } from './format.js';
 import { showCall } from './detail.js';
 import { callTypeLabel, outcomeBadge, statusBadge } from './labels.js';
 import { banner, current, panel, setState } from './panel.js';
@@ -62,7 +62,7 @@ export async function exportCalls() {
     } while (cursor);
     save(URL.createObjectURL(new Blob(parts, { type: 'text/csv' })), `calls-${from}-to-${to}.csv`);
   } catch (err) {
-    banner(`Could not export the calls: ${err.message}`);
+    banner(`Could not export the calls: ${plainError(err)}`);
   } finally {
     button.disabled = false;
     button.textContent = 'Export CSV';
@@ -101,7 +101,7 @@ async function cancelCall(call, button) {
     await api(`/api/outbound/scheduled/${encodeURIComponent(call.id)}`, { method: 'DELETE' });
     await loadScheduled();
   } catch (err) {
-    banner(`Could not cancel the call to ${call.phoneNumber}: ${err.message}`);
+    banner(`Could not cancel the call to ${call.phoneNumber}: ${plainError(err)}`);
     button.disabled = false;
   }
 }

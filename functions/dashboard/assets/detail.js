@@ -3,7 +3,7 @@
 // number is on the do-not-call list.
 import { api } from './api.js';
 import { dncState } from './dnc.js';
-import { $, cents, duration, el, erased, httpsUrl, number, percent, shownNumber, when, yes } from './format.js';
+import { $, cents, duration, el, erased, httpsUrl, number, percent, plainError, shownNumber, when, yes } from './format.js';
 import { basisLabel, callTypeLabel, outcomeBadge, recordingAskLabel, statusBadge } from './labels.js';
 import { agentName } from './state.js';
 
@@ -66,6 +66,6 @@ export async function showCall(id) {
     }
     body.replaceChildren(...parts);
   } catch (err) {
-    body.replaceChildren(el('p', { class: 'form-status error', text: `Could not load the call: ${err.message}` }));
+    body.replaceChildren(el('p', { class: 'form-status error', text: `Could not load the call: ${plainError(err)}` }));
   }
 }

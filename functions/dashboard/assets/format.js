@@ -56,3 +56,31 @@ export function save(url, name) {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
+
+// An API error in the words of the person using the page: what happened and what to do, never a route or a code.
+export function plainError(err) {
+  const d = err?.details || {};
+  const next = d.nextAllowedAt ? ` The first time every rule allows is ${when(d.nextAllowedAt)}.` : '';
+  const words = {
+    no_consent: `No consent on record covers this kind of call${d.acceptedBases ? ` (it needs ${d.acceptedBases.map((b) => BASES[b] || b).join(' or ')})` : ''}. Record the patient's consent under Look up a number, then try again.`,
+    on_do_not_call_list: 'This number is on the do-not-call list, so it cannot be called.',
+    duplicate_call: `A call like this to the same number already waits${d.existingScheduledAt ? ` for ${when(d.existingScheduledAt)}` : ''}. Change or cancel that one instead.`,
+    outside_calling_hours: `That time is outside the patient's calling hours.${next}`,
+    closed_day: `No calls go out that day where the patient is (a holiday or a closed day).${next}`,
+    inconvenient_time: `The patient said this time is inconvenient for them.${next}`,
+    frequency_limit: `This number has been called as often as the rules allow for now.${next}`,
+    regf_7_in_7: `This debt has had as many calls this week as the law allows.${next}`,
+    regf_after_conversation: `The patient spoke with the practice about this debt in the last week.${next}`,
+    no_valid_contacts: 'None of the rows can be called; each row below says why.',
+    forbidden: 'Your role does not allow this. Ask a practice admin.',
+    unauthorized: 'Your sign-in has ended. Sign in again.',
+    internal_error: 'Something went wrong on our side. Try again in a minute.',
+    not_cancellable: 'This call has already been dialed, so it can no longer be cancelled.',
+  };
+  if (words[err?.code]) return words[err.code];
+  if (err?.status >= 500) return words.internal_error;
+  // Other refusals: the API's own sentence, with any route it names left out.
+  return (err?.message || 'Something went wrong.').replace(/\s*(with|use|see)?\s*(GET|POST|PUT|PATCH|DELETE) \/api\/\S+/g, '').trim();
+}
+
+const BASES = { prior_express: 'prior express consent', prior_express_written: 'prior express written consent', healthcare_relationship: 'a healthcare relationship' };

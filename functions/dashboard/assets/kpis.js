@@ -13,6 +13,11 @@ function change(now, before, kind) {
   return { text: `${arrow} ${Math.abs((diff / before) * 100).toFixed(0)}% vs the period before`, trend };
 }
 
+// Which way is good, by what the figure means: more missed calls left unreturned or more cost is bad,
+// more bookings or money collected is good; how busy the lines were, or how long calls ran, is neither.
+const BETTER = { answered: 'up', notReturned: 'down', bookingRate: 'up', insuranceVerified: 'up', paymentPlans: 'up', collections: 'up', cost: 'down' };
+const meaning = (kpi, trend) => (trend === 'flat' || !BETTER[kpi] ? 'neutral' : trend === BETTER[kpi] ? 'good' : 'bad');
+
 export function renderKpis(stats, query) {
   const box = $('kpis');
   box.dataset.query = query;
@@ -26,6 +31,7 @@ export function renderKpis(stats, query) {
     const line = card.querySelector('.change');
     line.textContent = moved.text;
     line.dataset.trend = moved.trend;
+    line.dataset.meaning = meaning(kpi, moved.trend);
   };
   set('totalCalls', stats.totalCalls, number.format(stats.totalCalls), stats.totalCalls === 1 ? 'call started' : 'calls started', before.totalCalls);
   set('answered', stats.answered, number.format(stats.answered), stats.totalCalls ? `${percent((stats.answered * 100) / stats.totalCalls)} of calls connected` : 'no calls yet', before.answered);

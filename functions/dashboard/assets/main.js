@@ -9,7 +9,7 @@ import { ENTITY_TYPES, loadAudit } from './audit.js';
 import { exportCalls, loadRecent, loadScheduled } from './calls.js';
 import { loadCampaigns } from './campaigns.js';
 import { chartDefaults, renderDaily, renderOutcomes } from './charts.js';
-import { $, el } from './format.js';
+import { $, el, plainError } from './format.js';
 import { renderHourly } from './hourly.js';
 import { renderKpis } from './kpis.js';
 import { setLabels } from './labels.js';
@@ -39,7 +39,7 @@ async function loadFigures(quiet) {
     const [stats] = await figures;
     if (current(generation)) { renderKpis(stats, query); banner(''); }
   } catch (err) {
-    if (current(generation)) { kpis.dataset.state = 'error'; banner(err.message); }
+    if (current(generation)) { kpis.dataset.state = 'error'; banner(plainError(err)); }
   }
   return results.every((r) => r.value);
 }
@@ -108,7 +108,7 @@ async function start() {
   try {
     await loadAgents();
   } catch (err) {
-    banner(`Could not load the voice agents: ${err.message}`);
+    banner(`Could not load the voice agents: ${plainError(err)}`);
   }
   await loadAll(false);
   // Live: refresh the figures in place while the page is visible.
@@ -118,7 +118,7 @@ async function start() {
 
 document.addEventListener('DOMContentLoaded', () => {
   start().catch((err) => {
-    banner(`The dashboard could not start: ${err.message}`);
+    banner(`The dashboard could not start: ${plainError(err)}`);
     $('live').dataset.live = 'off';
     $('live-text').textContent = 'Offline';
   });

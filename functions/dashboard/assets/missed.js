@@ -1,7 +1,7 @@
 // The missed calls to win back: the range's worklist, a page at a time, each
 // with a Call back button that schedules a follow-up.
 import { api } from './api.js';
-import { $, duration, el, number, when } from './format.js';
+import { $, duration, el, number, plainError, when } from './format.js';
 import { loadScheduled } from './calls.js';
 import { outcomeInfo } from './labels.js';
 import { current, panel, setState } from './panel.js';
@@ -28,32 +28,60 @@ function renderMissed(result, more) {
     const back = dialable
       ? el('button', { type: 'button', class: 'primary', 'aria-label': `Call ${call.phoneNumber} back` }, 'Call back')
       : el('span', { class: 'no-callback', text: 'No number to call back' });
-    if (dialable) back.addEventListener('click', () => callBack(call, back, status));
-    const what = [call.phoneNumber, agentName(call.voiceAgentId), outcomeInfo(call.outcome)[1], call.duration != null ? duration(call.duration) : null].filter(Boolean).join(' · ');
+    if (dialable) {
+      back.addEventListener('click', () => callBack(call, back, status));
+      showCallBack(call.phoneNumber, back, status);
+    }
+    const what = [call.customerName, call.phoneNumber, agentName(call.voiceAgentId), outcomeInfo(call.outcome)[1], call.duration != null ? duration(call.duration) : null].filter(Boolean).join(' · ');
     list.append(el('li', { 'data-call-id': call.id, 'data-phone': call.phoneNumber }, el('span', { class: 'when', text: when(call.callStartedAt) }), el('span', { class: 'who', text: what }), back, status));
   }
   setState('missed', list.children.length ? 'ready' : 'empty');
+}
+
+// What the page knows of a call back for `number` (asked, or scheduled), shown on its row: the button
+// stays pressed until the call exists, and a refresh of the list does not re-arm it.
+function showCallBack(number, button, status) {
+  const known = state.callBacks.get(number);
+  if (!known) return;
+  button.disabled = true;
+  button.textContent = known.pending ? 'Scheduling…' : 'Call back waiting';
+  status.className = known.pending ? 'form-status' : 'form-status ok';
+  status.textContent = known.pending ? '' : `Call back ${known.existing ? 'already waits' : 'scheduled'} for ${when(known.scheduledAt)}.`;
 }
 
 // A call back is a scheduled call like any other: every rule of the outbound path applies, and a refusal says which.
 async function callBack(call, button, status) {
   const own = state.agents.find((a) => a.id === call.voiceAgentId && !a.importedFrom);
   const agent = own || state.agents.find((a) => !a.importedFrom);
-  button.disabled = true;
-  status.className = 'form-status';
-  status.textContent = 'Scheduling…';
+  const number = call.phoneNumber;
+  if (state.callBacks.has(number)) return;
+  state.callBacks.set(number, { pending: true });
+  showCallBack(number, button, status);
   try {
     const body = {
-      phoneNumber: call.phoneNumber, callType: 'OUTBOUND_FOLLOWUP', scheduledAt: new Date(Date.now() + 2 * 60 * 1000).toISOString(),
+      phoneNumber: number, callType: 'OUTBOUND_FOLLOWUP', scheduledAt: new Date(Date.now() + 2 * 60 * 1000).toISOString(),
       voiceAgentId: agent?.id, purpose: 'Returning a missed call', moveToCallingHours: true,
     };
+    if (call.customerName) body.customerName = call.customerName;
     const placed = await api('/api/outbound/schedule', { method: 'POST', body: JSON.stringify(body) });
-    status.className = 'form-status ok';
-    status.textContent = `Call back scheduled for ${when(placed.scheduledAt)}.`;
+    state.callBacks.set(number, { scheduledAt: placed.scheduledAt });
     await loadScheduled(true);
   } catch (err) {
-    status.className = 'form-status error';
-    status.textContent = err.message;
-    button.disabled = false;
+    if (err.code === 'duplicate_call' && err.details?.existingScheduledAt) {
+      // A call back pressed again (here or elsewhere): the one waiting stands.
+      state.callBacks.set(number, { scheduledAt: err.details.existingScheduledAt, existing: true });
+    } else {
+      state.callBacks.delete(number);
+      button.disabled = false;
+      button.textContent = 'Call back';
+      status.className = 'form-status error';
+      status.textContent = plainError(err);
+      return;
+    }
+  }
+  // Every row of the number shows it (the list may have been redrawn meanwhile).
+  for (const row of document.querySelectorAll(`#missed-rows li[data-phone="${CSS.escape(number)}"]`)) {
+    const rowButton = row.querySelector('button');
+    if (rowButton) showCallBack(number, rowButton, row.querySelector('.form-status'));
   }
 }

@@ -4,7 +4,7 @@
 import { api, apiFile } from './api.js';
 import { showCall } from './detail.js';
 import { dncHistory, dncState, numberPath } from './dnc.js';
-import { $, el, save, when } from './format.js';
+import { $, el, plainError, save, when } from './format.js';
 import { basisLabel, basisOptions, callTypeLabel, outcomeInfo, statusLabel } from './labels.js';
 
 export async function showNumber(number) {
@@ -43,7 +43,7 @@ export async function showNumber(number) {
     box.dataset.state = 'ready';
   } catch (err) {
     box.dataset.state = 'error';
-    box.querySelector('.error-note').textContent = `Could not look this number up: ${err.message}`;
+    box.querySelector('.error-note').textContent = `Could not look this number up: ${plainError(err)}`;
   }
 }
 
@@ -56,7 +56,7 @@ async function recordConsent(event, number) {
     await showNumber(number);
   } catch (err) {
     status.className = 'form-status error';
-    status.textContent = err.message;
+    status.textContent = plainError(err);
   }
 }
 
@@ -78,7 +78,7 @@ async function exportRecords(number, format) {
     status.textContent = `Exported as ${format.toUpperCase()}.`;
   } catch (err) {
     status.className = 'form-status error';
-    status.textContent = err.message;
+    status.textContent = plainError(err);
   }
 }
 
@@ -93,6 +93,6 @@ async function eraseRecords(number) {
     after.textContent = `Erased ${done.erasedCalls} calls${done.cancelledCalls ? ` (${done.cancelledCalls} waiting, cancelled)` : ''}.`;
   } catch (err) {
     status.className = 'form-status error';
-    status.textContent = err.message;
+    status.textContent = plainError(err);
   }
 }

@@ -1,7 +1,7 @@
 // A panel's life: its loading, empty, ready or error state, the page's
 // banner, and loading a panel so that an answer to filters no longer shown
 // is dropped.
-import { $ } from './format.js';
+import { $, plainError } from './format.js';
 import { state } from './state.js';
 
 export function setState(id, value, message) {
@@ -28,7 +28,7 @@ export async function panel(id, work, quiet) {
     return true;
   } catch (err) {
     if (generation !== state.generation) return false;
-    setState(id, 'error', `Could not load this: ${err.message}`);
+    setState(id, 'error', `Could not load this: ${plainError(err)}`);
     return false;
   }
 }

@@ -1,7 +1,7 @@
 // The form to schedule an outbound call: an hour from now on the half hour
 // by default; a refusal says which rule refused it.
 import { api } from './api.js';
-import { $, localDate, when } from './format.js';
+import { $, localDate, plainError, when } from './format.js';
 import { loadScheduled } from './calls.js';
 import { state } from './state.js';
 
@@ -41,7 +41,7 @@ export async function submitSchedule(event) {
     await loadScheduled(true);
   } catch (err) {
     status.className = 'form-status error';
-    status.textContent = err.code === 'outside_calling_hours' ? `${err.message} Tick the box to move it to the next opening.` : err.message;
+    status.textContent = err.code === 'outside_calling_hours' ? `${plainError(err)} Tick the box to move it to the next opening.` : plainError(err);
   } finally {
     button.disabled = false;
   }

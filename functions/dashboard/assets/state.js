@@ -16,6 +16,7 @@ export const state = {
   agentRows: null,
   agentSort: { key: 'totalCalls', descending: true },
   missedCursor: null,
+  callBacks: new Map(), // number -> the call back scheduled for it (or pending), kept across refreshes
   tz: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC',
   cursors: [null], // the cursor of each recent-calls page seen so far
   page: 0,

@@ -63,6 +63,10 @@ pub struct ScheduleRequest {
     /// instead of refusing it.
     #[serde(default)]
     pub move_to_calling_hours: bool,
+    /// Schedule it even when a call of the same type to the number waits
+    /// within ten minutes of it (otherwise `409 duplicate_call`).
+    #[serde(default)]
+    pub allow_duplicate: bool,
 }
 
 impl TryFrom<ScheduleRequest> for CallToSchedule {
@@ -95,6 +99,7 @@ impl TryFrom<ScheduleRequest> for CallToSchedule {
             variables: request.variables,
             whereabouts,
             move_to_calling_hours: request.move_to_calling_hours,
+            allow_duplicate: request.allow_duplicate,
         })
     }
 }
@@ -194,7 +199,19 @@ impl Outbound {
     pub(crate) async fn schedule_call(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let request: ScheduleRequest = json_body(req)?;
         let key = idempotency(req, &request)?;
-        let scheduled = self.calls.schedule_call(caller, request.try_into()?, key, Utc::now()).await?;
+        let scheduled = match self.calls.schedule_call(caller, request.try_into()?, key, Utc::now()).await {
+            Err(DomainError::ConflictExplained { kind: callops_domain::error::Conflict::DuplicateCall, message, mut details }) => {
+                // The call it repeats, as the caller's role may see it: a read, on the record.
+                let existing = details.get("existingCallId").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+                if let Ok(stored) = self.calls.caller_call(caller, &existing).await {
+                    let (calls, reads) = callops_domain::records::audit::answer_calls(caller, vec![stored.call], Utc::now());
+                    self.store.record_audit(&reads).await?;
+                    details.insert("existingCall".into(), serde_json::to_value(&calls[0]).unwrap_or_default());
+                }
+                return Err(DomainError::ConflictExplained { kind: callops_domain::error::Conflict::DuplicateCall, message, details }.into());
+            }
+            other => other?,
+        };
         if !scheduled.replayed {
             return Ok(created(&scheduled.call, false));
         }

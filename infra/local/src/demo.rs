@@ -373,6 +373,7 @@ pub async fn schedule_upcoming(calls: &callops_service::Calls, now: DateTime<Utc
             variables: Default::default(),
             whereabouts: Default::default(),
             move_to_calling_hours: true,
+            allow_duplicate: false,
         };
         scheduled.push(calls.schedule_call(&caller, ask, None, now).await?.call);
     }

@@ -39,6 +39,8 @@ pub enum Conflict {
     NotWithdrawable,
     /// An agent imported with legacy history stays as imported.
     ImportedAgent,
+    /// A call of the same type to the number already waits at nearly the same time.
+    DuplicateCall,
 }
 
 impl Conflict {
@@ -59,6 +61,7 @@ impl Conflict {
             Conflict::CallInProgress => "call_in_progress",
             Conflict::NotScheduled => "not_scheduled",
             Conflict::OnDoNotCallList => "on_do_not_call_list",
+            Conflict::DuplicateCall => "duplicate_call",
             Conflict::CampaignCancelled => "campaign_cancelled",
             Conflict::InvalidTransition => "invalid_transition",
             Conflict::NotCancellable => "not_cancellable",
@@ -95,6 +98,11 @@ pub enum DomainError {
     /// accepted bases and the consents that did not fit, and why).
     #[error("{message}")]
     Explained { code: &'static str, message: String, details: serde_json::Map<String, serde_json::Value> },
+
+    /// A conflict with more to say than a message: `details` go into the
+    /// error beside `code` and `message` (a `duplicate_call`'s existing call).
+    #[error("{message}")]
+    ConflictExplained { kind: Conflict, message: String, details: serde_json::Map<String, serde_json::Value> },
 
     /// A dependency failed (DynamoDB, Vapi). Logged in full, never shown.
     #[error("dependency failed: {0}")]

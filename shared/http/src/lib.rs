@@ -284,6 +284,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         ApiError::Domain(DomainError::Conflict { kind, message }) => (StatusCode::CONFLICT, kind.code(), message.clone()),
         ApiError::Domain(DomainError::NotAllowedYet { code, .. }) => (StatusCode::BAD_REQUEST, *code, err.to_string()),
         ApiError::Domain(DomainError::Explained { code, message, .. }) => (StatusCode::BAD_REQUEST, *code, message.clone()),
+        ApiError::Domain(DomainError::ConflictExplained { kind, message, .. }) => (StatusCode::CONFLICT, kind.code(), message.clone()),
         ApiError::Domain(DomainError::Unavailable(detail)) => {
             tracing::error!(error = %detail, "request failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side; try again".to_string())
@@ -294,7 +295,7 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
         _ => None,
     };
     let details = match err {
-        ApiError::Domain(DomainError::Explained { details, .. }) => Some(details),
+        ApiError::Domain(DomainError::Explained { details, .. } | DomainError::ConflictExplained { details, .. }) => Some(details),
         _ => None,
     };
     let body = ErrorBody { error: ErrorDetail { code, message, next_allowed_at, details } };

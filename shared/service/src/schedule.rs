@@ -20,6 +20,7 @@ use callops_domain::{
     limits,
     phone::{self, PhoneNumber},
     placement::callee::{Callee, Places, Whereabouts},
+    placement::duplicate::{DUPLICATE_WINDOW, waiting_duplicate},
     placement::frequency::Attempting,
     placement::schedule::{DialRequest, ScheduledDial, placement_time},
     placement::{Frequency, PlacementFacts, Slot},
@@ -49,6 +50,23 @@ fn refusal_code(refusal: callops_domain::placement::Refusal) -> &'static str {
     }
 }
 
+/// The refusal of a call that repeats `waiting`: it names the call, so the
+/// client can show it (and asks for `allowDuplicate` to schedule both).
+fn duplicate(waiting: &callops_domain::placement::frequency::Attempt) -> DomainError {
+    let minutes = DUPLICATE_WINDOW.num_minutes();
+    let mut details = serde_json::Map::new();
+    details.insert("existingCallId".into(), waiting.call_id.clone().into());
+    details.insert("existingScheduledAt".into(), time::format(&waiting.at).into());
+    DomainError::ConflictExplained {
+        kind: callops_domain::error::Conflict::DuplicateCall,
+        message: format!(
+            "a {} call to this number already waits within {minutes} minutes of this time; change or cancel that call, or send allowDuplicate: true to schedule both",
+            waiting.call_type
+        ),
+        details,
+    }
+}
+
 /// A call to schedule, parsed and bounded at the edge.
 #[derive(Debug, Clone)]
 pub struct CallToSchedule {
@@ -66,6 +84,9 @@ pub struct CallToSchedule {
     pub whereabouts: Whereabouts,
     /// Move a time outside calling hours to the next opening instead of refusing it.
     pub move_to_calling_hours: bool,
+    /// Schedule it even when a call of the same type to the number waits
+    /// within [`DUPLICATE_WINDOW`] of it.
+    pub allow_duplicate: bool,
 }
 
 /// What may change while a call waits; `None` leaves a field as it is.
@@ -229,6 +250,11 @@ impl Calls {
         let who = Attempting { call_id: id.as_str(), call_type: ask.call_type, debt_id: ask.whereabouts.debt_id.as_deref() };
         let facts = self.placement_facts(&agent, &settings, &known, who, &ask.number, campaign.as_ref()).await?;
         let at = placement_time(ask.at, &facts, ask.move_to_calling_hours, now)?;
+        if !ask.allow_duplicate
+            && let Some(waiting) = waiting_duplicate(&known.state.ledger.planned, ask.call_type, at, id.as_str())
+        {
+            return Err(duplicate(waiting));
+        }
         let new = NewCall {
             org_id: caller.org_id.clone(),
             voice_agent_id: agent.id.clone(),

@@ -10,6 +10,7 @@
 pub mod call_rules;
 pub mod callee;
 pub mod clock;
+pub mod duplicate;
 pub mod frequency;
 pub mod holidays;
 pub mod record;
