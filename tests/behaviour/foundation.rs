@@ -43,6 +43,18 @@ async fn every_api_route_needs_an_identity() {
         assert_error(&host.send(method.clone(), &path, None, None).await, StatusCode::UNAUTHORIZED, "unauthorized");
         assert_error(&host.send(method, &path, Some("not-a-token"), None).await, StatusCode::UNAUTHORIZED, "unauthorized");
     }
+    // Locally, it says where a token comes from.
+    let (_, refused) = host.get("/api/analytics/calls", None).await;
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Authorization: Bearer") && message.contains("callops dev") && message.contains("dev-token"), "{message}");
+}
+
+#[tokio::test]
+async fn a_taken_port_says_how_to_pick_another() {
+    let first = callops::listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let taken = first.local_addr().unwrap();
+    let err = callops::listen(taken).await.expect_err("the port is taken");
+    assert!(err.contains("the port is taken") && err.contains(&format!("--listen 127.0.0.1:{}", taken.port() + 1)), "{err}");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod artifact;
 mod call_safety;
 mod consent;
 mod dashboard;
+mod demo;
 mod dialer;
 mod docs;
 mod eventbridge;

@@ -377,6 +377,21 @@ fn claims_for(headers: &HeaderMap, tokens: &HashMap<String, DevToken>) -> Option
     Some(tokens.get(token.trim())?.claims(token.trim()))
 }
 
+/// The local host's listening socket on `addr`; a taken port says how to pick another.
+pub async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "cannot listen on {addr}: the port is taken (another callops dev?); stop that one, or pick another port: callops dev --listen {}:{}",
+            addr.ip(),
+            addr.port().saturating_add(1)
+        ),
+        _ => format!("cannot listen on {addr}: {e}"),
+    })
+}
+
+/// What a request without a token the local host knows is told.
+const LOCAL_SIGN_IN: &str = "send Authorization: Bearer <token> with a token this host knows: the ones `callops dev` printed when it started (dev-token, for the demo practice, unless --dev-token TOKEN:ORG[:ROLE] gave others)";
+
 async fn api_gateway(
     State(state): State<Arc<HostState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -392,7 +407,7 @@ async fn api_gateway(
     let claims = if route.authorized {
         match claims_for(&headers, &state.tokens) {
             Some(claims) => Some(claims),
-            None => return to_axum(error_response(&ApiError::Unauthorized)),
+            None => return to_axum(error_response(&ApiError::SignInFirst(LOCAL_SIGN_IN.into()))),
         }
     } else {
         None

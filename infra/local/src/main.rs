@@ -96,7 +96,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         page_sign_in: None,
     };
     let host = Host::start(options).await.map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let listener = callops::listen(args.listen).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
     println!("CallOps is serving on http://{addr}");
@@ -122,12 +122,13 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         println!("  route:     {:<40} ({})", route.key, route.function.logical_id());
     }
     if !args.no_demo && args.dynamodb_endpoint.is_none() {
-        // Calls to watch: a few to people in their morning now, wherever that is.
+        // Calls to watch: a few to US patients inside their calling hours (scheduled on the first start only).
         match demo::schedule_upcoming(&host.calls(), chrono::Utc::now()).await {
             Ok(calls) => {
-                for call in calls {
+                for (call, new) in calls {
                     let at = call.scheduled_at.map(|t| callops_domain::time::format(&t)).unwrap_or_default();
-                    println!("  demo call: {} at {at} (its callee's morning)", call.phone_number);
+                    let how = if new { "scheduled now, inside its callee's hours" } else { "scheduled on an earlier start" };
+                    println!("  demo call: {} at {at}, {} ({how})", call.phone_number, call.status);
                 }
             }
             Err(err) => println!("  demo call: none scheduled ({err})"),

@@ -102,6 +102,9 @@ pub fn require(caller: &Caller, needed: Role) -> Result<(), ApiError> {
 pub enum ApiError {
     #[error("a caller identity is required")]
     Unauthorized,
+    /// No identity, with what to do about it where the host knows (the local host's tokens).
+    #[error("{0}")]
+    SignInFirst(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} is not available yet")]
@@ -274,7 +277,7 @@ struct ErrorDetail<'a> {
 /// A 5xx says nothing of its cause; the cause goes to the log.
 pub fn error_response(err: &ApiError) -> Response<Body> {
     let (status, code, message) = match err {
-        ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", err.to_string()),
+        ApiError::Unauthorized | ApiError::SignInFirst(_) => (StatusCode::UNAUTHORIZED, "unauthorized", err.to_string()),
         ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", err.to_string()),
         ApiError::NotImplemented(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented", err.to_string()),
         ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "no_route", err.to_string()),

@@ -50,9 +50,15 @@ pub fn cell_text(value: &Value) -> String {
     }
 }
 
+/// The columns a person reads a call by, first and in this order: which
+/// call, when, by which agent, to or from whom, what kind, how it stands,
+/// how it went, how long, what it cost.
+pub const LEADING_COLUMNS: [&str; 9] = ["id", "callStartedAt", "voiceAgentId", "phoneNumber", "callType", "status", "outcome", "duration", "costCents"];
+
 /// The columns of a call as a spreadsheet row: every field of the call,
 /// by its JSON name, in one fixed order (so the rows of every part of an
-/// export line up under the header of the first).
+/// export line up under the header of the first): [`LEADING_COLUMNS`], then
+/// the rest by name.
 pub fn call_columns() -> Vec<String> {
     let blank = crate::call::CallLog::new(
         crate::call::NewCall {
@@ -66,10 +72,12 @@ pub fn call_columns() -> Vec<String> {
         "c".into(),
         chrono::DateTime::UNIX_EPOCH,
     );
-    match serde_json::to_value(&blank) {
-        Ok(Value::Object(fields)) => fields.keys().cloned().collect(),
-        _ => Vec::new(),
-    }
+    let Ok(Value::Object(fields)) = serde_json::to_value(&blank) else { return Vec::new() };
+    let mut columns: Vec<String> = LEADING_COLUMNS.iter().filter(|name| fields.contains_key(**name)).map(|name| name.to_string()).collect();
+    let mut rest: Vec<String> = fields.keys().filter(|name| !LEADING_COLUMNS.contains(&name.as_str())).cloned().collect();
+    rest.sort();
+    columns.extend(rest);
+    columns
 }
 
 /// A call as one row under [`call_columns`], every cell safe to open.
@@ -116,6 +124,14 @@ impl Table {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_calls_row_reads_id_start_agent_number_type_status_outcome_duration_cost_then_the_rest() {
+        let columns = call_columns();
+        assert_eq!(columns[..LEADING_COLUMNS.len()], LEADING_COLUMNS.map(String::from), "every leading column is a field of the call");
+        let rest = &columns[LEADING_COLUMNS.len()..];
+        assert!(rest.is_sorted() && rest.contains(&"transcript".to_string()) && rest.contains(&"createdAt".to_string()), "{rest:?}");
+    }
 
     #[test]
     fn the_escaped_length_is_what_serde_json_writes() {
