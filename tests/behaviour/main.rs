@@ -19,6 +19,7 @@ mod load;
 mod manager;
 mod migrate;
 mod outbound;
+mod outbound_work;
 mod records;
 mod structure;
 mod webhook;

@@ -12,8 +12,10 @@ const failure = (res, body) => new ApiError(res.status, body?.error?.code || `ht
 // A JSON request: the answer's body, parsed.
 export async function api(path, options = {}) {
   const headers = { Authorization: bearer(), Accept: 'application/json' };
-  if (options.body) headers['Content-Type'] = 'application/json';
-  const res = await fetch(path, { ...options, headers });
+  // A body is JSON unless the request says otherwise (a CSV file: `contentType: 'text/csv'`).
+  if (options.body) headers['Content-Type'] = options.contentType || 'application/json';
+  const { contentType, ...rest } = options;
+  const res = await fetch(path, { ...rest, headers });
   const text = await res.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { body = null; }

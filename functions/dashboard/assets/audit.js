@@ -19,9 +19,9 @@ export async function loadAudit(more) {
   try {
     const page = await api(`/api/audit?${q}`);
     const rows = page.entries.map((e) => el('tr', { 'data-action': e.action },
-      el('td', { text: when(e.at) }), el('td', { text: e.actor.name || e.actor.sub }), el('td', { text: e.action }),
-      el('td', { text: `${e.entityType} ${e.entityId}` }), el('td', { text: Object.keys(e.changes || {}).join(', ') }),
-      el('td', { text: [e.sourceIp, e.userAgent].filter(Boolean).join(' · ') })));
+      el('td', { 'data-label': 'When', text: when(e.at) }), el('td', { 'data-label': 'Who', text: e.actor.name || e.actor.sub }), el('td', { 'data-label': 'Action', text: e.action }),
+      el('td', { 'data-label': 'Record', text: `${e.entityType} ${e.entityId}` }), el('td', { 'data-label': 'Fields', text: Object.keys(e.changes || {}).join(', ') }),
+      el('td', { 'data-label': 'From', text: [e.sourceIp, e.userAgent].filter(Boolean).join(' · ') })));
     const body = $('audit-rows');
     if (more) body.append(...rows); else body.replaceChildren(...rows);
     audit.cursor = page.nextCursor;

@@ -1,7 +1,8 @@
 // The campaigns (up to eight, following the agent filter), each with its
-// progress by outcome.
+// progress by outcome; one opened shows its calls as they stand, the calls
+// still waiting, and the button that cancels the rest.
 import { api } from './api.js';
-import { $, el, number } from './format.js';
+import { $, confirmed, el, number, plainError, when } from './format.js';
 import { outcomeInfo, outcomes, statusBadge } from './labels.js';
 import { current, panel, setState } from './panel.js';
 import { agentName, state } from './state.js';
@@ -31,10 +32,69 @@ function renderCampaigns(views) {
     const other = done - Object.values(counts.outcomes).reduce((a, b) => a + b, 0);
     if (other > 0) { const seg = el('span'); seg.style.width = `${(other / counts.total) * 100}%`; seg.style.background = '#94a3b8'; bar.append(seg); }
     const booked = counts.outcomes.BOOKED || 0;
+    const details = el('div', { class: 'campaign-details', hidden: !opened.has(campaign.id) });
+    const open = el('button', { type: 'button', class: 'link', 'aria-expanded': String(opened.has(campaign.id)) }, opened.has(campaign.id) ? 'Close' : 'Open');
+    open.addEventListener('click', () => toggle(campaign, counts, open, details));
     list.append(el('li', { 'data-campaign-id': campaign.id },
-      el('div', { class: 'top' }, el('span', { class: 'name', text: campaign.name }), el('span', {}, statusBadge(campaign.status === 'ACTIVE' ? (waiting ? 'IN_PROGRESS' : 'COMPLETED') : 'CANCELLED'))),
+      el('div', { class: 'top' }, el('span', { class: 'name', text: campaign.name }), el('span', {}, statusBadge(campaign.status === 'ACTIVE' ? (waiting ? 'IN_PROGRESS' : 'COMPLETED') : 'CANCELLED')), open),
       bar,
-      el('div', { class: 'meta', text: `${number.format(done)} of ${number.format(counts.total)} calls done (${pct}%) · ${number.format(booked)} booked · ${number.format(waiting)} waiting · ${agentName(campaign.voiceAgentId)}` })));
+      el('div', { class: 'meta', text: `${number.format(done)} of ${number.format(counts.total)} calls done (${pct}%) · ${number.format(booked)} booked · ${number.format(waiting)} waiting · ${agentName(campaign.voiceAgentId)}` }),
+      details));
+    if (opened.has(campaign.id)) showDetails(campaign, counts, details);
   }
   setState('campaigns', 'ready');
+}
+
+// The campaigns opened, kept open across refreshes.
+const opened = new Set();
+
+function toggle(campaign, counts, button, details) {
+  if (opened.has(campaign.id)) {
+    opened.delete(campaign.id);
+    details.hidden = true;
+    button.textContent = 'Open';
+    button.setAttribute('aria-expanded', 'false');
+    return;
+  }
+  opened.add(campaign.id);
+  details.hidden = false;
+  button.textContent = 'Close';
+  button.setAttribute('aria-expanded', 'true');
+  showDetails(campaign, counts, details);
+}
+
+// One campaign: how its calls stand, how many rows were refused when it was made, the calls still waiting.
+async function showDetails(campaign, counts, box) {
+  const facts = [['Waiting', counts.scheduled], ['Dialing', counts.dialing + counts.inProgress], ['Completed', counts.completed], ['Missed', counts.missed],
+    ['Voicemail', counts.voicemail], ['Failed', counts.failed], ['Cancelled', counts.cancelled], ['Rows refused when made', campaign.rejected]];
+  const list = el('dl', { class: 'facts campaign-facts' }, ...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: number.format(v || 0) })]));
+  const waitingList = el('ul', { class: 'scheduled-list campaign-waiting' });
+  const status = el('p', { class: 'form-status', role: 'status' });
+  const cancel = el('button', { type: 'button', class: 'danger', hidden: campaign.status !== 'ACTIVE' || !counts.scheduled }, 'Cancel the waiting calls');
+  cancel.addEventListener('click', () => cancelCampaign(campaign, cancel, status));
+  box.replaceChildren(list, el('h4', { text: 'Calls waiting' }), waitingList, cancel, status);
+  try {
+    const { calls } = await api(`/api/outbound/scheduled?campaignId=${encodeURIComponent(campaign.id)}&limit=50`);
+    waitingList.replaceChildren(...(calls.length ? calls.map((c) => el('li', { 'data-call-id': c.id },
+      el('span', { class: 'when', text: when(c.scheduledAt) }), el('span', { class: 'who', text: [c.customerName, c.phoneNumber].filter(Boolean).join(' · ') }))) : [el('li', { class: 'meta', text: 'None: every call of it has been made or cancelled.' })]));
+  } catch (err) {
+    status.className = 'form-status error';
+    status.textContent = plainError(err);
+  }
+}
+
+// Two clicks, as every cancel.
+async function cancelCampaign(campaign, button, status) {
+  if (!confirmed(button, 'Confirm: cancel every waiting call')) return;
+  button.disabled = true;
+  try {
+    const done = await api(`/api/campaigns/${encodeURIComponent(campaign.id)}`, { method: 'DELETE' });
+    status.className = 'form-status ok';
+    status.textContent = `Cancelled ${done.cancelled} waiting ${done.cancelled === 1 ? 'call' : 'calls'}.`;
+    await loadCampaigns(true);
+  } catch (err) {
+    status.className = 'form-status error';
+    status.textContent = plainError(err);
+    button.disabled = false;
+  }
 }

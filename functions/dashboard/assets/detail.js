@@ -2,7 +2,7 @@
 // (https only), summary and transcript, why it was placed, and whether its
 // number is on the do-not-call list.
 import { api } from './api.js';
-import { dncState } from './dnc.js';
+import { dncHistory, dncState } from './dnc.js';
 import { $, cents, duration, el, erased, httpsUrl, number, percent, plainError, shownNumber, when, yes } from './format.js';
 import { basisLabel, callTypeLabel, outcomeBadge, recordingAskLabel, statusBadge } from './labels.js';
 import { agentName } from './state.js';
@@ -58,7 +58,7 @@ export async function showCall(id) {
     const listed = el('p', { class: 'meta dnc-state', text: 'Checking the do-not-call list…' });
     parts.push(listed);
     if (erased(call.phoneNumber)) listed.textContent = 'The patient\u2019s records were erased: the call keeps no number.';
-    else dncState(call.phoneNumber).then((text) => { listed.textContent = text; }).catch(() => { listed.textContent = 'Could not read the do-not-call list.'; });
+    else dncHistory(call.phoneNumber).then((history) => { listed.textContent = dncState(history); }).catch(() => { listed.textContent = 'Could not read the do-not-call list.'; });
     if (call.imported) parts.push(el('p', { class: 'meta', text: 'Imported from the legacy call log.' }));
     if (call.contentRemoved) {
       const why = call.contentRemoved.reason === 'erasure' ? "the patient's records were erased" : "it passed the practice's retention";

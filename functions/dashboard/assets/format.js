@@ -48,6 +48,17 @@ export const httpsUrl = (text) => {
 
 export const swatch = (colour) => { const s = el('span', { class: 'swatch', 'aria-hidden': 'true' }); s.style.background = colour; return s; };
 
+// A destructive button takes two clicks: the first arms it (saying `confirm`) for a few seconds.
+// True on the second click, when the work may go ahead.
+export function confirmed(button, confirm) {
+  if (button.classList.contains('armed')) return true;
+  const rest = button.textContent;
+  button.classList.add('armed');
+  button.textContent = confirm;
+  setTimeout(() => { button.classList.remove('armed'); button.textContent = rest; }, 4000);
+  return false;
+}
+
 // Hands a file the page made to the browser to save.
 export function save(url, name) {
   const link = el('a', { href: url, download: name });

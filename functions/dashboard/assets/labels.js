@@ -28,6 +28,7 @@ let statuses = new Map();
 let bases = [];
 let basisLabels = new Map();
 let recordingAsks = new Map();
+let legalBaseList = [];
 
 // Takes the labels of /config.json (`labels`); called once, before anything renders.
 export function setLabels(labels = {}) {
@@ -37,6 +38,7 @@ export function setLabels(labels = {}) {
   bases = labels.bases || [];
   basisLabels = new Map(bases);
   recordingAsks = new Map(labels.recordingAsks || []);
+  legalBaseList = labels.legalBases || [];
 }
 
 // Every outcome as `[code, label, colour]`, in the API's order, then the calls without one.
@@ -49,6 +51,10 @@ export const basisLabel = (code) => basisLabels.get(code);
 export const recordingAskLabel = (code) => recordingAsks.get(code);
 // The consent bases as `[code, label]`, in the API's order.
 export const basisOptions = () => bases;
+// Each outbound call type as `[code, [basis, ...]]`: the bases the law lets it rest on.
+export const legalBases = () => legalBaseList;
+// The outbound call types as `[code, label]`.
+export const outboundTypes = () => [...callTypes].filter(([code]) => code.startsWith('OUTBOUND_'));
 
 export const outcomeBadge = (code) => { const [, label, colour] = outcomeInfo(code); return el('span', { class: 'badge' }, swatch(colour), label); };
 export const statusBadge = (status) => el('span', { class: `status ${status}` }, statusLabel(status) || status);

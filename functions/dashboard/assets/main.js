@@ -7,6 +7,7 @@ import { api } from './api.js';
 import { renderAgents, sortAgents } from './agents.js';
 import { ENTITY_TYPES, loadAudit } from './audit.js';
 import { exportCalls, loadRecent, loadScheduled } from './calls.js';
+import { fillCampaignAgents, setupCampaignForm } from './campaign_form.js';
 import { loadCampaigns } from './campaigns.js';
 import { chartDefaults, renderDaily, renderOutcomes } from './charts.js';
 import { $, el, plainError } from './format.js';
@@ -14,10 +15,11 @@ import { renderHourly } from './hourly.js';
 import { renderKpis } from './kpis.js';
 import { setLabels } from './labels.js';
 import { loadMissed } from './missed.js';
-import { showNumber } from './number.js';
+import { importConsents, showNumber } from './number.js';
 import { banner, current, panel } from './panel.js';
 import { renderQuality } from './quality.js';
 import { defaultScheduleTime, submitSchedule } from './schedule.js';
+import { loadSettings, renderAgentList, saveSettings, setupAgents } from './setup.js';
 import { signIn } from './signin.js';
 import { describeRange, filtersChanged, onFiltersChange, setPreset, state, windowQuery } from './state.js';
 
@@ -58,12 +60,13 @@ async function loadAgents() {
   const { agents } = await api('/api/agents');
   state.agents = agents;
   const filter = $('agent');
-  const form = $('schedule-agent');
-  for (const a of agents) {
-    filter.append(el('option', { value: a.id, text: a.name }));
-    // An agent imported with legacy history is a filter, never a line to call from.
-    if (!a.importedFrom) form.append(el('option', { value: a.id, text: a.name }));
-  }
+  const chosen = filter.value;
+  filter.replaceChildren(el('option', { value: '' }, 'All agents'), ...agents.map((a) => el('option', { value: a.id, text: a.name })));
+  filter.value = agents.some((a) => a.id === chosen) ? chosen : '';
+  // An agent imported with legacy history is a filter, never a line to call from.
+  $('schedule-agent').replaceChildren(...agents.filter((a) => !a.importedFrom).map((a) => el('option', { value: a.id, text: a.name })));
+  fillCampaignAgents();
+  renderAgentList();
 }
 
 async function start() {
@@ -100,6 +103,10 @@ async function start() {
   auditForm.elements.entityType.append(...ENTITY_TYPES.map((t) => el('option', { value: t, text: t })));
   auditForm.addEventListener('submit', (event) => { event.preventDefault(); loadAudit(false); });
   $('audit-more').addEventListener('click', () => loadAudit(true));
+  setupCampaignForm();
+  $('import-form').addEventListener('submit', importConsents);
+  setupAgents(loadAgents);
+  $('settings-form').addEventListener('submit', saveSettings);
   $('number-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const number = $('number-input').value.trim();
@@ -110,7 +117,7 @@ async function start() {
   } catch (err) {
     banner(`Could not load the voice agents: ${plainError(err)}`);
   }
-  await loadAll(false);
+  await Promise.all([loadAll(false), loadSettings()]);
   // Live: refresh the figures in place while the page is visible.
   setInterval(() => { if (document.visibilityState === 'visible') loadAll(true); }, state.refreshSeconds * 1000);
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') loadAll(true); });

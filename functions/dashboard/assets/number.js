@@ -3,7 +3,7 @@
 // exported or erased (admins).
 import { api, apiFile } from './api.js';
 import { showCall } from './detail.js';
-import { dncHistory, dncState, numberPath } from './dnc.js';
+import { CHANNELS, dncHistory, dncState, isListed, numberPath } from './dnc.js';
 import { $, el, plainError, save, when } from './format.js';
 import { basisLabel, basisOptions, callTypeLabel, outcomeInfo, statusLabel } from './labels.js';
 
@@ -29,7 +29,8 @@ export async function showNumber(number) {
       el('p', { class: 'form-status', id: 'consent-status', role: 'status' }));
     body.replaceChildren(
       el('h3', { text: number }),
-      el('p', { class: 'meta dnc-state', text: await dncState(number) }),
+      el('p', { class: 'meta dnc-state', text: dncState(history) }),
+      dncForm(number, isListed(history)),
       el('h4', { text: 'Consents' }), rows.length ? el('ul', { class: 'consent-list', id: 'consent-rows' }, ...rows) : el('p', { class: 'meta', id: 'consent-rows', text: 'No consent on record: no outbound call can be placed.' }),
       form,
       el('h4', { text: 'Do-not-call history' }), changes.length ? el('ul', { class: 'history-list' }, ...changes) : el('p', { class: 'meta', text: 'Never on the list.' }),
@@ -44,6 +45,86 @@ export async function showNumber(number) {
   } catch (err) {
     box.dataset.state = 'error';
     box.querySelector('.error-note').textContent = `Could not look this number up: ${plainError(err)}`;
+  }
+}
+
+const saving = (status) => { status.className = 'form-status'; status.textContent = 'Saving…'; };
+
+// A patient who asks not to be called (by phone, text, letter, at the desk) goes on the list at once: every
+// consent of the number is revoked and every call waiting for it cancelled. Taking a number off needs a reason.
+function dncForm(number, listed) {
+  const status = el('p', { class: 'form-status', id: 'dnc-status', role: 'status' });
+  if (listed) {
+    return el('form', { class: 'dnc-form', id: 'dnc-form', onsubmit: (e) => removeFromList(e, number, status) },
+      el('label', {}, 'Why it comes off ', el('input', { name: 'reason', type: 'text', required: true, placeholder: 'Patient asked to be called again' })),
+      el('button', { type: 'submit' }, 'Take off the do-not-call list'), status);
+  }
+  return el('form', { class: 'dnc-form', id: 'dnc-form', onsubmit: (e) => addToList(e, number, status) },
+    el('label', {}, 'How they asked ', el('select', { name: 'channel' }, ...Object.entries(CHANNELS).filter(([k]) => k !== 'api').map(([k, v]) => el('option', { value: k }, v)))),
+    el('label', {}, 'Details ', el('input', { name: 'source', type: 'text', placeholder: 'Phoned the front desk' })),
+    el('button', { type: 'submit', class: 'danger' }, 'Add to the do-not-call list'), status);
+}
+
+async function addToList(event, number, status) {
+  event.preventDefault();
+  saving(status);
+  const data = new FormData(event.target);
+  const source = (data.get('source') || '').toString().trim();
+  try {
+    const done = await api('/api/dnc', { method: 'POST', body: JSON.stringify({ phoneNumber: number, channel: data.get('channel'), source: source || undefined }) });
+    await showNumber(number);
+    const after = $('dnc-status');
+    after.className = 'form-status ok';
+    after.textContent = `On the list. ${done.cancelledCalls} waiting ${done.cancelledCalls === 1 ? 'call' : 'calls'} cancelled, ${done.revokedConsents} ${done.revokedConsents === 1 ? 'consent' : 'consents'} revoked.`;
+  } catch (err) {
+    status.className = 'form-status error';
+    status.textContent = plainError(err);
+  }
+}
+
+async function removeFromList(event, number, status) {
+  event.preventDefault();
+  saving(status);
+  const reason = (new FormData(event.target).get('reason') || '').toString().trim();
+  try {
+    await api(`/api/dnc/${numberPath(number)}?reason=${encodeURIComponent(reason)}`, { method: 'DELETE' });
+    await showNumber(number);
+    const after = $('dnc-status');
+    after.className = 'form-status ok';
+    after.textContent = 'Taken off the list. Its consents stay revoked: record a new one before calling.';
+  } catch (err) {
+    status.className = 'form-status error';
+    status.textContent = plainError(err);
+  }
+}
+
+// Consents from another system: a CSV with phoneNumber, basis, source and, if it has them, scope, capturedAt, expiresAt.
+export async function importConsents(event) {
+  event.preventDefault();
+  const form = event.target;
+  const status = $('import-status');
+  const file = form.elements.file.files[0];
+  const result = $('import-result');
+  result.replaceChildren();
+  if (!file) {
+    status.className = 'form-status error';
+    status.textContent = 'Choose the CSV file of consents.';
+    return;
+  }
+  saving(status);
+  try {
+    const done = await api('/api/consents/import', { method: 'POST', body: await file.text(), contentType: 'text/csv' });
+    status.className = 'form-status ok';
+    status.textContent = `${done.accepted} ${done.accepted === 1 ? 'consent' : 'consents'} recorded${done.rejected.length ? `, ${done.rejected.length} ${done.rejected.length === 1 ? 'row' : 'rows'} refused (below)` : ''}.`;
+    if (done.rejected.length) {
+      result.replaceChildren(el('table', { class: 'rows-table', id: 'import-rows-table' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col', text: 'Row' }), el('th', { scope: 'col', text: 'Why' }))),
+        el('tbody', {}, ...done.rejected.map((r) => el('tr', { 'data-row': r.row, 'data-code': r.code }, el('td', { text: String(r.row) }), el('td', { text: plainError({ code: r.code, message: r.message }) }))))));
+    }
+    form.reset();
+  } catch (err) {
+    status.className = 'form-status error';
+    status.textContent = plainError(err);
   }
 }
 

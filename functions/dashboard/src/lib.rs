@@ -38,6 +38,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("dnc.js", "text/javascript; charset=utf-8", include_str!("../assets/dnc.js")),
     ("number.js", "text/javascript; charset=utf-8", include_str!("../assets/number.js")),
     ("campaigns.js", "text/javascript; charset=utf-8", include_str!("../assets/campaigns.js")),
+    ("campaign_form.js", "text/javascript; charset=utf-8", include_str!("../assets/campaign_form.js")),
+    ("setup.js", "text/javascript; charset=utf-8", include_str!("../assets/setup.js")),
     ("audit.js", "text/javascript; charset=utf-8", include_str!("../assets/audit.js")),
     ("schedule.js", "text/javascript; charset=utf-8", include_str!("../assets/schedule.js")),
     ("app.css", "text/css; charset=utf-8", include_str!("../assets/app.css")),
@@ -76,6 +78,9 @@ struct Labels {
     call_types: Vec<(&'static str, &'static str)>,
     statuses: Vec<(&'static str, &'static str)>,
     bases: Vec<(&'static str, &'static str)>,
+    /// Each outbound call type with the consent bases the law lets it rest
+    /// on: a practice's policy may ask for fewer of them, never another.
+    legal_bases: Vec<(&'static str, Vec<&'static str>)>,
     recording_asks: Vec<(String, &'static str)>,
 }
 
@@ -91,6 +96,11 @@ impl Labels {
             call_types: CallType::ALL.iter().map(|v| (v.as_str(), v.label())).collect(),
             statuses: CallStatus::ALL.iter().map(|v| (v.as_str(), v.label())).collect(),
             bases: Basis::ALL.iter().map(|v| (v.as_str(), v.label())).collect(),
+            legal_bases: CallType::ALL
+                .iter()
+                .filter(|t| t.is_outbound())
+                .map(|t| (t.as_str(), callops_domain::consent::legal_bases(*t).iter().map(|b| b.as_str()).collect()))
+                .collect(),
             recording_asks: RecordingAsk::ALL.iter().map(|&v| (code(v), v.label())).collect(),
         }
     }
@@ -209,5 +219,6 @@ mod tests {
         assert_eq!(codes("recordingAsks"), ["record", "disclose", "off", "disclosed_inbound", "not_disclosed"]);
         assert_eq!(labels["callTypes"][1], serde_json::json!(["OUTBOUND_LEAD", "Lead follow-up"]));
         assert_eq!(labels["bases"][1], serde_json::json!(["prior_express_written", "prior express written"]));
+        assert_eq!(labels["legalBases"][0], serde_json::json!(["OUTBOUND_LEAD", ["prior_express_written"]]), "a lead call rests on written consent only");
     }
 }

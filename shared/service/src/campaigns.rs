@@ -207,6 +207,7 @@ fn outcome(campaign: Campaign, plan: CampaignPlan, unscheduled: &[CallLog], repl
             number: call.phone_number.clone(),
             code: "schedule_unavailable",
             message: "the call could not be scheduled; send the same request with the same Idempotency-Key to try again".into(),
+            details: Default::default(),
         });
     }
     rejected.sort_by_key(|r| r.row);

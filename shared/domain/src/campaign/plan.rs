@@ -38,6 +38,9 @@ pub struct RejectedContact {
     pub number: String,
     pub code: &'static str,
     pub message: String,
+    /// What an explained refusal adds (a `no_consent` row's `acceptedBases` and `consents`).
+    #[serde(flatten, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A campaign none of whose contacts can be called: every row with its
@@ -57,12 +60,13 @@ fn no_valid(refused: &[RejectedContact]) -> DomainError {
 
 impl RejectedContact {
     pub fn new(row: usize, number: &str, err: DomainError) -> Self {
-        let (code, message) = match err {
-            DomainError::Invalid { code, message } | DomainError::Explained { code, message, .. } => (code, message),
-            DomainError::Conflict { kind, message } => (kind.code(), message),
-            other => ("contact_refused", other.to_string()),
+        let (code, message, details) = match err {
+            DomainError::Invalid { code, message } => (code, message, Default::default()),
+            DomainError::Explained { code, message, details } => (code, message, details),
+            DomainError::Conflict { kind, message } => (kind.code(), message, Default::default()),
+            other => ("contact_refused", other.to_string(), Default::default()),
         };
-        RejectedContact { row, number: number.to_string(), code, message }
+        RejectedContact { row, number: number.to_string(), code, message, details }
     }
 }
 
