@@ -234,6 +234,7 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
         call.status = callops_domain::CallStatus::Completed;
         call.call_started_at = Some(callops_domain::time::to_millis(Utc::now() - Duration::minutes(minutes)));
         call.recording_url = Some("https://storage.vapi.ai/recordings/placeholder.wav".into());
+        call.transcript = Some("AI: Hello, this is Riley from Riverside Dental.\nUser: Hi, I need a cleaning.\nSoon, please.".into());
         host.host.store().create_call(&call).await.unwrap();
         // Written past the store's checks, as a value an older version could have left.
         callops_aws::embedded::client_for_endpoint(host.host.dynamodb_endpoint())
@@ -255,10 +256,21 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
                 "const d = document.getElementById('call-detail'); return d.open && document.querySelector('#detail-body .transcript')",
             )
             .await;
-        links.push(browser.eval("return [...document.querySelectorAll('#detail-body a')].map((a) => a.getAttribute('href'))").await);
+        links.push(
+            browser
+                .eval("return [...document.querySelectorAll('#detail-body a, #detail-body audio')].map((a) => a.getAttribute('href') || a.getAttribute('src'))")
+                .await,
+        );
+        // The transcript reads as turns, each with who spoke.
+        let turns = browser.eval("return [...document.querySelectorAll('#detail-body .transcript li')].map((t) => [t.querySelector('.speaker').textContent, t.querySelector('.said').textContent])").await;
+        assert_eq!(
+            turns,
+            serde_json::json!([["Assistant", "Hello, this is Riley from Riverside Dental."], ["Patient", "Hi, I need a cleaning.\nSoon, please."]])
+        );
         browser.client.find(Locator::Id("detail-close")).await.unwrap().click().await.unwrap();
     }
-    assert_eq!(links, vec![serde_json::json!(["https://storage.vapi.ai/recordings/kept.wav"]), serde_json::json!([])], "only the https: recording is a link");
+    let kept = "https://storage.vapi.ai/recordings/kept.wav";
+    assert_eq!(links, vec![serde_json::json!([kept, kept]), serde_json::json!([])], "only the https: recording plays inline and is a link");
 
     // Schedule a call through the form; it appears in the scheduled list.
     let form = browser.client.find(Locator::Id("schedule-form")).await.unwrap();
@@ -276,7 +288,7 @@ async fn the_dashboard_shows_the_apis_figures_follows_its_filters_and_schedules_
     let call_id = call["id"].as_str().unwrap().to_string();
 
     // Cancel it from the list: two clicks, then it is gone and CANCELLED.
-    let cancel = Locator::Css("#scheduled-rows li[data-phone=\"+12125550199\"] button");
+    let cancel = Locator::Css("#scheduled-rows li[data-phone=\"+12125550199\"] button.danger");
     browser.client.find(cancel).await.unwrap().click().await.unwrap();
     browser.client.find(cancel).await.unwrap().click().await.unwrap();
     browser.until("the call leaves the list", "return !document.querySelector('#scheduled-rows li[data-phone=\"+12125550199\"]')").await;

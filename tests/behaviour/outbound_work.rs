@@ -20,10 +20,20 @@ async fn set(browser: &Browser, selector: &str, value: &str) {
     assert_eq!(browser.eval(&script).await, json!(value), "{selector}");
 }
 
-/// Clicks `selector` once it is scrolled to the middle of the window (clear of the sticky header).
+/// Clicks `selector` once it is scrolled to the middle of the window (clear of the sticky header); found
+/// again when the live refresh redrew it between finding and clicking.
 async fn click(browser: &Browser, selector: &str) {
-    browser.eval(&format!("document.querySelector({selector:?}).scrollIntoView({{block: 'center'}}); return true")).await;
-    browser.client.find(Locator::Css(selector)).await.unwrap_or_else(|e| panic!("{selector}: {e}")).click().await.unwrap();
+    let mut last = String::new();
+    for _ in 0..10 {
+        browser.eval(&format!("document.querySelector({selector:?}).scrollIntoView({{block: 'center'}}); return true")).await;
+        let found = browser.client.find(Locator::Css(selector)).await.unwrap_or_else(|e| panic!("{selector}: {e}"));
+        match found.click().await {
+            Ok(()) => return,
+            Err(err) => last = err.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{selector} could not be clicked: {last}");
 }
 
 /// Hands a file to a file input, as choosing it in the dialog would.
@@ -41,12 +51,15 @@ async fn said(browser: &Browser, id: &str) -> String {
     browser.until(&format!("{id} says how it went"), &script).await.as_str().unwrap().to_string()
 }
 
-/// Whether the page scrolls sideways, or `selector` holds content past its own width.
-async fn fits(browser: &Browser, selector: &str) -> bool {
+/// Whether the page stays inside the window's width and `selector` shows all it holds: nothing past its own
+/// width (an inner sideways scroll) or past the window's edge. Says what sticks out when something does.
+async fn fits(browser: &Browser, selector: &str) -> Value {
     let script = format!(
-        "const d = document.documentElement; const e = document.querySelector({selector:?}); return d.scrollWidth <= d.clientWidth && (!e || e.scrollWidth <= e.clientWidth + 1)"
+        "const d = document.documentElement; const w = d.clientWidth; const e = document.querySelector({selector:?}); \
+         const out = e ? [...e.querySelectorAll('*')].filter((x) => x.getBoundingClientRect().right > w + 1).map((x) => x.tagName + ' ' + (x.name || x.className)) : []; \
+         return d.scrollWidth <= w && (!e || e.scrollWidth <= e.clientWidth + 1) && out.length === 0 ? true : out"
     );
-    browser.eval(&script).await == json!(true)
+    browser.eval(&script).await
 }
 
 async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
@@ -220,7 +233,8 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
     click(&browser, "#audit-form button[type=submit]").await;
     browser.until("the audit log is shown", "return document.getElementById('audit').dataset.state === 'ready'").await;
     for selector in ["#recent .table-wrap", "#audit .table-wrap", "#campaign-result", "#import-result", "#agent-form", "#settings-form"] {
-        assert!(fits(&browser, selector).await, "{selector} scrolls sideways at {width} px");
+        let fit = fits(&browser, selector).await;
+        assert_eq!(fit, json!(true), "{selector} scrolls sideways at {width} px: {fit}");
     }
     if phone {
         let shown = browser

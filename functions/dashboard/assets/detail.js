@@ -15,6 +15,21 @@ function costParts(breakdown) {
   return parts.length ? parts.join(' · ') : null;
 }
 
+// The transcript as turns, each with who spoke (Vapi writes `AI:` and `User:` at the start of each line).
+const SPEAKERS = { AI: 'Assistant', User: 'Patient', Bot: 'Assistant', Customer: 'Patient' };
+function transcript(text) {
+  if (!text) return el('p', { class: 'transcript meta', text: 'No transcript.' });
+  const turns = [];
+  for (const line of text.split('\n')) {
+    const m = /^(AI|User|Bot|Customer):\s?(.*)$/.exec(line);
+    if (m) turns.push({ who: SPEAKERS[m[1]], said: m[2] });
+    else if (turns.length) turns[turns.length - 1].said += `\n${line}`;
+    else turns.push({ who: null, said: line });
+  }
+  return el('ol', { class: 'transcript turns' }, ...turns.map((t) => el('li', { class: t.who === 'Patient' ? 'patient' : 'assistant' },
+    t.who && el('span', { class: 'speaker', text: t.who }), el('span', { class: 'said', text: t.said }))));
+}
+
 export async function showCall(id) {
   const dialog = $('call-detail');
   const body = $('detail-body');
@@ -37,9 +52,13 @@ export async function showCall(id) {
       fact('Cost by part', costParts(call.costBreakdown)));
     const parts = [facts];
     const recording = httpsUrl(call.recordingUrl);
-    if (recording) parts.push(el('p', {}, el('a', { href: recording, target: '_blank', rel: 'noopener noreferrer' }, 'Open the recording')));
+    if (recording) {
+      parts.push(el('section', { class: 'recording' }, el('h3', { text: 'Recording' }),
+        el('audio', { controls: true, preload: 'none', src: recording }),
+        el('p', {}, el('a', { href: recording, target: '_blank', rel: 'noopener noreferrer' }, 'Open the recording'))));
+    }
     parts.push(el('section', {}, el('h3', { text: 'Summary' }), el('p', { text: call.summary || 'No summary.' })));
-    parts.push(el('section', {}, el('h3', { text: 'Transcript' }), el('pre', { class: 'transcript', text: call.transcript || 'No transcript.' })));
+    parts.push(el('section', {}, el('h3', { text: 'Transcript' }), transcript(call.transcript)));
     if (call.transcriptTruncated) parts.push(el('p', { class: 'meta', text: 'The transcript was cut at 200,000 bytes.' }));
     const cut = (call.truncatedFields || []).filter((f) => f !== 'transcript');
     if (cut.length) parts.push(el('p', { class: 'meta', text: `Cut to fit: ${cut.join(', ')}.` }));
@@ -52,7 +71,8 @@ export async function showCall(id) {
         el('p', { class: 'meta', text: `Decided ${when(c.decidedAt)} for a callee in ${where || 'an unknown place'}.` }),
         consent && el('p', { class: 'consent-relied', text: consent }),
         recorded && el('p', { class: 'meta', text: `Recording: ${recorded}.` }),
-        el('ul', { class: 'rules' }, ...c.rules.map((r) => el('li', { text: `${r.ok ? '✓' : '✗'} ${r.rule}: ${r.detail}` })))));
+        el('details', { class: 'rules-toggle' }, el('summary', { text: `Every rule weighed (${c.rules.filter((r) => r.ok).length} of ${c.rules.length} passed)` }),
+          el('ul', { class: 'rules' }, ...c.rules.map((r) => el('li', { text: `${r.ok ? '✓' : '✗'} ${r.detail}`, title: r.rule }))))));
     }
     if (call.recordingWithheld) parts.push(el('p', { class: 'meta', text: `No recording kept: ${call.recordingWithheld}.` }));
     const listed = el('p', { class: 'meta dnc-state', text: 'Checking the do-not-call list…' });

@@ -120,10 +120,11 @@ impl Dashboard {
             SignIn::Token { .. } => None,
         };
         let config = serde_json::to_string(&PageConfig { sign_in: &sign_in, refresh_seconds, labels: Labels::of_the_api() }).map_err(|e| e.to_string())?;
-        // The page talks to this API and, to sign in, to the identity provider; nothing else.
+        // The page talks to this API and, to sign in, to the identity provider; nothing else. A call's
+        // recording plays inline from its https address (media runs no script).
         let connect = provider.map(|origin| format!("'self' {origin}")).unwrap_or_else(|| "'self'".into());
         let policy = format!(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src https:; connect-src {connect}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         );
         Ok(Dashboard { config, policy })
     }
