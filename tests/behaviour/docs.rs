@@ -357,3 +357,32 @@ async fn the_readmes_quickstart_runs_as_written() {
     assert_eq!((status.as_u16(), call["phoneNumber"].as_str()), (200, Some("+12125550142")), "{call}");
     assert!(stdout.matches(id).count() >= 2, "the call is read back by its id: {stdout}");
 }
+
+/// The template's parameters: each name, and whether it has a default.
+fn template_parameters() -> std::collections::BTreeMap<String, bool> {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    template["Parameters"].as_mapping().unwrap().iter().map(|(name, spec)| (name.as_str().unwrap().to_string(), spec.get("Default").is_some())).collect()
+}
+
+#[test]
+fn the_deploy_guide_names_every_template_parameter_and_its_deploy_command_every_required_one() {
+    let guide = std::fs::read_to_string(root().join("docs/deploying.md")).unwrap();
+    let parameters = template_parameters();
+    // The guide's table: one row per parameter, saying whether it is required.
+    let section = guide.split("## 3. Every parameter").nth(1).expect("the parameter section").split("\n## ").next().unwrap();
+    let rows: std::collections::BTreeMap<String, bool> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `")?.split_once("` | "))
+        .map(|(name, rest)| (name.to_string(), rest.starts_with("yes |")))
+        .collect();
+    let wanted: std::collections::BTreeMap<String, bool> = parameters.iter().map(|(name, has_default)| (name.clone(), !has_default)).collect();
+    assert_eq!(rows, wanted, "docs/deploying.md's parameter table (name, required) against infra/template.yaml");
+    // The deploy command names every parameter without a default.
+    let deploy = sh_examples().into_iter().find(|e| e.doc.ends_with("deploying.md") && e.script.contains("sam deploy")).expect("a deploy command");
+    for (name, has_default) in &parameters {
+        if !has_default {
+            assert!(deploy.script.contains(&format!("{name}=")), "the deploy command leaves out the required {name}");
+        }
+    }
+}
