@@ -174,3 +174,19 @@ async fn data_on_disk_survives_a_restart_and_is_seeded_once() {
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_api_reference_is_a_page_people_read_at_docs() {
+    let host = TestHost::start(false).await;
+    let answer = host.request(Method::GET, "/docs", None).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let policy = answer.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"), "the dashboard's policy: {policy}");
+    assert!(answer.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = answer.text().await.unwrap();
+    for route in callops::gateway::routes() {
+        let (method, path) = route.key.split_once(' ').unwrap();
+        assert!(page.contains(&format!("<span class=\"method\">{method}</span> {path}</a>")), "{} is on the page", route.key);
+    }
+    assert!(page.contains("id=\"schema-CallLog\""), "the schemas follow the routes");
+}

@@ -15,7 +15,10 @@ use lambda_http::{
 };
 use serde::Serialize;
 
-pub const ROUTES: &[&str] = &["GET /", "GET /config.json", "GET /assets/{file}"];
+pub const ROUTES: &[&str] = &["GET /", "GET /docs", "GET /config.json", "GET /assets/{file}"];
+
+/// The API's reference as a page.
+const API_PAGE: &str = include_str!("../assets/api.html");
 
 /// The page's files: name, content type, bytes.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -137,6 +140,8 @@ impl Dashboard {
         let route = route_key(req);
         match route.as_str() {
             "GET /" => Ok(self.file("text/html; charset=utf-8", INDEX, "no-cache")),
+            // The API's reference, rendered from infra/openapi.yaml (infra/local/src/api_page.rs keeps it so).
+            "GET /docs" => Ok(self.file("text/html; charset=utf-8", API_PAGE, "no-cache")),
             "GET /config.json" => Ok(self.file("application/json", &self.config, "no-store")),
             "GET /assets/{file}" => {
                 let name = path_param(req, "file").unwrap_or_default();

@@ -6,6 +6,7 @@
 //! the way the JWT authorizer would, and it reaches the handler as the
 //! API Gateway event the Lambda would receive.
 
+pub mod api_page;
 pub mod cli;
 pub mod demo;
 mod dev_token;

@@ -118,6 +118,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         None => println!("  vapi:      the Vapi API given by --vapi-base-url"),
     }
     println!("  health:    GET http://{addr}/healthz");
+    println!("  api docs:  http://{addr}/docs (every route and schema, from infra/openapi.yaml)");
     for route in callops::gateway::routes() {
         println!("  route:     {:<40} ({})", route.key, route.function.logical_id());
     }
