@@ -119,6 +119,16 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
         )
         .await;
     assert!(waiting[0].as_str().unwrap().contains("Ada Lovelace"), "{waiting}");
+    // ...and which rows were refused when it was made, and why (the rows, not the numbers).
+    let kept = browser
+        .eval(&format!(
+            "return [...document.querySelectorAll({:?})].map((li) => [Number(li.dataset.row), li.dataset.code])",
+            format!("{item} .campaign-refusals li")
+        ))
+        .await;
+    assert_eq!(kept, json!([[2, "no_consent"], [3, "invalid_phone_number"]]));
+    let (_, opened) = host.get(&format!("/api/campaigns/{id}"), Some(DEMO_TOKEN)).await;
+    assert!(!opened.to_string().contains(&nobody), "a refused row keeps no number: {opened}");
 
     // A patient texts to say "stop calling me": on the list at once, with how they asked; taken off later, with why.
     set(&browser, "#number-input", &listed).await;

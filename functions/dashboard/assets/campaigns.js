@@ -45,6 +45,17 @@ function renderCampaigns(views) {
   setState('campaigns', 'ready');
 }
 
+// What a refused row's code means, for codes the page has no plainer words for.
+const CODES = {
+  invalid_phone_number: 'Not a phone number that can be called.',
+  duplicate_number: 'The same number is on an earlier row.',
+  invalid_variables: 'A column holds a value the assistant cannot be given.',
+  invalid_customer_name: 'The name is too long or holds characters a name cannot.',
+  no_calling_hours: 'The places this number may be in never share a calling hour.',
+  unknown_callee_location: 'The number says nothing of where the patient is: add their state or time zone.',
+  debt_id_required: 'A collection call needs the debt it is about.',
+};
+
 // The campaigns opened, kept open across refreshes.
 const opened = new Set();
 
@@ -72,7 +83,10 @@ async function showDetails(campaign, counts, box) {
   const status = el('p', { class: 'form-status', role: 'status' });
   const cancel = el('button', { type: 'button', class: 'danger', hidden: campaign.status !== 'ACTIVE' || !counts.scheduled }, 'Cancel the waiting calls');
   cancel.addEventListener('click', () => cancelCampaign(campaign, cancel, status));
-  box.replaceChildren(list, el('h4', { text: 'Calls waiting' }), waitingList, cancel, status);
+  // The rows the rules refused when the campaign was made, with why (the row of the practice's own file; no number is kept).
+  const refused = (campaign.refusals || []).map((r) => el('li', { 'data-row': r.row, 'data-code': r.code, text: `Row ${r.row}: ${plainError({ code: r.code, message: CODES[r.code] || r.code })}` }));
+  box.replaceChildren(list, el('h4', { text: 'Calls waiting' }), waitingList, cancel, status,
+    ...(refused.length ? [el('h4', { text: 'Rows refused when it was made' }), el('ul', { class: 'history-list campaign-refusals' }, ...refused)] : []));
   try {
     const { calls } = await api(`/api/outbound/scheduled?campaignId=${encodeURIComponent(campaign.id)}&limit=50`);
     waitingList.replaceChildren(...(calls.length ? calls.map((c) => el('li', { 'data-call-id': c.id },

@@ -296,6 +296,7 @@ fn a_campaign_the_store_takes_reads_back_as_it_was() {
             starts_at: starts,
             calls: per_minute,
             rejected: 0,
+            refusals: Vec::new(),
             created_at: created,
             updated_at: created,
         };

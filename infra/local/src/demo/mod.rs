@@ -128,6 +128,7 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
         starts_at,
         calls: campaign_calls.len() as u32,
         rejected: 0,
+        refusals: Vec::new(),
         created_at: starts_at,
         updated_at: starts_at,
     };

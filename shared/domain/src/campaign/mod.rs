@@ -37,11 +37,27 @@ pub struct Campaign {
     pub calls: u32,
     /// Contacts refused when the campaign was created.
     pub rejected: u32,
+    /// Which rows those were, and why (the first [`MAX_REFUSALS_KEPT`]): the
+    /// row and the code, never the number, which is the patient's and stays
+    /// with the calls that erasure reaches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<RefusedRow>,
     #[serde(with = "time::ms")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "time::ms")]
     pub updated_at: DateTime<Utc>,
 }
+
+/// A row of a campaign's list that was not made into a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRow {
+    /// 1-based, as the practice's file counts its data rows.
+    pub row: u32,
+    pub code: String,
+}
+
+/// How many refused rows a campaign keeps (a few bytes each, well inside an item's 400 KB).
+pub const MAX_REFUSALS_KEPT: usize = 1_000;
 
 /// The most calls a campaign may start a minute.
 pub const MAX_CALLS_PER_MINUTE: u32 = 600;

@@ -331,6 +331,12 @@ pub fn plan_campaign(
         starts_at: times.first().copied().unwrap_or(now),
         calls: u32::try_from(check.accepted.len()).unwrap_or(u32::MAX),
         rejected: u32::try_from(check.refused.len()).unwrap_or(u32::MAX),
+        refusals: check
+            .refused
+            .iter()
+            .take(super::MAX_REFUSALS_KEPT)
+            .map(|r| super::RefusedRow { row: u32::try_from(r.row).unwrap_or(u32::MAX), code: r.code.to_string() })
+            .collect(),
         created_at: time::to_millis(now),
         updated_at: time::to_millis(now),
     };
@@ -473,6 +479,12 @@ mod tests {
         assert_eq!(refused, vec![(2, "invalid_phone_number"), (3, "duplicate_number"), (4, "on_do_not_call_list")]);
         assert_eq!(plan.calls.len(), 2);
         assert_eq!((plan.campaign.calls, plan.campaign.rejected, plan.campaign.starts_at), (2, 3, now));
+        let kept: Vec<(u32, &str)> = plan.campaign.refusals.iter().map(|r| (r.row, r.code.as_str())).collect();
+        assert_eq!(
+            kept,
+            vec![(2, "invalid_phone_number"), (3, "duplicate_number"), (4, "on_do_not_call_list")],
+            "the campaign keeps which rows were refused, and why"
+        );
         assert_eq!(plan.calls[1].scheduled_at, Some(now + chrono::Duration::seconds(30)), "two a minute");
         assert_eq!(plan.calls[1].id, campaign_call_id("o", "camp", 4), "the id follows the contact's row");
         assert!(plan.calls.iter().all(|c| c.status == CallStatus::Scheduled && c.campaign_id.as_deref() == Some("camp")));
