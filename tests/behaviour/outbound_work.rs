@@ -185,6 +185,8 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
     set(&browser, "#settings-form [name=maxAttemptsPerNumberPerDay]", "4").await;
     set(&browser, "#settings-form [name=contentDays]", "365").await;
     set(&browser, "#settings-form [name=recordingPolicy]", "do_not_record").await;
+    // The practice is in Chicago, whatever the browser's zone (New York here): every time reads in Chicago.
+    set(&browser, "#settings-form [name=timeZone]", "America/Chicago").await;
     browser.eval("document.querySelector('#consent-policy [data-call-type=OUTBOUND_FOLLOWUP] input[value=prior_express]').checked = false; return true").await;
     click(&browser, "#settings-form button[type=submit]").await;
     assert_eq!(said(&browser, "settings-status").await, "Settings saved.");
@@ -194,6 +196,7 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
         (settings["maxAttemptsPerNumberPerDay"].clone(), settings["retention"]["contentDays"].clone(), settings["recordingPolicy"].clone()),
         (json!(4), json!(365), json!("do_not_record"))
     );
+    assert_eq!(settings["timeZone"], "America/Chicago");
     let follow_up: Vec<Value> = settings["consentPolicy"]["OUTBOUND_FOLLOWUP"].as_array().unwrap().clone();
     assert!(!follow_up.contains(&json!("prior_express")) && !follow_up.is_empty(), "{follow_up:?}");
     // The law's floor: no call type may need no consent at all; nothing is written.
@@ -230,8 +233,12 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
         .await;
     let (_, waiting) = host.get("/api/outbound/scheduled?limit=100", Some(DEMO_TOKEN)).await;
     let call = waiting["calls"].as_array().unwrap().iter().find(|c| c["phoneNumber"] == grace.as_str()).cloned().expect("still waiting");
-    let moved = callops_domain::time::parse(call["scheduledAt"].as_str().unwrap()).unwrap() - chrono::Utc::now();
+    let at = callops_domain::time::parse(call["scheduledAt"].as_str().unwrap()).unwrap();
+    let moved = at - chrono::Utc::now();
     assert!(moved > chrono::Duration::minutes(85) && moved < chrono::Duration::minutes(100), "moved to about 95 minutes from now: {moved}");
+    let shown = browser.eval(&format!("return document.querySelector({:?}).textContent", format!("{row} .when"))).await;
+    let chicago = at.with_timezone(&chrono_tz::America::Chicago).format("%b %-d, %-I:%M %p").to_string();
+    assert_eq!(shown.as_str().unwrap().replace('\u{202f}', " "), chicago, "the time as the practice reads it, in its own zone");
     click(&browser, &format!("{row} .row-actions button.danger")).await;
     click(&browser, &format!("{row} .row-actions button.danger")).await;
     browser.until("the call leaves the list", &format!("return document.querySelector({row:?}) === null")).await;

@@ -141,9 +141,18 @@ pub async fn webhook_load(host: &TestHost, deliveries: usize, concurrency: usize
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 for path in paths {
                     let started = Instant::now();
-                    let status =
-                        client.get(format!("{base}{path}")).bearer_auth(DEMO_TOKEN).send().await.map(|r| r.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+                    // No answer at all counts as a server error too; what went wrong is said.
+                    let status = match client.get(format!("{base}{path}")).bearer_auth(DEMO_TOKEN).send().await {
+                        Ok(answer) => answer.status(),
+                        Err(err) => {
+                            eprintln!("a dashboard read got no answer: {path}: {err}");
+                            StatusCode::BAD_GATEWAY
+                        }
+                    };
                     timings.push(started.elapsed());
+                    if status.is_server_error() {
+                        eprintln!("a dashboard read answered {status}: {path}");
+                    }
                     server_errors += usize::from(status.is_server_error());
                 }
             }

@@ -14,7 +14,10 @@ export const duration = (s) => {
   const m = Math.floor(total / 60);
   return m > 0 ? `${m}m ${String(total % 60).padStart(2, '0')}s` : `${total}s`;
 };
-export const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' }) : '—');
+// The practice's time zone (its settings), where its staff read every time; the browser's until it is known.
+let zone;
+export const setZone = (tz) => { zone = tz || undefined; };
+export const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZone: zone }) : '—');
 export const dayLabel = (ymd) => new Date(`${ymd}T12:00:00`).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
 export const yes = (v) => (v == null ? '—' : v ? 'Yes' : 'No');
 export const localDate = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;

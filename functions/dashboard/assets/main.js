@@ -117,7 +117,9 @@ async function start() {
   } catch (err) {
     banner(`Could not load the voice agents: ${plainError(err)}`);
   }
-  await Promise.all([loadAll(false), loadSettings()]);
+  // The settings first: the practice's zone decides how every time and local day reads.
+  await loadSettings();
+  await loadAll(false);
   // Live: refresh the figures in place while the page is visible.
   setInterval(() => { if (document.visibilityState === 'visible') loadAll(true); }, state.refreshSeconds * 1000);
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') loadAll(true); });

@@ -4,7 +4,7 @@
 // recording, the name and number callees hear). Everything goes through
 // the API, which refuses what a role may not do and what the law forbids.
 import { api } from './api.js';
-import { $, el, plainError } from './format.js';
+import { $, el, plainError, setZone } from './format.js';
 import { basisLabel, callTypeLabel, legalBases } from './labels.js';
 import { state } from './state.js';
 
@@ -99,6 +99,7 @@ export async function loadSettings() {
   const box = $('settings');
   try {
     const settings = await api('/api/settings');
+    usePracticeZone(settings);
     fillSettings(settings);
     box.dataset.state = 'ready';
   } catch (err) {
@@ -107,8 +108,19 @@ export async function loadSettings() {
   }
 }
 
+// Times read in the practice's zone, and its local days the analytics count by.
+function usePracticeZone(settings) {
+  if (!settings.timeZone) return;
+  setZone(settings.timeZone);
+  state.tz = settings.timeZone;
+}
+
 function fillSettings(settings) {
   const form = $('settings-form');
+  const zones = form.elements.timeZone;
+  zones.replaceChildren(el('option', { value: '' }, 'This browser\'s'), ...ZONES.map((z) => el('option', { value: z }, z.replace('_', ' '))));
+  if (settings.timeZone && !ZONES.includes(settings.timeZone)) zones.append(el('option', { value: settings.timeZone }, settings.timeZone));
+  zones.value = settings.timeZone || '';
   form.elements.practiceName.value = settings.practiceName || '';
   form.elements.callbackNumber.value = settings.callbackNumber || '';
   form.elements.holidays.value = (settings.holidays || []).join('\n');
@@ -134,7 +146,7 @@ export async function saveSettings(event) {
     return;
   }
   const body = {
-    practiceName: form.elements.practiceName.value.trim(), callbackNumber: form.elements.callbackNumber.value.trim(),
+    practiceName: form.elements.practiceName.value.trim(), callbackNumber: form.elements.callbackNumber.value.trim(), timeZone: form.elements.timeZone.value,
     holidays: form.elements.holidays.value.split(/[\s,]+/).filter(Boolean).sort().filter((d, i, all) => all.indexOf(d) === i),
     maxAttemptsPerNumberPerDay: Number(form.elements.maxAttemptsPerNumberPerDay.value), retention: { contentDays: Number(form.elements.contentDays.value) },
     recordingPolicy: form.elements.recordingPolicy.value, consentPolicy,
@@ -142,7 +154,9 @@ export async function saveSettings(event) {
   status.className = 'form-status';
   status.textContent = 'Saving…';
   try {
-    fillSettings(await api('/api/settings', { method: 'PUT', body: JSON.stringify(body) }));
+    const saved = await api('/api/settings', { method: 'PUT', body: JSON.stringify(body) });
+    fillSettings(saved);
+    usePracticeZone(saved);
     status.className = 'form-status ok';
     status.textContent = 'Settings saved.';
   } catch (err) {

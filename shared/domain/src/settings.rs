@@ -43,6 +43,10 @@ pub struct TenantSettings {
     pub practice_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_number: Option<String>,
+    /// The practice's own time zone: where its staff read times (the
+    /// dashboard's times and local days). Calls keep to their callees' clocks whatever it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<chrono_tz::Tz>,
     /// The tenant's inbound assistant tells callers the call is recorded: only
     /// then is an inbound call's recording kept when the caller may be in a
     /// state that needs everyone's consent.
@@ -134,6 +138,7 @@ impl TenantSettings {
             unknown_callee_location: UnknownCalleeLocation::default(),
             practice_name: None,
             callback_number: None,
+            time_zone: None,
             inbound_recording_disclosed: false,
             live_listening: false,
             updated_at: None,
@@ -184,6 +189,8 @@ pub struct SettingsInput {
     pub practice_name: Option<String>,
     /// The practice's callback number; an empty one clears it.
     pub callback_number: Option<String>,
+    /// The practice's IANA time zone; an empty one clears it.
+    pub time_zone: Option<String>,
     pub inbound_recording_disclosed: Option<bool>,
     pub live_listening: Option<bool>,
 }
@@ -262,6 +269,17 @@ impl SettingsInput {
                 }
             };
         }
+        if let Some(zone) = self.time_zone {
+            next.time_zone = match zone.trim() {
+                "" => None,
+                text => Some(text.parse::<chrono_tz::Tz>().map_err(|_| {
+                    DomainError::invalid(
+                        "invalid_time_zone",
+                        format!("{:?} is not an IANA time zone such as America/New_York", text.chars().take(40).collect::<String>()),
+                    )
+                })?),
+            };
+        }
         if let Some(disclosed) = self.inbound_recording_disclosed {
             next.inbound_recording_disclosed = disclosed;
         }
@@ -314,6 +332,12 @@ mod tests {
         let next = shorter.apply_to(&base, now).unwrap();
         assert_eq!(next.retention, Retention { content_days: 30 });
         assert_eq!(next.retention.content_cutoff(now), now - chrono::Duration::days(30));
+        // The practice's own zone: an IANA name, or empty to clear it.
+        let zoned = SettingsInput { time_zone: Some(" America/Chicago ".into()), ..SettingsInput::default() }.apply_to(&base, now).unwrap();
+        assert_eq!(zoned.time_zone, Some(chrono_tz::America::Chicago));
+        assert_eq!(SettingsInput { time_zone: Some(String::new()), ..SettingsInput::default() }.apply_to(&zoned, now).unwrap().time_zone, None);
+        let wrong = SettingsInput { time_zone: Some("Mars/Olympus".into()), ..SettingsInput::default() }.apply_to(&base, now);
+        assert!(matches!(wrong, Err(DomainError::Invalid { code: "invalid_time_zone", .. })), "{wrong:?}");
     }
 
     #[test]
