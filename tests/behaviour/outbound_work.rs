@@ -249,7 +249,20 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
     browser.until("the recent calls are shown", "return document.getElementById('recent').dataset.state === 'ready'").await;
     click(&browser, "#audit-form button[type=submit]").await;
     browser.until("the audit log is shown", "return document.getElementById('audit').dataset.state === 'ready'").await;
-    for selector in ["#recent .table-wrap", "#audit .table-wrap", "#campaign-result", "#import-result", "#agent-form", "#settings-form"] {
+    for selector in [
+        "#kpis",
+        "#agents .table-wrap",
+        "#missed",
+        "#recent .table-wrap",
+        "#scheduled",
+        "#campaigns",
+        "#campaign-result",
+        "#number",
+        "#import-result",
+        "#audit .table-wrap",
+        "#agent-form",
+        "#settings-form",
+    ] {
         let fit = fits(&browser, selector).await;
         assert_eq!(fit, json!(true), "{selector} scrolls sideways at {width} px: {fit}");
     }
