@@ -249,6 +249,11 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
     browser.until("the recent calls are shown", "return document.getElementById('recent').dataset.state === 'ready'").await;
     click(&browser, "#audit-form button[type=submit]").await;
     browser.until("the audit log is shown", "return document.getElementById('audit').dataset.state === 'ready'").await;
+    // Ids and subjects' pseudonyms wait behind a toggle: the log reads as who did what to which kind of record.
+    let bare = browser
+        .eval("return [...document.querySelectorAll('#audit-rows td[data-label=Record], #audit-rows td[data-label=Who]')].filter((c) => /[0-9a-f]{8}-[0-9a-f]{4}|[0-9a-f]{16}/.test(c.innerText) || !c.querySelector('details.id-toggle:not([open]) code')).length")
+        .await;
+    assert_eq!(bare, json!(0), "no id shows until its toggle is opened");
     for selector in [
         "#kpis",
         "#agents .table-wrap",

@@ -4,6 +4,7 @@
 
 use std::{
     net::TcpListener,
+    os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -17,7 +18,11 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every browser process it started (its process
+    /// group): a test that fails midway leaves no Chromium rendering a live
+    /// page, and slowing every test after it.
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.driver.id())]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -38,6 +43,8 @@ impl Browser {
     pub async fn start(width: u32, height: u32, tz: &str) -> Browser {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = Command::new(command_path("chromedriver", "CALLOPS_CHROMEDRIVER"))
+            // A process group of its own, with the browsers it starts: ended together when dropped.
+            .process_group(0)
             .arg(format!("--port={port}"))
             .env("TZ", tz)
             .stdout(Stdio::null())

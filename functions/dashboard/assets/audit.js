@@ -6,6 +6,9 @@ import { $, el, plainError, when } from './format.js';
 export const ENTITY_TYPES = ['call', 'campaign', 'agent', 'tenant', 'consent', 'number', 'patient'];
 const audit = { cursor: null };
 
+// An id or a subject's pseudonym: there for whoever needs to match it, behind a toggle for whoever reads the log.
+const idToggle = (id) => (id ? el('details', { class: 'id-toggle' }, el('summary', { text: 'id' }), el('code', { text: id })) : null);
+
 export async function loadAudit(more) {
   const box = $('audit');
   const form = $('audit-form');
@@ -19,8 +22,8 @@ export async function loadAudit(more) {
   try {
     const page = await api(`/api/audit?${q}`);
     const rows = page.entries.map((e) => el('tr', { 'data-action': e.action },
-      el('td', { 'data-label': 'When', text: when(e.at) }), el('td', { 'data-label': 'Who', text: e.actor.name || e.actor.sub }), el('td', { 'data-label': 'Action', text: e.action }),
-      el('td', { 'data-label': 'Record', text: `${e.entityType} ${e.entityId}` }), el('td', { 'data-label': 'Fields', text: Object.keys(e.changes || {}).join(', ') }),
+      el('td', { 'data-label': 'When', text: when(e.at) }), el('td', { 'data-label': 'Who' }, e.actor.name || 'a user', idToggle(e.actor.sub)), el('td', { 'data-label': 'Action', text: e.action }),
+      el('td', { 'data-label': 'Record' }, e.entityType, idToggle(e.entityId)), el('td', { 'data-label': 'Fields', text: Object.keys(e.changes || {}).join(', ') }),
       el('td', { 'data-label': 'From', text: [e.sourceIp, e.userAgent].filter(Boolean).join(' · ') })));
     const body = $('audit-rows');
     if (more) body.append(...rows); else body.replaceChildren(...rows);
