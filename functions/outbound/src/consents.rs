@@ -52,12 +52,7 @@ struct Imported {
 }
 
 fn rejected(row: usize, err: DomainError) -> RejectedRow {
-    let (code, message) = match err {
-        DomainError::Invalid { code, message } => (code, message),
-        DomainError::Conflict { kind, message } => (kind.code(), message),
-        other => ("consent_refused", other.to_string()),
-    };
-    RejectedRow { row, code, message }
+    RejectedRow { row, code: err.code().unwrap_or("consent_refused"), message: err.to_string() }
 }
 
 /// Reads a consent CSV: `phoneNumber` (or `number`, `phone`), `basis` and

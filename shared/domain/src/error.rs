@@ -117,4 +117,15 @@ impl DomainError {
     pub fn conflict(kind: Conflict, message: impl Into<String>) -> Self {
         Self::Conflict { kind, message: message.into() }
     }
+
+    /// The stable code a client sees for this refusal; `None` for a
+    /// dependency's failure, which is never shown.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            DomainError::Invalid { code, .. } | DomainError::NotAllowedYet { code, .. } | DomainError::Explained { code, .. } => Some(code),
+            DomainError::Conflict { kind, .. } | DomainError::ConflictExplained { kind, .. } => Some(kind.code()),
+            DomainError::NotFound { .. } => Some("not_found"),
+            DomainError::Unavailable(_) => None,
+        }
+    }
 }

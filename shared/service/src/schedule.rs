@@ -43,11 +43,7 @@ struct OnRecord {
 
 /// The API code of a refusal.
 fn refusal_code(refusal: callops_domain::placement::Refusal) -> &'static str {
-    match refusal.error() {
-        DomainError::Invalid { code, .. } | DomainError::NotAllowedYet { code, .. } => code,
-        DomainError::Conflict { kind, .. } => kind.code(),
-        _ => "refused",
-    }
+    refusal.error().code().unwrap_or("refused")
 }
 
 /// The refusal of a call that repeats `waiting`: it names the call, so the

@@ -60,11 +60,11 @@ fn no_valid(refused: &[RejectedContact]) -> DomainError {
 
 impl RejectedContact {
     pub fn new(row: usize, number: &str, err: DomainError) -> Self {
-        let (code, message, details) = match err {
-            DomainError::Invalid { code, message } => (code, message, Default::default()),
-            DomainError::Explained { code, message, details } => (code, message, details),
-            DomainError::Conflict { kind, message } => (kind.code(), message, Default::default()),
-            other => ("contact_refused", other.to_string(), Default::default()),
+        let code = err.code().unwrap_or("contact_refused");
+        let message = err.to_string();
+        let details = match err {
+            DomainError::Explained { details, .. } | DomainError::ConflictExplained { details, .. } => details,
+            _ => Default::default(),
         };
         RejectedContact { row, number: number.to_string(), code, message, details }
     }
