@@ -7,6 +7,7 @@
 //! anything; every other authentic message gets a 2xx and is ignored.
 
 pub mod auth;
+pub mod twilio_signature;
 
 use std::sync::Arc;
 

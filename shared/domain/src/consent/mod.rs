@@ -11,6 +11,7 @@
 //! one the attempt is refused (`no_consent`).
 
 pub mod stop_request;
+pub mod texts;
 
 use std::collections::BTreeMap;
 
