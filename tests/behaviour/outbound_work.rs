@@ -1,6 +1,6 @@
 //! The practice's outbound work, done from the dashboard in headless
 //! Chromium at desktop and phone width, each task checked against the API
-//! afterwards: consents imported from a CSV file, a campaign created from a
+//! afterwards: consents imported from a CSV file, one recorded and revoked, a campaign created from a
 //! CSV file with every refused row shown and why, the campaign opened, a
 //! number added to the do-not-call list and taken off with a reason, an
 //! agent created and edited (zone, weekly hours, calls at once), the
@@ -134,6 +134,26 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
     set(&browser, "#number-input", &listed).await;
     click(&browser, "#number-form button[type=submit]").await;
     browser.until("the number is shown", "return document.getElementById('dnc-form') !== null").await;
+    // A consent recorded at the desk, then revoked.
+    set(&browser, "#consent-form [name=basis]", "prior_express_written").await;
+    set(&browser, "#consent-form [name=source]", "Signed at the front desk").await;
+    click(&browser, "#consent-form button[type=submit]").await;
+    browser.until("the consent is listed", "return document.querySelector('#consent-rows li.active button.revoke') !== null").await;
+    let consents_path = format!("/api/consents?phoneNumber={}", listed.replace('+', "%2B"));
+    let recorded = host.get(&consents_path, Some(DEMO_TOKEN)).await.1;
+    assert_eq!(
+        (recorded["consents"][0]["basis"].clone(), recorded["consents"][0]["source"].clone()),
+        (json!("prior_express_written"), json!("Signed at the front desk")),
+        "{recorded}"
+    );
+    click(&browser, "#consent-rows li.active button.revoke").await;
+    browser
+        .until(
+            "the consent shows revoked",
+            "return document.querySelector('#consent-rows li.revoked') !== null && document.getElementById('dnc-form') !== null",
+        )
+        .await;
+    assert_eq!(host.get(&consents_path, Some(DEMO_TOKEN)).await.1["consents"][0]["revoked"]["channel"], "staff");
     set(&browser, "#dnc-form [name=channel]", "sms").await;
     set(&browser, "#dnc-form [name=source]", "Texted STOP").await;
     click(&browser, "#dnc-form button[type=submit]").await;
