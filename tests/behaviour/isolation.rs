@@ -252,6 +252,20 @@ async fn a_token_narrowed_to_an_agent_sees_and_acts_for_that_agent_only() {
     let named_admin = options.tokens["named-admin"].subject("named-admin");
     let host = TestHost::start_with(options).await;
 
+    // A call waiting for a number on another agent's line: the narrowed token is refused the double, and told
+    // when the call waits, but not which call it is.
+    let number = callable(191);
+    host.consent("demo", &[&number]).await;
+    let at = callops_domain::time::format(&(chrono::Utc::now() + chrono::Duration::minutes(60)));
+    let follow_up = |agent: &str| json!({"phoneNumber": number, "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": at, "voiceAgentId": agent});
+    let (status, waiting) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&follow_up("front-desk"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{waiting}");
+    let double = host.send(Method::POST, "/api/outbound/schedule", Some("billing-desk"), Some(&follow_up("billing"))).await;
+    assert_error(&double, StatusCode::CONFLICT, "duplicate_call");
+    assert!(double.1["error"].get("existingCallId").is_none() && double.1["error"].get("existingCall").is_none(), "{}", double.1);
+    assert_eq!(double.1["error"]["existingScheduledAt"], waiting["scheduledAt"]);
+    assert!(!double.1.to_string().contains(waiting["id"].as_str().unwrap()), "{}", double.1);
+
     let (_, agents) = host.get("/api/agents", Some("billing-desk")).await;
     let ids: Vec<&str> = agents["agents"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["billing"]);

@@ -201,12 +201,18 @@ impl Outbound {
         let key = idempotency(req, &request)?;
         let scheduled = match self.calls.schedule_call(caller, request.try_into()?, key, Utc::now()).await {
             Err(DomainError::ConflictExplained { kind: callops_domain::error::Conflict::DuplicateCall, message, mut details }) => {
-                // The call it repeats, as the caller's role may see it: a read, on the record.
+                // The call it repeats, as the caller's role may see it: a read, on the record. A caller
+                // narrowed to other agents learns that a call waits, and when, but not which call.
                 let existing = details.get("existingCallId").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
-                if let Ok(stored) = self.calls.caller_call(caller, &existing).await {
-                    let (calls, reads) = callops_domain::records::audit::answer_calls(caller, vec![stored.call], Utc::now());
-                    self.store.record_audit(&reads).await?;
-                    details.insert("existingCall".into(), serde_json::to_value(&calls[0]).unwrap_or_default());
+                match self.calls.caller_call(caller, &existing).await {
+                    Ok(stored) => {
+                        let (calls, reads) = callops_domain::records::audit::answer_calls(caller, vec![stored.call], Utc::now());
+                        self.store.record_audit(&reads).await?;
+                        details.insert("existingCall".into(), serde_json::to_value(&calls[0]).unwrap_or_default());
+                    }
+                    Err(_) => {
+                        details.remove("existingCallId");
+                    }
                 }
                 return Err(DomainError::ConflictExplained { kind: callops_domain::error::Conflict::DuplicateCall, message, details }.into());
             }
