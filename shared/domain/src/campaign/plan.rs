@@ -38,7 +38,9 @@ pub struct RejectedContact {
     pub number: String,
     pub code: &'static str,
     pub message: String,
-    /// What an explained refusal adds (a `no_consent` row's `acceptedBases` and `consents`).
+    /// What an explained refusal adds that stays small whatever the number
+    /// holds (a `no_consent` row's `acceptedBases`): a campaign answers up to
+    /// 10,000 rows, and each number's consents could take it past Lambda's 6 MB.
     #[serde(flatten, skip_serializing_if = "serde_json::Map::is_empty")]
     pub details: serde_json::Map<String, serde_json::Value>,
 }
@@ -58,12 +60,18 @@ fn no_valid(refused: &[RejectedContact]) -> DomainError {
     DomainError::Explained { code: "no_valid_contacts", message, details }
 }
 
+/// The details a refused row keeps: each bounded by the law's short lists, not by what a number holds.
+const ROW_DETAILS: &[&str] = &["acceptedBases"];
+
 impl RejectedContact {
     pub fn new(row: usize, number: &str, err: DomainError) -> Self {
         let code = err.code().unwrap_or("contact_refused");
         let message = err.to_string();
         let details = match err {
-            DomainError::Explained { details, .. } | DomainError::ConflictExplained { details, .. } => details,
+            DomainError::Explained { mut details, .. } | DomainError::ConflictExplained { mut details, .. } => {
+                details.retain(|key, _| ROW_DETAILS.contains(&key.as_str()));
+                details
+            }
             _ => Default::default(),
         };
         RejectedContact { row, number: number.to_string(), code, message, details }
@@ -409,6 +417,24 @@ mod tests {
             accepted: &[crate::consent::Basis::PriorExpressWritten],
             refuse_unknown_location: false,
         }
+    }
+
+    #[test]
+    fn ten_thousand_refused_rows_answer_well_under_lambdas_limit_whatever_each_number_holds() {
+        // The worst a number can hold: its most consents, each on record and none covering the call.
+        let consents: Vec<serde_json::Value> = (0..crate::consent::MAX_CONSENTS_PER_NUMBER)
+            .map(|i| serde_json::json!({"id": format!("{i:036}"), "basis": "prior_express", "why": "wrong_basis"}))
+            .collect();
+        let mut details = serde_json::Map::new();
+        details.insert("acceptedBases".into(), serde_json::json!(["prior_express_written"]));
+        details.insert("consents".into(), consents.into());
+        let refusal = DomainError::Explained { code: "no_consent", message: "m".repeat(300), details };
+        let row = RejectedContact::new(1, "+12125550142", refusal);
+        assert_eq!(row.details.keys().collect::<Vec<_>>(), vec!["acceptedBases"], "a row keeps the bases, not the number's consents");
+        let rows: Vec<RejectedContact> = (1..=crate::campaign::MAX_CONTACTS).map(|i| RejectedContact { row: i, ..row.clone() }).collect();
+        let DomainError::Explained { details, .. } = no_valid(&rows) else { panic!() };
+        let answer = serde_json::to_string(&serde_json::json!({"error": details})).unwrap();
+        assert!(answer.len() < 5_000_000, "{} bytes", answer.len());
     }
 
     #[test]

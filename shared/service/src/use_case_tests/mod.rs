@@ -376,6 +376,7 @@ async fn a_campaign_schedules_each_contact_it_may_call_and_says_why_of_each_it_m
     assert!(codes.contains(&"no_consent"), "a number without written consent is refused with its reason: {codes:?}");
     let unconsented = created.rejected.iter().find(|r| r.code == "no_consent").unwrap();
     assert!(unconsented.message.contains("prior_express_written"), "the row says which bases a campaign call needs: {}", unconsented.message);
+    assert_eq!(unconsented.details.get("acceptedBases"), Some(&serde_json::json!(["prior_express_written"])));
     let scheduled = world.scheduler.scheduled.lock().unwrap().clone();
     assert_eq!(scheduled.len(), 1, "{scheduled:?}");
     assert!(scheduled[0].at >= start, "not before the campaign starts");
