@@ -25,7 +25,7 @@ async fn every_api_route_needs_an_identity_and_only_the_webhook_and_the_page_go_
     let routes = callops::gateway::routes();
     let public: Vec<&str> = routes.iter().filter(|r| !r.authorized).map(|r| r.key).collect();
     // The webhook (its own credential), the page, its settings and files, and the API's reference, which holds no data.
-    assert_eq!(public, ["POST /webhooks/vapi", "GET /", "GET /docs", "GET /config.json", "GET /assets/{file}"]);
+    assert_eq!(public, ["POST /webhooks/vapi", "POST /webhooks/twilio/{orgId}/sms", "GET /", "GET /docs", "GET /config.json", "GET /assets/{file}"]);
     let guarded: Vec<_> = routes.iter().filter(|r| r.authorized).collect();
     assert!(guarded.iter().all(|r| r.key.split_once(' ').unwrap().1.starts_with("/api/")), "every guarded route is under /api");
     assert!(guarded.len() >= 20, "{} routes", guarded.len());

@@ -22,4 +22,5 @@ mod outbound;
 mod outbound_work;
 mod records;
 mod structure;
+mod texts;
 mod webhook;

@@ -30,6 +30,8 @@ pub const OTHER_ORG: &str = "globex";
 /// The demo tenant's Vapi secret, and another tenant's.
 pub const DEMO_VAPI_SECRET: &str = "dev-secret";
 pub const OTHER_VAPI_SECRET: &str = "globex-vapi-secret";
+/// The demo tenant's Twilio auth token.
+pub const DEMO_TWILIO_TOKEN: &str = "dev-twilio-token";
 
 fn vapi_credentials() -> Vec<callops_webhook::auth::Credential> {
     use callops_webhook::auth::Credential;
@@ -54,7 +56,8 @@ pub fn host_options(demo: bool, data_dir: Option<std::path::PathBuf>) -> HostOpt
         (DEMO_STAFF_TOKEN.to_string(), callops::DevToken::with_role("demo", None)),
         (DEMO_VIEWER_TOKEN.to_string(), callops::DevToken::with_role("demo", Some(callops_domain::caller::Role::Viewer))),
     ]);
-    HostOptions { data_dir, tokens, demo, vapi_credentials: vapi_credentials(), ..HostOptions::default() }
+    let twilio_tokens = HashMap::from([("demo".to_string(), DEMO_TWILIO_TOKEN.to_string())]);
+    HostOptions { data_dir, tokens, demo, vapi_credentials: vapi_credentials(), twilio_tokens, ..HostOptions::default() }
 }
 
 impl TestHost {

@@ -5,8 +5,12 @@
 //! Order of work: size check, authentication over the raw body, parsing,
 //! then the message. Only `status-update` and `end-of-call-report` change
 //! anything; every other authentic message gets a 2xx and is ignored.
+//!
+//! It also takes the texts patients send to the practice's Twilio number
+//! ([`sms`]): an opt-out by text is honoured before Twilio gets its answer.
 
 pub mod auth;
+pub mod sms;
 pub mod twilio_signature;
 
 use std::sync::Arc;
@@ -20,10 +24,10 @@ use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde_json::json as body;
 
-use crate::auth::WebhookAuth;
+use crate::{auth::WebhookAuth, sms::TwilioTokens};
 
 /// The routes this function serves, as API Gateway names them.
-pub const ROUTES: &[&str] = &["POST /webhooks/vapi"];
+pub const ROUTES: &[&str] = &["POST /webhooks/vapi", sms::ROUTE];
 /// Bodies above this are refused before anything else.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub use callops_domain::ids::UNASSIGNED_AGENT;
@@ -32,11 +36,20 @@ pub use callops_domain::ids::UNASSIGNED_AGENT;
 pub struct Webhook {
     calls: Calls,
     auth: WebhookAuth,
+    twilio: Arc<TwilioTokens>,
+    public_base: Option<String>,
 }
 
 impl Webhook {
     pub fn new(store: DynamoStore, auth: WebhookAuth, scheduler: Arc<dyn DialScheduler>, vapi: Arc<dyn callops_vapi::VapiApi>) -> Self {
-        Webhook { calls: Calls::new(store, scheduler, vapi), auth }
+        Webhook { calls: Calls::new(store, scheduler, vapi), auth, twilio: Arc::new(TwilioTokens::Fixed(Default::default())), public_base: None }
+    }
+
+    /// Where the tenants' Twilio auth tokens come from, and the public base URL Twilio calls, if not the `Host` it sends.
+    pub fn with_twilio(mut self, tokens: TwilioTokens, public_base: Option<String>) -> Self {
+        self.twilio = Arc::new(tokens);
+        self.public_base = public_base;
+        self
     }
 
     /// Handles one API Gateway request; every error is already a response.
@@ -50,6 +63,9 @@ impl Webhook {
         let route = route_key(&req);
         if !ROUTES.contains(&route.as_str()) {
             return Err(ApiError::NoRoute(route));
+        }
+        if route == sms::ROUTE {
+            return self.receive_text(&req, now).await;
         }
         let raw: &[u8] = req.body().as_ref();
         if raw.len() > MAX_BODY_BYTES {
@@ -71,5 +87,19 @@ impl Webhook {
             None => false,
         };
         Ok(json(StatusCode::OK, &body!({ "received": true, "handled": handled })))
+    }
+
+    /// A text to a practice's number, answered in TwiML ([`sms`]).
+    async fn receive_text(&self, req: &Request, now: DateTime<Utc>) -> Result<Response<Body>, ApiError> {
+        let (org_id, text) = sms::authenticate(req, &self.twilio, self.public_base.as_deref()).await?;
+        let handled = self.calls.receive_text(&org_id, &text, now).await?;
+        tracing::info!(
+            org_id,
+            meaning = handled.meaning,
+            cancelled_calls = handled.cancelled_calls,
+            repeated = handled.repeated,
+            "a text to the practice's number"
+        );
+        Ok(sms::answer(handled.reply.as_deref()))
     }
 }

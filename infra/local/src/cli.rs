@@ -156,6 +156,11 @@ pub struct DevArgs {
     /// `dev-secret` for `demo` is always accepted.
     #[arg(long = "vapi-secret", value_name = "SECRET:ORG", value_parser = callops_webhook::auth::parse_credential)]
     pub vapi_secrets: Vec<callops_webhook::auth::Credential>,
+    /// Accept texts to tenant ORG's Twilio number signed with this Twilio auth
+    /// token (repeatable): `POST /webhooks/twilio/ORG/sms`. The demo tenant's
+    /// is `dev-twilio-token` unless given.
+    #[arg(long = "twilio-auth-token", value_name = "TOKEN:ORG", value_parser = callops_webhook::sms::parse_token)]
+    pub twilio_tokens: Vec<(String, String)>,
     /// Dial through the Vapi API at this URL (e.g. https://api.vapi.ai) with
     /// the private key in VAPI_API_KEY, instead of the built-in simulator.
     #[arg(long, value_name = "URL", requires = "vapi_api_key")]

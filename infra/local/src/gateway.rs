@@ -117,6 +117,8 @@ pub fn event(incoming: &Incoming<'_>, route: &Route, params: &HashMap<String, St
         let joined = incoming.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect::<Vec<_>>().join(",");
         headers.insert(name.as_str().to_string(), Value::String(joined));
     }
+    // API Gateway says which scheme the client used; the local host is plain HTTP.
+    headers.insert("x-forwarded-proto".into(), Value::String("http".into()));
     let (body, is_base64) = match std::str::from_utf8(incoming.body) {
         _ if incoming.body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_string()), false),

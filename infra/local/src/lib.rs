@@ -64,6 +64,8 @@ pub struct HostOptions {
     pub demo: bool,
     /// Vapi server credentials, each naming its tenant.
     pub vapi_credentials: Vec<callops_webhook::auth::Credential>,
+    /// Twilio auth tokens by tenant, for texts to their numbers.
+    pub twilio_tokens: HashMap<String, String>,
     /// Which Vapi the dialer calls.
     pub vapi: VapiBackend,
     /// The dialer's timings.
@@ -153,6 +155,12 @@ impl Functions {
             webhook: Webhook::new(store, vapi, Arc::new(scheduler), provider),
             dashboard,
         }
+    }
+
+    /// Texts to these tenants' numbers are taken, signed with their Twilio auth tokens.
+    pub fn with_twilio(mut self, tokens: HashMap<String, String>) -> Self {
+        self.webhook = self.webhook.with_twilio(callops_webhook::sms::TwilioTokens::Fixed(tokens), None);
+        self
     }
 
     async fn call(&self, function: Function, req: lambda_http::Request) -> lambda_http::Response<lambda_http::Body> {
@@ -340,7 +348,8 @@ impl Host {
                 self.scheduler.clone(),
                 self.vapi.clone(),
                 self.dashboard.clone(),
-            ),
+            )
+            .with_twilio(self.options.twilio_tokens.clone()),
             routes: gateway::routes(),
             tokens: self.options.tokens.clone(),
             scrubber: self.engine.as_ref().map(EmbeddedDynamo::scrubber),

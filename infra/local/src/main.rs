@@ -83,6 +83,8 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         (Some(base_url), Some(api_key)) => callops::VapiBackend::Remote { base_url, api_key, public_key: args.vapi_public_key },
         _ => callops::VapiBackend::default(),
     };
+    let mut twilio_tokens = HashMap::from([(demo::DEMO_ORG.to_string(), demo::DEMO_TWILIO_TOKEN.to_string())]);
+    twilio_tokens.extend(args.twilio_tokens);
     let (dial, reconcile) = callops::dev_timings();
     let options = HostOptions {
         data_dir: data_dir.clone(),
@@ -90,6 +92,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         tokens: tokens.clone(),
         demo: !args.no_demo,
         vapi_credentials,
+        twilio_tokens,
         vapi,
         dial,
         reconcile,

@@ -51,6 +51,17 @@ impl SecretSource for SecretResolver {
         if !reference.starts_with("arn:") {
             return Err(DomainError::Unavailable(format!("secret reference {reference:?} is neither arn:... nor env:NAME")));
         }
+        self.fetch(reference).await
+    }
+}
+
+impl SecretResolver {
+    /// The secret Secrets Manager knows by `name` (or ARN), kept for the life of the process.
+    pub async fn named(&self, name: &str) -> Result<String, DomainError> {
+        self.fetch(name).await
+    }
+
+    async fn fetch(&self, reference: &str) -> Result<String, DomainError> {
         if let Some(known) = self.cache.lock().map_err(|_| DomainError::Unavailable("the secret cache is poisoned".into()))?.get(reference) {
             return Ok(known.clone());
         }

@@ -27,6 +27,7 @@ pub mod reconcile;
 pub mod record_report;
 pub mod records;
 pub mod schedule;
+pub mod texts;
 #[cfg(test)]
 mod use_case_tests;
 

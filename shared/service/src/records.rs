@@ -317,7 +317,7 @@ pub async fn expire_content(store: &DynamoStore, org_id: &str, now: DateTime<Utc
             }
         }
     }
-    store.put_marker(org_id, RETENTION_MARKER, &[(THROUGH, time::format(&cutoff))]).await?;
+    store.put_marker(org_id, RETENTION_MARKER, &[(THROUGH, time::format(&cutoff))], None).await?;
     if expired > 0 {
         tracing::info!(org_id, expired, "calls' content past its retention was removed");
     }

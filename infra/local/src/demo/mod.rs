@@ -21,6 +21,8 @@ use history::demo_call;
 pub use upcoming::{number_in_its_morning, schedule_upcoming, us_number_in_hours};
 
 pub const DEMO_ORG: &str = "demo";
+/// The demo tenant's Twilio auth token, signing texts to its number locally.
+pub const DEMO_TWILIO_TOKEN: &str = "dev-twilio-token";
 pub const DEMO_CALLS: usize = 320;
 const DEMO_CAMPAIGN: &str = "spring-cleaning";
 

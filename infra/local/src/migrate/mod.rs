@@ -389,7 +389,10 @@ async fn run(store: &DynamoStore, engine: Option<&EmbeddedDynamo>, options: &Mig
             let not_taken = not_taken?;
             report.written += (count - not_taken.len()) as u64;
             report.refused.extend(not_taken.into_iter().map(|NotImported { id, reason }| Refusal { id, reason }));
-            store.put_marker(&options.org_id, CHECKPOINT, &[("state", "running".into()), ("lastId", last_id.clone())]).await.map_err(|e| e.to_string())?;
+            store
+                .put_marker(&options.org_id, CHECKPOINT, &[("state", "running".into()), ("lastId", last_id.clone())], None)
+                .await
+                .map_err(|e| e.to_string())?;
             if count > 0 {
                 // The calls the migration wrote, on the record as CallOps' own change.
                 let mut changes = callops_domain::records::audit::fields_read(&[]);
@@ -417,9 +420,9 @@ async fn run(store: &DynamoStore, engine: Option<&EmbeddedDynamo>, options: &Mig
     report.complete = true;
     report.write_units = store.write_units() - units_before;
     if !options.dry_run {
-        store.put_marker(&options.org_id, CHECKPOINT, &[("state", "done".into())]).await.map_err(|e| e.to_string())?;
+        store.put_marker(&options.org_id, CHECKPOINT, &[("state", "done".into())], None).await.map_err(|e| e.to_string())?;
         // History older than the retention sweep's mark: the next round reads the tenant from the start.
-        store.put_marker(&options.org_id, callops_service::records::RETENTION_MARKER, &[]).await.map_err(|e| e.to_string())?;
+        store.put_marker(&options.org_id, callops_service::records::RETENTION_MARKER, &[], None).await.map_err(|e| e.to_string())?;
     }
     Ok(report)
 }

@@ -47,6 +47,17 @@ fn keyword_form(body: &str) -> String {
     words.join(" ")
 }
 
+/// Twilio's own default keywords, which it answers itself (`../shared/twilio.md`): the whole message, trimmed, in any case.
+const TWILIO_KEYWORDS: &[&str] = &["stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "start", "yes", "unstop", "help", "info"];
+
+/// Whether Twilio itself answers this message (a keyword of its own, or
+/// one its Advanced Opt-Out matched), so CallOps must not answer again:
+/// the law allows one confirmation text (64.1200(a)(12)).
+pub fn twilio_answers(body: &str, opt_out_type: Option<&str>) -> bool {
+    opt_out_type.is_some_and(|t| ["STOP", "START", "HELP"].contains(&t.trim().to_ascii_uppercase().as_str()))
+        || TWILIO_KEYWORDS.contains(&body.trim().to_lowercase().as_str())
+}
+
 /// What `body` means, with Twilio's `OptOutType` when it sent one.
 pub fn read_text(body: &str, opt_out_type: Option<&str>) -> TextMeaning {
     match opt_out_type.map(|t| t.trim().to_ascii_uppercase()).as_deref() {
@@ -99,6 +110,11 @@ mod tests {
             assert_eq!(read_text(body, None), TextMeaning::Help, "{body:?}");
         }
         // A keyword inside a longer message is not one (Twilio's whole-message rule), and these words ask for nothing.
+        assert!(twilio_answers(" Stop ", None) && twilio_answers("ARRET", Some("stop")));
+        // Words the law counts but Twilio's keyword handling does not: CallOps confirms them itself.
+        for body in ["Stop.", "opt out", "Please stop calling me"] {
+            assert!(!twilio_answers(body, None), "{body:?}");
+        }
         for body in ["Can I stop by on Tuesday?", "Yes please book me", "The end of the month works", "See you then", ""] {
             assert_eq!(read_text(body, None), TextMeaning::Other, "{body:?}");
         }

@@ -64,6 +64,9 @@ pub enum Action {
     DoNotCallAdded,
     #[serde(rename = "dnc.removed")]
     DoNotCallRemoved,
+    /// The patient texted that texts may resume (START, YES, UNSTOP): no voice consent comes back with it.
+    #[serde(rename = "number.texts_resumed")]
+    TextsResumed,
     #[serde(rename = "number.inconvenient_times_set")]
     InconvenientTimesSet,
     /// What is on record for a number (its consents, list entry and history, inconvenient times) was answered.
@@ -115,6 +118,7 @@ impl Action {
             Action::CallErased => "call.erased",
             Action::ContentExpired => "call.content_expired",
             Action::AuditRead => "audit.read",
+            Action::TextsResumed => "number.texts_resumed",
         }
     }
 
@@ -137,7 +141,7 @@ impl Action {
             Action::AgentCreated | Action::AgentUpdated => EntityType::Agent,
             Action::SettingsUpdated | Action::AuditRead => EntityType::Tenant,
             Action::ConsentRecorded | Action::ConsentRevoked => EntityType::Consent,
-            Action::DoNotCallAdded | Action::DoNotCallRemoved | Action::InconvenientTimesSet | Action::NumberRead => EntityType::Number,
+            Action::DoNotCallAdded | Action::DoNotCallRemoved | Action::InconvenientTimesSet | Action::NumberRead | Action::TextsResumed => EntityType::Number,
             Action::PatientRead | Action::PatientExported | Action::PatientErased => EntityType::Patient,
         }
     }
