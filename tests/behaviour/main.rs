@@ -21,6 +21,7 @@ mod migrate;
 mod outbound;
 mod outbound_work;
 mod records;
+mod registries;
 mod structure;
 mod texts;
 mod webhook;

@@ -52,6 +52,8 @@ const MATRIX: &[(&str, &str)] = &[
     ("GET /api/consents", "staff"),
     ("POST /api/consents/{id}/revoke", "staff"),
     ("POST /api/consents/import", "staff"),
+    ("POST /api/registries/{registry}/import", "admin"),
+    ("PUT /api/numbers/{phoneNumber}/relationship", "staff"),
     ("POST /api/agents", "admin"),
     ("PATCH /api/agents/{id}", "admin"),
     ("PUT /api/settings", "admin"),

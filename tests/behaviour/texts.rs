@@ -164,3 +164,45 @@ async fn plain_words_are_confirmed_once_help_names_the_practice_and_start_restor
     assert_eq!(chat, EMPTY);
     assert_eq!(status_of(&host, &waiting).await, CallStatus::Scheduled);
 }
+
+#[tokio::test]
+async fn a_telemarketing_call_announces_a_key_press_opt_out_and_the_key_pressed_is_an_opt_out() {
+    use callops_dialer::{DialRequest, Dialed};
+    let (host, fake) = callops_tests::host_with_fake_vapi().await;
+    host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"practiceName": "Riverside Dental"}))).await;
+    let number = callable(815);
+    host.consent("demo", &[&number]).await;
+    let waiting = schedule(&host, &number, 5).await;
+    let mut call = callops_tests::due_call("front-desk", &number);
+    call.call_type = callops_domain::CallType::OutboundLead;
+    host.host.store().create_call(&call).await.unwrap();
+    let request = DialRequest { org_id: "demo".into(), call_id: call.id.clone(), attempt: 1 };
+    let Dialed::Placed { vapi_call_id } = host.host.dialer().dial(request).await.unwrap() else { panic!("placed") };
+
+    // Vapi is asked to take key presses, and the call opens with the practice's name and the instruction.
+    let overrides = fake.posts().last().unwrap().body["assistantOverrides"].clone();
+    assert_eq!(overrides["keypadInputPlan"], json!({"enabled": true, "timeoutSeconds": 2, "delimiters": "#"}));
+    assert_eq!(overrides["firstMessage"], json!("Hello, this is Riverside Dental calling. To stop these calls, press 9 at any time."));
+    let record = host.host.store().get_call("demo", &call.id).await.unwrap().unwrap().call.compliance.unwrap();
+    assert_eq!(record.keypad.map(|k| k.digit), Some("9".to_string()));
+
+    // The callee presses 9: Vapi reports the key in the transcript; the number's calls stop, and the list says how.
+    let started = Utc::now() - chrono::Duration::minutes(2);
+    let message = json!({"endedReason": "customer-ended-call", "startedAt": callops_domain::time::format(&started),
+        "endedAt": callops_domain::time::format(&(started + chrono::Duration::seconds(40))),
+        "transcript": "AI: Hello, this is Riverside Dental calling. To stop these calls, press 9 at any time.\nUser: User's Keypad Entry: 9",
+        "analysis": {"structuredData": {"outcome": "OTHER", "doNotCallRequested": false}}});
+    callops_tests::report_end(&host, &call.id, &vapi_call_id, message).await;
+    assert_eq!(status_of(&host, &waiting).await, CallStatus::Cancelled, "the waiting call to the number is cancelled");
+    let history = host.host.store().do_not_call_history("demo", &number).await.unwrap();
+    assert_eq!((history[0].channel, history[0].source.as_deref()), (Some(Channel::Call), Some("keypress")));
+
+    // A care call announces none: it takes no key presses.
+    let other = callable(816);
+    host.consent("demo", &[&other]).await;
+    let mut care = callops_tests::due_call("front-desk", &other);
+    care.call_type = callops_domain::CallType::OutboundFollowup;
+    host.host.store().create_call(&care).await.unwrap();
+    host.host.dialer().dial(DialRequest { org_id: "demo".into(), call_id: care.id.clone(), attempt: 1 }).await.unwrap();
+    assert!(fake.posts().last().unwrap().body["assistantOverrides"].get("keypadInputPlan").is_none());
+}

@@ -25,7 +25,14 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::new(dynamodb_client_in_lambda(), table);
     let scheduler = Arc::new(EventBridgeScheduler::in_lambda(target));
     let vapi: Arc<dyn callops_vapi::VapiApi> = Arc::new(vapi);
-    let dialer = Dialer::new(store.clone(), scheduler.clone(), vapi.clone(), Arc::new(SecretResolver::in_lambda()), config::secret_namespace()?, settings);
+    let mut dialer =
+        Dialer::new(store.clone(), scheduler.clone(), vapi.clone(), Arc::new(SecretResolver::in_lambda()), config::secret_namespace()?, settings.clone());
+    // The Reassigned Numbers Database, through the deployment's caller agent, when it has one.
+    let rnd_endpoint = std::env::var("CALLOPS_RND_ENDPOINT").ok().filter(|v| !v.trim().is_empty());
+    if let Some(endpoint) = rnd_endpoint {
+        let key = config::required("CALLOPS_RND_API_KEY")?;
+        dialer = dialer.with_rnd(Arc::new(callops_service::rnd::RndClient::new(&endpoint, &key, settings.request_timeout)?));
+    }
     let calls = Calls::new(store, scheduler, vapi);
     let (dialer, calls) = (&dialer, &calls);
     run(service_fn(move |event: LambdaEvent<DialerEvent>| async move { handle(dialer, calls, event.payload).await })).await

@@ -145,7 +145,7 @@ struct InconvenientTimes {
 }
 
 impl Outbound {
-    fn path_number(req: &Request) -> Result<String, DomainError> {
+    pub(crate) fn path_number(req: &Request) -> Result<String, DomainError> {
         Ok(phone::normalize(&path_param(req, "phoneNumber").unwrap_or_default())?.into_string())
     }
 

@@ -5,6 +5,7 @@
 pub mod campaigns;
 pub mod consents;
 pub mod dnc;
+pub mod registries;
 pub mod scheduling;
 
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub const ROUTES: &[&str] = &[
     "GET /api/consents",
     "POST /api/consents/{id}/revoke",
     "POST /api/consents/import",
+    "POST /api/registries/{registry}/import",
+    "PUT /api/numbers/{phoneNumber}/relationship",
 ];
 
 /// The least role each route needs; a route not named needs `admin`.
@@ -70,7 +73,8 @@ pub fn required_role(route: &str) -> Role {
         | "POST /api/consents"
         | "GET /api/consents"
         | "POST /api/consents/{id}/revoke"
-        | "POST /api/consents/import" => Role::Staff,
+        | "POST /api/consents/import"
+        | "PUT /api/numbers/{phoneNumber}/relationship" => Role::Staff,
         _ => Role::Admin,
     }
 }
@@ -129,6 +133,8 @@ impl Outbound {
             "GET /api/consents" => self.list_consents(&caller, &req).await,
             "POST /api/consents/{id}/revoke" => self.revoke_consent(&caller, &req).await,
             "POST /api/consents/import" => self.import_consents(&caller, &req).await,
+            "POST /api/registries/{registry}/import" => self.import_registry(&caller, &req).await,
+            "PUT /api/numbers/{phoneNumber}/relationship" => self.put_relationship(&caller, &req).await,
             _ => Err(ApiError::NoRoute(route)),
         }
     }

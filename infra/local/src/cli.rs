@@ -31,9 +31,33 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Walk a practice's audit log and prove no entry was changed or removed (exit 1 when one was).
     VerifyAudit(VerifyAuditArgs),
+    /// Import a do-not-call registry file into a practice's copy of that
+    /// registry: the FTC's national full or change list, or a state's CSV
+    /// (lines that are not a number are reported and skipped).
+    ImportDnc(ImportDncArgs),
     /// After a restore from a backup: erase again every patient and call the
     /// audit log says was erased (exit 1 when one could not be).
     ReapplyErasures(ReapplyArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ImportDncArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The practice whose copy it is (each practice subscribes to the registries itself).
+    #[arg(long, value_name = "ORG", value_parser = parse_org)]
+    pub org: String,
+    /// `national`, or a US state's two-letter code.
+    #[arg(long, value_name = "REGISTRY")]
+    pub registry: String,
+    /// The file: one number a line (10 digits or AAA,NNNNNNN, with an A/D
+    /// flag in a change list) for the national registry; CSV with a
+    /// phoneNumber column for a state's.
+    #[arg(long, value_name = "FILE")]
+    pub file: PathBuf,
+    /// The date the registry produced the file (default: today, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<chrono::NaiveDate>,
 }
 
 #[derive(clap::Args)]
@@ -161,6 +185,17 @@ pub struct DevArgs {
     /// is `dev-twilio-token` unless given.
     #[arg(long = "twilio-auth-token", value_name = "TOKEN:ORG", value_parser = callops_webhook::sms::parse_token)]
     pub twilio_tokens: Vec<(String, String)>,
+    /// Answer the dialer's Reassigned Numbers Database queries from this
+    /// fixture (CSV `phoneNumber,disconnectedAt`): a listed number is
+    /// reassigned for a consent given on or before its date. Without it the
+    /// built-in fake knows no disconnection.
+    #[arg(long, value_name = "FILE", conflicts_with = "rnd_endpoint")]
+    pub rnd_fixture: Option<PathBuf>,
+    /// Ask this caller agent's RND endpoint instead, with the key in RND_API_KEY.
+    #[arg(long, value_name = "URL", requires = "rnd_api_key")]
+    pub rnd_endpoint: Option<String>,
+    #[arg(long, env = "RND_API_KEY", hide_env_values = true, hide = true)]
+    pub rnd_api_key: Option<String>,
     /// Dial through the Vapi API at this URL (e.g. https://api.vapi.ai) with
     /// the private key in VAPI_API_KEY, instead of the built-in simulator.
     #[arg(long, value_name = "URL", requires = "vapi_api_key")]

@@ -10,8 +10,10 @@ pub mod api_page;
 pub mod cli;
 pub mod demo;
 mod dev_token;
+pub mod fake_rnd;
 pub mod gateway;
 pub mod migrate;
+pub mod registry_import;
 pub mod scheduler;
 pub mod vapi_sim;
 
@@ -66,6 +68,8 @@ pub struct HostOptions {
     pub vapi_credentials: Vec<callops_webhook::auth::Credential>,
     /// Twilio auth tokens by tenant, for texts to their numbers.
     pub twilio_tokens: HashMap<String, String>,
+    /// The Reassigned Numbers Database the dialer asks.
+    pub rnd: RndBackend,
     /// Which Vapi the dialer calls.
     pub vapi: VapiBackend,
     /// The dialer's timings.
@@ -89,6 +93,23 @@ pub enum VapiBackend {
 impl Default for VapiBackend {
     fn default() -> Self {
         VapiBackend::Simulator(SimSettings::default())
+    }
+}
+
+/// The Reassigned Numbers Database the local dialer asks.
+#[derive(Debug, Clone)]
+pub enum RndBackend {
+    /// The built-in fake, with these disconnections (10-digit number, date): the default.
+    Fake(Vec<(String, chrono::NaiveDate)>),
+    /// A caller agent's endpoint, with its key.
+    Remote { endpoint: String, key: String },
+    /// Not asked.
+    Off,
+}
+
+impl Default for RndBackend {
+    fn default() -> Self {
+        RndBackend::Fake(Vec::new())
     }
 }
 
@@ -198,6 +219,7 @@ pub struct Host {
     /// Vapi (the simulator unless the host was given one), as every function reaches it.
     vapi: Arc<dyn VapiApi>,
     simulator: Option<VapiSimulator>,
+    rnd: Option<fake_rnd::FakeRnd>,
     dashboard: Dashboard,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -272,6 +294,19 @@ impl Host {
             callops_domain::agent::secret::SecretNamespace::local(),
             options.dial.clone(),
         );
+        let (dialer, rnd) = match &options.rnd {
+            RndBackend::Fake(disconnected) => {
+                let fake = fake_rnd::FakeRnd::start(disconnected.clone())
+                    .await
+                    .map_err(|e| DomainError::Unavailable(format!("the Reassigned Numbers Database fake cannot start: {e}")))?;
+                let client = callops_service::rnd::RndClient::new(fake.endpoint(), "local", options.dial.request_timeout)?;
+                (dialer.with_rnd(Arc::new(client)), Some(fake))
+            }
+            RndBackend::Remote { endpoint, key } => {
+                (dialer.with_rnd(Arc::new(callops_service::rnd::RndClient::new(endpoint, key, options.dial.request_timeout)?)), None)
+            }
+            RndBackend::Off => (dialer, None),
+        };
         let restored = scheduler.restore(&store).await?;
         if restored > 0 {
             tracing::info!(restored, "scheduled attempts restored from the store");
@@ -298,12 +333,17 @@ impl Host {
                 }
             }));
         }
-        Ok(Host { engine, endpoint, store, options, scheduler, dialer, vapi, simulator, dashboard, tasks })
+        Ok(Host { engine, endpoint, store, options, scheduler, dialer, vapi, simulator, rnd, dashboard, tasks })
     }
 
     /// The dialer, as the scheduler fires it.
     pub fn dialer(&self) -> &Dialer {
         &self.dialer
+    }
+
+    /// The Reassigned Numbers Database fake, when the host runs it.
+    pub fn rnd(&self) -> Option<&fake_rnd::FakeRnd> {
+        self.rnd.as_ref()
     }
 
     /// The Vapi simulator, when the host runs one.

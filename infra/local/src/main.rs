@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, process::ExitCode};
 
-use callops::cli::{Cli, Command, DevArgs, MigrateArgs, ReapplyArgs, RollupArgs, StoreArgs, VerifyAuditArgs};
+use callops::cli::{Cli, Command, DevArgs, ImportDncArgs, MigrateArgs, ReapplyArgs, RollupArgs, StoreArgs, VerifyAuditArgs};
 use callops::{Host, HostOptions, demo};
 use callops_aws::store::{AuditChainStore, RollupCheckStore};
 use callops_aws::{
@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
         Command::Migrate(args) => migrate(args).await,
         Command::VerifyAudit(args) => verify_audit(args).await,
         Command::ReapplyErasures(args) => reapply_erasures(args).await,
+        Command::ImportDnc(args) => import_dnc(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -85,6 +86,14 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     };
     let mut twilio_tokens = HashMap::from([(demo::DEMO_ORG.to_string(), demo::DEMO_TWILIO_TOKEN.to_string())]);
     twilio_tokens.extend(args.twilio_tokens);
+    let rnd = match (args.rnd_endpoint, args.rnd_api_key, args.rnd_fixture) {
+        (Some(endpoint), Some(key), _) => callops::RndBackend::Remote { endpoint, key },
+        (_, _, Some(file)) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            callops::RndBackend::Fake(callops::fake_rnd::parse_fixture(&text).map_err(|e| format!("{}: {e}", file.display()))?)
+        }
+        _ => callops::RndBackend::default(),
+    };
     let (dial, reconcile) = callops::dev_timings();
     let options = HostOptions {
         data_dir: data_dir.clone(),
@@ -93,6 +102,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         demo: !args.no_demo,
         vapi_credentials,
         twilio_tokens,
+        rnd,
         vapi,
         dial,
         reconcile,
@@ -174,6 +184,30 @@ async fn open_store(args: &StoreArgs, create: bool) -> Result<(Option<EmbeddedDy
             Ok((Some(engine), store))
         }
     }
+}
+
+async fn import_dnc(args: ImportDncArgs) -> Result<(), String> {
+    let text = std::fs::read_to_string(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let as_of = args.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let (engine, store) = open_store(&args.store, true).await?;
+    let started = std::time::Instant::now();
+    let imported = callops::registry_import::import(&store, engine.as_ref(), &args.org, &args.registry, as_of, &text, chrono::Utc::now())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{} registry as of {}: {} numbers added, {} deleted, {} lines rejected; the copy holds {} numbers ({:.1} s)",
+        imported.copy.name,
+        imported.copy.as_of,
+        imported.added,
+        imported.deleted,
+        imported.rejected_count,
+        imported.copy.numbers,
+        started.elapsed().as_secs_f64()
+    );
+    for (line, why) in &imported.rejected {
+        println!("line {line}: {why}");
+    }
+    Ok(())
 }
 
 async fn migrate(args: MigrateArgs) -> Result<(), String> {

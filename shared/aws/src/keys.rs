@@ -57,6 +57,11 @@ pub fn ledger_pk(org_id: &str, number: &str) -> String {
     format!("{}#NUMBER#{number}", org(org_id))
 }
 
+/// A number's do-not-call registry marks and its business relationship, in one partition read by one query.
+pub fn registry_pk(org_id: &str, number: &str) -> String {
+    format!("{}#DNCREG#{number}", org(org_id))
+}
+
 /// The partition of the ledger of one debt of a tenant's (every number's attempts about it).
 pub fn debt_ledger_pk(org_id: &str, debt_id: &str) -> String {
     format!("{}#DEBT#{debt_id}", org(org_id))

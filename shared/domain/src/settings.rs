@@ -57,6 +57,14 @@ pub struct TenantSettings {
     /// link kept on the call for staff and admins.
     #[serde(default)]
     pub live_listening: bool,
+    /// When the Reassigned Numbers Database cannot be asked before a
+    /// telemarketing call: the call waits (the default) or proceeds on its
+    /// consent alone. Care calls always proceed.
+    #[serde(default)]
+    pub rnd_outage: crate::consent::reassigned::RndOutage,
+    /// The do-not-call registry copies the practice imported, one per registry (`callops import-dnc`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registries: Vec<crate::placement::registries::RegistryCopy>,
     #[serde(with = "time::ms::option", default)]
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -141,6 +149,8 @@ impl TenantSettings {
             time_zone: None,
             inbound_recording_disclosed: false,
             live_listening: false,
+            rnd_outage: Default::default(),
+            registries: Vec::new(),
             updated_at: None,
         }
     }
@@ -193,6 +203,8 @@ pub struct SettingsInput {
     pub time_zone: Option<String>,
     pub inbound_recording_disclosed: Option<bool>,
     pub live_listening: Option<bool>,
+    /// `wait` or `proceed`: a telemarketing call when the Reassigned Numbers Database cannot be asked.
+    pub rnd_outage: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -285,6 +297,14 @@ impl SettingsInput {
         }
         if let Some(listening) = self.live_listening {
             next.live_listening = listening;
+        }
+        if let Some(choice) = &self.rnd_outage {
+            use crate::consent::reassigned::RndOutage;
+            next.rnd_outage = match choice.trim() {
+                "wait" => RndOutage::Wait,
+                "proceed" => RndOutage::Proceed,
+                _ => return Err(DomainError::invalid("invalid_rnd_outage", "rndOutage is wait or proceed")),
+            };
         }
         if let Some(retention) = &self.retention {
             let asked = Retention { content_days: retention.content_days.unwrap_or(next.retention.content_days) };

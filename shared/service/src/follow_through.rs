@@ -103,8 +103,10 @@ pub async fn follow_through(
     }
     let mut also: Vec<AlongWithCall> = Vec::new();
     if let Some(number) = &decided.do_not_call {
-        let reason = "requested during a call";
-        also.push(AlongWithCall::DoNotCall { number: number.clone(), reason: reason.into() });
+        // The announced opt-out key pressed, or the callee's words.
+        let pressed = after.transcript.as_deref().is_some_and(callops_domain::consent::stop_request::pressed_to_stop);
+        let (reason, source) = if pressed { ("pressed the opt-out key during a call", "keypress") } else { ("requested during a call", "asked during a call") };
+        also.push(AlongWithCall::DoNotCall { number: number.clone(), reason: reason.into(), source });
         // The listing is a change like any other: its entry goes in the same write, CallOps' webhook its author.
         let mut changes = callops_domain::records::audit::fields_read(&[]);
         changes.insert("reason".into(), serde_json::json!({"from": null, "to": reason}));

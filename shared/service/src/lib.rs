@@ -23,9 +23,12 @@ pub mod follow_through;
 pub mod metrics;
 pub mod opt_out;
 pub mod place;
+pub mod reassigned;
 pub mod reconcile;
 pub mod record_report;
 pub mod records;
+pub mod registries;
+pub mod rnd;
 pub mod schedule;
 pub mod texts;
 #[cfg(test)]

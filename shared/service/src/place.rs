@@ -25,9 +25,13 @@ use callops_domain::{
     call::compliance::Monitor,
     call::lifecycle::EndedReason,
     campaign::CampaignStatus,
-    consent::Consenting,
+    consent::{
+        Consenting,
+        reassigned::{ReassignedNumbers, RndOutage},
+    },
     error::Conflict,
     phone,
+    placement::call_rules::TELEMARKETING,
     placement::callee::Callee,
     placement::schedule::{DialScheduler, ScheduledDial},
     placement::{Frequency, Placement, PlacementFacts, Refusal, Slot, may_place},
@@ -44,7 +48,13 @@ use callops_vapi::{
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use crate::change::{Change, Decided, change_call};
+use crate::{
+    change::{Change, Decided, change_call},
+    reassigned::Checked,
+};
+
+/// How long a telemarketing call waits for the Reassigned Numbers Database when it could not be asked.
+const RND_RETRY: chrono::Duration = chrono::Duration::minutes(15);
 
 #[derive(Debug, Error)]
 pub enum DialError {
@@ -97,6 +107,8 @@ pub struct Dialer {
     settings: DialSettings,
     /// What "now" is when a trigger is handled.
     clock: Arc<dyn Clock>,
+    /// The Reassigned Numbers Database, when the deployment asks it.
+    rnd: Option<Arc<dyn ReassignedNumbers>>,
 }
 
 /// What one trigger did, for logs and tests.
@@ -132,7 +144,12 @@ impl Dialer {
         namespace: SecretNamespace,
         settings: DialSettings,
     ) -> Self {
-        Dialer { store, scheduler, vapi, secrets, namespace, settings, clock: Arc::new(SystemClock) }
+        Dialer { store, scheduler, vapi, secrets, namespace, settings, clock: Arc::new(SystemClock), rnd: None }
+    }
+
+    /// The same dialer, asking `rnd` before a call rests on a consent not checked since its last update.
+    pub fn with_rnd(self, rnd: Arc<dyn ReassignedNumbers>) -> Self {
+        Dialer { rnd: Some(rnd), ..self }
     }
 
     /// The same dialer, reading the time from `clock`.
@@ -193,6 +210,7 @@ impl Dialer {
             // Every place a call to the number carried, waiting ones included, binds this one.
             let callee = Callee::of_call(call, &ledger.history());
             let inconvenient = ledger.inconvenient_for(call.call_type, debt.as_ref());
+            let registries = crate::registries::registry_facts(&self.store, &settings, call.call_type, &call.phone_number, &callee).await?;
             // The claim counts the attempts made; the calls waiting are checked when their own time comes.
             ledger.planned.clear();
             let frequency = Frequency { call: call.into(), ledger: &ledger, debt: debt.as_ref(), tenant_cap_per_day: settings.max_attempts_per_number_per_day };
@@ -209,6 +227,7 @@ impl Dialer {
                 campaign_cancelled,
                 on_do_not_call,
                 consent: Some(Consenting { call_type: call.call_type, consents: &consents, accepted, opted_out_at: ledger.opted_out_at }),
+                registries: registries.as_ref(),
                 slot: Slot::Free,
             };
             let agent = match (may_place(&facts, now), agent.as_ref()) {
@@ -221,6 +240,19 @@ impl Dialer {
                 (Placement::Allowed, Some(agent)) => agent,
                 (Placement::Allowed, None) => return self.end_unplaced(stored, Refusal::NoAgent, now).await,
             };
+            // The consents it may rest on, checked against the Reassigned Numbers Database when not since its latest update.
+            match crate::reassigned::check_consents(&self.store, self.rnd.as_deref(), facts.consent, &consents, now).await? {
+                // Decide again on what is on record now: a `yes` leaves no consent to rest on.
+                Checked::Answered => continue,
+                Checked::Unavailable(err) if TELEMARKETING.contains(&call.call_type) && settings.rnd_outage == RndOutage::Wait => {
+                    tracing::warn!(call_id = %call.id, error = %err, "the Reassigned Numbers Database could not be asked: the telemarketing call waits");
+                    return self.move_attempt(stored, now + RND_RETRY, "rnd_unavailable", DIALER, now).await;
+                }
+                Checked::Unavailable(err) => {
+                    tracing::warn!(call_id = %call.id, error = %err, "the Reassigned Numbers Database could not be asked: the call proceeds on its consent")
+                }
+                Checked::NotNeeded => {}
+            }
             let mut also =
                 vec![AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
             also.extend(debt.as_ref().map(|debt| AlongWithCall::RecordDebtAttempt(Box::new(debt.with_attempt(call, now)))));
@@ -231,6 +263,7 @@ impl Dialer {
                 exemption.first_message = Some(callops_domain::placement::record::exemption_first_message(name, number));
             }
             record.monitor = Some(Monitor { listen: settings.live_listening, control: self.vapi.controls_calls() });
+            record.keypad = callops_domain::call::compliance::KeypadOptOut::for_call(call.call_type, settings.practice_name.as_deref());
             claim.compliance = Some(record);
             also.push(audited(DIALER, Action::CallDialed, call, &claim, now));
             let claimed = match self.store.update_call_with(&stored, &claim, &also).await {
@@ -445,7 +478,7 @@ impl Dialer {
 }
 
 /// The dialer, as the audit log names it.
-const DIALER: &str = "dialer";
+pub(crate) const DIALER: &str = "dialer";
 
 /// The audit entry of a change `by` makes to a call, written with it.
 fn audited(by: &'static str, action: Action, before: &CallLog, after: &CallLog, at: DateTime<Utc>) -> AlongWithCall {

@@ -67,7 +67,7 @@ impl Calls {
                 Err(DomainError::Conflict { .. }) => continue,
                 Err(other) => return Err(other),
                 Ok(written) => {
-                    self.recorded(&apply.before, &written, &apply.follow, now).await?;
+                    self.recorded(&apply.before, &written, &apply.follow, report, now).await?;
                     return Ok(());
                 }
             }
@@ -142,7 +142,7 @@ impl Calls {
         let reported = if awaited_output { Reported::AwaitedOutput } else { Reported::OnTheCall };
         let mut apply = ApplyReport::new(self, report, agent, by, now, reported, stored.call.clone());
         if let Some(written) = change_call(&self.store, stored, &mut apply).await? {
-            self.recorded(&apply.before, &written, &apply.follow, now).await?;
+            self.recorded(&apply.before, &written, &apply.follow, report, now).await?;
         }
         Ok(())
     }
@@ -151,13 +151,21 @@ impl Calls {
     /// asked during the call honoured at once (the number's consents
     /// revoked, its waiting calls cancelled; the list entry and its history
     /// came with the write).
-    async fn recorded(&self, before: &CallLog, written: &StoredCall, follow: &FollowThrough, now: DateTime<Utc>) -> Result<(), DomainError> {
+    async fn recorded(
+        &self,
+        before: &CallLog,
+        written: &StoredCall,
+        follow: &FollowThrough,
+        report: &CallReport,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
         if let Some(number) = &follow.do_not_call {
+            let pressed = report.transcript.as_deref().is_some_and(callops_domain::consent::stop_request::pressed_to_stop);
             let opt_out = crate::opt_out::OptOut {
                 number: number.clone(),
                 channel: callops_domain::consent::Channel::Call,
-                source: Some("asked during a call".into()),
-                reason: Some("requested during a call".into()),
+                source: Some(if pressed { "keypress" } else { "asked during a call" }.into()),
+                reason: Some(if pressed { "pressed the opt-out key during a call" } else { "requested during a call" }.into()),
                 by: callops_domain::caller::Actor::system("webhook"),
             };
             let webhook = callops_domain::caller::Caller::system(&written.call.org_id, "webhook");

@@ -39,6 +39,8 @@ struct OnRecord {
     callee: Callee,
     /// The times the person said are inconvenient, for a collection call.
     inconvenient: Vec<callops_domain::placement::clock::InconvenientTime>,
+    /// What the do-not-call registries say, for a telemarketing call.
+    registries: Option<callops_domain::placement::registries::RegistryFacts>,
 }
 
 /// The API code of a refusal.
@@ -126,6 +128,11 @@ pub struct ComplianceAnswer {
     pub exemption: Option<callops_domain::call::compliance::Exemption>,
     /// Whether everyone's consent to record is needed, and what the dialer would ask Vapi.
     pub recording: Option<callops_domain::placement::recording::RecordingDecision>,
+    /// What each do-not-call registry the call is held by says of the number (telemarketing; empty otherwise).
+    pub registries: Vec<callops_domain::placement::registries::RegistryResult>,
+    /// The Reassigned Numbers Database's latest answer for the consent the call would rest on (or, when none
+    /// would, the number's latest answer); `None`: not asked yet (the dialer asks before the call).
+    pub rnd: Option<callops_domain::consent::reassigned::RndCheck>,
 }
 
 /// A call scheduled, and whether it repeats what an earlier request with the same key made.
@@ -195,12 +202,21 @@ impl Calls {
     /// `number`: the number's state (its ledger with the calls waiting for
     /// it, and its consents), its debt's ledger, and where its callee may be
     /// by the number, what the request says (`contact`) and the number's history.
-    async fn on_record(&self, org_id: &str, number: &str, contact: &Places, call_type: CallType, debt_id: Option<&str>) -> Result<OnRecord, DomainError> {
+    async fn on_record(
+        &self,
+        settings: &TenantSettings,
+        number: &str,
+        contact: &Places,
+        call_type: CallType,
+        debt_id: Option<&str>,
+    ) -> Result<OnRecord, DomainError> {
+        let org_id = settings.org_id.as_str();
         let state = self.store.number_state(org_id, number).await?;
         let debt = self.store.debt_ledger_of(org_id, call_type, debt_id).await?;
         let callee = Callee::of(number, &contact.clone().with(&state.ledger.history()));
         let inconvenient = state.ledger.inconvenient_for(call_type, debt.as_ref());
-        Ok(OnRecord { state, debt, callee, inconvenient })
+        let registries = crate::registries::registry_facts(&self.store, settings, call_type, number, &callee).await?;
+        Ok(OnRecord { state, debt, callee, inconvenient, registries })
     }
 
     /// The facts the placement policy needs about an attempt `who` to
@@ -229,6 +245,7 @@ impl Calls {
             campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
             on_do_not_call: self.store.is_on_do_not_call(&agent.org_id, number).await?,
             consent: Some(Consenting { call_type: who.call_type, consents: &known.state.consents, accepted, opted_out_at: ledger.opted_out_at }),
+            registries: known.registries.as_ref(),
             slot: Slot::Free,
         })
     }
@@ -242,7 +259,7 @@ impl Calls {
         };
         let settings = self.store.settings(&caller.org_id).await?;
         let contact = Places::of_contact(ask.whereabouts.time_zone, ask.whereabouts.state);
-        let known = self.on_record(&caller.org_id, &ask.number, &contact, ask.call_type, ask.whereabouts.debt_id.as_deref()).await?;
+        let known = self.on_record(&settings, &ask.number, &contact, ask.call_type, ask.whereabouts.debt_id.as_deref()).await?;
         let who = Attempting { call_id: id.as_str(), call_type: ask.call_type, debt_id: ask.whereabouts.debt_id.as_deref() };
         let facts = self.placement_facts(&agent, &settings, &known, who, &ask.number, campaign.as_ref()).await?;
         let at = placement_time(ask.at, &facts, ask.move_to_calling_hours, now)?;
@@ -278,7 +295,7 @@ impl Calls {
         let agent = self.resolve_agent(caller, ask.agent_id.as_deref()).await?;
         let settings = self.store.settings(&caller.org_id).await?;
         let contact = Places::of_contact(ask.whereabouts.time_zone, ask.whereabouts.state);
-        let known = self.on_record(&caller.org_id, &ask.number, &contact, ask.call_type, ask.whereabouts.debt_id.as_deref()).await?;
+        let known = self.on_record(&settings, &ask.number, &contact, ask.call_type, ask.whereabouts.debt_id.as_deref()).await?;
         let mut call = CallLog::new(
             NewCall {
                 org_id: caller.org_id.clone(),
@@ -312,6 +329,8 @@ impl Calls {
             place_unknown: record.place_unknown,
             exemption: record.exemption,
             recording: record.recording,
+            rnd: record.rnd.or_else(|| known.state.consents.iter().filter_map(|c| c.rnd).max_by_key(|c| c.checked_at)),
+            registries: record.registries,
         })
     }
 
@@ -401,7 +420,7 @@ impl Calls {
                 None => None,
             };
             let settings = self.store.settings(&caller.org_id).await?;
-            let known = self.on_record(&caller.org_id, &next.phone_number, &Places::of_call(&next), next.call_type, next.debt_id.as_deref()).await?;
+            let known = self.on_record(&settings, &next.phone_number, &Places::of_call(&next), next.call_type, next.debt_id.as_deref()).await?;
             let facts = self.placement_facts(&agent, &settings, &known, (&next).into(), &next.phone_number, campaign.as_ref()).await?;
             next = next.requeue(placement_time(at, &facts, change.move_to_calling_hours, now)?, now)?;
         }

@@ -122,6 +122,9 @@ pub struct AssistantOverrides {
     pub first_message: Option<String>,
     /// Live listening and control, always stated ([`MonitorPlan`]).
     pub monitor_plan: MonitorPlan,
+    /// `{enabled, timeoutSeconds, delimiters}`: key presses taken, for a call that announces a key-press opt-out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keypad_input_plan: Option<Value>,
 }
 
 /// Our ids, as they travel through Vapi and back.

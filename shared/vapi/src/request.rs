@@ -26,9 +26,11 @@ pub fn create_call(call: &CallLog, agent: &VoiceAgent, transient: Option<Transie
         max_duration_seconds: None,
         first_message: None,
         monitor_plan: monitor_plan(call),
+        keypad_input_plan: None,
     };
     recording(&mut overrides, call);
     exemption(&mut overrides, call);
+    keypad(&mut overrides, call);
     CreateCall {
         assistant_id: agent.vapi_assistant_id.clone(),
         phone_number_id: agent.vapi_phone_number_id.clone(),
@@ -86,6 +88,20 @@ fn exemption(overrides: &mut AssistantOverrides, call: &CallLog) {
     if let Some(exemption) = call.compliance.as_ref().and_then(|c| c.exemption.as_ref()) {
         overrides.max_duration_seconds = Some(exemption.max_duration_seconds);
         overrides.first_message = exemption.first_message.clone();
+    }
+}
+
+/// The key-press opt-out the call announces: key presses taken (read at a
+/// 2-second pause or `#`, `../shared/vapi.md`), the instruction as a variable
+/// the prompt may say, and, unless the call says something else first, a
+/// first message that names the practice and says it.
+fn keypad(overrides: &mut AssistantOverrides, call: &CallLog) {
+    if let Some(keypad) = call.compliance.as_ref().and_then(|c| c.keypad.as_ref()) {
+        overrides.keypad_input_plan = Some(json!({"enabled": true, "timeoutSeconds": 2, "delimiters": "#"}));
+        overrides.variable_values.entry("optOutInstruction").or_insert_with(|| keypad.instruction.clone().into());
+        if overrides.first_message.is_none() {
+            overrides.first_message = keypad.first_message.clone();
+        }
     }
 }
 
@@ -162,6 +178,9 @@ mod tests {
             exemption: None,
             place_unknown: false,
             monitor: None,
+            registries: Vec::new(),
+            rnd: None,
+            keypad: None,
         }
     }
 

@@ -425,6 +425,7 @@ mod tests {
                 max_duration_seconds: None,
                 first_message: None,
                 monitor_plan,
+                keypad_input_plan: None,
             },
         }
     }

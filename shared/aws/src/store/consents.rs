@@ -9,7 +9,7 @@
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use callops_domain::{
     DomainError,
-    consent::{Consent, MAX_CONSENTS_PER_NUMBER, Revocation},
+    consent::{Consent, MAX_CONSENTS_PER_NUMBER, Revocation, reassigned::RndCheck},
     records::audit::AuditEntry,
 };
 use futures::StreamExt;
@@ -48,6 +48,9 @@ pub trait ConsentStore {
     /// on the condition that it was not revoked since, and the number's
     /// ledger revision moves with it. `Conflict` `already_revoked` otherwise.
     async fn revoke_consent(&self, consent: &Consent, revocation: &Revocation, audit: &AuditEntry) -> Result<Consent, DomainError>;
+
+    /// Keeps the consent's latest check against the Reassigned Numbers Database (a `yes` ends it), with its audit entry.
+    async fn record_rnd_check(&self, consent: &Consent, check: &RndCheck, audit: &AuditEntry) -> Result<Consent, DomainError>;
 }
 
 impl ConsentStore for DynamoStore {
@@ -104,6 +107,24 @@ impl ConsentStore for DynamoStore {
             Some(item) => from_item(item).map(Some),
             None => Ok(None),
         }
+    }
+
+    async fn record_rnd_check(&self, consent: &Consent, check: &RndCheck, audit: &AuditEntry) -> Result<Consent, DomainError> {
+        let value = serde_dynamo::to_attribute_value(check).map_err(|e| DomainError::Unavailable(format!("a check does not serialise: {e}")))?;
+        let update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(keys::ledger_pk(&consent.org_id, &consent.phone_number)))
+            .key(SK, s(format!("{CONSENT_PREFIX}{}", consent.id)))
+            .update_expression("SET #rnd = :rnd")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#rnd", "rnd")
+            .expression_attribute_values(":rnd", value)
+            .build()
+            .expect("table, key and expression are set");
+        self.transact_audited(vec![TransactWriteItem::builder().update(update).build()], audit)
+            .await
+            .map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "consent" }))?;
+        Ok(Consent { rnd: Some(*check), ..consent.clone() })
     }
 
     async fn revoke_consent(&self, consent: &Consent, revocation: &Revocation, audit: &AuditEntry) -> Result<Consent, DomainError> {

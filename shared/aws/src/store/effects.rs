@@ -24,8 +24,8 @@ use crate::{
 /// A write that must happen exactly when a call write happens, in its transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlongWithCall {
-    /// Put a number on the call's tenant's do-not-call list.
-    DoNotCall { number: String, reason: String },
+    /// Put a number on the call's tenant's do-not-call list; `source` says how the callee asked (`asked during a call`, `keypress`).
+    DoNotCall { number: String, reason: String, source: &'static str },
     /// Remember, beside a new call, the fingerprint of the request that
     /// created it under an `Idempotency-Key`.
     IdempotencyKey { fingerprint: String },
@@ -96,7 +96,7 @@ pub enum Effect<'a> {
     /// Keep a call stored with this write (a retry, a follow-up) as a planned attempt.
     PlanNew(&'a CallLog),
     /// Keep a do-not-call request made during the call in the number's history (number, reason).
-    LogDoNotCall(&'a str, &'a str),
+    LogDoNotCall(&'a str, &'a str, &'static str),
     /// Forget a mark the call kept while it was a missed call waiting to be returned (its key).
     Unmark(String, String),
     /// Keep a mark of the call as a missed call waiting to be returned ([`keys::missed_marks_of`]).
@@ -113,8 +113,8 @@ pub fn effects<'a>(previous: Option<&CallLog>, next: &CallLog, also: &'a [AlongW
     }
     effects.extend(also.iter().map(Effect::Along));
     for write in also {
-        if let AlongWithCall::DoNotCall { number, reason } = write {
-            effects.push(Effect::LogDoNotCall(number, reason));
+        if let AlongWithCall::DoNotCall { number, reason, source } = write {
+            effects.push(Effect::LogDoNotCall(number, reason, source));
         }
     }
     if previous.is_some_and(CallLog::holds_dialer_slot) && !next.holds_dialer_slot() {
@@ -219,12 +219,12 @@ impl DynamoStore {
             Effect::PlanNew(new) => self.planned_put(new)?.map(|put| TransactWriteItem::builder().put(put).build()),
             Effect::Mark(pk, sk) => Some(TransactWriteItem::builder().put(self.missed_mark(next, pk, sk)).build()),
             Effect::Unmark(pk, sk) => Some(TransactWriteItem::builder().delete(self.missed_unmark(pk, sk)).build()),
-            Effect::LogDoNotCall(number, reason) => {
+            Effect::LogDoNotCall(number, reason, source) => {
                 let change = super::do_not_call::DoNotCallChange {
                     at: next.updated_at,
                     action: "added".into(),
                     channel: Some(callops_domain::consent::Channel::Call),
-                    source: Some("asked during a call".into()),
+                    source: Some(source.to_string()),
                     reason: Some(reason.to_string()),
                     by: callops_domain::caller::Actor::system("webhook"),
                 };
@@ -238,7 +238,7 @@ impl DynamoStore {
         let at = call.updated_at;
         Ok(match write {
             // The first time and reason a number was added stay.
-            AlongWithCall::DoNotCall { number, reason } => {
+            AlongWithCall::DoNotCall { number, reason, .. } => {
                 super::do_not_call::check_entry(number, Some(reason))?;
                 TransactWriteItem::builder()
                     .update(

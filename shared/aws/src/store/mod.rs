@@ -44,6 +44,7 @@ pub mod markers;
 pub mod missed;
 pub mod outputs;
 pub mod query;
+pub mod registries;
 pub mod rollup_check;
 pub mod rollups;
 pub mod settings;
@@ -51,7 +52,7 @@ pub mod settings;
 pub use self::{
     agents::AgentStore, audit::AuditStore, audit_chain::AuditChainStore, calls::CallStore, campaigns::CampaignStore, consents::ConsentStore,
     do_not_call::DoNotCallStore, erasure::ErasureStore, ledgers::LedgerStore, markers::MarkerStore, outputs::AwaitedOutputStore, query::CallQueryStore,
-    rollup_check::RollupCheckStore, rollups::RollupStore, settings::SettingsStore,
+    registries::RegistryStore, rollup_check::RollupCheckStore, rollups::RollupStore, settings::SettingsStore,
 };
 pub use crate::item::Unreadable;
 pub use campaigns::CampaignCall;

@@ -5,7 +5,7 @@
 //! dialer keeps it on every call it places (`compliance`), and
 //! `GET /api/compliance/check` answers with it, placing nothing.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{error::DomainError, time};
@@ -40,6 +40,42 @@ pub struct ComplianceRecord {
     /// Whether the live call can be listened to and controlled, as asked of Vapi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<Monitor>,
+    /// What each do-not-call registry said of the number (telemarketing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registries: Vec<RegistryResult>,
+    /// The Reassigned Numbers Database's answer the consent rested on: the safe harbour's proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rnd: Option<RndCheck>,
+    /// The key-press opt-out the call announces (telemarketing and collection calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keypad: Option<KeypadOptOut>,
+}
+
+/// A key-press opt-out, as the dialer asked Vapi for it: key presses taken
+/// (`keypadInputPlan`), the instruction, and the first message that says it
+/// with the practice's name when the practice set one (47 CFR 64.1200(b)(1), (b)(3)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeypadOptOut {
+    pub digit: String,
+    pub instruction: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_message: Option<String>,
+}
+
+impl KeypadOptOut {
+    /// The call types that announce it: telemarketing and collection calls.
+    pub const CALL_TYPES: [crate::call::CallType; 3] =
+        [crate::call::CallType::OutboundLead, crate::call::CallType::OutboundCampaign, crate::call::CallType::OutboundDebt];
+
+    /// The opt-out a call of `call_type` announces, with the practice's name when it has one.
+    pub fn for_call(call_type: crate::call::CallType, practice_name: Option<&str>) -> Option<KeypadOptOut> {
+        Self::CALL_TYPES.contains(&call_type).then(|| KeypadOptOut {
+            digit: OPT_OUT_DIGIT.into(),
+            instruction: KEYPAD_INSTRUCTION.into(),
+            first_message: practice_name.map(|name| format!("Hello, this is {name} calling. {KEYPAD_INSTRUCTION}")),
+        })
+    }
 }
 
 /// The live call's monitor, as the dialer asked Vapi for it: listening only
@@ -185,4 +221,55 @@ pub struct RecordingDecision {
     /// Whether everyone's consent is needed where the callee is.
     pub all_party: bool,
     pub asked: RecordingAsk,
+}
+
+/// The key a telemarketing or collection call tells the callee to press to stop its calls (47 CFR 64.1200(b)(3): an
+/// automated key-press opt-out, announced at the start of the call).
+pub const OPT_OUT_DIGIT: &str = "9";
+
+/// The spoken instruction that announces it.
+pub const KEYPAD_INSTRUCTION: &str = "To stop these calls, press 9 at any time.";
+
+/// The database's answer for a number and a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RndResult {
+    /// Disconnected on or after the date: the consent is for someone else's number now.
+    Yes,
+    No,
+    /// The database cannot say (the number is not in it, or the date is before its data): no safe harbour.
+    NoData,
+}
+
+impl RndResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RndResult::Yes => "yes",
+            RndResult::No => "no",
+            RndResult::NoData => "no_data",
+        }
+    }
+}
+
+/// A consent's latest check against the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RndCheck {
+    pub result: RndResult,
+    /// The database version the answer came from (its latest monthly update then).
+    pub rnd_as_of: NaiveDate,
+    #[serde(with = "time::ms")]
+    pub checked_at: DateTime<Utc>,
+}
+
+/// What one registry says of a number, as a call rests on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryResult {
+    /// `national` or the state's code.
+    pub name: String,
+    /// The copy lists the number.
+    pub listed: bool,
+    /// The date of the copy checked; `None`: no copy was ever imported (nothing to heed, nothing to rest on).
+    pub as_of: Option<NaiveDate>,
 }

@@ -76,6 +76,14 @@ pub enum EndedReason {
     UnknownCalleeLocation,
     /// It would rest on the healthcare exemption without the exemption's conditions.
     ExemptionConditions,
+    /// Telemarketing to a number on the National Do Not Call Registry, without written consent or a relationship.
+    OnNationalRegistry,
+    /// Telemarketing to a number on a state's do-not-call list, likewise.
+    OnStateRegistry,
+    /// Telemarketing while a registry copy was older than 31 days.
+    RegistryStale,
+    /// The Reassigned Numbers Database says the number was disconnected after its consent.
+    NumberReassigned,
     /// Ended through the provider because the number opted out while it was live.
     OptedOutDuringCall,
     /// The patient's records were erased while it waited.
@@ -105,6 +113,10 @@ impl EndedReason {
             EndedReason::DebtIdRequired => "debt-id-required",
             EndedReason::UnknownCalleeLocation => "unknown-callee-location",
             EndedReason::ExemptionConditions => "healthcare-exemption-conditions",
+            EndedReason::OnNationalRegistry => "on-national-dnc",
+            EndedReason::OnStateRegistry => "on-state-dnc",
+            EndedReason::RegistryStale => "registry-stale",
+            EndedReason::NumberReassigned => "number-reassigned",
             EndedReason::OptedOutDuringCall => "opted-out-during-call",
             EndedReason::RecordsErased => "records-erased",
             EndedReason::ConfigurationError => "callops-configuration-error",

@@ -10,6 +10,7 @@
 //! policy asks [`relied_on`] for the consent an attempt rests on; without
 //! one the attempt is refused (`no_consent`).
 
+pub mod reassigned;
 pub mod stop_request;
 pub mod texts;
 
@@ -115,6 +116,9 @@ pub struct Consent {
     pub revoked: Option<Revocation>,
     #[serde(with = "time::ms")]
     pub created_at: DateTime<Utc>,
+    /// Its number's latest check against the Reassigned Numbers Database; `yes` ends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rnd: Option<reassigned::RndCheck>,
 }
 
 impl Consent {
@@ -224,6 +228,7 @@ impl ConsentInput {
             expires_at,
             revoked: None,
             created_at: now,
+            rnd: None,
         })
     }
 }
@@ -335,6 +340,8 @@ pub enum NotCovering {
     Revoked,
     /// Captured before the number's latest opt-out or revocation.
     BeforeOptOut,
+    /// The Reassigned Numbers Database says its number was disconnected since.
+    Reassigned,
 }
 
 impl<'a> Consenting<'a> {
@@ -347,6 +354,8 @@ impl<'a> Consenting<'a> {
     pub fn why_not(&self, consent: &Consent, at: DateTime<Utc>) -> Option<NotCovering> {
         if consent.revoked.is_some() {
             Some(NotCovering::Revoked)
+        } else if consent.rnd.is_some_and(|c| c.result == reassigned::RndResult::Yes) {
+            Some(NotCovering::Reassigned)
         } else if self.last_opt_out().is_some_and(|out| consent.captured_at <= out) {
             Some(NotCovering::BeforeOptOut)
         } else if !self.accepted.contains(&consent.basis) {
@@ -375,6 +384,16 @@ impl<'a> Consenting<'a> {
         details.insert("acceptedBases".into(), accepted.into());
         details.insert("consents".into(), consents.into());
         DomainError::Explained { code: "no_consent", message, details }
+    }
+
+    /// Whether the attempt at `at` would rest on a consent but for the
+    /// Reassigned Numbers Database: one would cover it, were its number not disconnected since.
+    pub fn reassigned_only(&self, at: DateTime<Utc>) -> bool {
+        self.relied_on(at).is_none()
+            && self
+                .consents
+                .iter()
+                .any(|c| self.why_not(c, at) == Some(NotCovering::Reassigned) && self.why_not(&Consent { rnd: None, ..c.clone() }, at).is_none())
     }
 
     /// The consent an attempt at `at` rests on: of those that cover it with

@@ -84,6 +84,22 @@ pub fn callee_spoke(transcript: &str) -> bool {
     callee_lines(transcript).any(|words| words.chars().any(char::is_alphanumeric))
 }
 
+pub use crate::call::compliance::{KEYPAD_INSTRUCTION, OPT_OUT_DIGIT};
+
+/// Whether the callee pressed the opt-out key: Vapi hands key presses to the
+/// assistant as a user message `User's Keypad Entry: <digits>`, kept in the
+/// transcript (`../shared/vapi.md`, `keypadInputPlan`). An entry of the
+/// digit alone (a delimiter after it allowed) counts.
+pub fn pressed_to_stop(transcript: &str) -> bool {
+    transcript.lines().any(|line| {
+        let lower = line.to_ascii_lowercase();
+        lower.find("keypad entry:").is_some_and(|at| {
+            let entry: String = lower[at + "keypad entry:".len()..].chars().filter(|c| !c.is_whitespace()).collect();
+            entry.trim_end_matches(['#', '*', '.']) == OPT_OUT_DIGIT
+        })
+    })
+}
+
 /// The first phrase in which the callee asks not to be called again, if any.
 pub fn asks_to_stop(transcript: &str) -> Option<&'static str> {
     for line in callee_lines(transcript) {
@@ -109,6 +125,16 @@ pub fn asks_to_stop(transcript: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_opt_out_key_pressed_is_an_opt_out_and_other_keys_are_not() {
+        for transcript in ["AI: To stop these calls, press 9.\nUser: User's Keypad Entry: 9", "User: User's Keypad Entry: 9#", "user's keypad entry: 9"] {
+            assert!(pressed_to_stop(transcript), "{transcript:?}");
+        }
+        for transcript in ["User: User's Keypad Entry: 1234", "User: User's Keypad Entry: 19", "User: I have 9 teeth left", "User: User's Keypad Entry:"] {
+            assert!(!pressed_to_stop(transcript), "{transcript:?}");
+        }
+    }
 
     #[test]
     fn a_patient_asking_not_to_be_called_is_heard_in_their_own_words() {

@@ -246,11 +246,11 @@ impl CallReport {
         self.end.unwrap_or(CallEnd::Unknown).status_and_outcome()
     }
 
-    /// Whether the patient asked not to be called again.
     /// Whether the callee asked not to be called again: the assistant's
     /// judgement (`doNotCallRequested`) or their own words in the transcript
     /// ([`crate::consent::stop_request::asks_to_stop`]).
     pub fn asks_not_to_call(&self) -> bool {
-        self.analysis.do_not_call_requested == Some(true) || self.transcript.as_deref().is_some_and(|t| crate::consent::stop_request::asks_to_stop(t).is_some())
+        use crate::consent::stop_request::{asks_to_stop, pressed_to_stop};
+        self.analysis.do_not_call_requested == Some(true) || self.transcript.as_deref().is_some_and(|t| asks_to_stop(t).is_some() || pressed_to_stop(t))
     }
 }

@@ -15,6 +15,7 @@ pub mod frequency;
 pub mod holidays;
 pub mod record;
 pub mod recording;
+pub mod registries;
 pub mod schedule;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -80,6 +81,8 @@ pub struct PlacementFacts<'a> {
     /// The number's consents and the bases the call's type accepts, when
     /// consent is checked (every outbound path does; a plan for the clock alone does not).
     pub consent: Option<crate::consent::Consenting<'a>>,
+    /// What the do-not-call registries say of the number, when they are checked (every path that places a call does).
+    pub registries: Option<&'a registries::RegistryFacts>,
     pub slot: Slot,
 }
 
@@ -144,6 +147,14 @@ pub enum Refusal {
     ExemptionConditions,
     NoAgent,
     NoCallingHoursAhead,
+    /// Telemarketing to a number on the National Do Not Call Registry, without written consent or a current relationship.
+    OnNationalRegistry,
+    /// Telemarketing to a number on a state's do-not-call list, likewise.
+    OnStateRegistry,
+    /// Telemarketing while a registry copy would be older than 31 days at the call.
+    RegistryStale,
+    /// Every consent that would cover the call is for a number the Reassigned Numbers Database says was disconnected since.
+    NumberReassigned,
 }
 
 impl Refusal {
@@ -156,7 +167,11 @@ impl Refusal {
             | Refusal::UnknownCalleeLocation
             | Refusal::NoConsent
             | Refusal::ExemptionConditions
-            | Refusal::NoCallingHoursAhead => CallStatus::Cancelled,
+            | Refusal::NoCallingHoursAhead
+            | Refusal::OnNationalRegistry
+            | Refusal::OnStateRegistry
+            | Refusal::RegistryStale
+            | Refusal::NumberReassigned => CallStatus::Cancelled,
             Refusal::NoAgent => CallStatus::Failed,
         }
     }
@@ -185,6 +200,22 @@ impl Refusal {
             Refusal::NoCallingHoursAhead => {
                 DomainError::invalid("no_calling_hours", "no time comes when the callee's calling hours are open in every zone they may be in")
             }
+            Refusal::OnNationalRegistry => DomainError::invalid(
+                "on_national_dnc",
+                "the number is on the National Do Not Call Registry: a telemarketing call to it needs the patient's written consent (prior_express_written) or an established business relationship on record",
+            ),
+            Refusal::OnStateRegistry => DomainError::invalid(
+                "on_state_dnc",
+                "the number is on the do-not-call list of a state the callee may be in: a telemarketing call to it needs the patient's written consent (prior_express_written) or an established business relationship on record",
+            ),
+            Refusal::RegistryStale => DomainError::invalid(
+                "registry_stale",
+                "a do-not-call registry copy would be more than 31 days old at the call: import a fresh copy (callops import-dnc, or POST /api/registries/{registry}/import) before telemarketing",
+            ),
+            Refusal::NumberReassigned => DomainError::invalid(
+                "number_reassigned",
+                "the Reassigned Numbers Database says this number was disconnected after the patient's consent: it may belong to someone else now; record a new consent from whoever has it",
+            ),
         }
     }
 
@@ -198,6 +229,10 @@ impl Refusal {
             Refusal::ExemptionConditions => EndedReason::ExemptionConditions,
             Refusal::NoAgent => EndedReason::VoiceAgentNotFound,
             Refusal::NoCallingHoursAhead => EndedReason::NoCallingHoursAhead,
+            Refusal::OnNationalRegistry => EndedReason::OnNationalRegistry,
+            Refusal::OnStateRegistry => EndedReason::OnStateRegistry,
+            Refusal::RegistryStale => EndedReason::RegistryStale,
+            Refusal::NumberReassigned => EndedReason::NumberReassigned,
         }
     }
 }
@@ -217,7 +252,8 @@ pub enum Placement {
 /// Whether an attempt may be placed at `at`. The rules, in order: its
 /// campaign was cancelled, its number is on the do-not-call list, a
 /// collection call names no debt, nothing says where the callee is (when
-/// the tenant refuses that), no consent covers it, the healthcare
+/// the tenant refuses that), the do-not-call registries (telemarketing), no
+/// consent covers it (or only consents for a number since reassigned), the healthcare
 /// exemption's conditions (when it rests on it), its agent is gone, the
 /// clock rules ([`next_opening`]) and the frequency limits, a free slot.
 pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
@@ -233,13 +269,26 @@ pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
     if facts.refuse_unknown_location && facts.callee.place_unknown {
         return Placement::Refused(Refusal::UnknownCalleeLocation);
     }
-    // Without consent, or resting on the healthcare exemption without its conditions: refused.
-    let unconsented = |t: DateTime<Utc>| match facts.consent.map(|c| c.relied_on(t)) {
-        Some(None) => Some(Refusal::NoConsent),
-        Some(Some(c)) if c.basis == Basis::HealthcareRelationship && !(facts.practice_identified && EXEMPTION_CALL_TYPES.contains(&facts.call_type)) => {
-            Some(Refusal::ExemptionConditions)
-        }
-        _ => None,
+    // Telemarketing the registries refuse (a stale copy, or a listed number without written consent or a current
+    // relationship: the registry says why before the consent does), then no consent (or only consents for a number
+    // since reassigned), or the healthcare exemption without its conditions: refused.
+    let unconsented = |t: DateTime<Utc>| {
+        let written = facts.relied_on(t).is_some_and(|c| c.basis == Basis::PriorExpressWritten);
+        let listed = facts.registries.and_then(|r| r.refusal(facts.call_type, written, t)).map(|why| match why {
+            registries::RegistryRefusal::Stale => Refusal::RegistryStale,
+            registries::RegistryRefusal::OnNational => Refusal::OnNationalRegistry,
+            registries::RegistryRefusal::OnState => Refusal::OnStateRegistry,
+        });
+        listed.or_else(|| match facts.consent.map(|c| (c, c.relied_on(t))) {
+            Some((c, None)) if c.reassigned_only(t) => Some(Refusal::NumberReassigned),
+            Some((_, None)) => Some(Refusal::NoConsent),
+            Some((_, Some(c)))
+                if c.basis == Basis::HealthcareRelationship && !(facts.practice_identified && EXEMPTION_CALL_TYPES.contains(&facts.call_type)) =>
+            {
+                Some(Refusal::ExemptionConditions)
+            }
+            _ => None,
+        })
     };
     if let Some(refusal) = unconsented(at) {
         return Placement::Refused(refusal);
@@ -309,6 +358,7 @@ pub fn planning<'a>(call_type: CallType, agent: &'a VoiceAgent, callee: &'a Call
         campaign_cancelled: false,
         on_do_not_call: false,
         consent: None,
+        registries: None,
         slot: Slot::Free,
     }
 }
@@ -341,6 +391,7 @@ mod tests {
             campaign_cancelled: false,
             on_do_not_call: false,
             consent: None,
+            registries: None,
             slot: Slot::Free,
         };
         assert_eq!(may_place(&facts, noon), Placement::Allowed);

@@ -104,6 +104,23 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
             },
         });
     }
+    if let Some(registries) = facts.registries {
+        let written = relied.is_some_and(|c| c.basis == Basis::PriorExpressWritten);
+        let refusal = registries.refusal(facts.call_type, written, at);
+        let listed: Vec<&str> = registries.results.iter().filter(|r| r.listed).map(|r| r.name.as_str()).collect();
+        let kept: Vec<String> = registries.results.iter().filter_map(|r| r.as_of.map(|d| format!("{} as of {d}", r.name))).collect();
+        let detail = match refusal {
+            Some(super::registries::RegistryRefusal::Stale) => {
+                format!("a registry copy would be more than 31 days old at the call ({}; 47 CFR 64.1200(c)(2)(i)(D))", kept.join(", "))
+            }
+            Some(_) => format!("listed on {} without written consent or a current business relationship (47 CFR 64.1200(c)(2), (f)(5))", listed.join(", ")),
+            None if listed.is_empty() => {
+                format!("on no registry copy the practice keeps ({})", if kept.is_empty() { "none imported".to_string() } else { kept.join(", ") })
+            }
+            None => format!("listed on {}, and the call rests on written consent or a current business relationship", listed.join(", ")),
+        };
+        rules.push(Check { rule: "dnc_registries".into(), ok: refusal.is_none(), detail });
+    }
     if let Some(agent) = facts.agent {
         rules.extend(facts.clock(agent).checks(at).into_iter().map(Check::from));
     }
@@ -152,6 +169,9 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         exemption: exempt.then(healthcare_exemption),
         place_unknown: facts.callee.place_unknown,
         monitor: None,
+        registries: facts.registries.map(|r| r.results.clone()).unwrap_or_default(),
+        rnd: relied.and_then(|c| c.rnd),
+        keypad: None,
     }
 }
 
@@ -174,6 +194,9 @@ impl ComplianceRecord {
             exemption: None,
             place_unknown: caller.place_unknown,
             monitor: None,
+            registries: Vec::new(),
+            rnd: None,
+            keypad: None,
         }
     }
 }

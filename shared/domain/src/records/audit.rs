@@ -60,6 +60,9 @@ pub enum Action {
     ConsentRecorded,
     #[serde(rename = "consent.revoked")]
     ConsentRevoked,
+    /// The consent's number was checked against the Reassigned Numbers Database (a `yes` ends the consent).
+    #[serde(rename = "consent.rnd_checked")]
+    ConsentRndChecked,
     #[serde(rename = "dnc.added")]
     DoNotCallAdded,
     #[serde(rename = "dnc.removed")]
@@ -67,6 +70,12 @@ pub enum Action {
     /// The patient texted that texts may resume (START, YES, UNSTOP): no voice consent comes back with it.
     #[serde(rename = "number.texts_resumed")]
     TextsResumed,
+    /// An established business relationship was recorded for a number.
+    #[serde(rename = "number.relationship_set")]
+    RelationshipSet,
+    /// A do-not-call registry file was imported.
+    #[serde(rename = "registry.imported")]
+    RegistryImported,
     #[serde(rename = "number.inconvenient_times_set")]
     InconvenientTimesSet,
     /// What is on record for a number (its consents, list entry and history, inconvenient times) was answered.
@@ -108,6 +117,7 @@ impl Action {
             Action::SettingsUpdated => "settings.updated",
             Action::ConsentRecorded => "consent.recorded",
             Action::ConsentRevoked => "consent.revoked",
+            Action::ConsentRndChecked => "consent.rnd_checked",
             Action::DoNotCallAdded => "dnc.added",
             Action::DoNotCallRemoved => "dnc.removed",
             Action::InconvenientTimesSet => "number.inconvenient_times_set",
@@ -119,6 +129,8 @@ impl Action {
             Action::ContentExpired => "call.content_expired",
             Action::AuditRead => "audit.read",
             Action::TextsResumed => "number.texts_resumed",
+            Action::RelationshipSet => "number.relationship_set",
+            Action::RegistryImported => "registry.imported",
         }
     }
 
@@ -139,9 +151,14 @@ impl Action {
             Action::CallsImported => EntityType::Tenant,
             Action::CampaignCreated | Action::CampaignCancelled => EntityType::Campaign,
             Action::AgentCreated | Action::AgentUpdated => EntityType::Agent,
-            Action::SettingsUpdated | Action::AuditRead => EntityType::Tenant,
-            Action::ConsentRecorded | Action::ConsentRevoked => EntityType::Consent,
-            Action::DoNotCallAdded | Action::DoNotCallRemoved | Action::InconvenientTimesSet | Action::NumberRead | Action::TextsResumed => EntityType::Number,
+            Action::SettingsUpdated | Action::AuditRead | Action::RegistryImported => EntityType::Tenant,
+            Action::ConsentRecorded | Action::ConsentRevoked | Action::ConsentRndChecked => EntityType::Consent,
+            Action::DoNotCallAdded
+            | Action::DoNotCallRemoved
+            | Action::InconvenientTimesSet
+            | Action::NumberRead
+            | Action::TextsResumed
+            | Action::RelationshipSet => EntityType::Number,
             Action::PatientRead | Action::PatientExported | Action::PatientErased => EntityType::Patient,
         }
     }

@@ -1,0 +1,60 @@
+//! The dialer's question to the Reassigned Numbers Database
+//! ([`callops_domain::consent::reassigned`]): before a call rests on a
+//! consent not checked since the database's latest monthly update, every
+//! such consent of the number is asked about in one query, and each answer
+//! is kept on its consent (audited). The database not answering is the
+//! caller's to weigh (a telemarketing call waits, by default); the store
+//! failing is an error like any other.
+
+use callops_aws::{DynamoStore, store::ConsentStore};
+use callops_domain::{
+    DomainError,
+    caller::Caller,
+    consent::{
+        Consent, Consenting,
+        reassigned::{ReassignedNumbers, RndCheck, RndQuery, latest_update, needs_check},
+    },
+    records::audit::{Action, AuditEntry},
+    time,
+};
+use chrono::{DateTime, Utc};
+
+/// What the check did.
+#[derive(Debug)]
+pub enum Checked {
+    /// Every consent the call may rest on was checked since the latest update (or no database is asked).
+    NotNeeded,
+    /// The database answered; the answers are on the consents.
+    Answered,
+    /// The database could not be asked.
+    Unavailable(DomainError),
+}
+
+/// Checks the number's consents a call may rest on (those covering it, per `consenting`) that need it.
+pub async fn check_consents(
+    store: &DynamoStore,
+    rnd: Option<&dyn ReassignedNumbers>,
+    consenting: Option<Consenting<'_>>,
+    consents: &[Consent],
+    now: DateTime<Utc>,
+) -> Result<Checked, DomainError> {
+    let (Some(rnd), Some(consenting)) = (rnd, consenting) else { return Ok(Checked::NotNeeded) };
+    let unchecked: Vec<&Consent> = consents.iter().filter(|c| consenting.why_not(c, now).is_none() && needs_check(c.rnd.as_ref(), now)).collect();
+    if unchecked.is_empty() {
+        return Ok(Checked::NotNeeded);
+    }
+    let queries: Vec<RndQuery> = unchecked.iter().map(|c| RndQuery { phone_number: c.phone_number.clone(), since: c.captured_at.date_naive() }).collect();
+    let results = match rnd.query(&queries).await {
+        Ok(results) if results.len() == queries.len() => results,
+        Ok(_) => return Ok(Checked::Unavailable(DomainError::Unavailable("the database answered another number of queries than asked".into()))),
+        Err(err) => return Ok(Checked::Unavailable(err)),
+    };
+    let system = Caller::system(&unchecked[0].org_id, crate::place::DIALER);
+    for (consent, result) in unchecked.into_iter().zip(results) {
+        let check = RndCheck { result, rnd_as_of: latest_update(now).date_naive(), checked_at: time::to_millis(now) };
+        let audit = AuditEntry::of_change(&system, Action::ConsentRndChecked, &consent.id, None::<&RndCheck>, &check, now);
+        store.record_rnd_check(consent, &check, &audit).await?;
+        tracing::info!(consent_id = %consent.id, result = result.as_str(), "a consent's number was checked against the Reassigned Numbers Database");
+    }
+    Ok(Checked::Answered)
+}

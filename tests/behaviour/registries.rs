@@ -1,0 +1,208 @@
+//! The do-not-call registries and the Reassigned Numbers Database through
+//! the local host: a registry file imported (by the API and by `callops
+//! import-dnc`), a telemarketing call to a listed number refused without
+//! written consent whatever the relationship's age, a copy older than 31
+//! days refusing telemarketing, and a consent whose number the database
+//! says was disconnected since refusing every call, with the answer a
+//! placed call rested on in its compliance record.
+
+use callops_aws::store::{CallStore, ConsentStore, SettingsStore};
+use callops_dialer::{DialRequest, Dialed};
+use callops_domain::{CallType, consent::reassigned::RndResult};
+use callops_tests::{DEMO_TOKEN, DEMO_VIEWER_TOKEN, TestHost, assert_error, callable, read};
+use chrono::{Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn in_minutes(minutes: i64) -> String {
+    callops_domain::time::format(&(Utc::now() + Duration::minutes(minutes)))
+}
+
+fn call(number: &str, call_type: &str, minutes: i64) -> Value {
+    json!({"phoneNumber": number, "callType": call_type, "scheduledAt": in_minutes(minutes), "voiceAgentId": "front-desk"})
+}
+
+async fn consent(host: &TestHost, number: &str, basis: &str) {
+    let body = json!({"phoneNumber": number, "basis": basis, "source": "intake"});
+    let (status, answer) = host.send(Method::POST, "/api/consents", Some(DEMO_TOKEN), Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+}
+
+/// Posts a registry file through the API.
+async fn import(host: &TestHost, registry: &str, as_of: &str, file: &str, token: &str) -> (StatusCode, Value) {
+    let request = host
+        .request(Method::POST, &format!("/api/registries/{registry}/import?asOf={as_of}"), Some(token))
+        .header("content-type", "text/plain")
+        .body(file.to_string());
+    let (status, body, _) = read(request).await;
+    (status, body)
+}
+
+/// The 10 digits of a US number, as the FTC's files list it.
+fn digits(number: &str) -> &str {
+    number.trim_start_matches("+1")
+}
+
+/// A call to `number` due now, stored as the scheduler would leave it.
+async fn due(host: &TestHost, number: &str, call_type: CallType) -> DialRequest {
+    let mut call = callops_tests::due_call("front-desk", number);
+    call.call_type = call_type;
+    host.host.store().create_call(&call).await.unwrap();
+    DialRequest { org_id: "demo".into(), call_id: call.id, attempt: 1 }
+}
+
+#[tokio::test]
+async fn telemarketing_to_a_listed_number_needs_written_consent_and_a_copy_at_most_31_days_old() {
+    let (host, _fake) = callops_tests::host_with_fake_vapi().await;
+    let (listed, unlisted, state_listed) = (callable(901), callable(902), callable(903));
+    let today = Utc::now().date_naive();
+    for number in [&listed, &unlisted, &state_listed] {
+        consent(&host, number, "prior_express").await;
+    }
+
+    // The FTC's full list, one number a line in both documented forms, a header and a bad line among them.
+    let file = format!("phone\n{}\n{},{}\nnot a number\n", digits(&listed), &digits(&callable(904))[..3], &digits(&callable(904))[3..]);
+    assert_error(&import(&host, "national", &today.to_string(), &file, DEMO_VIEWER_TOKEN).await, StatusCode::FORBIDDEN, "forbidden");
+    let (status, imported) = import(&host, "national", &today.to_string(), &file, DEMO_TOKEN).await;
+    assert_eq!(status, StatusCode::OK, "{imported}");
+    assert_eq!((imported["added"].clone(), imported["rejectedCount"].clone(), imported["rejected"][0]["line"].clone()), (json!(2), json!(1), json!(4)));
+    assert_eq!(imported["registry"]["asOf"], json!(today.to_string()));
+    // The callee's state's own list, as CSV.
+    let state = callops_domain::placement::callee::states_of_number(&state_listed)[0].to_string();
+    let (status, imported) = import(&host, &state, &today.to_string(), &format!("phoneNumber,name\n{state_listed},A\n"), DEMO_TOKEN).await;
+    assert_eq!(status, StatusCode::OK, "{imported}");
+
+    // Telemarketing without written consent: the registry says why; a care call is not held by it.
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&listed, "OUTBOUND_LEAD", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "on_national_dnc",
+    );
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&state_listed, "OUTBOUND_LEAD", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "on_state_dnc",
+    );
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&unlisted, "OUTBOUND_LEAD", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "no_consent",
+    );
+    assert_eq!(host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&listed, "OUTBOUND_FOLLOWUP", 60))).await.0, StatusCode::CREATED);
+
+    // The dialer refuses a waiting telemarketing call to the listed number too, and says why.
+    let waiting = due(&host, &listed, CallType::OutboundCampaign).await;
+    assert_eq!(host.host.dialer().dial(waiting.clone()).await.unwrap(), Dialed::NotDialed("on-national-dnc"));
+
+    // A current relationship lifts the registry; the call still needs the written consent an artificial voice's telemarketing needs.
+    let recent = callops_domain::time::format(&(Utc::now() - Duration::days(30)));
+    let path = format!("/api/numbers/{}/relationship", listed.replace('+', "%2B"));
+    let (status, set) = host.send(Method::PUT, &path, Some(DEMO_TOKEN), Some(&json!({"lastInquiryAt": recent}))).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&listed, "OUTBOUND_LEAD", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "no_consent",
+    );
+    // An inquiry more than 3 months old is no relationship: the registry refuses again.
+    let old = callops_domain::time::format(&(Utc::now() - Duration::days(100)));
+    host.send(Method::PUT, &path, Some(DEMO_TOKEN), Some(&json!({"lastInquiryAt": old}))).await;
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&listed, "OUTBOUND_LEAD", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "on_national_dnc",
+    );
+
+    // Written consent: the call goes, and the placed call shows what the registries said.
+    consent(&host, &listed, "prior_express_written").await;
+    let placed = due(&host, &listed, CallType::OutboundLead).await;
+    assert!(matches!(host.host.dialer().dial(placed.clone()).await.unwrap(), Dialed::Placed { .. }));
+    let record = host.host.store().get_call("demo", &placed.call_id).await.unwrap().unwrap().call.compliance.unwrap();
+    let national = record.registries.iter().find(|r| r.name == "national").expect("the national registry's result");
+    assert!(national.listed && national.as_of == Some(today), "{:?}", record.registries);
+    let check = format!("/api/compliance/check?phoneNumber={}&callType=OUTBOUND_LEAD&voiceAgentId=front-desk", listed.replace('+', "%2B"));
+    let (_, answer) = host.get(&check, Some(DEMO_TOKEN)).await;
+    assert_eq!(answer["registries"][0], json!({"name": "national", "listed": true, "asOf": today.to_string()}), "{answer}");
+
+    // A change list deletes the number from the copy.
+    let (status, changed) = import(&host, "national", &today.to_string(), &format!("{},D\n", digits(&listed)), DEMO_TOKEN).await;
+    assert_eq!((status, changed["deleted"].clone()), (StatusCode::OK, json!(1)), "{changed}");
+    let (_, answer) = host.get(&check, Some(DEMO_TOKEN)).await;
+    assert_eq!(answer["registries"][0]["listed"], json!(false), "{answer}");
+
+    // A copy older than 31 days refuses every telemarketing call, written consent or not; care calls go on.
+    let mut settings = host.host.store().settings("demo").await.unwrap();
+    for copy in &mut settings.registries {
+        copy.as_of = today - Duration::days(32);
+    }
+    let audit = callops_tests::system_audit("demo", callops_domain::records::audit::Action::SettingsUpdated, "settings");
+    host.host.store().put_settings(&settings, &audit).await.unwrap();
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&listed, "OUTBOUND_LEAD", 120))).await,
+        StatusCode::BAD_REQUEST,
+        "registry_stale",
+    );
+    assert_eq!(
+        host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&unlisted, "OUTBOUND_FOLLOWUP", 60))).await.0,
+        StatusCode::CREATED
+    );
+
+    // Bad input changes nothing: an unknown registry, a date in the future, a file with no number.
+    let before = host.host.store().settings("demo").await.unwrap().registries;
+    let tomorrow = (today + Duration::days(1)).to_string();
+    assert_error(&import(&host, "XX", &today.to_string(), &file, DEMO_TOKEN).await, StatusCode::BAD_REQUEST, "invalid_registry");
+    assert_error(&import(&host, "national", &tomorrow, &file, DEMO_TOKEN).await, StatusCode::BAD_REQUEST, "invalid_as_of");
+    assert_error(&import(&host, "national", &today.to_string(), "nothing here\n", DEMO_TOKEN).await, StatusCode::BAD_REQUEST, "invalid_registry_file");
+    assert_eq!(host.host.store().settings("demo").await.unwrap().registries, before);
+}
+
+#[tokio::test]
+async fn a_consent_whose_number_was_disconnected_since_is_no_consent_and_each_call_names_the_answer_it_rested_on() {
+    let (host, _fake) = callops_tests::host_with_fake_vapi().await;
+    let rnd = host.host.rnd().expect("the host runs the database fake");
+    let (kept, reassigned, care) = (callable(911), callable(912), callable(913));
+    for number in [&kept, &reassigned, &care] {
+        consent(&host, number, "prior_express_written").await;
+    }
+    rnd.disconnect(&reassigned, Utc::now().date_naive());
+
+    // The number still with the patient: asked once, `no`, and the placed call keeps that answer as its safe harbour.
+    let placed = due(&host, &kept, CallType::OutboundLead).await;
+    assert!(matches!(host.host.dialer().dial(placed.clone()).await.unwrap(), Dialed::Placed { .. }));
+    let record = host.host.store().get_call("demo", &placed.call_id).await.unwrap().unwrap().call.compliance.unwrap();
+    let rested = record.rnd.expect("the answer the call rested on");
+    assert_eq!(rested.result, RndResult::No);
+    let asked = rnd.asked();
+    let again = due(&host, &kept, CallType::OutboundFollowup).await;
+    host.host.dialer().dial(again).await.unwrap();
+    assert_eq!(rnd.asked(), asked, "a consent checked since the database's latest update is not asked again");
+
+    // Disconnected since the consent: every call on it is refused, whatever its type, and the consent says why.
+    let refused = due(&host, &reassigned, CallType::OutboundFollowup).await;
+    assert_eq!(host.host.dialer().dial(refused).await.unwrap(), Dialed::NotDialed("number-reassigned"));
+    let consents = host.host.store().consents("demo", &reassigned).await.unwrap();
+    assert_eq!(consents[0].rnd.map(|c| c.result), Some(RndResult::Yes));
+    assert_error(
+        &host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&reassigned, "OUTBOUND_FOLLOWUP", 60))).await,
+        StatusCode::BAD_REQUEST,
+        "number_reassigned",
+    );
+    let check = format!("/api/compliance/check?phoneNumber={}&callType=OUTBOUND_FOLLOWUP&voiceAgentId=front-desk", reassigned.replace('+', "%2B"));
+    let (_, answer) = host.get(&check, Some(DEMO_TOKEN)).await;
+    assert_eq!((answer["code"].clone(), answer["rnd"]["result"].clone()), (json!("number_reassigned"), json!("yes")), "{answer}");
+    // A consent recorded from whoever has the number now covers calls again.
+    consent(&host, &reassigned, "prior_express_written").await;
+    assert_eq!(
+        host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&call(&reassigned, "OUTBOUND_FOLLOWUP", 60))).await.0,
+        StatusCode::CREATED
+    );
+
+    // The database down: telemarketing waits (the default setting), a care call proceeds on its consent.
+    rnd.set_down(true);
+    let lead = due(&host, &care, CallType::OutboundLead).await;
+    assert!(matches!(host.host.dialer().dial(lead).await.unwrap(), Dialed::Moved { why: "rnd_unavailable", .. }));
+    let follow_up = due(&host, &care, CallType::OutboundFollowup).await;
+    assert!(matches!(host.host.dialer().dial(follow_up.clone()).await.unwrap(), Dialed::Placed { .. }));
+    let record = host.host.store().get_call("demo", &follow_up.call_id).await.unwrap().unwrap().call.compliance.unwrap();
+    assert!(record.rnd.is_none(), "the record says the database was not asked");
+}
