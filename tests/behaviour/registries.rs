@@ -6,7 +6,7 @@
 //! says was disconnected since refusing every call, with the answer a
 //! placed call rested on in its compliance record.
 
-use callops_aws::store::{CallStore, ConsentStore, SettingsStore};
+use callops_aws::store::{CallStore, ConsentStore, RegistryStore, SettingsStore};
 use callops_dialer::{DialRequest, Dialed};
 use callops_domain::{CallType, consent::reassigned::RndResult};
 use callops_tests::{DEMO_TOKEN, DEMO_VIEWER_TOKEN, TestHost, assert_error, callable, read};
@@ -154,6 +154,17 @@ async fn telemarketing_to_a_listed_number_needs_written_consent_and_a_copy_at_mo
     assert_error(&import(&host, "national", &tomorrow, &file, DEMO_TOKEN).await, StatusCode::BAD_REQUEST, "invalid_as_of");
     assert_error(&import(&host, "national", &today.to_string(), "nothing here\n", DEMO_TOKEN).await, StatusCode::BAD_REQUEST, "invalid_registry_file");
     assert_eq!(host.host.store().settings("demo").await.unwrap().registries, before);
+
+    // Erasing the patient removes the relationship on record; the registry's listing of the number stays (it is the
+    // registry's, and without it telemarketing could reach the number).
+    let encoded = state_listed.replace('+', "%2B");
+    host.send(Method::PUT, &format!("/api/numbers/{encoded}/relationship"), Some(DEMO_TOKEN), Some(&json!({"lastTransactionAt": recent}))).await;
+    assert!(host.host.store().registry_marks("demo", &state_listed).await.unwrap().relationship.is_some());
+    let (status, erased) = host.send(Method::DELETE, &format!("/api/patients/{encoded}"), Some(DEMO_TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK, "{erased}");
+    let marks = host.host.store().registry_marks("demo", &state_listed).await.unwrap();
+    assert!(marks.relationship.is_none(), "the relationship is erased");
+    assert!(marks.listed.contains_key(&state), "the state's listing stays");
 }
 
 #[tokio::test]

@@ -146,6 +146,11 @@ impl ErasureStore for DynamoStore {
             }
         }
         gone.extend(consents.iter().map(|id| (keys::consent_pk(org_id, id), super::consents::POINTER_SK.to_string())));
+        // The business relationship on record (the patient's dealings with the practice) goes; the registries'
+        // marks stay: they are the registries' public lists, and erasing them would let telemarketing reach the number.
+        if self.get_item(keys::registry_pk(org_id, number), super::registries::RELATIONSHIP_SK).await?.is_some() {
+            gone.push((keys::registry_pk(org_id, number), super::registries::RELATIONSHIP_SK.to_string()));
+        }
         if listed.is_some() {
             gone.push((keys::do_not_call_pk(org_id), number.to_string()));
         }

@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// The sort key of a number's relationship item.
-const RELATIONSHIP_SK: &str = "RELATIONSHIP";
+pub(crate) const RELATIONSHIP_SK: &str = "RELATIONSHIP";
 /// Writes a registry import keeps in flight at once.
 pub const IMPORT_CONCURRENCY: usize = 8;
 
