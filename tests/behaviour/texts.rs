@@ -112,6 +112,11 @@ async fn a_signed_stop_cancels_every_waiting_call_before_twilio_is_answered_and_
     assert_eq!(host.host.store().do_not_call_history("demo", &number).await.unwrap().len(), 1);
     assert_eq!(host.get(&about_number, Some(DEMO_TOKEN)).await.1["entries"].as_array().unwrap().len(), audit_before);
 
+    // The compliance check says how the opt-out came in.
+    let check = format!("/api/compliance/check?phoneNumber={}&callType=OUTBOUND_FOLLOWUP&voiceAgentId=front-desk", number.replace('+', "%2B"));
+    let (_, answer) = host.get(&check, Some(DEMO_TOKEN)).await;
+    assert_eq!((answer["code"].clone(), answer["optOut"]["channel"].clone()), (json!("on_do_not_call_list"), json!("sms")), "{answer}");
+
     // Scheduling to the number is refused from now on.
     let at = callops_domain::time::format(&(Utc::now() + chrono::Duration::hours(5)));
     let body = json!({"phoneNumber": number, "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": at, "voiceAgentId": "front-desk"});

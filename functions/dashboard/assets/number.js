@@ -6,18 +6,20 @@ import { showCall } from './detail.js';
 import { CHANNELS, dncHistory, dncState, isListed, numberPath } from './dnc.js';
 import { $, el, plainError, save, when } from './format.js';
 import { basisLabel, basisOptions, callTypeLabel, outcomeInfo, statusLabel } from './labels.js';
+import { state } from './state.js';
 
 export async function showNumber(number) {
   const box = $('number');
   const body = $('number-body');
   box.dataset.state = 'loading';
   try {
-    const [consents, history, recent] = await Promise.all([
-      api(`/api/consents?phoneNumber=${encodeURIComponent(number)}`), dncHistory(number), api(`/api/analytics/calls/recent?limit=10&content=false&phoneNumber=${encodeURIComponent(number)}`)]);
+    const [consents, history, recent, registries] = await Promise.all([
+      api(`/api/consents?phoneNumber=${encodeURIComponent(number)}`), dncHistory(number), api(`/api/analytics/calls/recent?limit=10&content=false&phoneNumber=${encodeURIComponent(number)}`),
+      registryCheck(number)]);
     const calls = (recent.calls || []).map((c) => el('li', { 'data-call': c.id },
       el('button', { type: 'button', class: 'link', onclick: () => showCall(c.id) }, `${when(c.callStartedAt || c.createdAt)} · ${callTypeLabel(c.callType) || c.callType} · ${statusLabel(c.status) || c.status}${c.outcome ? ` · ${outcomeInfo(c.outcome)[1]}` : ''}`)));
     const rows = (consents.consents || []).map((c) => el('li', { 'data-consent': c.id, class: c.revoked ? 'revoked' : 'active' },
-      el('span', { text: `${basisLabel(c.basis) || c.basis} · ${c.source} · captured ${when(c.capturedAt)}${c.scope.length ? ` · ${c.scope.join(', ')}` : ''}` }),
+      el('span', { text: `${basisLabel(c.basis) || c.basis} · ${c.source} · captured ${when(c.capturedAt)}${c.scope.length ? ` · ${c.scope.join(', ')}` : ''}${rndText(c.rnd)}` }),
       c.revoked
         ? el('span', { class: 'meta', text: ` — revoked ${when(c.revoked.at)} (${c.revoked.channel}${c.revoked.reason ? `, ${c.revoked.reason}` : ''})` })
         : el('button', { type: 'button', class: 'revoke', onclick: () => revokeConsent(number, c.id) }, 'Revoke')));
@@ -33,6 +35,7 @@ export async function showNumber(number) {
       dncForm(number, isListed(history)),
       el('h4', { text: 'Consents' }), rows.length ? el('ul', { class: 'consent-list', id: 'consent-rows' }, ...rows) : el('p', { class: 'meta', id: 'consent-rows', text: 'No consent on record: no outbound call can be placed.' }),
       form,
+      el('h4', { text: 'Do-not-call registries' }), registries,
       el('h4', { text: 'Do-not-call history' }), changes.length ? el('ul', { class: 'history-list' }, ...changes) : el('p', { class: 'meta', text: 'Never on the list.' }),
       el('h4', { text: 'Last calls' }), calls.length ? el('ul', { class: 'history-list', id: 'number-calls' }, ...calls) : el('p', { class: 'meta', id: 'number-calls', text: 'No calls yet.' }),
       el('h4', { text: "The patient's records (admins)" }),
@@ -45,6 +48,26 @@ export async function showNumber(number) {
   } catch (err) {
     box.dataset.state = 'error';
     box.querySelector('.error-note').textContent = `Could not look this number up: ${plainError(err)}`;
+  }
+}
+
+// What the Reassigned Numbers Database said of a consent's number, when the dialer asked it.
+const RND = { yes: 'reassigned since: this consent covers no call', no: 'still the patient\'s', no_data: 'no data' };
+const rndText = (rnd) => (rnd ? ` · reassigned-numbers check ${when(rnd.checkedAt)}: ${RND[rnd.result] || rnd.result}` : '');
+
+// What each do-not-call registry that holds a marketing call to the number says, from the practice's copies.
+async function registryCheck(number) {
+  const agent = state.agents.find((a) => !a.importedFrom);
+  if (!agent) return el('p', { class: 'meta', id: 'number-registries', text: 'Set up a voice agent to see what the registries say.' });
+  try {
+    const check = await api(`/api/compliance/check?phoneNumber=${encodeURIComponent(number)}&callType=OUTBOUND_CAMPAIGN&voiceAgentId=${encodeURIComponent(agent.id)}`);
+    const name = (r) => (r.name === 'national' ? 'National Do Not Call Registry' : `${r.name} state list`);
+    const kept = (check.registries || []).filter((r) => r.asOf);
+    if (!kept.length) return el('p', { class: 'meta', id: 'number-registries', text: 'No registry copy imported: marketing calls rest on written consent alone.' });
+    return el('ul', { class: 'history-list', id: 'number-registries' }, ...kept.map((r) => el('li', { 'data-registry': r.name, 'data-listed': String(r.listed),
+      text: `${name(r)}: ${r.listed ? 'listed — marketing calls need written consent or a current relationship' : 'not listed'} (copy of ${r.asOf})` })));
+  } catch (err) {
+    return el('p', { class: 'meta', id: 'number-registries', text: `Could not check the registries: ${plainError(err)}` });
   }
 }
 

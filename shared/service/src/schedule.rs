@@ -133,6 +133,8 @@ pub struct ComplianceAnswer {
     /// The Reassigned Numbers Database's latest answer for the consent the call would rest on (or, when none
     /// would, the number's latest answer); `None`: not asked yet (the dialer asks before the call).
     pub rnd: Option<callops_domain::consent::reassigned::RndCheck>,
+    /// How the number's opt-out came in, when it is on the practice's list (the latest addition's channel, source and time).
+    pub opt_out: Option<callops_aws::store::DoNotCallChange>,
 }
 
 /// A call scheduled, and whether it repeats what an earlier request with the same key made.
@@ -330,6 +332,10 @@ impl Calls {
             exemption: record.exemption,
             recording: record.recording,
             rnd: record.rnd.or_else(|| known.state.consents.iter().filter_map(|c| c.rnd).max_by_key(|c| c.checked_at)),
+            opt_out: match facts.on_do_not_call {
+                true => self.store.do_not_call_history(&caller.org_id, &ask.number).await?.into_iter().rev().find(|c| c.action == "added"),
+                false => None,
+            },
             registries: record.registries,
         })
     }
