@@ -217,3 +217,35 @@ async fn a_consent_whose_number_was_disconnected_since_is_no_consent_and_each_ca
     let record = host.host.store().get_call("demo", &follow_up.call_id).await.unwrap().unwrap().call.compliance.unwrap();
     assert!(record.rnd.is_none(), "the record says the database was not asked");
 }
+
+#[tokio::test]
+async fn a_campaign_asks_the_database_about_all_its_contacts_at_once_and_refuses_by_row() {
+    let (host, _fake) = callops_tests::host_with_fake_vapi().await;
+    let rnd = host.host.rnd().expect("the host runs the database fake");
+    let (kept, reassigned, also_kept) = (callable(921), callable(922), callable(923));
+    for number in [&kept, &reassigned, &also_kept] {
+        consent(&host, number, "prior_express_written").await;
+    }
+    rnd.disconnect(&reassigned, Utc::now().date_naive());
+    let asked = rnd.asked();
+    let campaign = json!({"name": "Whitening offer", "voiceAgentId": "front-desk", "startAt": in_minutes(90),
+        "contacts": [{"number": kept}, {"number": reassigned}, {"number": also_kept}]});
+    let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&campaign)).await;
+    assert_eq!((status, created["accepted"].clone()), (StatusCode::CREATED, json!(2)), "{created}");
+    let rows: Vec<(u64, &str)> = created["rejected"].as_array().unwrap().iter().map(|r| (r["row"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
+    assert_eq!(rows, vec![(2, "number_reassigned")]);
+    assert_eq!(rnd.asked() - asked, 3, "the three contacts in one batch");
+    // Each answer is kept on its consent: the dialer does not ask again before the campaign's calls.
+    let consents = host.host.store().consents("demo", &kept).await.unwrap();
+    assert_eq!(consents[0].rnd.map(|c| c.result), Some(RndResult::No));
+
+    // A registry copy past 31 days refuses every row of a campaign (telemarketing), written consent or not.
+    let stale = (Utc::now().date_naive() - Duration::days(40)).to_string();
+    let (status, imported) = import(&host, "national", &stale, &format!("{}\n", digits(&kept)), DEMO_TOKEN).await;
+    assert_eq!(status, StatusCode::OK, "{imported}");
+    let again =
+        json!({"name": "Whitening offer 2", "voiceAgentId": "front-desk", "startAt": in_minutes(120), "contacts": [{"number": kept}, {"number": also_kept}]});
+    let (status, refused) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&again)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused.to_string().contains("registry_stale"), "{refused}");
+}

@@ -28,10 +28,8 @@ async fn main() -> Result<(), Error> {
     let mut dialer =
         Dialer::new(store.clone(), scheduler.clone(), vapi.clone(), Arc::new(SecretResolver::in_lambda()), config::secret_namespace()?, settings.clone());
     // The Reassigned Numbers Database, through the deployment's caller agent, when it has one.
-    let rnd_endpoint = std::env::var("CALLOPS_RND_ENDPOINT").ok().filter(|v| !v.trim().is_empty());
-    if let Some(endpoint) = rnd_endpoint {
-        let key = config::required("CALLOPS_RND_API_KEY")?;
-        dialer = dialer.with_rnd(Arc::new(callops_service::rnd::RndClient::new(&endpoint, &key, settings.request_timeout)?));
+    if let Some(rnd) = callops_service::rnd::RndClient::from_env(settings.request_timeout)? {
+        dialer = dialer.with_rnd(Arc::new(rnd));
     }
     let calls = Calls::new(store, scheduler, vapi);
     let (dialer, calls) = (&dialer, &calls);

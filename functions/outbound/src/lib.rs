@@ -98,6 +98,11 @@ impl Outbound {
         Outbound { calls: Calls::new(store.clone(), scheduler, vapi), store, secrets }
     }
 
+    /// A campaign's contacts are checked against `rnd` before their calls are planned.
+    pub fn with_rnd(self, rnd: Arc<dyn callops_domain::consent::reassigned::ReassignedNumbers>) -> Self {
+        Outbound { calls: self.calls.with_rnd(rnd), ..self }
+    }
+
     /// Handles one API Gateway request; every error is already a response.
     pub async fn handle(&self, req: Request) -> Response<Body> {
         respond(self.route(req).await)

@@ -21,7 +21,11 @@ async fn main() -> Result<(), Error> {
     // Vapi, to end a call that is live when its number opts out.
     let vapi = VapiClient::new(&config::required("VAPI_BASE_URL")?, &config::required("VAPI_API_KEY")?, std::time::Duration::from_secs(8))?
         .with_public_key(std::env::var("VAPI_PUBLIC_KEY").ok());
-    let outbound = Outbound::new(DynamoStore::new(dynamodb_client_in_lambda(), table), scheduler, Arc::new(vapi), config::secret_namespace()?);
+    let mut outbound = Outbound::new(DynamoStore::new(dynamodb_client_in_lambda(), table), scheduler, Arc::new(vapi), config::secret_namespace()?);
+    // A campaign's contacts are checked against the Reassigned Numbers Database, when the deployment asks it.
+    if let Some(rnd) = callops_service::rnd::RndClient::from_env(std::time::Duration::from_secs(8))? {
+        outbound = outbound.with_rnd(Arc::new(rnd));
+    }
     let outbound = &outbound;
     run(service_fn(move |req| async move { Ok::<_, Error>(outbound.handle(req).await) })).await
 }

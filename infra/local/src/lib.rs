@@ -178,6 +178,14 @@ impl Functions {
         }
     }
 
+    /// A campaign's contacts are checked against this Reassigned Numbers Database before their calls are planned.
+    pub fn with_rnd(mut self, rnd: Option<Arc<dyn callops_domain::consent::reassigned::ReassignedNumbers>>) -> Self {
+        if let Some(rnd) = rnd {
+            self.outbound = self.outbound.with_rnd(rnd);
+        }
+        self
+    }
+
     /// Texts to these tenants' numbers are taken, signed with their Twilio auth tokens.
     pub fn with_twilio(mut self, tokens: HashMap<String, String>) -> Self {
         self.webhook = self.webhook.with_twilio(callops_webhook::sms::TwilioTokens::Fixed(tokens), None);
@@ -220,6 +228,7 @@ pub struct Host {
     vapi: Arc<dyn VapiApi>,
     simulator: Option<VapiSimulator>,
     rnd: Option<fake_rnd::FakeRnd>,
+    rnd_client: Option<Arc<dyn callops_domain::consent::reassigned::ReassignedNumbers>>,
     dashboard: Dashboard,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -294,18 +303,19 @@ impl Host {
             callops_domain::agent::secret::SecretNamespace::local(),
             options.dial.clone(),
         );
-        let (dialer, rnd) = match &options.rnd {
+        let (rnd_client, rnd): (Option<Arc<dyn callops_domain::consent::reassigned::ReassignedNumbers>>, _) = match &options.rnd {
             RndBackend::Fake(disconnected) => {
                 let fake = fake_rnd::FakeRnd::start(disconnected.clone())
                     .await
                     .map_err(|e| DomainError::Unavailable(format!("the Reassigned Numbers Database fake cannot start: {e}")))?;
-                let client = callops_service::rnd::RndClient::new(fake.endpoint(), "local", options.dial.request_timeout)?;
-                (dialer.with_rnd(Arc::new(client)), Some(fake))
+                (Some(Arc::new(callops_service::rnd::RndClient::new(fake.endpoint(), "local", options.dial.request_timeout)?)), Some(fake))
             }
-            RndBackend::Remote { endpoint, key } => {
-                (dialer.with_rnd(Arc::new(callops_service::rnd::RndClient::new(endpoint, key, options.dial.request_timeout)?)), None)
-            }
-            RndBackend::Off => (dialer, None),
+            RndBackend::Remote { endpoint, key } => (Some(Arc::new(callops_service::rnd::RndClient::new(endpoint, key, options.dial.request_timeout)?)), None),
+            RndBackend::Off => (None, None),
+        };
+        let dialer = match &rnd_client {
+            Some(client) => dialer.with_rnd(client.clone()),
+            None => dialer,
         };
         let restored = scheduler.restore(&store).await?;
         if restored > 0 {
@@ -333,7 +343,7 @@ impl Host {
                 }
             }));
         }
-        Ok(Host { engine, endpoint, store, options, scheduler, dialer, vapi, simulator, rnd, dashboard, tasks })
+        Ok(Host { engine, endpoint, store, options, scheduler, dialer, vapi, simulator, rnd, rnd_client, dashboard, tasks })
     }
 
     /// The dialer, as the scheduler fires it.
@@ -389,7 +399,8 @@ impl Host {
                 self.vapi.clone(),
                 self.dashboard.clone(),
             )
-            .with_twilio(self.options.twilio_tokens.clone()),
+            .with_twilio(self.options.twilio_tokens.clone())
+            .with_rnd(self.rnd_client.clone()),
             routes: gateway::routes(),
             tokens: self.options.tokens.clone(),
             scrubber: self.engine.as_ref().map(EmbeddedDynamo::scrubber),

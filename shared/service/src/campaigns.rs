@@ -8,15 +8,17 @@ use std::collections::{HashMap, HashSet};
 use callops_aws::NumberState;
 use callops_aws::store::{CallStore, CampaignStore, DoNotCallStore, ErasureStore, LedgerStore, SettingsStore};
 use callops_domain::{
-    CallLog, DomainError,
+    CallLog, CallType, DomainError,
     caller::Caller,
-    campaign::plan::{CampaignAsk, CampaignPlan, DeferredContact, Known, RejectedContact, check_contacts, check_request, plan_campaign},
+    campaign::plan::{CampaignAsk, CampaignPlan, ContactCheck, DeferredContact, Known, RejectedContact, check_contacts, check_request, plan_campaign},
     campaign::{Campaign, CampaignStatus},
-    consent::Consent,
+    consent::{Basis, Consent, Consenting, reassigned::RndCheck},
     idempotency::{self, IdempotencyKey},
     placement::frequency::Ledger,
+    placement::registries::RegistryFacts,
     placement::schedule::{DialRequest, ScheduledDial},
     records::audit::{Action, AuditEntry},
+    settings::TenantSettings,
 };
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
@@ -67,6 +69,74 @@ impl Calls {
         Ok(created)
     }
 
+    /// Asks the Reassigned Numbers Database, in batches of its 1,000, about every contact's consents a campaign call
+    /// may rest on and that were not checked since its latest update, and keeps each answer on its consent (and in
+    /// `consents`, so the plan refuses a number reassigned since with `number_reassigned`). The database not answering
+    /// plans the calls as they are: the dialer asks again before each (and waits, by default).
+    async fn check_reassigned(
+        &self,
+        consents: &mut HashMap<String, Vec<Consent>>,
+        ledgers: &HashMap<String, Ledger>,
+        accepted: &[Basis],
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        let Some(rnd) = self.rnd.as_deref() else { return Ok(()) };
+        let every: Vec<Consent> = consents
+            .iter()
+            .flat_map(|(number, kept)| {
+                let opted_out_at = ledgers.get(number).and_then(|l| l.opted_out_at);
+                let consenting = Consenting { call_type: CallType::OutboundCampaign, consents: kept, accepted, opted_out_at };
+                kept.iter().filter(move |c| consenting.why_not(c, now).is_none()).cloned().collect::<Vec<_>>()
+            })
+            .collect();
+        let mut answers: HashMap<String, RndCheck> = HashMap::new();
+        for batch in every.chunks(callops_domain::consent::reassigned::MAX_BATCH) {
+            let consenting = Consenting { call_type: CallType::OutboundCampaign, consents: batch, accepted, opted_out_at: None };
+            match crate::reassigned::check_consents(&self.store, Some(rnd), Some(consenting), batch, now).await? {
+                crate::reassigned::Checked::Unavailable(err) => {
+                    tracing::warn!(error = %err, "the Reassigned Numbers Database could not be asked for a campaign: the dialer asks before each call");
+                    break;
+                }
+                crate::reassigned::Checked::Answered(checks) => answers.extend(checks),
+                crate::reassigned::Checked::NotNeeded => {}
+            }
+        }
+        // The answers, as now kept on the consents.
+        for consent in consents.values_mut().flatten() {
+            if let Some(check) = answers.get(&consent.id) {
+                consent.rnd = Some(*check);
+            }
+        }
+        Ok(())
+    }
+
+    /// What the registries say of each accepted contact's number (no read when the practice keeps no copy).
+    async fn contact_registries(
+        &self,
+        settings: &TenantSettings,
+        check: &ContactCheck,
+        ledgers: &HashMap<String, Ledger>,
+    ) -> Result<HashMap<String, RegistryFacts>, DomainError> {
+        if settings.registries.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let asked: Vec<(String, callops_domain::placement::callee::Callee)> =
+            check.accepted.iter().map(|(_, c)| (c.number.clone(), c.callee(&ledgers.get(&c.number).map(Ledger::history).unwrap_or_default()))).collect();
+        let mut registries = HashMap::new();
+        for group in asked.chunks(LEDGER_READS) {
+            let reads: Vec<_> = group
+                .iter()
+                .map(|(number, callee)| Box::pin(crate::registries::registry_facts(&self.store, settings, CallType::OutboundCampaign, number, callee)))
+                .collect();
+            for ((number, _), facts) in group.iter().zip(futures::future::try_join_all(reads).await?) {
+                if let Some(facts) = facts {
+                    registries.insert(number.clone(), facts);
+                }
+            }
+        }
+        Ok(registries)
+    }
+
     /// What is on record for each of `numbers`: the ledgers that hold
     /// anything (attempts made, calls waiting) and the consents, by number.
     async fn number_states(&self, org_id: &str, numbers: Vec<String>) -> Result<(HashMap<String, Ledger>, HashMap<String, Vec<Consent>>), DomainError> {
@@ -113,14 +183,18 @@ impl Calls {
         let refuse_unknown_location = settings.refuses_unknown_location();
         let check = check.placeable(&ask.contacts, &agent, holidays, &listed, refuse_unknown_location, draft.start);
         let numbers: Vec<String> = check.accepted.iter().map(|(_, c)| c.number.clone()).collect();
-        let (ledgers, consents) = self.number_states(&caller.org_id, numbers).await?;
+        let (ledgers, mut consents) = self.number_states(&caller.org_id, numbers).await?;
+        let accepted = settings.consent_policy.accepts(callops_domain::CallType::OutboundCampaign);
+        self.check_reassigned(&mut consents, &ledgers, accepted, now).await?;
+        let registries = self.contact_registries(&settings, &check, &ledgers).await?;
         let known = Known {
             holidays,
             ledgers: &ledgers,
             tenant_cap_per_day: settings.max_attempts_per_number_per_day,
             consents: &consents,
-            accepted: settings.consent_policy.accepts(callops_domain::CallType::OutboundCampaign),
+            accepted,
             refuse_unknown_location,
+            registries: &registries,
         };
         plan_campaign(id, &caller.org_id, &draft, &agent, &known, check, now)
     }

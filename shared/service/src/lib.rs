@@ -49,11 +49,18 @@ pub struct Calls {
     scheduler: Arc<dyn DialScheduler>,
     /// For ending a live call to a number that opted out while it rang or talked.
     vapi: Arc<dyn callops_vapi::VapiApi>,
+    /// The Reassigned Numbers Database, asked for a campaign's contacts in batches when the deployment asks it.
+    rnd: Option<Arc<dyn callops_domain::consent::reassigned::ReassignedNumbers>>,
 }
 
 impl Calls {
     pub fn new(store: DynamoStore, scheduler: Arc<dyn DialScheduler>, vapi: Arc<dyn callops_vapi::VapiApi>) -> Self {
-        Calls { store, scheduler, vapi }
+        Calls { store, scheduler, vapi, rnd: None }
+    }
+
+    /// The same use cases, asking `rnd` about a campaign's contacts before their calls are planned.
+    pub fn with_rnd(self, rnd: Arc<dyn callops_domain::consent::reassigned::ReassignedNumbers>) -> Self {
+        Calls { rnd: Some(rnd), ..self }
     }
 
     pub fn store(&self) -> &DynamoStore {

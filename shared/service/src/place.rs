@@ -243,7 +243,7 @@ impl Dialer {
             // The consents it may rest on, checked against the Reassigned Numbers Database when not since its latest update.
             match crate::reassigned::check_consents(&self.store, self.rnd.as_deref(), facts.consent, &consents, now).await? {
                 // Decide again on what is on record now: a `yes` leaves no consent to rest on.
-                Checked::Answered => continue,
+                Checked::Answered(_) => continue,
                 Checked::Unavailable(err) if TELEMARKETING.contains(&call.call_type) && settings.rnd_outage == RndOutage::Wait => {
                     tracing::warn!(call_id = %call.id, error = %err, "the Reassigned Numbers Database could not be asked: the telemarketing call waits");
                     return self.move_attempt(stored, now + RND_RETRY, "rnd_unavailable", DIALER, now).await;

@@ -24,8 +24,8 @@ use chrono::{DateTime, Utc};
 pub enum Checked {
     /// Every consent the call may rest on was checked since the latest update (or no database is asked).
     NotNeeded,
-    /// The database answered; the answers are on the consents.
-    Answered,
+    /// The database answered; the answers are on the consents (each consent's id and its check).
+    Answered(Vec<(String, RndCheck)>),
     /// The database could not be asked.
     Unavailable(DomainError),
 }
@@ -50,11 +50,13 @@ pub async fn check_consents(
         Err(err) => return Ok(Checked::Unavailable(err)),
     };
     let system = Caller::system(&unchecked[0].org_id, crate::place::DIALER);
+    let mut answers = Vec::with_capacity(results.len());
     for (consent, result) in unchecked.into_iter().zip(results) {
         let check = RndCheck { result, rnd_as_of: latest_update(now).date_naive(), checked_at: time::to_millis(now) };
         let audit = AuditEntry::of_change(&system, Action::ConsentRndChecked, &consent.id, None::<&RndCheck>, &check, now);
         store.record_rnd_check(consent, &check, &audit).await?;
         tracing::info!(consent_id = %consent.id, result = result.as_str(), "a consent's number was checked against the Reassigned Numbers Database");
+        answers.push((consent.id.clone(), check));
     }
-    Ok(Checked::Answered)
+    Ok(Checked::Answered(answers))
 }

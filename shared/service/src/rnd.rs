@@ -52,6 +52,19 @@ impl RndClient {
     }
 }
 
+impl RndClient {
+    /// The deployment's caller agent, when it has one: `CALLOPS_RND_ENDPOINT` (empty or unset: none) and
+    /// `CALLOPS_RND_API_KEY` (required with it).
+    pub fn from_env(timeout: Duration) -> Result<Option<RndClient>, DomainError> {
+        let Some(endpoint) = std::env::var("CALLOPS_RND_ENDPOINT").ok().filter(|v| !v.trim().is_empty()) else { return Ok(None) };
+        let key = std::env::var("CALLOPS_RND_API_KEY")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| DomainError::Unavailable("CALLOPS_RND_API_KEY is required with CALLOPS_RND_ENDPOINT".into()))?;
+        RndClient::new(&endpoint, &key, timeout).map(Some)
+    }
+}
+
 /// A US number's 10 digits, as the database takes it.
 fn ten_digits(number: &str) -> Option<&str> {
     number.strip_prefix("+1").filter(|d| d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit()))

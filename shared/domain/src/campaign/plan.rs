@@ -106,6 +106,8 @@ pub struct Known<'a> {
     pub accepted: &'a [crate::consent::Basis],
     /// The tenant refuses calls to a callee whose place nothing gives.
     pub refuse_unknown_location: bool,
+    /// What the do-not-call registries say of each contact's number (none kept: nothing listed).
+    pub registries: &'a HashMap<String, crate::placement::registries::RegistryFacts>,
 }
 
 /// What a campaign request asks for, before it is checked.
@@ -288,6 +290,7 @@ pub fn plan_campaign(
                 frequency,
                 consent,
                 refuse_unknown_location: known.refuse_unknown_location,
+                registries: known.registries.get(&contact.number),
                 ..planning(CallType::OutboundCampaign, agent, callee, known.holidays)
             }
         })
@@ -416,6 +419,7 @@ mod tests {
             consents: Box::leak(Box::new(consents)),
             accepted: &[crate::consent::Basis::PriorExpressWritten],
             refuse_unknown_location: false,
+            registries: Box::leak(Box::default()),
         }
     }
 
