@@ -20,6 +20,23 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// The Reassigned Numbers Database the local dialer asks.
+#[derive(Debug, Clone)]
+pub enum RndBackend {
+    /// The built-in fake, with these disconnections (10-digit number, date): the default.
+    Fake(Vec<(String, chrono::NaiveDate)>),
+    /// A caller agent's endpoint, with its key.
+    Remote { endpoint: String, key: String },
+    /// Not asked.
+    Off,
+}
+
+impl Default for RndBackend {
+    fn default() -> Self {
+        RndBackend::Fake(Vec::new())
+    }
+}
+
 /// The first date the database holds data for.
 pub const DATA_FROM: &str = "2021-01-27";
 

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod demo;
 mod dev_token;
 pub mod fake_rnd;
+pub use fake_rnd::RndBackend;
 pub mod gateway;
 pub mod migrate;
 pub mod registry_import;
@@ -93,23 +94,6 @@ pub enum VapiBackend {
 impl Default for VapiBackend {
     fn default() -> Self {
         VapiBackend::Simulator(SimSettings::default())
-    }
-}
-
-/// The Reassigned Numbers Database the local dialer asks.
-#[derive(Debug, Clone)]
-pub enum RndBackend {
-    /// The built-in fake, with these disconnections (10-digit number, date): the default.
-    Fake(Vec<(String, chrono::NaiveDate)>),
-    /// A caller agent's endpoint, with its key.
-    Remote { endpoint: String, key: String },
-    /// Not asked.
-    Off,
-}
-
-impl Default for RndBackend {
-    fn default() -> Self {
-        RndBackend::Fake(Vec::new())
     }
 }
 

@@ -51,7 +51,9 @@ impl Calls {
         key: Option<(IdempotencyKey, String)>,
         now: DateTime<Utc>,
     ) -> Result<CampaignCreated, DomainError> {
-        let plan = self.plan(caller, agent_id, &ask, key.as_ref(), now).await?;
+        let (plan, answers) = self.plan(caller, agent_id, &ask, key.as_ref(), now).await?;
+        // The database's answers, kept once the request is known to make a campaign.
+        crate::reassigned::keep(&self.store, &answers, now).await?;
         let print = key.as_ref().map(|(_, print)| print.as_str());
         let mut audit = AuditEntry::of_change(caller, Action::CampaignCreated, &plan.campaign.id, None::<&Campaign>, &plan.campaign, now);
         audit.changes.insert("calls".into(), serde_json::json!({"from": null, "to": plan.calls.len()}));
@@ -70,17 +72,18 @@ impl Calls {
     }
 
     /// Asks the Reassigned Numbers Database, in batches of its 1,000, about every contact's consents a campaign call
-    /// may rest on and that were not checked since its latest update, and keeps each answer on its consent (and in
-    /// `consents`, so the plan refuses a number reassigned since with `number_reassigned`). The database not answering
-    /// plans the calls as they are: the dialer asks again before each (and waits, by default).
-    async fn check_reassigned(
+    /// may rest on and that were not checked since its latest update, and puts each answer on its consent in
+    /// `consents`, so the plan refuses a number reassigned since with `number_reassigned`. Nothing is stored: the
+    /// answers are kept once the campaign is (a refused request changes nothing). The database not answering plans
+    /// the calls as they are: the dialer asks again before each (and waits, by default).
+    async fn ask_reassigned(
         &self,
         consents: &mut HashMap<String, Vec<Consent>>,
         ledgers: &HashMap<String, Ledger>,
         accepted: &[Basis],
         now: DateTime<Utc>,
-    ) -> Result<(), DomainError> {
-        let Some(rnd) = self.rnd.as_deref() else { return Ok(()) };
+    ) -> Vec<(Consent, RndCheck)> {
+        let Some(rnd) = self.rnd.as_deref() else { return Vec::new() };
         let every: Vec<Consent> = consents
             .iter()
             .flat_map(|(number, kept)| {
@@ -89,10 +92,10 @@ impl Calls {
                 kept.iter().filter(move |c| consenting.why_not(c, now).is_none()).cloned().collect::<Vec<_>>()
             })
             .collect();
-        let mut answers: HashMap<String, RndCheck> = HashMap::new();
+        let mut answers = Vec::new();
         for batch in every.chunks(callops_domain::consent::reassigned::MAX_BATCH) {
             let consenting = Consenting { call_type: CallType::OutboundCampaign, consents: batch, accepted, opted_out_at: None };
-            match crate::reassigned::check_consents(&self.store, Some(rnd), Some(consenting), batch, now).await? {
+            match crate::reassigned::ask(Some(rnd), Some(consenting), batch, now).await {
                 crate::reassigned::Checked::Unavailable(err) => {
                     tracing::warn!(error = %err, "the Reassigned Numbers Database could not be asked for a campaign: the dialer asks before each call");
                     break;
@@ -101,13 +104,13 @@ impl Calls {
                 crate::reassigned::Checked::NotNeeded => {}
             }
         }
-        // The answers, as now kept on the consents.
+        let by_id: HashMap<&str, RndCheck> = answers.iter().map(|(c, check)| (c.id.as_str(), *check)).collect();
         for consent in consents.values_mut().flatten() {
-            if let Some(check) = answers.get(&consent.id) {
+            if let Some(check) = by_id.get(consent.id.as_str()) {
                 consent.rnd = Some(*check);
             }
         }
-        Ok(())
+        answers
     }
 
     /// What the registries say of each accepted contact's number (no read when the practice keeps no copy).
@@ -168,7 +171,7 @@ impl Calls {
         ask: &CampaignAsk,
         key: Option<&(IdempotencyKey, String)>,
         now: DateTime<Utc>,
-    ) -> Result<CampaignPlan, DomainError> {
+    ) -> Result<(CampaignPlan, Vec<(Consent, RndCheck)>), DomainError> {
         let agent = self.resolve_agent(caller, agent_id).await?;
         let draft = check_request(ask, &agent, now)?;
         let check = check_contacts(&ask.contacts);
@@ -185,7 +188,7 @@ impl Calls {
         let numbers: Vec<String> = check.accepted.iter().map(|(_, c)| c.number.clone()).collect();
         let (ledgers, mut consents) = self.number_states(&caller.org_id, numbers).await?;
         let accepted = settings.consent_policy.accepts(callops_domain::CallType::OutboundCampaign);
-        self.check_reassigned(&mut consents, &ledgers, accepted, now).await?;
+        let answers = self.ask_reassigned(&mut consents, &ledgers, accepted, now).await;
         let registries = self.contact_registries(&settings, &check, &ledgers).await?;
         let known = Known {
             holidays,
@@ -196,7 +199,8 @@ impl Calls {
             refuse_unknown_location,
             registries: &registries,
         };
-        plan_campaign(id, &caller.org_id, &draft, &agent, &known, check, now)
+        let plan = plan_campaign(id, &caller.org_id, &draft, &agent, &known, check, now)?;
+        Ok((plan, answers))
     }
 
     /// The stored campaign for this plan: the one an earlier request with the

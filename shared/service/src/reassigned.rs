@@ -24,13 +24,43 @@ use chrono::{DateTime, Utc};
 pub enum Checked {
     /// Every consent the call may rest on was checked since the latest update (or no database is asked).
     NotNeeded,
-    /// The database answered; the answers are on the consents (each consent's id and its check).
-    Answered(Vec<(String, RndCheck)>),
+    /// The database answered: each consent asked about, with its answer.
+    Answered(Vec<(Consent, RndCheck)>),
     /// The database could not be asked.
     Unavailable(DomainError),
 }
 
-/// Checks the number's consents a call may rest on (those covering it, per `consenting`) that need it.
+/// Asks the database about the consents a call may rest on (those covering it, per `consenting`) that need
+/// it; nothing is stored ([`keep`] stores the answers).
+pub async fn ask(rnd: Option<&dyn ReassignedNumbers>, consenting: Option<Consenting<'_>>, consents: &[Consent], now: DateTime<Utc>) -> Checked {
+    let (Some(rnd), Some(consenting)) = (rnd, consenting) else { return Checked::NotNeeded };
+    let unchecked: Vec<&Consent> = consents.iter().filter(|c| consenting.why_not(c, now).is_none() && needs_check(c.rnd.as_ref(), now)).collect();
+    if unchecked.is_empty() {
+        return Checked::NotNeeded;
+    }
+    let queries: Vec<RndQuery> = unchecked.iter().map(|c| RndQuery { phone_number: c.phone_number.clone(), since: c.captured_at.date_naive() }).collect();
+    match rnd.query(&queries).await {
+        Ok(results) if results.len() == queries.len() => {
+            let check = |result| RndCheck { result, rnd_as_of: latest_update(now).date_naive(), checked_at: time::to_millis(now) };
+            Checked::Answered(unchecked.into_iter().cloned().zip(results.into_iter().map(check)).collect())
+        }
+        Ok(_) => Checked::Unavailable(DomainError::Unavailable("the database answered another number of queries than asked".into())),
+        Err(err) => Checked::Unavailable(err),
+    }
+}
+
+/// Keeps each answer on its consent, audited as CallOps' own change.
+pub async fn keep(store: &DynamoStore, answers: &[(Consent, RndCheck)], now: DateTime<Utc>) -> Result<(), DomainError> {
+    for (consent, check) in answers {
+        let system = Caller::system(&consent.org_id, crate::place::DIALER);
+        let audit = AuditEntry::of_change(&system, Action::ConsentRndChecked, &consent.id, None::<&RndCheck>, check, now);
+        store.record_rnd_check(consent, check, &audit).await?;
+        tracing::info!(consent_id = %consent.id, result = check.result.as_str(), "a consent's number was checked against the Reassigned Numbers Database");
+    }
+    Ok(())
+}
+
+/// [`ask`], then [`keep`]: the dialer's check before a call.
 pub async fn check_consents(
     store: &DynamoStore,
     rnd: Option<&dyn ReassignedNumbers>,
@@ -38,25 +68,9 @@ pub async fn check_consents(
     consents: &[Consent],
     now: DateTime<Utc>,
 ) -> Result<Checked, DomainError> {
-    let (Some(rnd), Some(consenting)) = (rnd, consenting) else { return Ok(Checked::NotNeeded) };
-    let unchecked: Vec<&Consent> = consents.iter().filter(|c| consenting.why_not(c, now).is_none() && needs_check(c.rnd.as_ref(), now)).collect();
-    if unchecked.is_empty() {
-        return Ok(Checked::NotNeeded);
+    let checked = ask(rnd, consenting, consents, now).await;
+    if let Checked::Answered(answers) = &checked {
+        keep(store, answers, now).await?;
     }
-    let queries: Vec<RndQuery> = unchecked.iter().map(|c| RndQuery { phone_number: c.phone_number.clone(), since: c.captured_at.date_naive() }).collect();
-    let results = match rnd.query(&queries).await {
-        Ok(results) if results.len() == queries.len() => results,
-        Ok(_) => return Ok(Checked::Unavailable(DomainError::Unavailable("the database answered another number of queries than asked".into()))),
-        Err(err) => return Ok(Checked::Unavailable(err)),
-    };
-    let system = Caller::system(&unchecked[0].org_id, crate::place::DIALER);
-    let mut answers = Vec::with_capacity(results.len());
-    for (consent, result) in unchecked.into_iter().zip(results) {
-        let check = RndCheck { result, rnd_as_of: latest_update(now).date_naive(), checked_at: time::to_millis(now) };
-        let audit = AuditEntry::of_change(&system, Action::ConsentRndChecked, &consent.id, None::<&RndCheck>, &check, now);
-        store.record_rnd_check(consent, &check, &audit).await?;
-        tracing::info!(consent_id = %consent.id, result = result.as_str(), "a consent's number was checked against the Reassigned Numbers Database");
-        answers.push((consent.id.clone(), check));
-    }
-    Ok(Checked::Answered(answers))
+    Ok(checked)
 }
