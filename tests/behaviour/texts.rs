@@ -201,6 +201,12 @@ async fn a_telemarketing_call_announces_a_key_press_opt_out_and_the_key_pressed_
     assert_eq!(status_of(&host, &waiting).await, CallStatus::Cancelled, "the waiting call to the number is cancelled");
     let history = host.host.store().do_not_call_history("demo", &number).await.unwrap();
     assert_eq!((history[0].channel, history[0].source.as_deref()), (Some(Channel::Call), Some("keypress")));
+    // What the call said of who was calling is checked on its transcript: the practice was named at the start, but
+    // a marketing call also owes a callback number, and the practice has none set to say.
+    let record = host.host.store().get_call("demo", &call.id).await.unwrap().unwrap().call.compliance.unwrap();
+    let disclosure = record.disclosure.expect("the disclosure checked");
+    assert!(disclosure.practice_named && disclosure.callback_stated == Some(false), "{disclosure:?}");
+    assert!(record.rules.iter().any(|r| r.rule == "disclosure" && !r.ok), "{:?}", record.rules);
 
     // A care call announces none: it takes no key presses.
     let other = callable(816);

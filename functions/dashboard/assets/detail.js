@@ -71,6 +71,8 @@ export async function showCall(id) {
         el('p', { class: 'meta', text: `Decided ${when(c.decidedAt)} for a callee in ${where || 'an unknown place'}.` }),
         consent && el('p', { class: 'consent-relied', text: consent }),
         recorded && el('p', { class: 'meta', text: `Recording: ${recorded}.` }),
+        c.disclosure && el('p', { class: c.disclosure.practiceNamed && c.disclosure.callbackStated !== false ? 'meta disclosure' : 'disclosure missed',
+          text: disclosureText(c.disclosure, c.identity) }),
         el('details', { class: 'rules-toggle' }, el('summary', { text: `Every rule weighed (${c.rules.filter((r) => r.ok).length} of ${c.rules.length} passed)` }),
           el('ul', { class: 'rules' }, ...c.rules.map((r) => el('li', { text: `${r.ok ? '✓' : '✗'} ${r.detail}`, title: r.rule }))))));
     }
@@ -88,4 +90,12 @@ export async function showCall(id) {
   } catch (err) {
     body.replaceChildren(el('p', { class: 'form-status error', text: `Could not load the call: ${plainError(err)}` }));
   }
+}
+
+// What the call said of who was calling (47 CFR 64.1200(b)), as its transcript shows.
+function disclosureText(d, identity) {
+  const name = identity ? identity.practiceName : 'the practice';
+  if (!d.practiceNamed) return `It did not say ${name} was calling in its opening words: check the assistant's first message.`;
+  if (d.callbackStated === false) return `It named ${name} but gave no number to call back (a marketing call must).`;
+  return `It said ${name} was calling${d.callbackStated ? ' and gave the callback number' : ''}.`;
 }

@@ -264,6 +264,10 @@ impl Dialer {
             }
             record.monitor = Some(Monitor { listen: settings.live_listening, control: self.vapi.controls_calls() });
             record.keypad = callops_domain::call::compliance::KeypadOptOut::for_call(call.call_type, settings.practice_name.as_deref());
+            record.identity = settings
+                .practice_name
+                .clone()
+                .map(|practice_name| callops_domain::call::compliance::Identity { practice_name, callback_number: settings.callback_number.clone() });
             claim.compliance = Some(record);
             also.push(audited(DIALER, Action::CallDialed, call, &claim, now));
             let claimed = match self.store.update_call_with(&stored, &claim, &also).await {

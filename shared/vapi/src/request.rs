@@ -181,6 +181,8 @@ mod tests {
             registries: Vec::new(),
             rnd: None,
             keypad: None,
+            identity: None,
+            disclosure: None,
         }
     }
 

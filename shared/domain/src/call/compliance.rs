@@ -49,6 +49,21 @@ pub struct ComplianceRecord {
     /// The key-press opt-out the call announces (telemarketing and collection calls).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keypad: Option<KeypadOptOut>,
+    /// Who the call must say is calling (the practice's settings when it was placed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+    /// What the call said of it, from its transcript (`crate::ending::disclosure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<Disclosure>,
+}
+
+/// The practice's name and callback number, as a placed call must state them (47 CFR 64.1200(b)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub practice_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_number: Option<String>,
 }
 
 /// A key-press opt-out, as the dialer asked Vapi for it: key presses taken
@@ -272,4 +287,31 @@ pub struct RegistryResult {
     pub listed: bool,
     /// The date of the copy checked; `None`: no copy was ever imported (nothing to heed, nothing to rest on).
     pub as_of: Option<NaiveDate>,
+}
+
+/// What the call said of who was calling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Disclosure {
+    /// The opening turn named the practice.
+    pub practice_named: bool,
+    /// A telemarketing call stated the callback number (`None`: not a telemarketing call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_stated: Option<bool>,
+}
+
+impl Disclosure {
+    pub fn ok(&self) -> bool {
+        self.practice_named && self.callback_stated != Some(false)
+    }
+
+    /// The rule as the call's compliance record lists it.
+    pub fn rule(&self) -> Check {
+        let detail = match (self.practice_named, self.callback_stated) {
+            (true, Some(false)) => "named the practice, but stated no callback number for do-not-call requests (47 CFR 64.1200(b)(2))".to_string(),
+            (true, _) => "named the practice at the start (47 CFR 64.1200(b)(1))".to_string(),
+            (false, _) => "did not name the practice in its opening turn (47 CFR 64.1200(b)(1)): check the assistant's first message".to_string(),
+        };
+        Check { rule: "disclosure".into(), ok: self.ok(), detail }
+    }
 }

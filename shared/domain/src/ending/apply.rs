@@ -148,6 +148,7 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
 
     if let Some(transcript) = &report.transcript {
         next.set_text(CallText::Transcript, transcript);
+        disclose(&mut next, transcript);
     }
     if let Some(summary) = &report.summary {
         next.set_text(CallText::Summary, summary);
@@ -168,6 +169,18 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
     };
     next.reported_at = Some(time::to_millis(now).max(call.updated_at));
     changed(call, next, now)
+}
+
+/// What the call said of who was calling, checked against what it had to
+/// say, kept on its compliance record with its rule ([`super::disclosure`]).
+fn disclose(next: &mut CallLog, transcript: &str) {
+    let call_type = next.call_type;
+    let Some(record) = next.compliance.as_mut() else { return };
+    let Some(identity) = &record.identity else { return };
+    let Some(disclosure) = super::disclosure::check(transcript, call_type, identity) else { return };
+    record.rules.retain(|r| r.rule != "disclosure");
+    record.rules.push(disclosure.rule());
+    record.disclosure = Some(disclosure);
 }
 
 /// The analytics fields the analysis gives (and the outcome, with what
@@ -280,6 +293,10 @@ pub fn fill_in_late_report(call: &CallLog, report: &CallReport, now: DateTime<Ut
     next.ai_confidence = next.ai_confidence.or(analysis.ai_confidence.filter(|c| is_storable_number(*c)));
     next.follow_up_date = next.follow_up_date.or(analysis.follow_up_date);
     next.latency = next.latency.or_else(|| report.latency.clone());
+    // A transcript that came only now is checked as the first report's would have been.
+    if let (None, Some(transcript)) = (call.transcript.as_ref(), report.transcript.as_ref()) {
+        disclose(&mut next, transcript);
+    }
     changed(call, next, now)
 }
 

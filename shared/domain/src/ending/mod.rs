@@ -12,5 +12,6 @@
 //!    `ledgers` and `consents`).
 
 pub mod apply;
+pub mod disclosure;
 pub mod follow_through;
 pub mod report;

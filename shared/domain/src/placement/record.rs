@@ -172,6 +172,8 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         registries: facts.registries.map(|r| r.results.clone()).unwrap_or_default(),
         rnd: relied.and_then(|c| c.rnd),
         keypad: None,
+        identity: None,
+        disclosure: None,
     }
 }
 
@@ -197,6 +199,8 @@ impl ComplianceRecord {
             registries: Vec::new(),
             rnd: None,
             keypad: None,
+            identity: None,
+            disclosure: None,
         }
     }
 }
