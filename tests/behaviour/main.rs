@@ -4,6 +4,7 @@
 mod agents;
 mod analytics;
 mod artifact;
+mod bounds;
 mod call_safety;
 mod consent;
 mod dashboard;

@@ -92,7 +92,9 @@ fn exemption(overrides: &mut AssistantOverrides, call: &CallLog) {
 }
 
 /// The key-press opt-out the call announces: key presses taken (read at a
-/// 2-second pause or `#`, `../shared/vapi.md`), the instruction as a variable
+/// 2-second pause or `#`: Vapi's API definition has `keypadInputPlan
+/// {enabled, timeoutSeconds, delimiters: "#" | "*" | ""}` on
+/// `AssistantOverrides`; `../shared/vapi.md`), the instruction as a variable
 /// the prompt may say, and, unless the call says something else first, a
 /// first message that names the practice and says it.
 fn keypad(overrides: &mut AssistantOverrides, call: &CallLog) {
