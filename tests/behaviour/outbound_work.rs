@@ -84,6 +84,17 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
     let (_, on_record) = host.get(&format!("/api/consents?phoneNumber={}", ada.replace('+', "%2B")), Some(DEMO_TOKEN)).await;
     assert_eq!(on_record["consents"][0]["basis"], "prior_express_written", "{on_record}");
 
+    // The national registry's copy, from the FTC's file: each number added, each bad line said, and how long the copy lets marketing calls go.
+    let today = chrono::Utc::now().date_naive();
+    let registry = format!("{}\nnot a number\n{}\n", listed.trim_start_matches("+1"), callable(205).trim_start_matches("+1"));
+    let _registry = upload(&browser, "#registry-form input[type=file]", "national.txt", &registry).await;
+    click(&browser, "#registry-form button[type=submit]").await;
+    assert_eq!(said(&browser, "registry-status").await, format!("2 numbers added, 1 line skipped (first: line 2); the copy is as of {today}."));
+    let copy = browser
+        .until("the copy is listed", "const li = document.querySelector('#registry-list li[data-registry=national]'); return li && li.textContent")
+        .await;
+    assert!(copy.as_str().unwrap().contains(&format!("good for marketing calls through {}", today + chrono::Duration::days(31))), "{copy}");
+
     // A campaign from a CSV file: the consented row is scheduled, each other row refused with why, in plain words.
     let contacts = format!("number,name,appointment\n{ada},Ada Lovelace,Tuesday\n{nobody},Nobody Known,Friday\nnot a number,Typo,Monday\n");
     set(&browser, "#campaign-form [name=name]", "Winter recall").await;

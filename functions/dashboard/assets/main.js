@@ -19,7 +19,7 @@ import { importConsents, showNumber } from './number.js';
 import { banner, current, panel } from './panel.js';
 import { renderQuality } from './quality.js';
 import { defaultScheduleTime, submitSchedule } from './schedule.js';
-import { loadSettings, renderAgentList, saveSettings, setupAgents } from './setup.js';
+import { importRegistry, loadSettings, renderAgentList, saveSettings, setupAgents } from './setup.js';
 import { signIn } from './signin.js';
 import { describeRange, filtersChanged, onFiltersChange, setPreset, state, windowQuery } from './state.js';
 
@@ -107,6 +107,8 @@ async function start() {
   $('import-form').addEventListener('submit', importConsents);
   setupAgents(loadAgents);
   $('settings-form').addEventListener('submit', saveSettings);
+  $('registry-form').addEventListener('submit', importRegistry);
+  $('registry-form').elements.asOf.value = new Date().toISOString().slice(0, 10);
   $('number-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const number = $('number-input').value.trim();

@@ -127,6 +127,8 @@ function fillSettings(settings) {
   form.elements.maxAttemptsPerNumberPerDay.value = settings.maxAttemptsPerNumberPerDay;
   form.elements.contentDays.value = settings.retention?.contentDays ?? '';
   form.elements.recordingPolicy.value = settings.recordingPolicy;
+  form.elements.rndOutage.value = settings.rndOutage || 'wait';
+  renderRegistries(settings.registries || []);
   // Each outbound call type: the bases the law allows it, ticked where the practice accepts them.
   $('consent-policy').replaceChildren(...legalBases().map(([type, allowed]) => el('fieldset', { 'data-call-type': type },
     el('legend', { text: callTypeLabel(type) || type }),
@@ -149,7 +151,7 @@ export async function saveSettings(event) {
     practiceName: form.elements.practiceName.value.trim(), callbackNumber: form.elements.callbackNumber.value.trim(), timeZone: form.elements.timeZone.value,
     holidays: form.elements.holidays.value.split(/[\s,]+/).filter(Boolean).sort().filter((d, i, all) => all.indexOf(d) === i),
     maxAttemptsPerNumberPerDay: Number(form.elements.maxAttemptsPerNumberPerDay.value), retention: { contentDays: Number(form.elements.contentDays.value) },
-    recordingPolicy: form.elements.recordingPolicy.value, consentPolicy,
+    recordingPolicy: form.elements.recordingPolicy.value, rndOutage: form.elements.rndOutage.value, consentPolicy,
   };
   status.className = 'form-status';
   status.textContent = 'Saving…';
@@ -159,6 +161,45 @@ export async function saveSettings(event) {
     usePracticeZone(saved);
     status.className = 'form-status ok';
     status.textContent = 'Settings saved.';
+  } catch (err) {
+    status.className = 'form-status error';
+    status.textContent = plainError(err);
+  }
+}
+
+// The registry copies the practice keeps: each one's date, and the last day it lets marketing calls go (31 days on).
+const DAY = 86400000;
+function renderRegistries(copies) {
+  const today = new Date(new Date().toISOString().slice(0, 10));
+  $('registry-list').replaceChildren(...(copies.length ? copies.map((c) => {
+    const through = new Date(new Date(c.asOf).getTime() + 31 * DAY);
+    const stale = through < today;
+    const name = c.name === 'national' ? 'National Do Not Call Registry' : `${c.name} state list`;
+    return el('li', { 'data-registry': c.name, class: stale ? 'stale' : '', text: `${name}: ${c.numbers.toLocaleString()} numbers, copy of ${c.asOf} — ${stale ? 'too old: marketing calls are stopped until a fresh copy is imported' : `good for marketing calls through ${through.toISOString().slice(0, 10)}`}` });
+  }) : [el('li', { class: 'meta', text: 'No registry copy imported: marketing calls rest on written consent alone.' })]));
+}
+
+// A registry file: the FTC's full or change list (one number a line), or a state's CSV with a phoneNumber column.
+export async function importRegistry(event) {
+  event.preventDefault();
+  const form = event.target;
+  const status = $('registry-status');
+  const file = form.elements.file.files[0];
+  const registry = form.elements.registry.value.trim() || 'national';
+  if (!file || !form.elements.asOf.value) {
+    status.className = 'form-status error';
+    status.textContent = 'Choose the file and the date the registry produced it.';
+    return;
+  }
+  status.className = 'form-status';
+  status.textContent = 'Importing…';
+  try {
+    const done = await api(`/api/registries/${encodeURIComponent(registry)}/import?asOf=${form.elements.asOf.value}`, { method: 'POST', body: await file.text(), contentType: 'text/plain' });
+    status.className = 'form-status ok';
+    const count = (n, one) => `${n.toLocaleString()} ${one}${n === 1 ? '' : 's'}`;
+    status.textContent = `${count(done.added, 'number')} added${done.deleted ? `, ${count(done.deleted, 'number')} removed` : ''}${done.rejectedCount ? `, ${count(done.rejectedCount, 'line')} skipped (first: line ${done.rejected[0].line})` : ''}; the copy is as of ${done.registry.asOf}.`;
+    form.elements.file.value = '';
+    await loadSettings();
   } catch (err) {
     status.className = 'form-status error';
     status.textContent = plainError(err);
