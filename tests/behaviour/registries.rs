@@ -9,7 +9,7 @@
 use callops_aws::store::{CallStore, ConsentStore, RegistryStore, SettingsStore};
 use callops_dialer::{DialRequest, Dialed};
 use callops_domain::{CallType, consent::reassigned::RndResult};
-use callops_tests::{DEMO_TOKEN, DEMO_VIEWER_TOKEN, TestHost, assert_error, callable, read};
+use callops_tests::{DEMO_TOKEN, DEMO_VIEWER_TOKEN, TestHost, assert_error, read};
 use chrono::{Duration, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -18,8 +18,25 @@ fn in_minutes(minutes: i64) -> String {
     callops_domain::time::format(&(Utc::now() + Duration::minutes(minutes)))
 }
 
+/// A call to schedule, moved to the callee's next opening when it asks for a closed time: these tests run at any hour.
 fn call(number: &str, call_type: &str, minutes: i64) -> Value {
-    json!({"phoneNumber": number, "callType": call_type, "scheduledAt": in_minutes(minutes), "voiceAgentId": "front-desk"})
+    json!({"phoneNumber": number, "callType": call_type, "scheduledAt": in_minutes(minutes), "voiceAgentId": "front-desk", "moveToCallingHours": true})
+}
+
+/// The time the dialer's clock is set to: a Wednesday at 19:00 UTC, at least two days ahead (midday in Oregon and
+/// Texas, inside every window their callees keep), so a dial does not depend on when the test runs.
+fn midday() -> chrono::DateTime<Utc> {
+    use chrono::Datelike;
+    let mut day = Utc::now().date_naive() + Duration::days(2);
+    while day.weekday() != chrono::Weekday::Wed {
+        day += Duration::days(1);
+    }
+    day.and_hms_opt(19, 0, 0).unwrap().and_utc()
+}
+
+/// A host whose dialer's clock reads [`midday`].
+async fn start() -> (TestHost, callops_tests::fake_vapi::FakeVapi) {
+    callops_tests::host_with_fake_vapi_dialing_at(Some(midday())).await
 }
 
 async fn consent(host: &TestHost, number: &str, basis: &str) {
@@ -53,15 +70,16 @@ async fn due(host: &TestHost, number: &str, call_type: CallType) -> DialRequest 
 
 #[tokio::test]
 async fn telemarketing_to_a_listed_number_needs_written_consent_and_a_copy_at_most_31_days_old() {
-    let (host, _fake) = callops_tests::host_with_fake_vapi().await;
-    let (listed, unlisted, state_listed) = (callable(901), callable(902), callable(903));
+    let (host, _fake) = start().await;
+    // Portland, Oregon, and Dallas, Texas: US numbers, held by the national registry and their states' lists.
+    let (listed, unlisted, state_listed) = ("+15035550901".to_string(), "+15035550902".to_string(), "+12145550903".to_string());
     let today = Utc::now().date_naive();
     for number in [&listed, &unlisted, &state_listed] {
         consent(&host, number, "prior_express").await;
     }
 
     // The FTC's full list, one number a line in both documented forms, a header and a bad line among them.
-    let file = format!("phone\n{}\n{},{}\nnot a number\n", digits(&listed), &digits(&callable(904))[..3], &digits(&callable(904))[3..]);
+    let file = format!("phone\n{}\n{},{}\nnot a number\n", digits(&listed), "503", "5550904");
     assert_error(&import(&host, "national", &today.to_string(), &file, DEMO_VIEWER_TOKEN).await, StatusCode::FORBIDDEN, "forbidden");
     let (status, imported) = import(&host, "national", &today.to_string(), &file, DEMO_TOKEN).await;
     assert_eq!(status, StatusCode::OK, "{imported}");
@@ -169,9 +187,9 @@ async fn telemarketing_to_a_listed_number_needs_written_consent_and_a_copy_at_mo
 
 #[tokio::test]
 async fn a_consent_whose_number_was_disconnected_since_is_no_consent_and_each_call_names_the_answer_it_rested_on() {
-    let (host, _fake) = callops_tests::host_with_fake_vapi().await;
+    let (host, _fake) = start().await;
     let rnd = host.host.rnd().expect("the host runs the database fake");
-    let (kept, reassigned, care) = (callable(911), callable(912), callable(913));
+    let (kept, reassigned, care) = ("+15035550911".to_string(), "+15035550912".to_string(), "+15035550913".to_string());
     for number in [&kept, &reassigned, &care] {
         consent(&host, number, "prior_express_written").await;
     }
@@ -220,9 +238,9 @@ async fn a_consent_whose_number_was_disconnected_since_is_no_consent_and_each_ca
 
 #[tokio::test]
 async fn a_campaign_asks_the_database_about_all_its_contacts_at_once_and_refuses_by_row() {
-    let (host, _fake) = callops_tests::host_with_fake_vapi().await;
+    let (host, _fake) = start().await;
     let rnd = host.host.rnd().expect("the host runs the database fake");
-    let (kept, reassigned, also_kept) = (callable(921), callable(922), callable(923));
+    let (kept, reassigned, also_kept) = ("+15035550921".to_string(), "+15035550922".to_string(), "+15035550923".to_string());
     for number in [&kept, &reassigned, &also_kept] {
         consent(&host, number, "prior_express_written").await;
     }

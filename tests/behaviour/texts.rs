@@ -54,7 +54,8 @@ async fn text(host: &TestHost, org: &str, params: &[(String, String)], token: &s
 
 async fn schedule(host: &TestHost, number: &str, hours: i64) -> String {
     let at = callops_domain::time::format(&(Utc::now() + chrono::Duration::hours(hours)));
-    let body = json!({"phoneNumber": number, "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": at, "voiceAgentId": "front-desk"});
+    // Moved to the callee's next opening when the time asked is closed: the test runs at any hour.
+    let body = json!({"phoneNumber": number, "callType": "OUTBOUND_FOLLOWUP", "scheduledAt": at, "voiceAgentId": "front-desk", "moveToCallingHours": true});
     let (status, call) = host.send(Method::POST, "/api/outbound/schedule", Some(DEMO_TOKEN), Some(&body)).await;
     assert_eq!(status, StatusCode::CREATED, "{call}");
     call["id"].as_str().unwrap().to_string()
@@ -71,7 +72,7 @@ async fn a_signed_stop_cancels_every_waiting_call_before_twilio_is_answered_and_
     let host = TestHost::start(true).await;
     let number = callable(811);
     host.consent("demo", &[&number]).await;
-    let (first, second) = (schedule(&host, &number, 3).await, schedule(&host, &number, 4).await);
+    let (first, second) = (schedule(&host, &number, 3).await, schedule(&host, &number, 30).await);
     let stop = message("SM11111111111111111111111111111111", &number, "STOP", &[]);
 
     // Forged: another token, a changed body under a genuine signature, no signature, another tenant's path.
@@ -173,9 +174,15 @@ async fn plain_words_are_confirmed_once_help_names_the_practice_and_start_restor
 #[tokio::test]
 async fn a_telemarketing_call_announces_a_key_press_opt_out_and_the_key_pressed_is_an_opt_out() {
     use callops_dialer::{DialRequest, Dialed};
-    let (host, fake) = callops_tests::host_with_fake_vapi().await;
+    use chrono::Datelike;
+    // The dialer's clock reads a Wednesday at 19:00 UTC (midday in Oregon, the front desk open): the test runs at any hour.
+    let mut day = Utc::now().date_naive() + chrono::Duration::days(2);
+    while day.weekday() != chrono::Weekday::Wed {
+        day += chrono::Duration::days(1);
+    }
+    let (host, fake) = callops_tests::host_with_fake_vapi_dialing_at(Some(day.and_hms_opt(19, 0, 0).unwrap().and_utc())).await;
     host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"practiceName": "Riverside Dental"}))).await;
-    let number = callable(815);
+    let number = "+15035550815".to_string();
     host.consent("demo", &[&number]).await;
     let waiting = schedule(&host, &number, 5).await;
     let mut call = callops_tests::due_call("front-desk", &number);
@@ -209,7 +216,7 @@ async fn a_telemarketing_call_announces_a_key_press_opt_out_and_the_key_pressed_
     assert!(record.rules.iter().any(|r| r.rule == "disclosure" && !r.ok), "{:?}", record.rules);
 
     // A care call announces none: it takes no key presses.
-    let other = callable(816);
+    let other = "+15035550816".to_string();
     host.consent("demo", &[&other]).await;
     let mut care = callops_tests::due_call("front-desk", &other);
     care.call_type = callops_domain::CallType::OutboundFollowup;

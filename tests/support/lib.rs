@@ -136,8 +136,15 @@ impl TestHost {
 /// A host with the demo tenant whose Vapi is a [`fake_vapi::FakeVapi`]
 /// (three posts an attempt, short backoff and timeout), and the fake.
 pub async fn host_with_fake_vapi() -> (TestHost, fake_vapi::FakeVapi) {
+    host_with_fake_vapi_dialing_at(None).await
+}
+
+/// [`host_with_fake_vapi`], its dialer's clock fixed at `at` when given (a
+/// test that dials a callee whose hours it must not depend on the time it runs).
+pub async fn host_with_fake_vapi_dialing_at(at: Option<chrono::DateTime<chrono::Utc>>) -> (TestHost, fake_vapi::FakeVapi) {
     let fake = fake_vapi::FakeVapi::start().await;
     let mut options = host_options(true, None);
+    options.dial_at = at;
     options.vapi = callops::VapiBackend::Remote {
         base_url: fake.base.clone(),
         api_key: fake_vapi::FAKE_VAPI_KEY.into(),

@@ -71,6 +71,8 @@ pub struct HostOptions {
     pub twilio_tokens: HashMap<String, String>,
     /// The Reassigned Numbers Database the dialer asks.
     pub rnd: RndBackend,
+    /// What "now" always is for the dialer, when a test sets it (else the system clock).
+    pub dial_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Which Vapi the dialer calls.
     pub vapi: VapiBackend,
     /// The dialer's timings.
@@ -94,6 +96,14 @@ pub enum VapiBackend {
 impl Default for VapiBackend {
     fn default() -> Self {
         VapiBackend::Simulator(SimSettings::default())
+    }
+}
+
+/// A clock that always says the same time.
+struct At(chrono::DateTime<chrono::Utc>);
+impl callops_domain::time::Clock for At {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
     }
 }
 
@@ -299,6 +309,10 @@ impl Host {
         };
         let dialer = match &rnd_client {
             Some(client) => dialer.with_rnd(client.clone()),
+            None => dialer,
+        };
+        let dialer = match options.dial_at {
+            Some(at) => dialer.with_clock(Arc::new(At(at))),
             None => dialer,
         };
         let restored = scheduler.restore(&store).await?;

@@ -103,6 +103,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         vapi_credentials,
         twilio_tokens,
         rnd,
+        dial_at: None,
         vapi,
         dial,
         reconcile,
