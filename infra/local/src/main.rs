@@ -86,6 +86,8 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     };
     let mut twilio_tokens = HashMap::from([(demo::DEMO_ORG.to_string(), demo::DEMO_TWILIO_TOKEN.to_string())]);
     twilio_tokens.extend(args.twilio_tokens);
+    let mut twilio_orgs: Vec<String> = twilio_tokens.keys().cloned().collect();
+    twilio_orgs.sort();
     let rnd = match (args.rnd_endpoint, args.rnd_api_key, args.rnd_fixture) {
         (Some(endpoint), Some(key), _) => callops::RndBackend::Remote { endpoint, key },
         (_, _, Some(file)) => {
@@ -127,6 +129,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         println!("  token:     Authorization: Bearer {token}  -> tenant {}, {role}", dev.org);
     }
     println!("  webhook:   POST http://{addr}/webhooks/vapi  (X-Vapi-Secret for tenants {})", vapi_orgs.join(", "));
+    println!("  texts:     POST http://{addr}/webhooks/twilio/ORG/sms  (X-Twilio-Signature with the Twilio auth token of tenants {})", twilio_orgs.join(", "));
     match host.simulator() {
         Some(simulator) => println!("  vapi:      the built-in simulator at {} (calls play out in seconds)", simulator.base_url()),
         None => println!("  vapi:      the Vapi API given by --vapi-base-url"),
