@@ -122,6 +122,18 @@ async fn telemarketing_to_a_listed_number_needs_written_consent_and_a_copy_at_mo
         StatusCode::BAD_REQUEST,
         "no_consent",
     );
+    // Bad input changes nothing: a time past the supported range, one in the future, neither time, an unknown field.
+    for bad in [
+        json!({"lastInquiryAt": "1899-01-01T00:00:00Z"}),
+        json!({"lastTransactionAt": "9999-12-31T00:00:00Z"}),
+        json!({}),
+        json!({"lastInquiryAt": recent, "note": "x"}),
+    ] {
+        let answer = host.send(Method::PUT, &path, Some(DEMO_TOKEN), Some(&bad)).await;
+        assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{bad}: {}", answer.1);
+    }
+    let kept = host.host.store().registry_marks("demo", &listed).await.unwrap().relationship.unwrap();
+    assert_eq!(kept.last_inquiry_at.map(|t| callops_domain::time::format(&t)), Some(recent.clone()), "the relationship on record stays as set");
     // An inquiry more than 3 months old is no relationship: the registry refuses again.
     let old = callops_domain::time::format(&(Utc::now() - Duration::days(100)));
     host.send(Method::PUT, &path, Some(DEMO_TOKEN), Some(&json!({"lastInquiryAt": old}))).await;

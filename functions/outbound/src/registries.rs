@@ -85,7 +85,9 @@ impl Outbound {
         let now = Utc::now();
         let at = |text: Option<String>, field: &str| -> Result<Option<chrono::DateTime<Utc>>, DomainError> {
             let Some(text) = text else { return Ok(None) };
-            let at = time::parse(text.trim()).ok_or_else(|| DomainError::invalid("invalid_relationship", format!("{field} is an ISO 8601 time")))?;
+            let at = time::parse(text.trim())
+                .and_then(time::supported)
+                .ok_or_else(|| DomainError::invalid("invalid_relationship", format!("{field} is an ISO 8601 time (2000 to 2099)")))?;
             if at > now + time::CLOCK_SKEW {
                 return Err(DomainError::invalid("invalid_relationship", format!("{field} cannot be in the future")));
             }

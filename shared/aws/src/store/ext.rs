@@ -126,6 +126,24 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// Puts `value` as the item at `pk`/`sk` of `kind`, unconditionally, with its audit entry in the same transaction.
+    pub(crate) async fn put_audited<T: serde::Serialize>(
+        &self,
+        value: &T,
+        pk: String,
+        sk: &str,
+        kind: &str,
+        audit: &callops_domain::records::audit::AuditEntry,
+    ) -> Result<(), DomainError> {
+        let mut item = to_item(value)?;
+        item.insert(PK.into(), s(pk));
+        item.insert(SK.into(), s(sk));
+        item.insert(KIND.into(), s(kind));
+        let put = Put::builder().table_name(self.table()).set_item(Some(item)).build().expect("table and item are set");
+        self.transact_audited(vec![TransactWriteItem::builder().put(put).build()], audit).await.map_err(unavailable)?;
+        Ok(())
+    }
+
     /// One item by its key, read consistently.
     pub(crate) async fn get_item(&self, pk: String, sk: impl Into<String>) -> Result<Option<Item>, DomainError> {
         let output = self.client.get_item().table_name(&self.table).key(PK, s(pk)).key(SK, s(sk)).consistent_read(true).send().await.map_err(unavailable)?;

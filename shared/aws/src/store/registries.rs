@@ -118,13 +118,6 @@ impl RegistryStore for DynamoStore {
     }
 
     async fn set_relationship(&self, org_id: &str, number: &str, relationship: &Relationship, audit: &AuditEntry) -> Result<(), DomainError> {
-        let mut item = to_item(relationship)?;
-        item.insert(PK.into(), s(keys::registry_pk(org_id, number)));
-        item.insert(SK.into(), s(RELATIONSHIP_SK));
-        item.insert(KIND.into(), s("relationship"));
-        let put = aws_sdk_dynamodb::types::Put::builder().table_name(self.table()).set_item(Some(item)).build().expect("table and item are set");
-        let put = aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build();
-        self.transact_audited(vec![put], audit).await.map_err(unavailable)?;
-        Ok(())
+        self.put_audited(relationship, keys::registry_pk(org_id, number), RELATIONSHIP_SK, "relationship", audit).await
     }
 }

@@ -3,11 +3,7 @@
 use callops_domain::{DomainError, settings::TenantSettings};
 
 use super::DynamoStore;
-use crate::{
-    item::*,
-    keys,
-    table::{PK, SK},
-};
+use crate::{item::*, keys};
 
 const SETTINGS_SK: &str = "SETTINGS";
 
@@ -31,13 +27,6 @@ impl SettingsStore for DynamoStore {
 
     async fn put_settings(&self, settings: &TenantSettings, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError> {
         settings.check_storable()?;
-        let mut item = to_item(settings)?;
-        item.insert(PK.into(), s(keys::settings_pk(&settings.org_id)));
-        item.insert(SK.into(), s(SETTINGS_SK));
-        item.insert(KIND.into(), s("settings"));
-        let put = aws_sdk_dynamodb::types::Put::builder().table_name(self.table()).set_item(Some(item)).build().expect("table and item are set");
-        let put = aws_sdk_dynamodb::types::TransactWriteItem::builder().put(put).build();
-        self.transact_audited(vec![put], audit).await.map_err(unavailable)?;
-        Ok(())
+        self.put_audited(settings, keys::settings_pk(&settings.org_id), SETTINGS_SK, "settings", audit).await
     }
 }
