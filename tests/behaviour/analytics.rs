@@ -57,6 +57,15 @@ fn randomise_analytics(rng: &mut StdRng, call: &mut CallLog) {
     call.collection_success = rng.random_bool(0.5);
     call.collection_amount = rng.random_bool(0.7).then(|| rng.random_range(100..200_000));
     call.cost_cents = rng.random_bool(0.85).then(|| rng.random_range(0..400));
+    // What the call said of who was calling: not checked, said, or missed (no name, or a telemarketing call with no number).
+    let disclosure = match rng.random_range(0..4) {
+        0 => None,
+        1 => Some(json!({"practiceNamed": true})),
+        2 => Some(json!({"practiceNamed": false})),
+        _ => Some(json!({"practiceNamed": true, "callbackStated": rng.random_bool(0.5)})),
+    };
+    call.compliance = disclosure
+        .map(|d| serde_json::from_value(json!({"decidedAt": "2024-01-01T00:00:00.000Z", "zones": [], "states": [], "rules": [], "disclosure": d})).unwrap());
 }
 
 /// The figures of `GET /api/analytics/calls`, computed plainly from the calls,
@@ -90,6 +99,12 @@ fn expected_stats(calls: &[&CallLog]) -> Value {
             "collectionRate": rate(successes, attempts),
         },
         "cost": { "totalCents": cost, "avgPerCallCents": avg(cost, cost_calls) },
+        "disclosures": {
+            "checked": count(&|c| c.compliance.as_ref().is_some_and(|r| r.disclosure.is_some())),
+            "missed": count(&|c| {
+                c.compliance.as_ref().and_then(|r| r.disclosure.as_ref()).is_some_and(|d| !d.practice_named || d.callback_stated == Some(false))
+            }),
+        },
     })
 }
 
@@ -129,7 +144,7 @@ async fn check_all_windows(host: &TestHost, calls: &[CallLog]) {
         ("startDate=2023-06-01&endDate=2023-06-30".into(), at("2023-06-01T00:00:00Z"), at("2023-07-01T00:00:00Z")),
         ("startDate=2024-01-25&endDate=2024-04-05".into(), at("2024-01-25T00:00:00Z"), at("2024-04-06T00:00:00Z")),
     ];
-    let stat_fields = ["totalCalls", "bookingRate", "avgCallTimeSeconds", "insuranceVerified", "paymentPlans", "collections", "cost"];
+    let stat_fields = ["totalCalls", "bookingRate", "avgCallTimeSeconds", "insuranceVerified", "paymentPlans", "collections", "cost", "disclosures"];
     for (params, start, end) in &windows {
         for agent in [None, Some("billing")] {
             let agent_param = agent.map(|a| format!("&agentId={a}")).unwrap_or_default();

@@ -198,8 +198,22 @@ async fn a_telemarketing_call_announces_a_key_press_opt_out_and_the_key_pressed_
     let record = host.host.store().get_call("demo", &call.id).await.unwrap().unwrap().call.compliance.unwrap();
     assert_eq!(record.keypad.map(|k| k.digit), Some("9".to_string()));
 
-    // The callee presses 9: Vapi reports the key in the transcript; the number's calls stop, and the list says how.
+    // The front desk's disclosure figures over the days around the call, before its report.
     let started = Utc::now() - chrono::Duration::minutes(2);
+    let window = format!(
+        "/api/analytics/agents?startDate={}&endDate={}&tz=UTC&agentId=front-desk",
+        started.date_naive() - chrono::Duration::days(1),
+        started.date_naive() + chrono::Duration::days(1)
+    );
+    let disclosures = |agents: &serde_json::Value| {
+        let row = agents["agents"].as_array().unwrap().iter().find(|a| a["agentId"] == "front-desk").cloned().expect("the front desk's row");
+        (row["disclosures"]["checked"].as_i64().unwrap(), row["disclosures"]["missed"].as_i64().unwrap())
+    };
+    let (status, before) = host.get(&window, Some(DEMO_TOKEN)).await;
+    assert_eq!(status, 200, "{before}");
+    let before = disclosures(&before);
+
+    // The callee presses 9: Vapi reports the key in the transcript; the number's calls stop, and the list says how.
     let message = json!({"endedReason": "customer-ended-call", "startedAt": callops_domain::time::format(&started),
         "endedAt": callops_domain::time::format(&(started + chrono::Duration::seconds(40))),
         "transcript": "AI: Hello, this is Riverside Dental calling. To stop these calls, press 9 at any time.\nUser: User's Keypad Entry: 9",
@@ -214,6 +228,9 @@ async fn a_telemarketing_call_announces_a_key_press_opt_out_and_the_key_pressed_
     let disclosure = record.disclosure.expect("the disclosure checked");
     assert!(disclosure.practice_named && disclosure.callback_stated == Some(false), "{disclosure:?}");
     assert!(record.rules.iter().any(|r| r.rule == "disclosure" && !r.ok), "{:?}", record.rules);
+    // The miss is counted for the agent that placed the call, read through the analytics indexes and rollups.
+    let (_, after) = host.get(&window, Some(DEMO_TOKEN)).await;
+    assert_eq!(disclosures(&after), (before.0 + 1, before.1 + 1), "{after}");
 
     // A care call announces none: it takes no key presses.
     let other = "+15035550816".to_string();

@@ -12,6 +12,7 @@ const AGENT_COLUMNS = {
   insuranceVerified: (r) => r.insuranceVerified,
   collected: (r) => r.collections.totalCollectedCents,
   notReturned: (r) => r.missedCalls.notReturned,
+  disclosuresMissed: (r) => r.disclosures.missed,
   cost: (r) => r.cost.totalCents,
 };
 
@@ -25,6 +26,8 @@ function agentCells(r, name) {
     el('td', { class: 'num hide-narrow', text: number.format(r.insuranceVerified) }),
     el('td', { class: 'num hide-narrow', text: cents(r.collections.totalCollectedCents) }),
     el('td', { class: 'num', text: `${number.format(r.missedCalls.notReturned)} / ${number.format(r.missedCalls.missed)}` }),
+    el('td', { class: r.disclosures.missed ? 'num hide-narrow disclosure missed' : 'num hide-narrow',
+      text: `${number.format(r.disclosures.missed)} / ${number.format(r.disclosures.checked)}` }),
     el('td', { class: 'num hide-narrow', text: cents(r.cost.totalCents) }),
   ];
 }

@@ -73,6 +73,7 @@ pub const ANALYTICS_FIELDS: &[&str] = &[
     "customerSentiment",
     "callQuality",
     "aiConfidence",
+    "disclosureMissed",
 ];
 
 /// A tenant's calls per voice agent, by start time.

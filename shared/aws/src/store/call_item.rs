@@ -24,6 +24,11 @@ pub(crate) fn call_item(call: &CallLog, revision: u64) -> Result<Item, DomainErr
     item.insert(SK.into(), s(keys::CALL_SK));
     item.insert(KIND.into(), s("call"));
     item.insert(REVISION.into(), n(revision));
+    // Derived from the compliance record, at the top level so that the
+    // analytics indexes carry it (`CallFacts::disclosure_missed`).
+    if let Some(missed) = callops_domain::analytics::CallFacts::disclosure_missed_of(call) {
+        item.insert("disclosureMissed".into(), AttributeValue::Bool(missed));
+    }
     for (index, pk, sk) in keys::index_entries(call) {
         item.insert(index.pk.into(), s(pk));
         item.insert(index.sk.into(), s(sk));

@@ -51,6 +51,10 @@ pub const QUALITY_RATED: &str = "qn";
 /// The sum of the AI's confidence in millionths (0 to 1,000,000 a call), and how many calls had one.
 pub const CONFIDENCE_MILLIONTHS: &str = "cf";
 pub const CONFIDENCE_RATED: &str = "cfn";
+/// Outbound calls whose opening was checked for who was calling
+/// ([`crate::ending::disclosure`]), and those that missed it.
+pub const DISCLOSURES_CHECKED: &str = "dk";
+pub const DISCLOSURES_MISSED: &str = "dx";
 /// A confidence of 1, in the millionths [`CONFIDENCE_MILLIONTHS`] sums.
 pub const CONFIDENCE_SCALE: f64 = 1_000_000.0;
 

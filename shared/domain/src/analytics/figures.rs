@@ -70,6 +70,18 @@ pub struct CallStats {
     pub collections: Collections,
     pub cost: Cost,
     pub success_evaluation: SuccessFigures,
+    pub disclosures: Disclosures,
+}
+
+/// Outbound calls whose transcript was checked for what every
+/// artificial-voice call must say of who is calling (47 CFR 64.1200(b):
+/// the practice's name at the start; for telemarketing, a callback number),
+/// and those that missed it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Disclosures {
+    pub checked: i64,
+    pub missed: i64,
 }
 
 /// How many calls the provider's success evaluation says succeeded, of
@@ -180,6 +192,7 @@ impl CallStats {
             },
             cost: Cost { total_cents: t.get(COST_CENTS), avg_per_call_cents: mean(t.get(COST_CENTS), t.get(CALLS_WITH_COST)) },
             success_evaluation: SuccessFigures::from_tally(t),
+            disclosures: Disclosures { checked: t.get(DISCLOSURES_CHECKED), missed: t.get(DISCLOSURES_MISSED) },
         }
     }
 }

@@ -57,6 +57,19 @@ pub struct CallFacts {
     pub call_quality: Option<u8>,
     #[serde(default)]
     pub ai_confidence: Option<f64>,
+    /// Whether the call missed what it had to say of who was calling
+    /// (`compliance.disclosure`, [`crate::ending::disclosure`]); `None`: not
+    /// checked. Stored on the call item beside its compliance record, so
+    /// the analytics indexes carry it.
+    #[serde(default)]
+    pub disclosure_missed: Option<bool>,
+}
+
+impl CallFacts {
+    /// The call's [`CallFacts::disclosure_missed`]: what its compliance record says of its disclosure.
+    pub fn disclosure_missed_of(call: &CallLog) -> Option<bool> {
+        call.compliance.as_ref()?.disclosure.as_ref().map(|d| !d.ok())
+    }
 }
 
 impl From<&CallLog> for CallFacts {
@@ -83,6 +96,7 @@ impl From<&CallLog> for CallFacts {
             customer_sentiment: call.customer_sentiment.clone(),
             call_quality: call.call_quality,
             ai_confidence: call.ai_confidence,
+            disclosure_missed: CallFacts::disclosure_missed_of(call),
         }
     }
 }
@@ -185,6 +199,10 @@ impl Tally {
         if let Some(millionths) = call.ai_confidence.and_then(confidence_millionths) {
             tally.put(CONFIDENCE_MILLIONTHS, millionths);
             tally.put(CONFIDENCE_RATED, 1);
+        }
+        if let Some(missed) = call.disclosure_missed {
+            tally.put(DISCLOSURES_CHECKED, 1);
+            tally.put(DISCLOSURES_MISSED, i64::from(missed));
         }
         tally
     }
@@ -312,6 +330,7 @@ impl Tally {
             MISSED,
             QUALITY_RATED,
             CONFIDENCE_RATED,
+            DISCLOSURES_CHECKED,
         ]
         .into_iter()
         .chain(latency_counts)
@@ -319,6 +338,7 @@ impl Tally {
             at_most(&mut found, part, CALLS, Some(calls));
         }
         at_most(&mut found, MISSED_NOT_RETURNED, MISSED, Some(self.get(MISSED)));
+        at_most(&mut found, DISCLOSURES_MISSED, DISCLOSURES_CHECKED, Some(self.get(DISCLOSURES_CHECKED)));
         let sentiments = Sentiment::ALL.iter().try_fold(0i64, |total, s| total.checked_add(self.get(sentiment_counter(*s))));
         if sentiments.is_none_or(|total| total > calls) {
             found.push(format!("the sentiment counters add up to more than the {calls} calls"));
@@ -416,6 +436,8 @@ mod tests {
             QUALITY_RATED,
             CONFIDENCE_MILLIONTHS,
             CONFIDENCE_RATED,
+            DISCLOSURES_CHECKED,
+            DISCLOSURES_MISSED,
         ]
         .iter()
         .map(|n| n.to_string())
@@ -433,6 +455,26 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), count);
         assert!(!names.iter().any(|n| n == "PK" || n == "SK" || n == "kind" || n == "rev"));
+    }
+
+    #[test]
+    fn a_checked_disclosure_counts_and_a_miss_counts_as_missed() {
+        use crate::call::compliance::Disclosure;
+        let mut c = call(Some("2024-02-07T09:30:00Z"));
+        assert_eq!(CallStats::from_tally(&Tally::of(&c)).disclosures, Disclosures { checked: 0, missed: 0 }, "not checked: not counted");
+        let record = serde_json::json!({"decidedAt": "2024-02-07T09:29:00.000Z", "zones": [], "states": [], "rules": [],
+            "disclosure": {"practiceNamed": true, "callbackStated": false}});
+        c.compliance = Some(serde_json::from_value(record).unwrap());
+        let missed = Tally::of(&c);
+        assert_eq!(CallStats::from_tally(&missed).disclosures, Disclosures { checked: 1, missed: 1 });
+        c.compliance.as_mut().unwrap().disclosure = Some(Disclosure { practice_named: true, callback_stated: None });
+        let given = Tally::of(&c);
+        assert_eq!(CallStats::from_tally(&given).disclosures, Disclosures { checked: 1, missed: 0 });
+        // A report that corrects the transcript moves the rollup from one to the other.
+        assert_eq!(given.minus(&missed).unwrap().get(DISCLOSURES_MISSED), -1);
+        // More misses than checks cannot be a sum of calls.
+        let forged = Tally::from_counters([(CALLS.to_string(), 1), (DISCLOSURES_CHECKED.to_string(), 1), (DISCLOSURES_MISSED.to_string(), 2)]);
+        assert!(forged.impossibilities().iter().any(|f| f.starts_with(DISCLOSURES_MISSED)), "{:?}", forged.impossibilities());
     }
 
     #[test]
