@@ -6,6 +6,7 @@ mod analytics;
 mod artifact;
 mod bounds;
 mod call_safety;
+mod campaigns;
 mod consent;
 mod dashboard;
 mod demo;

@@ -34,6 +34,7 @@ async function submitCampaign(event) {
   if (text('purpose')) q.set('purpose', text('purpose'));
   if (text('startAt')) q.set('startAt', new Date(text('startAt')).toISOString());
   if (text('callsPerMinute')) q.set('callsPerMinute', text('callsPerMinute'));
+  if (text('callType')) q.set('callType', text('callType'));
   const button = form.querySelector('button[type="submit"]');
   button.disabled = true;
   status.className = 'form-status';

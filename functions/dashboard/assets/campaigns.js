@@ -3,7 +3,7 @@
 // still waiting, and the button that cancels the rest.
 import { api } from './api.js';
 import { $, confirmed, el, number, plainError, when } from './format.js';
-import { outcomeInfo, outcomes, statusBadge } from './labels.js';
+import { callTypeLabel, outcomeInfo, outcomes, statusBadge } from './labels.js';
 import { current, panel, setState } from './panel.js';
 import { agentName, state } from './state.js';
 
@@ -38,7 +38,7 @@ function renderCampaigns(views) {
     list.append(el('li', { 'data-campaign-id': campaign.id },
       el('div', { class: 'top' }, el('span', { class: 'name', text: campaign.name }), el('span', {}, statusBadge(campaign.status === 'ACTIVE' ? (waiting ? 'IN_PROGRESS' : 'COMPLETED') : 'CANCELLED')), open),
       bar,
-      el('div', { class: 'meta', text: `${number.format(done)} of ${number.format(counts.total)} calls done (${pct}%) · ${number.format(booked)} booked · ${number.format(waiting)} waiting · ${agentName(campaign.voiceAgentId)}` }),
+      el('div', { class: 'meta', text: `${number.format(done)} of ${number.format(counts.total)} calls done (${pct}%) · ${number.format(booked)} booked · ${number.format(waiting)} waiting · ${callTypeLabel(campaign.callType) || campaign.callType} · ${agentName(campaign.voiceAgentId)}` }),
       details));
     if (opened.has(campaign.id)) showDetails(campaign, counts, details);
   }

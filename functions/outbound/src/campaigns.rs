@@ -1,6 +1,7 @@
 //! Campaigns: up to 10,000 contacts in one request (JSON, or CSV with a
 //! `number` column whose other columns become the call's variables), one
-//! OUTBOUND_CAMPAIGN call per accepted contact, spread over the agent's
+//! call of the campaign's type (`OUTBOUND_CAMPAIGN` unless it names another
+//! outbound type) per accepted contact, spread over the agent's
 //! calling hours. Contacts that cannot be called are reported back, row by
 //! row. The handlers parse; [`callops_service::campaigns`] creates.
 
@@ -37,6 +38,9 @@ pub struct CampaignRequest {
     /// How many calls start a minute at most (default: half the agent's concurrent calls).
     #[serde(default)]
     pub calls_per_minute: Option<u32>,
+    /// Any `OUTBOUND_*` type (default `OUTBOUND_CAMPAIGN`): every call of the campaign has it, and its rules.
+    #[serde(default)]
+    pub call_type: Option<String>,
     /// Checked one by one, so that one bad row refuses only itself.
     pub contacts: Vec<Contact>,
 }
@@ -127,6 +131,7 @@ fn campaign_request(req: &Request) -> Result<CampaignRequest, DomainError> {
         purpose: query_param(req, "purpose"),
         start_at: query_param(req, "startAt"),
         calls_per_minute,
+        call_type: query_param(req, "callType"),
         contacts: parse_csv(req.body().as_ref())?,
     })
 }
@@ -144,7 +149,15 @@ impl TryFrom<CampaignRequest> for CampaignAsk {
             ),
             None => None,
         };
-        Ok(CampaignAsk { name: request.name, purpose: request.purpose, start_at, calls_per_minute: request.calls_per_minute, contacts: request.contacts })
+        let call_type = request.call_type.as_deref().map(callops_domain::CallType::parse_outbound).transpose()?;
+        Ok(CampaignAsk {
+            name: request.name,
+            purpose: request.purpose,
+            start_at,
+            calls_per_minute: request.calls_per_minute,
+            call_type,
+            contacts: request.contacts,
+        })
     }
 }
 

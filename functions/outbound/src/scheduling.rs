@@ -74,13 +74,7 @@ impl TryFrom<ScheduleRequest> for CallToSchedule {
 
     fn try_from(request: ScheduleRequest) -> Result<Self, DomainError> {
         let number = phone::normalize(&request.phone_number)?;
-        let call_type: CallType = request
-            .call_type
-            .parse()
-            .map_err(|_| DomainError::invalid("invalid_call_type", format!("callType {:?} is not one of the OUTBOUND_* types", request.call_type)))?;
-        if !call_type.is_outbound() {
-            return Err(DomainError::invalid("invalid_call_type", "only OUTBOUND_* calls can be scheduled"));
-        }
+        let call_type = CallType::parse_outbound(&request.call_type)?;
         let at = parse_time(&request.scheduled_at)?;
         let purpose = optional_text(request.purpose, 500, "invalid_purpose", "purpose")?;
         let notes = optional_text(request.notes, 2_000, "invalid_notes", "notes")?;
@@ -172,12 +166,7 @@ impl Outbound {
     pub(crate) async fn compliance_check(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
         let required = |name: &str, code: &'static str| query_param(req, name).ok_or_else(|| DomainError::invalid(code, format!("{name} is required")));
         let number = phone::normalize(&required("phoneNumber", "invalid_phone_number")?)?;
-        let call_type: CallType = required("callType", "invalid_call_type")?
-            .parse()
-            .map_err(|_| DomainError::invalid("invalid_call_type", "callType must be one of the OUTBOUND_* types"))?;
-        if !call_type.is_outbound() {
-            return Err(DomainError::invalid("invalid_call_type", "only OUTBOUND_* calls are placed").into());
-        }
+        let call_type = CallType::parse_outbound(&required("callType", "invalid_call_type")?)?;
         let now = Utc::now();
         let at = match query_param(req, "at") {
             Some(text) => parse_time(&text)

@@ -291,6 +291,7 @@ fn a_campaign_the_store_takes_reads_back_as_it_was() {
             name: name.unwrap_or_default(),
             voice_agent_id: "front".into(),
             call_purpose: purpose,
+            call_type: callops_domain::CallType::ALL[per_minute as usize % callops_domain::CallType::ALL.len()],
             status: if cancelled { CampaignStatus::Cancelled } else { CampaignStatus::Active },
             calls_per_minute: per_minute % 700,
             starts_at: starts,

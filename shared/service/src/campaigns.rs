@@ -80,6 +80,7 @@ impl Calls {
         &self,
         consents: &mut HashMap<String, Vec<Consent>>,
         ledgers: &HashMap<String, Ledger>,
+        call_type: CallType,
         accepted: &[Basis],
         now: DateTime<Utc>,
     ) -> Vec<(Consent, RndCheck)> {
@@ -88,13 +89,13 @@ impl Calls {
             .iter()
             .flat_map(|(number, kept)| {
                 let opted_out_at = ledgers.get(number).and_then(|l| l.opted_out_at);
-                let consenting = Consenting { call_type: CallType::OutboundCampaign, consents: kept, accepted, opted_out_at };
+                let consenting = Consenting { call_type, consents: kept, accepted, opted_out_at };
                 kept.iter().filter(move |c| consenting.why_not(c, now).is_none()).cloned().collect::<Vec<_>>()
             })
             .collect();
         let mut answers = Vec::new();
         for batch in every.chunks(callops_domain::consent::reassigned::MAX_BATCH) {
-            let consenting = Consenting { call_type: CallType::OutboundCampaign, consents: batch, accepted, opted_out_at: None };
+            let consenting = Consenting { call_type, consents: batch, accepted, opted_out_at: None };
             match crate::reassigned::ask(Some(rnd), Some(consenting), batch, now).await {
                 crate::reassigned::Checked::Unavailable(err) => {
                     tracing::warn!(error = %err, "the Reassigned Numbers Database could not be asked for a campaign: the dialer asks before each call");
@@ -117,6 +118,7 @@ impl Calls {
     async fn contact_registries(
         &self,
         settings: &TenantSettings,
+        call_type: CallType,
         check: &ContactCheck,
         ledgers: &HashMap<String, Ledger>,
     ) -> Result<HashMap<String, RegistryFacts>, DomainError> {
@@ -127,10 +129,8 @@ impl Calls {
             check.accepted.iter().map(|(_, c)| (c.number.clone(), c.callee(&ledgers.get(&c.number).map(Ledger::history).unwrap_or_default()))).collect();
         let mut registries = HashMap::new();
         for group in asked.chunks(LEDGER_READS) {
-            let reads: Vec<_> = group
-                .iter()
-                .map(|(number, callee)| Box::pin(crate::registries::registry_facts(&self.store, settings, CallType::OutboundCampaign, number, callee)))
-                .collect();
+            let reads: Vec<_> =
+                group.iter().map(|(number, callee)| Box::pin(crate::registries::registry_facts(&self.store, settings, call_type, number, callee))).collect();
             for ((number, _), facts) in group.iter().zip(futures::future::try_join_all(reads).await?) {
                 if let Some(facts) = facts {
                     registries.insert(number.clone(), facts);
@@ -138,6 +138,22 @@ impl Calls {
             }
         }
         Ok(registries)
+    }
+
+    /// The record of each debt a collection campaign's accepted contacts are about, by debt id (none for other types).
+    async fn debt_ledgers(&self, org_id: &str, call_type: CallType, check: &ContactCheck) -> Result<HashMap<String, Ledger>, DomainError> {
+        let debts: HashSet<&str> = check.accepted.iter().filter_map(|(_, c)| c.debt_id.as_deref()).filter(|_| call_type == CallType::OutboundDebt).collect();
+        let debts: Vec<&str> = debts.into_iter().collect();
+        let mut ledgers = HashMap::new();
+        for group in debts.chunks(LEDGER_READS) {
+            let reads: Vec<_> = group.iter().map(|debt| Box::pin(self.store.debt_ledger(org_id, debt))).collect();
+            for (debt, ledger) in group.iter().zip(futures::future::try_join_all(reads).await?) {
+                if !ledger.is_empty() {
+                    ledgers.insert(debt.to_string(), ledger);
+                }
+            }
+        }
+        Ok(ledgers)
     }
 
     /// What is on record for each of `numbers`: the ledgers that hold
@@ -184,12 +200,14 @@ impl Calls {
         let settings = self.store.settings(&caller.org_id).await?;
         let holidays = &settings.holidays;
         let refuse_unknown_location = settings.refuses_unknown_location();
-        let check = check.placeable(&ask.contacts, &agent, holidays, &listed, refuse_unknown_location, draft.start);
+        let call_type = draft.call_type;
+        let check = check.placeable(&ask.contacts, &draft, &agent, holidays, &listed, refuse_unknown_location);
         let numbers: Vec<String> = check.accepted.iter().map(|(_, c)| c.number.clone()).collect();
         let (ledgers, mut consents) = self.number_states(&caller.org_id, numbers).await?;
-        let accepted = settings.consent_policy.accepts(callops_domain::CallType::OutboundCampaign);
-        let answers = self.ask_reassigned(&mut consents, &ledgers, accepted, now).await;
-        let registries = self.contact_registries(&settings, &check, &ledgers).await?;
+        let debts = self.debt_ledgers(&caller.org_id, call_type, &check).await?;
+        let accepted = settings.consent_policy.accepts(call_type);
+        let answers = self.ask_reassigned(&mut consents, &ledgers, call_type, accepted, now).await;
+        let registries = self.contact_registries(&settings, call_type, &check, &ledgers).await?;
         let known = Known {
             holidays,
             ledgers: &ledgers,
@@ -198,6 +216,7 @@ impl Calls {
             accepted,
             refuse_unknown_location,
             registries: &registries,
+            debts: &debts,
         };
         let plan = plan_campaign(id, &caller.org_id, &draft, &agent, &known, check, now)?;
         Ok((plan, answers))

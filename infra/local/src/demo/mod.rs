@@ -125,6 +125,7 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
         name: "Six-month cleaning reminders".into(),
         voice_agent_id: agents[0].id.clone(),
         call_purpose: Some("Six-month cleaning reminder".into()),
+        call_type: callops_domain::CallType::OutboundCampaign,
         status: CampaignStatus::Active,
         calls_per_minute: 5,
         starts_at,

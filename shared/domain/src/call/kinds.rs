@@ -102,4 +102,14 @@ impl CallType {
     pub fn is_outbound(self) -> bool {
         self != CallType::Inbound
     }
+
+    /// The outbound call type `text` names, as a request gives it: anything else is `invalid_call_type`.
+    pub fn parse_outbound(text: &str) -> Result<CallType, crate::error::DomainError> {
+        text.parse::<CallType>().ok().filter(|t| t.is_outbound()).ok_or_else(|| {
+            crate::error::DomainError::invalid(
+                "invalid_call_type",
+                format!("callType {text:?} is not one of the OUTBOUND_* types: only outbound calls are placed"),
+            )
+        })
+    }
 }

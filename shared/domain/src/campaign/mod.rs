@@ -9,7 +9,16 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{call::CallStatus, error::DomainError, time};
+use crate::{
+    call::{CallStatus, CallType},
+    error::DomainError,
+    time,
+};
+
+/// A campaign's call type when the request names none (and a campaign stored before campaigns had one).
+pub fn campaign_call_type() -> CallType {
+    CallType::OutboundCampaign
+}
 
 /// The most contacts one campaign request may carry.
 pub const MAX_CONTACTS: usize = 10_000;
@@ -28,6 +37,9 @@ pub struct Campaign {
     pub name: String,
     pub voice_agent_id: crate::ids::AgentId,
     pub call_purpose: Option<String>,
+    /// The type of every call of the campaign, with that type's rules (consent, frequency, what the call says).
+    #[serde(default = "campaign_call_type")]
+    pub call_type: CallType,
     pub status: CampaignStatus,
     /// How many calls are started a minute at most.
     pub calls_per_minute: u32,
@@ -82,6 +94,9 @@ impl Campaign {
         }
         if !(1..=MAX_CALLS_PER_MINUTE).contains(&self.calls_per_minute) {
             return refuse("callsPerMinute is out of bounds");
+        }
+        if !self.call_type.is_outbound() {
+            return refuse("its call type is not an outbound one");
         }
         for at in [self.starts_at, self.created_at, self.updated_at] {
             if !time::is_storable(&at) {

@@ -29,6 +29,9 @@ use crate::{
     time::CLOCK_SKEW,
 };
 
+/// The record of a number nothing was attempted to yet.
+static NO_RECORD: std::sync::LazyLock<Ledger> = std::sync::LazyLock::new(Ledger::default);
+
 /// A contact that was not made into a call, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -102,8 +105,10 @@ pub struct Known<'a> {
     pub tenant_cap_per_day: u32,
     /// Each contact's number's consents, by number (none: no consent).
     pub consents: &'a HashMap<String, Vec<Consent>>,
-    /// The bases a campaign call accepts (the tenant's policy for `OUTBOUND_CAMPAIGN`).
+    /// The bases a campaign call accepts (the tenant's policy for the campaign's call type).
     pub accepted: &'a [crate::consent::Basis],
+    /// The record of each debt a collection campaign's contacts are about, by debt id (none: no attempt yet).
+    pub debts: &'a HashMap<String, Ledger>,
     /// The tenant refuses calls to a callee whose place nothing gives.
     pub refuse_unknown_location: bool,
     /// What the do-not-call registries say of each contact's number (none kept: nothing listed).
@@ -117,6 +122,8 @@ pub struct CampaignAsk {
     pub purpose: Option<String>,
     pub start_at: Option<DateTime<Utc>>,
     pub calls_per_minute: Option<u32>,
+    /// An outbound call type (default `OUTBOUND_CAMPAIGN`).
+    pub call_type: Option<CallType>,
     pub contacts: Vec<Contact>,
 }
 
@@ -127,6 +134,7 @@ pub struct CampaignDraft {
     pub purpose: Option<String>,
     pub per_minute: u32,
     pub start: DateTime<Utc>,
+    pub call_type: CallType,
 }
 
 /// Checks the request's own fields (not yet its contacts' numbers).
@@ -143,6 +151,10 @@ pub fn check_request(ask: &CampaignAsk, agent: &VoiceAgent, now: DateTime<Utc>) 
     if !(1..=MAX_CALLS_PER_MINUTE).contains(&per_minute) {
         return Err(DomainError::invalid("invalid_calls_per_minute", format!("callsPerMinute must be 1 to {MAX_CALLS_PER_MINUTE}")));
     }
+    let call_type = ask.call_type.unwrap_or_else(super::campaign_call_type);
+    if !call_type.is_outbound() {
+        return Err(DomainError::invalid("invalid_call_type", "a campaign's callType must be one of the OUTBOUND_* types: only outbound calls are placed"));
+    }
     let start = ask.start_at.unwrap_or(now);
     if start < now - CLOCK_SKEW {
         return Err(DomainError::invalid("start_in_past", "startAt is in the past"));
@@ -150,7 +162,7 @@ pub fn check_request(ask: &CampaignAsk, agent: &VoiceAgent, now: DateTime<Utc>) 
     if start > latest_dial(now) {
         return Err(DomainError::invalid("start_too_far", "startAt must be within a year"));
     }
-    Ok(CampaignDraft { name, purpose, per_minute, start })
+    Ok(CampaignDraft { name, purpose, per_minute, start, call_type })
 }
 
 /// A contact checked on its own: its number in E.164, sane variables, a
@@ -220,22 +232,25 @@ pub struct CampaignPlan {
 impl ContactCheck {
     /// Refuses the accepted contacts the placement policy refuses (a number
     /// on the do-not-call list, `listed`; a callee nothing places, when the
-    /// tenant refuses those), by their row in `sent`.
+    /// tenant refuses those), by their row in `sent`, for calls of the
+    /// draft's type from its start.
     pub fn placeable(
         mut self,
         sent: &[Contact],
+        draft: &CampaignDraft,
         agent: &VoiceAgent,
         holidays: &[chrono::NaiveDate],
         listed: &HashSet<String>,
         refuse_unknown_location: bool,
-        at: DateTime<Utc>,
     ) -> ContactCheck {
+        let (call_type, at) = (draft.call_type, draft.start);
         self.accepted.retain(|(index, contact)| {
             let callee = contact.callee(&crate::placement::callee::Places::default());
             let facts = PlacementFacts {
+                debt_id: contact.debt_id.as_deref(),
                 on_do_not_call: listed.contains(&contact.number),
                 refuse_unknown_location,
-                ..planning(CallType::OutboundCampaign, agent, &callee, holidays)
+                ..planning(call_type, agent, &callee, holidays)
             };
             match earliest_placement(&facts, at) {
                 // Whether its hours open in time is the spread's to say, for all the calls at once.
@@ -274,24 +289,40 @@ pub fn plan_campaign(
     let callees: Vec<crate::placement::callee::Callee> =
         check.accepted.iter().map(|(_, c)| c.callee(&known.ledgers.get(&c.number).map_or_else(|| no_history.clone(), Ledger::history))).collect();
     let ids: Vec<crate::ids::CallId> = check.accepted.iter().map(|(index, _)| campaign_call_id(org_id, &id, *index)).collect();
+    let debt_of = |contact: &Contact| contact.debt_id.as_ref().filter(|_| draft.call_type == CallType::OutboundDebt).and_then(|d| known.debts.get(d));
+    // The times each callee said are inconvenient (a collection call keeps to them, and to those said about its debt).
+    let inconvenient: Vec<Vec<crate::placement::clock::InconvenientTime>> = check
+        .accepted
+        .iter()
+        .map(|(_, contact)| known.ledgers.get(&contact.number).unwrap_or(&NO_RECORD).inconvenient_for(draft.call_type, debt_of(contact)))
+        .collect();
     let contacts: Vec<PlacementFacts> = check
         .accepted
         .iter()
         .zip(&callees)
         .zip(&ids)
-        .map(|(((_, contact), callee), call_id)| {
-            let who = Attempting { call_id: call_id.as_str(), call_type: CallType::OutboundCampaign, debt_id: contact.debt_id.as_deref() };
+        .zip(&inconvenient)
+        .map(|((((_, contact), callee), call_id), inconvenient)| {
+            let who = Attempting { call_id: call_id.as_str(), call_type: draft.call_type, debt_id: contact.debt_id.as_deref() };
             let ledger = known.ledgers.get(&contact.number);
-            let frequency = ledger.map(|ledger| Frequency { call: who, ledger, debt: None, tenant_cap_per_day: known.tenant_cap_per_day });
+            // A collection call is held to its debt's record too (Regulation F counts per person and debt, on any number).
+            let debt = debt_of(contact);
+            let frequency = match (ledger, debt) {
+                (Some(ledger), debt) => Some(Frequency { call: who, ledger, debt, tenant_cap_per_day: known.tenant_cap_per_day }),
+                (None, Some(debt)) => Some(Frequency { call: who, ledger: &NO_RECORD, debt: Some(debt), tenant_cap_per_day: known.tenant_cap_per_day }),
+                (None, None) => None,
+            };
             let consents = known.consents.get(&contact.number).map_or(&[][..], Vec::as_slice);
             let opted_out_at = ledger.and_then(|l| l.opted_out_at);
-            let consent = Some(Consenting { call_type: CallType::OutboundCampaign, consents, accepted: known.accepted, opted_out_at });
+            let consent = Some(Consenting { call_type: draft.call_type, consents, accepted: known.accepted, opted_out_at });
             PlacementFacts {
+                debt_id: contact.debt_id.as_deref(),
+                inconvenient,
                 frequency,
                 consent,
                 refuse_unknown_location: known.refuse_unknown_location,
                 registries: known.registries.get(&contact.number),
-                ..planning(CallType::OutboundCampaign, agent, callee, known.holidays)
+                ..planning(draft.call_type, agent, callee, known.holidays)
             }
         })
         .collect();
@@ -337,6 +368,7 @@ pub fn plan_campaign(
         name: draft.name.clone(),
         voice_agent_id: agent.id.clone(),
         call_purpose: draft.purpose.clone(),
+        call_type: draft.call_type,
         status: CampaignStatus::Active,
         calls_per_minute: draft.per_minute,
         starts_at: times.first().copied().unwrap_or(now),
@@ -366,7 +398,7 @@ pub fn campaign_calls(campaign: &Campaign, accepted: &[(usize, Contact)], times:
                     org_id: campaign.org_id.clone(),
                     voice_agent_id: campaign.voice_agent_id.clone(),
                     phone_number: contact.number.clone(),
-                    call_type: CallType::OutboundCampaign,
+                    call_type: campaign.call_type,
                     status: CallStatus::Scheduled,
                     attempt: 1,
                 },
@@ -420,6 +452,7 @@ mod tests {
             accepted: &[crate::consent::Basis::PriorExpressWritten],
             refuse_unknown_location: false,
             registries: Box::leak(Box::default()),
+            debts: Box::leak(Box::default()),
         }
     }
 
@@ -447,7 +480,7 @@ mod tests {
         let agent = agent();
         // Miami, called three times this morning; New York, waiting for a call this afternoon; one more without consent.
         let sent = vec![contact("+13055550100"), contact("+12125550142"), contact("+12125550199"), contact("+12125550111")];
-        let ask = CampaignAsk { name: "Recall".into(), purpose: None, start_at: None, calls_per_minute: Some(1), contacts: sent.clone() };
+        let ask = CampaignAsk { name: "Recall".into(), purpose: None, start_at: None, calls_per_minute: Some(1), call_type: None, contacts: sent.clone() };
         let draft = check_request(&ask, &agent, now).unwrap();
         let attempt = |at: &str, id: &str| crate::placement::frequency::Attempt {
             at: time::parse(at).unwrap(),
@@ -466,7 +499,7 @@ mod tests {
             ),
             ("+12125550142".to_string(), Ledger { planned: vec![attempt("2024-01-15T19:00:00Z", "w")], ..Ledger::default() }),
         ]);
-        let check = check_contacts(&sent).placeable(&sent, &agent, &[], &HashSet::new(), false, now);
+        let check = check_contacts(&sent).placeable(&sent, &draft, &agent, &[], &HashSet::new(), false);
         let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known(&ledgers, &sent, &["+12125550111"]), check, now).unwrap();
         assert_eq!(plan.refused.iter().map(|r| (r.row, r.code)).collect::<Vec<_>>(), vec![(4, "no_consent")], "no consent: refused by row");
         let times: Vec<(&str, DateTime<Utc>)> = plan.calls.iter().map(|c| (c.phone_number.as_str(), c.scheduled_at.unwrap())).collect();
@@ -497,14 +530,15 @@ mod tests {
         let mut agent = agent();
         agent.max_concurrent_calls = 4;
         let sent = vec![contact("+12125550142"), contact("not a number"), contact("(212) 555-0142"), contact("+12125550199"), contact("+12125550123")];
-        let ask = CampaignAsk { name: " Recall ".into(), purpose: None, start_at: None, calls_per_minute: None, contacts: sent.clone() };
+        let ask = CampaignAsk { name: " Recall ".into(), purpose: None, start_at: None, calls_per_minute: None, call_type: None, contacts: sent.clone() };
         let draft = check_request(&ask, &agent, now).unwrap();
         assert_eq!((draft.name.as_str(), draft.per_minute, draft.start), ("Recall", 2, now), "half the agent's concurrent calls a minute");
         let check = check_contacts(&sent);
         let listed = HashSet::from(["+12125550199".to_string()]);
         let none = HashMap::new();
-        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known(&none, &sent, &[]), check.placeable(&sent, &agent, &[], &listed, false, now), now)
-            .unwrap();
+        let plan =
+            plan_campaign("camp".into(), "o", &draft, &agent, &known(&none, &sent, &[]), check.placeable(&sent, &draft, &agent, &[], &listed, false), now)
+                .unwrap();
         let refused: Vec<(usize, &str)> = plan.refused.iter().map(|r| (r.row, r.code)).collect();
         assert_eq!(refused, vec![(2, "invalid_phone_number"), (3, "duplicate_number"), (4, "on_do_not_call_list")]);
         assert_eq!(plan.calls.len(), 2);
@@ -518,7 +552,7 @@ mod tests {
         assert_eq!(plan.calls[1].scheduled_at, Some(now + chrono::Duration::seconds(30)), "two a minute");
         assert_eq!(plan.calls[1].id, campaign_call_id("o", "camp", 4), "the id follows the contact's row");
         assert!(plan.calls.iter().all(|c| c.status == CallStatus::Scheduled && c.campaign_id.as_deref() == Some("camp")));
-        let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &agent, &[], &HashSet::from(["+12125550142".to_string()]), false, now);
+        let all_listed = check_contacts(&sent[..1]).placeable(&sent[..1], &draft, &agent, &[], &HashSet::from(["+12125550142".to_string()]), false);
         let none_left = plan_campaign("camp".into(), "o", &draft, &agent, &known(&none, &sent, &[]), all_listed, now);
         let Err(DomainError::Explained { code: "no_valid_contacts", message, details }) = none_left else { panic!("{none_left:?}") };
         assert_eq!((details["rejected"][0]["row"].clone(), details["rejected"][0]["code"].clone()), (1.into(), "on_do_not_call_list".into()), "{details:?}");
@@ -533,6 +567,7 @@ mod tests {
             purpose: None,
             start_at,
             calls_per_minute: per_minute,
+            call_type: None,
             contacts: vec![contact("+12125550142"); contacts],
         };
         let code = |ask: CampaignAsk| match check_request(&ask, &agent(), now) {
@@ -545,5 +580,46 @@ mod tests {
         assert_eq!(code(ask("n", Some(0), None, 1)), "invalid_calls_per_minute");
         assert_eq!(code(ask("n", None, Some(now - chrono::Duration::hours(1)), 1)), "start_in_past");
         assert_eq!(code(ask("n", None, Some(now + chrono::Duration::days(400)), 1)), "start_too_far");
+        assert_eq!(code(CampaignAsk { call_type: Some(CallType::Inbound), ..ask("n", None, None, 1) }), "invalid_call_type");
+        assert_eq!(check_request(&ask("n", None, None, 1), &agent(), now).unwrap().call_type, CallType::OutboundCampaign, "the default");
+    }
+
+    #[test]
+    fn a_collection_campaign_calls_as_collection_and_keeps_to_its_debts_record_on_every_number() {
+        let now = time::parse("2024-01-15T17:00:00Z").unwrap();
+        let agent = agent();
+        let sent = vec![Contact { debt_id: Some("D1".into()), ..contact("+12125550142") }, Contact { debt_id: Some("D2".into()), ..contact("+12125550199") }];
+        let ask = CampaignAsk {
+            name: "Balances".into(),
+            purpose: None,
+            start_at: None,
+            calls_per_minute: Some(1),
+            call_type: Some(CallType::OutboundDebt),
+            contacts: sent.clone(),
+        };
+        let draft = check_request(&ask, &agent, now).unwrap();
+        // Seven calls about D1 in the week before, all to the person's other number: Regulation F's seven in seven days.
+        let first = time::parse("2024-01-10T15:00:00Z").unwrap();
+        let attempts = (0..7)
+            .map(|i| crate::placement::frequency::Attempt {
+                at: first + chrono::Duration::hours(12 * i),
+                call_type: CallType::OutboundDebt,
+                debt_id: Some("D1".into()),
+                call_id: format!("d{i}"),
+                places: Default::default(),
+            })
+            .collect();
+        let debts = HashMap::from([("D1".to_string(), Ledger { attempts, ..Ledger::default() })]);
+        let ledgers = HashMap::new();
+        let known = Known { debts: &debts, ..known(&ledgers, &sent, &[]) };
+        let check = check_contacts(&sent).placeable(&sent, &draft, &agent, &[], &HashSet::new(), false);
+        let plan = plan_campaign("camp".into(), "o", &draft, &agent, &known, check, now).unwrap();
+        assert_eq!(plan.campaign.call_type, CallType::OutboundDebt);
+        assert!(plan.calls.iter().all(|c| c.call_type == CallType::OutboundDebt), "every call carries the campaign's type");
+        let d1 = plan.calls.iter().find(|c| c.debt_id.as_deref() == Some("D1")).unwrap().scheduled_at.unwrap();
+        assert!(d1 >= first + chrono::Duration::days(7) && d1 < first + chrono::Duration::days(8), "D1 waits out the seven days: {d1}");
+        assert_eq!(plan.deferred.iter().map(|d| (d.row, d.code)).collect::<Vec<_>>(), vec![(1, "regf_7_in_7")]);
+        let d2 = plan.calls.iter().find(|c| c.debt_id.as_deref() == Some("D2")).unwrap().scheduled_at.unwrap();
+        assert!(d2 < now + chrono::Duration::minutes(2), "another debt is not held by D1's record: {d2}");
     }
 }
