@@ -69,3 +69,177 @@ async fn a_campaign_has_one_call_type_and_every_call_keeps_that_types_rules() {
     let calls = campaign_calls(&host, debt["campaign"]["id"].as_str().unwrap()).await;
     assert_eq!(calls.iter().map(|c| (c.call_type, c.debt_id.as_deref())).collect::<Vec<_>>(), vec![(CallType::OutboundDebt, Some("INV-7"))]);
 }
+
+/// A Wednesday at least two days ahead, 19:00 UTC: midday in Oregon, every rule's hours open.
+fn wednesday_noon_in_oregon() -> chrono::DateTime<Utc> {
+    use chrono::Datelike;
+    let mut day = Utc::now().date_naive() + Duration::days(2);
+    while day.weekday() != chrono::Weekday::Wed {
+        day += Duration::days(1);
+    }
+    day.and_hms_opt(19, 0, 0).unwrap().and_utc()
+}
+
+async fn call_of(host: &TestHost, id: &str) -> CallLog {
+    use callops_aws::store::CallStore;
+    host.host.store().get_call("demo", id).await.unwrap().unwrap().call
+}
+
+#[tokio::test]
+async fn a_paused_campaign_places_nothing_new_and_resumes_inside_every_rule() {
+    use callops_dialer::{DialRequest, Dialed};
+    let noon = wednesday_noon_in_oregon();
+    let (host, fake) = callops_tests::host_with_fake_vapi_dialing_at(Some(noon)).await;
+    let numbers = ["+15035550861", "+15035550862", "+15035550863"];
+    host.consent("demo", &numbers).await;
+    let contacts: Vec<Value> = numbers.iter().map(|n| json!({"number": n})).collect();
+    let body = json!({"name": "Recall", "voiceAgentId": "front-desk", "callsPerMinute": 60,
+        "startAt": callops_domain::time::format(&noon), "contacts": contacts});
+    let (status, created) = create(&host, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["campaign"]["id"].as_str().unwrap().to_string();
+    let calls = campaign_calls(&host, &id).await;
+    let by_number = |n: &str| calls.iter().find(|c| c.phone_number == n).unwrap().id.to_string();
+    let (first, second, third) = (by_number(numbers[0]), by_number(numbers[1]), by_number(numbers[2]));
+    let dial = |call: &str| DialRequest { org_id: "demo".into(), call_id: call.into(), attempt: 1 };
+
+    // The first call is placed; then the campaign pauses: the others are held, with no time and no schedule.
+    assert!(matches!(host.host.dialer().dial(dial(&first)).await.unwrap(), Dialed::Placed { .. }));
+    let viewer = host.send(Method::POST, &format!("/api/campaigns/{id}/pause"), Some(callops_tests::DEMO_VIEWER_TOKEN), None).await;
+    assert_error(&viewer, StatusCode::FORBIDDEN, "forbidden");
+    let (status, paused) = host.send(Method::POST, &format!("/api/campaigns/{id}/pause"), Some(DEMO_TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    assert_eq!((paused["campaign"]["status"].as_str(), paused["calls"].as_u64()), (Some("paused"), Some(2)), "{paused}");
+    for held in [&second, &third] {
+        let call = call_of(&host, held).await;
+        assert!(call.is_held(), "{call:?}");
+        assert!(!host.host.scheduler().pending().iter().any(|(_, name)| name == &dial(held).schedule_name()), "no schedule left");
+    }
+    let waiting = campaign_calls(&host, &id).await;
+    assert!(waiting.len() == 2 && waiting.iter().all(|c| c.scheduled_at.is_none()), "the campaign's waiting calls are listed, held with no time: {waiting:?}");
+    // Pausing again changes nothing, and leaves one audit entry.
+    let (_, again) = host.send(Method::POST, &format!("/api/campaigns/{id}/pause"), Some(DEMO_TOKEN), None).await;
+    assert_eq!(again["calls"], 0, "{again}");
+    let (_, log) = host.get(&format!("/api/audit?entityType=campaign&entityId={id}"), Some(DEMO_TOKEN)).await;
+    let actions: Vec<&str> = log["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "campaign.paused").count(), 1, "{actions:?}");
+
+    // A held call's trigger firing late places nothing.
+    let posts = fake.posts().len();
+    assert_eq!(host.host.dialer().dial(dial(&second)).await.unwrap(), Dialed::Held);
+    assert_eq!(fake.posts().len(), posts, "Vapi is not asked while the campaign is paused");
+
+    // While paused, the third patient asks not to be called: the resume asks every rule again.
+    let dnc = json!({"phoneNumber": numbers[2], "reason": "asked by phone"});
+    assert_eq!(host.send(Method::POST, "/api/dnc", Some(DEMO_TOKEN), Some(&dnc)).await.0, StatusCode::CREATED);
+    let (status, resumed) = host.send(Method::POST, &format!("/api/campaigns/{id}/resume"), Some(DEMO_TOKEN), None).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!((resumed["campaign"]["status"].as_str(), resumed["calls"].as_u64()), (Some("active"), Some(1)), "{resumed}");
+    assert_eq!(resumed["refused"], json!([{"callId": third, "code": "on_do_not_call_list"}]));
+    let closed = call_of(&host, &third).await;
+    assert_eq!((closed.status, closed.ended_reason.as_deref()), (callops_domain::CallStatus::Cancelled, Some("on-do-not-call-list")));
+    // The second is planned again from now, at a time every rule allows, with its schedule.
+    let planned = call_of(&host, &second).await;
+    let at = planned.scheduled_at.expect("a time again");
+    assert!(at >= Utc::now() - Duration::minutes(1), "from now: {at}");
+    let check = format!(
+        "/api/compliance/check?phoneNumber={}&callType=OUTBOUND_CAMPAIGN&voiceAgentId=front-desk&at={}",
+        numbers[1].replace('+', "%2B"),
+        callops_domain::time::format(&at)
+    );
+    let (_, verdict) = host.get(&check, Some(DEMO_TOKEN)).await;
+    assert_eq!(verdict["allowed"], true, "the planned time is one the rules allow: {verdict}");
+    // Its time comes (the dialer's clock is later still): it is placed, by its schedule or by the trigger here.
+    assert!(at <= noon, "{at} before the dialer's clock {noon}");
+    let scheduled = host.host.scheduler().pending().iter().any(|(when, name)| name == &dial(&second).schedule_name() && *when == at);
+    if scheduled {
+        assert!(matches!(host.host.dialer().dial(dial(&second)).await.unwrap(), Dialed::Placed { .. }));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while call_of(&host, &second).await.status == callops_domain::CallStatus::Scheduled {
+        assert!(std::time::Instant::now() < deadline, "the resumed call was neither scheduled nor placed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.posts().len(), posts + 1, "the resumed call, and only it, reached Vapi");
+
+    // Once cancelled, a campaign can be neither paused nor resumed.
+    host.send(Method::DELETE, &format!("/api/campaigns/{id}"), Some(DEMO_TOKEN), None).await;
+    for action in ["pause", "resume"] {
+        assert_error(
+            &host.send(Method::POST, &format!("/api/campaigns/{id}/{action}"), Some(DEMO_TOKEN), None).await,
+            StatusCode::CONFLICT,
+            "campaign_cancelled",
+        );
+    }
+    assert_error(
+        &host.send(Method::POST, &format!("/api/campaigns/{id}/pause"), Some(callops_tests::OTHER_TOKEN), None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+}
+
+#[tokio::test]
+async fn a_claim_racing_a_pause_places_nothing_once_the_pause_is_written() {
+    use callops_aws::store::CallStore;
+    let host = TestHost::start(true).await;
+    let number = callable(620);
+    host.consent("demo", &[&number]).await;
+    let body = json!({"name": "Recall", "voiceAgentId": "front-desk", "startAt": in_minutes(60), "contacts": [{"number": number}]});
+    let (_, created) = create(&host, &body).await;
+    let id = created["campaign"]["id"].as_str().unwrap().to_string();
+    let call = campaign_calls(&host, &id).await.remove(0);
+    // The dialer read the call (and its campaign, active) before the pause was written...
+    let stored = host.host.store().get_call("demo", call.id.as_str()).await.unwrap().unwrap();
+    let (status, _) = host.send(Method::PATCH, &format!("/api/campaigns/{id}"), Some(DEMO_TOKEN), Some(&json!({"endAt": null}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(host.send(Method::POST, &format!("/api/campaigns/{id}/pause"), Some(DEMO_TOKEN), None).await.0, StatusCode::OK);
+    // ...and its claim, conditional on the campaign being active, fails: nothing is claimed or placed.
+    let stored =
+        callops_aws::StoredCall { call: stored.call.clone(), revision: host.host.store().get_call("demo", call.id.as_str()).await.unwrap().unwrap().revision };
+    let claim = stored.call.claim(Utc::now()).unwrap();
+    let campaign_active = callops_aws::AlongWithCall::CampaignActive { campaign_id: id.clone() };
+    let err = host.host.store().update_call_with(&stored, &claim, &[campaign_active]).await.unwrap_err();
+    assert!(matches!(err, callops_domain::DomainError::Conflict { kind: callops_domain::error::Conflict::CampaignNotActive, .. }), "{err:?}");
+    assert!(call_of(&host, call.id.as_str()).await.is_held(), "the call stays held");
+}
+
+#[tokio::test]
+async fn at_its_end_a_campaign_closes_every_contact_not_reached() {
+    let host = TestHost::start(true).await;
+    let numbers = [callable(630), callable(631)];
+    host.consent("demo", &[&numbers[0], &numbers[1]]).await;
+    let start = Utc::now() + Duration::hours(1);
+    let body = json!({"name": "Recall", "voiceAgentId": "front-desk", "startAt": callops_domain::time::format(&start),
+        "endAt": callops_domain::time::format(&(start - Duration::minutes(5))), "contacts": [{"number": numbers[0]}]});
+    assert_error(&create(&host, &body).await, StatusCode::BAD_REQUEST, "invalid_end_at");
+    let mut body = body;
+    body["endAt"] = json!(callops_domain::time::format(&(start + Duration::days(20))));
+    body["contacts"] = json!([{"number": numbers[0]}, {"number": numbers[1]}]);
+    let (status, created) = create(&host, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["campaign"]["id"].as_str().unwrap().to_string();
+    // The end moves: a time in the past or a field it does not know is refused, and nothing changes.
+    let path = format!("/api/campaigns/{id}");
+    let patch = |body: Value| {
+        let (host, path) = (&host, &path);
+        async move { host.send(Method::PATCH, path, Some(DEMO_TOKEN), Some(&body)).await }
+    };
+    assert_error(&patch(json!({"endAt": "2020-01-01T00:00:00Z"})).await, StatusCode::BAD_REQUEST, "invalid_end_at");
+    assert_error(&patch(json!({"endAt": null, "name": "x"})).await, StatusCode::BAD_REQUEST, "invalid_body");
+    assert_error(&patch(json!({})).await, StatusCode::BAD_REQUEST, "invalid_body");
+    let end = start + Duration::days(2);
+    let (status, moved) = patch(json!({"endAt": callops_domain::time::format(&end)})).await;
+    assert_eq!((status, moved["campaign"]["endAt"].as_str()), (StatusCode::OK, Some(callops_domain::time::format(&end).as_str())), "{moved}");
+
+    // Past its end, the reconciler ends it and closes what still waits; the dialer places nothing of it.
+    let settings = callops_dialer::reconcile::ReconcileSettings::default();
+    let done = host.host.dialer().reconcile(&host.host.calls(), &settings, end + Duration::minutes(1)).await.unwrap();
+    assert_eq!(done.campaign_calls_ended, 2, "{done:?}");
+    let (_, view) = host.get(&format!("/api/campaigns/{id}"), Some(DEMO_TOKEN)).await;
+    assert_eq!((view["campaign"]["status"].as_str(), view["counts"]["cancelled"].as_u64()), (Some("ended"), Some(2)), "{view}");
+    let (_, all) = host.get(&format!("/api/outbound/scheduled?campaignId={id}"), Some(DEMO_TOKEN)).await;
+    assert!(all["calls"].as_array().unwrap().is_empty());
+    let calls = host.host.store().query_calls("demo", &callops_aws::store::PageRequest::new(&CallQuery::ByCampaign(id.clone()), 10)).await.unwrap().items;
+    assert!(calls.iter().all(|c| c.ended_reason.as_deref() == Some("campaign-ended")), "{calls:?}");
+    assert_error(&host.send(Method::POST, &format!("/api/campaigns/{id}/resume"), Some(DEMO_TOKEN), None).await, StatusCode::CONFLICT, "campaign_ended");
+}

@@ -286,7 +286,7 @@ async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
     let (_, view) = host.get(&format!("/api/campaigns/{id}"), Some(DEMO_TOKEN)).await;
     assert_eq!(view["counts"]["total"], 4);
     assert_eq!(view["counts"]["scheduled"], 4);
-    assert_eq!(view["campaign"]["status"], "ACTIVE");
+    assert_eq!(view["campaign"]["status"], "active");
     let (_, waiting) = host.get(&format!("/api/outbound/scheduled?campaignId={id}"), Some(DEMO_TOKEN)).await;
     let calls: Vec<CallLog> = serde_json::from_value(waiting["calls"].clone()).unwrap();
     assert_eq!(calls.len(), 4);
@@ -307,7 +307,7 @@ async fn a_campaign_schedules_every_good_contact_and_reports_the_rest() {
     assert_eq!(status, StatusCode::OK, "{cancelled}");
     assert_eq!(cancelled["cancelled"], 4);
     assert_eq!(cancelled["counts"]["cancelled"], 4);
-    assert_eq!(cancelled["campaign"]["status"], "CANCELLED");
+    assert_eq!(cancelled["campaign"]["status"], "cancelled");
     assert!(pending(&host).is_empty(), "every schedule removed");
     let joining = json!({"campaignId": id});
     let mut late = lead(&callable(188), &in_minutes(30));

@@ -140,6 +140,29 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
     assert_eq!(kept, json!([[2, "no_consent"], [3, "invalid_phone_number"]]));
     let (_, opened) = host.get(&format!("/api/campaigns/{id}"), Some(DEMO_TOKEN)).await;
     assert!(!opened.to_string().contains(&nobody), "a refused row keeps no number: {opened}");
+    // Paused from the page: its waiting call is held; resumed: laid out again. The badge follows.
+    click(&browser, &format!("{item} button[data-action=pause]")).await;
+    browser
+        .until(
+            "the campaign shows paused",
+            &format!("return document.querySelector({:?})?.textContent === 'Paused' || null", format!("{item} [data-campaign-status=paused]")),
+        )
+        .await;
+    let (_, paused) = host.get(&format!("/api/campaigns/{id}"), Some(DEMO_TOKEN)).await;
+    assert_eq!(paused["campaign"]["status"], "paused", "{paused}");
+    browser
+        .until(
+            "resume is offered",
+            &format!("const b = document.querySelector({:?}); return (b && !b.hidden) || null", format!("{item} button[data-action=resume]")),
+        )
+        .await;
+    click(&browser, &format!("{item} button[data-action=resume]")).await;
+    browser.until("the campaign runs again", &format!("return document.querySelector({:?}) === null || null", format!("{item} [data-campaign-status]"))).await;
+    let (_, resumed) = host.get(&format!("/api/campaigns/{id}"), Some(DEMO_TOKEN)).await;
+    assert_eq!((resumed["campaign"]["status"].as_str(), resumed["counts"]["scheduled"].as_u64()), (Some("active"), Some(1)), "{resumed}");
+    let (_, waiting) = host.get(&format!("/api/outbound/scheduled?campaignId={id}"), Some(DEMO_TOKEN)).await;
+    let again = callops_domain::time::parse(waiting["calls"][0]["scheduledAt"].as_str().expect("a time again")).unwrap();
+    assert!(again >= callops_domain::time::parse(resumed["campaign"]["startsAt"].as_str().unwrap()).unwrap(), "not before the campaign's start: {waiting}");
 
     // A patient texts to say "stop calling me": on the list at once, with how they asked; taken off later, with why.
     set(&browser, "#number-input", &listed).await;

@@ -36,7 +36,7 @@ function renderCampaigns(views) {
     const open = el('button', { type: 'button', class: 'link', 'aria-expanded': String(opened.has(campaign.id)) }, opened.has(campaign.id) ? 'Close' : 'Open');
     open.addEventListener('click', () => toggle(campaign, counts, open, details));
     list.append(el('li', { 'data-campaign-id': campaign.id },
-      el('div', { class: 'top' }, el('span', { class: 'name', text: campaign.name }), el('span', {}, statusBadge(campaign.status === 'ACTIVE' ? (waiting ? 'IN_PROGRESS' : 'COMPLETED') : 'CANCELLED')), open),
+      el('div', { class: 'top' }, el('span', { class: 'name', text: campaign.name }), el('span', {}, campaignBadge(campaign, waiting)), open),
       bar,
       el('div', { class: 'meta', text: `${number.format(done)} of ${number.format(counts.total)} calls done (${pct}%) · ${number.format(booked)} booked · ${number.format(waiting)} waiting · ${callTypeLabel(campaign.callType) || campaign.callType} · ${agentName(campaign.voiceAgentId)}` }),
       details));
@@ -58,6 +58,13 @@ const CODES = {
 
 // The campaigns opened, kept open across refreshes.
 const opened = new Set();
+
+// Where a campaign stands, in the call badges' colours.
+function campaignBadge(campaign, waiting) {
+  if (campaign.status === 'active') return statusBadge(waiting ? 'IN_PROGRESS' : 'COMPLETED');
+  const [colour, text] = { paused: ['SCHEDULED', 'Paused'], ended: ['COMPLETED', 'Ended'], cancelled: ['CANCELLED', 'Cancelled'] }[campaign.status] || ['CANCELLED', campaign.status];
+  return el('span', { class: `status ${colour}`, 'data-campaign-status': campaign.status }, text);
+}
 
 function toggle(campaign, counts, button, details) {
   if (opened.has(campaign.id)) {
@@ -81,11 +88,17 @@ async function showDetails(campaign, counts, box) {
   const list = el('dl', { class: 'facts campaign-facts' }, ...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: number.format(v || 0) })]));
   const waitingList = el('ul', { class: 'scheduled-list campaign-waiting' });
   const status = el('p', { class: 'form-status', role: 'status' });
-  const cancel = el('button', { type: 'button', class: 'danger', hidden: campaign.status !== 'ACTIVE' || !counts.scheduled }, 'Cancel the waiting calls');
+  const open = campaign.status === 'active' || campaign.status === 'paused';
+  const cancel = el('button', { type: 'button', class: 'danger', hidden: !open || !counts.scheduled }, 'Cancel the waiting calls');
   cancel.addEventListener('click', () => cancelCampaign(campaign, cancel, status));
+  // Pause holds every waiting call (calls under way finish); resume lays them out again from now, every rule asked again.
+  const pause = el('button', { type: 'button', 'data-action': 'pause', hidden: campaign.status !== 'active' || !counts.scheduled }, 'Pause');
+  pause.addEventListener('click', () => control(campaign, 'pause', pause, status));
+  const resume = el('button', { type: 'button', 'data-action': 'resume', hidden: campaign.status !== 'paused' }, 'Resume');
+  resume.addEventListener('click', () => control(campaign, 'resume', resume, status));
   // The rows the rules refused when the campaign was made, with why (the row of the practice's own file; no number is kept).
   const refused = (campaign.refusals || []).map((r) => el('li', { 'data-row': r.row, 'data-code': r.code, text: `Row ${r.row}: ${plainError({ code: r.code, message: CODES[r.code] || r.code })}` }));
-  box.replaceChildren(list, el('h4', { text: 'Calls waiting' }), waitingList, cancel, status,
+  box.replaceChildren(list, el('h4', { text: 'Calls waiting' }), waitingList, el('div', { class: 'actions' }, pause, resume, cancel), status,
     ...(refused.length ? [el('h4', { text: 'Rows refused when it was made' }), el('ul', { class: 'history-list campaign-refusals' }, ...refused)] : []));
   try {
     const { calls } = await api(`/api/outbound/scheduled?campaignId=${encodeURIComponent(campaign.id)}&limit=50`);
@@ -94,6 +107,23 @@ async function showDetails(campaign, counts, box) {
   } catch (err) {
     status.className = 'form-status error';
     status.textContent = plainError(err);
+  }
+}
+
+// Pause or resume, and what it did.
+async function control(campaign, action, button, status) {
+  button.disabled = true;
+  try {
+    const done = await api(`/api/campaigns/${encodeURIComponent(campaign.id)}/${action}`, { method: 'POST' });
+    const calls = `${done.calls} ${done.calls === 1 ? 'call' : 'calls'}`;
+    const refused = done.refused.length ? `; ${done.refused.length} no longer allowed, closed with why` : '';
+    status.className = 'form-status ok';
+    status.textContent = action === 'pause' ? `Paused: ${calls} waiting held. Calls under way finish.` : `Resumed: ${calls} planned again from now${refused}.`;
+    await loadCampaigns(true);
+  } catch (err) {
+    status.className = 'form-status error';
+    status.textContent = plainError(err);
+    button.disabled = false;
   }
 }
 

@@ -41,6 +41,9 @@ pub struct CampaignRequest {
     /// Any `OUTBOUND_*` type (default `OUTBOUND_CAMPAIGN`): every call of the campaign has it, and its rules.
     #[serde(default)]
     pub call_type: Option<String>,
+    /// When the campaign ends: contacts not reached by then are closed.
+    #[serde(default)]
+    pub end_at: Option<String>,
     /// Checked one by one, so that one bad row refuses only itself.
     pub contacts: Vec<Contact>,
 }
@@ -58,6 +61,24 @@ struct CampaignCreated {
 #[serde(rename_all = "camelCase")]
 struct CampaignView {
     campaign: Campaign,
+    counts: CampaignCounts,
+}
+
+/// A call a resume closed, with the code of the rule that refused it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RefusedCall {
+    call_id: String,
+    code: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CampaignControlledView {
+    campaign: Campaign,
+    /// Calls held (pause) or laid out again (resume).
+    calls: usize,
+    refused: Vec<RefusedCall>,
     counts: CampaignCounts,
 }
 
@@ -132,23 +153,28 @@ fn campaign_request(req: &Request) -> Result<CampaignRequest, DomainError> {
         start_at: query_param(req, "startAt"),
         calls_per_minute,
         call_type: query_param(req, "callType"),
+        end_at: query_param(req, "endAt"),
         contacts: parse_csv(req.body().as_ref())?,
     })
+}
+
+/// A time a campaign request gives (`startAt`, `endAt`), or `code` with what to send instead.
+fn campaign_time(text: Option<&str>, name: &str, code: &'static str) -> Result<Option<chrono::DateTime<Utc>>, DomainError> {
+    text.map(|text| {
+        parse_time(text)
+            .ok()
+            .filter(time::is_supported)
+            .ok_or_else(|| DomainError::invalid(code, format!("{name} must be an RFC 3339 time {}", time::SUPPORTED_TEXT)))
+    })
+    .transpose()
 }
 
 impl TryFrom<CampaignRequest> for CampaignAsk {
     type Error = DomainError;
 
     fn try_from(request: CampaignRequest) -> Result<Self, DomainError> {
-        let start_at = match &request.start_at {
-            Some(text) => Some(
-                parse_time(text)
-                    .ok()
-                    .filter(time::is_supported)
-                    .ok_or_else(|| DomainError::invalid("invalid_start_at", format!("startAt must be an RFC 3339 time {}", time::SUPPORTED_TEXT)))?,
-            ),
-            None => None,
-        };
+        let start_at = campaign_time(request.start_at.as_deref(), "startAt", "invalid_start_at")?;
+        let end_at = campaign_time(request.end_at.as_deref(), "endAt", "invalid_end_at")?;
         let call_type = request.call_type.as_deref().map(callops_domain::CallType::parse_outbound).transpose()?;
         Ok(CampaignAsk {
             name: request.name,
@@ -156,6 +182,7 @@ impl TryFrom<CampaignRequest> for CampaignAsk {
             start_at,
             calls_per_minute: request.calls_per_minute,
             call_type,
+            end_at,
             contacts: request.contacts,
         })
     }
@@ -179,6 +206,40 @@ impl Outbound {
     pub(crate) async fn list_campaigns(&self, caller: &Caller) -> Result<Response<Body>, ApiError> {
         let campaigns = self.store.list_campaigns(&caller.org_id).await?.into_iter().filter(|c| caller.may_see_agent(&c.voice_agent_id)).collect();
         Ok(json(StatusCode::OK, &Campaigns { campaigns }))
+    }
+
+    /// Sets or clears the campaign's `endAt`.
+    pub(crate) async fn update_campaign(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        // `endAt` set (a time) or cleared (`null`); nothing else changes here, and a patch without it changes nothing.
+        let patch: serde_json::Map<String, serde_json::Value> = callops_http::json_body(req)?;
+        let end_at = match (patch.get("endAt"), patch.len()) {
+            (Some(serde_json::Value::Null), 1) => None,
+            (Some(serde_json::Value::String(text)), 1) => campaign_time(Some(text), "endAt", "invalid_end_at")?,
+            _ => {
+                return Err(DomainError::invalid("invalid_body", "send {\"endAt\": <RFC 3339 time or null>}: endAt is the one field a campaign changes").into());
+            }
+        };
+        let campaign = self.calls.set_campaign_end(caller, &id_param(req, "id", "campaign")?, end_at, Utc::now()).await?;
+        let counts = self.calls.campaign_counts(&campaign).await?;
+        Ok(json(StatusCode::OK, &CampaignView { campaign, counts }))
+    }
+
+    /// Pauses the campaign: nothing new of it is placed; its waiting calls are held.
+    pub(crate) async fn pause_campaign(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let done = self.calls.pause_campaign(caller, &id_param(req, "id", "campaign")?, Utc::now()).await?;
+        self.controlled(done).await
+    }
+
+    /// Resumes the campaign: each held call is laid out again from now, every rule asked again.
+    pub(crate) async fn resume_campaign(&self, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+        let done = self.calls.resume_campaign(caller, &id_param(req, "id", "campaign")?, Utc::now()).await?;
+        self.controlled(done).await
+    }
+
+    async fn controlled(&self, done: callops_service::campaign_control::CampaignControlled) -> Result<Response<Body>, ApiError> {
+        let counts = self.calls.campaign_counts(&done.campaign).await?;
+        let refused = done.refused.into_iter().map(|(call_id, code)| RefusedCall { call_id, code }).collect();
+        Ok(json(StatusCode::OK, &CampaignControlledView { campaign: done.campaign, calls: done.calls, refused, counts }))
     }
 
     /// Marks the campaign cancelled, then cancels each of its waiting calls.

@@ -36,6 +36,9 @@ pub const ROUTES: &[&str] = &[
     "POST /api/campaigns",
     "GET /api/campaigns/{id}",
     "DELETE /api/campaigns/{id}",
+    "PATCH /api/campaigns/{id}",
+    "POST /api/campaigns/{id}/pause",
+    "POST /api/campaigns/{id}/resume",
     "GET /api/dnc",
     "POST /api/dnc",
     "DELETE /api/dnc/{phoneNumber}",
@@ -64,6 +67,9 @@ pub fn required_role(route: &str) -> Role {
         | "PATCH /api/outbound/scheduled/{id}"
         | "POST /api/campaigns"
         | "DELETE /api/campaigns/{id}"
+        | "PATCH /api/campaigns/{id}"
+        | "POST /api/campaigns/{id}/pause"
+        | "POST /api/campaigns/{id}/resume"
         | "GET /api/dnc"
         | "POST /api/dnc"
         | "GET /api/dnc/{phoneNumber}/history"
@@ -125,6 +131,9 @@ impl Outbound {
             "POST /api/campaigns" => self.create_campaign(&caller, &req).await,
             "GET /api/campaigns/{id}" => self.get_campaign(&caller, &req).await,
             "DELETE /api/campaigns/{id}" => self.cancel_campaign(&caller, &req).await,
+            "PATCH /api/campaigns/{id}" => self.update_campaign(&caller, &req).await,
+            "POST /api/campaigns/{id}/pause" => self.pause_campaign(&caller, &req).await,
+            "POST /api/campaigns/{id}/resume" => self.resume_campaign(&caller, &req).await,
             "GET /api/dnc" => self.list_do_not_call(&caller, &req).await,
             "POST /api/dnc" => self.add_do_not_call(&caller, &req).await,
             "DELETE /api/dnc/{phoneNumber}" => self.remove_do_not_call(&caller, &req).await,

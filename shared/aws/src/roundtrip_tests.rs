@@ -295,6 +295,7 @@ fn a_campaign_the_store_takes_reads_back_as_it_was() {
             status: if cancelled { CampaignStatus::Cancelled } else { CampaignStatus::Active },
             calls_per_minute: per_minute % 700,
             starts_at: starts,
+            end_at: cancelled.then_some(created),
             calls: per_minute,
             rejected: 0,
             refusals: Vec::new(),

@@ -33,6 +33,10 @@ pub enum Conflict {
     /// The number is on the practice's do-not-call list.
     OnDoNotCallList,
     CampaignCancelled,
+    /// The campaign ended (its `endAt` passed): nothing more of it is dialed.
+    CampaignEnded,
+    /// The campaign was not active when a call of it was claimed (paused, ended or cancelled since it was read).
+    CampaignNotActive,
     /// A status change the lifecycle forbids.
     InvalidTransition,
     NotCancellable,
@@ -63,6 +67,8 @@ impl Conflict {
             Conflict::OnDoNotCallList => "on_do_not_call_list",
             Conflict::DuplicateCall => "duplicate_call",
             Conflict::CampaignCancelled => "campaign_cancelled",
+            Conflict::CampaignEnded => "campaign_ended",
+            Conflict::CampaignNotActive => "campaign_not_active",
             Conflict::InvalidTransition => "invalid_transition",
             Conflict::NotCancellable => "not_cancellable",
             Conflict::NotWithdrawable => "not_withdrawable",

@@ -115,7 +115,7 @@ impl Calls {
     }
 
     /// What the registries say of each accepted contact's number (no read when the practice keeps no copy).
-    async fn contact_registries(
+    pub(crate) async fn contact_registries(
         &self,
         settings: &TenantSettings,
         call_type: CallType,
@@ -141,7 +141,7 @@ impl Calls {
     }
 
     /// The record of each debt a collection campaign's accepted contacts are about, by debt id (none for other types).
-    async fn debt_ledgers(&self, org_id: &str, call_type: CallType, check: &ContactCheck) -> Result<HashMap<String, Ledger>, DomainError> {
+    pub(crate) async fn debt_ledgers(&self, org_id: &str, call_type: CallType, check: &ContactCheck) -> Result<HashMap<String, Ledger>, DomainError> {
         let debts: HashSet<&str> = check.accepted.iter().filter_map(|(_, c)| c.debt_id.as_deref()).filter(|_| call_type == CallType::OutboundDebt).collect();
         let debts: Vec<&str> = debts.into_iter().collect();
         let mut ledgers = HashMap::new();
@@ -158,7 +158,11 @@ impl Calls {
 
     /// What is on record for each of `numbers`: the ledgers that hold
     /// anything (attempts made, calls waiting) and the consents, by number.
-    async fn number_states(&self, org_id: &str, numbers: Vec<String>) -> Result<(HashMap<String, Ledger>, HashMap<String, Vec<Consent>>), DomainError> {
+    pub(crate) async fn number_states(
+        &self,
+        org_id: &str,
+        numbers: Vec<String>,
+    ) -> Result<(HashMap<String, Ledger>, HashMap<String, Vec<Consent>>), DomainError> {
         let store = &self.store;
         let erased = &store.erased_marks(org_id).await?;
         let read: Vec<Result<(String, NumberState), DomainError>> = stream::iter(numbers)

@@ -16,6 +16,7 @@
 //! ([`callops_domain::ending`]), whether a call may be placed
 //! ([`callops_domain::placement`]).
 
+pub mod campaign_control;
 pub mod campaigns;
 pub mod cancel;
 pub mod change;

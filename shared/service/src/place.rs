@@ -14,6 +14,8 @@
 //! [`crate::reconcile`] is the periodic run that finishes what a lost webhook or a
 //! crash left behind.
 
+mod unplaced;
+
 use std::{sync::Arc, time::Duration};
 
 use callops_aws::store::{AgentStore, CallStore, CampaignStore, DoNotCallStore, LedgerStore, SettingsStore};
@@ -129,6 +131,8 @@ pub enum Dialed {
         to: DateTime<Utc>,
         why: &'static str,
     },
+    /// Its campaign is paused: the call waits with no time until the campaign resumes.
+    Held,
     /// Vapi refused it for good; the call is FAILED.
     Failed(String),
     /// Unknown whether Vapi created it; left DIALING for the reconciler.
@@ -191,13 +195,20 @@ impl Dialer {
             self.scheduler.schedule(&ScheduledDial { request: request.clone(), at: due }).await?;
             return Ok(Dialed::Early);
         }
-        let campaign_cancelled = match &call.campaign_id {
-            Some(campaign_id) => self.store.get_campaign(&call.org_id, campaign_id).await?.is_some_and(|(c, _)| c.status == CampaignStatus::Cancelled),
-            None => false,
+        let campaign = match &call.campaign_id {
+            Some(campaign_id) => self.store.get_campaign(&call.org_id, campaign_id).await?.map(|(c, _)| c),
+            None => None,
         };
+        // A paused campaign places nothing new: its call waits, held, until the campaign resumes.
+        if campaign.as_ref().is_some_and(|c| c.status == CampaignStatus::Paused && !c.is_ended_at(now)) {
+            return self.hold(stored, now).await;
+        }
+        let campaign_cancelled = campaign.as_ref().is_some_and(|c| c.status == CampaignStatus::Cancelled);
+        let campaign_ended = campaign.as_ref().is_some_and(|c| c.is_ended_at(now));
         let on_do_not_call = self.store.is_on_do_not_call(&call.org_id, &call.phone_number).await?;
         // The agent is read only for a call the list does not stop.
-        let agent = if campaign_cancelled || on_do_not_call { None } else { self.store.get_agent(&call.org_id, &call.voice_agent_id).await? };
+        let agent =
+            if campaign_cancelled || campaign_ended || on_do_not_call { None } else { self.store.get_agent(&call.org_id, &call.voice_agent_id).await? };
         let settings = match &agent {
             Some(_) => self.store.settings(&call.org_id).await?,
             None => TenantSettings::defaults(&call.org_id),
@@ -225,6 +236,7 @@ impl Dialer {
                 inconvenient: &inconvenient,
                 frequency: Some(frequency),
                 campaign_cancelled,
+                campaign_ended,
                 on_do_not_call,
                 consent: Some(Consenting { call_type: call.call_type, consents: &consents, accepted, opted_out_at: ledger.opted_out_at }),
                 registries: registries.as_ref(),
@@ -256,6 +268,8 @@ impl Dialer {
             let mut also =
                 vec![AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
             also.extend(debt.as_ref().map(|debt| AlongWithCall::RecordDebtAttempt(Box::new(debt.with_attempt(call, now)))));
+            // The claim holds only while the campaign is active: a pause, end or cancel that commits first stops it.
+            also.extend(campaign.as_ref().map(|c| AlongWithCall::CampaignActive { campaign_id: c.id.clone() }));
             let mut claim = call.claim(now)?;
             let mut record = callops_domain::placement::record::evaluate(&facts, now)
                 .with_recording(callops_domain::placement::recording::decide(&callee, settings.recording_policy));
@@ -281,6 +295,21 @@ impl Dialer {
                 }
                 // Another call to the number was claimed since the ledger was read: decide again on the fresh ledger.
                 Err(DomainError::Conflict { kind: Conflict::AttemptsChanged, .. }) => continue,
+                // The campaign was paused, ended or cancelled since it was read: nothing was placed; do what it says now
+                // (active again, resumed in between: decide again).
+                Err(DomainError::Conflict { kind: Conflict::CampaignNotActive, .. }) => {
+                    let now_stands = match &call.campaign_id {
+                        Some(campaign_id) => self.store.get_campaign(&call.org_id, campaign_id).await?.map(|(c, _)| c),
+                        None => None,
+                    };
+                    return match now_stands {
+                        Some(c) if c.status == CampaignStatus::Cancelled => self.end_unplaced(stored, Refusal::CampaignCancelled, now).await,
+                        Some(c) if c.is_ended_at(now) => self.end_unplaced(stored, Refusal::CampaignEnded, now).await,
+                        Some(c) if c.status == CampaignStatus::Paused => self.hold(stored, now).await,
+                        Some(c) if c.status == CampaignStatus::Active => continue,
+                        _ => Ok(Dialed::AlreadyHandled),
+                    };
+                }
                 // Another trigger changed the call first; what it did stands.
                 Err(DomainError::Conflict { .. }) => return Ok(Dialed::AlreadyHandled),
                 Err(other) => return Err(other.into()),
@@ -309,57 +338,6 @@ impl Dialer {
         let NumberState { ledger, consents } = self.store.number_state(&call.org_id, &call.phone_number).await?;
         let consenting = Consenting { call_type: call.call_type, consents: &consents, accepted, opted_out_at: ledger.opted_out_at };
         Ok(consenting.relied_on(self.now()).is_none().then_some(Refusal::NoConsent))
-    }
-
-    /// Takes back a claimed attempt that was not placed: CANCELLED with why, its slot given back.
-    async fn withdraw(&self, claimed: StoredCall, refusal: Refusal, now: DateTime<Utc>) -> Result<Dialed, DialError> {
-        let reason = refusal.ended_reason();
-        tracing::info!(call_id = %claimed.call.id, reason = reason.code(), "a claimed attempt is withdrawn before it was placed");
-        let Ok(next) = claimed.call.withdraw(reason.clone(), now) else { return Ok(Dialed::AlreadyHandled) };
-        match self.store.update_call_with(&claimed, &next, &[audited(DIALER, Action::CallCancelled, &claimed.call, &next, now)]).await {
-            Ok(_) | Err(DomainError::Conflict { .. }) => Ok(Dialed::NotDialed(reason.code())),
-            Err(other) => Err(other.into()),
-        }
-    }
-
-    /// Ends a call that was never placed.
-    async fn end_unplaced(&self, stored: StoredCall, refusal: Refusal, now: DateTime<Utc>) -> Result<Dialed, DialError> {
-        let reason = refusal.ended_reason();
-        let next = match refusal.status() {
-            CallStatus::Cancelled => stored.call.cancel(reason.clone(), now).ok(),
-            _ => stored.call.fail(reason.clone(), now),
-        };
-        let Some(next) = next else { return Ok(Dialed::AlreadyHandled) };
-        let action = if next.status == CallStatus::Cancelled { Action::CallCancelled } else { Action::CallFailed };
-        match self.store.update_call_with(&stored, &next, &[audited(DIALER, action, &stored.call, &next, now)]).await {
-            Ok(_) | Err(DomainError::Conflict { .. }) => Ok(Dialed::NotDialed(reason.code())),
-            Err(other) => Err(other.into()),
-        }
-    }
-
-    /// Puts the attempt back in the queue at `to` (from DIALING this gives
-    /// its slot back), then moves its schedule there.
-    pub(crate) async fn move_attempt(
-        &self,
-        stored: StoredCall,
-        to: DateTime<Utc>,
-        why: &'static str,
-        by: &'static str,
-        now: DateTime<Utc>,
-    ) -> Result<Dialed, DialError> {
-        let to = time::to_millis(to);
-        let next = match stored.call.requeue(to, now) {
-            Ok(next) => next,
-            Err(_) => return Ok(Dialed::AlreadyHandled),
-        };
-        match self.store.update_call_with(&stored, &next, &[audited(by, Action::CallMoved, &stored.call, &next, now)]).await {
-            Ok(moved) => {
-                self.scheduler.schedule(&ScheduledDial { request: DialRequest::for_call(&moved.call), at: to }).await?;
-                Ok(Dialed::Moved { to, why })
-            }
-            Err(DomainError::Conflict { .. }) => Ok(Dialed::AlreadyHandled),
-            Err(other) => Err(other.into()),
-        }
     }
 
     /// What `POST /call` gets for this call.

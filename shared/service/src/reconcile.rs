@@ -65,6 +65,8 @@ pub struct Reconciled {
     pub outputs_read: usize,
     /// Calls whose content passed the tenant's retention: content removed.
     pub content_expired: usize,
+    /// Waiting calls of campaigns whose `endAt` passed: closed with `campaign-ended`.
+    pub campaign_calls_ended: usize,
     /// Tenants whose run failed (logged; tried again next run).
     pub tenants_failed: usize,
 }
@@ -122,6 +124,11 @@ impl Dialer {
             if let Err(err) = self.reconcile_call(&call, calls, now, done).await {
                 tracing::warn!(call_id = %call.id, error = %err, "call left for the next run");
             }
+        }
+        // Campaigns past their end first: their waiting calls are closed, not dialed as overdue.
+        match calls.end_due_campaigns(org_id, now).await {
+            Ok(closed) => done.campaign_calls_ended += closed,
+            Err(err) => tracing::warn!(error = %err, "campaigns past their end left for the next run"),
         }
         for call in self.stuck(org_id, CallQuery::Scheduled, ago(now, settings.overdue)).await?.into_iter().filter(|c| c.attempt >= 1) {
             done.checked += 1;

@@ -245,6 +245,7 @@ impl Calls {
             inconvenient: &known.inconvenient,
             frequency: Some(Frequency { call: who, ledger, debt: known.debt.as_ref(), tenant_cap_per_day: settings.max_attempts_per_number_per_day }),
             campaign_cancelled: campaign.is_some_and(|c| c.status == CampaignStatus::Cancelled),
+            campaign_ended: campaign.is_some_and(|c| c.status == CampaignStatus::Ended),
             on_do_not_call: self.store.is_on_do_not_call(&agent.org_id, number).await?,
             consent: Some(Consenting { call_type: who.call_type, consents: &known.state.consents, accepted, opted_out_at: ledger.opted_out_at }),
             registries: known.registries.as_ref(),

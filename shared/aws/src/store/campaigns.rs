@@ -54,6 +54,11 @@ pub trait CampaignStore {
         audit: &callops_domain::records::audit::AuditEntry,
     ) -> Result<(), DomainError>;
 
+    /// Writes `next`'s status, `endAt` and time over `previous`, with its
+    /// audit entry, if the stored campaign is still in `previous`'s status;
+    /// `Conflict::CampaignNotActive` when another change came first.
+    async fn change_campaign(&self, previous: &Campaign, next: &Campaign, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError>;
+
     /// Every call of a campaign, from the `byCampaign` index alone.
     async fn campaign_calls(&self, org_id: &str, campaign_id: &str, only_status: Option<CallStatus>) -> Result<Vec<CampaignCall>, DomainError>;
 }
@@ -116,6 +121,40 @@ impl CampaignStore for DynamoStore {
             .expect("table, key and expression are set");
         let items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update).build()];
         self.transact_audited(items, audit).await.map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "campaign" }))?;
+        Ok(())
+    }
+
+    async fn change_campaign(&self, previous: &Campaign, next: &Campaign, audit: &callops_domain::records::audit::AuditEntry) -> Result<(), DomainError> {
+        next.check_storable()?;
+        let [was, was_stored] = previous.status.stored_names();
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(self.table())
+            .key(PK, s(keys::campaigns_pk(&previous.org_id)))
+            .key(SK, s(keys::campaign_sk(&previous.id)))
+            .condition_expression("attribute_exists(PK) AND #status IN (:was, :was_stored)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#updated", "updatedAt")
+            .expression_attribute_names("#end", "endAt")
+            .expression_attribute_values(":was", s(was))
+            .expression_attribute_values(":was_stored", s(was_stored))
+            .expression_attribute_values(":status", AttributeValue::S(status_name(next.status)))
+            .expression_attribute_values(":at", s(time::format(&next.updated_at)));
+        let update = match next.end_at {
+            Some(end) => {
+                update.update_expression("SET #status = :status, #updated = :at, #end = :end").expression_attribute_values(":end", s(time::format(&end)))
+            }
+            None => update.update_expression("SET #status = :status, #updated = :at REMOVE #end"),
+        };
+        let items = vec![aws_sdk_dynamodb::types::TransactWriteItem::builder().update(update.build().expect("table, key and expression are set")).build()];
+        self.transact_audited(items, audit).await.map_err(|e| {
+            transaction_conflict(
+                e,
+                DomainError::conflict(
+                    callops_domain::error::Conflict::CampaignNotActive,
+                    format!("campaign {} changed since it was read: try again", previous.id),
+                ),
+            )
+        })?;
         Ok(())
     }
 

@@ -51,6 +51,10 @@ pub enum AlongWithCall {
     LedgerNotes { of_debt: bool, notes: LedgerNotes },
     /// Append the audit entry of the change this write makes.
     Audit(Box<callops_domain::records::audit::AuditEntry>),
+    /// Hold the write to the call's campaign being active at that moment;
+    /// otherwise it fails with [`Conflict::CampaignNotActive`] (a pause,
+    /// end or cancel committed first, and the claim places nothing).
+    CampaignActive { campaign_id: String },
 }
 
 impl AlongWithCall {
@@ -180,6 +184,7 @@ impl DynamoStore {
             let code = match effect {
                 Effect::Along(AlongWithCall::TakeSlot { .. }) => Some(Conflict::NoFreeSlot),
                 Effect::Along(AlongWithCall::RecordAttempt(_) | AlongWithCall::RecordDebtAttempt(_)) => Some(Conflict::AttemptsChanged),
+                Effect::Along(AlongWithCall::CampaignActive { .. }) => Some(Conflict::CampaignNotActive),
                 Effect::Rollup(key, delta) => {
                     rollup(key, delta)?;
                     continue;
@@ -289,6 +294,23 @@ impl DynamoStore {
                 TransactWriteItem::builder().update(self.ledger_notes(pk, notes)?).build()
             }
             AlongWithCall::Audit(entry) => self.audit_put(entry)?,
+            AlongWithCall::CampaignActive { campaign_id } => {
+                let [active, stored_before] = callops_domain::campaign::CampaignStatus::Active.stored_names();
+                TransactWriteItem::builder()
+                    .condition_check(
+                        aws_sdk_dynamodb::types::ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .key(PK, s(keys::campaigns_pk(&call.org_id)))
+                            .key(SK, s(keys::campaign_sk(campaign_id)))
+                            .condition_expression("#status IN (:active, :stored_before)")
+                            .expression_attribute_names("#status", "status")
+                            .expression_attribute_values(":active", s(active))
+                            .expression_attribute_values(":stored_before", s(stored_before))
+                            .build()
+                            .expect("table, key and condition are set"),
+                    )
+                    .build()
+            }
             AlongWithCall::IdempotencyKey { fingerprint } => {
                 let item = HashMap::from([
                     (PK.to_string(), s(keys::call_pk(&call.org_id, &call.id))),

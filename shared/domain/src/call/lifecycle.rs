@@ -62,6 +62,8 @@ pub enum EndedReason {
     CancelledBeforeDialing,
     /// Its campaign was cancelled before it was dialed.
     CampaignCancelled,
+    /// Its campaign's `endAt` passed before it was reached.
+    CampaignEnded,
     /// Its number was on the do-not-call list when its time came.
     OnDoNotCallList,
     /// Its agent no longer exists.
@@ -106,6 +108,7 @@ impl EndedReason {
         match self {
             EndedReason::CancelledBeforeDialing => "cancelled-before-dialing",
             EndedReason::CampaignCancelled => "campaign-cancelled",
+            EndedReason::CampaignEnded => "campaign-ended",
             EndedReason::OnDoNotCallList => "on-do-not-call-list",
             EndedReason::VoiceAgentNotFound => "voice-agent-not-found",
             EndedReason::NoCallingHoursAhead => "no-calling-hours-ahead",
@@ -214,6 +217,23 @@ impl CallLog {
         Ok(next.touched(now))
     }
 
+    /// A waiting call of a paused campaign, held: it keeps waiting with no
+    /// time (so nothing dials it, and it plans no attempt at its number)
+    /// until the campaign resumes and plans it again ([`CallLog::is_held`]).
+    pub fn hold(&self, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
+        if self.status != CallStatus::Scheduled || self.campaign_id.is_none() {
+            return Err(DomainError::conflict(crate::error::Conflict::NotScheduled, format!("call {} is not a campaign call that waits", self.id)));
+        }
+        let mut next = self.clone();
+        next.scheduled_at = None;
+        Ok(next.touched(now))
+    }
+
+    /// Whether the call waits, held by its paused campaign ([`CallLog::hold`]).
+    pub fn is_held(&self) -> bool {
+        self.status == CallStatus::Scheduled && self.scheduled_at.is_none() && self.campaign_id.is_some() && self.attempt >= 1
+    }
+
     /// A waiting call that will never be dialed: CANCELLED, with why.
     pub fn cancel(&self, reason: EndedReason, now: DateTime<Utc>) -> Result<CallLog, DomainError> {
         if self.status != CallStatus::Scheduled {
@@ -263,6 +283,21 @@ mod tests {
     use super::*;
     use crate::fixtures::call;
     use CallStatus::*;
+
+    #[test]
+    fn only_a_waiting_campaign_call_is_held_and_a_held_call_plans_no_attempt() {
+        let now = time::parse("2024-01-15T17:00:00Z").unwrap();
+        let mut waiting = call(Scheduled);
+        waiting.scheduled_at = Some(now);
+        assert!(waiting.hold(now).is_err(), "a call of no campaign is not held");
+        waiting.campaign_id = Some("camp".into());
+        let held = waiting.hold(now).unwrap();
+        assert!(held.is_held() && !waiting.is_held());
+        assert_eq!((held.status, held.scheduled_at), (Scheduled, None));
+        assert!(call(Dialing).hold(now).is_err(), "a claimed call goes on");
+        let again = held.requeue(now + chrono::Duration::hours(1), now).unwrap();
+        assert!(!again.is_held() && again.scheduled_at == Some(now + chrono::Duration::hours(1)));
+    }
 
     #[test]
     fn terminal_statuses_never_reopen() {

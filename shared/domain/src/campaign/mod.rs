@@ -22,11 +22,35 @@ pub fn campaign_call_type() -> CallType {
 
 /// The most contacts one campaign request may carry.
 pub const MAX_CONTACTS: usize = 10_000;
+/// Where a campaign stands. Stored campaigns made before `paused` and
+/// `ended` existed read back from their upper-case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "lowercase")]
 pub enum CampaignStatus {
+    /// Its calls are dialed at their times.
+    #[serde(alias = "ACTIVE")]
     Active,
+    /// Nothing new of it is placed (calls in flight finish); its waiting calls are held ([`crate::CallLog::hold`]).
+    #[serde(alias = "PAUSED")]
+    Paused,
+    /// Its `endAt` passed: the contacts not reached were closed with `campaign-ended`.
+    #[serde(alias = "ENDED")]
+    Ended,
+    /// Cancelled: every waiting call was cancelled.
+    #[serde(alias = "CANCELLED")]
     Cancelled,
+}
+
+impl CampaignStatus {
+    /// The name this status is stored under, and the one campaigns made before the lower-case names kept.
+    pub fn stored_names(self) -> [&'static str; 2] {
+        match self {
+            CampaignStatus::Active => ["active", "ACTIVE"],
+            CampaignStatus::Paused => ["paused", "PAUSED"],
+            CampaignStatus::Ended => ["ended", "ENDED"],
+            CampaignStatus::Cancelled => ["cancelled", "CANCELLED"],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +69,9 @@ pub struct Campaign {
     pub calls_per_minute: u32,
     #[serde(with = "time::ms")]
     pub starts_at: DateTime<Utc>,
+    /// When the campaign ends: contacts not reached by then are closed with `campaign-ended`.
+    #[serde(with = "time::ms::option", default)]
+    pub end_at: Option<DateTime<Utc>>,
     /// Calls created, one per accepted contact.
     pub calls: u32,
     /// Contacts refused when the campaign was created.
@@ -82,6 +109,62 @@ impl Campaign {
         self
     }
 
+    /// Whether nothing of it may be placed at `at`: it ended, or its `endAt` passed.
+    pub fn is_ended_at(&self, at: DateTime<Utc>) -> bool {
+        self.status == CampaignStatus::Ended || self.end_at.is_some_and(|end| at >= end)
+    }
+
+    fn closed(&self) -> Option<DomainError> {
+        match self.status {
+            CampaignStatus::Cancelled => Some(DomainError::conflict(crate::error::Conflict::CampaignCancelled, "the campaign is cancelled")),
+            CampaignStatus::Ended => Some(DomainError::conflict(
+                crate::error::Conflict::CampaignEnded,
+                "the campaign ended (its endAt passed): start a new campaign for these contacts",
+            )),
+            CampaignStatus::Active | CampaignStatus::Paused => None,
+        }
+    }
+
+    /// The campaign moved to `status` at `now` (`Active` or `Paused`); the
+    /// same campaign when it is there already (pausing twice is pausing
+    /// once); `campaign_cancelled` or `campaign_ended` once it is over.
+    pub fn with_status(&self, status: CampaignStatus, now: DateTime<Utc>) -> Result<Campaign, DomainError> {
+        if let Some(closed) = self.closed() {
+            return Err(closed);
+        }
+        let mut next = self.clone();
+        if next.status != status {
+            next.status = status;
+            next.updated_at = time::to_millis(now).max(self.updated_at);
+        }
+        Ok(next)
+    }
+
+    /// The campaign with `endAt` set (or cleared) at `now`: it must be in
+    /// the supported range and not in the past; only an open campaign changes.
+    pub fn with_end(&self, end_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<Campaign, DomainError> {
+        if let Some(closed) = self.closed() {
+            return Err(closed);
+        }
+        if let Some(end) = end_at
+            && (end < now - time::CLOCK_SKEW || !time::is_supported(&end))
+        {
+            return Err(DomainError::invalid("invalid_end_at", format!("endAt must be a time from now on, {}", time::SUPPORTED_TEXT)));
+        }
+        let mut next = self.clone();
+        next.end_at = end_at.map(time::to_millis);
+        next.updated_at = time::to_millis(now).max(self.updated_at);
+        Ok(next)
+    }
+
+    /// The campaign ended at `now`, its `endAt` having passed.
+    pub fn ended(&self, now: DateTime<Utc>) -> Campaign {
+        let mut next = self.clone();
+        next.status = CampaignStatus::Ended;
+        next.updated_at = time::to_millis(now).max(self.updated_at);
+        next
+    }
+
     /// Whether the store can keep this campaign and read it back as it is.
     pub fn check_storable(&self) -> Result<(), DomainError> {
         let refuse = |why: &str| Err(DomainError::invalid("unstorable_campaign", format!("campaign cannot be stored: {why}")));
@@ -98,7 +181,7 @@ impl Campaign {
         if !self.call_type.is_outbound() {
             return refuse("its call type is not an outbound one");
         }
-        for at in [self.starts_at, self.created_at, self.updated_at] {
+        for at in [self.starts_at, self.created_at, self.updated_at].into_iter().chain(self.end_at) {
             if !time::is_storable(&at) {
                 return refuse("its times must be in the supported range, to the millisecond");
             }
@@ -183,6 +266,55 @@ mod tests {
         let json = serde_json::to_value(&counts).unwrap();
         assert_eq!(json["inProgress"], 0);
         assert_eq!(json["outcomes"]["NO_ANSWER"], 1);
+    }
+
+    fn campaign(status: CampaignStatus) -> Campaign {
+        let at = time::parse("2024-01-15T17:00:00Z").unwrap();
+        Campaign {
+            id: "c".into(),
+            org_id: "o".into(),
+            name: "Recall".into(),
+            voice_agent_id: "a".into(),
+            call_purpose: None,
+            call_type: CallType::OutboundCampaign,
+            status,
+            calls_per_minute: 1,
+            starts_at: at,
+            end_at: None,
+            calls: 1,
+            rejected: 0,
+            refusals: Vec::new(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_campaign_pauses_and_resumes_while_open_and_never_once_over() {
+        let now = time::parse("2024-01-16T09:00:00Z").unwrap();
+        let active = campaign(CampaignStatus::Active);
+        let paused = active.with_status(CampaignStatus::Paused, now).unwrap();
+        assert_eq!((paused.status, paused.updated_at), (CampaignStatus::Paused, now));
+        assert_eq!(paused.with_status(CampaignStatus::Paused, now + chrono::Duration::hours(1)).unwrap(), paused, "pausing twice is pausing once");
+        assert_eq!(paused.with_status(CampaignStatus::Active, now).unwrap().status, CampaignStatus::Active);
+        let code = |r: Result<Campaign, DomainError>| r.unwrap_err().code().unwrap();
+        assert_eq!(code(campaign(CampaignStatus::Cancelled).with_status(CampaignStatus::Active, now)), "campaign_cancelled");
+        assert_eq!(code(campaign(CampaignStatus::Ended).with_status(CampaignStatus::Paused, now)), "campaign_ended");
+        // Its end: from now on, in the supported range; past it, nothing of it is placed.
+        assert_eq!(code(active.with_end(Some(now - chrono::Duration::days(1)), now)), "invalid_end_at");
+        let ending = active.with_end(Some(now + chrono::Duration::days(1)), now).unwrap();
+        assert!(!ending.is_ended_at(now) && ending.is_ended_at(now + chrono::Duration::days(1)));
+        assert_eq!(ending.with_end(None, now).unwrap().end_at, None);
+        assert!(ending.ended(now).is_ended_at(now));
+    }
+
+    #[test]
+    fn statuses_are_written_in_lower_case_and_read_in_either() {
+        assert_eq!(serde_json::to_value(CampaignStatus::Paused).unwrap(), "paused");
+        for (text, status) in [("ACTIVE", CampaignStatus::Active), ("CANCELLED", CampaignStatus::Cancelled), ("ended", CampaignStatus::Ended)] {
+            assert_eq!(serde_json::from_value::<CampaignStatus>(serde_json::json!(text)).unwrap(), status);
+            assert!(status.stored_names().contains(&text));
+        }
     }
 
     #[test]

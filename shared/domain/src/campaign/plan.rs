@@ -124,6 +124,8 @@ pub struct CampaignAsk {
     pub calls_per_minute: Option<u32>,
     /// An outbound call type (default `OUTBOUND_CAMPAIGN`).
     pub call_type: Option<CallType>,
+    /// When the campaign ends: contacts not reached by then are closed.
+    pub end_at: Option<DateTime<Utc>>,
     pub contacts: Vec<Contact>,
 }
 
@@ -135,6 +137,36 @@ pub struct CampaignDraft {
     pub per_minute: u32,
     pub start: DateTime<Utc>,
     pub call_type: CallType,
+    pub end_at: Option<DateTime<Utc>>,
+}
+
+impl CampaignDraft {
+    /// What a campaign resuming at `now` lays its waiting contacts out by:
+    /// its pace, type and end, from now (or from its start, when that is still to come).
+    pub fn resuming(campaign: &super::Campaign, now: DateTime<Utc>) -> CampaignDraft {
+        CampaignDraft {
+            name: campaign.name.clone(),
+            purpose: campaign.call_purpose.clone(),
+            per_minute: campaign.calls_per_minute,
+            start: now.max(campaign.starts_at),
+            call_type: campaign.call_type,
+            end_at: campaign.end_at,
+        }
+    }
+}
+
+impl Contact {
+    /// The contact a campaign call was made for (its number, name, variables, place and debt).
+    pub fn of_call(call: &CallLog) -> Contact {
+        Contact {
+            number: call.phone_number.clone(),
+            name: call.customer_name.clone(),
+            variables: call.variable_values.clone(),
+            time_zone: call.callee_time_zone.map(|z| z.name().to_string()),
+            state: call.callee_state.map(|s| s.to_string()),
+            debt_id: call.debt_id.clone(),
+        }
+    }
 }
 
 /// Checks the request's own fields (not yet its contacts' numbers).
@@ -162,7 +194,12 @@ pub fn check_request(ask: &CampaignAsk, agent: &VoiceAgent, now: DateTime<Utc>) 
     if start > latest_dial(now) {
         return Err(DomainError::invalid("start_too_far", "startAt must be within a year"));
     }
-    Ok(CampaignDraft { name, purpose, per_minute, start, call_type })
+    if let Some(end) = ask.end_at
+        && (end <= start || end > latest_dial(now))
+    {
+        return Err(DomainError::invalid("invalid_end_at", "endAt must come after the campaign's start, and within a year"));
+    }
+    Ok(CampaignDraft { name, purpose, per_minute, start, call_type, end_at: ask.end_at.map(time::to_millis) })
 }
 
 /// A contact checked on its own: its number in E.164, sane variables, a
@@ -267,40 +304,36 @@ impl ContactCheck {
     }
 }
 
-/// Lays the campaign `id` out: each accepted contact gets a call, spread
-/// from the start over its callee's calling hours and within its number's
-/// limits. Call ids derive from the campaign and the contact's row, so a
-/// repeated request names the same calls (and a call does not count
-/// against itself).
-pub fn plan_campaign(
-    id: String,
-    org_id: &str,
+/// One contact's time in a layout, or the refusal that keeps it from one (with the error a request answers).
+pub type LaidOut = Result<DateTime<Utc>, (Refusal, DomainError)>;
+
+/// The times of `accepted` contacts (their calls' `ids`, in the same
+/// order): each contact's first lawful time from the draft's start at its
+/// pace ([`spread`]), or why the policy refuses it; and the contacts a
+/// frequency limit made wait. Used when a campaign is made and when it
+/// resumes, with every rule asked again.
+pub fn lay_out(
     draft: &CampaignDraft,
     agent: &VoiceAgent,
     known: &Known,
-    mut check: ContactCheck,
+    accepted: &[(usize, Contact)],
+    ids: &[crate::ids::CallId],
     now: DateTime<Utc>,
-) -> Result<CampaignPlan, DomainError> {
-    if check.accepted.is_empty() {
-        return Err(no_valid(&check.refused));
-    }
+) -> Result<(Vec<LaidOut>, Vec<DeferredContact>), DomainError> {
     let start = draft.start.max(now);
     let no_history = crate::placement::callee::Places::default();
     let callees: Vec<crate::placement::callee::Callee> =
-        check.accepted.iter().map(|(_, c)| c.callee(&known.ledgers.get(&c.number).map_or_else(|| no_history.clone(), Ledger::history))).collect();
-    let ids: Vec<crate::ids::CallId> = check.accepted.iter().map(|(index, _)| campaign_call_id(org_id, &id, *index)).collect();
+        accepted.iter().map(|(_, c)| c.callee(&known.ledgers.get(&c.number).map_or_else(|| no_history.clone(), Ledger::history))).collect();
     let debt_of = |contact: &Contact| contact.debt_id.as_ref().filter(|_| draft.call_type == CallType::OutboundDebt).and_then(|d| known.debts.get(d));
     // The times each callee said are inconvenient (a collection call keeps to them, and to those said about its debt).
-    let inconvenient: Vec<Vec<crate::placement::clock::InconvenientTime>> = check
-        .accepted
+    let inconvenient: Vec<Vec<crate::placement::clock::InconvenientTime>> = accepted
         .iter()
         .map(|(_, contact)| known.ledgers.get(&contact.number).unwrap_or(&NO_RECORD).inconvenient_for(draft.call_type, debt_of(contact)))
         .collect();
-    let contacts: Vec<PlacementFacts> = check
-        .accepted
+    let contacts: Vec<PlacementFacts> = accepted
         .iter()
         .zip(&callees)
-        .zip(&ids)
+        .zip(ids)
         .zip(&inconvenient)
         .map(|((((_, contact), callee), call_id), inconvenient)| {
             let who = Attempting { call_id: call_id.as_str(), call_type: draft.call_type, debt_id: contact.debt_id.as_deref() };
@@ -328,7 +361,7 @@ pub fn plan_campaign(
         .collect();
     let planned = spread(start, &contacts, draft.per_minute, latest_dial(now))?;
     let mut deferred = Vec::new();
-    for (((index, contact), facts), at) in check.accepted.iter().zip(&contacts).zip(&planned) {
+    for (((index, contact), facts), at) in accepted.iter().zip(&contacts).zip(&planned) {
         let (Ok(at), true) = (at, facts.frequency.is_some()) else { continue };
         let Ok(opening) = earliest_placement(&PlacementFacts { frequency: None, ..*facts }, start) else { continue };
         if let Placement::Later { why, .. } = may_place(facts, opening) {
@@ -336,16 +369,40 @@ pub fn plan_campaign(
         }
     }
     // A contact the policy refuses (no consent, hours that never open) is refused alone, with why; the times of the others stand.
-    let planned: Vec<Result<DateTime<Utc>, DomainError>> = planned
+    // A contact whose first lawful time falls at or after the campaign's end is refused alone, as the end would close it.
+    let planned: Vec<LaidOut> = planned
         .into_iter()
         .zip(&contacts)
         .map(|(at, facts)| {
+            let at = at.and_then(|at| if draft.end_at.is_some_and(|end| at >= end) { Err(Refusal::CampaignEnded) } else { Ok(at) });
             at.map_err(|refusal| match (refusal, facts.consent) {
-                (Refusal::NoConsent, Some(consenting)) => consenting.refusal(start),
-                (refusal, _) => refusal.error(),
+                (Refusal::NoConsent, Some(consenting)) => (refusal, consenting.refusal(start)),
+                (refusal, _) => (refusal, refusal.error()),
             })
         })
         .collect();
+    Ok((planned, deferred))
+}
+
+/// Lays the campaign `id` out: each accepted contact gets a call, spread
+/// from the start over its callee's calling hours and within its number's
+/// limits. Call ids derive from the campaign and the contact's row, so a
+/// repeated request names the same calls (and a call does not count
+/// against itself).
+pub fn plan_campaign(
+    id: String,
+    org_id: &str,
+    draft: &CampaignDraft,
+    agent: &VoiceAgent,
+    known: &Known,
+    mut check: ContactCheck,
+    now: DateTime<Utc>,
+) -> Result<CampaignPlan, DomainError> {
+    if check.accepted.is_empty() {
+        return Err(no_valid(&check.refused));
+    }
+    let ids: Vec<crate::ids::CallId> = check.accepted.iter().map(|(index, _)| campaign_call_id(org_id, &id, *index)).collect();
+    let (planned, deferred) = lay_out(draft, agent, known, &check.accepted, &ids, now)?;
     let mut times = Vec::with_capacity(planned.len());
     let mut accepted = Vec::with_capacity(planned.len());
     for ((index, contact), at) in check.accepted.into_iter().zip(planned) {
@@ -354,7 +411,7 @@ pub fn plan_campaign(
                 times.push(at);
                 accepted.push((index, contact));
             }
-            Err(err) => check.refused.push(RejectedContact::new(index + 1, &contact.number, err)),
+            Err((_, err)) => check.refused.push(RejectedContact::new(index + 1, &contact.number, err)),
         }
     }
     check.accepted = accepted;
@@ -372,6 +429,7 @@ pub fn plan_campaign(
         status: CampaignStatus::Active,
         calls_per_minute: draft.per_minute,
         starts_at: times.first().copied().unwrap_or(now),
+        end_at: draft.end_at,
         calls: u32::try_from(check.accepted.len()).unwrap_or(u32::MAX),
         rejected: u32::try_from(check.refused.len()).unwrap_or(u32::MAX),
         refusals: check
@@ -480,7 +538,15 @@ mod tests {
         let agent = agent();
         // Miami, called three times this morning; New York, waiting for a call this afternoon; one more without consent.
         let sent = vec![contact("+13055550100"), contact("+12125550142"), contact("+12125550199"), contact("+12125550111")];
-        let ask = CampaignAsk { name: "Recall".into(), purpose: None, start_at: None, calls_per_minute: Some(1), call_type: None, contacts: sent.clone() };
+        let ask = CampaignAsk {
+            name: "Recall".into(),
+            purpose: None,
+            start_at: None,
+            calls_per_minute: Some(1),
+            call_type: None,
+            end_at: None,
+            contacts: sent.clone(),
+        };
         let draft = check_request(&ask, &agent, now).unwrap();
         let attempt = |at: &str, id: &str| crate::placement::frequency::Attempt {
             at: time::parse(at).unwrap(),
@@ -530,7 +596,15 @@ mod tests {
         let mut agent = agent();
         agent.max_concurrent_calls = 4;
         let sent = vec![contact("+12125550142"), contact("not a number"), contact("(212) 555-0142"), contact("+12125550199"), contact("+12125550123")];
-        let ask = CampaignAsk { name: " Recall ".into(), purpose: None, start_at: None, calls_per_minute: None, call_type: None, contacts: sent.clone() };
+        let ask = CampaignAsk {
+            name: " Recall ".into(),
+            purpose: None,
+            start_at: None,
+            calls_per_minute: None,
+            call_type: None,
+            end_at: None,
+            contacts: sent.clone(),
+        };
         let draft = check_request(&ask, &agent, now).unwrap();
         assert_eq!((draft.name.as_str(), draft.per_minute, draft.start), ("Recall", 2, now), "half the agent's concurrent calls a minute");
         let check = check_contacts(&sent);
@@ -568,6 +642,7 @@ mod tests {
             start_at,
             calls_per_minute: per_minute,
             call_type: None,
+            end_at: None,
             contacts: vec![contact("+12125550142"); contacts],
         };
         let code = |ask: CampaignAsk| match check_request(&ask, &agent(), now) {
@@ -595,6 +670,7 @@ mod tests {
             start_at: None,
             calls_per_minute: Some(1),
             call_type: Some(CallType::OutboundDebt),
+            end_at: None,
             contacts: sent.clone(),
         };
         let draft = check_request(&ask, &agent, now).unwrap();

@@ -77,6 +77,8 @@ pub struct PlacementFacts<'a> {
     /// when the attempt's frequency is checked.
     pub frequency: Option<Frequency<'a>>,
     pub campaign_cancelled: bool,
+    /// The call's campaign ended (its `endAt` passed).
+    pub campaign_ended: bool,
     pub on_do_not_call: bool,
     /// The number's consents and the bases the call's type accepts, when
     /// consent is checked (every outbound path does; a plan for the clock alone does not).
@@ -136,6 +138,8 @@ impl<'a> PlacementFacts<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     CampaignCancelled,
+    /// The call's campaign ended before the call was placed.
+    CampaignEnded,
     OnDoNotCallList,
     /// A collection call that names no debt: Regulation F counts calls per debt.
     DebtIdRequired,
@@ -162,6 +166,7 @@ impl Refusal {
     pub fn status(self) -> CallStatus {
         match self {
             Refusal::CampaignCancelled
+            | Refusal::CampaignEnded
             | Refusal::OnDoNotCallList
             | Refusal::DebtIdRequired
             | Refusal::UnknownCalleeLocation
@@ -181,6 +186,9 @@ impl Refusal {
         match self {
             Refusal::OnDoNotCallList => DomainError::conflict(crate::error::Conflict::OnDoNotCallList, "this number is on the practice's do-not-call list"),
             Refusal::CampaignCancelled => DomainError::conflict(crate::error::Conflict::CampaignCancelled, "the campaign is cancelled"),
+            Refusal::CampaignEnded => {
+                DomainError::conflict(crate::error::Conflict::CampaignEnded, "the campaign ended (its endAt passed): start a new campaign for these contacts")
+            }
             Refusal::DebtIdRequired => DomainError::invalid(
                 "debt_id_required",
                 "a collection call (OUTBOUND_DEBT) names the debt it is about in debtId: Regulation F counts calls per person and debt",
@@ -222,6 +230,7 @@ impl Refusal {
     pub fn ended_reason(self) -> EndedReason {
         match self {
             Refusal::CampaignCancelled => EndedReason::CampaignCancelled,
+            Refusal::CampaignEnded => EndedReason::CampaignEnded,
             Refusal::OnDoNotCallList => EndedReason::OnDoNotCallList,
             Refusal::NoConsent => EndedReason::NoConsent,
             Refusal::DebtIdRequired => EndedReason::DebtIdRequired,
@@ -259,6 +268,9 @@ pub enum Placement {
 pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
     if facts.campaign_cancelled {
         return Placement::Refused(Refusal::CampaignCancelled);
+    }
+    if facts.campaign_ended {
+        return Placement::Refused(Refusal::CampaignEnded);
     }
     if facts.on_do_not_call {
         return Placement::Refused(Refusal::OnDoNotCallList);
@@ -356,6 +368,7 @@ pub fn planning<'a>(call_type: CallType, agent: &'a VoiceAgent, callee: &'a Call
         inconvenient: &[],
         frequency: None,
         campaign_cancelled: false,
+        campaign_ended: false,
         on_do_not_call: false,
         consent: None,
         registries: None,
@@ -389,6 +402,7 @@ mod tests {
             inconvenient: &[],
             frequency: None,
             campaign_cancelled: false,
+            campaign_ended: false,
             on_do_not_call: false,
             consent: None,
             registries: None,

@@ -50,6 +50,16 @@ pub enum Action {
     CampaignCreated,
     #[serde(rename = "campaign.cancelled")]
     CampaignCancelled,
+    #[serde(rename = "campaign.paused")]
+    CampaignPaused,
+    #[serde(rename = "campaign.resumed")]
+    CampaignResumed,
+    /// Its `endAt` passed: the contacts not reached were closed.
+    #[serde(rename = "campaign.ended")]
+    CampaignEnded,
+    /// Its `endAt` was set or cleared.
+    #[serde(rename = "campaign.updated")]
+    CampaignUpdated,
     #[serde(rename = "agent.created")]
     AgentCreated,
     #[serde(rename = "agent.updated")]
@@ -112,6 +122,10 @@ impl Action {
             Action::CallContentRead => "call.content_read",
             Action::CampaignCreated => "campaign.created",
             Action::CampaignCancelled => "campaign.cancelled",
+            Action::CampaignPaused => "campaign.paused",
+            Action::CampaignResumed => "campaign.resumed",
+            Action::CampaignEnded => "campaign.ended",
+            Action::CampaignUpdated => "campaign.updated",
             Action::AgentCreated => "agent.created",
             Action::AgentUpdated => "agent.updated",
             Action::SettingsUpdated => "settings.updated",
@@ -149,7 +163,12 @@ impl Action {
             | Action::ContentExpired
             | Action::CallErased => EntityType::Call,
             Action::CallsImported => EntityType::Tenant,
-            Action::CampaignCreated | Action::CampaignCancelled => EntityType::Campaign,
+            Action::CampaignCreated
+            | Action::CampaignCancelled
+            | Action::CampaignPaused
+            | Action::CampaignResumed
+            | Action::CampaignEnded
+            | Action::CampaignUpdated => EntityType::Campaign,
             Action::AgentCreated | Action::AgentUpdated => EntityType::Agent,
             Action::SettingsUpdated | Action::AuditRead | Action::RegistryImported => EntityType::Tenant,
             Action::ConsentRecorded | Action::ConsentRevoked | Action::ConsentRndChecked => EntityType::Consent,
