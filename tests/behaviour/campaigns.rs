@@ -243,3 +243,60 @@ async fn at_its_end_a_campaign_closes_every_contact_not_reached() {
     assert!(calls.iter().all(|c| c.ended_reason.as_deref() == Some("campaign-ended")), "{calls:?}");
     assert_error(&host.send(Method::POST, &format!("/api/campaigns/{id}/resume"), Some(DEMO_TOKEN), None).await, StatusCode::CONFLICT, "campaign_ended");
 }
+
+#[tokio::test]
+async fn a_voicemail_says_only_what_its_call_type_allows_and_the_call_records_leaving_it() {
+    use callops_dialer::{DialRequest, Dialed};
+    let noon = wednesday_noon_in_oregon();
+    let (host, fake) = callops_tests::host_with_fake_vapi_dialing_at(Some(noon)).await;
+    let numbers = ["+15035550871", "+15035550872"];
+    host.consent("demo", &numbers).await;
+    let contacts = json!([
+        {"number": numbers[0], "debtId": "INV-1", "name": "Ada", "variables": {"note": "your balance of $120"}},
+        {"number": numbers[1], "debtId": "INV-2", "name": "Grace", "variables": {"note": "Tuesday"}},
+    ]);
+    let campaign = |call_type: &str, message: &str| {
+        json!({"name": "Balances", "voiceAgentId": "billing", "callType": call_type, "startAt": callops_domain::time::format(&noon),
+            "voicemailMessage": message, "contacts": contacts})
+    };
+    let limited = "Hi {{customerName}}, this is Maria from {{practiceName}}. Please call us back at {{callbackNumber}}, best after {{note}}.";
+    let waiting_before = host.host.store().count_calls("demo", &CallQuery::Scheduled, Span::ALL).await.unwrap();
+    // Nothing to say who is calling yet: the practice sets its name and number first.
+    assert_error(&create(&host, &campaign("OUTBOUND_DEBT", limited)).await, StatusCode::BAD_REQUEST, "practice_identity_required");
+    let identity = json!({"practiceName": "Riverside Dental", "callbackNumber": "+15035550100"});
+    assert_eq!(host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&identity)).await.0, StatusCode::OK);
+    // A collection message that names the debt, and a care message that names a treatment: refused, nothing stored.
+    let about_debt = "Hi, this is Maria from {{practiceName}} about your past due account. Please call {{callbackNumber}}.";
+    assert_error(&create(&host, &campaign("OUTBOUND_DEBT", about_debt)).await, StatusCode::BAD_REQUEST, "voicemail_not_limited_content");
+    let clinical = "Hello from {{practiceName}}: your crown is ready to be fitted. Please call {{callbackNumber}}.";
+    assert_error(&create(&host, &campaign("OUTBOUND_FOLLOWUP", clinical)).await, StatusCode::BAD_REQUEST, "voicemail_discloses_phi");
+    assert_eq!(host.host.store().count_calls("demo", &CallQuery::Scheduled, Span::ALL).await.unwrap(), waiting_before, "nothing stored");
+
+    // The limited-content message: a contact whose own values would say more is refused by row; the other is called.
+    let (status, created) = create(&host, &campaign("OUTBOUND_DEBT", limited)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let rows: Vec<(u64, &str)> = created["rejected"].as_array().unwrap().iter().map(|r| (r["row"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
+    assert_eq!(rows, vec![(1, "voicemail_not_limited_content")]);
+    let id = created["campaign"]["id"].as_str().unwrap();
+    let call = campaign_calls(&host, id).await.remove(0);
+    assert_eq!(call.phone_number, numbers[1]);
+
+    // Dialed: Vapi gets the message filled in, with its voicemail detection; the record says which rule it kept.
+    let placed = host.host.dialer().dial(DialRequest { org_id: "demo".into(), call_id: call.id.clone(), attempt: 1 }).await.unwrap();
+    let Dialed::Placed { vapi_call_id } = placed else { panic!("placed: {placed:?}") };
+    let overrides = fake.posts().last().unwrap().body["assistantOverrides"].clone();
+    assert_eq!(overrides["voicemailMessage"], json!("Hi Grace, this is Maria from Riverside Dental. Please call us back at +15035550100, best after Tuesday."));
+    assert_eq!(overrides["voicemailDetection"], json!({"provider": "vapi", "type": "audio"}));
+    let record = call_of(&host, call.id.as_str()).await.compliance.unwrap();
+    assert_eq!(record.voicemail.map(|v| (v.rule, v.refused)), Some(("limited_content".to_string(), None)));
+
+    // Vapi reports the call reached voicemail: the message was left, and the call says so.
+    let started = Utc::now() - Duration::minutes(2);
+    let report = json!({"endedReason": "voicemail", "startedAt": callops_domain::time::format(&started),
+        "endedAt": callops_domain::time::format(&(started + Duration::seconds(30)))});
+    callops_tests::report_end(&host, call.id.as_str(), &vapi_call_id, report).await;
+    let ended = call_of(&host, call.id.as_str()).await;
+    assert_eq!((ended.status, ended.voicemail_left), (callops_domain::CallStatus::Voicemail, true));
+    let (_, shown) = host.get(&format!("/api/calls/{}", call.id), Some(DEMO_TOKEN)).await;
+    assert_eq!(shown["voicemailLeft"], true, "{shown}");
+}

@@ -35,6 +35,7 @@ async function submitCampaign(event) {
   if (text('startAt')) q.set('startAt', new Date(text('startAt')).toISOString());
   if (text('callsPerMinute')) q.set('callsPerMinute', text('callsPerMinute'));
   if (text('callType')) q.set('callType', text('callType'));
+  if (text('voicemailMessage')) q.set('voicemailMessage', text('voicemailMessage'));
   const button = form.querySelector('button[type="submit"]');
   button.disabled = true;
   status.className = 'form-status';

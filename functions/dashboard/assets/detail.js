@@ -45,7 +45,7 @@ export async function showCall(id) {
       fact('Number', shownNumber(call.phoneNumber)), fact('Cost', cents(call.costCents)), fact('Insurance verified', yes(call.insuranceVerified)),
       fact('Insurance provider', call.insuranceProvider), fact('Payment plan', call.paymentPlanDiscussed ? cents(call.paymentPlanAmount) : 'No'),
       fact('Collection', call.collectionAttempt ? `${call.collectionSuccess ? 'Collected' : 'Not collected'} ${cents(call.collectionAmount)}` : 'No'),
-      fact('Transferred', call.transferredToStaff ? call.transferredTo || 'Yes' : 'No'), fact('Follow-up', call.followUpRequired ? when(call.followUpDate) : 'No'),
+      fact('Transferred', call.transferredToStaff ? call.transferredTo || 'Yes' : 'No'), fact('Voicemail left', call.status === 'VOICEMAIL' ? yes(call.voicemailLeft) : null), fact('Follow-up', call.followUpRequired ? when(call.followUpDate) : 'No'),
       fact('Call quality', call.callQuality != null ? `${call.callQuality} / 5` : null), fact('Sentiment', call.customerSentiment),
       fact('AI confidence', call.aiConfidence != null ? percent(call.aiConfidence * 100) : null), fact('Ended because', call.endedReason),
       fact('Success evaluation', call.successEvaluation), fact('Response time', call.latency && call.latency.turnMs != null ? `${number.format(call.latency.turnMs)} ms per turn` : null),

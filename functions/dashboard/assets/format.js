@@ -90,6 +90,9 @@ export function plainError(err) {
     unauthorized: 'Your sign-in has ended. Sign in again.',
     internal_error: 'Something went wrong on our side. Try again in a minute.',
     not_cancellable: 'This call has already been dialed, so it can no longer be cancelled.',
+    practice_identity_required: 'Set the practice’s name and callback number in Setup first: a voicemail must say both.',
+    campaign_cancelled: 'This campaign is cancelled.',
+    campaign_ended: 'This campaign has ended.',
   };
   if (words[err?.code]) return words[err.code];
   if (err?.status >= 500) return words.internal_error;

@@ -44,6 +44,9 @@ pub struct CampaignRequest {
     /// When the campaign ends: contacts not reached by then are closed.
     #[serde(default)]
     pub end_at: Option<String>,
+    /// What its calls leave on voicemail (at most 1,000 characters, `{{placeholders}}` filled per contact).
+    #[serde(default)]
+    pub voicemail_message: Option<String>,
     /// Checked one by one, so that one bad row refuses only itself.
     pub contacts: Vec<Contact>,
 }
@@ -154,6 +157,7 @@ fn campaign_request(req: &Request) -> Result<CampaignRequest, DomainError> {
         calls_per_minute,
         call_type: query_param(req, "callType"),
         end_at: query_param(req, "endAt"),
+        voicemail_message: query_param(req, "voicemailMessage"),
         contacts: parse_csv(req.body().as_ref())?,
     })
 }
@@ -183,6 +187,7 @@ impl TryFrom<CampaignRequest> for CampaignAsk {
             calls_per_minute: request.calls_per_minute,
             call_type,
             end_at,
+            voicemail_message: request.voicemail_message,
             contacts: request.contacts,
         })
     }

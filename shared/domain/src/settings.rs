@@ -165,6 +165,20 @@ impl TenantSettings {
         self.practice_name.is_some() && self.callback_number.is_some()
     }
 
+    /// Who the practice's calls say is calling, when it set both its name
+    /// and its callback number; otherwise `practice_identity_required`.
+    pub fn identity(&self) -> Result<crate::call::compliance::Identity, DomainError> {
+        match (&self.practice_name, &self.callback_number) {
+            (Some(practice_name), Some(callback_number)) => {
+                Ok(crate::call::compliance::Identity { practice_name: practice_name.clone(), callback_number: Some(callback_number.clone()) })
+            }
+            _ => Err(DomainError::invalid(
+                "practice_identity_required",
+                "a voicemail names the practice and gives its callback number: set practiceName and callbackNumber in the settings first",
+            )),
+        }
+    }
+
     pub fn check_storable(&self) -> Result<(), DomainError> {
         let refuse = |why: &str| Err(DomainError::invalid("unstorable_settings", format!("settings cannot be stored: {why}")));
         if self.holidays.len() > MAX_HOLIDAYS || !self.holidays.is_sorted() || self.holidays.windows(2).any(|w| w[0] == w[1]) {

@@ -205,6 +205,16 @@ impl Calls {
         let holidays = &settings.holidays;
         let refuse_unknown_location = settings.refuses_unknown_location();
         let call_type = draft.call_type;
+        // A voicemail message is checked as written (a failure refuses the request) and for each contact, filled in.
+        let check = match &draft.voicemail_message {
+            Some(template) => {
+                let identity = settings.identity()?;
+                let rules = callops_domain::campaign::voicemail::VoicemailRules { call_type, identity: &identity };
+                callops_domain::campaign::voicemail::check_template(template, rules)?;
+                check.with_voicemail(template, rules)
+            }
+            None => check,
+        };
         let check = check.placeable(&ask.contacts, &draft, &agent, holidays, &listed, refuse_unknown_location);
         let numbers: Vec<String> = check.accepted.iter().map(|(_, c)| c.number.clone()).collect();
         let (ledgers, mut consents) = self.number_states(&caller.org_id, numbers).await?;

@@ -282,6 +282,17 @@ impl Dialer {
                 .practice_name
                 .clone()
                 .map(|practice_name| callops_domain::call::compliance::Identity { practice_name, callback_number: settings.callback_number.clone() });
+            // The campaign's voicemail message, filled for this call and checked again on what the practice's settings say now.
+            let voicemail = campaign
+                .as_ref()
+                .and_then(|c| c.voicemail_message.as_deref())
+                .map(|template| settings.identity().and_then(|identity| callops_domain::campaign::voicemail::for_call(template, call, &identity)));
+            if let Some(checked) = &voicemail {
+                let plan = callops_domain::call::compliance::VoicemailPlan::of(call.call_type, checked.as_ref().err().and_then(DomainError::code));
+                record.rules.push(plan.check());
+                record.voicemail = Some(plan);
+            }
+            let voicemail = voicemail.and_then(Result::ok);
             claim.compliance = Some(record);
             also.push(audited(DIALER, Action::CallDialed, call, &claim, now));
             let claimed = match self.store.update_call_with(&stored, &claim, &also).await {
@@ -318,7 +329,7 @@ impl Dialer {
             if let Some(refusal) = self.refused_since_claim(&claimed.call, accepted).await? {
                 return self.withdraw(claimed, refusal, now).await;
             }
-            return Ok(self.place(claimed, agent, now).await?);
+            return Ok(self.place(claimed, agent, voicemail, now).await?);
         }
         Err(DomainError::Unavailable(format!("the attempts to call {}'s number kept changing", call.id)).into())
     }
@@ -361,9 +372,14 @@ impl Dialer {
     }
 
     /// Sends the claimed attempt to Vapi and records the answer.
-    async fn place(&self, claimed: StoredCall, agent: &VoiceAgent, started: DateTime<Utc>) -> Result<Dialed, DomainError> {
+    async fn place(&self, claimed: StoredCall, agent: &VoiceAgent, voicemail: Option<String>, started: DateTime<Utc>) -> Result<Dialed, DomainError> {
         let body = match self.create_call(&claimed.call, agent).await {
-            Ok(body) => body,
+            Ok(mut body) => {
+                if let Some(message) = voicemail {
+                    callops_vapi::request::leave_on_voicemail(&mut body, message);
+                }
+                body
+            }
             Err(err) => {
                 tracing::error!(call_id = %claimed.call.id, error = %err, "cannot build the Vapi request");
                 return self.fail(claimed, EndedReason::ConfigurationError, DIALER).await;

@@ -125,6 +125,12 @@ pub struct AssistantOverrides {
     /// `{enabled, timeoutSeconds, delimiters}`: key presses taken, for a call that announces a key-press opt-out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keypad_input_plan: Option<Value>,
+    /// Said when the call reaches voicemail (at most 1,000 characters); none: Vapi hangs up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voicemail_message: Option<String>,
+    /// How Vapi tells a machine from a person (`{provider: vapi, type: audio}`), sent with a voicemail message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voicemail_detection: Option<Value>,
 }
 
 /// Our ids, as they travel through Vapi and back.

@@ -27,6 +27,8 @@ pub fn create_call(call: &CallLog, agent: &VoiceAgent, transient: Option<Transie
         first_message: None,
         monitor_plan: monitor_plan(call),
         keypad_input_plan: None,
+        voicemail_message: None,
+        voicemail_detection: None,
     };
     recording(&mut overrides, call);
     exemption(&mut overrides, call);
@@ -39,6 +41,13 @@ pub fn create_call(call: &CallLog, agent: &VoiceAgent, transient: Option<Transie
         name: format!("CallOps {} #{}", call.call_type.as_str().trim_start_matches("OUTBOUND_").to_lowercase(), call.attempt),
         assistant_overrides: overrides,
     }
+}
+
+/// Leaves `message` on voicemail: the message, with Vapi's own detection
+/// (audio), which its end-of-call report answers with `endedReason: voicemail`.
+pub fn leave_on_voicemail(body: &mut CreateCall, message: String) {
+    body.assistant_overrides.voicemail_message = Some(message);
+    body.assistant_overrides.voicemail_detection = Some(json!({"provider": "vapi", "type": "audio"}));
 }
 
 /// The ids that travel with the call through Vapi and come back in every webhook.
@@ -185,6 +194,7 @@ mod tests {
             keypad: None,
             identity: None,
             disclosure: None,
+            voicemail: None,
         }
     }
 

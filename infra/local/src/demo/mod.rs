@@ -130,6 +130,7 @@ pub async fn seed(store: &DynamoStore, org_id: &str, now: DateTime<Utc>) -> Resu
         calls_per_minute: 5,
         starts_at,
         end_at: None,
+        voicemail_message: None,
         calls: campaign_calls.len() as u32,
         rejected: 0,
         refusals: Vec::new(),

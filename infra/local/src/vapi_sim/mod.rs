@@ -426,6 +426,8 @@ mod tests {
                 first_message: None,
                 monitor_plan,
                 keypad_input_plan: None,
+                voicemail_message: None,
+                voicemail_detection: None,
             },
         }
     }

@@ -55,6 +55,43 @@ pub struct ComplianceRecord {
     /// What the call said of it, from its transcript (`crate::ending::disclosure`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disclosure: Option<Disclosure>,
+    /// The message the call was to leave on voicemail, as checked for its type (`crate::campaign::voicemail`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail: Option<VoicemailPlan>,
+}
+
+/// What a placed call was to leave on voicemail: a message its campaign
+/// gave, checked at the dial against the rule its type keeps (`rule`:
+/// `limited_content` for collections, `minimum_necessary` otherwise, with
+/// the toll-free opt-out for telemarketing), or none, with the code of
+/// what the message broke (`refused`): then Vapi hangs up on voicemail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoicemailPlan {
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+impl VoicemailPlan {
+    /// The plan for a call of `call_type` whose message checked out (`refused: None`) or broke a rule.
+    pub fn of(call_type: crate::call::CallType, refused: Option<&str>) -> VoicemailPlan {
+        let rule = match call_type {
+            crate::call::CallType::OutboundDebt => "limited_content",
+            t if crate::placement::call_rules::TELEMARKETING.contains(&t) => "minimum_necessary_with_opt_out",
+            _ => "minimum_necessary",
+        };
+        VoicemailPlan { rule: rule.into(), refused: refused.map(str::to_string) }
+    }
+
+    /// The rule as the call's compliance record lists it.
+    pub fn check(&self) -> Check {
+        let detail = match &self.refused {
+            None => format!("the campaign's voicemail message keeps to {} and is left on voicemail", self.rule.replace('_', " ")),
+            Some(code) => format!("the campaign's voicemail message broke its rule ({code}): none is left, the call hangs up on voicemail"),
+        };
+        Check { rule: "voicemail".into(), ok: self.refused.is_none(), detail }
+    }
 }
 
 /// The practice's name and callback number, as a placed call must state them (47 CFR 64.1200(b)).

@@ -97,6 +97,7 @@ pub const CALL_FIELDS: &[(&str, FieldClass)] = &[
     ("endedReason", FieldClass::Fact),
     ("reportedAt", FieldClass::Fact),
     ("returnedAt", FieldClass::Fact),
+    ("voicemailLeft", FieldClass::Fact),
     ("followUpRequired", FieldClass::Fact),
     ("followUpDate", FieldClass::Fact),
     ("callQuality", FieldClass::Fact),

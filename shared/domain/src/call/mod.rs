@@ -124,6 +124,10 @@ pub struct CallLog {
     /// same number connected, which takes it off the worklist of calls to return.
     #[serde(with = "time::ms::option", default)]
     pub returned_at: Option<DateTime<Utc>>,
+    /// The call reached voicemail and left its campaign's message there
+    /// (a message checked at the dial: `compliance.voicemail`).
+    #[serde(default)]
+    pub voicemail_left: bool,
 
     // Quality.
     pub follow_up_required: bool,
@@ -328,6 +332,7 @@ impl CallLog {
             ended_reason: None,
             reported_at: None,
             returned_at: None,
+            voicemail_left: false,
             follow_up_required: false,
             follow_up_date: None,
             call_quality: None,

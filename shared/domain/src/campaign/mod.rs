@@ -3,6 +3,7 @@
 //! what outcome) and cancelled as a whole.
 
 pub mod plan;
+pub mod voicemail;
 
 use std::collections::BTreeMap;
 
@@ -72,6 +73,11 @@ pub struct Campaign {
     /// When the campaign ends: contacts not reached by then are closed with `campaign-ended`.
     #[serde(with = "time::ms::option", default)]
     pub end_at: Option<DateTime<Utc>>,
+    /// What a call of it leaves on voicemail, as the practice wrote it
+    /// (`{{placeholders}}` filled per contact), checked against what its
+    /// call type may say ([`voicemail`]); none: Vapi hangs up on voicemail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_message: Option<String>,
     /// Calls created, one per accepted contact.
     pub calls: u32,
     /// Contacts refused when the campaign was created.
@@ -181,6 +187,9 @@ impl Campaign {
         if !self.call_type.is_outbound() {
             return refuse("its call type is not an outbound one");
         }
+        if self.voicemail_message.as_deref().is_some_and(|m| m.trim().is_empty() || m.chars().count() > voicemail::MAX_VOICEMAIL_CHARS) {
+            return refuse("its voicemail message is out of bounds (1 to 1,000 characters)");
+        }
         for at in [self.starts_at, self.created_at, self.updated_at].into_iter().chain(self.end_at) {
             if !time::is_storable(&at) {
                 return refuse("its times must be in the supported range, to the millisecond");
@@ -281,6 +290,7 @@ mod tests {
             calls_per_minute: 1,
             starts_at: at,
             end_at: None,
+            voicemail_message: None,
             calls: 1,
             rejected: 0,
             refusals: Vec::new(),

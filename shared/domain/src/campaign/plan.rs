@@ -126,6 +126,8 @@ pub struct CampaignAsk {
     pub call_type: Option<CallType>,
     /// When the campaign ends: contacts not reached by then are closed.
     pub end_at: Option<DateTime<Utc>>,
+    /// What its calls leave on voicemail ([`super::voicemail`]).
+    pub voicemail_message: Option<String>,
     pub contacts: Vec<Contact>,
 }
 
@@ -138,6 +140,7 @@ pub struct CampaignDraft {
     pub start: DateTime<Utc>,
     pub call_type: CallType,
     pub end_at: Option<DateTime<Utc>>,
+    pub voicemail_message: Option<String>,
 }
 
 impl CampaignDraft {
@@ -151,6 +154,7 @@ impl CampaignDraft {
             start: now.max(campaign.starts_at),
             call_type: campaign.call_type,
             end_at: campaign.end_at,
+            voicemail_message: campaign.voicemail_message.clone(),
         }
     }
 }
@@ -199,7 +203,8 @@ pub fn check_request(ask: &CampaignAsk, agent: &VoiceAgent, now: DateTime<Utc>) 
     {
         return Err(DomainError::invalid("invalid_end_at", "endAt must come after the campaign's start, and within a year"));
     }
-    Ok(CampaignDraft { name, purpose, per_minute, start, call_type, end_at: ask.end_at.map(time::to_millis) })
+    let voicemail_message = ask.voicemail_message.clone().filter(|m| !m.trim().is_empty());
+    Ok(CampaignDraft { name, purpose, per_minute, start, call_type, end_at: ask.end_at.map(time::to_millis), voicemail_message })
 }
 
 /// A contact checked on its own: its number in E.164, sane variables, a
@@ -430,6 +435,7 @@ pub fn plan_campaign(
         calls_per_minute: draft.per_minute,
         starts_at: times.first().copied().unwrap_or(now),
         end_at: draft.end_at,
+        voicemail_message: draft.voicemail_message.clone(),
         calls: u32::try_from(check.accepted.len()).unwrap_or(u32::MAX),
         rejected: u32::try_from(check.refused.len()).unwrap_or(u32::MAX),
         refusals: check
@@ -545,6 +551,7 @@ mod tests {
             calls_per_minute: Some(1),
             call_type: None,
             end_at: None,
+            voicemail_message: None,
             contacts: sent.clone(),
         };
         let draft = check_request(&ask, &agent, now).unwrap();
@@ -603,6 +610,7 @@ mod tests {
             calls_per_minute: None,
             call_type: None,
             end_at: None,
+            voicemail_message: None,
             contacts: sent.clone(),
         };
         let draft = check_request(&ask, &agent, now).unwrap();
@@ -643,6 +651,7 @@ mod tests {
             calls_per_minute: per_minute,
             call_type: None,
             end_at: None,
+            voicemail_message: None,
             contacts: vec![contact("+12125550142"); contacts],
         };
         let code = |ask: CampaignAsk| match check_request(&ask, &agent(), now) {
@@ -671,6 +680,7 @@ mod tests {
             calls_per_minute: Some(1),
             call_type: Some(CallType::OutboundDebt),
             end_at: None,
+            voicemail_message: None,
             contacts: sent.clone(),
         };
         let draft = check_request(&ask, &agent, now).unwrap();

@@ -130,6 +130,9 @@ pub fn apply_end_of_call_report(call: &CallLog, report: &CallReport, now: DateTi
     let (status, reason_outcome) = report.end_status();
     // A report that would move the call backwards keeps its status, and records the rest.
     let _ = next.end(status);
+    // A message checked at the dial is left when the call reaches voicemail (Vapi says it, then hangs up).
+    next.voicemail_left =
+        next.status == CallStatus::Voicemail && next.compliance.as_ref().and_then(|c| c.voicemail.as_ref()).is_some_and(|v| v.refused.is_none());
     apply_analysis(&mut next, report, reason_outcome);
     if let Some(reason) = &report.ended_reason {
         next.set_text(CallText::EndedReason, reason);

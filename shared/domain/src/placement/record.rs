@@ -174,6 +174,7 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         keypad: None,
         identity: None,
         disclosure: None,
+        voicemail: None,
     }
 }
 
@@ -201,6 +202,7 @@ impl ComplianceRecord {
             keypad: None,
             identity: None,
             disclosure: None,
+            voicemail: None,
         }
     }
 }

@@ -367,6 +367,7 @@ async fn a_campaign_schedules_each_contact_it_may_call_and_says_why_of_each_it_m
         calls_per_minute: Some(5),
         call_type: None,
         end_at: None,
+        voicemail_message: None,
         contacts: vec![contact(NUMBER), contact("+12125550143"), contact("12")],
     };
     let created = world.calls.create_campaign(&Caller::system(ORG, "test"), Some(&world.agent.id), ask, None, now).await.unwrap();
