@@ -70,6 +70,15 @@ async fn a_campaign_has_one_call_type_and_every_call_keeps_that_types_rules() {
     assert_eq!(calls.iter().map(|c| (c.call_type, c.debt_id.as_deref())).collect::<Vec<_>>(), vec![(CallType::OutboundDebt, Some("INV-7"))]);
 }
 
+/// A dialer's clock stopped at one time.
+struct At(chrono::DateTime<Utc>);
+
+impl callops_domain::time::Clock for At {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.0
+    }
+}
+
 /// A Wednesday at least two days ahead, 19:00 UTC: midday in Oregon, every rule's hours open.
 fn wednesday_noon_in_oregon() -> chrono::DateTime<Utc> {
     use chrono::Datelike;
@@ -299,4 +308,54 @@ async fn a_voicemail_says_only_what_its_call_type_allows_and_the_call_records_le
     assert_eq!((ended.status, ended.voicemail_left), (callops_domain::CallStatus::Voicemail, true));
     let (_, shown) = host.get(&format!("/api/calls/{}", call.id), Some(DEMO_TOKEN)).await;
     assert_eq!(shown["voicemailLeft"], true, "{shown}");
+}
+
+#[tokio::test]
+async fn outbound_calls_of_every_agent_together_leave_the_inbound_reserve_free() {
+    use callops_aws::store::{AgentStore, CallStore};
+    use callops_dialer::{DialRequest, Dialed};
+    let noon = wednesday_noon_in_oregon();
+    let (host, fake) = callops_tests::host_with_fake_vapi_dialing_at(Some(noon)).await;
+    // An account of four lines, two kept for patients calling in; a reserve that leaves no outbound line is refused.
+    let refused = json!({"vapiConcurrencyLimit": 4, "reservedInboundSlots": 4});
+    assert_error(&host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&refused)).await, StatusCode::BAD_REQUEST, "invalid_concurrency");
+    let (status, settings) =
+        host.send(Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&json!({"vapiConcurrencyLimit": 4, "reservedInboundSlots": 2}))).await;
+    assert_eq!((status, settings["reservedInboundSlots"].as_u64()), (StatusCode::OK, Some(2)), "{settings}");
+    // Four calls due at once across two agents, each agent with lines of its own to spare.
+    let numbers = ["+15035550881", "+15035550882", "+15035550883", "+15035550884"];
+    host.consent("demo", &numbers).await;
+    let mut calls = Vec::new();
+    for (i, number) in numbers.iter().enumerate() {
+        let call = callops_tests::due_call(if i % 2 == 0 { "front-desk" } else { "billing" }, number);
+        host.host.store().create_call(&call).await.unwrap();
+        calls.push(call);
+    }
+    let dial = |call: &CallLog| DialRequest { org_id: "demo".into(), call_id: call.id.clone(), attempt: 1 };
+    let mut placed = Vec::new();
+    for call in &calls {
+        match host.host.dialer().dial(dial(call)).await.unwrap() {
+            Dialed::Placed { vapi_call_id } => placed.push((call.id.to_string(), vapi_call_id)),
+            Dialed::Moved { why, .. } => assert_eq!(why, "concurrency_reserved", "the agents had lines; the practice did not"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(placed.len(), 2, "two outbound calls at most: the last two lines wait for patients calling in");
+    assert_eq!(fake.posts().len(), 2);
+    assert_eq!(host.host.store().outbound_in_use("demo").await.unwrap(), 2);
+    let waiting: Vec<&CallLog> = calls.iter().filter(|c| !placed.iter().any(|(id, _)| id == c.id.as_str())).collect();
+    let moved = call_of(&host, waiting[0].id.as_str()).await;
+    assert!(moved.status == callops_domain::CallStatus::Scheduled && moved.scheduled_at.is_some_and(|t| t > noon), "{moved:?}");
+    assert_eq!(moved.compliance, None, "a call that found no room holds nothing");
+
+    // One call ends: its place comes back, and a waiting call takes it.
+    let started = Utc::now() - Duration::minutes(2);
+    let report = json!({"endedReason": "customer-ended-call", "startedAt": callops_domain::time::format(&started),
+        "endedAt": callops_domain::time::format(&(started + Duration::seconds(60))), "analysis": {"structuredData": {"outcome": "INFORMATION"}}});
+    callops_tests::report_end(&host, &placed[0].0, &placed[0].1, report).await;
+    assert_eq!(host.host.store().outbound_in_use("demo").await.unwrap(), 1);
+    let later = DialRequest { attempt: moved.attempt, ..dial(waiting[0]) };
+    let at_its_time = host.host.dialer().clone().with_clock(std::sync::Arc::new(At(moved.scheduled_at.unwrap())));
+    assert!(matches!(at_its_time.dial(later).await.unwrap(), Dialed::Placed { .. }));
+    assert_eq!(host.host.store().outbound_in_use("demo").await.unwrap(), 2);
 }

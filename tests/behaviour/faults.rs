@@ -199,6 +199,9 @@ async fn due_call(store: &DynamoStore, number: &str) -> DialRequest {
 #[tokio::test]
 async fn under_dynamodb_faults_and_vapi_timeouts_every_call_is_placed_exactly_once() {
     let (host, proxy, direct, fake, _engine) = start(DialSettings { max_posts: 6, ..quick_dial() }).await;
+    // An account with lines for all ten at once beside the two kept for patients calling in.
+    let room = serde_json::json!({"vapiConcurrencyLimit": 12, "reservedInboundSlots": 2});
+    assert_eq!(host.send(reqwest::Method::PUT, "/api/settings", Some(DEMO_TOKEN), Some(&room)).await.0, StatusCode::OK);
     let mut requests = Vec::new();
     for i in 0..10 {
         requests.push(due_call(&direct, &callops_tests::callable(100 + i)).await);

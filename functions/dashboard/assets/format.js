@@ -90,6 +90,7 @@ export function plainError(err) {
     unauthorized: 'Your sign-in has ended. Sign in again.',
     internal_error: 'Something went wrong on our side. Try again in a minute.',
     not_cancellable: 'This call has already been dialed, so it can no longer be cancelled.',
+    invalid_concurrency: 'Keep at least one line for outbound calls: the lines kept for patients calling in must be fewer than the account has.',
     practice_identity_required: 'Set the practice’s name and callback number in Setup first: a voicemail must say both.',
     campaign_cancelled: 'This campaign is cancelled.',
     campaign_ended: 'This campaign has ended.',

@@ -128,6 +128,8 @@ function fillSettings(settings) {
   form.elements.contentDays.value = settings.retention?.contentDays ?? '';
   form.elements.recordingPolicy.value = settings.recordingPolicy;
   form.elements.rndOutage.value = settings.rndOutage || 'wait';
+  form.elements.vapiConcurrencyLimit.value = settings.vapiConcurrencyLimit;
+  form.elements.reservedInboundSlots.value = settings.reservedInboundSlots;
   renderRegistries(settings.registries || []);
   // Each outbound call type: the bases the law allows it, ticked where the practice accepts them.
   $('consent-policy').replaceChildren(...legalBases().map(([type, allowed]) => el('fieldset', { 'data-call-type': type },
@@ -152,6 +154,7 @@ export async function saveSettings(event) {
     holidays: form.elements.holidays.value.split(/[\s,]+/).filter(Boolean).sort().filter((d, i, all) => all.indexOf(d) === i),
     maxAttemptsPerNumberPerDay: Number(form.elements.maxAttemptsPerNumberPerDay.value), retention: { contentDays: Number(form.elements.contentDays.value) },
     recordingPolicy: form.elements.recordingPolicy.value, rndOutage: form.elements.rndOutage.value, consentPolicy,
+    vapiConcurrencyLimit: Number(form.elements.vapiConcurrencyLimit.value), reservedInboundSlots: Number(form.elements.reservedInboundSlots.value),
   };
   status.className = 'form-status';
   status.textContent = 'Saving…';

@@ -59,6 +59,10 @@ async fn main() {
         "retryPolicy": {"maxAttempts": 1, "delaysMinutes": [30]}});
     let response = client.post(format!("{base}/api/agents")).bearer_auth("dev-token").json(&agent).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 201);
+    // The account's lines leave the agent's ten for outbound calls after the two kept for patients calling in.
+    let room = json!({"vapiConcurrencyLimit": AGENT_LIMIT + 2, "reservedInboundSlots": 2});
+    let response = client.put(format!("{base}/api/settings")).bearer_auth("dev-token").json(&room).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
 
     // Each patient's consent, imported in one file.
     let mut consents = String::from("phoneNumber,basis,source\n");

@@ -163,6 +163,9 @@ pub fn slots_sk(agent_id: &str) -> String {
     format!("SLOTS#{agent_id}")
 }
 
+/// Beside the agents' slots: the practice's outbound calls under way, across every agent.
+pub const ROOM_SK: &str = "ROOM";
+
 pub fn agent_sk(agent_id: &str) -> String {
     format!("{AGENT_SK_PREFIX}{agent_id}")
 }

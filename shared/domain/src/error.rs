@@ -13,6 +13,8 @@ pub enum Conflict {
     CallChanged,
     /// The agent's concurrent-call slots are all taken.
     NoFreeSlot,
+    /// The practice's outbound calls fill what its Vapi account leaves after the inbound reserve.
+    ConcurrencyReserved,
     /// The attempts to the number changed since its ledger was read.
     AttemptsChanged,
     CampaignExists,
@@ -54,6 +56,7 @@ impl Conflict {
             Conflict::CallExists => "call_exists",
             Conflict::CallChanged => "call_changed",
             Conflict::NoFreeSlot => "no_free_slot",
+            Conflict::ConcurrencyReserved => "concurrency_reserved",
             Conflict::AttemptsChanged => "attempts_changed",
             Conflict::CampaignExists => "campaign_exists",
             Conflict::AgentExists => "agent_exists",

@@ -62,6 +62,14 @@ pub struct TenantSettings {
     /// consent alone. Care calls always proceed.
     #[serde(default)]
     pub rnd_outage: crate::consent::reassigned::RndOutage,
+    /// The Vapi account's concurrent calls, shared by inbound, outbound and
+    /// web calls (Vapi's default: 10), and how many of them are kept for
+    /// patients calling in (default 2): outbound calls of every agent
+    /// together hold at most the difference ([`TenantSettings::outbound_room`]).
+    #[serde(default = "default_vapi_concurrency")]
+    pub vapi_concurrency_limit: u32,
+    #[serde(default = "default_reserved_inbound")]
+    pub reserved_inbound_slots: u32,
     /// The do-not-call registry copies the practice imported, one per registry (`callops import-dnc`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub registries: Vec<crate::placement::registries::RegistryCopy>,
@@ -140,6 +148,8 @@ impl TenantSettings {
             org_id: org_id.into(),
             holidays: Vec::new(),
             max_attempts_per_number_per_day: DEFAULT_TENANT_CAP_PER_DAY,
+            vapi_concurrency_limit: default_vapi_concurrency(),
+            reserved_inbound_slots: default_reserved_inbound(),
             consent_policy: Default::default(),
             recording_policy: Default::default(),
             retention: Retention::default(),
@@ -190,7 +200,41 @@ impl TenantSettings {
         if self.retention.check().is_err() {
             return refuse("the retention periods are out of range");
         }
+        if check_concurrency(self.vapi_concurrency_limit, self.reserved_inbound_slots).is_err() {
+            return refuse("the concurrency limit and its inbound reserve are out of range");
+        }
         Ok(())
+    }
+}
+
+/// Vapi's default concurrency for an account.
+pub const DEFAULT_VAPI_CONCURRENCY: u32 = 10;
+/// The most concurrent calls a setting may name.
+pub const MAX_VAPI_CONCURRENCY: u32 = 1_000;
+
+fn default_vapi_concurrency() -> u32 {
+    DEFAULT_VAPI_CONCURRENCY
+}
+
+fn default_reserved_inbound() -> u32 {
+    2
+}
+
+/// A limit of 1 to [`MAX_VAPI_CONCURRENCY`] with at least one slot left for outbound calls after the inbound reserve.
+fn check_concurrency(limit: u32, reserved: u32) -> Result<(), DomainError> {
+    if !(1..=MAX_VAPI_CONCURRENCY).contains(&limit) || reserved >= limit {
+        return Err(DomainError::invalid(
+            "invalid_concurrency",
+            format!("vapiConcurrencyLimit must be 1 to {MAX_VAPI_CONCURRENCY}, and reservedInboundSlots below it (one slot at least stays for outbound calls)"),
+        ));
+    }
+    Ok(())
+}
+
+impl TenantSettings {
+    /// How many outbound calls of every agent together may be under way: the account's concurrency less the inbound reserve.
+    pub fn outbound_room(&self) -> u32 {
+        self.vapi_concurrency_limit.saturating_sub(self.reserved_inbound_slots).max(1)
     }
 }
 
@@ -219,6 +263,10 @@ pub struct SettingsInput {
     pub live_listening: Option<bool>,
     /// `wait` or `proceed`: a telemarketing call when the Reassigned Numbers Database cannot be asked.
     pub rnd_outage: Option<String>,
+    /// The Vapi account's concurrent calls (1 to 1,000).
+    pub vapi_concurrency_limit: Option<u32>,
+    /// Of those, kept for patients calling in (fewer than the limit).
+    pub reserved_inbound_slots: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -252,6 +300,9 @@ impl SettingsInput {
             }
             next.holidays = holidays;
         }
+        next.vapi_concurrency_limit = self.vapi_concurrency_limit.unwrap_or(next.vapi_concurrency_limit);
+        next.reserved_inbound_slots = self.reserved_inbound_slots.unwrap_or(next.reserved_inbound_slots);
+        check_concurrency(next.vapi_concurrency_limit, next.reserved_inbound_slots)?;
         if let Some(cap) = self.max_attempts_per_number_per_day {
             if !(1..=MAX_TENANT_CAP_PER_DAY).contains(&cap) {
                 return Err(DomainError::invalid("invalid_max_attempts", format!("maxAttemptsPerNumberPerDay must be 1 to {MAX_TENANT_CAP_PER_DAY}")));
@@ -334,6 +385,24 @@ impl SettingsInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outbound_calls_keep_the_inbound_reserve_free_and_a_reserve_leaves_one_line() {
+        let now = Utc::now();
+        let base = TenantSettings::defaults("o");
+        assert_eq!((base.vapi_concurrency_limit, base.reserved_inbound_slots, base.outbound_room()), (10, 2, 8), "Vapi's default, two kept");
+        let set = |limit, reserved| {
+            SettingsInput { vapi_concurrency_limit: limit, reserved_inbound_slots: reserved, ..SettingsInput::default() }.apply_to(&base, now)
+        };
+        assert_eq!(set(Some(4), Some(3)).unwrap().outbound_room(), 1);
+        assert_eq!(set(Some(30), None).unwrap().outbound_room(), 28, "the reserve stays when only the limit changes");
+        for (limit, reserved) in [(Some(4), Some(4)), (Some(0), Some(0)), (Some(1_001), None), (None, Some(10))] {
+            assert!(matches!(set(limit, reserved), Err(DomainError::Invalid { code: "invalid_concurrency", .. })), "{limit:?} {reserved:?}");
+        }
+        // A stored settings item from before these existed reads as the defaults.
+        let old: TenantSettings = serde_json::from_value(serde_json::json!({"orgId": "o"})).unwrap();
+        assert_eq!(old.outbound_room(), 8);
+    }
 
     #[test]
     fn settings_are_checked_and_kept_tidy() {

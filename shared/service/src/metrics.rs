@@ -29,6 +29,26 @@ pub fn cost_record(call: &CallLog, at: DateTime<Utc>) -> Option<Value> {
     }))
 }
 
+/// Claims that found the practice's outbound room full (its Vapi concurrency less the inbound reserve) and waited.
+pub const RESERVED_METRIC: &str = "ConcurrencyReserved";
+
+/// The EMF record of one claim that waited for the inbound reserve.
+pub fn concurrency_reserved_record(org_id: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": at.timestamp_millis(),
+            "CloudWatchMetrics": [{ "Namespace": NAMESPACE, "Dimensions": [["OrgId"], []], "Metrics": [{ "Name": RESERVED_METRIC, "Unit": "Count" }] }],
+        },
+        "OrgId": org_id,
+        RESERVED_METRIC: 1,
+    })
+}
+
+/// Counts a claim that waited so patients calling in find a free line.
+pub fn emit_concurrency_reserved(org_id: &str, at: DateTime<Utc>) {
+    println!("{}", concurrency_reserved_record(org_id, at));
+}
+
 /// Writes the record where the Lambda runtime sends it to CloudWatch Logs.
 pub fn emit_cost(call: &CallLog, at: DateTime<Utc>) {
     if let Some(record) = cost_record(call, at) {

@@ -265,8 +265,13 @@ impl Dialer {
                 }
                 Checked::NotNeeded => {}
             }
-            let mut also =
-                vec![AlongWithCall::TakeSlot { max: agent.max_concurrent_calls }, AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now)))];
+            // The agent's slot, and a place among the practice's outbound calls that leaves the inbound reserve free.
+            let room = settings.outbound_room();
+            let mut also = vec![
+                AlongWithCall::TakeSlot { max: agent.max_concurrent_calls },
+                AlongWithCall::TakeRoom { max: room },
+                AlongWithCall::RecordAttempt(Box::new(ledger.with_attempt(call, now))),
+            ];
             also.extend(debt.as_ref().map(|debt| AlongWithCall::RecordDebtAttempt(Box::new(debt.with_attempt(call, now)))));
             // The claim holds only while the campaign is active: a pause, end or cancel that commits first stops it.
             also.extend(campaign.as_ref().map(|c| AlongWithCall::CampaignActive { campaign_id: c.id.clone() }));
@@ -277,6 +282,7 @@ impl Dialer {
                 exemption.first_message = Some(callops_domain::placement::record::exemption_first_message(name, number));
             }
             record.monitor = Some(Monitor { listen: settings.live_listening, control: self.vapi.controls_calls() });
+            record.outbound_room = Some(room);
             record.keypad = callops_domain::call::compliance::KeypadOptOut::for_call(call.call_type, settings.practice_name.as_deref());
             record.identity = settings
                 .practice_name
@@ -288,7 +294,7 @@ impl Dialer {
                 .and_then(|c| c.voicemail_message.as_deref())
                 .map(|template| settings.identity().and_then(|identity| callops_domain::campaign::voicemail::for_call(template, call, &identity)));
             if let Some(checked) = &voicemail {
-                let plan = callops_domain::call::compliance::VoicemailPlan::of(call.call_type, checked.as_ref().err().and_then(DomainError::code));
+                let plan = callops_domain::campaign::voicemail::plan(call.call_type, checked.as_ref().err().and_then(DomainError::code));
                 record.rules.push(plan.check());
                 record.voicemail = Some(plan);
             }
@@ -297,8 +303,15 @@ impl Dialer {
             also.push(audited(DIALER, Action::CallDialed, call, &claim, now));
             let claimed = match self.store.update_call_with(&stored, &claim, &also).await {
                 Ok(claimed) => claimed,
-                Err(DomainError::Conflict { kind: Conflict::NoFreeSlot, .. }) => {
-                    let busy = PlacementFacts { slot: Slot::Busy { retry_at: self.busy_later(now) }, ..facts };
+                Err(DomainError::Conflict { kind: kind @ (Conflict::NoFreeSlot | Conflict::ConcurrencyReserved), .. }) => {
+                    let retry_at = self.busy_later(now);
+                    let slot = if kind == Conflict::ConcurrencyReserved {
+                        crate::metrics::emit_concurrency_reserved(&call.org_id, now);
+                        Slot::Reserved { retry_at }
+                    } else {
+                        Slot::Busy { retry_at }
+                    };
+                    let busy = PlacementFacts { slot, ..facts };
                     return match may_place(&busy, now) {
                         Placement::Later { at, why } => self.move_attempt(stored, at, why, DIALER, now).await,
                         _ => Ok(Dialed::AlreadyHandled),

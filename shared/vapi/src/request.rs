@@ -195,6 +195,7 @@ mod tests {
             identity: None,
             disclosure: None,
             voicemail: None,
+            outbound_room: None,
         }
     }
 

@@ -30,6 +30,9 @@ pub trait AgentStore {
 
     /// How many of an agent's concurrent-call slots are taken.
     async fn slots_in_use(&self, org_id: &str, agent_id: &str) -> Result<i64, DomainError>;
+
+    /// How many of the practice's outbound calls, across its agents, hold a place in its outbound room.
+    async fn outbound_in_use(&self, org_id: &str) -> Result<i64, DomainError>;
 }
 
 impl AgentStore for DynamoStore {
@@ -69,7 +72,18 @@ impl AgentStore for DynamoStore {
     }
 
     async fn slots_in_use(&self, org_id: &str, agent_id: &str) -> Result<i64, DomainError> {
-        let item = self.get_item(keys::agents_pk(org_id), keys::slots_sk(agent_id)).await?;
+        self.in_use(org_id, &keys::slots_sk(agent_id)).await
+    }
+
+    async fn outbound_in_use(&self, org_id: &str) -> Result<i64, DomainError> {
+        self.in_use(org_id, keys::ROOM_SK).await
+    }
+}
+
+impl DynamoStore {
+    /// A counter of calls under way beside the tenant's agents.
+    async fn in_use(&self, org_id: &str, sk: &str) -> Result<i64, DomainError> {
+        let item = self.get_item(keys::agents_pk(org_id), sk.to_string()).await?;
         Ok(match item.as_ref().and_then(|item| item.get("inUse")) {
             Some(AttributeValue::N(text)) => text.parse().unwrap_or(0),
             _ => 0,

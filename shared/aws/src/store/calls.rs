@@ -117,6 +117,9 @@ impl CallStore for DynamoStore {
                     (Some(false), Some(kind @ Conflict::NoFreeSlot)) => {
                         return DomainError::conflict(kind, format!("agent {} has no free slot", next.voice_agent_id));
                     }
+                    (Some(false), Some(kind @ Conflict::ConcurrencyReserved)) => {
+                        return DomainError::conflict(kind, "the practice's outbound calls fill the room its Vapi account leaves after the inbound reserve");
+                    }
                     (Some(false), Some(kind @ Conflict::CampaignNotActive)) => {
                         return DomainError::conflict(kind, format!("call {}'s campaign is no longer active", next.id));
                     }

@@ -34,6 +34,12 @@ pub enum AlongWithCall {
     /// slot is given back by the write that ends the call or puts it back in
     /// the queue, whoever makes it.)
     TakeSlot { max: u32 },
+    /// Take a place among the practice's outbound calls under way (all its
+    /// agents together), if fewer than `max` are taken; otherwise the write
+    /// fails with [`Conflict::ConcurrencyReserved`]. Given back by the write
+    /// that ends the call, as its agent's slot is, when its compliance
+    /// record says it took one (`outboundRoom`).
+    TakeRoom { max: u32 },
     /// Store a new call that must exist exactly when this write happens (a
     /// retry, a follow-up call), unless it exists already.
     NewCall(Box<CallLog>),
@@ -87,6 +93,8 @@ pub enum Effect<'a> {
     Along(&'a AlongWithCall),
     /// Give back the agent's dialer slot the call held.
     ReleaseSlot,
+    /// Give back the place among the practice's outbound calls the call held.
+    ReleaseRoom,
     /// Move one analytics rollup by the call's change of contribution.
     Rollup(RollupKey, Tally),
     /// Forget the planned read for the output the call awaited (its key).
@@ -123,6 +131,9 @@ pub fn effects<'a>(previous: Option<&CallLog>, next: &CallLog, also: &'a [AlongW
     }
     if previous.is_some_and(CallLog::holds_dialer_slot) && !next.holds_dialer_slot() {
         effects.push(Effect::ReleaseSlot);
+        if previous.and_then(|p| p.compliance.as_ref()).is_some_and(|c| c.outbound_room.is_some()) {
+            effects.push(Effect::ReleaseRoom);
+        }
     }
     for (key, delta) in rollup::rollup_deltas(previous, next)? {
         effects.push(Effect::Rollup(key, delta));
@@ -183,6 +194,7 @@ impl DynamoStore {
         for effect in effects(previous, next, also)? {
             let code = match effect {
                 Effect::Along(AlongWithCall::TakeSlot { .. }) => Some(Conflict::NoFreeSlot),
+                Effect::Along(AlongWithCall::TakeRoom { .. }) => Some(Conflict::ConcurrencyReserved),
                 Effect::Along(AlongWithCall::RecordAttempt(_) | AlongWithCall::RecordDebtAttempt(_)) => Some(Conflict::AttemptsChanged),
                 Effect::Along(AlongWithCall::CampaignActive { .. }) => Some(Conflict::CampaignNotActive),
                 Effect::Rollup(key, delta) => {
@@ -216,6 +228,7 @@ impl DynamoStore {
             Effect::ClaimVapiCallId => self.vapi_pointer(next).map(|p| TransactWriteItem::builder().put(p).build()),
             Effect::Along(write) => Some(self.along_with(next, write)?),
             Effect::ReleaseSlot => Some(TransactWriteItem::builder().update(self.slot_release(next)).build()),
+            Effect::ReleaseRoom => Some(TransactWriteItem::builder().update(self.counter_release(&next.org_id, keys::ROOM_SK)).build()),
             Effect::Rollup(key, delta) => Some(TransactWriteItem::builder().update(rollup::rollup_update(&self.table, &key, &delta)).build()),
             Effect::UnwatchOutput(pk, sk) => Some(TransactWriteItem::builder().delete(self.output_unwatch(pk, sk)).build()),
             Effect::WatchOutput => self.output_watch(next).map(|put| TransactWriteItem::builder().put(put).build()),
@@ -263,24 +276,10 @@ impl DynamoStore {
                     )
                     .build()
             }
-            AlongWithCall::TakeSlot { max } => TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .key(PK, s(keys::agents_pk(&call.org_id)))
-                        .key(SK, s(keys::slots_sk(&call.voice_agent_id)))
-                        .update_expression("SET #inUse = if_not_exists(#inUse, :zero) + :one, #kind = :kind")
-                        .condition_expression("attribute_not_exists(#inUse) OR #inUse < :max")
-                        .expression_attribute_names("#inUse", "inUse")
-                        .expression_attribute_names("#kind", KIND)
-                        .expression_attribute_values(":zero", n(0))
-                        .expression_attribute_values(":one", n(1))
-                        .expression_attribute_values(":max", n(*max))
-                        .expression_attribute_values(":kind", s("slots"))
-                        .build()
-                        .expect("table, key and expression are set"),
-                )
-                .build(),
+            AlongWithCall::TakeSlot { max } => {
+                TransactWriteItem::builder().update(self.counter_take(&call.org_id, &keys::slots_sk(&call.voice_agent_id), *max)).build()
+            }
+            AlongWithCall::TakeRoom { max } => TransactWriteItem::builder().update(self.counter_take(&call.org_id, keys::ROOM_SK, *max)).build(),
             AlongWithCall::NewCall(new) => TransactWriteItem::builder().put(self.put(call_item(new, 1)?, "attribute_not_exists(PK)", None)).build(),
             AlongWithCall::RecordAttempt(ledger) => TransactWriteItem::builder().update(self.ledger_write(&call.org_id, &call.phone_number, ledger)?).build(),
             AlongWithCall::RecordDebtAttempt(ledger) => {
@@ -323,12 +322,35 @@ impl DynamoStore {
         })
     }
 
-    /// Gives back the slot a call held.
-    pub(crate) fn slot_release(&self, call: &CallLog) -> Update {
+    /// Takes one of a counter of calls under way beside the tenant's agents (an agent's slots, the tenant's outbound room), if fewer than `max` are taken.
+    fn counter_take(&self, org_id: &str, sk: &str, max: u32) -> Update {
         Update::builder()
             .table_name(&self.table)
-            .key(PK, s(keys::agents_pk(&call.org_id)))
-            .key(SK, s(keys::slots_sk(&call.voice_agent_id)))
+            .key(PK, s(keys::agents_pk(org_id)))
+            .key(SK, s(sk))
+            .update_expression("SET #inUse = if_not_exists(#inUse, :zero) + :one, #kind = :kind")
+            .condition_expression("attribute_not_exists(#inUse) OR #inUse < :max")
+            .expression_attribute_names("#inUse", "inUse")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":kind", s("slots"))
+            .build()
+            .expect("table, key and expression are set")
+    }
+
+    /// Gives back the slot a call held.
+    pub(crate) fn slot_release(&self, call: &CallLog) -> Update {
+        self.counter_release(&call.org_id, &keys::slots_sk(&call.voice_agent_id))
+    }
+
+    /// Gives back one of a counter of calls under way.
+    pub(crate) fn counter_release(&self, org_id: &str, sk: &str) -> Update {
+        Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(keys::agents_pk(org_id)))
+            .key(SK, s(sk))
             .update_expression("ADD #inUse :minus_one SET #kind = :kind")
             .expression_attribute_names("#inUse", "inUse")
             .expression_attribute_names("#kind", KIND)

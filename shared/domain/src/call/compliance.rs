@@ -58,6 +58,11 @@ pub struct ComplianceRecord {
     /// The message the call was to leave on voicemail, as checked for its type (`crate::campaign::voicemail`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voicemail: Option<VoicemailPlan>,
+    /// The most outbound calls of the practice that could be under way with
+    /// this one (its Vapi concurrency less the inbound reserve): the claim
+    /// took one of them, and the write that ends the call gives it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_room: Option<u32>,
 }
 
 /// What a placed call was to leave on voicemail: a message its campaign
@@ -74,16 +79,6 @@ pub struct VoicemailPlan {
 }
 
 impl VoicemailPlan {
-    /// The plan for a call of `call_type` whose message checked out (`refused: None`) or broke a rule.
-    pub fn of(call_type: crate::call::CallType, refused: Option<&str>) -> VoicemailPlan {
-        let rule = match call_type {
-            crate::call::CallType::OutboundDebt => "limited_content",
-            t if crate::placement::call_rules::TELEMARKETING.contains(&t) => "minimum_necessary_with_opt_out",
-            _ => "minimum_necessary",
-        };
-        VoicemailPlan { rule: rule.into(), refused: refused.map(str::to_string) }
-    }
-
     /// The rule as the call's compliance record lists it.
     pub fn check(&self) -> Check {
         let detail = match &self.refused {

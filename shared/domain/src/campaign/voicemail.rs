@@ -258,6 +258,16 @@ pub fn check(message: &str, rules: VoicemailRules) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// What a call of `call_type` records of its message: the rule it keeps, and the code of the one it broke (`refused`).
+pub fn plan(call_type: CallType, refused: Option<&str>) -> crate::call::compliance::VoicemailPlan {
+    let rule = match call_type {
+        CallType::OutboundDebt => "limited_content",
+        t if crate::placement::call_rules::TELEMARKETING.contains(&t) => "minimum_necessary_with_opt_out",
+        _ => "minimum_necessary",
+    };
+    crate::call::compliance::VoicemailPlan { rule: rule.into(), refused: refused.map(str::to_string) }
+}
+
 /// Checks a message as the practice wrote it: the practice's placeholders
 /// filled, a contact's left empty. What fails here fails for every contact.
 pub fn check_template(template: &str, rules: VoicemailRules) -> Result<(), DomainError> {
@@ -274,7 +284,7 @@ pub fn check_template(template: &str, rules: VoicemailRules) -> Result<(), Domai
 
 /// The message `call` leaves on voicemail: `template` filled with its
 /// variables, name and the practice's identity, and checked for its type.
-pub fn for_call(template: &str, call: &crate::CallLog, identity: &Identity) -> Result<String, DomainError> {
+pub fn for_call(template: &str, call: &crate::call::CallLog, identity: &Identity) -> Result<String, DomainError> {
     let message = fill(template, &values(&call.variable_values, call.customer_name.as_deref(), identity))?;
     check(&message, VoicemailRules { call_type: call.call_type, identity })?;
     Ok(message)

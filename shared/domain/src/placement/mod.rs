@@ -51,6 +51,12 @@ pub enum Slot {
     Busy {
         retry_at: DateTime<Utc>,
     },
+    /// The agent has one, but the practice's outbound calls together fill
+    /// what the Vapi account leaves after the slots kept for patients
+    /// calling in; try again at `retry_at`.
+    Reserved {
+        retry_at: DateTime<Utc>,
+    },
 }
 
 /// What is known about an attempt when it is to be placed.
@@ -340,6 +346,7 @@ pub fn may_place(facts: &PlacementFacts, at: DateTime<Utc>) -> Placement {
     }
     match facts.slot {
         Slot::Busy { retry_at } => Placement::Later { at: retry_at, why: "no_free_slot" },
+        Slot::Reserved { retry_at } => Placement::Later { at: retry_at, why: "concurrency_reserved" },
         Slot::Free => Placement::Allowed,
     }
 }

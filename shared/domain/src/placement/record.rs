@@ -175,6 +175,7 @@ pub fn evaluate(facts: &PlacementFacts, at: DateTime<Utc>) -> ComplianceRecord {
         identity: None,
         disclosure: None,
         voicemail: None,
+        outbound_room: None,
     }
 }
 
@@ -203,6 +204,7 @@ impl ComplianceRecord {
             identity: None,
             disclosure: None,
             voicemail: None,
+            outbound_room: None,
         }
     }
 }

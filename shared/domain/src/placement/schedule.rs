@@ -71,6 +71,7 @@ pub fn not_yet_message(code: &str) -> String {
         "closed_day" => "that day is closed where the callee is (a holiday, or a day the agent does not call)".into(),
         "outside_calling_hours" => "that time is outside the calling hours where the callee is".into(),
         "no_free_slot" => "the agent has no free line".into(),
+        "concurrency_reserved" => "the practice's other outbound calls fill the lines not kept for patients calling in".into(),
         other => format!("a rule does not allow a call then ({other})"),
     }
 }
