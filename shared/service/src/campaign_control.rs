@@ -38,8 +38,10 @@ use crate::{
     change::{Change, Decided, change_call},
 };
 
-/// How many of a campaign's calls are held, planned or closed at once.
+/// How many of a campaign's calls that changed since they were read are held, planned or closed again at once.
 const CONTROL_CONCURRENCY: usize = 16;
+/// How many schedules are set at once (in AWS, one EventBridge request each).
+const SCHEDULE_CONCURRENCY: usize = 64;
 
 /// What a pause, resume or end did.
 #[derive(Debug, Clone)]
@@ -198,7 +200,10 @@ impl Calls {
             .collect())
     }
 
-    /// Does `control` to each call, `CONTROL_CONCURRENCY` at once; returns how many it changed.
+    /// Does `control` to each call: written many to a transaction, each with
+    /// its audit entry ([`CallStore::update_calls`]), then each schedule set
+    /// to match; a call that changed since it was read is read again and
+    /// done alone. Returns how many it changed.
     async fn each_call(
         &self,
         caller: &Caller,
@@ -206,13 +211,55 @@ impl Calls {
         now: DateTime<Utc>,
         control: Control,
     ) -> Result<usize, DomainError> {
+        let mut changes = Vec::with_capacity(calls.len());
+        let mut planned = Vec::with_capacity(calls.len());
+        for (stored, at) in calls {
+            let next = match (control, at) {
+                (Control::Hold, _) => stored.call.hold(now),
+                (Control::Plan, Some(at)) => stored.call.requeue(at, now),
+                (Control::Plan, None) => continue,
+                (Control::End, _) => stored.call.cancel(EndedReason::CampaignEnded, now),
+            };
+            let Ok(next) = next else { continue };
+            let entry = AuditEntry::of_change(caller, control.action(), &stored.call.id, Some(&stored.call), &next, now);
+            planned.push(at);
+            changes.push((stored, next, vec![AlongWithCall::Audit(Box::new(entry))]));
+        }
+        let outcomes = self.store.update_calls(&changes).await?;
+        let mut written = Vec::with_capacity(changes.len());
+        let mut again = Vec::new();
+        for (((stored, _, _), at), outcome) in changes.into_iter().zip(planned).zip(outcomes) {
+            match outcome {
+                Ok(done) => written.push(done.call),
+                // Changed since it was read (dialed, moved, cancelled): read again and decided alone.
+                Err(DomainError::Conflict { .. }) => again.push((stored, at)),
+                Err(other) => return Err(other),
+            }
+        }
+        let mut changed = written.len();
+        for group in written.chunks(SCHEDULE_CONCURRENCY) {
+            let matched: Vec<_> = group.iter().map(|call| Box::pin(self.match_schedule(call.clone()))).collect();
+            futures::future::join_all(matched).await;
+        }
         let results: Vec<Result<bool, DomainError>> =
-            stream::iter(calls).map(|(stored, at)| self.control_call(caller, stored, at, now, control)).buffer_unordered(CONTROL_CONCURRENCY).collect().await;
-        let mut changed = 0;
+            stream::iter(again).map(|(stored, at)| self.control_call(caller, stored, at, now, control)).buffer_unordered(CONTROL_CONCURRENCY).collect().await;
         for result in results {
             changed += usize::from(result?);
         }
         Ok(changed)
+    }
+
+    /// Sets a changed call's schedule to match it: at its time, or none.
+    async fn match_schedule(&self, call: CallLog) {
+        let request = DialRequest::for_call(&call);
+        let scheduled = match call.scheduled_at {
+            Some(at) => self.scheduler.schedule(&ScheduledDial { request, at }).await,
+            None => self.scheduler.unschedule(&request).await,
+        };
+        if let Err(err) = scheduled {
+            // A held or closed call is not dialed whatever fires; a planned one is found overdue by the reconciler.
+            tracing::warn!(call_id = %call.id, error = %err, "a campaign call's schedule could not be set to match it");
+        }
     }
 
     /// Holds, plans or closes one waiting call, with its audit entry, then sets its schedule to match.
@@ -231,8 +278,7 @@ impl Calls {
                 (Control::Plan, None) => return Ok(None),
                 (Control::End, _) => call.cancel(EndedReason::CampaignEnded, now),
             }?;
-            let action = if control == Control::End { Action::CallCancelled } else { Action::CallMoved };
-            let entry = AuditEntry::of_change(caller, action, &call.id, Some(call), &next, now);
+            let entry = AuditEntry::of_change(caller, control.action(), &call.id, Some(call), &next, now);
             Ok(Some(Change { call: next, also: vec![AlongWithCall::Audit(Box::new(entry))] }))
         };
         let written = match change_call(&self.store, stored, &mut Decided(change)).await {
@@ -242,15 +288,7 @@ impl Calls {
             Err(DomainError::Conflict { .. }) => return Ok(false),
             Err(other) => return Err(other),
         };
-        let request = DialRequest::for_call(&written.call);
-        let scheduled = match written.call.scheduled_at {
-            Some(at) => self.scheduler.schedule(&ScheduledDial { request, at }).await,
-            None => self.scheduler.unschedule(&request).await,
-        };
-        if let Err(err) = scheduled {
-            // A held or closed call is not dialed whatever fires; a planned one is found overdue by the reconciler.
-            tracing::warn!(call_id = %written.call.id, error = %err, "a campaign call's schedule could not be set to match it");
-        }
+        self.match_schedule(written.call).await;
         Ok(true)
     }
 
@@ -269,4 +307,14 @@ enum Control {
     Hold,
     Plan,
     End,
+}
+
+impl Control {
+    /// The audit entry each call's change leaves.
+    fn action(self) -> Action {
+        match self {
+            Control::End => Action::CallCancelled,
+            Control::Hold | Control::Plan => Action::CallMoved,
+        }
+    }
 }

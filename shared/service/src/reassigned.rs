@@ -51,13 +51,17 @@ pub async fn ask(rnd: Option<&dyn ReassignedNumbers>, consenting: Option<Consent
 
 /// Keeps each answer on its consent, audited as CallOps' own change.
 pub async fn keep(store: &DynamoStore, answers: &[(Consent, RndCheck)], now: DateTime<Utc>) -> Result<(), DomainError> {
+    let mut checks = Vec::with_capacity(answers.len());
     for (consent, check) in answers {
         let system = Caller::system(&consent.org_id, crate::place::DIALER);
         let audit = AuditEntry::of_change(&system, Action::ConsentRndChecked, &consent.id, None::<&RndCheck>, check, now);
-        store.record_rnd_check(consent, check, &audit).await?;
         tracing::info!(consent_id = %consent.id, result = check.result.as_str(), "a consent's number was checked against the Reassigned Numbers Database");
+        checks.push((consent.clone(), *check, audit));
     }
-    Ok(())
+    match checks.as_slice() {
+        [(consent, check, audit)] => store.record_rnd_check(consent, check, audit).await.map(|_| ()),
+        _ => store.record_rnd_checks(&checks).await,
+    }
 }
 
 /// [`ask`], then [`keep`]: the dialer's check before a call.

@@ -60,6 +60,14 @@ pub trait CallStore {
     /// call that has not started counts in no rollup, so none changes.
     async fn create_new_calls(&self, calls: &[CallLog]) -> Result<Vec<String>, DomainError>;
 
+    /// Changes many waiting calls at once (a campaign's, paused, resumed or
+    /// ended), each from its stored revision to its next state with what
+    /// its write brings ([`super::effects`]) and the writes asked for it
+    /// (its audit entry): as many calls as fit one transaction of 100
+    /// items, a few transactions at once, and one by one for a transaction
+    /// one of whose calls changed since it was read. Each call's outcome, in order.
+    async fn update_calls(&self, changes: &[(StoredCall, CallLog, Vec<AlongWithCall>)]) -> Result<Vec<Result<StoredCall, DomainError>>, DomainError>;
+
     /// Writes calls in batches, unconditionally and without touching the
     /// rollups: for bulk loads, which rebuild the rollups afterwards.
     async fn bulk_put_calls(&self, calls: &[CallLog]) -> Result<(), DomainError>;
@@ -74,6 +82,30 @@ pub trait CallStore {
     /// The fingerprint of the request that created a call under an
     /// `Idempotency-Key`, if one did.
     async fn request_fingerprint(&self, org_id: &str, call_id: &str) -> Result<Option<String>, DomainError>;
+}
+
+impl DynamoStore {
+    /// One transaction of [`CallStore::update_calls`]'s (the changes at `group`), or each alone when one of them changed since it was read.
+    async fn calls_updated(
+        &self,
+        changes: &[(StoredCall, CallLog, Vec<AlongWithCall>)],
+        group: &[usize],
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Vec<Result<StoredCall, DomainError>>, DomainError> {
+        let written = |i: &usize| StoredCall { call: changes[*i].1.clone(), revision: changes[*i].0.revision + 1 };
+        match self.transact(items).await {
+            Ok(()) => Ok(group.iter().map(|i| Ok(written(i))).collect()),
+            Err(err) if failed_condition(&err) => {
+                let mut each = Vec::with_capacity(group.len());
+                for i in group {
+                    let (previous, next, also) = &changes[*i];
+                    each.push(self.update_call_with(previous, next, also).await);
+                }
+                Ok(each)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
 }
 
 impl CallStore for DynamoStore {
@@ -193,6 +225,35 @@ impl CallStore for DynamoStore {
             created.extend(chunk?);
         }
         Ok(created)
+    }
+
+    async fn update_calls(&self, changes: &[(StoredCall, CallLog, Vec<AlongWithCall>)]) -> Result<Vec<Result<StoredCall, DomainError>>, DomainError> {
+        let mut writes = Vec::with_capacity(changes.len());
+        for (previous, next, also) in changes {
+            if previous.call.call_started_at.is_some() || next.call_started_at.is_some() {
+                return Err(DomainError::Unavailable(format!("call {} has started; change it with update_call_with", next.id)));
+            }
+            let put = self.put(call_item(next, previous.revision + 1)?, "#rev = :rev", Some(previous.revision));
+            writes.push(self.call_transaction(Some(&previous.call), next, put, also)?);
+        }
+        let per_call = writes.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let indexes: Vec<usize> = (0..changes.len()).collect();
+        let groups: Vec<&[usize]> = indexes.chunks((100 / per_call).max(1)).collect();
+        let mut all = Vec::with_capacity(changes.len());
+        // A few transactions at once; boxed, so callers' futures stay Send across the store's own async calls.
+        for batch in groups.chunks(NEW_CALL_TRANSACTIONS) {
+            let sent: Vec<_> = batch
+                .iter()
+                .map(|group| {
+                    let items: Vec<TransactWriteItem> = group.iter().flat_map(|i| writes[*i].iter().cloned()).collect();
+                    Box::pin(self.calls_updated(changes, group, items))
+                })
+                .collect();
+            for outcome in futures::future::try_join_all(sent).await? {
+                all.extend(outcome);
+            }
+        }
+        Ok(all)
     }
 
     async fn bulk_put_calls(&self, calls: &[CallLog]) -> Result<(), DomainError> {

@@ -51,6 +51,46 @@ pub trait ConsentStore {
 
     /// Keeps the consent's latest check against the Reassigned Numbers Database (a `yes` ends it), with its audit entry.
     async fn record_rnd_check(&self, consent: &Consent, check: &RndCheck, audit: &AuditEntry) -> Result<Consent, DomainError>;
+
+    /// [`Self::record_rnd_check`] for many consents (a campaign's): 50 to a
+    /// transaction with their audit entries, a few at once, and one by one
+    /// for a transaction one of whose consents is gone.
+    async fn record_rnd_checks(&self, checks: &[(Consent, RndCheck, AuditEntry)]) -> Result<(), DomainError>;
+}
+
+impl DynamoStore {
+    /// One transaction of checks, or each alone when one of its consents is gone.
+    async fn rnd_checks_written(&self, chunk: &[(Consent, RndCheck, AuditEntry)], items: Vec<TransactWriteItem>) -> Result<(), DomainError> {
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(err) if failed_condition(&err) => {
+                for (consent, check, audit) in chunk {
+                    match self.record_rnd_check(consent, check, audit).await {
+                        Ok(_) | Err(DomainError::NotFound { .. }) => {}
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// The update that keeps a consent's latest check against the Reassigned Numbers Database.
+    fn rnd_check_update(&self, consent: &Consent, check: &RndCheck) -> Result<TransactWriteItem, DomainError> {
+        let value = serde_dynamo::to_attribute_value(check).map_err(|e| DomainError::Unavailable(format!("a check does not serialise: {e}")))?;
+        let update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(keys::ledger_pk(&consent.org_id, &consent.phone_number)))
+            .key(SK, s(format!("{CONSENT_PREFIX}{}", consent.id)))
+            .update_expression("SET #rnd = :rnd")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#rnd", "rnd")
+            .expression_attribute_values(":rnd", value)
+            .build()
+            .expect("table, key and expression are set");
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
 }
 
 impl ConsentStore for DynamoStore {
@@ -110,21 +150,28 @@ impl ConsentStore for DynamoStore {
     }
 
     async fn record_rnd_check(&self, consent: &Consent, check: &RndCheck, audit: &AuditEntry) -> Result<Consent, DomainError> {
-        let value = serde_dynamo::to_attribute_value(check).map_err(|e| DomainError::Unavailable(format!("a check does not serialise: {e}")))?;
-        let update = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(keys::ledger_pk(&consent.org_id, &consent.phone_number)))
-            .key(SK, s(format!("{CONSENT_PREFIX}{}", consent.id)))
-            .update_expression("SET #rnd = :rnd")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#rnd", "rnd")
-            .expression_attribute_values(":rnd", value)
-            .build()
-            .expect("table, key and expression are set");
-        self.transact_audited(vec![TransactWriteItem::builder().update(update).build()], audit)
+        self.transact_audited(vec![self.rnd_check_update(consent, check)?], audit)
             .await
             .map_err(|e| transaction_conflict(e, DomainError::NotFound { what: "consent" }))?;
         Ok(Consent { rnd: Some(*check), ..consent.clone() })
+    }
+
+    async fn record_rnd_checks(&self, checks: &[(Consent, RndCheck, AuditEntry)]) -> Result<(), DomainError> {
+        let mut groups = Vec::new();
+        for chunk in checks.chunks(50) {
+            let mut items = Vec::with_capacity(chunk.len() * 2);
+            for (consent, check, audit) in chunk {
+                items.push(self.rnd_check_update(consent, check)?);
+                items.push(self.audit_put(audit)?);
+            }
+            groups.push((chunk, items));
+        }
+        // A few transactions at once; boxed, so the dialer's futures stay Send across the store's own async calls.
+        for batch in groups.chunks(4) {
+            let sent: Vec<_> = batch.iter().map(|(chunk, items)| Box::pin(self.rnd_checks_written(chunk, items.clone()))).collect();
+            futures::future::try_join_all(sent).await?;
+        }
+        Ok(())
     }
 
     async fn revoke_consent(&self, consent: &Consent, revocation: &Revocation, audit: &AuditEntry) -> Result<Consent, DomainError> {
