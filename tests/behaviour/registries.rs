@@ -279,3 +279,32 @@ async fn a_campaign_asks_the_database_about_all_its_contacts_at_once_and_refuses
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
     assert!(refused.to_string().contains("registry_stale"), "{refused}");
 }
+
+#[tokio::test]
+async fn a_campaign_keeps_the_databases_answer_on_every_consent_of_a_large_list() {
+    let (host, _fake) = start().await;
+    // More contacts than one transaction keeps answers for: every answer is kept, with its audit entry.
+    let numbers: Vec<String> = (0..120).map(|i| format!("+1503555{:04}", 1_000 + i)).collect();
+    let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    host.consent("demo", &refs).await;
+    let contacts: Vec<Value> = numbers.iter().map(|n| json!({"number": n})).collect();
+    let campaign = json!({"name": "Whitening offer", "voiceAgentId": "front-desk", "startAt": in_minutes(90), "contacts": contacts});
+    let (status, created) = host.send(Method::POST, "/api/campaigns", Some(DEMO_TOKEN), Some(&campaign)).await;
+    assert_eq!((status, created["accepted"].as_u64()), (StatusCode::CREATED, Some(120)), "{created}");
+    for number in &numbers {
+        let consents = host.host.store().consents("demo", number).await.unwrap();
+        assert_eq!(consents[0].rnd.map(|c| c.result), Some(RndResult::No), "{number}");
+    }
+    let mut checked = 0;
+    let mut cursor = String::new();
+    loop {
+        let (status, log) = host.get(&format!("/api/audit?entityType=consent&limit=200{cursor}"), Some(DEMO_TOKEN)).await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        checked += log["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "consent.rnd_checked").count();
+        match log["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(checked, 120, "one audit entry a consent checked");
+}

@@ -238,7 +238,8 @@ impl CallStore for DynamoStore {
         }
         let per_call = writes.iter().map(Vec::len).max().unwrap_or(1).max(1);
         let indexes: Vec<usize> = (0..changes.len()).collect();
-        let groups: Vec<&[usize]> = indexes.chunks((100 / per_call).max(1)).collect();
+        // Room is left for the audit chain's head, which a transaction with audit entries moves.
+        let groups: Vec<&[usize]> = indexes.chunks((99 / per_call).max(1)).collect();
         let mut all = Vec::with_capacity(changes.len());
         // A few transactions at once; boxed, so callers' futures stay Send across the store's own async calls.
         for batch in groups.chunks(NEW_CALL_TRANSACTIONS) {

@@ -52,7 +52,7 @@ pub trait ConsentStore {
     /// Keeps the consent's latest check against the Reassigned Numbers Database (a `yes` ends it), with its audit entry.
     async fn record_rnd_check(&self, consent: &Consent, check: &RndCheck, audit: &AuditEntry) -> Result<Consent, DomainError>;
 
-    /// [`Self::record_rnd_check`] for many consents (a campaign's): 50 to a
+    /// [`Self::record_rnd_check`] for many consents (a campaign's): 49 to a
     /// transaction with their audit entries, a few at once, and one by one
     /// for a transaction one of whose consents is gone.
     async fn record_rnd_checks(&self, checks: &[(Consent, RndCheck, AuditEntry)]) -> Result<(), DomainError>;
@@ -158,7 +158,8 @@ impl ConsentStore for DynamoStore {
 
     async fn record_rnd_checks(&self, checks: &[(Consent, RndCheck, AuditEntry)]) -> Result<(), DomainError> {
         let mut groups = Vec::new();
-        for chunk in checks.chunks(50) {
+        // 49 checks with their entries and the audit chain's head: 99 of a transaction's 100 items.
+        for chunk in checks.chunks(49) {
             let mut items = Vec::with_capacity(chunk.len() * 2);
             for (consent, check, audit) in chunk {
                 items.push(self.rnd_check_update(consent, check)?);
