@@ -241,8 +241,9 @@ impl CallStore for DynamoStore {
         // Room is left for the audit chain's head, which a transaction with audit entries moves.
         let groups: Vec<&[usize]> = indexes.chunks((99 / per_call).max(1)).collect();
         let mut all = Vec::with_capacity(changes.len());
-        // A few transactions at once; boxed, so callers' futures stay Send across the store's own async calls.
-        for batch in groups.chunks(NEW_CALL_TRANSACTIONS) {
+        // One transaction at a time: each moves the tenant's audit chain head, so more at once only wait on each other.
+        // Boxed, so callers' futures stay Send across the store's own async calls.
+        for batch in groups.chunks(1) {
             let sent: Vec<_> = batch
                 .iter()
                 .map(|group| {

@@ -167,8 +167,9 @@ impl ConsentStore for DynamoStore {
             }
             groups.push((chunk, items));
         }
-        // A few transactions at once; boxed, so the dialer's futures stay Send across the store's own async calls.
-        for batch in groups.chunks(4) {
+        // One transaction at a time: each moves the tenant's audit chain head, so more at once only wait on each other.
+        // Boxed, so the dialer's futures stay Send across the store's own async calls.
+        for batch in groups.chunks(1) {
             let sent: Vec<_> = batch.iter().map(|(chunk, items)| Box::pin(self.rnd_checks_written(chunk, items.clone()))).collect();
             futures::future::try_join_all(sent).await?;
         }
