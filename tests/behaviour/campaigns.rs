@@ -308,6 +308,20 @@ async fn a_voicemail_says_only_what_its_call_type_allows_and_the_call_records_le
     assert_eq!((ended.status, ended.voicemail_left), (callops_domain::CallStatus::Voicemail, true));
     let (_, shown) = host.get(&format!("/api/calls/{}", call.id), Some(DEMO_TOKEN)).await;
     assert_eq!(shown["voicemailLeft"], true, "{shown}");
+
+    // The agent's message serves a campaign that gives none, checked the same way for each contact.
+    let broken = json!({"voicemailMessage": "Hi {{customerName"});
+    assert_error(&host.send(Method::PATCH, "/api/agents/billing", Some(DEMO_TOKEN), Some(&broken)).await, StatusCode::BAD_REQUEST, "invalid_voicemail_message");
+    let (status, agent) = host.send(Method::PATCH, "/api/agents/billing", Some(DEMO_TOKEN), Some(&json!({"voicemailMessage": limited}))).await;
+    assert_eq!((status, agent["voicemailMessage"].as_str()), (StatusCode::OK, Some(limited)), "{agent}");
+    let mut without = campaign("OUTBOUND_DEBT", limited);
+    without.as_object_mut().unwrap().remove("voicemailMessage");
+    without["name"] = json!("Balances again");
+    let (status, again) = create(&host, &without).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["rejected"][0]["code"], "voicemail_not_limited_content", "the agent's message, filled for row 1, says too much: {again}");
+    let (status, cleared) = host.send(Method::PATCH, "/api/agents/billing", Some(DEMO_TOKEN), Some(&json!({"voicemailMessage": null}))).await;
+    assert_eq!((status, cleared.get("voicemailMessage")), (StatusCode::OK, None), "{cleared}");
 }
 
 #[tokio::test]

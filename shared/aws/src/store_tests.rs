@@ -368,6 +368,7 @@ async fn agents_are_stored_per_tenant() {
         retry_policy: RetryPolicy::default(),
         follow_up_calls: false,
         structured_output_name: None,
+        voicemail_message: None,
         imported_from: None,
         created_at: now,
         updated_at: now,

@@ -26,6 +26,7 @@ pub fn agent() -> VoiceAgent {
         retry_policy: RetryPolicy::default(),
         follow_up_calls: false,
         structured_output_name: None,
+        voicemail_message: None,
         imported_from: None,
         created_at: time::parse("2024-01-01T00:00:00Z").unwrap(),
         updated_at: time::parse("2024-01-01T00:00:00Z").unwrap(),

@@ -206,7 +206,8 @@ impl Calls {
         let refuse_unknown_location = settings.refuses_unknown_location();
         let call_type = draft.call_type;
         // A voicemail message is checked as written (a failure refuses the request) and for each contact, filled in.
-        let check = match &draft.voicemail_message {
+        // The campaign's own message, or else its agent's.
+        let check = match draft.voicemail_message.as_ref().or(agent.voicemail_message.as_ref()) {
             Some(template) => {
                 let identity = settings.identity()?;
                 let rules = callops_domain::campaign::voicemail::VoicemailRules { call_type, identity: &identity };

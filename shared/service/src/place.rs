@@ -288,10 +288,11 @@ impl Dialer {
                 .practice_name
                 .clone()
                 .map(|practice_name| callops_domain::call::compliance::Identity { practice_name, callback_number: settings.callback_number.clone() });
-            // The campaign's voicemail message, filled for this call and checked again on what the practice's settings say now.
+            // The campaign's voicemail message (or else its agent's), filled for this call and checked again on what the practice's settings say now.
             let voicemail = campaign
                 .as_ref()
                 .and_then(|c| c.voicemail_message.as_deref())
+                .or(agent.voicemail_message.as_deref())
                 .map(|template| settings.identity().and_then(|identity| callops_domain::campaign::voicemail::for_call(template, call, &identity)));
             if let Some(checked) = &voicemail {
                 let plan = callops_domain::campaign::voicemail::plan(call.call_type, checked.as_ref().err().and_then(DomainError::code));

@@ -156,6 +156,7 @@ mod tests {
             retry_policy: RetryPolicy::default(),
             follow_up_calls: false,
             structured_output_name: None,
+            voicemail_message: None,
             imported_from: None,
             created_at: at,
             updated_at: at,

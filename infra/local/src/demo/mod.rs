@@ -64,6 +64,7 @@ pub fn demo_agents(org_id: &str, now: DateTime<Utc>) -> Vec<VoiceAgent> {
         retry_policy: RetryPolicy::default(),
         follow_up_calls: true,
         structured_output_name: None,
+        voicemail_message: None,
         imported_from: None,
         created_at: now,
         updated_at: now,

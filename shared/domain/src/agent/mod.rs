@@ -45,6 +45,11 @@ pub struct VoiceAgent {
     /// [`DEFAULT_OUTPUT_NAME`] is read when it comes, and none is awaited.
     #[serde(default)]
     pub structured_output_name: Option<String>,
+    /// What the agent's outbound calls leave on voicemail when their
+    /// campaign gives no message of its own (`crate::campaign::voicemail`:
+    /// checked for each call's type before it is left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_message: Option<String>,
     /// The legacy `voice_agent_id` an agent made by `callops migrate` stands
     /// for: it holds imported history, is listed and filtered like any
     /// agent, and never dials (it has no assistant or number).
@@ -94,6 +99,9 @@ pub struct AgentInput {
     /// Absent keeps it; `null` clears it.
     #[serde(default, deserialize_with = "present")]
     pub structured_output_name: Option<Option<String>>,
+    /// Absent keeps it; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub voicemail_message: Option<Option<String>>,
 }
 
 /// Calling hours as a client writes them, read when applied.
@@ -233,6 +241,13 @@ impl AgentInput {
             }
             next.structured_output_name = name;
         }
+        if let Some(message) = self.voicemail_message {
+            let message = message.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
+            if let Some(text) = &message {
+                crate::campaign::voicemail::check_syntax(text)?;
+            }
+            next.voicemail_message = message;
+        }
         if next.vapi_phone_number_id.is_none() && next.twilio_number.is_none() {
             return Err(invalid("invalid_phone_number", "an agent needs vapiPhoneNumberId or twilioNumber to call from"));
         }
@@ -272,6 +287,7 @@ impl VoiceAgent {
             retry_policy: RetryPolicy::default(),
             follow_up_calls: false,
             structured_output_name: None,
+            voicemail_message: None,
             imported_from: None,
             created_at: now,
             updated_at: now,

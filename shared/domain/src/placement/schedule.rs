@@ -237,6 +237,7 @@ mod tests {
             retry_policy: RetryPolicy::default(),
             follow_up_calls: false,
             structured_output_name: None,
+            voicemail_message: None,
             imported_from: None,
             created_at: at("2024-01-01T00:00:00Z"),
             updated_at: at("2024-01-01T00:00:00Z"),
