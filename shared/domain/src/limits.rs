@@ -82,6 +82,31 @@ pub fn optional_text(value: Option<String>, max: usize, code: &'static str, what
     }
 }
 
+/// Vapi's limit on `voicemailMessage` (characters).
+pub const MAX_VOICEMAIL_CHARS: usize = 1_000;
+
+/// A message as the practice writes it: 1 to [`MAX_VOICEMAIL_CHARS`]
+/// characters, every `{{placeholder}}` closed (what it may say is checked
+/// for each call's type, since one message serves every type of an agent's calls).
+pub fn check_voicemail_syntax(template: &str) -> Result<(), crate::error::DomainError> {
+    let chars = template.chars().count();
+    if template.trim().is_empty() || chars > MAX_VOICEMAIL_CHARS {
+        return Err(crate::error::DomainError::invalid(
+            "invalid_voicemail_message",
+            format!("voicemailMessage must be 1 to {MAX_VOICEMAIL_CHARS} characters ({chars} here)"),
+        ));
+    }
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let close = after
+            .find("}}")
+            .ok_or_else(|| crate::error::DomainError::invalid("invalid_voicemail_message", "voicemailMessage opens a {{placeholder}} it never closes"))?;
+        rest = &after[close + 2..];
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

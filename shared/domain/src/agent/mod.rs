@@ -244,7 +244,7 @@ impl AgentInput {
         if let Some(message) = self.voicemail_message {
             let message = message.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
             if let Some(text) = &message {
-                crate::campaign::voicemail::check_syntax(text)?;
+                crate::limits::check_voicemail_syntax(text)?;
             }
             next.voicemail_message = message;
         }

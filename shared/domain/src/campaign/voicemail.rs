@@ -30,8 +30,7 @@ use std::collections::BTreeMap;
 
 use crate::{call::CallType, call::compliance::Identity, error::DomainError};
 
-/// Vapi's limit on `voicemailMessage` (characters).
-pub const MAX_VOICEMAIL_CHARS: usize = 1_000;
+pub use crate::limits::MAX_VOICEMAIL_CHARS;
 
 /// Words that say a message is about money owed: never in a limited-content
 /// message (1006.2(j)), and billing information a care voicemail must not
@@ -258,26 +257,7 @@ pub fn check(message: &str, rules: VoicemailRules) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// A message as the practice writes it: 1 to [`MAX_VOICEMAIL_CHARS`]
-/// characters, every `{{placeholder}}` closed (what it may say is checked
-/// for each call's type, since one message serves every type of an agent's calls).
-pub fn check_syntax(template: &str) -> Result<(), DomainError> {
-    let chars = template.chars().count();
-    if template.trim().is_empty() || chars > MAX_VOICEMAIL_CHARS {
-        return Err(DomainError::invalid(
-            "invalid_voicemail_message",
-            format!("voicemailMessage must be 1 to {MAX_VOICEMAIL_CHARS} characters ({chars} here)"),
-        ));
-    }
-    let mut rest = template;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        let close =
-            after.find("}}").ok_or_else(|| DomainError::invalid("invalid_voicemail_message", "voicemailMessage opens a {{placeholder}} it never closes"))?;
-        rest = &after[close + 2..];
-    }
-    Ok(())
-}
+pub use crate::limits::check_voicemail_syntax as check_syntax;
 
 /// What a call of `call_type` records of its message: the rule it keeps, and the code of the one it broke (`refused`).
 pub fn plan(call_type: CallType, refused: Option<&str>) -> crate::call::compliance::VoicemailPlan {
