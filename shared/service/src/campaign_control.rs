@@ -25,7 +25,7 @@ use callops_domain::{
     call::lifecycle::EndedReason,
     caller::Caller,
     campaign::plan::{CampaignDraft, ContactCheck, Known, lay_out},
-    campaign::{Campaign, CampaignStatus, Contact},
+    campaign::{Campaign, CampaignGate, CampaignStatus, Contact},
     placement::Refusal,
     placement::schedule::{DialRequest, ScheduledDial},
     records::audit::{Action, AuditEntry},
@@ -142,8 +142,8 @@ impl Calls {
         now: DateTime<Utc>,
     ) -> Result<Campaign, DomainError> {
         let campaign = self.caller_campaign(caller, id).await?;
-        if campaign.is_ended_at(now) && campaign.status != CampaignStatus::Cancelled {
-            return Err(Refusal::CampaignEnded.error());
+        if let CampaignGate::Refused(refusal) = campaign.gate(now) {
+            return Err(refusal.error());
         }
         let next = campaign.with_status(status, now)?;
         if next != campaign {

@@ -26,7 +26,7 @@ use callops_domain::{
     agent::secret::{SecretNamespace, SecretSource},
     call::compliance::Monitor,
     call::lifecycle::EndedReason,
-    campaign::CampaignStatus,
+    campaign::CampaignGate,
     consent::{
         Consenting,
         reassigned::{ReassignedNumbers, RndOutage},
@@ -199,12 +199,13 @@ impl Dialer {
             Some(campaign_id) => self.store.get_campaign(&call.org_id, campaign_id).await?.map(|(c, _)| c),
             None => None,
         };
+        let gate = campaign.as_ref().map_or(CampaignGate::Open, |c| c.gate(now));
         // A paused campaign places nothing new: its call waits, held, until the campaign resumes.
-        if campaign.as_ref().is_some_and(|c| c.status == CampaignStatus::Paused && !c.is_ended_at(now)) {
+        if gate == CampaignGate::Held {
             return self.hold(stored, now).await;
         }
-        let campaign_cancelled = campaign.as_ref().is_some_and(|c| c.status == CampaignStatus::Cancelled);
-        let campaign_ended = campaign.as_ref().is_some_and(|c| c.is_ended_at(now));
+        let campaign_cancelled = gate == CampaignGate::Refused(Refusal::CampaignCancelled);
+        let campaign_ended = gate == CampaignGate::Refused(Refusal::CampaignEnded);
         let on_do_not_call = self.store.is_on_do_not_call(&call.org_id, &call.phone_number).await?;
         // The agent is read only for a call the list does not stop.
         let agent =
@@ -324,15 +325,14 @@ impl Dialer {
                 // (active again, resumed in between: decide again).
                 Err(DomainError::Conflict { kind: Conflict::CampaignNotActive, .. }) => {
                     let now_stands = match &call.campaign_id {
-                        Some(campaign_id) => self.store.get_campaign(&call.org_id, campaign_id).await?.map(|(c, _)| c),
+                        Some(campaign_id) => self.store.get_campaign(&call.org_id, campaign_id).await?.map(|(c, _)| c.gate(now)),
                         None => None,
                     };
                     return match now_stands {
-                        Some(c) if c.status == CampaignStatus::Cancelled => self.end_unplaced(stored, Refusal::CampaignCancelled, now).await,
-                        Some(c) if c.is_ended_at(now) => self.end_unplaced(stored, Refusal::CampaignEnded, now).await,
-                        Some(c) if c.status == CampaignStatus::Paused => self.hold(stored, now).await,
-                        Some(c) if c.status == CampaignStatus::Active => continue,
-                        _ => Ok(Dialed::AlreadyHandled),
+                        Some(CampaignGate::Refused(refusal)) => self.end_unplaced(stored, refusal, now).await,
+                        Some(CampaignGate::Held) => self.hold(stored, now).await,
+                        Some(CampaignGate::Open) => continue,
+                        None => Ok(Dialed::AlreadyHandled),
                     };
                 }
                 // Another trigger changed the call first; what it did stands.

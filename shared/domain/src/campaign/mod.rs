@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     call::{CallStatus, CallType},
     error::DomainError,
+    placement::Refusal,
     time,
 };
 
@@ -107,6 +108,15 @@ pub const MAX_REFUSALS_KEPT: usize = 1_000;
 /// The most calls a campaign may start a minute.
 pub const MAX_CALLS_PER_MINUTE: u32 = 600;
 
+/// What a campaign says of placing one of its calls ([`Campaign::gate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CampaignGate {
+    Open,
+    /// Paused: the call waits, held, until the campaign resumes.
+    Held,
+    Refused(Refusal),
+}
+
 impl Campaign {
     /// The campaign cancelled at `now`: nothing more of it is dialed.
     pub fn cancelled(mut self, now: DateTime<Utc>) -> Campaign {
@@ -120,13 +130,23 @@ impl Campaign {
         self.status == CampaignStatus::Ended || self.end_at.is_some_and(|end| at >= end)
     }
 
+    /// What the campaign says of placing one of its calls at `at`: it is
+    /// cancelled or ended (its `endAt` passed) and refuses it, it is paused
+    /// and holds it, or it is open.
+    pub fn gate(&self, at: DateTime<Utc>) -> CampaignGate {
+        match self.status {
+            CampaignStatus::Cancelled => CampaignGate::Refused(Refusal::CampaignCancelled),
+            _ if self.is_ended_at(at) => CampaignGate::Refused(Refusal::CampaignEnded),
+            CampaignStatus::Paused => CampaignGate::Held,
+            CampaignStatus::Active | CampaignStatus::Ended => CampaignGate::Open,
+        }
+    }
+
+    /// The refusal of a change to a campaign that is over (cancelled, or ended by status).
     fn closed(&self) -> Option<DomainError> {
         match self.status {
-            CampaignStatus::Cancelled => Some(DomainError::conflict(crate::error::Conflict::CampaignCancelled, "the campaign is cancelled")),
-            CampaignStatus::Ended => Some(DomainError::conflict(
-                crate::error::Conflict::CampaignEnded,
-                "the campaign ended (its endAt passed): start a new campaign for these contacts",
-            )),
+            CampaignStatus::Cancelled => Some(Refusal::CampaignCancelled.error()),
+            CampaignStatus::Ended => Some(Refusal::CampaignEnded.error()),
             CampaignStatus::Active | CampaignStatus::Paused => None,
         }
     }
