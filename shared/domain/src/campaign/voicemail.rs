@@ -166,6 +166,18 @@ fn national(number: &str) -> String {
 
 /// Fills `{{name}}` placeholders from `values`; a placeholder none gives is `invalid_voicemail_message`.
 pub fn fill(template: &str, values: &BTreeMap<String, String>) -> Result<String, DomainError> {
+    fill_by(template, |name| {
+        values.get(name).map(String::as_str).ok_or_else(|| {
+            DomainError::invalid(
+                "invalid_voicemail_message",
+                format!("voicemailMessage uses {{{{{name}}}}}, which this contact's variables do not give (nor customerName, practiceName, callbackNumber)"),
+            )
+        })
+    })
+}
+
+/// Fills each `{{name}}` with what `value` gives for it.
+fn fill_by<'v>(template: &str, value: impl Fn(&str) -> Result<&'v str, DomainError>) -> Result<String, DomainError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find("{{") {
@@ -173,14 +185,7 @@ pub fn fill(template: &str, values: &BTreeMap<String, String>) -> Result<String,
         let after = &rest[open + 2..];
         let close =
             after.find("}}").ok_or_else(|| DomainError::invalid("invalid_voicemail_message", "voicemailMessage opens a {{placeholder}} it never closes"))?;
-        let name = after[..close].trim();
-        let value = values.get(name).ok_or_else(|| {
-            DomainError::invalid(
-                "invalid_voicemail_message",
-                format!("voicemailMessage uses {{{{{name}}}}}, which this contact's variables do not give (nor customerName, practiceName, callbackNumber)"),
-            )
-        })?;
-        out.push_str(value);
+        out.push_str(value(after[..close].trim())?);
         rest = &after[close + 2..];
     }
     out.push_str(rest);
@@ -272,15 +277,8 @@ pub fn plan(call_type: CallType, refused: Option<&str>) -> crate::call::complian
 /// Checks a message as the practice wrote it: the practice's placeholders
 /// filled, a contact's left empty. What fails here fails for every contact.
 pub fn check_template(template: &str, rules: VoicemailRules) -> Result<(), DomainError> {
-    let mut values = values(&BTreeMap::new(), None, rules.identity);
-    let mut rest = template;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else { break };
-        values.entry(after[..close].trim().to_string()).or_default();
-        rest = &after[close + 2..];
-    }
-    check(&fill(template, &values)?, rules)
+    let values = values(&BTreeMap::new(), None, rules.identity);
+    check(&fill_by(template, |name| Ok(values.get(name).map_or("", String::as_str)))?, rules)
 }
 
 /// The message `call` leaves on voicemail: `template` filled with its
