@@ -86,8 +86,9 @@ async fn the_outbound_work_is_done_from_the_dashboard(width: u32, height: u32) {
 
     // The national registry's copy, from the FTC's file: each number added, each bad line said, and how long the copy lets marketing calls go.
     let today = chrono::Utc::now().date_naive();
-    let registry = format!("{}\nnot a number\n{}\n", listed.trim_start_matches("+1"), callable(205).trim_start_matches("+1"));
-    let _registry = upload(&browser, "#registry-form input[type=file]", "national.txt", &registry).await;
+    // Fixed US numbers: the file holds ten-digit US numbers, whatever zone is in its morning when the test runs.
+    let registry = "5035550951\nnot a number\n5035550952\n";
+    let _registry = upload(&browser, "#registry-form input[type=file]", "national.txt", registry).await;
     click(&browser, "#registry-form button[type=submit]").await;
     assert_eq!(said(&browser, "registry-status").await, format!("2 numbers added, 1 line skipped (first: line 2); the copy is as of {today}."));
     let copy = browser
